@@ -1,0 +1,34 @@
+# Aduan: the two commands of the README (`make run`, `make test`) and the benchmarks.
+# Each target creates or refreshes the virtual environment .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/aduan db upgrade
+	$(VENV)/bin/aduan run
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) lint
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) bench/engine.py
+
+bench-quick: $(STAMP)
+	$(PY) bench/engine.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

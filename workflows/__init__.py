@@ -1,0 +1,1 @@
+"""The complaint domain: services, model, calendar, SLA policy and escalation (builds on engine/)."""
