@@ -1,0 +1,39 @@
+"""Aduan's embedded BPMN engine: durable, versioned process instances over SpiffWorkflow.
+
+The engine knows BPMN, never complaints. Its public surface is re-exported here.
+"""
+
+from engine.clock import Clock, FixedClock, FrozenClock, SystemClock
+from engine.core import Deployment, Engine, InstanceSummary, SweepReport, TaskNotOpen
+from engine.definitions import SourceFile
+from engine.errors import (
+    Conflict,
+    EngineError,
+    Finding,
+    InvalidInput,
+    MigrationRefused,
+    NotFound,
+    TimeTravelRefused,
+    ValidationFailed,
+)
+
+__all__ = [
+    "Clock",
+    "Conflict",
+    "Deployment",
+    "Engine",
+    "EngineError",
+    "Finding",
+    "FixedClock",
+    "FrozenClock",
+    "InstanceSummary",
+    "InvalidInput",
+    "MigrationRefused",
+    "NotFound",
+    "SourceFile",
+    "SweepReport",
+    "SystemClock",
+    "TaskNotOpen",
+    "TimeTravelRefused",
+    "ValidationFailed",
+]

@@ -1,0 +1,136 @@
+"""Moving running instances from one definition version to another, or refusing to."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine.errors import Conflict, NotFound
+from engine.runtime import _serializer
+from engine.store import ProcessInstance
+
+if TYPE_CHECKING:
+    from engine.core import Engine, _DefinitionCache, _Loaded
+
+ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def plan(loaded: _Loaded, target: _DefinitionCache) -> dict[str, Any]:
+    """What moving one loaded instance to `target` would change, and whether it is safe."""
+    workflow = loaded.workflow
+    registry = _serializer().registry
+    top, subs = diff_workflow(registry, workflow, target.spec, target.subprocess_specs)
+    problems: list[str] = []
+    removed_active = [t for t in top.removed if t.has_state(ACTIVE)]
+    for sp_id, sp_diff in subs.items():
+        subprocess = workflow.subprocesses[sp_id]
+        if sp_diff is None:
+            if not subprocess.completed:
+                problems.append(f"called process {subprocess.spec.name!r} is running but "
+                                "missing from the new version")
+            continue
+        removed_active += [t for t in sp_diff.removed if t.has_state(ACTIVE)]
+    for task in removed_active:
+        problems.append(f"element {task.task_spec.bpmn_id or task.task_spec.name!r} is "
+                        f"{TaskState.get_name(task.state).lower()} and does not exist in "
+                        f"version {target.version}; finish it first or keep the element")
+    changed = sorted({t.task_spec.bpmn_id for t in top.changed if t.task_spec.bpmn_id})
+    for sp_diff in subs.values():
+        if sp_diff is not None:
+            changed += sorted({t.task_spec.bpmn_id for t in sp_diff.changed
+                               if t.task_spec.bpmn_id})
+    waiting = sorted({t.task_spec.bpmn_id for t in workflow.get_tasks(
+        state=TaskState.READY | TaskState.WAITING) if t.task_spec.bpmn_id})
+    return {
+        "instance_id": loaded.row.id,
+        "from_version": loaded.definition.version,
+        "to_version": target.version,
+        "safe": not problems,
+        "problems": problems,
+        "changed_elements": changed,
+        "active_elements": waiting,
+        "_diff": (top, subs),
+    }
+
+
+def apply(loaded: _Loaded, target: _DefinitionCache, diffs: tuple[Any, Any]) -> None:
+    """Swap the workflow onto the new specs, keeping timers' due times where they survive."""
+    workflow = loaded.workflow
+    top, subs = diffs
+    saved_timers = {
+        t.id: (t.task_spec.bpmn_id, t.internal_data.get("event_value"))
+        for t in workflow.get_tasks(state=TaskState.WAITING)
+        if t.internal_data.get("event_value") is not None
+    }
+    for sp_id, sp_diff in subs.items():
+        if sp_diff is not None:
+            subprocess = workflow.subprocesses[sp_id]
+            migrate_workflow(sp_diff, subprocess, target.subprocess_specs[subprocess.spec.name])
+    migrate_workflow(top, workflow, target.spec)
+    workflow.subprocess_specs = dict(target.subprocess_specs)
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        bpmn_id, value = saved_timers.get(task.id, (None, None))
+        if value is not None and bpmn_id == task.task_spec.bpmn_id:
+            task.internal_data["event_value"] = value
+
+
+def migrate(engine: Engine, process_id: str, to_version: int, *,
+            from_version: int | None = None, dry_run: bool = False,
+            actor: str | None = None) -> dict[str, Any]:
+    """Migrate every open instance of `process_id`; all are checked before any is moved."""
+    with engine.store.transaction() as session:
+        target_row = engine._definition_row(session, process_id, to_version)
+        target = engine._definition(session, target_row.id)
+        query = select(ProcessInstance.id).where(
+            ProcessInstance.process_id == process_id,
+            ProcessInstance.status.in_(("running", "error")),
+            ProcessInstance.definition_id != target_row.id,
+        ).order_by(ProcessInstance.id)
+        if from_version is not None:
+            source = engine._definition_row(session, process_id, from_version)
+            query = query.where(ProcessInstance.definition_id == source.id)
+        instance_ids = list(session.scalars(query))
+    now = engine.clock.now()
+    plans = []
+    for instance_id in instance_ids:
+        with engine.store.transaction() as session:
+            loaded = engine._load(session, instance_id, now, allow_error=True)
+            plans.append(plan(loaded, target))
+            session.rollback()
+    refused = [p for p in plans if not p["safe"]]
+    report: dict[str, Any] = {
+        "process_id": process_id, "to_version": to_version, "dry_run": dry_run,
+        "instances": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
+        "refused": bool(refused),
+        "migrated": 0,
+    }
+    if refused:
+        report["message"] = (f"{len(refused)} of {len(plans)} instance(s) cannot move to "
+                             f"version {to_version}; nothing was migrated")
+    if dry_run or refused:
+        return report
+    for p in plans:
+        with engine.store.transaction() as session:
+            try:
+                loaded = engine._load(session, p["instance_id"], now, allow_error=True)
+            except NotFound:
+                continue
+            fresh = plan(loaded, target)
+            if not fresh["safe"]:
+                raise Conflict(f"instance {p['instance_id']} changed while migrating: "
+                               + "; ".join(fresh["problems"]))
+            apply(loaded, target, fresh["_diff"])
+            session.execute(update(ProcessInstance).where(
+                ProcessInstance.id == loaded.row.id).values(definition_id=target.id))
+            loaded.definition = target
+            engine._run(session, loaded, now, actor, "migrate", None,
+                        detail={"from_version": p["from_version"], "to_version": to_version,
+                                "changed_elements": p["changed_elements"]},
+                        act=lambda: None,
+                        final_status=None if loaded.row.status != "error" else "error")
+            report["migrated"] += 1
+    return report
+

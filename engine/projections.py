@@ -1,0 +1,111 @@
+"""Read a live workflow into the rows of the projection tables (open tasks, timers, waits)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.util.task import TaskState
+
+from engine.definitions import meta_key
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    id: str
+    element_id: str
+    meta_key: str
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    id: str
+    element_id: str
+    kind: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitingEvent:
+    kind: str  # message | signal
+    name: str
+    element_id: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the projection tables hold for one instance, keyed for diffing."""
+
+    tasks: Mapping[str, OpenTask]
+    timers: Mapping[str, WaitingTimer]
+    events: frozenset[WaitingEvent]
+
+
+EMPTY = Snapshot({}, {}, frozenset())
+
+
+def inner_definitions(definition: Any) -> list[Any]:
+    inner = getattr(definition, "event_definitions", None)
+    return list(inner) if inner else [definition]
+
+
+def _timer_due(task: Any, definition: Any) -> tuple[str, datetime] | None:
+    value = task.internal_data.get("event_value")
+    if value is None:
+        return None
+    if isinstance(definition, CycleTimerEventDefinition):
+        if not isinstance(value, dict) or value.get("cycles") == 0:
+            return None
+        return "cycle", datetime.fromisoformat(value["next"])
+    kind = "duration" if isinstance(definition, DurationTimerEventDefinition) else "date"
+    if isinstance(value, str):
+        return kind, datetime.fromisoformat(value)
+    return None
+
+
+def snapshot(workflow: Any) -> Snapshot:
+    """The open human tasks, waiting timers and awaited messages/signals of a workflow."""
+    tasks: dict[str, OpenTask] = {}
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        bpmn_id = task.task_spec.bpmn_id
+        tasks[str(task.id)] = OpenTask(
+            str(task.id), bpmn_id, meta_key(task.workflow.spec.name, bpmn_id)
+        )
+    timers: dict[str, WaitingTimer] = {}
+    events: set[WaitingEvent] = set()
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if definition is None:
+            continue
+        element_id = task.task_spec.bpmn_id or task.task_spec.name
+        for inner in inner_definitions(definition):
+            if isinstance(inner, TimerEventDefinition):
+                due = _timer_due(task, inner)
+                if due is not None:
+                    timers[str(task.id)] = WaitingTimer(str(task.id), element_id, due[0], due[1])
+            elif isinstance(inner, MessageEventDefinition):
+                events.add(WaitingEvent("message", inner.name, element_id))
+            elif isinstance(inner, SignalEventDefinition):
+                events.add(WaitingEvent("signal", inner.name, element_id))
+    return Snapshot(tasks, timers, frozenset(events))
+
+
+def find_waiting(workflow: Any, kind: str, name: str) -> list[tuple[Any, Any]]:
+    """The waiting tasks (with their matching event definition) for a message or signal."""
+    wanted = MessageEventDefinition if kind == "message" else SignalEventDefinition
+    found = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        for inner in inner_definitions(definition) if definition is not None else []:
+            if isinstance(inner, wanted) and inner.name == name:
+                found.append((task, inner))
+    return found
