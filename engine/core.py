@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from engine import projections as proj
 from engine.clock import Clock, FixedClock, SystemClock
@@ -394,16 +395,9 @@ class Engine:
                 if not waiting:
                     continue
 
-                def act(waiting: list[tuple[Any, Any]] = waiting) -> None:
-                    for task, _definition in waiting:
-                        variable = getattr(_definition, "message_var", None) or getattr(
-                            _definition, "variable", None)
-                        if variable is None:
-                            task.data.update(payload)
-                    loaded.workflow.send_event(BpmnEvent(waiting[0][1], payload))
-
+                act = functools.partial(_deliver_event, loaded.workflow, waiting, payload)
                 self._run(session, loaded, now, actor, f"{kind}_received",
-                          waiting[0][0].task_spec.bpmn_id,
+                          waiting[0][0].task_spec.bpmn_id if waiting[0][0] else None,
                           detail={"name": name, "data": payload}, act=act)
                 delivered.append(target)
         return delivered
@@ -851,6 +845,17 @@ class Engine:
     def _session(self) -> Iterator[Session]:
         with self.store.transaction() as session:
             yield session
+
+
+def _deliver_event(workflow: BpmnWorkflow, waiting: list[tuple[Any, Any]],
+                   payload: dict[str, Any]) -> None:
+    """Hand a message or signal to the workflow; without a target variable, merge its data."""
+    for task, definition in waiting:
+        variable = getattr(definition, "message_var", None) or getattr(definition, "variable",
+                                                                         None)
+        if task is not None and variable is None:
+            task.data.update(payload)
+    workflow.send_event(BpmnEvent(waiting[0][1], payload))
 
 
 def _uuid(task_id: str) -> Any:

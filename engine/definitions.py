@@ -39,7 +39,8 @@ UNSUPPORTED = {
 SAFE_XML = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True
 )
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+# An unquoted ISO duration or cycle (PT2H, P3D, R2) parses as a Python name: a classic slip.
+_LOOKS_ISO = re.compile(r"^(P(\d|T)[0-9A-Z.]*|R\d*)$")
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def parse_unit(files: list[SourceFile], sandbox: Sandbox, process_id: str | None
     except ValidationException as exc:
         add(_finding_from(exc, element_files.get(getattr(exc, "id", ""), names[0])))
         return unit
-    except Exception as exc:  # Spiff raises a variety of errors for broken references
+    except Exception as exc:  # noqa: BLE001 - Spiff raises many kinds for broken references
         add(Finding(names[0], None, "error", f"cannot build process {main!r}: {exc}"))
         return unit
     unit.process_name = unit.spec.description or main
@@ -279,6 +280,10 @@ class _PolicyChecker:
                 self.error(bpmn_id, f"timer expression {expression!r} does not compile; "
                            'timer expressions are Python: quote literals, e.g. "PT2H"')
                 continue
+            if _LOOKS_ISO.match(expression.strip()):
+                self.error(bpmn_id, f"timer expression {expression} reads a variable named like "
+                           f'an ISO 8601 value; quote it: "{expression.strip()}"')
+                continue
             try:  # a constant can be checked now; one that reads data is checked when reached
                 value = self.sandbox.evaluate(expression, {})
             except Exception:  # noqa: BLE001, S112 - depends on instance data
@@ -303,13 +308,29 @@ class _PolicyChecker:
         for rule in table.rules:
             for entry in rule.inputEntries:
                 for lhs in entry.lhs:
-                    text = lhs.replace("?", "dmninputexpr") if lhs else lhs
-                    if text and self.sandbox.check_expression(text):
-                        if self.sandbox.check_expression(f"dmninputexpr {text}"):
-                            self.error(bpmn_id, f"decision rule {rule.id!r}: input entry {lhs!r} "
-                                       "does not compile; quote string literals")
+                    problem = self._decision_cell_problem(lhs or "")
+                    if problem:
+                        self.error(bpmn_id, f"decision rule {rule.id!r}: input entry {lhs!r} "
+                                   f"{problem}")
             for entry in rule.outputEntries:
                 self.expression(bpmn_id, f"decision rule {rule.id!r} output", entry.text)
+
+    def _decision_cell_problem(self, cell: str) -> str | None:
+        """Mirror how Spiff's DMN engine turns a cell into an expression, and check that."""
+        text = cell.strip()
+        if not text or text == "-":
+            return None
+        if "?" in text:
+            if self.sandbox.check_expression(text.replace("?", "dmninputexpr")):
+                return "does not compile; quote string literals"
+            return None
+        if not self.sandbox.check_expression(text):
+            return None  # compared with == to the input
+        if text[0].isalpha():  # Spiff glues "in [...]" to the input with no space
+            return f"is glued to the input without a space by the engine; write '? {text}'"
+        if self.sandbox.check_expression(f"dmninputexpr {text}"):
+            return "does not compile; quote string literals"
+        return None
 
     def _task_meta(self, task_spec: Any, bpmn_id: str) -> TaskMeta:
         props = (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -96,7 +96,22 @@ def snapshot(workflow: Any) -> Snapshot:
                 events.add(WaitingEvent("message", inner.name, element_id))
             elif isinstance(inner, SignalEventDefinition):
                 events.add(WaitingEvent("signal", inner.name, element_id))
+    for spec_name, definition in _event_subprocess_starts(workflow):
+        kind = "message" if isinstance(definition, MessageEventDefinition) else "signal"
+        events.add(WaitingEvent(kind, definition.name, spec_name))
     return Snapshot(tasks, timers, frozenset(events))
+
+
+def _event_subprocess_starts(workflow: Any) -> list[tuple[str, Any]]:
+    """Message and signal start events of the top process's event subprocesses."""
+    found = []
+    for spec_name in getattr(workflow.spec.start, "trigger_specs", []):
+        spec = workflow.subprocess_specs.get(spec_name)
+        for start in getattr(spec, "bpmn_start_events", []) if spec is not None else []:
+            definition = start.event_definition
+            if isinstance(definition, MessageEventDefinition | SignalEventDefinition):
+                found.append((spec_name, definition))
+    return found
 
 
 def find_waiting(workflow: Any, kind: str, name: str) -> list[tuple[Any, Any]]:
@@ -108,4 +123,7 @@ def find_waiting(workflow: Any, kind: str, name: str) -> list[tuple[Any, Any]]:
         for inner in inner_definitions(definition) if definition is not None else []:
             if isinstance(inner, wanted) and inner.name == name:
                 found.append((task, inner))
+    for _spec_name, definition in _event_subprocess_starts(workflow):
+        if isinstance(definition, wanted) and definition.name == name:
+            found.append((None, definition))
     return found

@@ -35,6 +35,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
 from engine.errors import EngineError, InvalidInput
@@ -134,6 +135,12 @@ def _evaluate_timer(my_task: Any, expression: str) -> Any:
     return my_task.workflow.script_engine.evaluate(my_task, expression)
 
 
+def _timer_failed(my_task: Any, exc: EngineError) -> WorkflowTaskException:
+    """A timer whose value is unusable fails its own task, so it becomes an incident there."""
+    my_task._set_state(TaskState.ERROR)
+    return WorkflowTaskException(str(exc), task=my_task, exception=exc)
+
+
 class ClockedTimeDate(TimeDateEventDefinition):
     """A timeDate timer that reads 'now' from the host clock and insists on an offset."""
 
@@ -141,7 +148,10 @@ class ClockedTimeDate(TimeDateEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             value = _evaluate_timer(my_task, self.expression)
-            event_value = parse_instant(value, my_task.task_spec.bpmn_id).isoformat()
+            try:
+                event_value = parse_instant(value, my_task.task_spec.bpmn_id).isoformat()
+            except EngineError as exc:
+                raise _timer_failed(my_task, exc) from exc
             my_task._set_internal_data(event_value=event_value)
         if datetime.fromisoformat(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -156,7 +166,10 @@ class ClockedDuration(DurationTimerEventDefinition):
         now = _now(my_task)
         if event_value is None:
             value = _evaluate_timer(my_task, self.expression)
-            event_value = parse_duration(value, my_task.task_spec.bpmn_id, now).isoformat()
+            try:
+                event_value = parse_duration(value, my_task.task_spec.bpmn_id, now).isoformat()
+            except EngineError as exc:
+                raise _timer_failed(my_task, exc) from exc
             my_task._set_internal_data(event_value=event_value)
         if datetime.fromisoformat(event_value) <= now:
             my_task._set_internal_data(event_fired=True)
@@ -171,7 +184,10 @@ class ClockedCycle(CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             value = _evaluate_timer(my_task, self.expression)
-            event_value = parse_cycle(value, my_task.task_spec.bpmn_id, now)
+            try:
+                event_value = parse_cycle(value, my_task.task_spec.bpmn_id, now)
+            except EngineError as exc:
+                raise _timer_failed(my_task, exc) from exc
         ready = False
         if event_value["cycles"] != 0:
             next_event = datetime.fromisoformat(event_value["next"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from html import escape
 from pathlib import Path
@@ -86,7 +87,7 @@ def flow(source: str, target: str, condition: str | None = None, flow_id: str | 
 
 
 def chain(*ids: str) -> str:
-    return "".join(flow(a, b) for a, b in zip(ids, ids[1:], strict=False))
+    return "".join(flow(a, b) for a, b in itertools.pairwise(ids))
 
 
 def document(pid: str, *parts: str, lanes: dict[str, list[str]] | None = None,

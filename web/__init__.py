@@ -1,1 +1,1 @@
-"""The outer layer: Flask app, JSON API, CLI and the scheduler entry point (knows HTTP, not Spiff)."""
+"""The outer layer: Flask app, JSON API, CLI and scheduler entry point (HTTP, not Spiff)."""
