@@ -1,1 +1,1 @@
-"""The complaint domain: services, model, calendar, SLA policy and escalation (builds on engine/)."""
+"""The complaint domain: services, model, calendar, SLA policy, escalation (over engine/)."""
