@@ -118,5 +118,6 @@ def linear(pid: str, *elements: str, element_ids: list[str] | None = None, **kwa
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path

@@ -1,0 +1,117 @@
+"""The `aduan` command line: JSON documents on stdout, clear errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.diagram import linear, message_catch, timer_event, user_task, write
+from web.cli import main
+
+FORM = {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADUAN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("ADUAN_ALLOW_TIME_TRAVEL", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> dict | list:
+        result = runner.invoke(main, [*args], catch_exceptions=False)
+        assert result.exit_code == code, (result.output, result.stderr)
+        assert "Traceback" not in result.output + result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1]) if "--json" in args else (
+            result)
+
+    run("db", "upgrade", "--json")
+    return run
+
+
+@pytest.fixture
+def files(tmp_path):
+    good = write(tmp_path, "case.bpmn", linear(
+        "case", user_task("verify", "Verify", form=FORM),
+        timer_event("cool_off", "timeDuration", '"P1D"'),
+        message_catch("wait_reply", "reply"), user_task("close"), messages=("reply",),
+        lanes={"admin": ["verify", "cool_off", "wait_reply", "close"]}))
+    bad = write(tmp_path, "bad.bpmn", linear("bad", timer_event("t", "timeDuration", "PT2H")))
+    return good, bad
+
+
+def test_validate_prints_findings_and_exits_one(cli, files):
+    good, bad = files
+    assert cli("validate", str(good), "--json") == {"valid": True, "findings": []}
+    result = cli("validate", str(bad), "--json", code=1)
+    assert result["valid"] is False
+    finding = result["findings"][0]
+    assert finding["file"] == "bad.bpmn" and finding["element_id"] == "t"
+    assert finding["severity"] == "error" and "quote" in finding["message"]
+
+
+def test_a_whole_lifecycle_through_the_cli(cli, files, monkeypatch):
+    good, _ = files
+    deployed = cli("deploy", str(good), "--json")
+    assert deployed["process_id"] == "case" and deployed["version"] == 1
+    assert len(deployed["hash"]) == 64
+    assert cli("deploy", str(good), "--json")["version"] == 1
+    assert cli("definitions", "--json")[0]["version"] == 1
+    started = cli("start", "case", "--data", '{"title": "Jalan"}', "--key", "PPU-1", "--json")
+    assert started["status"] == "running"
+    instance_id = str(started["instance_id"])
+    tasks = cli("tasks", "--instance", instance_id, "--json")
+    assert set(tasks[0]) >= {"id", "element_id", "title", "lane", "instance_id", "assignee",
+                             "due_at"}
+    assert tasks[0]["lane"] == "admin"
+    assert cli("tasks", "--lane", "admin", "--json")[0]["id"] == tasks[0]["id"]
+    errors = cli("complete", tasks[0]["id"], "--data", "{}", "--json", code=1)
+    assert errors["error"]["field_errors"] == {"reason": "this field is required"}
+    cli("complete", tasks[0]["id"], "--data", '{"reason": "ok"}', "--as", "admin1", "--json")
+    detail = cli("instance", instance_id, "--json")
+    assert detail["status"] == "running"
+    assert detail["timers"][0]["element_id"] == "cool_off"
+    assert [e["action"] for e in detail["events"]] == ["start", "complete_task"]
+
+    refused = cli("timers", "fire", "--now", "2026-12-31T00:00:00+08:00", "--json", code=1)
+    assert "ADUAN_ALLOW_TIME_TRAVEL" in refused["error"]["message"]
+    monkeypatch.setenv("ADUAN_ALLOW_TIME_TRAVEL", "1")
+    fired = cli("timers", "fire", "--now", "2099-01-01T00:00:00+08:00", "--json")
+    assert fired["fired"] == 1
+    delivered = cli("message", "reply", "--key", "PPU-1", "--data", '{"ok": true}', "--json")
+    assert delivered == {"delivered": [int(instance_id)]}
+    close = cli("tasks", "--instance", instance_id, "--json")[0]
+    assert cli("complete", close["id"], "--json")["status"] == "completed"
+
+
+def test_errors_are_one_clear_line_without_traceback(cli, files):
+    result = cli("start", "nope", code=1)
+    assert result.stderr.startswith("error: process 'nope' has no deployed")
+    result = cli("start", "nope", "--data", "{not json", code=2)
+    assert "not valid JSON" in result.stderr
+    result = cli("instance", "42", "--json", code=1)
+    assert "does not exist" in result["error"]["message"]
+
+
+def test_migrate_dry_run_through_the_cli(cli, files, tmp_path):
+    good, _ = files
+    cli("deploy", str(good), "--json")
+    cli("start", "case", "--json")
+    v2 = write(tmp_path / "v2", "case.bpmn", linear("case", user_task("verify", "Verify v2")))
+    cli("deploy", str(v2), "--json")
+    report = cli("migrate", "case", "--to", "2", "--dry-run", "--json")
+    assert report["dry_run"] is True and report["instances"][0]["safe"] is True
+
+
+def test_the_installed_console_script_runs(tmp_path):
+    script = Path(sys.executable).parent / "aduan"
+    env = {**os.environ, "ADUAN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    out = subprocess.run([str(script), "db", "upgrade", "--json"], env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["revision"]
