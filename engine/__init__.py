@@ -16,6 +16,7 @@ from engine.errors import (
     TimeTravelRefused,
     ValidationFailed,
 )
+from engine.operation import InstanceChange, Operation, current_operation
 
 __all__ = [
     "Clock",
@@ -26,14 +27,17 @@ __all__ = [
     "Finding",
     "FixedClock",
     "FrozenClock",
+    "InstanceChange",
     "InstanceSummary",
     "InvalidInput",
     "MigrationRefused",
     "NotFound",
+    "Operation",
     "SourceFile",
     "SweepReport",
     "SystemClock",
     "TaskNotOpen",
     "TimeTravelRefused",
     "ValidationFailed",
+    "current_operation",
 ]

@@ -24,6 +24,7 @@ from engine import projections as proj
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.definitions import SourceFile, coerce_files, meta_key, parse_unit
 from engine.errors import Conflict, EngineError, InvalidInput, NotFound, ValidationFailed
+from engine.operation import InstanceChange, Operation, running
 from engine.runtime import (
     HostScriptEngine,
     check_task_data,
@@ -31,6 +32,7 @@ from engine.runtime import (
     dump_state,
     load_specs,
     load_state,
+    parse_instant,
 )
 from engine.sandbox import Sandbox
 from engine.store import (
@@ -169,6 +171,7 @@ class Engine:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:100]
         self._definitions: dict[int, _DefinitionCache] = {}
         self._definitions_lock = threading.Lock()
+        self._listeners: list[Callable[[InstanceChange], None]] = []
 
     # ------------------------------------------------------------------ set-up
 
@@ -181,6 +184,10 @@ class Engine:
 
     def register_service(self, name: str, fn: Callable[..., Any]) -> None:
         self.services[name] = fn
+
+    def add_listener(self, listener: Callable[[InstanceChange], None]) -> None:
+        """Call `listener` after every mutation, inside its transaction, before the commit."""
+        self._listeners.append(listener)
 
     def dispose(self) -> None:
         self.store.dispose()
@@ -550,19 +557,22 @@ class Engine:
              ) -> str | None:
         """Act, run engine steps, save state and projections, append the audit event."""
         workflow = loaded.workflow
+        row = loaded.row
         steps: list[str] = []
         incident: str | None = None
-        try:
-            act()
-            workflow.do_engine_steps(
-                did_complete_task=lambda t: steps.append(t.task_spec.bpmn_id)
-                if t.task_spec.bpmn_id else None)
-        except (SpiffWorkflowException, EngineError) as exc:
-            incident = self._record_incident(session, loaded, exc, now)
+        operation = Operation(session, row.id, row.process_id, row.business_key, now, actor,
+                              action)
+        with running(operation):
+            try:
+                act()
+                workflow.do_engine_steps(
+                    did_complete_task=lambda t: steps.append(t.task_spec.bpmn_id)
+                    if t.task_spec.bpmn_id else None)
+            except (SpiffWorkflowException, EngineError) as exc:
+                incident = self._record_incident(session, loaded, exc, now)
         status = final_status or (ERROR if incident else (
             COMPLETED if workflow.completed else RUNNING))
         after = proj.snapshot(workflow) if status in (RUNNING,) else proj.EMPTY
-        row = loaded.row
         new_version = row.version + 1
         result = session.execute(
             update(ProcessInstance)
@@ -575,7 +585,15 @@ class Engine:
         if result.rowcount != 1:
             raise Conflict(f"instance {row.id} was changed by someone else; reload and retry")
         row.version, row.status = new_version, status
-        self._write_projections(session, loaded, after, now)
+        opened = self._write_projections(session, loaded, after, now)
+        data_after = instance_data(workflow)
+        if self._listeners:
+            change = InstanceChange(
+                operation, loaded.status_before, status, data_after, opened,
+                [t for t in loaded.before.tasks if t not in after.tasks], incident)
+            with running(operation):
+                for listener in self._listeners:
+                    listener(change)
         event_detail = dict(detail or {})
         if steps:
             event_detail["steps"] = steps
@@ -584,7 +602,7 @@ class Engine:
         session.execute(insert(InstanceEvent).values(
             instance_id=row.id, at=now, actor=actor, action=action, element_id=element_id,
             status_from=loaded.status_before, status_to=status,
-            data_changes=data_changes(loaded.data_before, instance_data(workflow)),
+            data_changes=data_changes(loaded.data_before, data_after),
             detail=_jsonable(event_detail) or None,
         ))
         return incident
@@ -608,15 +626,17 @@ class Engine:
         return f"{message}{where}" + (f", line {line}" if line else "")
 
     def _write_projections(self, session: Session, loaded: _Loaded, after: proj.Snapshot,
-                           now: datetime) -> None:
+                           now: datetime) -> list[dict[str, Any]]:
+        """Bring the projection rows from `loaded.before` to `after`; returns opened tasks."""
         before, instance_id = loaded.before, loaded.row.id
         gone = [t for t in before.tasks if t not in after.tasks]
         if gone:
             session.execute(delete(TaskGroup).where(TaskGroup.task_id.in_(gone)))
             session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
         new = [t for t in after.tasks.values() if t.id not in before.tasks]
+        rows: list[dict[str, Any]] = []
         if new:
-            rows, groups = [], []
+            groups = []
             for task in new:
                 meta = loaded.definition.task_meta.get(task.meta_key) or {}
                 rows.append({
@@ -647,14 +667,13 @@ class Engine:
                 session.execute(insert(WaitingEvent), [{
                     "instance_id": instance_id, "kind": e.kind, "name": e.name,
                     "element_id": e.element_id} for e in after.events])
+        return rows
 
     def _task_due(self, workflow: BpmnWorkflow, task: proj.OpenTask, meta: dict[str, Any]
                   ) -> datetime | None:
         expression = meta.get("due_expression")
         if not expression:
             return None
-        from engine.runtime import parse_instant
-
         live = workflow.get_task_from_id(_uuid(task.id))
         try:
             return parse_instant(self.sandbox.evaluate(expression, live.data), task.element_id)

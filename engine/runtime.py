@@ -39,6 +39,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
 from engine.errors import EngineError, InvalidInput
+from engine.operation import current_operation
 from engine.sandbox import Sandbox
 
 DIAGRAM_FILENAME = "<diagram>"
@@ -272,8 +273,13 @@ class HostScriptEngine(PythonScriptEngine):
                 f"service {operation_name!r} is not registered by the host", task=task
             )
         params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
+        operation = current_operation()
         try:
-            result = service(**params)
+            if operation is None:
+                result = service(**params)
+            else:  # a failing service leaves no half-written rows behind
+                with operation.session.begin_nested():
+                    result = service(**params)
         except Exception as exc:
             raise WorkflowTaskException(
                 f"service {operation_name!r} failed: {exc}", task=task, exception=exc

@@ -1,0 +1,60 @@
+"""The operation in progress: what host services and listeners may know about it."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclass
+class Operation:
+    """One engine mutation: its transaction, its instance, its instant and its actor.
+
+    Host services called from a diagram run inside this transaction: what they write commits
+    or rolls back together with the instance's new state.
+    """
+
+    session: Session
+    instance_id: int
+    process_id: str
+    business_key: str | None
+    now: datetime
+    actor: str | None
+    action: str
+
+
+@dataclass(frozen=True)
+class InstanceChange:
+    """What one mutation did to an instance, handed to listeners before the commit."""
+
+    operation: Operation
+    status_before: str
+    status_after: str
+    data: Mapping[str, Any]
+    opened_tasks: list[dict[str, Any]] = field(default_factory=list)
+    closed_task_ids: list[str] = field(default_factory=list)
+    incident: str | None = None
+
+
+_current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
+    "aduan_engine_operation", default=None)
+
+
+def current_operation() -> Operation | None:
+    """The engine operation running in this thread, if any (for host services)."""
+    return _current.get()
+
+
+@contextmanager
+def running(operation: Operation) -> Iterator[Operation]:
+    token = _current.set(operation)
+    try:
+        yield operation
+    finally:
+        _current.reset(token)

@@ -1,0 +1,77 @@
+"""What the host sees of an operation: services in its transaction, listeners before commit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from engine import InstanceChange, current_operation
+from tests.diagram import linear, service_task, user_task, write
+
+
+def _notes_table(engine) -> None:
+    with engine.store.db.begin() as connection:
+        connection.execute(text("CREATE TABLE note (instance_id INTEGER, body VARCHAR(100))"))
+
+
+def _notes(engine) -> list[tuple]:
+    with engine.store.db.connect() as connection:
+        return [tuple(r) for r in connection.execute(
+            text("SELECT instance_id, body FROM note ORDER BY body"))]
+
+
+def test_a_service_writes_in_the_instances_transaction_and_a_failure_leaves_nothing(
+        make_engine, tmp_path):
+    def record(body: str) -> str:
+        operation = current_operation()
+        operation.session.execute(text("INSERT INTO note VALUES (:i, :b)"),
+                                  {"i": operation.instance_id, "b": body})
+        if body == "boom":
+            raise RuntimeError("the outbox is full")
+        return "ok"
+
+    engine = make_engine(services={"record": record})
+    _notes_table(engine)
+    engine.deploy([write(tmp_path, "notes.bpmn", linear(
+        "notes", service_task("first", "record", {"body": '"first"'}, "r1"),
+        service_task("second", "record", {"body": "second"}, "r2"), user_task("done")))])
+    good = engine.start("notes", {"second": "second"})
+    bad = engine.start("notes", {"second": "boom"})
+    assert engine.instance(good.id)["status"] == "running"
+    assert engine.instance(bad.id)["incident"]["element_id"] == "second"
+    # the failing call's row is gone; the step before it (already done) keeps its row
+    assert _notes(engine) == [(good.id, "first"), (bad.id, "first"), (good.id, "second")]
+    assert current_operation() is None
+
+
+def test_listeners_see_each_change_before_the_commit(engine, tmp_path):
+    seen: list[InstanceChange] = []
+    engine.add_listener(seen.append)
+    engine.deploy([write(tmp_path, "two.bpmn", linear("two", user_task("a"), user_task("b")))])
+    inst = engine.start("two", {"x": 1}, actor="warga")
+    first = seen[-1]
+    assert first.operation.action == "start" and first.operation.actor == "warga"
+    assert first.status_before == "running" and first.status_after == "running"
+    assert [t["element_id"] for t in first.opened_tasks] == ["a"]
+    assert first.data["x"] == 1
+    engine.complete(first.opened_tasks[0]["id"], {"y": 2})
+    second = seen[-1]
+    assert second.closed_task_ids == [first.opened_tasks[0]["id"]]
+    assert [t["element_id"] for t in second.opened_tasks] == ["b"]
+    engine.complete(second.opened_tasks[0]["id"])
+    assert seen[-1].status_after == "completed" and seen[-1].operation.instance_id == inst.id
+
+
+def test_a_failing_listener_rolls_the_whole_operation_back(engine, tmp_path):
+    engine.deploy([write(tmp_path, "one.bpmn", linear("one", user_task("a")))])
+    inst = engine.start("one")
+
+    def refuse(change: InstanceChange) -> None:
+        raise ValueError("domain rule broken")
+
+    engine.add_listener(refuse)
+    task_id = engine.tasks(instance_id=inst.id)[0]["id"]
+    with pytest.raises(ValueError, match="domain rule broken"):
+        engine.complete(task_id)
+    assert engine.tasks(instance_id=inst.id)[0]["id"] == task_id
+    assert engine.instance(inst.id)["version"] == 1
