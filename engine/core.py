@@ -639,15 +639,16 @@ class Engine:
             groups = []
             for task in new:
                 meta = loaded.definition.task_meta.get(task.meta_key) or {}
+                live = loaded.workflow.get_task_from_id(_uuid(task.id))
+                task_groups = self._task_groups(live, meta)
                 rows.append({
                     "id": task.id, "instance_id": instance_id, "element_id": task.element_id,
                     "title": meta.get("title") or task.element_id, "lane": meta.get("lane"),
-                    "candidate_groups": meta.get("candidate_groups") or [],
+                    "candidate_groups": task_groups,
                     "assignee": None, "form": meta.get("form"), "created_at": now,
-                    "due_at": self._task_due(loaded.workflow, task, meta),
+                    "due_at": self._task_due(live, task.element_id, meta),
                 })
-                groups += [{"task_id": task.id, "group_name": g}
-                           for g in meta.get("candidate_groups") or []]
+                groups += [{"task_id": task.id, "group_name": g} for g in task_groups]
             session.execute(insert(HumanTask), rows)
             if groups:
                 session.execute(insert(TaskGroup), groups)
@@ -669,16 +670,28 @@ class Engine:
                     "element_id": e.element_id} for e in after.events])
         return rows
 
-    def _task_due(self, workflow: BpmnWorkflow, task: proj.OpenTask, meta: dict[str, Any]
-                  ) -> datetime | None:
+    def _task_due(self, live: Any, element_id: str, meta: dict[str, Any]) -> datetime | None:
         expression = meta.get("due_expression")
         if not expression:
             return None
-        live = workflow.get_task_from_id(_uuid(task.id))
         try:
-            return parse_instant(self.sandbox.evaluate(expression, live.data), task.element_id)
+            return parse_instant(self.sandbox.evaluate(expression, live.data), element_id)
         except Exception:  # noqa: BLE001 - a bad due date must not block the task
             return None
+
+    def _task_groups(self, live: Any, meta: dict[str, Any]) -> list[str]:
+        """Static groups, or those a `candidateGroupsExpression` computes from task data."""
+        static = list(meta.get("candidate_groups") or [])
+        expression = meta.get("groups_expression")
+        if not expression:
+            return static
+        try:
+            value = self.sandbox.evaluate(expression, live.data)
+        except Exception:  # noqa: BLE001 - fall back to the lane rather than lose the task
+            return static
+        values = [value] if isinstance(value, str) else list(value or [])
+        groups = [str(v)[:200] for v in values if str(v).strip()]
+        return list(dict.fromkeys(groups)) or static
 
     # ------------------------------------------------------------------ human tasks
 
