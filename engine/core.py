@@ -24,7 +24,7 @@ from engine import projections as proj
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.definitions import SourceFile, coerce_files, meta_key, parse_unit
 from engine.errors import Conflict, EngineError, InvalidInput, NotFound, ValidationFailed
-from engine.operation import InstanceChange, Operation, running
+from engine.operation import Hook, InstanceChange, Operation, current_operation, running
 from engine.runtime import (
     HostScriptEngine,
     check_task_data,
@@ -295,8 +295,12 @@ class Engine:
 
     def start(self, process_id: str, data: Mapping[str, Any] | None = None, *,
               business_key: str | None = None, version: int | None = None,
-              actor: str | None = None) -> InstanceSummary:
-        """Start an instance of the latest (or a given) version and run it to its first wait."""
+              actor: str | None = None, hook: Hook | None = None) -> InstanceSummary:
+        """Start an instance of the latest (or a given) version and run it to its first wait.
+
+        `hook(operation)` runs first inside the same transaction (the host writes its own rows
+        there); a mapping it returns is added to the initial data.
+        """
         initial = check_task_data(dict(data or {}), "initial data")
         now = self.clock.now()
         with self.store.transaction() as session:
@@ -304,8 +308,6 @@ class Engine:
             definition = self._definition(session, row.id)
             workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs,
                                     script_engine=self._script_engine(now))
-            for task in workflow.get_tasks(state=TaskState.READY):
-                task.data.update(initial)
             instance = ProcessInstance(
                 definition_id=row.id, process_id=process_id, business_key=business_key,
                 status=RUNNING, state="{}", version=0, created_at=now, updated_at=now,
@@ -313,14 +315,25 @@ class Engine:
             session.add(instance)
             session.flush()
             loaded = _Loaded(instance, definition, workflow, proj.EMPTY, {}, RUNNING)
+
+            def act() -> None:
+                prepared = current_operation().prepared
+                initial.update(check_task_data(dict(prepared or {}), "prepared data"))
+                for task in workflow.get_tasks(state=TaskState.READY):
+                    task.data.update(initial)
+
             self._run(session, loaded, now, actor, "start", None, detail={"data": initial},
-                      act=lambda: None)
+                      act=act, hook=hook)
             return self._summary(instance)
 
     def complete(self, task_id: str, data: Mapping[str, Any] | None = None, *,
-                 actor: str | None = None, expected_version: int | None = None
-                 ) -> InstanceSummary:
-        """Complete an open user task with data validated against its form."""
+                 actor: str | None = None, expected_version: int | None = None,
+                 hook: Hook | None = None) -> InstanceSummary:
+        """Complete an open user task with data validated against its form.
+
+        `hook(operation)` runs first inside the same transaction, after the task was found
+        open and the data valid; what it writes commits only if the completion does.
+        """
         submitted = check_task_data(dict(data or {}), "task data")
         now = self.clock.now()
         with self.store.transaction() as session:
@@ -340,7 +353,7 @@ class Engine:
                 task.run()
 
             self._run(session, loaded, now, actor, "complete_task", task.task_spec.bpmn_id,
-                      detail={"task_id": task_id, "data": submitted}, act=act)
+                      detail={"task_id": task_id, "data": submitted}, act=act, hook=hook)
             return self._summary(loaded.row)
 
     @staticmethod
@@ -553,8 +566,8 @@ class Engine:
 
     def _run(self, session: Session, loaded: _Loaded, now: datetime, actor: str | None,
              action: str, element_id: str | None, *, act: Callable[[], Any],
-             detail: dict[str, Any] | None = None, final_status: str | None = None
-             ) -> str | None:
+             detail: dict[str, Any] | None = None, final_status: str | None = None,
+             hook: Hook | None = None) -> str | None:
         """Act, run engine steps, save state and projections, append the audit event."""
         workflow = loaded.workflow
         row = loaded.row
@@ -563,6 +576,8 @@ class Engine:
         operation = Operation(session, row.id, row.process_id, row.business_key, now, actor,
                               action)
         with running(operation):
+            if hook is not None:
+                operation.prepared = hook(operation)
             try:
                 act()
                 workflow.do_engine_steps(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +27,7 @@ class Operation:
     now: datetime
     actor: str | None
     action: str
+    prepared: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class InstanceChange:
     closed_task_ids: list[str] = field(default_factory=list)
     incident: str | None = None
 
+
+Hook = Callable[[Operation], "Mapping[str, Any] | None"]
 
 _current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
     "aduan_engine_operation", default=None)

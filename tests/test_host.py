@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from engine import InstanceChange, current_operation
+from engine import InstanceChange, TaskNotOpen, current_operation
 from tests.diagram import linear, service_task, user_task, write
 
 
@@ -75,3 +75,34 @@ def test_a_failing_listener_rolls_the_whole_operation_back(engine, tmp_path):
         engine.complete(task_id)
     assert engine.tasks(instance_id=inst.id)[0]["id"] == task_id
     assert engine.instance(inst.id)["version"] == 1
+
+
+def test_a_start_hook_writes_in_the_same_transaction_and_adds_data(engine, tmp_path):
+    _notes_table(engine)
+    engine.deploy([write(tmp_path, "one.bpmn", linear("one", user_task("a")))])
+
+    def prepare(operation):
+        operation.session.execute(text("INSERT INTO note VALUES (:i, 'created')"),
+                                  {"i": operation.instance_id})
+        return {"complaint_id": 77}
+
+    inst = engine.start("one", {"x": 1}, hook=prepare)
+    assert engine.instance(inst.id)["data"] == {"x": 1, "complaint_id": 77}
+    assert _notes(engine) == [(inst.id, "created")]
+
+
+def test_a_complete_hook_rolls_back_with_a_failed_completion(engine, tmp_path):
+    _notes_table(engine)
+    engine.deploy([write(tmp_path, "one.bpmn", linear(
+        "one", user_task("a", form={"type": "object", "required": ["ok"]})))])
+    inst = engine.start("one")
+    task_id = engine.tasks(instance_id=inst.id)[0]["id"]
+
+    def answer(operation):
+        operation.session.execute(text("INSERT INTO note VALUES (:i, 'answer')"),
+                                  {"i": operation.instance_id})
+
+    engine.complete(task_id, {"ok": True}, hook=answer)
+    with pytest.raises(TaskNotOpen):
+        engine.complete(task_id, {"ok": True}, hook=answer)
+    assert _notes(engine) == [(inst.id, "answer")]
