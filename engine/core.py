@@ -771,6 +771,30 @@ class Engine:
                ) -> dict[str, Any]:
         return self._set_assignee(task_id, user, actor, "assign")
 
+    def set_candidate_groups(self, task_id: str, groups: Iterable[str], *,
+                             actor: str | None = None) -> dict[str, Any]:
+        """Hand an open task to other candidate groups (a reassignment); clears the assignee."""
+        wanted = list(dict.fromkeys(g for g in groups if g))
+        if not wanted:
+            raise InvalidInput("name at least one candidate group",
+                               {"groups": "give at least one group"})
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            current = self._open_task(session, task_id)
+            previous = list(current.candidate_groups or [])
+            session.execute(delete(TaskGroup).where(TaskGroup.task_id == task_id))
+            session.execute(insert(TaskGroup), [{"task_id": task_id, "group_name": g}
+                                                for g in wanted])
+            session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
+                candidate_groups=wanted, assignee=None).execution_options(
+                synchronize_session=False))
+            session.execute(insert(InstanceEvent).values(
+                instance_id=current.instance_id, at=now, actor=actor, action="reassign",
+                element_id=current.element_id,
+                detail={"task_id": task_id, "groups": wanted, "previous": previous}))
+            session.refresh(current)
+            return _task_dict(current)
+
     def _set_assignee(self, task_id: str, user: str | None, actor: str | None, action: str,
                       only_if_free: bool = False, only_if_holder: str | None = None
                       ) -> dict[str, Any]:

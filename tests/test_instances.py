@@ -186,3 +186,16 @@ def test_start_a_given_version_and_business_key(engine, review, tmp_path):
     assert engine.tasks(instance_id=old.id)[0]["element_id"] == "check"
     assert engine.tasks(instance_id=new.id)[0]["element_id"] == "check2"
     assert engine.instances(business_key="K-1")[0]["instance_id"] == old.id
+
+
+def test_reassigning_a_task_changes_its_groups_and_clears_the_claim(engine, review):
+    inst = engine.start("review")
+    task_id = engine.tasks(instance_id=inst.id)[0]["id"]
+    engine.claim(task_id, "budi")
+    moved = engine.set_candidate_groups(task_id, ["opd_liaison:dlh"], actor="kepala")
+    assert moved["candidate_groups"] == ["opd_liaison:dlh"] and moved["assignee"] is None
+    assert [t["id"] for t in engine.tasks(group="opd_liaison:dlh")] == [task_id]
+    assert engine.tasks(group="admin") == []
+    with pytest.raises(InvalidInput):
+        engine.set_candidate_groups(task_id, [])
+    assert engine.instance(inst.id)["events"][-1]["action"] == "reassign"
