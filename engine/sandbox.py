@@ -128,29 +128,45 @@ def _budgets() -> list[_Budget]:
 def _checkpoint() -> None:
     """Injected at the top of every except/finally block of diagram code.
 
-    A tracer that raises is switched off by CPython, so code that catches SandboxTimeout
-    would run on untraced: every handler therefore re-checks the budget first.
+    CPython switches a tracer off when it raises (SandboxTimeout, or a RecursionError or
+    MemoryError inside the tracer itself), so code that catches that exception would run on
+    untraced. Every handler therefore re-checks the budget and re-installs the tracer.
     """
     stack = _budgets()
     if not stack:
         raise _refuse("ran outside of a sandbox call")
-    stack[-1].check()
+    budget = stack[-1]
+    budget.check()
+    if sys.gettrace() != budget.trace_call:
+        sys.settrace(budget.trace_call)
+        frame: types.FrameType | None = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename == DIAGRAM_FILENAME:
+            frame.f_trace = budget.trace_line
+            frame = frame.f_back
 
 
 # --------------------------------------------------------------------------- size guards
 
 _SEQUENCES: Final = (str, bytes, list, tuple)
-_CONTAINERS: Final = (list, tuple, set, frozenset)
+# Containers whose text form shows every element (dict views included).
+_CONTAINERS: Final = (
+    list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items()),
+)  # fmt: skip
 
 
 def _estimate(value: Any, budget: int, *, handed_back: bool = False) -> int:
     """Rough length of `value` as text, counting shared references each time they occur.
 
-    Stops as soon as `budget` is exceeded, so the cost is bounded by the budget.
+    Stops as soon as `budget` is exceeded or too many elements were visited (a list that
+    contains itself never ends), so the cost stays bounded.
     """
     total = 0
     pending = [value]
+    visits = 0
     while pending:
+        visits += 1
+        if visits > 2 * MAX_ITEMS:
+            return budget + 1
         item = pending.pop()
         if isinstance(item, str | bytes):
             total += len(item) + 1
@@ -167,6 +183,10 @@ def _estimate(value: Any, budget: int, *, handed_back: bool = False) -> int:
             if total <= budget:
                 pending.extend(item.keys())
                 pending.extend(item.values())
+        elif isinstance(item, BaseException):  # its text shows its arguments
+            total += 8 + len(item.args)
+            if total <= budget:
+                pending.extend(item.args)
         else:
             if handed_back and (
                 isinstance(item, types.GeneratorType)
@@ -222,7 +242,7 @@ def _check_concat(a: Any, b: Any) -> None:
 
 def _check_pow(a: Any, b: Any) -> None:
     if isinstance(a, int) and isinstance(b, int) and b > 1 and abs(a) > 1:
-        _check_int_bits(b * math.log2(abs(a)), "a power")
+        _check_int_bits(b if b > MAX_INT_BITS else b * math.log2(abs(a)), "a power")
 
 
 def _check_lshift(a: Any, b: Any) -> None:
@@ -559,6 +579,24 @@ def _divmod(a: Any, b: Any) -> Any:
     return divmod(a, b)
 
 
+# C code such as datetime.strftime imports helper modules through the current frame's
+# __builtins__. Diagram code itself can never name __import__ (names starting with '_' do
+# not compile), so this only serves those C-level imports.
+_C_LEVEL_IMPORTS: Final = frozenset({"time", "_strptime", "calendar", "locale", "unicodedata"})
+
+
+def _c_level_import(
+    name: str,
+    globals: Mapping[str, Any] | None = None,
+    locals: Mapping[str, Any] | None = None,
+    fromlist: Sequence[str] = (),
+    level: int = 0,
+) -> types.ModuleType:
+    if level == 0 and (name in _C_LEVEL_IMPORTS or name.startswith("encodings")):
+        return __import__(name, globals, locals, fromlist, level)
+    raise _refuse("imports are not allowed in diagram code")
+
+
 def _unavailable(name: str) -> Callable[..., Any]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise _refuse(f"called {name}(), which is not available in diagram code")
@@ -610,6 +648,7 @@ BUILTINS: Final[Mapping[str, Any]] = types.MappingProxyType(
         "zip": zip,
         **{cls.__name__: cls for cls in _EXCEPTIONS},
         **{name: _unavailable(name) for name in _UNAVAILABLE},
+        "__import__": _c_level_import,
         # The names RestrictedPython's rewritten code calls, plus our own guards.
         "_getattr_": _getattr,
         "_getitem_": _getitem,
@@ -647,8 +686,22 @@ _GUARDED_BINOPS: Final[dict[type[ast.operator], str]] = {
 
 def _call(name: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
     node = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
-    copy_locations(node, where)  # type: ignore[arg-type]
+    copy_locations(node, where)
     return node
+
+
+def _is_number(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, int | float | complex)
+
+
+def _harmless_with_number(node: ast.BinOp) -> bool:
+    """`x + 1` and `n // 2` cannot grow out of bounds: spare them the guard call.
+
+    (`s % 7` is not harmless: s may be a format string with a huge width.)
+    """
+    if isinstance(node.op, ast.Add):
+        return _is_number(node.left) or _is_number(node.right)
+    return isinstance(node.op, ast.FloorDiv) and _is_number(node.right)
 
 
 class _DiagramPolicy(RestrictingNodeTransformer):
@@ -683,7 +736,7 @@ class _DiagramPolicy(RestrictingNodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
         guard = _GUARDED_BINOPS.get(type(node.op))
-        if guard is None:
+        if guard is None or _harmless_with_number(node):
             return node
         return _call(guard, [node.left, node.right], node)
 
@@ -698,11 +751,20 @@ class _DiagramPolicy(RestrictingNodeTransformer):
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
         node = super().visit_ExceptHandler(node)
         node.body.insert(0, ast.Expr(_call("_checkpoint_", [], node)))
-        copy_locations(node.body[0], node)  # type: ignore[arg-type]
+        copy_locations(node.body[0], node)
         if node.type is not None:  # `except f():` would run f before the body's checkpoint
             checked = ast.BoolOp(op=ast.Or(), values=[_call("_checkpoint_", [], node), node.type])
             copy_locations(checked, node.type)
             node.type = checked
+        return node
+
+    def visit_While(self, node: ast.While) -> Any:
+        node = super().visit_While(node)
+        # `while True: pass` compiles to a jump onto itself, which emits no line events;
+        # a name load at the top of the body gives the tracer a line to stop on.
+        marker = ast.Expr(ast.Name("_checkpoint_", ast.Load()))
+        copy_locations(marker, node)
+        node.body.insert(0, marker)
         return node
 
     def visit_Try(self, node: ast.Try) -> Any:
@@ -762,6 +824,10 @@ def _shorten_exception(exc: BaseException) -> None:
 # --------------------------------------------------------------------------- the sandbox
 
 
+def _is_usable(name: str) -> bool:
+    return name.isidentifier() and not name.startswith("_")
+
+
 class Sandbox:
     """Compiles and runs diagram code with curated builtins, host helpers and a time budget."""
 
@@ -805,7 +871,7 @@ class Sandbox:
     ) -> Any:
         """The value of expression `source`, with task data (and `extra`) as variables."""
         code = self._code("eval", source)
-        namespace, _ = self._namespace(data, extra)
+        namespace = self._namespace(data, extra)
         result = self._run(code, namespace)
         _check_handed_back(result, "a result")
         return result
@@ -815,7 +881,8 @@ class Sandbox:
     ) -> None:
         """Run script `source` on task data, writing its top-level variables back into `data`."""
         code = self._code("exec", source)
-        namespace, exposed = self._namespace(data, extra)
+        namespace = self._namespace(data, extra)
+        exposed = {name for name in data if name in namespace}
         self._run(code, namespace)
         updates: dict[str, Any] = {}
         for name, value in namespace.items():
@@ -844,24 +911,27 @@ class Sandbox:
 
     def _namespace(
         self, data: Mapping[str, Any], extra: Mapping[str, Any] | None
-    ) -> tuple[dict[str, Any], set[str]]:
-        namespace: dict[str, Any] = {"__builtins__": self._builtins}
-        exposed: set[str] = set()
-        for source, is_data in ((extra or {}, False), (data, True)):
-            for key, value in source.items():
-                # Names starting with '_' cannot be written in diagram code, and must never
-                # replace __builtins__ or a guard such as _getattr_.
-                if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
-                    continue
-                if key in self._helpers:
-                    raise SandboxError(
-                        f"task data key {key!r} has the name of a helper function; "
-                        "rename the data field in the diagram or form"
-                    )
-                namespace[key] = value
-                if is_data:
-                    exposed.add(key)
-        return namespace, exposed
+    ) -> dict[str, Any]:
+        namespace = {**extra, **data} if extra else dict(data)
+        keys = namespace.keys()
+        if self._helpers and not keys.isdisjoint(self._helpers):
+            key = sorted(keys & self._helpers.keys())[0]
+            raise SandboxError(
+                f"task data key {key!r} has the name of a helper function; "
+                "rename the data field in the diagram or form"
+            )
+        # Names starting with '_' cannot be written in diagram code, and must never replace
+        # __builtins__ or a guard such as _getattr_. This runs per call: keep the check in C.
+        try:
+            joined = "\n" + "\n".join(keys)  # identifiers hold no newline
+            clean = "\n_" not in joined and all(map(str.isidentifier, keys))
+        except TypeError:  # a key that is not a string
+            clean = False
+        if not clean:
+            for key in [k for k in keys if not isinstance(k, str) or not _is_usable(k)]:
+                del namespace[key]
+        namespace["__builtins__"] = self._builtins
+        return namespace
 
     def _run(self, code: types.CodeType, namespace: dict[str, Any]) -> Any:
         budget = _Budget(self.time_limit_seconds)

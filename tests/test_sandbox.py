@@ -1,0 +1,516 @@
+"""The sandbox that runs diagram code: what it allows, what it refuses, how it bounds time."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import sandbox as sandbox_module
+from engine.errors import EngineError
+from engine.sandbox import (
+    DIAGRAM_FILENAME,
+    Sandbox,
+    SandboxCompileError,
+    SandboxError,
+    SandboxTimeout,
+    SandboxViolation,
+    diagram_line,
+)
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def add_days(moment: datetime, days: int) -> datetime:
+    return moment + timedelta(days=days)
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox({"now": lambda: NOW, "add_days": add_days, "timedelta": timedelta})
+
+
+@pytest.fixture
+def fast_sandbox() -> Sandbox:
+    return Sandbox(time_limit_seconds=0.2)
+
+
+def run(sandbox: Sandbox, mode: str, source: str, data: dict[str, Any]) -> Any:
+    if mode == "eval":
+        return sandbox.evaluate(source, data)
+    sandbox.execute(source, data)
+    return data
+
+
+# --------------------------------------------------------------------------- what works
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("amount * 2 + 1", 2001),
+        ("amount / 4", 250.0),
+        ("amount // 3", 333),
+        ("amount % 7", 6),
+        ("2 ** 10", 1024),
+        ("1 << 4", 16),
+        ("-amount + abs(-5)", -995),
+        ("divmod(amount, 7)", (142, 6)),
+        ("round(2.675, 1)", 2.7),
+        ("amount > 500 and category == 'jalan'", True),
+        ("category in ('jalan', 'air') and not urgent", True),
+        ("1 < amount <= 1000", True),
+        ("amount if urgent else -1", -1),
+        ("min(3, 1, 2), max([4, 9]), sum([1, 2, 3]), len('abc')", (1, 9, 6, 3)),
+    ],
+)
+def test_evaluates_arithmetic_and_comparisons(
+    sandbox: Sandbox, expression: str, expected: Any
+) -> None:
+    data = {"amount": 1000, "category": "jalan", "urgent": False}
+    assert sandbox.evaluate(expression, data) == expected
+
+
+def test_manipulates_dicts_and_lists_in_scripts(sandbox: Sandbox) -> None:
+    data: dict[str, Any] = {"complaint": {"tags": ["jalan"]}, "counts": {}}
+    sandbox.execute(
+        "complaint['tags'].append('rusak')\n"
+        "complaint['status'] = 'baru'\n"
+        "counts['jalan'] = counts.get('jalan', 0) + 1\n"
+        "tags = list(complaint['tags'])\n"
+        "tags[0] = 'JALAN'\n"
+        "tags[1:] = ['x', 'y']\n"
+        "del tags[-1]\n"
+        "first, *rest = [1, 2, 3]\n"
+        "for key, value in complaint.items():\n"
+        "    last_key = key\n",
+        data,
+    )
+    assert data["complaint"] == {"tags": ["jalan", "rusak"], "status": "baru"}
+    assert data["counts"] == {"jalan": 1}
+    assert data["tags"] == ["JALAN", "x"]
+    assert (data["first"], data["rest"], data["last_key"]) == (1, [2, 3], "status")
+
+
+def test_supports_comprehensions(sandbox: Sandbox) -> None:
+    data = {"items": [{"name": "a", "price": 3}, {"name": "b", "price": 5}]}
+    assert sandbox.evaluate("[i['name'] for i in items if i['price'] > 4]", data) == ["b"]
+    assert sandbox.evaluate("{i['name']: i['price'] for i in items}", data) == {"a": 3, "b": 5}
+    assert sandbox.evaluate("{i['price'] % 2 for i in items}", data) == {1}
+    assert sandbox.evaluate("any(i['price'] > 4 for i in items)", data) is True
+    assert sandbox.evaluate("sorted(items, key=lambda i: -i['price'])[0]['name']", data) == "b"
+
+
+def test_supports_string_methods(sandbox: Sandbox) -> None:
+    data = {"title": "  Jalan rusak, Penajam  "}
+    assert sandbox.evaluate("title.strip().upper()", data) == "JALAN RUSAK, PENAJAM"
+    assert sandbox.evaluate("[w.strip() for w in title.split(',')]", data) == [
+        "Jalan rusak",
+        "Penajam",
+    ]
+    assert sandbox.evaluate("'-'.join(['a', 'b', 'c'])", data) == "a-b-c"
+    assert sandbox.evaluate("title.strip().startswith('Jalan')", data) is True
+    assert sandbox.evaluate("title.replace('rusak', 'baik').lower().strip()", data) == (
+        "jalan baik, penajam"
+    )
+    assert sandbox.evaluate("str(42).zfill(5) + str.upper('x')", data) == "00042X"
+    assert sandbox.evaluate("isinstance(title, str) and not isinstance(title, int)", data)
+
+
+def test_formats_strings_with_fstrings_and_percent(sandbox: Sandbox) -> None:
+    data = {"name": "Budi", "amount": 1234.5}
+    assert sandbox.evaluate("f'{name}: {amount:,.2f} ({name!r:>8})'", data) == (
+        "Budi: 1,234.50 (  'Budi')"
+    )
+    assert sandbox.evaluate("'%s owes %08.1f' % (name, amount)", data) == "Budi owes 001234.5"
+    assert sandbox.evaluate("'%(name)s' % {'name': name}", data) == "Budi"
+
+
+def test_supports_augmented_assignment(sandbox: Sandbox) -> None:
+    data: dict[str, Any] = {"n": 10, "text": "a", "items": [1]}
+    alias = data["items"]
+    sandbox.execute(
+        "n += 5\nn -= 1\nn *= 2\nn //= 3\nn **= 2\ntext += 'b'\ntext *= 2\nitems += [2]\n",
+        data,
+    )
+    assert data["n"] == 81
+    assert data["text"] == "abab"
+    assert data["items"] is alias and alias == [1, 2]
+
+
+def test_calls_datetime_helpers_passed_to_the_constructor(sandbox: Sandbox) -> None:
+    assert sandbox.evaluate("add_days(now(), 3).isoformat()", {}) == "2026-03-05T01:00:00+00:00"
+    assert sandbox.evaluate("now() + timedelta(hours=2) > now()", {}) is True
+    assert sandbox.evaluate("now().strftime('%Y-%m-%d')", {}) == "2026-03-02"
+    assert sandbox.evaluate("f'{now():%d/%m}'", {}) == "02/03"
+    assert sandbox.evaluate("(due - now()).days", {"due": add_days(NOW, 10)}) == 10
+    sandbox.register("datetime", datetime)
+    assert sandbox.evaluate("datetime.strptime('02/03/2026', '%d/%m/%Y').month", {}) == 3
+
+
+def test_host_registered_helpers_are_callable(sandbox: Sandbox) -> None:
+    sandbox.register("working_days", lambda start, n: add_days(start, n + 2))
+    assert sandbox.evaluate("working_days(now(), 5).day", {}) == 9
+
+
+@pytest.mark.parametrize("name", ["_secret", "not valid", "class", "len", "str", ""])
+def test_refuses_helper_names_that_are_private_invalid_or_taken(name: str) -> None:
+    with pytest.raises(SandboxError):
+        Sandbox({name: len})
+
+
+def test_refuses_a_helper_that_is_not_callable(sandbox: Sandbox) -> None:
+    with pytest.raises(SandboxError, match="not callable"):
+        sandbox.register("answer", 42)  # type: ignore[arg-type]
+
+
+def test_evaluate_sees_extra_variables_such_as_dmn_input(sandbox: Sandbox) -> None:
+    assert sandbox.evaluate("dmninputexpr > 5", {}, {"dmninputexpr": 7}) is True
+    assert sandbox.evaluate("x", {"x": "data"}, {"x": "extra"}) == "data"
+
+
+def test_errors_are_engine_errors() -> None:
+    for cls in (SandboxCompileError, SandboxViolation, SandboxTimeout):
+        assert issubclass(cls, SandboxError)
+    assert issubclass(SandboxError, EngineError)
+
+
+def test_compiled_code_is_cached(sandbox: Sandbox) -> None:
+    source = "amount > 123456 and 'cache-test' != category"
+    sandbox.evaluate(source, {"amount": 1, "category": "x"})
+    hits = sandbox_module._compile.cache_info().hits
+    for _ in range(5):
+        sandbox.evaluate(source, {"amount": 1, "category": "x"})
+    assert sandbox_module._compile.cache_info().hits == hits + 5
+
+
+# --------------------------------------------------------------------------- write-back
+
+
+def test_execute_writes_new_and_changed_variables_back_in_place(sandbox: Sandbox) -> None:
+    data: dict[str, Any] = {"status": "baru", "untouched": [1]}
+    same = data
+    sandbox.execute("status = 'diproses'\nassigned_to = 'opd-pu'\n", data)
+    assert same is data
+    assert data == {"status": "diproses", "assigned_to": "opd-pu", "untouched": [1]}
+
+
+def test_execute_removes_variables_the_script_deletes(sandbox: Sandbox) -> None:
+    data = {"draft": "x", "keep": 1}
+    sandbox.execute("del draft", data)
+    assert data == {"keep": 1}
+
+
+def test_execute_does_not_write_back_private_names_helpers_functions_or_extra(
+    sandbox: Sandbox,
+) -> None:
+    data: dict[str, Any] = {"n": 1}
+    sandbox.execute(
+        "_ = 1\n"
+        "def helper_fn(x):\n"
+        "    return x + 1\n"
+        "square = lambda x: x * x\n"
+        "n = helper_fn(n)\n"
+        "dmninputexpr = 99\n"
+        "kind = str\n",
+        data,
+        {"dmninputexpr": 5},
+    )
+    assert data == {"n": 2}
+
+
+def test_execute_drops_a_data_variable_the_script_turns_into_a_function(
+    sandbox: Sandbox,
+) -> None:
+    data: dict[str, Any] = {"n": 1, "fmt": "x"}
+    sandbox.execute("fmt = lambda v: v", data)
+    assert data == {"n": 1}
+
+
+def test_execute_leaves_keys_that_are_not_variables_alone(sandbox: Sandbox) -> None:
+    data: dict[Any, Any] = {"_meta": {"v": 1}, "not-an-identifier": 2, 3: "three", "x": 1}
+    sandbox.execute("x = x + 1\ny = 'has no access to _meta'", data)
+    assert data == {
+        "_meta": {"v": 1},
+        "not-an-identifier": 2,
+        3: "three",
+        "x": 2,
+        "y": "has no access to _meta",
+    }
+
+
+def test_private_data_keys_cannot_replace_the_guards(sandbox: Sandbox) -> None:
+    data = {"__builtins__": {"open": open}, "_getattr_": getattr, "x": "a"}
+    assert sandbox.evaluate("x.upper()", data) == "A"
+    with pytest.raises(SandboxViolation):
+        sandbox.evaluate("open('/etc/passwd')", data)
+
+
+def test_data_key_colliding_with_a_helper_is_refused_by_name(sandbox: Sandbox) -> None:
+    with pytest.raises(SandboxError, match="'now'"):
+        sandbox.execute("x = 1", {"now": "yesterday"})
+    with pytest.raises(SandboxError, match="'add_days'"):
+        sandbox.evaluate("1", {"add_days": 3})
+
+
+def test_diagram_functions_cannot_be_handed_back_to_the_engine(sandbox: Sandbox) -> None:
+    with pytest.raises(SandboxViolation):
+        sandbox.evaluate("lambda: 0", {})
+    with pytest.raises(SandboxViolation):
+        sandbox.evaluate("(x for x in range(3))", {})
+    data: dict[str, Any] = {"items": []}
+    with pytest.raises(SandboxViolation):
+        sandbox.execute("items = [lambda: 0]", data)
+    assert data == {"items": []}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("source", "error", "line"),
+    [
+        ("a = 1\nb = 0\nc = a / b\n", ZeroDivisionError, 3),
+        ("d = {}\nx = d['missing']\n", KeyError, 2),
+        ("x = undefined_name\n", NameError, 1),
+        ("def f():\n    return 1 / 0\n\nf()\n", ZeroDivisionError, 2),
+        ("x = 1\ny = 'a' * 10 ** 10\n", SandboxViolation, 2),
+    ],
+)
+def test_exceptions_from_diagram_code_propagate_with_their_line(
+    sandbox: Sandbox, source: str, error: type[Exception], line: int
+) -> None:
+    with pytest.raises(error) as info:
+        sandbox.execute(source, {})
+    assert diagram_line(info.value) == line
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert [f.lineno for f in frames if f.filename == DIAGRAM_FILENAME][-1] == line
+
+
+def test_compile_errors_name_the_line_and_ask_for_a_change(sandbox: Sandbox) -> None:
+    with pytest.raises(SandboxCompileError) as info:
+        sandbox.execute("x = 1\nimport os\n", {})
+    assert info.value.line == 2
+    assert "imports are not allowed in diagram code" in str(info.value)
+    assert "must be changed" in str(info.value)
+
+
+def test_check_expression_and_check_script_report_problems_without_running(
+    sandbox: Sandbox,
+) -> None:
+    assert sandbox.check_expression("amount > 10 and now() < due") == []
+    assert sandbox.check_script("x = 1\nfor i in range(3):\n    x += i\n") == []
+    assert sandbox.check_expression("amount >") != []
+    assert sandbox.check_expression("'PT2H") != []
+    problems = sandbox.check_script("x = 1\nfrom os import system\ny = x.__class__\n")
+    assert [line for line, _ in problems] == [2, 3]
+    assert problems[0][1] == "imports are not allowed in diagram code"
+    assert sandbox.check_script("return 5") != []
+    assert sandbox.check_expression(None) != []  # type: ignore[arg-type]
+
+
+def test_refuses_import_in_script(sandbox: Sandbox) -> None:
+    for source in ("import os", "from os import system", "import os.path as p"):
+        with pytest.raises(SandboxCompileError, match="imports are not allowed in diagram code"):
+            sandbox.execute(source, {})
+
+
+# --------------------------------------------------------------------------- escapes
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Iterator[dict[str, str]]:
+    target = tmp_path / "victim.txt"
+    target.write_text("original")
+    created = tmp_path / "created.txt"
+    yield {"path": str(target), "created": str(created)}
+    assert target.read_text() == "original"
+    assert not created.exists()
+
+
+ESCAPES = [
+    ("eval", "().__class__.__base__.__subclasses__()"),
+    ("eval", "[].__class__"),
+    ("eval", "getattr(path, '__class__')"),
+    ("eval", "__import__('os').remove(path)"),
+    ("exec", "import os\nos.remove(path)"),
+    ("exec", "from os import system\nsystem('touch ' + created)"),
+    ("eval", "open(path, 'w').write('pwned')"),
+    ("eval", "open('/etc/passwd').read()"),
+    ("eval", "'{0.__class__}'.format(1)"),
+    ("exec", "def f():\n    pass\nx = '{.__globals__}'.format(f)"),
+    ("eval", "'{0.__class__}'.format_map({})"),
+    ("eval", "str.format('{0.__class__}', 1)"),
+    ("eval", "'%(x)s'.format"),
+    ("eval", "type(1)"),
+    ("eval", "type(path).__subclasses__()"),
+    ("eval", "(lambda: 0).__code__"),
+    ("eval", "(lambda: 0).__globals__"),
+    ("exec", "def f():\n    pass\ng = f.__globals__['__builtins__']"),
+    ("exec", "f = lambda: 0\nc = getattr(f, '__code__')"),
+    ("eval", "(x for x in []).gi_frame"),
+    ("eval", "(x for x in []).gi_frame.f_back.f_globals"),
+    ("eval", "eval('1')"),
+    ("eval", "exec('x = 1')"),
+    ("eval", "compile('1', 'x', 'eval')"),
+    ("eval", "globals()"),
+    ("eval", "vars()"),
+    ("eval", "locals()"),
+    ("eval", "dir()"),
+    ("eval", "object()"),
+    ("eval", "str.mro()"),
+    ("eval", "Exception.mro()"),
+    ("eval", "__builtins__"),
+    ("eval", "_getattr_"),
+    ("eval", "breakpoint()"),
+    ("eval", "input()"),
+    ("eval", "memoryview(b'a')"),
+    ("eval", "bytearray(10)"),
+    ("eval", "super()"),
+    ("eval", "property(len)"),
+    ("eval", "classmethod(len)"),
+    ("eval", "setattr(now, 'x', 1)"),
+    ("exec", "now.x = 1"),
+    ("exec", "now.__doc__ = 'x'"),
+    ("exec", "del now.x"),
+    ("exec", "class A:\n    pass"),
+    ("exec", "def g():\n    yield 1"),
+    ("exec", "try:\n    pass\nexcept* Exception:\n    pass"),
+    ("eval", "lambda: 0"),
+    # Memory blow-ups refused before the allocation happens.
+    ("eval", "'a' * 10**10"),
+    ("eval", "[0] * 10**9"),
+    ("eval", "10 ** 10 ** 8"),
+    ("eval", "1 << 10**9"),
+    ("exec", "x = 2\nx **= 100000"),
+    ("exec", "for i in range(10**9):\n    pass"),
+    ("eval", "'%0999999999d' % 1"),
+    ("eval", "'%*d' % (10**9, 1)"),
+    ("eval", "'%(a)s' * 1000 % {'a': 'x' * 10**6}"),
+    ("eval", "f'{1:>1000000000}'"),
+    ("eval", "f'{1:.{10**9}f}'"),
+    ("eval", "'a'.ljust(10**9)"),
+    ("eval", "str.center('x', 10**9)"),
+    ("eval", "(1).to_bytes(10**9, 'big')"),
+    ("eval", "('x' * 1000).replace('', 'y' * 10000)"),
+    ("eval", "'\\t'.expandtabs(10**9)"),
+    ("eval", "('x' * 1000).translate({120: 'y' * 10000})"),
+    ("eval", "'-'.join(['x' * 10**5 for i in range(20)])"),
+    ("eval", "str([['x' * 1000] * 1000] * 1000)"),
+    ("eval", "sum([[0] * 1000] * 1000, [])"),
+    ("eval", "round(5, -10**9)"),
+    ("eval", "int('1' * 10**6, 2) // int('1' * 10**6, 2)"),
+    ("exec", "s = 'x' * 1000\nfor i in range(30):\n    s = s + s"),
+    ("exec", "l = [0]\nfor i in range(30):\n    l.extend(l)"),
+    ("exec", "l = [0]\nfor i in range(30):\n    l += l"),
+    ("exec", "l = [0]\nfor i in range(30):\n    l[len(l):] = l"),
+    ("exec", "l = ['x' * 1000]\nfor i in range(19):\n    l = l + l\ns = str(l)"),
+    ("exec", "l = ['x' * 1000]\nfor i in range(19):\n    l = l + l\ns = f'{l}'"),
+    ("exec", "l = ['x' * 1000]\nfor i in range(19):\n    l = l + l\ns = '%s' % (l,)"),
+    ("exec", "l = ['x' * 1000]\nfor i in range(19):\n    l = l + l"),
+]
+
+
+@pytest.mark.parametrize(("mode", "source"), ESCAPES)
+def test_refuses_escape_and_blow_up_attempts(
+    sandbox: Sandbox, victim: dict[str, str], mode: str, source: str
+) -> None:
+    with pytest.raises(SandboxError):
+        run(sandbox, mode, source, dict(victim))
+
+
+def test_percent_formatting_cannot_reach_attributes(sandbox: Sandbox) -> None:
+    with pytest.raises(KeyError):
+        sandbox.evaluate("'%(__class__)s' % {'a': 1}", {})
+    with pytest.raises(TypeError):
+        sandbox.evaluate("'%(__class__)s' % 1", {})
+    text = sandbox.evaluate("'%s %r' % (now, now())", {})
+    assert "__" not in text and "0x" in text and "datetime.datetime" in text
+
+
+def test_allows_large_values_within_the_limits(sandbox: Sandbox) -> None:
+    assert len(sandbox.evaluate("[0] * 1000000", {})) == 1_000_000
+    assert len(sandbox.evaluate("'a' * 1000000", {})) == 1_000_000
+    assert sandbox.evaluate("(2 ** 9000).bit_length()", {}) == 9001
+    assert sandbox.evaluate("sum(range(1000000))", {}) == 499999500000
+    assert sandbox.evaluate("len(str([['x'] * 100] * 100))", {}) == 50_200
+
+
+def test_self_referencing_values_are_refused_quickly(sandbox: Sandbox) -> None:
+    started = time.perf_counter()
+    with pytest.raises(SandboxViolation):
+        sandbox.execute("l = []\nl.append(l)", {})
+    assert time.perf_counter() - started < 1.0
+
+
+def test_print_is_discarded(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    data: dict[str, Any] = {}
+    sandbox.execute("print('leak')\nprint('more', 'leak', sep='-')\nx = 1", data)
+    assert sandbox.evaluate("print('leak')", {}) is None
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert data == {"x": 1}
+
+
+# --------------------------------------------------------------------------- time budget
+
+
+def test_stops_an_endless_loop_within_the_time_limit(fast_sandbox: Sandbox) -> None:
+    started = time.perf_counter()
+    with pytest.raises(SandboxTimeout, match=r"0\.2 s"):
+        fast_sandbox.execute("while True: pass", {})
+    assert time.perf_counter() - started < 0.3
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "while True:\n    try:\n        while True:\n            pass\n    except:\n        pass\n",
+        "try:\n    while True:\n        pass\nfinally:\n    while True:\n        pass\n",
+        "def f():\n    while True:\n        pass\n\n"
+        "try:\n    while True:\n        pass\nexcept (f() or Exception):\n    pass\n",
+        "def f(n):\n    try:\n        return f(n + 1)\n    except RecursionError:\n"
+        "        while True:\n            pass\n\nf(0)\n",
+        "x = [i for i in range(1000000) for j in range(1000000)]",
+        "x = sum(i for i in range(1000000) for j in range(1000000))",
+        "f = lambda n: f(n - 1) + f(n - 1) if n else 1\nf(60)",
+    ],
+)
+def test_endless_code_cannot_outlive_the_time_limit(fast_sandbox: Sandbox, source: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(SandboxTimeout):
+        fast_sandbox.execute(source, {})
+    # Unwinding ~1,000 recursive frames (and a GC pause in a busy suite) may add a little.
+    assert time.perf_counter() - started < 0.6
+
+
+def test_timeout_is_counted_per_call(fast_sandbox: Sandbox) -> None:
+    for _ in range(3):
+        fast_sandbox.execute("total = 0\nfor i in range(1000):\n    total += i", {})
+
+
+def test_restores_a_previously_installed_trace_function(
+    sandbox: Sandbox, fast_sandbox: Sandbox
+) -> None:
+    def tracer(frame: Any, event: str, arg: Any) -> None:
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        sandbox.evaluate("1 + 1", {})
+        assert sys.gettrace() is tracer
+        with pytest.raises(ZeroDivisionError):
+            sandbox.evaluate("1 / 0", {})
+        assert sys.gettrace() is tracer
+        with pytest.raises(SandboxTimeout):
+            fast_sandbox.execute("while True: pass", {})
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(previous)
