@@ -138,7 +138,6 @@ def _sweep_with_processes(url: str, tmp_path, count: int, workers: int) -> None:
     failed = [f for _, worker_failed in results for f in worker_failed]
     assert failed == []
     assert len(fired) == count and len(set(fired)) == count  # all, and none twice
-    assert all(worker_fired for worker_fired, _ in results) or workers > count
     with engine.store.db.connect() as connection:
         per_instance = connection.execute(text(
             "SELECT instance_id, count(*) FROM instance_event WHERE action = 'timer_fired' "
