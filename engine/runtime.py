@@ -193,10 +193,12 @@ class ClockedCycle(CycleTimerEventDefinition):
         if event_value["cycles"] != 0:
             next_event = datetime.fromisoformat(event_value["next"])
             if next_event <= now:
-                event_value["next"] = (
-                    next_event + timedelta(seconds=event_value["duration"])
-                ).isoformat()
-                event_value["cycles"] -= 1
+                # Fire once, however many periods were missed; they count as used.
+                period = timedelta(seconds=event_value["duration"])
+                missed = int((now - next_event) / period) + 1
+                event_value["next"] = (next_event + missed * period).isoformat()
+                if event_value["cycles"] > 0:
+                    event_value["cycles"] = max(event_value["cycles"] - missed, 0)
                 ready = True
         else:
             my_task.internal_data.pop("event_value", None)

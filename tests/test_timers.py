@@ -178,3 +178,22 @@ def test_flows_after_a_timer_keep_their_data(engine, clock, tmp_path):
     engine.fire_due_timers()
     assert engine.tasks(instance_id=high.id)[0]["element_id"] == "urgent"
     assert engine.tasks(instance_id=low.id)[0]["element_id"] == "normal"
+
+
+def test_a_cycle_that_missed_periods_fires_once_and_keeps_its_time_of_day(engine, clock,
+                                                                          tmp_path):
+    xml = document(
+        "late_watch",
+        '<bpmn:startEvent id="start"/>', user_task("answer", "Answer"),
+        timer_event("watch", "timeCycle", "cycle", attached_to="answer", interrupting=False),
+        script_task("count", "pass"),
+        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end_watch"/>',
+        chain("start", "answer", "end"), chain("watch", "count", "end_watch"))
+    deploy(engine, tmp_path, "late_watch", xml)
+    five_days_ago = (START - timedelta(days=5, hours=1)).isoformat()
+    inst = engine.start("late_watch", {"cycle": f"R/{five_days_ago}/P1D"})
+    steps = engine.instance(inst.id)["events"][-1]["detail"]["steps"]
+    assert steps.count("count") == 1  # caught up at once: one run, not one per missed day
+    assert engine.fire_due_timers().fired == []
+    due = datetime.fromisoformat(engine.instance(inst.id)["timers"][0]["due_at"])
+    assert due == START + timedelta(hours=23)  # the next period after now, same time of day
