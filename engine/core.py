@@ -236,7 +236,7 @@ class Engine:
             return Deployment(unit.process_id, row.version, digest, True, row.id)
 
     def definitions(self) -> list[dict[str, Any]]:
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             running = dict(session.execute(
                 select(ProcessInstance.definition_id, func.count()).where(
                     ProcessInstance.status.in_((RUNNING, ERROR))
@@ -257,7 +257,7 @@ class Engine:
         } for r in rows]
 
     def definition_files(self, process_id: str, version: int | None = None) -> dict[str, str]:
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             row = self._definition_row(session, process_id, version)
             return dict(row.files)
 
@@ -745,13 +745,13 @@ class Engine:
             query = query.where(HumanTask.assignee == assignee)
         if unassigned:
             query = query.where(HumanTask.assignee.is_(None))
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             return [_task_dict(t) for t in session.scalars(query)]
 
     def task(self, task_id: str) -> dict[str, Any]:
         """One open task with the data its form starts from."""
         now = self.clock.now()
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             human = self._open_task(session, task_id)
             row = session.get(ProcessInstance, human.instance_id)
             definition = self._definition(session, row.definition_id)
@@ -828,7 +828,7 @@ class Engine:
 
     def instance(self, instance_id: int, *, events: bool = True) -> dict[str, Any]:
         now = self.clock.now()
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
                 raise NotFound(f"instance {instance_id} does not exist")
@@ -882,7 +882,7 @@ class Engine:
             query = query.where(ProcessInstance.status == status)
         if business_key:
             query = query.where(ProcessInstance.business_key == business_key)
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             return [{"instance_id": r.id, "process_id": r.process_id, "status": r.status,
                      "version": r.version, "business_key": r.business_key,
                      "updated_at": r.updated_at.isoformat()} for r in session.execute(query)]
@@ -891,7 +891,7 @@ class Engine:
         query = select(Incident).order_by(Incident.id)
         if open_only:
             query = query.where(Incident.resolved_at.is_(None))
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             return [{"instance_id": i.instance_id, "element_id": i.element_id,
                      "message": i.message, "line": i.line, "error_type": i.error_type,
                      "created_at": i.created_at.isoformat(),
@@ -903,7 +903,7 @@ class Engine:
         query = select(Timer).order_by(Timer.due_at).limit(limit)
         if due_before is not None:
             query = query.where(Timer.due_at <= due_before)
-        with self.store.transaction() as session:
+        with self.store.read() as session:
             return [{"id": t.id, "instance_id": t.instance_id, "element_id": t.element_id,
                      "kind": t.kind, "due_at": t.due_at.isoformat()}
                     for t in session.scalars(query)]

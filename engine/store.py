@@ -236,7 +236,11 @@ def make_db_engine(url: str, *, pool: bool = True) -> SqlEngine:
         @event.listens_for(db, "begin")
         def _sqlite_begin(connection: Any) -> None:
             # One writer at a time, decided up front: no deadlocked read-to-write upgrades.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers begin deferred and, in WAL mode, never wait for the writer.
+            if connection.get_execution_options().get("aduan_read"):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return db
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -256,6 +260,8 @@ class Store:
         self.url = url
         self.db = make_db_engine(url, pool=pool)
         self.sessions = sessionmaker(self.db, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.db.execution_options(aduan_read=True),
+                                          expire_on_commit=False)
         self.postgres = is_postgres(self.db)
 
     def create_schema(self) -> None:
@@ -268,6 +274,17 @@ class Store:
         try:
             with session.begin():
                 yield session
+        finally:
+            session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit: never takes SQLite's write lock; rolled back at the end."""
+        session = self.read_sessions()
+        try:
+            with session.begin():
+                yield session
+                session.rollback()
         finally:
             session.close()
 

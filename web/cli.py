@@ -15,6 +15,8 @@ import click
 
 from engine import Engine, EngineError, InvalidInput, ValidationFailed
 from web.config import Settings
+from workflows.errors import DomainError
+from workflows.errors import Invalid as DomainInvalid
 
 EXIT_FINDINGS = 1
 EXIT_ERROR = 1
@@ -25,6 +27,16 @@ class CliContext:
     def __init__(self) -> None:
         self.settings = Settings.from_env()
         self._engine: Engine | None = None
+        self._complaints: Any = None
+
+    @property
+    def complaints(self) -> Any:
+        """The complaint use cases (built on first use: engine-only commands skip them)."""
+        if self._complaints is None:
+            from web.app import build_domain
+
+            self._complaints = build_domain(self.settings, self.engine)
+        return self._complaints
 
     @property
     def engine(self) -> Engine:
@@ -63,8 +75,10 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ValidationFailed as exc:
             fail(str(exc), as_json, EXIT_FINDINGS,
                  findings=[f.as_dict() for f in exc.findings])
-        except InvalidInput as exc:
+        except (InvalidInput, DomainInvalid) as exc:
             fail(str(exc), as_json, EXIT_ERROR, field_errors=exc.field_errors)
+        except DomainError as exc:
+            fail(str(exc), as_json, EXIT_ERROR, type=type(exc).__name__)
         except EngineError as exc:
             fail(str(exc), as_json, EXIT_ERROR, type=type(exc).__name__)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
@@ -454,6 +468,108 @@ def migrate(ctx: CliContext, process_id: str, to_version: int, from_version: int
         sys.exit(EXIT_ERROR)
 
 
+# --------------------------------------------------------------------------- people
+
+
+@main.group()
+def users() -> None:
+    """Officer and integration accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="Full name.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="Role (repeatable): regency_admin, liaison_officer, technical_officer, "
+                   "supervisor, process_designer, system_admin.")
+@click.option("--agency", "agency_code", help="Agency code (see /api/v1/agencies).")
+@click.option("--email")
+@click.option("--phone")
+@click.option("--password", help="Sign-in password (min. 8 characters); API-only without.")
+@json_option
+@pass_ctx
+@command
+def users_create(ctx: CliContext, username: str, full_name: str, roles: tuple[str, ...],
+                 agency_code: str | None, email: str | None, phone: str | None,
+                 password: str | None, as_json: bool) -> None:
+    """Create an account."""
+    from workflows.users import create_user, user_document
+
+    with ctx.complaints.session() as session:
+        user = create_user(session, username=username, full_name=full_name,
+                           roles=list(roles), agency_code=agency_code, email=email,
+                           phone=phone, password=password, now=ctx.engine.clock.now())
+        document = user_document(session, user)
+    emit(document, as_json, lambda d: f"created {d['username']} ({', '.join(d['roles'])})")
+
+
+@users.command("list")
+@json_option
+@pass_ctx
+@command
+def users_list(ctx: CliContext, as_json: bool) -> None:
+    """List accounts."""
+    from workflows.users import list_users
+
+    with ctx.complaints.session() as session:
+        rows = list_users(session)
+    emit(rows, as_json, lambda rows: "\n".join(
+        f"{r['username']}  {','.join(r['roles'])}  {r['agency'] or '-'}" for r in rows)
+        or "no users")
+
+
+@main.group()
+def tokens() -> None:
+    """API bearer tokens."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@json_option
+@pass_ctx
+@command
+def tokens_create(ctx: CliContext, username: str, name: str, as_json: bool) -> None:
+    """Create a bearer token for USERNAME (shown once; only its hash is kept)."""
+    from workflows.users import create_token
+
+    with ctx.complaints.session() as session:
+        user, token = create_token(session, username, ctx.engine.clock.now(), name=name)
+        document = {"username": user.username, "token": token, "name": name}
+    emit(document, as_json, lambda d: f"token for {d['username']}: {d['token']}")
+
+
+@main.command()
+@json_option
+@pass_ctx
+@command
+def demo(ctx: CliContext, as_json: bool) -> None:
+    """Load the demo regency (Penajam Paser Utara) into an empty database."""
+    document = install(ctx)
+    emit(document, as_json, _demo_text)
+
+
+def install(ctx: CliContext) -> dict[str, Any]:
+    """Deploy the shipped diagrams and, on an empty database, the demo regency."""
+    from workflows import demo as demo_data
+
+    deployment = ctx.complaints.install_diagrams(actor="aduan")
+    with ctx.complaints.session() as session:
+        loaded = demo_data.load(session, ctx.engine.clock.now())
+    return {"diagrams": deployment.as_dict(), **loaded}
+
+
+def _demo_text(document: dict[str, Any]) -> str:
+    lines = [f"lifecycle diagram: version {document['diagrams']['version']}"]
+    if not document["loaded"]:
+        lines.append("demo data not loaded: the database already has agencies")
+        return "\n".join(lines)
+    lines.append("demo accounts (password / API token):")
+    lines += [f"  {u['username']:<24} {','.join(u['roles']):<18} {u['password']}  "
+              f"{u['token']}" for u in document["users"]]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- serving
 
 
@@ -466,7 +582,8 @@ def run(ctx: CliContext, host: str, port: int, no_scheduler: bool) -> None:
     """Serve the web app with an embedded scheduler (single node)."""
     from web.app import create_app
 
-    app = create_app(settings=ctx.settings, engine=ctx.engine,
+    click.echo(_demo_text(install(ctx)))
+    app = create_app(settings=ctx.settings, complaints=ctx.complaints,
                      start_scheduler=not no_scheduler)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 

@@ -22,6 +22,8 @@ class Settings:
     timer_batch: int = 100
     secret_key: str = field(default="", repr=False)
     debug: bool = False
+    tracking_prefix: str = "PPU"
+    upload_dir: str = str(Path("instance") / "uploads")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -34,6 +36,8 @@ class Settings:
             timer_batch=int(env.get("ADUAN_TIMER_BATCH", "100")),
             secret_key=env.get("ADUAN_SECRET_KEY", ""),
             debug=_flag(env.get("ADUAN_DEBUG")),
+            tracking_prefix=env.get("ADUAN_TRACKING_PREFIX", "PPU"),
+            upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
         )
 
     def ensure_sqlite_directory(self) -> None:

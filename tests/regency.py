@@ -1,0 +1,96 @@
+"""A demo regency behind the JSON API, for tests: app, tokens, a clock and a few helpers."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from engine import Engine, FrozenClock
+from web.app import create_app
+from web.config import Settings
+from workflows import demo
+from workflows.complaints import Complaints
+from workflows.config import RegencyConfig
+from workflows.storage import Storage
+
+# A 1x1 JPEG: enough for content sniffing ("a photo of the pothole").
+PHOTO = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwc"
+    "KDcpLDAxNDQ0Hyc5PTgyPC4zNDL/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAACf/EABQQAQAAAAAAAAAA"
+    "AAAAAAAAAAD/2gAIAQEAAD8AKp//2Q==")
+
+
+@dataclass
+class Regency:
+    engine: Engine
+    clock: FrozenClock
+    complaints: Complaints
+    client: Any
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, user: str | None = None, secret: str | None = None) -> dict[str, str]:
+        if secret is not None:
+            return {"X-Tracking-Secret": secret}
+        return {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+
+    def submit(self, expect: int = 201, photo: bool = False, **fields: Any) -> dict[str, Any]:
+        body = {"classification": "pengaduan", "category": "roads",
+                "title": "Jalan berlubang", "body": "Lubang besar di jalan, berbahaya.",
+                "reporter_name": "Budi", "reporter_email": "budi@example.org", **fields}
+        if photo:
+            import json as _json
+
+            response = self.client.post("/api/v1/complaints", data={
+                "data": _json.dumps(body),
+                "attachments": [(__import__("io").BytesIO(PHOTO), "lubang.jpg")]},
+                content_type="multipart/form-data")
+        else:
+            response = self.client.post("/api/v1/complaints", json=body)
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def act(self, tracking: str, action: str, as_: str | None = None,
+            secret: str | None = None, expect: int = 200, **payload: Any) -> dict[str, Any]:
+        response = self.client.post(f"/api/v1/complaints/{tracking}/actions/{action}",
+                                    json=payload, headers=self.headers(as_, secret))
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def get(self, path: str, as_: str | None = None, secret: str | None = None,
+            expect: int = 200) -> Any:
+        response = self.client.get(path, headers=self.headers(as_, secret))
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def report(self, tracking: str, as_: str = "admin.kominfo") -> dict[str, Any]:
+        return self.get(f"/api/v1/complaints/{tracking}", as_=as_)
+
+    def advance(self, **delta: float) -> dict[str, Any]:
+        """Move the clock and run the scheduler's sweep, as the scheduler would."""
+        self.clock.advance(timedelta(**delta))
+        fired = 0
+        while True:
+            report = self.engine.fire_due_timers(limit=500)
+            assert report.failed == [], report.failed
+            fired += len(report.fired)
+            if not report.fired:
+                return {"fired": fired}
+
+
+def build(database_url: str, clock: FrozenClock, tmp_path: Path) -> Regency:
+    engine = Engine(database_url, clock=clock)
+    config = RegencyConfig()
+    complaints = Complaints(engine, config, Storage(tmp_path / "uploads",
+                                                    config.max_attachment_bytes))
+    complaints.install_diagrams()
+    with complaints.session() as session:
+        accounts = demo.load(session, clock.now())
+    settings = Settings(database_url=database_url, upload_dir=str(tmp_path / "uploads"))
+    app = create_app(settings=settings, complaints=complaints)
+    app.config["TESTING"] = True
+    regency = Regency(engine, clock, complaints, app.test_client())
+    regency.tokens = {u["username"]: u["token"] for u in accounts["users"]}
+    return regency

@@ -1,0 +1,238 @@
+"""The JSON API, version 1: thin views over the complaint use cases."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from web.openapi import Api
+from workflows import access, escalations
+from workflows.complaints import ACTIONS, OTHER_ACTIONS, Complaints
+from workflows.errors import Invalid, Unauthenticated
+from workflows.models import Agency
+from workflows.storage import Upload
+from workflows.validation import ACTION_SCHEMAS, SUBMISSION_SCHEMA
+
+api = Api("api_v1", "/api/v1", "Aduan API", "1.0.0")
+
+_obj = {"type": "object"}
+COMPLAINT = {"type": "object", "required": ["tracking_number", "status", "status_label"],
+             "properties": {"tracking_number": {"type": "string"},
+                            "status": {"type": "string"},
+                            "status_label": {"type": "object"}, "sla": {}}}
+RECEIPT = {"type": "object", "required": ["tracking_number", "secret", "status"],
+           "properties": {"tracking_number": {"type": "string"}, "secret": {"type": "string"},
+                          "status": {"type": "string"}, "status_label": {"type": "string"}}}
+ACTION_NAMES = sorted([*ACTIONS, *OTHER_ACTIONS])
+
+
+def complaints() -> Complaints:
+    return current_app.extensions["aduan.complaints"]
+
+
+def principal() -> access.Principal:
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    service = complaints()
+    with service.read_session() as session:
+        who, stale = access.authenticate_token(session, token, service.engine.clock.now())
+    if stale:  # note use at most every few minutes, so reads do not all become writes
+        with service.session() as session:
+            access.touch_token(session, token, service.engine.clock.now())
+    return who
+
+
+def principal_for_report(tracking_number: str) -> access.Principal:
+    """An officer by bearer token, or the complainant by the report's secret."""
+    secret = request.headers.get("X-Tracking-Secret")
+    if secret is not None and not request.headers.get("Authorization"):
+        return complaints().authenticate_complainant(tracking_number, secret)
+    return principal()
+
+
+def json_body() -> dict[str, Any]:
+    if request.mimetype == "multipart/form-data":
+        raw = request.form.get("data", "{}")
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise Invalid("the form field 'data' is not valid JSON",
+                          {"data": f"{exc.msg} at column {exc.colno}"}) from exc
+    else:
+        body = request.get_json(silent=True)
+        if body is None:
+            if request.data:
+                raise Invalid("the request body is not valid JSON",
+                              {"(body)": "send a JSON object with Content-Type: "
+                                         "application/json"})
+            body = {}
+    if not isinstance(body, dict):
+        raise Invalid("the request body must be a JSON object", {"(body)": "send an object"})
+    return body
+
+
+def uploads() -> list[Upload]:
+    if request.mimetype != "multipart/form-data":
+        return []
+    return [Upload(f.filename or "file", f.read())
+            for f in request.files.getlist("attachments")]
+
+
+# --------------------------------------------------------------------------- complaints
+
+
+@api.route("POST", "/complaints", operation_id="submit_complaint", tag="complaints",
+           summary="File a report (JSON, or multipart with attachments)", security=[],
+           request=SUBMISSION_SCHEMA, multipart=True,
+           responses={201: ("Filed; keep the secret, it is shown once", RECEIPT)})
+def submit_complaint() -> Any:
+    body = json_body()
+    channel = body.pop("channel", "api") if isinstance(body.get("channel"), str) else "api"
+    if channel not in ("web", "qr", "whatsapp", "sms", "api"):
+        raise Invalid("unknown channel", {"channel": "one of web, qr, whatsapp, sms, api"})
+    receipt = complaints().submit(body, uploads(), channel=channel,
+                                  language=body.get("language", "id"))
+    return jsonify(receipt), 201
+
+
+@api.route("GET", "/complaints/{tracking_number}", operation_id="get_complaint",
+           tag="complaints", summary="One report: full for officers who handle it, the public "
+           "view for the complainant (X-Tracking-Secret)", security=["bearer", "trackingSecret"],
+           responses={200: ("The report", COMPLAINT), 404: ("Unknown, or not yours", None)})
+def get_complaint(tracking_number: str) -> Any:
+    who = principal_for_report(tracking_number)
+    return jsonify(complaints().get(tracking_number, who))
+
+
+@api.route("GET", "/complaints", operation_id="list_complaints", tag="complaints",
+           summary="Reports the caller may see, newest first",
+           parameters=[
+               {"name": "status", "in": "query", "schema": {"type": "string"}},
+               {"name": "agency", "in": "query", "schema": {"type": "string"}},
+               {"name": "overdue", "in": "query", "schema": {"type": "boolean"}},
+               {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
+               {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}},
+               {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200}},
+               {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+           ],
+           responses={200: ("A page of reports", {"type": "object", "properties": {
+               "items": {"type": "array"}, "total": {"type": "integer"}}})})
+def list_complaints() -> Any:
+    who = principal()
+    args = request.args
+    overdue = args.get("overdue")
+    return jsonify(complaints().list(
+        who, status=args.get("status"), agency_code=args.get("agency"),
+        overdue=None if overdue is None else overdue.lower() in ("1", "true", "yes"),
+        since=_date_arg("since"), until=_date_arg("until"),
+        limit=_int_arg("limit", 50), offset=_int_arg("offset", 0)))
+
+
+def _date_arg(name: str) -> date | None:
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise Invalid(f"{name} must be a date", {name: "write YYYY-MM-DD"}) from exc
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise Invalid(f"{name} must be a whole number", {name: "write a number"}) from exc
+
+
+@api.route("POST", "/complaints/{tracking_number}/actions/{action}",
+           operation_id="complaint_action", tag="complaints",
+           summary="A domain verb: " + ", ".join(ACTION_NAMES),
+           description="Payloads by action: " + "; ".join(
+               f"{name}: {json.dumps(schema.get('properties', {}) and {'required': schema.get('required', []), 'properties': sorted(schema['properties'])})}"  # noqa: E501
+               for name, schema in sorted(ACTION_SCHEMAS.items())),
+           security=["bearer", "trackingSecret"],
+           request={"oneOf": [ACTION_SCHEMAS[name] for name in sorted(ACTION_SCHEMAS)]},
+           multipart=True,
+           responses={200: ("The report after the action", COMPLAINT),
+                      403: ("Not allowed for the caller", None),
+                      404: ("Unknown report or action", None),
+                      409: ("Not possible in the report's state, or someone acted first",
+                            None)})
+def complaint_action(tracking_number: str, action: str) -> Any:
+    who = principal_for_report(tracking_number)
+    body = json_body()
+    return jsonify(complaints().act(tracking_number, action, body, who, uploads()))
+
+
+# --------------------------------------------------------------------------- worklists
+
+
+@api.route("GET", "/tasks", operation_id="list_tasks", tag="tasks",
+           summary="The caller's worklist: open tasks of their groups",
+           responses={200: ("Open tasks", {"type": "array"})})
+def list_tasks() -> Any:
+    return jsonify(complaints().worklist(principal()))
+
+
+@api.route("GET", "/agencies", operation_id="list_agencies", tag="agencies",
+           summary="The agency tree (province > regency > OPD > unit)", security=[],
+           responses={200: ("Agencies", {"type": "array"})})
+def list_agencies() -> Any:
+    with complaints().read_session() as session:
+        rows = session.scalars(select(Agency).where(Agency.active.is_(True))
+                               .order_by(Agency.id)).all()
+        codes = {a.id: a.code for a in rows}
+        return jsonify([{"code": a.code, "name": a.name, "kind": a.kind,
+                         "parent": codes.get(a.parent_id)} for a in rows])
+
+
+@api.route("GET", "/escalations", operation_id="list_escalations", tag="escalations",
+           summary="The escalation inbox of the caller's agencies",
+           parameters=[{"name": "status", "in": "query",
+                        "schema": {"enum": ["open", "acknowledged", "resolved", "all"]}}],
+           responses={200: ("Escalations", {"type": "array"})})
+def list_escalations() -> Any:
+    who = principal()
+    status = request.args.get("status", "open")
+    with complaints().read_session() as session:
+        return jsonify(escalations.list_escalations(
+            session, who, status=None if status == "all" else status))
+
+
+@api.route("POST", "/escalations/{escalation_id}/acknowledge",
+           operation_id="acknowledge_escalation", tag="escalations",
+           summary="Acknowledge an escalation, with a comment",
+           request={"type": "object", "additionalProperties": False,
+                    "properties": {"comment": {"type": "string", "maxLength": 2000}}},
+           responses={200: ("The escalation", _obj), 404: ("Not in your inbox", None),
+                      409: ("Already acknowledged", None)})
+def acknowledge_escalation(escalation_id: str) -> Any:
+    who = principal()
+    body = json_body()
+    if not escalation_id.isdigit():
+        raise Invalid("escalation ids are numbers", {"escalation_id": "a number"})
+    service = complaints()
+    with service.session() as session:
+        return jsonify(escalations.acknowledge(session, int(escalation_id), who,
+                                               body.get("comment"), service.engine.clock.now()))
+
+
+@api.route("GET", "/openapi.json", operation_id="openapi", tag="meta", security=[],
+           summary="This document", responses={200: ("OpenAPI 3.1", _obj)})
+def openapi() -> Any:
+    return jsonify(api.document())
+
+
+def unauthenticated_response(exc: Unauthenticated) -> Response:
+    response = jsonify(error={"message": str(exc)})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="aduan"'
+    return response

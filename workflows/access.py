@@ -1,0 +1,164 @@
+"""Who is asking: principals, their task groups, and what of a complaint they may see."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.errors import Forbidden, Unauthenticated
+from workflows.models import Agency, ApiToken, Complaint, User
+
+OFFICER_ROLES = frozenset({"regency_admin", "liaison_officer", "technical_officer",
+                           "supervisor", "system_admin"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: an officer by token, or a complainant by tracking secret."""
+
+    username: str
+    roles: frozenset[str]
+    user_id: int | None = None
+    agency_id: int | None = None
+    agency_code: str | None = None
+    agency_ids: frozenset[int] = field(default_factory=frozenset)  # own agency and below
+    tracking_number: str | None = None
+
+    @property
+    def is_officer(self) -> bool:
+        return bool(self.roles & OFFICER_ROLES)
+
+    @property
+    def sees_everything(self) -> bool:
+        return bool(self.roles & {"regency_admin", "system_admin"})
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The candidate groups of the tasks this principal may work on."""
+        groups: set[str] = set()
+        if "regency_admin" in self.roles:
+            groups.add("regency_admin")
+        if self.agency_code:
+            if "liaison_officer" in self.roles:
+                groups.add(f"opd_liaison:{self.agency_code}")
+            if "technical_officer" in self.roles:
+                groups.add(f"technical_unit:{self.agency_code}")
+            if "supervisor" in self.roles:
+                groups.add(f"supervisor:{self.agency_code}")
+        if self.tracking_number:
+            groups.add(f"complainant:{self.tracking_number}")
+        return frozenset(groups)
+
+
+def complainant(tracking_number: str) -> Principal:
+    return Principal(username=f"pelapor:{tracking_number}", roles=frozenset({"complainant"}),
+                     tracking_number=tracking_number)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def secret_matches(secret: str | None, hashed: str) -> bool:
+    return bool(secret) and hmac.compare_digest(digest(secret), hashed)
+
+
+def subtree(session: Session, agency_id: int | None) -> frozenset[int]:
+    """An agency and every agency below it."""
+    if agency_id is None:
+        return frozenset()
+    rows = session.execute(select(Agency.id, Agency.parent_id)).all()
+    children: dict[int | None, list[int]] = {}
+    for agency, parent in rows:
+        children.setdefault(parent, []).append(agency)
+    found, stack = {agency_id}, [agency_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return frozenset(found)
+
+
+def principal_for(session: Session, user: User) -> Principal:
+    agency = session.get(Agency, user.agency_id) if user.agency_id else None
+    return Principal(
+        username=user.username, roles=frozenset(user.roles or []), user_id=user.id,
+        agency_id=user.agency_id, agency_code=agency.code if agency else None,
+        agency_ids=subtree(session, user.agency_id))
+
+
+TOKEN_TOUCH_SECONDS = 300
+
+
+def authenticate_token(session: Session, token: str | None, now: datetime
+                       ) -> tuple[Principal, bool]:
+    """The principal behind a bearer token, and whether its last use should be noted."""
+    if not token:
+        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated("the token is unknown or revoked; create one with "
+                              "`aduan tokens create USER`")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise Unauthenticated("the token's user is disabled")
+    stale = row.last_used_at is None or (now - row.last_used_at).total_seconds() > (
+        TOKEN_TOUCH_SECONDS)
+    return principal_for(session, user), stale
+
+
+def touch_token(session: Session, token: str, now: datetime) -> None:
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(token))).first()
+    if row is not None:
+        row.last_used_at = now
+
+
+def handles(principal: Principal, complaint: Complaint) -> bool:
+    """Handling the case: Diskominfo, or the agency (or unit) holding it, or above it."""
+    if principal.sees_everything:
+        return True
+    if principal.tracking_number is not None:
+        return False
+    held_by = {complaint.agency_id, complaint.unit_id} - {None}
+    return bool(held_by & principal.agency_ids)
+
+
+def can_view(principal: Principal, complaint: Complaint) -> bool:
+    if principal.tracking_number is not None:
+        return principal.tracking_number == complaint.tracking_number
+    return principal.is_officer and handles(principal, complaint)
+
+
+def require_view(principal: Principal, complaint: Complaint) -> None:
+    if not can_view(principal, complaint):
+        raise Forbidden(f"you may not see report {complaint.tracking_number}")
+
+
+def sees_identity(principal: Principal, complaint: Complaint) -> bool:
+    """`anonim` hides the reporter from agencies; the regency administrator still knows."""
+    if principal.tracking_number == complaint.tracking_number:
+        return True
+    if not complaint.anonymous:
+        return handles(principal, complaint)
+    return principal.sees_everything
+
+
+def sees_content(principal: Principal, complaint: Complaint) -> bool:
+    """`rahasia` shows the content only to those handling the case (and the reporter)."""
+    if principal.tracking_number == complaint.tracking_number:
+        return True
+    return handles(principal, complaint)

@@ -1,0 +1,38 @@
+"""A regency's configuration: tracking numbers, the escalation ladder, photo rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The ladder of SP4N-LAPOR!: technical officer -> OPD liaison / head -> regency administrator
+# (Diskominfo) -> regional leadership (Sekda / Bupati) -> province.
+DEFAULT_LADDER = ("technical_officer", "opd", "regency_admin", "regional_head", "province")
+RUNG_LABELS = {
+    "technical_officer": {"id": "Pejabat teknis / unit", "en": "Technical officer / unit"},
+    "opd": {"id": "Penghubung / kepala OPD", "en": "OPD liaison / head"},
+    "regency_admin": {"id": "Admin instansi (Diskominfo)", "en": "Regency administrator"},
+    "regional_head": {"id": "Pimpinan daerah (Sekda/Bupati)", "en": "Regional leadership"},
+    "province": {"id": "Admin provinsi", "en": "Province administrator"},
+}
+
+
+@dataclass(frozen=True)
+class RegencyConfig:
+    """Everything that differs between regencies; read once, handed to the services."""
+
+    name: str = "Kabupaten Penajam Paser Utara"
+    tracking_prefix: str = "PPU"
+    timezone: str = "Asia/Makassar"
+    regency_code: str = "ppu"
+    province_code: str = "kaltim"
+    admin_agency_code: str = "diskominfo"
+    ladder: tuple[str, ...] = DEFAULT_LADDER
+    rung_budget_days: float = 2.0  # working days each rung has before the next one
+    photo_required_categories: frozenset[str] = field(
+        default_factory=lambda: frozenset({"roads", "street_lights", "waste", "water"}))
+    ombudsman_days: int = 60
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachments: int = 5
+
+    def rung_index(self, name: str) -> int:
+        return self.ladder.index(name)

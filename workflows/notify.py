@@ -1,0 +1,110 @@
+"""Notifications: templates in Bahasa Indonesia and English, written to the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.models import Complaint, Outbox, User
+
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "status_changed": {
+        "id": ("Laporan {tracking_number}: {status_label}",
+               "Status laporan Anda \"{title}\" kini {status_label}. {reason}"),
+        "en": ("Report {tracking_number}: {status_label}",
+               "Your report \"{title}\" is now {status_label}. {reason}"),
+    },
+    "info_requested": {
+        "id": ("Laporan {tracking_number} perlu informasi tambahan",
+               "Mohon lengkapi laporan Anda: {reason}. Batas waktu: {due_local}."),
+        "en": ("Report {tracking_number} needs more information",
+               "Please complete your report: {reason}. Deadline: {due_local}."),
+    },
+    "task_assigned": {
+        "id": ("Tugas baru: {task_title} ({tracking_number})",
+               "Laporan \"{title}\" menunggu tindak lanjut Anda. Batas waktu: {due_local}."),
+        "en": ("New task: {task_title} ({tracking_number})",
+               "Report \"{title}\" awaits your follow-up. Deadline: {due_local}."),
+    },
+    "sla_reminder": {
+        "id": ("Pengingat: {tracking_number} jatuh tempo {due_local}",
+               "Laporan \"{title}\" ({step_label}) jatuh tempo dalam satu hari kerja."),
+        "en": ("Reminder: {tracking_number} is due {due_local}",
+               "Report \"{title}\" ({step_label}) is due within one working day."),
+    },
+    "escalated": {
+        "id": ("Eskalasi: {tracking_number} terlambat ({rung_label})",
+               "Laporan \"{title}\" melewati batas waktu {step_label} ({due_local}) dan "
+               "dieskalasikan ke {rung_label}."),
+        "en": ("Escalation: {tracking_number} is overdue ({rung_label})",
+               "Report \"{title}\" missed its {step_label} deadline ({due_local}) and was "
+               "escalated to {rung_label}."),
+    },
+}
+
+
+def render(template: str, language: str, payload: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of a template in a language (Indonesian when unknown)."""
+    texts = TEMPLATES[template]
+    subject, body = texts.get(language) or texts["id"]
+    values = _Defaulting(payload)
+    return subject.format_map(values), body.format_map(values).strip()
+
+
+class _Defaulting(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def complainant_channels(complaint: Complaint) -> list[tuple[str, str]]:
+    """Where the citizen is told: the channel they used, and email when they gave one."""
+    channels: list[tuple[str, str]] = []
+    if complaint.channel == "whatsapp" and complaint.reporter_phone:
+        channels.append(("whatsapp", complaint.reporter_phone))
+    elif complaint.channel == "sms" and complaint.reporter_phone:
+        channels.append(("sms", complaint.reporter_phone))
+    if complaint.reporter_email:
+        channels.append(("email", complaint.reporter_email))
+    return channels
+
+
+def to_complainant(session: Session, complaint: Complaint, template: str, now: datetime,
+                   payload: dict[str, Any]) -> None:
+    for channel, recipient in complainant_channels(complaint):
+        session.add(Outbox(
+            created_at=now, channel=channel, recipient=recipient, complaint_id=complaint.id,
+            template=template, language=complaint.language, payload=payload,
+            status="pending", attempts=0, next_attempt_at=now))
+
+
+def to_users(session: Session, users: Iterable[User], complaint: Complaint | None,
+             template: str, now: datetime, payload: dict[str, Any]) -> int:
+    """In-app for each officer, and email when they have one; returns how many."""
+    count = 0
+    for user in users:
+        rows = [("inapp", user.username)]
+        if user.email:
+            rows.append(("email", user.email))
+        for channel, recipient in rows:
+            session.add(Outbox(
+                created_at=now, channel=channel, recipient=recipient, user_id=user.id,
+                complaint_id=complaint.id if complaint else None, template=template,
+                language=user.language, payload=payload,
+                status="pending" if channel != "inapp" else "unread", attempts=0,
+                next_attempt_at=now if channel != "inapp" else None))
+            count += 1
+    return count
+
+
+def users_with(session: Session, role: str, agency_ids: Iterable[int] | None) -> list[User]:
+    query = select(User).where(User.active.is_(True))
+    if agency_ids is not None:
+        ids = list(agency_ids)
+        if not ids:
+            return []
+        query = query.where(User.agency_id.in_(ids))
+    return [u for u in session.scalars(query) if role in (u.roles or [])]

@@ -1,0 +1,287 @@
+"""What a complaint looks like to each caller: officer, complainant, list row, worklist row."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows import access
+from workflows import diagram_ids as ids
+from workflows.calendar import WorkingCalendar
+from workflows.config import RUNG_LABELS, RegencyConfig
+from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, SlaRecord, User
+from workflows.sla import CITIZEN_STEPS, PAUSED, RUNNING, STEP_LABELS, calendar_for
+
+HIDDEN = "[rahasia]"
+PUBLIC_ACTIONS = frozenset({"provide_info", "respond", "reply", "rate", "reopen", "archive",
+                            "not_authority", "link_duplicate"})
+# Which verbs each open task allows, for `available_actions`.
+TASK_ACTIONS = {
+    ids.SCREEN_REPORT: ("verify", "archive", "request_info", "link_duplicate"),
+    ids.DISPOSE_REPORT: ("dispose", "not_authority", "postpone", "request_info"),
+    ids.RESUME_REPORT: ("resume",),
+    ids.FOLLOW_UP: ("delegate", "respond", "reassign"),
+    ids.UNIT_FOLLOW_UP: ("respond", "reassign"),
+    ids.PROVIDE_INFORMATION: ("provide_info",),
+    ids.REVIEW_ANSWER: ("reply", "rate"),
+}
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def status_label(status: str) -> dict[str, str]:
+    return ids.STATUS_LABELS.get(status, {"id": status, "en": status})
+
+
+def current_sla(session: Session, complaint: Complaint) -> SlaRecord | None:
+    records = session.scalars(select(SlaRecord).where(
+        SlaRecord.complaint_id == complaint.id, SlaRecord.state.in_((RUNNING, PAUSED))
+    ).order_by(SlaRecord.id)).all()
+    officer = [r for r in records if r.step not in CITIZEN_STEPS]
+    citizen = [r for r in records if r.step in CITIZEN_STEPS]
+    # While the citizen is asked, their window is what matters; then the officer's step
+    # that ends first.
+    if citizen:
+        return citizen[-1]
+    return min(officer, key=lambda r: (r.state != RUNNING, r.due_at)) if officer else None
+
+
+def sla_document(record: SlaRecord, calendar: WorkingCalendar, now: datetime,
+                 config: RegencyConfig) -> dict[str, Any]:
+    paused = record.state == PAUSED
+    if paused:
+        left = (record.remaining_seconds or 0.0) / 86400
+    elif record.state == RUNNING:
+        left = calendar.working_days_left(now, record.due_at)
+    else:
+        left = None
+    rung = config.ladder[record.rung] if 0 <= record.rung < len(config.ladder) else None
+    return {
+        "step": record.step,
+        "step_label": STEP_LABELS.get(record.step, {"id": record.step, "en": record.step}),
+        "state": record.state,
+        "budget_days": record.budget_days,
+        "started_at": _iso(record.started_at),
+        "due_at": None if paused else _iso(record.due_at.astimezone(calendar.tzinfo)),
+        "working_days_left": None if left is None else round(left, 2),
+        "overdue": bool(left is not None and left < 0),
+        "paused": paused,
+        "pauses": record.pauses,
+        "rung": record.rung,
+        "rung_name": rung,
+        "rung_label": RUNG_LABELS.get(rung or "", {}),
+        "late_working_days": None if record.late_seconds is None
+        else round(record.late_seconds / 86400, 2),
+        "ended_at": _iso(record.ended_at),
+    }
+
+
+def _agency(session: Session, agency_id: int | None) -> dict[str, Any] | None:
+    agency = session.get(Agency, agency_id) if agency_id else None
+    return None if agency is None else {"code": agency.code, "name": agency.name,
+                                        "kind": agency.kind}
+
+
+def available_actions(principal: access.Principal, complaint: Complaint,
+                      tasks: list[dict[str, Any]]) -> list[str]:
+    actions: list[str] = []
+    for task in tasks:
+        mine = principal.sees_everything and not any(
+            g.startswith("complainant:") for g in task["candidate_groups"])
+        mine = mine or bool(set(task["candidate_groups"]) & principal.groups)
+        if mine:
+            actions += [a for a in TASK_ACTIONS.get(task["element_id"], ()) if a not in actions]
+    if complaint.status == ids.STATUS_CLOSED and (
+            principal.tracking_number == complaint.tracking_number
+            or principal.sees_everything):
+        actions.append("reopen")
+    if principal.sees_everything and "link_duplicate" not in actions:
+        actions.append("link_duplicate")
+    if principal.has("supervisor") and "reassign" not in actions and any(
+            t["element_id"] in (ids.FOLLOW_UP, ids.UNIT_FOLLOW_UP) for t in tasks):
+        actions.append("reassign")
+    return actions
+
+
+def complaint_document(session: Session, complaint: Complaint, principal: access.Principal,
+                       config: RegencyConfig, tasks: list[dict[str, Any]], now: datetime
+                       ) -> dict[str, Any]:
+    """The full report for an officer who handles it, or the complainant's own view."""
+    calendar = calendar_for(session, config)
+    officer = principal.is_officer
+    content = access.sees_content(principal, complaint)
+    identity = access.sees_identity(principal, complaint)
+    sla = current_sla(session, complaint)
+    events = session.scalars(select(ComplaintEvent).where(
+        ComplaintEvent.complaint_id == complaint.id).order_by(ComplaintEvent.id)).all()
+    attachments = session.scalars(select(Attachment).where(
+        Attachment.complaint_id == complaint.id).order_by(Attachment.id)).all()
+    duplicates = session.scalars(select(Complaint.tracking_number).where(
+        Complaint.duplicate_of_id == complaint.id)).all()
+    original = session.get(Complaint, complaint.duplicate_of_id) \
+        if complaint.duplicate_of_id else None
+    document: dict[str, Any] = {
+        "tracking_number": complaint.tracking_number,
+        "status": complaint.status,
+        "status_label": status_label(complaint.status),
+        "classification": complaint.classification,
+        "misconduct": complaint.misconduct,
+        "category": complaint.category,
+        "severity": complaint.severity,
+        "title": complaint.title if content else HIDDEN,
+        "body": complaint.body if content else HIDDEN,
+        "incident_date": _iso(complaint.incident_date),
+        "location": {
+            "latitude": complaint.latitude if content else None,
+            "longitude": complaint.longitude if content else None,
+            "address": complaint.address if content else None,
+            "kelurahan": complaint.kelurahan, "kecamatan": complaint.kecamatan,
+            "road_status": complaint.road_status,
+        },
+        "anonymous": complaint.anonymous,
+        "confidential": complaint.confidential,
+        "channel": complaint.channel,
+        "reporter": {"name": complaint.reporter_name, "email": complaint.reporter_email,
+                     "phone": complaint.reporter_phone} if identity else None,
+        "agency": _agency(session, complaint.agency_id),
+        "unit": _agency(session, complaint.unit_id),
+        "created_at": _iso(complaint.created_at),
+        "updated_at": _iso(complaint.updated_at),
+        "closed_at": _iso(complaint.closed_at),
+        "sla": sla_document(sla, calendar, now, config) if sla else None,
+        "history": [{
+            "at": _iso(e.at), "kind": e.kind, "status_from": e.status_from,
+            "status_to": e.status_to, "status_label": status_label(e.status_to)
+            if e.status_to else None, "text": e.text if (content or e.kind == "status") else
+            HIDDEN, **({"actor": e.actor} if officer else {}),
+        } for e in events if officer or e.public],
+        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
+                         "size": a.size, "sha256": a.sha256, "kind": a.kind}
+                        for a in attachments] if content else [],
+        "duplicate_of": original.tracking_number if original else None,
+        "duplicates": list(duplicates),
+        "rating": complaint.rating,
+        "rating_comment": complaint.rating_comment if content else None,
+        "version": complaint.version,
+        "available_actions": available_actions(principal, complaint, tasks),
+    }
+    if officer:
+        records = session.scalars(select(SlaRecord).where(
+            SlaRecord.complaint_id == complaint.id).order_by(SlaRecord.id)).all()
+        document["slas"] = [sla_document(r, calendar, now, config) for r in records]
+        document["open_tasks"] = [{k: t[k] for k in (
+            "id", "element_id", "title", "candidate_groups", "assignee", "due_at")}
+            for t in tasks]
+        document["instance_id"] = complaint.instance_id
+    return document
+
+
+def visible_filter(principal: access.Principal) -> Any:
+    if principal.sees_everything:
+        return None
+    ids_ = list(principal.agency_ids) or [-1]
+    return or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_))
+
+
+def complaint_list(session: Session, principal: access.Principal, config: RegencyConfig,
+                   now: datetime, *, status: str | None, agency_code: str | None,
+                   overdue: bool | None, since: date | None, until: date | None,
+                   limit: int, offset: int) -> dict[str, Any]:
+    calendar = calendar_for(session, config)
+    query = select(Complaint)
+    scope = visible_filter(principal)
+    if scope is not None:
+        query = query.where(scope)
+    if status:
+        query = query.where(Complaint.status == status)
+    if agency_code:
+        agency = session.scalars(select(Agency).where(Agency.code == agency_code)).first()
+        query = query.where(Complaint.agency_id == (agency.id if agency else -1))
+    if since:
+        query = query.where(Complaint.created_at >= _start_of(since, calendar))
+    if until:
+        query = query.where(Complaint.created_at < _start_of(until, calendar, 1))
+    if overdue is not None:
+        late = select(SlaRecord.complaint_id).where(
+            SlaRecord.state == RUNNING, SlaRecord.due_at < now)
+        query = query.where(Complaint.id.in_(late) if overdue else Complaint.id.not_in(late))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Complaint.created_at.desc(), Complaint.id.desc())
+                           .limit(min(max(limit, 1), 200)).offset(max(offset, 0))).all()
+    items = []
+    for complaint in rows:
+        sla = current_sla(session, complaint)
+        sla_doc = sla_document(sla, calendar, now, config) if sla else None
+        content = access.sees_content(principal, complaint)
+        items.append({
+            "tracking_number": complaint.tracking_number,
+            "status": complaint.status,
+            "status_label": status_label(complaint.status),
+            "title": complaint.title if content else HIDDEN,
+            "category": complaint.category,
+            "classification": complaint.classification,
+            "agency": _agency(session, complaint.agency_id),
+            "created_at": _iso(complaint.created_at),
+            "due_at": sla_doc["due_at"] if sla_doc else None,
+            "working_days_left": sla_doc["working_days_left"] if sla_doc else None,
+            "overdue": bool(sla_doc and sla_doc["overdue"]),
+            "rung": sla_doc["rung_name"] if sla_doc else None,
+        })
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def _start_of(day: date, calendar: WorkingCalendar, plus_days: int = 0) -> datetime:
+    from datetime import timedelta
+
+    local = datetime.combine(day + timedelta(days=plus_days), time(0), calendar.tzinfo)
+    return local.astimezone(UTC)
+
+
+def worklist(session: Session, tasks: list[dict[str, Any]], principal: access.Principal,
+             config: RegencyConfig, now: datetime) -> list[dict[str, Any]]:
+    calendar = calendar_for(session, config)
+    by_instance = {c.instance_id: c for c in session.scalars(select(Complaint).where(
+        Complaint.instance_id.in_([t["instance_id"] for t in tasks] or [-1])))}
+    rows = []
+    for task in tasks:
+        complaint = by_instance.get(task["instance_id"])
+        if complaint is None:
+            continue
+        sla = current_sla(session, complaint)
+        sla_doc = sla_document(sla, calendar, now, config) if sla else None
+        rows.append({
+            "task_id": task["id"], "element_id": task["element_id"], "title": task["title"],
+            "assignee": task["assignee"], "created_at": task["created_at"],
+            "tracking_number": complaint.tracking_number, "status": complaint.status,
+            "status_label": status_label(complaint.status),
+            "report_title": complaint.title if access.sees_content(principal, complaint)
+            else HIDDEN,
+            "due_at": sla_doc["due_at"] if sla_doc else task["due_at"],
+            "working_days_left": sla_doc["working_days_left"] if sla_doc else None,
+            "overdue": bool(sla_doc and sla_doc["overdue"]),
+            "actions": list(TASK_ACTIONS.get(task["element_id"], ())),
+        })
+    return rows
+
+
+def users_for_groups(session: Session, groups: list[str]) -> list[User]:
+    """The officers behind a task's candidate groups, for notifications."""
+    found: dict[int, User] = {}
+    users = session.scalars(select(User).where(User.active.is_(True))).all()
+    codes = {a.id: a.code for a in session.scalars(select(Agency))}
+    for group in groups:
+        role, _, code = group.partition(":")
+        for user in users:
+            roles = user.roles or []
+            if (role == "regency_admin" and "regency_admin" in roles) or (
+                    role == "opd_liaison" and "liaison_officer" in roles
+                    and codes.get(user.agency_id) == code) or (
+                    role == "technical_unit" and "technical_officer" in roles
+                    and codes.get(user.agency_id) == code):
+                found[user.id] = user
+    return list(found.values())
