@@ -541,9 +541,14 @@ def test_an_unsatisfied_complainant_sends_the_case_back_and_silence_then_closes_
     assert walk.open() == [ids.FOLLOW_UP]
     assert walk.statuses[-2:] == [RESPONDED, IN_PROGRESS]
     assert walk.calls(ids.SERVICE_SLA_STOP)[-1] == {"step": ids.STEP_COMPLAINANT_WINDOW}
-    # no SLA runs any more: the watch cycle has zero repetitions and never fires
-    assert walk.data()["watch"]["watch_cycle"].startswith("R0/")
-    assert walk.timers() == {}
+    # the OPD gets fresh follow-up and resolution budgets, and the watch covers them
+    assert walk.calls(ids.SERVICE_SLA_START)[-2:] == [
+        {"step": ids.STEP_FOLLOW_UP, "budget_days": 5},
+        {"step": ids.STEP_RESOLUTION, "budget_days": 14}]
+    assert {s.step for s in walk.complaint.slas.values() if s.state == "running"} == {
+        ids.STEP_FOLLOW_UP, ids.STEP_RESOLUTION}
+    assert walk.data()["watch"] == {"watch_cycle": "R/2026-03-06T09:00:00+08:00/P1D"}
+    assert walk.timers() == {ids.WATCH_TIMERS[ids.FOLLOW_UP]: wita(6)}
 
     walk.clock.advance(days=2)
     walk.final_answer()
@@ -554,7 +559,10 @@ def test_an_unsatisfied_complainant_sends_the_case_back_and_silence_then_closes_
     assert walk.statuses == [SUBMITTED, VERIFIED, DISPOSED, RESPONDED,
                              IN_PROGRESS, RESPONDED, CLOSED]
     assert walk.complaint.reasons[-1] == ids.REASON_AUTO_CLOSE
-    assert walk.complaint.watched == []
+    assert walk.complaint.watched == []  # answered before the first reminder
+    assert [c["step"] for c in walk.calls(ids.SERVICE_SLA_STOP)][-3:] == [
+        ids.STEP_FOLLOW_UP, ids.STEP_RESOLUTION, ids.STEP_COMPLAINANT_WINDOW]
+    assert all(s.state == "stopped" for s in walk.complaint.slas.values())
     assert walk.open() == []
     assert walk.state() == "running"
 
@@ -573,10 +581,23 @@ def test_the_complainant_reopens_a_closed_case_within_30_days(lifecycle) -> None
     assert walk.statuses[-2:] == [CLOSED, IN_PROGRESS]
     assert walk.open() == [ids.FOLLOW_UP]
     assert walk.data()["reopen_reason"] == "Rusak lagi"
-    assert ids.REOPEN_GATEWAY not in walk.timers()
+    # fresh follow-up (due 27 March) and resolution budgets; the reopen timer is gone and
+    # the follow-up is watched from the reminder a day before its deadline
+    assert walk.calls(ids.SERVICE_SLA_START)[-2:] == [
+        {"step": ids.STEP_FOLLOW_UP, "budget_days": 5},
+        {"step": ids.STEP_RESOLUTION, "budget_days": 14}]
+    assert walk.complaint.slas[ids.STEP_FOLLOW_UP].due_at == wita(27)
+    assert walk.complaint.slas[ids.STEP_RESOLUTION].state == "running"
+    watch = ids.WATCH_TIMERS[ids.FOLLOW_UP]
+    assert walk.timers() == {watch: wita(26)}
+    assert walk.at(wita(26)) == [watch]
+    assert walk.complaint.watched == [wita(26)]
+    assert walk.open() == [ids.FOLLOW_UP]
     walk.final_answer()
+    assert watch not in walk.timers()
     walk.complete(ids.REVIEW_ANSWER, decision=ids.ACCEPT, rating=5)
     assert walk.statuses[-3:] == [IN_PROGRESS, RESPONDED, CLOSED]
+    assert all(s.state == "stopped" for s in walk.complaint.slas.values())
 
 
 # --------------------------------------------------------------------------- (k) the watch cycle
