@@ -42,3 +42,127 @@ def test_a_pothole_report_goes_from_submission_to_closure(regency):
     assert closed["status"] == "CLOSED" and closed["rating"] == 5
     statuses = [h["status_to"] for h in closed["history"] if h["kind"] == "status"]
     assert statuses == ["VERIFIED", "DISPOSED", "RESPONDED", "CLOSED"]
+
+
+def test_every_route_is_in_the_openapi_document_and_back(regency):
+    document = regency.get("/api/v1/openapi.json")
+    assert document["openapi"].startswith("3.1")
+    documented = {(method.upper(), path) for path, item in document["paths"].items()
+                  for method in item}
+    app = regency.client.application
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1"):
+            continue
+        path = rule.rule[len("/api/v1"):].replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((method, path))
+    assert served == documented
+    actions = document["paths"]["/complaints/{tracking_number}/actions/{action}"]["post"]
+    for name in ("verify", "dispose", "respond", "rate", "reassign", "link_duplicate"):
+        assert name in actions["summary"]
+
+
+def test_bad_input_gets_a_field_error_never_a_500(regency):
+    response = regency.client.post("/api/v1/complaints", json={"classification": "gossip"})
+    assert response.status_code == 422
+    errors = response.get_json()["error"]["field_errors"]
+    assert set(errors) >= {"classification", "category", "title", "body"}
+    response = regency.client.post("/api/v1/complaints", data="{nope",
+                                   content_type="application/json")
+    assert response.status_code == 422
+    assert "(body)" in response.get_json()["error"]["field_errors"]
+    response = regency.client.post("/api/v1/complaints", json={
+        "classification": "pengaduan", "category": "roads", "title": "Judul panjang",
+        "body": "Isi laporan yang cukup", "reporter_name": "A", "latitude": 95,
+        "extra": 1})
+    errors = response.get_json()["error"]["field_errors"]
+    assert "latitude" in errors and errors["extra"].startswith("unknown field")
+    text = regency.client.post("/api/v1/complaints", data={
+        "data": '{"classification": "pengaduan", "category": "roads", "title": "Judul x",'
+                ' "body": "Isi laporan cukup", "reporter_name": "A"}',
+        "attachments": [(__import__("io").BytesIO(b"MZ\x90\x00 not a photo"), "x.exe")]},
+        content_type="multipart/form-data")
+    assert text.status_code == 422
+    assert "attachments[0]" in text.get_json()["error"]["field_errors"]
+
+
+def test_authentication_and_authorization_errors(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]
+    assert regency.client.get("/api/v1/tasks").status_code == 401
+    bad = regency.client.get("/api/v1/tasks", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and "WWW-Authenticate" in bad.headers
+    regency.get(f"/api/v1/complaints/{tracking}", secret="wrong", expect=404)
+    refused = regency.act(tracking, "verify", as_="penghubung.pupr", expect=403)
+    assert "roles" in refused["error"]["message"]
+    regency.act(tracking, "rate", as_="admin.kominfo", rating=5, expect=403)
+    regency.act(tracking, "dance", as_="admin.kominfo", expect=404)
+    missing = regency.act(tracking, "archive", as_="admin.kominfo", expect=422)
+    assert missing["error"]["field_errors"] == {"reason": "this field is required"}
+    wrong_state = regency.act(tracking, "respond", as_="admin.kominfo", answer="x",
+                              expect=409)
+    assert "not possible" in wrong_state["error"]["message"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    unknown = regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="nowhere",
+                          expect=422)
+    assert "agency_code" in unknown["error"]["field_errors"]
+    assert regency.client.get("/api/v1/nothing").status_code == 404
+
+
+def test_concurrent_verifications_give_one_success_and_one_conflict(regency):
+    import threading
+
+    tracking = regency.submit(photo=True)["tracking_number"]
+    codes: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def verify() -> None:
+        client = regency.client.application.test_client()
+        barrier.wait()
+        response = client.post(f"/api/v1/complaints/{tracking}/actions/verify", json={},
+                               headers=regency.headers("admin.kominfo"))
+        codes.append(response.status_code)
+
+    threads = [threading.Thread(target=verify) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(codes) == [200, 409]
+    assert [h["status_to"] for h in regency.report(tracking)["history"]
+            if h["kind"] == "status"] == ["VERIFIED"]
+
+
+def test_lists_filter_by_status_agency_and_overdue(regency):
+    first = regency.submit(photo=True)["tracking_number"]
+    second = regency.submit(photo=True, category="waste")["tracking_number"]
+    regency.act(first, "verify", as_="admin.kominfo")
+    regency.act(first, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    listing = regency.get("/api/v1/complaints?status=SUBMITTED", as_="admin.kominfo")
+    assert [i["tracking_number"] for i in listing["items"]] == [second]
+    assert regency.get("/api/v1/complaints?agency=dinas_pupr",
+                       as_="admin.kominfo")["total"] == 1
+    assert regency.get("/api/v1/complaints", as_="penghubung.pupr")["total"] == 1
+    assert regency.get("/api/v1/complaints?overdue=true", as_="admin.kominfo")["total"] == 0
+    regency.advance(days=7, hours=1)
+    overdue = regency.get("/api/v1/complaints?overdue=true", as_="admin.kominfo")
+    assert {i["tracking_number"] for i in overdue["items"]} == {first, second}
+    assert regency.get("/api/v1/complaints?since=2026-03-03",
+                       as_="admin.kominfo")["total"] == 0
+    regency.get("/api/v1/complaints?since=yesterday", as_="admin.kominfo", expect=422)
+    agencies = regency.get("/api/v1/agencies")
+    assert {"code": "pupr_bina_marga", "name": "Bidang Bina Marga", "kind": "unit",
+            "parent": "dinas_pupr"} in agencies
+
+
+def test_reassign_moves_the_follow_up_to_another_agency(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dishub")
+    report = regency.act(tracking, "reassign", as_="admin.kominfo", agency_code="dinas_pupr",
+                         reason="Salah disposisi: jalan, bukan lampu.")
+    assert report["agency"]["code"] == "dinas_pupr"
+    assert regency.get("/api/v1/tasks", as_="penghubung.dishub") == []
+    assert len(regency.get("/api/v1/tasks", as_="penghubung.pupr")) == 1
+    regency.act(tracking, "reassign", as_="kadis.dlh", agency_code="dlh", reason="x",
+                expect=404)

@@ -115,3 +115,27 @@ def test_the_installed_console_script_runs(tmp_path):
                          text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["revision"]
+
+
+def test_demo_users_and_tokens_through_the_cli(cli):
+    loaded = cli("demo", "--json")
+    assert loaded["loaded"] is True and loaded["diagrams"]["process_id"] == "complaint_lifecycle"
+    accounts = {u["username"]: u for u in loaded["users"]}
+    assert accounts["admin.kominfo"]["roles"] == ["regency_admin"]
+    assert accounts["admin.kominfo"]["token"].startswith("adn_")
+    again = cli("demo", "--json")
+    assert again["loaded"] is False and again["diagrams"]["version"] == 1
+    created = cli("users", "create", "petugas.baru", "--name", "Petugas Baru", "--role",
+                  "liaison_officer", "--agency", "dinkes", "--json")
+    assert created == {"username": "petugas.baru", "full_name": "Petugas Baru",
+                       "roles": ["liaison_officer"], "agency": "dinkes", "email": None,
+                       "active": True}
+    assert "petugas.baru" in [u["username"] for u in cli("users", "list", "--json")]
+    token = cli("tokens", "create", "petugas.baru", "--json")
+    assert token["token"].startswith("adn_") and token["username"] == "petugas.baru"
+    duplicate = cli("users", "create", "petugas.baru", "--name", "X", "--role",
+                    "supervisor", "--json", code=1)
+    assert "already exists" in duplicate["error"]["message"]
+    bad_role = cli("users", "create", "x", "--name", "X", "--role", "king", "--json", code=1)
+    assert "roles" in bad_role["error"]["field_errors"]
+    cli("tokens", "create", "nobody", "--json", code=1)
