@@ -10,7 +10,8 @@ from tests.diagram import linear, service_task, user_task, write
 
 
 def _notes_table(engine) -> None:
-    with engine.store.db.begin() as connection:
+    with engine.store.db.begin() as connection:  # the PostgreSQL test database is shared
+        connection.execute(text("DROP TABLE IF EXISTS note"))
         connection.execute(text("CREATE TABLE note (instance_id INTEGER, body VARCHAR(100))"))
 
 
