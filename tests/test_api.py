@@ -166,3 +166,31 @@ def test_reassign_moves_the_follow_up_to_another_agency(regency):
     assert len(regency.get("/api/v1/tasks", as_="penghubung.pupr")) == 1
     regency.act(tracking, "reassign", as_="kadis.dlh", agency_code="dlh", reason="x",
                 expect=404)
+
+
+def test_a_cuti_bersama_added_by_decree_moves_later_deadlines(regency):
+    from datetime import date
+
+    from workflows.holidays_admin import set_day
+
+    with regency.complaints.session() as session:
+        set_day(session, date(2026, 3, 3), "day_off", "Cuti Bersama (contoh)", "sysadmin")
+    tracking = regency.submit(photo=True)["tracking_number"]
+    # Mon 2 Mar 09:00 + 3 working days, Tue 3 Mar off: Fri 6 Mar 09:00
+    assert regency.report(tracking)["sla"]["due_at"] == "2026-03-06T09:00:00+08:00"
+    calendar = regency.get("/api/v1/calendar?year=2026")
+    assert {"day": "2026-03-03", "reason": "Cuti Bersama (contoh)"} in calendar["days_off"]
+    regency.get("/api/v1/calendar?year=1800", expect=422)
+
+
+def test_a_regency_configures_its_ladder():
+    import pytest as _pytest
+
+    from workflows.config import RegencyConfig
+
+    short = RegencyConfig(ladder=("technical_officer", "opd", "regency_admin"))
+    assert short.rung_index("regency_admin") == 2
+    with _pytest.raises(ValueError, match="order"):
+        RegencyConfig(ladder=("opd", "technical_officer", "regency_admin"))
+    with _pytest.raises(ValueError, match="unknown"):
+        RegencyConfig(ladder=("technical_officer", "opd", "regency_admin", "king"))

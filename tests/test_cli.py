@@ -139,3 +139,22 @@ def test_demo_users_and_tokens_through_the_cli(cli):
     bad_role = cli("users", "create", "x", "--name", "X", "--role", "king", "--json", code=1)
     assert "roles" in bad_role["error"]["field_errors"]
     cli("tokens", "create", "nobody", "--json", code=1)
+
+
+def test_the_administrator_edits_cuti_bersama_from_the_cli(cli):
+    cli("demo", "--json")
+    year = cli("calendar", "list", "--year", "2026", "--json")
+    days = {d["day"]: d["reason"] for d in year["days_off"]}
+    assert days["2026-03-19"] == "Hari Suci Nyepi"
+    assert "Cuti Bersama" in days["2026-12-24"]
+    added = cli("calendar", "day-off", "2026-12-31", "--name", "Cuti Bersama (SKB 2026)",
+                "--json")
+    assert added == {"day": "2026-12-31", "kind": "day_off", "name": "Cuti Bersama (SKB 2026)"}
+    cli("calendar", "working-day", "2026-12-24", "--name", "dibatalkan", "--json")
+    year = cli("calendar", "list", "--year", "2026", "--json")
+    days = {d["day"]: d["reason"] for d in year["days_off"]}
+    assert "2026-12-24" not in days and days["2026-12-31"] == "Cuti Bersama (SKB 2026)"
+    assert len(year["changes"]) == 2
+    cli("calendar", "reset-day", "2026-12-24", "--json")
+    cli("calendar", "reset-day", "2026-12-24", "--json", code=1)
+    cli("calendar", "day-off", "31-12-2026", "--name", "x", code=2)

@@ -225,6 +225,21 @@ def acknowledge_escalation(escalation_id: str) -> Any:
                                                body.get("comment"), service.engine.clock.now()))
 
 
+@api.route("GET", "/calendar", operation_id="working_calendar", tag="calendar", security=[],
+           summary="Weekday days off of a year (holidays, cuti bersama, decrees)",
+           parameters=[{"name": "year", "in": "query", "schema": {"type": "integer"}}],
+           responses={200: ("The year's days off", _obj)})
+def working_calendar() -> Any:
+    from workflows.holidays_admin import days_off
+
+    service = complaints()
+    year = _int_arg("year", service.engine.clock.now().year)
+    if not 2000 <= year <= 2100:
+        raise Invalid("year out of range", {"year": "between 2000 and 2100"})
+    with service.read_session() as session:
+        return jsonify(days_off(session, service.config, year))
+
+
 @api.route("GET", "/openapi.json", operation_id="openapi", tag="meta", security=[],
            summary="This document", responses={200: ("OpenAPI 3.1", _obj)})
 def openapi() -> Any:

@@ -28,7 +28,8 @@ def build_domain(settings: Settings, engine: Engine | None = None) -> Complaints
         settings.ensure_sqlite_directory()
         engine = Engine(settings.database_url,
                         script_time_limit_seconds=settings.script_time_limit_seconds)
-    config = RegencyConfig(tracking_prefix=settings.tracking_prefix)
+    config = RegencyConfig(tracking_prefix=settings.tracking_prefix, ladder=settings.ladder,
+                           rung_budget_days=settings.rung_budget_days)
     storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes)
     return Complaints(engine, config, storage)
 

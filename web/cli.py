@@ -570,6 +570,87 @@ def _demo_text(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- calendar
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """Working days: holidays, cuti bersama added or cancelled by decree."""
+
+
+def _day(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a date; write YYYY-MM-DD") from exc
+
+
+@calendar_group.command("list")
+@click.option("--year", type=int, help="Defaults to this year.")
+@json_option
+@pass_ctx
+@command
+def calendar_list(ctx: CliContext, year: int | None, as_json: bool) -> None:
+    """Weekday days off of a year and the administrator's changes."""
+    from workflows.holidays_admin import days_off
+
+    year = year or ctx.engine.clock.now().year
+    with ctx.complaints.read_session() as session:
+        document = days_off(session, ctx.complaints.config, year)
+    emit(document, as_json, lambda d: "\n".join(
+        f"{r['day']}  {r['reason']}" for r in d["days_off"]))
+
+
+@calendar_group.command("day-off")
+@click.argument("day")
+@click.option("--name", required=True, help="The decree or holiday, e.g. 'Cuti Bersama Natal'.")
+@click.option("--as", "actor")
+@json_option
+@pass_ctx
+@command
+def calendar_day_off(ctx: CliContext, day: str, name: str, actor: str | None,
+                     as_json: bool) -> None:
+    """Declare DAY (YYYY-MM-DD) a day off; deadlines counted afterwards skip it."""
+    from workflows.holidays_admin import set_day
+
+    with ctx.complaints.session() as session:
+        document = set_day(session, _day(day), "day_off", name, actor)
+    emit(document, as_json, lambda d: f"{d['day']} is a day off: {d['name']}")
+
+
+@calendar_group.command("working-day")
+@click.argument("day")
+@click.option("--name", required=True, help="Why, e.g. 'cuti bersama dibatalkan'.")
+@click.option("--as", "actor")
+@json_option
+@pass_ctx
+@command
+def calendar_working_day(ctx: CliContext, day: str, name: str, actor: str | None,
+                         as_json: bool) -> None:
+    """Declare DAY a working day although the holiday library says otherwise."""
+    from workflows.holidays_admin import set_day
+
+    with ctx.complaints.session() as session:
+        document = set_day(session, _day(day), "working", name, actor)
+    emit(document, as_json, lambda d: f"{d['day']} is a working day: {d['name']}")
+
+
+@calendar_group.command("reset-day")
+@click.argument("day")
+@json_option
+@pass_ctx
+@command
+def calendar_reset_day(ctx: CliContext, day: str, as_json: bool) -> None:
+    """Undo the administrator's change to DAY."""
+    from workflows.holidays_admin import remove_day
+
+    with ctx.complaints.session() as session:
+        remove_day(session, _day(day))
+    emit({"day": day, "reset": True}, as_json, lambda d: f"{d['day']}: as the library says")
+
+
 # --------------------------------------------------------------------------- serving
 
 

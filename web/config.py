@@ -23,6 +23,9 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     debug: bool = False
     tracking_prefix: str = "PPU"
+    ladder: tuple[str, ...] = ("technical_officer", "opd", "regency_admin", "regional_head",
+                               "province")
+    rung_budget_days: float = 2.0
     upload_dir: str = str(Path("instance") / "uploads")
 
     @classmethod
@@ -37,6 +40,10 @@ class Settings:
             secret_key=env.get("ADUAN_SECRET_KEY", ""),
             debug=_flag(env.get("ADUAN_DEBUG")),
             tracking_prefix=env.get("ADUAN_TRACKING_PREFIX", "PPU"),
+            ladder=tuple(r.strip() for r in env.get(
+                "ADUAN_LADDER", "technical_officer,opd,regency_admin,regional_head,province"
+            ).split(",") if r.strip()),
+            rung_budget_days=float(env.get("ADUAN_RUNG_BUDGET_DAYS", "2")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
         )
 

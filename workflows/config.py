@@ -34,5 +34,18 @@ class RegencyConfig:
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 5
 
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.ladder if r not in RUNG_LABELS]
+        if unknown:
+            raise ValueError(f"unknown rungs {unknown}; use some of {list(RUNG_LABELS)}")
+        missing = [r for r in ("technical_officer", "opd", "regency_admin")
+                   if r not in self.ladder]
+        if missing or list(self.ladder) != sorted(self.ladder, key=list(RUNG_LABELS).index):
+            raise ValueError("the ladder must keep the order technical_officer, opd, "
+                             "regency_admin[, regional_head][, province] and hold the first "
+                             f"three (missing: {missing})")
+        if self.rung_budget_days <= 0:
+            raise ValueError("rung_budget_days must be positive")
+
     def rung_index(self, name: str) -> int:
         return self.ladder.index(name)

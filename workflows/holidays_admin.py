@@ -1,0 +1,54 @@
+"""The administrator's changes to the working-day calendar (cuti bersama by decree)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.config import RegencyConfig
+from workflows.errors import Invalid, NotFound
+from workflows.models import CalendarDay
+from workflows.sla import calendar_for
+
+KINDS = ("day_off", "working")
+
+
+def set_day(session: Session, day: date, kind: str, name: str, actor: str | None
+            ) -> dict[str, Any]:
+    """Declare a day off (e.g. a new cuti bersama) or a working day (a cancelled one)."""
+    if kind not in KINDS:
+        raise Invalid("unknown kind of day", {"kind": "day_off or working"})
+    if not name.strip():
+        raise Invalid("say why", {"name": "name the decree or the holiday"})
+    row = session.get(CalendarDay, day)
+    if row is None:
+        row = CalendarDay(day=day, kind=kind, name=name.strip(), created_by=actor)
+        session.add(row)
+    else:
+        row.kind, row.name, row.created_by = kind, name.strip(), actor
+    return {"day": day.isoformat(), "kind": kind, "name": row.name}
+
+
+def remove_day(session: Session, day: date) -> None:
+    row = session.get(CalendarDay, day)
+    if row is None:
+        raise NotFound(f"{day.isoformat()} has no administrator's change")
+    session.delete(row)
+
+
+def days_off(session: Session, config: RegencyConfig, year: int) -> dict[str, Any]:
+    """Every day off of a year with its reason, and the administrator's own changes."""
+    calendar = calendar_for(session, config)
+    changes = session.scalars(select(CalendarDay).order_by(CalendarDay.day)).all()
+    return {
+        "year": year,
+        "timezone": config.timezone,
+        "days_off": [{"day": d.isoformat(), "reason": reason} for d, reason in
+                     calendar.days_off(date(year, 1, 1), date(year, 12, 31))
+                     if d.weekday() < 5],
+        "changes": [{"day": c.day.isoformat(), "kind": c.kind, "name": c.name,
+                     "by": c.created_by} for c in changes if c.day.year == year],
+    }
