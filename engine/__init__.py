@@ -4,7 +4,7 @@ The engine knows BPMN, never complaints. Its public surface is re-exported here.
 """
 
 from engine.clock import Clock, FixedClock, FrozenClock, SystemClock
-from engine.core import Deployment, Engine, InstanceSummary, SweepReport, TaskNotOpen
+from engine.core import Deployment, Engine, InstanceSummary
 from engine.definitions import SourceFile
 from engine.errors import (
     Conflict,
@@ -17,6 +17,8 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.operation import InstanceChange, Operation, current_operation
+from engine.sweep import SweepReport
+from engine.transaction import TaskNotOpen
 
 __all__ = [
     "Clock",

@@ -13,7 +13,8 @@ from engine.runtime import _serializer
 from engine.store import ProcessInstance
 
 if TYPE_CHECKING:
-    from engine.core import Engine, _DefinitionCache, _Loaded
+    from engine.core import Engine
+    from engine.transaction import _DefinitionCache, _Loaded
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 

@@ -1,0 +1,83 @@
+"""Who works on an open task: claim, unclaim, assign, hand to other groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+
+from engine.errors import Conflict, InvalidInput
+from engine.store import (
+    HumanTask,
+    InstanceEvent,
+    TaskGroup,
+)
+from engine.transaction import _task_dict
+
+
+class AssignmentMixin:
+    """Claims, assignments and candidate groups of open tasks (projection only)."""
+
+    def claim(self, task_id: str, user: str) -> dict[str, Any]:
+        return self._set_assignee(task_id, user, user, "claim", only_if_free=True)
+
+    def unclaim(self, task_id: str, user: str) -> dict[str, Any]:
+        return self._set_assignee(task_id, None, user, "unclaim", only_if_holder=user)
+
+    def assign(self, task_id: str, user: str | None, *, actor: str | None = None
+               ) -> dict[str, Any]:
+        return self._set_assignee(task_id, user, actor, "assign")
+
+    def set_candidate_groups(self, task_id: str, groups: Iterable[str], *,
+                             actor: str | None = None) -> dict[str, Any]:
+        """Hand an open task to other candidate groups (a reassignment); clears the assignee."""
+        wanted = list(dict.fromkeys(g for g in groups if g))
+        if not wanted:
+            raise InvalidInput("name at least one candidate group",
+                               {"groups": "give at least one group"})
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            current = self._open_task(session, task_id)
+            previous = list(current.candidate_groups or [])
+            session.execute(delete(TaskGroup).where(TaskGroup.task_id == task_id))
+            session.execute(insert(TaskGroup), [{"task_id": task_id, "group_name": g}
+                                                for g in wanted])
+            session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
+                candidate_groups=wanted, assignee=None).execution_options(
+                synchronize_session=False))
+            session.execute(insert(InstanceEvent).values(
+                instance_id=current.instance_id, at=now, actor=actor, action="reassign",
+                element_id=current.element_id,
+                detail={"task_id": task_id, "groups": wanted, "previous": previous}))
+            session.refresh(current)
+            return _task_dict(current)
+
+    def _set_assignee(self, task_id: str, user: str | None, actor: str | None, action: str,
+                      only_if_free: bool = False, only_if_holder: str | None = None
+                      ) -> dict[str, Any]:
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            current = self._open_task(session, task_id)
+            statement = update(HumanTask).where(HumanTask.id == task_id)
+            if only_if_free:
+                statement = statement.where(
+                    or_(HumanTask.assignee.is_(None), HumanTask.assignee == user))
+            if only_if_holder is not None:
+                statement = statement.where(HumanTask.assignee == only_if_holder)
+            result = session.execute(statement.values(assignee=user)
+                                     .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                holder = session.scalar(select(HumanTask.assignee).where(
+                    HumanTask.id == task_id))
+                if only_if_holder is not None:
+                    raise Conflict(f"task {task_id} is not claimed by {only_if_holder} "
+                                   f"(assignee: {holder or 'nobody'})")
+                raise Conflict(f"task {task_id} is already claimed by {holder}")
+            session.execute(insert(InstanceEvent).values(
+                instance_id=current.instance_id, at=now, actor=actor, action=action,
+                element_id=current.element_id, detail={"task_id": task_id, "assignee": user,
+                                                       "previous": current.assignee},
+            ))
+            session.refresh(current)
+            return _task_dict(current)

@@ -1,0 +1,178 @@
+"""Read-only engine queries: definitions, tasks, instances, timers, incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from engine.errors import NotFound
+from engine.runtime import load_state
+from engine.store import (
+    HumanTask,
+    Incident,
+    InstanceEvent,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskGroup,
+    Timer,
+    WaitingEvent,
+)
+from engine.transaction import (
+    ERROR,
+    RUNNING,
+    _completed_elements,
+    _event_dict,
+    _jsonable,
+    _task_dict,
+    _uuid,
+    instance_data,
+)
+
+
+class QueryMixin:
+    """Reads from the projections and the saved state; never writes."""
+
+    def definitions(self) -> list[dict[str, Any]]:
+        with self.store.read() as session:
+            running = dict(session.execute(
+                select(ProcessInstance.definition_id, func.count()).where(
+                    ProcessInstance.status.in_((RUNNING, ERROR))
+                ).group_by(ProcessInstance.definition_id)
+            ).all())
+            rows = session.execute(
+                select(ProcessDefinition.id, ProcessDefinition.process_id,
+                       ProcessDefinition.version, ProcessDefinition.name,
+                       ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
+                       ProcessDefinition.deployed_by, ProcessDefinition.files)
+                .order_by(ProcessDefinition.process_id, ProcessDefinition.version)
+            ).all()
+        return [{
+            "process_id": r.process_id, "version": r.version, "name": r.name,
+            "hash": r.content_hash, "deployed_at": r.deployed_at.isoformat(),
+            "deployed_by": r.deployed_by, "files": sorted(r.files),
+            "open_instances": running.get(r.id, 0),
+        } for r in rows]
+
+    def definition_files(self, process_id: str, version: int | None = None) -> dict[str, str]:
+        with self.store.read() as session:
+            row = self._definition_row(session, process_id, version)
+            return dict(row.files)
+
+    def tasks(self, *, instance_id: int | None = None, lane: str | None = None,
+              group: str | None = None, groups: Iterable[str] | None = None,
+              assignee: str | None = None, unassigned: bool = False,
+              limit: int = 500) -> list[dict[str, Any]]:
+        """Open tasks from the projection; no workflow is loaded."""
+        query = select(HumanTask).order_by(HumanTask.created_at, HumanTask.id).limit(limit)
+        if instance_id is not None:
+            query = query.where(HumanTask.instance_id == instance_id)
+        if lane is not None:
+            query = query.where(HumanTask.lane == lane)
+        wanted = [*(groups or []), *([group] if group else [])]
+        if wanted:
+            query = query.where(HumanTask.id.in_(
+                select(TaskGroup.task_id).where(TaskGroup.group_name.in_(wanted))))
+        if assignee is not None:
+            query = query.where(HumanTask.assignee == assignee)
+        if unassigned:
+            query = query.where(HumanTask.assignee.is_(None))
+        with self.store.read() as session:
+            return [_task_dict(t) for t in session.scalars(query)]
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        """One open task with the data its form starts from."""
+        now = self.clock.now()
+        with self.store.read() as session:
+            human = self._open_task(session, task_id)
+            row = session.get(ProcessInstance, human.instance_id)
+            definition = self._definition(session, row.definition_id)
+            workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
+                                  self._script_engine(now))
+            live = workflow.get_task_from_id(_uuid(task_id))
+            return {**_task_dict(human), "data": dict(live.data),
+                    "instance_version": row.version}
+
+    def instance(self, instance_id: int, *, events: bool = True) -> dict[str, Any]:
+        now = self.clock.now()
+        with self.store.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            definition = self._definition(session, row.definition_id)
+            workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
+                                  self._script_engine(now))
+            tasks = session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == instance_id).order_by(HumanTask.created_at)).all()
+            timers = session.scalars(select(Timer).where(
+                Timer.instance_id == instance_id).order_by(Timer.due_at)).all()
+            waits = session.scalars(select(WaitingEvent).where(
+                WaitingEvent.instance_id == instance_id)).all()
+            incident = session.scalars(select(Incident).where(
+                Incident.instance_id == instance_id, Incident.resolved_at.is_(None)
+            ).order_by(Incident.id.desc())).first()
+            audit = session.scalars(select(InstanceEvent).where(
+                InstanceEvent.instance_id == instance_id).order_by(InstanceEvent.id)
+            ).all() if events else []
+            return {
+                "instance_id": row.id,
+                "process_id": row.process_id,
+                "definition_version": definition.version,
+                "business_key": row.business_key,
+                "status": row.status,
+                "version": row.version,
+                "created_at": row.created_at.isoformat(),
+                "updated_at": row.updated_at.isoformat(),
+                "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+                "data": _jsonable(instance_data(workflow)),
+                "tasks": [_task_dict(t) for t in tasks],
+                "timers": [{"id": t.id, "element_id": t.element_id, "kind": t.kind,
+                            "due_at": t.due_at.isoformat()} for t in timers],
+                "waiting_for": [{"kind": w.kind, "name": w.name, "element_id": w.element_id}
+                                for w in waits],
+                "incident": None if incident is None else {
+                    "element_id": incident.element_id, "message": incident.message,
+                    "line": incident.line, "error_type": incident.error_type,
+                    "created_at": incident.created_at.isoformat()},
+                "completed_elements": _completed_elements(workflow),
+                "events": [_event_dict(e) for e in audit],
+            }
+
+    def instances(self, *, process_id: str | None = None, status: str | None = None,
+                  business_key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(ProcessInstance.id, ProcessInstance.process_id, ProcessInstance.status,
+                       ProcessInstance.version, ProcessInstance.business_key,
+                       ProcessInstance.updated_at).order_by(ProcessInstance.id.desc()).limit(limit)
+        if process_id:
+            query = query.where(ProcessInstance.process_id == process_id)
+        if status:
+            query = query.where(ProcessInstance.status == status)
+        if business_key:
+            query = query.where(ProcessInstance.business_key == business_key)
+        with self.store.read() as session:
+            return [{"instance_id": r.id, "process_id": r.process_id, "status": r.status,
+                     "version": r.version, "business_key": r.business_key,
+                     "updated_at": r.updated_at.isoformat()} for r in session.execute(query)]
+
+    def incidents(self, *, open_only: bool = True) -> list[dict[str, Any]]:
+        query = select(Incident).order_by(Incident.id)
+        if open_only:
+            query = query.where(Incident.resolved_at.is_(None))
+        with self.store.read() as session:
+            return [{"instance_id": i.instance_id, "element_id": i.element_id,
+                     "message": i.message, "line": i.line, "error_type": i.error_type,
+                     "created_at": i.created_at.isoformat(),
+                     "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None}
+                    for i in session.scalars(query)]
+
+    def timers(self, *, due_before: datetime | None = None, limit: int = 100
+               ) -> list[dict[str, Any]]:
+        query = select(Timer).order_by(Timer.due_at).limit(limit)
+        if due_before is not None:
+            query = query.where(Timer.due_at <= due_before)
+        with self.store.read() as session:
+            return [{"id": t.id, "instance_id": t.instance_id, "element_id": t.element_id,
+                     "kind": t.kind, "due_at": t.due_at.isoformat()}
+                    for t in session.scalars(query)]

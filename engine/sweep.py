@@ -1,0 +1,102 @@
+"""The timer sweep: claim due timers, fire each in its instance's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from engine.errors import Conflict, EngineError, NotFound
+from engine.store import Timer
+
+
+@dataclass
+class SweepReport:
+    fired: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"fired": len(self.fired), "timers": self.fired, "failed": self.failed,
+                "skipped": self.skipped}
+
+
+class SweepMixin:
+    """Due timers: claimed with a lease, fired each in its instance's own transaction."""
+
+    def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
+        """Claim due timers and fire each in its instance's own transaction."""
+        now = now or self.clock.now()
+        report = SweepReport()
+        claimed = self._claim_timers(now, limit)
+        by_instance: dict[int, list[tuple[str, str]]] = {}
+        for timer_id, instance_id, element_id in claimed:
+            by_instance.setdefault(instance_id, []).append((timer_id, element_id))
+        for instance_id, timers in by_instance.items():
+            try:
+                fired = self._fire_instance(instance_id, [t[0] for t in timers], now)
+            except EngineError as exc:
+                report.failed.append({"instance_id": instance_id, "error": str(exc),
+                                      "timers": [t[1] for t in timers]})
+                continue
+            if fired is None:
+                report.skipped += len(timers)
+                continue
+            report.fired.extend(fired)
+            if fired and fired[0].get("incident"):
+                report.failed.append({"instance_id": instance_id,
+                                      "error": fired[0]["incident"],
+                                      "timers": [t[1] for t in timers]})
+        return report
+
+    def _claim_timers(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
+        lease_now = self.clock.now()
+        with self.store.transaction() as session:
+            candidates = (
+                select(Timer.id)
+                .where(Timer.due_at <= now,
+                       or_(Timer.claimed_until.is_(None), Timer.claimed_until < lease_now))
+                .order_by(Timer.due_at)
+                .limit(limit)
+            )
+            if self.store.postgres:
+                candidates = candidates.with_for_update(skip_locked=True)
+            rows = session.execute(
+                update(Timer)
+                .where(Timer.id.in_(candidates.scalar_subquery()))
+                .values(claimed_by=self.worker_id, claimed_until=lease_now + self.timer_lease)
+                .returning(Timer.id, Timer.instance_id, Timer.element_id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        return [(r.id, r.instance_id, r.element_id) for r in rows]
+
+    def _fire_instance(self, instance_id: int, timer_ids: list[str], now: datetime
+                       ) -> list[dict[str, Any]] | None:
+        with self.store.transaction() as session:
+            try:
+                loaded = self._load(session, instance_id, now)
+            except (NotFound, Conflict):
+                return None
+            still_due = [t for t in timer_ids if t in loaded.before.timers
+                         and loaded.before.timers[t].due_at <= now]
+            if not still_due:  # fired by someone else meanwhile, or moved
+                session.execute(update(Timer).where(
+                    Timer.id.in_(timer_ids), Timer.claimed_by == self.worker_id
+                ).values(claimed_by=None, claimed_until=None))
+                return None
+            incident = self._run(session, loaded, now, None, "timer_fired",
+                                 loaded.before.timers[still_due[0]].element_id,
+                                 detail={"timers": still_due},
+                                 act=loaded.workflow.refresh_timers)
+            session.execute(update(Timer).where(
+                Timer.instance_id == instance_id, Timer.claimed_by == self.worker_id
+            ).values(claimed_by=None, claimed_until=None))
+            return [{
+                "instance_id": instance_id,
+                "timer_id": t,
+                "element_id": loaded.before.timers[t].element_id,
+                "due_at": loaded.before.timers[t].due_at.isoformat(),
+                "incident": incident,
+            } for t in still_due]

@@ -1,0 +1,346 @@
+"""The transaction every instance mutation runs in: load, act, save, project, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine import projections as proj
+from engine.clock import FixedClock
+from engine.errors import Conflict, EngineError, NotFound
+from engine.operation import Hook, InstanceChange, Operation, running
+from engine.runtime import (
+    HostScriptEngine,
+    dump_state,
+    load_specs,
+    load_state,
+    parse_instant,
+)
+from engine.store import (
+    HumanTask,
+    Incident,
+    InstanceEvent,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskGroup,
+    Timer,
+    WaitingEvent,
+)
+
+RUNNING, COMPLETED, ERROR, CANCELLED = "running", "completed", "error", "cancelled"
+_DIFF_VALUE_LIMIT = 500
+
+
+class TaskNotOpen(Conflict):
+    """The task was completed or cancelled by another writer (or never existed)."""
+
+
+@dataclass
+class _Loaded:
+    """One instance inside one transaction: row, live workflow and its projection before."""
+
+    row: ProcessInstance
+    definition: _DefinitionCache
+    workflow: BpmnWorkflow
+    before: proj.Snapshot
+    data_before: dict[str, Any]
+    status_before: str
+
+
+@dataclass
+class _DefinitionCache:
+    id: int
+    process_id: str
+    version: int
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    task_meta: dict[str, dict[str, Any]]
+    validators: dict[str, Draft202012Validator] = field(default_factory=dict)
+
+    def validator(self, key: str) -> Draft202012Validator | None:
+        schema = (self.task_meta.get(key) or {}).get("form")
+        if schema is None:
+            return None
+        if key not in self.validators:
+            self.validators[key] = Draft202012Validator(schema)
+        return self.validators[key]
+
+
+def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The data of an instance as people mean it: what its most recent step saw."""
+    task = workflow.last_task or workflow.task_tree
+    return dict(task.data)
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return value if len(text) <= _DIFF_VALUE_LIMIT else text[:_DIFF_VALUE_LIMIT] + "..."
+
+
+def data_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any] | None:
+    changes: dict[str, Any] = {}
+    for key in before.keys() | after.keys():
+        old, new = before.get(key, None), after.get(key, None)
+        if key not in after:
+            changes[key] = {"from": _short(old), "removed": True}
+        elif key not in before or old != new:
+            changes[key] = {"from": _short(old), "to": _short(new)}
+    return changes or None
+
+
+class TransactionMixin:
+    """Load, act, run engine steps, save, rewrite projections, audit: one transaction."""
+
+    def _load(self, session: Session, instance_id: int, now: datetime,
+              expected_version: int | None = None, allow_error: bool = False) -> _Loaded:
+        query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+        if self.store.postgres:
+            query = query.with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        if expected_version is not None and row.version != expected_version:
+            raise Conflict(f"instance {instance_id} changed (version {row.version}, you had "
+                           f"{expected_version}); reload it and try again")
+        if row.status == ERROR and not allow_error:
+            raise Conflict(f"instance {instance_id} is in error; fix the cause and retry it")
+        if row.status in (COMPLETED, CANCELLED) and not allow_error:
+            raise Conflict(f"instance {instance_id} is {row.status}")
+        definition = self._definition(session, row.definition_id)
+        workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
+                              self._script_engine(now))
+        # The projection rows always equal the snapshot of the saved state (only running
+        # instances have any), so the diff after acting needs no query.
+        before = proj.snapshot(workflow) if row.status == RUNNING else proj.EMPTY
+        return _Loaded(row, definition, workflow, before, instance_data(workflow), row.status)
+
+    def _run(self, session: Session, loaded: _Loaded, now: datetime, actor: str | None,
+             action: str, element_id: str | None, *, act: Callable[[], Any],
+             detail: dict[str, Any] | None = None, final_status: str | None = None,
+             hook: Hook | None = None) -> str | None:
+        """Act, run engine steps, save state and projections, append the audit event."""
+        workflow = loaded.workflow
+        row = loaded.row
+        steps: list[str] = []
+        incident: str | None = None
+        operation = Operation(session, row.id, row.process_id, row.business_key, now, actor,
+                              action)
+        with running(operation):
+            if hook is not None:
+                operation.prepared = hook(operation)
+            try:
+                act()
+                workflow.do_engine_steps(
+                    did_complete_task=lambda t: steps.append(t.task_spec.bpmn_id)
+                    if t.task_spec.bpmn_id else None)
+            except (SpiffWorkflowException, EngineError) as exc:
+                incident = self._record_incident(session, loaded, exc, now)
+        status = final_status or (ERROR if incident else (
+            COMPLETED if workflow.completed else RUNNING))
+        after = proj.snapshot(workflow) if status in (RUNNING,) else proj.EMPTY
+        new_version = row.version + 1
+        result = session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == row.id, ProcessInstance.version == row.version)
+            .values(state=dump_state(workflow), status=status, version=new_version,
+                    updated_at=now,
+                    ended_at=now if status in (COMPLETED, CANCELLED) else None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"instance {row.id} was changed by someone else; reload and retry")
+        row.version, row.status = new_version, status
+        opened = self._write_projections(session, loaded, after, now)
+        data_after = instance_data(workflow)
+        if self._listeners:
+            change = InstanceChange(
+                operation, loaded.status_before, status, data_after, opened,
+                [t for t in loaded.before.tasks if t not in after.tasks], incident)
+            with running(operation):
+                for listener in self._listeners:
+                    listener(change)
+        event_detail = dict(detail or {})
+        if steps:
+            event_detail["steps"] = steps
+        if incident:
+            event_detail["incident"] = incident
+        session.execute(insert(InstanceEvent).values(
+            instance_id=row.id, at=now, actor=actor, action=action, element_id=element_id,
+            status_from=loaded.status_before, status_to=status,
+            data_changes=data_changes(loaded.data_before, data_after),
+            detail=_jsonable(event_detail) or None,
+        ))
+        return incident
+
+    def _record_incident(self, session: Session, loaded: _Loaded, exc: Exception,
+                         now: datetime) -> str:
+        task = getattr(exc, "task", None)
+        element_id = task.task_spec.bpmn_id if task is not None else None
+        line = getattr(exc, "line_number", None) or None
+        message = str(exc).split("\n")[0]
+        notes = [n for n in getattr(exc, "__notes__", []) if n]
+        if notes:
+            message += " (" + "; ".join(notes) + ")"
+        session.execute(insert(Incident).values(
+            instance_id=loaded.row.id, task_id=str(task.id) if task is not None else None,
+            element_id=element_id, error_type=type(getattr(exc, "exception", None) or exc
+                                                   ).__name__,
+            message=message, line=line if isinstance(line, int) else None, created_at=now,
+        ))
+        where = f" at {element_id}" if element_id else ""
+        return f"{message}{where}" + (f", line {line}" if line else "")
+
+    def _write_projections(self, session: Session, loaded: _Loaded, after: proj.Snapshot,
+                           now: datetime) -> list[dict[str, Any]]:
+        """Bring the projection rows from `loaded.before` to `after`; returns opened tasks."""
+        before, instance_id = loaded.before, loaded.row.id
+        gone = [t for t in before.tasks if t not in after.tasks]
+        if gone:
+            session.execute(delete(TaskGroup).where(TaskGroup.task_id.in_(gone)))
+            session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
+        new = [t for t in after.tasks.values() if t.id not in before.tasks]
+        rows: list[dict[str, Any]] = []
+        if new:
+            groups = []
+            for task in new:
+                meta = loaded.definition.task_meta.get(task.meta_key) or {}
+                live = loaded.workflow.get_task_from_id(_uuid(task.id))
+                task_groups = self._task_groups(live, meta)
+                rows.append({
+                    "id": task.id, "instance_id": instance_id, "element_id": task.element_id,
+                    "title": meta.get("title") or task.element_id, "lane": meta.get("lane"),
+                    "candidate_groups": task_groups,
+                    "assignee": None, "form": meta.get("form"), "created_at": now,
+                    "due_at": self._task_due(live, task.element_id, meta),
+                })
+                groups += [{"task_id": task.id, "group_name": g} for g in task_groups]
+            session.execute(insert(HumanTask), rows)
+            if groups:
+                session.execute(insert(TaskGroup), groups)
+        stale = [t for t, timer in before.timers.items()
+                 if t not in after.timers or after.timers[t].due_at != timer.due_at]
+        if stale:
+            session.execute(delete(Timer).where(Timer.id.in_(stale)))
+        fresh = [t for t in after.timers.values()
+                 if t.id not in before.timers or before.timers[t.id].due_at != t.due_at]
+        if fresh:
+            session.execute(insert(Timer), [{
+                "id": t.id, "instance_id": instance_id, "element_id": t.element_id,
+                "kind": t.kind, "due_at": t.due_at} for t in fresh])
+        if before.events != after.events:
+            session.execute(delete(WaitingEvent).where(WaitingEvent.instance_id == instance_id))
+            if after.events:
+                session.execute(insert(WaitingEvent), [{
+                    "instance_id": instance_id, "kind": e.kind, "name": e.name,
+                    "element_id": e.element_id} for e in after.events])
+        return rows
+
+    def _task_due(self, live: Any, element_id: str, meta: dict[str, Any]) -> datetime | None:
+        expression = meta.get("due_expression")
+        if not expression:
+            return None
+        try:
+            return parse_instant(self.sandbox.evaluate(expression, live.data), element_id)
+        except Exception:  # noqa: BLE001 - a bad due date must not block the task
+            return None
+
+    def _task_groups(self, live: Any, meta: dict[str, Any]) -> list[str]:
+        """Static groups, or those a `candidateGroupsExpression` computes from task data."""
+        static = list(meta.get("candidate_groups") or [])
+        expression = meta.get("groups_expression")
+        if not expression:
+            return static
+        try:
+            value = self.sandbox.evaluate(expression, live.data)
+        except Exception:  # noqa: BLE001 - fall back to the lane rather than lose the task
+            return static
+        values = [value] if isinstance(value, str) else list(value or [])
+        groups = [str(v)[:200] for v in values if str(v).strip()]
+        return list(dict.fromkeys(groups)) or static
+
+    def _open_task(self, session: Session, task_id: str) -> HumanTask:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise TaskNotOpen(f"task {task_id} is not open: it was completed or cancelled "
+                              "(or never existed)")
+        return row
+
+    def _script_engine(self, now: datetime) -> HostScriptEngine:
+        return HostScriptEngine(self.sandbox, self.services, FixedClock(now))
+
+    def _definition_row(self, session: Session, process_id: str, version: int | None
+                        ) -> ProcessDefinition:
+        query = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+        if version is None:
+            query = query.order_by(ProcessDefinition.version.desc()).limit(1)
+        else:
+            query = query.where(ProcessDefinition.version == version)
+        row = session.scalars(query).first()
+        if row is None:
+            which = "any version" if version is None else f"version {version}"
+            raise NotFound(f"process {process_id!r} has no deployed {which}; deploy it first")
+        return row
+
+    def _definition(self, session: Session, definition_id: int) -> _DefinitionCache:
+        cached = self._definitions.get(definition_id)
+        if cached is not None:
+            return cached
+        row = session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"definition {definition_id} does not exist")
+        spec, subprocess_specs = load_specs(row.specs)
+        cached = _DefinitionCache(row.id, row.process_id, row.version, spec, subprocess_specs,
+                                  row.task_meta)
+        with self._definitions_lock:
+            self._definitions.setdefault(definition_id, cached)
+        return self._definitions[definition_id]
+
+
+def _uuid(task_id: str) -> Any:
+    from uuid import UUID
+
+    try:
+        return UUID(task_id)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise NotFound(f"{task_id!r} is not a task id") from exc
+
+
+def _task_dict(t: HumanTask) -> dict[str, Any]:
+    return {
+        "id": t.id, "element_id": t.element_id, "title": t.title, "lane": t.lane,
+        "candidate_groups": list(t.candidate_groups or []), "instance_id": t.instance_id,
+        "assignee": t.assignee, "form": t.form, "created_at": t.created_at.isoformat(),
+        "due_at": t.due_at.isoformat() if t.due_at else None,
+    }
+
+
+def _event_dict(e: InstanceEvent) -> dict[str, Any]:
+    return {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+            "element_id": e.element_id, "status_from": e.status_from,
+            "status_to": e.status_to, "data_changes": e.data_changes, "detail": e.detail}
+
+
+def _completed_elements(workflow: BpmnWorkflow) -> list[str]:
+    seen: list[str] = []
+    for task in workflow.get_tasks(state=TaskState.COMPLETED):
+        bpmn_id = task.task_spec.bpmn_id
+        if bpmn_id and bpmn_id not in seen:
+            seen.append(bpmn_id)
+    return seen
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    from engine.runtime import _json_default
+
+    return json.loads(json.dumps(value, default=_json_default))
