@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import projections as proj
@@ -32,6 +32,7 @@ from engine.runtime import (
 )
 from engine.sandbox import Sandbox
 from engine.store import (
+    HumanTask,
     Incident,
     ProcessDefinition,
     ProcessInstance,
@@ -43,7 +44,9 @@ from engine.transaction import (
     CANCELLED,
     COMPLETED,
     ERROR,
+    INSTANCES,
     RUNNING,
+    InstanceRow,
     TaskNotOpen,
     TransactionMixin,
     _DefinitionCache,
@@ -80,6 +83,9 @@ class InstanceSummary:
                 "version": self.version, "business_key": self.business_key}
 
 
+
+
+TASKS = HumanTask.__table__
 
 
 class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
@@ -186,12 +192,13 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
             definition = self._definition(session, row.id)
             workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs,
                                     script_engine=self._script_engine(now))
-            instance = ProcessInstance(
-                definition_id=row.id, process_id=process_id, business_key=business_key,
-                status=RUNNING, state="{}", version=0, created_at=now, updated_at=now,
-            )
-            session.add(instance)
-            session.flush()
+            instance_id = session.connection().execute(
+                insert(INSTANCES).values(
+                    definition_id=row.id, process_id=process_id, business_key=business_key,
+                    status=RUNNING, state="{}", version=0, created_at=now, updated_at=now)
+                .returning(INSTANCES.c.id)).scalar_one()
+            instance = InstanceRow(instance_id, row.id, process_id, business_key, RUNNING,
+                                   "{}", 0)
             loaded = _Loaded(instance, definition, workflow, proj.EMPTY, {}, RUNNING)
 
             def act() -> None:
@@ -215,7 +222,12 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
         submitted = check_task_data(dict(data or {}), "task data")
         now = self.clock.now()
         with self.store.transaction() as session:
-            human = self._open_task(session, task_id)
+            human = session.connection().execute(
+                select(TASKS.c.instance_id, TASKS.c.assignee).where(TASKS.c.id == task_id)
+            ).first()
+            if human is None:
+                raise TaskNotOpen(f"task {task_id} is not open: it was completed or cancelled "
+                                  "(or never existed)")
             if human.assignee and actor and human.assignee != actor:
                 raise Conflict(f"task {task_id} is assigned to {human.assignee}; "
                                "ask them, or unassign it first")
@@ -357,7 +369,7 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
         return task
 
     @staticmethod
-    def _summary(row: ProcessInstance) -> InstanceSummary:
+    def _summary(row: InstanceRow) -> InstanceSummary:
         return InstanceSummary(row.id, row.process_id, row.status, row.version, row.business_key)
 
     @contextmanager

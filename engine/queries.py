@@ -59,7 +59,7 @@ class QueryMixin:
     def definition_files(self, process_id: str, version: int | None = None) -> dict[str, str]:
         with self.store.read() as session:
             row = self._definition_row(session, process_id, version)
-            return dict(row.files)
+            return dict(session.get(ProcessDefinition, row.id).files)
 
     def tasks(self, *, instance_id: int | None = None, lane: str | None = None,
               group: str | None = None, groups: Iterable[str] | None = None,
@@ -176,3 +176,8 @@ class QueryMixin:
             return [{"id": t.id, "instance_id": t.instance_id, "element_id": t.element_id,
                      "kind": t.kind, "due_at": t.due_at.isoformat()}
                     for t in session.scalars(query)]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest waiting timer falls due (an index lookup; for the scheduler)."""
+        with self.store.read() as session:
+            return session.scalar(select(func.min(Timer.due_at)))

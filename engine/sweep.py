@@ -90,9 +90,15 @@ class SweepMixin:
                                  loaded.before.timers[still_due[0]].element_id,
                                  detail={"timers": still_due},
                                  act=loaded.workflow.refresh_timers)
-            session.execute(update(Timer).where(
-                Timer.instance_id == instance_id, Timer.claimed_by == self.worker_id
-            ).values(claimed_by=None, claimed_until=None))
+            # A fired timer's row is gone; a cycle's moved row was rewritten unclaimed. Only a
+            # claimed timer that is still waiting unchanged (not due after all) keeps a claim.
+            kept = loaded.after.timers if loaded.after is not None else {}
+            held = [t for t in timer_ids if t in kept and t in loaded.before.timers
+                    and kept[t].due_at == loaded.before.timers[t].due_at]
+            if held:
+                session.connection().execute(update(Timer.__table__).where(
+                    Timer.id.in_(held), Timer.claimed_by == self.worker_id
+                ).values(claimed_by=None, claimed_until=None))
             return [{
                 "instance_id": instance_id,
                 "timer_id": t,

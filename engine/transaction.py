@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import projections as proj
@@ -44,16 +44,55 @@ class TaskNotOpen(Conflict):
     """The task was completed or cancelled by another writer (or never existed)."""
 
 
+INSTANCES = ProcessInstance.__table__
+INSTANCE_COLUMNS = (INSTANCES.c.id, INSTANCES.c.definition_id, INSTANCES.c.process_id,
+                    INSTANCES.c.business_key, INSTANCES.c.status, INSTANCES.c.state,
+                    INSTANCES.c.version)
+TASKS, GROUPS = HumanTask.__table__, TaskGroup.__table__
+TIMERS, WAITS, EVENTS = Timer.__table__, WaitingEvent.__table__, InstanceEvent.__table__
+
+# The statements of the hot path, built once: their SQL and cache keys are reused.
+_LOAD = select(*INSTANCE_COLUMNS).where(INSTANCES.c.id == bindparam("b_id"))
+_LOAD_LOCKED = _LOAD.with_for_update()
+_SAVE = (update(INSTANCES)
+         .where(INSTANCES.c.id == bindparam("b_id"),
+                INSTANCES.c.version == bindparam("b_version"))
+         .values(state=bindparam("b_state"), status=bindparam("b_status"),
+                 version=bindparam("b_new_version"), updated_at=bindparam("b_now"),
+                 ended_at=bindparam("b_ended")))
+_INSERT_EVENT = insert(EVENTS)
+_INSERT_TASKS, _INSERT_GROUPS = insert(TASKS), insert(GROUPS)
+_DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("b_ids", expanding=True)))
+_INSERT_TIMERS = insert(TIMERS)
+_DELETE_TIMERS = delete(TIMERS).where(TIMERS.c.id.in_(bindparam("b_ids", expanding=True)))
+_DELETE_WAITS = delete(WAITS).where(WAITS.c.instance_id == bindparam("b_id"))
+_INSERT_WAITS = insert(WAITS)
+
+
+@dataclass
+class InstanceRow:
+    """The columns of an instance a mutation needs (read with Core, not the ORM)."""
+
+    id: int
+    definition_id: int
+    process_id: str
+    business_key: str | None
+    status: str
+    state: str
+    version: int
+
+
 @dataclass
 class _Loaded:
     """One instance inside one transaction: row, live workflow and its projection before."""
 
-    row: ProcessInstance
+    row: InstanceRow
     definition: _DefinitionCache
     workflow: BpmnWorkflow
     before: proj.Snapshot
     data_before: dict[str, Any]
     status_before: str
+    after: proj.Snapshot | None = None
 
 
 @dataclass
@@ -102,12 +141,11 @@ class TransactionMixin:
 
     def _load(self, session: Session, instance_id: int, now: datetime,
               expected_version: int | None = None, allow_error: bool = False) -> _Loaded:
-        query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-        if self.store.postgres:
-            query = query.with_for_update()
-        row = session.scalars(query).first()
-        if row is None:
+        query = _LOAD_LOCKED if self.store.postgres else _LOAD
+        found = session.connection().execute(query, {"b_id": instance_id}).first()
+        if found is None:
             raise NotFound(f"instance {instance_id} does not exist")
+        row = InstanceRow(*found)
         if expected_version is not None and row.version != expected_version:
             raise Conflict(f"instance {instance_id} changed (version {row.version}, you had "
                            f"{expected_version}); reload it and try again")
@@ -148,18 +186,16 @@ class TransactionMixin:
             COMPLETED if workflow.completed else RUNNING))
         after = proj.snapshot(workflow) if status in (RUNNING,) else proj.EMPTY
         new_version = row.version + 1
-        result = session.execute(
-            update(ProcessInstance)
-            .where(ProcessInstance.id == row.id, ProcessInstance.version == row.version)
-            .values(state=dump_state(workflow), status=status, version=new_version,
-                    updated_at=now,
-                    ended_at=now if status in (COMPLETED, CANCELLED) else None)
-            .execution_options(synchronize_session=False)
-        )
+        conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
+        result = conn.execute(_SAVE, {
+            "b_id": row.id, "b_version": row.version, "b_state": dump_state(workflow),
+            "b_status": status, "b_new_version": new_version, "b_now": now,
+            "b_ended": now if status in (COMPLETED, CANCELLED) else None})
         if result.rowcount != 1:
             raise Conflict(f"instance {row.id} was changed by someone else; reload and retry")
         row.version, row.status = new_version, status
         opened = self._write_projections(session, loaded, after, now)
+        loaded.after = after
         data_after = instance_data(workflow)
         if self._listeners:
             change = InstanceChange(
@@ -173,12 +209,12 @@ class TransactionMixin:
             event_detail["steps"] = steps
         if incident:
             event_detail["incident"] = incident
-        session.execute(insert(InstanceEvent).values(
-            instance_id=row.id, at=now, actor=actor, action=action, element_id=element_id,
-            status_from=loaded.status_before, status_to=status,
-            data_changes=data_changes(loaded.data_before, data_after),
-            detail=_jsonable(event_detail) or None,
-        ))
+        conn.execute(_INSERT_EVENT, {
+            "instance_id": row.id, "at": now, "actor": actor, "action": action,
+            "element_id": element_id, "status_from": loaded.status_before, "status_to": status,
+            "data_changes": data_changes(loaded.data_before, data_after),
+            "detail": _jsonable(event_detail) or None,
+        })
         return incident
 
     def _record_incident(self, session: Session, loaded: _Loaded, exc: Exception,
@@ -190,7 +226,7 @@ class TransactionMixin:
         notes = [n for n in getattr(exc, "__notes__", []) if n]
         if notes:
             message += " (" + "; ".join(notes) + ")"
-        session.execute(insert(Incident).values(
+        session.connection().execute(insert(Incident.__table__).values(
             instance_id=loaded.row.id, task_id=str(task.id) if task is not None else None,
             element_id=element_id, error_type=type(getattr(exc, "exception", None) or exc
                                                    ).__name__,
@@ -203,10 +239,10 @@ class TransactionMixin:
                            now: datetime) -> list[dict[str, Any]]:
         """Bring the projection rows from `loaded.before` to `after`; returns opened tasks."""
         before, instance_id = loaded.before, loaded.row.id
+        conn = session.connection()
         gone = [t for t in before.tasks if t not in after.tasks]
-        if gone:
-            session.execute(delete(TaskGroup).where(TaskGroup.task_id.in_(gone)))
-            session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
+        if gone:  # their group rows go with them (ON DELETE CASCADE)
+            conn.execute(_DELETE_TASKS, {"b_ids": gone})
         new = [t for t in after.tasks.values() if t.id not in before.tasks]
         rows: list[dict[str, Any]] = []
         if new:
@@ -223,23 +259,23 @@ class TransactionMixin:
                     "due_at": self._task_due(live, task.element_id, meta),
                 })
                 groups += [{"task_id": task.id, "group_name": g} for g in task_groups]
-            session.execute(insert(HumanTask), rows)
+            conn.execute(_INSERT_TASKS, rows)
             if groups:
-                session.execute(insert(TaskGroup), groups)
+                conn.execute(_INSERT_GROUPS, groups)
         stale = [t for t, timer in before.timers.items()
                  if t not in after.timers or after.timers[t].due_at != timer.due_at]
         if stale:
-            session.execute(delete(Timer).where(Timer.id.in_(stale)))
+            conn.execute(_DELETE_TIMERS, {"b_ids": stale})
         fresh = [t for t in after.timers.values()
                  if t.id not in before.timers or before.timers[t.id].due_at != t.due_at]
         if fresh:
-            session.execute(insert(Timer), [{
+            conn.execute(_INSERT_TIMERS, [{
                 "id": t.id, "instance_id": instance_id, "element_id": t.element_id,
                 "kind": t.kind, "due_at": t.due_at} for t in fresh])
         if before.events != after.events:
-            session.execute(delete(WaitingEvent).where(WaitingEvent.instance_id == instance_id))
+            conn.execute(_DELETE_WAITS, {"b_id": instance_id})
             if after.events:
-                session.execute(insert(WaitingEvent), [{
+                conn.execute(_INSERT_WAITS, [{
                     "instance_id": instance_id, "kind": e.kind, "name": e.name,
                     "element_id": e.element_id} for e in after.events])
         return rows
@@ -278,13 +314,15 @@ class TransactionMixin:
         return HostScriptEngine(self.sandbox, self.services, FixedClock(now))
 
     def _definition_row(self, session: Session, process_id: str, version: int | None
-                        ) -> ProcessDefinition:
-        query = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+                        ) -> Any:
+        """The id and version of a deployed definition (not its files: they are large)."""
+        table = ProcessDefinition.__table__
+        query = select(table.c.id, table.c.version).where(table.c.process_id == process_id)
         if version is None:
-            query = query.order_by(ProcessDefinition.version.desc()).limit(1)
+            query = query.order_by(table.c.version.desc()).limit(1)
         else:
-            query = query.where(ProcessDefinition.version == version)
-        row = session.scalars(query).first()
+            query = query.where(table.c.version == version)
+        row = session.connection().execute(query).first()
         if row is None:
             which = "any version" if version is None else f"version {version}"
             raise NotFound(f"process {process_id!r} has no deployed {which}; deploy it first")
