@@ -3,7 +3,7 @@
 The engine knows BPMN, never complaints. Its public surface is re-exported here.
 """
 
-from engine.clock import Clock, FixedClock, FrozenClock, SystemClock
+from engine.clock import Clock, FixedClock, FrozenClock, OffsetClock, SystemClock
 from engine.core import Deployment, Engine, InstanceSummary
 from engine.definitions import SourceFile
 from engine.errors import (
@@ -34,6 +34,7 @@ __all__ = [
     "InvalidInput",
     "MigrationRefused",
     "NotFound",
+    "OffsetClock",
     "Operation",
     "SourceFile",
     "SweepReport",

@@ -54,3 +54,13 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self._instant
+
+
+class OffsetClock:
+    """Wall-clock time shifted by a fixed offset: a drill that runs 'next week' now."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset

@@ -53,23 +53,25 @@ class SweepMixin:
 
     def _claim_timers(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
         lease_now = self.clock.now()
+        timers = Timer.__table__
         with self.store.transaction() as session:
+            conn = session.connection()
             candidates = (
-                select(Timer.id)
-                .where(Timer.due_at <= now,
-                       or_(Timer.claimed_until.is_(None), Timer.claimed_until < lease_now))
-                .order_by(Timer.due_at)
+                select(timers.c.id, timers.c.instance_id, timers.c.element_id)
+                .where(timers.c.due_at <= now,
+                       or_(timers.c.claimed_until.is_(None), timers.c.claimed_until < lease_now))
+                .order_by(timers.c.due_at)
                 .limit(limit)
             )
             if self.store.postgres:
+                # Lock first, then update by id: as a subquery of the UPDATE, PostgreSQL may
+                # re-run the SKIP LOCKED select per row and claim far more than `limit`.
                 candidates = candidates.with_for_update(skip_locked=True)
-            rows = session.execute(
-                update(Timer)
-                .where(Timer.id.in_(candidates.scalar_subquery()))
-                .values(claimed_by=self.worker_id, claimed_until=lease_now + self.timer_lease)
-                .returning(Timer.id, Timer.instance_id, Timer.element_id)
-                .execution_options(synchronize_session=False)
-            ).all()
+            rows = conn.execute(candidates).all()
+            if rows:
+                conn.execute(update(timers).where(timers.c.id.in_([r.id for r in rows]))
+                             .values(claimed_by=self.worker_id,
+                                     claimed_until=lease_now + self.timer_lease))
         return [(r.id, r.instance_id, r.element_id) for r in rows]
 
     def _fire_instance(self, instance_id: int, timer_ids: list[str], now: datetime

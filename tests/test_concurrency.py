@@ -168,3 +168,15 @@ def test_the_timer_projection_is_ordered_by_due_time(engine, tmp_path):
         engine.start("deadline", {"deadline": datetime(2026, 3, day, tzinfo=UTC).isoformat()})
     assert [t["due_at"][:10] for t in engine.timers()] == ["2026-03-03", "2026-03-04",
                                                            "2026-03-05"]
+
+
+def test_a_claim_takes_no_more_than_its_limit(make_engine, clock, tmp_path):
+    engine = make_engine()
+    engine.deploy([write(tmp_path, "wait.bpmn", linear(
+        "wait", timer_event("due", "timeDuration", '"PT1M"')))])
+    for _ in range(12):
+        engine.start("wait")
+    clock.advance(minutes=1)
+    assert len(engine._claim_timers(clock.now(), 3)) == 3
+    assert len(engine._claim_timers(clock.now(), 3)) == 3
+    assert len(engine.fire_due_timers(limit=100).fired) == 6  # the other six, unclaimed

@@ -7,16 +7,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
+from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from engine import Engine
+from web import metrics
 from web.api import api, unauthenticated_response
 from web.config import Settings
+from web.notifications import build_sender
 from web.scheduler import start_embedded_scheduler
+from workflows import operations
 from workflows.complaints import Complaints
 from workflows.config import RegencyConfig
+from workflows.delivery import backlog
 from workflows.errors import DomainError, Invalid, Unauthenticated
+from workflows.models import Escalation
 from workflows.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -24,10 +30,7 @@ log = logging.getLogger(__name__)
 
 def build_domain(settings: Settings, engine: Engine | None = None) -> Complaints:
     """The engine and the complaint use cases over it, as configured."""
-    if engine is None:
-        settings.ensure_sqlite_directory()
-        engine = Engine(settings.database_url,
-                        script_time_limit_seconds=settings.script_time_limit_seconds)
+    engine = engine or settings.make_engine()
     config = RegencyConfig(tracking_prefix=settings.tracking_prefix, ladder=settings.ladder,
                            rung_budget_days=settings.rung_budget_days)
     storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes)
@@ -62,9 +65,32 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                                     "default-src 'self'; frame-ancestors 'none'")
         return response
 
+    @app.get("/metrics")
+    def prometheus_metrics() -> Any:
+        return Response(metrics.exposition(metrics_collector(complaints)),
+                        mimetype="text/plain; version=0.0.4")
+
     if start_scheduler:
-        app.extensions["aduan.scheduler"] = start_embedded_scheduler(complaints.engine, settings)
+        app.extensions["aduan.scheduler"] = start_embedded_scheduler(
+            complaints, settings, sender=build_sender(settings, complaints))
     return app
+
+
+def metrics_collector(complaints: Complaints) -> metrics.DatabaseCollector:
+    def read_status() -> dict[str, Any]:
+        now = complaints.engine.clock.now()
+        outbox = backlog(complaints.engine.store, now)
+        with complaints.read_session() as session:
+            return operations.status(session, now, outbox)
+
+    def read_escalations() -> dict[tuple[str, str], int]:
+        with complaints.read_session() as session:
+            rows = session.execute(select(Escalation.rung_name, Escalation.status,
+                                          func.count()).group_by(Escalation.rung_name,
+                                                                 Escalation.status)).all()
+            return {(rung, status): count for rung, status, count in rows}
+
+    return metrics.DatabaseCollector(read_status, read_escalations)
 
 
 def _wants_json() -> bool:

@@ -41,11 +41,7 @@ class CliContext:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self.settings.ensure_sqlite_directory()
-            self._engine = Engine(
-                self.settings.database_url,
-                script_time_limit_seconds=self.settings.script_time_limit_seconds,
-            )
+            self._engine = self.settings.make_engine()
         return self._engine
 
 
@@ -649,6 +645,62 @@ def calendar_reset_day(ctx: CliContext, day: str, as_json: bool) -> None:
     with ctx.complaints.session() as session:
         remove_day(session, _day(day))
     emit({"day": day, "reset": True}, as_json, lambda d: f"{d['day']}: as the library says")
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@main.command()
+@json_option
+@pass_ctx
+@command
+def status(ctx: CliContext, as_json: bool) -> None:
+    """Oldest overdue timer, timers due soon, outbox backlog, incidents, scheduler heartbeats."""
+    from workflows import operations
+    from workflows.delivery import backlog
+
+    now = ctx.engine.clock.now()
+    outbox = backlog(ctx.engine.store, now)
+    with ctx.complaints.read_session() as session:
+        document = operations.status(session, now, outbox)
+    emit(document, as_json, _status_text)
+
+
+def _status_text(d: dict[str, Any]) -> str:
+    timers, outbox = d["timers"], d["outbox"]
+    lines = [
+        f"timers: {timers['waiting']} waiting, {timers['due_next_hour']} due in the next hour,"
+        f" oldest overdue {timers['overdue_lateness_seconds']} s late",
+        f"outbox: {outbox['pending']} pending, {outbox['dead']} dead letters",
+        f"incidents: {d['incidents']['open']} open",
+    ]
+    lines += [f"scheduler {s['worker_id']}: {'alive' if s['alive'] else 'silent'}, last seen "
+              f"{s['last_seen_at']}" for s in d["schedulers"]] or ["no scheduler has run"]
+    return "\n".join(lines)
+
+
+@main.command()
+@pass_ctx
+def scheduler(ctx: CliContext) -> None:
+    """Run a dedicated scheduler process (timers, outbox, digests); run several for HA."""
+    import signal
+
+    from web.notifications import build_sender
+    from web.scheduler import Scheduler
+
+    ctx.complaints.install_diagrams(actor="aduan")
+    process = Scheduler(ctx.complaints, ctx.settings,
+                        sender=build_sender(ctx.settings, ctx.complaints), blocking=True)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        process.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"scheduler {process.worker_id} running on {_redact(ctx.settings.database_url)}")
+    try:
+        process.start()
+    except KeyboardInterrupt:
+        process.shutdown(wait=False)
 
 
 # --------------------------------------------------------------------------- serving

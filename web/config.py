@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_SQLITE = "sqlite:///" + str(Path("instance") / "aduan.db")
 
@@ -26,6 +27,23 @@ class Settings:
     ladder: tuple[str, ...] = ("technical_officer", "opd", "regency_admin", "regional_head",
                                "province")
     rung_budget_days: float = 2.0
+    timer_poll_seconds: float = 1.0
+    outbox_seconds: float = 5.0
+    digest_hour_utc: int = 23  # 07:00 WITA
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "aduan@localhost"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    whatsapp_url: str = ""
+    whatsapp_token: str = field(default="", repr=False)
+    sms_url: str = ""
+    sms_username: str = ""
+    sms_password: str = field(default="", repr=False)
+    notification_max_attempts: int = 6
+    clock_offset_seconds: float = 0.0
+    timer_lease_seconds: float = 60.0
     upload_dir: str = str(Path("instance") / "uploads")
 
     @classmethod
@@ -44,8 +62,45 @@ class Settings:
                 "ADUAN_LADDER", "technical_officer,opd,regency_admin,regional_head,province"
             ).split(",") if r.strip()),
             rung_budget_days=float(env.get("ADUAN_RUNG_BUDGET_DAYS", "2")),
+            timer_poll_seconds=float(env.get("ADUAN_TIMER_POLL_SECONDS", "1")),
+            outbox_seconds=float(env.get("ADUAN_OUTBOX_SECONDS", "5")),
+            digest_hour_utc=int(env.get("ADUAN_DIGEST_HOUR_UTC", "23")),
+            smtp_host=env.get("ADUAN_SMTP_HOST", ""),
+            smtp_port=int(env.get("ADUAN_SMTP_PORT", "25")),
+            smtp_sender=env.get("ADUAN_SMTP_SENDER", "aduan@localhost"),
+            smtp_username=env.get("ADUAN_SMTP_USERNAME", ""),
+            smtp_password=env.get("ADUAN_SMTP_PASSWORD", ""),
+            smtp_starttls=_flag(env.get("ADUAN_SMTP_STARTTLS")),
+            whatsapp_url=env.get("ADUAN_WHATSAPP_URL", ""),
+            whatsapp_token=env.get("ADUAN_WHATSAPP_TOKEN", ""),
+            sms_url=env.get("ADUAN_SMS_URL", ""),
+            sms_username=env.get("ADUAN_SMS_USERNAME", ""),
+            sms_password=env.get("ADUAN_SMS_PASSWORD", ""),
+            notification_max_attempts=int(env.get("ADUAN_NOTIFICATION_MAX_ATTEMPTS", "6")),
+            clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
+            timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
         )
+
+    def clock(self) -> Any:
+        """The system clock, or a drill's shifted one (only with ADUAN_ALLOW_TIME_TRAVEL=1)."""
+        from datetime import timedelta
+
+        from engine import OffsetClock, SystemClock
+
+        if not self.clock_offset_seconds:
+            return SystemClock()
+        if not self.allow_time_travel:
+            raise ValueError("ADUAN_CLOCK_OFFSET_SECONDS needs ADUAN_ALLOW_TIME_TRAVEL=1")
+        return OffsetClock(timedelta(seconds=self.clock_offset_seconds))
+
+    def make_engine(self) -> Any:
+        from engine import Engine
+
+        self.ensure_sqlite_directory()
+        return Engine(self.database_url, clock=self.clock(),
+                      script_time_limit_seconds=self.script_time_limit_seconds,
+                      timer_lease_seconds=self.timer_lease_seconds)
 
     def ensure_sqlite_directory(self) -> None:
         """The default database lives in ./instance/, which may not exist yet."""

@@ -1,50 +1,136 @@
-"""The timer sweep on APScheduler: the database row is the schedule, the job only triggers it."""
+"""The scheduler on APScheduler: the database rows are the schedule, the jobs only trigger
+them. Sweeps due timers, sends the outbox, writes daily digests and heartbeats."""
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
+import uuid
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine import Engine
+from web import metrics
 from web.config import Settings
+from workflows import operations
 
 log = logging.getLogger(__name__)
 _started = threading.Lock()
-_embedded: BackgroundScheduler | None = None
+_embedded: Scheduler | None = None
 
 
-def sweep(engine: Engine, batch: int) -> int:
+def sweep(engine: Engine, batch: int, now: datetime | None = None) -> int:
     """Fire due timers until none is due; returns how many fired."""
     total = 0
     while True:
-        report = engine.fire_due_timers(limit=batch)
-        total += len(report.fired)
+        report = engine.fire_due_timers(now=now, limit=batch)
+        committed = engine.clock.now()
+        for fired in report.fired:
+            lateness = (committed - datetime.fromisoformat(fired["due_at"])).total_seconds()
+            metrics.TIMER_LATENESS.observe(max(lateness, 0.0))
+        metrics.TIMERS_FIRED.inc(len(report.fired))
         for failure in report.failed:
+            metrics.TIMER_FAILURES.inc()
             log.warning("timer failed in instance %s: %s", failure["instance_id"],
                         failure["error"])
+        total += len(report.fired)
         if len(report.fired) + len(report.failed) + report.skipped < batch:
             return total
 
 
-def start_embedded_scheduler(engine: Engine, settings: Settings) -> BackgroundScheduler | None:
+class Scheduler:
+    """One scheduler process's jobs; any number may run against one PostgreSQL."""
+
+    def __init__(self, complaints: Any, settings: Settings, *, sender: Any = None,
+                 blocking: bool = False) -> None:
+        self.complaints = complaints
+        self.engine: Engine = complaints.engine
+        self.settings = settings
+        self.sender = sender
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._fired_since_beat = 0
+        self._sent_since_beat = 0
+        kind = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler: BaseScheduler = kind(timezone="UTC")
+        self.scheduler.add_job(self.tick, "interval", seconds=settings.timer_poll_seconds,
+                               id="timers", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.heartbeat, "interval", seconds=10, id="heartbeat",
+                               max_instances=1, coalesce=True)
+        if sender is not None:
+            self.scheduler.add_job(self.deliver, "interval", seconds=settings.outbox_seconds,
+                                   id="outbox", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.digest, "cron", hour=settings.digest_hour_utc, minute=0,
+                               id="digest", max_instances=1, coalesce=True)
+
+    def tick(self) -> int:
+        """Sweep when the earliest timer is due: an index lookup each poll, work only then."""
+        try:
+            due = self.engine.next_due_at()
+            if due is None or due > self.engine.clock.now():
+                return 0
+            fired = sweep(self.engine, self.settings.timer_batch)
+            self._fired_since_beat += fired
+            return fired
+        except Exception:  # a scheduler must outlive a bad moment of the database
+            log.exception("timer sweep failed; retrying at the next tick")
+            return 0
+
+    def deliver(self) -> dict[str, int]:
+        try:
+            counts = self.sender.send_due(limit=100)
+        except Exception:
+            log.exception("outbox delivery failed; retrying at the next tick")
+            return {}
+        metrics.NOTIFICATIONS_SENT.inc(counts.get("sent", 0))
+        metrics.NOTIFICATIONS_FAILED.inc(counts.get("retried", 0) + counts.get("dead", 0))
+        self._sent_since_beat += counts.get("sent", 0)
+        return counts
+
+    def digest(self) -> int:
+        now = self.engine.clock.now()
+        try:
+            with self.complaints.session() as session:
+                return operations.send_daily_digests(session, self.complaints.config, now)
+        except Exception:
+            log.exception("daily digest failed")
+            return 0
+
+    def heartbeat(self) -> None:
+        try:
+            with self.complaints.session() as session:
+                operations.beat(session, self.worker_id, self.engine.clock.now(),
+                                fired=self._fired_since_beat, sent=self._sent_since_beat,
+                                swept=True)
+            self._fired_since_beat = self._sent_since_beat = 0
+        except Exception:
+            log.exception("heartbeat failed")
+
+    def start(self) -> None:
+        self.heartbeat()
+        self.scheduler.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+
+
+def start_embedded_scheduler(complaints: Any, settings: Settings, sender: Any = None
+                             ) -> Scheduler | None:
     """One scheduler per process, and none in the parent of Flask's development reloader."""
     global _embedded
     if os.environ.get("FLASK_RUN_FROM_CLI") and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
         return None
     with _started:
-        if _embedded is not None:
-            return _embedded
-        scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(sweep, "interval", seconds=settings.timer_sweep_seconds,
-                          args=(engine, settings.timer_batch), id="timer_sweep",
-                          max_instances=1, coalesce=True)
-        scheduler.start()
-        _embedded = scheduler
-        return scheduler
+        if _embedded is None:
+            _embedded = Scheduler(complaints, settings, sender=sender)
+            _embedded.start()
+        return _embedded
 
 
 def stop_embedded_scheduler(wait: bool = True) -> None:
@@ -53,7 +139,3 @@ def stop_embedded_scheduler(wait: bool = True) -> None:
         if _embedded is not None:
             _embedded.shutdown(wait=wait)
             _embedded = None
-
-
-def scheduler_state() -> dict[str, Any]:
-    return {"running": _embedded is not None and _embedded.running}

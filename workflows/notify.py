@@ -44,6 +44,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Report \"{title}\" missed its {step_label} deadline ({due_local}) and was "
                "escalated to {rung_label}."),
     },
+    "daily_digest": {
+        "id": ("Ringkasan harian {date_local}: {overdue} terlambat, {due_soon} segera jatuh tempo",
+               "Terlambat: {overdue} ({overdue_list}). Jatuh tempo dalam satu hari kerja: "
+               "{due_soon} ({due_soon_list}). Eskalasi terbuka: {escalated}."),
+        "en": ("Daily digest {date_local}: {overdue} overdue, {due_soon} due soon",
+               "Overdue: {overdue} ({overdue_list}). Due within one working day: {due_soon} "
+               "({due_soon_list}). Open escalations: {escalated}."),
+    },
 }
 
 

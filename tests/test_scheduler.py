@@ -1,0 +1,214 @@
+"""The scheduler: sweeps, heartbeats, digests, status and metrics; real processes on
+PostgreSQL fire every deadline exactly once, even when one is killed mid-sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from tests.regency import build
+from web.config import Settings
+from web.scheduler import Scheduler
+from workflows import operations
+from workflows.delivery import backlog
+from workflows.models import Escalation, Outbox, SchedulerHeartbeat
+
+ADUAN = str(Path(sys.executable).parent / "aduan")
+
+
+@pytest.fixture
+def regency(database_url, clock, tmp_path):
+    regency = build(database_url, clock, tmp_path)
+    yield regency
+    regency.engine.dispose()
+
+
+def test_a_tick_sweeps_only_when_a_timer_is_due_and_beats(regency):
+    scheduler = Scheduler(regency.complaints, Settings(database_url="unused"))
+    tracking = regency.submit(photo=True)["tracking_number"]
+    assert scheduler.tick() == 0  # the verification watch is days away: one index lookup
+    regency.clock.advance(days=2)  # Wed 4 Mar 09:00: one working day before Thursday's due
+    assert scheduler.tick() == 1
+    scheduler.heartbeat()
+    with regency.complaints.read_session() as session:
+        beat = session.scalars(select(SchedulerHeartbeat)).one()
+        assert beat.timers_fired == 1 and beat.worker_id == scheduler.worker_id
+        reminded = session.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.template == "sla_reminder"))
+    assert reminded >= 1
+    assert regency.report(tracking)["sla"]["rung_name"] == "regency_admin"
+    regency.clock.advance(days=1)  # the deadline: one rung up
+    assert scheduler.tick() == 1
+    assert regency.report(tracking)["sla"]["rung_name"] == "regional_head"
+
+
+def test_status_reports_lateness_backlog_incidents_and_heartbeats(regency):
+    regency.submit(photo=True)
+    regency.clock.advance(days=10)
+    now = regency.engine.clock.now()
+    with regency.complaints.read_session() as session:
+        document = operations.status(session, now, backlog(regency.engine.store, now))
+    assert document["timers"]["waiting"] >= 1
+    assert document["timers"]["overdue_lateness_seconds"] > 0
+    assert document["outbox"]["pending"] >= 1  # the complainant's e-mail receipt of status
+    assert document["schedulers"] == []
+    Scheduler(regency.complaints, Settings(database_url="unused")).heartbeat()
+    with regency.complaints.read_session() as session:
+        document = operations.status(session, now, backlog(regency.engine.store, now))
+    assert document["schedulers"][0]["alive"] is True
+
+
+def test_metrics_are_exposed_for_prometheus(regency):
+    regency.submit(photo=True)
+    regency.advance(days=8)  # escalations happen
+    body = regency.client.get("/metrics").get_data(as_text=True)
+    for name in ("aduan_timers_fired_total", "aduan_timer_lateness_seconds_bucket",
+                 "aduan_timers_waiting", "aduan_outbox_pending", "aduan_incidents_open",
+                 "aduan_notifications_sent_total", 'aduan_escalations{rung="regional_head"'):
+        assert name in body, name
+
+
+def test_the_daily_digest_tells_each_supervisor_about_their_agencies(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    regency.clock.advance(days=8)
+    with regency.complaints.session() as session:
+        sent = operations.send_daily_digests(session, regency.complaints.config,
+                                             regency.clock.now())
+    assert sent >= 2  # the head of PUPR, and above (Sekda, province)
+    with regency.complaints.read_session() as session:
+        rows = session.execute(select(Outbox.recipient, Outbox.payload).where(
+            Outbox.template == "daily_digest", Outbox.channel == "inapp")).all()
+    digests = {recipient: payload for recipient, payload in rows}
+    assert digests["kadis.pupr"]["overdue"] == 1
+    assert tracking in digests["kadis.pupr"]["overdue_list"]
+    assert "kadis.dlh" not in digests
+
+
+# --------------------------------------------------------------------------- real processes
+
+DRILL_DAYS = 30
+
+
+def _scheduler_process(url: str, tmp_path: Path, name: str) -> subprocess.Popen:
+    env = {**os.environ, "ADUAN_DATABASE_URL": url, "ADUAN_ALLOW_TIME_TRAVEL": "1",
+           "ADUAN_CLOCK_OFFSET_SECONDS": str(DRILL_DAYS * 86400),
+           "ADUAN_TIMER_LEASE_SECONDS": "5", "ADUAN_TIMER_BATCH": "20",
+           "ADUAN_UPLOAD_DIR": str(tmp_path / "uploads")}
+    with open(tmp_path / f"{name}.log", "w") as log:  # the child keeps its own handle
+        return subprocess.Popen([ADUAN, "scheduler"], env=env, stdout=log, stderr=log)
+
+
+def _counts(url: str, drill_now) -> tuple[int, int, int]:
+    db = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with db.connect() as connection:
+            due = connection.execute(text("SELECT count(*) FROM timer WHERE due_at <= :now"),
+                                     {"now": drill_now}).scalar_one()
+            escalations = connection.execute(select(func.count()).select_from(
+                Escalation.__table__)).scalar_one()
+            incidents = connection.execute(text(
+                "SELECT count(*) FROM incident")).scalar_one()
+        return due, escalations, incidents
+    finally:
+        db.dispose()
+
+
+def _submit_many(regency, count: int) -> None:
+    for n in range(count):
+        regency.submit(photo=False, category="health", title=f"Antrian puskesmas {n}",
+                       body="Antrian puskesmas sangat panjang setiap pagi.")
+
+
+def _wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        threading.Event().wait(0.5)  # bounded poll of what another process does
+    return predicate()
+
+
+def _per_complaint(url: str) -> dict[int, list[int]]:
+    db = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with db.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT complaint_id, rung FROM escalation ORDER BY complaint_id, rung")).all()
+    finally:
+        db.dispose()
+    found: dict[int, list[int]] = {}
+    for complaint_id, rung in rows:
+        found.setdefault(complaint_id, []).append(rung)
+    return found
+
+
+@pytest.mark.slow
+def test_four_scheduler_processes_escalate_5000_deadlines_exactly_once(postgres_url, clock,
+                                                                       tmp_path):
+    from datetime import UTC, datetime
+
+    regency = build(postgres_url, clock, tmp_path)
+    clock.set(datetime.now(UTC))  # the reports are filed now; the schedulers live a month on
+    _submit_many(regency, 5000)
+    regency.engine.dispose()
+    drill_now = datetime.now(UTC) + timedelta(days=DRILL_DAYS)
+    procs = [_scheduler_process(postgres_url, tmp_path, f"s{i}") for i in range(4)]
+    try:
+        done = _wait_until(lambda: _counts(postgres_url, drill_now)[:2] == (0, 10000), 600)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=60)
+    due, escalations, incidents = _counts(postgres_url, drill_now)
+    assert done, (due, escalations, incidents)
+    assert incidents == 0
+    per_complaint = _per_complaint(postgres_url)
+    # verification is held by Diskominfo (rung 2): Sekda (3), then the province (4), once each
+    assert len(per_complaint) == 5000
+    assert {tuple(rungs) for rungs in per_complaint.values()} == {(3, 4)}
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_mid_sweep_loses_and_doubles_nothing(postgres_url, clock, tmp_path):
+    from datetime import UTC, datetime
+
+    regency = build(postgres_url, clock, tmp_path)
+    clock.set(datetime.now(UTC))
+    _submit_many(regency, 600)
+    regency.engine.dispose()
+    drill_now = datetime.now(UTC) + timedelta(days=DRILL_DAYS)
+    first = _scheduler_process(postgres_url, tmp_path, "victim")
+    try:
+        started = _wait_until(lambda: _counts(postgres_url, drill_now)[1] >= 100, 300)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=60)
+    assert started
+    partial = _counts(postgres_url, drill_now)
+    assert partial[0] > 0, "the victim finished before it was killed; the test proves nothing"
+    second = _scheduler_process(postgres_url, tmp_path, "survivor")
+    try:
+        done = _wait_until(lambda: _counts(postgres_url, drill_now)[:2] == (0, 1200), 600)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=60)
+    assert done, _counts(postgres_url, drill_now)
+    assert {tuple(r) for r in _per_complaint(postgres_url).values()} == {(3, 4)}
+    status = subprocess.run([ADUAN, "status", "--json"], env={
+        **os.environ, "ADUAN_DATABASE_URL": postgres_url}, capture_output=True, text=True,
+        timeout=60, check=True)
+    schedulers = json.loads(status.stdout)["schedulers"]
+    assert len(schedulers) == 2

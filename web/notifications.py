@@ -1,0 +1,30 @@
+"""Builds the outbox sender from settings: SMTP, WhatsApp Cloud API and SMS gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web.config import Settings
+
+
+def build_sender(settings: Settings, complaints: Any) -> Any:
+    """The configured channels; a channel without settings leaves its messages pending."""
+    from workflows.channels import SmsGatewayChannel, SmtpChannel, WhatsAppCloudChannel
+    from workflows.delivery import OutboxSender
+
+    channels: dict[str, Any] = {}
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(
+            settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+            username=settings.smtp_username or None, password=settings.smtp_password or None,
+            starttls=settings.smtp_starttls)
+    if settings.whatsapp_url:
+        channels["whatsapp"] = WhatsAppCloudChannel(settings.whatsapp_url,
+                                                    settings.whatsapp_token)
+    if settings.sms_url:
+        channels["sms"] = SmsGatewayChannel(settings.sms_url, settings.sms_username,
+                                            settings.sms_password)
+    engine = complaints.engine
+    return OutboxSender(engine.store, channels, engine.clock,
+                        worker_id=f"sender:{engine.worker_id}",
+                        max_attempts=settings.notification_max_attempts)

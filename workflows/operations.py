@@ -1,0 +1,110 @@
+"""What operators watch: timer lateness, outbox backlog, incidents, scheduler heartbeats,
+and the supervisors' daily digest."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.store import Incident, Timer
+from workflows import access, notify
+from workflows.config import RegencyConfig
+from workflows.models import Complaint, Escalation, SchedulerHeartbeat, SlaRecord, User
+from workflows.sla import CITIZEN_STEPS, RUNNING, calendar_for
+
+HEARTBEAT_STALE_SECONDS = 60
+
+
+def worker_identity() -> tuple[str, int]:
+    return socket.gethostname(), os.getpid()
+
+
+def beat(session: Session, worker_id: str, now: datetime, *, fired: int = 0, sent: int = 0,
+         swept: bool = False) -> None:
+    """Record that a scheduler is alive (and what it did since the last beat)."""
+    row = session.get(SchedulerHeartbeat, worker_id)
+    host, pid = worker_identity()
+    if row is None:
+        row = SchedulerHeartbeat(worker_id=worker_id, hostname=host, pid=pid, started_at=now,
+                                 last_seen_at=now, timers_fired=0, notifications_sent=0)
+        session.add(row)
+    row.last_seen_at = now
+    if swept:
+        row.last_sweep_at = now
+    row.timers_fired = (row.timers_fired or 0) + fired
+    row.notifications_sent = (row.notifications_sent or 0) + sent
+
+
+def status(session: Session, now: datetime, outbox_backlog: dict[str, Any]) -> dict[str, Any]:
+    """The operator's view: is anything late, stuck or failing?
+
+    `outbox_backlog` is `workflows.delivery.backlog(...)`, read alongside.
+    """
+    oldest = session.scalar(select(func.min(Timer.due_at)).where(Timer.due_at <= now))
+    due_next_hour = session.scalar(select(func.count()).select_from(Timer).where(
+        Timer.due_at > now, Timer.due_at <= now + timedelta(hours=1)))
+    waiting = session.scalar(select(func.count()).select_from(Timer))
+    incidents = session.execute(select(Incident.instance_id, Incident.element_id,
+                                       Incident.message).where(Incident.resolved_at.is_(None))
+                                .order_by(Incident.id)).all()
+    heartbeats = session.scalars(select(SchedulerHeartbeat).order_by(
+        SchedulerHeartbeat.last_seen_at.desc())).all()
+    return {
+        "now": now.isoformat(),
+        "timers": {
+            "waiting": waiting,
+            "overdue_oldest_due_at": oldest.isoformat() if oldest else None,
+            "overdue_lateness_seconds": round((now - oldest).total_seconds(), 3)
+            if oldest else 0.0,
+            "due_next_hour": due_next_hour,
+        },
+        "outbox": outbox_backlog,
+        "incidents": {"open": len(incidents), "items": [
+            {"instance_id": i, "element_id": e, "message": m} for i, e, m in incidents[:20]]},
+        "schedulers": [{
+            "worker_id": h.worker_id, "hostname": h.hostname, "pid": h.pid,
+            "started_at": h.started_at.isoformat(), "last_seen_at": h.last_seen_at.isoformat(),
+            "last_sweep_at": h.last_sweep_at.isoformat() if h.last_sweep_at else None,
+            "alive": (now - h.last_seen_at).total_seconds() <= HEARTBEAT_STALE_SECONDS,
+            "timers_fired": h.timers_fired, "notifications_sent": h.notifications_sent,
+        } for h in heartbeats],
+    }
+
+
+def send_daily_digests(session: Session, config: RegencyConfig, now: datetime) -> int:
+    """One digest per supervisor: due soon, overdue and escalated cases of their agencies."""
+    calendar = calendar_for(session, config)
+    soon = calendar.add_working_days(now, 1)
+    sent = 0
+    supervisors = [u for u in session.scalars(select(User).where(User.active.is_(True)))
+                   if "supervisor" in (u.roles or [])]
+    for user in supervisors:
+        scope = access.principal_for(session, user).agency_ids
+        if not scope:
+            continue
+        held = [c for c in session.scalars(select(Complaint).where(
+            (Complaint.agency_id.in_(scope)) | (Complaint.unit_id.in_(scope))))]
+        ids = [c.id for c in held] or [-1]
+        running = session.scalars(select(SlaRecord).where(
+            SlaRecord.complaint_id.in_(ids), SlaRecord.state == RUNNING,
+            SlaRecord.step.not_in(CITIZEN_STEPS))).all()
+        overdue = sorted({r.complaint_id for r in running if r.due_at < now})
+        due_soon = sorted({r.complaint_id for r in running if now <= r.due_at <= soon})
+        escalated = session.scalar(select(func.count()).select_from(Escalation).where(
+            Escalation.agency_id.in_(scope), Escalation.status == "open"))
+        if not (overdue or due_soon or escalated):
+            continue
+        numbers = {c.id: c.tracking_number for c in held}
+        notify.to_users(session, [user], None, "daily_digest", now, {
+            "date_local": now.astimezone(calendar.tzinfo).strftime("%d-%m-%Y"),
+            "overdue": len(overdue), "due_soon": len(due_soon), "escalated": escalated,
+            "overdue_list": ", ".join(numbers[i] for i in overdue[:20]),
+            "due_soon_list": ", ".join(numbers[i] for i in due_soon[:20]),
+        })
+        sent += 1
+    return sent
