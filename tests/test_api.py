@@ -194,3 +194,21 @@ def test_a_regency_configures_its_ladder():
         RegencyConfig(ladder=("opd", "technical_officer", "regency_admin"))
     with _pytest.raises(ValueError, match="unknown"):
         RegencyConfig(ladder=("technical_officer", "opd", "regency_admin", "king"))
+
+
+def test_evidence_is_served_only_to_those_who_may_see_it(regency):
+    from tests.regency import PHOTO
+
+    receipt = regency.submit(photo=True, confidential=True)
+    tracking = receipt["tracking_number"]
+    attachment = regency.report(tracking)["attachments"][0]
+    assert attachment["content_type"] == "image/jpeg" and attachment["kind"] == "photo"
+    path = f"/api/v1/complaints/{tracking}/attachments/{attachment['id']}"
+    response = regency.client.get(path, headers=regency.headers("admin.kominfo"))
+    assert response.status_code == 200 and response.data == PHOTO
+    assert response.mimetype == "image/jpeg"
+    own = regency.client.get(path, headers=regency.headers(secret=receipt["secret"]))
+    assert own.status_code == 200
+    assert regency.client.get(path, headers=regency.headers("penghubung.dlh")).status_code == 404
+    assert regency.client.get(path + "9", headers=regency.headers("admin.kominfo")
+                              ).status_code == 404

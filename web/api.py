@@ -108,6 +108,22 @@ def get_complaint(tracking_number: str) -> Any:
     return jsonify(complaints().get(tracking_number, who))
 
 
+@api.route("GET", "/complaints/{tracking_number}/attachments/{attachment_id}",
+           operation_id="get_attachment", tag="complaints",
+           summary="An evidence file (for whoever may see the report's content)",
+           security=["bearer", "trackingSecret"],
+           responses={200: ("The file, as uploaded", None), 404: ("Unknown, or not yours", None)})
+def get_attachment(tracking_number: str, attachment_id: str) -> Any:
+    who = principal_for_report(tracking_number)
+    if not attachment_id.isdigit():
+        raise Invalid("attachment ids are numbers", {"attachment_id": "a number"})
+    row, content = complaints().attachment(tracking_number, int(attachment_id), who)
+    response = Response(content, mimetype=row.content_type)
+    response.headers["Content-Disposition"] = f'inline; filename="{row.filename}"'
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
 @api.route("GET", "/complaints", operation_id="list_complaints", tag="complaints",
            summary="Reports the caller may see, newest first",
            parameters=[

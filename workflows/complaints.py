@@ -224,6 +224,21 @@ class Complaints:
             return views.complaint_document(session, complaint, principal, self.config,
                                             tasks, self.engine.clock.now())
 
+    def attachment(self, tracking_number: str, attachment_id: int,
+                   principal: access.Principal) -> tuple[Attachment, bytes]:
+        """One evidence file, for those who may see the report's content."""
+        with self.read_session() as session:
+            complaint = self._load(session, tracking_number)
+            if not access.can_view(principal, complaint) or not access.sees_content(
+                    principal, complaint):
+                raise NotFound(f"report {tracking_number} does not exist")
+            row = session.scalars(select(Attachment).where(
+                Attachment.id == attachment_id, Attachment.complaint_id == complaint.id)).first()
+            if row is None:
+                raise NotFound(f"report {tracking_number} has no attachment {attachment_id}")
+            session.expunge(row)
+        return row, self.storage.open(row.storage_key)
+
     def list(self, principal: access.Principal, *, status: str | None = None,
              agency_code: str | None = None, overdue: bool | None = None,
              since: date | None = None, until: date | None = None, limit: int = 50,
