@@ -125,3 +125,13 @@ def make_engine(database_url: str, clock: FrozenClock) -> Iterator[Callable[...,
 @pytest.fixture
 def engine(make_engine: Callable[..., Engine]) -> Engine:
     return make_engine()
+
+
+@pytest.fixture
+def regency(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Any]:
+    """The demo regency behind the JSON API (tests/regency.py)."""
+    from tests.regency import build
+
+    regency = build(database_url, clock, tmp_path)
+    yield regency
+    regency.engine.dispose()

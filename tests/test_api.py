@@ -2,17 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.regency import build
-
-
-@pytest.fixture
-def regency(database_url, clock, tmp_path):
-    regency = build(database_url, clock, tmp_path)
-    yield regency
-    regency.engine.dispose()
-
 
 def test_a_pothole_report_goes_from_submission_to_closure(regency):
     receipt = regency.submit(photo=True, title="Jalan berlubang di Jl. Provinsi km 5",

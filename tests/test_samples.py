@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
-from tests.regency import build
 from workflows.models import Outbox, SlaRecord
-
-
-@pytest.fixture
-def regency(database_url, clock, tmp_path):
-    regency = build(database_url, clock, tmp_path)
-    yield regency
-    regency.engine.dispose()
 
 
 def wita(text: str) -> datetime:

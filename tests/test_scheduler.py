@@ -26,13 +26,6 @@ from workflows.models import Escalation, Outbox, SchedulerHeartbeat
 ADUAN = str(Path(sys.executable).parent / "aduan")
 
 
-@pytest.fixture
-def regency(database_url, clock, tmp_path):
-    regency = build(database_url, clock, tmp_path)
-    yield regency
-    regency.engine.dispose()
-
-
 def test_a_tick_sweeps_only_when_a_timer_is_due_and_beats(regency):
     scheduler = Scheduler(regency.complaints, Settings(database_url="unused"))
     tracking = regency.submit(photo=True)["tracking_number"]

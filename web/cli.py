@@ -599,9 +599,19 @@ def calendar_list(ctx: CliContext, year: int | None, as_json: bool) -> None:
         f"{r['day']}  {r['reason']}" for r in d["days_off"]))
 
 
+def _set_day(ctx: CliContext, day: str, kind: str, name: str, actor: str | None,
+             as_json: bool) -> None:
+    from workflows.holidays_admin import set_day
+
+    with ctx.complaints.session() as session:
+        document = set_day(session, _day(day), kind, name, actor)
+    label = "day off" if kind == "day_off" else "working day"
+    emit(document, as_json, lambda d: f"{d['day']} is a {label}: {d['name']}")
+
+
 @calendar_group.command("day-off")
 @click.argument("day")
-@click.option("--name", required=True, help="The decree or holiday, e.g. 'Cuti Bersama Natal'.")
+@click.option("--name", required=True, help="The decree, e.g. 'Cuti Bersama Natal'.")
 @click.option("--as", "actor")
 @json_option
 @pass_ctx
@@ -609,11 +619,7 @@ def calendar_list(ctx: CliContext, year: int | None, as_json: bool) -> None:
 def calendar_day_off(ctx: CliContext, day: str, name: str, actor: str | None,
                      as_json: bool) -> None:
     """Declare DAY (YYYY-MM-DD) a day off; deadlines counted afterwards skip it."""
-    from workflows.holidays_admin import set_day
-
-    with ctx.complaints.session() as session:
-        document = set_day(session, _day(day), "day_off", name, actor)
-    emit(document, as_json, lambda d: f"{d['day']} is a day off: {d['name']}")
+    _set_day(ctx, day, "day_off", name, actor, as_json)
 
 
 @calendar_group.command("working-day")
@@ -626,11 +632,7 @@ def calendar_day_off(ctx: CliContext, day: str, name: str, actor: str | None,
 def calendar_working_day(ctx: CliContext, day: str, name: str, actor: str | None,
                          as_json: bool) -> None:
     """Declare DAY a working day although the holiday library says otherwise."""
-    from workflows.holidays_admin import set_day
-
-    with ctx.complaints.session() as session:
-        document = set_day(session, _day(day), "working", name, actor)
-    emit(document, as_json, lambda d: f"{d['day']} is a working day: {d['name']}")
+    _set_day(ctx, day, "working", name, actor, as_json)
 
 
 @calendar_group.command("reset-day")
