@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from engine import Engine, Operation, current_operation
 from workflows import access, notify, views
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
-from workflows.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from workflows.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.models import (
     Agency,
     Attachment,
@@ -29,7 +29,7 @@ from workflows.models import (
 )
 from workflows.sla import SlaPolicy, calendar_for
 from workflows.storage import Storage, Upload
-from workflows.validation import ACTION_SCHEMAS, check_action, check_submission
+from workflows.validation import check_action, check_submission
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 INFRASTRUCTURE = "photo_required"
@@ -323,8 +323,6 @@ class Complaints:
                 target.rating_comment = data.get("comment")
             if action_name == "respond" and target.first_answer_at is None:
                 target.first_answer_at = operation.now
-            if action_name == "provide_info" and any(s.kind == "photo" for s in stored):
-                pass  # the diagram keeps its own has_photo; evidence is on the complaint
             target.updated_at = operation.now
             target.version += 1
 
@@ -550,4 +548,3 @@ def calendar_tz(config: RegencyConfig) -> Any:
     return ZoneInfo(config.timezone)
 
 
-__all__ = ["ACTIONS", "ACTION_SCHEMAS", "UTC", "Complaints", "DomainError"]

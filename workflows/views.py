@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -236,8 +236,6 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
 
 
 def _start_of(day: date, calendar: WorkingCalendar, plus_days: int = 0) -> datetime:
-    from datetime import timedelta
-
     local = datetime.combine(day + timedelta(days=plus_days), time(0), calendar.tzinfo)
     return local.astimezone(UTC)
 
