@@ -205,3 +205,48 @@ def test_a_scheduler_killed_mid_sweep_loses_and_doubles_nothing(postgres_url, cl
         timeout=60, check=True)
     schedulers = json.loads(status.stdout)["schedulers"]
     assert len(schedulers) == 2
+
+
+def test_a_failing_instance_does_not_stop_the_sweep(make_engine, clock, tmp_path):
+    from tests.diagram import linear, script_task, timer_event, write
+    from web.scheduler import sweep
+
+    engine = make_engine()
+    engine.deploy([write(tmp_path, "t.bpmn", linear(
+        "t", timer_event("wait", "timeDuration", '"PT1H"'), script_task("after", "x = 1 / n")))])
+    broken = engine.start("t", {"n": 0})
+    healthy = [engine.start("t", {"n": 1}).id for _ in range(3)]
+    clock.advance(hours=1)
+    assert sweep(engine, batch=2) == 4
+    assert engine.instance(broken.id)["status"] == "error"
+    assert all(engine.instance(i)["status"] == "completed" for i in healthy)
+    assert [i["instance_id"] for i in engine.incidents()] == [broken.id]
+
+
+def test_a_deadline_fires_within_two_seconds_of_its_due_time(sqlite_url, tmp_path):
+    from datetime import UTC, datetime
+
+    from engine import Engine
+    from tests.diagram import linear, timer_event, write
+    from web.app import build_domain
+
+    settings = Settings(database_url=sqlite_url, upload_dir=str(tmp_path / "up"))
+    engine = Engine(sqlite_url)  # the real clock: this is about wall-clock lateness
+    complaints = build_domain(settings, engine)
+    engine.deploy([write(tmp_path, "soon.bpmn", linear(
+        "soon", timer_event("due", "timeDate", "deadline")))])
+    due = datetime.now(UTC) + timedelta(seconds=1.5)
+    inst = engine.start("soon", {"deadline": due.isoformat()})
+    scheduler = Scheduler(complaints, settings)
+    scheduler.start()
+    try:
+        fired = _wait_until(lambda: engine.instance(inst.id)["status"] == "completed", 10)
+    finally:
+        scheduler.shutdown()
+        engine.dispose()
+    assert fired
+    with engine.store.read() as session:
+        committed = session.execute(text(
+            "SELECT at FROM instance_event WHERE action = 'timer_fired'")).scalar_one()
+    at = datetime.fromisoformat(str(committed)).replace(tzinfo=UTC)
+    assert timedelta(0) <= at - due < timedelta(seconds=2), at - due
