@@ -26,9 +26,11 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(PY) bench/engine.py
+	$(PY) bench/scheduler.py
 
 bench-quick: $(STAMP)
 	$(PY) bench/engine.py --quick
+	$(PY) bench/scheduler.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -27,16 +27,21 @@ class SweepMixin:
     """Due timers: claimed with a lease, fired each in its instance's own transaction."""
 
     def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
-        """Claim due timers and fire each in its instance's own transaction."""
-        now = now or self.clock.now()
+        """Claim due timers and fire each in its instance's own transaction.
+
+        With `now` given (tests, drills) every firing happens at that instant; otherwise each
+        instance fires at the clock's time when its own transaction runs.
+        """
+        fixed = now
         report = SweepReport()
-        claimed = self._claim_timers(now, limit)
+        claimed = self._claim_timers(fixed or self.clock.now(), limit)
         by_instance: dict[int, list[tuple[str, str]]] = {}
         for timer_id, instance_id, element_id in claimed:
             by_instance.setdefault(instance_id, []).append((timer_id, element_id))
         for instance_id, timers in by_instance.items():
             try:
-                fired = self._fire_instance(instance_id, [t[0] for t in timers], now)
+                fired = self._fire_instance(instance_id, [t[0] for t in timers],
+                                            fixed or self.clock.now())
             except EngineError as exc:
                 report.failed.append({"instance_id": instance_id, "error": str(exc),
                                       "timers": [t[1] for t in timers]})
@@ -106,5 +111,6 @@ class SweepMixin:
                 "timer_id": t,
                 "element_id": loaded.before.timers[t].element_id,
                 "due_at": loaded.before.timers[t].due_at.isoformat(),
+                "fired_at": now.isoformat(),
                 "incident": incident,
             } for t in still_due]
