@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -73,13 +73,26 @@ class Scheduler:
         try:
             due = self.engine.next_due_at()
             if due is None or due > self.engine.clock.now():
+                self._wake_at(due)
                 return 0
             fired = sweep(self.engine, self.settings.timer_batch)
+            self._wake_at(self.engine.next_due_at())
             self._fired_since_beat += fired
             return fired
         except Exception:  # a scheduler must outlive a bad moment of the database
             log.exception("timer sweep failed; retrying at the next tick")
             return 0
+
+    def _wake_at(self, due: datetime | None) -> None:
+        """Sleep until the next due time rather than the next poll, when that is sooner."""
+        if due is None or not self.scheduler.running:
+            return
+        delay = (due - self.engine.clock.now()).total_seconds()
+        if 0 < delay < self.settings.timer_poll_seconds:
+            # The engine's clock may be a drill's; APScheduler runs on the real one.
+            run_at = datetime.now(UTC) + timedelta(seconds=delay + 0.005)
+            self.scheduler.add_job(self.tick, "date", run_date=run_at, id="wakeup",
+                                   replace_existing=True)
 
     def deliver(self) -> dict[str, int]:
         try:
