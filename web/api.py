@@ -10,7 +10,7 @@ from flask import Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from web.openapi import Api
-from workflows import access, escalations
+from workflows import access, escalations, stats
 from workflows.complaints import ACTIONS, OTHER_ACTIONS, Complaints
 from workflows.errors import Invalid, Unauthenticated
 from workflows.models import Agency
@@ -254,6 +254,91 @@ def working_calendar() -> Any:
         raise Invalid("year out of range", {"year": "between 2000 and 2100"})
     with service.read_session() as session:
         return jsonify(days_off(session, service.config, year))
+
+
+# --------------------------------------------------------------------------- statistics
+
+PERIOD_PARAMETERS = [
+    {"name": "year", "in": "query", "schema": {"type": "integer", "minimum": 2000,
+                                               "maximum": 2100},
+     "description": "a calendar year (default: this year, to date)"},
+    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": "first day of a range (with `to`, instead of `year`)"},
+    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": "last day of the range, included"},
+    {"name": "agency", "in": "query", "schema": {"type": "string"},
+     "description": "an agency code: that agency and its units"},
+]
+STATS = {"type": "object", "required": ["period", "totals", "followed_up", "breakdowns",
+                                        "speed", "deadlines", "ranking"],
+         "properties": {"period": _obj, "scope": _obj, "totals": _obj, "followed_up": _obj,
+                        "breakdowns": _obj, "speed": _obj, "deadlines": _obj, "overdue": _obj,
+                        "escalations": _obj, "ombudsman": _obj, "satisfaction": _obj,
+                        "ranking": _obj}}
+STATS_ERRORS = {403: ("Outside the caller's scope", None),
+                422: ("A parameter is not valid", None)}
+
+
+def _officer_figures() -> dict[str, Any]:
+    who = principal()
+    service = complaints()
+    args = request.args
+    with service.read_session() as session:
+        return stats.officer_figures(
+            session, who, service.config, service.engine.clock.now(), year=args.get("year"),
+            date_from=args.get("from"), date_to=args.get("to"), agency=args.get("agency"))
+
+
+def _download(content: str | bytes, mimetype: str, filename: str) -> Response:
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@api.route("GET", "/stats", operation_id="get_stats", tag="statistics",
+           summary="The figures of the caller's scope: counts, follow-up, speed in working "
+           "days, deadlines, escalations, satisfaction, OPD ranking (see docs/statistics.md)",
+           description="Diskominfo and regency-level supervisors see the regency; other "
+           "officers see their agency and its units.",
+           parameters=PERIOD_PARAMETERS,
+           responses={200: ("The figures", STATS), **STATS_ERRORS})
+def get_stats() -> Any:
+    return jsonify(_officer_figures())
+
+
+@api.route("GET", "/stats/public", operation_id="get_public_stats", tag="statistics",
+           security=[], summary="The public figures of the regency (Statistik): aggregates "
+           "only, no personal data, no report named",
+           parameters=PERIOD_PARAMETERS[:1],
+           responses={200: ("The public figures", STATS),
+                      422: ("A parameter is not valid", None)})
+def get_public_stats() -> Any:
+    service = complaints()
+    with service.read_session() as session:
+        return jsonify(stats.public_figures(session, service.config,
+                                            service.engine.clock.now(),
+                                            year=request.args.get("year")))
+
+
+@api.route("GET", "/stats/export.csv", operation_id="export_stats_csv", tag="statistics",
+           summary="The figures of /stats as CSV rows (bagian, kunci, label, ukuran, "
+           "keterangan, nilai)", parameters=PERIOD_PARAMETERS,
+           responses={200: ("text/csv, UTF-8", None), **STATS_ERRORS})
+def export_stats_csv() -> Any:
+    figures = _officer_figures()
+    return _download(stats.to_csv(figures), "text/csv",
+                     stats.export_name(figures, "csv"))
+
+
+@api.route("GET", "/stats/export.xlsx", operation_id="export_stats_xlsx", tag="statistics",
+           summary="The same rows as the CSV, as an Excel workbook (sheet Statistik)",
+           parameters=PERIOD_PARAMETERS,
+           responses={200: ("An XLSX workbook", None), **STATS_ERRORS})
+def export_stats_xlsx() -> Any:
+    figures = _officer_figures()
+    return _download(stats.to_xlsx(figures), "application/vnd.openxmlformats-officedocument."
+                     "spreadsheetml.sheet", stats.export_name(figures, "xlsx"))
 
 
 @api.route("GET", "/openapi.json", operation_id="openapi", tag="meta", security=[],
