@@ -201,3 +201,19 @@ def test_evidence_is_served_only_to_those_who_may_see_it(regency):
     assert regency.client.get(path, headers=regency.headers("penghubung.dlh")).status_code == 404
     assert regency.client.get(path + "9", headers=regency.headers("admin.kominfo")
                               ).status_code == 404
+
+
+def test_officers_read_their_in_app_notifications(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    inbox = regency.get("/api/v1/notifications?unread=true", as_="penghubung.pupr")
+    assert [n["template"] for n in inbox] == ["task_assigned"]
+    assert inbox[0]["tracking_number"] == tracking and tracking in inbox[0]["subject"]
+    response = regency.client.post("/api/v1/notifications/read", json={"ids": [inbox[0]["id"]]},
+                                   headers=regency.headers("penghubung.pupr"))
+    assert response.get_json() == {"marked": 1}
+    assert regency.get("/api/v1/notifications?unread=true", as_="penghubung.pupr") == []
+    others = regency.client.post("/api/v1/notifications/read", json={"ids": [inbox[0]["id"]]},
+                                 headers=regency.headers("penghubung.dlh"))
+    assert others.get_json() == {"marked": 0}

@@ -198,6 +198,38 @@ def list_tasks() -> Any:
     return jsonify(complaints().worklist(principal()))
 
 
+@api.route("GET", "/notifications", operation_id="list_notifications", tag="tasks",
+           summary="The caller's in-app notifications (new tasks, reminders, escalations)",
+           parameters=[{"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
+           responses={200: ("Notifications, newest first", {"type": "array"})})
+def list_notifications() -> Any:
+    from workflows import notify
+
+    who = principal()
+    if who.user_id is None:
+        raise Invalid("only accounts have an inbox", {"Authorization": "use an officer token"})
+    unread = (request.args.get("unread") or "").lower() in ("1", "true", "yes")
+    with complaints().read_session() as session:
+        return jsonify(notify.inbox(session, who.user_id, unread_only=unread))
+
+
+@api.route("POST", "/notifications/read", operation_id="mark_notifications_read",
+           tag="tasks", summary="Mark in-app notifications as read",
+           request={"type": "object", "required": ["ids"], "additionalProperties": False,
+                    "properties": {"ids": {"type": "array", "items": {"type": "integer"},
+                                           "maxItems": 500}}},
+           responses={200: ("How many changed", _obj)})
+def mark_notifications_read() -> Any:
+    from workflows import notify
+
+    who = principal()
+    ids = json_body().get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        raise Invalid("ids must be a list of numbers", {"ids": "e.g. [12, 13]"})
+    with complaints().session() as session:
+        return jsonify(marked=notify.mark_read(session, who.user_id or -1, ids))
+
+
 @api.route("GET", "/agencies", operation_id="list_agencies", tag="agencies",
            summary="The agency tree (province > regency > OPD > unit)", security=[],
            responses={200: ("Agencies", {"type": "array"})})

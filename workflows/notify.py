@@ -116,3 +116,28 @@ def users_with(session: Session, role: str, agency_ids: Iterable[int] | None) ->
             return []
         query = query.where(User.agency_id.in_(ids))
     return [u for u in session.scalars(query) if role in (u.roles or [])]
+
+
+def inbox(session: Session, user_id: int, *, unread_only: bool = False, limit: int = 100
+          ) -> list[dict[str, Any]]:
+    """A user's in-app notifications, newest first, rendered in their language."""
+    query = select(Outbox).where(Outbox.user_id == user_id, Outbox.channel == "inapp")
+    if unread_only:
+        query = query.where(Outbox.status == "unread")
+    rows = session.scalars(query.order_by(Outbox.id.desc()).limit(min(limit, 500))).all()
+    items = []
+    for row in rows:
+        subject, body = render(row.template, row.language, row.payload or {})
+        items.append({"id": row.id, "at": row.created_at.isoformat(), "template": row.template,
+                      "subject": subject, "body": body, "read": row.status == "read",
+                      "tracking_number": (row.payload or {}).get("tracking_number")})
+    return items
+
+
+def mark_read(session: Session, user_id: int, ids: Iterable[int]) -> int:
+    rows = session.scalars(select(Outbox).where(
+        Outbox.user_id == user_id, Outbox.channel == "inapp", Outbox.id.in_(list(ids)),
+        Outbox.status == "unread")).all()
+    for row in rows:
+        row.status = "read"
+    return len(rows)
