@@ -158,3 +158,26 @@ def test_the_administrator_edits_cuti_bersama_from_the_cli(cli):
     cli("calendar", "reset-day", "2026-12-24", "--json")
     cli("calendar", "reset-day", "2026-12-24", "--json", code=1)
     cli("calendar", "day-off", "31-12-2026", "--name", "x", code=2)
+
+
+def test_dead_letters_are_listed_and_requeued_from_the_cli(cli, tmp_path):
+    from datetime import UTC, datetime
+
+    from engine.store import Store
+    from workflows.models import Outbox
+
+    cli("demo", "--json")
+    store = Store(os.environ["ADUAN_DATABASE_URL"])
+    now = datetime.now(UTC)
+    with store.transaction() as session:
+        session.add(Outbox(created_at=now, channel="sms", recipient="6281234", template=(
+            "status_changed"), language="id", payload={}, status="dead", attempts=6,
+            last_error="HTTP 400 from the gateway"))
+    store.dispose()
+    dead = cli("outbox", "dead", "--json")
+    assert [(d["recipient"], d["last_error"]) for d in dead] == [
+        ("6281234", "HTTP 400 from the gateway")]
+    requeued = cli("outbox", "requeue", str(dead[0]["id"]), "--json")
+    assert requeued["status"] == "pending" and requeued["attempts"] == 0
+    assert cli("outbox", "dead", "--json") == []
+    cli("outbox", "requeue", str(dead[0]["id"]), "--json", code=1)  # no longer dead

@@ -681,6 +681,39 @@ def _status_text(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@main.group()
+def outbox() -> None:
+    """Notifications given up on: list and requeue them."""
+
+
+@outbox.command("dead")
+@click.option("--limit", type=int, default=100, show_default=True)
+@json_option
+@pass_ctx
+@command
+def outbox_dead(ctx: CliContext, limit: int, as_json: bool) -> None:
+    """Dead letters, newest first, with the last error."""
+    from workflows.delivery import dead_letters
+
+    rows = dead_letters(ctx.engine.store, limit=limit)
+    emit(rows, as_json, lambda rows: "\n".join(
+        f"{r['id']}  {r['channel']}  {r['recipient']}  {r['last_error']}" for r in rows)
+        or "no dead letters")
+
+
+@outbox.command("requeue")
+@click.argument("outbox_id", type=int)
+@json_option
+@pass_ctx
+@command
+def outbox_requeue(ctx: CliContext, outbox_id: int, as_json: bool) -> None:
+    """Send a dead letter again (after fixing its cause)."""
+    from workflows.delivery import requeue
+
+    row = requeue(ctx.engine.store, outbox_id, now=ctx.engine.clock.now())
+    emit(row, as_json, lambda r: f"notification {r['id']} is queued again")
+
+
 @main.command()
 @pass_ctx
 def scheduler(ctx: CliContext) -> None:
