@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from engine import Engine, FrozenClock
 from tests.regency import build
-from workflows import access, demo, stats
+from workflows import access, demo, stats, stats_export
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
 from workflows.holidays_admin import set_day
@@ -580,7 +580,7 @@ def test_the_public_figures_never_carry_confidential_content_or_personal_data(db
     assert row(public["breakdowns"]["category"], "civil_registration")["received"] == 1
     assert public["ombudsman"]["total"] == 1 and "cases" not in public["ombudsman"]
     assert public["scope"] == {"agency": None, "name": "Kabupaten Penajam Paser Utara"}
-    rows = stats.export_rows(public)
+    rows = stats_export.export_rows(public)
     assert not any(SECRET_TITLE in str(value) for r in rows for value in r)
 
 

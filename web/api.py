@@ -10,7 +10,7 @@ from flask import Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from web.openapi import Api
-from workflows import access, escalations, stats
+from workflows import access, escalations, stats, stats_export
 from workflows.complaints import ACTIONS, OTHER_ACTIONS, Complaints
 from workflows.errors import Invalid, Unauthenticated
 from workflows.models import Agency
@@ -359,8 +359,8 @@ def get_public_stats() -> Any:
            responses={200: ("text/csv, UTF-8", None), **STATS_ERRORS})
 def export_stats_csv() -> Any:
     figures = _officer_figures()
-    return _download(stats.to_csv(figures), "text/csv",
-                     stats.export_name(figures, "csv"))
+    return _download(stats_export.to_csv(figures), "text/csv",
+                     stats_export.export_name(figures, "csv"))
 
 
 @api.route("GET", "/stats/export.xlsx", operation_id="export_stats_xlsx", tag="statistics",
@@ -369,8 +369,8 @@ def export_stats_csv() -> Any:
            responses={200: ("An XLSX workbook", None), **STATS_ERRORS})
 def export_stats_xlsx() -> Any:
     figures = _officer_figures()
-    return _download(stats.to_xlsx(figures), "application/vnd.openxmlformats-officedocument."
-                     "spreadsheetml.sheet", stats.export_name(figures, "xlsx"))
+    return _download(stats_export.to_xlsx(figures), "application/vnd.openxmlformats-officedocument."
+                     "spreadsheetml.sheet", stats_export.export_name(figures, "xlsx"))
 
 
 @api.route("GET", "/openapi.json", operation_id="openapi", tag="meta", security=[],
