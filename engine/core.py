@@ -6,8 +6,7 @@ import functools
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,6 @@ from jsonschema import Draft202012Validator
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
 
 from engine import projections as proj
 from engine.assignment import AssignmentMixin
@@ -372,10 +370,6 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
     def _summary(row: InstanceRow) -> InstanceSummary:
         return InstanceSummary(row.id, row.process_id, row.status, row.version, row.business_key)
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self.store.transaction() as session:
-            yield session
 
 
 def _deliver_event(workflow: BpmnWorkflow, waiting: list[tuple[Any, Any]],

@@ -199,3 +199,15 @@ def test_reassigning_a_task_changes_its_groups_and_clears_the_claim(engine, revi
     with pytest.raises(InvalidInput):
         engine.set_candidate_groups(task_id, [])
     assert engine.instance(inst.id)["events"][-1]["action"] == "reassign"
+
+
+def test_host_helpers_are_callable_from_diagrams_and_files_are_kept(engine, tmp_path, review):
+    engine.register_helper("add_working_days", lambda start, days: f"{start}+{days}wd")
+    path = write(tmp_path, "helper.bpmn", linear(
+        "helper", script_task("due", "deadline = add_working_days(received, 3)"),
+        user_task("look")))
+    engine.deploy([path])
+    inst = engine.start("helper", {"received": "2026-03-02"})
+    assert engine.instance(inst.id)["data"]["deadline"] == "2026-03-02+3wd"
+    files = engine.definition_files("helper")
+    assert list(files) == ["helper.bpmn"] and "add_working_days" in files["helper.bpmn"]
