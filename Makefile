@@ -27,10 +27,12 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/scheduler.py
+	$(PY) bench/stats.py
 
 bench-quick: $(STAMP)
 	$(PY) bench/engine.py --quick
 	$(PY) bench/scheduler.py --quick
+	$(PY) bench/stats.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,409 @@
+"""Statistics benchmark: the dashboard's and the public page's figures for a year, through
+the real Flask app, on a large PostgreSQL database and a regency-sized SQLite one.
+
+Run from the repository root:
+
+    python bench/stats.py            # PostgreSQL 1,000,000 closed + 50,000 open; SQLite 100,000
+    python bench/stats.py --quick    # PostgreSQL 100,000 closed + 5,000 open, fewer requests
+
+The complaints are written by bulk SQL (INSERT ... SELECT over generate_series on PostgreSQL,
+a recursive CTE on SQLite): six years of reports over the demo regency's OPDs, categories,
+channels and classifications, with verification, disposition, first answer and closure
+times, ratings, SLA records (verification, follow-up, resolution) and escalations of the late
+ones. The app is built as tests/regency.py builds it (demo agencies, officers and tokens) on
+a frozen clock. Then `GET /api/v1/stats?year=Y` (as the Sekda, who sees the whole regency)
+and `GET /api/v1/stats/public?year=Y` are timed: warm-up requests first, then sequential
+requests, median and p95 in ms. Y is the last full year (2025) and the current one (2026,
+which also holds the open backlog).
+
+PostgreSQL is measured when --postgres-url (or ADUAN_BENCH_POSTGRES_URL, or
+ADUAN_TEST_POSTGRES_URL) names a server: a fresh database `aduan_bench_<random>` is created
+there and dropped at the end. SQLite always runs, on a file in a temporary directory.
+
+Human-readable progress goes to stdout; the LAST line is one JSON object with every figure
+and a pass/fail boolean per target (see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# `python bench/stats.py` puts bench/ first on sys.path, where bench/engine.py would shadow
+# the engine package: the repository root takes its place.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
+
+from bench.engine import (  # noqa: E402
+    PostgresBackend,
+    SqliteBackend,
+    _git_state,
+    _load_average,
+    _version,
+    percentile,
+    say,
+)
+from engine import FrozenClock  # noqa: E402
+from tests.regency import build  # noqa: E402
+
+NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
+FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
+CLOSED_UNTIL = datetime(2026, 10, 15, tzinfo=UTC)  # the newest finished report
+OPEN_SINCE = datetime(2026, 6, 1, tzinfo=UTC)  # the open backlog: June to now
+YEARS = (2025, 2026)  # the last full year, and the current one
+TARGET_P95_MS = 300.0
+SUPERVISOR = "sekda"  # a regency-level supervisor: the whole regency's figures
+
+FULL = {"postgres_closed": 1_000_000, "postgres_open": 50_000, "sqlite_closed": 95_000,
+        "sqlite_open": 5_000, "warmup": 3, "requests": 30}
+QUICK = {"postgres_closed": 100_000, "postgres_open": 5_000, "sqlite_closed": 95_000,
+         "sqlite_open": 5_000, "warmup": 2, "requests": 8}
+
+CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
+              "education", "permits", "social_aid", "other")
+CHANNELS = ("web", "qr", "whatsapp", "sms", "api")
+CLASSIFICATIONS = ("pengaduan", "aspirasi", "permintaan_informasi")
+OPEN_STATUSES = ("SUBMITTED", "NEEDS_INFO", "VERIFIED", "DISPOSED", "IN_PROGRESS",
+                 "RESPONDED")
+DAY = 86_400
+
+
+# --------------------------------------------------------------------------- populating
+
+
+class Dialect:
+    """The few SQL spellings that differ between PostgreSQL and SQLite."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def series(self, count: int) -> str:
+        """FROM-clause rows with one column g = 1..count."""
+        if self.postgres:
+            return f"generate_series(1, {count}) AS s(g)"
+        return (f"(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s "
+                f"WHERE g < {count}) SELECT g FROM s) AS s")
+
+    def random(self) -> str:
+        """A uniform number in [0, 1)."""
+        if self.postgres:
+            return "random()"
+        return "((random() & 1073741823) / 1073741824.0)"
+
+    def stamp(self, epoch: str) -> str:
+        """An instant from epoch seconds, as the app stores it (NULL stays NULL)."""
+        if self.postgres:
+            return f"to_timestamp({epoch})"
+        # SQLAlchemy's SQLite format: 'YYYY-MM-DD HH:MM:SS.ffffff', naive UTC
+        return f"(datetime(CAST({epoch} AS INTEGER), 'unixepoch') || '.000000')"
+
+    def pick(self, values: tuple[str, ...], r: str) -> str:
+        """One of ``values`` by the uniform number r."""
+        whens = " ".join(f"WHEN {i} THEN '{v}'" for i, v in enumerate(values))
+        return f"(CASE CAST({self.floor(f'{r} * {len(values)}')} AS INTEGER) {whens} END)"
+
+    def floor(self, expr: str) -> str:
+        return f"floor({expr})" if self.postgres else f"CAST({expr} AS INTEGER)"
+
+
+def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
+    """Bulk SQL: seed rows, then complaints, SLA records and escalations; then statistics."""
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    sql = Dialect(engine.dialect.name == "postgresql")
+    began = time.perf_counter()
+    timings: dict[str, float] = {}
+    try:
+        with engine.begin() as db:
+            agencies = [row[0] for row in db.execute(text(
+                "SELECT id FROM agency WHERE kind IN ('opd', 'bumd', 'kecamatan', 'kelurahan') "
+                "ORDER BY id"))]
+            units = dict(db.execute(text(
+                "SELECT p.id, min(u.id) FROM agency u JOIN agency p ON p.id = u.parent_id "
+                "WHERE u.kind = 'unit' GROUP BY p.id")).all())
+        total = closed + open_
+        r = sql.random
+        first, closed_span = FIRST.timestamp(), CLOSED_UNTIL.timestamp() - FIRST.timestamp()
+        open_from, open_span = OPEN_SINCE.timestamp(), NOW.timestamp() - OPEN_SINCE.timestamp()
+        agency_case = " ".join(f"WHEN {i} THEN {a}" for i, a in enumerate(agencies))
+        unit_case = " ".join(f"WHEN {a} THEN {u}" for a, u in units.items()) or "WHEN 0 THEN 0"
+        step = time.perf_counter()
+        with engine.begin() as db:
+            temp = "TEMPORARY " if not sql.postgres else "UNLOGGED "
+            # 1. random draws, one row per complaint (each column drawn once)
+            db.execute(text(
+                f"CREATE {temp}TABLE bench_draw AS SELECT g, {r()} AS r_time, "
+                f"{r()} AS r_status, {r()} AS r_agency, {r()} AS r_cat, {r()} AS r_chan, "
+                f"{r()} AS r_class, {r()} AS r_ver, {r()} AS r_disp, {r()} AS r_ans, "
+                f"{r()} AS r_close, {r()} AS r_rating, {r()} AS r_misc FROM {sql.series(total)}"))
+            # 2. the complaint's shape: status and epoch seconds of each step (NULL if not yet)
+            is_open = f"g > {closed}"
+            created = (f"(CASE WHEN {is_open} THEN {open_from} + r_time * {open_span} "
+                       f"ELSE {first} + r_time * {closed_span} END)")
+            status = (f"(CASE WHEN {is_open} THEN "
+                      f"{sql.pick(OPEN_STATUSES, 'r_status')} "
+                      "WHEN r_status < 0.05 THEN 'ARCHIVED' WHEN r_status < 0.08 THEN 'RETURNED' "
+                      "ELSE 'CLOSED' END)")
+            db.execute(text(
+                f"CREATE {temp}TABLE bench_shape AS SELECT g, {status} AS status, "
+                f"{created} AS c, r_agency, r_cat, r_chan, r_class, r_rating, r_misc, "
+                f"{created} + 1800 + r_ver * r_ver * 5 * {DAY} AS v, "
+                f"r_disp * 1.5 * {DAY} + 600 AS dd, "
+                f"r_ans * r_ans * 9 * {DAY} + 3600 AS da, "
+                f"r_close * 12 * {DAY} + 3600 AS dz FROM bench_draw"))
+            timings["draws_seconds"] = round(time.perf_counter() - step, 1)
+            step = time.perf_counter()
+            # 3. complaints: explicit ids 1..total (the seed's g)
+            verified = "CASE WHEN status IN ('SUBMITTED', 'NEEDS_INFO') THEN NULL ELSE v END"
+            disposed = ("CASE WHEN status IN ('SUBMITTED', 'NEEDS_INFO', 'VERIFIED', "
+                        "'ARCHIVED', 'RETURNED') THEN NULL ELSE v + dd END")
+            answered = ("CASE WHEN status IN ('RESPONDED', 'CLOSED') THEN v + dd + da END")
+            closed_at = ("CASE WHEN status = 'CLOSED' THEN v + dd + da + dz "
+                         "WHEN status IN ('ARCHIVED', 'RETURNED') THEN v + 600 END")
+            agency = (f"(CASE WHEN status IN ('SUBMITTED', 'NEEDS_INFO', 'VERIFIED', "
+                      f"'ARCHIVED', 'RETURNED') THEN NULL ELSE "
+                      f"CASE CAST({sql.floor(f'r_agency * {len(agencies)}')} AS INTEGER) "
+                      f"{agency_case} END END)")
+            db.execute(text(
+                "INSERT INTO complaint (id, tracking_number, secret_hash, classification, "
+                "misconduct, category, severity, title, body, anonymous, confidential, channel, "
+                "language, status, agency_id, unit_id, rating, created_at, updated_at, "
+                "verified_at, disposed_at, first_answer_at, closed_at, version) "
+                "SELECT g, 'BENCH-' || g, 'x', "
+                f"{sql.pick(CLASSIFICATIONS, 'r_class')}, "
+                "CASE WHEN r_misc < 0.05 THEN TRUE ELSE FALSE END, "
+                f"{sql.pick(CATEGORIES, 'r_cat')}, 'medium', 'Laporan', 'Isi laporan', "
+                "FALSE, FALSE, "
+                f"{sql.pick(CHANNELS, 'r_chan')}, 'id', status, agency, "
+                f"CASE WHEN r_misc > 0.6 THEN CASE agency {unit_case} END END, "
+                "CASE WHEN status = 'CLOSED' AND r_rating < 0.7 THEN "
+                f"1 + CAST({sql.floor('r_rating / 0.14')} AS INTEGER) END, "
+                f"{sql.stamp('c')}, {sql.stamp('coalesce(z, a, d, ver, c)')}, "
+                f"{sql.stamp('ver')}, {sql.stamp('d')}, {sql.stamp('a')}, {sql.stamp('z')}, 1 "
+                f"FROM (SELECT g, status, c, r_class, r_misc, r_cat, r_chan, r_rating, "
+                f"{agency} AS agency, {verified} AS ver, {disposed} AS d, {answered} AS a, "
+                f"{closed_at} AS z FROM bench_shape) AS shaped"))
+            timings["complaints_seconds"] = round(time.perf_counter() - step, 1)
+            step = time.perf_counter()
+            # 4. SLA records: verification for all, follow-up and resolution once dispositioned
+            now = NOW.timestamp()
+            specs = [
+                ("verification", 3.0, "created_at", "verified_at", "verified_at IS NULL"),
+                ("follow_up", 5.0, "disposed_at", "first_answer_at", "disposed_at IS NULL"),
+                ("resolution", 14.0, "disposed_at", "closed_at", "disposed_at IS NULL"),
+            ]
+            epoch = ("extract(epoch from {})" if sql.postgres
+                     else "CAST(strftime('%s', {}) AS REAL)")
+            for step_name, budget, start, end, skip in specs:
+                start_e, end_e = epoch.format(start), epoch.format(end)
+                due = f"{start_e} + {budget * 7 / 5 * DAY}"  # working days as calendar days
+                db.execute(text(
+                    "INSERT INTO sla_record (complaint_id, step, budget_days, holder_rung, "
+                    "started_at, due_at, pauses, state, ended_at, late_seconds, rung, "
+                    "reminded_rungs) "
+                    f"SELECT id, '{step_name}', {budget}, 0, {start}, {sql.stamp(due)}, '[]', "
+                    f"CASE WHEN {end} IS NULL THEN 'running' WHEN {end_e} <= {due} THEN 'met' "
+                    "ELSE 'breached' END, "
+                    f"{end}, CASE WHEN {end} IS NOT NULL AND {end_e} > {due} "
+                    f"THEN ({end_e} - {due}) * 5 / 7 END, "
+                    f"CASE WHEN coalesce({end_e}, {now}) > {due} + {2 * DAY} THEN 2 "
+                    f"WHEN coalesce({end_e}, {now}) > {due} THEN 1 ELSE 0 END, '[]' "
+                    f"FROM complaint WHERE NOT ({skip}) "
+                    "AND status NOT IN ('ARCHIVED', 'RETURNED') ORDER BY id"))
+            timings["sla_seconds"] = round(time.perf_counter() - step, 1)
+            step = time.perf_counter()
+            # 5. escalations: each rung a late step reached (rung 1 'opd', rung 2 regency)
+            for rung, name in ((1, "opd"), (2, "regency_admin")):
+                db.execute(text(
+                    "INSERT INTO escalation (complaint_id, sla_id, step, rung, rung_name, "
+                    "agency_id, at, due_at, status) "
+                    f"SELECT s.complaint_id, s.id, s.step, {rung}, '{name}', c.agency_id, "
+                    "s.due_at, s.due_at, CASE WHEN s.state = 'running' THEN 'open' "
+                    "ELSE 'resolved' END "
+                    "FROM sla_record s JOIN complaint c ON c.id = s.complaint_id "
+                    f"WHERE s.rung >= {rung}"))
+            timings["escalations_seconds"] = round(time.perf_counter() - step, 1)
+            db.execute(text("DROP TABLE bench_draw"))
+            db.execute(text("DROP TABLE bench_shape"))
+            if sql.postgres:
+                for table in ("complaint", "sla_record", "escalation"):
+                    db.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                    f"(SELECT max(id) FROM {table}))"))
+        step = time.perf_counter()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            if sql.postgres:
+                db.execute(text("VACUUM ANALYZE complaint"))
+                db.execute(text("VACUUM ANALYZE sla_record"))
+                db.execute(text("VACUUM ANALYZE escalation"))
+            else:
+                db.execute(text("ANALYZE"))
+        timings["analyze_seconds"] = round(time.perf_counter() - step, 1)
+        with engine.connect() as db:
+            counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
+                      for table in ("complaint", "sla_record", "escalation")}
+            counts["by_year"] = {str(year): int(db.execute(text(
+                "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
+                {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,
+                                                                      tzinfo=UTC)}).scalar())
+                for year in YEARS} if sql.postgres else None
+            if sql.postgres:
+                size = db.execute(text("SELECT pg_database_size(current_database())")).scalar()
+                counts["database_mb"] = round(size / 2**20, 1)
+    finally:
+        engine.dispose()
+    return {"closed": closed, "open": open_, "agencies": len(agencies), **counts, **timings,
+            "seconds": round(time.perf_counter() - began, 1)}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def measure(client: Any, path: str, headers: dict[str, str], warmup: int, requests: int
+            ) -> dict[str, Any]:
+    """Sequential requests after a warm-up: median and p95 in ms; the figures' size."""
+    body: Any = None
+    for _ in range(warmup):
+        response = client.get(path, headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {response.status_code}: {response.get_data()[:300]}")
+        body = response.get_json()
+    timings = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        response = client.get(path, headers=headers)
+        timings.append(time.perf_counter() - began)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {response.status_code}")
+    return {"requests": requests,
+            "median_ms": round(statistics.median(timings) * 1000, 1),
+            "p95_ms": round(percentile(timings, 95) * 1000, 1),
+            "max_ms": round(max(timings) * 1000, 1),
+            "received": body["totals"]["received"] if body else None,
+            "response_kb": round(len(json.dumps(body)) / 1024, 1) if body else None}
+
+
+def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
+                  folder: Path) -> dict[str, Any]:
+    with backend.database() as url:
+        clock = FrozenClock(NOW)
+        regency = build(url, clock, folder)  # demo agencies, officers, tokens; the app
+        try:
+            say(f"{backend.label}: writing {closed:,} closed + {open_:,} open complaints")
+            made = populate(url, closed, open_)
+            say(f"{backend.label}: populated in {made['seconds']} s: "
+                f"{made['complaint']:,} complaints, {made['sla_record']:,} SLA records, "
+                f"{made['escalation']:,} escalations")
+            headers = regency.headers(SUPERVISOR)
+            result: dict[str, Any] = {"populated": made, "requests": {}}
+            for year in YEARS:
+                for name, path, who in (("stats", f"/api/v1/stats?year={year}", headers),
+                                        ("public", f"/api/v1/stats/public?year={year}", {})):
+                    figures = measure(regency.client, path, who, sizes["warmup"],
+                                      sizes["requests"])
+                    result["requests"][f"{name}_{year}"] = figures
+                    say(f"{backend.label}: GET {path}: median {figures['median_ms']} ms, "
+                        f"p95 {figures['p95_ms']} ms ({figures['received']:,} received)")
+            return result
+        finally:
+            regency.engine.dispose()
+
+
+def targets(figures: dict[str, Any]) -> dict[str, bool]:
+    found = {}
+    for backend in ("postgres", "sqlite"):
+        runs = figures.get(backend, {}).get("requests")
+        if not runs:
+            continue
+        for name in ("stats", "public"):
+            found[f"{backend}_{name}_p95_lt_{TARGET_P95_MS:.0f}ms"] = all(
+                run["p95_ms"] < TARGET_P95_MS for key, run in runs.items()
+                if key.startswith(f"{name}_"))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="PostgreSQL 100,000 closed + 5,000 open, fewer requests")
+    parser.add_argument("--postgres-url", default=os.environ.get("ADUAN_BENCH_POSTGRES_URL")
+                        or os.environ.get("ADUAN_TEST_POSTGRES_URL"),
+                        help="a PostgreSQL server URL; a database is created and dropped there")
+    parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    began = time.perf_counter()
+    result: dict[str, Any] = {
+        "benchmark": "stats",
+        "mode": "quick" if args.quick else "full",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "bench/stats.py", *(argv or sys.argv[1:])]),
+        "machine": {
+            "cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__,
+            "flask": _version("Flask"), "load_average_at_start": _load_average(),
+        },
+        "code": _git_state(),
+        "sizes": sizes,
+        "now": NOW.isoformat(),
+        "years": list(YEARS),
+        "target_p95_ms": TARGET_P95_MS,
+    }
+    if args.quick:
+        result["quick_note"] = (
+            f"quick mode: PostgreSQL {QUICK['postgres_closed']:,} closed + "
+            f"{QUICK['postgres_open']:,} open instead of {FULL['postgres_closed']:,} + "
+            f"{FULL['postgres_open']:,} (its pass/fail does not speak for the target's size); "
+            f"{QUICK['requests']} requests per figure instead of {FULL['requests']}")
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
+        folder = Path(tmp)
+        result["sqlite"] = bench_backend(SqliteBackend(folder), sizes["sqlite_closed"],
+                                         sizes["sqlite_open"], sizes, folder / "sqlite")
+        if args.postgres_url:
+            backend = PostgresBackend(args.postgres_url)
+            try:
+                result["postgres_server"] = backend.server_version()
+                result["postgres"] = bench_backend(backend, sizes["postgres_closed"],
+                                                   sizes["postgres_open"], sizes,
+                                                   folder / "postgres")
+            except OperationalError as exc:
+                say(f"postgres: cannot be measured: {exc.orig or exc}")
+                result["postgres"] = {"error": str(exc.orig or exc).strip()}
+                status = 1
+            finally:
+                backend.close()
+        else:
+            say("postgres: skipped (no --postgres-url, ADUAN_BENCH_POSTGRES_URL or "
+                "ADUAN_TEST_POSTGRES_URL)")
+            result["postgres"] = {"skipped": "no PostgreSQL URL given"}
+    checks = targets(result)
+    result["targets"] = checks
+    result["all_targets_pass"] = bool(checks) and all(checks.values())
+    for name, passed in checks.items():
+        say(f"target {name}: {'PASS' if passed else 'FAIL'}")
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    result["machine"]["load_average_at_end"] = _load_average()
+    say(f"finished in {result['seconds']:.1f} s")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, separators=(",", ":")), flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
