@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from workflows import access
+from workflows import access, notify
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
@@ -267,19 +267,21 @@ def worklist(session: Session, tasks: list[dict[str, Any]], principal: access.Pr
     return rows
 
 
+# A task's candidate-group role -> the user role that works it.
+GROUP_ROLES = {"regency_admin": "regency_admin", "opd_liaison": "liaison_officer",
+               "technical_unit": "technical_officer"}
+
+
 def users_for_groups(session: Session, groups: list[str]) -> list[User]:
     """The officers behind a task's candidate groups, for notifications."""
     found: dict[int, User] = {}
-    users = session.scalars(select(User).where(User.active.is_(True))).all()
-    codes = {a.id: a.code for a in session.scalars(select(Agency))}
     for group in groups:
         role, _, code = group.partition(":")
-        for user in users:
-            roles = user.roles or []
-            if (role == "regency_admin" and "regency_admin" in roles) or (
-                    role == "opd_liaison" and "liaison_officer" in roles
-                    and codes.get(user.agency_id) == code) or (
-                    role == "technical_unit" and "technical_officer" in roles
-                    and codes.get(user.agency_id) == code):
-                found[user.id] = user
+        if role not in GROUP_ROLES:
+            continue  # the complainant is told through the status, not as an officer
+        agency_ids = None
+        if code:
+            agency_ids = list(session.scalars(select(Agency.id).where(Agency.code == code)))
+        for user in notify.users_with(session, GROUP_ROLES[role], agency_ids):
+            found[user.id] = user
     return list(found.values())
