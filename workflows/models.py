@@ -261,3 +261,17 @@ class SchedulerHeartbeat(Base):
     last_sweep_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     timers_fired: Mapped[int] = mapped_column(Integer, default=0)
     notifications_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt at /login: the basis of rate limits and lockouts on every node."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"),
+                      Index("ix_login_attempt_address_at", "address", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
