@@ -135,3 +135,31 @@ def regency(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[A
     regency = build(database_url, clock, tmp_path)
     yield regency
     regency.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+                  ) -> tuple[Path, dict[str, str]]:
+    """A SQLite file holding the demo regency, built once and copied by each test."""
+    from tests.regency import build
+
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "aduan.db"
+    shutil.copyfile(sqlite_template, path)
+    regency = build(f"sqlite:///{path}", FrozenClock(START), folder)
+    regency.engine.dispose()
+    return path, regency.tokens
+
+
+@pytest.fixture
+def site(demo_template: tuple[Path, dict[str, str]], clock: FrozenClock, tmp_path: Path
+         ) -> Iterator[Any]:
+    """The demo regency's pages through a browser-like test client (tests/pages.py)."""
+    from tests.pages import Site
+    from tests.regency import attach
+
+    template, tokens = demo_template
+    shutil.copyfile(template, tmp_path / "aduan.db")
+    regency = attach(f"sqlite:///{tmp_path / 'aduan.db'}", clock, tmp_path, tokens)
+    yield Site(regency)
+    regency.engine.dispose()

@@ -81,16 +81,24 @@ class Regency:
 
 
 def build(database_url: str, clock: FrozenClock, tmp_path: Path) -> Regency:
+    """A new demo regency: the lifecycle deployed, demo agencies and officers loaded."""
+    regency = attach(database_url, clock, tmp_path, {})
+    regency.complaints.install_diagrams()
+    with regency.complaints.session() as session:
+        accounts = demo.load(session, clock.now())
+    regency.tokens = {u["username"]: u["token"] for u in accounts["users"]}
+    return regency
+
+
+def attach(database_url: str, clock: FrozenClock, tmp_path: Path, tokens: dict[str, str],
+           **settings: Any) -> Regency:
+    """The app over a database that already holds a demo regency (a copied template)."""
     engine = Engine(database_url, clock=clock)
     config = RegencyConfig()
     complaints = Complaints(engine, config, Storage(tmp_path / "uploads",
                                                     config.max_attachment_bytes))
-    complaints.install_diagrams()
-    with complaints.session() as session:
-        accounts = demo.load(session, clock.now())
-    settings = Settings(database_url=database_url, upload_dir=str(tmp_path / "uploads"))
-    app = create_app(settings=settings, complaints=complaints)
+    app = create_app(settings=Settings(database_url=database_url,
+                                       upload_dir=str(tmp_path / "uploads"), **settings),
+                     complaints=complaints)
     app.config["TESTING"] = True
-    regency = Regency(engine, clock, complaints, app.test_client())
-    regency.tokens = {u["username"]: u["token"] for u in accounts["users"]}
-    return regency
+    return Regency(engine, clock, complaints, app.test_client(), dict(tokens))

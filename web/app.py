@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from engine import Engine
-from web import metrics
+from web import auth, i18n, metrics
 from web.api import api, unauthenticated_response
 from web.config import Settings
 from web.notifications import build_sender
@@ -44,13 +46,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.config["SECRET_KEY"] = settings.secret_key or os.urandom(32).hex()
     # Attachments: at most five files of 10 MB each plus the form.
     app.config["MAX_CONTENT_LENGTH"] = 55 * 1024 * 1024
+    app.config.update(
+        SESSION_COOKIE_NAME="aduan_session", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.SESSION_HOURS))
     app.json.ensure_ascii = False
     complaints = complaints or build_domain(settings, engine)
     app.extensions["aduan.complaints"] = complaints
     app.extensions["aduan.engine"] = complaints.engine
     app.extensions["aduan.settings"] = settings
+    from web.pages import pages
+
+    i18n.init_app(app)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(pages)
+    app.before_request(auth.check_csrf)
+    app.jinja_env.globals["csrf_token"] = auth.csrf_token
     register_error_handlers(app)
+    csp = content_security_policy(settings)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -61,8 +74,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; frame-ancestors 'none'")
+        response.headers.setdefault("Content-Security-Policy", csp)
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.get("/metrics")
@@ -74,6 +88,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         app.extensions["aduan.scheduler"] = start_embedded_scheduler(
             complaints, settings, sender=build_sender(settings, complaints))
     return app
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Scripts only from this site; map tiles from the configured tile server, if any.
+
+    Styles allow 'unsafe-inline' because Leaflet and bpmn-js position elements with style
+    attributes; scripts never run inline.
+    """
+    images = "'self' data: blob:"
+    if settings.tile_url:
+        parts = urlsplit(settings.tile_url.replace("{s}", "a"))
+        host = parts.netloc.replace("a.", "*.", 1) if "{s}" in settings.tile_url else (
+            parts.netloc)
+        images += f" {parts.scheme}://{host}"
+    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"img-src {images}; font-src 'self' data:; connect-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
 def metrics_collector(complaints: Complaints) -> metrics.DatabaseCollector:
@@ -98,6 +129,29 @@ def _wants_json() -> bool:
         "application/json")
 
 
+# What a page says for each status; the detail is shown only where it helps the visitor.
+ERROR_TITLES = {
+    400: i18n.N_("The request could not be understood."),
+    401: i18n.N_("Please sign in."),
+    403: i18n.N_("You may not open this page."),
+    404: i18n.N_("This page or report does not exist."),
+    405: i18n.N_("This page does not accept that request."),
+    409: i18n.N_("Someone else changed this report at the same time."),
+    413: i18n.N_("The upload is too large: at most 5 files of 10 MB each."),
+    422: i18n.N_("Some fields need your attention."),
+    429: i18n.N_("Too many attempts. Please wait and try again."),
+    500: i18n.N_("Something went wrong on our side. It has been logged."),
+}
+
+
+def error_page(status: int, detail: str) -> Any:
+    title = i18n.gettext(ERROR_TITLES.get(status, ERROR_TITLES[400]))
+    if detail == "csrf":
+        title = i18n.gettext("The form has expired. Go back, reload the page and try again.")
+    shown = detail if status in (409,) else ""
+    return render_template("error.html", status=status, title=title, detail=shown), status
+
+
 def register_error_handlers(app: Flask) -> None:
     """One place maps errors to HTTP: domain errors by kind, never a 500 for bad input."""
 
@@ -107,6 +161,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
+        if not _wants_json():
+            return error_page(exc.status, str(exc))
         body: dict[str, Any] = {"message": str(exc)}
         if isinstance(exc, Invalid) and exc.field_errors:
             body["field_errors"] = exc.field_errors
@@ -115,7 +171,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if not _wants_json():
-            return exc
+            return error_page(exc.code or 500, exc.description or "")
         message = {404: "no such endpoint; see /api/v1/openapi.json",
                    405: f"{request.method} is not allowed here",
                    413: "the request is too large: at most 5 attachments of 10 MB"}.get(
@@ -125,4 +181,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _wants_json():
+            return error_page(500, "")
         return jsonify(error={"message": "internal error; it has been logged"}), 500

@@ -14,6 +14,14 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _center(value: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(part) for part in value.split(","))
+    except ValueError as exc:
+        raise ValueError(f"ADUAN_MAP_CENTER must be 'lat,lon', not {value!r}") from exc
+    return lat, lon
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_SQLITE
@@ -45,6 +53,13 @@ class Settings:
     clock_offset_seconds: float = 0.0
     timer_lease_seconds: float = 60.0
     upload_dir: str = str(Path("instance") / "uploads")
+    regency_name: str = "Kabupaten Penajam Paser Utara"
+    # Map tiles for the report form and case pages; empty: no tiles (typing an address or
+    # coordinates still works). e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
+    tile_url: str = ""
+    tile_attribution: str = ""
+    map_center: tuple[float, float] = (-1.2538, 116.8305)  # Penajam
+    cookie_secure: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -80,6 +95,12 @@ class Settings:
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
             timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
+            regency_name=env.get("ADUAN_REGENCY_NAME", "Kabupaten Penajam Paser Utara"),
+            tile_url=env.get("ADUAN_TILE_URL", ""),
+            tile_attribution=env.get("ADUAN_TILE_ATTRIBUTION", ""),
+            map_center=_center(env.get("ADUAN_MAP_CENTER", "-1.2538,116.8305")),
+            cookie_secure=env.get("ADUAN_COOKIE_SECURE", "1").strip().lower()
+            not in {"0", "false", "no", "off"},
         )
 
     def clock(self) -> Any:

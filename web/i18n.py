@@ -1,0 +1,165 @@
+"""Languages of the pages: Bahasa Indonesia by default, English by a remembered switch.
+
+Message ids in code and templates are English. Indonesian lives in gettext catalogs,
+`web/translations/id/LC_MESSAGES/*.po`, one file per area of the site (base, public, staff,
+supervision, statistics), merged when loaded. The .po files are read directly (compiled in
+memory at start), so there is no build step and no binary file in the repository.
+Refresh them after changing texts with `scripts/i18n-update`; tests/test_i18n.py fails when
+a message has no Indonesian translation.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+from flask import Flask, g, request, session
+
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+COOKIE = "aduan_lang"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+LOCAL_TZ = ZoneInfo("Asia/Makassar")
+
+
+def load_catalog(language: str, directory: Path = TRANSLATIONS_DIR) -> Catalog:
+    """Every .po file of a language merged into one catalog (later files win on a clash)."""
+    merged = Catalog(locale=language)
+    for path in sorted((directory / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale=language):
+                if message.id and message.string and not message.fuzzy:
+                    merged.add(message.id, message.string)
+    return merged
+
+
+def load_translations(directory: Path = TRANSLATIONS_DIR) -> dict[str, NullTranslations]:
+    found: dict[str, NullTranslations] = {"en": NullTranslations()}
+    for language in LANGUAGES:
+        if language == "en":
+            continue
+        buffer = io.BytesIO()
+        write_mo(buffer, load_catalog(language, directory))
+        buffer.seek(0)
+        found[language] = Translations(buffer)
+    return found
+
+
+_TRANSLATIONS: dict[str, NullTranslations] = {}
+
+
+def translations() -> dict[str, NullTranslations]:
+    if not _TRANSLATIONS:
+        _TRANSLATIONS.update(load_translations())
+    return _TRANSLATIONS
+
+
+def current_language() -> str:
+    """The visitor's choice (cookie), else the signed-in officer's, else Indonesian."""
+    try:
+        chosen = g.get("language")
+    except RuntimeError:  # outside a request (the CLI, a job): the default
+        return DEFAULT_LANGUAGE
+    if chosen:
+        return chosen
+    language = request.cookies.get(COOKIE) or session.get("language") or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    g.language = language
+    return language
+
+
+def gettext(message: str, **variables: Any) -> str:
+    text = translations()[current_language()].gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
+    text = translations()[current_language()].ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+_ = gettext
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+def label(value: Mapping[str, str] | str | None) -> str:
+    """A domain label given in both languages ({"id": ..., "en": ...}) in the current one."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.get(current_language()) or value.get(DEFAULT_LANGUAGE) or next(
+        iter(value.values()), "")
+
+
+def _as_datetime(value: datetime | date | str | None) -> datetime | date | None:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
+def format_when(value: datetime | date | str | None, style: str = "medium") -> str:
+    """A time in the regency's zone (WITA), written for the current language."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    locale = current_language()
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+        return format_datetime(moment.astimezone(LOCAL_TZ), style, tzinfo=LOCAL_TZ,
+                               locale=locale) + " WITA"
+    return format_date(moment, style, locale=locale)
+
+
+def format_day(value: datetime | date | str | None, style: str = "medium") -> str:
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(LOCAL_TZ).date() if moment.tzinfo else moment.date()
+    return format_date(moment, style, locale=current_language())
+
+
+def format_number(value: float | int | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=current_language())
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    # Jinja's "newstyle" gettext does the %(name)s formatting (escaping-aware) itself.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: translations()[current_language()].gettext(message),
+        lambda singular, plural, n: translations()[current_language()].ngettext(
+            singular, plural, n), newstyle=True)
+    app.jinja_env.filters.update(label=label, when=format_when, day=format_day,
+                                 number=format_number)
+    app.jinja_env.globals.update(current_language=current_language, LANGUAGES=LANGUAGES)
+
+    @app.after_request
+    def content_language(response: Any) -> Any:
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Language", current_language())
+        return response
+

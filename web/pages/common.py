@@ -1,0 +1,133 @@
+"""What every page shares: the layout's context, sign-in and out, the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from web import auth
+from web.i18n import COOKIE, LANGUAGES, N_, gettext
+from web.pages import pages
+from workflows.complaints import Complaints
+from workflows.errors import Invalid
+
+# The main navigation: (endpoint, label, roles that see it; empty = every officer).
+STAFF_NAV = (
+    ("pages.worklist", N_("Tasks"), ()),
+    ("pages.cases", N_("Reports"), ()),
+    ("pages.board", N_("SLA board"), ("supervisor", "regency_admin", "system_admin")),
+    ("pages.dashboard", N_("Dashboard"), ("supervisor", "regency_admin", "system_admin")),
+)
+PUBLIC_NAV = (
+    ("pages.report_form", N_("File a report")),
+    ("pages.track", N_("Track a report")),
+    ("pages.public_statistics", N_("Statistics")),
+)
+
+
+def service() -> Complaints:
+    return current_app.extensions["aduan.complaints"]
+
+
+def settings() -> Any:
+    return current_app.extensions["aduan.settings"]
+
+
+def field_messages(exc: Invalid) -> dict[str, str]:
+    """A use case's field errors, in the visitor's language where we have the words."""
+    return {name: gettext(message) for name, message in (exc.field_errors or {}).items()}
+
+
+def home_for(principal: Any) -> str:
+    if principal.has("supervisor", "system_admin") and not principal.has("regency_admin"):
+        return url_for("pages.board")
+    return url_for("pages.worklist")
+
+
+@pages.app_context_processor
+def layout_context() -> dict[str, Any]:
+    principal = auth.current_user() if _in_pages() else None
+    nav = []
+    if principal is not None:
+        nav = [(endpoint, gettext(text)) for endpoint, text, roles in STAFF_NAV
+               if not roles or principal.has(*roles)]
+    return {
+        "user": principal,
+        "user_full_name": g.get("user_full_name"),
+        "staff_nav": nav,
+        "public_nav": [(endpoint, gettext(text)) for endpoint, text in PUBLIC_NAV],
+        "regency_name": settings().regency_name,
+    }
+
+
+def _in_pages() -> bool:
+    return request.blueprint == "pages" or request.blueprint is None
+
+
+@pages.get("/")
+def home() -> Any:
+    return render_template("home.html")
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    target = auth.safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if auth.current_user() is not None:
+            return redirect(target or home_for(auth.current_user()))
+        return render_template("login.html", next=target)
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    errors: dict[str, str] = {}
+    if not username.strip():
+        errors["username"] = gettext("Enter your username.")
+    if not password:
+        errors["password"] = gettext("Enter your password.")
+    if errors:
+        return render_template("login.html", next=target, errors=errors,
+                               username=username), 422
+    outcome = auth.attempt_login(username, password)
+    if outcome.principal is None:
+        if outcome.error == "throttled":
+            message = gettext("Too many failed sign-ins from this address. Try again in "
+                              "%(minutes)s minutes.", minutes=outcome.retry_minutes)
+            status = 429
+        elif outcome.error == "locked":
+            message = gettext("This account is locked after too many failed sign-ins. Try "
+                              "again in %(minutes)s minutes.", minutes=outcome.retry_minutes)
+            status = 429
+        else:
+            message = gettext("The username or password is wrong.")
+            status = 401
+        return render_template("login.html", next=target, message=message,
+                               username=username), status
+    return redirect(target or home_for(outcome.principal))
+
+
+@pages.post("/logout")
+def logout() -> Any:
+    auth.logout()
+    flash(gettext("You have signed out."), "info")
+    return redirect(url_for("pages.home"))
+
+
+@pages.get("/language/<code>")
+def language(code: str) -> Any:
+    """Switch the language and remember it for a year (a cookie, no account needed)."""
+    if code not in LANGUAGES:
+        code = "id"
+    response = make_response(redirect(auth.safe_next(request.args.get("next"))
+                                      or url_for("pages.home")))
+    response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax",
+                        secure=settings().cookie_secure, httponly=True)
+    return response
