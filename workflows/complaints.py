@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Engine, Operation, current_operation
-from workflows import access, notify, views
+from workflows import access, images, notify, views
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
@@ -238,6 +238,21 @@ class Complaints:
                 raise NotFound(f"report {tracking_number} has no attachment {attachment_id}")
             session.expunge(row)
         return row, self.storage.open(row.storage_key)
+
+    def attachment_display(self, tracking_number: str, attachment_id: int,
+                           principal: access.Principal, edge: int = images.DISPLAY_EDGE
+                           ) -> tuple[Attachment, bytes, str]:
+        """A photo of the evidence as pages show it (workflows/images.py): upright, scaled,
+        stripped of location and other metadata. Not a photo: NotFound."""
+        row, _content = self.attachment(tracking_number, attachment_id, principal)
+        if row.content_type not in images.PHOTO_TYPES:
+            raise NotFound(f"attachment {attachment_id} of {tracking_number} is not a photo")
+        try:
+            data, content_type = self.storage.display(row.storage_key, edge)
+        except images.NotAPhoto as exc:
+            raise NotFound(f"attachment {attachment_id} of {tracking_number} cannot be shown "
+                           "as a photo; download the original") from exc
+        return row, data, content_type
 
     def list(self, principal: access.Principal, *, status: str | None = None,
              agency_code: str | None = None, overdue: bool | None = None,

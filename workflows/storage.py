@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workflows import images
 from workflows.errors import Invalid
 
 # Magic numbers of what a citizen may attach: photos, PDF documents, short videos.
@@ -84,7 +85,15 @@ class Storage:
                 tmp.replace(path)
 
     def open(self, storage_key: str) -> bytes:
+        return self._path(storage_key).read_bytes()
+
+    def display(self, storage_key: str, edge: int = images.DISPLAY_EDGE) -> tuple[bytes, str]:
+        """A photo as pages show it: upright, scaled, no location or other metadata."""
+        path = self._path(storage_key)
+        return images.cached_display_copy(path, path.read_bytes(), edge)
+
+    def _path(self, storage_key: str) -> Path:
         path = (self.root / storage_key).resolve()
         if self.root.resolve() not in path.parents:
             raise Invalid("bad storage key")
-        return path.read_bytes()
+        return path
