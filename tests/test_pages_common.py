@@ -158,3 +158,11 @@ def test_unknown_pages_get_a_page_not_json(site):
     assert "tidak ada" in site.text(response)
     response = site.client.get("/api/v1/nothing")
     assert response.status_code == 404 and response.is_json
+
+
+def test_login_page_warns_when_secure_cookies_cannot_work(site):
+    page = site.text(site.client.get("/login", base_url="http://10.0.0.5"))
+    assert "ADUAN_COOKIE_SECURE=0" in page
+    assert "ADUAN_COOKIE_SECURE=0" not in site.text(site.get("/login"))
+    assert "ADUAN_COOKIE_SECURE=0" not in site.text(
+        site.client.get("/login", base_url="https://aduan.example.go.id"))
