@@ -36,3 +36,8 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+# Front-end libraries: npm ci, then copy their built files into web/static/vendor/ (committed).
+.PHONY: vendor
+vendor:
+	scripts/vendor-assets
