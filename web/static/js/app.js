@@ -1,0 +1,121 @@
+/*
+ * app.js: behaviour every page shares. Plain ES2017, no build step, no inline code.
+ * Load it with <script defer src=".../js/app.js">, after htmx when the page uses htmx.
+ * Everything here also works without htmx, and every page works with JavaScript off.
+ *
+ * Contracts (see docs/web-frontend.md):
+ *
+ *   <meta name="csrf-token" content="TOKEN">
+ *       Every htmx request to this site carries the header "X-CSRFToken: TOKEN" (read at each
+ *       request, so a swapped meta tag counts). Plain forms still need their hidden field.
+ *
+ *   data-confirm="Question?"   on a <form>, or on a <button>, <input type=submit> or <a>
+ *       Asks window.confirm(question) first; "Cancel" stops the submission, the link or the
+ *       htmx request. A submit button's question wins over its form's.
+ *
+ *   data-autosubmit            on a form control (or on a <form>: all its controls)
+ *       A change submits the control's form with requestSubmit(), so validation, the submit
+ *       event and htmx (hx-get/hx-post on the form) apply. Pair it with a submit button of
+ *       class "hide-with-js", which stays for users without JavaScript.
+ *
+ *   <html class="js">          added at once, for CSS: .hide-with-js is hidden by aduan.css.
+ *
+ * htmx settings made here for the Content-Security-Policy (script-src 'self', no eval,
+ * no inline style): includeIndicatorStyles = false (aduan.css styles .htmx-indicator) and
+ * allowEval = false (so no hx-on, no "js:" values and no [filter] in hx-trigger).
+ */
+(function () {
+  'use strict';
+
+  document.documentElement.classList.add('js');
+
+  if (window.htmx) {
+    window.htmx.config.includeIndicatorStyles = false;
+    window.htmx.config.allowEval = false;
+  }
+
+  // ------------------------------------------------------------------ CSRF header for htmx
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute('content') : null;
+  }
+
+  function sameOrigin(path) {
+    try {
+      return new URL(path, window.location.href).origin === window.location.origin;
+    } catch (error) {
+      return false;
+    }
+  }
+
+  document.addEventListener('htmx:configRequest', function (event) {
+    var token = csrfToken();
+    if (token && sameOrigin(event.detail.path)) {
+      event.detail.headers['X-CSRFToken'] = token;
+    }
+  });
+
+  // ------------------------------------------------------------------ data-confirm
+
+  // Listeners on window in the capture phase run before htmx's and the page's own, so a
+  // "Cancel" stops them all. A submit button is asked on click; its form's submit event,
+  // which the click causes at once, is then not asked again.
+  var CONFIRMABLE = 'a[data-confirm], button[data-confirm], input[data-confirm]';
+  var justConfirmed = null;
+
+  function ask(element, event) {
+    if (window.confirm(element.getAttribute('data-confirm'))) {
+      return true;
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    return false;
+  }
+
+  window.addEventListener('click', function (event) {
+    var element = event.target instanceof Element ? event.target.closest(CONFIRMABLE) : null;
+    if (!element || element.disabled) {
+      return;
+    }
+    if (ask(element, event)) {
+      justConfirmed = element;
+      window.setTimeout(function () {
+        if (justConfirmed === element) {
+          justConfirmed = null;
+        }
+      }, 0);
+    }
+  }, true);
+
+  window.addEventListener('submit', function (event) {
+    var form = event.target;
+    var submitter = event.submitter || null;
+    if (submitter && submitter.hasAttribute('data-confirm')) {
+      if (submitter !== justConfirmed) {
+        ask(submitter, event);
+      }
+      justConfirmed = null;
+    } else if (form instanceof HTMLFormElement && form.hasAttribute('data-confirm')) {
+      ask(form, event);
+    }
+  }, true);
+
+  // ------------------------------------------------------------------ data-autosubmit
+
+  document.addEventListener('change', function (event) {
+    var control = event.target;
+    if (!(control instanceof Element) || !control.closest('[data-autosubmit]')) {
+      return;
+    }
+    var form = control.form || control.closest('form');
+    if (!form) {
+      return;
+    }
+    if (typeof form.requestSubmit === 'function') {
+      form.requestSubmit();
+    } else {
+      form.submit();
+    }
+  });
+})();
