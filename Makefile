@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 test: $(STAMP) lint
+	scripts/ensure-chromium
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

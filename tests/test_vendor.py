@@ -166,3 +166,37 @@ def test_pages_and_assets_load_nothing_from_other_hosts() -> None:
              if (hits := external_loads(f.read_text(errors="replace")))}
     assert not found, f"external scripts or styles (vendor them instead): {found}"
 
+
+INLINE_CODE = [
+    # A script with a body (a JSON data block is not code, and the CSP lets it be).
+    re.compile(r"<script\b(?![^>]*\b(?:src\s*=|type\s*=\s*[\"']?application/(?:ld\+)?json))"
+               r"[^>]*>\s*[^<\s]", re.I),
+    re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I),  # onclick= and friends
+    re.compile(r"\bhx-on\b|\bhx-on:", re.I),  # htmx's inline handlers need eval
+    re.compile(r"""\bhref\s*=\s*["']\s*javascript:""", re.I),
+]
+
+
+@pytest.mark.parametrize("text", [
+    "<script>alert(1)</script>", '<button onclick="go()">', '<div hx-on:click="x()">',
+    '<a href="javascript:void(0)">'])
+def test_inline_code_detector(text: str) -> None:
+    assert any(pattern.search(text) for pattern in INLINE_CODE)
+
+
+@pytest.mark.parametrize("text", [
+    '<script defer src="/static/js/app.js"></script>',
+    '<script type="application/json" id="figures">{"a": 1}</script>',
+    '<button type="submit" data-confirm="Continue?">', '<p>Based on the report</p>'])
+def test_inline_code_detector_lets_files_and_data_be(text: str) -> None:
+    assert not any(pattern.search(text) for pattern in INLINE_CODE)
+
+
+def test_pages_have_no_inline_code() -> None:
+    """The Content-Security-Policy runs scripts from files only: inline code would not run."""
+    pages = [f for f in front_end_files(TEMPLATES, HARNESS) if f.suffix in {".html", ".htm"}]
+    assert any(f.is_relative_to(HARNESS) for f in pages), "the browser-test harness pages"
+    found = {f.relative_to(ROOT).as_posix(): [m.group(0) for p in INLINE_CODE
+                                              for m in p.finditer(f.read_text())]
+             for f in pages}
+    assert not {k: v for k, v in found.items() if v}, found
