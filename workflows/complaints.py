@@ -509,10 +509,14 @@ class Complaints:
             raise LookupError(f"agency {agency_code!r} does not exist")
         if role == "unit":
             complaint.unit_id = agency.id
+            unit_rung = self.config.rung_index("technical_officer")
             for record in self.sla._running(session, complaint, None):
                 if record.step in ("follow_up", "resolution"):
-                    record.holder_rung = self.config.rung_index("technical_officer")
-                    record.rung = max(record.rung, record.holder_rung)
+                    # Not escalated yet: the unit holds the deadline now, so missing it goes
+                    # to the OPD's head first (the next rung), not straight past them.
+                    if record.rung <= record.holder_rung:
+                        record.rung = unit_rung
+                    record.holder_rung = unit_rung
         else:
             complaint.agency_id, complaint.unit_id = agency.id, None
         session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,
