@@ -1,39 +1,80 @@
-"""The supervisors' escalation inbox: list, acknowledge, comment."""
+"""The supervisors' escalation inbox (list, acknowledge, note, reassign targets) and their SLA
+board: the open cases of their scope that are due within a working day, late or escalated,
+counted per OPD and per rung of the ladder."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from workflows import access
-from workflows.config import RUNG_LABELS
-from workflows.errors import Conflict, Forbidden, NotFound
-from workflows.models import Agency, Complaint, Escalation
+from workflows import access, stats
+from workflows import diagram_ids as ids
+from workflows.config import RUNG_LABELS, RegencyConfig
+from workflows.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.models import Agency, Complaint, ComplaintEvent, Escalation, SlaRecord
+from workflows.sla import CITIZEN_STEPS, RUNNING, STEP_LABELS, calendar_for
+
+HIDDEN = "[rahasia]"
+NOTE_MAX = 2000
+# Reports a supervisor may move to another agency: those waiting on an OPD's follow-up.
+REASSIGNABLE = (ids.STATUS_DISPOSED, ids.STATUS_IN_PROGRESS)
+TARGET_KINDS = ("opd", "bumd", "kecamatan", "kelurahan", "unit")
+
+# The SLA board.
+DUE_SOON_DAYS = 1.0  # "due soon": at most this many working days left
+BOARD_STATES = ("due_soon", "overdue", "escalated")
+BOARD_CASES_LISTED = 200
+NO_AGENCY = "none"  # the board's key for reports not yet sent to an OPD
+FINISHED = (ids.STATUS_CLOSED, ids.STATUS_ARCHIVED, ids.STATUS_RETURNED)
+
+
+def _title(principal: access.Principal, complaint: Complaint) -> str:
+    """Those handling the case read its title; other supervisors too, unless it is rahasia."""
+    if access.sees_content(principal, complaint) or (
+            principal.has("supervisor") and not complaint.confidential):
+        return complaint.title
+    return HIDDEN
+
+
+def _agency_doc(agency: Agency | None) -> dict[str, Any] | None:
+    return None if agency is None else {"code": agency.code, "name": agency.name}
 
 
 def _document(session: Session, row: Escalation, principal: access.Principal
               ) -> dict[str, Any]:
     complaint = session.get(Complaint, row.complaint_id)
     agency = session.get(Agency, row.agency_id) if row.agency_id else None
+    holder = session.get(Agency, complaint.agency_id) if complaint.agency_id else None
+    unit = session.get(Agency, complaint.unit_id) if complaint.unit_id else None
     return {
         "id": row.id,
         "tracking_number": complaint.tracking_number,
-        "title": complaint.title if access.sees_content(principal, complaint)
-        or (principal.has("supervisor") and not complaint.confidential) else "[rahasia]",
+        "title": _title(principal, complaint),
         "status_of_report": complaint.status,
+        "status_label": ids.STATUS_LABELS.get(complaint.status, {}),
         "step": row.step,
+        "step_label": STEP_LABELS.get(row.step, {"id": row.step, "en": row.step}),
         "rung": row.rung,
         "rung_name": row.rung_name,
         "rung_label": RUNG_LABELS.get(row.rung_name, {}),
         "agency": agency.code if agency else None,
+        "agency_name": agency.name if agency else None,
+        "held_by": _agency_doc(holder),
+        "unit": _agency_doc(unit),
         "missed_due_at": row.due_at.isoformat(),
         "escalated_at": row.at.isoformat(),
         "status": row.status,
         "acknowledged_by": row.acknowledged_by,
+        "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
         "comment": row.comment,
+        # A hint for pages; the reassign use case decides (workflows/complaints.py).
+        "may_reassign": complaint.status in REASSIGNABLE and principal.has(
+            "regency_admin", "system_admin", "supervisor") and access.can_view(
+            principal, complaint),
     }
 
 
@@ -43,6 +84,20 @@ def _scope(principal: access.Principal) -> Any:
     if not principal.has("supervisor"):
         raise Forbidden("the escalation inbox is for supervisors and the regency administrator")
     return Escalation.agency_id.in_(list(principal.agency_ids) or [-1])
+
+
+def _find(session: Session, escalation_id: int, principal: access.Principal, *,
+          lock: bool = False) -> Escalation:
+    scope = _scope(principal)
+    query = select(Escalation).where(Escalation.id == escalation_id)
+    if scope is not None:
+        query = query.where(scope)
+    if lock:  # PostgreSQL: one writer at a time per escalation (SQLite writers queue anyway)
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise NotFound(f"escalation {escalation_id} does not exist in your inbox")
+    return row
 
 
 def list_escalations(session: Session, principal: access.Principal, *,
@@ -57,17 +112,247 @@ def list_escalations(session: Session, principal: access.Principal, *,
             for row in session.scalars(query.limit(min(limit, 500)))]
 
 
+def get_escalation(session: Session, escalation_id: int, principal: access.Principal
+                   ) -> dict[str, Any]:
+    """One escalation of the caller's inbox (NotFound when it is not theirs)."""
+    return _document(session, _find(session, escalation_id, principal), principal)
+
+
+def _note(text: Any, *, required: bool) -> str | None:
+    if text is not None and not isinstance(text, str):
+        raise Invalid("the note must be text", {"comment": "write the note as text"})
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise Invalid("the note is empty", {"comment": "write the note"})
+        return None
+    if len(text) > NOTE_MAX:
+        raise Invalid("the note is too long",
+                      {"comment": f"at most {NOTE_MAX} characters"})
+    return text
+
+
+def _append(existing: str | None, text: str) -> str:
+    return f"{existing}\n{text}" if existing else text
+
+
+def _history(session: Session, row: Escalation, principal: access.Principal, now: datetime,
+             kind: str, text: str) -> None:
+    """An internal entry in the case's history: officers read it, the complainant never."""
+    session.add(ComplaintEvent(complaint_id=row.complaint_id, at=now, actor=principal.username,
+                               kind=kind, text=text, public=False))
+
+
 def acknowledge(session: Session, escalation_id: int, principal: access.Principal,
                 comment: str | None, now: datetime) -> dict[str, Any]:
-    scope = _scope(principal)
-    query = select(Escalation).where(Escalation.id == escalation_id)
-    if scope is not None:
-        query = query.where(scope)
-    row = session.scalars(query).first()
-    if row is None:
-        raise NotFound(f"escalation {escalation_id} does not exist in your inbox")
-    if row.status != "open":
+    """Take note of an escalation (once: whoever comes second gets Conflict)."""
+    text = _note(comment, required=False)
+    row = _find(session, escalation_id, principal, lock=True)
+    # Compare and set: of two supervisors acknowledging at once, one wins.
+    changed = session.execute(
+        update(Escalation).where(Escalation.id == row.id, Escalation.status == "open")
+        .values(status="acknowledged", acknowledged_by=principal.username,
+                acknowledged_at=now, comment=_append(row.comment, text) if text
+                else row.comment)
+        .execution_options(synchronize_session=False)).rowcount
+    session.refresh(row)
+    if changed != 1:
         raise Conflict(f"escalation {escalation_id} is already {row.status}")
-    row.status, row.acknowledged_by, row.acknowledged_at = "acknowledged", principal.username, now
-    row.comment = comment
+    rung = RUNG_LABELS.get(row.rung_name, {}).get("id", row.rung_name)
+    _history(session, row, principal, now, "escalation_acknowledged",
+             f"eskalasi ({rung}) diterima" + (f": {text}" if text else ""))
     return _document(session, row, principal)
+
+
+def comment(session: Session, escalation_id: int, principal: access.Principal,
+            text: str | None, now: datetime) -> dict[str, Any]:
+    """A supervisor's note on an escalation, open or acknowledged: kept on the escalation
+    and in the case's history as an internal (non-public) event."""
+    note = _note(text, required=True)
+    row = _find(session, escalation_id, principal, lock=True)
+    if row.status == "resolved":
+        raise Conflict(f"escalation {escalation_id} is resolved; write on the case instead")
+    row.comment = _append(row.comment, f"{principal.username}: {note}")
+    _history(session, row, principal, now, "escalation_note", note)
+    session.flush()
+    return _document(session, row, principal)
+
+
+def reassign_targets(session: Session, principal: access.Principal) -> list[dict[str, Any]]:
+    """The agencies the caller may move a report to (the rule of Complaints.reassign):
+    any OPD, BUMD, kecamatan, kelurahan or unit for the regency administrator; their own
+    agency tree for a supervisor. Each OPD is followed by its units."""
+    query = select(Agency).where(Agency.active.is_(True), Agency.kind.in_(TARGET_KINDS))
+    if not principal.sees_everything:
+        if not principal.has("supervisor"):
+            return []
+        query = query.where(Agency.id.in_(list(principal.agency_ids) or [-1]))
+    rows = session.scalars(query.order_by(Agency.id)).all()
+    listed = {a.id for a in rows}
+
+    def order(agency: Agency) -> tuple[int, int, int]:
+        if agency.kind == "unit" and agency.parent_id in listed:
+            return (agency.parent_id, 1, agency.id)
+        return (agency.id, 0, agency.id)
+
+    return [{"code": a.code, "name": a.name, "kind": a.kind, "unit": a.kind == "unit"}
+            for a in sorted(rows, key=order)]
+
+
+def figure_agencies(session: Session, principal: access.Principal, config: RegencyConfig
+                    ) -> list[dict[str, Any]]:
+    """The agencies whose figures the caller may ask for (workflows.stats.resolve_scope):
+    every OPD-level agency for the regency-wide, otherwise their own agency and its units."""
+    scope = stats.resolve_scope(session, principal, config, None)
+    query = select(Agency).where(Agency.active.is_(True), Agency.kind.in_(TARGET_KINDS))
+    if scope.agency_ids is not None:
+        query = query.where(Agency.id.in_(sorted(scope.agency_ids) or [-1]))
+    rows = session.scalars(query.order_by(Agency.id)).all()
+    listed = {a.id for a in rows}
+    rows = sorted(rows, key=lambda a: (a.parent_id, 1, a.id) if a.kind == "unit"
+                  and a.parent_id in listed else (a.id, 0, a.id))
+    return [{"code": a.code, "name": a.name, "kind": a.kind, "unit": a.kind == "unit"}
+            for a in rows]
+
+
+# --------------------------------------------------------------------------- the SLA board
+
+
+def sla_board(session: Session, principal: access.Principal, config: RegencyConfig,
+              now: datetime, *, opd: str | None = None, rung: str | None = None,
+              state: str | None = None, limit: int = BOARD_CASES_LISTED) -> dict[str, Any]:
+    """The open cases of the caller's scope whose government deadline is due within a
+    working day, is past, or has climbed the ladder, counted per OPD and per rung.
+
+    Scope as for the statistics (workflows.stats.resolve_scope): the regency administrator,
+    Diskominfo's supervisors and the supervisors of the regency or province (Sekda, Bupati,
+    province) see the whole regency, reports not yet sent to an OPD included; an OPD's
+    supervisor sees the reports their agency or its units hold. ``opd`` (an agency code, or
+    "none" for reports not yet sent to an OPD), ``rung`` and ``state`` (due_soon, overdue,
+    escalated) narrow the list of cases, not the counts.
+
+    A case's figures come from the government's running deadlines (the complainant's own
+    windows never escalate): the one that ends first gives the working days left, the
+    highest rung reached gives its place on the ladder; it is *escalated* when a deadline
+    has climbed above the rung that holds the case.
+    """
+    if not principal.has("supervisor", "regency_admin", "system_admin"):
+        raise Forbidden("the SLA board is for supervisors and the regency administrator")
+    scope = stats.resolve_scope(session, principal, config, None)
+    errors: dict[str, str] = {}
+    if state is not None and state not in BOARD_STATES:
+        errors["state"] = f"one of {', '.join(BOARD_STATES)}"
+    if rung is not None and rung not in config.ladder:
+        errors["rung"] = f"one of {', '.join(config.ladder)}"
+    if opd is not None and opd != NO_AGENCY and session.scalar(
+            select(func.count()).select_from(Agency).where(Agency.code == opd)) == 0:
+        errors["opd"] = f"no agency has the code {opd!r}"
+    if errors:
+        raise Invalid("the board's filters are not valid", errors)
+
+    calendar = calendar_for(session, config)
+    soon = calendar.add_working_days(now, DUE_SOON_DAYS)
+    where = [Complaint.status.not_in(FINISHED)]
+    if scope.agency_ids is not None:
+        agency_ids = sorted(scope.agency_ids) or [-1]
+        where.append(or_(Complaint.agency_id.in_(agency_ids),
+                         Complaint.unit_id.in_(agency_ids)))
+    open_by_agency = dict(session.execute(
+        select(Complaint.agency_id, func.count()).where(*where)
+        .group_by(Complaint.agency_id)).all())
+    records = session.execute(
+        select(SlaRecord, Complaint).join(Complaint, Complaint.id == SlaRecord.complaint_id)
+        .where(*where, SlaRecord.state == RUNNING, SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
+               or_(SlaRecord.due_at <= soon, SlaRecord.rung > SlaRecord.holder_rung))
+        .order_by(SlaRecord.id)).all()
+
+    by_case: dict[int, dict[str, Any]] = {}
+    for record, complaint in records:
+        left = calendar.working_days_left(now, record.due_at)
+        case = by_case.setdefault(complaint.id, {"complaint": complaint, "left": left,
+                                                 "record": record, "rung": record.rung,
+                                                 "escalated": False})
+        if left < case["left"]:
+            case["left"], case["record"] = left, record
+        case["rung"] = max(case["rung"], record.rung)
+        case["escalated"] = case["escalated"] or record.rung > record.holder_rung
+
+    agency_ids_used = set(open_by_agency) | {
+        c["complaint"].agency_id for c in by_case.values()} | {
+        c["complaint"].unit_id for c in by_case.values()}
+    agencies = {a.id: a for a in session.scalars(select(Agency).where(
+        Agency.id.in_(sorted(i for i in agency_ids_used if i is not None) or [-1])))}
+    ladder = list(config.ladder)
+
+    def blank() -> dict[str, int]:
+        return {name: 0 for name in BOARD_STATES}
+
+    cells: dict[int | None, dict[str, dict[str, int]]] = defaultdict(
+        lambda: {name: blank() for name in ladder})
+    cases = []
+    for case in by_case.values():
+        complaint, record = case["complaint"], case["record"]
+        left = case["left"]
+        status = "overdue" if left < 0 else "due_soon" if left <= DUE_SOON_DAYS else None
+        rung_name = ladder[min(case["rung"], len(ladder) - 1)]
+        cell = cells[complaint.agency_id][rung_name]
+        if status:
+            cell[status] += 1
+        if case["escalated"]:
+            cell["escalated"] += 1
+        agency = agencies.get(complaint.agency_id)
+        cases.append({
+            "tracking_number": complaint.tracking_number,
+            "title": _title(principal, complaint),
+            "status": complaint.status,
+            "status_label": ids.STATUS_LABELS.get(complaint.status, {}),
+            "agency": _agency_doc(agency),
+            "unit": _agency_doc(agencies.get(complaint.unit_id)),
+            "step": record.step,
+            "step_label": STEP_LABELS.get(record.step, {"id": record.step, "en": record.step}),
+            "due_at": record.due_at.astimezone(calendar.tzinfo).isoformat(),
+            "working_days_left": round(left, 2),
+            "state": status,
+            "escalated": case["escalated"],
+            "rung": rung_name,
+            "rung_label": RUNG_LABELS.get(rung_name, {}),
+            "_opd": agency.code if agency else NO_AGENCY,
+        })
+
+    rows = []
+    for agency_id in set(open_by_agency) | set(cells):
+        agency = agencies.get(agency_id)
+        per_rung = cells[agency_id] if agency_id in cells else {n: blank() for n in ladder}
+        total = {name: sum(per_rung[r][name] for r in ladder) for name in BOARD_STATES}
+        rows.append({"agency": _agency_doc(agency),
+                     "key": agency.code if agency else NO_AGENCY,
+                     "open": open_by_agency.get(agency_id, 0), "cells": per_rung,
+                     "total": total})
+    rows.sort(key=lambda r: (r["agency"] is None, -r["total"]["overdue"],
+                             -r["total"]["due_soon"], -r["open"],
+                             r["agency"]["name"] if r["agency"] else ""))
+    column_totals = {r: {name: sum(row["cells"][r][name] for row in rows)
+                         for name in BOARD_STATES} for r in ladder}
+    totals = {"open": sum(r["open"] for r in rows), "cells": column_totals,
+              "total": {name: sum(row["total"][name] for row in rows)
+                        for name in BOARD_STATES}}
+
+    listed = [c for c in cases
+              if (opd is None or c["_opd"] == opd) and (rung is None or c["rung"] == rung)
+              and (state is None or (c["escalated"] if state == "escalated"
+                                     else c["state"] == state))]
+    listed.sort(key=lambda c: (c["working_days_left"], c["tracking_number"]))
+    for c in cases:
+        c.pop("_opd")
+    return {
+        "as_of": now.astimezone(calendar.tzinfo).isoformat(),
+        "scope": scope.document(),
+        "due_soon_days": DUE_SOON_DAYS,
+        "ladder": [{"key": r, "label": RUNG_LABELS.get(r, {"id": r, "en": r})}
+                   for r in ladder],
+        "rows": rows,
+        "totals": totals,
+        "filters": {"opd": opd, "rung": rung, "state": state},
+        "cases": listed[:max(limit, 0)],
+        "cases_total": len(listed),
+    }

@@ -1,16 +1,179 @@
-"""(being written) Pages of this audience; see web/pages/__init__.py."""
+"""The supervisors' SLA board: late and nearly late cases per OPD and rung, and the escalation
+inbox (acknowledge, note, reassign). Scoped by workflows/escalations.py; see
+docs/supervisors.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any
 
-from flask import abort
+from flask import flash, redirect, render_template, request, url_for
 
 from web import auth
+from web.i18n import N_, gettext
 from web.pages import pages
+from web.pages.common import field_messages, service
+from workflows import escalations
+from workflows.errors import Conflict, Forbidden, Invalid, NotFound
+
+ROLES = ("supervisor", "regency_admin", "system_admin")
+INBOX_VIEWS = ("open", "acknowledged", "all")
+STATE_LABELS = {
+    "due_soon": N_("Due soon"),
+    "overdue": N_("Overdue"),
+    "escalated": N_("Escalated"),
+}
+INBOX_LABELS = {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "all": N_("All")}
+ESCALATION_STATUS = {"open": N_("open"), "acknowledged": N_("acknowledged"),
+                     "resolved": N_("resolved")}
+# The use cases' field messages, in Indonesian on the pages (web/pages/common.field_messages).
+USE_CASE_MESSAGES = (N_("write the note"), N_("write the note as text"),
+                     N_("at most 2000 characters"), N_("this field is required"))
+
+
+def _filters() -> tuple[dict[str, str | None], str, dict[str, str]]:
+    """The board's query: which cases to list and which part of the inbox to show."""
+    args = request.args if request.method == "GET" else {}
+    chosen = {name: (args.get(name) or "").strip() or None for name in ("opd", "rung", "state")}
+    inbox = (args.get("inbox") or "open").strip()
+    errors: dict[str, str] = {}
+    if inbox not in INBOX_VIEWS:
+        errors["inbox"] = gettext("Choose which escalations to show: open, acknowledged "
+                                  "or all.")
+        inbox = "open"
+    return chosen, inbox, errors
+
+
+FILTER_MESSAGES = {
+    "state": N_("Choose due soon, overdue or escalated."),
+    "rung": N_("Choose a rung of the escalation ladder."),
+    "opd": N_("No agency has this code; use the links of the board."),
+}
+
+
+def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | None = None,
+                 message: str | None = None) -> Any:
+    principal = auth.current_user()
+    chosen, inbox, errors = _filters()
+    complaints = service()
+    now = complaints.engine.clock.now()
+    with complaints.read_session() as session:
+        try:
+            board = escalations.sla_board(session, principal, complaints.config, now, **chosen)
+        except Invalid as exc:
+            errors.update({name: gettext(FILTER_MESSAGES[name]) if name in FILTER_MESSAGES
+                           else text for name, text in field_messages(exc).items()})
+            board = escalations.sla_board(session, principal, complaints.config, now)
+        inbox_rows = escalations.list_escalations(
+            session, principal, status=None if inbox == "all" else inbox)
+        for escalation_id in forms or {}:  # the one a form was sent for stays in view
+            if all(row["id"] != escalation_id for row in inbox_rows):
+                with suppress(NotFound):
+                    inbox_rows.insert(0, escalations.get_escalation(session, escalation_id,
+                                                                    principal))
+        targets = escalations.reassign_targets(session, principal)
+    if errors and status == 200:
+        status = 422
+    return render_template(
+        "supervision/board.html", board=board, inbox=inbox_rows, inbox_view=inbox,
+        targets=targets, forms=forms or {}, filter_errors=errors, message=message,
+        state_labels={k: gettext(v) for k, v in STATE_LABELS.items()},
+        inbox_labels={k: gettext(v) for k, v in INBOX_LABELS.items()},
+        escalation_status={k: gettext(v) for k, v in ESCALATION_STATUS.items()},
+        inbox_views=INBOX_VIEWS), status
 
 
 @pages.get("/board")
-@auth.login_required()
+@auth.login_required(*ROLES)
 def board() -> Any:
-    abort(404)
+    return render_board()
+
+
+def _done(escalation_id: int, message: str) -> Any:
+    flash(message, "success")
+    return redirect(url_for("pages.board") + f"#escalation-{escalation_id}")
+
+
+def _form_error(escalation_id: int, action: str, errors: dict[str, str]) -> Any:
+    return render_board(422, forms={escalation_id: {
+        "action": action, "errors": errors, "entered": request.form.to_dict()}})
+
+
+@pages.post("/board/escalations/<int:escalation_id>/acknowledge")
+@auth.login_required(*ROLES)
+def acknowledge_escalation(escalation_id: int) -> Any:
+    complaints = service()
+    try:
+        with complaints.session() as session:
+            done = escalations.acknowledge(session, escalation_id, auth.current_user(),
+                                           request.form.get("comment"),
+                                           complaints.engine.clock.now())
+    except Invalid as exc:
+        return _form_error(escalation_id, "acknowledge", field_messages(exc))
+    except Conflict:
+        return render_board(409, message=gettext(
+            "Someone else handled this escalation first; the inbox below shows where it "
+            "stands now."))
+    return _done(escalation_id, gettext("Escalation of %(tracking)s acknowledged.",
+                                        tracking=done["tracking_number"]))
+
+
+@pages.post("/board/escalations/<int:escalation_id>/comment")
+@auth.login_required(*ROLES)
+def comment_escalation(escalation_id: int) -> Any:
+    complaints = service()
+    if not (request.form.get("comment") or "").strip():
+        return _form_error(escalation_id, "comment",
+                           {"comment": gettext("Write the note before saving it.")})
+    try:
+        with complaints.session() as session:
+            done = escalations.comment(session, escalation_id, auth.current_user(),
+                                       request.form.get("comment"),
+                                       complaints.engine.clock.now())
+    except Invalid as exc:
+        return _form_error(escalation_id, "comment", field_messages(exc))
+    except Conflict:
+        return render_board(409, message=gettext(
+            "This escalation is already resolved; add your note on the case instead."))
+    return _done(escalation_id, gettext("Note added to the escalation of %(tracking)s.",
+                                        tracking=done["tracking_number"]))
+
+
+@pages.post("/board/escalations/<int:escalation_id>/reassign")
+@auth.login_required(*ROLES)
+def reassign_escalation(escalation_id: int) -> Any:
+    principal = auth.current_user()
+    complaints = service()
+    agency_code = (request.form.get("agency_code") or "").strip()
+    reason = (request.form.get("reason") or "").strip()
+    errors = {}
+    if not agency_code:
+        errors["agency_code"] = gettext("Choose the agency that should follow the report up.")
+    if not reason:
+        errors["reason"] = gettext("Say why the report moves to another agency.")
+    if errors:
+        return _form_error(escalation_id, "reassign", errors)
+    with complaints.read_session() as session:
+        escalation = escalations.get_escalation(session, escalation_id, principal)
+    tracking = escalation["tracking_number"]
+    try:
+        report = complaints.act(tracking, "reassign",
+                                {"agency_code": agency_code, "reason": reason}, principal)
+    except Invalid as exc:
+        found = field_messages(exc)
+        if "agency_code" in found:
+            found["agency_code"] = gettext("Choose an agency from the list.")
+        return _form_error(escalation_id, "reassign", found)
+    except (Forbidden, NotFound):
+        return render_board(403, forms={escalation_id: {
+            "action": "reassign", "entered": request.form.to_dict(), "errors": {
+                "agency_code": gettext("You may move this report only within your own "
+                                       "agency and its units.")}}})
+    except Conflict:
+        return render_board(409, message=gettext(
+            "Report %(tracking)s can no longer be reassigned: it is not waiting for an "
+            "agency's follow-up any more (someone may have acted first).", tracking=tracking))
+    holder = report.get("unit") or report.get("agency") or {}
+    return _done(escalation_id, gettext("Report %(tracking)s moved to %(agency)s.",
+                                        tracking=tracking, agency=holder.get("name", "")))

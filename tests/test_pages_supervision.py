@@ -1,0 +1,253 @@
+"""The supervisors' SLA board and escalation inbox, through the pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from workflows import escalations
+from workflows.models import ComplaintEvent, Escalation
+
+
+def open_case(site, agency: str, unit: str | None = None, **fields) -> str:
+    """A report verified and disposed at Mon 2 Mar 2026 09:00 (follow-up due Mon 9 Mar)."""
+    regency = site.regency
+    tracking = regency.submit(photo=True, **fields)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code=agency)
+    if unit:
+        liaison = {"dinas_pupr": "penghubung.pupr", "dlh": "penghubung.dlh"}[agency]
+        regency.act(tracking, "delegate", as_=liaison, unit_code=unit)
+    return tracking
+
+
+def region(page: str, element_id: str) -> str:
+    """The HTML of the element with this id, up to its closing tag (sections, tables)."""
+    start = page.index(f'id="{element_id}"')
+    tag = page.rfind("<", 0, start)
+    name = re.match(r"<(\w+)", page[tag:]).group(1)
+    return page[tag:page.index(f"</{name}>", start)]
+
+
+def count_link(page: str, opd: str, rung: str, state: str) -> str | None:
+    found = re.search(rf'id="count-{opd}-{rung}-{state}"\s+href="([^"]+)"[^>]*>(\d+)<', page)
+    return None if found is None else found.group(2)
+
+
+def inbox(site, user: str, status: str = "open") -> list[dict]:
+    return site.regency.get(f"/api/v1/escalations?status={status}", as_=user)
+
+
+@pytest.mark.parametrize("user", ["teknis.binamarga", "penghubung.pupr"])
+def test_officers_who_do_not_supervise_get_403(site, user):
+    site.get("/board", expect=302)  # anonymous: to the sign-in page
+    assert site.get("/board", expect=302).headers["Location"].startswith("/login?next=/board")
+    site.login(user)
+    site.get("/board", expect=403)
+    site.post("/board/escalations/1/acknowledge", {}, expect=403)
+    site.post("/board/escalations/1/reassign", {"agency_code": "dlh", "reason": "x"},
+              expect=403)
+
+
+def test_the_board_counts_each_supervisors_cases_and_follows_the_clock(site):
+    pupr = open_case(site, "dinas_pupr", unit="pupr_bina_marga", title="Jalan berlubang km 5")
+    dlh = open_case(site, "dlh", category="waste", title="Sampah menumpuk di TPS")
+    site.login("kadis.pupr")
+    page = site.text(site.get("/board"))
+    assert "Dinas Pekerjaan Umum dan Penataan Ruang" in region(page, "sla-matrix")
+    assert 'id="cases-empty"' in page and 'id="inbox-empty"' in page
+
+    site.regency.advance(days=4)  # Fri 6 Mar 09:00: one working day left on the follow-up
+    page = site.text(site.get("/board"))
+    cases = region(page, "board-cases")
+    assert pupr in cases and dlh not in cases and "Sampah" not in page
+    assert "sisa 1 hari kerja" in cases and "sla-amber" in cases
+    # the unit holds PUPR's case: due soon at the technical officer's rung
+    assert count_link(page, "dinas_pupr", "technical_officer", "due_soon") == "1"
+    assert count_link(page, "dinas_pupr", "technical_officer", "overdue") is None
+
+    site.regency.advance(days=3, hours=2)  # Mon 9 Mar 11:00: both deadlines missed
+    page = site.text(site.get("/board"))
+    assert count_link(page, "dinas_pupr", "opd", "overdue") == "1"
+    assert count_link(page, "dinas_pupr", "opd", "escalated") == "1"
+    assert count_link(page, "all", "all", "overdue") == "1"  # only PUPR's, for its head
+    assert dlh not in page
+    # the escalation came up one rung, from the unit to the OPD's head: kadis.pupr's inbox
+    box = region(page, "inbox")
+    assert pupr in box and "Penghubung / kepala OPD" in box and "Jalan berlubang km 5" in box
+    assert f'href="/cases/{pupr}"' in box
+    cases = region(page, "board-cases")
+    assert "terlambat" in cases and "sla-red" in cases and "Penghubung / kepala OPD" in cases
+
+    site.logout()
+    site.login("sekda")  # the regency root: every OPD
+    page = site.text(site.get("/board"))
+    assert pupr in region(page, "board-cases") and dlh in region(page, "board-cases")
+    assert count_link(page, "dinas_pupr", "opd", "escalated") == "1"
+    # DLH's liaison held its case: it went up to the regency administrator (Diskominfo)
+    assert count_link(page, "dlh", "regency_admin", "escalated") == "1"
+    assert count_link(page, "all", "all", "overdue") == "2"
+    assert dlh in region(page, "inbox") and "Admin instansi (Diskominfo)" in region(page, "inbox")
+    # each count lists its cases
+    listed = site.text(site.get("/board?opd=dlh&rung=regency_admin&state=escalated"))
+    cases = region(listed, "board-cases")
+    assert dlh in cases and pupr not in cases
+    assert pupr in region(site.text(site.get("/board?state=overdue&opd=dinas_pupr")),
+                          "board-cases")
+    # bad filters: a clear message, the whole board
+    bad = site.text(site.get("/board?state=later&opd=nowhere&inbox=x", expect=422))
+    summary = region(bad, "error-summary")
+    assert "Pilih" in summary and "Tidak ada instansi" in summary
+    assert dlh in region(bad, "board-cases")
+
+
+def escalated_case(site, agency: str = "dishub") -> str:
+    """A street-light report the OPD let slip: escalated to Diskominfo on Mon 9 Mar."""
+    tracking = open_case(site, agency, category="street_lights",
+                         title="Lampu PJU padam 3 malam")
+    site.regency.advance(days=7, hours=2)
+    return tracking
+
+
+def test_acknowledge_and_note_from_the_inbox(site):
+    tracking = escalated_case(site)
+    [open_one] = inbox(site, "kadis.kominfo")
+    number = open_one["id"]
+    site.login("kadis.kominfo")
+    page = site.text(site.get("/board"))
+    assert f'id="escalation-{number}"' in page and "Lampu PJU padam 3 malam" in page
+
+    response = site.post(f"/board/escalations/{number}/acknowledge",
+                         {"comment": "Sudah ditegur, mohon segera."}, expect=302)
+    assert response.headers["Location"].endswith(f"/board#escalation-{number}")
+    assert f"Eskalasi {tracking} diterima." in site.text(site.get("/board"))
+    [done] = inbox(site, "kadis.kominfo", "acknowledged")
+    assert (done["acknowledged_by"], done["comment"]) == ("kadis.kominfo",
+                                                          "Sudah ditegur, mohon segera.")
+    # whoever comes second is told, with the inbox as it stands
+    again = site.post(f"/board/escalations/{number}/acknowledge", {}, expect=409)
+    assert "lebih dulu" in site.text(again)
+
+    # a note: required, kept on the escalation and in the case's internal history
+    empty = site.post(f"/board/escalations/{number}/comment", {"comment": "  "}, expect=422)
+    form = region(site.text(empty), f"esc-{number}-comment")
+    assert "is-invalid" in form and "Tulis catatan" in form
+    long = site.post(f"/board/escalations/{number}/comment", {"comment": "x" * 2001},
+                     expect=422)
+    assert "x" * 2001 in site.text(long)  # the text is kept for the correction
+    site.post(f"/board/escalations/{number}/comment",
+              {"comment": "Dishub menjanjikan perbaikan Rabu."}, expect=302)
+    page = site.text(site.get("/board?inbox=acknowledged"))
+    assert "kadis.kominfo: Dishub menjanjikan perbaikan Rabu." in region(page, "inbox")
+    officer = site.regency.report(tracking)
+    notes = [h for h in officer["history"] if h["kind"] == "escalation_note"]
+    assert [(n["actor"], n["text"]) for n in notes] == [
+        ("kadis.kominfo", "Dishub menjanjikan perbaikan Rabu.")]
+    assert any(h["kind"] == "escalation_acknowledged" for h in officer["history"])
+    receipt = site.regency.submit()  # the complainant's view of their own report
+    with site.regency.complaints.read_session() as session:
+        events = session.scalars(select(ComplaintEvent).where(
+            ComplaintEvent.kind.in_(("escalation_note", "escalation_acknowledged")))).all()
+        assert events and not any(e.public for e in events)
+    assert receipt["tracking_number"] != tracking
+    # not in this supervisor's inbox: 404, nothing changed
+    site.logout()
+    site.login("kadis.pupr")
+    site.post(f"/board/escalations/{number}/comment", {"comment": "x"}, expect=404)
+    site.post("/board/escalations/999999/acknowledge", {}, expect=404)
+
+
+def test_the_complainant_never_reads_the_supervisors_notes(site):
+    regency = site.regency
+    receipt = regency.submit(photo=True, category="street_lights", title="Lampu PJU padam")
+    tracking, secret = receipt["tracking_number"], receipt["secret"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dishub")
+    regency.advance(days=7, hours=2)
+    [escalation] = inbox(site, "kadis.kominfo")
+    site.login("kadis.kominfo")
+    site.post(f"/board/escalations/{escalation['id']}/comment",
+              {"comment": "Catatan internal untuk Dishub"}, expect=302)
+    own = regency.get(f"/api/v1/complaints/{tracking}", secret=secret)
+    assert "Catatan internal" not in str(own)
+    assert "Catatan internal" in str(regency.report(tracking))
+
+
+def test_reassign_from_the_inbox(site):
+    tracking = escalated_case(site)
+    [escalation] = inbox(site, "sekda")
+    number = escalation["id"]
+    site.login("sekda")
+    page = site.text(site.get("/board"))
+    assert f'id="esc-{number}-reassign"' in page
+    # both fields are needed; what was typed stays
+    missing = site.post(f"/board/escalations/{number}/reassign",
+                        {"agency_code": "dinas_pupr", "reason": ""}, expect=422)
+    form = region(site.text(missing), f"esc-{number}-reassign")
+    assert 'value="dinas_pupr" selected' in form and "Sebutkan alasan" in form
+    unknown = site.post(f"/board/escalations/{number}/reassign",
+                        {"agency_code": "nowhere", "reason": "Salah disposisi"}, expect=422)
+    form = region(site.text(unknown), f"esc-{number}-reassign")
+    assert "Pilih instansi dari daftar" in form and "Salah disposisi" in form
+
+    response = site.post(f"/board/escalations/{number}/reassign",
+                         {"agency_code": "dinas_pupr",
+                          "reason": "Tiang PJU di jalan kabupaten: urusan PUPR."}, expect=302)
+    assert response.headers["Location"].endswith(f"#escalation-{number}")
+    page = site.text(site.get("/board"))
+    assert f"Laporan {tracking} dialihkan ke Dinas Pekerjaan Umum" in page
+    report = site.regency.report(tracking)
+    assert report["agency"]["code"] == "dinas_pupr"
+    assert any(h["kind"] == "reassign" and "urusan PUPR" in h["text"]
+               for h in report["history"])
+    assert inbox(site, "sekda") == []  # the move resolved the open escalations
+    assert [e["status"] for e in inbox(site, "sekda", "all")] == ["resolved"]
+    assert len(site.regency.get("/api/v1/tasks", as_="penghubung.pupr")) == 1
+    # a resolved escalation takes no more notes
+    site.post(f"/board/escalations/{number}/comment", {"comment": "x"}, expect=409)
+
+
+def test_a_supervisor_reassigns_only_within_their_agency(site):
+    tracking = open_case(site, "dinas_pupr", unit="pupr_bina_marga")
+    site.regency.advance(days=7, hours=2)
+    [escalation] = inbox(site, "kadis.pupr")
+    site.login("kadis.pupr")
+    page = site.text(site.get("/board"))
+    form = region(page, f"esc-{escalation['id']}-reassign")
+    assert "dlh" not in form and "Dinas Pekerjaan Umum" in form
+    refused = site.post(f"/board/escalations/{escalation['id']}/reassign",
+                        {"agency_code": "dlh", "reason": "Bukan urusan kami"}, expect=403)
+    assert "hanya dapat mengalihkan laporan ini di dalam instansi Anda" in site.text(refused)
+    assert site.regency.report(tracking)["unit"]["code"] == "pupr_bina_marga"
+    site.post(f"/board/escalations/{escalation['id']}/reassign",
+              {"agency_code": "dinas_pupr", "reason": "Ditarik ke sekretariat"}, expect=302)
+    report = site.regency.report(tracking)
+    assert report["agency"]["code"] == "dinas_pupr" and report["unit"] is None
+
+
+def test_two_acknowledgements_at_once_one_wins(site):
+    escalated_case(site)
+    complaints = site.regency.complaints
+    with complaints.read_session() as session:
+        number = session.scalars(select(Escalation.id)).one()
+        from workflows import access
+        from workflows.models import User
+
+        def principal(name):
+            return access.principal_for(session, session.scalars(
+                select(User).where(User.username == name)).one())
+
+        first, second = principal("kadis.kominfo"), principal("admin.kominfo")
+    now = complaints.engine.clock.now()
+    with complaints.session() as session:
+        escalations.acknowledge(session, number, first, None, now)
+    from workflows.errors import Conflict
+
+    with pytest.raises(Conflict), complaints.session() as session:
+        escalations.acknowledge(session, number, second, "terlambat", now)
+    with complaints.read_session() as session:
+        row = session.get(Escalation, number)
+        assert (row.status, row.acknowledged_by, row.comment) == (
+            "acknowledged", "kadis.kominfo", None)
