@@ -6,6 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from lxml import etree
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
 from engine.errors import NotFound
@@ -139,6 +144,90 @@ class QueryMixin:
                 "completed_elements": _completed_elements(workflow),
                 "events": [_event_dict(e) for e in audit],
             }
+
+    def element_states(self, instance_id: int) -> dict[str, Any]:
+        """Where an instance has been, is, and waits, as element ids of its diagram.
+
+        - completed: tasks, events and gateways finished on the instance's path, and the
+          sequence flows it took between them;
+        - current: open (ready) user and manual tasks;
+        - waiting: timers, message or signal catches (boundary events included), an
+          event-based gateway and the events after it, and running subprocesses.
+
+        An element done before and open again (a loop) is only current or waiting. The ids
+        are those of the deployed definition version the instance runs
+        (`process_id`, `definition_version`).
+        """
+        now = self.clock.now()
+        with self.store.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            definition = self._definition(session, row.definition_id)
+            workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
+                                  self._script_engine(now))
+            flows = self._sequence_flows(session, row.definition_id)
+            process_id = row.process_id
+        completed: list[str] = []
+        current: list[str] = []
+        waiting: list[str] = []
+        taken: list[str] = []
+
+        def add(found: list[str], element: str | None) -> None:
+            if element and element not in found:
+                found.append(element)
+
+        for task in workflow.get_tasks():
+            spec = task.task_spec
+            element = spec.bpmn_id
+            if task.state == TaskState.COMPLETED:
+                add(completed, element)
+            elif task.state == TaskState.READY and spec.manual:
+                add(current, element)
+            elif task.state == TaskState.STARTED and isinstance(spec, SubWorkflowTask):
+                add(waiting, element)
+            elif task.state == TaskState.WAITING and isinstance(spec, CatchingEvent):
+                add(waiting, element)
+                if isinstance(spec, EventBasedGateway):
+                    for child in task.children:
+                        add(waiting, child.task_spec.bpmn_id)
+            else:
+                continue
+            if element is None:
+                continue
+            source = task.parent
+            while source is not None and source.task_spec.bpmn_id is None:
+                source = source.parent
+            if source is not None:
+                for flow in flows.get((source.task_spec.bpmn_id, element), ()):
+                    add(taken, flow)
+        open_now = set(current) | set(waiting)
+        return {
+            "process_id": process_id,
+            "definition_version": definition.version,
+            "completed": [e for e in completed if e not in open_now] + taken,
+            "current": current,
+            "waiting": waiting,
+        }
+
+    def _sequence_flows(self, session: Any, definition_id: int
+                        ) -> dict[tuple[str, str], list[str]]:
+        """(source id, target id) -> ids of the sequence flows between them (cached)."""
+        cache = self.__dict__.setdefault("_flow_cache", {})
+        if definition_id not in cache:
+            files = session.scalar(select(ProcessDefinition.files).where(
+                ProcessDefinition.id == definition_id)) or {}
+            flows: dict[tuple[str, str], list[str]] = {}
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+            for name, content in files.items():
+                if not name.endswith(".bpmn"):
+                    continue
+                for node in etree.fromstring(content.encode("utf-8"), parser).iter():
+                    if str(node.tag).endswith("}sequenceFlow") and node.get("id"):
+                        key = (node.get("sourceRef") or "", node.get("targetRef") or "")
+                        flows.setdefault(key, []).append(node.get("id"))
+            cache[definition_id] = flows
+        return cache[definition_id]
 
     def instances(self, *, process_id: str | None = None, status: str | None = None,
                   business_key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

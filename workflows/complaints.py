@@ -100,6 +100,7 @@ class Complaints:
         self.config = config
         self.storage = storage
         self.sla = SlaPolicy(config)
+        self._diagram_xml: dict[tuple[str, int], str] = {}  # deployed files never change
         for name, service in self.sla.services().items():
             engine.register_service(name, service)
         engine.register_service(ids.SERVICE_SET_STATUS, self._set_status)
@@ -257,14 +258,16 @@ class Complaints:
     def list(self, principal: access.Principal, *, status: str | None = None,
              agency_code: str | None = None, overdue: bool | None = None,
              since: date | None = None, until: date | None = None, limit: int = 50,
-             offset: int = 0) -> dict[str, Any]:
+             offset: int = 0, q: str | None = None) -> dict[str, Any]:
+        """A page of the reports the officer may see; `q` matches the tracking number or
+        the title (a `rahasia` title only for those who may see its content)."""
         if not principal.is_officer:
             raise Forbidden("only officers list reports")
         with self.read_session() as session:
             return views.complaint_list(
                 session, principal, self.config, self.engine.clock.now(), status=status,
                 agency_code=agency_code, overdue=overdue, since=since, until=until,
-                limit=limit, offset=offset)
+                limit=limit, offset=offset, q=q)
 
     def worklist(self, principal: access.Principal) -> list[dict[str, Any]]:
         groups = sorted(principal.groups)
@@ -275,33 +278,138 @@ class Complaints:
             return views.worklist(session, tasks, principal, self.config,
                                   self.engine.clock.now())
 
+    def agencies(self) -> list[dict[str, Any]]:
+        """The active agency tree (province > regency > OPD > unit), parents first."""
+        with self.read_session() as session:
+            rows = session.scalars(select(Agency).where(Agency.active.is_(True))
+                                   .order_by(Agency.id)).all()
+            codes = {a.id: a.code for a in rows}
+            return [{"id": a.id, "code": a.code, "name": a.name, "kind": a.kind,
+                     "parent": codes.get(a.parent_id)} for a in rows]
+
+    def diagram(self, tracking_number: str, principal: access.Principal) -> dict[str, Any]:
+        """The report's lifecycle diagram (the BPMN XML of the version its instance runs)
+        with the elements it completed, the open tasks and what it waits for. Authorized
+        like `get`."""
+        with self.read_session() as session:
+            complaint = self._load(session, tracking_number)
+            if not access.can_view(principal, complaint) or complaint.instance_id is None:
+                raise NotFound(f"report {tracking_number} does not exist")
+            instance_id = complaint.instance_id
+        try:
+            states = self.engine.element_states(instance_id)
+        except bpm.NotFound as exc:
+            raise NotFound(f"report {tracking_number} has no process instance") from exc
+        key = (states["process_id"], states["definition_version"])
+        xml = self._diagram_xml.get(key)
+        if xml is None:
+            files = self.engine.definition_files(*key)
+            xml = files.get(ids.BPMN_FILE) or next(
+                (text for name, text in sorted(files.items()) if name.endswith(".bpmn")), "")
+            self._diagram_xml[key] = xml
+        return {"xml": xml, "completed": states["completed"], "current": states["current"],
+                "waiting": states["waiting"]}
+
+    # ------------------------------------------------------------------ task claims
+
+    @translate_engine_errors
+    def claim_task(self, task_id: str, principal: access.Principal) -> dict[str, Any]:
+        """Take an open task to work on it; only a task of the principal's groups, and only
+        while nobody else holds it (Conflict otherwise)."""
+        task = self._claimable(task_id, principal)
+        if not set(task["candidate_groups"]) & principal.groups:
+            raise Forbidden(f"task {task_id} is for {', '.join(task['candidate_groups'])}; "
+                            "you may claim only tasks of your own groups")
+        return self.engine.claim(task_id, principal.username)
+
+    @translate_engine_errors
+    def release_task(self, task_id: str, principal: access.Principal) -> dict[str, Any]:
+        """Give a claimed task back to its groups. One's own claim, always; someone else's
+        needs the regency administrator or a supervisor of the task's agency."""
+        task = self._claimable(task_id, principal)
+        holder = task["assignee"]
+        if holder is None:
+            raise Conflict(f"task {task_id} is not claimed by anyone")
+        if holder == principal.username:
+            return self.engine.unclaim(task_id, principal.username)
+        if not self._may_release_others(task, principal):
+            raise Forbidden(f"task {task_id} is claimed by {holder}; only they, the regency "
+                            "administrator or a supervisor of its agency may release it")
+        return self.engine.assign(task_id, None, actor=principal.username)
+
+    def _claimable(self, task_id: str, principal: access.Principal) -> dict[str, Any]:
+        if not principal.is_officer:
+            raise Forbidden("only officers claim tasks")
+        if not task_id or len(task_id) > 64:
+            raise NotFound(f"task {task_id!r} does not exist")
+        task = self.engine.task(task_id)
+        task.pop("data", None)  # the form's data is not needed here
+        return task
+
+    def _may_release_others(self, task: dict[str, Any], principal: access.Principal) -> bool:
+        if principal.sees_everything:
+            return True
+        if not principal.has("supervisor"):
+            return False
+        codes = [g.partition(":")[2] for g in task["candidate_groups"] if ":" in g]
+        with self.read_session() as session:
+            agency_ids = set(session.scalars(select(Agency.id).where(Agency.code.in_(
+                codes or [""]))))
+        return bool(agency_ids & principal.agency_ids)
+
     # ------------------------------------------------------------------ verbs
 
     @translate_engine_errors
     def act(self, tracking_number: str, action: str, payload: Mapping[str, Any] | None,
-            principal: access.Principal, uploads: list[Upload] | None = None
-            ) -> dict[str, Any]:
-        """Perform a domain verb on a report; returns the report as the caller may see it."""
+            principal: access.Principal, uploads: list[Upload] | None = None,
+            expected_version: int | None = None) -> dict[str, Any]:
+        """Perform a domain verb on a report; returns the report as the caller may see it.
+
+        With `expected_version` (the report's `version` when the caller read it) the verb
+        is refused with Conflict if anyone changed the report since; the check is made in
+        the transaction that records the change, so of two officers racing only one wins.
+        """
         if action not in ACTIONS and action not in OTHER_ACTIONS:
             known = ", ".join(sorted([*ACTIONS, *OTHER_ACTIONS]))
             raise NotFound(f"unknown action {action!r}; one of: {known}")
         data = check_action(action, dict(payload or {}))
         if action == "reopen":
-            self._reopen(tracking_number, data, principal)
+            self._reopen(tracking_number, data, principal, expected_version)
         elif action == "link_duplicate":
-            self._link_duplicate(tracking_number, data, principal)
+            self._link_duplicate(tracking_number, data, principal, expected_version)
         elif action == "reassign":
-            self._reassign(tracking_number, data, principal)
+            self._reassign(tracking_number, data, principal, expected_version)
         else:
-            self._complete(tracking_number, action, data, principal, uploads or [])
+            self._complete(tracking_number, action, data, principal, uploads or [],
+                           expected_version)
         return self.get(tracking_number, principal)
 
+    @staticmethod
+    def _check_version(session: Session, complaint_id: int, tracking_number: str,
+                       expected_version: int | None, bump: bool = False) -> None:
+        """Refuse (Conflict) unless the report still has the version the caller read.
+
+        A conditional UPDATE: it takes the row's lock (PostgreSQL) and compares at once, so
+        two transactions expecting the same version cannot both pass."""
+        if expected_version is None:
+            return
+        result = session.execute(
+            update(Complaint)
+            .where(Complaint.id == complaint_id, Complaint.version == expected_version)
+            .values(version=Complaint.version + (1 if bump else 0))
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise _stale(tracking_number, expected_version)
+
     def _complete(self, tracking_number: str, action_name: str, data: dict[str, Any],
-                  principal: access.Principal, uploads: list[Upload]) -> None:
+                  principal: access.Principal, uploads: list[Upload],
+                  expected_version: int | None = None) -> None:
         action = ACTIONS[action_name]
         with self.session() as session:
             complaint = self._load(session, tracking_number)
             self._authorize(action, principal, complaint)
+            if expected_version is not None and complaint.version != expected_version:
+                raise _stale(tracking_number, expected_version)
             self._precheck(session, action_name, complaint, data)
             instance_id = complaint.instance_id
         open_tasks = [t for t in self.engine.tasks(instance_id=instance_id)
@@ -321,6 +429,7 @@ class Complaints:
 
         def record(operation: Operation) -> None:
             session = operation.session
+            self._check_version(session, complaint.id, tracking_number, expected_version)
             target = session.get(Complaint, complaint.id)
             for item in stored:
                 session.add(Attachment(
@@ -391,11 +500,13 @@ class Complaints:
         return agency
 
     def _reopen(self, tracking_number: str, data: dict[str, Any],
-                principal: access.Principal) -> None:
+                principal: access.Principal, expected_version: int | None = None) -> None:
         with self.session() as session:
             complaint = self._load(session, tracking_number)
             if principal.tracking_number != tracking_number and not principal.sees_everything:
                 raise Forbidden("only the complainant or the regency administrator reopens")
+            # (the message is delivered once: a second reopen finds nothing waiting)
+            self._check_version(session, complaint.id, tracking_number, expected_version)
             if complaint.status != ids.STATUS_CLOSED:
                 raise Conflict(f"only a closed report can be reopened; {tracking_number} is "
                                f"{complaint.status}")
@@ -408,11 +519,14 @@ class Complaints:
                            "period has ended); file a new report") from exc
 
     def _link_duplicate(self, tracking_number: str, data: dict[str, Any],
-                        principal: access.Principal) -> None:
+                        principal: access.Principal, expected_version: int | None = None
+                        ) -> None:
         if not principal.has(*ADMIN):
             raise Forbidden("only the regency administrator links duplicates")
         with self.session() as session:
             complaint = self._load(session, tracking_number)
+            self._check_version(session, complaint.id, tracking_number, expected_version,
+                                bump=True)
             original = self._load(session, data["duplicate_of"])
             if original.id == complaint.id:
                 raise Invalid("a report cannot duplicate itself",
@@ -428,13 +542,14 @@ class Complaints:
                                            actor=principal.username, kind="link_duplicate",
                                            text=text, public=True))
             screening = complaint.status == ids.STATUS_SUBMITTED
+            version = None if expected_version is None else expected_version + 1
         if screening:  # a fresh duplicate is archived, never lost: it stays linked
             self._complete(tracking_number, "archive",
                            {"reason": f"duplikat dari {data['duplicate_of']}",
-                            "duplicate_of": data["duplicate_of"]}, principal, [])
+                            "duplicate_of": data["duplicate_of"]}, principal, [], version)
 
     def _reassign(self, tracking_number: str, data: dict[str, Any],
-                  principal: access.Principal) -> None:
+                  principal: access.Principal, expected_version: int | None = None) -> None:
         if not principal.has("regency_admin", "system_admin", "supervisor"):
             raise Forbidden("only the regency administrator or a supervisor reassigns")
         with self.session() as session:
@@ -450,6 +565,12 @@ class Complaints:
         if not tasks:
             raise Conflict(f"report {tracking_number} has no follow-up to reassign "
                            "(dispose it first)")
+        if expected_version is not None:
+            # the reassignment spans several transactions: take the version first, so a
+            # second officer racing with the same version changes nothing
+            with self.session() as session:
+                self._check_version(session, complaint.id, tracking_number,
+                                    expected_version, bump=True)
         role = "technical_unit" if agency.kind == "unit" else "opd_liaison"
         for task in tasks:
             self.engine.set_candidate_groups(task["id"], [f"{role}:{agency.code}"],
@@ -543,6 +664,11 @@ class Complaints:
                 "task_title": task["title"],
                 "due_local": due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
                 if isinstance(due, datetime) else "-"})
+
+
+def _stale(tracking_number: str, expected_version: int) -> Conflict:
+    return Conflict(f"report {tracking_number} was changed by someone else since you opened "
+                    f"it (you had version {expected_version}); reload it and try again")
 
 
 def _operation() -> Operation:

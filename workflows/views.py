@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows import access, notify
@@ -188,15 +188,37 @@ def visible_filter(principal: access.Principal) -> Any:
     return or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_))
 
 
+def content_filter(principal: access.Principal) -> Any:
+    """Reports whose content (title, body) the principal may see: access.sees_content."""
+    if principal.sees_everything:
+        return None
+    ids_ = list(principal.agency_ids) or [-1]
+    return or_(Complaint.confidential.is_(False), Complaint.agency_id.in_(ids_),
+               Complaint.unit_id.in_(ids_))
+
+
+def search_filter(principal: access.Principal, q: str) -> Any:
+    """A tracking number or title containing `q` (any case); a `rahasia` title is searched
+    only for those who may see it, so a search cannot reveal what the list hides."""
+    words = q.strip()[:200]
+    title = Complaint.title.icontains(words, autoescape=True)
+    visible = content_filter(principal)
+    if visible is not None:
+        title = and_(title, visible)
+    return or_(Complaint.tracking_number.icontains(words, autoescape=True), title)
+
+
 def complaint_list(session: Session, principal: access.Principal, config: RegencyConfig,
                    now: datetime, *, status: str | None, agency_code: str | None,
                    overdue: bool | None, since: date | None, until: date | None,
-                   limit: int, offset: int) -> dict[str, Any]:
+                   limit: int, offset: int, q: str | None = None) -> dict[str, Any]:
     calendar = calendar_for(session, config)
     query = select(Complaint)
     scope = visible_filter(principal)
     if scope is not None:
         query = query.where(scope)
+    if q and q.strip():
+        query = query.where(search_filter(principal, q))
     if status:
         query = query.where(Complaint.status == status)
     if agency_code:

@@ -1,0 +1,222 @@
+"""Use cases behind the officers' pages: element states, claims, search, expected versions."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.diagram import chain, document, message_catch, user_task, write
+from workflows import access, views
+from workflows.errors import Conflict, Forbidden
+from workflows.models import Complaint
+
+
+def principal_of(regency, username: str) -> access.Principal:
+    from workflows.models import User
+
+    with regency.complaints.read_session() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        return access.principal_for(session, user)
+
+
+def open_task(regency, tracking: str) -> dict:
+    with regency.complaints.read_session() as session:
+        instance = session.scalars(select(Complaint.instance_id).where(
+            Complaint.tracking_number == tracking)).one()
+    tasks = regency.engine.tasks(instance_id=instance)
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def test_element_states_follow_an_instance_through_its_diagram(tmp_path, engine):
+    path = write(tmp_path, "states.bpmn", document(
+        "states", '<bpmn:startEvent id="start"/>', user_task("check", "Check"),
+        message_catch("wait", "go"), '<bpmn:endEvent id="end"/>',
+        chain("start", "check", "wait", "end"), messages=("go",)))
+    engine.deploy([path])
+    instance = engine.start("states", {})
+    states = engine.element_states(instance.id)
+    assert (states["process_id"], states["definition_version"]) == ("states", 1)
+    assert states["current"] == ["check"] and states["waiting"] == []
+    assert states["completed"] == ["start", "flow_start_check"]
+
+    engine.complete(engine.tasks(instance_id=instance.id)[0]["id"], {})
+    states = engine.element_states(instance.id)
+    assert states["current"] == [] and states["waiting"] == ["wait"]
+    assert set(states["completed"]) == {"start", "check", "flow_start_check",
+                                        "flow_check_wait"}
+
+    engine.send_message("go", {}, instance_id=instance.id)
+    states = engine.element_states(instance.id)
+    assert states["current"] == states["waiting"] == []
+    assert set(states["completed"]) >= {"wait", "end", "flow_wait_end"}
+    from engine import NotFound
+
+    with pytest.raises(NotFound):
+        engine.element_states(instance.id + 100)
+
+
+def test_a_loop_back_shows_the_task_as_current_only(site):
+    regency = site.regency
+    receipt = regency.submit(photo=True)
+    tracking = receipt["tracking_number"]
+    regency.act(tracking, "request_info", as_="admin.kominfo", reason="Foto kurang jelas")
+    admin = principal_of(regency, "admin.kominfo")
+    asked = regency.complaints.diagram(tracking, admin)
+    assert asked["current"] == ["provide_information"]
+    assert asked["waiting"] == ["provide_information_deadline"]
+    assert "screen_report" in asked["completed"]
+    regency.act(tracking, "provide_info", secret=receipt["secret"], information="Ini fotonya")
+    back = regency.complaints.diagram(tracking, admin)
+    assert back["current"] == ["screen_report"] and "screen_report" not in back["completed"]
+    assert {"provide_information", "f_back_to_screening"} <= set(back["completed"])
+    assert '<bpmn:userTask id="screen_report"' in back["xml"]
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def test_claims_follow_the_tasks_candidate_groups(site):
+    regency = site.regency
+    complaints = regency.complaints
+    tracking = regency.submit(photo=True)["tracking_number"]
+    task = open_task(regency, tracking)
+    admin = principal_of(regency, "admin.kominfo")
+    liaison = principal_of(regency, "penghubung.pupr")
+    with pytest.raises(Forbidden):
+        complaints.claim_task(task["id"], liaison)
+    assert complaints.claim_task(task["id"], admin)["assignee"] == "admin.kominfo"
+    assert complaints.claim_task(task["id"], admin)["assignee"] == "admin.kominfo"  # again: ok
+    sysadmin = principal_of(regency, "sysadmin")
+    with pytest.raises(Forbidden):  # sees everything, but the task is not for its groups
+        complaints.claim_task(task["id"], sysadmin)
+    assert complaints.release_task(task["id"], sysadmin)["assignee"] is None  # admin may
+    with pytest.raises(Conflict):
+        complaints.release_task(task["id"], admin)  # nobody holds it now
+    with pytest.raises(Conflict):
+        complaints.claim_task("not-a-task", admin)
+
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    follow_up = open_task(regency, tracking)
+    complaints.claim_task(follow_up["id"], liaison)
+    other_head = principal_of(regency, "kadis.dlh")
+    with pytest.raises(Forbidden):
+        complaints.release_task(follow_up["id"], other_head)
+    with pytest.raises(Conflict):  # a colleague of the same group: already claimed
+        complaints.claim_task(follow_up["id"], _another_liaison(regency))
+    head = principal_of(regency, "kadis.pupr")
+    assert complaints.release_task(follow_up["id"], head)["assignee"] is None
+    events = regency.engine.instance(follow_up["instance_id"])["events"]
+    assert [(e["action"], e["actor"]) for e in events if e["action"] in (
+        "claim", "unclaim", "assign")][-2:] == [("claim", "penghubung.pupr"),
+                                               ("assign", "kadis.pupr")]
+
+
+def _another_liaison(regency) -> access.Principal:
+    from workflows.users import create_user
+
+    with regency.complaints.session() as session:
+        create_user(session, username="staf.pupr", full_name="Staf PUPR",
+                    roles=["liaison_officer"], agency_code="dinas_pupr",
+                    now=regency.clock.now())
+    return principal_of(regency, "staf.pupr")
+
+
+# --------------------------------------------------------------------------- search
+
+
+def test_search_matches_tracking_numbers_and_titles_but_no_hidden_title(site):
+    regency = site.regency
+    road = regency.submit(photo=True, title="Jalan berlubang di Waru")["tracking_number"]
+    secret = regency.submit(photo=True, title="Pungli di loket KTP",
+                            confidential=True)["tracking_number"]
+    admin = principal_of(regency, "admin.kominfo")
+    found = regency.complaints.list(admin, q="berLUBANG")
+    assert [i["tracking_number"] for i in found["items"]] == [road]
+    assert regency.complaints.list(admin, q=secret[-6:])["total"] == 1
+    assert regency.complaints.list(admin, q="pungli")["total"] == 1
+    assert regency.complaints.list(admin, q="100%")["total"] == 0  # % is a character here
+    # Someone outside the case: the title of a `rahasia` report is not searchable, its
+    # tracking number is (the list's scope decides whether it is shown at all).
+    outsider = principal_of(regency, "penghubung.dinkes")
+    with regency.complaints.read_session() as session:
+        def search(q: str) -> list[str]:
+            return list(session.scalars(select(Complaint.tracking_number).where(
+                views.search_filter(outsider, q))))
+
+        assert search("pungli") == []
+        assert search("berlubang") == [road]
+        assert search(secret) == [secret]
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def test_an_action_with_a_stale_version_changes_nothing(site):
+    regency = site.regency
+    receipt = regency.submit(photo=True)
+    tracking = receipt["tracking_number"]
+    admin = principal_of(regency, "admin.kominfo")
+    seen = regency.complaints.get(tracking, admin)["version"]
+    regency.act(tracking, "request_info", as_="admin.kominfo", reason="Foto kurang jelas")
+    regency.act(tracking, "provide_info", secret=receipt["secret"], information="Foto baru")
+    with pytest.raises(Conflict, match="changed by someone else"):
+        regency.complaints.act(tracking, "verify", {}, admin, expected_version=seen)
+    report = regency.complaints.get(tracking, admin)
+    assert report["status"] == "SUBMITTED"
+    done = regency.complaints.act(tracking, "verify", {}, admin,
+                                  expected_version=report["version"])
+    assert done["status"] == "VERIFIED" and done["version"] > report["version"]
+
+
+def test_the_version_is_checked_again_in_the_transaction_of_the_change(site, monkeypatch):
+    """A change landing between the first look and the commit is caught."""
+    regency = site.regency
+    complaints = regency.complaints
+    tracking = regency.submit(photo=True)["tracking_number"]
+    admin = principal_of(regency, "admin.kominfo")
+    seen = complaints.get(tracking, admin)["version"]
+    tasks = regency.engine.tasks
+
+    def someone_else_writes(**query):  # called between the first look and the completion
+        with complaints.session() as other:
+            other.execute(update(Complaint).where(Complaint.tracking_number == tracking)
+                          .values(version=Complaint.version + 1))
+        return tasks(**query)
+
+    monkeypatch.setattr(regency.engine, "tasks", someone_else_writes)
+    with pytest.raises(Conflict, match="changed by someone else"):
+        complaints.act(tracking, "verify", {}, admin, expected_version=seen)
+    monkeypatch.undo()
+    report = complaints.get(tracking, admin)
+    assert report["status"] == "SUBMITTED" and report["version"] == seen + 1
+    assert [t["element_id"] for t in report["open_tasks"]] == ["screen_report"]
+
+
+def test_reassign_and_link_duplicate_check_the_version_too(site):
+    regency = site.regency
+    complaints = regency.complaints
+    admin = principal_of(regency, "admin.kominfo")
+    first = regency.submit(photo=True)["tracking_number"]
+    second = regency.submit(photo=True)["tracking_number"]
+    regency.act(first, "verify", as_="admin.kominfo")
+    regency.act(first, "dispose", as_="admin.kominfo", agency_code="dishub")
+    seen = complaints.get(first, admin)["version"]
+    moved = complaints.act(first, "reassign", {"agency_code": "dinas_pupr", "reason": "Salah"},
+                           admin, expected_version=seen)
+    assert moved["agency"]["code"] == "dinas_pupr" and moved["version"] == seen + 1
+    with pytest.raises(Conflict):
+        complaints.act(first, "reassign", {"agency_code": "dlh", "reason": "Lagi"}, admin,
+                       expected_version=seen)
+    assert complaints.get(first, admin)["agency"]["code"] == "dinas_pupr"
+    version = complaints.get(second, admin)["version"]
+    with pytest.raises(Conflict):
+        complaints.act(second, "link_duplicate", {"duplicate_of": first}, admin,
+                       expected_version=version - 1)
+    linked = complaints.act(second, "link_duplicate", {"duplicate_of": first}, admin,
+                            expected_version=version)
+    assert linked["duplicate_of"] == first and linked["status"] == "ARCHIVED"
