@@ -1,22 +1,727 @@
-"""(being written) Pages of this audience; see web/pages/__init__.py."""
+"""The officers' pages: the worklist, the reports they may see, and the case page.
+
+- /tasks: the officer's open tasks (their groups' tasks: claimed by them, or by nobody, or
+  everyone's with `show=all`), filtered by task type, overdue and a search, sorted by the
+  working days left. Claim and release are plain POST forms (htmx swaps the row in place).
+- /cases: the reports the officer may see (`Complaints.list`), filtered, searched, paged.
+- /cases/<tracking>: the report as `Complaints.get` returns it for this officer, its
+  evidence, location, deadlines, history, lifecycle diagram and one form per available
+  action. Each form carries the report's version; a change by someone else in between
+  gets 409 and the page again, with what was typed kept.
+- /cases/<tracking>/diagram.json: the BPMN XML and element states for static/js/diagram.js.
+- /cases/<tracking>/attachments/<id>/photo[?size=thumb] and .../download: evidence.
+
+Visibility, permissions and every change go through the use cases (workflows.complaints);
+what this module computes itself (which buttons to show) is only presentation, and the use
+cases check again.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
+from urllib.parse import quote
 
-from flask import abort
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from web import auth
+from web.i18n import N_, gettext, label
 from web.pages import pages
+from web.pages.common import service, settings
+from workflows import access
+from workflows import diagram_ids as ids
+from workflows.complaints import ACTIONS, OTHER_ACTIONS
+from workflows.errors import Conflict, Invalid, NotFound
+from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
+from workflows.sla import STEP_LABELS
+from workflows.stats import CATEGORY_LABELS, CHANNEL_LABELS, CLASSIFICATION_LABELS
+from workflows.storage import Upload
+from workflows.validation import ACTION_SCHEMAS
+
+PAGE_SIZE = 25
+SEARCH_MAX = 100
+ACCEPTED_FILES = "image/jpeg,image/png,image/webp,application/pdf,video/mp4,.jpg,.jpeg,.png," \
+                 ".webp,.pdf,.mp4"
+TRACKING_MAX = 40
+
+# Task names in both languages (the diagram names them in Indonesian).
+TASK_NAMES = {
+    ids.SCREEN_REPORT: N_("Verify the report"),
+    ids.DISPOSE_REPORT: N_("Dispose the report"),
+    ids.RESUME_REPORT: N_("Resume the postponed report"),
+    ids.FOLLOW_UP: N_("Follow up the report"),
+    ids.UNIT_FOLLOW_UP: N_("Follow up the report (unit)"),
+    ids.PROVIDE_INFORMATION: N_("Complainant adds information"),
+    ids.REVIEW_ANSWER: N_("Complainant reviews the answer"),
+}
+
+# The officers' verbs, in the order the case page offers them: (title, what it does).
+ACTION_TEXTS = {
+    "verify": (N_("Verify"), N_(
+        "The report is complete and for the regency: it goes on to disposition. The "
+        "verification deadline (3 working days) keeps running until it is dispositioned.")),
+    "dispose": (N_("Dispose to an agency"), N_(
+        "Send the report to the agency in charge. The verification deadline stops; the "
+        "agency has 5 working days to follow up, and the resolution deadline starts.")),
+    "delegate": (N_("Delegate to a unit"), N_(
+        "Hand the follow-up to one of your agency's units. The deadlines keep running.")),
+    "respond": (N_("Answer"), N_(
+        "Post the follow-up for the complainant. A final answer stops the deadlines and "
+        "gives the complainant 10 working days to reply; an interim answer stops the "
+        "follow-up deadline while the resolution deadline keeps running.")),
+    "request_info": (N_("Ask the complainant for information"), N_(
+        "The verification deadline pauses. The complainant has 10 working days to answer; "
+        "without an answer the report is archived.")),
+    "archive": (N_("Archive"), N_(
+        "Close the report without follow-up (spam, unclear, too general). The deadline "
+        "stops.")),
+    "not_authority": (N_("Not the regency's authority"), N_(
+        "Return the report: it belongs to another level of government. The deadline "
+        "stops.")),
+    "postpone": (N_("Postpone"), N_(
+        "Hold the report for now. The verification deadline keeps running.")),
+    "resume": (N_("Resume"), N_(
+        "Take the postponed report back to disposition.")),
+    "reassign": (N_("Reassign"), N_(
+        "Move the follow-up to another agency or unit (a wrong disposition). The deadlines "
+        "keep running; open escalations of the report are resolved.")),
+    "link_duplicate": (N_("Link as a duplicate"), N_(
+        "Mark this report as a duplicate of an earlier one. A report still being verified "
+        "is archived, linked to the original; nothing is lost.")),
+    "reopen": (N_("Reopen"), N_(
+        "Send the closed report back to the agency; the follow-up and resolution deadlines "
+        "start afresh.")),
+}
+DONE_TEXTS = {
+    "verify": N_("The report is verified."),
+    "dispose": N_("The report is dispositioned."),
+    "delegate": N_("The report is delegated to the unit."),
+    "respond": N_("Your answer is posted."),
+    "request_info": N_("The complainant is asked for information."),
+    "archive": N_("The report is archived."),
+    "not_authority": N_("The report is returned as not the regency's authority."),
+    "postpone": N_("The report is postponed."),
+    "resume": N_("The report is resumed."),
+    "reassign": N_("The follow-up is reassigned."),
+    "link_duplicate": N_("The report is linked as a duplicate."),
+    "reopen": N_("The report is reopened."),
+}
+FIELD_LABELS = {
+    "note": N_("Note (optional)"),
+    "reason": N_("Reason"),
+    "refer_to": N_("Refer to (agency or level of government, optional)"),
+    "agency_code": N_("Agency"),
+    "handler": N_("Who follows it up"),
+    "unit_code": N_("Unit"),
+    "answer": N_("Answer for the complainant"),
+    "final": N_("This is the final answer"),
+    "duplicate_of": N_("Tracking number of the original report"),
+    "attachments": N_("Attachments (optional)"),
+}
+FIELD_HINTS = {
+    "final": N_("Untick for an interim answer: the report stays in progress."),
+    "unit_code": N_("Only when a unit follows it up."),
+    "duplicate_of": N_("For example PPU-2026-000001."),
+    "attachments": N_("Photos (JPEG, PNG, WebP), PDF or MP4; at most 5 files of 10 MB."),
+}
+HANDLER_OPTIONS = (("opd", N_("The agency's liaison officer")),
+                   ("unit", N_("Straight to one of its units")))
+SHORT_TEXT = frozenset({"refer_to", "duplicate_of"})
+# Verbs of the complainant; never offered on the officers' pages.
+COMPLAINANT_ACTIONS = frozenset({name for name, a in ACTIONS.items() if a.complainant})
+OFFICER_ACTIONS = tuple(name for name in ACTION_TEXTS
+                        if name in ACTIONS or name in OTHER_ACTIONS)
+
+EVENT_LABELS = {
+    "submitted": N_("Report filed"),
+    "status": N_("Status changed"),
+    "assigned": N_("Assigned"),
+    "verify": N_("Verified"),
+    "archive": N_("Archived"),
+    "request_info": N_("Information requested"),
+    "provide_info": N_("Information added by the complainant"),
+    "not_authority": N_("Returned: not the regency's authority"),
+    "postpone": N_("Postponed"),
+    "resume": N_("Resumed"),
+    "dispose": N_("Dispositioned"),
+    "delegate": N_("Delegated"),
+    "respond": N_("Answered"),
+    "reply": N_("Complainant not satisfied"),
+    "rate": N_("Complainant rated the answer"),
+    "reopen": N_("Reopened"),
+    "link_duplicate": N_("Duplicate linked"),
+    "reassign": N_("Reassigned"),
+}
+SLA_STATES = {"running": N_("running"), "paused": N_("paused"), "met": N_("met"),
+              "breached": N_("late"), "stopped": N_("stopped")}
+SHOW_FILTERS = (("", N_("Mine and unclaimed")), ("mine", N_("Claimed by me")),
+                ("unclaimed", N_("Unclaimed")), ("all", N_("All of my groups")))
+SORTS = (("deadline", N_("Deadline first")), ("newest", N_("Newest task first")))
+SEVERITY_LABELS = {"low": N_("low"), "medium": N_("medium"), "high": N_("high")}
+DISPOSE_KINDS = ("opd", "bumd", "kecamatan", "kelurahan")
+
+
+def _principal() -> access.Principal:
+    principal = auth.current_user()
+    assert principal is not None  # login_required ran first
+    return principal
+
+
+def task_name(element_id: str, title: str | None = None) -> str:
+    text = TASK_NAMES.get(element_id)
+    return gettext(text) if text else (title or element_id)
+
+
+def _htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+# --------------------------------------------------------------------------- worklist
+
+
+def _days_key(row: Mapping[str, Any]) -> tuple[bool, float, str]:
+    left = row.get("working_days_left")
+    return (left is None, left if left is not None else 0.0, row.get("created_at") or "")
+
+
+def _filter_tasks(rows: list[dict[str, Any]], me: str, show: str, kind: str,
+                  overdue: bool, q: str) -> list[dict[str, Any]]:
+    found = []
+    words = q.lower()
+    for row in rows:
+        holder = row["assignee"]
+        if show == "mine" and holder != me:
+            continue
+        if show == "unclaimed" and holder is not None:
+            continue
+        if show == "" and holder not in (None, me):
+            continue
+        if kind and row["element_id"] != kind:
+            continue
+        if overdue and not row["overdue"]:
+            continue
+        if words and words not in row["tracking_number"].lower() and (
+                words not in (row["report_title"] or "").lower()):
+            continue
+        found.append(row)
+    return found
 
 
 @pages.get("/tasks")
 @auth.login_required()
 def worklist() -> Any:
-    abort(404)
+    return render_worklist(request.args)
+
+
+def render_worklist(args: Mapping[str, str], message: str | None = None, status: int = 200
+                    ) -> Any:
+    principal = _principal()
+    rows = service().worklist(principal)
+    show = args.get("show", "")
+    show = show if show in dict(SHOW_FILTERS) else ""
+    kinds = sorted({r["element_id"] for r in rows}, key=lambda e: task_name(e))
+    kind = args.get("type", "")
+    kind = kind if kind in kinds else ""
+    overdue = args.get("overdue", "") in ("1", "on", "true", "yes")
+    q = args.get("q", "").strip()[:SEARCH_MAX]
+    sort = args.get("sort", "deadline")
+    sort = sort if sort in dict(SORTS) else "deadline"
+    shown = _filter_tasks(rows, principal.username, show, kind, overdue, q)
+    if sort == "newest":
+        shown.sort(key=lambda r: r.get("created_at") or "", reverse=True)
+    else:
+        shown.sort(key=_days_key)
+    counts = {key: len(_filter_tasks(rows, principal.username, key, "", False, ""))
+              for key, _text in SHOW_FILTERS}
+    return render_template(
+        "staff/worklist.html", rows=shown, total=len(rows), counts=counts,
+        show=show, kind=kind, overdue=overdue, q=q, sort=sort,
+        show_filters=[(k, gettext(t)) for k, t in SHOW_FILTERS],
+        sorts=[(k, gettext(t)) for k, t in SORTS],
+        kinds=[(k, task_name(k)) for k in kinds], task_name=task_name, message=message,
+        next_url=url_for("pages.worklist", **{k: v for k, v in args.items() if v})), status
+
+
+def _task_row(task_id: str) -> dict[str, Any] | None:
+    return next((r for r in service().worklist(_principal()) if r["task_id"] == task_id), None)
+
+
+def _back() -> str:
+    return auth.safe_next(request.form.get("next")) or url_for("pages.worklist")
+
+
+def _after_claim(task_id: str, message: str, error: bool = False) -> Any:
+    """The answer to a claim or release: the row again (htmx) or back where it came from."""
+    if _htmx():
+        return render_template("staff/_task_row_swap.html", row=_task_row(task_id),
+                               task_id=task_id, message=message, error=error,
+                               task_name=task_name, next_url=_back())
+    flash(message, "success")
+    return redirect(_back(), 303)
+
+
+def _claim_conflict(exc: Conflict) -> str:
+    text = str(exc)
+    found = re.search(r"already claimed by (\S+)", text)
+    if found:
+        return gettext("%(name)s claimed this task first.", name=found.group(1))
+    if "not claimed" in text:
+        return gettext("This task is not claimed (any more).")
+    return gettext("This task is no longer open: someone completed it.")
+
+
+@pages.post("/tasks/<task_id>/claim")
+@auth.login_required()
+def claim_task(task_id: str) -> Any:
+    try:
+        service().claim_task(task_id, _principal())
+    except Conflict as exc:
+        return _claim_failed(task_id, _claim_conflict(exc))
+    return _after_claim(task_id, gettext("You claimed the task. Others in your group see it "
+                                         "as yours."))
+
+
+@pages.post("/tasks/<task_id>/release")
+@auth.login_required()
+def release_task(task_id: str) -> Any:
+    try:
+        service().release_task(task_id, _principal())
+    except Conflict as exc:
+        return _claim_failed(task_id, _claim_conflict(exc))
+    return _after_claim(task_id, gettext("The task is released: anyone in its group may take "
+                                         "it."))
+
+
+def _claim_failed(task_id: str, message: str) -> Any:
+    """Someone else was first: 409 with the page the officer came from, as it is now."""
+    if _htmx():  # htmx swaps only successful answers: show the row as it is now
+        return _after_claim(task_id, message, error=True)
+    came_from = re.fullmatch(r"/cases/([^/?#]+)", _back())
+    if came_from:
+        return render_case(came_from.group(1), status=409, message=message)
+    return render_worklist({}, message=message, status=409)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _parse_date(value: str, field: str, errors: dict[str, str]) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors[field] = gettext("Write the date as YYYY-MM-DD, for example 2026-03-02.")
+        return None
+
+
+def _scoped_agencies(principal: access.Principal, agencies: list[dict[str, Any]],
+                     kinds: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = set(kinds)
+    return [a for a in agencies if a["kind"] in wanted and (
+        principal.sees_everything or a["id"] in principal.agency_ids)]
 
 
 @pages.get("/cases")
 @auth.login_required()
 def cases() -> Any:
-    abort(404)
+    principal = _principal()
+    if not principal.is_officer:
+        abort(403)
+    args = request.args
+    errors: dict[str, str] = {}
+    status = args.get("status", "")
+    if status and status not in ids.STATUSES:
+        errors["status"] = gettext("Choose a status from the list.")
+    agencies = service().agencies()
+    agency_choices = _scoped_agencies(principal, agencies, DISPOSE_KINDS)
+    agency = args.get("agency", "")
+    if agency and agency not in {a["code"] for a in agency_choices}:
+        errors["agency"] = gettext("Choose an agency from the list.")
+    overdue_arg = args.get("overdue", "")
+    if overdue_arg not in ("", "yes", "no"):
+        errors["overdue"] = gettext("Choose one of the options.")
+    since = _parse_date(args.get("since", "").strip(), "since", errors)
+    until = _parse_date(args.get("until", "").strip(), "until", errors)
+    if since and until and until < since:
+        errors["until"] = gettext("The end date comes before the start date.")
+    q = args.get("q", "").strip()
+    if len(q) > SEARCH_MAX:
+        errors["q"] = gettext("Search with at most %(n)s characters.", n=SEARCH_MAX)
+    page_arg = args.get("page", "1").strip() or "1"
+    page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) <= 100000 else 0
+    if not page:
+        errors["page"] = gettext("The page must be a whole number from 1.")
+    listing = {"items": [], "total": 0}
+    if not errors:
+        listing = service().list(
+            principal, status=status or None, agency_code=agency or None,
+            overdue=None if not overdue_arg else overdue_arg == "yes", since=since,
+            until=until, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, q=q or None)
+    pages_total = max(1, -(-listing["total"] // PAGE_SIZE))
+    params = {k: v for k, v in {"status": status, "agency": agency, "overdue": overdue_arg,
+                                "since": args.get("since", ""), "until": args.get("until", ""),
+                                "q": q}.items() if v}
+    return render_template(
+        "staff/cases.html", items=listing["items"], total=listing["total"], page=page or 1,
+        pages_total=pages_total, params=params, errors=errors, status=status,
+        agency=agency, overdue=overdue_arg, since=args.get("since", ""),
+        until=args.get("until", ""), q=q,
+        statuses=[(s, label(ids.STATUS_LABELS[s])) for s in ids.STATUSES],
+        agency_options=_grouped(agency_choices, agencies),
+        category_labels=CATEGORY_LABELS,
+    ), 422 if errors else 200
+
+
+def _grouped(choices: list[dict[str, Any]], agencies: list[dict[str, Any]]
+             ) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Options for a <select> with <optgroup>s: each agency under its parent's name."""
+    names = {a["code"]: a["name"] for a in agencies}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for agency in choices:
+        parent = names.get(agency["parent"] or "", "")
+        groups.setdefault(parent, []).append((agency["code"], agency["name"]))
+    return list(groups.items())
+
+
+def _units_under_their_agency(choices: list[dict[str, Any]], agencies: list[dict[str, Any]]
+                              ) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Agencies that follow reports up, each with its units under it (one optgroup each)."""
+    codes = {a["code"] for a in choices}
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    for agency in agencies:
+        if agency["kind"] not in DISPOSE_KINDS:
+            continue
+        options = [(agency["code"], agency["name"])] if agency["code"] in codes else []
+        options += [(u["code"], u["name"]) for u in agencies
+                    if u["parent"] == agency["code"] and u["kind"] == "unit"
+                    and u["code"] in codes]
+        if options:
+            groups.append((agency["name"], options))
+    return groups
+
+
+# --------------------------------------------------------------------------- the case page
+
+
+def _tracking(tracking: str) -> str:
+    if not tracking or len(tracking) > TRACKING_MAX:
+        raise NotFound(f"report {tracking[:TRACKING_MAX]} does not exist")
+    return tracking
+
+
+def _field(action: str, name: str, schema: Mapping[str, Any], required: bool,
+           document: Mapping[str, Any], agencies: list[dict[str, Any]],
+           principal: access.Principal) -> dict[str, Any]:
+    field: dict[str, Any] = {
+        "name": name, "id": f"f-{action}-{name}", "required": required,
+        "label": gettext(FIELD_LABELS.get(name, name)),
+        "hint": gettext(FIELD_HINTS[name]) if name in FIELD_HINTS else "",
+        "default": schema.get("default"),
+    }
+    if name in ("agency_code", "unit_code"):
+        field["kind"] = "select"
+        if action == "dispose" and name == "agency_code":
+            choices = [a for a in agencies if a["kind"] in DISPOSE_KINDS]
+            field["groups"] = _grouped(choices, agencies)
+        elif action == "dispose":
+            field["groups"] = _units_under_their_agency(
+                [a for a in agencies if a["kind"] == "unit"], agencies)
+        elif action == "delegate":
+            holder = (document.get("agency") or {}).get("code")
+            units = [a for a in agencies if a["kind"] == "unit" and a["parent"] == holder]
+            field["groups"] = _grouped(units, agencies)
+        else:  # reassign: the agencies (and units) within the officer's reach
+            scoped = _scoped_agencies(principal, agencies, (*DISPOSE_KINDS, "unit"))
+            field["groups"] = _units_under_their_agency(scoped, agencies)
+        field["empty"] = True  # a "choose" option: nobody disposes by accident
+    elif "enum" in schema:
+        field["kind"] = "select"
+        options = HANDLER_OPTIONS if name == "handler" else [(v, v) for v in schema["enum"]]
+        field["groups"] = [("", [(value, gettext(text)) for value, text in options])]
+        field["empty"] = False
+    elif schema.get("type") == "boolean":
+        field["kind"] = "checkbox"
+    elif schema.get("type") == "integer":
+        field["kind"] = "number"
+        field["min"], field["max"] = schema.get("minimum"), schema.get("maximum")
+    elif name in SHORT_TEXT or schema.get("maxLength", 5000) < 500 or "maxLength" not in schema:
+        field["kind"] = "text"
+    else:
+        field["kind"] = "textarea"
+    return field
+
+
+def action_forms(document: Mapping[str, Any], agencies: list[dict[str, Any]],
+                 principal: access.Principal) -> list[dict[str, Any]]:
+    """A form for each verb this officer may use now, built from its JSON schema."""
+    available = set(document.get("available_actions") or []) - COMPLAINANT_ACTIONS
+    forms = []
+    for action in OFFICER_ACTIONS:
+        if action not in available:
+            continue
+        schema = ACTION_SCHEMAS[action]
+        required = set(schema.get("required", []))
+        fields = [_field(action, name, spec, name in required, document, agencies, principal)
+                  for name, spec in schema.get("properties", {}).items()]
+        if action == "respond":
+            fields.append({"name": "attachments", "id": f"f-{action}-attachments",
+                           "kind": "file", "required": False,
+                           "label": gettext(FIELD_LABELS["attachments"]),
+                           "hint": gettext(FIELD_HINTS["attachments"])})
+        title, help_text = ACTION_TEXTS[action]
+        forms.append({"action": action, "title": gettext(title), "help": gettext(help_text),
+                      "fields": fields, "multipart": action == "respond"})
+    return forms
+
+
+def read_payload(action: str, form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The verb's payload from a submitted form (empty optional fields left out)."""
+    schema = ACTION_SCHEMAS[action]
+    payload: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, spec in schema.get("properties", {}).items():
+        if spec.get("type") == "boolean":
+            payload[name] = form.get(name) in ("1", "on", "true", "yes")
+            continue
+        value = (form.get(name) or "").strip()
+        if not value:
+            continue
+        if spec.get("type") == "integer":
+            if not re.fullmatch(r"-?\d{1,9}", value):
+                errors[name] = gettext("Enter a whole number.")
+                continue
+            payload[name] = int(value)
+        else:
+            payload[name] = value
+    if action == "dispose" and payload.get("handler", "opd") != "unit":
+        payload.pop("unit_code", None)
+    if action == "dispose" and payload.get("handler") == "unit" and "unit_code" not in payload:
+        errors["unit_code"] = gettext("Choose the unit that follows it up.")
+    return payload, errors
+
+
+def field_error(name: str, message: str) -> str:
+    """A use case's field error in the officer's language."""
+    simple = {
+        "this field is required": N_("This field is required."),
+        "the file is empty; attach it again": N_("The file is empty; attach it again."),
+        "attach a JPEG, PNG or WebP photo, a PDF or an MP4":
+            N_("Attach a JPEG, PNG or WebP photo, a PDF or an MP4 video."),
+        "name another report": N_("A report cannot duplicate itself: name another report."),
+        "link the other way round":
+            N_("That report is already a duplicate of this one: link the other way round."),
+        "unknown field; remove it": N_("This field is not accepted here."),
+    }
+    if message in simple:
+        return gettext(simple[message])
+    if message.startswith("no active agency has the code"):
+        return gettext("Choose an agency from the list.")
+    if "is not a unit of" in message:
+        return gettext("Choose a unit of the agency that holds the report.")
+    if name == "agency_code" and re.search(r" is an? \w+$", message):
+        return gettext("Dispose only to an OPD, BUMD, kecamatan or kelurahan.")
+    if message.startswith("files may be at most"):
+        return gettext("Files may be at most 10 MB each; send a smaller one.")
+    if "is too long" in message:
+        return gettext("This text is too long.")
+    if "is not one of" in message:
+        return gettext("Choose one of the options.")
+    if "minimum" in message or "maximum" in message:
+        return gettext("Enter a number in the allowed range.")
+    return gettext(message)
+
+
+def _field_errors(exc: Invalid) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for name, message in (exc.field_errors or {}).items():
+        key = "attachments" if name.startswith("attachments[") else name
+        errors.setdefault(key, field_error(key, message))
+    return errors
+
+
+def conflict_message(exc: Conflict) -> str:
+    text = str(exc)
+    if "changed by someone else since you opened it" in text or "was changed by someone" in text:
+        return gettext("Someone else changed this report since you opened it. The page now "
+                       "shows the report as it is; check it and send your form again if it "
+                       "is still needed.")
+    if "needs a photo" in text:
+        return gettext("This report needs a photo as evidence before it can be verified. Ask "
+                       "the complainant for information instead.")
+    found = re.search(r"is assigned to (\S+);", text)
+    if found:
+        return gettext("%(name)s has claimed this task. Ask them, or have it released first.",
+                       name=found.group(1))
+    if "no longer open" in text or "is not open" in text:
+        return gettext("Someone else acted on this report first. The page now shows the "
+                       "report as it is.")
+    if "can no longer be reopened" in text:
+        return gettext("The reopening period has ended; the complainant must file a new "
+                       "report.")
+    return gettext("This is not possible in the report's current state.")
+
+
+def _photo_url(tracking: str, attachment: Mapping[str, Any], thumb: bool = False) -> str:
+    return url_for("pages.case_photo", tracking=tracking, attachment_id=attachment["id"],
+                   size="thumb" if thumb else None)
+
+
+def _task_controls(document: Mapping[str, Any], agencies: list[dict[str, Any]],
+                   principal: access.Principal) -> list[dict[str, Any]]:
+    """The report's open officer tasks with who holds them and what this officer may do."""
+    by_code = {a["code"]: a["id"] for a in agencies}
+    found = []
+    for task in document.get("open_tasks") or []:
+        groups = task["candidate_groups"]
+        if any(g.startswith("complainant:") for g in groups):
+            found.append({**task, "name": task_name(task["element_id"], task["title"]),
+                          "complainant": True})
+            continue
+        holder = task["assignee"]
+        mine = bool(set(groups) & principal.groups)
+        agency_ids = {by_code.get(g.partition(":")[2]) for g in groups if ":" in g}
+        oversees = principal.sees_everything or (
+            principal.has("supervisor") and bool(agency_ids & principal.agency_ids))
+        found.append({**task, "name": task_name(task["element_id"], task["title"]),
+                      "complainant": False,
+                      "can_claim": mine and holder is None,
+                      "can_release": holder is not None and (
+                          holder == principal.username or oversees)})
+    return found
+
+
+def render_case(tracking: str, *, status: int = 200, open_action: str | None = None,
+                values: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None,
+                message: str | None = None) -> Any:
+    principal = _principal()
+    document = service().get(_tracking(tracking), principal)
+    agencies = service().agencies()
+    attachments = document.get("attachments") or []
+    photos = [a for a in attachments if a["content_type"] in PHOTO_TYPES]
+    files = [a for a in attachments if a["content_type"] not in PHOTO_TYPES]
+    location = document.get("location") or {}
+    tasks = _task_controls(document, agencies, principal)
+    held_by_other = [t for t in tasks if not t["complainant"] and t["assignee"]
+                     and t["assignee"] != principal.username
+                     and set(t["candidate_groups"]) & principal.groups]
+    return render_template(
+        "staff/case.html", doc=document, photos=photos, files=files, location=location,
+        forms=action_forms(document, agencies, principal), tasks=tasks,
+        held_by_other=held_by_other, open_action=open_action, values=values or {},
+        errors=errors or {}, message=message, settings=settings(),
+        category_labels=CATEGORY_LABELS, classification_labels=CLASSIFICATION_LABELS,
+        channel_labels=CHANNEL_LABELS, severity_labels=SEVERITY_LABELS,
+        event_labels=EVENT_LABELS, step_labels=STEP_LABELS, sla_states=SLA_STATES,
+        status_labels=ids.STATUS_LABELS,
+        photo_url=_photo_url, accepted_files=ACCEPTED_FILES, hidden=HIDDEN_TEXT,
+        next_url=url_for("pages.case", tracking=document["tracking_number"]),
+    ), status
+
+
+HIDDEN_TEXT = "[rahasia]"
+
+
+@pages.get("/cases/<tracking>")
+@auth.login_required()
+def case(tracking: str) -> Any:
+    return render_case(tracking)
+
+
+@pages.post("/cases/<tracking>/actions/<action>")
+@auth.login_required()
+def case_action(tracking: str, action: str) -> Any:
+    principal = _principal()
+    if action not in ACTION_TEXTS:
+        raise NotFound(f"unknown action {action!r}")
+    _tracking(tracking)
+    form = request.form
+    payload, errors = read_payload(action, form)
+    values = {key: form.get(key, "") for key in form if key != "csrf_token"}
+    version_text = form.get("version", "")
+    if not version_text.isdigit():
+        return render_case(tracking, status=422, open_action=action, values=values,
+                           errors=errors, message=gettext(
+                               "The form is incomplete (the report's version is missing). "
+                               "Reload the page and try again."))
+    uploads: list[Upload] = []
+    if action == "respond":
+        files = [f for f in request.files.getlist("attachments") if f.filename]
+        limit = service().config.max_attachments
+        if len(files) > limit:
+            errors["attachments"] = gettext("Attach at most %(n)s files.", n=limit)
+        else:
+            uploads = [Upload(f.filename or "file", f.read()) for f in files]
+    if errors:
+        return render_case(tracking, status=422, open_action=action, values=values,
+                           errors=errors)
+    try:
+        service().act(tracking, action, payload, principal, uploads,
+                      expected_version=int(version_text))
+    except Invalid as exc:
+        found = _field_errors(exc)
+        if not found:
+            found = {"(form)": gettext("Some fields need your attention.")}
+        return render_case(tracking, status=422, open_action=action, values=values,
+                           errors=found)
+    except NotFound as exc:
+        duplicate = payload.get("duplicate_of")
+        if action == "link_duplicate" and duplicate and str(exc).startswith(
+                f"report {duplicate} "):
+            return render_case(tracking, status=422, open_action=action, values=values,
+                               errors={"duplicate_of": gettext(
+                                   "No report has this tracking number.")})
+        raise
+    except Conflict as exc:
+        return render_case(tracking, status=409, open_action=action, values=values,
+                           message=conflict_message(exc))
+    flash(gettext(DONE_TEXTS[action]), "success")
+    return redirect(url_for("pages.case", tracking=tracking), 303)
+
+
+@pages.get("/cases/<tracking>/diagram.json")
+@auth.login_required()
+def case_diagram(tracking: str) -> Any:
+    response = jsonify(service().diagram(_tracking(tracking), _principal()))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@pages.get("/cases/<tracking>/attachments/<int:attachment_id>/photo")
+@auth.login_required()
+def case_photo(tracking: str, attachment_id: int) -> Any:
+    edge = THUMBNAIL_EDGE if request.args.get("size") == "thumb" else DISPLAY_EDGE
+    row, data, content_type = service().attachment_display(
+        _tracking(tracking), attachment_id, _principal(), edge=edge)
+    response = Response(data, mimetype=content_type)
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(row.filename)}"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@pages.get("/cases/<tracking>/attachments/<int:attachment_id>/download")
+@auth.login_required()
+def case_download(tracking: str, attachment_id: int) -> Any:
+    row, content = service().attachment(_tracking(tracking), attachment_id, _principal())
+    response = Response(content, mimetype=row.content_type)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{_ascii_name(row.filename)}\"; "
+        f"filename*=UTF-8''{quote(row.filename)}")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _ascii_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:120] or "file"
+
