@@ -227,6 +227,16 @@ def test_a_supervisor_reassigns_only_within_their_agency(site):
     assert report["agency"]["code"] == "dinas_pupr" and report["unit"] is None
 
 
+def test_the_inbox_forms_need_the_csrf_token(site):
+    escalated_case(site)
+    [escalation] = inbox(site, "kadis.kominfo")
+    site.login("kadis.kominfo")
+    for action in ("acknowledge", "comment", "reassign"):
+        site.post(f"/board/escalations/{escalation['id']}/{action}", {"comment": "x"},
+                  csrf=False, expect=400)
+    assert inbox(site, "kadis.kominfo")[0]["status"] == "open"
+
+
 def test_two_acknowledgements_at_once_one_wins(site):
     escalated_case(site)
     complaints = site.regency.complaints
