@@ -197,11 +197,14 @@ def test_verify_and_dispose_through_the_forms_reach_the_liaisons_worklist(site):
     assert "Laporan sudah diverifikasi." in page and "Terverifikasi" in page
     assert 'id="form-dispose"' in page and 'id="form-verify"' not in page
     # the agency picker groups agencies under their parent, units under their OPD
-    dispose = page[page.index('id="form-dispose"'):]
+    dispose = page[page.index('id="action-dispose"'):]
     assert '<optgroup label="Pemerintah Kabupaten Penajam Paser Utara">' in dispose
     assert '<optgroup label="Kecamatan Penajam">' in dispose
     assert '<optgroup label="Dinas Pekerjaan Umum dan Penataan Ruang">' in dispose
     assert '<option value="pupr_bina_marga">Bidang Bina Marga</option>' in dispose
+    # roads: the routing table's suggestion is chosen
+    assert '<option value="dinas_pupr" selected>' in dispose
+    assert "Tabel rute menyarankan Dinas Pekerjaan Umum dan Penataan Ruang" in dispose
     site.post(f"/cases/{tracking}/actions/dispose",
               {"version": version_on(page), "agency_code": "dinas_pupr", "handler": "opd",
                "unit_code": "dlh_kebersihan"}, expect=303)  # a unit is ignored for "opd"
@@ -298,6 +301,20 @@ def test_field_errors_name_the_field_and_keep_what_was_typed(site):
     assert "Lampirkan foto JPEG, PNG atau WebP, PDF, atau video MP4." in page
     assert "Sudah ditambal.</textarea>" in page
     assert regency.report(tracking)["status"] == "DISPOSED"
+
+
+def test_a_national_road_is_flagged_as_not_the_regencys_authority(site):
+    tracking = site.regency.submit(photo=True, road_status="national")["tracking_number"]
+    site.regency.act(tracking, "verify", as_="admin.kominfo")
+    site.login("admin.kominfo")
+    page = site.text(site.get(f"/cases/{tracking}"))
+    assert "wewenang pemerintah pusat" in page and 'id="form-not_authority"' in page
+    site.post(f"/cases/{tracking}/actions/not_authority",
+              {"version": version_on(page), "reason": "Jalan nasional: wewenang BBPJN",
+               "refer_to": "BBPJN Kalimantan Timur"}, expect=303)
+    page = site.text(site.get(f"/cases/{tracking}"))
+    assert "Bukan Wewenang" in page and "Jalan nasional: wewenang BBPJN" in page
+    assert 'id="form-not_authority"' not in page and 'id="form-dispose"' not in page
 
 
 def test_a_photo_is_needed_before_verifying_a_road_report(site):

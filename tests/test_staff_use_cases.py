@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from tests.diagram import chain, document, message_catch, user_task, write
 from workflows import access, views
-from workflows.errors import Conflict, Forbidden
+from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.models import Complaint
 
 
@@ -220,3 +220,22 @@ def test_reassign_and_link_duplicate_check_the_version_too(site):
     linked = complaints.act(second, "link_duplicate", {"duplicate_of": first}, admin,
                             expected_version=version)
     assert linked["duplicate_of"] == first and linked["status"] == "ARCHIVED"
+
+
+def test_the_routing_tables_suggestion_is_read_for_the_disposition(site):
+    regency = site.regency
+    complaints = regency.complaints
+    admin = principal_of(regency, "admin.kominfo")
+    tracking = regency.submit(photo=True, category="waste")["tracking_number"]
+    assert complaints.routing(tracking, admin) is None  # not verified yet
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    assert complaints.routing(tracking, admin) == {
+        "authority": "regency", "handler_level": "technical_officer", "agency_code": "dlh"}
+    national = regency.submit(photo=True, road_status="national")["tracking_number"]
+    regency.act(national, "verify", as_="admin.kominfo")
+    assert complaints.routing(national, admin)["authority"] == "national"
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dlh")
+    assert complaints.routing(tracking, admin) is None
+    assert complaints.routing(tracking, principal_of(regency, "penghubung.dlh")) is None
+    with pytest.raises(NotFound):
+        complaints.routing(national, principal_of(regency, "penghubung.dlh"))

@@ -310,6 +310,28 @@ class Complaints:
         return {"xml": xml, "completed": states["completed"], "current": states["current"],
                 "waiting": states["waiting"]}
 
+    def routing(self, tracking_number: str, principal: access.Principal
+                ) -> dict[str, Any] | None:
+        """What the routing table (routing.dmn) suggests for a report waiting for its
+        disposition: `authority`, `handler_level`, `agency_code`. None when no disposition
+        is open or the principal does not dispose."""
+        with self.read_session() as session:
+            complaint = self._load(session, tracking_number)
+            if not access.can_view(principal, complaint):
+                raise NotFound(f"report {tracking_number} does not exist")
+            instance_id = complaint.instance_id
+        if not principal.has(*ADMIN) or instance_id is None:
+            return None
+        open_tasks = [t for t in self.engine.tasks(instance_id=instance_id)
+                      if t["element_id"] == ids.DISPOSE_REPORT]
+        if not open_tasks:
+            return None
+        try:
+            data = self.engine.task(open_tasks[0]["id"])["data"]
+        except (bpm.Conflict, bpm.NotFound):  # just completed by someone else
+            return None
+        return {key: data.get(key) for key in ("authority", "handler_level", "agency_code")}
+
     # ------------------------------------------------------------------ task claims
 
     @translate_engine_errors

@@ -464,8 +464,10 @@ def _field(action: str, name: str, schema: Mapping[str, Any], required: bool,
 
 
 def action_forms(document: Mapping[str, Any], agencies: list[dict[str, Any]],
-                 principal: access.Principal) -> list[dict[str, Any]]:
-    """A form for each verb this officer may use now, built from its JSON schema."""
+                 principal: access.Principal, routing: Mapping[str, Any] | None = None
+                 ) -> list[dict[str, Any]]:
+    """A form for each verb this officer may use now, built from its JSON schema; the
+    disposition starts from what the routing table suggests."""
     available = set(document.get("available_actions") or []) - COMPLAINANT_ACTIONS
     forms = []
     for action in OFFICER_ACTIONS:
@@ -480,10 +482,36 @@ def action_forms(document: Mapping[str, Any], agencies: list[dict[str, Any]],
                            "kind": "file", "required": False,
                            "label": gettext(FIELD_LABELS["attachments"]),
                            "hint": gettext(FIELD_HINTS["attachments"])})
+        notes: list[str] = []
+        if action == "dispose" and routing:
+            notes = _routing_notes(routing, agencies)
+            for field in fields:
+                if field["name"] == "agency_code" and routing.get("agency_code"):
+                    field["default"] = routing["agency_code"]
         title, help_text = ACTION_TEXTS[action]
         forms.append({"action": action, "title": gettext(title), "help": gettext(help_text),
-                      "fields": fields, "multipart": action == "respond"})
+                      "fields": fields, "multipart": action == "respond", "notes": notes})
     return forms
+
+
+def _routing_notes(routing: Mapping[str, Any], agencies: list[dict[str, Any]]) -> list[str]:
+    names = {a["code"]: a["name"] for a in agencies}
+    notes = []
+    if routing.get("agency_code") in names:
+        notes.append(gettext("The routing table suggests %(agency)s; it is chosen below.",
+                             agency=names[routing["agency_code"]]))
+    if routing.get("authority") in ("national", "provincial"):
+        notes.append(gettext(
+            "The routing table says this report is for the %(level)s government (for "
+            "example a national or provincial road): consider “Not the regency's authority”.",
+            level=gettext(LEVELS[routing["authority"]])))
+    if routing.get("handler_level") == "regional_head":
+        notes.append(gettext("The routing table says the regional leadership should oversee "
+                             "this report (it alleges misconduct)."))
+    return notes
+
+
+LEVELS = {"national": N_("national"), "provincial": N_("provincial")}
 
 
 def read_payload(action: str, form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -608,6 +636,8 @@ def render_case(tracking: str, *, status: int = 200, open_action: str | None = N
     principal = _principal()
     document = service().get(_tracking(tracking), principal)
     agencies = service().agencies()
+    routing = service().routing(tracking, principal) if "dispose" in (
+        document.get("available_actions") or []) else None
     attachments = document.get("attachments") or []
     photos = [a for a in attachments if a["content_type"] in PHOTO_TYPES]
     files = [a for a in attachments if a["content_type"] not in PHOTO_TYPES]
@@ -618,7 +648,7 @@ def render_case(tracking: str, *, status: int = 200, open_action: str | None = N
                      and set(t["candidate_groups"]) & principal.groups]
     return render_template(
         "staff/case.html", doc=document, photos=photos, files=files, location=location,
-        forms=action_forms(document, agencies, principal), tasks=tasks,
+        forms=action_forms(document, agencies, principal, routing), tasks=tasks,
         held_by_other=held_by_other, open_action=open_action, values=values or {},
         errors=errors or {}, message=message, settings=settings(),
         category_labels=CATEGORY_LABELS, classification_labels=CLASSIFICATION_LABELS,
