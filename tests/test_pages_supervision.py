@@ -7,8 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from workflows import escalations
-from workflows.models import ComplaintEvent, Escalation
+from workflows import access, escalations
+from workflows.errors import Conflict, Invalid
+from workflows.models import ComplaintEvent, Escalation, User
 
 
 def open_case(site, agency: str, unit: str | None = None, **fields) -> str:
@@ -237,27 +238,54 @@ def test_the_inbox_forms_need_the_csrf_token(site):
     assert inbox(site, "kadis.kominfo")[0]["status"] == "open"
 
 
-def test_two_acknowledgements_at_once_one_wins(site):
-    escalated_case(site)
-    complaints = site.regency.complaints
+def principal(session, username: str):
+    user = session.scalars(select(User).where(User.username == username)).one()
+    return access.principal_for(session, user)
+
+
+def test_the_board_and_inbox_use_cases_on_each_database(regency):
+    """The board's counts, notes and acknowledgements (one wins) on SQLite and PostgreSQL."""
+    receipt = regency.submit(photo=True, category="street_lights", title="Lampu PJU padam")
+    tracking = receipt["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dishub")
+    regency.advance(days=7, hours=2)  # Mon 9 Mar 11:00: the follow-up is 2 hours late
+    complaints, now = regency.complaints, regency.clock.now()
+    config = complaints.config
     with complaints.read_session() as session:
-        number = session.scalars(select(Escalation.id)).one()
-        from workflows import access
-        from workflows.models import User
-
-        def principal(name):
-            return access.principal_for(session, session.scalars(
-                select(User).where(User.username == name)).one())
-
-        first, second = principal("kadis.kominfo"), principal("admin.kominfo")
-    now = complaints.engine.clock.now()
+        sekda, head = principal(session, "sekda"), principal(session, "kadis.kominfo")
+        other = principal(session, "kadis.pupr")
+        board = escalations.sla_board(session, sekda, config, now)
+        [row] = [r for r in board["rows"] if r["key"] == "dishub"]
+        assert row["cells"]["regency_admin"] == {"due_soon": 0, "overdue": 1, "escalated": 1}
+        assert row["open"] == 1 and board["totals"]["total"]["overdue"] == 1
+        [case] = board["cases"]
+        assert (case["tracking_number"], case["rung"], case["state"], case["escalated"]) == (
+            tracking, "regency_admin", "overdue", True)
+        assert -0.2 < case["working_days_left"] < 0
+        assert escalations.sla_board(session, sekda, config, now, state="due_soon",
+                                     opd="dishub")["cases"] == []
+        assert escalations.sla_board(session, other, config, now)["rows"] == []
+        with pytest.raises(Invalid) as refused:
+            escalations.sla_board(session, sekda, config, now, state="later", rung="x",
+                                  opd="nowhere")
+        assert set(refused.value.field_errors) == {"state", "rung", "opd"}
+        [escalation] = escalations.list_escalations(session, head)
+        number = escalation["id"]
     with complaints.session() as session:
-        escalations.acknowledge(session, number, first, None, now)
-    from workflows.errors import Conflict
-
+        escalations.comment(session, number, head, "Dishub sudah dihubungi", now)
+    with pytest.raises(Invalid), complaints.session() as session:
+        escalations.comment(session, number, head, "   ", now)
+    with complaints.session() as session:
+        done = escalations.acknowledge(session, number, head, "Diterima", now)
+    assert done["comment"] == "kadis.kominfo: Dishub sudah dihubungi\nDiterima"
     with pytest.raises(Conflict), complaints.session() as session:
-        escalations.acknowledge(session, number, second, "terlambat", now)
+        escalations.acknowledge(session, number, sekda, None, now)
     with complaints.read_session() as session:
         row = session.get(Escalation, number)
-        assert (row.status, row.acknowledged_by, row.comment) == (
-            "acknowledged", "kadis.kominfo", None)
+        assert (row.status, row.acknowledged_by) == ("acknowledged", "kadis.kominfo")
+    kinds = [h["kind"] for h in regency.report(tracking)["history"]]
+    assert kinds[-2:] == ["escalation_note", "escalation_acknowledged"]
+    own = regency.get(f"/api/v1/complaints/{tracking}", secret=receipt["secret"])
+    assert not {"escalation_note", "escalation_acknowledged"} & {h["kind"] for h in own[
+        "history"]}
