@@ -289,3 +289,20 @@ def test_the_board_and_inbox_use_cases_on_each_database(regency):
     own = regency.get(f"/api/v1/complaints/{tracking}", secret=receipt["secret"])
     assert not {"escalation_note", "escalation_acknowledged"} & {h["kind"] for h in own[
         "history"]}
+
+
+def test_a_confidential_reports_content_stays_with_those_who_handle_it(site):
+    tracking = open_case(site, "dishub", category="street_lights",
+                         title="Pungli petugas pemasangan PJU", confidential=True,
+                         anonymous=True, reporter_name="Siti Pelapor Rahasia")
+    site.regency.advance(days=7, hours=2)
+    site.login("kadis.kominfo")  # Diskominfo's head: the escalation is theirs, the case is not
+    page = site.text(site.get("/board"))
+    assert tracking in region(page, "board-cases") and tracking in region(page, "inbox")
+    assert "[rahasia]" in region(page, "inbox") and "Pungli" not in page
+    assert "Siti" not in page
+    site.logout()
+    site.login("sekda")  # above Dishub: handles the case, reads its title; never the name
+    page = site.text(site.get("/board"))
+    assert "Pungli petugas pemasangan PJU" in region(page, "board-cases")
+    assert "Siti" not in page
