@@ -310,10 +310,10 @@ def test_a_national_road_is_flagged_as_not_the_regencys_authority(site):
     page = site.text(site.get(f"/cases/{tracking}"))
     assert "wewenang pemerintah pusat" in page and 'id="form-not_authority"' in page
     site.post(f"/cases/{tracking}/actions/not_authority",
-              {"version": version_on(page), "reason": "Jalan nasional: wewenang BBPJN",
+              {"version": version_on(page), "reason": "Jalan nasional: wewenang BBPJN\x00",
                "refer_to": "BBPJN Kalimantan Timur"}, expect=303)
     page = site.text(site.get(f"/cases/{tracking}"))
-    assert "Bukan Wewenang" in page and "Jalan nasional: wewenang BBPJN" in page
+    assert "Bukan Wewenang" in page and "Jalan nasional: wewenang BBPJN</div>" in page
     assert 'id="form-not_authority"' not in page and 'id="form-dispose"' not in page
 
 
@@ -385,7 +385,9 @@ def test_the_diagram_shows_where_the_report_is(site):
     assert "screen_report" in diagram["completed"] and "f_verify" in diagram["completed"]
     assert diagram["current"] == ["dispose_report"]
     site.get("/cases/PPU-2026-999999/diagram.json", expect=404)
-    site.get("/cases/" + "X" * 300, expect=404)
+    for odd in ("X" * 300, "PPU%00-2026", "%F0%9F%92%A9", "PPU-2026-000001%0A"):
+        site.get(f"/cases/{odd}", expect=404)
+        site.get(f"/cases/{odd}/diagram.json", expect=404)
 
 
 def test_photos_thumbnails_and_original_downloads(site):
@@ -450,6 +452,7 @@ def test_the_report_list_filters_searches_and_pages(site, monkeypatch):
     site.get("/cases?since=2026-03-05&until=2026-03-01", expect=422)
     site.get("/cases?overdue=maybe", expect=422)
     site.get("/cases?q=" + "x" * 101, expect=422)
+    assert waste in site.text(site.get("/cases?q=sam%00pah"))  # a NUL byte is dropped
 
     liaison = type(site)(regency).login("penghubung.dishub")
     page = liaison.text(liaison.get("/cases"))

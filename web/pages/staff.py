@@ -53,7 +53,6 @@ PAGE_SIZE = 25
 SEARCH_MAX = 100
 ACCEPTED_FILES = "image/jpeg,image/png,image/webp,application/pdf,video/mp4,.jpg,.jpeg,.png," \
                  ".webp,.pdf,.mp4"
-TRACKING_MAX = 40
 
 # Task names in both languages (the diagram names them in Indonesian).
 TASK_NAMES = {
@@ -356,7 +355,7 @@ def cases() -> Any:
     until = _parse_date(args.get("until", "").strip(), "until", errors)
     if since and until and until < since:
         errors["until"] = gettext("The end date comes before the start date.")
-    q = args.get("q", "").strip()
+    q = _clean(args.get("q", "")).strip()
     if len(q) > SEARCH_MAX:
         errors["q"] = gettext("Search with at most %(n)s characters.", n=SEARCH_MAX)
     page_arg = args.get("page", "1").strip() or "1"
@@ -415,10 +414,20 @@ def _units_under_their_agency(choices: list[dict[str, Any]], agencies: list[dict
 # --------------------------------------------------------------------------- the case page
 
 
+TRACKING_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _tracking(tracking: str) -> str:
-    if not tracking or len(tracking) > TRACKING_MAX:
-        raise NotFound(f"report {tracking[:TRACKING_MAX]} does not exist")
+    """A tracking number as they are written; anything else cannot exist (404, no query)."""
+    if not TRACKING_SHAPE.fullmatch(tracking or ""):
+        raise NotFound("this report does not exist")
     return tracking
+
+
+def _clean(text: str) -> str:
+    """Typed text without control characters (a NUL byte is refused by PostgreSQL)."""
+    return CONTROL.sub("", text)
 
 
 def _field(action: str, name: str, schema: Mapping[str, Any], required: bool,
@@ -523,7 +532,7 @@ def read_payload(action: str, form: Mapping[str, str]) -> tuple[dict[str, Any], 
         if spec.get("type") == "boolean":
             payload[name] = form.get(name) in ("1", "on", "true", "yes")
             continue
-        value = (form.get(name) or "").strip()
+        value = _clean(form.get(name) or "").strip()
         if not value:
             continue
         if spec.get("type") == "integer":
@@ -636,7 +645,7 @@ def render_case(tracking: str, *, status: int = 200, open_action: str | None = N
     principal = _principal()
     document = service().get(_tracking(tracking), principal)
     agencies = service().agencies()
-    routing = service().routing(tracking, principal) if "dispose" in (
+    routing = service().routing(document["tracking_number"], principal) if "dispose" in (
         document.get("available_actions") or []) else None
     attachments = document.get("attachments") or []
     photos = [a for a in attachments if a["content_type"] in PHOTO_TYPES]
