@@ -214,3 +214,24 @@ def test_report_form_has_labels_and_works_by_keyboard(live_app: LiveApp, page: A
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/lapor/terima/.+"))
     screenshot(page, "keyboard-receipt")
+
+
+def test_statistics_pages_draw_their_charts(live_app: LiveApp, page: Any, make_page: Any,
+                                            screenshot: Any) -> None:
+    for title in ("Jalan rusak di Sepaku", "Sampah di Nipah-Nipah"):
+        filed = live_app.regency.submit(title=title, photo=True)
+        live_app.regency.act(filed["tracking_number"], "verify", as_="admin.kominfo")
+    page.goto(f"{live_app.url}/")
+    page.get_by_role("link", name="Statistik").first.click()
+    page.wait_for_url(re.compile(r".*/statistik.*"))
+    page.wait_for_selector(".chart-box canvas")
+    assert page.locator(".chart-box canvas").count() >= 1
+    screenshot(page, "public-statistics")
+
+    supervisor = make_page()
+    sign_in(supervisor, live_app, "sekda")
+    supervisor.goto(f"{live_app.url}/dashboard?year=2026")
+    supervisor.wait_for_selector(".chart-box canvas")
+    # A table with no rows yet (no escalations, no ratings) gets no chart.
+    assert supervisor.locator(".chart-box canvas").count() >= 5
+    screenshot(supervisor, "dashboard")
