@@ -445,3 +445,23 @@ def test_the_pages_speak_english_when_switched(site):
     other = fresh_browser(site)
     other.get("/language/en", expect=302)
     assert "We found no report" in other.text(other.get(f"/lacak/{tracking}?k=x", expect=404))
+
+
+def test_filing_tracking_and_throttling_on_every_database(regency):
+    """The `regency` fixture runs on PostgreSQL too when ADUAN_TEST_POSTGRES_URL is set."""
+    from tests.pages import Site
+
+    site = Site(regency)
+    assert '<option value="Gunung Seteleng">' in site.text(site.get("/lapor"))
+    tracking, secret = filed(site, files=[(io.BytesIO(phone_photo()), "a.jpg")])
+    other = fresh_browser(site)
+    other.get(f"/lacak/{tracking}?k=wrong", expect=404)
+    other.get(f"/lacak/{tracking}?k={secret}", expect=303)
+    regency.act(tracking, "request_info", as_="admin.kominfo", reason="Detail lokasi?")
+    other.post(f"/lacak/{tracking}/aksi/provide_info", {"information": "Depan SD 012."},
+               content_type="multipart/form-data", expect=303)
+    page = other.text(other.get(f"/lacak/{tracking}"))
+    assert "Depan SD 012." in page and "Belum Terverifikasi" in page
+    photo = re.search(rf"/lacak/{tracking}/foto/(\d+)/kecil", page).group(1)
+    assert not Image.open(io.BytesIO(other.get(
+        f"/lacak/{tracking}/foto/{photo}").get_data())).getexif()
