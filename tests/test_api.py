@@ -217,3 +217,17 @@ def test_officers_read_their_in_app_notifications(regency):
     others = regency.client.post("/api/v1/notifications/read", json={"ids": [inbox[0]["id"]]},
                                  headers=regency.headers("penghubung.dlh"))
     assert others.get_json() == {"marked": 0}
+
+
+def test_the_head_of_diskominfo_oversees_every_opd_but_not_anonim_identities(regency):
+    """Escalations of every OPD reach Diskominfo's head: they may open those cases."""
+    filed = regency.submit(photo=True, anonymous=True, reporter_name=None,
+                           reporter_email=None)
+    tracking = filed["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    seen = regency.get(f"/api/v1/complaints/{tracking}", as_="kadis.kominfo")
+    assert seen["agency"]["code"] == "dinas_pupr" and seen["reporter"] is None
+    listed = regency.get("/api/v1/complaints", as_="kadis.kominfo")
+    assert tracking in [item["tracking_number"] for item in listed["items"]]
+    regency.get(f"/api/v1/complaints/{tracking}", as_="kadis.dlh", expect=404)

@@ -39,7 +39,8 @@ def principal() -> access.Principal:
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
     service = complaints()
     with service.read_session() as session:
-        who, stale = access.authenticate_token(session, token, service.engine.clock.now())
+        who, stale = access.authenticate_token(session, token, service.engine.clock.now(),
+                                               service.config.admin_agency_code)
     if stale:  # note use at most every few minutes, so reads do not all become writes
         with service.session() as session:
             access.touch_token(session, token, service.engine.clock.now())

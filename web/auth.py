@@ -97,7 +97,7 @@ def attempt_login(username: str, password: str) -> Outcome:
         db.execute(delete(LoginAttempt).where(LoginAttempt.username == username,
                                               LoginAttempt.succeeded.is_(False)))
         db.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=30)))
-        principal = access.principal_for(db, user)
+        principal = access.principal_for(db, user, _complaints().config.admin_agency_code)
         fingerprint = _fingerprint(user)
         language = user.language
     session.clear()
@@ -127,7 +127,7 @@ def current_user() -> access.Principal | None:
             user = db.get(User, user_id)
             if user is not None and user.active and hmac.compare_digest(
                     _fingerprint(user), session.get("fp", "")):
-                principal = access.principal_for(db, user)
+                principal = access.principal_for(db, user, _complaints().config.admin_agency_code)
                 g.user_full_name = user.full_name
         if principal is None:
             session.clear()

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows.config import RegencyConfig
 from workflows.errors import Forbidden, Unauthenticated
 from workflows.models import Agency, ApiToken, Complaint, User
 
@@ -93,18 +94,27 @@ def subtree(session: Session, agency_id: int | None) -> frozenset[int]:
     return frozenset(found)
 
 
-def principal_for(session: Session, user: User) -> Principal:
+def principal_for(session: Session, user: User,
+                  admin_agency_code: str = RegencyConfig.admin_agency_code) -> Principal:
     agency = session.get(Agency, user.agency_id) if user.agency_id else None
+    roles = frozenset(user.roles or [])
+    if agency is not None and agency.code == admin_agency_code and "supervisor" in roles:
+        # The head of the agency that administers complaints for the regency (Diskominfo)
+        # oversees every report: the ladder escalates every OPD's late cases to them. An
+        # anonim reporter stays hidden from them all the same (sees_everything is false).
+        scope = frozenset(session.scalars(select(Agency.id)))
+    else:
+        scope = subtree(session, user.agency_id)
     return Principal(
-        username=user.username, roles=frozenset(user.roles or []), user_id=user.id,
-        agency_id=user.agency_id, agency_code=agency.code if agency else None,
-        agency_ids=subtree(session, user.agency_id))
+        username=user.username, roles=roles, user_id=user.id, agency_id=user.agency_id,
+        agency_code=agency.code if agency else None, agency_ids=scope)
 
 
 TOKEN_TOUCH_SECONDS = 300
 
 
-def authenticate_token(session: Session, token: str | None, now: datetime
+def authenticate_token(session: Session, token: str | None, now: datetime,
+                       admin_agency_code: str = RegencyConfig.admin_agency_code
                        ) -> tuple[Principal, bool]:
     """The principal behind a bearer token, and whether its last use should be noted."""
     if not token:
@@ -118,7 +128,7 @@ def authenticate_token(session: Session, token: str | None, now: datetime
         raise Unauthenticated("the token's user is disabled")
     stale = row.last_used_at is None or (now - row.last_used_at).total_seconds() > (
         TOKEN_TOUCH_SECONDS)
-    return principal_for(session, user), stale
+    return principal_for(session, user, admin_agency_code), stale
 
 
 def touch_token(session: Session, token: str, now: datetime) -> None:
