@@ -166,3 +166,15 @@ def test_login_page_warns_when_secure_cookies_cannot_work(site):
     assert "ADUAN_COOKIE_SECURE=0" not in site.text(site.get("/login"))
     assert "ADUAN_COOKIE_SECURE=0" not in site.text(
         site.client.get("/login", base_url="https://aduan.example.go.id"))
+
+
+def test_citizens_wrong_tracking_codes_do_not_throttle_staff_sign_in(site):
+    from workflows.models import LoginAttempt
+
+    now = site.regency.clock.now()
+    with site.regency.complaints.session() as db:
+        for n in range(auth.MAX_FAILURES_PER_ADDRESS + 5):
+            db.add(LoginAttempt(username=f"{auth.TRACKING_PREFIX}PPU-2026-{n:06d}",
+                                address="127.0.0.1", at=now, succeeded=False))
+    site.post("/login", {"username": "penghubung.pupr", "password": "aduan-demo-2026"},
+              expect=302)

@@ -240,14 +240,15 @@ def track_throttled() -> bool:
     with service().read_session() as db:
         failures = db.scalar(select(func.count()).select_from(LoginAttempt).where(
             LoginAttempt.address == auth.client_address(), LoginAttempt.at >= since,
-            LoginAttempt.succeeded.is_(False), LoginAttempt.username.like("lacak:%")))
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.username.like(f"{auth.TRACKING_PREFIX}%")))
     return failures >= TRACK_FAILURES_PER_ADDRESS
 
 
 def record_track_failure(tracking: str) -> None:
     with service().session() as db:
-        db.add(LoginAttempt(username=f"lacak:{tracking}"[:80], address=auth.client_address(),
-                            at=_now(), succeeded=False))
+        db.add(LoginAttempt(username=f"{auth.TRACKING_PREFIX}{tracking}"[:80],
+                            address=auth.client_address(), at=_now(), succeeded=False))
 
 
 def not_found_message() -> str:
