@@ -154,39 +154,59 @@ _CONTAINERS: Final = (
 )  # fmt: skip
 
 
+_WALKED: Final = (*_CONTAINERS, dict, BaseException)
+
+
+class _Leave:
+    """A marker on _estimate's stack: the walk has finished the container `key`."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+
 def _estimate(value: Any, budget: int, *, handed_back: bool = False) -> int:
     """Rough length of `value` as text, counting shared references each time they occur.
 
-    Stops as soon as `budget` is exceeded or too many elements were visited (a list that
-    contains itself never ends), so the cost stays bounded.
+    Stops as soon as `budget` is exceeded or too many elements were visited, and at once
+    when a container holds itself (directly or deeper down: it never ends as text), so the
+    cost stays bounded.
     """
     total = 0
-    pending = [value]
+    pending: list[Any] = [value]
+    inside: set[int] = set()  # the containers on the path from `value` to the current item
     visits = 0
     while pending:
+        item = pending.pop()
+        if type(item) is _Leave:
+            inside.discard(item.key)
+            continue
         visits += 1
         if visits > 2 * MAX_ITEMS:
             return budget + 1
-        item = pending.pop()
         if isinstance(item, str | bytes):
             total += len(item) + 1
         elif isinstance(item, bool) or item is None:
             total += 1
         elif isinstance(item, int):
             total += item.bit_length() // 3 + 1
-        elif isinstance(item, _CONTAINERS):
-            total += 1 + len(item)
+        elif isinstance(item, _WALKED):
+            if id(item) in inside:
+                return budget + 1
+            if isinstance(item, dict):
+                total += 1 + 2 * len(item)
+                children: Any = (*item.keys(), *item.values()) if total <= budget else ()
+            elif isinstance(item, BaseException):  # its text shows its arguments
+                total += 8 + len(item.args)
+                children = item.args
+            else:
+                total += 1 + len(item)
+                children = item
             if total <= budget:
-                pending.extend(item)
-        elif isinstance(item, dict):
-            total += 1 + 2 * len(item)
-            if total <= budget:
-                pending.extend(item.keys())
-                pending.extend(item.values())
-        elif isinstance(item, BaseException):  # its text shows its arguments
-            total += 8 + len(item.args)
-            if total <= budget:
-                pending.extend(item.args)
+                inside.add(id(item))
+                pending.append(_Leave(id(item)))
+                pending.extend(children)
         else:
             if handed_back and (
                 isinstance(item, types.GeneratorType)

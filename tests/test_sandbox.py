@@ -449,6 +449,22 @@ def test_self_referencing_values_are_refused_quickly(sandbox: Sandbox) -> None:
     assert time.perf_counter() - started < 1.0
 
 
+@pytest.mark.parametrize("code", [
+    "l = [[[1]]]\nl[0][0].append(l)",
+    "d = {'a': {'b': []}}\nd['a']['b'].append(d)",
+    "e = ValueError([])\ne.args[0].append(e)",
+])
+def test_deeper_cycles_are_refused_at_once(sandbox: Sandbox, code: str) -> None:
+    with pytest.raises(SandboxViolation, match="too large"):
+        sandbox.execute(code, {})
+
+
+def test_shared_but_acyclic_values_still_count_each_time(sandbox: Sandbox) -> None:
+    """A value shared along many paths is written out once per path: 2**30 times here."""
+    with pytest.raises(SandboxViolation, match="too large"):
+        sandbox.execute("v = ['x' * 100]\nfor _ in range(30):\n    v = [v, v]", {})
+
+
 def test_print_is_discarded(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
     data: dict[str, Any] = {}
     sandbox.execute("print('leak')\nprint('more', 'leak', sep='-')\nx = 1", data)
