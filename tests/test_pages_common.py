@@ -178,3 +178,12 @@ def test_citizens_wrong_tracking_codes_do_not_throttle_staff_sign_in(site):
                                 address="127.0.0.1", at=now, succeeded=False))
     site.post("/login", {"username": "penghubung.pupr", "password": "aduan-demo-2026"},
               expect=302)
+
+
+def test_the_session_key_is_made_once_and_kept(tmp_path):
+    from web.app import stored_secret_key
+
+    path = tmp_path / "instance" / "secret_key"
+    first = stored_secret_key(path)
+    assert len(first) == 64 and stored_secret_key(path) == first
+    assert path.stat().st_mode & 0o777 == 0o600

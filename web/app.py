@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                start_scheduler: bool = False, complaints: Complaints | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.secret_key or os.urandom(32).hex()
+    app.config["SECRET_KEY"] = settings.secret_key or stored_secret_key(
+        Path(settings.upload_dir).parent / "secret_key")
     # Attachments: at most five files of 10 MB each plus the form.
     app.config["MAX_CONTENT_LENGTH"] = 55 * 1024 * 1024
     app.config.update(
@@ -88,6 +89,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         app.extensions["aduan.scheduler"] = start_embedded_scheduler(
             complaints, settings, sender=build_sender(settings, complaints))
     return app
+
+
+def stored_secret_key(path: Path) -> str:
+    """The key that signs sessions when ADUAN_SECRET_KEY is not set: made once and kept in
+    the instance folder (mode 0600), so restarts and several processes on this machine share
+    it. Several machines must share ADUAN_SECRET_KEY instead."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(32).hex()
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key)
+    return key
 
 
 def content_security_policy(settings: Settings) -> str:
