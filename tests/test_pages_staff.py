@@ -125,7 +125,8 @@ def test_worklist_filters_search_and_order(site):
     assert first in page and second not in page
     page = site.text(site.get("/tasks?show=unclaimed"))
     assert second in page and first not in page
-    for odd in ("/tasks?show=nonsense", "/tasks?type=%00", "/tasks?sort=x&q=" + "x" * 500):
+    for odd in ("/tasks?show=nonsense", "/tasks?type=%00", "/tasks?sort=x&q=" + "x" * 500,
+                "/tasks?_scheme=javascript&_external=1&_anchor=x"):
         site.get(odd)  # unknown values fall back; never a 500
 
 

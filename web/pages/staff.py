@@ -249,7 +249,9 @@ def render_worklist(args: Mapping[str, str], message: str | None = None, status:
         show_filters=[(k, gettext(t)) for k, t in SHOW_FILTERS],
         sorts=[(k, gettext(t)) for k, t in SORTS],
         kinds=[(k, task_name(k)) for k in kinds], task_name=task_name, message=message,
-        next_url=url_for("pages.worklist", **{k: v for k, v in args.items() if v})), status
+        next_url=url_for("pages.worklist", **{k: v for k, v in {
+            "show": show, "type": kind, "overdue": "1" if overdue else "", "q": q,
+            "sort": "" if sort == "deadline" else sort}.items() if v})), status
 
 
 def _task_row(task_id: str) -> dict[str, Any] | None:
