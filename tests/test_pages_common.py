@@ -187,3 +187,7 @@ def test_the_session_key_is_made_once_and_kept(tmp_path):
     first = stored_secret_key(path)
     assert len(first) == 64 and stored_secret_key(path) == first
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_favicon_is_served(site):
+    assert site.get("/favicon.ico").mimetype == "image/svg+xml"

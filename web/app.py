@@ -66,6 +66,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     register_error_handlers(app)
     csp = content_security_policy(settings)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Any:  # browsers ask for it whatever the page says
+        return app.send_static_file("favicon.svg")
+
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify(status="ok")
