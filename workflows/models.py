@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -15,10 +17,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.store import Base, BigId, UtcDateTime
+
+# Reports not finished (closed, archived or returned): the partial index of open reports.
+OPEN_PREDICATE = "status NOT IN ('CLOSED', 'ARCHIVED', 'RETURNED')"
 
 # Agencies form a tree: province > regency > OPD (also BUMD, kecamatan, kelurahan) > unit.
 AGENCY_KINDS = ("province", "regency", "opd", "bumd", "kecamatan", "kelurahan", "unit")
@@ -71,6 +78,10 @@ class Complaint(Base):
         Index("ix_complaint_status", "status"),
         Index("ix_complaint_agency_status", "agency_id", "status"),
         Index("ix_complaint_created_at", "created_at"),
+        # The statistics (workflows/stats.py): reports still open by date of receipt (the
+        # Ombudsman's 60 days).
+        Index("ix_complaint_open_created_at", "created_at", "id", "agency_id",
+              postgresql_where=text(OPEN_PREDICATE), sqlite_where=text(OPEN_PREDICATE)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -151,6 +162,7 @@ class SlaRecord(Base):
     __table_args__ = (
         Index("ix_sla_record_state_due", "state", "due_at"),
         Index("ix_sla_record_complaint_step", "complaint_id", "step"),
+        Index("ix_sla_record_complaint_created_at", "complaint_created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -168,6 +180,9 @@ class SlaRecord(Base):
     late_seconds: Mapped[float | None] = mapped_column(Float)  # working time past due
     rung: Mapped[int] = mapped_column(Integer)  # highest rung reached
     reminded_rungs: Mapped[list] = mapped_column(JSON)
+    # The complaint's created_at (its statistics cohort), copied by a database trigger on
+    # INSERT whatever the writer sends, and kept in step if the complaint's ever changes.
+    complaint_created_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Escalation(Base):
@@ -177,6 +192,7 @@ class Escalation(Base):
     __table_args__ = (
         UniqueConstraint("sla_id", "rung", name="uq_escalation_sla_rung"),
         Index("ix_escalation_status", "status", "agency_id"),
+        Index("ix_escalation_complaint_created_at", "complaint_created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -192,6 +208,7 @@ class Escalation(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(80))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     comment: Mapped[str | None] = mapped_column(Text)
+    complaint_created_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # as sla_record
 
 
 class Outbox(Base):
@@ -275,3 +292,185 @@ class LoginAttempt(Base):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StatsChange(Base):
+    """A change to the statistics' data: a row of complaint, sla_record or escalation was
+    written, and the date of receipt of the complaint it belongs to (its cohort).
+
+    Written only by database triggers (STATS_TRIGGERS), for every writer; read by the
+    statistics cache (workflows/stats.py) to know whether a period changed since it computed
+    it. Rows older than a day are pruned by the triggers themselves.
+    """
+
+    __tablename__ = "stats_change"
+    # SQLite: AUTOINCREMENT, so that an id is never handed out twice (ids are the log's order)
+    __table_args__ = (Index("ix_stats_change_xid", "xid"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: any period
+    xid: Mapped[int | None] = mapped_column(BigInteger)  # PostgreSQL: the writer's transaction
+    at: Mapped[datetime] = mapped_column(UtcDateTime)  # when (the database's clock), to prune
+
+
+# --------------------------------------------------------------------------- statistics triggers
+#
+# Every INSERT, UPDATE and DELETE of a complaint, an SLA record or an escalation appends a
+# row to stats_change, in the writer's transaction, whoever the writer is (the ORM, a bulk
+# UPDATE, a hand-written statement). Appending takes no lock another writer waits for.
+# The triggers also copy a complaint's created_at onto its SLA records and escalations
+# (`complaint_created_at`) on INSERT, and follow it should it ever change. Migration 0006
+# installs the same statements.
+
+STATS_TRIGGERS = {
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION aduan_complaint_created_at() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN NEW.complaint_created_at := "
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id); RETURN NEW; END $$",
+        "CREATE OR REPLACE FUNCTION aduan_complaint_moved() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE sla_record SET complaint_created_at = NEW.created_at "
+        "WHERE complaint_id = NEW.id; "
+        "UPDATE escalation SET complaint_created_at = NEW.created_at "
+        "WHERE complaint_id = NEW.id; RETURN NULL; END $$",
+        # the oldest rows, a day old or more (a cached figure lives an hour at most)
+        "CREATE OR REPLACE FUNCTION aduan_stats_prune() RETURNS void LANGUAGE sql AS $$ "
+        "DELETE FROM stats_change WHERE id IN (SELECT id FROM (SELECT id, at "
+        "FROM stats_change ORDER BY id LIMIT 5000 FOR UPDATE SKIP LOCKED) AS oldest "
+        "WHERE at < now() - interval '1 day') $$",
+        "CREATE OR REPLACE FUNCTION aduan_stats_log(new_at timestamptz, old_at timestamptz, "
+        "op text) RETURNS void LANGUAGE plpgsql AS $$ DECLARE "
+        "xid bigint := pg_current_xact_id()::text::bigint; BEGIN "
+        "IF op <> 'DELETE' THEN "
+        "INSERT INTO stats_change (received_at, xid, at) VALUES (new_at, xid, now()); END IF; "
+        "IF op = 'DELETE' OR (op = 'UPDATE' AND old_at IS DISTINCT FROM new_at) THEN "
+        "INSERT INTO stats_change (received_at, xid, at) VALUES (old_at, xid, now()); END IF; "
+        "IF random() < 0.001 THEN PERFORM aduan_stats_prune(); END IF; END $$",
+        "CREATE OR REPLACE FUNCTION aduan_complaint_changed() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN PERFORM aduan_stats_log("
+        "CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.created_at END, "
+        "CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.created_at END, TG_OP); "
+        "RETURN NULL; END $$",
+        "CREATE OR REPLACE FUNCTION aduan_child_changed() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN PERFORM aduan_stats_log("
+        "CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.complaint_created_at END, "
+        "CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.complaint_created_at END, TG_OP); "
+        "RETURN NULL; END $$",
+        "CREATE OR REPLACE FUNCTION aduan_stats_truncated() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO stats_change (received_at, xid, at) "
+        "VALUES (NULL, pg_current_xact_id()::text::bigint, now()); RETURN NULL; END $$",
+        "CREATE TRIGGER trg_sla_record_created_at BEFORE INSERT OR UPDATE OF complaint_id, "
+        "complaint_created_at ON sla_record "
+        "FOR EACH ROW EXECUTE FUNCTION aduan_complaint_created_at()",
+        "CREATE TRIGGER trg_escalation_created_at BEFORE INSERT OR UPDATE OF complaint_id, "
+        "complaint_created_at ON escalation "
+        "FOR EACH ROW EXECUTE FUNCTION aduan_complaint_created_at()",
+        "CREATE TRIGGER trg_complaint_moved AFTER UPDATE OF created_at ON complaint "
+        "FOR EACH ROW WHEN (NEW.created_at IS DISTINCT FROM OLD.created_at) "
+        "EXECUTE FUNCTION aduan_complaint_moved()",
+        "CREATE TRIGGER trg_complaint_stats AFTER INSERT OR UPDATE OR DELETE ON complaint "
+        "FOR EACH ROW EXECUTE FUNCTION aduan_complaint_changed()",
+        "CREATE TRIGGER trg_sla_record_stats AFTER INSERT OR UPDATE OR DELETE ON sla_record "
+        "FOR EACH ROW EXECUTE FUNCTION aduan_child_changed()",
+        "CREATE TRIGGER trg_escalation_stats AFTER INSERT OR UPDATE OR DELETE ON escalation "
+        "FOR EACH ROW EXECUTE FUNCTION aduan_child_changed()",
+        "CREATE TRIGGER trg_complaint_truncated AFTER TRUNCATE ON complaint "
+        "FOR EACH STATEMENT EXECUTE FUNCTION aduan_stats_truncated()",
+    ),
+    # SQLite's triggers cannot change NEW (AFTER triggers write the row again) and have no
+    # transaction ids: one writer at a time makes stats_change.id follow commit order.
+    "sqlite": (
+        "CREATE TRIGGER trg_sla_record_created_at AFTER INSERT ON sla_record FOR EACH ROW "
+        "BEGIN UPDATE sla_record SET complaint_created_at = "
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id) "
+        "WHERE id = NEW.id; END",
+        "CREATE TRIGGER trg_escalation_created_at AFTER INSERT ON escalation FOR EACH ROW "
+        "BEGIN UPDATE escalation SET complaint_created_at = "
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id) "
+        "WHERE id = NEW.id; END",
+        "CREATE TRIGGER trg_sla_record_created_at_kept AFTER UPDATE OF complaint_id, "
+        "complaint_created_at ON sla_record FOR EACH ROW WHEN NEW.complaint_created_at IS NOT "
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id) BEGIN "
+        "UPDATE sla_record SET complaint_created_at = "
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id) "
+        "WHERE id = NEW.id; END",
+        "CREATE TRIGGER trg_escalation_created_at_kept AFTER UPDATE OF complaint_id, "
+        "complaint_created_at ON escalation FOR EACH ROW WHEN NEW.complaint_created_at IS NOT "
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id) BEGIN "
+        "UPDATE escalation SET complaint_created_at = "
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id) "
+        "WHERE id = NEW.id; END",
+        "CREATE TRIGGER trg_complaint_moved AFTER UPDATE OF created_at ON complaint "
+        "FOR EACH ROW WHEN NEW.created_at IS NOT OLD.created_at BEGIN "
+        "UPDATE sla_record SET complaint_created_at = NEW.created_at "
+        "WHERE complaint_id = NEW.id; "
+        "UPDATE escalation SET complaint_created_at = NEW.created_at "
+        "WHERE complaint_id = NEW.id; END",
+        "CREATE TRIGGER trg_complaint_stats_insert AFTER INSERT ON complaint FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) "
+        "VALUES (NEW.created_at, strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+        "CREATE TRIGGER trg_complaint_stats_update AFTER UPDATE ON complaint FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) "
+        "VALUES (NEW.created_at, strftime('%Y-%m-%d %H:%M:%f', 'now')); "
+        "INSERT INTO stats_change (received_at, at) SELECT OLD.created_at, "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE OLD.created_at IS NOT NEW.created_at; END",
+        "CREATE TRIGGER trg_complaint_stats_delete AFTER DELETE ON complaint FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) "
+        "VALUES (OLD.created_at, strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+        "CREATE TRIGGER trg_sla_record_stats_insert AFTER INSERT ON sla_record FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) VALUES ("
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id), "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+        "CREATE TRIGGER trg_sla_record_stats_update AFTER UPDATE ON sla_record FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) VALUES ("
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id), "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')); "
+        "INSERT INTO stats_change (received_at, at) SELECT OLD.complaint_created_at, "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now') "
+        "WHERE OLD.complaint_created_at IS NOT NEW.complaint_created_at "
+        "AND OLD.complaint_created_at IS NOT NULL; END",
+        "CREATE TRIGGER trg_sla_record_stats_delete AFTER DELETE ON sla_record FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) "
+        "VALUES (OLD.complaint_created_at, strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+        "CREATE TRIGGER trg_escalation_stats_insert AFTER INSERT ON escalation FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) VALUES ("
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id), "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+        "CREATE TRIGGER trg_escalation_stats_update AFTER UPDATE ON escalation FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) VALUES ("
+        "(SELECT created_at FROM complaint WHERE id = NEW.complaint_id), "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now')); "
+        "INSERT INTO stats_change (received_at, at) SELECT OLD.complaint_created_at, "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now') "
+        "WHERE OLD.complaint_created_at IS NOT NEW.complaint_created_at "
+        "AND OLD.complaint_created_at IS NOT NULL; END",
+        "CREATE TRIGGER trg_escalation_stats_delete AFTER DELETE ON escalation FOR EACH ROW "
+        "BEGIN INSERT INTO stats_change (received_at, at) "
+        "VALUES (OLD.complaint_created_at, strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+        "CREATE TRIGGER trg_stats_change_prune AFTER INSERT ON stats_change "
+        "FOR EACH ROW WHEN NEW.id % 1000 = 0 BEGIN "
+        "DELETE FROM stats_change WHERE id IN (SELECT id FROM (SELECT id, at "
+        "FROM stats_change ORDER BY id LIMIT 5000) "
+        "WHERE at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 day')); END",
+    ),
+}
+# The statistics cache runs only where these exist (a database migrated to 0006).
+STATS_TRIGGER_NAMES = {
+    "postgresql": ("trg_complaint_stats", "trg_sla_record_stats", "trg_escalation_stats",
+                   "trg_sla_record_created_at", "trg_escalation_created_at"),
+    "sqlite": ("trg_complaint_stats_insert", "trg_complaint_stats_update",
+               "trg_complaint_stats_delete", "trg_sla_record_stats_insert",
+               "trg_sla_record_stats_update", "trg_sla_record_stats_delete",
+               "trg_escalation_stats_insert", "trg_escalation_stats_update",
+               "trg_escalation_stats_delete", "trg_sla_record_created_at",
+               "trg_escalation_created_at"),
+}
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _create_stats_triggers(target: Any, connection: Any, **kw: Any) -> None:
+    """metadata.create_all() (Store.create_schema) installs the triggers too."""
+    names = {table.name for table in kw.get("tables") or target.sorted_tables}
+    if {"complaint", "sla_record", "escalation", "stats_change"} <= names:
+        for statement in STATS_TRIGGERS.get(connection.dialect.name, ()):
+            connection.exec_driver_sql(statement)
