@@ -190,4 +190,6 @@ def test_the_session_key_is_made_once_and_kept(tmp_path):
 
 
 def test_favicon_is_served(site):
-    assert site.get("/favicon.ico").mimetype == "image/svg+xml"
+    response = site.get("/favicon.ico")
+    assert response.mimetype == "image/svg+xml" and b"<svg" in response.data
+    response.close()
