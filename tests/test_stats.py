@@ -12,15 +12,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from openpyxl import load_workbook
+from sqlalchemy import create_engine, text, update
 
+import migrations
 from engine import Engine, FrozenClock
 from tests.regency import build
 from workflows import access, demo, stats, stats_export
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
 from workflows.holidays_admin import set_day
-from workflows.models import Agency, Complaint, Escalation, Setting, SlaRecord
+from workflows.models import Agency, CalendarDay, Complaint, Escalation, Setting, SlaRecord
+from workflows.sla import calendar_for
 
 WITA = ZoneInfo("Asia/Makassar")
 CONFIG = RegencyConfig()
@@ -633,3 +637,220 @@ def test_two_reports_walked_through_the_api_show_in_the_figures(database_url, tm
         assert dinkes["totals"]["received"] == 1 and dinkes["totals"]["in_progress"] == 1
     finally:
         regency.engine.dispose()
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def cache_of(engine: Engine) -> stats.FigureCache:
+    with engine.store.read() as session:
+        cache = stats.figure_cache(session)
+    assert cache is not None, "the migrated database has the triggers"
+    return cache
+
+
+def served(engine: Engine, now: datetime, **kwargs: Any) -> tuple[dict[str, Any], bool]:
+    """The figures, and whether the cache answered."""
+    cache = cache_of(engine)
+    hits = cache.hits
+    result = figures(engine, now, **kwargs)
+    return result, cache.hits == hits + 1
+
+
+def test_the_cache_answers_until_the_periods_data_changes_whoever_writes(db):
+    engine, codes = db
+    now = wita(2026, 6, 1)
+    with engine.store.transaction() as session:
+        seed = Seeder(session, codes)
+        report = seed.report(wita(2026, 3, 2), "DISPOSED", "dlh")
+        record = seed.sla(report, "follow_up", "running", due=wita(2026, 6, 10))
+        seed.escalation(report, record, 1, "opd")
+        old = seed.report(wita(2025, 3, 2), "CLOSED", "dlh")
+    first, hit = served(engine, now)
+    assert not hit and first["totals"]["received"] == 1
+    again, hit = served(engine, now)
+    assert hit and again == first
+    # the public page and the officers' figures share the aggregates
+    with engine.store.read() as session:
+        public = stats.public_figures(session, CONFIG, now)
+    assert public["totals"] == first["totals"] and "cases" not in public["ombudsman"]
+
+    # another year's report changes: this year's figures still come from the cache
+    with engine.store.transaction() as session:
+        session.get(Complaint, old.id).rating = 2
+    assert served(engine, now) == (first, True)
+
+    def changed(change: Any) -> dict[str, Any]:
+        with engine.store.transaction() as session:
+            change(session)
+        result, hit = served(engine, now)
+        assert not hit
+        return result
+
+    # the ORM changes the report: seen at once
+    def close(session: Any) -> None:
+        row = session.get(Complaint, report.id)
+        row.status, row.first_answer_at, row.closed_at = "CLOSED", wita(2026, 3, 3), wita(
+            2026, 3, 4)
+    assert changed(close)["totals"]["closed"] == 1
+    # a hand-written UPDATE of its SLA record, a DELETE of its escalation, an INSERT
+    changed(lambda s: s.execute(update(SlaRecord).where(SlaRecord.id == record.id).values(
+        state="met", ended_at=wita(2026, 3, 3), late_seconds=0.0)))
+    assert figures(engine, now)["deadlines"]["classes"][0]["met"] == 1
+    assert changed(lambda s: s.execute(text("DELETE FROM escalation")))["escalations"][
+        "total"] == 0
+    added = changed(lambda s: s.execute(text(
+        "INSERT INTO sla_record (complaint_id, step, budget_days, holder_rung, started_at, "
+        "due_at, pauses, state, rung, reminded_rungs) SELECT id, 'resolution', 14, 1, "
+        "created_at, created_at, '[]', 'running', 1, '[]' FROM complaint WHERE id = :id"),
+        {"id": report.id}))
+    assert added["overdue"]["total"] == 1  # due on receipt, still running
+    with engine.store.transaction() as session:
+        Seeder(session, codes, count=10).report(wita(2026, 5, 5), "SUBMITTED")
+    assert figures(engine, now)["totals"]["received"] == 2
+    # every answer is what a fresh computation says
+    with engine.store.read() as session:
+        fresh = stats.compute(session, CONFIG, stats.Period(date(2026, 1, 1),
+                                                            date(2026, 12, 31), 2026),
+                              now, cache=False)
+    assert served(engine, now) == (fresh, True)
+
+
+def test_figures_that_depend_on_the_clock_move_with_it_when_cached(db):
+    engine, codes = db
+    with engine.store.transaction() as session:
+        seed = Seeder(session, codes)
+        report = seed.report(wita(2026, 4, 10), "DISPOSED", "dlh")  # 60 days: 9 June
+        seed.sla(report, "follow_up", "running", due=wita(2026, 6, 3, 10))
+    before, _ = served(engine, wita(2026, 6, 1))
+    assert (before["overdue"]["total"], before["ombudsman"]["total"]) == (0, 0)
+    later, hit = served(engine, wita(2026, 6, 3, 10))  # due at this very instant
+    assert hit and later["overdue"]["total"] == 0
+    assert later["as_of"] == "2026-06-03T10:00:00+08:00"
+    overdue, hit = served(engine, wita(2026, 6, 3, 10, 1))
+    assert not hit and overdue["overdue"]["total"] == 1
+    assert overdue["deadlines"]["classes"][0]["overdue"] == 1
+    assert served(engine, wita(2026, 6, 9, 9))[0]["ombudsman"]["total"] == 0
+    late, _ = served(engine, wita(2026, 6, 9, 10))
+    assert late["ombudsman"]["total"] == 1 and late["ombudsman"]["cases"][0]["days_open"] == 60
+    next_day, hit = served(engine, wita(2026, 6, 10, 10))
+    assert hit and next_day["ombudsman"]["cases"][0]["days_open"] == 61
+    # an earlier moment is computed again, not served from a later one
+    assert served(engine, wita(2026, 6, 1))[0]["overdue"]["total"] == 0
+
+
+def test_a_change_committed_while_the_figures_were_gathered_is_seen(db):
+    engine, codes = db
+    now = wita(2026, 6, 1)
+    with engine.store.transaction() as session:
+        report = Seeder(session, codes).report(wita(2026, 3, 2), "DISPOSED", "dlh")
+    with engine.store.transaction() as writer:
+        row = writer.get(Complaint, report.id)
+        row.status, row.closed_at = "CLOSED", wita(2026, 3, 9)
+        writer.flush()  # written, not yet committed: the figures below do not see it
+        assert figures(engine, now)["totals"]["closed"] == 0
+    assert figures(engine, now)["totals"]["closed"] == 1
+
+
+def test_a_calendar_change_is_a_different_key(db):
+    engine, codes = db
+    with engine.store.transaction() as session:
+        Seeder(session, codes).report(wita(2026, 3, 30), "RESPONDED", "dlh",
+                                      disposed=wita(2026, 3, 30, 10),
+                                      answered=wita(2026, 4, 2, 10))
+    now = wita(2026, 6, 1)
+    speed = "disposition_to_first_answer"
+    assert served(engine, now)[0]["speed"][speed]["regency"]["mean_days"] == 3.0
+    with engine.store.transaction() as session:
+        set_day(session, date(2026, 3, 31), "day_off", "Cuti Bersama (contoh)", "sysadmin")
+    result, hit = served(engine, now)
+    assert not hit and result["speed"][speed]["regency"]["mean_days"] == 2.0
+    with engine.store.transaction() as session:
+        rows = session.query(CalendarDay).all()
+        assert stats.calendar_with(CONFIG, rows).working_days_between(
+            wita(2026, 3, 30), wita(2026, 4, 2)) == calendar_for(
+            session, CONFIG).working_days_between(wita(2026, 3, 30), wita(2026, 4, 2)) == 2.0
+
+
+def test_without_the_triggers_nothing_is_cached(sqlite_url):
+    db = create_engine(sqlite_url)
+    with db.begin() as connection:
+        connection.execute(text("DROP TRIGGER trg_escalation_stats_update"))
+    db.dispose()
+    engine = Engine(sqlite_url)
+    try:
+        with engine.store.read() as session:
+            assert stats.figure_cache(session) is None
+            assert stats.compute(session, CONFIG, stats.Period(
+                date(2026, 1, 1), date(2026, 12, 31), 2026), wita(2026, 6, 1))[
+                "totals"]["received"] == 0
+    finally:
+        engine.dispose()
+
+
+def test_create_schema_installs_the_triggers_too(tmp_path):
+    engine = Engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        engine.create_schema()
+        with engine.store.read() as session:
+            assert stats.figure_cache(session) is not None
+    finally:
+        engine.dispose()
+
+
+def test_migration_0006_backfills_the_cohort_date_and_goes_back(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrations.upgrade(url, "0005_login_attempt")
+    db = create_engine(url)
+    with db.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO complaint (id, tracking_number, secret_hash, classification, "
+            "misconduct, category, severity, title, body, anonymous, confidential, channel, "
+            "language, status, created_at, updated_at, version) VALUES (7, 'PPU-2026-000007', "
+            "'x', 'pengaduan', 0, 'roads', 'medium', 't', 'b', 0, 0, 'web', 'id', 'DISPOSED', "
+            "'2026-03-02 02:00:00.000000', '2026-03-02 02:00:00.000000', 1)"))
+        connection.execute(text(
+            "INSERT INTO sla_record (id, complaint_id, step, budget_days, holder_rung, "
+            "started_at, pauses, state, rung, reminded_rungs) VALUES (1, 7, 'follow_up', 5, "
+            "1, '2026-03-02 03:00:00.000000', '[]', 'running', 1, '[]')"))
+        connection.execute(text(
+            "INSERT INTO escalation (complaint_id, sla_id, step, rung, rung_name, at, due_at, "
+            "status) VALUES (7, 1, 'follow_up', 2, 'regency_admin', "
+            "'2026-03-09 03:00:00.000000', '2026-03-09 03:00:00.000000', 'open')"))
+    migrations.upgrade(url)
+    with db.begin() as connection:
+        for table in ("sla_record", "escalation"):
+            assert connection.execute(text(f"SELECT complaint_created_at FROM {table}")
+                                      ).scalar() == "2026-03-02 02:00:00.000000"
+        connection.execute(text("UPDATE complaint SET created_at = "
+                                "'2026-03-01 02:00:00.000000' WHERE id = 7"))
+        assert connection.execute(text(
+            "SELECT complaint_created_at FROM sla_record")).scalar().startswith("2026-03-01")
+    command.downgrade(migrations.alembic_config(url), "0005_login_attempt")
+    with db.begin() as connection:
+        assert "complaint_created_at" not in {
+            row[1] for row in connection.execute(text("PRAGMA table_info(sla_record)"))}
+    db.dispose()
+    migrations.upgrade(url)
+
+
+def test_the_change_log_prunes_rows_older_than_a_day(database_url):
+    engine = Engine(database_url)
+    postgres = engine.store.postgres
+    stamp = "strftime('%Y-%m-%d %H:%M:%f', 'now'{})"
+    old = "now() - interval '2 days'" if postgres else stamp.format(", '-2 days'")
+    fresh = "now()" if postgres else stamp.format("")
+    try:
+        with engine.store.transaction() as session:
+            session.execute(text("DELETE FROM stats_change"))
+            for i in range(1, 4):
+                session.execute(text(f"INSERT INTO stats_change (id, at) VALUES ({i}, {old})"))
+            session.execute(text(f"INSERT INTO stats_change (id, at) VALUES (4, {fresh})"))
+            if postgres:
+                session.execute(text("SELECT aduan_stats_prune()"))
+            else:  # every 1,000th row prunes
+                session.execute(text(f"INSERT INTO stats_change (id, at) VALUES (1000, {fresh})"))
+            left = session.scalars(text("SELECT id FROM stats_change ORDER BY id")).all()
+        assert left == ([4] if postgres else [4, 1000])
+    finally:
+        engine.dispose()

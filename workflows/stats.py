@@ -9,12 +9,21 @@ returns a row per complaint. Working days are measured in SQL against the calend
 :class:`~workflows.calendar.WorkingCalendar` laid out per day (working or not, and the
 working days before it), so means and medians are exact to the second; the three speed
 measures cost one scan of the cohort together, the counts two more.
+
+What the database says about a period is kept in memory per process (:class:`FigureCache`)
+and used again for as long as the database's change log (table ``stats_change``, written
+by triggers for every change to a complaint, an SLA record or an escalation) shows no
+change to that period, and the clock has not moved past a deadline or the Ombudsman's
+threshold: a cached answer is always the one a fresh computation would give.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+import threading
+import time as time_module
+import weakref
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -44,8 +53,18 @@ from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.errors import Forbidden, Invalid
-from workflows.models import Agency, Complaint, Escalation, Setting, SlaRecord
-from workflows.sla import BREACHED, CITIZEN_STEPS, MET, PAUSED, RUNNING, STEP_LABELS, calendar_for
+from workflows.models import (
+    OPEN_PREDICATE,
+    STATS_TRIGGER_NAMES,
+    Agency,
+    CalendarDay,
+    Complaint,
+    Escalation,
+    Setting,
+    SlaRecord,
+    StatsChange,
+)
+from workflows.sla import BREACHED, CITIZEN_STEPS, MET, PAUSED, RUNNING, STEP_LABELS
 from workflows.validation import CATEGORIES, CHANNELS, CLASSIFICATIONS
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -305,40 +324,102 @@ def public_figures(session: Session, config: RegencyConfig, now: datetime, *,
 
 def compute(session: Session, config: RegencyConfig, period: Period, now: datetime, *,
             scope: Scope | None = None, weights: RankingWeights | None = None,
-            public: bool = False) -> dict[str, Any]:
-    """Every figure of the cohort received in ``period`` within ``scope``, as of ``now``."""
+            public: bool = False, cache: bool = True) -> dict[str, Any]:
+    """The figures of ``period`` within ``scope`` as they stand at ``now``.
+
+    The aggregates come from the database, or from this process's cache when the database
+    says provably that nothing they depend on changed (see :class:`FigureCache`); labels,
+    the ranking and anything else that depends on settings or on the clock are worked out
+    on every call.
+    """
     scope = scope or Scope()
     weights = weights or RankingWeights()
     tz = ZoneInfo(config.timezone)
     first, after = period.bounds(tz)
-    where = [Complaint.created_at >= first, Complaint.created_at < after]
-    if scope.agency_ids is not None:
-        ids_ = sorted(scope.agency_ids) or [-1]
-        where.append(or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_)))
     local = _LocalClock(session, config.timezone, period.start.year, _today(now, config).year)
     if local.postgres:
         # For this transaction only: these few large sorts and aggregates lose more to JIT
         # compilation (hundreds of ms) than it saves, and a year of reports sorts in memory.
         session.execute(text("SET LOCAL jit = off"))
         session.execute(text("SET LOCAL work_mem = '32MB'"))
-    agencies = {row.id: row for row in session.execute(
-        select(Agency.id, Agency.code, Agency.name, Agency.kind))}
-
-    month, month_name = local.months(Complaint.created_at, period)
-    by_month = {(month_name(m), g): cell for (m, g), cell in _tally(
-        session, where, {"month": month, "agency_id": Complaint.agency_id},
-        ratings=True).items()}
-    by_kind = _tally(session, where, {"category": Complaint.category,
-                                      "channel": Complaint.channel,
-                                      "classification": Complaint.classification})
-    totals = _sum(by_month.values())
-    breakdowns = _breakdowns(by_month, by_kind, agencies)
-    calendar = calendar_for(session, config)
+    calendar_rows = session.scalars(select(CalendarDay)).all()
     # Every timestamp of the cohort lies between the period's start and now.
     days = (period.start - timedelta(days=1),
             max(period.end, _today(now, config)) + timedelta(days=1))
-    speed = _speeds(session, where, local, calendar, days, agencies)
-    deadlines, on_time_by_agency, overdue = _deadlines(session, where, now, agencies)
+    store = figure_cache(session) if cache and USE_CACHE else None
+    key = (first, after, None if scope.agency_ids is None else tuple(sorted(scope.agency_ids)),
+           config.timezone, config.ombudsman_days, days,
+           tuple(sorted((row.day, row.kind) for row in calendar_rows)))
+    gathered = store.get(session, key, now) if store is not None else None
+    if gathered is None:
+        # The log's mark is read before the figures: whatever commits later is newer.
+        mark = _log_mark(session) if store is not None else None
+        gathered = _gather(session, config, period, now, scope, local, first, after, days,
+                           calendar_with(config, calendar_rows))
+        if store is not None:
+            store.put(key, mark, now, gathered)
+    agencies = {row.id: row for row in session.execute(
+        select(Agency.id, Agency.code, Agency.name, Agency.kind))}
+    return _render(gathered, config, period, now, scope, weights, agencies, public=public)
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    """What the database said about one cohort at one moment; keyed by agency id."""
+
+    by_month: dict[tuple[str, int | None], dict[str, int]]
+    by_kind: dict[tuple, dict[str, int]]
+    speeds: list[tuple]
+    deadlines: list[tuple]
+    escalations: list[tuple]
+    ombudsman_counts: list[tuple]
+    ombudsman_cases: list[tuple]
+    # The figures that depend on the clock (overdue steps, reports past the Ombudsman's
+    # threshold) stay as they are until this instant (excluded), if the data does not change.
+    valid_until: datetime
+
+
+def _gather(session: Session, config: RegencyConfig, period: Period, now: datetime,
+            scope: Scope, local: _LocalClock, first: datetime, after: datetime,
+            days: tuple[date, date], calendar: WorkingCalendar) -> _Gathered:
+    where = [Complaint.created_at >= first, Complaint.created_at < after]
+    if scope.agency_ids is not None:
+        ids_ = sorted(scope.agency_ids) or [-1]
+        where.append(or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_)))
+    month, month_name = local.months(Complaint.created_at, period)
+    by_month = {(month_name(m), g): dict(cell) for (m, g), cell in _tally(
+        session, where, {"month": month, "agency_id": Complaint.agency_id},
+        ratings=True).items()}
+    by_kind = {k: dict(cell) for k, cell in _tally(
+        session, where, {"category": Complaint.category, "channel": Complaint.channel,
+                         "classification": Complaint.classification}).items()}
+    speeds = _speed_rows(session, where, local, calendar, days)
+    # SLA records and escalations carry their complaint's created_at: the period picks
+    # them from their own index, the join to the cohort adds agency and classification.
+    children = {model: [model.complaint_created_at >= first,
+                        model.complaint_created_at < after] for model in (SlaRecord, Escalation)}
+    deadlines, next_due = _deadline_rows(session, [*where, *children[SlaRecord]], now)
+    escalations = _escalation_rows(session, [*where, *children[Escalation]])
+    counts, cases, next_late = _ombudsman_rows(session, where, now, config)
+    horizons = [datetime.max.replace(tzinfo=UTC)]
+    if next_due is not None:  # a running step due at d is not overdue until after d
+        horizons.append(next_due + timedelta(microseconds=1))
+    if next_late is not None:
+        horizons.append(next_late + timedelta(days=config.ombudsman_days))
+    return _Gathered(by_month, by_kind, speeds, deadlines, escalations, counts, cases,
+                     min(horizons))
+
+
+def _render(gathered: _Gathered, config: RegencyConfig, period: Period, now: datetime,
+            scope: Scope, weights: RankingWeights, agencies: Mapping[int, Any], *,
+            public: bool) -> dict[str, Any]:
+    """The figures' document: labels, percentages, ranking; nothing here reads the database."""
+    tz = ZoneInfo(config.timezone)
+    by_month = gathered.by_month
+    totals = _sum(by_month.values())
+    breakdowns = _breakdowns(by_month, gathered.by_kind, agencies)
+    speed = _speeds_doc(gathered.speeds, agencies)
+    deadlines, on_time_by_agency, overdue = _deadlines_doc(gathered.deadlines, agencies)
     figures: dict[str, Any] = {
         "period": period.document(),
         "as_of": now.astimezone(tz).isoformat(),
@@ -352,8 +433,8 @@ def compute(session: Session, config: RegencyConfig, period: Period, now: dateti
         "speed": speed,
         "deadlines": {"classes": deadlines, "by_agency": on_time_by_agency},
         "overdue": overdue,
-        "escalations": _escalations(session, where, agencies, config),
-        "ombudsman": _ombudsman(session, where, now, config, agencies, list_cases=not public),
+        "escalations": _escalations_doc(gathered.escalations, agencies, config),
+        "ombudsman": _ombudsman_doc(gathered, now, config, agencies, list_cases=not public),
         "satisfaction": _satisfaction(totals, by_month, agencies),
     }
     figures["ranking"] = _ranking(breakdowns["agency"], on_time_by_agency,
@@ -367,6 +448,151 @@ def compute(session: Session, config: RegencyConfig, period: Period, now: dateti
         for row in rows:
             row.pop("agency_id", None)
     return figures
+
+
+# --------------------------------------------------------------------------- the cache
+
+USE_CACHE = True  # the benchmark turns it off to measure the database's work alone
+CACHE_ENTRIES = 64  # per database, least recently used out first
+CACHE_MAX_AGE = 3600.0  # seconds; stats_change keeps a day of changes (see models)
+
+
+class FigureCache:
+    """The gathered aggregates of recent (period, scope) requests, per database, in memory.
+
+    An entry answers a request only when all of these hold, so it never says other than a
+    fresh computation would:
+
+    - the same key: period bounds, scope (the agency ids), time zone, Ombudsman threshold,
+      calendar days and the administrator's calendar changes (their content);
+    - no change since: database triggers append a row to ``stats_change`` for every
+      INSERT, UPDATE and DELETE of a complaint, an SLA record or an escalation, with the
+      complaint's date of receipt, in the writer's transaction and whoever the writer
+      (``workflows.models.STATS_TRIGGERS``). Before gathering, the cache notes where the
+      log stood: on PostgreSQL the transaction snapshot (a change is new when its
+      transaction is not visible in it, which also catches transactions that were still
+      running and commit later), on SQLite the last row id (one writer at a time, so ids
+      follow commit order). No newer row for the period means nothing in it changed;
+    - ``now`` within [the moment it was computed, its ``valid_until``): no running step
+      becomes overdue and no open report crosses the Ombudsman's threshold in between;
+    - younger than ``CACHE_MAX_AGE``, well inside the day of log the triggers keep.
+
+    Settings (ranking weights), agency names and the clock's own fields (``as_of``, days
+    open) are applied on every call. Without the triggers (a database not migrated to 0006)
+    nothing is cached.
+    """
+
+    def __init__(self, size: int = CACHE_ENTRIES) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple, tuple[tuple, datetime, float, _Gathered]] = (
+            OrderedDict())
+        self.lock = threading.Lock()
+        self.usable: bool | None = None  # are the triggers there? asked once
+        self.hits = self.misses = 0
+
+    def get(self, session: Session, key: tuple, now: datetime) -> _Gathered | None:
+        with self.lock:
+            entry = self.entries.get(key)
+        found = None
+        if entry is not None:
+            mark, computed_at, born, gathered = entry
+            if (computed_at <= now < gathered.valid_until
+                    and time_module.monotonic() - born < CACHE_MAX_AGE
+                    and not _changed_since(session, mark, key[0], key[1])):
+                found = gathered
+        with self.lock:
+            if found is not None:
+                self.hits += 1
+                if key in self.entries:
+                    self.entries.move_to_end(key)
+            else:
+                self.misses += 1
+        return found
+
+    def put(self, key: tuple, mark: tuple, now: datetime, gathered: _Gathered) -> None:
+        with self.lock:
+            self.entries[key] = (mark, now, time_module.monotonic(), gathered)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, FigureCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def figure_cache(session: Session) -> FigureCache | None:
+    """The cache of the session's database (one per connection pool), or None when the
+    database lacks the triggers that make it safe."""
+    pool = session.get_bind().pool
+    with _CACHES_LOCK:
+        cache = _CACHES.get(pool)
+        if cache is None:
+            cache = _CACHES[pool] = FigureCache()
+    if cache.usable is None:
+        cache.usable = _has_triggers(session)
+    return cache if cache.usable else None
+
+
+def _has_triggers(session: Session) -> bool:
+    dialect = session.get_bind().dialect.name
+    names = list(STATS_TRIGGER_NAMES.get(dialect, ()))
+    if not names:
+        return False
+    if dialect == "postgresql":
+        query = text("SELECT count(*) FROM pg_trigger WHERE tgname IN :names "
+                     "AND NOT tgisinternal")
+    else:
+        query = text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                     "AND name IN :names")
+    query = query.bindparams(bindparam("names", expanding=True))
+    return session.scalar(query, {"names": names}) == len(names)
+
+
+def _log_mark(session: Session) -> tuple:
+    """Where the change log stands for this transaction, read before the figures."""
+    if session.get_bind().dialect.name == "postgresql":
+        snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
+        return ("snapshot", int(snapshot.split(":")[0]), snapshot)
+    return ("id", session.scalar(select(func.coalesce(func.max(StatsChange.id), 0))))
+
+
+def _changed_since(session: Session, mark: tuple, first: datetime, after: datetime) -> bool:
+    """Whether a complaint received in [first, after), or its SLA records or escalations,
+    changed after ``mark`` (rows with no date concern every period)."""
+    if mark[0] == "snapshot":
+        _, xmin, snapshot = mark
+        query = text(
+            "SELECT EXISTS (SELECT 1 FROM stats_change WHERE xid >= :xmin "
+            "AND NOT pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)) "
+            "AND (received_at IS NULL OR (received_at >= :first AND received_at < :after)))")
+        return bool(session.scalar(query, {"xmin": xmin, "snapshot": snapshot,
+                                           "first": first, "after": after}))
+    in_period = or_(StatsChange.received_at.is_(None),
+                    (StatsChange.received_at >= first) & (StatsChange.received_at < after))
+    return bool(session.scalar(select(select(StatsChange.id).where(
+        StatsChange.id > mark[1], in_period).exists())))
+
+
+def calendar_with(config: RegencyConfig, rows: Iterable[CalendarDay]) -> WorkingCalendar:
+    """The regency's calendar from rows of ``calendar_day`` already read (as
+    :func:`workflows.sla.calendar_for` builds it): the cache keys on the same rows."""
+    rows = list(rows)
+    return WorkingCalendar(
+        config.timezone,
+        extra_days_off={r.day: r.name for r in rows if r.kind == "day_off"},
+        working_overrides=[r.day for r in rows if r.kind == "working"],
+    )
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite, when an aggregate loses the column's type
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _today(now: datetime, config: RegencyConfig) -> date:
@@ -599,10 +825,10 @@ class _DayTable:
         return query, found
 
 
-def _speeds(session: Session, where: list[Any], local: _LocalClock,
-            calendar: WorkingCalendar, days: tuple[date, date], agencies: Mapping[int, Any]
-            ) -> dict[str, Any]:
-    """Mean and median working days of each measure, per agency and overall: one scan.
+def _speed_rows(session: Session, where: list[Any], local: _LocalClock,
+                calendar: WorkingCalendar, days: tuple[date, date]) -> list[tuple]:
+    """Count, sum and median working seconds of each measure, per agency and overall (one
+    scan): rows of (agency, is_total, then count, sum, median of each measure).
 
     Working time between two instants on days s <= e is (P(e) - P(s)) days - W(s) * (time
     of day at start) + W(e) * (time of day at end), where P counts the working days before
@@ -625,7 +851,11 @@ def _speeds(session: Session, where: list[Any], local: _LocalClock,
                      + w_end * (end % DAY_SECONDS))
         query = query.add_columns(value.label(name))
     values = query.subquery()
-    rows = (_medians_postgres if local.postgres else _medians_sqlite)(session, values)
+    return (_medians_postgres if local.postgres else _medians_sqlite)(session, values)
+
+
+def _speeds_doc(rows: list[tuple], agencies: Mapping[int, Any]) -> dict[str, Any]:
+    """Mean and median working days of each measure, per agency and overall."""
     result = {}
     for i, name in enumerate(MEASURES):
         by_agency = []
@@ -733,27 +963,42 @@ def _class_label(key: str) -> dict[str, str]:
             f"{label['en'].lower()}s"}
 
 
-def _deadlines(session: Session, where: list[Any], now: datetime,
-               agencies: Mapping[int, Any]) -> tuple[list, list, dict[str, Any]]:
-    """On-time shares per deadline class and per agency; the overdue backlog now.
+def _deadline_rows(session: Session, where: list[Any], now: datetime
+                   ) -> tuple[list[tuple], datetime | None]:
+    """SLA records of the cohort by agency, step, classification and state: count, how many
+    are past due now, lateness, budget; and the earliest due time still ahead of ``now`` of
+    a running step (until then no step becomes overdue).
 
     Only the government's own steps count; the complainant's windows measure the citizen.
     """
+    ahead = case(((SlaRecord.state == RUNNING) & (SlaRecord.due_at >= now),
+                  SlaRecord.due_at), else_=None)
     query = (select(Complaint.agency_id, SlaRecord.step, Complaint.classification,
                     Complaint.misconduct, SlaRecord.state, func.count(),
                     func.sum(case((SlaRecord.due_at < now, 1), else_=0)),
                     func.coalesce(func.sum(SlaRecord.late_seconds), 0.0),
-                    func.max(SlaRecord.budget_days))
+                    func.max(SlaRecord.budget_days), func.min(ahead))
              .join(Complaint, Complaint.id == SlaRecord.complaint_id)
              .where(*where, SlaRecord.step.not_in(sorted(CITIZEN_STEPS)))
              .group_by(Complaint.agency_id, SlaRecord.step, Complaint.classification,
                        Complaint.misconduct, SlaRecord.state))
+    rows, next_due = [], None
+    for *row, due in session.execute(query):
+        rows.append(tuple(row))
+        if due is not None:
+            due = _utc(due)
+            next_due = due if next_due is None else min(next_due, due)
+    return rows, next_due
+
+
+def _deadlines_doc(found: list[tuple], agencies: Mapping[int, Any]
+                   ) -> tuple[list, list, dict[str, Any]]:
+    """On-time shares per deadline class and per agency; the overdue backlog."""
     classes: dict[str, dict[str, Any]] = {}
     by_agency: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     overdue_steps: dict[str, int] = defaultdict(int)
     overdue_agency: dict[int | None, int] = defaultdict(int)
-    for agency_id, step, classification, misconduct, state, n, past_due, late, budget in (
-            session.execute(query)):
+    for agency_id, step, classification, misconduct, state, n, past_due, late, budget in found:
         key = _deadline_class(step, classification, bool(misconduct))
         cell = classes.setdefault(key, {"met": 0, "breached": 0, "open": 0, "overdue": 0,
                                         "late_seconds": 0.0, "budget_days": budget})
@@ -797,14 +1042,18 @@ def _deadlines(session: Session, where: list[Any], now: datetime,
     return rows, agency_rows, overdue
 
 
-def _escalations(session: Session, where: list[Any], agencies: Mapping[int, Any],
-                 config: RegencyConfig) -> dict[str, Any]:
+def _escalation_rows(session: Session, where: list[Any]) -> list[tuple]:
     query = (select(Complaint.agency_id, Escalation.rung_name, Escalation.status, func.count())
              .join(Complaint, Complaint.id == Escalation.complaint_id).where(*where)
              .group_by(Complaint.agency_id, Escalation.rung_name, Escalation.status))
+    return [tuple(row) for row in session.execute(query)]
+
+
+def _escalations_doc(found: list[tuple], agencies: Mapping[int, Any],
+                     config: RegencyConfig) -> dict[str, Any]:
     rungs: dict[str, dict[str, int]] = defaultdict(lambda: {"total": 0, "open": 0})
     per_agency: dict[int | None, dict[str, int]] = defaultdict(lambda: {"total": 0, "open": 0})
-    for agency_id, rung, status, n in session.execute(query):
+    for agency_id, rung, status, n in found:
         for cell in (rungs[rung], per_agency[agency_id]):
             cell["total"] += n
             cell["open"] += n if status == "open" else 0
@@ -821,14 +1070,36 @@ def _escalations(session: Session, where: list[Any], agencies: Mapping[int, Any]
     }
 
 
-def _ombudsman(session: Session, where: list[Any], now: datetime, config: RegencyConfig,
-               agencies: Mapping[int, Any], *, list_cases: bool) -> dict[str, Any]:
+def _ombudsman_rows(session: Session, where: list[Any], now: datetime, config: RegencyConfig
+                    ) -> tuple[list[tuple], list[tuple], datetime | None]:
     """Reports still not closed (nor archived or returned) more than N calendar days after
-    they were received: the Ombudsman may take such cases over."""
+    they were received, when the Ombudsman may take them over: the count per agency, the
+    oldest ones, and the receipt of the next open report to cross the threshold.
+
+    The open reports have their own (partial) index; its condition is written out as it
+    stands in the index so that both databases see the query matches it.
+    """
     threshold = now - timedelta(days=config.ombudsman_days)
-    late = [*where, Complaint.status.not_in(FINISHED), Complaint.created_at <= threshold]
-    counts = session.execute(select(Complaint.agency_id, func.count()).where(*late)
-                             .group_by(Complaint.agency_id)).all()
+    still_open = [*where, text(OPEN_PREDICATE)]
+    late = [*still_open, Complaint.created_at <= threshold]
+    counts = [tuple(row) for row in session.execute(
+        select(Complaint.agency_id, func.count()).where(*late).group_by(Complaint.agency_id))]
+    # The oldest ids first, from the index alone, then their rows: asked in one go,
+    # PostgreSQL walks the whole period in date order and filters on the status.
+    oldest = (select(Complaint.id).where(*late).order_by(Complaint.created_at, Complaint.id)
+              .limit(CASES_LISTED).scalar_subquery())
+    cases = [tuple(row) for row in session.execute(
+        select(Complaint.tracking_number, Complaint.agency_id, Complaint.status,
+               Complaint.created_at).where(Complaint.id.in_(oldest))
+        .order_by(Complaint.created_at, Complaint.id))]
+    following = session.scalar(select(func.min(Complaint.created_at)).where(
+        *still_open, Complaint.created_at > threshold))
+    return counts, cases, None if following is None else _utc(following)
+
+
+def _ombudsman_doc(gathered: _Gathered, now: datetime, config: RegencyConfig,
+                   agencies: Mapping[int, Any], *, list_cases: bool) -> dict[str, Any]:
+    counts = gathered.ombudsman_counts
     result: dict[str, Any] = {
         "threshold_days": config.ombudsman_days,
         "total": sum(n for _, n in counts),
@@ -838,15 +1109,11 @@ def _ombudsman(session: Session, where: list[Any], now: datetime, config: Regenc
     }
     if list_cases:
         tz = ZoneInfo(config.timezone)
-        rows = session.execute(select(Complaint.tracking_number, Complaint.agency_id,
-                                      Complaint.status, Complaint.created_at).where(*late)
-                               .order_by(Complaint.created_at, Complaint.id)
-                               .limit(CASES_LISTED)).all()
         result["cases"] = [{"tracking_number": t, "agency": _agency_doc(agencies, g)["code"],
                             "status": s, "status_label": ids.STATUS_LABELS.get(s, {}),
                             "received_at": c.astimezone(tz).isoformat(),
                             "days_open": (now - c).days}
-                           for t, g, s, c in rows]
+                           for t, g, s, c in gathered.ombudsman_cases]
     return result
 
 
