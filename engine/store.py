@@ -110,6 +110,9 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_human_task_lane", "lane"),
         Index("ix_human_task_assignee", "assignee"),
+        # Worklists read these columns of a group's tasks without the wide rows (forms).
+        Index("ix_human_task_worklist", "id", "instance_id", "element_id", "assignee",
+              "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # Spiff task id
@@ -130,11 +133,12 @@ class TaskGroup(Base):
     """Projection: the candidate groups of each open task, one row each, for indexed lookup."""
 
     __tablename__ = "human_task_group"
+    __table_args__ = (Index("ix_human_task_group_group_task", "group_name", "task_id"),)
 
     task_id: Mapped[str] = mapped_column(
         ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True
     )
-    group_name: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    group_name: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
 class Timer(Base):

@@ -26,6 +26,7 @@ from engine.store import Base, BigId, UtcDateTime
 
 # Reports not finished (closed, archived or returned): the partial index of open reports.
 OPEN_PREDICATE = "status NOT IN ('CLOSED', 'ARCHIVED', 'RETURNED')"
+HAS_ORIGINAL = "duplicate_of_id IS NOT NULL"
 
 # Agencies form a tree: province > regency > OPD (also BUMD, kecamatan, kelurahan) > unit.
 AGENCY_KINDS = ("province", "regency", "opd", "bumd", "kecamatan", "kelurahan", "unit")
@@ -82,6 +83,11 @@ class Complaint(Base):
         # Ombudsman's 60 days).
         Index("ix_complaint_open_created_at", "created_at", "id", "agency_id",
               postgresql_where=text(OPEN_PREDICATE), sqlite_where=text(OPEN_PREDICATE)),
+        # The pages (migration 0007): reports a unit holds, for an OPD's `agency OR unit`
+        # scope; and the few reports that duplicate another (the case page lists them).
+        Index("ix_complaint_unit_id", "unit_id"),
+        Index("ix_complaint_duplicate_of", "duplicate_of_id",
+              postgresql_where=text(HAS_ORIGINAL), sqlite_where=text(HAS_ORIGINAL)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
