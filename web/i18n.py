@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,10 +119,15 @@ def _as_datetime(value: datetime | date | str | None) -> datetime | date | None:
 
 def format_when(value: datetime | date | str | None, style: str = "medium") -> str:
     """A time in the regency's zone (WITA), written for the current language."""
+    return _format_when(value, style, current_language())
+
+
+@lru_cache(maxsize=8192)
+def _format_when(value: datetime | date | str | None, style: str, locale: str) -> str:
+    # Babel takes tens of microseconds a call; pages write the same times again and again.
     moment = _as_datetime(value)
     if moment is None:
         return ""
-    locale = current_language()
     if isinstance(moment, datetime):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo("UTC"))
@@ -142,8 +148,13 @@ def format_day(value: datetime | date | str | None, style: str = "medium") -> st
 def format_number(value: float | int | None, digits: int = 1) -> str:
     if value is None:
         return "—"
+    return _format_number(value, digits, current_language())
+
+
+@lru_cache(maxsize=8192)
+def _format_number(value: float | int, digits: int, locale: str) -> str:
     pattern = "#,##0" + ("." + "#" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=current_language())
+    return format_decimal(value, format=pattern, locale=locale)
 
 
 def init_app(app: Flask) -> None:

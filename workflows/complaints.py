@@ -278,6 +278,17 @@ class Complaints:
             return views.worklist(session, tasks, principal, self.config,
                                   self.engine.clock.now())
 
+    def worklist_page(self, principal: access.Principal, *, show: str = "", kind: str = "",
+                      overdue: bool = False, q: str = "", sort: str = "deadline",
+                      limit: int = 50, offset: int = 0, task_id: str | None = None
+                      ) -> dict[str, Any]:
+        """A page of the caller's worklist, filtered and sorted (views.worklist_page)."""
+        with self.read_session() as session:
+            return views.worklist_page(
+                session, principal, self.config, self.engine.clock.now(), show=show,
+                kind=kind, overdue=overdue, q=q, sort=sort, limit=limit, offset=offset,
+                task_id=task_id)
+
     def agencies(self) -> list[dict[str, Any]]:
         """The active agency tree (province > regency > OPD > unit), parents first."""
         with self.read_session() as session:

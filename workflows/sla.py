@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import functools
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,12 +30,18 @@ STEP_LABELS = {
 
 def calendar_for(session: Session, config: RegencyConfig) -> WorkingCalendar:
     """The regency's calendar with the administrator's cuti bersama changes applied."""
-    rows = session.scalars(select(CalendarDay)).all()
-    return WorkingCalendar(
-        config.timezone,
-        extra_days_off={r.day: r.name for r in rows if r.kind == "day_off"},
-        working_overrides=[r.day for r in rows if r.kind == "working"],
-    )
+    rows = session.execute(select(CalendarDay.day, CalendarDay.kind, CalendarDay.name)).all()
+    return _calendar(config.timezone,
+                     tuple(sorted((r.day, r.name) for r in rows if r.kind == "day_off")),
+                     tuple(sorted(r.day for r in rows if r.kind == "working")))
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar(timezone: str, days_off: tuple[tuple[date, str], ...],
+              working: tuple[date, ...]) -> WorkingCalendar:
+    """One calendar per set of the administrator's days: a WorkingCalendar is immutable
+    and builds its year tables once (holidays, weekends), so requests share it."""
+    return WorkingCalendar(timezone, extra_days_off=dict(days_off), working_overrides=working)
 
 
 class SlaPolicy:

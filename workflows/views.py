@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.store import HumanTask, TaskGroup
 from workflows import access, notify
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
@@ -42,6 +45,25 @@ def current_sla(session: Session, complaint: Complaint) -> SlaRecord | None:
     records = session.scalars(select(SlaRecord).where(
         SlaRecord.complaint_id == complaint.id, SlaRecord.state.in_((RUNNING, PAUSED))
     ).order_by(SlaRecord.id)).all()
+    return _current(records)
+
+
+def current_slas(session: Session, complaint_ids: Iterable[int]) -> dict[int, SlaRecord]:
+    """current_sla of many complaints, in one query."""
+    wanted = sorted(set(complaint_ids))
+    if not wanted:
+        return {}
+    by_complaint: dict[int, list[SlaRecord]] = defaultdict(list)
+    for record in session.scalars(select(SlaRecord).where(
+            SlaRecord.complaint_id.in_(wanted), SlaRecord.state.in_((RUNNING, PAUSED))
+    ).order_by(SlaRecord.id)):
+        by_complaint[record.complaint_id].append(record)
+    found = {cid: _current(records) for cid, records in by_complaint.items()}
+    return {cid: record for cid, record in found.items() if record is not None}
+
+
+def _current(records: Sequence[SlaRecord]) -> SlaRecord | None:
+    """The deadline that matters now, of one complaint's running and paused records."""
     officer = [r for r in records if r.step not in CITIZEN_STEPS]
     citizen = [r for r in records if r.step in CITIZEN_STEPS]
     # While the citizen is asked, their window is what matters; then the officer's step
@@ -85,6 +107,16 @@ def _agency(session: Session, agency_id: int | None) -> dict[str, Any] | None:
     agency = session.get(Agency, agency_id) if agency_id else None
     return None if agency is None else {"code": agency.code, "name": agency.name,
                                         "kind": agency.kind}
+
+
+def _agency_docs(session: Session, agency_ids: Iterable[int | None]
+                 ) -> dict[int, dict[str, Any]]:
+    """_agency of many agencies, in one query."""
+    wanted = sorted({i for i in agency_ids if i})
+    if not wanted:
+        return {}
+    return {a.id: {"code": a.code, "name": a.name, "kind": a.kind} for a in session.execute(
+        select(Agency.id, Agency.code, Agency.name, Agency.kind).where(Agency.id.in_(wanted)))}
 
 
 def available_actions(principal: access.Principal, complaint: Complaint,
@@ -235,9 +267,11 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Complaint.created_at.desc(), Complaint.id.desc())
                            .limit(min(max(limit, 1), 200)).offset(max(offset, 0))).all()
+    slas = current_slas(session, [c.id for c in rows])
+    agencies = _agency_docs(session, [c.agency_id for c in rows])
     items = []
     for complaint in rows:
-        sla = current_sla(session, complaint)
+        sla = slas.get(complaint.id)
         sla_doc = sla_document(sla, calendar, now, config) if sla else None
         content = access.sees_content(principal, complaint)
         items.append({
@@ -247,7 +281,7 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
             "title": complaint.title if content else HIDDEN,
             "category": complaint.category,
             "classification": complaint.classification,
-            "agency": _agency(session, complaint.agency_id),
+            "agency": agencies.get(complaint.agency_id) if complaint.agency_id else None,
             "created_at": _iso(complaint.created_at),
             "due_at": sla_doc["due_at"] if sla_doc else None,
             "working_days_left": sla_doc["working_days_left"] if sla_doc else None,
@@ -267,26 +301,168 @@ def worklist(session: Session, tasks: list[dict[str, Any]], principal: access.Pr
     calendar = calendar_for(session, config)
     by_instance = {c.instance_id: c for c in session.scalars(select(Complaint).where(
         Complaint.instance_id.in_([t["instance_id"] for t in tasks] or [-1])))}
+    slas = current_slas(session, [c.id for c in by_instance.values()])
     rows = []
     for task in tasks:
         complaint = by_instance.get(task["instance_id"])
         if complaint is None:
             continue
-        sla = current_sla(session, complaint)
-        sla_doc = sla_document(sla, calendar, now, config) if sla else None
-        rows.append({
-            "task_id": task["id"], "element_id": task["element_id"], "title": task["title"],
-            "assignee": task["assignee"], "created_at": task["created_at"],
-            "tracking_number": complaint.tracking_number, "status": complaint.status,
-            "status_label": status_label(complaint.status),
-            "report_title": complaint.title if access.sees_content(principal, complaint)
-            else HIDDEN,
-            "due_at": sla_doc["due_at"] if sla_doc else task["due_at"],
-            "working_days_left": sla_doc["working_days_left"] if sla_doc else None,
-            "overdue": bool(sla_doc and sla_doc["overdue"]),
-            "actions": list(TASK_ACTIONS.get(task["element_id"], ())),
-        })
+        rows.append(_worklist_row(task, complaint, slas.get(complaint.id), principal,
+                                  calendar, now, config))
     return rows
+
+
+def _worklist_row(task: Mapping[str, Any], complaint: Complaint, sla: SlaRecord | None,
+                  principal: access.Principal, calendar: WorkingCalendar, now: datetime,
+                  config: RegencyConfig) -> dict[str, Any]:
+    sla_doc = sla_document(sla, calendar, now, config) if sla else None
+    return {
+        "task_id": task["id"], "element_id": task["element_id"], "title": task["title"],
+        "assignee": task["assignee"], "created_at": task["created_at"],
+        "tracking_number": complaint.tracking_number, "status": complaint.status,
+        "status_label": status_label(complaint.status),
+        "report_title": complaint.title if access.sees_content(principal, complaint)
+        else HIDDEN,
+        "due_at": sla_doc["due_at"] if sla_doc else task["due_at"],
+        "working_days_left": sla_doc["working_days_left"] if sla_doc else None,
+        "overdue": bool(sla_doc and sla_doc["overdue"]),
+        "paused": bool(sla_doc and sla_doc["paused"]),
+        "actions": list(TASK_ACTIONS.get(task["element_id"], ())),
+    }
+
+
+# What the worklist shows (web/pages/staff.py): "" mine and unclaimed, "mine", "unclaimed",
+# "all" of the officer's groups; sorted by "deadline" (the nearest first) or "newest" task.
+WORKLIST_SHOWS = ("", "mine", "unclaimed", "all")
+WORKLIST_SORTS = ("deadline", "newest")
+
+
+def overdue_before(calendar: WorkingCalendar, now: datetime) -> datetime:
+    """The latest due time already overdue at ``now``: a deadline is late (negative working
+    days left) exactly when it is at or before this instant."""
+    return calendar.add_working_seconds(now, -0.000001).astimezone(UTC)
+
+
+def officer_deadline() -> Any:
+    """The complaint's nearest running government deadline (a correlated subquery): what
+    current_sla gives for a complaint an officer's task waits on (the complainant's own
+    windows run only while the complainant, not an officer, has the task)."""
+    return (select(func.min(SlaRecord.due_at))
+            .where(SlaRecord.complaint_id == Complaint.id, SlaRecord.state == RUNNING,
+                   SlaRecord.step.not_in(sorted(CITIZEN_STEPS)))
+            .correlate(Complaint).scalar_subquery())
+
+
+def worklist_page(session: Session, principal: access.Principal, config: RegencyConfig,
+                  now: datetime, *, show: str = "", kind: str = "", overdue: bool = False,
+                  q: str = "", sort: str = "deadline", limit: int = 50, offset: int = 0,
+                  task_id: str | None = None) -> dict[str, Any]:
+    """One page of the officer's worklist: the open tasks of their groups on a report,
+    filtered and sorted in the database, with the number matching, the number in each
+    `show` choice and the task types present. ``task_id`` picks one row (for a swap)."""
+    groups = sorted(principal.groups)
+    if not groups:
+        return {"rows": [], "matching": 0, "counts": dict.fromkeys(WORKLIST_SHOWS, 0),
+                "kinds": [], "kind": ""}
+    me = principal.username
+    in_groups = HumanTask.id.in_(select(TaskGroup.task_id).where(
+        TaskGroup.group_name.in_(groups)))
+    on_report = Complaint.instance_id == HumanTask.instance_id
+    mine = func.sum(case((HumanTask.assignee == me, 1), else_=0))
+    unclaimed = func.sum(case((HumanTask.assignee.is_(None), 1), else_=0))
+    per_kind = session.execute(
+        select(HumanTask.element_id, func.count(), mine, unclaimed)
+        .select_from(HumanTask).join(Complaint, on_report).where(in_groups)
+        .group_by(HumanTask.element_id)).all()
+    counts = {"all": sum(int(r[1]) for r in per_kind),
+              "mine": sum(int(r[2] or 0) for r in per_kind),
+              "unclaimed": sum(int(r[3] or 0) for r in per_kind)}
+    counts[""] = counts["mine"] + counts["unclaimed"]
+    kinds = sorted(r[0] for r in per_kind)
+    kind = kind if kind in kinds else ""  # a task type none of the tasks has: every type
+
+    query = (select(HumanTask.id, HumanTask.element_id, HumanTask.title, HumanTask.assignee,
+                    HumanTask.created_at, HumanTask.due_at, Complaint)
+             .join(Complaint, on_report).where(in_groups))
+    if task_id is not None:
+        query = query.where(HumanTask.id == task_id)
+    if show == "mine":
+        query = query.where(HumanTask.assignee == me)
+    elif show == "unclaimed":
+        query = query.where(HumanTask.assignee.is_(None))
+    elif show == "":
+        query = query.where(or_(HumanTask.assignee.is_(None), HumanTask.assignee == me))
+    if kind:
+        query = query.where(HumanTask.element_id == kind)
+    if q and q.strip():
+        query = query.where(search_filter(principal, q))
+    calendar = calendar_for(session, config)
+    if overdue:
+        query = query.where(select(SlaRecord.id).where(
+            SlaRecord.complaint_id == Complaint.id, SlaRecord.state == RUNNING,
+            SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
+            SlaRecord.due_at <= overdue_before(calendar, now)).exists())
+    if kind or overdue or (q and q.strip()) or task_id is not None:
+        matching = session.scalar(select(func.count()).select_from(
+            query.with_only_columns(HumanTask.id).subquery()))
+    else:  # only the `show` choice: counted above already
+        matching = counts.get(show, counts["all"])
+    limit, offset = max(limit, 1), max(offset, 0)
+    found = None
+    if sort != "newest" and int(matching or 0) > WALK_FROM:
+        found = _by_deadline_walk(session, query, offset + limit)
+    if found is not None:
+        found = found[offset:offset + limit]
+    else:
+        if sort == "newest":
+            order = (HumanTask.created_at.desc(), HumanTask.id.desc())
+        else:
+            order = (officer_deadline().asc().nulls_last(), HumanTask.created_at,
+                     HumanTask.id)
+        found = session.execute(query.order_by(*order).limit(limit).offset(offset)).all()
+    slas = current_slas(session, [row.Complaint.id for row in found])
+    rows = [_worklist_row(_task_row(row), row.Complaint, slas.get(row.Complaint.id),
+                          principal, calendar, now, config) for row in found]
+    return {"rows": rows, "matching": int(matching or 0), "counts": counts, "kinds": kinds,
+            "kind": kind}
+
+
+# Above this many matching tasks the worklist reads deadlines in due order instead of
+# ranking every task (see _by_deadline_walk).
+WALK_FROM = 1000
+
+
+def _by_deadline_walk(session: Session, query: Any, wanted: int) -> list[Any] | None:
+    """The first `wanted` rows of `query` by nearest deadline, for a large worklist.
+
+    Ranking every task of a large group by its deadline (a subquery per task) costs as much
+    as the group is large. Instead, read the running government deadlines in due order
+    (ix_sla_record_state_due) joined to the group's tasks, and stop once `wanted` distinct
+    tasks are found: a task's first appearance is its nearest deadline, so the order is the
+    same. None when the deadlines run out first (the tasks without one come last, and the
+    caller ranks them the usual way)."""
+    walk = (query.join(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
+                                       SlaRecord.state == RUNNING,
+                                       SlaRecord.step.not_in(sorted(CITIZEN_STEPS))))
+            .order_by(SlaRecord.due_at, HumanTask.created_at, HumanTask.id))
+    batch = 2 * wanted + 20  # a report has at most two running government deadlines
+    while True:
+        read = session.execute(walk.limit(batch)).all()
+        found: dict[str, Any] = {}
+        for row in read:
+            found.setdefault(row.id, row)
+        if len(found) >= wanted:
+            return list(found.values())[:wanted]
+        if len(read) < batch:
+            return None
+        batch *= 4
+
+
+def _task_row(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "element_id": row.element_id, "title": row.title,
+            "assignee": row.assignee,
+            "created_at": row.created_at.isoformat() if row.created_at else None,
+            "due_at": row.due_at.isoformat() if row.due_at else None}
 
 
 # A task's candidate-group role -> the user role that works it.

@@ -189,32 +189,7 @@ def _htmx() -> bool:
 # --------------------------------------------------------------------------- worklist
 
 
-def _days_key(row: Mapping[str, Any]) -> tuple[bool, float, str]:
-    left = row.get("working_days_left")
-    return (left is None, left if left is not None else 0.0, row.get("created_at") or "")
-
-
-def _filter_tasks(rows: list[dict[str, Any]], me: str, show: str, kind: str,
-                  overdue: bool, q: str) -> list[dict[str, Any]]:
-    found = []
-    words = q.lower()
-    for row in rows:
-        holder = row["assignee"]
-        if show == "mine" and holder != me:
-            continue
-        if show == "unclaimed" and holder is not None:
-            continue
-        if show == "" and holder not in (None, me):
-            continue
-        if kind and row["element_id"] != kind:
-            continue
-        if overdue and not row["overdue"]:
-            continue
-        if words and words not in row["tracking_number"].lower() and (
-                words not in (row["report_title"] or "").lower()):
-            continue
-        found.append(row)
-    return found
+WORKLIST_PAGE_SIZE = 50
 
 
 @pages.get("/tasks")
@@ -225,37 +200,42 @@ def worklist() -> Any:
 
 def render_worklist(args: Mapping[str, str], message: str | None = None, status: int = 200
                     ) -> Any:
+    """One page of the officer's tasks (WORKLIST_PAGE_SIZE rows), filtered and sorted by the
+    database (Complaints.worklist_page)."""
     principal = _principal()
-    rows = service().worklist(principal)
     show = args.get("show", "")
     show = show if show in dict(SHOW_FILTERS) else ""
-    kinds = sorted({r["element_id"] for r in rows}, key=lambda e: task_name(e))
     kind = args.get("type", "")
-    kind = kind if kind in kinds else ""
+    kind = kind if kind in TASK_NAMES else ""
     overdue = args.get("overdue", "") in ("1", "on", "true", "yes")
-    q = args.get("q", "").strip()[:SEARCH_MAX]
+    q = _clean(args.get("q", "")).strip()[:SEARCH_MAX]
     sort = args.get("sort", "deadline")
     sort = sort if sort in dict(SORTS) else "deadline"
-    shown = _filter_tasks(rows, principal.username, show, kind, overdue, q)
-    if sort == "newest":
-        shown.sort(key=lambda r: r.get("created_at") or "", reverse=True)
-    else:
-        shown.sort(key=_days_key)
-    counts = {key: len(_filter_tasks(rows, principal.username, key, "", False, ""))
-              for key, _text in SHOW_FILTERS}
+    page_arg = (args.get("page") or "1").strip()
+    page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) <= 100000 else 1
+    found = service().worklist_page(principal, show=show, kind=kind, overdue=overdue, q=q,
+                                    sort=sort, limit=WORKLIST_PAGE_SIZE,
+                                    offset=(page - 1) * WORKLIST_PAGE_SIZE)
+    kinds = sorted(found["kinds"], key=lambda e: task_name(e))
+    kind = found["kind"]
+    pages_total = max(1, -(-found["matching"] // WORKLIST_PAGE_SIZE))
+    params = {k: v for k, v in {"show": show, "type": kind, "overdue": "1" if overdue else "",
+                                "q": q, "sort": "" if sort == "deadline" else sort}.items()
+              if v}
     return render_template(
-        "staff/worklist.html", rows=shown, total=len(rows), counts=counts,
-        show=show, kind=kind, overdue=overdue, q=q, sort=sort,
+        "staff/worklist.html", rows=found["rows"], total=found["counts"]["all"],
+        matching=found["matching"], counts=found["counts"], page=page,
+        pages_total=pages_total, first=(page - 1) * WORKLIST_PAGE_SIZE + 1,
+        params=params, show=show, kind=kind, overdue=overdue, q=q, sort=sort,
         show_filters=[(k, gettext(t)) for k, t in SHOW_FILTERS],
         sorts=[(k, gettext(t)) for k, t in SORTS],
         kinds=[(k, task_name(k)) for k in kinds], task_name=task_name, message=message,
-        next_url=url_for("pages.worklist", **{k: v for k, v in {
-            "show": show, "type": kind, "overdue": "1" if overdue else "", "q": q,
-            "sort": "" if sort == "deadline" else sort}.items() if v})), status
+        next_url=url_for("pages.worklist", **params, page=page if page > 1 else None)), status
 
 
 def _task_row(task_id: str) -> dict[str, Any] | None:
-    return next((r for r in service().worklist(_principal()) if r["task_id"] == task_id), None)
+    rows = service().worklist_page(_principal(), show="all", task_id=task_id, limit=1)["rows"]
+    return rows[0] if rows else None
 
 
 def _back() -> str:
