@@ -8,14 +8,22 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from workflows import access, stats
+from workflows import access, stats, views
 from workflows import diagram_ids as ids
 from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
-from workflows.models import Agency, Complaint, ComplaintEvent, Escalation, SlaRecord
+from workflows.models import (
+    OPEN_PREDICATE,
+    Agency,
+    Complaint,
+    ComplaintEvent,
+    Escalation,
+    SlaRecord,
+)
 from workflows.sla import CITIZEN_STEPS, RUNNING, STEP_LABELS, calendar_for
 
 HIDDEN = "[rahasia]"
@@ -27,7 +35,7 @@ TARGET_KINDS = ("opd", "bumd", "kecamatan", "kelurahan", "unit")
 # The SLA board.
 DUE_SOON_DAYS = 1.0  # "due soon": at most this many working days left
 BOARD_STATES = ("due_soon", "overdue", "escalated")
-BOARD_CASES_LISTED = 200
+BOARD_CASES_LISTED = 50
 NO_AGENCY = "none"  # the board's key for reports not yet sent to an OPD
 FINISHED = (ids.STATUS_CLOSED, ids.STATUS_ARCHIVED, ids.STATUS_RETURNED)
 
@@ -78,6 +86,97 @@ def _document(session: Session, row: Escalation, principal: access.Principal
     }
 
 
+def _listed_cases(session: Session, principal: access.Principal, calendar: Any,
+                  now: datetime, matched: list[Any], agencies: dict[int, Agency],
+                  ladder: list[str], *, opd: int | str | None, rung: str | None,
+                  state: str | None, limit: int) -> list[dict[str, Any]]:
+    """The board's list: the cases matching the filters with the fewest working days left.
+
+    The deadlines are read in order of due time (ix_sla_record_state_due), so the first time
+    a case appears is its nearest deadline; reading stops once `limit` cases match, instead
+    of ranking every open case."""
+    if limit <= 0:
+        return []
+    walk = (select(SlaRecord.complaint_id)
+            .join(Complaint, Complaint.id == SlaRecord.complaint_id).where(*matched)
+            .order_by(SlaRecord.due_at, SlaRecord.id))
+    if opd == NO_AGENCY:
+        walk = walk.where(Complaint.agency_id.is_(None))
+    elif opd is not None:
+        walk = walk.where(Complaint.agency_id == opd)
+    seen: set[int] = set()
+    listed: list[dict[str, Any]] = []
+    batch = max(4 * limit, 400)
+    while True:
+        read = session.scalars(walk.limit(batch)).all()
+        fresh = [i for i in dict.fromkeys(read) if i not in seen]
+        seen.update(fresh)
+        while fresh and len(listed) < limit:
+            # as many cases as are still wanted (at least 50), so that an unfiltered list
+            # loads only the cases it shows
+            size = max(limit - len(listed), 50)
+            chunk, fresh = fresh[:size], fresh[size:]
+            cases = _board_cases(session, principal, calendar, now, matched, agencies, ladder,
+                                 chunk)
+            for complaint_id in chunk:
+                case = cases.get(complaint_id)
+                if case is None or (rung is not None and case["rung"] != rung) or (
+                        state is not None and not (case["escalated"] if state == "escalated"
+                                                   else case["state"] == state)):
+                    continue
+                listed.append(case)
+        if len(listed) >= limit or len(read) < batch:
+            break
+        batch *= 4
+    listed = listed[:limit]
+    listed.sort(key=lambda c: (c["working_days_left"], c["tracking_number"]))
+    return listed
+
+
+def _board_cases(session: Session, principal: access.Principal, calendar: Any,
+                 now: datetime, matched: list[Any], agencies: dict[int, Agency],
+                 ladder: list[str], complaint_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """A board row for each of these cases, from its matching deadlines."""
+    records = session.execute(
+        select(SlaRecord, Complaint).join(Complaint, Complaint.id == SlaRecord.complaint_id)
+        .where(*matched, SlaRecord.complaint_id.in_(complaint_ids or [-1]))
+        .order_by(SlaRecord.id)).all()
+    by_case: dict[int, dict[str, Any]] = {}
+    for record, complaint in records:
+        left = calendar.working_days_left(now, record.due_at)
+        case = by_case.setdefault(complaint.id, {"complaint": complaint, "left": left,
+                                                 "record": record, "rung": record.rung,
+                                                 "escalated": False})
+        if left < case["left"]:
+            case["left"], case["record"] = left, record
+        case["rung"] = max(case["rung"], record.rung)
+        case["escalated"] = case["escalated"] or record.rung > record.holder_rung
+    found = {}
+    for complaint_id, case in by_case.items():
+        complaint, record = case["complaint"], case["record"]
+        left = case["left"]
+        status = "overdue" if left < 0 else "due_soon" if left <= DUE_SOON_DAYS else None
+        rung_name = ladder[min(case["rung"], len(ladder) - 1)]
+        agency = agencies.get(complaint.agency_id)
+        found[complaint_id] = {
+            "tracking_number": complaint.tracking_number,
+            "title": _title(principal, complaint),
+            "status": complaint.status,
+            "status_label": ids.STATUS_LABELS.get(complaint.status, {}),
+            "agency": _agency_doc(agency),
+            "unit": _agency_doc(agencies.get(complaint.unit_id)),
+            "step": record.step,
+            "step_label": STEP_LABELS.get(record.step, {"id": record.step, "en": record.step}),
+            "due_at": record.due_at.astimezone(calendar.tzinfo).isoformat(),
+            "working_days_left": round(left, 2),
+            "state": status,
+            "escalated": case["escalated"],
+            "rung": rung_name,
+            "rung_label": RUNG_LABELS.get(rung_name, {}),
+        }
+    return found
+
+
 def _scope(principal: access.Principal) -> Any:
     if principal.sees_everything:
         return None
@@ -101,15 +200,35 @@ def _find(session: Session, escalation_id: int, principal: access.Principal, *,
 
 
 def list_escalations(session: Session, principal: access.Principal, *,
-                     status: str | None = "open", limit: int = 100) -> list[dict[str, Any]]:
+                     status: str | None = "open", limit: int = 100, offset: int = 0
+                     ) -> list[dict[str, Any]]:
     query = select(Escalation).order_by(Escalation.at.desc(), Escalation.id.desc())
     scope = _scope(principal)
     if scope is not None:
         query = query.where(scope)
     if status:
         query = query.where(Escalation.status == status)
-    return [_document(session, row, principal)
-            for row in session.scalars(query.limit(min(limit, 500)))]
+    rows = session.scalars(query.limit(min(limit, 500)).offset(max(offset, 0))).all()
+    # The reports and agencies in two queries, held here so that _document finds them in
+    # the session's identity map (which keeps only objects still referenced).
+    loaded = [*session.scalars(select(Complaint).where(
+        Complaint.id.in_(sorted({r.complaint_id for r in rows}) or [-1]))),
+        *session.scalars(select(Agency))]
+    documents = [_document(session, row, principal) for row in rows]
+    del loaded
+    return documents
+
+
+def count_escalations(session: Session, principal: access.Principal, *,
+                      status: str | None = "open") -> int:
+    """How many escalations list_escalations would list without a limit."""
+    query = select(func.count()).select_from(Escalation)
+    scope = _scope(principal)
+    if scope is not None:
+        query = query.where(scope)
+    if status:
+        query = query.where(Escalation.status == status)
+    return int(session.scalar(query) or 0)
 
 
 def get_escalation(session: Session, escalation_id: int, principal: access.Principal
@@ -252,7 +371,10 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
 
     calendar = calendar_for(session, config)
     soon = calendar.add_working_days(now, DUE_SOON_DAYS)
-    where = [Complaint.status.not_in(FINISHED)]
+    late = views.overdue_before(calendar, now)  # due at or before: overdue
+    # Open reports, written as the condition of their partial index (OPEN_PREDICATE) so
+    # that both databases see the query can read that index instead of every report.
+    where: list[Any] = [text(OPEN_PREDICATE)]
     if scope.agency_ids is not None:
         agency_ids = sorted(scope.agency_ids) or [-1]
         where.append(or_(Complaint.agency_id.in_(agency_ids),
@@ -260,65 +382,56 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
     open_by_agency = dict(session.execute(
         select(Complaint.agency_id, func.count()).where(*where)
         .group_by(Complaint.agency_id)).all())
-    records = session.execute(
-        select(SlaRecord, Complaint).join(Complaint, Complaint.id == SlaRecord.complaint_id)
-        .where(*where, SlaRecord.state == RUNNING, SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
-               or_(SlaRecord.due_at <= soon, SlaRecord.rung > SlaRecord.holder_rung))
-        .order_by(SlaRecord.id)).all()
-
-    by_case: dict[int, dict[str, Any]] = {}
-    for record, complaint in records:
-        left = calendar.working_days_left(now, record.due_at)
-        case = by_case.setdefault(complaint.id, {"complaint": complaint, "left": left,
-                                                 "record": record, "rung": record.rung,
-                                                 "escalated": False})
-        if left < case["left"]:
-            case["left"], case["record"] = left, record
-        case["rung"] = max(case["rung"], record.rung)
-        case["escalated"] = case["escalated"] or record.rung > record.holder_rung
-
-    agency_ids_used = set(open_by_agency) | {
-        c["complaint"].agency_id for c in by_case.values()} | {
-        c["complaint"].unit_id for c in by_case.values()}
-    agencies = {a.id: a for a in session.scalars(select(Agency).where(
-        Agency.id.in_(sorted(i for i in agency_ids_used if i is not None) or [-1])))}
+    matched = [*where, SlaRecord.state == RUNNING,
+               SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
+               or_(SlaRecord.due_at <= soon, SlaRecord.rung > SlaRecord.holder_rung)]
     ladder = list(config.ladder)
+    last = len(ladder) - 1
+    # One row per case, in the database: its nearest matching deadline (the fewest working
+    # days left), the highest rung reached, whether a deadline climbed above its holder.
+    # Grouped by `id + 0`: grouped by the bare id, SQLite reads every report in id order
+    # to save a sort instead of only the open ones from their index.
+    case_id = Complaint.id + 0
+    per_case = (
+        select(case_id.label("complaint_id"), Complaint.agency_id.label("agency_id"),
+               func.min(SlaRecord.due_at).label("due"),
+               func.max(SlaRecord.rung).label("rung"),
+               func.max(sql_case((SlaRecord.rung > SlaRecord.holder_rung, 1), else_=0))
+               .label("escalated"))
+        .join(Complaint, Complaint.id == SlaRecord.complaint_id).where(*matched)
+        .group_by(case_id, Complaint.agency_id)).subquery()
+    rung_of = sql_case((per_case.c.rung > last, last), else_=per_case.c.rung)
+    is_overdue = per_case.c.due <= late
+    is_due_soon = and_(per_case.c.due > late, per_case.c.due <= soon)
 
     def blank() -> dict[str, int]:
         return {name: 0 for name in BOARD_STATES}
 
+    agencies = {a.id: a for a in session.scalars(select(Agency))}
+    opd_id = None
+    if opd is not None and opd != NO_AGENCY:
+        opd_id = next((a.id for a in agencies.values() if a.code == opd), -1)
     cells: dict[int | None, dict[str, dict[str, int]]] = defaultdict(
         lambda: {name: blank() for name in ladder})
-    cases = []
-    for case in by_case.values():
-        complaint, record = case["complaint"], case["record"]
-        left = case["left"]
-        status = "overdue" if left < 0 else "due_soon" if left <= DUE_SOON_DAYS else None
-        rung_name = ladder[min(case["rung"], len(ladder) - 1)]
-        cell = cells[complaint.agency_id][rung_name]
-        if status:
-            cell[status] += 1
-        if case["escalated"]:
-            cell["escalated"] += 1
-        agency = agencies.get(complaint.agency_id)
-        cases.append({
-            "tracking_number": complaint.tracking_number,
-            "title": _title(principal, complaint),
-            "status": complaint.status,
-            "status_label": ids.STATUS_LABELS.get(complaint.status, {}),
-            "agency": _agency_doc(agency),
-            "unit": _agency_doc(agencies.get(complaint.unit_id)),
-            "step": record.step,
-            "step_label": STEP_LABELS.get(record.step, {"id": record.step, "en": record.step}),
-            "due_at": record.due_at.astimezone(calendar.tzinfo).isoformat(),
-            "working_days_left": round(left, 2),
-            "state": status,
-            "escalated": case["escalated"],
-            "rung": rung_name,
-            "rung_label": RUNG_LABELS.get(rung_name, {}),
-            "_opd": agency.code if agency else NO_AGENCY,
-        })
+    cases_total = 0
+    for agency_id, rung_index, count, overdue, due_soon, escalated in session.execute(
+            select(per_case.c.agency_id, rung_of, func.count(),
+                   func.sum(sql_case((is_overdue, 1), else_=0)),
+                   func.sum(sql_case((is_due_soon, 1), else_=0)),
+                   func.sum(per_case.c.escalated))
+            .group_by(per_case.c.agency_id, rung_of)):
+        figures = {"overdue": int(overdue or 0), "due_soon": int(due_soon or 0),
+                   "escalated": int(escalated or 0)}
+        cell = cells[agency_id][ladder[int(rung_index)]]
+        for name, value in figures.items():
+            cell[name] += value
+        if (opd is None or (agency_id is None if opd == NO_AGENCY else agency_id == opd_id)) \
+                and (rung is None or ladder[int(rung_index)] == rung):
+            cases_total += figures[state] if state is not None else int(count)
 
+    listed = _listed_cases(session, principal, calendar, now, matched, agencies, ladder,
+                           opd=None if opd is None else (opd_id or NO_AGENCY), rung=rung,
+                           state=state, limit=limit)
     rows = []
     for agency_id in set(open_by_agency) | set(cells):
         agency = agencies.get(agency_id)
@@ -337,13 +450,6 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
               "total": {name: sum(row["total"][name] for row in rows)
                         for name in BOARD_STATES}}
 
-    listed = [c for c in cases
-              if (opd is None or c["_opd"] == opd) and (rung is None or c["rung"] == rung)
-              and (state is None or (c["escalated"] if state == "escalated"
-                                     else c["state"] == state))]
-    listed.sort(key=lambda c: (c["working_days_left"], c["tracking_number"]))
-    for c in cases:
-        c.pop("_opd")
     return {
         "as_of": now.astimezone(calendar.tzinfo).isoformat(),
         "scope": scope.document(),
@@ -353,6 +459,6 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         "rows": rows,
         "totals": totals,
         "filters": {"opd": opd, "rung": rung, "state": state},
-        "cases": listed[:max(limit, 0)],
-        "cases_total": len(listed),
+        "cases": listed,
+        "cases_total": cases_total,
     }

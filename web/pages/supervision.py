@@ -19,6 +19,7 @@ from workflows.errors import Conflict, Forbidden, Invalid, NotFound
 
 ROLES = ("supervisor", "regency_admin", "system_admin")
 INBOX_VIEWS = ("open", "acknowledged", "all")
+INBOX_PAGE_SIZE = 25  # escalations per page of the inbox, the newest first
 STATE_LABELS = {
     "due_soon": N_("Due soon"),
     "overdue": N_("Overdue"),
@@ -56,6 +57,9 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
                  message: str | None = None) -> Any:
     principal = auth.current_user()
     chosen, inbox, errors = _filters()
+    page_arg = (request.args.get("inbox_page") or "1").strip() if request.method == "GET" \
+        else "1"
+    inbox_page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) <= 100000 else 1
     complaints = service()
     now = complaints.engine.clock.now()
     with complaints.read_session() as session:
@@ -65,8 +69,13 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
             errors.update({name: gettext(FILTER_MESSAGES[name]) if name in FILTER_MESSAGES
                            else text for name, text in field_messages(exc).items()})
             board = escalations.sla_board(session, principal, complaints.config, now)
+        inbox_status = None if inbox == "all" else inbox
+        inbox_total = escalations.count_escalations(session, principal, status=inbox_status)
+        inbox_pages = max(1, -(-inbox_total // INBOX_PAGE_SIZE))
+        inbox_page = min(inbox_page, inbox_pages)
         inbox_rows = escalations.list_escalations(
-            session, principal, status=None if inbox == "all" else inbox)
+            session, principal, status=inbox_status, limit=INBOX_PAGE_SIZE,
+            offset=(inbox_page - 1) * INBOX_PAGE_SIZE)
         for escalation_id in forms or {}:  # the one a form was sent for stays in view
             if all(row["id"] != escalation_id for row in inbox_rows):
                 with suppress(NotFound):
@@ -77,6 +86,7 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
         status = 422
     return render_template(
         "supervision/board.html", board=board, inbox=inbox_rows, inbox_view=inbox,
+        inbox_total=inbox_total, inbox_page=inbox_page, inbox_pages=inbox_pages,
         targets=targets, forms=forms or {}, filter_errors=errors, message=message,
         state_labels={k: gettext(v) for k, v in STATE_LABELS.items()},
         inbox_labels={k: gettext(v) for k, v in INBOX_LABELS.items()},
