@@ -29,11 +29,13 @@ bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/scheduler.py
 	$(PY) bench/stats.py
+	$(PY) bench/web.py
 
 bench-quick: $(STAMP)
 	$(PY) bench/engine.py --quick
 	$(PY) bench/scheduler.py --quick
 	$(PY) bench/stats.py --quick
+	$(PY) bench/web.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
