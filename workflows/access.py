@@ -28,7 +28,10 @@ class Principal:
     user_id: int | None = None
     agency_id: int | None = None
     agency_code: str | None = None
-    agency_ids: frozenset[int] = field(default_factory=frozenset)  # own agency and below
+    agency_ids: frozenset[int] = field(default_factory=frozenset)  # reports they may see
+    # Own agency and below in the organisation: the escalations addressed to them. Wider
+    # than that, agency_ids may be (Diskominfo's head oversees every OPD: principal_for).
+    org_agency_ids: frozenset[int] = field(default_factory=frozenset)
     tracking_number: str | None = None
 
     @property
@@ -98,16 +101,17 @@ def principal_for(session: Session, user: User,
                   admin_agency_code: str = RegencyConfig.admin_agency_code) -> Principal:
     agency = session.get(Agency, user.agency_id) if user.agency_id else None
     roles = frozenset(user.roles or [])
+    organisation = subtree(session, user.agency_id)
+    scope = organisation
     if agency is not None and agency.code == admin_agency_code and "supervisor" in roles:
         # The head of the agency that administers complaints for the regency (Diskominfo)
         # oversees every report: the ladder escalates every OPD's late cases to them. An
         # anonim reporter stays hidden from them all the same (sees_everything is false).
         scope = frozenset(session.scalars(select(Agency.id)))
-    else:
-        scope = subtree(session, user.agency_id)
     return Principal(
         username=user.username, roles=roles, user_id=user.id, agency_id=user.agency_id,
-        agency_code=agency.code if agency else None, agency_ids=scope)
+        agency_code=agency.code if agency else None, agency_ids=scope,
+        org_agency_ids=organisation)
 
 
 TOKEN_TOUCH_SECONDS = 300

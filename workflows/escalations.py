@@ -182,7 +182,8 @@ def _scope(principal: access.Principal) -> Any:
         return None
     if not principal.has("supervisor"):
         raise Forbidden("the escalation inbox is for supervisors and the regency administrator")
-    return Escalation.agency_id.in_(list(principal.agency_ids) or [-1])
+    # Addressed to their agency or one below it (not every agency they may oversee).
+    return Escalation.agency_id.in_(list(principal.org_agency_ids) or [-1])
 
 
 def _find(session: Session, escalation_id: int, principal: access.Principal, *,
