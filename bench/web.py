@@ -4,7 +4,7 @@
 Run from the repository root:
 
     python bench/web.py            # 100,000 open + 1,000,000 closed on each database
-    python bench/web.py --quick    # 5,000 open + 50,000 closed, fewer requests (< 60 s)
+    python bench/web.py --quick    # 5,000 open + 20,000 closed, fewer requests (< 60 s)
 
 Data. The closed complaints are rows only, written by bench/stats.py's `populate` (bulk SQL:
 complaints, SLA records, escalations). The open ones are real process instances of the
@@ -21,7 +21,8 @@ deadlines would have raised.
 Measuring. The app (web.app.create_app over the database, no scheduler) is served by
 gunicorn (the project's `server` extra; 4 gthread workers of 5 threads) on 127.0.0.1; 20
 client threads, each with its own keep-alive HTTP connection and its own signed-in session
-(POST /login) or bearer token, request one endpoint at a time: warm-up requests, then the
+(POST /login; in --quick the clients of one user share one session) or bearer token,
+request one endpoint at a time: warm-up requests, then the
 measured ones, back to back; median and p95 latency (whole response read) and requests per
 second. Then the same requests from one client at a time (the service time, without
 queueing). The machine's cores are shared by the clients, the server and the database; the
@@ -95,8 +96,12 @@ ENDPOINTS = ("worklist", "case", "board", "api_list")
 # warmup: requests per endpoint before measuring, one per client in turn (each gunicorn
 # worker thread opens its database connection and fills its caches); alone: requests from
 # one client at a time, after the concurrent ones.
-FULL = {"open": 100_000, "closed": 1_000_000, "warmup": 60, "requests": 400, "alone": 30}
-QUICK = {"open": 5_000, "closed": 50_000, "warmup": 8, "requests": 40, "alone": 3}
+# shared_sessions: in --quick, the clients of one user share one session (6 sign-ins instead
+# of 33: each is a deliberately slow argon2 check, seconds of the minute on two busy cores).
+FULL = {"open": 100_000, "closed": 1_000_000, "warmup": 60, "requests": 400, "alone": 30,
+        "shared_sessions": False}
+QUICK = {"open": 5_000, "closed": 20_000, "warmup": 8, "requests": 40, "alone": 3,
+         "shared_sessions": True}
 
 # Stages of the open backlog: (name, share). Each is one real template instance per
 # (agency, unit) it is built for; clones are spread over AGENCY_WEIGHTS.
@@ -706,9 +711,11 @@ class Clients:
     """CLIENTS keep-alive connections, and a signed-in session of its own for each
     (connection, user) pair, made once and kept for every endpoint that user requests."""
 
-    def __init__(self, port: int, tokens: dict[str, str]) -> None:
+    def __init__(self, port: int, tokens: dict[str, str], shared: bool = False) -> None:
         self.clients = [Client(port) for _ in range(CLIENTS)]
         self.tokens = tokens
+        # shared (--quick): the clients of one user share one session, signed in once
+        self.shared = shared
         self.sessions: dict[tuple[int, str], dict[str, str]] = {}
         self.sign_ins = 0
         self.sign_in_seconds = 0.0
@@ -716,14 +723,17 @@ class Clients:
     def assign(self, variants: list[Variant]) -> list[Variant]:
         """Client i works as variants[i % len]; sign in the pairs not signed in yet."""
         chosen = [variants[i % len(variants)] for i in range(CLIENTS)]
-        missing = [(i, v.user) for i, v in enumerate(chosen)
-                   if not v.api and (i, v.user) not in self.sessions]
+        missing = list(dict.fromkeys(
+            self._key(i, v.user) for i, v in enumerate(chosen)
+            if not v.api and self._key(i, v.user) not in self.sessions))
         began = time.perf_counter()
 
         def sign_in(index: int, user: str) -> None:
-            client = self.clients[index]
+            client = self.clients[index] if index >= 0 else Client(self.clients[0].port)
             client.sign_in(user)
             self.sessions[(index, user)] = client.headers
+            if index < 0:
+                client.close()
 
         _in_threads([lambda i=i, u=u: sign_in(i, u) for i, u in missing])
         self.sign_ins += len(missing)
@@ -732,8 +742,11 @@ class Clients:
             if variant.api:
                 self.clients[i].bearer(self.tokens[variant.user])
             else:
-                self.clients[i].headers = self.sessions[(i, variant.user)]
+                self.clients[i].headers = self.sessions[self._key(i, variant.user)]
         return chosen
+
+    def _key(self, index: int, user: str) -> tuple[int, str]:
+        return (-1 if self.shared else index, user)
 
     def close(self) -> None:
         for client in self.clients:
@@ -984,7 +997,7 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
                                 "worker_class": "gthread", "workers": workers,
                                 "threads": threads,
                                 "start_seconds": round(time.perf_counter() - step, 1)}
-            clients = Clients(server.port, regency.tokens)
+            clients = Clients(server.port, regency.tokens, shared=sizes["shared_sessions"])
             try:
                 for index, name in enumerate(ENDPOINTS):
                     figures = run_endpoint(clients, variants[name], sizes["warmup"],
@@ -1038,7 +1051,7 @@ def _git_state() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="5,000 open + 50,000 closed, fewer requests (under a minute)")
+                        help="5,000 open + 20,000 closed, fewer requests (under a minute)")
     parser.add_argument("--postgres-url", default=os.environ.get("ADUAN_BENCH_POSTGRES_URL")
                         or os.environ.get("ADUAN_TEST_POSTGRES_URL"),
                         help="a PostgreSQL server URL; a database is created and dropped there")
