@@ -25,9 +25,12 @@ class AssignmentMixin:
     def unclaim(self, task_id: str, user: str) -> dict[str, Any]:
         return self._set_assignee(task_id, None, user, "unclaim", only_if_holder=user)
 
-    def assign(self, task_id: str, user: str | None, *, actor: str | None = None
-               ) -> dict[str, Any]:
-        return self._set_assignee(task_id, user, actor, "assign")
+    def assign(self, task_id: str, user: str | None, *, actor: str | None = None,
+               expected_assignee: str | None = None) -> dict[str, Any]:
+        """Set (or clear, with None) the assignee. With `expected_assignee`, only while that
+        user still holds the task (a compare-and-set): otherwise Conflict, nothing changed."""
+        return self._set_assignee(task_id, user, actor, "assign",
+                                  only_if_holder=expected_assignee)
 
     def set_candidate_groups(self, task_id: str, groups: Iterable[str], *,
                              actor: str | None = None) -> dict[str, Any]:

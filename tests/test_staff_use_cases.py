@@ -116,6 +116,29 @@ def test_claims_follow_the_tasks_candidate_groups(site):
                                                ("assign", "kadis.pupr")]
 
 
+def test_releasing_anothers_claim_never_clears_a_claim_taken_meanwhile(site, monkeypatch):
+    regency = site.regency
+    complaints = regency.complaints
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    task = open_task(regency, tracking)
+    liaison = principal_of(regency, "penghubung.pupr")
+    colleague = _another_liaison(regency)
+    complaints.claim_task(task["id"], liaison)
+    allowed = complaints._may_release_others
+
+    def meanwhile(found, principal):  # after the head read the holder, before the release
+        complaints.release_task(task["id"], liaison)
+        complaints.claim_task(task["id"], colleague)
+        return allowed(found, principal)
+
+    monkeypatch.setattr(complaints, "_may_release_others", meanwhile)
+    with pytest.raises(Conflict, match=r"not claimed by penghubung\.pupr"):
+        complaints.release_task(task["id"], principal_of(regency, "kadis.pupr"))
+    assert open_task(regency, tracking)["assignee"] == "staf.pupr"
+
+
 def _another_liaison(regency) -> access.Principal:
     from workflows.users import create_user
 

@@ -368,7 +368,10 @@ class Complaints:
         if not self._may_release_others(task, principal):
             raise Forbidden(f"task {task_id} is claimed by {holder}; only they, the regency "
                             "administrator or a supervisor of its agency may release it")
-        return self.engine.assign(task_id, None, actor=principal.username)
+        # Compare-and-set: if the holder released it or someone else claimed it since it was
+        # read, this release changes nothing and says so (409), rather than clear a new claim.
+        return self.engine.assign(task_id, None, actor=principal.username,
+                                  expected_assignee=holder)
 
     def _claimable(self, task_id: str, principal: access.Principal) -> dict[str, Any]:
         if not principal.is_officer:
