@@ -353,6 +353,38 @@ def test_data_autosubmit_submits_the_form_on_change(page: Any, static_server: An
     assert request.method == "GET" and request.path == "/echo?status=CLOSED"
 
 
+@pytest.mark.browser_allow("console_errors")  # the failing setUp below is logged
+def test_enhance_sets_up_each_element_once_now_and_after_htmx_swaps(
+        page: Any, static_server: Any) -> None:
+    goto(page, static_server, "app.html")
+    page.wait_for_function("window.Aduan && typeof window.Aduan.enhance === 'function'")
+    calls = page.evaluate("""() => {
+        const main = document.getElementById('main');
+        main.insertAdjacentHTML('beforeend',
+            '<div id="p1" data-probe></div><div id="p2" data-probe></div>');
+        const calls = [];
+        window.Aduan.enhance('[data-probe]', (element) => {
+            calls.push(element.id);
+            if (element.id === 'p1') { throw new Error('probe failed'); }
+        });
+        // htmx announces what it swapped in with htmx:load on the new element
+        const swapped = document.createElement('section');
+        swapped.innerHTML = '<div id="p3" data-probe></div>';
+        main.appendChild(swapped);
+        swapped.dispatchEvent(new CustomEvent('htmx:load', { bubbles: true }));
+        const alone = document.createElement('div');
+        alone.id = 'p4';
+        alone.setAttribute('data-probe', '');
+        main.appendChild(alone);
+        alone.dispatchEvent(new CustomEvent('htmx:load', { bubbles: true }));
+        // and again for the whole page: nothing is set up twice
+        document.body.dispatchEvent(new CustomEvent('htmx:load', { bubbles: true }));
+        return calls;
+    }""")
+    # p1's error does not stop p2; each element exactly once, the swapped root included.
+    assert calls == ["p1", "p2", "p3", "p4"]
+
+
 def test_skip_link_is_the_first_focus_and_visible(page: Any, static_server: Any,
                                                   screenshot: Any) -> None:
     goto(page, static_server, "app.html")

@@ -20,6 +20,13 @@
  *
  *   <html class="js">          added at once, for CSS: .hide-with-js is hidden by aduan.css.
  *
+ *   Aduan.enhance(selector, setUp)     for the widget scripts (map, diagram, charts...)
+ *       Calls setUp(element) once for every element matching the selector: those in the
+ *       page (at once when the document is parsed, else on DOMContentLoaded) and those htmx
+ *       swaps in later (htmx:load). An error in one element's setUp is logged with
+ *       console.error and does not stop the others. Widget scripts load after app.js
+ *       (<script defer> runs in document order; base.html puts app.js first).
+ *
  * htmx settings made here for the Content-Security-Policy (script-src 'self', no eval,
  * no inline style): includeIndicatorStyles = false (aduan.css styles .htmx-indicator) and
  * allowEval = false (so no hx-on, no "js:" values and no [filter] in hx-trigger).
@@ -28,6 +35,46 @@
   'use strict';
 
   document.documentElement.classList.add('js');
+
+  // ------------------------------------------------------------------ Aduan.enhance
+
+  var Aduan = window.Aduan = window.Aduan || {};
+
+  Aduan.enhance = function (selector, setUp) {
+    var done = new WeakSet();
+
+    function run(root) {
+      if (!root || typeof root.querySelectorAll !== 'function') {
+        return;
+      }
+      var elements = Array.prototype.slice.call(root.querySelectorAll(selector));
+      if (typeof root.matches === 'function' && root.matches(selector)) {
+        elements.unshift(root);
+      }
+      elements.forEach(function (element) {
+        if (done.has(element)) {
+          return;
+        }
+        done.add(element);
+        try {
+          setUp(element);
+        } catch (error) {
+          console.error('Aduan.enhance(' + selector + '):', error);
+        }
+      });
+    }
+
+    if (document.readyState === 'loading') {
+      document.addEventListener('DOMContentLoaded', function () {
+        run(document);
+      });
+    } else {
+      run(document);
+    }
+    document.addEventListener('htmx:load', function (event) {
+      run(event.target);
+    });
+  };
 
   if (window.htmx) {
     window.htmx.config.includeIndicatorStyles = false;

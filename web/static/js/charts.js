@@ -1,7 +1,8 @@
 /*
  * charts.js: draw a chart above a table of figures; the table stays, as the accessible and
  * exact version. Plain ES2017, no build step. Needs the vendored Chart.js UMD build (global
- * Chart: vendor/chart.js/chart.umd.min.js) loaded before it, with <script defer src>.
+ * Chart: vendor/chart.js/chart.umd.min.js) and js/app.js (Aduan.enhance) loaded before it,
+ * with <script defer src>. Tables htmx swaps in later get their chart too.
  *
  * Contract (see docs/web-frontend.md):
  *
@@ -168,29 +169,7 @@
     table.setAttribute('data-chart-ready', 'true');
   }
 
-  function drawAll(root) {
-    if (!window.Chart || !root.querySelectorAll) {
-      return;
-    }
-    var tables = Array.prototype.slice.call(root.querySelectorAll('table[data-chart]'));
-    if (root.matches && root.matches('table[data-chart]')) {
-      tables.unshift(root);
-    }
-    tables.forEach(function (table) {
-      if (!table.hasAttribute('data-chart-ready')) {
-        draw(table);
-      }
-    });
+  if (window.Chart) {
+    window.Aduan.enhance('table[data-chart]', draw);
   }
-
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', function () {
-      drawAll(document);
-    });
-  } else {
-    drawAll(document);
-  }
-  document.addEventListener('htmx:load', function (event) {
-    drawAll(event.target);
-  });
 })();

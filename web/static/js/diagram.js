@@ -2,8 +2,9 @@
  * diagram.js: show a complaint's BPMN diagram with where the case has been, is, and waits.
  * Plain ES2017, no build step. Needs the vendored bpmn-js NavigatedViewer (global BpmnJS:
  * vendor/bpmn-js/bpmn-navigated-viewer.production.min.js, with
- * vendor/bpmn-js/assets/diagram-js.css and bpmn-js.css) loaded before it, with
- * <script defer src>. The page also lists the case's history as text: the diagram adds to it.
+ * vendor/bpmn-js/assets/diagram-js.css and bpmn-js.css) and js/app.js (Aduan.enhance)
+ * loaded before it, with <script defer src>. The page also lists the case's history as
+ * text: the diagram adds to it.
  *
  * Contract (see docs/web-frontend.md):
  *
@@ -104,29 +105,5 @@
     });
   }
 
-  function showAll(root) {
-    if (!root.querySelectorAll) {
-      return;
-    }
-    var elements = Array.prototype.slice.call(root.querySelectorAll('[data-bpmn-src]'));
-    if (root.matches && root.matches('[data-bpmn-src]')) {
-      elements.unshift(root);
-    }
-    elements.forEach(function (element) {
-      if (!element.hasAttribute('data-bpmn-state')) {
-        show(element);
-      }
-    });
-  }
-
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', function () {
-      showAll(document);
-    });
-  } else {
-    showAll(document);
-  }
-  document.addEventListener('htmx:load', function (event) {
-    showAll(event.target);
-  });
+  window.Aduan.enhance('[data-bpmn-src]', show);
 })();

@@ -1,8 +1,9 @@
 /*
  * map-view.js: a small read-only map with one marker (where a report was made).
  * Plain ES2017, no build step. Needs the vendored Leaflet (vendor/leaflet/leaflet.js and
- * leaflet.css) loaded before it; load both with <script defer src>. The template shows the
- * coordinates as text too: the map is an addition, not the only way to read them.
+ * leaflet.css) and js/app.js (Aduan.enhance) loaded before it; load them with
+ * <script defer src>. The template shows the coordinates as text too: the map is an
+ * addition, not the only way to read them.
  *
  * Contract (see docs/web-frontend.md):
  *
@@ -44,6 +45,7 @@
   }
 
   function setUp(element) {
+    useVendoredMarkerImages();
     var lat = parseFloat(element.getAttribute('data-lat'));
     var lon = parseFloat(element.getAttribute('data-lon'));
     if (!isFinite(lat) || !isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) {
@@ -79,30 +81,7 @@
     element.setAttribute('data-map-ready', 'true');
   }
 
-  function setUpAll(root) {
-    if (!L || !root.querySelectorAll) {
-      return;
-    }
-    useVendoredMarkerImages();
-    var elements = Array.prototype.slice.call(root.querySelectorAll('[data-map-view]'));
-    if (root.matches && root.matches('[data-map-view]')) {
-      elements.unshift(root);
-    }
-    elements.forEach(function (element) {
-      if (!element.hasAttribute('data-map-ready')) {
-        setUp(element);
-      }
-    });
+  if (L) {
+    window.Aduan.enhance('[data-map-view]', setUp);
   }
-
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', function () {
-      setUpAll(document);
-    });
-  } else {
-    setUpAll(document);
-  }
-  document.addEventListener('htmx:load', function (event) {
-    setUpAll(event.target);
-  });
 })();

@@ -1,8 +1,9 @@
 /*
  * report-map.js: pick a report's location on a map. Plain ES2017, no build step.
- * Needs the vendored Leaflet (vendor/leaflet/leaflet.js and leaflet.css) loaded before it;
- * load both with <script defer src>. Without JavaScript (or Leaflet) the two inputs are the
- * whole form, and they stay the source of truth: the map only reads and writes them.
+ * Needs the vendored Leaflet (vendor/leaflet/leaflet.js and leaflet.css) and js/app.js
+ * (Aduan.enhance) loaded before it; load them with <script defer src>. Without JavaScript
+ * (or Leaflet) the two inputs are the whole form, and they stay the source of truth: the
+ * map only reads and writes them.
  *
  * Contract (see docs/web-frontend.md):
  *
@@ -94,6 +95,7 @@
   }
 
   function setUp(element) {
+    useVendoredMarkerImages();
     var latInput = document.getElementById(element.getAttribute('data-lat-input') || '');
     var lonInput = document.getElementById(element.getAttribute('data-lon-input') || '');
     if (!latInput || !lonInput) {
@@ -222,31 +224,7 @@
     });
   }
 
-  function setUpAll(root) {
-    if (!L || !root.querySelectorAll) {
-      return;
-    }
-    useVendoredMarkerImages();
-    var elements = Array.prototype.slice.call(root.querySelectorAll('[data-map-picker]'));
-    if (root.matches && root.matches('[data-map-picker]')) {
-      elements.unshift(root);
-    }
-    elements.forEach(function (element) {
-      if (!element.hasAttribute('data-map-ready')) {
-        setUp(element);
-      }
-    });
+  if (L) {
+    window.Aduan.enhance('[data-map-picker]', setUp);
   }
-
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', function () {
-      setUpAll(document);
-    });
-  } else {
-    setUpAll(document);
-  }
-  // Content that htmx swaps in later.
-  document.addEventListener('htmx:load', function (event) {
-    setUpAll(event.target);
-  });
 })();
