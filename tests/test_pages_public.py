@@ -229,6 +229,106 @@ def test_too_large_and_wrong_files_are_refused_by_name(site):
     assert 'id="e-title"' in page and "a.exe bukan foto" in page
 
 
+def attributes(page: str, element_id: str) -> dict[str, str]:
+    """The attributes of the element with this id (html.parser unescapes them)."""
+    found: dict[str, str] = {}
+
+    class Find(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if dict(attrs).get("id") == element_id:
+                found.update({k: v or "" for k, v in attrs})
+
+    Find().feed(page)
+    return found
+
+
+def test_the_file_inputs_carry_the_servers_upload_limits_and_texts(site):
+    import dataclasses
+
+    page = site.text(site.get("/lapor"))
+    files = attributes(page, "f-attachments")
+    assert (files["data-max-files"], files["data-max-file-bytes"],
+            files["data-max-total-bytes"]) == ("5", str(10 * 1024 * 1024), str(50 * 1024 * 1024))
+    assert files["data-upload-message"] == "f-attachments-limit"
+    assert "f-attachments-limit" in files["aria-describedby"].split()
+    assert attributes(page, "f-attachments-limit")["aria-live"] == "assertive"
+    assert "js/upload-check.js" in page
+    # In Indonesian, naming the field, the limit per file and in total; {file} and {size}
+    # are filled in by the script.
+    assert files["data-text-file-too-large"] == (
+        "Foto, dokumen PDF, atau video pendek: “{file}” berukuran {size} MB, padahal setiap "
+        "berkas paling besar 10 MB (dan seluruh berkas 50 MB). Pilih berkas yang lebih kecil. "
+        "Belum ada yang terkirim.")
+    assert "{count} berkas" in files["data-text-too-many"]
+    assert "{size} MB" in files["data-text-total-too-large"]
+    # The limits are the regency's settings, not numbers written into the page or the script.
+    complaints = site.regency.complaints
+    complaints.config = dataclasses.replace(complaints.config, max_attachments=3,
+                                            max_attachment_bytes=2 * 1024 * 1024)
+    files = attributes(site.text(site.get("/lapor")), "f-attachments")
+    assert (files["data-max-files"], files["data-max-file-bytes"],
+            files["data-max-total-bytes"]) == ("3", str(2 * 1024 * 1024), str(6 * 1024 * 1024))
+    assert "paling besar 2 MB (dan seluruh berkas 6 MB)" in files["data-text-file-too-large"]
+    site.get("/language/en", expect=302)
+    files = attributes(site.text(site.get("/lapor")), "f-attachments")
+    assert files["data-text-too-many"].startswith(
+        "Photos, PDF documents or short videos: you chose {count} files, but at most 3")
+
+
+def test_the_request_limit_follows_the_attachment_settings(site):
+    from web.app import max_request_bytes
+
+    config = site.regency.complaints.config
+    assert max_request_bytes(config) == 55 * 1024 * 1024
+    assert site.client.application.config["MAX_CONTENT_LENGTH"] == 55 * 1024 * 1024
+
+
+def too_large_body(site) -> list:
+    size = site.client.application.config["MAX_CONTENT_LENGTH"] + 1
+    return [(io.BytesIO(b"\0" * size), "video.mp4")]
+
+
+def test_an_upload_over_the_request_limit_gets_a_page_that_keeps_the_way_back(site):
+    response = file_report(site, files=too_large_body(site), expect=413)
+    response.request.input_stream.close()
+    page = site.text(response)
+    assert '<html lang="id">' in page and 'id="upload-too-large"' in page
+    assert "Berkas terlalu besar: tidak ada yang terkirim" in page
+    assert ("paling banyak 5 berkas, masing-masing paling besar 10 MB, dan seluruhnya paling "
+            "besar 50 MB") in page
+    assert "Tekan tombol Kembali pada peramban Anda" in page  # Back keeps the typed text
+    back = attributes(page, "back-to-form")
+    assert back["href"] == "/lapor" and "data-back" in back
+    with site.regency.complaints.read_session() as db:
+        assert db.scalars(select(Complaint)).all() == []
+
+    # The tracking page's upload form: the same page, back to the report.
+    tracking, _ = filed(site)
+    response = site.post(f"/lacak/{tracking}/aksi/provide_info", {
+        "information": "Foto terlampir.", "attachments": too_large_body(site)},
+        content_type="multipart/form-data", expect=413)
+    response.request.input_stream.close()
+    assert attributes(site.text(response), "back-to-form")["href"] == f"/lacak/{tracking}"
+
+    # In English when switched.
+    site.get("/language/en", expect=302)
+    response = file_report(site, files=too_large_body(site), expect=413)
+    response.request.input_stream.close()
+    page = site.text(response)
+    assert '<html lang="en">' in page and "The files are too large: nothing was sent" in page
+    assert "at most 5 files, each at most 10 MB, and at most 50 MB in total" in page
+    assert "Press your browser's Back button" in page
+
+
+def test_the_api_keeps_its_own_answer_to_a_request_over_the_limit(site):
+    size = site.client.application.config["MAX_CONTENT_LENGTH"] + 1
+    response = site.client.post("/api/v1/complaints", data=b"{" + b" " * size + b"}",
+                                content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json() == {"error": {
+        "message": "the request is too large: at most 5 attachments of 10 MB"}}
+
+
 def test_anonymous_confidential_report_from_a_qr_poster(site):
     page = site.text(site.get("/lapor?via=qr&lat=-1.25&lon=116.83&alamat=Pasar%20Induk"))
     assert 'name="via" value="qr"' in page and 'id="qr-notice"' in page

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy import func, select
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine import Engine
 from web import auth, i18n, metrics
@@ -45,14 +45,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key or stored_secret_key(
         Path(settings.upload_dir).parent / "secret_key")
-    # Attachments: at most five files of 10 MB each plus the form.
-    app.config["MAX_CONTENT_LENGTH"] = 55 * 1024 * 1024
     app.config.update(
         SESSION_COOKIE_NAME="aduan_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.SESSION_HOURS))
     app.json.ensure_ascii = False
     complaints = complaints or build_domain(settings, engine)
+    # A request may carry the most attachments a report allows plus the form (413 beyond).
+    app.config["MAX_CONTENT_LENGTH"] = max_request_bytes(complaints.config)
     app.extensions["aduan.complaints"] = complaints
     app.extensions["aduan.engine"] = complaints.engine
     app.extensions["aduan.settings"] = settings
@@ -93,6 +93,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         app.extensions["aduan.scheduler"] = start_embedded_scheduler(
             complaints, settings, sender=build_sender(settings, complaints))
     return app
+
+
+# Room in a request for what is not a file: the typed text and the multipart framing.
+FORM_ALLOWANCE_BYTES = 5 * 1024 * 1024
+
+
+def max_request_bytes(config: RegencyConfig) -> int:
+    """MAX_CONTENT_LENGTH: every attachment a report may have, each of the largest size,
+    plus the form (55 MB with the defaults: 5 files of 10 MB)."""
+    return config.max_attachments * config.max_attachment_bytes + FORM_ALLOWANCE_BYTES
 
 
 def stored_secret_key(path: Path) -> str:
@@ -158,7 +168,6 @@ ERROR_TITLES = {
     404: i18n.N_("This page or report does not exist."),
     405: i18n.N_("This page does not accept that request."),
     409: i18n.N_("Someone else changed this report at the same time."),
-    413: i18n.N_("The upload is too large: at most 5 files of 10 MB each."),
     422: i18n.N_("Some fields need your attention."),
     429: i18n.N_("Too many attempts. Please wait and try again."),
     500: i18n.N_("Something went wrong on our side. It has been logged."),
@@ -198,6 +207,16 @@ def register_error_handlers(app: Flask) -> None:
                    413: "the request is too large: at most 5 attachments of 10 MB"}.get(
             exc.code or 500, exc.description or exc.name)
         return jsonify(error={"message": message}), exc.code
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> Any:
+        # Pages: say which limits apply and that Back keeps the typed text
+        # (web/pages/common.upload_too_large); the API keeps its own message.
+        if _wants_json():
+            return http_error(exc)
+        from web.pages.common import upload_too_large
+
+        return upload_too_large()
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

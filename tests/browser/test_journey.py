@@ -235,3 +235,131 @@ def test_statistics_pages_draw_their_charts(live_app: LiveApp, page: Any, make_p
     # A table with no rows yet (no escalations, no ratings) gets no chart.
     assert supervisor.locator(".chart-box canvas").count() >= 5
     screenshot(supervisor, "dashboard")
+
+
+# --------------------------------------------------------------------------- upload limits
+
+
+def sized_file(folder: Path, name: str, megabytes: float) -> str:
+    """A file of this size on disk (sparse: nothing is written), for set_input_files."""
+    path = folder / name
+    with path.open("wb") as handle:
+        handle.truncate(int(megabytes * 1024 * 1024))
+    return str(path)
+
+
+def fill_report(page: Any) -> None:
+    page.check("#f-classification-pengaduan")
+    page.select_option("#f-category", "roads")
+    page.fill("#f-title", "Jalan berlubang di Jl. Provinsi KM 5")
+    page.fill("#f-body", "Lubang besar di tengah jalan, sudah dua motor jatuh minggu ini.")
+    page.fill("#f-reporter_name", "Budi Santoso")
+
+
+def reports_filed(live: LiveApp) -> int:
+    from sqlalchemy import func, select
+
+    from workflows.models import Complaint
+
+    with live.regency.complaints.read_session() as db:
+        return db.scalar(select(func.count()).select_from(Complaint))
+
+
+def test_files_over_the_limits_are_stopped_before_sending_with_a_message(
+        live_app: LiveApp, page: Any, tmp_path: Path, screenshot: Any) -> None:
+    page.goto(f"{live_app.url}/lapor")
+    fill_report(page)
+    message = page.locator("#f-attachments-limit")
+    assert message.get_attribute("aria-live") == "assertive" and message.inner_text() == ""
+
+    # One file over 10 MB: said at once, naming the field, the file and both limits.
+    page.set_input_files("#f-attachments", [sized_file(tmp_path, "video.mp4", 11),
+                                            sized_file(tmp_path, "foto.jpg", 0.5)])
+    assert message.inner_text() == (
+        "Foto, dokumen PDF, atau video pendek: “video.mp4” berukuran 11 MB, padahal setiap "
+        "berkas paling besar 10 MB (dan seluruh berkas 50 MB). Pilih berkas yang lebih kecil. "
+        "Belum ada yang terkirim.")
+    assert page.get_attribute("#f-attachments", "aria-invalid") == "true"
+    assert "f-attachments-limit" in page.get_attribute("#f-attachments", "aria-describedby")
+    screenshot(page, "file-too-large")
+
+    # Sending is stopped: nothing leaves the browser, the text stays, the focus goes to the
+    # file input.
+    page.click("#submit-report")
+    page.wait_for_timeout(300)
+    assert page.url.endswith("/lapor") and reports_filed(live_app) == 0
+    assert page.input_value("#f-title") == "Jalan berlubang di Jl. Provinsi KM 5"
+    assert page.evaluate("document.activeElement.id") == "f-attachments"
+
+    # Six files: too many (and 60 MB together, over the total).
+    page.set_input_files("#f-attachments", [sized_file(tmp_path, f"f{n}.jpg", 10)
+                                            for n in range(6)])
+    lines = message.locator("p").all_inner_texts()
+    assert lines[0].startswith("Foto, dokumen PDF, atau video pendek: Anda memilih 6 berkas, "
+                               "padahal paling banyak 5 berkas")
+    assert lines[-1].startswith("Foto, dokumen PDF, atau video pendek: berkas yang dipilih "
+                                "berjumlah 60 MB, padahal seluruh berkas paling besar 50 MB")
+    page.click("#submit-report")
+    page.wait_for_timeout(300)
+    assert page.url.endswith("/lapor") and reports_filed(live_app) == 0
+
+    # Files within the limits: the message and the invalid state go, and the report is sent.
+    page.set_input_files("#f-attachments", {"name": "lubang.jpg", "mimeType": "image/jpeg",
+                                            "buffer": pothole_photo()})
+    assert message.inner_text() == ""
+    assert page.get_attribute("#f-attachments", "aria-invalid") is None
+    assert "is-invalid" not in page.get_attribute("#f-attachments", "class")
+    page.click("#submit-report")
+    page.wait_for_url(re.compile(r".*/lapor/terima/.+"))
+    assert reports_filed(live_app) == 1
+
+
+def test_the_upload_check_speaks_english_when_switched(
+        live_app: LiveApp, page: Any, tmp_path: Path) -> None:
+    page.goto(f"{live_app.url}/language/en?next=/lapor")
+    page.set_input_files("#f-attachments", sized_file(tmp_path, "clip.mp4", 12.34))
+    assert page.inner_text("#f-attachments-limit") == (
+        "Photos, PDF documents or short videos: “clip.mp4” is 12.4 MB, but each file may be "
+        "at most 10 MB (and all files together 50 MB). Choose a smaller file. Nothing has "
+        "been sent.")
+
+
+# The 413 answer itself is a failed resource load in the console: expected here.
+@pytest.mark.browser_allow("console_errors")
+def test_an_oversized_upload_gets_the_413_page_and_back_keeps_the_text(
+        live_app: LiveApp, make_page: Any, tmp_path: Path, screenshot: Any) -> None:
+    video = sized_file(tmp_path, "video.mp4", 60)  # over the 55 MB a request may carry
+    # Without JavaScript nothing checks the files first: the server answers 413.
+    page = make_page(java_script_enabled=False)
+    page.goto(f"{live_app.url}/lapor")
+    fill_report(page)
+    page.set_input_files("#f-attachments", video)
+    page.click("#submit-report")
+    page.wait_for_load_state()
+    assert "Berkas terlalu besar: tidak ada yang terkirim" in page.inner_text("h1")
+    assert "Tekan tombol Kembali" in page.inner_text("#back-keeps-text")
+    screenshot(page, "413-page")
+    page.go_back()
+    page.wait_for_load_state()
+    assert page.input_value("#f-title") == "Jalan berlubang di Jl. Provinsi KM 5"
+    assert page.input_value("#f-body").startswith("Lubang besar di tengah jalan")
+    assert page.input_value("#f-reporter_name") == "Budi Santoso"
+    assert page.is_checked("#f-classification-pengaduan")
+    assert reports_filed(live_app) == 0
+
+    # With JavaScript, the page's own button goes back the same way (an old copy of the
+    # page without the limits stands in for a browser that did not check).
+    page = make_page()
+    page.goto(f"{live_app.url}/lapor")
+    fill_report(page)
+    page.evaluate("document.getElementById('f-attachments').removeAttribute("
+                  "'data-max-file-bytes')")
+    page.evaluate("['data-max-files', 'data-max-total-bytes'].forEach((name) => "
+                  "document.getElementById('f-attachments').removeAttribute(name))")
+    page.set_input_files("#f-attachments", video)
+    page.click("#submit-report")
+    page.wait_for_selector("#back-to-form")
+    page.click("#back-to-form")
+    page.wait_for_selector("#report-form")
+    assert page.input_value("#f-title") == "Jalan berlubang di Jl. Provinsi KM 5"
+    assert page.input_value("#f-body").startswith("Lubang besar di tengah jalan")

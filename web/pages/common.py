@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -41,6 +42,57 @@ def service() -> Complaints:
 
 def settings() -> Any:
     return current_app.extensions["aduan.settings"]
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one form may send as files, from the regency's settings (RegencyConfig): the
+    templates render it into the file inputs' data attributes (static/js/upload-check.js)
+    and the 413 page says it."""
+
+    max_files: int
+    max_file_bytes: int
+
+    @property
+    def max_total_bytes(self) -> int:
+        return self.max_files * self.max_file_bytes
+
+    @property
+    def file_mb(self) -> int:
+        return self.max_file_bytes // (1024 * 1024)
+
+    @property
+    def total_mb(self) -> int:
+        return self.max_total_bytes // (1024 * 1024)
+
+
+@pages.app_template_global("upload_limits")
+def upload_limits() -> UploadLimits:
+    config = service().config
+    return UploadLimits(config.max_attachments, config.max_attachment_bytes)
+
+
+# The forms with file inputs, and where each came from: the 413 page links back to it.
+UPLOAD_FORMS = {
+    "pages.report_form": lambda args: url_for("pages.report_form"),
+    "pages.track_action": lambda args: url_for("pages.track_report",
+                                               tracking=args.get("tracking", "")),
+    "pages.case_action": lambda args: url_for("pages.case", tracking=args.get("tracking", "")),
+}
+
+
+def upload_too_large() -> Any:
+    """The answer to a form post over MAX_CONTENT_LENGTH (413): nothing was read, so say
+    which limits apply and that the browser's Back button returns to the form with the
+    typed text still in it (browsers keep form values, never chosen files)."""
+    back = None
+    link = UPLOAD_FORMS.get(request.endpoint or "")
+    if link is not None:
+        try:
+            back = link(request.view_args or {})
+        except Exception:  # noqa: BLE001 - a link we cannot build is left out
+            back = None
+    return render_template("upload_too_large.html", limits=upload_limits(), back=back), 413
 
 
 def field_messages(exc: Invalid) -> dict[str, str]:

@@ -18,6 +18,10 @@
  *       event and htmx (hx-get/hx-post on the form) apply. Pair it with a submit button of
  *       class "hide-with-js", which stays for users without JavaScript.
  *
+ *   <a href="/lapor" data-back>   a link back to the page before (e.g. on the 413 page)
+ *       Goes back in the browser's history when there is one, so the form comes back with
+ *       what the browser kept in it (typed text, never chosen files); else follows href.
+ *
  *   <html class="js">          added at once, for CSS: .hide-with-js is hidden by aduan.css.
  *
  *   Aduan.enhance(selector, setUp)     for the widget scripts (map, diagram, charts...)
@@ -147,6 +151,18 @@
       ask(form, event);
     }
   }, true);
+
+  // ------------------------------------------------------------------ data-back
+
+  document.addEventListener('click', function (event) {
+    var link = event.target instanceof Element ? event.target.closest('a[data-back]') : null;
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey
+        || event.ctrlKey || event.shiftKey || event.altKey || window.history.length < 2) {
+      return;
+    }
+    event.preventDefault();
+    window.history.back();
+  });
 
   // ------------------------------------------------------------------ data-autosubmit
 
