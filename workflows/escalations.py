@@ -4,7 +4,6 @@ counted per OPD and per rung of the ladder."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from workflows import access, stats, views
+from workflows import access, readcache, stats, views
 from workflows import diagram_ids as ids
 from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
@@ -89,8 +88,9 @@ def _document(session: Session, row: Escalation, principal: access.Principal
 def _listed_cases(session: Session, principal: access.Principal, calendar: Any,
                   now: datetime, matched: list[Any], agencies: dict[int, Agency],
                   ladder: list[str], *, opd: int | str | None, rung: str | None,
-                  state: str | None, limit: int) -> list[dict[str, Any]]:
-    """The board's list: the cases matching the filters with the fewest working days left.
+                  state: str | None, limit: int) -> list[int]:
+    """The board's list: the ids of the cases matching the filters with the fewest working
+    days left.
 
     The deadlines are read in order of due time (ix_sla_record_state_due), so the first time
     a case appears is its nearest deadline; reading stops once `limit` cases match, instead
@@ -128,9 +128,7 @@ def _listed_cases(session: Session, principal: access.Principal, calendar: Any,
         if len(listed) >= limit or len(read) < batch:
             break
         batch *= 4
-    listed = listed[:limit]
-    listed.sort(key=lambda c: (c["working_days_left"], c["tracking_number"]))
-    return listed
+    return [case["complaint_id"] for case in listed[:limit]]
 
 
 def _board_cases(session: Session, principal: access.Principal, calendar: Any,
@@ -159,6 +157,7 @@ def _board_cases(session: Session, principal: access.Principal, calendar: Any,
         rung_name = ladder[min(case["rung"], len(ladder) - 1)]
         agency = agencies.get(complaint.agency_id)
         found[complaint_id] = {
+            "complaint_id": complaint_id,
             "tracking_number": complaint.tracking_number,
             "title": _title(principal, complaint),
             "status": complaint.status,
@@ -380,59 +379,44 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         agency_ids = sorted(scope.agency_ids) or [-1]
         where.append(or_(Complaint.agency_id.in_(agency_ids),
                          Complaint.unit_id.in_(agency_ids)))
-    open_by_agency = dict(session.execute(
-        select(Complaint.agency_id, func.count()).where(*where)
-        .group_by(Complaint.agency_id)).all())
-    matched = [*where, SlaRecord.state == RUNNING,
-               SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
-               or_(SlaRecord.due_at <= soon, SlaRecord.rung > SlaRecord.holder_rung)]
     ladder = list(config.ladder)
-    last = len(ladder) - 1
-    # One row per case, in the database: its nearest matching deadline (the fewest working
-    # days left), the highest rung reached, whether a deadline climbed above its holder.
-    # Grouped by `id + 0`: grouped by the bare id, SQLite reads every report in id order
-    # to save a sort instead of only the open ones from their index.
-    case_id = Complaint.id + 0
-    per_case = (
-        select(case_id.label("complaint_id"), Complaint.agency_id.label("agency_id"),
-               func.min(SlaRecord.due_at).label("due"),
-               func.max(SlaRecord.rung).label("rung"),
-               func.max(sql_case((SlaRecord.rung > SlaRecord.holder_rung, 1), else_=0))
-               .label("escalated"))
-        .join(Complaint, Complaint.id == SlaRecord.complaint_id).where(*matched)
-        .group_by(case_id, Complaint.agency_id)).subquery()
-    rung_of = sql_case((per_case.c.rung > last, last), else_=per_case.c.rung)
-    is_overdue = per_case.c.due <= late
-    is_due_soon = and_(per_case.c.due > late, per_case.c.due <= soon)
-
-    def blank() -> dict[str, int]:
-        return {name: 0 for name in BOARD_STATES}
-
     agencies = {a.id: a for a in session.scalars(select(Agency))}
     opd_id = None
     if opd is not None and opd != NO_AGENCY:
         opd_id = next((a.id for a in agencies.values() if a.code == opd), -1)
-    cells: dict[int | None, dict[str, dict[str, int]]] = defaultdict(
-        lambda: {name: blank() for name in ladder})
-    cases_total = 0
-    for agency_id, rung_index, count, overdue, due_soon, escalated in session.execute(
-            select(per_case.c.agency_id, rung_of, func.count(),
-                   func.sum(sql_case((is_overdue, 1), else_=0)),
-                   func.sum(sql_case((is_due_soon, 1), else_=0)),
-                   func.sum(per_case.c.escalated))
-            .group_by(per_case.c.agency_id, rung_of)):
-        figures = {"overdue": int(overdue or 0), "due_soon": int(due_soon or 0),
-                   "escalated": int(escalated or 0)}
-        cell = cells[agency_id][ladder[int(rung_index)]]
-        for name, value in figures.items():
-            cell[name] += value
-        if (opd is None or (agency_id is None if opd == NO_AGENCY else agency_id == opd_id)) \
-                and (rung is None or ladder[int(rung_index)] == rung):
-            cases_total += figures[state] if state is not None else int(count)
+    matched = matched_of(where, soon)
 
-    listed = _listed_cases(session, principal, calendar, now, matched, agencies, ladder,
-                           opd=None if opd is None else (opd_id or NO_AGENCY), rung=rung,
-                           state=state, limit=limit)
+    def count() -> tuple[dict[str, Any], Any]:
+        counted = _board_counts(session, principal, calendar, now, where, matched, late,
+                                soon, agencies, ladder, opd=opd, opd_id=opd_id, rung=rung,
+                                state=state, limit=limit)
+        # they hold until a deadline enters the due-soon window or becomes overdue
+        next_late = views.next_due_after(session, late)
+        next_soon = views.next_due_after(session, soon)
+
+        def still_valid(later: datetime) -> bool:
+            return ((next_late is None or views.overdue_before(calendar, later) < next_late)
+                    and (next_soon is None or calendar.add_working_days(
+                        later, DUE_SOON_DAYS) < next_soon))
+
+        return counted, still_valid
+
+    # The calendar's identity is part of the key: the entry holds it (its still_valid), so
+    # no other calendar can take its id while the entry lives.
+    key = ("board", None if scope.agency_ids is None else tuple(sorted(scope.agency_ids)),
+           tuple(ladder), opd, rung, state, limit, id(calendar))
+    counted = readcache.cached(session, key, now, (readcache.STATS,), count)
+    open_by_agency, cells, cases_total = (counted["open_by_agency"], counted["cells"],
+                                          counted["cases_total"])
+    # The listed cases are read afresh: their working days left change by the hour.
+    docs = _board_cases(session, principal, calendar, now, matched, agencies, ladder,
+                        counted["listed"])
+    listed = sorted((docs[i] for i in counted["listed"] if i in docs),
+                    key=lambda c: (c["working_days_left"], c["tracking_number"]))
+
+    def blank() -> dict[str, int]:
+        return {name: 0 for name in BOARD_STATES}
+
     rows = []
     for agency_id in set(open_by_agency) | set(cells):
         agency = agencies.get(agency_id)
@@ -463,3 +447,66 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         "cases": listed,
         "cases_total": cases_total,
     }
+
+
+def matched_of(where: list[Any], soon: datetime) -> list[Any]:
+    """The board's deadlines: running government deadlines of the open reports in scope
+    (``where``) that are due by ``soon`` or have climbed above their holder."""
+    return [*where, SlaRecord.state == RUNNING, SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
+            or_(SlaRecord.due_at <= soon, SlaRecord.rung > SlaRecord.holder_rung)]
+
+
+def _board_counts(session: Session, principal: access.Principal, calendar: Any,
+                  now: datetime, where: list[Any], matched: list[Any], late: datetime,
+                  soon: datetime, agencies: dict[int, Agency], ladder: list[str], *,
+                  opd: str | None, opd_id: int | None, rung: str | None,
+                  state: str | None, limit: int) -> dict[str, Any]:
+    """What the board counts (open reports per agency; cases per agency, rung and state;
+    the cases the filters match) and the ids of the cases it lists (see sla_board)."""
+    open_by_agency = dict(session.execute(
+        select(Complaint.agency_id, func.count()).where(*where)
+        .group_by(Complaint.agency_id)).all())
+    last = len(ladder) - 1
+    # One row per case, in the database: its nearest matching deadline (the fewest working
+    # days left), the highest rung reached, whether a deadline climbed above its holder.
+    # Grouped by `id + 0`: grouped by the bare id, SQLite reads every report in id order
+    # to save a sort instead of only the open ones from their index.
+    case_id = Complaint.id + 0
+    per_case = (
+        select(case_id.label("complaint_id"), Complaint.agency_id.label("agency_id"),
+               func.min(SlaRecord.due_at).label("due"),
+               func.max(SlaRecord.rung).label("rung"),
+               func.max(sql_case((SlaRecord.rung > SlaRecord.holder_rung, 1), else_=0))
+               .label("escalated"))
+        .join(Complaint, Complaint.id == SlaRecord.complaint_id).where(*matched)
+        .group_by(case_id, Complaint.agency_id)).subquery()
+    rung_of = sql_case((per_case.c.rung > last, last), else_=per_case.c.rung)
+    is_overdue = per_case.c.due <= late
+    is_due_soon = and_(per_case.c.due > late, per_case.c.due <= soon)
+
+    def blank() -> dict[str, int]:
+        return {name: 0 for name in BOARD_STATES}
+
+    cells: dict[int | None, dict[str, dict[str, int]]] = {}
+    cases_total = 0
+    for agency_id, rung_index, count, overdue, due_soon, escalated in session.execute(
+            select(per_case.c.agency_id, rung_of, func.count(),
+                   func.sum(sql_case((is_overdue, 1), else_=0)),
+                   func.sum(sql_case((is_due_soon, 1), else_=0)),
+                   func.sum(per_case.c.escalated))
+            .group_by(per_case.c.agency_id, rung_of)):
+        figures = {"overdue": int(overdue or 0), "due_soon": int(due_soon or 0),
+                   "escalated": int(escalated or 0)}
+        cell = cells.setdefault(agency_id, {name: blank() for name in ladder})[
+            ladder[int(rung_index)]]
+        for name, value in figures.items():
+            cell[name] += value
+        if (opd is None or (agency_id is None if opd == NO_AGENCY else agency_id == opd_id)) \
+                and (rung is None or ladder[int(rung_index)] == rung):
+            cases_total += figures[state] if state is not None else int(count)
+
+    listed = _listed_cases(session, principal, calendar, now, matched, agencies, ladder,
+                           opd=None if opd is None else (opd_id or NO_AGENCY), rung=rung,
+                           state=state, limit=limit)
+    return {"open_by_agency": open_by_agency, "cells": cells, "cases_total": cases_total,
+            "listed": listed}

@@ -49,7 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from workflows import access
+from workflows import access, readcache
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
@@ -63,7 +63,6 @@ from workflows.models import (
     Escalation,
     Setting,
     SlaRecord,
-    StatsChange,
 )
 from workflows.sla import BREACHED, CITIZEN_STEPS, MET, PAUSED, RUNNING, STEP_LABELS
 from workflows.validation import CATEGORIES, CHANNELS, CLASSIFICATIONS
@@ -540,43 +539,18 @@ def figure_cache(session: Session) -> FigureCache | None:
 
 
 def _has_triggers(session: Session) -> bool:
-    dialect = session.get_bind().dialect.name
-    names = list(STATS_TRIGGER_NAMES.get(dialect, ()))
-    if not names:
-        return False
-    if dialect == "postgresql":
-        query = text("SELECT count(*) FROM pg_trigger WHERE tgname IN :names "
-                     "AND NOT tgisinternal")
-    else:
-        query = text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
-                     "AND name IN :names")
-    query = query.bindparams(bindparam("names", expanding=True))
-    return session.scalar(query, {"names": names}) == len(names)
+    return readcache._has_triggers(session, STATS_TRIGGER_NAMES)
 
 
 def _log_mark(session: Session) -> tuple:
     """Where the change log stands for this transaction, read before the figures."""
-    if session.get_bind().dialect.name == "postgresql":
-        snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
-        return ("snapshot", int(snapshot.split(":")[0]), snapshot)
-    return ("id", session.scalar(select(func.coalesce(func.max(StatsChange.id), 0))))
+    return readcache.log_mark(session, (readcache.STATS,))
 
 
 def _changed_since(session: Session, mark: tuple, first: datetime, after: datetime) -> bool:
     """Whether a complaint received in [first, after), or its SLA records or escalations,
     changed after ``mark`` (rows with no date concern every period)."""
-    if mark[0] == "snapshot":
-        _, xmin, snapshot = mark
-        query = text(
-            "SELECT EXISTS (SELECT 1 FROM stats_change WHERE xid >= :xmin "
-            "AND NOT pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)) "
-            "AND (received_at IS NULL OR (received_at >= :first AND received_at < :after)))")
-        return bool(session.scalar(query, {"xmin": xmin, "snapshot": snapshot,
-                                           "first": first, "after": after}))
-    in_period = or_(StatsChange.received_at.is_(None),
-                    (StatsChange.received_at >= first) & (StatsChange.received_at < after))
-    return bool(session.scalar(select(select(StatsChange.id).where(
-        StatsChange.id > mark[1], in_period).exists())))
+    return readcache.changed_since(session, mark, (readcache.STATS,), (first, after))
 
 
 def calendar_with(config: RegencyConfig, rows: Iterable[CalendarDay]) -> WorkingCalendar:

@@ -1,0 +1,170 @@
+"""The read cache of the officers' and supervisors' pages (workflows/readcache.py): a cached
+count or ranking answers only while no write and no passing deadline could change it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+
+from tests.test_staff_use_cases import open_task, principal_of
+from workflows import escalations, readcache, views
+from workflows.models import Complaint
+
+
+def cache_of(regency: Any) -> readcache.ReadCache:
+    with regency.complaints.read_session() as session:
+        cache = readcache.read_cache(session)
+    assert cache is not None, "the migrated database has the change logs' triggers"
+    assert cache.usable == {readcache.STATS, readcache.TASKS}
+    return cache
+
+
+def served(regency: Any, read: Any) -> tuple[Any, bool]:
+    """What `read()` returns, and whether the cache answered it."""
+    cache = cache_of(regency)
+    hits = cache.hits
+    result = read()
+    return result, cache.hits > hits
+
+
+def test_a_worklist_is_served_from_the_cache_until_a_task_changes_whoever_writes(regency):
+    first = regency.submit(photo=True)["tracking_number"]
+    regency.submit(photo=True)
+    admin = principal_of(regency, "admin.kominfo")
+
+    def worklist() -> dict[str, Any]:
+        return regency.complaints.worklist_page(admin)
+
+    page, hit = served(regency, worklist)
+    assert not hit and page["counts"]["unclaimed"] == 2 and page["matching"] == 2
+    again, hit = served(regency, worklist)
+    assert hit and again == page
+
+    # a claim through the engine (the ORM)
+    task = open_task(regency, first)
+    regency.complaints.claim_task(task["id"], admin)
+    page, hit = served(regency, worklist)
+    assert not hit and (page["counts"]["mine"], page["counts"]["unclaimed"]) == (1, 1)
+    assert served(regency, worklist)[1]
+    # a hand-written UPDATE of the task
+    with regency.engine.store.transaction() as session:
+        session.execute(text("UPDATE human_task SET assignee = NULL"))
+    page, hit = served(regency, worklist)
+    assert not hit and page["counts"]["unclaimed"] == 2
+    # a new report (an INSERT of a task and its group)
+    regency.submit(photo=True)
+    page, hit = served(regency, worklist)
+    assert not hit and page["matching"] == 3 and len(page["rows"]) == 3
+    # a task done: the report moves on to disposition, same count, another task type
+    regency.act(first, "verify", as_="admin.kominfo")
+    page, hit = served(regency, worklist)
+    assert not hit and sorted(page["kinds"]) == ["dispose_report", "screen_report"]
+    # another user's worklist is its own entry
+    liaison = principal_of(regency, "penghubung.pupr")
+    assert regency.complaints.worklist_page(liaison)["matching"] == 0
+
+
+def test_the_rows_of_a_cached_page_are_read_afresh(regency):
+    tracking = regency.submit(photo=True, title="Jalan rusak")["tracking_number"]
+    admin = principal_of(regency, "admin.kominfo")
+    page = regency.complaints.worklist_page(admin)
+    days = page["rows"][0]["working_days_left"]
+    # the clock moves (no write): the same cached ranking, the deadline's days left anew
+    regency.clock.advance(timedelta(days=1))
+    page, hit = served(regency, lambda: regency.complaints.worklist_page(admin))
+    assert hit and page["rows"][0]["working_days_left"] < days
+    # a report's title changes: the rows show it (the ranking does not depend on it)
+    with regency.engine.store.transaction() as session:
+        session.execute(text("UPDATE complaint SET title = 'Jalan amblas' "
+                             "WHERE tracking_number = :t"), {"t": tracking})
+    assert regency.complaints.worklist_page(admin)["rows"][0]["report_title"] == "Jalan amblas"
+
+
+def test_the_late_filter_follows_the_clock_without_any_write(regency):
+    regency.submit(photo=True)  # verification: 3 working days
+    admin = principal_of(regency, "admin.kominfo")
+
+    def late() -> dict[str, Any]:
+        return regency.complaints.worklist_page(admin, overdue=True)
+
+    assert late()["matching"] == 0
+    assert served(regency, late)[1]
+    regency.clock.advance(timedelta(days=4))  # Monday 09:00 -> Friday: past the deadline
+    page, hit = served(regency, late)
+    assert not hit and page["matching"] == 1
+
+
+def test_the_board_follows_the_clock_and_the_writes(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]  # Monday 09:00, due Thursday
+    admin = principal_of(regency, "admin.kominfo")
+
+    def board() -> dict[str, Any]:
+        with regency.complaints.read_session() as session:
+            return escalations.sla_board(session, admin, regency.complaints.config,
+                                         regency.clock.now())
+
+    found, hit = served(regency, board)
+    assert not hit and found["totals"]["total"] == {"due_soon": 0, "overdue": 0,
+                                                    "escalated": 0}
+    assert found["totals"]["open"] == 1 and found["cases"] == []
+    assert served(regency, board)[1]
+    regency.clock.advance(timedelta(hours=1))
+    assert served(regency, board)[1]  # nothing entered the window: still the cached counts
+
+    regency.clock.advance(timedelta(days=2, hours=1))  # Wednesday 11:00: due within a day
+    found, hit = served(regency, board)
+    assert not hit and found["totals"]["total"]["due_soon"] == 1
+    assert [c["tracking_number"] for c in found["cases"]] == [tracking]
+    left = found["cases"][0]["working_days_left"]
+    regency.clock.advance(timedelta(hours=2))
+    found, hit = served(regency, board)
+    assert hit and found["cases"][0]["working_days_left"] < left  # the list is read afresh
+
+    regency.clock.advance(timedelta(days=1))  # Thursday 13:00: late
+    found, hit = served(regency, board)
+    assert not hit and found["totals"]["total"]["overdue"] == 1
+    # a write: the report is archived, the board forgets it
+    regency.act(tracking, "archive", as_="admin.kominfo", reason="Laporan tidak jelas")
+    found, hit = served(regency, board)
+    assert not hit and found["totals"]["open"] == 0 and found["cases"] == []
+
+
+def test_the_list_apis_total_follows_the_clock_and_the_writes(regency):
+    regency.submit(photo=True)
+    admin = principal_of(regency, "admin.kominfo")
+
+    def late() -> dict[str, Any]:
+        return regency.complaints.list(admin, overdue=True)
+
+    assert late()["total"] == 0
+    assert served(regency, late)[1]
+    regency.clock.advance(timedelta(days=4))
+    listed, hit = served(regency, late)
+    assert not hit and listed["total"] == 1
+    regency.submit(photo=True)
+    everything, hit = served(regency, lambda: regency.complaints.list(admin))
+    assert not hit and everything["total"] == 2
+    with regency.complaints.read_session() as session:
+        newest = session.scalar(select(Complaint.tracking_number).order_by(
+            Complaint.id.desc()))
+    assert everything["items"][0]["tracking_number"] == newest
+
+
+def test_nothing_is_cached_without_the_triggers(regency):
+    with regency.engine.store.transaction() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        session.execute(text("DROP TRIGGER trg_human_task_change ON human_task" if postgres
+                             else "DROP TRIGGER trg_human_task_change_update"))
+    # a new pool (as after a restart) asks the database again
+    regency.engine.dispose()
+    with regency.complaints.read_session() as session:
+        cache = readcache.read_cache(session)
+        assert cache is not None and cache.usable == {readcache.STATS}
+        admin = principal_of(regency, "admin.kominfo")
+        hits = cache.hits
+        for _ in range(2):
+            views.worklist_page(session, admin, regency.complaints.config,
+                                regency.clock.now())
+        assert cache.hits == hits  # the worklist needs the task log: read every time

@@ -1,0 +1,207 @@
+"""Results of expensive reads kept in memory for as long as the database proves them current.
+
+The officers' and supervisors' pages count and rank what thousands of rows say (a group's
+22,000 tasks, the regency's 40,000 late deadlines, a million reports) although those rows
+change a few times a minute. A cached result answers a later request only when *all* hold,
+so it never says other than a fresh read would:
+
+- the same key: the caller's scope and filters, everything the read depends on;
+- no change since: triggers append a row to a change log in the writer's transaction,
+  whoever the writer (the ORM, a bulk statement, a hand-written UPDATE):
+  ``stats_change`` for complaints, SLA records and escalations (migration 0006,
+  ``workflows.models.STATS_TRIGGERS``) and ``task_change`` for the engine's open tasks and
+  their candidate groups (migration 0008, ``engine.store.TASK_TRIGGERS``). Before reading,
+  the cache notes where the logs stand (:func:`log_mark`): on PostgreSQL the transaction
+  snapshot, so a change is new when its transaction is not visible in it, which also
+  catches transactions still running then and committed later; on SQLite the last row ids
+  (one writer at a time, so ids follow commit order). A newer row in a log the entry
+  depends on discards it;
+- the clock: ``now`` not before the moment it was read, and the entry's own condition on
+  time (``still_valid``: e.g. no deadline has become overdue since);
+- younger than ``MAX_AGE`` (the logs keep a day of rows).
+
+Without the triggers (a database not migrated) nothing is cached. Each process (each
+gunicorn worker) has its own cache; nothing is shared between processes but the database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as time_module
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from engine.store import TASK_TRIGGER_NAMES
+from workflows.models import STATS_TRIGGER_NAMES
+
+MAX_AGE = 3600.0  # seconds; the change logs keep a day of rows
+ENTRIES = 512
+
+STATS = "stats_change"  # complaints, SLA records, escalations
+TASKS = "task_change"  # the engine's open tasks and their candidate groups
+TRIGGER_NAMES = {STATS: STATS_TRIGGER_NAMES, TASKS: TASK_TRIGGER_NAMES}
+
+
+# The SQL of each log (fixed text: no name is ever taken from input).
+_LAST_ID = {STATS: "(SELECT coalesce(max(id), 0) FROM stats_change)",
+            TASKS: "(SELECT coalesce(max(id), 0) FROM task_change)"}
+_NEWER_ID = {STATS: "EXISTS (SELECT 1 FROM stats_change WHERE id > :stats_change{period})",
+             TASKS: "EXISTS (SELECT 1 FROM task_change WHERE id > :task_change)"}
+_NEWER_XID = {
+    STATS: "EXISTS (SELECT 1 FROM stats_change WHERE xid >= :xmin AND NOT "
+           "pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)){period})",
+    TASKS: "EXISTS (SELECT 1 FROM task_change WHERE xid >= :xmin AND NOT "
+           "pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)))",
+}
+_PERIOD = " AND (received_at IS NULL OR (received_at >= :first AND received_at < :after))"
+
+
+def log_mark(session: Session, logs: Iterable[str]) -> tuple:
+    """Where the change logs stand for this session, read *before* the data it guards."""
+    if session.get_bind().dialect.name == "postgresql":
+        snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
+        return ("snapshot", int(snapshot.split(":")[0]), snapshot)
+    logs = tuple(logs)
+    found = session.execute(text("SELECT " + ", ".join(_LAST_ID[log] for log in logs))).one()
+    return ("id", dict(zip(logs, (int(v) for v in found), strict=True)))
+
+
+def changed_since(session: Session, mark: tuple, logs: Iterable[str],
+                  received: tuple[datetime, datetime] | None = None) -> bool:
+    """Whether any of these logs has a row newer than ``mark``. ``received`` narrows
+    ``stats_change`` to complaints received in [first, after) (rows without a date concern
+    every period)."""
+    params: dict[str, Any] = {}
+    if mark[0] == "snapshot":
+        params.update(xmin=mark[1], snapshot=mark[2])
+        templates = _NEWER_XID
+    else:
+        params.update(mark[1])
+        templates = _NEWER_ID
+    if received is not None:
+        params.update(first=received[0], after=received[1])
+    period = _PERIOD if received is not None else ""
+    parts = [templates[log].replace("{period}", period) for log in logs]
+    return bool(session.scalar(text("SELECT " + " OR ".join(parts)), params))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    mark: tuple
+    computed_at: datetime
+    born: float
+    logs: tuple[str, ...]
+    received: tuple[datetime, datetime] | None
+    still_valid: Callable[[datetime], bool] | None
+    value: Any
+
+
+class ReadCache:
+    """Recent read results of one database, in memory, least recently used out first."""
+
+    def __init__(self, usable: frozenset[str], size: int = ENTRIES) -> None:
+        self.usable = usable  # the logs whose triggers the database has
+        self.size = size
+        self.entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, session: Session, key: Hashable, now: datetime) -> Any | None:
+        """The value put under ``key``, if it still holds (see the module); else None."""
+        with self.lock:
+            entry = self.entries.get(key)
+        found = None
+        if entry is not None and (
+                entry.computed_at <= now
+                and time_module.monotonic() - entry.born < MAX_AGE
+                and (entry.still_valid is None or entry.still_valid(now))
+                and not changed_since(session, entry.mark, entry.logs, entry.received)):
+            found = entry
+        with self.lock:
+            if found is not None:
+                self.hits += 1
+                if key in self.entries:
+                    self.entries.move_to_end(key)
+            else:
+                self.misses += 1
+                if entry is not None and self.entries.get(key) is entry:
+                    del self.entries[key]
+        return None if found is None else found.value
+
+    def read(self, session: Session, key: Hashable, now: datetime, logs: Iterable[str],
+             compute: Callable[[], tuple[Any, Callable[[datetime], bool] | None]], *,
+             received: tuple[datetime, datetime] | None = None) -> Any:
+        """The cached value of ``key``, or ``compute()``'s (value, still_valid) kept for
+        later. The logs' mark is read before ``compute`` runs: whatever commits during or
+        after it is newer than the mark and discards the entry."""
+        logs = tuple(logs)
+        if not set(logs) <= self.usable:
+            return compute()[0]
+        value = self.get(session, key, now)
+        if value is not None:
+            return value
+        mark = log_mark(session, logs)
+        value, still_valid = compute()
+        with self.lock:
+            self.entries[key] = _Entry(mark, now, time_module.monotonic(), logs, received,
+                                       still_valid, value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, ReadCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+ENABLED = True  # tests and benchmarks switch it off to measure the reads themselves
+
+
+def read_cache(session: Session) -> ReadCache | None:
+    """The cache of the session's database (one per connection pool); None when switched
+    off or when the database has none of the change logs' triggers."""
+    if not ENABLED:
+        return None
+    pool = session.get_bind().pool
+    with _CACHES_LOCK:
+        cache = _CACHES.get(pool)
+    if cache is None:
+        usable = frozenset(log for log, names in TRIGGER_NAMES.items()
+                           if _has_triggers(session, names))
+        with _CACHES_LOCK:
+            cache = _CACHES.setdefault(pool, ReadCache(usable))
+    return cache if cache.usable else None
+
+
+def cached(session: Session, key: Hashable, now: datetime, logs: Iterable[str],
+           compute: Callable[[], tuple[Any, Callable[[datetime], bool] | None]]) -> Any:
+    """``compute()``'s value through the session's cache when there is one."""
+    cache = read_cache(session)
+    if cache is None:
+        return compute()[0]
+    return cache.read(session, key, now, logs, compute)
+
+
+def _has_triggers(session: Session, names_by_dialect: dict[str, tuple[str, ...]]) -> bool:
+    dialect = session.get_bind().dialect.name
+    names = list(names_by_dialect.get(dialect, ()))
+    if not names:
+        return False
+    if dialect == "postgresql":
+        query = text("SELECT count(*) FROM pg_trigger WHERE tgname IN :names "
+                     "AND NOT tgisinternal")
+    else:
+        query = text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                     "AND name IN :names")
+    query = query.bindparams(bindparam("names", expanding=True))
+    return session.scalar(query, {"names": names}) == len(names)
