@@ -75,6 +75,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
+import migrations  # noqa: E402
 from bench.engine import (  # noqa: E402
     PostgresBackend,
     SqliteBackend,
@@ -950,54 +951,104 @@ def variants_for(reports: dict[str, list[str]]) -> dict[str, list[Variant]]:
 API_QUERIES = ("", "?offset=50", "?status=DISPOSED", "?overdue=true")
 
 
-def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: int,
-                  threads: int) -> dict[str, Any]:
-    label = backend.label
-    folder.mkdir(parents=True, exist_ok=True)
-    with backend.database() as url:
-        began = time.perf_counter()
-        now = datetime.now(UTC).replace(microsecond=0)
-        clock = FrozenClock(now - timedelta(hours=12))
-        with one_hash():  # the lifecycle deployed; demo agencies, officers and tokens
-            regency = build(url, clock, folder)
-        try:
-            say(f"{label}: writing {sizes['closed']:,} closed complaints (bench/stats.py)")
-            made = populate(url, sizes["closed"], 0)
-            say(f"{label}: closed complaints written in {made['seconds']} s")
-            step = time.perf_counter()
-            templates = build_templates(regency, clock)
-            template_seconds = time.perf_counter() - step
-            with regency.engine.store.db.connect() as db:
-                describe_templates(db, templates)
-                agencies = {code: (int(i), name) for i, code, name in db.execute(text(
-                    "SELECT id, code, name FROM agency"))}
-            say(f"{label}: {len(templates)} template instances through the use cases in "
-                f"{template_seconds:.1f} s; cloning {sizes['open']:,} open complaints")
-        finally:
-            regency.engine.dispose()
-        prefix = templates[0].tracking.rsplit("-", 1)[0] + "-"
-        plan = make_plan(templates, sizes["open"] - len(templates), len(templates), now,
-                         agencies)
-        cloned = clone(url, templates, plan, now, prefix)
-        say(f"{label}: {cloned['open_complaints']:,} open of {cloned['complaint']:,} "
-            f"complaints, {cloned['human_task']:,} tasks, {cloned['sla_record']:,} SLA "
-            f"records, {cloned['open_escalations']:,} open escalations; cloned in "
-            f"{cloned['clone_seconds']} s, {cloned['database_mb']} MB")
-        variants = variants_for(open_reports(url))
-        result: dict[str, Any] = {
-            "closed_populated": made, "templates": [
+@contextmanager
+def kept_database(backend: Any, keep: Path | None) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """The backend's database, and what an earlier run with the same --keep folder recorded
+    of its set-up (None: set it up). Without --keep, a new database dropped at the end; with
+    it, the SQLite file and the PostgreSQL database `aduan_bench_web_kept` stay for the next
+    run (which skips the set-up: for profiling, not for recorded figures, as the data ages)."""
+    if keep is None:
+        with backend.database() as url:
+            yield url, None
+        return
+    record = keep / f"{backend.label}.json"
+    previous = json.loads(record.read_text()) if record.exists() else None
+    if backend.label == "sqlite":
+        path = keep / "sqlite" / "aduan.db"
+        url = f"sqlite:///{path}"
+        if previous is None:
+            for extra in ("", "-wal", "-shm"):
+                Path(f"{path}{extra}").unlink(missing_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade(url)  # a kept database follows the code's schema
+    else:
+        backend.name = "aduan_bench_web_kept"
+        url = backend._url(backend.name)
+        exists = backend._execute("SELECT count(*) FROM pg_database WHERE datname = :n",
+                                  n=backend.name)
+        if previous is None or not exists:
+            previous = None
+            backend._drop(backend.name)
+            backend._execute(f'CREATE DATABASE "{backend.name}"')
+        migrations.upgrade(url)
+    yield url, previous
+
+
+def set_up(url: str, label: str, sizes: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The closed reports, the template instances and their clones; what was made, with the
+    API tokens of the demo officers."""
+    began = time.perf_counter()
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock = FrozenClock(now - timedelta(hours=12))
+    with one_hash():  # the lifecycle deployed; demo agencies, officers and tokens
+        regency = build(url, clock, folder)
+    try:
+        say(f"{label}: writing {sizes['closed']:,} closed complaints (bench/stats.py)")
+        made = populate(url, sizes["closed"], 0)
+        say(f"{label}: closed complaints written in {made['seconds']} s")
+        step = time.perf_counter()
+        templates = build_templates(regency, clock)
+        template_seconds = time.perf_counter() - step
+        with regency.engine.store.db.connect() as db:
+            describe_templates(db, templates)
+            agencies = {code: (int(i), name) for i, code, name in db.execute(text(
+                "SELECT id, code, name FROM agency"))}
+        say(f"{label}: {len(templates)} template instances through the use cases in "
+            f"{template_seconds:.1f} s; cloning {sizes['open']:,} open complaints")
+    finally:
+        regency.engine.dispose()
+    prefix = templates[0].tracking.rsplit("-", 1)[0] + "-"
+    plan = make_plan(templates, sizes["open"] - len(templates), len(templates), now,
+                     agencies)
+    cloned = clone(url, templates, plan, now, prefix)
+    say(f"{label}: {cloned['open_complaints']:,} open of {cloned['complaint']:,} "
+        f"complaints, {cloned['human_task']:,} tasks, {cloned['sla_record']:,} SLA "
+        f"records, {cloned['open_escalations']:,} open escalations; cloned in "
+        f"{cloned['clone_seconds']} s, {cloned['database_mb']} MB")
+    return {"closed_populated": made, "templates": [
                 {"stage": t.stage, "tracking_number": t.tracking, "status": t.status,
                  "task": t.element, "groups": t.groups} for t in templates],
             "template_seconds": round(template_seconds, 1), "data": cloned,
-            "set_up_seconds": round(time.perf_counter() - began, 1), "endpoints": {},
-            "one_client": {}}
+            "set_up_seconds": round(time.perf_counter() - began, 1),
+            "tokens": regency.tokens}
+
+
+def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: int,
+                  threads: int, keep: Path | None = None) -> dict[str, Any]:
+    label = backend.label
+    if keep is not None:
+        folder = keep / label
+    folder.mkdir(parents=True, exist_ok=True)
+    with kept_database(backend, keep) as (url, previous):
+        began = time.perf_counter()
+        if previous is None:
+            made = set_up(url, label, sizes, folder)
+            if keep is not None:
+                (keep / f"{label}.json").write_text(json.dumps(made, indent=2) + "\n")
+        else:
+            say(f"{label}: reusing the database kept in {keep} (set up "
+                f"{previous['data']['open_complaints']:,} open reports earlier)")
+            made = {**previous, "reused": True}
+        tokens = made.pop("tokens")
+        variants = variants_for(open_reports(url))
+        result: dict[str, Any] = {**made, "endpoints": {}, "one_client": {}}
         step = time.perf_counter()
         with serve(url, folder, workers, threads) as server:
             result["server"] = {"software": f"gunicorn {_version('gunicorn')}",
                                 "worker_class": "gthread", "workers": workers,
                                 "threads": threads,
                                 "start_seconds": round(time.perf_counter() - step, 1)}
-            clients = Clients(server.port, regency.tokens, shared=sizes["shared_sessions"])
+            clients = Clients(server.port, tokens, shared=sizes["shared_sessions"])
             try:
                 for index, name in enumerate(ENDPOINTS):
                     figures = run_endpoint(clients, variants[name], sizes["warmup"],
@@ -1058,6 +1109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=5, help="threads per worker")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the databases (SQLite in DIR, PostgreSQL as "
+                             "aduan_bench_web_kept) and reuse them on the next run with the "
+                             "same DIR, skipping the set-up (for profiling; the data ages)")
+    parser.add_argument("--only", choices=("sqlite", "postgres"),
+                        help="measure one database only")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     began = time.perf_counter()
@@ -1085,15 +1142,18 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     with tempfile.TemporaryDirectory(prefix="aduan-webbench-") as tmp:
         folder = Path(tmp)
-        result["sqlite"] = bench_backend(SqliteBackend(folder), sizes, folder / "sqlite",
-                                         args.workers, args.threads)
-        if args.postgres_url:
+        if args.only != "postgres":
+            result["sqlite"] = bench_backend(SqliteBackend(folder), sizes, folder / "sqlite",
+                                             args.workers, args.threads, args.keep)
+        if args.only == "sqlite":
+            result["postgres"] = {"skipped": "--only sqlite"}
+        elif args.postgres_url:
             backend = PostgresBackend(args.postgres_url)
             backend.name = f"aduan_bench_web_{uuid.uuid4().hex[:12]}"
             try:
                 result["postgres_server"] = backend.server_version()
                 result["postgres"] = bench_backend(backend, sizes, folder / "postgres",
-                                                   args.workers, args.threads)
+                                                   args.workers, args.threads, args.keep)
             except OperationalError as exc:
                 say(f"postgres: cannot be measured: {exc.orig or exc}")
                 result["postgres"] = {"error": str(exc.orig or exc).strip()}
