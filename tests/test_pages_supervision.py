@@ -182,8 +182,17 @@ def test_reassign_from_the_inbox(site):
     number = escalation["id"]
     site.login("sekda")
     page = site.text(site.get("/board"))
-    assert f'id="esc-{number}-reassign"' in page
-    # both fields are needed; what was typed stays
+    # the board links to the form (fetched by htmx when its section opens): the agency
+    # list is not repeated in every card
+    assert f'id="esc-{number}-reassign-link"' in page
+    assert f'id="esc-{number}-reassign"' not in page
+    own_page = site.text(site.get(f"/board/escalations/{number}/reassign"))
+    assert f'id="esc-{number}-reassign"' in own_page and "<title>" in own_page
+    fragment = site.text(site.get(f"/board/escalations/{number}/reassign",
+                                  headers={"HX-Request": "true"}))
+    assert f'id="esc-{number}-reassign"' in fragment and "<title>" not in fragment
+    assert 'value="dinas_pupr"' in fragment and "csrf_token" in fragment
+    # both fields are needed; what was typed stays, in the board's card
     missing = site.post(f"/board/escalations/{number}/reassign",
                         {"agency_code": "dinas_pupr", "reason": ""}, expect=422)
     form = region(site.text(missing), f"esc-{number}-reassign")
@@ -215,7 +224,7 @@ def test_a_supervisor_reassigns_only_within_their_agency(site):
     site.regency.advance(days=7, hours=2)
     [escalation] = inbox(site, "kadis.pupr")
     site.login("kadis.pupr")
-    page = site.text(site.get("/board"))
+    page = site.text(site.get(f"/board/escalations/{escalation['id']}/reassign"))
     form = region(page, f"esc-{escalation['id']}-reassign")
     assert "dlh" not in form and "Dinas Pekerjaan Umum" in form
     refused = site.post(f"/board/escalations/{escalation['id']}/reassign",
@@ -314,3 +323,13 @@ def test_a_confidential_reports_content_stays_with_those_who_handle_it(site):
     page = site.text(site.get("/board"))
     assert "Pungli petugas pemasangan PJU" in region(page, "board-cases")
     assert "Siti" not in page
+
+
+def test_the_reassign_form_is_only_for_those_who_may_reassign(site):
+    escalated_case(site)
+    [escalation] = inbox(site, "sekda")
+    site.login("kadis.dlh")  # another OPD's head: not in their inbox
+    site.get(f"/board/escalations/{escalation['id']}/reassign", expect=404)
+    site.get("/board/escalations/999999/reassign", expect=404)
+    site.login("penghubung.pupr")  # not a supervisor
+    site.get(f"/board/escalations/{escalation['id']}/reassign", expect=403)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from web import auth
 from web.i18n import N_, gettext
@@ -87,7 +87,8 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
     return render_template(
         "supervision/board.html", board=board, inbox=inbox_rows, inbox_view=inbox,
         inbox_total=inbox_total, inbox_page=inbox_page, inbox_pages=inbox_pages,
-        targets=targets, forms=forms or {}, filter_errors=errors, message=message,
+        targets=targets, reassign_allowed=bool(targets), forms=forms or {},
+        filter_errors=errors, message=message,
         state_labels={k: gettext(v) for k, v in STATE_LABELS.items()},
         inbox_labels={k: gettext(v) for k, v in INBOX_LABELS.items()},
         escalation_status={k: gettext(v) for k, v in ESCALATION_STATUS.items()},
@@ -148,6 +149,25 @@ def comment_escalation(escalation_id: int) -> Any:
             "This escalation is already resolved; add your note on the case instead."))
     return _done(escalation_id, gettext("Note added to the escalation of %(tracking)s.",
                                         tracking=done["tracking_number"]))
+
+
+@pages.get("/board/escalations/<int:escalation_id>/reassign")
+@auth.login_required(*ROLES)
+def reassign_form(escalation_id: int) -> Any:
+    """The form that moves an escalated report to another agency: the fragment the board
+    fetches when its section is opened (htmx), or a page of its own without JavaScript."""
+    principal = auth.current_user()
+    with service().read_session() as session:
+        try:
+            escalation = escalations.get_escalation(session, escalation_id, principal)
+        except NotFound:
+            abort(404)
+        targets = escalations.reassign_targets(session, principal)
+    if not escalation["may_reassign"] or not targets:
+        abort(404)
+    template = ("supervision/_reassign_fragment.html" if request.headers.get("HX-Request")
+                else "supervision/reassign.html")
+    return render_template(template, esc=escalation, targets=targets)
 
 
 @pages.post("/board/escalations/<int:escalation_id>/reassign")
