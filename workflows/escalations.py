@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from workflows import access, readcache, stats, views
 from workflows import diagram_ids as ids
@@ -135,9 +135,15 @@ def _board_cases(session: Session, principal: access.Principal, calendar: Any,
                  now: datetime, matched: list[Any], agencies: dict[int, Agency],
                  ladder: list[str], complaint_ids: list[int]) -> dict[int, dict[str, Any]]:
     """A board row for each of these cases, from its matching deadlines."""
+    # Only the columns a row shows (a report's body and its deadlines' pauses are not).
     records = session.execute(
         select(SlaRecord, Complaint).join(Complaint, Complaint.id == SlaRecord.complaint_id)
         .where(*matched, SlaRecord.complaint_id.in_(complaint_ids or [-1]))
+        .options(load_only(SlaRecord.id, SlaRecord.complaint_id, SlaRecord.step,
+                           SlaRecord.due_at, SlaRecord.rung, SlaRecord.holder_rung),
+                 load_only(Complaint.id, Complaint.tracking_number, Complaint.title,
+                           Complaint.status, Complaint.confidential, Complaint.agency_id,
+                           Complaint.unit_id))
         .order_by(SlaRecord.id)).all()
     by_case: dict[int, dict[str, Any]] = {}
     for record, complaint in records:

@@ -199,6 +199,8 @@ class Escalation(Base):
         UniqueConstraint("sla_id", "rung", name="uq_escalation_sla_rung"),
         Index("ix_escalation_status", "status", "agency_id"),
         Index("ix_escalation_complaint_created_at", "complaint_created_at"),
+        # The inbox: an agency's open escalations, the newest first (migration 0008).
+        Index("ix_escalation_status_at", "status", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
@@ -84,10 +85,20 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
         targets = escalations.reassign_targets(session, principal)
     if errors and status == 200:
         status = 422
+    base = url_for("pages.board")
+
+    def count_href(opd: str | None, rung: str | None, state: str) -> str:
+        """A count's link to the list of its cases (url_for for each of the hundreds of
+        counts of a regency's board would cost more than the rest of the table)."""
+        query = {"opd": opd, "rung": rung, "state": state,
+                 "inbox": inbox if inbox != "open" else None}
+        return f"{base}?{urlencode({k: v for k, v in query.items() if v})}#cases"
+
     return render_template(
         "supervision/board.html", board=board, inbox=inbox_rows, inbox_view=inbox,
         inbox_total=inbox_total, inbox_page=inbox_page, inbox_pages=inbox_pages,
         targets=targets, reassign_allowed=bool(targets), forms=forms or {},
+        count_href=count_href,
         filter_errors=errors, message=message,
         state_labels={k: gettext(v) for k, v in STATE_LABELS.items()},
         inbox_labels={k: gettext(v) for k, v in INBOX_LABELS.items()},
