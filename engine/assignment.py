@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
 
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Conflict, InvalidInput, Message
 from engine.store import (
     HumanTask,
     InstanceEvent,
@@ -38,7 +38,7 @@ class AssignmentMixin:
         wanted = list(dict.fromkeys(g for g in groups if g))
         if not wanted:
             raise InvalidInput("name at least one candidate group",
-                               {"groups": "give at least one group"})
+                               {"groups": Message("give at least one group")})
         now = self.clock.now()
         with self.store.transaction() as session:
             current = self._open_task(session, task_id)
@@ -74,9 +74,11 @@ class AssignmentMixin:
                 holder = session.scalar(select(HumanTask.assignee).where(
                     HumanTask.id == task_id))
                 if only_if_holder is not None:
-                    raise Conflict(f"task {task_id} is not claimed by {only_if_holder} "
-                                   f"(assignee: {holder or 'nobody'})")
-                raise Conflict(f"task {task_id} is already claimed by {holder}")
+                    raise Conflict("task %(task)s is not claimed by %(user)s (assignee: "
+                                   "%(holder)s)", task=task_id, user=only_if_holder,
+                                   holder=holder or "nobody")
+                raise Conflict("task %(task)s is already claimed by %(holder)s", task=task_id,
+                               holder=holder)
             session.execute(insert(InstanceEvent).values(
                 instance_id=current.instance_id, at=now, actor=actor, action=action,
                 element_id=current.element_id, detail={"task_id": task_id, "assignee": user,

@@ -21,7 +21,15 @@ from engine import projections as proj
 from engine.assignment import AssignmentMixin
 from engine.clock import Clock, SystemClock
 from engine.definitions import SourceFile, coerce_files, meta_key, parse_unit
-from engine.errors import Conflict, InvalidInput, NotFound, ValidationFailed
+from engine.errors import (
+    FIELD_REQUIRED,
+    Conflict,
+    InvalidInput,
+    Message,
+    NotFound,
+    ValidationFailed,
+    schema_message,
+)
 from engine.operation import Hook, InstanceChange, current_operation
 from engine.queries import QueryMixin
 from engine.runtime import (
@@ -224,11 +232,11 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
                 select(TASKS.c.instance_id, TASKS.c.assignee).where(TASKS.c.id == task_id)
             ).first()
             if human is None:
-                raise TaskNotOpen(f"task {task_id} is not open: it was completed or cancelled "
-                                  "(or never existed)")
+                raise TaskNotOpen("task %(task)s is not open: it was completed or cancelled "
+                                  "(or never existed)", task=task_id)
             if human.assignee and actor and human.assignee != actor:
-                raise Conflict(f"task {task_id} is assigned to {human.assignee}; "
-                               "ask them, or unassign it first")
+                raise Conflict("task %(task)s is assigned to %(holder)s; ask them, or unassign "
+                               "it first", task=task_id, holder=human.assignee)
             loaded = self._load(session, human.instance_id, now, expected_version)
             task = self._ready_task(loaded.workflow, task_id)
             validator = loaded.definition.validator(
@@ -251,16 +259,16 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
             if error.validator == "required":
                 missing = [name for name in error.validator_value if name not in error.instance]
                 path = ".".join([*map(str, error.absolute_path), *missing[:1]])
-                errors[path or "(form)"] = "this field is required"
+                errors[path or "(form)"] = Message(FIELD_REQUIRED)
                 for name in missing[1:]:
-                    errors[".".join([*map(str, error.absolute_path), name])] = (
-                        "this field is required")
+                    errors[".".join([*map(str, error.absolute_path), name])] = Message(
+                        FIELD_REQUIRED)
             else:
                 path = ".".join(map(str, error.absolute_path)) or "(form)"
-                errors.setdefault(path, error.message)
+                errors.setdefault(path, schema_message(error))
         if errors:
-            raise InvalidInput("the form has errors: " + "; ".join(
-                f"{k}: {v}" for k, v in sorted(errors.items())), field_errors=errors)
+            raise InvalidInput("the form has errors: %(errors)s", errors, errors="; ".join(
+                f"{k}: {v}" for k, v in sorted(errors.items())))
 
     def send_message(self, name: str, data: Mapping[str, Any] | None = None, *,
                      instance_id: int | None = None, correlation_key: str | None = None,
@@ -316,7 +324,8 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
         with self.store.transaction() as session:
             loaded = self._load(session, instance_id, now, allow_error=True)
             if loaded.row.status in (COMPLETED, CANCELLED):
-                raise Conflict(f"instance {instance_id} is already {loaded.row.status}")
+                raise Conflict("instance %(instance)s is already %(status)s",
+                               instance=instance_id, status=loaded.row.status)
             self._run(session, loaded, now, actor, "cancel", None, detail={"reason": reason},
                       act=loaded.workflow.cancel, final_status=CANCELLED)
             return self._summary(loaded.row)
@@ -327,8 +336,9 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
         with self.store.transaction() as session:
             loaded = self._load(session, instance_id, now, allow_error=True)
             if loaded.row.status != ERROR:
-                raise Conflict(f"instance {instance_id} is {loaded.row.status}, not in error; "
-                               "there is nothing to retry")
+                raise Conflict("instance %(instance)s is %(status)s, not in error; there is "
+                               "nothing to retry", instance=instance_id,
+                               status=loaded.row.status)
             failed = loaded.workflow.get_tasks(state=TaskState.ERROR)
 
             def act() -> None:
@@ -363,7 +373,8 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
         except Exception:  # noqa: BLE001 - Spiff raises a bare exception for unknown ids
             task = None
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-            raise TaskNotOpen(f"task {task_id} is no longer open; someone else completed it")
+            raise TaskNotOpen("task %(task)s is no longer open; someone else completed it",
+                              task=task_id)
         return task
 
     @staticmethod

@@ -121,8 +121,9 @@ def migrate(engine: Engine, process_id: str, to_version: int, *,
                 continue
             fresh = plan(loaded, target)
             if not fresh["safe"]:
-                raise Conflict(f"instance {p['instance_id']} changed while migrating: "
-                               + "; ".join(fresh["problems"]))
+                raise Conflict("instance %(instance)s changed while migrating: %(problems)s",
+                               instance=p["instance_id"],
+                               problems="; ".join(fresh["problems"]))
             apply(loaded, target, fresh["_diff"])
             session.execute(update(ProcessInstance).where(
                 ProcessInstance.id == loaded.row.id).values(definition_id=target.id))

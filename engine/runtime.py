@@ -38,7 +38,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
-from engine.errors import EngineError, InvalidInput
+from engine.errors import EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
 
@@ -413,17 +413,17 @@ def check_task_data(data: Any, what: str = "data") -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InvalidInput(f"{what} must be a JSON object, got {type(data).__name__}")
+        raise InvalidInput("%(what)s must be a JSON object, got %(type)s", what=what,
+                           type=type(data).__name__)
     errors: dict[str, str] = {}
     for key in data:
         if not isinstance(key, str) or not _IDENTIFIER.match(key):
-            errors[str(key)] = (
-                "field names must start with a letter and hold only letters, digits and '_'"
-            )
+            errors[str(key)] = Message(
+                "field names must start with a letter and hold only letters, digits and '_'")
     _check_value(data, what, errors)
     if errors:
-        raise InvalidInput(f"{what} cannot be stored: " + "; ".join(
-            f"{k}: {v}" for k, v in errors.items()), field_errors=errors)
+        raise InvalidInput("%(what)s cannot be stored: %(errors)s", errors, what=what,
+                           errors="; ".join(f"{k}: {v}" for k, v in errors.items()))
     return data
 
 

@@ -147,12 +147,15 @@ class TransactionMixin:
             raise NotFound(f"instance {instance_id} does not exist")
         row = InstanceRow(*found)
         if expected_version is not None and row.version != expected_version:
-            raise Conflict(f"instance {instance_id} changed (version {row.version}, you had "
-                           f"{expected_version}); reload it and try again")
+            raise Conflict("instance %(instance)s changed (version %(version)s, you had "
+                           "%(expected)s); reload it and try again", instance=instance_id,
+                           version=row.version, expected=expected_version)
         if row.status == ERROR and not allow_error:
-            raise Conflict(f"instance {instance_id} is in error; fix the cause and retry it")
+            raise Conflict("instance %(instance)s is in error; fix the cause and retry it",
+                           instance=instance_id)
         if row.status in (COMPLETED, CANCELLED) and not allow_error:
-            raise Conflict(f"instance {instance_id} is {row.status}")
+            raise Conflict("instance %(instance)s is %(status)s", instance=instance_id,
+                           status=row.status)
         definition = self._definition(session, row.definition_id)
         workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
                               self._script_engine(now))
@@ -192,7 +195,8 @@ class TransactionMixin:
             "b_status": status, "b_new_version": new_version, "b_now": now,
             "b_ended": now if status in (COMPLETED, CANCELLED) else None})
         if result.rowcount != 1:
-            raise Conflict(f"instance {row.id} was changed by someone else; reload and retry")
+            raise Conflict("instance %(instance)s was changed by someone else; reload and "
+                           "retry", instance=row.id)
         row.version, row.status = new_version, status
         opened = self._write_projections(session, loaded, after, now)
         loaded.after = after
@@ -306,8 +310,8 @@ class TransactionMixin:
     def _open_task(self, session: Session, task_id: str) -> HumanTask:
         row = session.get(HumanTask, task_id)
         if row is None:
-            raise TaskNotOpen(f"task {task_id} is not open: it was completed or cancelled "
-                              "(or never existed)")
+            raise TaskNotOpen("task %(task)s is not open: it was completed or cancelled "
+                              "(or never existed)", task=task_id)
         return row
 
     def _script_engine(self, now: datetime) -> HostScriptEngine:

@@ -5,21 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from web.i18n import TRANSLATIONS_DIR, load_catalog, load_translations
+from web.i18n import TRANSLATIONS_DIR, extract_messages, load_catalog, load_translations
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sr]|\{(\w+)\}")
 
 
 def extracted() -> dict[str, str]:
+    """Every message id: the pages' texts and the use cases' and engine's error messages."""
     found = {}
-    method_map = [("web/**.py", "python"), ("web/templates/**.html", "jinja2")]
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, keywords={"_": None, "gettext": None, "N_": None,
-                                             "ngettext": (1, 2)}):
+    for filename, lineno, message in extract_messages(ROOT):
         key = message if isinstance(message, str) else message[0]
         found.setdefault(key, f"{filename}:{lineno}")
     return found
@@ -50,3 +47,41 @@ def test_catalogs_load_and_translate():
     words = load_translations()
     assert words["id"].gettext("Sign in") == "Masuk"
     assert words["en"].gettext("Sign in") == "Sign in"
+
+
+def domain_message_ids() -> set[str]:
+    return {message if isinstance(message, str) else message[0]
+            for filename, _line, message in extract_messages(ROOT)
+            if filename.startswith(("workflows/", "engine/"))}
+
+
+def test_the_pages_own_words_are_keyed_by_message_ids_the_use_cases_use():
+    """A page's wording for a use case's message is found by the message's id: an id that
+    the use cases no longer use would silently fall back to the generic translation."""
+    from web.pages import public, staff
+
+    known = domain_message_ids()
+    for table in (public.FILE_WORDS, staff.FIELD_WORDS, staff.CONFLICT_WORDS,
+                  staff.CLAIM_WORDS):
+        assert set(table) <= known, set(table) - known
+
+
+def test_a_message_keeps_the_apis_english_and_is_said_by_its_id():
+    import json
+
+    from web.i18n import say
+    from workflows.errors import Conflict, Invalid, Message
+
+    exc = Conflict("task %(task)s is already claimed by %(holder)s", task="t-1", holder="budi")
+    assert str(exc) == "task t-1 is already claimed by budi"  # what the API says
+    assert exc.message.msgid == "task %(task)s is already claimed by %(holder)s"
+    assert say(exc.message) == "Tugas t-1 sudah diambil oleh budi."  # Indonesian by default
+    own = {exc.message.msgid: "%(holder)s claimed this task first."}
+    assert say(exc.message, own) == "budi sudah lebih dulu mengambil tugas ini."
+    assert say(Conflict(exc.message).message) == say(exc.message)  # re-raised, same id
+    # Field errors are str for JSON; a plain str is looked up as it is.
+    invalid = Invalid("the report has errors", {"title": Message(
+        "at least %(limit)s characters", limit=5)})
+    assert json.dumps(invalid.field_errors) == '{"title": "at least 5 characters"}'
+    assert say(invalid.field_errors["title"]) == "Paling sedikit 5 karakter."
+    assert say("no catalog has these words") == "No catalog has these words."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -192,3 +194,101 @@ def test_favicon_is_served(site):
     response = site.get("/favicon.ico")
     assert response.mimetype == "image/svg+xml" and b"<svg" in response.data
     response.close()
+
+
+# --------------------------------------------------------------------------- domain errors
+# The use cases' and the engine's messages (workflows/errors.py, engine/errors.py) carry a
+# message id and parameters: the pages say them in the visitor's language (web/i18n.say),
+# the JSON API keeps the English.
+
+
+def test_a_conflict_on_the_report_form_is_said_in_the_visitors_language(site, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.test_pages_public import file_report
+
+    def always_taken():  # every tracking counter update loses a race
+        raise IntegrityError("UPDATE tracking_counter", {}, Exception("race"))
+
+    monkeypatch.setattr(site.regency.complaints, "session", always_taken)
+    page = site.text(file_report(site, expect=409))
+    assert "Nomor pelacakan tidak dapat dibuat; silakan coba lagi." in page
+    assert "allocate" not in page
+    site.get("/language/en", expect=302)
+    page = site.text(file_report(site, expect=409))
+    assert "Could not allocate a tracking number; try again." in page
+    response = site.client.post("/api/v1/complaints", json={
+        "classification": "aspirasi", "category": "other", "title": "Taman kota",
+        "body": "Mohon taman kota diberi lampu.", "anonymous": True})
+    assert response.status_code == 409
+    assert response.get_json()["error"]["message"] == (
+        "could not allocate a tracking number; try again")
+
+
+def test_an_officers_text_too_long_is_said_with_its_limit_in_both_languages(site):
+    from tests.test_pages_staff import version_on
+
+    tracking = site.regency.submit(photo=True)["tracking_number"]
+    site.login("admin.kominfo")
+    version = version_on(site.text(site.get(f"/cases/{tracking}")))
+    page = site.text(site.post(f"/cases/{tracking}/actions/archive",
+                               {"version": version, "reason": "x" * 5001}, expect=422))
+    assert re.search(r'id="f-archive-reason-error">Paling banyak 5000 karakter\.<', page)
+    site.get("/language/en", expect=302)
+    page = site.text(site.post(f"/cases/{tracking}/actions/archive",
+                               {"version": version, "reason": "x" * 5001}, expect=422))
+    assert re.search(r'id="f-archive-reason-error">At most 5000 characters\.<', page)
+    # The API says it as before, in jsonschema's words.
+    response = site.regency.client.post(
+        f"/api/v1/complaints/{tracking}/actions/archive", json={"reason": "x" * 5001},
+        headers=site.regency.headers("admin.kominfo"))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field_errors"]["reason"].endswith("' is too long")
+
+
+def test_the_boards_reassign_form_says_the_use_cases_refusal_in_indonesian(site):
+    from tests.test_pages_supervision import escalated_case, inbox, region
+
+    escalated_case(site)
+    [escalation] = inbox(site, "sekda")
+    number = escalation["id"]
+    site.login("sekda")
+    response = site.post(f"/board/escalations/{number}/reassign",
+                         {"agency_code": "dinas_pupr", "reason": "y" * 5001}, expect=422)
+    form = region(site.text(response), f"esc-{number}-reassign")
+    assert "Paling banyak 5000 karakter." in form
+    assert "is too long" not in form and "yyyyyyyyyy" not in form.split("</textarea>")[-1]
+
+
+def test_engine_conflicts_on_the_case_page_name_who_holds_the_task(site):
+    from tests.test_pages_staff import second_admin, task_id, version_on
+
+    second_admin(site)
+    tracking = site.regency.submit(photo=True)["tracking_number"]
+    other = type(site)(site.regency).login("admin2.kominfo")
+    other.post(f"/tasks/{task_id(site, tracking)}/claim", {"next": "/tasks"}, expect=303)
+    site.login("admin.kominfo")
+    version = version_on(site.text(site.get(f"/cases/{tracking}")))
+    page = site.text(site.post(f"/cases/{tracking}/actions/verify", {"version": version},
+                               expect=409))
+    assert "Tugas ini sudah diambil admin2.kominfo." in page
+    # A refusal the page has no words of its own for: the use case's, translated.
+    page = site.text(site.post(f"/cases/{tracking}/actions/reopen",
+                               {"version": version, "reason": "Buka lagi"}, expect=409))
+    assert "Hanya laporan yang sudah selesai yang dapat dibuka kembali." in page
+
+
+def test_a_refused_file_on_the_tracking_page_is_named_in_indonesian(site):
+    from tests.test_pages_public import filed
+
+    tracking, _ = filed(site)
+    site.regency.act(tracking, "request_info", as_="admin.kominfo", reason="Foto?")
+    response = site.post(f"/lacak/{tracking}/aksi/provide_info", {
+        "information": "Ini fotonya.", "attachments": [(io.BytesIO(b""), "kosong.jpg")]},
+        content_type="multipart/form-data", expect=422)
+    assert re.search(r'id="info-e-attachments">kosong\.jpg kosong\. Pilih berkas itu lagi\.',
+                     site.text(response))
+    response = site.post(f"/lacak/{tracking}/aksi/provide_info", {
+        "information": "Ini fotonya.", "attachments": [(io.BytesIO(b"GIF89a"), "anim.gif")]},
+        content_type="multipart/form-data", expect=422)
+    assert re.search(r'id="info-e-attachments">anim\.gif bukan foto', site.text(response))

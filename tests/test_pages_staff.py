@@ -299,7 +299,7 @@ def test_field_errors_name_the_field_and_keep_what_was_typed(site):
         "version": version, "answer": "Sudah ditambal.", "final": "1",
         "attachments": [(io.BytesIO(b"MZ\x90\x00 not a photo"), "virus.exe")]},
         content_type="multipart/form-data", expect=422))
-    assert "Lampirkan foto JPEG, PNG atau WebP, PDF, atau video MP4." in page
+    assert "virus.exe bukan foto JPEG, PNG, atau WebP, PDF, atau video MP4." in page
     assert "Sudah ditambal.</textarea>" in page
     assert regency.report(tracking)["status"] == "DISPOSED"
 

@@ -174,7 +174,9 @@ ERROR_TITLES = {
 }
 
 
-def error_page(status: int, detail: str) -> Any:
+def error_page(status: int, detail: str = "") -> Any:
+    """The error page; `detail` (already in the visitor's language) is shown for 409 only:
+    it says what changed. Other details could reveal what a 403 or 404 hides."""
     title = i18n.gettext(ERROR_TITLES.get(status, ERROR_TITLES[400]))
     if detail == "csrf":
         title = i18n.gettext("The form has expired. Go back, reload the page and try again.")
@@ -191,8 +193,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
-        if not _wants_json():
-            return error_page(exc.status, str(exc))
+        if not _wants_json():  # the message in the visitor's language (web/i18n.say)
+            return error_page(exc.status, i18n.say(exc.message))
         body: dict[str, Any] = {"message": str(exc)}
         if isinstance(exc, Invalid) and exc.field_errors:
             body["field_errors"] = exc.field_errors
@@ -200,8 +202,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        if not _wants_json():
-            return error_page(exc.code or 500, exc.description or "")
+        if not _wants_json():  # werkzeug's descriptions are English: only our csrf marker
+            return error_page(exc.code or 500, "csrf" if exc.description == "csrf" else "")
         message = {404: "no such endpoint; see /api/v1/openapi.json",
                    405: f"{request.method} is not allowed here",
                    413: "the request is too large: at most 5 attachments of 10 MB"}.get(

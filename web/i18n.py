@@ -6,12 +6,18 @@ supervision, statistics), merged when loaded. The .po files are read directly (c
 memory at start), so there is no build step and no binary file in the repository.
 Refresh them after changing texts with `scripts/i18n-update`; tests/test_i18n.py fails when
 a message has no Indonesian translation.
+
+The domain's and the engine's error messages are message ids too (engine.errors.Message:
+`Conflict("task %(task)s is already claimed by %(holder)s", task=..., holder=...)`), in
+English for the JSON API and the logs. They are extracted with the pages' messages
+(EXTRACT_SOURCES) into `domain.po`, and `say(message)` puts one in the visitor's language,
+or in a page's own words for it.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +37,31 @@ DEFAULT_LANGUAGE = "id"
 COOKIE = "aduan_lang"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 LOCAL_TZ = ZoneInfo("Asia/Makassar")
+
+# Where the messages are (extract_messages): the pages' code and templates, and the message
+# ids of the errors the use cases and the engine raise: the first argument of Invalid,
+# InvalidInput, Conflict, TaskNotOpen and Message, and N_ marks. (NotFound, Forbidden and
+# Unauthenticated are not said on pages: a page shows only its status's title.)
+EXTRACT_SOURCES: list[tuple[list[tuple[str, str]], dict[str, Any]]] = [
+    ([("web/**.py", "python"), ("web/templates/**.html", "jinja2")],
+     {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}),
+    ([("workflows/**.py", "python"), ("engine/**.py", "python")],
+     {"N_": None, "Message": None, "Invalid": None, "InvalidInput": None, "Conflict": None,
+      "TaskNotOpen": None}),
+]
+
+
+def extract_messages(root: Path) -> Iterator[tuple[str, int, str | tuple[str, ...]]]:
+    """(file, line, message) for every message to translate, for scripts/i18n-update and
+    tests/test_i18n.py."""
+    from babel.messages.extract import extract_from_dir
+
+    # Babel warns (on stderr) of each f-string it skips in these calls: such a message stays
+    # in English on the pages.
+    for method_map, keywords in EXTRACT_SOURCES:
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+                str(root), method_map, keywords=keywords):
+            yield filename, lineno, message
 
 
 def load_catalog(language: str, directory: Path = TRANSLATIONS_DIR) -> Catalog:
@@ -96,6 +127,28 @@ _ = gettext
 def N_(message: str) -> str:
     """Mark a message for extraction; it is translated where it is shown."""
     return message
+
+
+def say(message: str, wording: Mapping[str, str] | None = None) -> str:
+    """A use case's or the engine's message (an error's `message`, or a field error) in the
+    visitor's language, as a sentence.
+
+    A Message is translated by its id and filled in with its parameters; `wording` maps
+    message ids to a page's own words for them (which may use the same parameters). A plain
+    str is looked up as it is, and shown as it is when the catalogs do not have it."""
+    msgid = getattr(message, "msgid", None) or str(message)
+    params = dict(getattr(message, "params", None) or {})
+    if wording and msgid in wording:
+        text = gettext(wording[msgid])
+    else:
+        text = gettext(msgid)
+        text = text[:1].upper() + text[1:] if text[:1].isalpha() else text
+        if text and text[-1] not in ".!?":
+            text += "."
+    try:
+        return text % params if params else text
+    except (KeyError, TypeError, ValueError):  # a translation that does not fit: the English
+        return str(message)
 
 
 def label(value: Mapping[str, str] | str | None) -> str:

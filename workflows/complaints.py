@@ -18,7 +18,7 @@ from engine import Engine, Operation, current_operation
 from workflows import access, images, notify, views
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
-from workflows.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import (
     Agency,
     Attachment,
@@ -42,12 +42,12 @@ def translate_engine_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except bpm.InvalidInput as exc:
-            raise Invalid(str(exc), exc.field_errors) from exc
+        except bpm.InvalidInput as exc:  # the message keeps its id and parameters
+            raise Invalid(exc.message, exc.field_errors) from exc
         except bpm.Conflict as exc:
-            raise Conflict(str(exc)) from exc
+            raise Conflict(exc.message) from exc
         except bpm.NotFound as exc:
-            raise NotFound(str(exc)) from exc
+            raise NotFound(exc.message) from exc
 
     return wrapper
 
@@ -131,8 +131,10 @@ class Complaints:
         uploads = list(uploads or [])
         fields = check_submission(payload, self.config)
         if len(uploads) > self.config.max_attachments:
-            raise Invalid(f"at most {self.config.max_attachments} attachments",
-                          {"attachments": f"attach at most {self.config.max_attachments} files"})
+            limit = self.config.max_attachments
+            raise Invalid("at most %(n)s attachments",
+                          {"attachments": Message("attach at most %(n)s files", n=limit)},
+                          n=limit)
         stored = self.storage.check(uploads)
         self.storage.save(uploads, stored)
         now = self.engine.clock.now()
@@ -201,7 +203,7 @@ class Complaints:
         complaint = session.scalars(select(Complaint).where(
             Complaint.tracking_number == tracking_number)).first()
         if complaint is None:
-            raise NotFound(f"report {tracking_number} does not exist")
+            raise NotFound("report %(tracking)s does not exist", tracking=tracking_number)
         return complaint
 
     def authenticate_complainant(self, tracking_number: str, secret: str | None
@@ -362,7 +364,7 @@ class Complaints:
         task = self._claimable(task_id, principal)
         holder = task["assignee"]
         if holder is None:
-            raise Conflict(f"task {task_id} is not claimed by anyone")
+            raise Conflict("task %(task)s is not claimed by anyone", task=task_id)
         if holder == principal.username:
             return self.engine.unclaim(task_id, principal.username)
         if not self._may_release_others(task, principal):
@@ -451,8 +453,9 @@ class Complaints:
         open_tasks = [t for t in self.engine.tasks(instance_id=instance_id)
                       if t["element_id"] in action.tasks]
         if not open_tasks:
-            raise Conflict(f"{action_name!r} is not possible while report {tracking_number} "
-                           f"is {complaint.status}")
+            raise Conflict("%(action)r is not possible while report %(tracking)s is "
+                           "%(status)s", action=action_name, tracking=tracking_number,
+                           status=complaint.status)
         task = open_tasks[0]
         if not action.complainant and not principal.sees_everything and not (
                 set(task["candidate_groups"]) & principal.groups):
@@ -508,31 +511,37 @@ class Complaints:
                 Attachment.complaint_id == complaint.id, Attachment.kind == "photo"))
             if not photos:
                 raise Conflict(
-                    f"report {complaint.tracking_number} ({complaint.category}) needs a photo "
-                    "as evidence before it can be verified; request information from the "
-                    "complainant (request_info) instead")
+                    "report %(tracking)s (%(category)s) needs a photo as evidence before it "
+                    "can be verified; request information from the complainant "
+                    "(request_info) instead", tracking=complaint.tracking_number,
+                    category=complaint.category)
         if action == "dispose":
             agency = self._agency(session, data["agency_code"], "agency_code")
             if agency.kind not in ("opd", "bumd", "kecamatan", "kelurahan"):
                 raise Invalid("dispose to an OPD, BUMD, kecamatan or kelurahan",
-                              {"agency_code": f"{agency.code} is a {agency.kind}"})
+                              {"agency_code": Message(
+                                  "%(code)s is a %(kind)s", code=agency.code,
+                                  kind=agency.kind)})
             if data.get("handler") == "unit":
                 unit = self._agency(session, data.get("unit_code") or "", "unit_code")
                 if unit.parent_id != agency.id:
                     raise Invalid("the unit must belong to the agency",
-                                  {"unit_code": f"{unit.code} is not a unit of {agency.code}"})
+                                  {"unit_code": Message("%(unit)s is not a unit of %(agency)s",
+                                                        unit=unit.code, agency=agency.code)})
         if action == "delegate":
             unit = self._agency(session, data["unit_code"], "unit_code")
             if unit.parent_id != complaint.agency_id:
                 raise Invalid("delegate to a unit of the agency holding the report",
-                              {"unit_code": f"{unit.code} is not a unit of this agency"})
+                              {"unit_code": Message("%(unit)s is not a unit of this agency",
+                                                    unit=unit.code)})
 
     @staticmethod
     def _agency(session: Session, code: str, field: str) -> Agency:
         agency = session.scalars(select(Agency).where(Agency.code == code)).first()
         if agency is None or not agency.active:
-            raise Invalid(f"unknown agency {code!r}",
-                          {field: f"no active agency has the code {code!r}; see /agencies"})
+            raise Invalid("unknown agency %(code)r",
+                          {field: Message("no active agency has the code %(code)r; see "
+                                          "/agencies", code=code)}, code=code)
         return agency
 
     def _reopen(self, tracking_number: str, data: dict[str, Any],
@@ -544,15 +553,16 @@ class Complaints:
             # (the message is delivered once: a second reopen finds nothing waiting)
             self._check_version(session, complaint.id, tracking_number, expected_version)
             if complaint.status != ids.STATUS_CLOSED:
-                raise Conflict(f"only a closed report can be reopened; {tracking_number} is "
-                               f"{complaint.status}")
+                raise Conflict("only a closed report can be reopened; %(tracking)s is "
+                               "%(status)s", tracking=tracking_number, status=complaint.status)
             instance_id = complaint.instance_id
         try:
             self.engine.send_message(ids.MESSAGE_REOPEN, {"reopen_reason": data["reason"]},
                                      instance_id=instance_id, actor=principal.username)
         except bpm.NotFound as exc:
-            raise Conflict(f"report {tracking_number} can no longer be reopened (the reopening "
-                           "period has ended); file a new report") from exc
+            raise Conflict("report %(tracking)s can no longer be reopened (the reopening "
+                           "period has ended); file a new report",
+                           tracking=tracking_number) from exc
 
     def _link_duplicate(self, tracking_number: str, data: dict[str, Any],
                         principal: access.Principal, expected_version: int | None = None
@@ -566,10 +576,10 @@ class Complaints:
             original = self._load(session, data["duplicate_of"])
             if original.id == complaint.id:
                 raise Invalid("a report cannot duplicate itself",
-                              {"duplicate_of": "name another report"})
+                              {"duplicate_of": Message("name another report")})
             if original.duplicate_of_id == complaint.id:
                 raise Invalid("that report is already a duplicate of this one",
-                              {"duplicate_of": "link the other way round"})
+                              {"duplicate_of": Message("link the other way round")})
             now = self.engine.clock.now()
             complaint.duplicate_of_id = original.id
             for target, text in ((complaint, f"duplikat dari {original.tracking_number}"),
@@ -599,8 +609,8 @@ class Complaints:
         tasks = [t for t in self.engine.tasks(instance_id=instance_id)
                  if t["element_id"] in (ids.FOLLOW_UP, ids.UNIT_FOLLOW_UP)]
         if not tasks:
-            raise Conflict(f"report {tracking_number} has no follow-up to reassign "
-                           "(dispose it first)")
+            raise Conflict("report %(tracking)s has no follow-up to reassign (dispose it "
+                           "first)", tracking=tracking_number)
         if expected_version is not None:
             # the reassignment spans several transactions: take the version first, so a
             # second officer racing with the same version changes nothing
@@ -703,8 +713,9 @@ class Complaints:
 
 
 def _stale(tracking_number: str, expected_version: int) -> Conflict:
-    return Conflict(f"report {tracking_number} was changed by someone else since you opened "
-                    f"it (you had version {expected_version}); reload it and try again")
+    return Conflict("report %(tracking)s was changed by someone else since you opened it (you "
+                    "had version %(version)s); reload it and try again",
+                    tracking=tracking_number, version=expected_version)
 
 
 def _operation() -> Operation:

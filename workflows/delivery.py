@@ -303,8 +303,8 @@ def requeue(store: Store, outbox_id: int, *, now: datetime | None = None) -> dic
         if row is None:
             raise NotFound(f"no outbox row {outbox_id}")
         if row.status != "dead":
-            raise Conflict(f"outbox row {outbox_id} is {row.status}, only dead rows are "
-                           "requeued")
+            raise Conflict("outbox row %(row)s is %(status)s, only dead rows are requeued",
+                           row=outbox_id, status=row.status)
         row.status = "pending"
         row.attempts = 0
         row.next_attempt_at = now

@@ -1,6 +1,24 @@
-"""Errors of the complaint domain; each maps to one HTTP status in web/."""
+"""Errors of the complaint domain; each maps to one HTTP status in web/.
+
+A message may be a template with keyword parameters (engine.errors.Message):
+
+    raise Conflict("report %(tracking)s was changed by someone else", tracking=number)
+    raise Invalid("the report has errors", {"title": Message("at least %(limit)s characters",
+                                                             limit=5)})
+
+str() and the JSON API say the English text; `exc.message` (and each field error that is a
+Message) also keeps the message id and parameters, which the pages translate
+(web/i18n.py: say). The message ids are in the pages' catalogs like any other message.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import N_, Message
+
+__all__ = ["N_", "Conflict", "DomainError", "Forbidden", "Invalid", "Message", "NotFound",
+           "Unauthenticated"]
 
 
 class DomainError(Exception):
@@ -8,14 +26,24 @@ class DomainError(Exception):
 
     status = 400
 
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        super().__init__(Message(message, **params))
+
+    @property
+    def message(self) -> Message:
+        text = self.args[0] if self.args else str(self)
+        return text if isinstance(text, Message) else Message(str(text))
+
 
 class Invalid(DomainError):
-    """Input that cannot be accepted; `field_errors` names each field and what is wrong."""
+    """Input that cannot be accepted; `field_errors` names each field and what is wrong
+    (a str, or a Message that pages can translate)."""
 
     status = 422
 
-    def __init__(self, message: str, field_errors: dict[str, str] | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, field_errors: dict[str, str] | None = None, /,
+                 **params: Any) -> None:
+        super().__init__(message, **params)
         self.field_errors = field_errors or {}
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workflows import images
-from workflows.errors import Invalid
+from workflows.errors import N_, Invalid, Message
 
 # Magic numbers of what a citizen may attach: photos, PDF documents, short videos.
 SIGNATURES: list[tuple[bytes, int, str, str]] = [
@@ -19,6 +19,11 @@ SIGNATURES: list[tuple[bytes, int, str, str]] = [
     (b"ftyp", 4, "video/mp4", "video"),
 ]
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+# A refused file's field error; its parameters are `file` (the name) and `mb` (the limit).
+FILE_EMPTY = N_("the file is empty; attach it again")
+FILE_TOO_LARGE = N_("files may be at most %(mb)s MB; send a smaller one")
+FILE_NOT_ACCEPTED = N_("attach a JPEG, PNG or WebP photo, a PDF or an MP4")
 
 
 @dataclass(frozen=True)
@@ -58,17 +63,20 @@ class Storage:
         checked = []
         for index, upload in enumerate(uploads):
             where = f"{field}[{index}]"
+            name = upload.filename or where
             if not upload.content:
-                raise Invalid(f"{upload.filename or where} is empty",
-                              {where: "the file is empty; attach it again"})
+                raise Invalid("%(file)s is empty", {where: Message(FILE_EMPTY, file=name)},
+                              file=name)
             if len(upload.content) > self.max_bytes:
                 limit = self.max_bytes // (1024 * 1024)
-                raise Invalid(f"{upload.filename} is larger than {limit} MB",
-                              {where: f"files may be at most {limit} MB; send a smaller one"})
+                raise Invalid("%(file)s is larger than %(mb)s MB",
+                              {where: Message(FILE_TOO_LARGE, file=name, mb=limit)},
+                              file=upload.filename, mb=limit)
             kind = sniff(upload.content)
             if kind is None:
-                raise Invalid(f"{upload.filename} is not a photo, PDF or MP4 video",
-                              {where: "attach a JPEG, PNG or WebP photo, a PDF or an MP4"})
+                raise Invalid("%(file)s is not a photo, PDF or MP4 video",
+                              {where: Message(FILE_NOT_ACCEPTED, file=name)},
+                              file=upload.filename)
             sha = hashlib.sha256(upload.content).hexdigest()
             name = _SAFE_NAME.sub("_", Path(upload.filename or "file").name)[:120] or "file"
             checked.append(StoredFile(name, kind[0], kind[1], len(upload.content), sha,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.access import digest
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Conflict, Invalid, Message, NotFound
 from workflows.models import ROLES, Agency, ApiToken, User
 
 _hasher = PasswordHasher()
@@ -39,15 +39,16 @@ def create_user(session: Session, *, username: str, full_name: str, roles: list[
                 language: str = "id") -> User:
     unknown = sorted(set(roles) - set(ROLES))
     if unknown or not roles:
-        raise Invalid("unknown roles", {"roles": f"use some of: {', '.join(ROLES)}"})
+        raise Invalid("unknown roles", {"roles": Message("use some of: %(roles)s",
+                                                         roles=", ".join(ROLES))})
     if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise Conflict(f"user {username!r} already exists")
+        raise Conflict("user %(username)r already exists", username=username)
     agency = None
     if agency_code:
         agency = session.scalars(select(Agency).where(Agency.code == agency_code)).first()
         if agency is None:
-            raise Invalid(f"unknown agency {agency_code!r}",
-                          {"agency": "use a code listed by /api/v1/agencies"})
+            raise Invalid("unknown agency %(code)r",
+                          {"agency": "use a code listed by /api/v1/agencies"}, code=agency_code)
     user = User(username=username, full_name=full_name, roles=list(roles), email=email,
                 phone=phone, agency_id=agency.id if agency else None, language=language,
                 password_hash=hash_password(password) if password else None, active=True,

@@ -7,8 +7,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from engine.errors import FIELD_REQUIRED, schema_message
 from workflows.config import RegencyConfig
-from workflows.errors import Invalid
+from workflows.errors import Invalid, Message
 
 CLASSIFICATIONS = ("pengaduan", "aspirasi", "permintaan_informasi")
 CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
@@ -93,23 +94,28 @@ def field_errors(validator: Draft202012Validator, data: Any) -> dict[str, str]:
         if error.validator == "required":
             for name in error.validator_value:
                 if isinstance(error.instance, dict) and name not in error.instance:
-                    errors.setdefault(name, "this field is required")
+                    errors.setdefault(name, Message(FIELD_REQUIRED))
         elif error.validator == "additionalProperties":
             for name in set(error.instance) - set(error.schema.get("properties", {})):
-                errors.setdefault(str(name), "unknown field; remove it")
+                errors.setdefault(str(name), Message("unknown field; remove it"))
         else:
             path = ".".join(map(str, error.absolute_path)) or "(body)"
-            errors.setdefault(path, error.message)
+            errors.setdefault(path, schema_message(error))
     return errors
+
+
+def _joined(errors: dict[str, str]) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
 
 
 def check(name: str, data: Any, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise Invalid(f"{what} must be a JSON object", {"(body)": "send a JSON object"})
+        raise Invalid("%(what)s must be a JSON object",
+                      {"(body)": Message("send a JSON object")}, what=what)
     errors = field_errors(_VALIDATORS[name], data)
     if errors:
-        raise Invalid(f"{what} has errors: " + "; ".join(
-            f"{k}: {v}" for k, v in sorted(errors.items())), errors)
+        raise Invalid("%(what)s has errors: %(errors)s", errors, what=what,
+                      errors=_joined(errors))
     return data
 
 
@@ -129,17 +135,16 @@ def check_submission(payload: Any, config: RegencyConfig) -> dict[str, Any]:
         try:
             incident = date.fromisoformat(data["incident_date"])
         except ValueError:
-            errors["incident_date"] = "write the date as YYYY-MM-DD"
+            errors["incident_date"] = Message("write the date as YYYY-MM-DD")
     if ("latitude" in data) != ("longitude" in data):
-        errors["latitude" if "latitude" not in data else "longitude"] = (
+        errors["latitude" if "latitude" not in data else "longitude"] = Message(
             "give both latitude and longitude, or neither")
     if data.get("misconduct") and data["classification"] != "pengaduan":
-        errors["misconduct"] = "only a complaint (pengaduan) can allege misconduct"
+        errors["misconduct"] = Message("only a complaint (pengaduan) can allege misconduct")
     if not data.get("anonymous") and not (data.get("reporter_name") or "").strip():
-        errors["reporter_name"] = "give your name, or choose to report anonymously"
+        errors["reporter_name"] = Message("give your name, or choose to report anonymously")
     if errors:
-        raise Invalid("the report has errors: " + "; ".join(
-            f"{k}: {v}" for k, v in sorted(errors.items())), errors)
+        raise Invalid("the report has errors: %(errors)s", errors, errors=_joined(errors))
     fields = {
         "classification": data["classification"],
         "misconduct": bool(data.get("misconduct", False)),

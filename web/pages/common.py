@@ -17,7 +17,7 @@ from flask import (
 )
 
 from web import auth
-from web.i18n import COOKIE, LANGUAGES, N_, gettext
+from web.i18n import COOKIE, LANGUAGES, N_, gettext, say
 from web.pages import pages
 from workflows.complaints import Complaints
 from workflows.errors import Invalid
@@ -96,8 +96,8 @@ def upload_too_large() -> Any:
 
 
 def field_messages(exc: Invalid) -> dict[str, str]:
-    """A use case's field errors, in the visitor's language where we have the words."""
-    return {name: gettext(message) for name, message in (exc.field_errors or {}).items()}
+    """A use case's field errors, in the visitor's language (web/i18n.say)."""
+    return {name: say(message) for name, message in (exc.field_errors or {}).items()}
 
 
 def home_for(principal: Any) -> str:

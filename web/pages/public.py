@@ -43,16 +43,16 @@ from flask import (
 from sqlalchemy import func, select
 
 from web import auth
-from web.i18n import LOCAL_TZ, N_, current_language, gettext, label
+from web.i18n import LOCAL_TZ, N_, current_language, gettext, label, say
 from web.pages import pages
-from web.pages.common import field_messages, service, settings
+from web.pages.common import service, settings
 from workflows import access, places
 from workflows import diagram_ids as ids
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
 from workflows.models import LoginAttempt
 from workflows.stats import CATEGORY_LABELS
-from workflows.storage import Upload
+from workflows.storage import FILE_EMPTY, FILE_NOT_ACCEPTED, FILE_TOO_LARGE, Upload
 from workflows.validation import CATEGORIES, check_submission
 
 SESSION_REPORTS = "pelapor"  # tracking numbers this browser may open
@@ -376,34 +376,27 @@ def file_errors(uploads: list[Upload]) -> dict[str, str]:
     try:
         service().storage.check(uploads)
     except Invalid as exc:
-        return translate_errors(exc, {}, uploads)
+        return translate_errors(exc, {})
     return {}
 
 
-def _file_message(key: str, message: str, uploads: list[Upload]) -> str:
-    config = service().config
-    index = re.search(r"\[(\d+)\]", key)
-    if index is None:
-        return gettext("Attach at most %(n)s files.", n=config.max_attachments)
-    position = int(index.group(1))
-    name = uploads[position].filename if position < len(uploads) else key
-    if "empty" in message:
-        return gettext("%(file)s is empty. Choose the file again.", file=name)
-    if "MB" in message:
-        return gettext("%(file)s is larger than %(mb)s MB. Choose a smaller file.", file=name,
-                       mb=config.max_attachment_bytes // (1024 * 1024))
-    return gettext("%(file)s is not a photo (JPEG, PNG, WebP), a PDF or an MP4 video.",
-                   file=name)
+# A refused file in the form's words (workflows/storage.py: the field error's id; its
+# parameters name the file and the limit).
+FILE_WORDS = {
+    FILE_EMPTY: N_("%(file)s is empty. Choose the file again."),
+    FILE_TOO_LARGE: N_("%(file)s is larger than %(mb)s MB. Choose a smaller file."),
+    FILE_NOT_ACCEPTED: N_("%(file)s is not a photo (JPEG, PNG, WebP), a PDF or an MP4 video."),
+}
 
 
-def translate_errors(exc: Invalid, values: Mapping[str, Any], uploads: list[Upload],
+def translate_errors(exc: Invalid, values: Mapping[str, Any],
                      required: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The use case's field errors in the visitor's words, with what to do."""
+    """The use case's field errors in the visitor's words, with what to do; an error that
+    names no field is said in the visitor's language too (web/i18n.say)."""
     errors: dict[str, str] = {}
-    fallback = field_messages(exc)
     for key, message in (exc.field_errors or {}).items():
         if key.startswith("attachments"):
-            errors.setdefault("attachments", _file_message(key, message, uploads))
+            errors.setdefault("attachments", say(message, FILE_WORDS))
         elif required and key in required and not values.get(key):
             errors[key] = gettext(required[key])
         elif key == "reporter_name" and values.get("reporter_name"):
@@ -411,9 +404,9 @@ def translate_errors(exc: Invalid, values: Mapping[str, Any], uploads: list[Uplo
         elif key in FIELD_HELP:
             errors[key] = gettext(FIELD_HELP[key])
         else:
-            errors[key] = fallback[key]
+            errors[key] = say(message)
     if not errors:
-        errors["form"] = str(exc)
+        errors["form"] = say(exc.message)
     return errors
 
 
@@ -481,7 +474,7 @@ def report_form() -> Any:
             receipt = service().submit(payload, uploads, channel=via,
                                        language=current_language())
         except Invalid as exc:
-            errors = translate_errors(exc, values, uploads)
+            errors = translate_errors(exc, values)
             if "attachments" not in errors:
                 errors.update(file_errors(uploads))
         else:
@@ -494,7 +487,7 @@ def report_form() -> Any:
         try:
             check_submission(payload, service().config)
         except Invalid as exc:
-            errors = {**translate_errors(exc, values, uploads), **errors}
+            errors = {**translate_errors(exc, values), **errors}
         errors.update(file_errors(uploads))
         errors.pop("form", None)
     return render_report_form(values, errors, via=via, files_dropped=bool(uploads),
@@ -629,7 +622,7 @@ def track_action(tracking: str, action: str) -> Any:
         try:
             service().act(tracking, action, payload, principal, uploads)
         except Invalid as exc:
-            errors = translate_errors(exc, values, uploads, REQUIRED_TEXT.get(action))
+            errors = translate_errors(exc, values, REQUIRED_TEXT.get(action))
         except Conflict:
             document = service().get(tracking, principal)
             return tracking_page(tracking, document, alert=conflict_message(action, document),

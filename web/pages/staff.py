@@ -36,7 +36,7 @@ from flask import (
 )
 
 from web import auth
-from web.i18n import N_, gettext, label
+from web.i18n import N_, gettext, label, say
 from web.pages import pages
 from web.pages.common import service, settings
 from workflows import access
@@ -46,7 +46,7 @@ from workflows.errors import Conflict, Invalid, NotFound
 from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
 from workflows.sla import STEP_LABELS
 from workflows.stats import CATEGORY_LABELS, CHANNEL_LABELS, CLASSIFICATION_LABELS
-from workflows.storage import Upload
+from workflows.storage import FILE_EMPTY, FILE_NOT_ACCEPTED, FILE_TOO_LARGE, Upload
 from workflows.validation import ACTION_SCHEMAS
 
 PAGE_SIZE = 25
@@ -253,13 +253,7 @@ def _after_claim(task_id: str, message: str, error: bool = False) -> Any:
 
 
 def _claim_conflict(exc: Conflict) -> str:
-    text = str(exc)
-    found = re.search(r"already claimed by (\S+)", text)
-    if found:
-        return gettext("%(name)s claimed this task first.", name=found.group(1))
-    if "not claimed" in text:
-        return gettext("This task is not claimed (any more).")
-    return gettext("This task is no longer open: someone completed it.")
+    return say(exc.message, CLAIM_WORDS)
 
 
 @pages.post("/tasks/<task_id>/claim")
@@ -531,35 +525,70 @@ def read_payload(action: str, form: Mapping[str, str]) -> tuple[dict[str, Any], 
     return payload, errors
 
 
+# A use case's field error in the officer's words where the form has better ones, by the
+# message's id (its parameters fill them in); every other message is said by web/i18n.say.
+# tests/test_i18n.py checks that each key is a message id the use cases or the engine use.
+FIELD_WORDS = {
+    "name another report": N_("A report cannot duplicate itself: name another report."),
+    "link the other way round":
+        N_("That report is already a duplicate of this one: link the other way round."),
+    "unknown field; remove it": N_("This field is not accepted here."),
+    "no active agency has the code %(code)r; see /agencies":
+        N_("Choose an agency from the list."),
+    "%(unit)s is not a unit of %(agency)s":
+        N_("Choose a unit of the agency that holds the report."),
+    "%(unit)s is not a unit of this agency":
+        N_("Choose a unit of the agency that holds the report."),
+    "%(code)s is a %(kind)s": N_("Dispose only to an OPD, BUMD, kecamatan or kelurahan."),
+    FILE_EMPTY: N_("%(file)s is empty; attach it again."),
+    FILE_TOO_LARGE: N_("%(file)s is larger than %(mb)s MB; send a smaller one."),
+    FILE_NOT_ACCEPTED: N_("%(file)s is not a JPEG, PNG or WebP photo, a PDF or an MP4 video."),
+    "not one of the allowed values": N_("Choose one of the options."),
+}
+
+# A refused action in the officer's words, by the Conflict's message id.
+SOMEONE_CHANGED = N_("Someone else changed this report since you opened it. The page now shows "
+                     "the report as it is; check it and send your form again if it is still "
+                     "needed.")
+SOMEONE_ACTED = N_("Someone else acted on this report first. The page now shows the report as "
+                   "it is.")
+CONFLICT_WORDS = {
+    "report %(tracking)s was changed by someone else since you opened it (you had version "
+    "%(version)s); reload it and try again": SOMEONE_CHANGED,
+    "instance %(instance)s changed (version %(version)s, you had %(expected)s); reload it and "
+    "try again": SOMEONE_CHANGED,
+    "instance %(instance)s was changed by someone else; reload and retry": SOMEONE_CHANGED,
+    "report %(tracking)s (%(category)s) needs a photo as evidence before it can be verified; "
+    "request information from the complainant (request_info) instead":
+        N_("This report needs a photo as evidence before it can be verified. Ask the "
+           "complainant for information instead."),
+    "task %(task)s is assigned to %(holder)s; ask them, or unassign it first":
+        N_("%(holder)s has claimed this task. Ask them, or have it released first."),
+    "task %(task)s is not open: it was completed or cancelled (or never existed)": SOMEONE_ACTED,
+    "task %(task)s is no longer open; someone else completed it": SOMEONE_ACTED,
+    "instance %(instance)s is %(status)s": SOMEONE_ACTED,
+    "report %(tracking)s can no longer be reopened (the reopening period has ended); file a "
+    "new report": N_("The reopening period has ended; the complainant must file a new report."),
+    "%(action)r is not possible while report %(tracking)s is %(status)s":
+        N_("This is not possible in the report's current state."),
+    "only a closed report can be reopened; %(tracking)s is %(status)s":
+        N_("Only a closed report can be reopened."),
+}
+
+# A claim or release that lost a race, by the Conflict's message id.
+CLAIM_WORDS = {
+    "task %(task)s is already claimed by %(holder)s": N_("%(holder)s claimed this task first."),
+    "task %(task)s is not claimed by %(user)s (assignee: %(holder)s)":
+        N_("This task is not claimed (any more)."),
+    "task %(task)s is not claimed by anyone": N_("This task is not claimed (any more)."),
+    "task %(task)s is not open: it was completed or cancelled (or never existed)":
+        N_("This task is no longer open: someone completed it."),
+}
+
+
 def field_error(name: str, message: str) -> str:
     """A use case's field error in the officer's language."""
-    simple = {
-        "this field is required": N_("This field is required."),
-        "the file is empty; attach it again": N_("The file is empty; attach it again."),
-        "attach a JPEG, PNG or WebP photo, a PDF or an MP4":
-            N_("Attach a JPEG, PNG or WebP photo, a PDF or an MP4 video."),
-        "name another report": N_("A report cannot duplicate itself: name another report."),
-        "link the other way round":
-            N_("That report is already a duplicate of this one: link the other way round."),
-        "unknown field; remove it": N_("This field is not accepted here."),
-    }
-    if message in simple:
-        return gettext(simple[message])
-    if message.startswith("no active agency has the code"):
-        return gettext("Choose an agency from the list.")
-    if "is not a unit of" in message:
-        return gettext("Choose a unit of the agency that holds the report.")
-    if name == "agency_code" and re.search(r" is an? \w+$", message):
-        return gettext("Dispose only to an OPD, BUMD, kecamatan or kelurahan.")
-    if message.startswith("files may be at most"):
-        return gettext("Files may be at most 10 MB each; send a smaller one.")
-    if "is too long" in message:
-        return gettext("This text is too long.")
-    if "is not one of" in message:
-        return gettext("Choose one of the options.")
-    if "minimum" in message or "maximum" in message:
-        return gettext("Enter a number in the allowed range.")
-    return gettext(message)
+    return say(message, FIELD_WORDS)
 
 
 def _field_errors(exc: Invalid) -> dict[str, str]:
@@ -571,25 +600,7 @@ def _field_errors(exc: Invalid) -> dict[str, str]:
 
 
 def conflict_message(exc: Conflict) -> str:
-    text = str(exc)
-    if "changed by someone else since you opened it" in text or "was changed by someone" in text:
-        return gettext("Someone else changed this report since you opened it. The page now "
-                       "shows the report as it is; check it and send your form again if it "
-                       "is still needed.")
-    if "needs a photo" in text:
-        return gettext("This report needs a photo as evidence before it can be verified. Ask "
-                       "the complainant for information instead.")
-    found = re.search(r"is assigned to (\S+);", text)
-    if found:
-        return gettext("%(name)s has claimed this task. Ask them, or have it released first.",
-                       name=found.group(1))
-    if "no longer open" in text or "is not open" in text:
-        return gettext("Someone else acted on this report first. The page now shows the "
-                       "report as it is.")
-    if "can no longer be reopened" in text:
-        return gettext("The reopening period has ended; the complainant must file a new "
-                       "report.")
-    return gettext("This is not possible in the report's current state.")
+    return say(exc.message, CONFLICT_WORDS)
 
 
 def _photo_url(tracking: str, attachment: Mapping[str, Any], thumb: bool = False) -> str:
@@ -691,15 +702,13 @@ def case_action(tracking: str, action: str) -> Any:
         service().act(tracking, action, payload, principal, uploads,
                       expected_version=int(version_text))
     except Invalid as exc:
-        found = _field_errors(exc)
-        if not found:
-            found = {"(form)": gettext("Some fields need your attention.")}
+        found = _field_errors(exc) or {"(form)": say(exc.message)}
         return render_case(tracking, status=422, open_action=action, values=values,
                            errors=found)
     except NotFound as exc:
         duplicate = payload.get("duplicate_of")
-        if action == "link_duplicate" and duplicate and str(exc).startswith(
-                f"report {duplicate} "):
+        if action == "link_duplicate" and duplicate and exc.message.params.get(
+                "tracking") == duplicate:
             return render_case(tracking, status=422, open_action=action, values=values,
                                errors={"duplicate_of": gettext(
                                    "No report has this tracking number.")})
