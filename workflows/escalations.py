@@ -442,7 +442,9 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
                         for name in BOARD_STATES}}
 
     return {
-        "as_of": now.astimezone(calendar.tzinfo).isoformat(),
+        # when the counts were made: up to readcache.CLOCK_TOLERANCE ago (the cases listed
+        # are read now)
+        "as_of": counted["at"].astimezone(calendar.tzinfo).isoformat(),
         "scope": scope.document(),
         "due_soon_days": DUE_SOON_DAYS,
         "ladder": [{"key": r, "label": RUNG_LABELS.get(r, {"id": r, "en": r})}
@@ -515,4 +517,4 @@ def _board_counts(session: Session, principal: access.Principal, calendar: Any,
                            opd=None if opd is None else (opd_id or NO_AGENCY), rung=rung,
                            state=state, limit=limit)
     return {"open_by_agency": open_by_agency, "cells": cells, "cases_total": cases_total,
-            "listed": listed}
+            "listed": listed, "at": now}

@@ -16,8 +16,12 @@ so it never says other than a fresh read would:
   catches transactions still running then and committed later; on SQLite the last row ids
   (one writer at a time, so ids follow commit order). A newer row in a log the entry
   depends on discards it;
-- the clock: ``now`` not before the moment it was read, and the entry's own condition on
-  time (``still_valid``: e.g. no deadline has become overdue since);
+- the clock: ``now`` not before the moment it was read, and either within
+  ``CLOCK_TOLERANCE`` of it or the entry's own condition on time still true
+  (``still_valid``: e.g. no deadline has become overdue since). With 100,000 open reports a
+  deadline passes every few seconds, so a figure that depends on the clock would be read
+  again nearly every time; instead it follows the clock within a minute (the SLA board
+  says when its counts were made), and every write at once;
 - younger than ``MAX_AGE`` (the logs keep a day of rows).
 
 Without the triggers (a database not migrated) nothing is cached. Each process (each
@@ -32,7 +36,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -42,6 +46,7 @@ from engine.store import TASK_TRIGGER_NAMES
 from workflows.models import STATS_TRIGGER_NAMES
 
 MAX_AGE = 3600.0  # seconds; the change logs keep a day of rows
+CLOCK_TOLERANCE = timedelta(seconds=60)  # how far a cached figure may lag the clock
 ENTRIES = 512
 
 STATS = "stats_change"  # complaints, SLA records, escalations
@@ -121,7 +126,8 @@ class ReadCache:
         if entry is not None and (
                 entry.computed_at <= now
                 and time_module.monotonic() - entry.born < MAX_AGE
-                and (entry.still_valid is None or entry.still_valid(now))
+                and (entry.still_valid is None or now - entry.computed_at <= CLOCK_TOLERANCE
+                     or entry.still_valid(now))
                 and not changed_since(session, entry.mark, entry.logs, entry.received)):
             found = entry
         with self.lock:
