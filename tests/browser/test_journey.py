@@ -161,6 +161,13 @@ def test_pothole_report_from_phone_to_rated_answer_and_the_board(
     regency_head.goto(f"{live.url}/board")
     escalation = regency_head.locator("#inbox article.escalation", has_text=late[
         "tracking_number"])
+    # The reassign form is fetched when its section opens (htmx), with the agency list.
+    assert escalation.locator("select[name=agency_code]").count() == 0
+    escalation.locator("details.escalation-reassign-lazy summary").click()
+    agencies = escalation.locator("select[name=agency_code]")
+    agencies.wait_for()
+    assert agencies.locator("option[value=dlh]").count() == 1
+    screenshot(regency_head, "escalation-reassign-form")
     escalation.locator("button[value=acknowledge]").click()
     regency_head.wait_for_load_state()
     screenshot(regency_head, "escalation-acknowledged")
