@@ -4,7 +4,7 @@ counted per OPD and per rung of the ladder."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
@@ -234,7 +234,11 @@ def count_escalations(session: Session, principal: access.Principal, *,
         query = query.where(scope)
     if status:
         query = query.where(Escalation.status == status)
-    return int(session.scalar(query) or 0)
+    # Counted again only after an escalation changed (the statistics' change log).
+    key = ("escalations", principal.sees_everything,
+           tuple(sorted(principal.org_agency_ids)), status)
+    return readcache.cached(session, key, datetime.now(UTC), (readcache.STATS,),
+                            lambda: (int(session.scalar(query) or 0), None))
 
 
 def get_escalation(session: Session, escalation_id: int, principal: access.Principal
