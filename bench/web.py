@@ -652,14 +652,18 @@ CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
 class Client:
     """One keep-alive HTTP connection with one signed-in session (or a bearer token)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, keep_alive: bool = True) -> None:
         self.port = port
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.headers: dict[str, str] = {}
+        # Without keep-alive every request opens its own connection, as a reverse proxy in
+        # front of gunicorn does by default (nginx speaks HTTP/1.0 to its upstream): the
+        # kernel hands each one to whichever worker accepts first.
+        self.extra = {} if keep_alive else {"Connection": "close"}
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
-        merged = {**self.headers, **(headers or {})}
+        merged = {**self.headers, **self.extra, **(headers or {})}
         for attempt in range(2):
             try:
                 self.connection.request(method, path, body=body, headers=merged)
@@ -712,8 +716,9 @@ class Clients:
     """CLIENTS keep-alive connections, and a signed-in session of its own for each
     (connection, user) pair, made once and kept for every endpoint that user requests."""
 
-    def __init__(self, port: int, tokens: dict[str, str], shared: bool = False) -> None:
-        self.clients = [Client(port) for _ in range(CLIENTS)]
+    def __init__(self, port: int, tokens: dict[str, str], shared: bool = False,
+                 keep_alive: bool = True) -> None:
+        self.clients = [Client(port, keep_alive) for _ in range(CLIENTS)]
         self.tokens = tokens
         # shared (--quick): the clients of one user share one session, signed in once
         self.shared = shared
@@ -1024,7 +1029,8 @@ def set_up(url: str, label: str, sizes: dict[str, Any], folder: Path) -> dict[st
 
 
 def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: int,
-                  threads: int, keep: Path | None = None) -> dict[str, Any]:
+                  threads: int, keep: Path | None = None, keep_alive: bool = True
+                  ) -> dict[str, Any]:
     label = backend.label
     if keep is not None:
         folder = keep / label
@@ -1046,9 +1052,10 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
         with serve(url, folder, workers, threads) as server:
             result["server"] = {"software": f"gunicorn {_version('gunicorn')}",
                                 "worker_class": "gthread", "workers": workers,
-                                "threads": threads,
+                                "threads": threads, "client_keep_alive": keep_alive,
                                 "start_seconds": round(time.perf_counter() - step, 1)}
-            clients = Clients(server.port, tokens, shared=sizes["shared_sessions"])
+            clients = Clients(server.port, tokens, shared=sizes["shared_sessions"],
+                              keep_alive=keep_alive)
             try:
                 for index, name in enumerate(ENDPOINTS):
                     figures = run_endpoint(clients, variants[name], sizes["warmup"],
@@ -1113,6 +1120,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the databases (SQLite in DIR, PostgreSQL as "
                              "aduan_bench_web_kept) and reuse them on the next run with the "
                              "same DIR, skipping the set-up (for profiling; the data ages)")
+    parser.add_argument("--connection", choices=("keep-alive", "close"), default="keep-alive",
+                        help="clients keep their connection (default), or open one per "
+                             "request as a reverse proxy does")
     parser.add_argument("--only", choices=("sqlite", "postgres"),
                         help="measure one database only")
     args = parser.parse_args(argv)
@@ -1144,7 +1154,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         if args.only != "postgres":
             result["sqlite"] = bench_backend(SqliteBackend(folder), sizes, folder / "sqlite",
-                                             args.workers, args.threads, args.keep)
+                                             args.workers, args.threads, args.keep,
+                                             args.connection == "keep-alive")
         if args.only == "sqlite":
             result["postgres"] = {"skipped": "--only sqlite"}
         elif args.postgres_url:
@@ -1153,7 +1164,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 result["postgres_server"] = backend.server_version()
                 result["postgres"] = bench_backend(backend, sizes, folder / "postgres",
-                                                   args.workers, args.threads, args.keep)
+                                                   args.workers, args.threads, args.keep,
+                                             args.connection == "keep-alive")
             except OperationalError as exc:
                 say(f"postgres: cannot be measured: {exc.orig or exc}")
                 result["postgres"] = {"error": str(exc.orig or exc).strip()}
