@@ -366,7 +366,11 @@ def test_an_oversized_upload_gets_the_413_page_and_back_keeps_the_text(
     page.set_input_files("#f-attachments", video)
     page.click("#submit-report")
     page.wait_for_selector("#back-to-form")
+    # the button goes back through app.js (its href opens an empty form): clicked before the
+    # page's scripts ran, it would be a plain link
+    page.wait_for_load_state("load")
     page.click("#back-to-form")
     page.wait_for_selector("#report-form")
+    page.wait_for_load_state("load")
     assert page.input_value("#f-title") == "Jalan berlubang di Jl. Provinsi KM 5"
     assert page.input_value("#f-body").startswith("Lubang besar di tengah jalan")
