@@ -71,12 +71,11 @@ def schema_message(error: Any) -> Message:
     return Message.worded(error.message, wording, limit=limit)
 
 
-class EngineError(Exception):
-    """Base of every error the engine raises; str() is a message a person can act on.
-
-    The message may be a template with keyword parameters, `Conflict("task %(task)s is
-    claimed", task=task_id)`: str() is then the filled-in text, and `message` the Message
-    that keeps the id and the parameters (for a translated interface)."""
+class MessageError(Exception):
+    """An error whose message may be a template with keyword parameters,
+    `Conflict("task %(task)s is claimed", task=task_id)`: str() is then the filled-in text,
+    and `message` the Message that keeps the id and the parameters (for a translated
+    interface). The base of the engine's errors and of the domain's (workflows.errors)."""
 
     def __init__(self, message: str = "", /, **params: Any) -> None:
         super().__init__(Message(message, **params))
@@ -85,6 +84,10 @@ class EngineError(Exception):
     def message(self) -> Message:
         text = self.args[0] if self.args else str(self)
         return text if isinstance(text, Message) else Message(str(text))
+
+
+class EngineError(MessageError):
+    """Base of every error the engine raises; str() is a message a person can act on."""
 
 
 class NotFound(EngineError):

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text, update
 import migrations
 from engine import Engine, FrozenClock
 from tests.regency import build
-from workflows import access, demo, stats, stats_export
+from workflows import access, demo, readcache, stats, stats_export
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
 from workflows.holidays_admin import set_day
@@ -642,7 +642,7 @@ def test_two_reports_walked_through_the_api_show_in_the_figures(database_url, tm
 # --------------------------------------------------------------------------- the cache
 
 
-def cache_of(engine: Engine) -> stats.FigureCache:
+def cache_of(engine: Engine) -> readcache.ReadCache:
     with engine.store.read() as session:
         cache = stats.figure_cache(session)
     assert cache is not None, "the migrated database has the triggers"

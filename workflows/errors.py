@@ -15,24 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import N_, Message
+from engine.errors import N_, Message, MessageError
 
 __all__ = ["N_", "Conflict", "DomainError", "Forbidden", "Invalid", "Message", "NotFound",
            "Unauthenticated"]
 
 
-class DomainError(Exception):
-    """Base of the domain's errors; str() is a message a person can act on."""
+class DomainError(MessageError):
+    """Base of the domain's errors; str() is a message a person can act on (a Message
+    template with its parameters, as the engine's errors)."""
 
     status = 400
-
-    def __init__(self, message: str = "", /, **params: Any) -> None:
-        super().__init__(Message(message, **params))
-
-    @property
-    def message(self) -> Message:
-        text = self.args[0] if self.args else str(self)
-        return text if isinstance(text, Message) else Message(str(text))
 
 
 class Invalid(DomainError):

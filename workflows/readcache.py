@@ -105,6 +105,7 @@ class _Entry:
     logs: tuple[str, ...]
     received: tuple[datetime, datetime] | None
     still_valid: Callable[[datetime], bool] | None
+    tolerance: timedelta
     value: Any
 
 
@@ -126,7 +127,7 @@ class ReadCache:
         if entry is not None and (
                 entry.computed_at <= now
                 and time_module.monotonic() - entry.born < MAX_AGE
-                and (entry.still_valid is None or now - entry.computed_at <= CLOCK_TOLERANCE
+                and (entry.still_valid is None or now - entry.computed_at <= entry.tolerance
                      or entry.still_valid(now))
                 and not changed_since(session, entry.mark, entry.logs, entry.received)):
             found = entry
@@ -143,10 +144,13 @@ class ReadCache:
 
     def read(self, session: Session, key: Hashable, now: datetime, logs: Iterable[str],
              compute: Callable[[], tuple[Any, Callable[[datetime], bool] | None]], *,
-             received: tuple[datetime, datetime] | None = None) -> Any:
+             received: tuple[datetime, datetime] | None = None,
+             tolerance: timedelta = CLOCK_TOLERANCE) -> Any:
         """The cached value of ``key``, or ``compute()``'s (value, still_valid) kept for
         later. The logs' mark is read before ``compute`` runs: whatever commits during or
-        after it is newer than the mark and discards the entry."""
+        after it is newer than the mark and discards the entry. ``received`` narrows the
+        statistics' log to a period; ``tolerance`` is how far the entry may lag the clock
+        before ``still_valid`` is asked (none for the statistics, which are exact)."""
         logs = tuple(logs)
         if not set(logs) <= self.usable:
             return compute()[0]
@@ -157,7 +161,7 @@ class ReadCache:
         value, still_valid = compute()
         with self.lock:
             self.entries[key] = _Entry(mark, now, time_module.monotonic(), logs, received,
-                                       still_valid, value)
+                                       still_valid, tolerance, value)
             self.entries.move_to_end(key)
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)

@@ -11,7 +11,7 @@ are taken here. Working days are measured in SQL against the calendar of
 working days before it), so means and medians are exact to the second; the three speed
 measures cost one scan of the cohort together, the counts two more.
 
-What the database says about a period is kept in memory per process (:class:`FigureCache`)
+What the database says about a period is kept in memory per process (:func:`figure_cache`)
 and used again for as long as the database's change log (table ``stats_change``, written
 by triggers for every change to a complaint, an SLA record or an escalation) shows no
 change to that period, and the clock has not moved past a deadline or the Ombudsman's
@@ -21,10 +21,7 @@ threshold: a cached answer is always the one a fresh computation would give.
 from __future__ import annotations
 
 import itertools
-import threading
-import time as time_module
-import weakref
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -56,7 +53,6 @@ from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.errors import Forbidden, Invalid
 from workflows.models import (
     OPEN_PREDICATE,
-    STATS_TRIGGER_NAMES,
     Agency,
     CalendarDay,
     Complaint,
@@ -328,7 +324,7 @@ def compute(session: Session, config: RegencyConfig, period: Period, now: dateti
     """The figures of ``period`` within ``scope`` as they stand at ``now``.
 
     The aggregates come from the database, or from this process's cache when the database
-    says provably that nothing they depend on changed (see :class:`FigureCache`); labels,
+    says provably that nothing they depend on changed (see :func:`figure_cache`); labels,
     the ranking and anything else that depends on settings or on the clock are worked out
     on every call.
     """
@@ -346,18 +342,22 @@ def compute(session: Session, config: RegencyConfig, period: Period, now: dateti
     # Every timestamp of the cohort lies between the period's start and now.
     days = (period.start - timedelta(days=1),
             max(period.end, _today(now, config)) + timedelta(days=1))
-    store = figure_cache(session) if cache and USE_CACHE else None
-    key = (first, after, None if scope.agency_ids is None else tuple(sorted(scope.agency_ids)),
+    key = ("figures", first, after,
+           None if scope.agency_ids is None else tuple(sorted(scope.agency_ids)),
            config.timezone, config.ombudsman_days, days,
            tuple(sorted((row.day, row.kind) for row in calendar_rows)))
-    gathered = store.get(session, key, now) if store is not None else None
-    if gathered is None:
-        # The log's mark is read before the figures: whatever commits later is newer.
-        mark = _log_mark(session) if store is not None else None
+
+    def gather() -> tuple[_Gathered, Callable[[datetime], bool]]:
         gathered = _gather(session, config, period, now, scope, local, first, after, days,
                            calendar_with(config, calendar_rows))
-        if store is not None:
-            store.put(key, mark, now, gathered)
+        return gathered, lambda later: later < gathered.valid_until
+
+    store = figure_cache(session) if cache and USE_CACHE else None
+    if store is None:
+        gathered = gather()[0]
+    else:  # exact: no lag behind the clock (the figures name the moment they are for)
+        gathered = store.read(session, key, now, (readcache.STATS,), gather,
+                              received=(first, after), tolerance=timedelta(0))
     agencies = {row.id: row for row in session.execute(
         select(Agency.id, Agency.code, Agency.name, Agency.kind))}
     return _render(gathered, config, period, now, scope, weights, agencies, public=public)
@@ -453,104 +453,23 @@ def _render(gathered: _Gathered, config: RegencyConfig, period: Period, now: dat
 # --------------------------------------------------------------------------- the cache
 
 USE_CACHE = True  # the benchmark turns it off to measure the database's work alone
-CACHE_ENTRIES = 64  # per database, least recently used out first
-CACHE_MAX_AGE = 3600.0  # seconds; stats_change keeps a day of changes (see models)
 
 
-class FigureCache:
-    """The gathered aggregates of recent (period, scope) requests, per database, in memory.
+def figure_cache(session: Session) -> readcache.ReadCache | None:
+    """The read cache of the session's database (workflows/readcache.py), or None when the
+    database lacks the statistics' triggers that make it safe.
 
-    An entry answers a request only when all of these hold, so it never says other than a
-    fresh computation would:
-
-    - the same key: period bounds, scope (the agency ids), time zone, Ombudsman threshold,
-      calendar days and the administrator's calendar changes (their content);
-    - no change since: database triggers append a row to ``stats_change`` for every
-      INSERT, UPDATE and DELETE of a complaint, an SLA record or an escalation, with the
-      complaint's date of receipt, in the writer's transaction and whoever the writer
-      (``workflows.models.STATS_TRIGGERS``). Before gathering, the cache notes where the
-      log stood: on PostgreSQL the transaction snapshot (a change is new when its
-      transaction is not visible in it, which also catches transactions that were still
-      running and commit later), on SQLite the last row id (one writer at a time, so ids
-      follow commit order). No newer row for the period means nothing in it changed;
-    - ``now`` within [the moment it was computed, its ``valid_until``): no running step
-      becomes overdue and no open report crosses the Ombudsman's threshold in between;
-    - younger than ``CACHE_MAX_AGE``, well inside the day of log the triggers keep.
-
-    Settings (ranking weights), agency names and the clock's own fields (``as_of``, days
-    open) are applied on every call. Without the triggers (a database not migrated to 0006)
-    nothing is cached.
-    """
-
-    def __init__(self, size: int = CACHE_ENTRIES) -> None:
-        self.size = size
-        self.entries: OrderedDict[tuple, tuple[tuple, datetime, float, _Gathered]] = (
-            OrderedDict())
-        self.lock = threading.Lock()
-        self.usable: bool | None = None  # are the triggers there? asked once
-        self.hits = self.misses = 0
-
-    def get(self, session: Session, key: tuple, now: datetime) -> _Gathered | None:
-        with self.lock:
-            entry = self.entries.get(key)
-        found = None
-        if entry is not None:
-            mark, computed_at, born, gathered = entry
-            if (computed_at <= now < gathered.valid_until
-                    and time_module.monotonic() - born < CACHE_MAX_AGE
-                    and not _changed_since(session, mark, key[0], key[1])):
-                found = gathered
-        with self.lock:
-            if found is not None:
-                self.hits += 1
-                if key in self.entries:
-                    self.entries.move_to_end(key)
-            else:
-                self.misses += 1
-        return found
-
-    def put(self, key: tuple, mark: tuple, now: datetime, gathered: _Gathered) -> None:
-        with self.lock:
-            self.entries[key] = (mark, now, time_module.monotonic(), gathered)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
-
-
-_CACHES: weakref.WeakKeyDictionary[Any, FigureCache] = weakref.WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
-
-
-def figure_cache(session: Session) -> FigureCache | None:
-    """The cache of the session's database (one per connection pool), or None when the
-    database lacks the triggers that make it safe."""
-    pool = session.get_bind().pool
-    with _CACHES_LOCK:
-        cache = _CACHES.get(pool)
-        if cache is None:
-            cache = _CACHES[pool] = FigureCache()
-    if cache.usable is None:
-        cache.usable = _has_triggers(session)
-    return cache if cache.usable else None
-
-
-def _has_triggers(session: Session) -> bool:
-    return readcache._has_triggers(session, STATS_TRIGGER_NAMES)
-
-
-def _log_mark(session: Session) -> tuple:
-    """Where the change log stands for this transaction, read before the figures."""
-    return readcache.log_mark(session, (readcache.STATS,))
-
-
-def _changed_since(session: Session, mark: tuple, first: datetime, after: datetime) -> bool:
-    """Whether a complaint received in [first, after), or its SLA records or escalations,
-    changed after ``mark`` (rows with no date concern every period)."""
-    return readcache.changed_since(session, mark, (readcache.STATS,), (first, after))
+    A period's aggregates are kept there and answer a later request only when all of these
+    hold, so they never say other than a fresh computation would: the same key (period
+    bounds, scope, time zone, Ombudsman threshold, calendar days and the administrator's
+    calendar changes); no row in ``stats_change`` newer than the moment they were read for a
+    complaint received in the period (or without a date); ``now`` within [that moment, their
+    ``valid_until``), so no running step became overdue and no open report crossed the
+    Ombudsman's threshold in between (no tolerance: the figures are exact); younger than
+    ``readcache.MAX_AGE``. Settings (ranking weights), agency names and the clock's own
+    fields (``as_of``, days open) are applied on every call."""
+    cache = readcache.read_cache(session)
+    return cache if cache is not None and readcache.STATS in cache.usable else None
 
 
 def calendar_with(config: RegencyConfig, rows: Iterable[CalendarDay]) -> WorkingCalendar:
