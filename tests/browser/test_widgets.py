@@ -212,6 +212,22 @@ def test_diagram_shows_where_the_case_is(page: Any, static_server: Any,
     screenshot(page, "diagram")
 
 
+def test_a_diagram_drawn_while_hidden_is_fitted_once_shown(page: Any,
+                                                           static_server: Any) -> None:
+    # A div with no size (hidden, not laid out, a page being left) used to make bpmn-js
+    # scale by a non-finite factor: an error in the console (the page watch fails on it).
+    (static_server.generated / "lifecycle.json").write_text(json.dumps({
+        "xml": LIFECYCLE.read_text(), **lifecycle_states()}))
+    page.add_init_script("""document.addEventListener('DOMContentLoaded', () => {
+        document.getElementById('diagram').style.display = 'none'; });""")
+    goto(page, static_server, "diagram.html")
+    page.locator("#diagram[data-bpmn-state=ready]").wait_for(state="attached")
+    page.evaluate("document.getElementById('diagram').style.display = ''")
+    page.wait_for_function("""() => {
+        const box = document.querySelector('#diagram .viewport');
+        return box && box.getBoundingClientRect().width > 100; }""")
+
+
 @pytest.mark.browser_allow("console_errors")  # the 404 is logged by the browser itself
 def test_diagram_failures_show_the_error_text(page: Any, static_server: Any,
                                               screenshot: Any) -> None:

@@ -88,13 +88,19 @@
           console.warn('diagram.js: import warning:', warning.message || warning);
         });
         var canvas = viewer.get('canvas');
-        canvas.zoom('fit-viewport', 'auto');
-        mark(viewer, data);
-        if (window.ResizeObserver) {
-          new ResizeObserver(function () {
+        // Fitted only while the div has a size: fitting into 0 x 0 (a page being left, a
+        // div hidden or not laid out yet) makes bpmn-js scale by a non-finite factor,
+        // which the browser refuses with an error. The observer fits it once it has one.
+        var fit = function () {
+          if (element.clientWidth > 0 && element.clientHeight > 0) {
             canvas.resized();
             canvas.zoom('fit-viewport', 'auto');
-          }).observe(element);
+          }
+        };
+        fit();
+        mark(viewer, data);
+        if (window.ResizeObserver) {
+          new ResizeObserver(fit).observe(element);
         }
         element.removeAttribute('aria-busy');
         element.setAttribute('data-bpmn-warnings', String(warnings.length));
