@@ -604,8 +604,9 @@ class Server:
 
 
 @contextmanager
-def serve(url: str, folder: Path, workers: int, threads: int) -> Iterator[Server]:
-    """gunicorn with gthread workers over the app (create_app reads ADUAN_* settings)."""
+def serve(url: str, folder: Path, workers: int, threads: int, worker_class: str = "gthread"
+          ) -> Iterator[Server]:
+    """gunicorn over the app (create_app reads ADUAN_* settings)."""
     gunicorn = ensure_gunicorn()
     port = _free_port()
     log = folder / "gunicorn.log"
@@ -615,7 +616,7 @@ def serve(url: str, folder: Path, workers: int, threads: int) -> Iterator[Server
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "60",
+             "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "60",
              "--backlog", "256", "--timeout", "120", "--log-level", "warning",
              "web.app:create_app()"], cwd=ROOT, env=env, stdout=sink, stderr=sink)
     server = Server(process, port, workers, threads, log)
@@ -760,9 +761,10 @@ class Clients:
 
 
 def run_endpoint(clients: Clients, variants: list[Variant], warmup: int, requests: int,
-                 seed: int) -> dict[str, Any]:
+                 seed: int, server: Server | None = None) -> dict[str, Any]:
     """CLIENTS threads at once, each as its variant's user (round robin over the variants):
-    `warmup` requests in all, then `requests` in all, measured."""
+    `warmup` requests in all, then `requests` in all, measured. With `server`, where the CPU
+    time went: the server's processes, the clients (this process) and the machine."""
     chosen = clients.assign(variants)
     rngs = [random.Random(seed * 1000 + i) for i in range(CLIENTS)]
     share = [requests // CLIENTS + (1 if i < requests % CLIENTS else 0) for i in range(CLIENTS)]
@@ -798,11 +800,15 @@ def run_endpoint(clients: Clients, variants: list[Variant], warmup: int, request
     with suppress(threading.BrokenBarrierError):
         start.wait()
     cpu = _cpu_times()
+    spent = (_process_cpu(server.pids()) if server else 0.0, time.process_time(),
+             _process_cpu(_database_pids()))
     began = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = max(finished) - began if all(finished) else time.perf_counter() - began
     busy = _cpu_times(cpu)
+    spent = (_process_cpu(server.pids()) - spent[0] if server else None,
+             time.process_time() - spent[1], _process_cpu(_database_pids()) - spent[2])
     if errors:
         raise SystemExit(f"{len(errors)} failed requests, first: {errors[0]}")
     flat = [t for mine in timings for t in mine]
@@ -811,6 +817,14 @@ def run_endpoint(clients: Clients, variants: list[Variant], warmup: int, request
     figures["wall_seconds"] = round(wall, 2)
     figures["response_kb_median"] = round(statistics.median(b for *_, b in flat) / 1024, 1)
     figures["machine_busy_share"] = busy
+    if server is not None and spent[0] is not None:
+        figures["cpu_ms_per_request"] = {
+            "server": round(spent[0] * 1000 / len(flat), 1),
+            "clients": round(spent[1] * 1000 / len(flat), 1),
+            "postgres": round(spent[2] * 1000 / len(flat), 1),
+            "note": "the server's processes, the benchmark's client threads and the "
+                    "PostgreSQL server's processes (SQLite runs inside the server's); the "
+                    "rest of the machine's busy time is the system's"}
     figures["by_user"] = {
         v.name: {"user": v.user, **_figures([t for name, t, _ in flat if name == v.name])}
         for v in variants}
@@ -858,6 +872,27 @@ def _in_threads(jobs: list[Callable[[], None]]) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def _process_cpu(pids: list[int]) -> float:
+    """CPU seconds (user and system) used so far by these processes, from /proc."""
+    total = 0.0
+    for pid in pids:
+        with suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _database_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (none when it runs elsewhere)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found.append(int(entry.name))
+    return found
 
 
 def _cpu_times(since: tuple[float, float] | None = None) -> Any:
@@ -1029,8 +1064,8 @@ def set_up(url: str, label: str, sizes: dict[str, Any], folder: Path) -> dict[st
 
 
 def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: int,
-                  threads: int, keep: Path | None = None, keep_alive: bool = True
-                  ) -> dict[str, Any]:
+                  threads: int, keep: Path | None = None, keep_alive: bool = True,
+                  worker_class: str = "gthread") -> dict[str, Any]:
     label = backend.label
     if keep is not None:
         folder = keep / label
@@ -1049,9 +1084,9 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
         variants = variants_for(open_reports(url))
         result: dict[str, Any] = {**made, "endpoints": {}, "one_client": {}}
         step = time.perf_counter()
-        with serve(url, folder, workers, threads) as server:
+        with serve(url, folder, workers, threads, worker_class) as server:
             result["server"] = {"software": f"gunicorn {_version('gunicorn')}",
-                                "worker_class": "gthread", "workers": workers,
+                                "worker_class": worker_class, "workers": workers,
                                 "threads": threads, "client_keep_alive": keep_alive,
                                 "start_seconds": round(time.perf_counter() - step, 1)}
             clients = Clients(server.port, tokens, shared=sizes["shared_sessions"],
@@ -1059,13 +1094,17 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
             try:
                 for index, name in enumerate(ENDPOINTS):
                     figures = run_endpoint(clients, variants[name], sizes["warmup"],
-                                           sizes["requests"], index)
+                                           sizes["requests"], index, server)
                     result["endpoints"][name] = figures
                     parts = ", ".join(f"{v} {f['median_ms']}/{f['p95_ms']}"
                                       for v, f in figures["by_user"].items())
+                    cpu = figures.get("cpu_ms_per_request", {})
                     say(f"{label}: {name}: median {figures['median_ms']} ms, p95 "
                         f"{figures['p95_ms']} ms, {figures['requests_per_second']} req/s "
-                        f"with {CLIENTS} clients (median/p95 by user: {parts})")
+                        f"with {CLIENTS} clients, CPU per request: server "
+                        f"{cpu.get('server')} ms, clients {cpu.get('clients')} ms, "
+                        f"PostgreSQL {cpu.get('postgres')} ms "
+                        f"(median/p95 by user: {parts})")
                 for index, name in enumerate(ENDPOINTS):
                     alone = run_alone(clients, variants[name], sizes["alone"], index)
                     result["one_client"][name] = alone
@@ -1123,10 +1162,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connection", choices=("keep-alive", "close"), default="keep-alive",
                         help="clients keep their connection (default), or open one per "
                              "request as a reverse proxy does")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn's worker class")
+    parser.add_argument("--requests", type=int, metavar="N",
+                        help="measured requests per endpoint (default 400, 40 with --quick)")
     parser.add_argument("--only", choices=("sqlite", "postgres"),
                         help="measure one database only")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.requests:
+        sizes["requests"] = args.requests
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "web",
@@ -1155,7 +1200,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only != "postgres":
             result["sqlite"] = bench_backend(SqliteBackend(folder), sizes, folder / "sqlite",
                                              args.workers, args.threads, args.keep,
-                                             args.connection == "keep-alive")
+                                             args.connection == "keep-alive",
+                                             args.worker_class)
         if args.only == "sqlite":
             result["postgres"] = {"skipped": "--only sqlite"}
         elif args.postgres_url:
@@ -1165,7 +1211,8 @@ def main(argv: list[str] | None = None) -> int:
                 result["postgres_server"] = backend.server_version()
                 result["postgres"] = bench_backend(backend, sizes, folder / "postgres",
                                                    args.workers, args.threads, args.keep,
-                                             args.connection == "keep-alive")
+                                             args.connection == "keep-alive",
+                                             args.worker_class)
             except OperationalError as exc:
                 say(f"postgres: cannot be measured: {exc.orig or exc}")
                 result["postgres"] = {"error": str(exc.orig or exc).strip()}
