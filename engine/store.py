@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -316,6 +318,10 @@ def is_postgres(db: SqlEngine) -> bool:
     return db.dialect.name == "postgresql"
 
 
+# The read unit shared by the reads of one block (Store.shared_reads): [store, session].
+_SHARED_READS: ContextVar[list[Any] | None] = ContextVar("aduan_shared_reads", default=None)
+
+
 class Store:
     """The database of one engine: its connection pool and its session factory."""
 
@@ -342,7 +348,18 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only unit: never takes SQLite's write lock; rolled back at the end."""
+        """A read-only unit: never takes SQLite's write lock; rolled back at the end.
+        Inside shared_reads, the block's one shared session instead."""
+        shared = _SHARED_READS.get()
+        if shared is not None and shared[0] is self:
+            if shared[1] is None:
+                shared[1] = self.read_sessions()
+            try:
+                yield shared[1]
+            except DBAPIError:
+                shared[1].rollback()  # a failed statement: the next read starts afresh
+                raise
+            return
         session = self.read_sessions()
         try:
             with session.begin():
@@ -350,6 +367,26 @@ class Store:
                 session.rollback()
         finally:
             session.close()
+
+    @contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        """Every read unit opened in this block (by this thread) is one session in one
+        transaction, begun at its first statement and rolled back at the end: a page's reads
+        see one snapshot and cost one connection checkout and one BEGIN, instead of one per
+        read unit (the principal, the report, its tasks, the agency tree...). For requests
+        that only read (the web app wraps GET requests in it): a write unit commits apart,
+        and on SQLite a shared snapshot taken earlier would not see it."""
+        state: list[Any] = [self, None]
+        token = _SHARED_READS.set(state)
+        try:
+            yield
+        finally:
+            _SHARED_READS.reset(token)
+            if state[1] is not None:
+                try:
+                    state[1].rollback()
+                finally:
+                    state[1].close()
 
     def dispose(self) -> None:
         self.db.dispose()

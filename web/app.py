@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -62,6 +62,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.register_blueprint(api.blueprint)
     app.register_blueprint(pages)
     app.before_request(auth.check_csrf)
+    store = complaints.engine.store
+
+    @app.before_request
+    def one_read_unit() -> None:
+        # A GET's reads share one session and transaction (engine/store.Store.shared_reads).
+        if request.method in ("GET", "HEAD"):
+            unit = store.shared_reads()
+            unit.__enter__()
+            g.aduan_read_unit = unit
+
+    @app.teardown_request
+    def end_read_unit(_exc: BaseException | None) -> None:
+        unit = g.pop("aduan_read_unit", None)
+        if unit is not None:
+            unit.__exit__(None, None, None)
+
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     register_error_handlers(app)
     csp = content_security_policy(settings)

@@ -1,0 +1,103 @@
+"""One read unit per GET request (engine/store.Store.shared_reads): the reads of a page share
+one session, one connection and one transaction, whatever the layers that open them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import DBAPIError
+
+from workflows.models import Agency
+
+
+@contextmanager
+def checkouts(store: Any) -> Iterator[list[int]]:
+    """How many connections the store's pool hands out inside the block."""
+    seen = [0]
+
+    def count(*_args: Any) -> None:
+        seen[0] += 1
+
+    event.listen(store.db, "checkout", count)
+    try:
+        yield seen
+    finally:
+        event.remove(store.db, "checkout", count)
+
+
+def test_reads_inside_shared_reads_are_one_session_and_one_checkout(engine):
+    store = engine.store
+    with checkouts(store) as seen:
+        with store.read() as first:
+            first.scalar(text("SELECT 1"))
+        with store.read() as second:
+            second.scalar(text("SELECT 1"))
+    assert first is not second and seen[0] == 2  # outside: a unit each
+
+    with checkouts(store) as seen, store.shared_reads():
+        with store.read() as first:
+            first.scalar(text("SELECT 1"))
+            with store.read() as nested:  # a layer below opening its own read
+                assert nested is first
+        with store.read() as second:
+            second.scalar(text("SELECT 1"))
+        assert second is first
+    assert seen[0] == 1
+    # the unit ended with the block: the next read is a unit of its own again
+    with store.read() as after:
+        assert after is not first
+
+
+def test_writes_inside_a_shared_read_commit_apart(engine):
+    """A write unit inside the block is its own transaction: committed when it ends, seen by
+    every unit after the block. (Inside it, PostgreSQL's reads see it at once, read
+    committed; SQLite's shared snapshot, begun before, does not: GET requests only read.)"""
+    store = engine.store
+    postgres = store.postgres
+    with store.shared_reads():
+        with store.read() as session:
+            session.scalar(select(Agency.id).limit(1))  # the snapshot begins
+        with store.transaction() as writer:
+            writer.add(Agency(code="uji_baca", name="Dinas Uji", kind="opd"))
+        with store.read() as session:
+            seen = session.scalar(select(Agency.code).where(Agency.code == "uji_baca"))
+        assert seen == ("uji_baca" if postgres else None)
+    with store.read() as session:
+        assert session.scalar(select(Agency.code).where(Agency.code == "uji_baca")) == (
+            "uji_baca")
+
+
+def test_a_failed_statement_does_not_spoil_the_next_read_of_the_request(engine):
+    store = engine.store
+    with store.shared_reads():
+        with pytest.raises(DBAPIError), store.read() as session:
+            session.execute(text("SELECT * FROM no_such_table"))
+        with store.read() as session:
+            assert session.scalar(text("SELECT 1")) == 1
+
+
+def test_a_get_request_takes_one_connection_whatever_it_reads(regency):
+    """The API's list: the token's principal, the report page, the agencies and the read
+    cache's log check, all on one connection."""
+    regency.submit(photo=True)
+    store = regency.engine.store
+    headers = regency.headers("admin.kominfo")
+    regency.client.get("/api/v1/complaints", headers=headers)  # notes the token's first use
+    with checkouts(store) as seen:
+        response = regency.client.get("/api/v1/complaints", headers=headers)
+    assert response.status_code == 200 and response.get_json()["total"] == 1
+    assert seen[0] == 1
+
+
+def test_pages_read_once_per_request(site):
+    site.login("admin.kominfo")
+    tracking = site.regency.submit(photo=True)["tracking_number"]
+    store = site.regency.engine.store
+    for path in ("/tasks", f"/cases/{tracking}", "/board"):
+        with checkouts(store) as seen:
+            site.get(path)
+        assert seen[0] == 1, path
