@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import url_for
 from sqlalchemy import select
 
 from workflows import access, escalations
@@ -333,3 +334,41 @@ def test_the_reassign_form_is_only_for_those_who_may_reassign(site):
     site.get("/board/escalations/999999/reassign", expect=404)
     site.login("penghubung.pupr")  # not a supervisor
     site.get(f"/board/escalations/{escalation['id']}/reassign", expect=403)
+
+
+def test_the_boards_table_is_kept_with_its_counts_per_language_and_inbox_view(site):
+    """The table of counts is rendered once per counting and kept with the counts
+    (web/pages/supervision.py): another language or inbox view has its own, and a change
+    to the counts renders it anew."""
+    pupr = open_case(site, "dinas_pupr", unit="pupr_bina_marga", title="Jalan berlubang km 5")
+    site.regency.advance(days=7, hours=2)  # overdue and escalated
+    site.login("sekda")
+    first = region(site.text(site.get("/board")), "sla-matrix")
+    assert count_link(first, "dinas_pupr", "opd", "overdue") == "1"
+    assert region(site.text(site.get("/board")), "sla-matrix") == first  # kept
+    # the inbox view is kept by the count links
+    acknowledged = region(site.text(site.get("/board?inbox=acknowledged")), "sla-matrix")
+    assert "inbox=acknowledged" in acknowledged and "inbox=" not in first
+    site.get("/language/en", expect=302)
+    english = region(site.text(site.get("/board")), "sla-matrix")
+    assert "Agency" in english and "Instansi" in first and "Agency" not in first
+    site.get("/language/id", expect=302)
+    # a second late case: counted again, drawn again
+    open_case(site, "dinas_pupr", title="Jalan retak di Jl. Ahmad Yani")
+    site.regency.advance(days=7, hours=2)
+    again = region(site.text(site.get("/board")), "sla-matrix")
+    assert count_link(first, "all", "all", "overdue") == "1"
+    assert count_link(again, "all", "all", "overdue") == "2", pupr
+
+
+def test_the_inbox_cards_post_to_the_routes_of_their_actions(site):
+    """The cards build their forms' addresses from one prefix (escalation_url): they must
+    be the routes' own."""
+    from web.pages.supervision import escalation_url
+
+    with site.regency.client.application.test_request_context():
+        for endpoint, action in (("pages.acknowledge_escalation", "acknowledge"),
+                                 ("pages.comment_escalation", "comment"),
+                                 ("pages.reassign_escalation", "reassign"),
+                                 ("pages.reassign_form", "reassign")):
+            assert url_for(endpoint, escalation_id=42) == f"{escalation_url(42)}/{action}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from workflows import access, readcache, stats, views
 from workflows import diagram_ids as ids
@@ -135,18 +135,19 @@ def _board_cases(session: Session, principal: access.Principal, calendar: Any,
                  now: datetime, matched: list[Any], agencies: dict[int, Agency],
                  ladder: list[str], complaint_ids: list[int]) -> dict[int, dict[str, Any]]:
     """A board row for each of these cases, from its matching deadlines."""
-    # Only the columns a row shows (a report's body and its deadlines' pauses are not).
+    # Only the columns a row shows, as plain rows (no ORM objects: a report's body and its
+    # deadlines' pauses are not shown). Named as the report's attributes, which is what
+    # _title and the access rules read.
     records = session.execute(
-        select(SlaRecord, Complaint).join(Complaint, Complaint.id == SlaRecord.complaint_id)
+        select(SlaRecord.step, SlaRecord.due_at, SlaRecord.rung, SlaRecord.holder_rung,
+               Complaint.id, Complaint.tracking_number, Complaint.title, Complaint.status,
+               Complaint.confidential, Complaint.agency_id, Complaint.unit_id)
+        .join(Complaint, Complaint.id == SlaRecord.complaint_id)
         .where(*matched, SlaRecord.complaint_id.in_(complaint_ids or [-1]))
-        .options(load_only(SlaRecord.id, SlaRecord.complaint_id, SlaRecord.step,
-                           SlaRecord.due_at, SlaRecord.rung, SlaRecord.holder_rung),
-                 load_only(Complaint.id, Complaint.tracking_number, Complaint.title,
-                           Complaint.status, Complaint.confidential, Complaint.agency_id,
-                           Complaint.unit_id))
         .order_by(SlaRecord.id)).all()
     by_case: dict[int, dict[str, Any]] = {}
-    for record, complaint in records:
+    for record in records:
+        complaint = record  # the report's columns, by their names
         left = calendar.working_days_left(now, record.due_at)
         case = by_case.setdefault(complaint.id, {"complaint": complaint, "left": left,
                                                  "record": record, "rung": record.rung,
@@ -458,6 +459,9 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         "filters": {"opd": opd, "rung": rung, "state": state},
         "cases": listed,
         "cases_total": cases_total,
+        # What callers derive from these counts alone (the page's rendered table) may be
+        # kept here: it lives exactly as long as the counts do (the read cache's entry).
+        "memo": counted.setdefault("memo", {}),
     }
 
 

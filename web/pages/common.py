@@ -17,7 +17,9 @@ from flask import (
 )
 
 from web import auth
-from web.i18n import COOKIE, LANGUAGES, N_, gettext, say
+from markupsafe import Markup, escape
+
+from web.i18n import COOKIE, LANGUAGES, N_, format_number, format_when, gettext, say
 from web.pages import pages
 from workflows.complaints import Complaints
 from workflows.errors import Invalid
@@ -70,6 +72,25 @@ class UploadLimits:
 def upload_limits() -> UploadLimits:
     config = service().config
     return UploadLimits(config.max_attachments, config.max_attachment_bytes)
+
+
+@pages.app_template_global("sla_badge")
+def sla_badge(days_left: float | None, paused: bool = False, due_at: Any = None) -> Markup:
+    """The working days left on a deadline, coloured: green, amber (one day or less), red
+    (late); grey while paused or when there is none. Written in Python rather than as a
+    template macro: worklists and the board show fifty a page."""
+    if paused:
+        return Markup('<span class="badge sla-paused">%s</span>') % gettext("paused")
+    if days_left is None:
+        return Markup('<span class="badge sla-done">—</span>')
+    if days_left < 0:
+        css, text = "sla-red", gettext("%(days)s working days late",
+                                       days=format_number(-days_left))
+    else:
+        css = "sla-amber" if days_left <= 1 else "sla-green"
+        text = gettext("%(days)s working days left", days=format_number(days_left))
+    return Markup('<span class="badge %s" title="%s">%s</span>') % (
+        css, format_when(due_at), escape(text))
 
 
 # The forms with file inputs, and where each came from: the 413 page links back to it.

@@ -10,9 +10,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from web import auth
-from web.i18n import N_, gettext
+from web.i18n import N_, current_language, gettext
 from web.pages import pages
 from web.pages.common import field_messages, service
 from workflows import escalations
@@ -52,6 +53,12 @@ FILTER_MESSAGES = {
     "rung": N_("Choose a rung of the escalation ladder."),
     "opd": N_("No agency has this code; use the links of the board."),
 }
+
+
+def escalation_url(escalation_id: int | str) -> str:
+    """/board/escalations/<id>: the inbox card's forms add /acknowledge, /comment and
+    /reassign (a card's four url_for calls, 25 cards a page, cost a millisecond)."""
+    return f"{url_for('pages.board')}/escalations/{escalation_id}"
 
 
 def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | None = None,
@@ -94,13 +101,22 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
                  "inbox": inbox if inbox != "open" else None}
         return f"{base}?{urlencode({k: v for k, v in query.items() if v})}#cases"
 
+    state_labels = {k: gettext(v) for k, v in STATE_LABELS.items()}
+    # The table of counts is hundreds of links: rendered once per counting (and language and
+    # inbox view, which its links keep), and kept with the counts it shows.
+    matrix_key = ("matrix", current_language(), inbox)
+    matrix = board["memo"].get(matrix_key)
+    if matrix is None:
+        matrix = board["memo"][matrix_key] = Markup(render_template(  # noqa: S704 - escaped by Jinja
+            "supervision/_matrix.html", board=board, count_href=count_href,
+            state_labels=state_labels))
     return render_template(
         "supervision/board.html", board=board, inbox=inbox_rows, inbox_view=inbox,
         inbox_total=inbox_total, inbox_page=inbox_page, inbox_pages=inbox_pages,
         targets=targets, reassign_allowed=bool(targets), forms=forms or {},
-        count_href=count_href,
-        filter_errors=errors, message=message,
-        state_labels={k: gettext(v) for k, v in STATE_LABELS.items()},
+        matrix=matrix, filter_errors=errors, message=message,
+        escalation_url=escalation_url(""),
+        state_labels=state_labels,
         inbox_labels={k: gettext(v) for k, v in INBOX_LABELS.items()},
         escalation_status={k: gettext(v) for k, v in ESCALATION_STATUS.items()},
         inbox_views=INBOX_VIEWS), status
