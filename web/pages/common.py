@@ -15,10 +15,9 @@ from flask import (
     request,
     url_for,
 )
-
-from web import auth
 from markupsafe import Markup, escape
 
+from web import auth
 from web.i18n import COOKIE, LANGUAGES, N_, format_number, format_when, gettext, say
 from web.pages import pages
 from workflows.complaints import Complaints
