@@ -90,3 +90,28 @@ def test_the_board_lists_the_nearest_cases_and_pages_its_inbox(site, monkeypatch
     second = page.text(page.get("/board?inbox_page=2"))
     assert f'id="escalation-{rest[0]["id"]}"' in second
     assert 'href="/board?inbox_page=1#inbox"' in second
+
+
+def test_lists_read_neither_report_bodies_nor_deadline_pauses(regency):
+    """A list row shows a report's title and its deadline: the worklist and the list API
+    read no report body, description or deadline pauses (views.LISTED_COLUMNS,
+    views.DEADLINE_COLUMNS), whichever page of them."""
+    from sqlalchemy import event
+
+    reports(regency, 3)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(regency.engine.store.db, "before_cursor_execute", seen)
+    try:
+        listed = regency.get("/api/v1/complaints", as_="admin.kominfo")
+        worklist = regency.complaints.worklist_page(principal_of(regency, "admin.kominfo"))
+    finally:
+        event.remove(regency.engine.store.db, "before_cursor_execute", seen)
+    assert len(listed["items"]) == 3 and listed["items"][0]["working_days_left"] is not None
+    assert len(worklist["rows"]) == 3 and worklist["rows"][0]["working_days_left"] is not None
+    read = "\n".join(statements)
+    assert "complaint.body" not in read and "sla_record.pauses" not in read, [
+        s for s in statements if "complaint.body" in s or "sla_record.pauses" in s]

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from engine.store import HumanTask, TaskGroup
 from workflows import access, notify, readcache
@@ -48,13 +48,26 @@ def current_sla(session: Session, complaint: Complaint) -> SlaRecord | None:
     return _current(records)
 
 
-def current_slas(session: Session, complaint_ids: Iterable[int]) -> dict[int, SlaRecord]:
-    """current_sla of many complaints, in one query."""
+# The columns of a report that lists (and the access rules) read: not its body.
+LISTED_COLUMNS = (Complaint.id, Complaint.instance_id, Complaint.tracking_number,
+                  Complaint.status, Complaint.title, Complaint.category,
+                  Complaint.classification, Complaint.agency_id, Complaint.unit_id,
+                  Complaint.created_at, Complaint.confidential, Complaint.anonymous)
+
+# The columns of a deadline that lists show (sla_deadline), and _current's choice needs.
+DEADLINE_COLUMNS = (SlaRecord.id, SlaRecord.complaint_id, SlaRecord.step, SlaRecord.state,
+                    SlaRecord.due_at, SlaRecord.remaining_seconds, SlaRecord.rung)
+
+
+def current_slas(session: Session, complaint_ids: Iterable[int]) -> dict[int, Any]:
+    """current_sla of many complaints, in one query: rows of DEADLINE_COLUMNS, which is
+    what sla_deadline reads (not sla_document)."""
     wanted = sorted(set(complaint_ids))
     if not wanted:
         return {}
-    by_complaint: dict[int, list[SlaRecord]] = defaultdict(list)
-    for record in session.scalars(select(SlaRecord).where(
+    by_complaint: dict[int, list[Any]] = defaultdict(list)
+    # Plain rows of what sla_deadline reads (no ORM objects, no pauses: lists show neither)
+    for record in session.execute(select(*DEADLINE_COLUMNS).where(
             SlaRecord.complaint_id.in_(wanted), SlaRecord.state.in_((RUNNING, PAUSED))
     ).order_by(SlaRecord.id)):
         by_complaint[record.complaint_id].append(record)
@@ -73,8 +86,10 @@ def _current(records: Sequence[SlaRecord]) -> SlaRecord | None:
     return min(officer, key=lambda r: (r.state != RUNNING, r.due_at)) if officer else None
 
 
-def sla_document(record: SlaRecord, calendar: WorkingCalendar, now: datetime,
+def sla_deadline(record: Any, calendar: WorkingCalendar, now: datetime,
                  config: RegencyConfig) -> dict[str, Any]:
+    """What lists show of a deadline (an SlaRecord, or a row of DEADLINE_COLUMNS): when it
+    is due, the working days left, whether it is late or paused, the rung it reached."""
     paused = record.state == PAUSED
     if paused:
         left = (record.remaining_seconds or 0.0) / 86400
@@ -84,19 +99,31 @@ def sla_document(record: SlaRecord, calendar: WorkingCalendar, now: datetime,
         left = None
     rung = config.ladder[record.rung] if 0 <= record.rung < len(config.ladder) else None
     return {
+        "due_at": None if paused else _iso(record.due_at.astimezone(calendar.tzinfo)),
+        "working_days_left": None if left is None else round(left, 2),
+        "overdue": bool(left is not None and left < 0),
+        "paused": paused,
+        "rung_name": rung,
+    }
+
+
+def sla_document(record: SlaRecord, calendar: WorkingCalendar, now: datetime,
+                 config: RegencyConfig) -> dict[str, Any]:
+    deadline = sla_deadline(record, calendar, now, config)
+    return {
         "step": record.step,
         "step_label": STEP_LABELS.get(record.step, {"id": record.step, "en": record.step}),
         "state": record.state,
         "budget_days": record.budget_days,
         "started_at": _iso(record.started_at),
-        "due_at": None if paused else _iso(record.due_at.astimezone(calendar.tzinfo)),
-        "working_days_left": None if left is None else round(left, 2),
-        "overdue": bool(left is not None and left < 0),
-        "paused": paused,
+        "due_at": deadline["due_at"],
+        "working_days_left": deadline["working_days_left"],
+        "overdue": deadline["overdue"],
+        "paused": deadline["paused"],
         "pauses": record.pauses,
         "rung": record.rung,
-        "rung_name": rung,
-        "rung_label": RUNG_LABELS.get(rung or "", {}),
+        "rung_name": deadline["rung_name"],
+        "rung_label": RUNG_LABELS.get(deadline["rung_name"] or "", {}),
         "late_working_days": None if record.late_seconds is None
         else round(record.late_seconds / 86400, 2),
         "ended_at": _iso(record.ended_at),
@@ -267,7 +294,8 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
     limit, offset = min(max(limit, 1), 200), max(offset, 0)
 
     def read() -> tuple[dict[str, Any], Any]:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        total = session.scalar(select(func.count()).select_from(
+            query.with_only_columns(Complaint.id).subquery()))
         ids_ = list(session.scalars(query.with_only_columns(Complaint.id).order_by(
             Complaint.created_at.desc(), Complaint.id.desc()).limit(limit).offset(offset)))
         if overdue is None:
@@ -286,14 +314,14 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
         page = readcache.cached(session, key, now, (readcache.STATS,), read)
     total = page["total"]
     found = {c.id: c for c in session.scalars(select(Complaint).where(
-        Complaint.id.in_(page["ids"] or [-1])))}
+        Complaint.id.in_(page["ids"] or [-1])).options(load_only(*LISTED_COLUMNS)))}
     rows = [found[i] for i in page["ids"] if i in found]
     slas = current_slas(session, [c.id for c in rows])
     agencies = _agency_docs(session, [c.agency_id for c in rows])
     items = []
     for complaint in rows:
         sla = slas.get(complaint.id)
-        sla_doc = sla_document(sla, calendar, now, config) if sla else None
+        sla_doc = sla_deadline(sla, calendar, now, config) if sla else None
         content = access.sees_content(principal, complaint)
         items.append({
             "tracking_number": complaint.tracking_number,
@@ -321,7 +349,8 @@ def worklist(session: Session, tasks: list[dict[str, Any]], principal: access.Pr
              config: RegencyConfig, now: datetime) -> list[dict[str, Any]]:
     calendar = calendar_for(session, config)
     by_instance = {c.instance_id: c for c in session.scalars(select(Complaint).where(
-        Complaint.instance_id.in_([t["instance_id"] for t in tasks] or [-1])))}
+        Complaint.instance_id.in_([t["instance_id"] for t in tasks] or [-1]))
+        .options(load_only(*LISTED_COLUMNS)))}
     slas = current_slas(session, [c.id for c in by_instance.values()])
     rows = []
     for task in tasks:
@@ -333,10 +362,10 @@ def worklist(session: Session, tasks: list[dict[str, Any]], principal: access.Pr
     return rows
 
 
-def _worklist_row(task: Mapping[str, Any], complaint: Complaint, sla: SlaRecord | None,
+def _worklist_row(task: Mapping[str, Any], complaint: Complaint, sla: Any,
                   principal: access.Principal, calendar: WorkingCalendar, now: datetime,
                   config: RegencyConfig) -> dict[str, Any]:
-    sla_doc = sla_document(sla, calendar, now, config) if sla else None
+    sla_doc = sla_deadline(sla, calendar, now, config) if sla else None
     return {
         "task_id": task["id"], "element_id": task["element_id"], "title": task["title"],
         "assignee": task["assignee"], "created_at": task["created_at"],
@@ -416,7 +445,7 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
         select(HumanTask.id, HumanTask.element_id, HumanTask.title, HumanTask.assignee,
                HumanTask.created_at, HumanTask.due_at, Complaint)
         .join(Complaint, Complaint.instance_id == HumanTask.instance_id)
-        .where(HumanTask.id.in_(order or ["-"])))}
+        .where(HumanTask.id.in_(order or ["-"])).options(load_only(*LISTED_COLUMNS)))}
     page = [found[i] for i in order if i in found]  # one done since is left out
     slas = current_slas(session, [row.Complaint.id for row in page])
     rows = [_worklist_row(_task_row(row), row.Complaint, slas.get(row.Complaint.id),
