@@ -27,6 +27,22 @@ def test_home_page_speaks_indonesian_by_default_and_english_when_switched(site):
     assert "Buat laporan" in site.text(site.get("/"))
 
 
+def test_one_visitors_language_does_not_carry_over_to_the_next_request(site):
+    """The request's language is kept for the request only (web/i18n.py): the next request
+    in the same server thread, from a visitor without a choice, is in Indonesian."""
+    client = site.regency.client.application.test_client()
+    client.set_cookie("aduan_lang", "en")
+    english = client.get("/").get_data(as_text=True)
+    assert '<html lang="en">' in english
+    client.delete_cookie("aduan_lang")
+    plain = client.get("/").get_data(as_text=True)
+    assert '<html lang="id">' in plain and "Buat laporan" in plain
+    with site.regency.client.application.app_context():
+        from web.i18n import current_language
+
+        assert current_language() == "id"  # outside a request: the default
+
+
 def test_language_switch_never_redirects_to_another_site(site):
     for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
         response = site.get(f"/language/en?next={target}", expect=302)
