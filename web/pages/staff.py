@@ -36,9 +36,9 @@ from flask import (
 )
 
 from web import auth
-from web.i18n import N_, gettext, label, say
+from web.i18n import N_, format_when, gettext, label, say
 from web.pages import pages
-from web.pages.common import service, settings
+from web.pages.common import service, settings, sla_badge
 from workflows import access
 from workflows import diagram_ids as ids
 from workflows.complaints import ACTIONS, OTHER_ACTIONS
@@ -223,7 +223,8 @@ def render_worklist(args: Mapping[str, str], message: str | None = None, status:
                                 "q": q, "sort": "" if sort == "deadline" else sort}.items()
               if v}
     return render_template(
-        "staff/worklist.html", rows=found["rows"], total=found["counts"]["all"],
+        "staff/worklist.html", rows=shown_rows(found["rows"], principal),
+        total=found["counts"]["all"],
         matching=found["matching"], counts=found["counts"], page=page,
         pages_total=pages_total, first=(page - 1) * WORKLIST_PAGE_SIZE + 1,
         params=params, show=show, kind=kind, overdue=overdue, q=q, sort=sort,
@@ -231,6 +232,41 @@ def render_worklist(args: Mapping[str, str], message: str | None = None, status:
         sorts=[(k, gettext(t)) for k, t in SORTS],
         kinds=[(k, task_name(k)) for k in kinds], task_name=task_name, message=message,
         next_url=url_for("pages.worklist", **params, page=page if page > 1 else None)), status
+
+
+def shown_rows(rows: list[dict[str, Any]], principal: access.Principal
+               ) -> list[dict[str, Any]]:
+    """The worklist's rows with what each shows worked out here, once per page, rather
+    than by the template's filters and calls (fifty rows a page): the SLA badge, the
+    deadline, the links, the task's name, the status, who holds it, what the officer may
+    do and the button's label."""
+    case_href = url_for("pages.case", tracking="__ID__").split("__ID__")
+    claim_href = url_for("pages.claim_task", task_id="__ID__").split("__ID__")
+    release_href = url_for("pages.release_task", task_id="__ID__").split("__ID__")
+    claim_of, release_of = gettext("Claim the task of %(tracking)s"), gettext(
+        "Release the task of %(tracking)s")
+    shown = []
+    for row in rows:
+        tracking, task_id, assignee = row["tracking_number"], row["task_id"], row["assignee"]
+        if assignee is None:
+            action, href, aria = "claim", claim_href, claim_of
+        elif assignee == principal.username or principal.sees_everything:
+            action, href, aria = "release", release_href, release_of
+        else:
+            action, href, aria = None, None, None
+        shown.append({
+            **row,
+            "badge": sla_badge(row["working_days_left"], row["paused"], row["due_at"]),
+            "due_short": format_when(row["due_at"], "short") if row["due_at"] else "",
+            "case_href": f"{case_href[0]}{quote(tracking, safe='')}{case_href[1]}",
+            "task_label": task_name(row["element_id"], row["title"]),
+            "status_text": label(row["status_label"]),
+            "mine": assignee is not None and assignee == principal.username,
+            "action": action,
+            "action_href": f"{href[0]}{quote(task_id, safe='')}{href[1]}" if href else None,
+            "action_label": aria % {"tracking": tracking} if aria else None,
+        })
+    return shown
 
 
 def _task_row(task_id: str) -> dict[str, Any] | None:
@@ -245,7 +281,9 @@ def _back() -> str:
 def _after_claim(task_id: str, message: str, error: bool = False) -> Any:
     """The answer to a claim or release: the row again (htmx) or back where it came from."""
     if _htmx():
-        return render_template("staff/_task_row_swap.html", row=_task_row(task_id),
+        row = _task_row(task_id)
+        return render_template("staff/_task_row_swap.html",
+                               row=shown_rows([row], _principal())[0] if row else None,
                                task_id=task_id, message=message, error=error,
                                task_name=task_name, next_url=_back())
     flash(message, "success")
