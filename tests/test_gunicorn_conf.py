@@ -1,0 +1,83 @@
+"""web/gunicorn_conf.py: the web processes' settings, and the garbage collector's freeze."""
+
+from __future__ import annotations
+
+import gc
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from web import gunicorn_conf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def unfrozen():
+    """Leave the test process's collector as it was."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_a_worker_freezes_what_it_holds_when_loaded_and_again_once_warm(unfrozen):
+    worker = SimpleNamespace()
+    gc.unfreeze()
+    gunicorn_conf.post_worker_init(worker)
+    loaded = gc.get_freeze_count()
+    assert loaded > 1000  # the modules, the app: everything alive now
+    kept = [[i] for i in range(5000)]  # what fills on first use (lists: the GC tracks them)
+    for _ in range(gunicorn_conf.WARM_REQUESTS - 1):
+        gunicorn_conf.post_request(worker, None, None, None)
+    assert gc.get_freeze_count() == loaded  # not yet warm
+    gunicorn_conf.post_request(worker, None, None, None)
+    assert gc.get_freeze_count() >= loaded + len(kept)
+    frozen = gc.get_freeze_count()
+    gunicorn_conf.post_request(worker, None, None, None)  # once only
+    assert gc.get_freeze_count() == frozen
+
+
+def test_sync_workers_two_per_core_unless_told():
+    assert gunicorn_conf.worker_class == "sync"
+    assert gunicorn_conf.workers == int(os.environ.get("WEB_CONCURRENCY") or
+                                        2 * (os.cpu_count() or 1))
+
+
+def test_gunicorn_serves_the_app_with_these_settings(tmp_path, sqlite_url):
+    """The command of README.md, on a migrated database: the pages answer."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "ADUAN_DATABASE_URL": sqlite_url, "ADUAN_SECRET_KEY": "k" * 64,
+           "ADUAN_UPLOAD_DIR": str(tmp_path / "uploads"), "WEB_CONCURRENCY": "2"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "-c", "python:web.gunicorn_conf", "-b", f"127.0.0.1:{port}",
+         "web.app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/login")
+                response = connection.getresponse()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, (
+                    server.stdout.read().decode() if server.poll() is not None else "slow")
+                time.sleep(0.2)
+        assert response.status == 200 and b"csrf" in response.read()
+        # sync workers close each connection after its response
+        assert response.getheader("Connection") == "close"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        server.stdout.close()

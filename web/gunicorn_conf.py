@@ -1,0 +1,52 @@
+"""gunicorn's settings for Aduan's web processes:
+
+    gunicorn -c python:web.gunicorn_conf -b 0.0.0.0:8000 'web.app:create_app()'
+
+Options on the command line win over these. See README.md, *Several web and scheduler
+processes*, and BENCHMARKS.md, *Web pages*, for how they were chosen.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from typing import Any
+
+# Sync workers: one request at a time per process, each process taking the next connection
+# only when it is free, so the kernel's queue of connections serves requests in the order
+# they came and no request waits behind a busy process while another is idle. Put a
+# reverse proxy in front (it buffers slow clients, which would otherwise hold a worker).
+worker_class = "sync"
+# Two per core unless WEB_CONCURRENCY says otherwise: on two cores, 4 measured better than
+# gunicorn's own advice of 5 (BENCHMARKS.md, *Web pages*).
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
+timeout = 120
+
+# Requests a worker serves before what it keeps for good (compiled templates and statements,
+# the translations, the read cache's structures) is set aside from the garbage collector.
+WARM_REQUESTS = 200
+
+
+def _freeze() -> None:
+    gc.collect()
+    gc.freeze()
+
+
+def post_worker_init(worker: Any) -> None:
+    """Keep the garbage collector from walking the application's long-lived objects.
+
+    A worker holds over a hundred thousand objects that live as long as it does (the
+    modules of Flask, SQLAlchemy, Jinja and Babel, the app, compiled templates); each full
+    collection walks them all, about 70 ms during which the worker answers nobody, every
+    few dozen requests. gc.freeze() moves the objects alive now to a generation the
+    collector never walks: once the app is loaded, and once more after WARM_REQUESTS
+    requests, when what fills on first use has filled. Objects made later are collected as
+    usual; frozen ones are freed only by reference counting."""
+    _freeze()
+    worker.aduan_served = 0
+
+
+def post_request(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
+    worker.aduan_served = getattr(worker, "aduan_served", 0) + 1
+    if worker.aduan_served == WARM_REQUESTS:
+        _freeze()
