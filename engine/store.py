@@ -330,7 +330,7 @@ class Store:
         self.db = make_db_engine(url, pool=pool)
         self.sessions = sessionmaker(self.db, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.db.execution_options(aduan_read=True),
-                                          expire_on_commit=False)
+                                          expire_on_commit=False, info={"aduan_read": True})
         self.postgres = is_postgres(self.db)
 
     def create_schema(self) -> None:

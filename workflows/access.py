@@ -80,14 +80,26 @@ def secret_matches(secret: str | None, hashed: str) -> bool:
     return bool(secret) and hmac.compare_digest(digest(secret), hashed)
 
 
+def agency_table(session: Session) -> dict[int, Agency]:
+    """Every agency by id, in id order. A read session (engine/store.py: one per GET request)
+    reads them once: the principal, the board, the inbox and the pickers all need the tree;
+    a session that may write reads them each time."""
+    if not session.info.get("aduan_read"):
+        return {a.id: a for a in session.scalars(select(Agency).order_by(Agency.id))}
+    table = session.info.get("aduan_agencies")
+    if table is None:
+        table = session.info["aduan_agencies"] = {
+            a.id: a for a in session.scalars(select(Agency).order_by(Agency.id))}
+    return table
+
+
 def subtree(session: Session, agency_id: int | None) -> frozenset[int]:
     """An agency and every agency below it."""
     if agency_id is None:
         return frozenset()
-    rows = session.execute(select(Agency.id, Agency.parent_id)).all()
     children: dict[int | None, list[int]] = {}
-    for agency, parent in rows:
-        children.setdefault(parent, []).append(agency)
+    for agency in agency_table(session).values():
+        children.setdefault(agency.parent_id, []).append(agency.id)
     found, stack = {agency_id}, [agency_id]
     while stack:
         for child in children.get(stack.pop(), []):
@@ -99,7 +111,7 @@ def subtree(session: Session, agency_id: int | None) -> frozenset[int]:
 
 def principal_for(session: Session, user: User,
                   admin_agency_code: str = RegencyConfig.admin_agency_code) -> Principal:
-    agency = session.get(Agency, user.agency_id) if user.agency_id else None
+    agency = agency_table(session).get(user.agency_id) if user.agency_id else None
     roles = frozenset(user.roles or [])
     organisation = subtree(session, user.agency_id)
     scope = organisation
@@ -107,7 +119,7 @@ def principal_for(session: Session, user: User,
         # The head of the agency that administers complaints for the regency (Diskominfo)
         # oversees every report: the ladder escalates every OPD's late cases to them. An
         # anonim reporter stays hidden from them all the same (sees_everything is false).
-        scope = frozenset(session.scalars(select(Agency.id)))
+        scope = frozenset(agency_table(session))
     return Principal(
         username=user.username, roles=roles, user_id=user.id, agency_id=user.agency_id,
         agency_code=agency.code if agency else None, agency_ids=scope,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from workflows import access, readcache, stats, views
 from workflows import diagram_ids as ids
@@ -51,12 +51,13 @@ def _agency_doc(agency: Agency | None) -> dict[str, Any] | None:
     return None if agency is None else {"code": agency.code, "name": agency.name}
 
 
-def _document(session: Session, row: Escalation, principal: access.Principal
-              ) -> dict[str, Any]:
-    complaint = session.get(Complaint, row.complaint_id)
-    agency = session.get(Agency, row.agency_id) if row.agency_id else None
-    holder = session.get(Agency, complaint.agency_id) if complaint.agency_id else None
-    unit = session.get(Agency, complaint.unit_id) if complaint.unit_id else None
+def _document(session: Session, row: Escalation, principal: access.Principal,
+              complaint: Complaint | None = None) -> dict[str, Any]:
+    complaint = complaint or session.get(Complaint, row.complaint_id)
+    agencies = access.agency_table(session)
+    agency = agencies.get(row.agency_id) if row.agency_id else None
+    holder = agencies.get(complaint.agency_id) if complaint.agency_id else None
+    unit = agencies.get(complaint.unit_id) if complaint.unit_id else None
     return {
         "id": row.id,
         "tracking_number": complaint.tracking_number,
@@ -216,14 +217,13 @@ def list_escalations(session: Session, principal: access.Principal, *,
     if status:
         query = query.where(Escalation.status == status)
     rows = session.scalars(query.limit(min(limit, 500)).offset(max(offset, 0))).all()
-    # The reports and agencies in two queries, held here so that _document finds them in
-    # the session's identity map (which keeps only objects still referenced).
-    loaded = [*session.scalars(select(Complaint).where(
-        Complaint.id.in_(sorted({r.complaint_id for r in rows}) or [-1]))),
-        *session.scalars(select(Agency))]
-    documents = [_document(session, row, principal) for row in rows]
-    del loaded
-    return documents
+    # The reports in one query, only the columns a document and the access rules read.
+    reports = {c.id: c for c in session.scalars(select(Complaint).where(
+        Complaint.id.in_(sorted({r.complaint_id for r in rows}) or [-1])).options(
+        load_only(Complaint.id, Complaint.tracking_number, Complaint.title,
+                  Complaint.status, Complaint.confidential, Complaint.agency_id,
+                  Complaint.unit_id)))}
+    return [_document(session, row, principal, reports[row.complaint_id]) for row in rows]
 
 
 def count_escalations(session: Session, principal: access.Principal, *,
@@ -312,12 +312,11 @@ def reassign_targets(session: Session, principal: access.Principal) -> list[dict
     """The agencies the caller may move a report to (the rule of Complaints.reassign):
     any OPD, BUMD, kecamatan, kelurahan or unit for the regency administrator; their own
     agency tree for a supervisor. Each OPD is followed by its units."""
-    query = select(Agency).where(Agency.active.is_(True), Agency.kind.in_(TARGET_KINDS))
-    if not principal.sees_everything:
-        if not principal.has("supervisor"):
-            return []
-        query = query.where(Agency.id.in_(list(principal.agency_ids) or [-1]))
-    rows = session.scalars(query.order_by(Agency.id)).all()
+    if not principal.sees_everything and not principal.has("supervisor"):
+        return []
+    rows = [a for a in access.agency_table(session).values()
+            if a.active and a.kind in TARGET_KINDS
+            and (principal.sees_everything or a.id in principal.agency_ids)]
     listed = {a.id for a in rows}
 
     def order(agency: Agency) -> tuple[int, int, int]:
@@ -391,7 +390,7 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         where.append(or_(Complaint.agency_id.in_(agency_ids),
                          Complaint.unit_id.in_(agency_ids)))
     ladder = list(config.ladder)
-    agencies = {a.id: a for a in session.scalars(select(Agency))}
+    agencies = access.agency_table(session)
     opd_id = None
     if opd is not None and opd != NO_AGENCY:
         opd_id = next((a.id for a in agencies.values() if a.code == opd), -1)

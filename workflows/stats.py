@@ -245,14 +245,14 @@ def resolve_scope(session: Session, principal: access.Principal, config: Regency
     if not principal.is_officer:
         raise Forbidden("the full statistics are for officers; anyone may read "
                         "/stats/public")
-    regency = session.scalars(select(Agency).where(
-        Agency.code == config.regency_code)).first()
+    agencies = access.agency_table(session)
+    regency = next((a for a in agencies.values() if a.code == config.regency_code), None)
     regency_wide = principal.sees_everything or (
         principal.has("supervisor") and (principal.agency_code == config.admin_agency_code
                                          or (regency is not None
                                              and regency.id in principal.agency_ids)))
     if agency_code:
-        agency = session.scalars(select(Agency).where(Agency.code == agency_code)).first()
+        agency = next((a for a in agencies.values() if a.code == agency_code), None)
         if agency is None:
             raise Invalid(f"unknown agency {agency_code!r}",
                           {"agency": f"no agency has the code {agency_code!r}; see /agencies"})
@@ -267,7 +267,7 @@ def resolve_scope(session: Session, principal: access.Principal, config: Regency
         return Scope()
     if principal.agency_id is None:
         raise Forbidden("your account belongs to no agency, so it has no figures")
-    own = session.get(Agency, principal.agency_id)
+    own = agencies.get(principal.agency_id)
     return Scope(principal.agency_ids, own.code if own else None, own.name if own else None)
 
 
