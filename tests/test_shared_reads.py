@@ -101,3 +101,29 @@ def test_pages_read_once_per_request(site):
         with checkouts(store) as seen:
             site.get(path)
         assert seen[0] == 1, path
+
+
+def test_a_read_session_reads_the_agency_tree_once_a_write_session_each_time(engine):
+    from workflows import access
+
+    store = engine.store
+    with store.transaction() as writer:
+        writer.add(Agency(code="uji_pohon", name="Dinas Uji", kind="opd"))
+    with store.shared_reads():
+        with store.read() as session:
+            table = access.agency_table(session)
+            assert "uji_pohon" in {a.code for a in table.values()}
+        with checkouts(store) as seen, store.transaction() as writer:
+            writer.add(Agency(code="uji_cabang", name="Cabang Uji", kind="unit",
+                              parent_id=next(a.id for a in table.values()
+                                             if a.code == "uji_pohon")))
+            writer.flush()
+            # a session that writes sees its own rows
+            assert "uji_cabang" in {a.code for a in access.agency_table(writer).values()}
+        assert seen[0] == 1
+        with store.read() as session:
+            assert access.agency_table(session) is table  # the request's own, read once
+    with store.read() as session:  # the next request reads the tree again
+        parent = next(a.id for a in access.agency_table(session).values()
+                      if a.code == "uji_pohon")
+        assert len(access.subtree(session, parent)) == 2
