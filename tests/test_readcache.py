@@ -126,6 +126,12 @@ def test_the_board_follows_the_clock_and_the_writes(regency):
     regency.clock.advance(timedelta(days=1))  # Thursday 13:00: late
     found, hit = served(regency, board)
     assert not hit and found["totals"]["total"]["overdue"] == 1
+    # the listed cases are kept with the counts: a hand-written change to a report shows
+    with regency.engine.store.transaction() as session:
+        session.execute(text("UPDATE complaint SET title = 'Judul baru' WHERE "
+                             "tracking_number = :t"), {"t": tracking})
+    found, hit = served(regency, board)
+    assert not hit and found["cases"][0]["title"] == "Judul baru"
     # a write: the report is archived, the board forgets it
     regency.act(tracking, "archive", as_="admin.kominfo", reason="Laporan tidak jelas")
     found, hit = served(regency, board)

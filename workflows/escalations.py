@@ -117,8 +117,8 @@ def _listed_cases(session: Session, principal: access.Principal, calendar: Any,
             # loads only the cases it shows
             size = max(limit - len(listed), 50)
             chunk, fresh = fresh[:size], fresh[size:]
-            cases = _board_cases(session, principal, calendar, now, matched, agencies, ladder,
-                                 chunk)
+            cases = _board_cases(principal, calendar, now, agencies, ladder,
+                                 _board_records(session, matched, chunk))
             for complaint_id in chunk:
                 case = cases.get(complaint_id)
                 if case is None or (rung is not None and case["rung"] != rung) or (
@@ -132,20 +132,25 @@ def _listed_cases(session: Session, principal: access.Principal, calendar: Any,
     return [case["complaint_id"] for case in listed[:limit]]
 
 
-def _board_cases(session: Session, principal: access.Principal, calendar: Any,
-                 now: datetime, matched: list[Any], agencies: dict[int, Agency],
-                 ladder: list[str], complaint_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """A board row for each of these cases, from its matching deadlines."""
-    # Only the columns a row shows, as plain rows (no ORM objects: a report's body and its
-    # deadlines' pauses are not shown). Named as the report's attributes, which is what
-    # _title and the access rules read.
-    records = session.execute(
+def _board_records(session: Session, matched: list[Any], complaint_ids: list[int]
+                   ) -> list[Any]:
+    """The matching deadlines of these cases with their reports' listed columns, as plain
+    rows (no ORM objects: a report's body and its deadlines' pauses are not shown). Named
+    as the report's attributes, which is what _title and the access rules read."""
+    return session.execute(
         select(SlaRecord.step, SlaRecord.due_at, SlaRecord.rung, SlaRecord.holder_rung,
                Complaint.id, Complaint.tracking_number, Complaint.title, Complaint.status,
                Complaint.confidential, Complaint.agency_id, Complaint.unit_id)
         .join(Complaint, Complaint.id == SlaRecord.complaint_id)
         .where(*matched, SlaRecord.complaint_id.in_(complaint_ids or [-1]))
         .order_by(SlaRecord.id)).all()
+
+
+def _board_cases(principal: access.Principal, calendar: Any, now: datetime,
+                 agencies: dict[int, Agency], ladder: list[str], records: list[Any]
+                 ) -> dict[int, dict[str, Any]]:
+    """A board row for each case of these records (_board_records), its working days left
+    counted at ``now``."""
     by_case: dict[int, dict[str, Any]] = {}
     for record in records:
         complaint = record  # the report's columns, by their names
@@ -400,6 +405,9 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         counted = _board_counts(session, principal, calendar, now, where, matched, late,
                                 soon, agencies, ladder, opd=opd, opd_id=opd_id, rung=rung,
                                 state=state, limit=limit)
+        # The listed cases' deadlines and reports change only by the writes that discard
+        # the counts too (the same log); their working days left are counted per request.
+        counted["records"] = _board_records(session, matched, counted["listed"])
         # they hold until a deadline enters the due-soon window or becomes overdue
         next_late = views.next_due_after(session, late)
         next_soon = views.next_due_after(session, soon)
@@ -418,9 +426,8 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
     counted = readcache.cached(session, key, now, (readcache.STATS,), count)
     open_by_agency, cells, cases_total = (counted["open_by_agency"], counted["cells"],
                                           counted["cases_total"])
-    # The listed cases are read afresh: their working days left change by the hour.
-    docs = _board_cases(session, principal, calendar, now, matched, agencies, ladder,
-                        counted["listed"])
+    # The listed cases' working days left change by the hour: counted now.
+    docs = _board_cases(principal, calendar, now, agencies, ladder, counted["records"])
     listed = sorted((docs[i] for i in counted["listed"] if i in docs),
                     key=lambda c: (c["working_days_left"], c["tracking_number"]))
 
