@@ -414,7 +414,8 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
     The counts and the page's order read every task of the groups (22,000 for a regency's
     administrator); they come from the read cache (workflows/readcache.py) while no task,
     report or deadline changed and, with `overdue`, no deadline has become overdue. The
-    page's rows, their deadlines and working days left are read afresh every time."""
+    page's rows (tasks, reports, deadlines) are kept with them, the same writes changing
+    both; the working days left are counted afresh every time."""
     groups = sorted(principal.groups)
     if not groups:
         return {"rows": [], "matching": 0, "counts": dict.fromkeys(WORKLIST_SHOWS, 0),
@@ -427,6 +428,9 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
         ranked = _worklist_ranking(session, principal, groups, calendar, now, show=show,
                                    kind=kind, overdue=overdue, q=q, sort=sort, limit=limit,
                                    offset=offset, task_id=task_id)
+        # The page's tasks, reports and deadlines change only by writes that discard the
+        # ranking too (the same logs); their working days left are counted per request.
+        ranked["page"] = _worklist_page_rows(session, ranked["task_ids"])
         if not overdue:
             return ranked, None
         # which tasks are late changes when the next running deadline passes
@@ -440,9 +444,17 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
         key = ("worklist", tuple(groups), principal.username, show, kind, overdue, sort,
                limit, offset, id(calendar) if overdue else None)
         ranked = readcache.cached(session, key, now, (readcache.TASKS, readcache.STATS), rank)
-    order = ranked["task_ids"]
-    # Plain rows: the task's columns, and the report's listed ones under its own names
-    # (what _worklist_row and the access rules read of it).
+    page, reports, slas = ranked["page"]
+    rows = [_worklist_row(_task_row(row), reports[row.id], slas.get(reports[row.id].id),
+                          principal, calendar, now, config) for row in page]
+    return {"rows": rows, "matching": ranked["matching"], "counts": ranked["counts"],
+            "kinds": ranked["kinds"], "kind": ranked["kind"]}
+
+
+def _worklist_page_rows(session: Session, order: list[str]
+                        ) -> tuple[list[Any], dict[str, _ListedReport], dict[int, Any]]:
+    """The page's tasks in order (plain rows: the task's columns and its report's listed
+    ones as report_<name>), their reports, and the reports' current deadlines."""
     found = {row.id: row for row in session.execute(
         select(HumanTask.id, HumanTask.element_id, HumanTask.title, HumanTask.assignee,
                HumanTask.created_at, HumanTask.due_at,
@@ -451,11 +463,7 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
         .where(HumanTask.id.in_(order or ["-"])))}
     page = [found[i] for i in order if i in found]  # one done since is left out
     reports = {row.id: _ListedReport(row) for row in page}
-    slas = current_slas(session, [report.id for report in reports.values()])
-    rows = [_worklist_row(_task_row(row), reports[row.id], slas.get(reports[row.id].id),
-                          principal, calendar, now, config) for row in page]
-    return {"rows": rows, "matching": ranked["matching"], "counts": ranked["counts"],
-            "kinds": ranked["kinds"], "kind": ranked["kind"]}
+    return page, reports, current_slas(session, [report.id for report in reports.values()])
 
 
 def next_due_after(session: Session, instant: datetime) -> datetime | None:
