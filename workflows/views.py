@@ -136,16 +136,6 @@ def _agency(session: Session, agency_id: int | None) -> dict[str, Any] | None:
                                         "kind": agency.kind}
 
 
-def _agency_docs(session: Session, agency_ids: Iterable[int | None]
-                 ) -> dict[int, dict[str, Any]]:
-    """_agency of many agencies, in one query."""
-    wanted = sorted({i for i in agency_ids if i})
-    if not wanted:
-        return {}
-    return {a.id: {"code": a.code, "name": a.name, "kind": a.kind} for a in session.execute(
-        select(Agency.id, Agency.code, Agency.name, Agency.kind).where(Agency.id.in_(wanted)))}
-
-
 def available_actions(principal: access.Principal, complaint: Complaint,
                       tasks: list[dict[str, Any]]) -> list[str]:
     actions: list[str] = []
@@ -298,13 +288,20 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
             query.with_only_columns(Complaint.id).subquery()))
         ids_ = list(session.scalars(query.with_only_columns(Complaint.id).order_by(
             Complaint.created_at.desc(), Complaint.id.desc()).limit(limit).offset(offset)))
+        # The page's reports (their listed columns, plain rows) and current deadlines
+        # change only by writes that discard the entry too (the same log); the working
+        # days left are counted per request.
+        found = {row.id: row for row in session.execute(
+            select(*LISTED_COLUMNS).where(Complaint.id.in_(ids_ or [-1])))}
+        rows = [found[i] for i in ids_ if i in found]
+        listed = {"total": total, "rows": rows,
+                  "slas": current_slas(session, [row.id for row in rows])}
         if overdue is None:
-            return {"total": total, "ids": ids_}, None
+            return listed, None
         # a report becomes late when one of its running deadlines passes
         due = session.scalar(select(func.min(SlaRecord.due_at)).where(
             SlaRecord.state == RUNNING, SlaRecord.due_at >= now))
-        return {"total": total, "ids": ids_}, None if due is None else (
-            lambda later: later <= due)
+        return listed, None if due is None else (lambda later: later <= due)
 
     if q and q.strip():
         page = read()[0]
@@ -312,12 +309,9 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
         key = ("complaints", principal.sees_everything, tuple(sorted(principal.agency_ids)),
                status, agency_code, since, until, overdue, limit, offset, calendar.tzinfo)
         page = readcache.cached(session, key, now, (readcache.STATS,), read)
-    total = page["total"]
-    found = {c.id: c for c in session.scalars(select(Complaint).where(
-        Complaint.id.in_(page["ids"] or [-1])).options(load_only(*LISTED_COLUMNS)))}
-    rows = [found[i] for i in page["ids"] if i in found]
-    slas = current_slas(session, [c.id for c in rows])
-    agencies = _agency_docs(session, [c.agency_id for c in rows])
+    total, rows, slas = page["total"], page["rows"], page["slas"]
+    agencies = {a.id: {"code": a.code, "name": a.name, "kind": a.kind}
+                for a in access.agency_table(session).values()}
     items = []
     for complaint in rows:
         sla = slas.get(complaint.id)
