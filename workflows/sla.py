@@ -29,11 +29,18 @@ STEP_LABELS = {
 
 
 def calendar_for(session: Session, config: RegencyConfig) -> WorkingCalendar:
-    """The regency's calendar with the administrator's cuti bersama changes applied."""
+    """The regency's calendar with the administrator's cuti bersama changes applied (read
+    once per read session: a GET request's layers all ask for it)."""
+    memo = ("aduan_calendar", config.timezone)
+    if session.info.get("aduan_read") and memo in session.info:
+        return session.info[memo]
     rows = session.execute(select(CalendarDay.day, CalendarDay.kind, CalendarDay.name)).all()
-    return _calendar(config.timezone,
-                     tuple(sorted((r.day, r.name) for r in rows if r.kind == "day_off")),
-                     tuple(sorted(r.day for r in rows if r.kind == "working")))
+    calendar = _calendar(config.timezone,
+                         tuple(sorted((r.day, r.name) for r in rows if r.kind == "day_off")),
+                         tuple(sorted(r.day for r in rows if r.kind == "working")))
+    if session.info.get("aduan_read"):
+        session.info[memo] = calendar
+    return calendar
 
 
 @functools.lru_cache(maxsize=16)

@@ -41,13 +41,6 @@ def status_label(status: str) -> dict[str, str]:
     return ids.STATUS_LABELS.get(status, {"id": status, "en": status})
 
 
-def current_sla(session: Session, complaint: Complaint) -> SlaRecord | None:
-    records = session.scalars(select(SlaRecord).where(
-        SlaRecord.complaint_id == complaint.id, SlaRecord.state.in_((RUNNING, PAUSED))
-    ).order_by(SlaRecord.id)).all()
-    return _current(records)
-
-
 # The columns of a report that lists (and the access rules) read: not its body.
 LISTED_COLUMNS = (Complaint.id, Complaint.instance_id, Complaint.tracking_number,
                   Complaint.status, Complaint.title, Complaint.category,
@@ -60,8 +53,8 @@ DEADLINE_COLUMNS = (SlaRecord.id, SlaRecord.complaint_id, SlaRecord.step, SlaRec
 
 
 def current_slas(session: Session, complaint_ids: Iterable[int]) -> dict[int, Any]:
-    """current_sla of many complaints, in one query: rows of DEADLINE_COLUMNS, which is
-    what sla_deadline reads (not sla_document)."""
+    """The current deadline (_current) of many complaints, in one query: rows of
+    DEADLINE_COLUMNS, which is what sla_deadline reads (not sla_document)."""
     wanted = sorted(set(complaint_ids))
     if not wanted:
         return {}
@@ -165,7 +158,11 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
     officer = principal.is_officer
     content = access.sees_content(principal, complaint)
     identity = access.sees_identity(principal, complaint)
-    sla = current_sla(session, complaint)
+    # Every deadline of the report, in one query: officers see them all, and the current
+    # one is chosen among the running and paused (_current).
+    records = session.scalars(select(SlaRecord).where(
+        SlaRecord.complaint_id == complaint.id).order_by(SlaRecord.id)).all()
+    sla = _current([r for r in records if r.state in (RUNNING, PAUSED)])
     events = session.scalars(select(ComplaintEvent).where(
         ComplaintEvent.complaint_id == complaint.id).order_by(ComplaintEvent.id)).all()
     attachments = session.scalars(select(Attachment).where(
@@ -220,8 +217,6 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
         "available_actions": available_actions(principal, complaint, tasks),
     }
     if officer:
-        records = session.scalars(select(SlaRecord).where(
-            SlaRecord.complaint_id == complaint.id).order_by(SlaRecord.id)).all()
         document["slas"] = [sla_document(r, calendar, now, config) for r in records]
         document["open_tasks"] = [{k: t[k] for k in (
             "id", "element_id", "title", "candidate_groups", "assignee", "due_at")}
@@ -389,7 +384,7 @@ def overdue_before(calendar: WorkingCalendar, now: datetime) -> datetime:
 
 def officer_deadline() -> Any:
     """The complaint's nearest running government deadline (a correlated subquery): what
-    current_sla gives for a complaint an officer's task waits on (the complainant's own
+    _current gives for a complaint an officer's task waits on (the complainant's own
     windows run only while the complainant, not an officer, has the task)."""
     return (select(func.min(SlaRecord.due_at))
             .where(SlaRecord.complaint_id == Complaint.id, SlaRecord.state == RUNNING,
