@@ -5,11 +5,12 @@ counted per OPD and per rung of the ladder."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from workflows import access, readcache, stats, views
 from workflows import diagram_ids as ids
@@ -51,8 +52,10 @@ def _agency_doc(agency: Agency | None) -> dict[str, Any] | None:
     return None if agency is None else {"code": agency.code, "name": agency.name}
 
 
-def _document(session: Session, row: Escalation, principal: access.Principal,
-              complaint: Complaint | None = None) -> dict[str, Any]:
+def _document(session: Session, row: Any, principal: access.Principal,
+              complaint: Any = None) -> dict[str, Any]:
+    """An escalation (an Escalation or a row of _INBOX_COLUMNS) for its inbox; ``complaint``
+    its report (what _title and the access rules read) when the caller has it."""
     complaint = complaint or session.get(Complaint, row.complaint_id)
     agencies = access.agency_table(session)
     agency = agencies.get(row.agency_id) if row.agency_id else None
@@ -212,23 +215,38 @@ def _find(session: Session, escalation_id: int, principal: access.Principal, *,
     return row
 
 
+# What an inbox document reads of an escalation and of its report (as report_<name>).
+_INBOX_COLUMNS = (Escalation.id, Escalation.complaint_id, Escalation.step, Escalation.rung,
+                  Escalation.rung_name, Escalation.agency_id, Escalation.at, Escalation.due_at,
+                  Escalation.status, Escalation.acknowledged_by, Escalation.acknowledged_at,
+                  Escalation.comment)
+_INBOX_REPORT_COLUMNS = (Complaint.tracking_number, Complaint.title, Complaint.status,
+                         Complaint.confidential, Complaint.agency_id, Complaint.unit_id)
+
+
 def list_escalations(session: Session, principal: access.Principal, *,
                      status: str | None = "open", limit: int = 100, offset: int = 0
                      ) -> list[dict[str, Any]]:
-    query = select(Escalation).order_by(Escalation.at.desc(), Escalation.id.desc())
+    query = (select(*_INBOX_COLUMNS, *(c.label(f"report_{c.key}")
+                                       for c in _INBOX_REPORT_COLUMNS))
+             .join(Complaint, Complaint.id == Escalation.complaint_id)
+             .order_by(Escalation.at.desc(), Escalation.id.desc()))
     scope = _scope(principal)
     if scope is not None:
         query = query.where(scope)
     if status:
         query = query.where(Escalation.status == status)
-    rows = session.scalars(query.limit(min(limit, 500)).offset(max(offset, 0))).all()
-    # The reports in one query, only the columns a document and the access rules read.
-    reports = {c.id: c for c in session.scalars(select(Complaint).where(
-        Complaint.id.in_(sorted({r.complaint_id for r in rows}) or [-1])).options(
-        load_only(Complaint.id, Complaint.tracking_number, Complaint.title,
-                  Complaint.status, Complaint.confidential, Complaint.agency_id,
-                  Complaint.unit_id)))}
-    return [_document(session, row, principal, reports[row.complaint_id]) for row in rows]
+    query = query.limit(min(limit, 500)).offset(max(offset, 0))
+    # The page's escalations and their reports, as plain rows, kept until an escalation or
+    # a report changes (the statistics' change log); the documents, which depend on who
+    # asks, are made per request.
+    key = ("inbox", principal.sees_everything, tuple(sorted(principal.org_agency_ids)),
+           status, min(limit, 500), max(offset, 0))
+    rows = readcache.cached(session, key, datetime.now(UTC), (readcache.STATS,),
+                            lambda: (session.execute(query).all(), None))
+    return [_document(session, row, principal, SimpleNamespace(
+        id=row.complaint_id, **{c.key: getattr(row, f"report_{c.key}")
+                                for c in _INBOX_REPORT_COLUMNS})) for row in rows]
 
 
 def count_escalations(session: Session, principal: access.Principal, *,
