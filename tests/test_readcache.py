@@ -205,3 +205,36 @@ def test_a_count_that_depends_on_the_clock_lags_it_by_at_most_a_minute(regency):
     found, hit = served(regency, board)
     assert not hit and found["totals"]["total"]["overdue"] == 1
     assert found["as_of"] > counted["as_of"]
+
+
+def test_a_request_checks_the_log_once_for_the_entries_it_made_together(regency):
+    """A read session gives every entry it computes the same mark, and asks each log
+    question once (readcache.log_mark, changed_since): the board's counts, the inbox's total
+    and its page, made in one request, are checked with one query in the next."""
+    from sqlalchemy import event
+
+    regency.submit(photo=True)
+    regency.advance(days=8)  # late and escalated: the inbox has it
+    admin = principal_of(regency, "admin.kominfo")
+
+    def board_request() -> None:
+        with regency.complaints.read_session() as session:
+            escalations.sla_board(session, admin, regency.complaints.config,
+                                  regency.clock.now())
+            escalations.count_escalations(session, admin)
+            assert escalations.list_escalations(session, admin, limit=25)
+
+    board_request()  # computes the three entries at one mark
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(regency.engine.store.db, "before_cursor_execute", seen)
+    try:
+        hits = cache_of(regency).hits
+        board_request()
+    finally:
+        event.remove(regency.engine.store.db, "before_cursor_execute", seen)
+    assert cache_of(regency).hits == hits + 3
+    assert sum("stats_change" in s for s in statements) == 1

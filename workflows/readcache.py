@@ -69,7 +69,20 @@ _PERIOD = " AND (received_at IS NULL OR (received_at >= :first AND received_at <
 
 
 def log_mark(session: Session, logs: Iterable[str]) -> tuple:
-    """Where the change logs stand for this session, read *before* the data it guards."""
+    """Where the change logs stand for this session, read *before* the data it guards. A
+    read session (one per GET request) reads it once and gives the same mark to every entry
+    it computes: an earlier mark only makes more writes count as newer, never fewer, and
+    entries with one mark are checked with one query (changed_since)."""
+    logs = tuple(logs)
+    if session.info.get("aduan_read"):
+        memo = session.info.setdefault("aduan_log_marks", {})
+        if logs not in memo:
+            memo[logs] = _log_mark(session, logs)
+        return memo[logs]
+    return _log_mark(session, logs)
+
+
+def _log_mark(session: Session, logs: tuple[str, ...]) -> tuple:
     if session.get_bind().dialect.name == "postgresql":
         snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
         return ("snapshot", int(snapshot.split(":")[0]), snapshot)
@@ -82,7 +95,24 @@ def changed_since(session: Session, mark: tuple, logs: Iterable[str],
                   received: tuple[datetime, datetime] | None = None) -> bool:
     """Whether any of these logs has a row newer than ``mark``. ``received`` narrows
     ``stats_change`` to complaints received in [first, after) (rows without a date concern
-    every period)."""
+    every period). A read session asks each question once: its request's pages check
+    several entries made at the same mark."""
+    logs = tuple(logs)
+    if not session.info.get("aduan_read"):
+        return _changed_since(session, mark, logs, received)
+    memo = session.info.setdefault("aduan_log_checks", {})
+    key = (_hashable(mark), logs, received)
+    if key not in memo:
+        memo[key] = _changed_since(session, mark, logs, received)
+    return memo[key]
+
+
+def _hashable(mark: tuple) -> tuple:
+    return (mark[0], tuple(sorted(mark[1].items()))) if mark[0] == "id" else mark
+
+
+def _changed_since(session: Session, mark: tuple, logs: tuple[str, ...],
+                   received: tuple[datetime, datetime] | None) -> bool:
     params: dict[str, Any] = {}
     if mark[0] == "snapshot":
         params.update(xmin=mark[1], snapshot=mark[2])
