@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -308,10 +309,41 @@ def make_db_engine(url: str, *, pool: bool = True) -> SqlEngine:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return db
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if not pool:
         kwargs["poolclass"] = NullPool
-    return create_engine(url, **kwargs)
+    db = create_engine(url, **kwargs)
+    _ping_idle_connections(db)
+    return db
+
+
+# A pooled connection idle longer than this is pinged before use (see below).
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_idle_connections(db: SqlEngine) -> None:
+    """Ping a pooled PostgreSQL connection before handing it out, when it sat idle for over
+    PING_AFTER_IDLE_SECONDS: a server restart, a failover or a firewall dropping idle
+    connections then costs nobody an error. SQLAlchemy's pool_pre_ping pings every time,
+    a round trip (about 0.8 ms of a 12 ms page) that a busy process, whose connections
+    come back within milliseconds, does not need. A connection found dead is replaced
+    (the pool retries the checkout)."""
+
+    @event.listens_for(db, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["aduan_idle_since"] = time.monotonic()
+
+    @event.listens_for(db, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("aduan_idle_since")
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = db.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"an idle connection was lost: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("an idle connection was lost")
 
 
 def is_postgres(db: SqlEngine) -> bool:

@@ -127,3 +127,26 @@ def test_a_read_session_reads_the_agency_tree_once_a_write_session_each_time(eng
         parent = next(a.id for a in access.agency_table(session).values()
                       if a.code == "uji_pohon")
         assert len(access.subtree(session, parent)) == 2
+
+
+def test_an_idle_connection_lost_meanwhile_is_replaced_before_use(postgres_url, monkeypatch):
+    """PostgreSQL: a pooled connection idle for a while is pinged before use
+    (engine/store.py), so a server that dropped it costs the next request nothing."""
+    from engine import store as store_module
+    from engine.store import Store
+
+    store = Store(postgres_url)
+    try:
+        with store.read() as session:
+            pid = session.scalar(text("SELECT pg_backend_pid()"))
+        other = Store(postgres_url, pool=False)
+        try:  # the server drops it (a restart, a failover, a firewall)
+            with other.transaction() as session:
+                session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            other.dispose()
+        monkeypatch.setattr(store_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with store.read() as session:  # pinged, found dead, replaced
+            assert session.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        store.dispose()
