@@ -157,12 +157,16 @@ def _board_cases(principal: access.Principal, calendar: Any, now: datetime,
     by_case: dict[int, dict[str, Any]] = {}
     for record in records:
         complaint = record  # the report's columns, by their names
-        left = calendar.working_days_left(now, record.due_at)
-        case = by_case.setdefault(complaint.id, {"complaint": complaint, "left": left,
-                                                 "record": record, "rung": record.rung,
-                                                 "escalated": False})
-        if left < case["left"]:
-            case["left"], case["record"] = left, record
+        case = by_case.get(complaint.id)
+        if case is None:
+            case = by_case[complaint.id] = {
+                "complaint": complaint, "record": record, "rung": record.rung,
+                "left": calendar.working_days_left(now, record.due_at), "escalated": False}
+        elif record.due_at < case["record"].due_at:
+            # the working days left grow with the due time: a later deadline has no fewer
+            left = calendar.working_days_left(now, record.due_at)
+            if left < case["left"]:
+                case["left"], case["record"] = left, record
         case["rung"] = max(case["rung"], record.rung)
         case["escalated"] = case["escalated"] or record.rung > record.holder_rung
     found = {}
