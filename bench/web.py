@@ -19,14 +19,17 @@ back in time (received a few days to eight weeks ago), with the escalations its 
 deadlines would have raised.
 
 Measuring. The app (web.app.create_app over the database, no scheduler) is served by
-gunicorn (the project's `server` extra; 4 gthread workers of 5 threads) on 127.0.0.1; 20
-client threads, each with its own keep-alive HTTP connection and its own signed-in session
-(POST /login; in --quick the clients of one user share one session) or bearer token,
-request one endpoint at a time: warm-up requests, then the
-measured ones, back to back; median and p95 latency (whole response read) and requests per
-second. Then the same requests from one client at a time (the service time, without
-queueing). The machine's cores are shared by the clients, the server and the database; the
-JSON records the load average and how busy the machine was.
+gunicorn (the project's `server` extra) with the project's settings, web/gunicorn_conf.py:
+sync workers, two per core (4 here), each closing its connection after its response. 20
+client threads on 127.0.0.1, each with its own HTTP connection (reopened when the server
+closes it) and its own signed-in session (POST /login; in --quick the clients of one user
+share one session) or bearer token, request one endpoint at a time: warm-up requests (each
+server process fills its read cache on first use; their own median and p95 are recorded
+too), then the measured ones, back to back; median and p95 latency (whole response read) and
+requests per second. Then the same requests from one client at a time (the service time,
+without queueing). The machine's cores are shared by the clients, the server and the
+database; the JSON records the load average, how busy the machine was and the CPU time per
+request of the server's processes, of the clients and of PostgreSQL's processes.
 
 PostgreSQL is measured when --postgres-url (or ADUAN_BENCH_POSTGRES_URL, or
 ADUAN_TEST_POSTGRES_URL) names a server: a fresh database `aduan_bench_web_<random>` is
@@ -87,6 +90,7 @@ from bench.engine import (  # noqa: E402
 from bench.stats import populate  # noqa: E402
 from engine import FrozenClock  # noqa: E402
 from tests.regency import build  # noqa: E402
+from web import gunicorn_conf  # noqa: E402
 from workflows.config import DEFAULT_LADDER  # noqa: E402
 from workflows.demo import DEMO_PASSWORD  # noqa: E402
 
@@ -94,14 +98,15 @@ TARGET_P95_MS = 150.0
 CLIENTS = 20
 ENDPOINTS = ("worklist", "case", "board", "api_list")
 
-# warmup: requests per endpoint before measuring, one per client in turn (each gunicorn
-# worker thread opens its database connection and fills its caches); alone: requests from
-# one client at a time, after the concurrent ones.
+# warmup: requests per endpoint before measuring, spread over the clients (each gunicorn
+# worker opens its database connection and fills its read cache: 20 per client, so that
+# every worker has seen every user); alone: requests from one client at a time, after the
+# concurrent ones.
 # shared_sessions: in --quick, the clients of one user share one session (6 sign-ins instead
 # of 33: each is a deliberately slow argon2 check, seconds of the minute on two busy cores).
-FULL = {"open": 100_000, "closed": 1_000_000, "warmup": 60, "requests": 400, "alone": 30,
+FULL = {"open": 100_000, "closed": 1_000_000, "warmup": 400, "requests": 1000, "alone": 30,
         "shared_sessions": False}
-QUICK = {"open": 5_000, "closed": 20_000, "warmup": 8, "requests": 40, "alone": 3,
+QUICK = {"open": 5_000, "closed": 20_000, "warmup": 40, "requests": 100, "alone": 3,
          "shared_sessions": True}
 
 # Stages of the open backlog: (name, share). Each is one real template instance per
@@ -604,9 +609,10 @@ class Server:
 
 
 @contextmanager
-def serve(url: str, folder: Path, workers: int, threads: int, worker_class: str = "gthread"
+def serve(url: str, folder: Path, workers: int, threads: int, worker_class: str = "sync"
           ) -> Iterator[Server]:
-    """gunicorn over the app (create_app reads ADUAN_* settings)."""
+    """gunicorn over the app with the project's settings (web/gunicorn_conf.py; these
+    options on its command line win), create_app reading the ADUAN_* settings."""
     gunicorn = ensure_gunicorn()
     port = _free_port()
     log = folder / "gunicorn.log"
@@ -615,7 +621,8 @@ def serve(url: str, folder: Path, workers: int, threads: int, worker_class: str 
            "PYTHONDONTWRITEBYTECODE": "1"}
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            [str(gunicorn), "-c", "python:web.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(workers),
              "--worker-class", worker_class, "--threads", str(threads), "--keep-alive", "60",
              "--backlog", "256", "--timeout", "120", "--log-level", "warning",
              "web.app:create_app()"], cwd=ROOT, env=env, stdout=sink, stderr=sink)
@@ -769,6 +776,7 @@ def run_endpoint(clients: Clients, variants: list[Variant], warmup: int, request
     rngs = [random.Random(seed * 1000 + i) for i in range(CLIENTS)]
     share = [requests // CLIENTS + (1 if i < requests % CLIENTS else 0) for i in range(CLIENTS)]
     timings: list[list[tuple[str, float, int]]] = [[] for _ in range(CLIENTS)]
+    warming: list[list[float]] = [[] for _ in range(CLIENTS)]
     errors: list[str] = []
     start = threading.Barrier(CLIENTS + 1)
     finished: list[float] = [0.0] * CLIENTS
@@ -777,7 +785,9 @@ def run_endpoint(clients: Clients, variants: list[Variant], warmup: int, request
         client, variant, rng = clients.clients[index], chosen[index], rngs[index]
         try:
             for _ in range(warmup // CLIENTS + (1 if index < warmup % CLIENTS else 0)):
+                began = time.perf_counter()
                 status, body, _response = client.request("GET", variant.paths(rng))
+                warming[index].append(time.perf_counter() - began)
                 if status != 200:
                     errors.append(f"{variant.name} warm-up: HTTP {status}: {body[:200]!r}")
             start.wait()
@@ -817,6 +827,8 @@ def run_endpoint(clients: Clients, variants: list[Variant], warmup: int, request
     figures["wall_seconds"] = round(wall, 2)
     figures["response_kb_median"] = round(statistics.median(b for *_, b in flat) / 1024, 1)
     figures["machine_busy_share"] = busy
+    # The warm-up's own figures: each server process fills its read cache on first use.
+    figures["warm_up"] = _figures([t for mine in warming for t in mine]) if warmup else None
     if server is not None and spent[0] is not None:
         figures["cpu_ms_per_request"] = {
             "server": round(spent[0] * 1000 / len(flat), 1),
@@ -1065,7 +1077,7 @@ def set_up(url: str, label: str, sizes: dict[str, Any], folder: Path) -> dict[st
 
 def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: int,
                   threads: int, keep: Path | None = None, keep_alive: bool = True,
-                  worker_class: str = "gthread") -> dict[str, Any]:
+                  worker_class: str = "sync") -> dict[str, Any]:
     label = backend.label
     if keep is not None:
         folder = keep / label
@@ -1099,11 +1111,13 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
                     parts = ", ".join(f"{v} {f['median_ms']}/{f['p95_ms']}"
                                       for v, f in figures["by_user"].items())
                     cpu = figures.get("cpu_ms_per_request", {})
+                    warm = figures.get("warm_up") or {}
                     say(f"{label}: {name}: median {figures['median_ms']} ms, p95 "
                         f"{figures['p95_ms']} ms, {figures['requests_per_second']} req/s "
                         f"with {CLIENTS} clients, CPU per request: server "
                         f"{cpu.get('server')} ms, clients {cpu.get('clients')} ms, "
-                        f"PostgreSQL {cpu.get('postgres')} ms "
+                        f"PostgreSQL {cpu.get('postgres')} ms; warm-up p95 "
+                        f"{warm.get('p95_ms')} ms "
                         f"(median/p95 by user: {parts})")
                 for index, name in enumerate(ENDPOINTS):
                     alone = run_alone(clients, variants[name], sizes["alone"], index)
@@ -1152,8 +1166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("ADUAN_BENCH_POSTGRES_URL")
                         or os.environ.get("ADUAN_TEST_POSTGRES_URL"),
                         help="a PostgreSQL server URL; a database is created and dropped there")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=5, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=gunicorn_conf.workers,
+                        help="gunicorn worker processes (default: web/gunicorn_conf.py's, "
+                             f"{gunicorn_conf.workers} here)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker (more than 1 needs --worker-class gthread)")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the databases (SQLite in DIR, PostgreSQL as "
@@ -1162,13 +1179,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connection", choices=("keep-alive", "close"), default="keep-alive",
                         help="clients keep their connection (default), or open one per "
                              "request as a reverse proxy does")
-    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
-                        help="gunicorn's worker class")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"),
+                        default=gunicorn_conf.worker_class,
+                        help="gunicorn's worker class (default: web/gunicorn_conf.py's)")
     parser.add_argument("--requests", type=int, metavar="N",
                         help="measured requests per endpoint (default 400, 40 with --quick)")
     parser.add_argument("--only", choices=("sqlite", "postgres"),
                         help="measure one database only")
     args = parser.parse_args(argv)
+    if args.threads > 1 and args.worker_class == "sync":
+        parser.error("--threads above 1 needs --worker-class gthread (gunicorn would switch)")
     sizes = dict(QUICK if args.quick else FULL)
     if args.requests:
         sizes["requests"] = args.requests
