@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,17 +81,26 @@ def secret_matches(secret: str | None, hashed: str) -> bool:
     return bool(secret) and hmac.compare_digest(digest(secret), hashed)
 
 
-def agency_table(session: Session) -> dict[int, Agency]:
-    """Every agency by id, in id order. A read session (engine/store.py: one per GET request)
-    reads them once: the principal, the board, the inbox and the pickers all need the tree;
-    a session that may write reads them each time."""
+AGENCY_COLUMNS = (Agency.id, Agency.code, Agency.name, Agency.kind, Agency.parent_id,
+                  Agency.active)
+
+
+def agency_table(session: Session) -> dict[int, Any]:
+    """Every agency by id, in id order, as plain rows of AGENCY_COLUMNS (read, not changed).
+    A read session (engine/store.py: one per GET request) reads them once: the principal,
+    the board, the inbox and the pickers all need the tree; a session that may write reads
+    them each time."""
     if not session.info.get("aduan_read"):
-        return {a.id: a for a in session.scalars(select(Agency).order_by(Agency.id))}
+        return _read_agencies(session)
     table = session.info.get("aduan_agencies")
     if table is None:
-        table = session.info["aduan_agencies"] = {
-            a.id: a for a in session.scalars(select(Agency).order_by(Agency.id))}
+        table = session.info["aduan_agencies"] = _read_agencies(session)
     return table
+
+
+def _read_agencies(session: Session) -> dict[int, Any]:
+    return {row.id: row for row in session.execute(
+        select(*AGENCY_COLUMNS).order_by(Agency.id))}
 
 
 def subtree(session: Session, agency_id: int | None) -> frozenset[int]:

@@ -124,7 +124,7 @@ def sla_document(record: SlaRecord, calendar: WorkingCalendar, now: datetime,
 
 
 def _agency(session: Session, agency_id: int | None) -> dict[str, Any] | None:
-    agency = session.get(Agency, agency_id) if agency_id else None
+    agency = access.agency_table(session).get(agency_id) if agency_id else None
     return None if agency is None else {"code": agency.code, "name": agency.name,
                                         "kind": agency.kind}
 
