@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import http.client
+import importlib
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -44,10 +46,15 @@ def test_a_worker_freezes_what_it_holds_when_loaded_and_again_once_warm(unfrozen
     assert gc.get_freeze_count() == frozen
 
 
-def test_sync_workers_two_per_core_unless_told():
-    assert gunicorn_conf.worker_class == "sync"
-    assert gunicorn_conf.workers == int(os.environ.get("WEB_CONCURRENCY") or
-                                        2 * (os.cpu_count() or 1))
+def test_sync_workers_two_per_core_unless_told(monkeypatch):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert importlib.reload(gunicorn_conf).workers == 6
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    settings = importlib.reload(gunicorn_conf)
+    assert settings.workers == 5 and settings.worker_class == "sync"
+    monkeypatch.undo()
+    importlib.reload(gunicorn_conf)
 
 
 def test_gunicorn_serves_the_app_with_these_settings(tmp_path, sqlite_url):
@@ -63,17 +70,18 @@ def test_gunicorn_serves_the_app_with_these_settings(tmp_path, sqlite_url):
          "web.app:create_app()"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
     try:
+        # gunicorn says when its socket listens; a request queued before a worker is ready
+        # waits for it in the kernel's backlog
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", "/login")
-                response = connection.getresponse()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, (
-                    server.stdout.read().decode() if server.poll() is not None else "slow")
-                time.sleep(0.2)
+        said = b""
+        while b"Listening at" not in said:
+            left = deadline - time.monotonic()
+            assert left > 0 and server.poll() is None, said.decode(errors="replace")
+            if select.select([server.stdout], [], [], left)[0]:
+                said += server.stdout.readline()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/login")
+        response = connection.getresponse()
         assert response.status == 200 and b"csrf" in response.read()
         # sync workers close each connection after its response
         assert response.getheader("Connection") == "close"
