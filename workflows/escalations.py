@@ -5,7 +5,6 @@ counted per OPD and per rung of the ladder."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
@@ -224,15 +223,15 @@ _INBOX_COLUMNS = (Escalation.id, Escalation.complaint_id, Escalation.step, Escal
                   Escalation.rung_name, Escalation.agency_id, Escalation.at, Escalation.due_at,
                   Escalation.status, Escalation.acknowledged_by, Escalation.acknowledged_at,
                   Escalation.comment)
-_INBOX_REPORT_COLUMNS = (Complaint.tracking_number, Complaint.title, Complaint.status,
-                         Complaint.confidential, Complaint.agency_id, Complaint.unit_id)
+_INBOX_REPORT_COLUMNS = (Complaint.id, Complaint.tracking_number, Complaint.title,
+                         Complaint.status, Complaint.confidential, Complaint.agency_id,
+                         Complaint.unit_id)
 
 
 def list_escalations(session: Session, principal: access.Principal, *,
                      status: str | None = "open", limit: int = 100, offset: int = 0
                      ) -> list[dict[str, Any]]:
-    query = (select(*_INBOX_COLUMNS, *(c.label(f"report_{c.key}")
-                                       for c in _INBOX_REPORT_COLUMNS))
+    query = (select(*_INBOX_COLUMNS, *views.report_columns(_INBOX_REPORT_COLUMNS))
              .join(Complaint, Complaint.id == Escalation.complaint_id)
              .order_by(Escalation.at.desc(), Escalation.id.desc()))
     scope = _scope(principal)
@@ -248,9 +247,8 @@ def list_escalations(session: Session, principal: access.Principal, *,
            status, min(limit, 500), max(offset, 0))
     rows = readcache.cached(session, key, datetime.now(UTC), (readcache.STATS,),
                             lambda: (session.execute(query).all(), None))
-    return [_document(session, row, principal, SimpleNamespace(
-        id=row.complaint_id, **{c.key: getattr(row, f"report_{c.key}")
-                                for c in _INBOX_REPORT_COLUMNS})) for row in rows]
+    return [_document(session, row, principal, views.report_of(row, _INBOX_REPORT_COLUMNS))
+            for row in rows]
 
 
 def count_escalations(session: Session, principal: access.Principal, *,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
@@ -440,18 +441,31 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
             "kinds": ranked["kinds"], "kind": ranked["kind"]}
 
 
+def report_columns(columns: Iterable[Any]) -> list[Any]:
+    """A report's columns for a query that reads another table's too: named report_<name>
+    (report_of reads them back)."""
+    return [column.label(f"report_{column.key}") for column in columns]
+
+
+def report_of(row: Any, columns: Iterable[Any]) -> SimpleNamespace:
+    """The report in a row read with report_columns(columns), under the columns' own names
+    (what the access rules and the documents read of a Complaint)."""
+    return SimpleNamespace(**{column.key: getattr(row, f"report_{column.key}")
+                              for column in columns})
+
+
 def _worklist_page_rows(session: Session, order: list[str]
-                        ) -> tuple[list[Any], dict[str, _ListedReport], dict[int, Any]]:
+                        ) -> tuple[list[Any], dict[str, SimpleNamespace], dict[int, Any]]:
     """The page's tasks in order (plain rows: the task's columns and its report's listed
     ones as report_<name>), their reports, and the reports' current deadlines."""
     found = {row.id: row for row in session.execute(
         select(HumanTask.id, HumanTask.element_id, HumanTask.title, HumanTask.assignee,
                HumanTask.created_at, HumanTask.due_at,
-               *(column.label(f"report_{column.key}") for column in LISTED_COLUMNS))
+               *report_columns(LISTED_COLUMNS))
         .join(Complaint, Complaint.instance_id == HumanTask.instance_id)
         .where(HumanTask.id.in_(order or ["-"])))}
     page = [found[i] for i in order if i in found]  # one done since is left out
-    reports = {row.id: _ListedReport(row) for row in page}
+    reports = {row.id: report_of(row, LISTED_COLUMNS) for row in page}
     return page, reports, current_slas(session, [report.id for report in reports.values()])
 
 
@@ -554,17 +568,6 @@ def _by_deadline_walk(session: Session, query: Any, wanted: int) -> list[Any] | 
         if len(read) < batch:
             return None
         batch *= 4
-
-
-class _ListedReport:
-    """A report's LISTED_COLUMNS read as report_<name> from a worklist row, by their own
-    names (as the access rules read a Complaint)."""
-
-    __slots__ = tuple(column.key for column in LISTED_COLUMNS)
-
-    def __init__(self, row: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(row, f"report_{name}"))
 
 
 def _task_row(row: Any) -> dict[str, Any]:

@@ -230,7 +230,7 @@ def render_worklist(args: Mapping[str, str], message: str | None = None, status:
         params=params, show=show, kind=kind, overdue=overdue, q=q, sort=sort,
         show_filters=[(k, gettext(t)) for k, t in SHOW_FILTERS],
         sorts=[(k, gettext(t)) for k, t in SORTS],
-        kinds=[(k, task_name(k)) for k in kinds], task_name=task_name, message=message,
+        kinds=[(k, task_name(k)) for k in kinds], message=message,
         next_url=url_for("pages.worklist", **params, page=page if page > 1 else None)), status
 
 
@@ -285,7 +285,7 @@ def _after_claim(task_id: str, message: str, error: bool = False) -> Any:
         return render_template("staff/_task_row_swap.html",
                                row=shown_rows([row], _principal())[0] if row else None,
                                task_id=task_id, message=message, error=error,
-                               task_name=task_name, next_url=_back())
+                               next_url=_back())
     flash(message, "success")
     return redirect(_back(), 303)
 
