@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.pages import Site
-from workflows import access, escalations, views
+from workflows import access, escalations, worklist
 from workflows.models import User
 
 
@@ -59,10 +59,10 @@ def test_reading_deadlines_in_order_gives_the_ranked_order(regency, monkeypatch)
     regency.act(made[1], "verify", as_="admin.kominfo")  # a disposition: the same deadline
     admin = principal_of(regency, "admin.kominfo")
     with regency.complaints.read_session() as session:
-        ranked = views.worklist_page(session, admin, regency.complaints.config,
+        ranked = worklist.worklist_page(session, admin, regency.complaints.config,
                                      regency.clock.now(), limit=3, offset=1)
-        monkeypatch.setattr(views, "WALK_FROM", 0)  # every worklist is "large"
-        walked = views.worklist_page(session, admin, regency.complaints.config,
+        monkeypatch.setattr(worklist, "WALK_FROM", 0)  # every worklist is "large"
+        walked = worklist.worklist_page(session, admin, regency.complaints.config,
                                      regency.clock.now(), limit=3, offset=1)
     assert [r["tracking_number"] for r in walked["rows"]] == made[1:]
     assert walked == ranked
@@ -94,8 +94,8 @@ def test_the_board_lists_the_nearest_cases_and_pages_its_inbox(site, monkeypatch
 
 def test_lists_read_neither_report_bodies_nor_deadline_pauses(regency):
     """A list row shows a report's title and its deadline: the worklist and the list API
-    read no report body, description or deadline pauses (views.LISTED_COLUMNS,
-    views.DEADLINE_COLUMNS), whichever page of them."""
+    read no report body, description or deadline pauses (documents.LISTED_COLUMNS,
+    deadlines.DEADLINE_COLUMNS), whichever page of them."""
     from sqlalchemy import event
 
     reports(regency, 3)

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from engine.store import TASK_TRIGGER_NAMES, TASK_TRIGGERS
 from tests.test_staff_use_cases import open_task, principal_of
-from workflows import escalations, readcache, views
+from workflows import escalations, readcache, worklist
 from workflows.models import Complaint
 
 
@@ -174,7 +174,7 @@ def test_nothing_is_cached_without_the_triggers(regency):
             admin = principal_of(regency, "admin.kominfo")
             hits = cache.hits
             for _ in range(2):
-                views.worklist_page(session, admin, regency.complaints.config,
+                worklist.worklist_page(session, admin, regency.complaints.config,
                                     regency.clock.now())
             assert cache.hits == hits  # the worklist needs the task log: read every time
     finally:  # the PostgreSQL test database is shared by the tests that follow

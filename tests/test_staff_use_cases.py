@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.diagram import chain, document, message_catch, user_task, write
-from workflows import access, views
+from workflows import access, documents
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.models import Complaint
 
@@ -169,7 +169,7 @@ def test_search_matches_tracking_numbers_and_titles_but_no_hidden_title(site):
     with regency.complaints.read_session() as session:
         def search(q: str) -> list[str]:
             return list(session.scalars(select(Complaint.tracking_number).where(
-                views.search_filter(outsider, q))))
+                documents.search_filter(outsider, q))))
 
         assert search("pungli") == []
         assert search("berlubang") == [road]

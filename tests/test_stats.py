@@ -24,7 +24,7 @@ from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
 from workflows.holidays_admin import set_day
 from workflows.models import Agency, CalendarDay, Complaint, Escalation, Setting, SlaRecord
-from workflows.sla import calendar_for
+from workflows.workdays import calendar_for
 
 WITA = ZoneInfo("Asia/Makassar")
 CONFIG = RegencyConfig()

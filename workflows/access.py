@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows import groups as task_groups
 from workflows.config import RegencyConfig
 from workflows.errors import Forbidden, Unauthenticated
 from workflows.models import Agency, ApiToken, Complaint, User
@@ -49,19 +50,18 @@ class Principal:
     @property
     def groups(self) -> frozenset[str]:
         """The candidate groups of the tasks this principal may work on."""
-        groups: set[str] = set()
+        found: set[str] = set()
         if "regency_admin" in self.roles:
-            groups.add("regency_admin")
+            found.add(task_groups.group(task_groups.REGENCY_ADMIN))
         if self.agency_code:
-            if "liaison_officer" in self.roles:
-                groups.add(f"opd_liaison:{self.agency_code}")
-            if "technical_officer" in self.roles:
-                groups.add(f"technical_unit:{self.agency_code}")
-            if "supervisor" in self.roles:
-                groups.add(f"supervisor:{self.agency_code}")
+            for role, group_role in (("liaison_officer", task_groups.OPD_LIAISON),
+                                     ("technical_officer", task_groups.TECHNICAL_UNIT),
+                                     ("supervisor", task_groups.SUPERVISOR)):
+                if role in self.roles:
+                    found.add(task_groups.group(group_role, self.agency_code))
         if self.tracking_number:
-            groups.add(f"complainant:{self.tracking_number}")
-        return frozenset(groups)
+            found.add(task_groups.group(task_groups.COMPLAINANT, self.tracking_number))
+        return frozenset(found)
 
 
 def complainant(tracking_number: str) -> Principal:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Engine, Operation, current_operation
-from workflows import access, images, notify, views
+from workflows import access, documents, images, notify, worklist
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
@@ -27,9 +27,10 @@ from workflows.models import (
     Escalation,
     TrackingCounter,
 )
-from workflows.sla import SlaPolicy, calendar_for
+from workflows.sla import SlaPolicy
 from workflows.storage import Storage, Upload
 from workflows.validation import check_action, check_submission
+from workflows.workdays import calendar_for
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 INFRASTRUCTURE = "photo_required"
@@ -224,7 +225,7 @@ class Complaints:
                 raise NotFound(f"report {tracking_number} does not exist")
             tasks = self.engine.tasks(instance_id=complaint.instance_id) \
                 if complaint.instance_id else []
-            return views.complaint_document(session, complaint, principal, self.config,
+            return documents.complaint_document(session, complaint, principal, self.config,
                                             tasks, self.engine.clock.now())
 
     def attachment(self, tracking_number: str, attachment_id: int,
@@ -266,7 +267,7 @@ class Complaints:
         if not principal.is_officer:
             raise Forbidden("only officers list reports")
         with self.read_session() as session:
-            return views.complaint_list(
+            return documents.complaint_list(
                 session, principal, self.config, self.engine.clock.now(), status=status,
                 agency_code=agency_code, overdue=overdue, since=since, until=until,
                 limit=limit, offset=offset, q=q)
@@ -277,16 +278,16 @@ class Complaints:
             return []
         tasks = self.engine.tasks(groups=groups)
         with self.read_session() as session:
-            return views.worklist(session, tasks, principal, self.config,
+            return worklist.worklist(session, tasks, principal, self.config,
                                   self.engine.clock.now())
 
     def worklist_page(self, principal: access.Principal, *, show: str = "", kind: str = "",
                       overdue: bool = False, q: str = "", sort: str = "deadline",
                       limit: int = 50, offset: int = 0, task_id: str | None = None
                       ) -> dict[str, Any]:
-        """A page of the caller's worklist, filtered and sorted (views.worklist_page)."""
+        """A page of the caller's worklist, filtered and sorted (worklist.worklist_page)."""
         with self.read_session() as session:
-            return views.worklist_page(
+            return worklist.worklist_page(
                 session, principal, self.config, self.engine.clock.now(), show=show,
                 kind=kind, overdue=overdue, q=q, sort=sort, limit=limit, offset=offset,
                 task_id=task_id)
@@ -480,7 +481,7 @@ class Complaints:
                 or data.get("reason") or data.get("note")
             session.add(ComplaintEvent(
                 complaint_id=target.id, at=operation.now, actor=principal.username,
-                kind=action_name, text=text, public=action_name in views.PUBLIC_ACTIONS))
+                kind=action_name, text=text, public=action_name in documents.PUBLIC_ACTIONS))
             if action_name == "rate":
                 target.rating = data["rating"]
                 target.rating_comment = data.get("comment")
@@ -700,7 +701,7 @@ class Complaints:
             return
         calendar = calendar_for(session, self.config)
         for task in change.opened_tasks:
-            users = views.users_for_groups(session, task["candidate_groups"])
+            users = notify.users_for_groups(session, task["candidate_groups"])
             if not users:
                 continue
             due = task.get("due_at")

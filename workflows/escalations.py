@@ -11,9 +11,11 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from workflows import access, readcache, stats, views
+from workflows import access, readcache, stats
 from workflows import diagram_ids as ids
 from workflows.config import RUNG_LABELS, RegencyConfig
+from workflows.deadlines import next_due_after, overdue_before
+from workflows.documents import report_columns, report_of
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.models import (
     OPEN_PREDICATE,
@@ -23,7 +25,8 @@ from workflows.models import (
     Escalation,
     SlaRecord,
 )
-from workflows.sla import CITIZEN_STEPS, RUNNING, STEP_LABELS, calendar_for
+from workflows.sla import CITIZEN_STEPS, RUNNING, STEP_LABELS
+from workflows.workdays import calendar_for
 
 HIDDEN = "[rahasia]"
 NOTE_MAX = 2000
@@ -231,7 +234,7 @@ _INBOX_REPORT_COLUMNS = (Complaint.id, Complaint.tracking_number, Complaint.titl
 def list_escalations(session: Session, principal: access.Principal, *,
                      status: str | None = "open", limit: int = 100, offset: int = 0
                      ) -> list[dict[str, Any]]:
-    query = (select(*_INBOX_COLUMNS, *views.report_columns(_INBOX_REPORT_COLUMNS))
+    query = (select(*_INBOX_COLUMNS, *report_columns(_INBOX_REPORT_COLUMNS))
              .join(Complaint, Complaint.id == Escalation.complaint_id)
              .order_by(Escalation.at.desc(), Escalation.id.desc()))
     scope = _scope(principal)
@@ -247,7 +250,7 @@ def list_escalations(session: Session, principal: access.Principal, *,
            status, min(limit, 500), max(offset, 0))
     rows = readcache.cached(session, key, datetime.now(UTC), (readcache.STATS,),
                             lambda: (session.execute(query).all(), None))
-    return [_document(session, row, principal, views.report_of(row, _INBOX_REPORT_COLUMNS))
+    return [_document(session, row, principal, report_of(row, _INBOX_REPORT_COLUMNS))
             for row in rows]
 
 
@@ -406,7 +409,7 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
 
     calendar = calendar_for(session, config)
     soon = calendar.add_working_days(now, DUE_SOON_DAYS)
-    late = views.overdue_before(calendar, now)  # due at or before: overdue
+    late = overdue_before(calendar, now)  # due at or before: overdue
     # Open reports, written as the condition of their partial index (OPEN_PREDICATE) so
     # that both databases see the query can read that index instead of every report.
     where: list[Any] = [text(OPEN_PREDICATE)]
@@ -429,11 +432,11 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         # the counts too (the same log); their working days left are counted per request.
         counted["records"] = _board_records(session, matched, counted["listed"])
         # they hold until a deadline enters the due-soon window or becomes overdue
-        next_late = views.next_due_after(session, late)
-        next_soon = views.next_due_after(session, soon)
+        next_late = next_due_after(session, late)
+        next_soon = next_due_after(session, soon)
 
         def still_valid(later: datetime) -> bool:
-            return ((next_late is None or views.overdue_before(calendar, later) < next_late)
+            return ((next_late is None or overdue_before(calendar, later) < next_late)
                     and (next_soon is None or calendar.add_working_days(
                         later, DUE_SOON_DAYS) < next_soon))
 

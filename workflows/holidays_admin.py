@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from workflows.config import RegencyConfig
 from workflows.errors import Invalid, NotFound
 from workflows.models import CalendarDay
-from workflows.sla import calendar_for
+from workflows.workdays import calendar_for
 
 KINDS = ("day_off", "working")
 

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.models import Complaint, Outbox, User
+from workflows import groups as task_groups
+from workflows.models import Agency, Complaint, Outbox, User
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "status_changed": {
@@ -116,6 +117,21 @@ def users_with(session: Session, role: str, agency_ids: Iterable[int] | None) ->
             return []
         query = query.where(User.agency_id.in_(ids))
     return [u for u in session.scalars(query) if role in (u.roles or [])]
+
+
+def users_for_groups(session: Session, groups: list[str]) -> list[User]:
+    """The officers behind a task's candidate groups: who is told of a new task."""
+    found: dict[int, User] = {}
+    for group in groups:
+        role, code = task_groups.parse(group)
+        if role not in task_groups.USER_ROLES:
+            continue  # the complainant is told through the status, not as an officer
+        agency_ids = None
+        if code:
+            agency_ids = list(session.scalars(select(Agency.id).where(Agency.code == code)))
+        for user in users_with(session, task_groups.USER_ROLES[role], agency_ids):
+            found[user.id] = user
+    return list(found.values())
 
 
 def inbox(session: Session, user_id: int, *, unread_only: bool = False, limit: int = 100

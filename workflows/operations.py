@@ -15,7 +15,8 @@ from engine.store import Incident, Timer
 from workflows import access, notify
 from workflows.config import RegencyConfig
 from workflows.models import Complaint, Escalation, SchedulerHeartbeat, SlaRecord, User
-from workflows.sla import CITIZEN_STEPS, RUNNING, calendar_for
+from workflows.sla import CITIZEN_STEPS, RUNNING
+from workflows.workdays import calendar_for
 
 HEARTBEAT_STALE_SECONDS = 60
 

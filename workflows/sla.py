@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +13,8 @@ from workflows import diagram_ids as ids
 from workflows import notify
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
-from workflows.models import Agency, CalendarDay, Complaint, Escalation, SlaRecord
+from workflows.models import Agency, Complaint, Escalation, SlaRecord
+from workflows.workdays import calendar_for
 
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
 CITIZEN_STEPS = frozenset({"info_request", "complainant_window"})
@@ -26,29 +26,6 @@ STEP_LABELS = {
     "info_request": {"id": "melengkapi informasi", "en": "additional information"},
     "complainant_window": {"id": "tanggapan pelapor", "en": "complainant's reply"},
 }
-
-
-def calendar_for(session: Session, config: RegencyConfig) -> WorkingCalendar:
-    """The regency's calendar with the administrator's cuti bersama changes applied (read
-    once per read session: a GET request's layers all ask for it)."""
-    memo = ("aduan_calendar", config.timezone)
-    if session.info.get("aduan_read") and memo in session.info:
-        return session.info[memo]
-    rows = session.execute(select(CalendarDay.day, CalendarDay.kind, CalendarDay.name)).all()
-    calendar = _calendar(config.timezone,
-                         tuple(sorted((r.day, r.name) for r in rows if r.kind == "day_off")),
-                         tuple(sorted(r.day for r in rows if r.kind == "working")))
-    if session.info.get("aduan_read"):
-        session.info[memo] = calendar
-    return calendar
-
-
-@functools.lru_cache(maxsize=16)
-def _calendar(timezone: str, days_off: tuple[tuple[date, str], ...],
-              working: tuple[date, ...]) -> WorkingCalendar:
-    """One calendar per set of the administrator's days: a WorkingCalendar is immutable
-    and builds its year tables once (holidays, weekends), so requests share it."""
-    return WorkingCalendar(timezone, extra_days_off=dict(days_off), working_overrides=working)
 
 
 class SlaPolicy:

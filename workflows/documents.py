@@ -1,0 +1,279 @@
+"""What a report looks like to each caller: the report document (officer's or complainant's),
+the rows of the report list, and the filters that decide which reports a caller may list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows import access, readcache
+from workflows import diagram_ids as ids
+from workflows.calendar import WorkingCalendar
+from workflows.config import RegencyConfig
+from workflows.deadlines import (
+    current_deadline,
+    current_slas,
+    iso,
+    sla_deadline,
+    sla_document,
+)
+from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, SlaRecord
+from workflows.sla import PAUSED, RUNNING
+from workflows.workdays import calendar_for
+
+HIDDEN = "[rahasia]"
+PUBLIC_ACTIONS = frozenset({"provide_info", "respond", "reply", "rate", "reopen", "archive",
+                            "not_authority", "link_duplicate"})
+# Which verbs each open task allows, for `available_actions`.
+TASK_ACTIONS = {
+    ids.SCREEN_REPORT: ("verify", "archive", "request_info", "link_duplicate"),
+    ids.DISPOSE_REPORT: ("dispose", "not_authority", "postpone", "request_info"),
+    ids.RESUME_REPORT: ("resume",),
+    ids.FOLLOW_UP: ("delegate", "respond", "reassign"),
+    ids.UNIT_FOLLOW_UP: ("respond", "reassign"),
+    ids.PROVIDE_INFORMATION: ("provide_info",),
+    ids.REVIEW_ANSWER: ("reply", "rate"),
+}
+
+
+
+def status_label(status: str) -> dict[str, str]:
+    return ids.STATUS_LABELS.get(status, {"id": status, "en": status})
+
+
+# The columns of a report that lists (and the access rules) read: not its body.
+LISTED_COLUMNS = (Complaint.id, Complaint.instance_id, Complaint.tracking_number,
+                  Complaint.status, Complaint.title, Complaint.category,
+                  Complaint.classification, Complaint.agency_id, Complaint.unit_id,
+                  Complaint.created_at, Complaint.confidential, Complaint.anonymous)
+
+
+
+def agency_document(session: Session, agency_id: int | None) -> dict[str, Any] | None:
+    agency = access.agency_table(session).get(agency_id) if agency_id else None
+    return None if agency is None else {"code": agency.code, "name": agency.name,
+                                        "kind": agency.kind}
+
+
+def available_actions(principal: access.Principal, complaint: Complaint,
+                      tasks: list[dict[str, Any]]) -> list[str]:
+    actions: list[str] = []
+    for task in tasks:
+        mine = principal.sees_everything and not any(
+            g.startswith("complainant:") for g in task["candidate_groups"])
+        mine = mine or bool(set(task["candidate_groups"]) & principal.groups)
+        if mine:
+            actions += [a for a in TASK_ACTIONS.get(task["element_id"], ()) if a not in actions]
+    if complaint.status == ids.STATUS_CLOSED and (
+            principal.tracking_number == complaint.tracking_number
+            or principal.sees_everything):
+        actions.append("reopen")
+    if principal.sees_everything and "link_duplicate" not in actions:
+        actions.append("link_duplicate")
+    if principal.has("supervisor") and "reassign" not in actions and any(
+            t["element_id"] in (ids.FOLLOW_UP, ids.UNIT_FOLLOW_UP) for t in tasks):
+        actions.append("reassign")
+    return actions
+
+
+def complaint_document(session: Session, complaint: Complaint, principal: access.Principal,
+                       config: RegencyConfig, tasks: list[dict[str, Any]], now: datetime
+                       ) -> dict[str, Any]:
+    """The full report for an officer who handles it, or the complainant's own view."""
+    calendar = calendar_for(session, config)
+    officer = principal.is_officer
+    content = access.sees_content(principal, complaint)
+    identity = access.sees_identity(principal, complaint)
+    # Every deadline of the report, in one query: officers see them all, and the current
+    # one is chosen among the running and paused (current_deadline).
+    records = session.scalars(select(SlaRecord).where(
+        SlaRecord.complaint_id == complaint.id).order_by(SlaRecord.id)).all()
+    sla = current_deadline([r for r in records if r.state in (RUNNING, PAUSED)])
+    events = session.scalars(select(ComplaintEvent).where(
+        ComplaintEvent.complaint_id == complaint.id).order_by(ComplaintEvent.id)).all()
+    attachments = session.scalars(select(Attachment).where(
+        Attachment.complaint_id == complaint.id).order_by(Attachment.id)).all()
+    duplicates = session.scalars(select(Complaint.tracking_number).where(
+        Complaint.duplicate_of_id == complaint.id)).all()
+    original = session.get(Complaint, complaint.duplicate_of_id) \
+        if complaint.duplicate_of_id else None
+    document: dict[str, Any] = {
+        "tracking_number": complaint.tracking_number,
+        "status": complaint.status,
+        "status_label": status_label(complaint.status),
+        "classification": complaint.classification,
+        "misconduct": complaint.misconduct,
+        "category": complaint.category,
+        "severity": complaint.severity,
+        "title": complaint.title if content else HIDDEN,
+        "body": complaint.body if content else HIDDEN,
+        "incident_date": iso(complaint.incident_date),
+        "location": {
+            "latitude": complaint.latitude if content else None,
+            "longitude": complaint.longitude if content else None,
+            "address": complaint.address if content else None,
+            "kelurahan": complaint.kelurahan, "kecamatan": complaint.kecamatan,
+            "road_status": complaint.road_status,
+        },
+        "anonymous": complaint.anonymous,
+        "confidential": complaint.confidential,
+        "channel": complaint.channel,
+        "reporter": {"name": complaint.reporter_name, "email": complaint.reporter_email,
+                     "phone": complaint.reporter_phone} if identity else None,
+        "agency": agency_document(session, complaint.agency_id),
+        "unit": agency_document(session, complaint.unit_id),
+        "created_at": iso(complaint.created_at),
+        "updated_at": iso(complaint.updated_at),
+        "closed_at": iso(complaint.closed_at),
+        "sla": sla_document(sla, calendar, now, config) if sla else None,
+        "history": [{
+            "at": iso(e.at), "kind": e.kind, "status_from": e.status_from,
+            "status_to": e.status_to, "status_label": status_label(e.status_to)
+            if e.status_to else None, "text": e.text if (content or e.kind == "status") else
+            HIDDEN, **({"actor": e.actor} if officer else {}),
+        } for e in events if officer or e.public],
+        "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
+                         "size": a.size, "sha256": a.sha256, "kind": a.kind}
+                        for a in attachments] if content else [],
+        "duplicate_of": original.tracking_number if original else None,
+        "duplicates": list(duplicates),
+        "rating": complaint.rating,
+        "rating_comment": complaint.rating_comment if content else None,
+        "version": complaint.version,
+        "available_actions": available_actions(principal, complaint, tasks),
+    }
+    if officer:
+        document["slas"] = [sla_document(r, calendar, now, config) for r in records]
+        document["open_tasks"] = [{k: t[k] for k in (
+            "id", "element_id", "title", "candidate_groups", "assignee", "due_at")}
+            for t in tasks]
+        document["instance_id"] = complaint.instance_id
+    return document
+
+
+def visible_filter(principal: access.Principal) -> Any:
+    if principal.sees_everything:
+        return None
+    ids_ = list(principal.agency_ids) or [-1]
+    return or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_))
+
+
+def content_filter(principal: access.Principal) -> Any:
+    """Reports whose content (title, body) the principal may see: access.sees_content."""
+    if principal.sees_everything:
+        return None
+    ids_ = list(principal.agency_ids) or [-1]
+    return or_(Complaint.confidential.is_(False), Complaint.agency_id.in_(ids_),
+               Complaint.unit_id.in_(ids_))
+
+
+def search_filter(principal: access.Principal, q: str) -> Any:
+    """A tracking number or title containing `q` (any case); a `rahasia` title is searched
+    only for those who may see it, so a search cannot reveal what the list hides."""
+    words = q.strip()[:200]
+    title = Complaint.title.icontains(words, autoescape=True)
+    visible = content_filter(principal)
+    if visible is not None:
+        title = and_(title, visible)
+    return or_(Complaint.tracking_number.icontains(words, autoescape=True), title)
+
+
+def complaint_list(session: Session, principal: access.Principal, config: RegencyConfig,
+                   now: datetime, *, status: str | None, agency_code: str | None,
+                   overdue: bool | None, since: date | None, until: date | None,
+                   limit: int, offset: int, q: str | None = None) -> dict[str, Any]:
+    calendar = calendar_for(session, config)
+    query = select(Complaint)
+    scope = visible_filter(principal)
+    if scope is not None:
+        query = query.where(scope)
+    if q and q.strip():
+        query = query.where(search_filter(principal, q))
+    if status:
+        query = query.where(Complaint.status == status)
+    if agency_code:
+        agency = session.scalars(select(Agency).where(Agency.code == agency_code)).first()
+        query = query.where(Complaint.agency_id == (agency.id if agency else -1))
+    if since:
+        query = query.where(Complaint.created_at >= start_of(since, calendar))
+    if until:
+        query = query.where(Complaint.created_at < start_of(until, calendar, 1))
+    if overdue is not None:
+        late = select(SlaRecord.complaint_id).where(
+            SlaRecord.state == RUNNING, SlaRecord.due_at < now)
+        query = query.where(Complaint.id.in_(late) if overdue else Complaint.id.not_in(late))
+    limit, offset = min(max(limit, 1), 200), max(offset, 0)
+
+    def read() -> tuple[dict[str, Any], Any]:
+        total = session.scalar(select(func.count()).select_from(
+            query.with_only_columns(Complaint.id).subquery()))
+        ids_ = list(session.scalars(query.with_only_columns(Complaint.id).order_by(
+            Complaint.created_at.desc(), Complaint.id.desc()).limit(limit).offset(offset)))
+        # The page's reports (their listed columns, plain rows) and current deadlines
+        # change only by writes that discard the entry too (the same log); the working
+        # days left are counted per request.
+        found = {row.id: row for row in session.execute(
+            select(*LISTED_COLUMNS).where(Complaint.id.in_(ids_ or [-1])))}
+        rows = [found[i] for i in ids_ if i in found]
+        listed = {"total": total, "rows": rows,
+                  "slas": current_slas(session, [row.id for row in rows])}
+        if overdue is None:
+            return listed, None
+        # a report becomes late when one of its running deadlines passes
+        due = session.scalar(select(func.min(SlaRecord.due_at)).where(
+            SlaRecord.state == RUNNING, SlaRecord.due_at >= now))
+        return listed, None if due is None else (lambda later: later <= due)
+
+    if q and q.strip():
+        page = read()[0]
+    else:
+        key = ("complaints", principal.sees_everything, tuple(sorted(principal.agency_ids)),
+               status, agency_code, since, until, overdue, limit, offset, calendar.tzinfo)
+        page = readcache.cached(session, key, now, (readcache.STATS,), read)
+    total, rows, slas = page["total"], page["rows"], page["slas"]
+    agencies = {a.id: {"code": a.code, "name": a.name, "kind": a.kind}
+                for a in access.agency_table(session).values()}
+    items = []
+    for complaint in rows:
+        sla = slas.get(complaint.id)
+        sla_doc = sla_deadline(sla, calendar, now, config) if sla else None
+        content = access.sees_content(principal, complaint)
+        items.append({
+            "tracking_number": complaint.tracking_number,
+            "status": complaint.status,
+            "status_label": status_label(complaint.status),
+            "title": complaint.title if content else HIDDEN,
+            "category": complaint.category,
+            "classification": complaint.classification,
+            "agency": agencies.get(complaint.agency_id) if complaint.agency_id else None,
+            "created_at": iso(complaint.created_at),
+            "due_at": sla_doc["due_at"] if sla_doc else None,
+            "working_days_left": sla_doc["working_days_left"] if sla_doc else None,
+            "overdue": bool(sla_doc and sla_doc["overdue"]),
+            "rung": sla_doc["rung_name"] if sla_doc else None,
+        })
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def start_of(day: date, calendar: WorkingCalendar, plus_days: int = 0) -> datetime:
+    local = datetime.combine(day + timedelta(days=plus_days), time(0), calendar.tzinfo)
+    return local.astimezone(UTC)
+
+
+def report_columns(columns: Iterable[Any]) -> list[Any]:
+    """A report's columns for a query that reads another table's too: named report_<name>
+    (report_of reads them back)."""
+    return [column.label(f"report_{column.key}") for column in columns]
+
+
+def report_of(row: Any, columns: Iterable[Any]) -> SimpleNamespace:
+    """The report in a row read with report_columns(columns), under the columns' own names
+    (what the access rules and the documents read of a Complaint)."""
+    return SimpleNamespace(**{column.key: getattr(row, f"report_{column.key}")
+                              for column in columns})
+
