@@ -923,27 +923,6 @@ def _cpu_times(since: tuple[float, float] | None = None) -> Any:
 # --------------------------------------------------------------------------- one database
 
 
-@contextmanager
-def one_hash() -> Iterator[None]:
-    """The demo officers share one password: hash it once (argon2 takes a good fraction of
-    a second on purpose) instead of once per account. Signing in verifies it in full."""
-    from workflows import users
-
-    original = users.hash_password
-    made: dict[str, str] = {}
-
-    def once(password: str) -> str:
-        if password not in made:
-            made[password] = original(password)
-        return made[password]
-
-    users.hash_password = once
-    try:
-        yield
-    finally:
-        users.hash_password = original
-
-
 def open_reports(url: str) -> dict[str, list[str]]:
     """Tracking numbers of the open reports each case-page user may see."""
     engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -1042,8 +1021,7 @@ def set_up(url: str, label: str, sizes: dict[str, Any], folder: Path) -> dict[st
     began = time.perf_counter()
     now = datetime.now(UTC).replace(microsecond=0)
     clock = FrozenClock(now - timedelta(hours=12))
-    with one_hash():  # the lifecycle deployed; demo agencies, officers and tokens
-        regency = build(url, clock, folder)
+    regency = build(url, clock, folder)  # the lifecycle deployed; demo agencies, officers
     try:
         say(f"{label}: writing {sizes['closed']:,} closed complaints (bench/stats.py)")
         made = populate(url, sizes["closed"], 0)

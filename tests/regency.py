@@ -11,10 +11,13 @@ from typing import Any
 from engine import Engine, FrozenClock
 from web.app import create_app
 from web.config import Settings
-from workflows import demo
-from workflows.complaints import Complaints
 from workflows.config import RegencyConfig
+from workflows.domain import Domain
 from workflows.storage import Storage
+from workflows.users import Passwords
+
+# argon2 at its cheapest: the demo's officers are hashed and signed in many times a test run
+FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1}
 
 # A 1x1 JPEG: enough for content sniffing ("a photo of the pothole").
 PHOTO = base64.b64decode(
@@ -27,9 +30,16 @@ PHOTO = base64.b64decode(
 class Regency:
     engine: Engine
     clock: FrozenClock
-    complaints: Complaints
+    domain: Domain
     client: Any
     tokens: dict[str, str] = field(default_factory=dict)
+
+    def transaction(self) -> Any:
+        """A unit of work on the regency's database, for a test to arrange or inspect."""
+        return self.domain.context.transaction()
+
+    def reads(self) -> Any:
+        return self.domain.context.reads()
 
     def headers(self, user: str | None = None, secret: str | None = None) -> dict[str, str]:
         if secret is not None:
@@ -83,9 +93,7 @@ class Regency:
 def build(database_url: str, clock: FrozenClock, tmp_path: Path) -> Regency:
     """A new demo regency: the lifecycle deployed, demo agencies and officers loaded."""
     regency = attach(database_url, clock, tmp_path, {})
-    regency.complaints.install_diagrams()
-    with regency.complaints.session() as session:
-        accounts = demo.load(session, clock.now())
+    accounts = regency.domain.install(demo_data=True)
     regency.tokens = {u["username"]: u["token"] for u in accounts["users"]}
     return regency
 
@@ -95,10 +103,11 @@ def attach(database_url: str, clock: FrozenClock, tmp_path: Path, tokens: dict[s
     """The app over a database that already holds a demo regency (a copied template)."""
     engine = Engine(database_url, clock=clock)
     config = RegencyConfig()
-    complaints = Complaints(engine, config, Storage(tmp_path / "uploads",
-                                                    config.max_attachment_bytes))
+    domain = Domain(engine, config, Storage(tmp_path / "uploads", config.max_attachment_bytes),
+                    Passwords.fast())
     app = create_app(settings=Settings(database_url=database_url,
-                                       upload_dir=str(tmp_path / "uploads"), **settings),
-                     complaints=complaints)
+                                       upload_dir=str(tmp_path / "uploads"),
+                                       **{**FAST_HASHING, **settings}),
+                     domain=domain)
     app.config["TESTING"] = True
-    return Regency(engine, clock, complaints, app.test_client(), dict(tokens))
+    return Regency(engine, clock, domain, app.test_client(), dict(tokens))

@@ -160,10 +160,8 @@ def test_reassign_moves_the_follow_up_to_another_agency(regency):
 def test_a_cuti_bersama_added_by_decree_moves_later_deadlines(regency):
     from datetime import date
 
-    from workflows.holidays_admin import set_day
-
-    with regency.complaints.session() as session:
-        set_day(session, date(2026, 3, 3), "day_off", "Cuti Bersama (contoh)", "sysadmin")
+    regency.domain.calendar.set_day(date(2026, 3, 3), "day_off", "Cuti Bersama (contoh)",
+                                    "sysadmin")
     tracking = regency.submit(photo=True)["tracking_number"]
     # Mon 2 Mar 09:00 + 3 working days, Tue 3 Mar off: Fri 6 Mar 09:00
     assert regency.report(tracking)["sla"]["due_at"] == "2026-03-06T09:00:00+08:00"

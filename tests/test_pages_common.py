@@ -8,9 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from web import auth
+from workflows import throttle
 from workflows.models import User
-from workflows.users import hash_password
 
 
 def test_home_page_speaks_indonesian_by_default_and_english_when_switched(site):
@@ -92,7 +91,7 @@ def test_empty_fields_are_named(site):
 
 
 def test_lockout_after_five_failures_then_unlocked_after_fifteen_minutes(site):
-    for _ in range(auth.MAX_FAILURES_PER_USER):
+    for _ in range(throttle.MAX_FAILURES_PER_USER):
         site.post("/login", {"username": "penghubung.pupr", "password": "nope-nope"},
                   expect=401)
     # Even the right password is refused while locked.
@@ -103,19 +102,19 @@ def test_lockout_after_five_failures_then_unlocked_after_fifteen_minutes(site):
     site.post("/login", {"username": "penghubung.dlh", "password": "aduan-demo-2026"},
               expect=302)
     site.logout()
-    site.regency.clock.advance(timedelta(minutes=auth.LOCK_MINUTES + 1))
+    site.regency.clock.advance(timedelta(minutes=throttle.LOCK_MINUTES + 1))
     site.post("/login", {"username": "penghubung.pupr", "password": "aduan-demo-2026"},
               expect=302)
 
 
 def test_unknown_usernames_lock_too(site):
-    for _ in range(auth.MAX_FAILURES_PER_USER):
+    for _ in range(throttle.MAX_FAILURES_PER_USER):
         site.post("/login", {"username": "ghost", "password": "nope-nope"}, expect=401)
     site.post("/login", {"username": "ghost", "password": "nope-nope"}, expect=429)
 
 
 def test_one_address_is_throttled_across_usernames(site):
-    for n in range(auth.MAX_FAILURES_PER_ADDRESS):
+    for n in range(throttle.MAX_FAILURES_PER_ADDRESS):
         site.post("/login", {"username": f"guess{n}", "password": "nope-nope"}, expect=401)
     response = site.post("/login", {"username": "penghubung.pupr",
                                     "password": "aduan-demo-2026"}, expect=429)
@@ -156,13 +155,14 @@ def test_next_goes_back_to_the_page_asked_for_but_never_off_site(site):
 def test_changing_the_password_or_disabling_the_account_ends_sessions(site):
     site.login("penghubung.pupr")
     assert "Sekretaris Dinas PUPR" in site.text(site.get("/"))
-    with site.regency.complaints.session() as db:
+    with site.regency.transaction() as db:
         user = db.scalars(select(User).where(User.username == "penghubung.pupr")).one()
-        user.password_hash = hash_password("a-new-password-2026")
+        user.password_hash = site.regency.domain.context.passwords.hash(
+            "a-new-password-2026")
     assert "Sekretaris Dinas PUPR" not in site.text(site.get("/"))
     site.get("/tasks", expect=302)
     site.login("penghubung.pupr", "a-new-password-2026")
-    with site.regency.complaints.session() as db:
+    with site.regency.transaction() as db:
         db.scalars(select(User).where(User.username == "penghubung.pupr")).one().active = False
     site.get("/tasks", expect=302)
     site.post("/login", {"username": "penghubung.pupr", "password": "a-new-password-2026"},
@@ -189,9 +189,9 @@ def test_citizens_wrong_tracking_codes_do_not_throttle_staff_sign_in(site):
     from workflows.models import LoginAttempt
 
     now = site.regency.clock.now()
-    with site.regency.complaints.session() as db:
-        for n in range(auth.MAX_FAILURES_PER_ADDRESS + 5):
-            db.add(LoginAttempt(username=f"{auth.TRACKING_PREFIX}PPU-2026-{n:06d}",
+    with site.regency.transaction() as db:
+        for n in range(throttle.MAX_FAILURES_PER_ADDRESS + 5):
+            db.add(LoginAttempt(username=f"{throttle.TRACKING_PREFIX}PPU-2026-{n:06d}",
                                 address="127.0.0.1", at=now, succeeded=False))
     site.post("/login", {"username": "penghubung.pupr", "password": "aduan-demo-2026"},
               expect=302)
@@ -223,10 +223,10 @@ def test_a_conflict_on_the_report_form_is_said_in_the_visitors_language(site, mo
 
     from tests.test_pages_public import file_report
 
-    def always_taken():  # every tracking counter update loses a race
+    def always_taken(*_args):  # every tracking counter update loses a race
         raise IntegrityError("UPDATE tracking_counter", {}, Exception("race"))
 
-    monkeypatch.setattr(site.regency.complaints, "session", always_taken)
+    monkeypatch.setattr("workflows.reports.next_number", always_taken)
     page = site.text(file_report(site, expect=409))
     assert "Nomor pelacakan tidak dapat dibuat; silakan coba lagi." in page
     assert "allocate" not in page

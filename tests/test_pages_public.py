@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -11,8 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.regency import PHOTO
-from web.pages import public
-from workflows import places
+from workflows import places, throttle
 from workflows.models import Agency, Attachment, Complaint
 
 GPS_IFD = 0x8825
@@ -86,7 +86,7 @@ def filed(site, **kwargs: Any) -> tuple[str, str]:
 
 
 def stored(site, tracking: str) -> Complaint:
-    with site.regency.complaints.read_session() as db:
+    with site.regency.reads() as db:
         complaint = db.scalars(select(Complaint).where(
             Complaint.tracking_number == tracking)).one()
         db.expunge(complaint)
@@ -127,13 +127,13 @@ def test_the_form_labels_every_input_and_offers_the_regency_places(site):
 
 
 def test_places_come_from_the_agency_tree(site):
-    with site.regency.complaints.session() as db:
+    with site.regency.transaction() as db:
         parent = db.scalars(select(Agency).where(Agency.code == "kec_sepaku")).one()
         db.add(Agency(code="desa_bumi_harapan", name="Desa Bumi Harapan", kind="desa",
                       parent_id=parent.id, active=True))
         db.add(Agency(code="kel_old", name="Kelurahan Lama", kind="kelurahan",
                       parent_id=parent.id, active=False))
-    with site.regency.complaints.read_session() as db:
+    with site.regency.reads() as db:
         found = places.regency_places(db)
     assert [p.name for p in found.kecamatan] == ["Babulu", "Penajam", "Sepaku", "Waru"]
     assert places.Place("Bumi Harapan", "Sepaku") in found.kelurahan
@@ -204,7 +204,7 @@ def test_invalid_input_keeps_the_values_and_names_each_field(site):
     assert 'value="abc"' in page and 'value="utara"' in page and 'value="bukan-email"' in page
     assert 'value="pengaduan" required' in page and "checked" in page
     assert 'id="files-again"' in page
-    with site.regency.complaints.read_session() as db:
+    with site.regency.reads() as db:
         assert db.scalars(select(Complaint)).all() == []
 
 
@@ -262,9 +262,9 @@ def test_the_file_inputs_carry_the_servers_upload_limits_and_texts(site):
     assert "{count} berkas" in files["data-text-too-many"]
     assert "{size} MB" in files["data-text-total-too-large"]
     # The limits are the regency's settings, not numbers written into the page or the script.
-    complaints = site.regency.complaints
-    complaints.config = dataclasses.replace(complaints.config, max_attachments=3,
-                                            max_attachment_bytes=2 * 1024 * 1024)
+    context = site.regency.domain.context
+    context.config = dataclasses.replace(context.config, max_attachments=3,
+                                         max_attachment_bytes=2 * 1024 * 1024)
     files = attributes(site.text(site.get("/lapor")), "f-attachments")
     assert (files["data-max-files"], files["data-max-file-bytes"],
             files["data-max-total-bytes"]) == ("3", str(2 * 1024 * 1024), str(6 * 1024 * 1024))
@@ -278,7 +278,7 @@ def test_the_file_inputs_carry_the_servers_upload_limits_and_texts(site):
 def test_the_request_limit_follows_the_attachment_settings(site):
     from web.app import max_request_bytes
 
-    config = site.regency.complaints.config
+    config = site.regency.domain.config
     assert max_request_bytes(config) == 55 * 1024 * 1024
     assert site.client.application.config["MAX_CONTENT_LENGTH"] == 55 * 1024 * 1024
 
@@ -299,7 +299,7 @@ def test_an_upload_over_the_request_limit_gets_a_page_that_keeps_the_way_back(si
     assert "Tekan tombol Kembali pada peramban Anda" in page  # Back keeps the typed text
     back = attributes(page, "back-to-form")
     assert back["href"] == "/lapor" and "data-back" in back
-    with site.regency.complaints.read_session() as db:
+    with site.regency.reads() as db:
         assert db.scalars(select(Complaint)).all() == []
 
     # The tracking page's upload form: the same page, back to the report.
@@ -379,11 +379,11 @@ def test_wrong_codes_get_one_neutral_answer_and_are_throttled(site):
     assert 'id="e-secret"' in other.text(response)
     # Nothing was opened.
     other.get(f"/lacak/{tracking}", expect=302)
-    for _ in range(public.TRACK_FAILURES_PER_ADDRESS - 3):
+    for _ in range(throttle.TRACK_FAILURES_PER_ADDRESS - 3):
         other.get(f"/lacak/{tracking}?k=guess", expect=404)
     throttled = other.get(f"/lacak/{tracking}?k={secret}", expect=429)
     assert "Terlalu banyak percobaan" in other.text(throttled)
-    site.regency.clock.advance(public.timedelta(minutes=public.TRACK_WINDOW_MINUTES + 1))
+    site.regency.clock.advance(timedelta(minutes=throttle.TRACK_WINDOW_MINUTES + 1))
     other.get(f"/lacak/{tracking}?k={secret}", expect=303)
 
 
@@ -414,7 +414,7 @@ def test_photos_are_shown_without_gps_and_never_as_the_original(site):
     tracking, _ = filed(site, files=[(io.BytesIO(original), "rumah.jpg"),
                                      (io.BytesIO(pdf), "surat.pdf")])
     page = site.text(site.get(f"/lacak/{tracking}"))
-    with site.regency.complaints.read_session() as db:
+    with site.regency.reads() as db:
         rows = {a.filename: a.id for a in db.scalars(select(Attachment))}
     photo, document = rows["rumah.jpg"], rows["surat.pdf"]
     assert f"/lacak/{tracking}/foto/{photo}/kecil" in page
@@ -449,7 +449,7 @@ def test_another_citizens_secret_cannot_open_or_act_on_a_report(site):
     me.get(f"/lapor/terima/{theirs}", expect=404)
     me.post(f"/lacak/{theirs}/aksi/provide_info", {"information": "bukan laporan saya"},
             expect=404)
-    with site.regency.complaints.read_session() as db:
+    with site.regency.reads() as db:
         photo = db.scalars(select(Attachment.id).join(Complaint).where(
             Complaint.tracking_number == theirs)).one()
     me.get(f"/lacak/{theirs}/foto/{photo}", expect=404)

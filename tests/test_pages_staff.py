@@ -15,7 +15,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def task_id(site, tracking: str) -> str:
-    with site.regency.complaints.read_session() as session:
+    with site.regency.reads() as session:
         instance = session.scalars(select(Complaint.instance_id).where(
             Complaint.tracking_number == tracking)).one()
     tasks = site.regency.engine.tasks(instance_id=instance)
@@ -40,8 +40,9 @@ def disposed(site, agency: str = "dinas_pupr", **fields) -> str:
 def second_admin(site) -> None:
     from workflows.users import create_user
 
-    with site.regency.complaints.session() as session:
-        create_user(session, username="admin2.kominfo", full_name="Admin Kedua",
+    with site.regency.transaction() as session:
+        create_user(session, site.regency.domain.context.passwords,
+                    username="admin2.kominfo", full_name="Admin Kedua",
                     roles=["regency_admin"], agency_code="diskominfo",
                     now=site.regency.clock.now(), password="aduan-demo-2026")
 
@@ -241,7 +242,7 @@ def test_respond_with_an_attachment_interim_then_final(site):
     page = site.text(site.get(f"/cases/{tracking}"))
     assert "Ditindaklanjuti" in page and "Lubang sudah ditambal." in page
     assert page.count("/photo?size=thumb") == 2 and "berita.pdf" in page
-    with site.regency.complaints.read_session() as session:
+    with site.regency.reads() as session:
         uploaded = session.scalars(select(Attachment.uploaded_by).where(
             Attachment.filename.in_(("hasil.jpg", "berita.pdf")))).all()
     assert uploaded == ["penghubung.pupr", "penghubung.pupr"]

@@ -33,7 +33,7 @@ SENTENCE_EN = ("In 2023, 41 complaints, all resolved; in 2024 so far 8, 7 resolv
 def seeded(site):
     """The demo regency's pages on 14 June 2024, with the article's reports."""
     site.regency.clock.set(wita(2024, 6, 14, 10))
-    with site.regency.complaints.session() as session:
+    with site.regency.transaction() as session:
         codes = {a.code: a.id for a in session.scalars(select(Agency))}
         seed = Seeder(session, codes)
         seed_the_article(seed)
@@ -212,7 +212,7 @@ def test_the_public_page_publishes_the_figures_and_the_sentence(seeded):
 
 def test_the_public_page_leaks_no_report_and_no_person(seeded):
     site = seeded
-    with site.regency.complaints.session() as session:
+    with site.regency.transaction() as session:
         codes = {a.code: a.id for a in session.scalars(select(Agency))}
         seed = Seeder(session, codes, count=100)
         seed.report(wita(2024, 3, 4), "IN_PROGRESS", "inspektorat", title=SECRET_TITLE,

@@ -8,7 +8,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from workflows import access, escalations
+from workflows import access, board, escalations
 from workflows.errors import Conflict, Invalid
 from workflows.models import ComplaintEvent, Escalation, User
 
@@ -149,7 +149,7 @@ def test_acknowledge_and_note_from_the_inbox(site):
         ("kadis.kominfo", "Dishub menjanjikan perbaikan Rabu.")]
     assert any(h["kind"] == "escalation_acknowledged" for h in officer["history"])
     receipt = site.regency.submit()  # the complainant's view of their own report
-    with site.regency.complaints.read_session() as session:
+    with site.regency.reads() as session:
         events = session.scalars(select(ComplaintEvent).where(
             ComplaintEvent.kind.in_(("escalation_note", "escalation_acknowledged")))).all()
         assert events and not any(e.public for e in events)
@@ -260,38 +260,37 @@ def test_the_board_and_inbox_use_cases_on_each_database(regency):
     regency.act(tracking, "verify", as_="admin.kominfo")
     regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dishub")
     regency.advance(days=7, hours=2)  # Mon 9 Mar 11:00: the follow-up is 2 hours late
-    complaints, now = regency.complaints, regency.clock.now()
-    config = complaints.config
-    with complaints.read_session() as session:
+    now, config = regency.clock.now(), regency.domain.config
+    with regency.reads() as session:
         sekda, head = principal(session, "sekda"), principal(session, "kadis.kominfo")
         other = principal(session, "kadis.pupr")
-        board = escalations.sla_board(session, sekda, config, now)
-        [row] = [r for r in board["rows"] if r["key"] == "dishub"]
+        found = board.sla_board(session, sekda, config, now)
+        [row] = [r for r in found["rows"] if r["key"] == "dishub"]
         assert row["cells"]["regency_admin"] == {"due_soon": 0, "overdue": 1, "escalated": 1}
-        assert row["open"] == 1 and board["totals"]["total"]["overdue"] == 1
-        [case] = board["cases"]
+        assert row["open"] == 1 and found["totals"]["total"]["overdue"] == 1
+        [case] = found["cases"]
         assert (case["tracking_number"], case["rung"], case["state"], case["escalated"]) == (
             tracking, "regency_admin", "overdue", True)
         assert -0.2 < case["working_days_left"] < 0
-        assert escalations.sla_board(session, sekda, config, now, state="due_soon",
-                                     opd="dishub")["cases"] == []
-        assert escalations.sla_board(session, other, config, now)["rows"] == []
+        assert board.sla_board(session, sekda, config, now, state="due_soon",
+                               opd="dishub")["cases"] == []
+        assert board.sla_board(session, other, config, now)["rows"] == []
         with pytest.raises(Invalid) as refused:
-            escalations.sla_board(session, sekda, config, now, state="later", rung="x",
-                                  opd="nowhere")
+            board.sla_board(session, sekda, config, now, state="later", rung="x",
+                            opd="nowhere")
         assert set(refused.value.field_errors) == {"state", "rung", "opd"}
-        [escalation] = escalations.list_escalations(session, head)
+        [escalation] = escalations.list_escalations(session, head, now)
         number = escalation["id"]
-    with complaints.session() as session:
+    with regency.transaction() as session:
         escalations.comment(session, number, head, "Dishub sudah dihubungi", now)
-    with pytest.raises(Invalid), complaints.session() as session:
+    with pytest.raises(Invalid), regency.transaction() as session:
         escalations.comment(session, number, head, "   ", now)
-    with complaints.session() as session:
+    with regency.transaction() as session:
         done = escalations.acknowledge(session, number, head, "Diterima", now)
     assert done["comment"] == "kadis.kominfo: Dishub sudah dihubungi\nDiterima"
-    with pytest.raises(Conflict), complaints.session() as session:
+    with pytest.raises(Conflict), regency.transaction() as session:
         escalations.acknowledge(session, number, sekda, None, now)
-    with complaints.read_session() as session:
+    with regency.reads() as session:
         row = session.get(Escalation, number)
         assert (row.status, row.acknowledged_by) == ("acknowledged", "kadis.kominfo")
     kinds = [h["kind"] for h in regency.report(tracking)["history"]]

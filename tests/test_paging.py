@@ -8,12 +8,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.pages import Site
-from workflows import access, escalations, worklist
+from workflows import access, board, escalations, worklist
 from workflows.models import User
 
 
 def principal_of(regency, username: str) -> access.Principal:
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         user = session.scalars(select(User).where(User.username == username)).one()
         return access.principal_for(session, user)
 
@@ -58,11 +58,11 @@ def test_reading_deadlines_in_order_gives_the_ranked_order(regency, monkeypatch)
     made = reports(regency, 4)
     regency.act(made[1], "verify", as_="admin.kominfo")  # a disposition: the same deadline
     admin = principal_of(regency, "admin.kominfo")
-    with regency.complaints.read_session() as session:
-        ranked = worklist.worklist_page(session, admin, regency.complaints.config,
+    with regency.reads() as session:
+        ranked = worklist.worklist_page(session, admin, regency.domain.config,
                                      regency.clock.now(), limit=3, offset=1)
         monkeypatch.setattr(worklist, "WALK_FROM", 0)  # every worklist is "large"
-        walked = worklist.worklist_page(session, admin, regency.complaints.config,
+        walked = worklist.worklist_page(session, admin, regency.domain.config,
                                      regency.clock.now(), limit=3, offset=1)
     assert [r["tracking_number"] for r in walked["rows"]] == made[1:]
     assert walked == ranked
@@ -77,14 +77,14 @@ def test_the_board_lists_the_nearest_cases_and_pages_its_inbox(site, monkeypatch
     made = reports(regency, 4)
     regency.advance(days=7)  # all four late: the verification deadline was 3 working days
     sekda = principal_of(regency, "sekda")
-    with regency.complaints.read_session() as session:
-        board = escalations.sla_board(session, sekda, regency.complaints.config,
-                                      regency.clock.now(), limit=2)
-        assert [c["tracking_number"] for c in board["cases"]] == made[:2]
-        assert board["cases_total"] == 4 and board["totals"]["total"]["overdue"] == 4
-        rest = escalations.list_escalations(session, sekda, limit=2, offset=2)
-        assert escalations.count_escalations(session, sekda) == len(
-            escalations.list_escalations(session, sekda))
+    now = regency.clock.now()
+    with regency.reads() as session:
+        found = board.sla_board(session, sekda, regency.domain.config, now, limit=2)
+        assert [c["tracking_number"] for c in found["cases"]] == made[:2]
+        assert found["cases_total"] == 4 and found["totals"]["total"]["overdue"] == 4
+        rest = escalations.list_escalations(session, sekda, now, limit=2, offset=2)
+        assert escalations.count_escalations(session, sekda, now) == len(
+            escalations.list_escalations(session, sekda, now))
     monkeypatch.setattr(supervision, "INBOX_PAGE_SIZE", 2)
     page = Site(regency).login("sekda")
     second = page.text(page.get("/board?inbox_page=2"))
@@ -107,7 +107,7 @@ def test_lists_read_neither_report_bodies_nor_deadline_pauses(regency):
     event.listen(regency.engine.store.db, "before_cursor_execute", seen)
     try:
         listed = regency.get("/api/v1/complaints", as_="admin.kominfo")
-        worklist = regency.complaints.worklist_page(principal_of(regency, "admin.kominfo"))
+        worklist = regency.domain.tasks.worklist_page(principal_of(regency, "admin.kominfo"))
     finally:
         event.remove(regency.engine.store.db, "before_cursor_execute", seen)
     assert len(listed["items"]) == 3 and listed["items"][0]["working_days_left"] is not None

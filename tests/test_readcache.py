@@ -10,12 +10,12 @@ from sqlalchemy import select, text
 
 from engine.store import TASK_TRIGGER_NAMES, TASK_TRIGGERS
 from tests.test_staff_use_cases import open_task, principal_of
-from workflows import escalations, readcache, worklist
+from workflows import board, escalations, readcache, worklist
 from workflows.models import Complaint
 
 
 def cache_of(regency: Any) -> readcache.ReadCache:
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         cache = readcache.read_cache(session)
     assert cache is not None, "the migrated database has the change logs' triggers"
     assert cache.usable == {readcache.STATS, readcache.TASKS}
@@ -36,7 +36,7 @@ def test_a_worklist_is_served_from_the_cache_until_a_task_changes_whoever_writes
     admin = principal_of(regency, "admin.kominfo")
 
     def worklist() -> dict[str, Any]:
-        return regency.complaints.worklist_page(admin)
+        return regency.domain.tasks.worklist_page(admin)
 
     page, hit = served(regency, worklist)
     assert not hit and page["counts"]["unclaimed"] == 2 and page["matching"] == 2
@@ -45,7 +45,7 @@ def test_a_worklist_is_served_from_the_cache_until_a_task_changes_whoever_writes
 
     # a claim through the engine (the ORM)
     task = open_task(regency, first)
-    regency.complaints.claim_task(task["id"], admin)
+    regency.domain.tasks.claim(task["id"], admin)
     page, hit = served(regency, worklist)
     assert not hit and (page["counts"]["mine"], page["counts"]["unclaimed"]) == (1, 1)
     assert served(regency, worklist)[1]
@@ -64,23 +64,23 @@ def test_a_worklist_is_served_from_the_cache_until_a_task_changes_whoever_writes
     assert not hit and sorted(page["kinds"]) == ["dispose_report", "screen_report"]
     # another user's worklist is its own entry
     liaison = principal_of(regency, "penghubung.pupr")
-    assert regency.complaints.worklist_page(liaison)["matching"] == 0
+    assert regency.domain.tasks.worklist_page(liaison)["matching"] == 0
 
 
 def test_the_rows_of_a_cached_page_are_read_afresh(regency):
     tracking = regency.submit(photo=True, title="Jalan rusak")["tracking_number"]
     admin = principal_of(regency, "admin.kominfo")
-    page = regency.complaints.worklist_page(admin)
+    page = regency.domain.tasks.worklist_page(admin)
     days = page["rows"][0]["working_days_left"]
     # the clock moves (no write): the same cached ranking, the deadline's days left anew
     regency.clock.advance(timedelta(days=1))
-    page, hit = served(regency, lambda: regency.complaints.worklist_page(admin))
+    page, hit = served(regency, lambda: regency.domain.tasks.worklist_page(admin))
     assert hit and page["rows"][0]["working_days_left"] < days
     # a report's title changes: the rows show it (the ranking does not depend on it)
     with regency.engine.store.transaction() as session:
         session.execute(text("UPDATE complaint SET title = 'Jalan amblas' "
                              "WHERE tracking_number = :t"), {"t": tracking})
-    assert regency.complaints.worklist_page(admin)["rows"][0]["report_title"] == "Jalan amblas"
+    assert regency.domain.tasks.worklist_page(admin)["rows"][0]["report_title"] == "Jalan amblas"
 
 
 def test_the_late_filter_follows_the_clock_without_any_write(regency):
@@ -88,7 +88,7 @@ def test_the_late_filter_follows_the_clock_without_any_write(regency):
     admin = principal_of(regency, "admin.kominfo")
 
     def late() -> dict[str, Any]:
-        return regency.complaints.worklist_page(admin, overdue=True)
+        return regency.domain.tasks.worklist_page(admin, overdue=True)
 
     assert late()["matching"] == 0
     assert served(regency, late)[1]
@@ -101,40 +101,40 @@ def test_the_board_follows_the_clock_and_the_writes(regency):
     tracking = regency.submit(photo=True)["tracking_number"]  # Monday 09:00, due Thursday
     admin = principal_of(regency, "admin.kominfo")
 
-    def board() -> dict[str, Any]:
-        with regency.complaints.read_session() as session:
-            return escalations.sla_board(session, admin, regency.complaints.config,
+    def read_board() -> dict[str, Any]:
+        with regency.reads() as session:
+            return board.sla_board(session, admin, regency.domain.config,
                                          regency.clock.now())
 
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert not hit and found["totals"]["total"] == {"due_soon": 0, "overdue": 0,
                                                     "escalated": 0}
     assert found["totals"]["open"] == 1 and found["cases"] == []
-    assert served(regency, board)[1]
+    assert served(regency, read_board)[1]
     regency.clock.advance(timedelta(hours=1))
-    assert served(regency, board)[1]  # nothing entered the window: still the cached counts
+    assert served(regency, read_board)[1]  # nothing entered the window: still the cached counts
 
     regency.clock.advance(timedelta(days=2, hours=1))  # Wednesday 11:00: due within a day
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert not hit and found["totals"]["total"]["due_soon"] == 1
     assert [c["tracking_number"] for c in found["cases"]] == [tracking]
     left = found["cases"][0]["working_days_left"]
     regency.clock.advance(timedelta(hours=2))
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert hit and found["cases"][0]["working_days_left"] < left  # the list is read afresh
 
     regency.clock.advance(timedelta(days=1))  # Thursday 13:00: late
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert not hit and found["totals"]["total"]["overdue"] == 1
     # the listed cases are kept with the counts: a hand-written change to a report shows
     with regency.engine.store.transaction() as session:
         session.execute(text("UPDATE complaint SET title = 'Judul baru' WHERE "
                              "tracking_number = :t"), {"t": tracking})
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert not hit and found["cases"][0]["title"] == "Judul baru"
     # a write: the report is archived, the board forgets it
     regency.act(tracking, "archive", as_="admin.kominfo", reason="Laporan tidak jelas")
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert not hit and found["totals"]["open"] == 0 and found["cases"] == []
 
 
@@ -143,7 +143,7 @@ def test_the_list_apis_total_follows_the_clock_and_the_writes(regency):
     admin = principal_of(regency, "admin.kominfo")
 
     def late() -> dict[str, Any]:
-        return regency.complaints.list(admin, overdue=True)
+        return regency.domain.reports.list(admin, overdue=True)
 
     assert late()["total"] == 0
     assert served(regency, late)[1]
@@ -151,9 +151,9 @@ def test_the_list_apis_total_follows_the_clock_and_the_writes(regency):
     listed, hit = served(regency, late)
     assert not hit and listed["total"] == 1
     regency.submit(photo=True)
-    everything, hit = served(regency, lambda: regency.complaints.list(admin))
+    everything, hit = served(regency, lambda: regency.domain.reports.list(admin))
     assert not hit and everything["total"] == 2
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         newest = session.scalar(select(Complaint.tracking_number).order_by(
             Complaint.id.desc()))
     assert everything["items"][0]["tracking_number"] == newest
@@ -168,13 +168,13 @@ def test_nothing_is_cached_without_the_triggers(regency):
     try:
         # a new pool (as after a restart) asks the database again
         regency.engine.dispose()
-        with regency.complaints.read_session() as session:
+        with regency.reads() as session:
             cache = readcache.read_cache(session)
             assert cache is not None and cache.usable == {readcache.STATS}
             admin = principal_of(regency, "admin.kominfo")
             hits = cache.hits
             for _ in range(2):
-                worklist.worklist_page(session, admin, regency.complaints.config,
+                worklist.worklist_page(session, admin, regency.domain.config,
                                     regency.clock.now())
             assert cache.hits == hits  # the worklist needs the task log: read every time
     finally:  # the PostgreSQL test database is shared by the tests that follow
@@ -188,21 +188,21 @@ def test_a_count_that_depends_on_the_clock_lags_it_by_at_most_a_minute(regency):
     regency.submit(photo=True)  # Monday 09:00, verification due Thursday 09:00
     admin = principal_of(regency, "admin.kominfo")
 
-    def board() -> dict[str, Any]:
-        with regency.complaints.read_session() as session:
-            return escalations.sla_board(session, admin, regency.complaints.config,
+    def read_board() -> dict[str, Any]:
+        with regency.reads() as session:
+            return board.sla_board(session, admin, regency.domain.config,
                                          regency.clock.now())
 
     regency.clock.advance(timedelta(days=3, seconds=-30))  # Thursday 08:59:30: due soon
-    counted = board()
+    counted = read_board()
     assert counted["totals"]["total"]["due_soon"] == 1
     regency.clock.advance(timedelta(seconds=40))  # 09:00:10: late, but counted 40 s ago
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert hit and found["totals"]["total"] == counted["totals"]["total"]
     assert found["as_of"] == counted["as_of"]  # the board says when it counted
     assert found["cases"][0]["state"] == "overdue"  # the list itself is read now
     regency.clock.advance(timedelta(seconds=21))  # 61 s after counting: counted again
-    found, hit = served(regency, board)
+    found, hit = served(regency, read_board)
     assert not hit and found["totals"]["total"]["overdue"] == 1
     assert found["as_of"] > counted["as_of"]
 
@@ -218,11 +218,11 @@ def test_a_request_checks_the_log_once_for_the_entries_it_made_together(regency)
     admin = principal_of(regency, "admin.kominfo")
 
     def board_request() -> None:
-        with regency.complaints.read_session() as session:
-            escalations.sla_board(session, admin, regency.complaints.config,
+        with regency.reads() as session:
+            board.sla_board(session, admin, regency.domain.config,
                                   regency.clock.now())
-            escalations.count_escalations(session, admin)
-            assert escalations.list_escalations(session, admin, limit=25)
+            escalations.count_escalations(session, admin, regency.clock.now())
+            assert escalations.list_escalations(session, admin, regency.clock.now(), limit=25)
 
     board_request()  # computes the three entries at one mark
     statements: list[str] = []

@@ -20,7 +20,7 @@ def statuses(report: dict) -> list[str]:
 
 def outbox(regency, **filters) -> list[tuple[str, str]]:
     """(channel, recipient) of the notifications written so far."""
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         query = select(Outbox.channel, Outbox.recipient).order_by(Outbox.id)
         for key, value in filters.items():
             query = query.where(getattr(Outbox, key) == value)
@@ -134,7 +134,7 @@ def test_sample_3_street_lights_climb_every_rung_of_the_ladder(regency):
         json={"comment": "Sudah ditegur"}, headers=regency.headers("kadis.kominfo"))
     assert acknowledged.get_json()["status"] == "acknowledged"
     regency.act(tracking, "respond", as_="penghubung.dishub", answer="Lampu sudah diganti.")
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         follow_up_sla = session.scalars(select(SlaRecord).where(
             SlaRecord.step == "follow_up")).one()
         assert follow_up_sla.state == "breached" and follow_up_sla.late_seconds > 0

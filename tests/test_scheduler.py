@@ -19,21 +19,19 @@ from sqlalchemy import create_engine, func, select, text
 from tests.regency import build
 from web.config import Settings
 from web.scheduler import Scheduler
-from workflows import operations
-from workflows.delivery import backlog
 from workflows.models import Escalation, Outbox, SchedulerHeartbeat
 
 ADUAN = str(Path(sys.executable).parent / "aduan")
 
 
 def test_a_tick_sweeps_only_when_a_timer_is_due_and_beats(regency):
-    scheduler = Scheduler(regency.complaints, Settings(database_url="unused"))
+    scheduler = Scheduler(regency.domain, Settings(database_url="unused"))
     tracking = regency.submit(photo=True)["tracking_number"]
     assert scheduler.tick() == 0  # the verification watch is days away: one index lookup
     regency.clock.advance(days=2)  # Wed 4 Mar 09:00: one working day before Thursday's due
     assert scheduler.tick() == 1
     scheduler.heartbeat()
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         beat = session.scalars(select(SchedulerHeartbeat)).one()
         assert beat.timers_fired == 1 and beat.worker_id == scheduler.worker_id
         reminded = session.scalar(select(func.count()).select_from(Outbox).where(
@@ -48,16 +46,13 @@ def test_a_tick_sweeps_only_when_a_timer_is_due_and_beats(regency):
 def test_status_reports_lateness_backlog_incidents_and_heartbeats(regency):
     regency.submit(photo=True)
     regency.clock.advance(days=10)
-    now = regency.engine.clock.now()
-    with regency.complaints.read_session() as session:
-        document = operations.status(session, now, backlog(regency.engine.store, now))
+    document = regency.domain.operations.status()
     assert document["timers"]["waiting"] >= 1
     assert document["timers"]["overdue_lateness_seconds"] > 0
     assert document["outbox"]["pending"] >= 1  # the complainant's e-mail receipt of status
     assert document["schedulers"] == []
-    Scheduler(regency.complaints, Settings(database_url="unused")).heartbeat()
-    with regency.complaints.read_session() as session:
-        document = operations.status(session, now, backlog(regency.engine.store, now))
+    Scheduler(regency.domain, Settings(database_url="unused")).heartbeat()
+    document = regency.domain.operations.status()
     assert document["schedulers"][0]["alive"] is True
 
 
@@ -76,11 +71,9 @@ def test_the_daily_digest_tells_each_supervisor_about_their_agencies(regency):
     regency.act(tracking, "verify", as_="admin.kominfo")
     regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
     regency.clock.advance(days=8)
-    with regency.complaints.session() as session:
-        sent = operations.send_daily_digests(session, regency.complaints.config,
-                                             regency.clock.now())
+    sent = regency.domain.operations.send_daily_digests()
     assert sent >= 2  # the head of PUPR, and above (Sekda, province)
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         rows = session.execute(select(Outbox.recipient, Outbox.payload).where(
             Outbox.template == "daily_digest", Outbox.channel == "inapp")).all()
     digests = {recipient: payload for recipient, payload in rows}
@@ -210,14 +203,19 @@ def test_a_scheduler_killed_mid_sweep_loses_and_doubles_nothing(postgres_url, cl
 def test_a_failing_instance_does_not_stop_the_sweep(make_engine, clock, tmp_path):
     from tests.diagram import linear, script_task, timer_event, write
     from web.scheduler import sweep
+    from workflows.config import RegencyConfig
+    from workflows.domain import Domain
+    from workflows.storage import Storage
+    from workflows.users import Passwords
 
     engine = make_engine()
+    domain = Domain(engine, RegencyConfig(), Storage(tmp_path / "up", 1024), Passwords.fast())
     engine.deploy([write(tmp_path, "t.bpmn", linear(
         "t", timer_event("wait", "timeDuration", '"PT1H"'), script_task("after", "x = 1 / n")))])
     broken = engine.start("t", {"n": 0})
     healthy = [engine.start("t", {"n": 1}).id for _ in range(3)]
     clock.advance(hours=1)
-    assert sweep(engine, batch=2) == 4
+    assert sweep(domain, batch=2) == 4
     assert engine.instance(broken.id)["status"] == "error"
     assert all(engine.instance(i)["status"] == "completed" for i in healthy)
     assert [i["instance_id"] for i in engine.incidents()] == [broken.id]
@@ -232,12 +230,12 @@ def test_a_deadline_fires_within_two_seconds_of_its_due_time(sqlite_url, tmp_pat
 
     settings = Settings(database_url=sqlite_url, upload_dir=str(tmp_path / "up"))
     engine = Engine(sqlite_url)  # the real clock: this is about wall-clock lateness
-    complaints = build_domain(settings, engine)
+    domain = build_domain(settings, engine)
     engine.deploy([write(tmp_path, "soon.bpmn", linear(
         "soon", timer_event("due", "timeDate", "deadline")))])
     due = datetime.now(UTC) + timedelta(seconds=1.5)
     inst = engine.start("soon", {"deadline": due.isoformat()})
-    scheduler = Scheduler(complaints, settings)
+    scheduler = Scheduler(domain, settings)
     scheduler.start()
     try:
         fired = _wait_until(lambda: engine.instance(inst.id)["status"] == "completed", 10)

@@ -14,13 +14,13 @@ from workflows.models import Complaint
 def principal_of(regency, username: str) -> access.Principal:
     from workflows.models import User
 
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         user = session.scalars(select(User).where(User.username == username)).one()
         return access.principal_for(session, user)
 
 
 def open_task(regency, tracking: str) -> dict:
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         instance = session.scalars(select(Complaint.instance_id).where(
             Complaint.tracking_number == tracking)).one()
     tasks = regency.engine.tasks(instance_id=instance)
@@ -65,12 +65,12 @@ def test_a_loop_back_shows_the_task_as_current_only(site):
     tracking = receipt["tracking_number"]
     regency.act(tracking, "request_info", as_="admin.kominfo", reason="Foto kurang jelas")
     admin = principal_of(regency, "admin.kominfo")
-    asked = regency.complaints.diagram(tracking, admin)
+    asked = regency.domain.reports.diagram(tracking, admin)
     assert asked["current"] == ["provide_information"]
     assert asked["waiting"] == ["provide_information_deadline"]
     assert "screen_report" in asked["completed"]
     regency.act(tracking, "provide_info", secret=receipt["secret"], information="Ini fotonya")
-    back = regency.complaints.diagram(tracking, admin)
+    back = regency.domain.reports.diagram(tracking, admin)
     assert back["current"] == ["screen_report"] and "screen_report" not in back["completed"]
     assert {"provide_information", "f_back_to_screening"} <= set(back["completed"])
     assert '<bpmn:userTask id="screen_report"' in back["xml"]
@@ -81,35 +81,35 @@ def test_a_loop_back_shows_the_task_as_current_only(site):
 
 def test_claims_follow_the_tasks_candidate_groups(site):
     regency = site.regency
-    complaints = regency.complaints
+    tasks = regency.domain.tasks
     tracking = regency.submit(photo=True)["tracking_number"]
     task = open_task(regency, tracking)
     admin = principal_of(regency, "admin.kominfo")
     liaison = principal_of(regency, "penghubung.pupr")
     with pytest.raises(Forbidden):
-        complaints.claim_task(task["id"], liaison)
-    assert complaints.claim_task(task["id"], admin)["assignee"] == "admin.kominfo"
-    assert complaints.claim_task(task["id"], admin)["assignee"] == "admin.kominfo"  # again: ok
+        tasks.claim(task["id"], liaison)
+    assert tasks.claim(task["id"], admin)["assignee"] == "admin.kominfo"
+    assert tasks.claim(task["id"], admin)["assignee"] == "admin.kominfo"  # again: ok
     sysadmin = principal_of(regency, "sysadmin")
     with pytest.raises(Forbidden):  # sees everything, but the task is not for its groups
-        complaints.claim_task(task["id"], sysadmin)
-    assert complaints.release_task(task["id"], sysadmin)["assignee"] is None  # admin may
+        tasks.claim(task["id"], sysadmin)
+    assert tasks.release(task["id"], sysadmin)["assignee"] is None  # admin may
     with pytest.raises(Conflict):
-        complaints.release_task(task["id"], admin)  # nobody holds it now
+        tasks.release(task["id"], admin)  # nobody holds it now
     with pytest.raises(Conflict):
-        complaints.claim_task("not-a-task", admin)
+        tasks.claim("not-a-task", admin)
 
     regency.act(tracking, "verify", as_="admin.kominfo")
     regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
     follow_up = open_task(regency, tracking)
-    complaints.claim_task(follow_up["id"], liaison)
+    tasks.claim(follow_up["id"], liaison)
     other_head = principal_of(regency, "kadis.dlh")
     with pytest.raises(Forbidden):
-        complaints.release_task(follow_up["id"], other_head)
+        tasks.release(follow_up["id"], other_head)
     with pytest.raises(Conflict):  # a colleague of the same group: already claimed
-        complaints.claim_task(follow_up["id"], _another_liaison(regency))
+        tasks.claim(follow_up["id"], _another_liaison(regency))
     head = principal_of(regency, "kadis.pupr")
-    assert complaints.release_task(follow_up["id"], head)["assignee"] is None
+    assert tasks.release(follow_up["id"], head)["assignee"] is None
     events = regency.engine.instance(follow_up["instance_id"])["events"]
     assert [(e["action"], e["actor"]) for e in events if e["action"] in (
         "claim", "unclaim", "assign")][-2:] == [("claim", "penghubung.pupr"),
@@ -118,32 +118,33 @@ def test_claims_follow_the_tasks_candidate_groups(site):
 
 def test_releasing_anothers_claim_never_clears_a_claim_taken_meanwhile(site, monkeypatch):
     regency = site.regency
-    complaints = regency.complaints
+    tasks = regency.domain.tasks
     tracking = regency.submit(photo=True)["tracking_number"]
     regency.act(tracking, "verify", as_="admin.kominfo")
     regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
     task = open_task(regency, tracking)
     liaison = principal_of(regency, "penghubung.pupr")
     colleague = _another_liaison(regency)
-    complaints.claim_task(task["id"], liaison)
-    allowed = complaints._may_release_others
+    tasks.claim(task["id"], liaison)
+    allowed = access.may_release
 
-    def meanwhile(found, principal):  # after the head read the holder, before the release
-        complaints.release_task(task["id"], liaison)
-        complaints.claim_task(task["id"], colleague)
-        return allowed(found, principal)
+    def meanwhile(principal, found, agencies):  # after the head read the holder, before
+        tasks.release(task["id"], liaison)      # the release
+        tasks.claim(task["id"], colleague)
+        return allowed(principal, found, agencies)
 
-    monkeypatch.setattr(complaints, "_may_release_others", meanwhile)
+    monkeypatch.setattr(access, "may_release", meanwhile)
     with pytest.raises(Conflict, match=r"not claimed by penghubung\.pupr"):
-        complaints.release_task(task["id"], principal_of(regency, "kadis.pupr"))
+        tasks.release(task["id"], principal_of(regency, "kadis.pupr"))
     assert open_task(regency, tracking)["assignee"] == "staf.pupr"
 
 
 def _another_liaison(regency) -> access.Principal:
     from workflows.users import create_user
 
-    with regency.complaints.session() as session:
-        create_user(session, username="staf.pupr", full_name="Staf PUPR",
+    with regency.transaction() as session:
+        create_user(session, regency.domain.context.passwords, username="staf.pupr",
+                    full_name="Staf PUPR",
                     roles=["liaison_officer"], agency_code="dinas_pupr",
                     now=regency.clock.now())
     return principal_of(regency, "staf.pupr")
@@ -158,15 +159,15 @@ def test_search_matches_tracking_numbers_and_titles_but_no_hidden_title(site):
     secret = regency.submit(photo=True, title="Pungli di loket KTP",
                             confidential=True)["tracking_number"]
     admin = principal_of(regency, "admin.kominfo")
-    found = regency.complaints.list(admin, q="berLUBANG")
+    found = regency.domain.reports.list(admin, q="berLUBANG")
     assert [i["tracking_number"] for i in found["items"]] == [road]
-    assert regency.complaints.list(admin, q=secret[-6:])["total"] == 1
-    assert regency.complaints.list(admin, q="pungli")["total"] == 1
-    assert regency.complaints.list(admin, q="100%")["total"] == 0  # % is a character here
+    assert regency.domain.reports.list(admin, q=secret[-6:])["total"] == 1
+    assert regency.domain.reports.list(admin, q="pungli")["total"] == 1
+    assert regency.domain.reports.list(admin, q="100%")["total"] == 0  # % is a character here
     # Someone outside the case: the title of a `rahasia` report is not searchable, its
     # tracking number is (the list's scope decides whether it is shown at all).
     outsider = principal_of(regency, "penghubung.dinkes")
-    with regency.complaints.read_session() as session:
+    with regency.reads() as session:
         def search(q: str) -> list[str]:
             return list(session.scalars(select(Complaint.tracking_number).where(
                 documents.search_filter(outsider, q))))
@@ -184,81 +185,81 @@ def test_an_action_with_a_stale_version_changes_nothing(site):
     receipt = regency.submit(photo=True)
     tracking = receipt["tracking_number"]
     admin = principal_of(regency, "admin.kominfo")
-    seen = regency.complaints.get(tracking, admin)["version"]
+    seen = regency.domain.reports.get(tracking, admin)["version"]
     regency.act(tracking, "request_info", as_="admin.kominfo", reason="Foto kurang jelas")
     regency.act(tracking, "provide_info", secret=receipt["secret"], information="Foto baru")
     with pytest.raises(Conflict, match="changed by someone else"):
-        regency.complaints.act(tracking, "verify", {}, admin, expected_version=seen)
-    report = regency.complaints.get(tracking, admin)
+        regency.domain.reports.act(tracking, "verify", {}, admin, expected_version=seen)
+    report = regency.domain.reports.get(tracking, admin)
     assert report["status"] == "SUBMITTED"
-    done = regency.complaints.act(tracking, "verify", {}, admin,
-                                  expected_version=report["version"])
+    done = regency.domain.reports.act(tracking, "verify", {}, admin,
+                                      expected_version=report["version"])
     assert done["status"] == "VERIFIED" and done["version"] > report["version"]
 
 
 def test_the_version_is_checked_again_in_the_transaction_of_the_change(site, monkeypatch):
     """A change landing between the first look and the commit is caught."""
     regency = site.regency
-    complaints = regency.complaints
+    reports = regency.domain.reports
     tracking = regency.submit(photo=True)["tracking_number"]
     admin = principal_of(regency, "admin.kominfo")
-    seen = complaints.get(tracking, admin)["version"]
+    seen = reports.get(tracking, admin)["version"]
     tasks = regency.engine.tasks
 
     def someone_else_writes(**query):  # called between the first look and the completion
-        with complaints.session() as other:
+        with regency.transaction() as other:
             other.execute(update(Complaint).where(Complaint.tracking_number == tracking)
                           .values(version=Complaint.version + 1))
         return tasks(**query)
 
     monkeypatch.setattr(regency.engine, "tasks", someone_else_writes)
     with pytest.raises(Conflict, match="changed by someone else"):
-        complaints.act(tracking, "verify", {}, admin, expected_version=seen)
+        reports.act(tracking, "verify", {}, admin, expected_version=seen)
     monkeypatch.undo()
-    report = complaints.get(tracking, admin)
+    report = reports.get(tracking, admin)
     assert report["status"] == "SUBMITTED" and report["version"] == seen + 1
     assert [t["element_id"] for t in report["open_tasks"]] == ["screen_report"]
 
 
 def test_reassign_and_link_duplicate_check_the_version_too(site):
     regency = site.regency
-    complaints = regency.complaints
+    reports = regency.domain.reports
     admin = principal_of(regency, "admin.kominfo")
     first = regency.submit(photo=True)["tracking_number"]
     second = regency.submit(photo=True)["tracking_number"]
     regency.act(first, "verify", as_="admin.kominfo")
     regency.act(first, "dispose", as_="admin.kominfo", agency_code="dishub")
-    seen = complaints.get(first, admin)["version"]
-    moved = complaints.act(first, "reassign", {"agency_code": "dinas_pupr", "reason": "Salah"},
+    seen = reports.get(first, admin)["version"]
+    moved = reports.act(first, "reassign", {"agency_code": "dinas_pupr", "reason": "Salah"},
                            admin, expected_version=seen)
     assert moved["agency"]["code"] == "dinas_pupr" and moved["version"] == seen + 1
     with pytest.raises(Conflict):
-        complaints.act(first, "reassign", {"agency_code": "dlh", "reason": "Lagi"}, admin,
+        reports.act(first, "reassign", {"agency_code": "dlh", "reason": "Lagi"}, admin,
                        expected_version=seen)
-    assert complaints.get(first, admin)["agency"]["code"] == "dinas_pupr"
-    version = complaints.get(second, admin)["version"]
+    assert reports.get(first, admin)["agency"]["code"] == "dinas_pupr"
+    version = reports.get(second, admin)["version"]
     with pytest.raises(Conflict):
-        complaints.act(second, "link_duplicate", {"duplicate_of": first}, admin,
+        reports.act(second, "link_duplicate", {"duplicate_of": first}, admin,
                        expected_version=version - 1)
-    linked = complaints.act(second, "link_duplicate", {"duplicate_of": first}, admin,
+    linked = reports.act(second, "link_duplicate", {"duplicate_of": first}, admin,
                             expected_version=version)
     assert linked["duplicate_of"] == first and linked["status"] == "ARCHIVED"
 
 
 def test_the_routing_tables_suggestion_is_read_for_the_disposition(site):
     regency = site.regency
-    complaints = regency.complaints
+    reports = regency.domain.reports
     admin = principal_of(regency, "admin.kominfo")
     tracking = regency.submit(photo=True, category="waste")["tracking_number"]
-    assert complaints.routing(tracking, admin) is None  # not verified yet
+    assert reports.routing(tracking, admin) is None  # not verified yet
     regency.act(tracking, "verify", as_="admin.kominfo")
-    assert complaints.routing(tracking, admin) == {
+    assert reports.routing(tracking, admin) == {
         "authority": "regency", "handler_level": "technical_officer", "agency_code": "dlh"}
     national = regency.submit(photo=True, road_status="national")["tracking_number"]
     regency.act(national, "verify", as_="admin.kominfo")
-    assert complaints.routing(national, admin)["authority"] == "national"
+    assert reports.routing(national, admin)["authority"] == "national"
     regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dlh")
-    assert complaints.routing(tracking, admin) is None
-    assert complaints.routing(tracking, principal_of(regency, "penghubung.dlh")) is None
+    assert reports.routing(tracking, admin) is None
+    assert reports.routing(tracking, principal_of(regency, "penghubung.dlh")) is None
     with pytest.raises(NotFound):
-        complaints.routing(national, principal_of(regency, "penghubung.dlh"))
+        reports.routing(national, principal_of(regency, "penghubung.dlh"))

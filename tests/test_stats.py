@@ -22,7 +22,7 @@ from tests.regency import build
 from workflows import access, demo, readcache, stats, stats_export
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
-from workflows.holidays_admin import set_day
+from workflows.calendar_admin import set_day
 from workflows.models import Agency, CalendarDay, Complaint, Escalation, Setting, SlaRecord
 from workflows.workdays import calendar_for
 
@@ -156,7 +156,7 @@ def seed_the_article(seed: Seeder) -> None:
 def article(database_url, tmp_path):
     clock = FrozenClock(wita(2024, 6, 14, 10))
     regency = build(database_url, clock, tmp_path)
-    with regency.complaints.session() as session:
+    with regency.transaction() as session:
         codes = {a.code: a.id for a in session.query(Agency)}
         seed_the_article(Seeder(session, codes))
     yield regency

@@ -7,13 +7,12 @@ from datetime import date
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
-from sqlalchemy import select
 
 from web.openapi import Api
-from workflows import access, escalations, stats, stats_export
-from workflows.complaints import ACTIONS, OTHER_ACTIONS, Complaints
+from workflows import access, stats_export
+from workflows.actions import ACTIONS, OTHER_ACTIONS
+from workflows.domain import Domain
 from workflows.errors import Invalid, Unauthenticated
-from workflows.models import Agency
 from workflows.storage import Upload
 from workflows.validation import ACTION_SCHEMAS, SUBMISSION_SCHEMA
 
@@ -30,28 +29,21 @@ RECEIPT = {"type": "object", "required": ["tracking_number", "secret", "status"]
 ACTION_NAMES = sorted([*ACTIONS, *OTHER_ACTIONS])
 
 
-def complaints() -> Complaints:
-    return current_app.extensions["aduan.complaints"]
+def domain() -> Domain:
+    return current_app.extensions["aduan.domain"]
 
 
 def principal() -> access.Principal:
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    service = complaints()
-    with service.read_session() as session:
-        who, stale = access.authenticate_token(session, token, service.engine.clock.now(),
-                                               service.config.admin_agency_code)
-    if stale:  # note use at most every few minutes, so reads do not all become writes
-        with service.session() as session:
-            access.touch_token(session, token, service.engine.clock.now())
-    return who
+    return domain().accounts.authenticate_token(token)
 
 
 def principal_for_report(tracking_number: str) -> access.Principal:
     """An officer by bearer token, or the complainant by the report's secret."""
     secret = request.headers.get("X-Tracking-Secret")
     if secret is not None and not request.headers.get("Authorization"):
-        return complaints().authenticate_complainant(tracking_number, secret)
+        return domain().reports.authenticate_complainant(tracking_number, secret)
     return principal()
 
 
@@ -95,8 +87,8 @@ def submit_complaint() -> Any:
     channel = body.pop("channel", "api") if isinstance(body.get("channel"), str) else "api"
     if channel not in ("web", "qr", "whatsapp", "sms", "api"):
         raise Invalid("unknown channel", {"channel": "one of web, qr, whatsapp, sms, api"})
-    receipt = complaints().submit(body, uploads(), channel=channel,
-                                  language=body.get("language", "id"))
+    receipt = domain().reports.submit(body, uploads(), channel=channel,
+                                      language=body.get("language", "id"))
     return jsonify(receipt), 201
 
 
@@ -106,7 +98,7 @@ def submit_complaint() -> Any:
            responses={200: ("The report", COMPLAINT), 404: ("Unknown, or not yours", None)})
 def get_complaint(tracking_number: str) -> Any:
     who = principal_for_report(tracking_number)
-    return jsonify(complaints().get(tracking_number, who))
+    return jsonify(domain().reports.get(tracking_number, who))
 
 
 @api.route("GET", "/complaints/{tracking_number}/attachments/{attachment_id}",
@@ -118,7 +110,7 @@ def get_attachment(tracking_number: str, attachment_id: str) -> Any:
     who = principal_for_report(tracking_number)
     if not attachment_id.isdigit():
         raise Invalid("attachment ids are numbers", {"attachment_id": "a number"})
-    row, content = complaints().attachment(tracking_number, int(attachment_id), who)
+    row, content = domain().reports.attachment(tracking_number, int(attachment_id), who)
     response = Response(content, mimetype=row.content_type)
     response.headers["Content-Disposition"] = f'inline; filename="{row.filename}"'
     response.headers["Cache-Control"] = "private, max-age=3600"
@@ -142,7 +134,7 @@ def list_complaints() -> Any:
     who = principal()
     args = request.args
     overdue = args.get("overdue")
-    return jsonify(complaints().list(
+    return jsonify(domain().reports.list(
         who, status=args.get("status"), agency_code=args.get("agency"),
         overdue=None if overdue is None else overdue.lower() in ("1", "true", "yes"),
         since=_date_arg("since"), until=_date_arg("until"),
@@ -186,7 +178,7 @@ def _int_arg(name: str, default: int) -> int:
 def complaint_action(tracking_number: str, action: str) -> Any:
     who = principal_for_report(tracking_number)
     body = json_body()
-    return jsonify(complaints().act(tracking_number, action, body, who, uploads()))
+    return jsonify(domain().reports.act(tracking_number, action, body, who, uploads()))
 
 
 # --------------------------------------------------------------------------- worklists
@@ -196,7 +188,7 @@ def complaint_action(tracking_number: str, action: str) -> Any:
            summary="The caller's worklist: open tasks of their groups",
            responses={200: ("Open tasks", {"type": "array"})})
 def list_tasks() -> Any:
-    return jsonify(complaints().worklist(principal()))
+    return jsonify(domain().tasks.worklist(principal()))
 
 
 @api.route("GET", "/notifications", operation_id="list_notifications", tag="tasks",
@@ -204,14 +196,9 @@ def list_tasks() -> Any:
            parameters=[{"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
            responses={200: ("Notifications, newest first", {"type": "array"})})
 def list_notifications() -> Any:
-    from workflows import notify
-
     who = principal()
-    if who.user_id is None:
-        raise Invalid("only accounts have an inbox", {"Authorization": "use an officer token"})
     unread = (request.args.get("unread") or "").lower() in ("1", "true", "yes")
-    with complaints().read_session() as session:
-        return jsonify(notify.inbox(session, who.user_id, unread_only=unread))
+    return jsonify(domain().accounts.notifications(who, unread_only=unread))
 
 
 @api.route("POST", "/notifications/read", operation_id="mark_notifications_read",
@@ -221,26 +208,19 @@ def list_notifications() -> Any:
                                            "maxItems": 500}}},
            responses={200: ("How many changed", _obj)})
 def mark_notifications_read() -> Any:
-    from workflows import notify
-
     who = principal()
     ids = json_body().get("ids")
     if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
         raise Invalid("ids must be a list of numbers", {"ids": "e.g. [12, 13]"})
-    with complaints().session() as session:
-        return jsonify(marked=notify.mark_read(session, who.user_id or -1, ids))
+    return jsonify(marked=domain().accounts.mark_read(who, ids))
 
 
 @api.route("GET", "/agencies", operation_id="list_agencies", tag="agencies",
            summary="The agency tree (province > regency > OPD > unit)", security=[],
            responses={200: ("Agencies", {"type": "array"})})
 def list_agencies() -> Any:
-    with complaints().read_session() as session:
-        rows = session.scalars(select(Agency).where(Agency.active.is_(True))
-                               .order_by(Agency.id)).all()
-        codes = {a.id: a.code for a in rows}
-        return jsonify([{"code": a.code, "name": a.name, "kind": a.kind,
-                         "parent": codes.get(a.parent_id)} for a in rows])
+    return jsonify([{key: agency[key] for key in ("code", "name", "kind", "parent")}
+                    for agency in domain().reports.agencies()])
 
 
 @api.route("GET", "/escalations", operation_id="list_escalations", tag="escalations",
@@ -251,9 +231,8 @@ def list_agencies() -> Any:
 def list_escalations() -> Any:
     who = principal()
     status = request.args.get("status", "open")
-    with complaints().read_session() as session:
-        return jsonify(escalations.list_escalations(
-            session, who, status=None if status == "all" else status))
+    return jsonify(domain().supervision.escalations(
+        who, status=None if status == "all" else status))
 
 
 @api.route("POST", "/escalations/{escalation_id}/acknowledge",
@@ -268,10 +247,8 @@ def acknowledge_escalation(escalation_id: str) -> Any:
     body = json_body()
     if not escalation_id.isdigit():
         raise Invalid("escalation ids are numbers", {"escalation_id": "a number"})
-    service = complaints()
-    with service.session() as session:
-        return jsonify(escalations.acknowledge(session, int(escalation_id), who,
-                                               body.get("comment"), service.engine.clock.now()))
+    return jsonify(domain().supervision.acknowledge(int(escalation_id), who,
+                                                    body.get("comment")))
 
 
 @api.route("GET", "/calendar", operation_id="working_calendar", tag="calendar", security=[],
@@ -279,14 +256,8 @@ def acknowledge_escalation(escalation_id: str) -> Any:
            parameters=[{"name": "year", "in": "query", "schema": {"type": "integer"}}],
            responses={200: ("The year's days off", _obj)})
 def working_calendar() -> Any:
-    from workflows.holidays_admin import days_off
-
-    service = complaints()
-    year = _int_arg("year", service.engine.clock.now().year)
-    if not 2000 <= year <= 2100:
-        raise Invalid("year out of range", {"year": "between 2000 and 2100"})
-    with service.read_session() as session:
-        return jsonify(days_off(session, service.config, year))
+    year = request.args.get("year")
+    return jsonify(domain().calendar.days_off(None if year is None else _int_arg("year", 0)))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -314,12 +285,9 @@ STATS_ERRORS = {403: ("Outside the caller's scope", None),
 
 def _officer_figures() -> dict[str, Any]:
     who = principal()
-    service = complaints()
     args = request.args
-    with service.read_session() as session:
-        return stats.officer_figures(
-            session, who, service.config, service.engine.clock.now(), year=args.get("year"),
-            date_from=args.get("from"), date_to=args.get("to"), agency=args.get("agency"))
+    return domain().figures.officer(who, year=args.get("year"), date_from=args.get("from"),
+                                    date_to=args.get("to"), agency=args.get("agency"))
 
 
 def _download(content: str | bytes, mimetype: str, filename: str) -> Response:
@@ -347,11 +315,7 @@ def get_stats() -> Any:
            responses={200: ("The public figures", STATS),
                       422: ("A parameter is not valid", None)})
 def get_public_stats() -> Any:
-    service = complaints()
-    with service.read_session() as session:
-        return jsonify(stats.public_figures(session, service.config,
-                                            service.engine.clock.now(),
-                                            year=request.args.get("year")))
+    return jsonify(domain().figures.public(request.args.get("year")))
 
 
 @api.route("GET", "/stats/export.csv", operation_id="export_stats_csv", tag="statistics",

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, render_template, request
-from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine import Engine
@@ -19,28 +18,26 @@ from web.api import api, unauthenticated_response
 from web.config import Settings
 from web.notifications import build_sender
 from web.scheduler import start_embedded_scheduler
-from workflows import operations
-from workflows.complaints import Complaints
 from workflows.config import RegencyConfig
-from workflows.delivery import backlog
+from workflows.domain import Domain
 from workflows.errors import DomainError, Invalid, Unauthenticated
-from workflows.models import Escalation
 from workflows.storage import Storage
 
 log = logging.getLogger(__name__)
 
 
-def build_domain(settings: Settings, engine: Engine | None = None) -> Complaints:
+def build_domain(settings: Settings, engine: Engine | None = None) -> Domain:
     """The engine and the complaint use cases over it, as configured."""
     engine = engine or settings.make_engine()
     config = RegencyConfig(tracking_prefix=settings.tracking_prefix, ladder=settings.ladder,
-                           rung_budget_days=settings.rung_budget_days)
+                           rung_budget_days=settings.rung_budget_days,
+                           timezone=settings.timezone)
     storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes)
-    return Complaints(engine, config, storage)
+    return Domain(engine, config, storage, settings.passwords())
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None,
-               start_scheduler: bool = False, complaints: Complaints | None = None) -> Flask:
+               start_scheduler: bool = False, domain: Domain | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key or stored_secret_key(
@@ -50,11 +47,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.SESSION_HOURS))
     app.json.ensure_ascii = False
-    complaints = complaints or build_domain(settings, engine)
+    domain = domain or build_domain(settings, engine)
     # A request may carry the most attachments a report allows plus the form (413 beyond).
-    app.config["MAX_CONTENT_LENGTH"] = max_request_bytes(complaints.config)
-    app.extensions["aduan.complaints"] = complaints
-    app.extensions["aduan.engine"] = complaints.engine
+    app.config["MAX_CONTENT_LENGTH"] = max_request_bytes(domain.config)
+    app.extensions["aduan.domain"] = domain
     app.extensions["aduan.settings"] = settings
     from web.pages import pages
 
@@ -62,13 +58,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.register_blueprint(api.blueprint)
     app.register_blueprint(pages)
     app.before_request(auth.check_csrf)
-    store = complaints.engine.store
-
     @app.before_request
     def one_read_unit() -> None:
         # A GET's reads share one session and transaction (engine/store.Store.shared_reads).
         if request.method in ("GET", "HEAD"):
-            unit = store.shared_reads()
+            unit = domain.context.shared_reads()
             unit.__enter__()
             g.aduan_read_unit = unit
 
@@ -102,12 +96,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
 
     @app.get("/metrics")
     def prometheus_metrics() -> Any:
-        return Response(metrics.exposition(metrics_collector(complaints)),
+        return Response(metrics.exposition(metrics_collector(domain)),
                         mimetype="text/plain; version=0.0.4")
 
     if start_scheduler:
         app.extensions["aduan.scheduler"] = start_embedded_scheduler(
-            complaints, settings, sender=build_sender(settings, complaints))
+            domain, settings, sender=build_sender(settings, domain))
     return app
 
 
@@ -154,21 +148,9 @@ def content_security_policy(settings: Settings) -> str:
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
-def metrics_collector(complaints: Complaints) -> metrics.DatabaseCollector:
-    def read_status() -> dict[str, Any]:
-        now = complaints.engine.clock.now()
-        outbox = backlog(complaints.engine.store, now)
-        with complaints.read_session() as session:
-            return operations.status(session, now, outbox)
-
-    def read_escalations() -> dict[tuple[str, str], int]:
-        with complaints.read_session() as session:
-            rows = session.execute(select(Escalation.rung_name, Escalation.status,
-                                          func.count()).group_by(Escalation.rung_name,
-                                                                 Escalation.status)).all()
-            return {(rung, status): count for rung, status, count in rows}
-
-    return metrics.DatabaseCollector(read_status, read_escalations)
+def metrics_collector(domain: Domain) -> metrics.DatabaseCollector:
+    return metrics.DatabaseCollector(domain.operations.status,
+                                     domain.operations.escalation_counts)
 
 
 def _wants_json() -> bool:

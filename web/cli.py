@@ -26,23 +26,23 @@ EXIT_INTERNAL = 70
 class CliContext:
     def __init__(self) -> None:
         self.settings = Settings.from_env()
-        self._engine: Engine | None = None
-        self._complaints: Any = None
+        self._domain: Any = None
 
     @property
-    def complaints(self) -> Any:
-        """The complaint use cases (built on first use: engine-only commands skip them)."""
-        if self._complaints is None:
+    def domain(self) -> Any:
+        """The complaint domain (workflows.domain.Domain), built on first use."""
+        if self._domain is None:
             from web.app import build_domain
 
-            self._complaints = build_domain(self.settings, self.engine)
-        return self._complaints
+            self._domain = build_domain(self.settings)
+        return self._domain
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self.settings.make_engine()
-        return self._engine
+        """The engine with the domain's host services registered: a command that moves a
+        complaint instance (timers, complete, message, retry...) runs it as the web app and
+        the scheduler do, never without the services its diagram calls."""
+        return self.domain.engine
 
 
 def emit(document: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
@@ -489,13 +489,9 @@ def users_create(ctx: CliContext, username: str, full_name: str, roles: tuple[st
                  agency_code: str | None, email: str | None, phone: str | None,
                  password: str | None, as_json: bool) -> None:
     """Create an account."""
-    from workflows.users import create_user, user_document
-
-    with ctx.complaints.session() as session:
-        user = create_user(session, username=username, full_name=full_name,
-                           roles=list(roles), agency_code=agency_code, email=email,
-                           phone=phone, password=password, now=ctx.engine.clock.now())
-        document = user_document(session, user)
+    document = ctx.domain.accounts.create_user(
+        username=username, full_name=full_name, roles=list(roles), agency_code=agency_code,
+        email=email, phone=phone, password=password)
     emit(document, as_json, lambda d: f"created {d['username']} ({', '.join(d['roles'])})")
 
 
@@ -505,10 +501,7 @@ def users_create(ctx: CliContext, username: str, full_name: str, roles: tuple[st
 @command
 def users_list(ctx: CliContext, as_json: bool) -> None:
     """List accounts."""
-    from workflows.users import list_users
-
-    with ctx.complaints.session() as session:
-        rows = list_users(session)
+    rows = ctx.domain.accounts.list_users()
     emit(rows, as_json, lambda rows: "\n".join(
         f"{r['username']}  {','.join(r['roles'])}  {r['agency'] or '-'}" for r in rows)
         or "no users")
@@ -527,11 +520,7 @@ def tokens() -> None:
 @command
 def tokens_create(ctx: CliContext, username: str, name: str, as_json: bool) -> None:
     """Create a bearer token for USERNAME (shown once; only its hash is kept)."""
-    from workflows.users import create_token
-
-    with ctx.complaints.session() as session:
-        user, token = create_token(session, username, ctx.engine.clock.now(), name=name)
-        document = {"username": user.username, "token": token, "name": name}
+    document = ctx.domain.accounts.create_token(username, name=name)
     emit(document, as_json, lambda d: f"token for {d['username']}: {d['token']}")
 
 
@@ -547,12 +536,7 @@ def demo(ctx: CliContext, as_json: bool) -> None:
 
 def install(ctx: CliContext) -> dict[str, Any]:
     """Deploy the shipped diagrams and, on an empty database, the demo regency."""
-    from workflows import demo as demo_data
-
-    deployment = ctx.complaints.install_diagrams(actor="aduan")
-    with ctx.complaints.session() as session:
-        loaded = demo_data.load(session, ctx.engine.clock.now())
-    return {"diagrams": deployment.as_dict(), **loaded}
+    return ctx.domain.install(actor="aduan", demo_data=True)
 
 
 def _demo_text(document: dict[str, Any]) -> str:
@@ -590,21 +574,14 @@ def _day(text: str) -> Any:
 @command
 def calendar_list(ctx: CliContext, year: int | None, as_json: bool) -> None:
     """Weekday days off of a year and the administrator's changes."""
-    from workflows.holidays_admin import days_off
-
-    year = year or ctx.engine.clock.now().year
-    with ctx.complaints.read_session() as session:
-        document = days_off(session, ctx.complaints.config, year)
+    document = ctx.domain.calendar.days_off(year)
     emit(document, as_json, lambda d: "\n".join(
         f"{r['day']}  {r['reason']}" for r in d["days_off"]))
 
 
 def _set_day(ctx: CliContext, day: str, kind: str, name: str, actor: str | None,
              as_json: bool) -> None:
-    from workflows.holidays_admin import set_day
-
-    with ctx.complaints.session() as session:
-        document = set_day(session, _day(day), kind, name, actor)
+    document = ctx.domain.calendar.set_day(_day(day), kind, name, actor)
     label = "day off" if kind == "day_off" else "working day"
     emit(document, as_json, lambda d: f"{d['day']} is a {label}: {d['name']}")
 
@@ -642,10 +619,7 @@ def calendar_working_day(ctx: CliContext, day: str, name: str, actor: str | None
 @command
 def calendar_reset_day(ctx: CliContext, day: str, as_json: bool) -> None:
     """Undo the administrator's change to DAY."""
-    from workflows.holidays_admin import remove_day
-
-    with ctx.complaints.session() as session:
-        remove_day(session, _day(day))
+    ctx.domain.calendar.remove_day(_day(day))
     emit({"day": day, "reset": True}, as_json, lambda d: f"{d['day']}: as the library says")
 
 
@@ -658,13 +632,7 @@ def calendar_reset_day(ctx: CliContext, day: str, as_json: bool) -> None:
 @command
 def status(ctx: CliContext, as_json: bool) -> None:
     """Oldest overdue timer, timers due soon, outbox backlog, incidents, scheduler heartbeats."""
-    from workflows import operations
-    from workflows.delivery import backlog
-
-    now = ctx.engine.clock.now()
-    outbox = backlog(ctx.engine.store, now)
-    with ctx.complaints.read_session() as session:
-        document = operations.status(session, now, outbox)
+    document = ctx.domain.operations.status()
     emit(document, as_json, _status_text)
 
 
@@ -693,9 +661,7 @@ def outbox() -> None:
 @command
 def outbox_dead(ctx: CliContext, limit: int, as_json: bool) -> None:
     """Dead letters, newest first, with the last error."""
-    from workflows.delivery import dead_letters
-
-    rows = dead_letters(ctx.engine.store, limit=limit)
+    rows = ctx.domain.operations.dead_letters(limit)
     emit(rows, as_json, lambda rows: "\n".join(
         f"{r['id']}  {r['channel']}  {r['recipient']}  {r['last_error']}" for r in rows)
         or "no dead letters")
@@ -708,9 +674,7 @@ def outbox_dead(ctx: CliContext, limit: int, as_json: bool) -> None:
 @command
 def outbox_requeue(ctx: CliContext, outbox_id: int, as_json: bool) -> None:
     """Send a dead letter again (after fixing its cause)."""
-    from workflows.delivery import requeue
-
-    row = requeue(ctx.engine.store, outbox_id, now=ctx.engine.clock.now())
+    row = ctx.domain.operations.requeue(outbox_id)
     emit(row, as_json, lambda r: f"notification {r['id']} is queued again")
 
 
@@ -723,9 +687,9 @@ def scheduler(ctx: CliContext) -> None:
     from web.notifications import build_sender
     from web.scheduler import Scheduler
 
-    ctx.complaints.install_diagrams(actor="aduan")
-    process = Scheduler(ctx.complaints, ctx.settings,
-                        sender=build_sender(ctx.settings, ctx.complaints), blocking=True)
+    ctx.domain.install_diagrams(actor="aduan")
+    process = Scheduler(ctx.domain, ctx.settings,
+                        sender=build_sender(ctx.settings, ctx.domain), blocking=True)
 
     def stop(_signum: int, _frame: Any) -> None:
         process.shutdown(wait=False)
@@ -751,7 +715,7 @@ def run(ctx: CliContext, host: str, port: int, no_scheduler: bool) -> None:
     from web.app import create_app
 
     click.echo(_demo_text(install(ctx)))
-    app = create_app(settings=ctx.settings, complaints=ctx.complaints,
+    app = create_app(settings=ctx.settings, domain=ctx.domain,
                      start_scheduler=not no_scheduler)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 

@@ -32,12 +32,13 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     debug: bool = False
     tracking_prefix: str = "PPU"
+    timezone: str = "Asia/Makassar"  # the regency's: deadlines and local times (WITA)
     ladder: tuple[str, ...] = ("technical_officer", "opd", "regency_admin", "regional_head",
                                "province")
     rung_budget_days: float = 2.0
     timer_poll_seconds: float = 1.0
     outbox_seconds: float = 5.0
-    digest_hour_utc: int = 23  # 07:00 WITA
+    digest_hour_utc: int = 23  # 07:00 in Asia/Makassar
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_sender: str = "aduan@localhost"
@@ -60,6 +61,11 @@ class Settings:
     tile_attribution: str = ""
     map_center: tuple[float, float] = (-1.2538, 116.8305)  # Penajam
     cookie_secure: bool = True
+    # argon2id cost of sign-in passwords (workflows.users.Passwords): argon2-cffi's
+    # defaults (RFC 9106 low-memory profile), for passwords set afterwards.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -73,6 +79,7 @@ class Settings:
             secret_key=env.get("ADUAN_SECRET_KEY", ""),
             debug=_flag(env.get("ADUAN_DEBUG")),
             tracking_prefix=env.get("ADUAN_TRACKING_PREFIX", "PPU"),
+            timezone=env.get("ADUAN_TIMEZONE", "Asia/Makassar"),
             ladder=tuple(r.strip() for r in env.get(
                 "ADUAN_LADDER", "technical_officer,opd,regency_admin,regional_head,province"
             ).split(",") if r.strip()),
@@ -101,6 +108,9 @@ class Settings:
             map_center=_center(env.get("ADUAN_MAP_CENTER", "-1.2538,116.8305")),
             cookie_secure=env.get("ADUAN_COOKIE_SECURE", "1").strip().lower()
             not in {"0", "false", "no", "off"},
+            argon2_time_cost=int(env.get("ADUAN_ARGON2_TIME_COST", "3")),
+            argon2_memory_kib=int(env.get("ADUAN_ARGON2_MEMORY_KIB", "65536")),
+            argon2_parallelism=int(env.get("ADUAN_ARGON2_PARALLELISM", "4")),
         )
 
     def clock(self) -> Any:
@@ -114,6 +124,11 @@ class Settings:
         if not self.allow_time_travel:
             raise ValueError("ADUAN_CLOCK_OFFSET_SECONDS needs ADUAN_ALLOW_TIME_TRAVEL=1")
         return OffsetClock(timedelta(seconds=self.clock_offset_seconds))
+
+    def passwords(self) -> Any:
+        from workflows.users import Passwords
+
+        return Passwords(self.argon2_time_cost, self.argon2_memory_kib, self.argon2_parallelism)
 
     def make_engine(self) -> Any:
         from engine import Engine

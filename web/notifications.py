@@ -7,7 +7,7 @@ from typing import Any
 from web.config import Settings
 
 
-def build_sender(settings: Settings, complaints: Any) -> Any:
+def build_sender(settings: Settings, domain: Any) -> Any:
     """The configured channels; a channel without settings leaves its messages pending."""
     from workflows.channels import SmsGatewayChannel, SmtpChannel, WhatsAppCloudChannel
     from workflows.delivery import OutboxSender
@@ -24,7 +24,7 @@ def build_sender(settings: Settings, complaints: Any) -> Any:
     if settings.sms_url:
         channels["sms"] = SmsGatewayChannel(settings.sms_url, settings.sms_username,
                                             settings.sms_password)
-    engine = complaints.engine
+    engine = domain.engine
     return OutboxSender(engine.store, channels, engine.clock,
                         worker_id=f"sender:{engine.worker_id}",
                         max_attempts=settings.notification_max_attempts)

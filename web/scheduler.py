@@ -15,21 +15,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine import Engine
 from web import metrics
 from web.config import Settings
-from workflows import operations
 
 log = logging.getLogger(__name__)
 _started = threading.Lock()
 _embedded: Scheduler | None = None
 
 
-def sweep(engine: Engine, batch: int, now: datetime | None = None) -> int:
-    """Fire due timers until none is due; returns how many fired."""
+def sweep(domain: Any, batch: int, now: datetime | None = None) -> int:
+    """Fire due timers until none is due (workflows.operations.Operations.fire_due_timers),
+    counting them in the metrics; returns how many fired."""
     total = 0
-    while True:
-        report = engine.fire_due_timers(now=now, limit=batch)
+    for report in domain.operations.fire_due_timers(batch, now):
         for fired in report.fired:
             lateness = (datetime.fromisoformat(fired["fired_at"])
                         - datetime.fromisoformat(fired["due_at"])).total_seconds()
@@ -40,17 +38,16 @@ def sweep(engine: Engine, batch: int, now: datetime | None = None) -> int:
             log.warning("timer failed in instance %s: %s", failure["instance_id"],
                         failure["error"])
         total += len(report.fired)
-        if len(report.fired) + len(report.failed) + report.skipped < batch:
-            return total
+    return total
 
 
 class Scheduler:
     """One scheduler process's jobs; any number may run against one PostgreSQL."""
 
-    def __init__(self, complaints: Any, settings: Settings, *, sender: Any = None,
+    def __init__(self, domain: Any, settings: Settings, *, sender: Any = None,
                  blocking: bool = False) -> None:
-        self.complaints = complaints
-        self.engine: Engine = complaints.engine
+        self.domain = domain
+        self.operations = domain.operations
         self.settings = settings
         self.sender = sender
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -71,25 +68,24 @@ class Scheduler:
     def tick(self) -> int:
         """Sweep when the earliest timer is due: an index lookup each poll, work only then."""
         try:
-            due = self.engine.next_due_at()
-            if due is None or due > self.engine.clock.now():
-                self._wake_at(due)
+            due_in = self.operations.seconds_to_next_timer()
+            if due_in is None or due_in > 0:
+                self._wake_in(due_in)
                 return 0
-            fired = sweep(self.engine, self.settings.timer_batch)
-            self._wake_at(self.engine.next_due_at())
+            fired = sweep(self.domain, self.settings.timer_batch)
+            self._wake_in(self.operations.seconds_to_next_timer())
             self._fired_since_beat += fired
             return fired
         except Exception:  # a scheduler must outlive a bad moment of the database
             log.exception("timer sweep failed; retrying at the next tick")
             return 0
 
-    def _wake_at(self, due: datetime | None) -> None:
+    def _wake_in(self, delay: float | None) -> None:
         """Sleep until the next due time rather than the next poll, when that is sooner."""
-        if due is None or not self.scheduler.running:
+        if delay is None or not self.scheduler.running:
             return
-        delay = (due - self.engine.clock.now()).total_seconds()
         if 0 < delay < self.settings.timer_poll_seconds:
-            # The engine's clock may be a drill's; APScheduler runs on the real one.
+            # The domain's clock may be a drill's; APScheduler runs on the real one.
             run_at = datetime.now(UTC) + timedelta(seconds=delay + 0.005)
             self.scheduler.add_job(self.tick, "date", run_date=run_at, id="wakeup",
                                    replace_existing=True)
@@ -106,20 +102,16 @@ class Scheduler:
         return counts
 
     def digest(self) -> int:
-        now = self.engine.clock.now()
         try:
-            with self.complaints.session() as session:
-                return operations.send_daily_digests(session, self.complaints.config, now)
+            return self.operations.send_daily_digests()
         except Exception:
             log.exception("daily digest failed")
             return 0
 
     def heartbeat(self) -> None:
         try:
-            with self.complaints.session() as session:
-                operations.beat(session, self.worker_id, self.engine.clock.now(),
-                                fired=self._fired_since_beat, sent=self._sent_since_beat,
-                                swept=True)
+            self.operations.beat(self.worker_id, fired=self._fired_since_beat,
+                                 sent=self._sent_since_beat)
             self._fired_since_beat = self._sent_since_beat = 0
         except Exception:
             log.exception("heartbeat failed")
@@ -133,7 +125,7 @@ class Scheduler:
             self.scheduler.shutdown(wait=wait)
 
 
-def start_embedded_scheduler(complaints: Any, settings: Settings, sender: Any = None
+def start_embedded_scheduler(domain: Any, settings: Settings, sender: Any = None
                              ) -> Scheduler | None:
     """One scheduler per process, and none in the parent of Flask's development reloader."""
     global _embedded
@@ -141,7 +133,7 @@ def start_embedded_scheduler(complaints: Any, settings: Settings, sender: Any = 
         return None
     with _started:
         if _embedded is None:
-            _embedded = Scheduler(complaints, settings, sender=sender)
+            _embedded = Scheduler(domain, settings, sender=sender)
             _embedded.start()
         return _embedded
 

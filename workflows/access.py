@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,10 @@ class Principal:
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
+
+    def reaches(self, agency_id: int) -> bool:
+        """Whether the agency is within the principal's scope (its reports visible to them)."""
+        return self.sees_everything or agency_id in self.agency_ids
 
     @property
     def groups(self) -> frozenset[str]:
@@ -198,3 +203,32 @@ def sees_content(principal: Principal, complaint: Complaint) -> bool:
     if principal.tracking_number == complaint.tracking_number:
         return True
     return handles(principal, complaint)
+
+
+# --------------------------------------------------------------------------- task claims
+
+
+def may_claim(principal: Principal, task: Mapping[str, Any]) -> bool:
+    """An officer may take an open task of their groups while nobody holds it."""
+    return (principal.is_officer and task.get("assignee") is None
+            and bool(set(task["candidate_groups"]) & principal.groups))
+
+
+def may_release(principal: Principal, task: Mapping[str, Any],
+                agencies: Mapping[int, Any]) -> bool:
+    """One's own claim, always; someone else's, the regency administrator, or a supervisor
+    of an agency the task is for (``agencies``: agency_table)."""
+    holder = task.get("assignee")
+    if holder is None or not principal.is_officer:
+        return False
+    return holder == principal.username or oversees_task(principal, task, agencies)
+
+
+def oversees_task(principal: Principal, task: Mapping[str, Any],
+                  agencies: Mapping[int, Any]) -> bool:
+    if principal.sees_everything:
+        return True
+    if not principal.has("supervisor"):
+        return False
+    codes = set(task_groups.agency_codes(task["candidate_groups"]))
+    return any(a.id in principal.agency_ids for a in agencies.values() if a.code in codes)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from functools import cached_property
+from zoneinfo import ZoneInfo
 
 # The ladder of SP4N-LAPOR!: technical officer -> OPD liaison / head -> regency administrator
 # (Diskominfo) -> regional leadership (Sekda / Bupati) -> province.
 DEFAULT_LADDER = ("technical_officer", "opd", "regency_admin", "regional_head", "province")
+# What people call Indonesia's zones; elsewhere the zone's own abbreviation is used.
+ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA",
+              "Asia/Jayapura": "WIT"}
 RUNG_LABELS = {
     "technical_officer": {"id": "Pejabat teknis / unit", "en": "Technical officer / unit"},
     "opd": {"id": "Penghubung / kepala OPD", "en": "OPD liaison / head"},
@@ -49,3 +55,14 @@ class RegencyConfig:
 
     def rung_index(self, name: str) -> int:
         return self.ladder.index(name)
+
+    @cached_property
+    def tzinfo(self) -> tzinfo:
+        """The regency's time zone: deadlines, dates and local times are counted in it."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def zone_name(self) -> str:
+        """How local times are labelled: "WITA" for Asia/Makassar."""
+        named = ZONE_NAMES.get(self.timezone)
+        return named or datetime(2000, 1, 1, tzinfo=self.tzinfo).tzname() or self.timezone

@@ -45,7 +45,7 @@ from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
 
-from engine.clock import Clock, SystemClock
+from engine.clock import Clock
 from engine.store import Store
 from workflows.channels import Channel, OutgoingMessage, PermanentFailure, TemporaryFailure
 from workflows.errors import Conflict, NotFound
@@ -291,13 +291,12 @@ def dead_letters(store: Store, limit: int = 100) -> list[dict[str, Any]]:
         return [_row(r) for r in rows]
 
 
-def requeue(store: Store, outbox_id: int, *, now: datetime | None = None) -> dict[str, Any]:
+def requeue(store: Store, outbox_id: int, *, now: datetime) -> dict[str, Any]:
     """Put a dead letter back in the queue, due now, with its attempts reset.
 
     The last error is kept until the next attempt replaces it. Raises NotFound for an unknown
     id and Conflict for a row that is not dead.
     """
-    now = now or SystemClock().now()
     with store.transaction() as session:
         row = session.get(Outbox, outbox_id, with_for_update=store.postgres)
         if row is None:

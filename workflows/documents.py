@@ -149,9 +149,12 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
     }
     if officer:
         document["slas"] = [sla_document(r, calendar, now, config) for r in records]
-        document["open_tasks"] = [{k: t[k] for k in (
-            "id", "element_id", "title", "candidate_groups", "assignee", "due_at")}
-            for t in tasks]
+        agencies = access.agency_table(session)
+        # What the officer may do with each task: the use cases decide again when asked.
+        document["open_tasks"] = [{**{k: t[k] for k in (
+            "id", "element_id", "title", "candidate_groups", "assignee", "due_at")},
+            "may_claim": access.may_claim(principal, t),
+            "may_release": access.may_release(principal, t, agencies)} for t in tasks]
         document["instance_id"] = complaint.instance_id
     return document
 

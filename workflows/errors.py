@@ -18,7 +18,7 @@ from typing import Any
 from engine.errors import N_, Message, MessageError
 
 __all__ = ["N_", "Conflict", "DomainError", "Forbidden", "Invalid", "Message", "NotFound",
-           "Unauthenticated"]
+           "TooManyAttempts", "Unauthenticated"]
 
 
 class DomainError(MessageError):
@@ -56,3 +56,14 @@ class Conflict(DomainError):
     """Someone else acted first, or the case is not in a state that allows this."""
 
     status = 409
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed attempts (sign-in, tracking codes) from one address or for one
+    account; `retry_minutes` says when to try again."""
+
+    status = 429
+
+    def __init__(self, message: str, /, retry_minutes: int = 0, **params: Any) -> None:
+        super().__init__(message, **params)
+        self.retry_minutes = retry_minutes

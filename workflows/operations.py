@@ -1,5 +1,5 @@
-"""What operators watch: timer lateness, outbox backlog, incidents, scheduler heartbeats,
-and the supervisors' daily digest."""
+"""What operators watch and the scheduler does: timer lateness, outbox backlog and dead
+letters, incidents, scheduler heartbeats, the timer sweep and the supervisors' daily digest."""
 
 from __future__ import annotations
 
@@ -11,14 +11,72 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import SweepReport
 from engine.store import Incident, Timer
-from workflows import access, notify
+from workflows import access, delivery, notify
 from workflows.config import RegencyConfig
+from workflows.context import Context
 from workflows.models import Complaint, Escalation, SchedulerHeartbeat, SlaRecord, User
 from workflows.sla import CITIZEN_STEPS, RUNNING
 from workflows.workdays import calendar_for
 
 HEARTBEAT_STALE_SECONDS = 60
+
+
+class Operations:
+    """The operators' and the scheduler's use cases (see the module)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def status(self) -> dict[str, Any]:
+        """Is anything late, stuck or failing? (`aduan status`, /metrics)"""
+        now = self.ctx.now()
+        outbox = delivery.backlog(self.ctx.engine.store, now)
+        with self.ctx.reads() as session:
+            return status(session, now, outbox)
+
+    def escalation_counts(self) -> dict[tuple[str, str], int]:
+        """How many escalations there are per rung and status (/metrics)."""
+        with self.ctx.reads() as session:
+            rows = session.execute(select(Escalation.rung_name, Escalation.status,
+                                          func.count()).group_by(Escalation.rung_name,
+                                                                 Escalation.status)).all()
+        return {(rung, state): count for rung, state, count in rows}
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return delivery.dead_letters(self.ctx.engine.store, limit=limit)
+
+    def requeue(self, outbox_id: int) -> dict[str, Any]:
+        """Send a dead letter again, now (after its cause was fixed)."""
+        return delivery.requeue(self.ctx.engine.store, outbox_id, now=self.ctx.now())
+
+    def seconds_to_next_timer(self) -> float | None:
+        """How long until the earliest waiting timer is due (0 or less: due now); None
+        when no timer waits. An index lookup: the scheduler asks it every poll."""
+        due = self.ctx.engine.next_due_at()
+        return None if due is None else (due - self.ctx.now()).total_seconds()
+
+    def fire_due_timers(self, batch: int, now: datetime | None = None
+                        ) -> list[SweepReport]:
+        """Fire the due timers, `batch` at a time, until none is due; one report a batch.
+        `now` acts as if it were another time (drills, `aduan timers fire --now`)."""
+        reports = []
+        while True:
+            report = self.ctx.engine.fire_due_timers(now=now, limit=batch)
+            reports.append(report)
+            if len(report.fired) + len(report.failed) + report.skipped < batch:
+                return reports
+
+    def beat(self, worker_id: str, *, fired: int = 0, sent: int = 0) -> None:
+        """Record that a scheduler is alive, and what it did since its last beat."""
+        with self.ctx.transaction() as session:
+            beat(session, worker_id, self.ctx.now(), fired=fired, sent=sent, swept=True)
+
+    def send_daily_digests(self) -> int:
+        """One digest per supervisor (see send_daily_digests); returns how many."""
+        with self.ctx.transaction() as session:
+            return send_daily_digests(session, self.ctx.config, self.ctx.now())
 
 
 def worker_identity() -> tuple[str, int]:

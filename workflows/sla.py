@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import Operation, current_operation
+from engine import Operation
 from workflows import diagram_ids as ids
 from workflows import notify
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
+from workflows.ladder import HANDED_TO_UNIT, Ladder, Reminder
 from workflows.models import Agency, Complaint, Escalation, SlaRecord
+from workflows.operation import complaint_of, running_operation
 from workflows.workdays import calendar_for
 
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
@@ -33,6 +35,7 @@ class SlaPolicy:
 
     def __init__(self, config: RegencyConfig) -> None:
         self.config = config
+        self.ladder = Ladder.of(config)
 
     # ------------------------------------------------------------------ engine services
 
@@ -46,27 +49,21 @@ class SlaPolicy:
         }
 
     def _context(self) -> tuple[Operation, Session, Complaint, WorkingCalendar]:
-        operation = current_operation()
-        if operation is None:
-            raise RuntimeError("SLA services run only inside an engine operation")
-        session = operation.session
-        complaint = session.scalars(select(Complaint).where(
-            Complaint.instance_id == operation.instance_id)).first()
-        if complaint is None:
-            raise LookupError(f"no complaint belongs to instance {operation.instance_id}")
-        return operation, session, complaint, calendar_for(session, self.config)
+        current = running_operation()
+        complaint = complaint_of(current)
+        return current, current.session, complaint, calendar_for(current.session, self.config)
 
     def sla_start(self, step: str, budget_days: float) -> dict[str, Any]:
         operation, session, complaint, calendar = self._context()
         now = operation.now
-        for old in self._running(session, complaint, step):  # a step restarts, not doubles
+        for old in self.running_records(session, complaint, step):  # a step restarts, not doubles
             self._close(old, now, calendar)
         budget = float(budget_days)
         record = SlaRecord(
             complaint_id=complaint.id, step=step, budget_days=budget,
-            holder_rung=self._holder_rung(complaint, step), started_at=now,
+            holder_rung=self._holder(complaint, step), started_at=now,
             due_at=calendar.add_working_days(now, budget).astimezone(UTC), pauses=[],
-            state=RUNNING, rung=self._holder_rung(complaint, step), reminded_rungs=[])
+            state=RUNNING, rung=self._holder(complaint, step), reminded_rungs=[])
         session.add(record)
         session.flush()
         return {"due_at": self._iso(record.due_at, calendar), **self._watch(session, complaint,
@@ -75,7 +72,7 @@ class SlaPolicy:
     def sla_pause(self, step: str) -> dict[str, Any]:
         operation, session, complaint, calendar = self._context()
         now = operation.now
-        for record in self._running(session, complaint, step):
+        for record in self.running_records(session, complaint, step):
             record.remaining_seconds = (
                 calendar.working_seconds_between(now, record.due_at) if record.due_at > now
                 else -calendar.working_seconds_between(record.due_at, now))
@@ -104,7 +101,7 @@ class SlaPolicy:
         operation, session, complaint, calendar = self._context()
         now = operation.now
         met = True
-        for record in self._running(session, complaint, step, include_paused=True):
+        for record in self.running_records(session, complaint, step, include_paused=True):
             met = self._close(record, now, calendar) and met
         session.flush()
         return {"met": met, **self._watch(session, complaint, calendar, now)}
@@ -113,43 +110,29 @@ class SlaPolicy:
         """Send the reminders and escalations that are due; each happens once."""
         operation, session, complaint, calendar = self._context()
         now = operation.now
-        for record in self._running(session, complaint, None):
+        for record in self.running_records(session, complaint, None):
             if record.step in CITIZEN_STEPS:
                 continue
             self._watch_record(session, complaint, record, calendar, now)
 
     # ------------------------------------------------------------------ the ladder
 
-    def _holder_rung(self, complaint: Complaint, step: str) -> int:
-        ladder = self.config.ladder
-        if step == "verification":
-            return ladder.index("regency_admin")
-        if complaint.unit_id is not None:
-            return ladder.index("technical_officer")
-        return ladder.index("opd")
-
-    def deadline_for_rung(self, record: SlaRecord, k: int, calendar: WorkingCalendar
-                          ) -> datetime:
-        """When the holder's rung + k is missed: the due time, then one rung budget each."""
-        if k == 0:
-            return record.due_at
-        return calendar.add_working_days(record.due_at, k * self.config.rung_budget_days
-                                         ).astimezone(UTC)
+    def hand_to_unit(self, session: Session, complaint: Complaint) -> None:
+        """A unit now holds the report's follow-up and resolution deadlines (Ladder)."""
+        for record in self.running_records(session, complaint, None):
+            if record.step in HANDED_TO_UNIT:
+                record.rung, record.holder_rung = self.ladder.handed_to_unit(
+                    record.rung, record.holder_rung)
 
     def _watch_record(self, session: Session, complaint: Complaint, record: SlaRecord,
                       calendar: WorkingCalendar, now: datetime) -> None:
-        last_rung = len(self.config.ladder) - 1
-        while True:
-            k = record.rung - record.holder_rung
-            deadline = self.deadline_for_rung(record, k, calendar)
-            reminder = calendar.add_working_days(deadline, -1)
-            if now >= reminder and k not in record.reminded_rungs and now < deadline:
-                record.reminded_rungs = [*record.reminded_rungs, k]
-                self._remind(session, complaint, record, deadline, calendar, now)
-            if now < deadline or record.rung >= last_rung:
-                break
-            record.rung += 1
-            self._escalate(session, complaint, record, deadline, calendar, now)
+        for step in self.ladder.due(record, now, calendar):
+            if isinstance(step, Reminder):
+                record.reminded_rungs = [*record.reminded_rungs, step.k]
+                self._remind(session, complaint, record, step.deadline, calendar, now)
+            else:
+                record.rung = step.rung
+                self._escalate(session, complaint, record, step.deadline, calendar, now)
         session.flush()
 
     def _rung_agency(self, session: Session, complaint: Complaint, rung: str) -> Agency | None:
@@ -162,6 +145,9 @@ class SlaPolicy:
             return session.scalars(select(Agency).where(Agency.code == code)).first()
         agency_id = complaint.unit_id if rung == "technical_officer" else complaint.agency_id
         return session.get(Agency, agency_id) if agency_id else None
+
+    def _holder(self, complaint: Complaint, step: str) -> int:
+        return self.ladder.holder(step, held_by_unit=complaint.unit_id is not None)
 
     def _escalate(self, session: Session, complaint: Complaint, record: SlaRecord,
                   deadline: datetime, calendar: WorkingCalendar, now: datetime) -> None:
@@ -190,7 +176,7 @@ class SlaPolicy:
 
     # ------------------------------------------------------------------ helpers
 
-    def _running(self, session: Session, complaint: Complaint, step: str | None, *,
+    def running_records(self, session: Session, complaint: Complaint, step: str | None, *,
                  include_paused: bool = False) -> list[SlaRecord]:
         states = (RUNNING, PAUSED) if include_paused else (RUNNING,)
         query = select(SlaRecord).where(SlaRecord.complaint_id == complaint.id,
@@ -215,17 +201,11 @@ class SlaPolicy:
     def _watch(self, session: Session, complaint: Complaint, calendar: WorkingCalendar,
                now: datetime) -> dict[str, str]:
         """A daily cycle starting at the earliest pending reminder or deadline."""
-        anchors = []
-        for record in self._running(session, complaint, None):
-            if record.step in CITIZEN_STEPS:
-                continue
-            k = record.rung - record.holder_rung
-            deadline = self.deadline_for_rung(record, k, calendar)
-            reminder = calendar.add_working_days(deadline, -1)
-            anchors.append(reminder if k not in record.reminded_rungs else deadline)
-        if not anchors:
+        first = self.ladder.next_check(
+            (r for r in self.running_records(session, complaint, None)
+             if r.step not in CITIZEN_STEPS), calendar)
+        if first is None:
             return {"watch_cycle": NO_CHECK}
-        first = min(anchors)
         if first < now:  # fire at once to catch up, then keep the deadlines' time of day
             first = first + timedelta(days=(now - first).days)
         return {"watch_cycle": f"R/{self._iso(first, calendar)}/P1D"}
@@ -241,6 +221,7 @@ class SlaPolicy:
             "title": "[rahasia]" if complaint.confidential else complaint.title,
             "step": record.step,
             "step_label": STEP_LABELS.get(record.step, {}).get("id", record.step),
-            "due_local": deadline.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M WITA"),
+            "due_local": deadline.astimezone(calendar.tzinfo).strftime(
+                f"%d-%m-%Y %H:%M {self.config.zone_name}"),
             **extra,
         }

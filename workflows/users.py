@@ -8,6 +8,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,26 +16,59 @@ from workflows.access import digest
 from workflows.errors import Conflict, Invalid, Message, NotFound
 from workflows.models import ROLES, Agency, ApiToken, User
 
-_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 8
 
 
-def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise Invalid("the password is too short", {"password": "use at least 8 characters"})
-    return _hasher.hash(password)
+class Passwords:
+    """Hashes and checks sign-in passwords with argon2id.
+
+    The cost is a setting (ADUAN_ARGON2_*, web/config.py): by default argon2-cffi's
+    (RFC 9106's low-memory profile: 3 passes over 64 MiB). A hash keeps the parameters it
+    was made with, so a hash made at another cost still verifies; a new cost applies to
+    passwords set afterwards (a sign-in does not rehash: the session fingerprint is the
+    hash's, and a new hash would end the officer's other sessions). Tests use the cheapest
+    cost (`fast()`).
+    """
+
+    def __init__(self, time_cost: int = RFC_9106_LOW_MEMORY.time_cost,
+                 memory_kib: int = RFC_9106_LOW_MEMORY.memory_cost,
+                 parallelism: int = RFC_9106_LOW_MEMORY.parallelism) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
+                                     parallelism=parallelism)
+        self._dummy: str | None = None
+
+    @classmethod
+    def fast(cls) -> Passwords:
+        """The cheapest argon2id hashing: for tests and demos only, never for accounts."""
+        return cls(time_cost=1, memory_kib=8, parallelism=1)
+
+    def hash(self, password: str) -> str:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise Invalid("the password is too short",
+                          {"password": f"use at least {MIN_PASSWORD_LENGTH} characters"})
+        return self.hasher.hash(password)
+
+    def matches(self, user: User | None, password: str) -> bool:
+        """Whether the password is the user's. An unknown user (None) or one without a
+        password costs as much time as a known one, so the answer's speed reveals nothing."""
+        stored = user.password_hash if user is not None else None
+        if not stored:
+            stored = self._dummy_hash()
+        try:
+            return self.hasher.verify(stored, password) and user is not None \
+                and bool(user.password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
 
-def password_matches(user: User, password: str) -> bool:
-    if not user.password_hash:
-        return False
-    try:
-        return _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def create_user(session: Session, *, username: str, full_name: str, roles: list[str],
-                agency_code: str | None, now: datetime, email: str | None = None,
+def create_user(session: Session, passwords: Passwords, *, username: str, full_name: str,
+                roles: list[str], agency_code: str | None, now: datetime,
+                email: str | None = None,
                 phone: str | None = None, password: str | None = None,
                 language: str = "id") -> User:
     unknown = sorted(set(roles) - set(ROLES))
@@ -51,7 +85,7 @@ def create_user(session: Session, *, username: str, full_name: str, roles: list[
                           {"agency": "use a code listed by /api/v1/agencies"}, code=agency_code)
     user = User(username=username, full_name=full_name, roles=list(roles), email=email,
                 phone=phone, agency_id=agency.id if agency else None, language=language,
-                password_hash=hash_password(password) if password else None, active=True,
+                password_hash=passwords.hash(password) if password else None, active=True,
                 created_at=now)
     session.add(user)
     session.flush()

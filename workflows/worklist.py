@@ -39,6 +39,7 @@ from workflows.workdays import calendar_for
 def worklist(session: Session, tasks: list[dict[str, Any]], principal: access.Principal,
              config: RegencyConfig, now: datetime) -> list[dict[str, Any]]:
     calendar = calendar_for(session, config)
+    agencies = access.agency_table(session)
     by_instance = {c.instance_id: c for c in session.scalars(select(Complaint).where(
         Complaint.instance_id.in_([t["instance_id"] for t in tasks] or [-1]))
         .options(load_only(*LISTED_COLUMNS)))}
@@ -49,13 +50,13 @@ def worklist(session: Session, tasks: list[dict[str, Any]], principal: access.Pr
         if complaint is None:
             continue
         rows.append(_worklist_row(task, complaint, slas.get(complaint.id), principal,
-                                  calendar, now, config))
+                                  calendar, now, config, agencies))
     return rows
 
 
 def _worklist_row(task: Mapping[str, Any], complaint: Complaint, sla: Any,
                   principal: access.Principal, calendar: WorkingCalendar, now: datetime,
-                  config: RegencyConfig) -> dict[str, Any]:
+                  config: RegencyConfig, agencies: Mapping[int, Any]) -> dict[str, Any]:
     sla_doc = sla_deadline(sla, calendar, now, config) if sla else None
     return {
         "task_id": task["id"], "element_id": task["element_id"], "title": task["title"],
@@ -69,6 +70,9 @@ def _worklist_row(task: Mapping[str, Any], complaint: Complaint, sla: Any,
         "overdue": bool(sla_doc and sla_doc["overdue"]),
         "paused": bool(sla_doc and sla_doc["paused"]),
         "actions": list(TASK_ACTIONS.get(task["element_id"], ())),
+        # what the officer may do with the task; the use cases decide again when asked
+        "may_claim": access.may_claim(principal, task),
+        "may_release": access.may_release(principal, task, agencies),
     }
 
 
@@ -121,8 +125,9 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
                limit, offset, id(calendar) if overdue else None)
         ranked = readcache.cached(session, key, now, (readcache.TASKS, readcache.STATS), rank)
     page, reports, slas = ranked["page"]
+    agencies = access.agency_table(session)
     rows = [_worklist_row(_task_row(row), reports[row.id], slas.get(reports[row.id].id),
-                          principal, calendar, now, config) for row in page]
+                          principal, calendar, now, config, agencies) for row in page]
     return {"rows": rows, "matching": ranked["matching"], "counts": ranked["counts"],
             "kinds": ranked["kinds"], "kind": ranked["kind"]}
 
@@ -134,7 +139,7 @@ def _worklist_page_rows(session: Session, order: list[str]
     ones as report_<name>), their reports, and the reports' current deadlines."""
     found = {row.id: row for row in session.execute(
         select(HumanTask.id, HumanTask.element_id, HumanTask.title, HumanTask.assignee,
-               HumanTask.created_at, HumanTask.due_at,
+               HumanTask.created_at, HumanTask.due_at, HumanTask.candidate_groups,
                *report_columns(LISTED_COLUMNS))
         .join(Complaint, Complaint.instance_id == HumanTask.instance_id)
         .where(HumanTask.id.in_(order or ["-"])))}
@@ -239,7 +244,7 @@ def _by_deadline_walk(session: Session, query: Any, wanted: int) -> list[Any] | 
 
 def _task_row(row: Any) -> dict[str, Any]:
     return {"id": row.id, "element_id": row.element_id, "title": row.title,
-            "assignee": row.assignee,
+            "assignee": row.assignee, "candidate_groups": row.candidate_groups,
             "created_at": row.created_at.isoformat() if row.created_at else None,
             "due_at": row.due_at.isoformat() if row.due_at else None}
 

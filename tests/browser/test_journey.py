@@ -268,7 +268,7 @@ def reports_filed(live: LiveApp) -> int:
 
     from workflows.models import Complaint
 
-    with live.regency.complaints.read_session() as db:
+    with live.regency.reads() as db:
         return db.scalar(select(func.count()).select_from(Complaint))
 
 

@@ -6,8 +6,9 @@
 - supervision: the SLA board and the escalation inbox.
 - statistics: the supervisors' dashboard and the public Statistik page.
 
-Pages call the same use cases as the JSON API (workflows.complaints.Complaints); they
-never query the database for anything the use cases decide (visibility, actions).
+Pages call the same use cases as the JSON API (workflows.domain.Domain): each view parses
+the request, calls one use case and renders its result; they never open a database session,
+run SQL or read the clock (tests/test_layers.py checks it).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from web import auth
 from web.i18n import COOKIE, LANGUAGES, N_, format_number, format_when, gettext, say
 from web.pages import pages
-from workflows.complaints import Complaints
+from workflows.domain import Domain
 from workflows.errors import Invalid
 
 # The main navigation: (endpoint, label, roles that see it; empty = every officer).
@@ -37,8 +37,8 @@ PUBLIC_NAV = (
 )
 
 
-def service() -> Complaints:
-    return current_app.extensions["aduan.complaints"]
+def domain() -> Domain:
+    return current_app.extensions["aduan.domain"]
 
 
 def settings() -> Any:
@@ -69,7 +69,7 @@ class UploadLimits:
 
 @pages.app_template_global("upload_limits")
 def upload_limits() -> UploadLimits:
-    config = service().config
+    config = domain().config
     return UploadLimits(config.max_attachments, config.max_attachment_bytes)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date
 from functools import wraps
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -40,29 +40,25 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import func, select
 
 from web import auth
-from web.i18n import LOCAL_TZ, N_, current_language, gettext, label, say
+from web.i18n import N_, current_language, gettext, label, say
 from web.pages import pages
-from web.pages.common import service, settings
-from workflows import access, places
+from web.pages.common import domain, settings
+from workflows import access
 from workflows import diagram_ids as ids
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
-from workflows.models import LoginAttempt
+from workflows.reports import TRACKING_SHAPE, ReportForm, Tracked
 from workflows.stats import CATEGORY_LABELS
 from workflows.storage import FILE_EMPTY, FILE_NOT_ACCEPTED, FILE_TOO_LARGE, Upload
-from workflows.validation import CATEGORIES, check_submission
+from workflows.validation import CATEGORIES
 
 SESSION_REPORTS = "pelapor"  # tracking numbers this browser may open
 SESSION_RECEIPT = "tanda_terima"  # {"tracking", "secret"}: shown once on the receipt
 REMEMBERED = 10
 SECRET_PARAM = "k"  # noqa: S105 - the query parameter of the private link
-REOPEN_DAYS = 30  # the lifecycle's reopen window (P30D after closing)
-TRACK_FAILURES_PER_ADDRESS = 10
-TRACK_WINDOW_MINUTES = 15
-TRACKING_SHAPE = re.compile(r"^[A-Z0-9]{1,10}-[0-9]{4}-[0-9]{1,12}$")
+REOPEN_DAYS = ids.REOPEN_WINDOW_DAYS  # the lifecycle waits this long after closing
 ACCEPTED_FILES = "image/jpeg,image/png,image/webp,application/pdf,video/mp4,.jpg,.jpeg,.png," \
                  ".webp,.pdf,.mp4"
 
@@ -228,27 +224,7 @@ def complainant_or_404(tracking: str) -> access.Principal:
     return access.complainant(tracking)
 
 
-# --------------------------------------------------------------------------- throttling
-
-
-def _now() -> datetime:
-    return service().engine.clock.now()
-
-
-def track_throttled() -> bool:
-    since = _now() - timedelta(minutes=TRACK_WINDOW_MINUTES)
-    with service().read_session() as db:
-        failures = db.scalar(select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.address == auth.client_address(), LoginAttempt.at >= since,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.username.like(f"{auth.TRACKING_PREFIX}%")))
-    return failures >= TRACK_FAILURES_PER_ADDRESS
-
-
-def record_track_failure(tracking: str) -> None:
-    with service().session() as db:
-        db.add(LoginAttempt(username=f"{auth.TRACKING_PREFIX}{tracking}"[:80],
-                            address=auth.client_address(), at=_now(), succeeded=False))
+# --------------------------------------------------------------------------- the secret
 
 
 def not_found_message() -> str:
@@ -258,16 +234,14 @@ def not_found_message() -> str:
 
 
 def open_with_secret(tracking: str, secret: str) -> tuple[str, int] | None:
-    """None when the secret opens the report (now remembered), else (message, status)."""
-    if track_throttled():
-        return gettext("Too many wrong attempts from this address. Try again in %(minutes)s "
-                       "minutes.", minutes=TRACK_WINDOW_MINUTES), 429
-    if not TRACKING_SHAPE.match(tracking):
-        return not_found_message(), 404
+    """None when the secret opens the report (now remembered), else (message, status).
+    Wrong codes are counted per address (workflows/throttle.py)."""
     try:
-        service().authenticate_complainant(tracking, secret)
+        domain().reports.open_report(tracking, secret, auth.client_address())
+    except TooManyAttempts as exc:
+        return gettext("Too many wrong attempts from this address. Try again in %(minutes)s "
+                       "minutes.", minutes=exc.retry_minutes), 429
     except NotFound:
-        record_track_failure(tracking)
         return not_found_message(), 404
     remember(tracking)
     return None
@@ -308,11 +282,7 @@ def read_point(lat_text: str, lon_text: str) -> tuple[dict[str, float], dict[str
     return point, errors
 
 
-def today_local() -> date:
-    return _now().astimezone(LOCAL_TZ).date()
-
-
-def read_report_form(form: Mapping[str, str]
+def read_report_form(form: Mapping[str, str], today: date
                      ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """(the use case's payload, the values to show again, errors found while converting).
 
@@ -344,7 +314,7 @@ def read_report_form(form: Mapping[str, str]
         except ValueError:
             errors["incident_date"] = gettext(FIELD_HELP["incident_date"])
         else:
-            if incident > today_local():
+            if incident > today:
                 errors["incident_date"] = gettext(FIELD_HELP["incident_date"])
             else:
                 payload["incident_date"] = incident.isoformat()
@@ -369,12 +339,12 @@ def read_uploads() -> list[Upload]:
 
 def file_errors(uploads: list[Upload]) -> dict[str, str]:
     """The use case's checks of the files (count, size, content), as the form words them."""
-    config = service().config
+    config = domain().config
     if len(uploads) > config.max_attachments:
         return {"attachments": gettext("Attach at most %(n)s files; you chose %(chosen)s.",
                                        n=config.max_attachments, chosen=len(uploads))}
     try:
-        service().storage.check(uploads)
+        domain().reports.check_uploads(uploads)
     except Invalid as exc:
         return translate_errors(exc, {})
     return {}
@@ -413,15 +383,11 @@ def translate_errors(exc: Invalid, values: Mapping[str, Any],
 # --------------------------------------------------------------------------- /lapor
 
 
-def place_options() -> places.Places:
-    with service().read_session() as db:
-        return places.regency_places(db)
-
-
-def render_report_form(values: Mapping[str, Any], errors: Mapping[str, str] | None = None,
-                       via: str = "web", notice: str | None = None,
-                       files_dropped: bool = False, status: int = 200) -> Any:
-    config = service().config
+def render_report_form(form: ReportForm, values: Mapping[str, Any],
+                       errors: Mapping[str, str] | None = None, via: str = "web",
+                       notice: str | None = None, files_dropped: bool = False,
+                       status: int = 200) -> Any:
+    config = domain().config
     site = settings()
     categories = [(key, CATEGORY_LABELS.get(key, {"id": key, "en": key})) for key in CATEGORIES]
     order = list(FIELD_LABELS)
@@ -430,12 +396,12 @@ def render_report_form(values: Mapping[str, Any], errors: Mapping[str, str] | No
     return render_template(
         "public/report_form.html", values=values, errors=errors, via=via,
         notice=notice, files_dropped=files_dropped, classifications=CLASSIFICATIONS,
-        categories=categories, places=place_options(), field_labels=FIELD_LABELS,
+        categories=categories, places=form.places, field_labels=FIELD_LABELS,
         tile_url=site.tile_url, tile_attribution=site.tile_attribution,
         map_center=f"{site.map_center[0]},{site.map_center[1]}",
         max_files=config.max_attachments,
         max_mb=config.max_attachment_bytes // (1024 * 1024), accepted_files=ACCEPTED_FILES,
-        today=today_local().isoformat(),
+        today=form.today.isoformat(),
     ), status
 
 
@@ -464,15 +430,16 @@ def qr_prefill(args: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:
 @no_referrer
 def report_form() -> Any:
     via = "qr" if request.values.get("via") == "qr" else "web"
+    form = domain().reports.report_form()
     if request.method == "GET":
         values, notice = qr_prefill(request.args) if via == "qr" else ({}, None)
-        return render_report_form(values, via=via, notice=notice)
-    payload, values, errors = read_report_form(request.form)
+        return render_report_form(form, values, via=via, notice=notice)
+    payload, values, errors = read_report_form(request.form, form.today)
     uploads = read_uploads()
     if not errors:
         try:
-            receipt = service().submit(payload, uploads, channel=via,
-                                       language=current_language())
+            receipt = domain().reports.submit(payload, uploads, channel=via,
+                                              language=current_language())
         except Invalid as exc:
             errors = translate_errors(exc, values)
             if "attachments" not in errors:
@@ -485,12 +452,12 @@ def report_form() -> Any:
     else:
         # Say everything at once: what the use case would refuse too, files included.
         try:
-            check_submission(payload, service().config)
+            domain().reports.check_submission(payload)
         except Invalid as exc:
             errors = {**translate_errors(exc, values), **errors}
         errors.update(file_errors(uploads))
         errors.pop("form", None)
-    return render_report_form(values, errors, via=via, files_dropped=bool(uploads),
+    return render_report_form(form, values, errors, via=via, files_dropped=bool(uploads),
                               status=422)
 
 
@@ -504,7 +471,7 @@ def receipt(tracking: str) -> Any:
     if isinstance(shown, dict) and shown.get("tracking") == tracking:
         secret = shown.get("secret")
         session.pop(SESSION_RECEIPT, None)
-    document = service().get(tracking, principal)
+    document = domain().reports.get(tracking, principal)
     link = url_for("pages.track_report", tracking=tracking, _external=True,
                    **{SECRET_PARAM: secret}) if secret else None
     return render_template("public/receipt.html", tracking=tracking, secret=secret,
@@ -554,11 +521,12 @@ def track() -> Any:
     return redirect(url_for("pages.track_report", tracking=tracking), 303)
 
 
-def tracking_page(tracking: str, document: dict[str, Any], *,
+def tracking_page(tracking: str, tracked: Tracked, *,
                   form_errors: Mapping[str, str] | None = None, form_action: str | None = None,
                   form_values: Mapping[str, Any] | None = None, alert: str | None = None,
                   status: int = 200) -> Any:
-    view = TrackingView(document, _now())
+    document = tracked.document
+    view = TrackingView(tracked)
     location = document.get("location") or {}
     return render_template(
         "public/track_report.html", tracking=tracking, doc=document, view=view,
@@ -567,8 +535,8 @@ def tracking_page(tracking: str, document: dict[str, Any], *,
         tile_attribution=settings().tile_attribution, reopen_days=REOPEN_DAYS,
         form_errors=dict(form_errors or {}), form_action=form_action,
         form_values=dict(form_values or {}), alert=alert, field_labels=FIELD_LABELS,
-        max_files=service().config.max_attachments,
-        max_mb=service().config.max_attachment_bytes // (1024 * 1024),
+        max_files=domain().config.max_attachments,
+        max_mb=domain().config.max_attachment_bytes // (1024 * 1024),
         accepted_files=ACCEPTED_FILES), status
 
 
@@ -587,7 +555,7 @@ def track_report(tracking: str) -> Any:
     if tracking not in remembered():
         return redirect(url_for("pages.track", nomor=tracking))
     principal = access.complainant(tracking)
-    return tracking_page(tracking, service().get(tracking, principal))
+    return tracking_page(tracking, domain().reports.track(tracking, principal))
 
 
 def read_action(action: str, form: Mapping[str, str]
@@ -620,20 +588,20 @@ def track_action(tracking: str, action: str) -> Any:
     uploads = read_uploads() if action == "provide_info" else []
     if not errors:
         try:
-            service().act(tracking, action, payload, principal, uploads)
+            domain().reports.act(tracking, action, payload, principal, uploads)
         except Invalid as exc:
             errors = translate_errors(exc, values, REQUIRED_TEXT.get(action))
         except Conflict:
-            document = service().get(tracking, principal)
-            return tracking_page(tracking, document, alert=conflict_message(action, document),
-                                 status=409)
+            tracked = domain().reports.track(tracking, principal)
+            return tracking_page(tracking, tracked,
+                                 alert=conflict_message(action, tracked.document), status=409)
         else:
             flash(gettext(CITIZEN_ACTIONS[action][1]), "success")
             return redirect(url_for("pages.track_report", tracking=tracking), 303)
     elif uploads:
         errors.update(file_errors(uploads))
-    document = service().get(tracking, principal)
-    return tracking_page(tracking, document, form_errors=errors, form_action=action,
+    tracked = domain().reports.track(tracking, principal)
+    return tracking_page(tracking, tracked, form_errors=errors, form_action=action,
                          form_values={**values, "files_dropped": bool(uploads)}, status=422)
 
 
@@ -678,7 +646,7 @@ def track_thumbnail(tracking: str, attachment_id: str) -> Any:
 def _photo(tracking: str, attachment_id: str, edge: int) -> Any:
     tracking = normalise_tracking(tracking)
     principal = complainant_or_404(tracking)
-    row, data, content_type = service().attachment_display(
+    row, data, content_type = domain().reports.attachment_display(
         tracking, _attachment_id(attachment_id), principal, edge)
     response = Response(data, mimetype=content_type)
     extension = "png" if content_type == "image/png" else "jpg"
@@ -694,7 +662,8 @@ def track_file(tracking: str, attachment_id: str) -> Any:
     """A document or video, as uploaded. Photos only ever leave as display copies."""
     tracking = normalise_tracking(tracking)
     principal = complainant_or_404(tracking)
-    row, content = service().attachment(tracking, _attachment_id(attachment_id), principal)
+    row, content = domain().reports.attachment(tracking, _attachment_id(attachment_id),
+                                               principal)
     if row.content_type in PHOTO_TYPES:
         abort(404)
     response = Response(content, mimetype=row.content_type)
@@ -709,9 +678,9 @@ def track_file(tracking: str, attachment_id: str) -> Any:
 class TrackingView:
     """What the tracking page shows, worked out from the complainant's view of the report."""
 
-    def __init__(self, doc: Mapping[str, Any], now: datetime) -> None:
+    def __init__(self, tracked: Tracked) -> None:
+        doc = tracked.document
         self.doc = doc
-        self.now = now
         self.status_help = gettext(STATUS_HELP.get(doc["status"], STATUS_HELP[
             ids.STATUS_SUBMITTED]))
         history = doc.get("history") or []
@@ -723,13 +692,9 @@ class TrackingView:
         attachments = doc.get("attachments") or []
         self.photos = [a for a in attachments if a["content_type"] in PHOTO_TYPES]
         self.files = [a for a in attachments if a["content_type"] not in PHOTO_TYPES]
-        self.actions = [a for a in doc.get("available_actions", []) if a in CITIZEN_ACTIONS]
-        self.reopen_until: datetime | None = None
-        closed = doc.get("closed_at")
-        if doc["status"] == ids.STATUS_CLOSED and closed:
-            self.reopen_until = datetime.fromisoformat(closed) + timedelta(days=REOPEN_DAYS)
-            if self.reopen_until <= now and "reopen" in self.actions:
-                self.actions.remove("reopen")
+        self.actions = [a for a in doc.get("available_actions", []) if a in CITIZEN_ACTIONS
+                        and (a != "reopen" or tracked.may_reopen)]
+        self.reopen_until = tracked.reopen_until
         self.sla = doc.get("sla")
 
     def _entry(self, event: Mapping[str, Any]) -> dict[str, Any] | None:

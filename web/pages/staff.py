@@ -11,9 +11,9 @@
 - /cases/<tracking>/diagram.json: the BPMN XML and element states for static/js/diagram.js.
 - /cases/<tracking>/attachments/<id>/photo[?size=thumb] and .../download: evidence.
 
-Visibility, permissions and every change go through the use cases (workflows.complaints);
-what this module computes itself (which buttons to show) is only presentation, and the use
-cases check again.
+Visibility, permissions and every change go through the use cases (workflows.reports,
+workflows.tasks); the domain also says which buttons each task may show (may_claim,
+may_release); the use cases check again when one is pressed.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ from flask import (
 from web import auth
 from web.i18n import N_, format_when, gettext, label, say
 from web.pages import pages
-from web.pages.common import service, settings, sla_badge
+from web.pages.common import domain, settings, sla_badge
 from workflows import access
 from workflows import diagram_ids as ids
-from workflows.complaints import ACTIONS, OTHER_ACTIONS
+from workflows.actions import ACTIONS, OTHER_ACTIONS
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.groups import for_complainant
 from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
 from workflows.sla import STEP_LABELS
 from workflows.stats import CATEGORY_LABELS, CHANNEL_LABELS, CLASSIFICATION_LABELS
@@ -201,7 +202,7 @@ def worklist() -> Any:
 def render_worklist(args: Mapping[str, str], message: str | None = None, status: int = 200
                     ) -> Any:
     """One page of the officer's tasks (WORKLIST_PAGE_SIZE rows), filtered and sorted by the
-    database (Complaints.worklist_page)."""
+    database (workflows.tasks.Tasks.worklist_page)."""
     principal = _principal()
     show = args.get("show", "")
     show = show if show in dict(SHOW_FILTERS) else ""
@@ -213,7 +214,7 @@ def render_worklist(args: Mapping[str, str], message: str | None = None, status:
     sort = sort if sort in dict(SORTS) else "deadline"
     page_arg = (args.get("page") or "1").strip()
     page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) <= 100000 else 1
-    found = service().worklist_page(principal, show=show, kind=kind, overdue=overdue, q=q,
+    found = domain().tasks.worklist_page(principal, show=show, kind=kind, overdue=overdue, q=q,
                                     sort=sort, limit=WORKLIST_PAGE_SIZE,
                                     offset=(page - 1) * WORKLIST_PAGE_SIZE)
     kinds = sorted(found["kinds"], key=lambda e: task_name(e))
@@ -248,9 +249,9 @@ def shown_rows(rows: list[dict[str, Any]], principal: access.Principal
     shown = []
     for row in rows:
         tracking, task_id, assignee = row["tracking_number"], row["task_id"], row["assignee"]
-        if assignee is None:
+        if row["may_claim"]:
             action, href, aria = "claim", claim_href, claim_of
-        elif assignee == principal.username or principal.sees_everything:
+        elif row["may_release"]:
             action, href, aria = "release", release_href, release_of
         else:
             action, href, aria = None, None, None
@@ -270,7 +271,8 @@ def shown_rows(rows: list[dict[str, Any]], principal: access.Principal
 
 
 def _task_row(task_id: str) -> dict[str, Any] | None:
-    rows = service().worklist_page(_principal(), show="all", task_id=task_id, limit=1)["rows"]
+    rows = domain().tasks.worklist_page(_principal(), show="all", task_id=task_id,
+                                        limit=1)["rows"]
     return rows[0] if rows else None
 
 
@@ -298,7 +300,7 @@ def _claim_conflict(exc: Conflict) -> str:
 @auth.login_required()
 def claim_task(task_id: str) -> Any:
     try:
-        service().claim_task(task_id, _principal())
+        domain().tasks.claim(task_id, _principal())
     except Conflict as exc:
         return _claim_failed(task_id, _claim_conflict(exc))
     return _after_claim(task_id, gettext("You claimed the task. Others in your group see it "
@@ -309,7 +311,7 @@ def claim_task(task_id: str) -> Any:
 @auth.login_required()
 def release_task(task_id: str) -> Any:
     try:
-        service().release_task(task_id, _principal())
+        domain().tasks.release(task_id, _principal())
     except Conflict as exc:
         return _claim_failed(task_id, _claim_conflict(exc))
     return _after_claim(task_id, gettext("The task is released: anyone in its group may take "
@@ -342,8 +344,7 @@ def _parse_date(value: str, field: str, errors: dict[str, str]) -> date | None:
 def _scoped_agencies(principal: access.Principal, agencies: list[dict[str, Any]],
                      kinds: Iterable[str]) -> list[dict[str, Any]]:
     wanted = set(kinds)
-    return [a for a in agencies if a["kind"] in wanted and (
-        principal.sees_everything or a["id"] in principal.agency_ids)]
+    return [a for a in agencies if a["kind"] in wanted and principal.reaches(a["id"])]
 
 
 @pages.get("/cases")
@@ -357,7 +358,7 @@ def cases() -> Any:
     status = args.get("status", "")
     if status and status not in ids.STATUSES:
         errors["status"] = gettext("Choose a status from the list.")
-    agencies = service().agencies()
+    agencies = domain().reports.agencies()
     agency_choices = _scoped_agencies(principal, agencies, DISPOSE_KINDS)
     agency = args.get("agency", "")
     if agency and agency not in {a["code"] for a in agency_choices}:
@@ -378,7 +379,7 @@ def cases() -> Any:
         errors["page"] = gettext("The page must be a whole number from 1.")
     listing = {"items": [], "total": 0}
     if not errors:
-        listing = service().list(
+        listing = domain().reports.list(
             principal, status=status or None, agency_code=agency or None,
             overdue=None if not overdue_arg else overdue_arg == "yes", since=since,
             until=until, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, q=q or None)
@@ -646,43 +647,25 @@ def _photo_url(tracking: str, attachment: Mapping[str, Any], thumb: bool = False
                    size="thumb" if thumb else None)
 
 
-def _task_controls(document: Mapping[str, Any], agencies: list[dict[str, Any]],
-                   principal: access.Principal) -> list[dict[str, Any]]:
-    """The report's open officer tasks with who holds them and what this officer may do."""
-    by_code = {a["code"]: a["id"] for a in agencies}
-    found = []
-    for task in document.get("open_tasks") or []:
-        groups = task["candidate_groups"]
-        if any(g.startswith("complainant:") for g in groups):
-            found.append({**task, "name": task_name(task["element_id"], task["title"]),
-                          "complainant": True})
-            continue
-        holder = task["assignee"]
-        mine = bool(set(groups) & principal.groups)
-        agency_ids = {by_code.get(g.partition(":")[2]) for g in groups if ":" in g}
-        oversees = principal.sees_everything or (
-            principal.has("supervisor") and bool(agency_ids & principal.agency_ids))
-        found.append({**task, "name": task_name(task["element_id"], task["title"]),
-                      "complainant": False,
-                      "can_claim": mine and holder is None,
-                      "can_release": holder is not None and (
-                          holder == principal.username or oversees)})
-    return found
+def _task_controls(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The report's open tasks with their names, and whether each waits for the complainant
+    (what the officer may do with each, may_claim and may_release, is the domain's)."""
+    return [{**task, "name": task_name(task["element_id"], task["title"]),
+             "complainant": for_complainant(task["candidate_groups"])}
+            for task in document.get("open_tasks") or []]
 
 
 def render_case(tracking: str, *, status: int = 200, open_action: str | None = None,
                 values: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None,
                 message: str | None = None) -> Any:
     principal = _principal()
-    document = service().get(_tracking(tracking), principal)
-    agencies = service().agencies()
-    routing = service().routing(document["tracking_number"], principal) if "dispose" in (
-        document.get("available_actions") or []) else None
+    case = domain().reports.case(_tracking(tracking), principal)
+    document, agencies, routing = case.document, case.agencies, case.routing
     attachments = document.get("attachments") or []
     photos = [a for a in attachments if a["content_type"] in PHOTO_TYPES]
     files = [a for a in attachments if a["content_type"] not in PHOTO_TYPES]
     location = document.get("location") or {}
-    tasks = _task_controls(document, agencies, principal)
+    tasks = _task_controls(document)
     held_by_other = [t for t in tasks if not t["complainant"] and t["assignee"]
                      and t["assignee"] != principal.username
                      and set(t["candidate_groups"]) & principal.groups]
@@ -728,7 +711,7 @@ def case_action(tracking: str, action: str) -> Any:
     uploads: list[Upload] = []
     if action == "respond":
         files = [f for f in request.files.getlist("attachments") if f.filename]
-        limit = service().config.max_attachments
+        limit = domain().config.max_attachments
         if len(files) > limit:
             errors["attachments"] = gettext("Attach at most %(n)s files.", n=limit)
         else:
@@ -737,8 +720,8 @@ def case_action(tracking: str, action: str) -> Any:
         return render_case(tracking, status=422, open_action=action, values=values,
                            errors=errors)
     try:
-        service().act(tracking, action, payload, principal, uploads,
-                      expected_version=int(version_text))
+        domain().reports.act(tracking, action, payload, principal, uploads,
+                             expected_version=int(version_text))
     except Invalid as exc:
         found = _field_errors(exc) or {"(form)": say(exc.message)}
         return render_case(tracking, status=422, open_action=action, values=values,
@@ -761,7 +744,7 @@ def case_action(tracking: str, action: str) -> Any:
 @pages.get("/cases/<tracking>/diagram.json")
 @auth.login_required()
 def case_diagram(tracking: str) -> Any:
-    response = jsonify(service().diagram(_tracking(tracking), _principal()))
+    response = jsonify(domain().reports.diagram(_tracking(tracking), _principal()))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -770,7 +753,7 @@ def case_diagram(tracking: str) -> Any:
 @auth.login_required()
 def case_photo(tracking: str, attachment_id: int) -> Any:
     edge = THUMBNAIL_EDGE if request.args.get("size") == "thumb" else DISPLAY_EDGE
-    row, data, content_type = service().attachment_display(
+    row, data, content_type = domain().reports.attachment_display(
         _tracking(tracking), attachment_id, _principal(), edge=edge)
     response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(row.filename)}"
@@ -781,7 +764,8 @@ def case_photo(tracking: str, attachment_id: int) -> Any:
 @pages.get("/cases/<tracking>/attachments/<int:attachment_id>/download")
 @auth.login_required()
 def case_download(tracking: str, attachment_id: int) -> Any:
-    row, content = service().attachment(_tracking(tracking), attachment_id, _principal())
+    row, content = domain().reports.attachment(_tracking(tracking), attachment_id,
+                                               _principal())
     response = Response(content, mimetype=row.content_type)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{_ascii_name(row.filename)}\"; "

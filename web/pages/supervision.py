@@ -5,7 +5,6 @@ docs/supervisors.md."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import suppress
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,10 +12,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from web import auth
-from web.i18n import N_, current_language, format_when, gettext, label
+from web.i18n import N_, current_language, format_when, gettext, label, say
 from web.pages import pages
-from web.pages.common import field_messages, service, sla_badge
-from workflows import escalations
+from web.pages.common import domain, field_messages, sla_badge
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
 
 ROLES = ("supervisor", "regency_admin", "system_admin")
@@ -92,28 +90,14 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
     page_arg = (request.args.get("inbox_page") or "1").strip() if request.method == "GET" \
         else "1"
     inbox_page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) <= 100000 else 1
-    complaints = service()
-    now = complaints.engine.clock.now()
-    with complaints.read_session() as session:
-        try:
-            board = escalations.sla_board(session, principal, complaints.config, now, **chosen)
-        except Invalid as exc:
-            errors.update({name: gettext(FILTER_MESSAGES[name]) if name in FILTER_MESSAGES
-                           else text for name, text in field_messages(exc).items()})
-            board = escalations.sla_board(session, principal, complaints.config, now)
-        inbox_status = None if inbox == "all" else inbox
-        inbox_total = escalations.count_escalations(session, principal, status=inbox_status)
-        inbox_pages = max(1, -(-inbox_total // INBOX_PAGE_SIZE))
-        inbox_page = min(inbox_page, inbox_pages)
-        inbox_rows = escalations.list_escalations(
-            session, principal, status=inbox_status, limit=INBOX_PAGE_SIZE,
-            offset=(inbox_page - 1) * INBOX_PAGE_SIZE)
-        for escalation_id in forms or {}:  # the one a form was sent for stays in view
-            if all(row["id"] != escalation_id for row in inbox_rows):
-                with suppress(NotFound):
-                    inbox_rows.insert(0, escalations.get_escalation(session, escalation_id,
-                                                                    principal))
-        targets = escalations.reassign_targets(session, principal)
+    found = domain().supervision.board_page(
+        principal, **chosen, inbox=None if inbox == "all" else inbox, inbox_page=inbox_page,
+        inbox_page_size=INBOX_PAGE_SIZE, keep=tuple(forms or ()))  # a form's stays in view
+    errors.update({name: gettext(FILTER_MESSAGES[name]) if name in FILTER_MESSAGES
+                   else say(text) for name, text in found.filter_errors.items()})
+    board, inbox_rows, targets = found.board, found.inbox, found.targets
+    inbox_total, inbox_page, inbox_pages = (found.inbox_total, found.inbox_page,
+                                            found.inbox_pages)
     if errors and status == 200:
         status = 422
     base = url_for("pages.board")
@@ -167,12 +151,9 @@ def _form_error(escalation_id: int, action: str, errors: dict[str, str]) -> Any:
 @pages.post("/board/escalations/<int:escalation_id>/acknowledge")
 @auth.login_required(*ROLES)
 def acknowledge_escalation(escalation_id: int) -> Any:
-    complaints = service()
     try:
-        with complaints.session() as session:
-            done = escalations.acknowledge(session, escalation_id, auth.current_user(),
-                                           request.form.get("comment"),
-                                           complaints.engine.clock.now())
+        done = domain().supervision.acknowledge(escalation_id, auth.current_user(),
+                                                request.form.get("comment"))
     except Invalid as exc:
         return _form_error(escalation_id, "acknowledge", field_messages(exc))
     except Conflict:
@@ -186,15 +167,12 @@ def acknowledge_escalation(escalation_id: int) -> Any:
 @pages.post("/board/escalations/<int:escalation_id>/comment")
 @auth.login_required(*ROLES)
 def comment_escalation(escalation_id: int) -> Any:
-    complaints = service()
     if not (request.form.get("comment") or "").strip():
         return _form_error(escalation_id, "comment",
                            {"comment": gettext("Write the note before saving it.")})
     try:
-        with complaints.session() as session:
-            done = escalations.comment(session, escalation_id, auth.current_user(),
-                                       request.form.get("comment"),
-                                       complaints.engine.clock.now())
+        done = domain().supervision.comment(escalation_id, auth.current_user(),
+                                            request.form.get("comment"))
     except Invalid as exc:
         return _form_error(escalation_id, "comment", field_messages(exc))
     except Conflict:
@@ -210,12 +188,10 @@ def reassign_form(escalation_id: int) -> Any:
     """The form that moves an escalated report to another agency: the fragment the board
     fetches when its section is opened (htmx), or a page of its own without JavaScript."""
     principal = auth.current_user()
-    with service().read_session() as session:
-        try:
-            escalation = escalations.get_escalation(session, escalation_id, principal)
-        except NotFound:
-            abort(404)
-        targets = escalations.reassign_targets(session, principal)
+    try:
+        escalation, targets = domain().supervision.reassign_form(principal, escalation_id)
+    except NotFound:
+        abort(404)
     if not escalation["may_reassign"] or not targets:
         abort(404)
     template = ("supervision/_reassign_fragment.html" if request.headers.get("HX-Request")
@@ -227,7 +203,6 @@ def reassign_form(escalation_id: int) -> Any:
 @auth.login_required(*ROLES)
 def reassign_escalation(escalation_id: int) -> Any:
     principal = auth.current_user()
-    complaints = service()
     agency_code = (request.form.get("agency_code") or "").strip()
     reason = (request.form.get("reason") or "").strip()
     errors = {}
@@ -237,26 +212,24 @@ def reassign_escalation(escalation_id: int) -> Any:
         errors["reason"] = gettext("Say why the report moves to another agency.")
     if errors:
         return _form_error(escalation_id, "reassign", errors)
-    with complaints.read_session() as session:
-        escalation = escalations.get_escalation(session, escalation_id, principal)
-    tracking = escalation["tracking_number"]
     try:
-        report = complaints.act(tracking, "reassign",
-                                {"agency_code": agency_code, "reason": reason}, principal)
+        report = domain().supervision.reassign(escalation_id, principal, agency_code, reason)
     except Invalid as exc:
         found = field_messages(exc)
         if "agency_code" in found:
             found["agency_code"] = gettext("Choose an agency from the list.")
         return _form_error(escalation_id, "reassign", found)
-    except (Forbidden, NotFound):
+    except Forbidden:  # NotFound (not in the inbox) is a 404
         return render_board(403, forms={escalation_id: {
             "action": "reassign", "entered": request.form.to_dict(), "errors": {
                 "agency_code": gettext("You may move this report only within your own "
                                        "agency and its units.")}}})
-    except Conflict:
+    except Conflict as exc:
         return render_board(409, message=gettext(
             "Report %(tracking)s can no longer be reassigned: it is not waiting for an "
-            "agency's follow-up any more (someone may have acted first).", tracking=tracking))
+            "agency's follow-up any more (someone may have acted first).",
+            tracking=exc.tracking_number))
     holder = report.get("unit") or report.get("agency") or {}
     return _done(escalation_id, gettext("Report %(tracking)s moved to %(agency)s.",
-                                        tracking=tracking, agency=holder.get("name", "")))
+                                        tracking=report["tracking_number"],
+                                        agency=holder.get("name", "")))

@@ -1,4 +1,5 @@
-"""The administrator's changes to the working-day calendar (cuti bersama by decree)."""
+"""Use cases of the working-day calendar: the year's days off, and the administrator's
+changes by decree (a cuti bersama added, a day declared working)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,40 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.config import RegencyConfig
+from workflows.context import Context
 from workflows.errors import Invalid, NotFound
 from workflows.models import CalendarDay
-from workflows.workdays import calendar_for
+from workflows.workdays import DAY_OFF, WORKING, calendar_for
 
-KINDS = ("day_off", "working")
+KINDS = (DAY_OFF, WORKING)
+YEARS = (2000, 2100)  # the years the calendar answers for
+
+
+class CalendarAdmin:
+    """The use cases of the calendar (see the module)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def days_off(self, year: int | None = None) -> dict[str, Any]:
+        """Every weekday off of a year (this year by default) with its reason, and the
+        administrator's own changes."""
+        year = self.ctx.today().year if year is None else year
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise Invalid("year out of range", {"year": f"between {YEARS[0]} and {YEARS[1]}"})
+        with self.ctx.reads() as session:
+            return days_off(session, self.ctx.config, year)
+
+    def set_day(self, day: date, kind: str, name: str, actor: str | None) -> dict[str, Any]:
+        """Declare a day off (e.g. a new cuti bersama) or a working day (a cancelled one);
+        deadlines counted afterwards follow it."""
+        with self.ctx.transaction() as session:
+            return set_day(session, day, kind, name, actor)
+
+    def remove_day(self, day: date) -> None:
+        """Undo the administrator's change to a day."""
+        with self.ctx.transaction() as session:
+            remove_day(session, day)
 
 
 def set_day(session: Session, day: date, kind: str, name: str, actor: str | None

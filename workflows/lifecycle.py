@@ -1,0 +1,116 @@
+"""The complaint domain as the lifecycle diagram's host: the services its service tasks call
+(status, agency, deadlines), the notice of each new task, and the diagrams it deploys.
+
+Whoever acts on a complaint instance (the web app, the scheduler, the CLI, a test) builds the
+engine through workflows.domain.Domain, which registers all of this once, so that no path
+can run a complaint instance without its host (docs/lifecycle.md lists the contract).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+import engine as bpm
+from engine import Engine
+from workflows import diagram_ids as ids
+from workflows import notify
+from workflows.config import RegencyConfig
+from workflows.models import Agency, ComplaintEvent
+from workflows.operation import complaint_of, running_operation
+from workflows.sla import SlaPolicy
+from workflows.workdays import calendar_for
+
+BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
+HIDDEN = "[rahasia]"
+# When a status is first reached, the report records the moment.
+STATUS_STAMPS = {ids.STATUS_VERIFIED: "verified_at", ids.STATUS_DISPOSED: "disposed_at",
+                 ids.STATUS_CLOSED: "closed_at"}
+
+
+class LifecycleHost:
+    """Registers the domain's host services and task listener on an engine."""
+
+    def __init__(self, engine: Engine, config: RegencyConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.sla = SlaPolicy(config)
+        for name, service in self.sla.services().items():
+            engine.register_service(name, service)
+        engine.register_service(ids.SERVICE_SET_STATUS, self.set_status)
+        engine.register_service(ids.SERVICE_ASSIGN_AGENCY, self.assign_agency)
+        engine.add_listener(self.tell_officers)
+
+    def install_diagrams(self, actor: str | None = None) -> bpm.Deployment:
+        """Deploy the shipped lifecycle (a no-op when the same version is deployed)."""
+        files = [BPMN_DIR / name for name in ids.DEPLOYMENT_FILES]
+        return self.engine.deploy(files, process_id=ids.PROCESS_ID, deployed_by=actor)
+
+    # ------------------------------------------------------------------ services
+
+    def set_status(self, status: str, reason: str = "") -> None:
+        """The report's status (docs/lifecycle.md), its history entry and the complainant's
+        notification, in the operation's transaction."""
+        operation = running_operation()
+        session = operation.session
+        complaint = complaint_of(operation)
+        if status not in ids.STATUS_LABELS:
+            raise ValueError(f"unknown status {status!r}")
+        before = complaint.status
+        complaint.status = status
+        complaint.updated_at = operation.now
+        complaint.version += 1
+        stamp = STATUS_STAMPS.get(status)
+        if stamp and getattr(complaint, stamp) is None:
+            setattr(complaint, stamp, operation.now)
+        if status == ids.STATUS_IN_PROGRESS:
+            complaint.closed_at = None
+        session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,
+                                   actor=operation.actor, kind="status", status_from=before,
+                                   status_to=status, text=reason or None, public=True))
+        if before != status:
+            language = complaint.language if complaint.language in ("id", "en") else "id"
+            notify.to_complainant(session, complaint, "status_changed", operation.now, {
+                "tracking_number": complaint.tracking_number, "title": complaint.title,
+                "status": status, "status_label": ids.STATUS_LABELS[status][language],
+                "reason": reason or ""})
+
+    def assign_agency(self, agency_code: str, role: str = "opd") -> None:
+        """The agency (or, with role "unit", the unit) that now holds the report."""
+        operation = running_operation()
+        session = operation.session
+        complaint = complaint_of(operation)
+        agency = session.scalars(select(Agency).where(Agency.code == agency_code)).first()
+        if agency is None:
+            raise LookupError(f"agency {agency_code!r} does not exist")
+        if role == "unit":
+            complaint.unit_id = agency.id
+            self.sla.hand_to_unit(session, complaint)
+        else:
+            complaint.agency_id, complaint.unit_id = agency.id, None
+        session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,
+                                   actor=operation.actor, kind="assigned",
+                                   text=agency.name, public=True))
+
+    def tell_officers(self, change: bpm.InstanceChange) -> None:
+        """Tell officers of each new task for them (in the same transaction)."""
+        if not change.opened_tasks:
+            return
+        session = change.operation.session
+        complaint = complaint_of(change.operation, required=False)
+        if complaint is None:
+            return
+        calendar = calendar_for(session, self.config)
+        for task in change.opened_tasks:
+            users = notify.users_for_groups(session, task["candidate_groups"])
+            if not users:
+                continue
+            due = task.get("due_at")
+            notify.to_users(session, users, complaint, "task_assigned", change.operation.now, {
+                "tracking_number": complaint.tracking_number,
+                "title": HIDDEN if complaint.confidential else complaint.title,
+                "task_title": task["title"],
+                "due_local": due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
+                if isinstance(due, datetime) else "-"})
