@@ -23,8 +23,8 @@ EPOCH = date(1970, 1, 1)
 
 
 def calendar_with(config: RegencyConfig, rows: Iterable[CalendarDay]) -> WorkingCalendar:
-    """The regency's calendar from rows of ``calendar_day`` already read (as
-    :func:`workflows.sla.calendar_for` builds it): the cache keys on the same rows."""
+    """The regency's calendar from rows of ``calendar_day`` already read (the calendar
+    :func:`workflows.workdays.calendar_for` builds): the cache keys on the same rows."""
     rows = list(rows)
     return WorkingCalendar(
         config.timezone,
