@@ -1,4 +1,4 @@
-"""The figures' document from what the database said: counts, breakdowns, speeds, deadlines."""
+"""The figures' document from the gathered rows: each section's numbers, labels and order."""
 
 from __future__ import annotations
 
