@@ -79,7 +79,7 @@ class Complaint(Base):
         Index("ix_complaint_status", "status"),
         Index("ix_complaint_agency_status", "agency_id", "status"),
         Index("ix_complaint_created_at", "created_at"),
-        # The statistics (workflows/stats.py): reports still open by date of receipt (the
+        # The statistics (workflows/stats/queries.py): reports still open by date of receipt (the
         # Ombudsman's 60 days).
         Index("ix_complaint_open_created_at", "created_at", "id", "agency_id",
               postgresql_where=text(OPEN_PREDICATE), sqlite_where=text(OPEN_PREDICATE)),
@@ -307,7 +307,7 @@ class StatsChange(Base):
     written, and the date of receipt of the complaint it belongs to (its cohort).
 
     Written only by database triggers (STATS_TRIGGERS), for every writer; read by the
-    statistics cache (workflows/stats.py) to know whether a period changed since it computed
+    statistics cache (workflows/stats/cache.py) to know whether a period changed since it computed
     it. Rows older than a day are pruned by the triggers themselves.
     """
 

@@ -3,7 +3,7 @@ escalations, and the partial index of open reports.
 
 - `stats_change`: one row per INSERT, UPDATE or DELETE of a complaint, an SLA record or an
   escalation (with the complaint's date of receipt), appended by triggers in the writer's
-  transaction, whoever the writer; the statistics cache (workflows/stats.py) reads it to
+  transaction, whoever the writer; the statistics cache (workflows/stats/cache.py) reads it to
   know whether a period changed since it computed its figures. Rows older than a day are
   pruned by the triggers.
 - `sla_record.complaint_created_at`, `escalation.complaint_created_at`: the complaint's

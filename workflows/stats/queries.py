@@ -1,0 +1,280 @@
+"""What the statistics ask of the database about a cohort, gathered into one value.
+
+All queries aggregate in the database (GROUP BY, ordered-set functions); none returns a
+row per complaint, except SQLite's speed scan (SQLite runs in this process), whose medians
+are taken here. Working days are measured in SQL against the calendar laid out per day
+(workflows/stats/calendar_sql.py), so means and medians are exact to the second; the three
+speed measures cost one scan of the cohort together, the counts two more.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, or_, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from workflows import diagram_ids as ids
+from workflows.calendar import WorkingCalendar
+from workflows.config import RegencyConfig
+from workflows.models import (
+    OPEN_PREDICATE,
+    Agency,
+    CalendarDay,
+    Complaint,
+    Escalation,
+    SlaRecord,
+)
+from workflows.sla import CITIZEN_STEPS, RUNNING
+from workflows.stats.calendar_sql import DayTable
+from workflows.stats.cohort import Period, Scope
+from workflows.stats.localtime import DAY_SECONDS, LocalClock
+
+CASES_LISTED = 100  # Ombudsman cases listed by tracking number for officers
+MEASURES = {  # name -> (start column, end column)
+    "disposition_to_first_answer": (Complaint.disposed_at, Complaint.first_answer_at),
+    "submission_to_verification": (Complaint.created_at, Complaint.verified_at),
+    "submission_to_closure": (Complaint.created_at, Complaint.closed_at),
+}
+
+
+def tune_transaction(session: Session) -> None:
+    """PostgreSQL settings for the statistics' transaction."""
+    # For this transaction only: these few large sorts and aggregates lose more to JIT
+    # compilation (hundreds of ms) than it saves, and a year of reports sorts in memory.
+    session.execute(text("SET LOCAL jit = off"))
+    session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+
+def calendar_days(session: Session) -> Sequence[CalendarDay]:
+    """The administrator's calendar changes (``calendar_day``): days off added, working days
+    restored."""
+    return session.scalars(select(CalendarDay)).all()
+
+
+def agency_rows(session: Session) -> dict[int, Any]:
+    """Every agency's code, name and kind by id, to name the agencies in the figures."""
+    return {row.id: row for row in session.execute(
+        select(Agency.id, Agency.code, Agency.name, Agency.kind))}
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What the database said about one cohort at one moment; keyed by agency id."""
+
+    by_month: dict[tuple[str, int | None], dict[str, int]]
+    by_kind: dict[tuple, dict[str, int]]
+    speeds: list[tuple]
+    deadlines: list[tuple]
+    escalations: list[tuple]
+    ombudsman_counts: list[tuple]
+    ombudsman_cases: list[tuple]
+    # The figures that depend on the clock (overdue steps, reports past the Ombudsman's
+    # threshold) stay as they are until this instant (excluded), if the data does not change.
+    valid_until: datetime
+
+
+def gather(session: Session, config: RegencyConfig, period: Period, now: datetime,
+           scope: Scope, local: LocalClock, first: datetime, after: datetime,
+           days: tuple[date, date], calendar: WorkingCalendar) -> Gathered:
+    """What the figures of the cohort received in [``first``, ``after``) within ``scope``
+    need from the database at ``now``, and until when the clock leaves it true; ``days``
+    are the first and last days the working calendar is laid out for."""
+    where = [Complaint.created_at >= first, Complaint.created_at < after]
+    if scope.agency_ids is not None:
+        ids_ = sorted(scope.agency_ids) or [-1]
+        where.append(or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_)))
+    month, month_name = local.months(Complaint.created_at, period)
+    by_month = {(month_name(m), g): dict(cell) for (m, g), cell in _tally(
+        session, where, {"month": month, "agency_id": Complaint.agency_id},
+        ratings=True).items()}
+    by_kind = {k: dict(cell) for k, cell in _tally(
+        session, where, {"category": Complaint.category, "channel": Complaint.channel,
+                         "classification": Complaint.classification}).items()}
+    speeds = _speed_rows(session, where, local, calendar, days)
+    # SLA records and escalations carry their complaint's created_at: the period picks
+    # them from their own index, the join to the cohort adds agency and classification.
+    children = {model: [model.complaint_created_at >= first,
+                        model.complaint_created_at < after] for model in (SlaRecord, Escalation)}
+    deadlines, next_due = _deadline_rows(session, [*where, *children[SlaRecord]], now)
+    escalations = _escalation_rows(session, [*where, *children[Escalation]])
+    counts, cases, next_late = _ombudsman_rows(session, where, now, config)
+    horizons = [datetime.max.replace(tzinfo=UTC)]
+    if next_due is not None:  # a running step due at d is not overdue until after d
+        horizons.append(next_due + timedelta(microseconds=1))
+    if next_late is not None:
+        horizons.append(next_late + timedelta(days=config.ombudsman_days))
+    return Gathered(by_month, by_kind, speeds, deadlines, escalations, counts, cases,
+                    min(horizons))
+
+
+def _tally(session: Session, where: list[Any], keys: Mapping[str, Any], *,
+           ratings: bool = False) -> dict[tuple, dict[str, int]]:
+    """Counts of the cohort grouped by ``keys`` (and status): one scan, one row per group."""
+    inner = select(*(expr.label(name) for name, expr in keys.items()), Complaint.status,
+                   Complaint.rating, Complaint.verified_at, Complaint.disposed_at,
+                   Complaint.first_answer_at).where(*where).subquery()
+    group = [inner.c[name] for name in keys] + [inner.c.status]
+    extra = [func.coalesce(func.sum(inner.c.rating), 0), func.count(inner.c.rating),
+             *[func.sum(case((inner.c.rating == k, 1), else_=0)) for k in ids.RATINGS]
+             ] if ratings else []
+    query = select(*group, func.count(), func.count(inner.c.verified_at),
+                   func.count(inner.c.disposed_at), func.count(inner.c.first_answer_at),
+                   *extra).group_by(*group)
+    tally: dict[tuple, dict[str, int]] = {}
+    width = len(keys)
+    for row in session.execute(query):
+        key, status = tuple(row[:width]), row[width]
+        received, verified, disposed, answered, *rest = row[width + 1:]
+        cell = tally.setdefault(key, defaultdict(int))
+        cell["received"] += received
+        cell["verified"] += verified
+        cell["dispositioned"] += disposed
+        cell["answered"] += answered
+        cell[f"status_{status}"] += received
+        if ratings:
+            cell["rating_sum"] += int(rest[0])
+            cell["rating_count"] += rest[1]
+            for k, n in zip(ids.RATINGS, rest[2:], strict=True):
+                cell[f"rating_{k}"] += int(n or 0)
+    return tally
+
+
+def _speed_rows(session: Session, where: list[Any], local: LocalClock,
+                calendar: WorkingCalendar, days: tuple[date, date]) -> list[tuple]:
+    """Count, sum and median working seconds of each measure, per agency and overall (one
+    scan): rows of (agency, is_total, then count, sum, median of each measure).
+
+    Working time between two instants on days s <= e is (P(e) - P(s)) days - W(s) * (time
+    of day at start) + W(e) * (time of day at end), where P counts the working days before
+    a day and W says whether it works (the model of workflows/calendar.py).
+    """
+    table = DayTable(calendar, *days, postgres=local.postgres)
+    stamps = {col.key for pair in MEASURES.values() for col in pair}
+    # Each timestamp's local seconds, computed once (OFFSET 0 keeps PostgreSQL from pasting
+    # the expression into every use of it).
+    local_seconds = select(Complaint.agency_id.label("g"), *(
+        local.epoch(getattr(Complaint, name)).label(name) for name in sorted(stamps))
+    ).where(*where).offset(0).subquery()
+    query, lookup = table.join(select(local_seconds.c.g).select_from(local_seconds), {
+        name: local_seconds.c[name] // DAY_SECONDS for name in stamps})
+    for name, (start_col, end_col) in MEASURES.items():
+        start, end = local_seconds.c[start_col.key], local_seconds.c[end_col.key]
+        (p_start, w_start), (p_end, w_end) = lookup[start_col.key], lookup[end_col.key]
+        value = case((start.is_(None) | end.is_(None), None), (end <= start, 0),
+                     else_=(p_end - p_start) * DAY_SECONDS - w_start * (start % DAY_SECONDS)
+                     + w_end * (end % DAY_SECONDS))
+        query = query.add_columns(value.label(name))
+    values = query.subquery()
+    return (_medians_postgres if local.postgres else _medians_sqlite)(session, values)
+
+
+def _medians_postgres(session: Session, values: Any) -> list[tuple]:
+    """(agency, is_total, then count, sum, median of each measure): ordered-set aggregates
+    over the agencies and the whole cohort (GROUPING SETS)."""
+    columns = []
+    for name in MEASURES:
+        v = values.c[name]
+        columns += [func.count(v), func.sum(v), func.percentile_cont(0.5).within_group(v)]
+    query = select(values.c.g, func.grouping(values.c.g), *columns).group_by(
+        func.grouping_sets(values.c.g, tuple_()))
+    return [tuple(row) for row in session.execute(query)]
+
+
+def _medians_sqlite(session: Session, values: Any) -> list[tuple]:
+    """The same from the scan's values, summed and sorted here: SQLite runs inside this
+    process, so its rows cross no network, and sorting a year's values in Python costs a
+    fraction of SQLite's window sorts (two per median)."""
+    width = len(MEASURES)
+    found: dict[int | None, list[list[int]]] = defaultdict(lambda: [[] for _ in MEASURES])
+    for g, *measured in session.execute(select(values.c.g, *(values.c[n] for n in MEASURES))):
+        lists = found[g]
+        for i, value in enumerate(measured):
+            if value is not None:
+                lists[i].append(value)
+
+    def figures(lists: list[list[int]]) -> list[Any]:
+        cells: list[Any] = []
+        for measured in lists:
+            measured.sort()
+            n = len(measured)
+            median = None if not n else (
+                measured[n // 2] if n % 2 else (measured[n // 2 - 1] + measured[n // 2]) / 2)
+            cells += [n, sum(measured), median]
+        return cells
+
+    overall = [[value for lists in found.values() for value in lists[i]] for i in range(width)]
+    return [*((g, 0, *figures(lists)) for g, lists in found.items()),
+            (None, 1, *figures(overall))]
+
+
+def _deadline_rows(session: Session, where: list[Any], now: datetime
+                   ) -> tuple[list[tuple], datetime | None]:
+    """SLA records of the cohort by agency, step, classification and state: count, how many
+    are past due now, lateness, budget; and the earliest due time still ahead of ``now`` of
+    a running step (until then no step becomes overdue).
+
+    Only the government's own steps count; the complainant's windows measure the citizen.
+    """
+    ahead = case(((SlaRecord.state == RUNNING) & (SlaRecord.due_at >= now),
+                  SlaRecord.due_at), else_=None)
+    query = (select(Complaint.agency_id, SlaRecord.step, Complaint.classification,
+                    Complaint.misconduct, SlaRecord.state, func.count(),
+                    func.sum(case((SlaRecord.due_at < now, 1), else_=0)),
+                    func.coalesce(func.sum(SlaRecord.late_seconds), 0.0),
+                    func.max(SlaRecord.budget_days), func.min(ahead))
+             .join(Complaint, Complaint.id == SlaRecord.complaint_id)
+             .where(*where, SlaRecord.step.not_in(sorted(CITIZEN_STEPS)))
+             .group_by(Complaint.agency_id, SlaRecord.step, Complaint.classification,
+                       Complaint.misconduct, SlaRecord.state))
+    rows, next_due = [], None
+    for *row, due in session.execute(query):
+        rows.append(tuple(row))
+        if due is not None:
+            due = _utc(due)
+            next_due = due if next_due is None else min(next_due, due)
+    return rows, next_due
+
+
+def _escalation_rows(session: Session, where: list[Any]) -> list[tuple]:
+    query = (select(Complaint.agency_id, Escalation.rung_name, Escalation.status, func.count())
+             .join(Complaint, Complaint.id == Escalation.complaint_id).where(*where)
+             .group_by(Complaint.agency_id, Escalation.rung_name, Escalation.status))
+    return [tuple(row) for row in session.execute(query)]
+
+
+def _ombudsman_rows(session: Session, where: list[Any], now: datetime, config: RegencyConfig
+                    ) -> tuple[list[tuple], list[tuple], datetime | None]:
+    """Reports still not closed (nor archived or returned) more than N calendar days after
+    they were received, when the Ombudsman may take them over: the count per agency, the
+    oldest ones, and the receipt of the next open report to cross the threshold.
+
+    The open reports have their own (partial) index; its condition is written out as it
+    stands in the index so that both databases see the query matches it.
+    """
+    threshold = now - timedelta(days=config.ombudsman_days)
+    still_open = [*where, text(OPEN_PREDICATE)]
+    late = [*still_open, Complaint.created_at <= threshold]
+    counts = [tuple(row) for row in session.execute(
+        select(Complaint.agency_id, func.count()).where(*late).group_by(Complaint.agency_id))]
+    # The oldest ids first, from the index alone, then their rows: asked in one go,
+    # PostgreSQL walks the whole period in date order and filters on the status.
+    oldest = (select(Complaint.id).where(*late).order_by(Complaint.created_at, Complaint.id)
+              .limit(CASES_LISTED).scalar_subquery())
+    cases = [tuple(row) for row in session.execute(
+        select(Complaint.tracking_number, Complaint.agency_id, Complaint.status,
+               Complaint.created_at).where(Complaint.id.in_(oldest))
+        .order_by(Complaint.created_at, Complaint.id))]
+    following = session.scalar(select(func.min(Complaint.created_at)).where(
+        *still_open, Complaint.created_at > threshold))
+    return counts, cases, None if following is None else _utc(following)
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite, when an aggregate loses the column's type
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
