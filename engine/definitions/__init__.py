@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,16 @@ def coerce_files(files: Iterable[SourceFile | str | Path]) -> list[SourceFile]:
 # --------------------------------------------------------------------------- the unit
 
 
-def parse_unit(files: list[SourceFile], sandbox: Sandbox, process_id: str | None = None
-               ) -> ParsedUnit:
-    """Parse and check a deployment unit; never raises for a problem in the files."""
+def parse_unit(files: list[SourceFile], sandbox: Sandbox, process_id: str | None = None, *,
+               now: datetime) -> ParsedUnit:
+    """Parse and check a deployment unit; never raises for a problem in the files.
+
+    `now` is the engine clock's instant: constant timer durations and cycles are checked
+    from it, as they will be counted from the clock when the timer is reached.
+    """
     unit = ParsedUnit(files=files)
     try:
-        _parse(unit, sandbox, process_id)
+        _parse(unit, sandbox, process_id, now)
     except Exception as exc:  # noqa: BLE001 - a crash must still reach the deployer
         where = files[0].name if files else "(no files)"
         unit.findings.append(Finding(
@@ -100,7 +105,7 @@ def parse_unit(files: list[SourceFile], sandbox: Sandbox, process_id: str | None
     return unit
 
 
-def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None) -> None:
+def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: datetime) -> None:
     files = unit.files
     add = unit.findings.append
     if not files:
@@ -117,7 +122,7 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None) -> None:
     element_files: dict[str, str] = {}
     forms: dict[str, str] = {}
     trees: dict[str, Any] = {}
-    checker = PolicyChecker(sandbox, element_files, forms, default_file)
+    checker = PolicyChecker(sandbox, element_files, forms, default_file, now=now)
     for f in files:
         suffix = Path(f.name).suffix.lower()
         if suffix == ".json":

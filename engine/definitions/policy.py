@@ -6,7 +6,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,9 @@ class PolicyChecker:
     """The engine's own rules on top of Spiff's: sandboxed code, timers, forms, services."""
 
     def __init__(self, sandbox: Sandbox, element_files: dict[str, str], forms: dict[str, str],
-                 default_file: str) -> None:
+                 default_file: str, *, now: datetime) -> None:
         self.sandbox = sandbox
+        self.now = now  # the instant constant durations and cycles are counted from
         self.element_files = element_files
         self.forms = forms
         self.default_file = default_file
@@ -143,13 +144,12 @@ class PolicyChecker:
             except Exception:  # noqa: BLE001, S112 - depends on instance data
                 continue
             try:
-                now = datetime.now(UTC)
                 if isinstance(inner, TimeDateEventDefinition):
                     parse_instant(value, bpmn_id)
                 elif isinstance(inner, DurationTimerEventDefinition):
-                    parse_duration(value, bpmn_id, now)
+                    parse_duration(value, bpmn_id, self.now)
                 else:
-                    parse_cycle(value, bpmn_id, now)
+                    parse_cycle(value, bpmn_id, self.now)
             except Exception as exc:  # noqa: BLE001 - reported as a finding
                 self.error(bpmn_id, f"{exc}")
 
