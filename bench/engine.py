@@ -155,7 +155,7 @@ def step_figures(steps: list[float], instances: list[float], cpu_share: float
 def bench_in_memory(instances: int, warmup: int) -> dict[str, Any]:
     """The five-task process run by BpmnWorkflow alone, its spec parsed once."""
     sandbox = Sandbox()
-    unit = parse_unit([SourceFile(f"{FIVE_TASKS_ID}.bpmn", FIVE_TASKS)], sandbox)
+    unit = parse_unit([SourceFile(f"{FIVE_TASKS_ID}.bpmn", FIVE_TASKS)], sandbox, now=START)
     if not unit.valid:
         raise SystemExit(f"benchmark diagram does not parse: {unit.findings}")
     script_engine = HostScriptEngine(sandbox, {}, FixedClock(START))

@@ -143,12 +143,13 @@ class Engine(TransactionMixin, QueryMixin, SweepMixin, AssignmentMixin):
     def validate(self, files: Iterable[SourceFile | str | Path], process_id: str | None = None
                  ) -> list[Any]:
         """Every finding for a deployment unit; an empty list means it can be deployed."""
-        return parse_unit(coerce_files(files), self.sandbox, process_id).findings
+        return parse_unit(coerce_files(files), self.sandbox, process_id,
+                          now=self.clock.now()).findings
 
     def deploy(self, files: Iterable[SourceFile | str | Path], *, process_id: str | None = None,
                deployed_by: str | None = None) -> Deployment:
         """Validate and store a unit as the next version; identical content keeps its version."""
-        unit = parse_unit(coerce_files(files), self.sandbox, process_id)
+        unit = parse_unit(coerce_files(files), self.sandbox, process_id, now=self.clock.now())
         if not unit.valid:
             raise ValidationFailed([f for f in unit.findings if f.severity == "error"])
         digest = unit.content_hash

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
 import pytest
 
-from engine import SourceFile, ValidationFailed
+from engine import FrozenClock, SourceFile, ValidationFailed, definitions
+from engine.definitions import parse_unit
 from engine.errors import Finding
+from engine.sandbox import Sandbox
 from tests.diagram import (
     HEADER,
     chain,
@@ -227,6 +231,41 @@ def test_a_timer_without_a_time_is_reported_on_its_event(engine):
     finding = the_error(check(engine, ("waiting.bpmn", linear("waiting", empty))))
     assert finding.element_id == "pause"
     assert "no timeDate, timeDuration or timeCycle" in finding.message
+
+
+# A thousand years fit after 2026, not after 9500: datetime ends with the year 9999.
+@pytest.mark.parametrize("kind, value, problem", [
+    ("timeDuration", "P1000Y", "'P1000Y' is not an ISO 8601 duration"),
+    ("timeCycle", "R2/P1000Y", "'R2/P1000Y' is not an ISO 8601 repeating interval"),
+])
+def test_a_constant_timer_is_checked_from_the_instant_parse_unit_is_given(kind, value, problem):
+    xml = linear("waiting", timer_event("pause", kind, f'"{value}"'))
+    files = [SourceFile("waiting.bpmn", xml)]
+    assert parse_unit(files, Sandbox(), now=datetime(2026, 3, 2, 1, 0, tzinfo=UTC)).findings == []
+    late = parse_unit(files, Sandbox(), now=datetime(9500, 1, 1, tzinfo=UTC))
+    finding = the_error(late.findings)
+    assert (finding.file, finding.element_id) == ("waiting.bpmn", "pause")
+    assert problem in finding.message
+
+
+def test_validate_and_deploy_check_timers_from_the_engine_clock(make_engine):
+    xml = linear("waiting", timer_event("pause", "timeDuration", '"P1000Y"'))
+    assert check(make_engine(), ("waiting.bpmn", xml)) == []
+    late = make_engine(clock=FrozenClock(datetime(9500, 1, 1, tzinfo=UTC)))
+    assert "is not an ISO 8601 duration" in the_error(check(late, ("waiting.bpmn", xml))).message
+    with pytest.raises(ValidationFailed, match="is not an ISO 8601 duration"):
+        late.deploy([SourceFile("waiting.bpmn", xml)])
+
+
+def test_the_definitions_package_never_reads_the_wall_clock():
+    reads = []
+    for path in sorted(Path(definitions.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in ("datetime", "date", "time")
+                    and node.attr in ("now", "utcnow", "today", "time")):
+                reads.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    assert reads == []
 
 
 # --------------------------------------------------------------------------- forms
