@@ -21,10 +21,10 @@ from engine import Engine, FrozenClock
 from tests.regency import build
 from workflows import access, demo, readcache, stats, stats_export
 from workflows.calendar import WorkingCalendar
-from workflows.config import RegencyConfig
 from workflows.calendar_admin import set_day
+from workflows.config import RegencyConfig
 from workflows.models import Agency, CalendarDay, Complaint, Escalation, Setting, SlaRecord
-from workflows.workdays import calendar_for
+from workflows.workdays import calendar_for, calendar_of
 
 WITA = ZoneInfo("Asia/Makassar")
 CONFIG = RegencyConfig()
@@ -767,7 +767,7 @@ def test_a_calendar_change_is_a_different_key(db):
     assert not hit and result["speed"][speed]["regency"]["mean_days"] == 2.0
     with engine.store.transaction() as session:
         rows = session.query(CalendarDay).all()
-        assert stats.calendar_with(CONFIG, rows).working_days_between(
+        assert calendar_of(CONFIG, rows).working_days_between(
             wita(2026, 3, 30), wita(2026, 4, 2)) == calendar_for(
             session, CONFIG).working_days_between(wita(2026, 3, 30), wita(2026, 4, 2)) == 2.0
 

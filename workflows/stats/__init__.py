@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from workflows import access, readcache
 from workflows.config import RegencyConfig
 from workflows.stats.cache import figure_cache, figure_key
-from workflows.stats.calendar_sql import calendar_with
 from workflows.stats.cohort import MAX_YEAR, MIN_YEAR, Period, Scope, parse_period, resolve_scope
 from workflows.stats.labels import (
     CATEGORY_LABELS,
@@ -43,6 +42,7 @@ from workflows.stats.localtime import LocalClock
 from workflows.stats.queries import Gathered, agency_rows, calendar_days, gather, tune_transaction
 from workflows.stats.ranking import WEIGHTS_SETTING, RankingWeights, load_weights
 from workflows.stats.rendering import COUNTS, render
+from workflows.workdays import calendar_of
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -59,7 +59,6 @@ __all__ = [
     "Period",
     "RankingWeights",
     "Scope",
-    "calendar_with",
     "compute",
     "figure_cache",
     "load_weights",
@@ -113,7 +112,7 @@ def compute(session: Session, config: RegencyConfig, period: Period, now: dateti
 
     def gather_now() -> tuple[Gathered, Callable[[datetime], bool]]:
         gathered = gather(session, config, period, now, scope, local, first, after, days,
-                          calendar_with(config, calendar_rows))
+                          calendar_of(config, calendar_rows))
         return gathered, lambda later: later < gathered.valid_until
 
     store = figure_cache(session) if cache and USE_CACHE else None

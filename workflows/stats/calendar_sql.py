@@ -1,36 +1,19 @@
-"""The statistics' working calendar: built from calendar_day rows, laid out per day for SQL.
-
-This is where the statistics build the regency's :class:`~workflows.calendar.WorkingCalendar`
-(:func:`calendar_with`) and turn it into a table of days that SQL measures working time
-against (:class:`DayTable`). The calendar is built from rows the caller has read, not read
-here, because the figure cache keys on the same rows (workflows/stats/cache.py).
-"""
+"""The statistics' working calendar laid out per day for SQL (:class:`DayTable`): the
+regency's calendar (workflows.workdays.calendar_of, built from the calendar_day rows the
+figure cache keys on) as a table of days that SQL measures working time against."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ARRAY, Integer, bindparam, cast, column, literal, select, text
 
 from workflows.calendar import WorkingCalendar
-from workflows.config import RegencyConfig
-from workflows.models import CalendarDay
 
 EPOCH = date(1970, 1, 1)
-
-
-def calendar_with(config: RegencyConfig, rows: Iterable[CalendarDay]) -> WorkingCalendar:
-    """The regency's calendar from rows of ``calendar_day`` already read (the calendar
-    :func:`workflows.workdays.calendar_for` builds): the cache keys on the same rows."""
-    rows = list(rows)
-    return WorkingCalendar(
-        config.timezone,
-        extra_days_off={r.day: r.name for r in rows if r.kind == "day_off"},
-        working_overrides=[r.day for r in rows if r.kind == "working"],
-    )
 
 
 class DayTable:
