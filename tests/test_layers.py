@@ -39,3 +39,76 @@ def test_the_rule_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nfrom flask import Flask\n\ndef f():\n    import web.app\n")
     assert [m for _, m in imported_modules(bad)] == ["os", "flask", "web.app"]
+
+
+# --------------------------------------------------------------------------- web/ is thin
+# Views parse the request, call one use case (workflows.domain.Domain) and render its result:
+# the use cases own the units of work and the clock. So no module of web/ imports SQLAlchemy
+# or the ORM models, opens a unit of work or reads a clock; the pages and the JSON API do not
+# even reach the engine (the CLI's engine commands do: they are the engine's own use cases).
+WEB = ROOT / "web"
+UNIT_OF_WORK = {"session", "read_session", "transaction", "reads"}
+CLOCK_READS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"),
+               ("time", "time"), ("time", "monotonic")}
+# Where a rule does not apply, and why.
+ALLOWED = {
+    # APScheduler runs on the real clock even when the domain's is a drill's offset one
+    ("web/scheduler.py", "clock"),
+    # the embedded engine's settings build it, with its clock (Settings.make_engine)
+    ("web/config.py", "clock"),
+    # each GET's reads share one unit: the request's scope, opened by the app
+    ("web/app.py", "shared_reads"),
+}
+
+
+def web_violations(path: Path, relative: str) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    views = relative == "web/api.py" or relative.startswith("web/pages/")
+    found = []
+
+    def refuse(node: ast.AST, rule: str, what: str) -> None:
+        if (relative, rule) not in ALLOWED:
+            found.append(f"{relative}:{node.lineno} {what}")
+
+    for line, module in imported_modules(path):
+        if module.split(".")[0] == "sqlalchemy" or module.startswith("workflows.models"):
+            found.append(f"{relative}:{line} imports {module}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = node.func.attr
+            if name in UNIT_OF_WORK and not node.args:
+                refuse(node, "unit", f"opens a unit of work (.{name}())")
+            if name == "shared_reads":
+                refuse(node, "shared_reads", "opens a read unit (.shared_reads())")
+            if isinstance(owner, ast.Name) and (owner.id, name) in CLOCK_READS:
+                refuse(node, "clock", f"reads the clock ({owner.id}.{name}())")
+        if isinstance(node, ast.Attribute) and node.attr == "clock":
+            refuse(node, "clock", "reads a clock (.clock)")
+        if views and isinstance(node, ast.Attribute) and node.attr == "engine":
+            refuse(node, "engine", "reaches the engine (.engine)")
+    return found
+
+
+def test_web_opens_no_unit_of_work_runs_no_sql_and_reads_no_clock():
+    violations = []
+    for path in sorted(WEB.rglob("*.py")):
+        violations += web_violations(path, str(path.relative_to(ROOT)))
+    assert violations == []
+
+
+def test_the_thin_web_checker_sees_each_violation(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from sqlalchemy import select\nfrom workflows.models import User\n"
+        "from datetime import datetime\n\n"
+        "def view(domain):\n"
+        "    with domain.context.transaction() as s:\n"
+        "        s.execute(select(User))\n"
+        "    now = domain.engine.clock.now()\n"
+        "    return datetime.now(), now\n")
+    found = web_violations(bad, "web/pages/bad.py")
+    assert sorted(v.split(" ", 1)[1] for v in found) == sorted([
+        "imports sqlalchemy", "imports workflows.models",
+        "opens a unit of work (.transaction())", "reads the clock (datetime.now())",
+        "reads a clock (.clock)", "reaches the engine (.engine)"])

@@ -10,7 +10,6 @@ from web.config import Settings
 def build_sender(settings: Settings, domain: Any) -> Any:
     """The configured channels; a channel without settings leaves its messages pending."""
     from workflows.channels import SmsGatewayChannel, SmtpChannel, WhatsAppCloudChannel
-    from workflows.delivery import OutboxSender
 
     channels: dict[str, Any] = {}
     if settings.smtp_host:
@@ -24,7 +23,4 @@ def build_sender(settings: Settings, domain: Any) -> Any:
     if settings.sms_url:
         channels["sms"] = SmsGatewayChannel(settings.sms_url, settings.sms_username,
                                             settings.sms_password)
-    engine = domain.engine
-    return OutboxSender(engine.store, channels, engine.clock,
-                        worker_id=f"sender:{engine.worker_id}",
-                        max_attempts=settings.notification_max_attempts)
+    return domain.operations.outbox_sender(channels, settings.notification_max_attempts)

@@ -44,6 +44,14 @@ class Operations:
                                                                  Escalation.status)).all()
         return {(rung, state): count for rung, state, count in rows}
 
+    def outbox_sender(self, channels: dict[str, Any], max_attempts: int
+                      ) -> delivery.OutboxSender:
+        """The sender that delivers the outbox over these channels (the scheduler's job)."""
+        engine = self.ctx.engine
+        return delivery.OutboxSender(engine.store, channels, engine.clock,
+                                     worker_id=f"sender:{engine.worker_id}",
+                                     max_attempts=max_attempts)
+
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         return delivery.dead_letters(self.ctx.engine.store, limit=limit)
 
