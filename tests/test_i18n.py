@@ -85,3 +85,23 @@ def test_a_message_keeps_the_apis_english_and_is_said_by_its_id():
     assert json.dumps(invalid.field_errors) == '{"title": "at least 5 characters"}'
     assert say(invalid.field_errors["title"]) == "Paling sedikit 5 karakter."
     assert say("no catalog has these words") == "No catalog has these words."
+
+
+def test_times_are_shown_in_the_regencys_zone_and_named_after_it():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from web.i18n import format_when
+    from workflows.config import RegencyConfig
+
+    assert [RegencyConfig(timezone=zone).zone_name for zone in (
+        "Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura", "Europe/Amsterdam")] == [
+        "WIB", "WITA", "WIT", "CET"]
+    app = Flask(__name__)
+    moment = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    for zone, shown in (("Asia/Jakarta", "08.00.00 WIB"), ("Asia/Makassar", "09.00.00 WITA")):
+        app.extensions["aduan.domain"] = SimpleNamespace(config=RegencyConfig(timezone=zone))
+        with app.test_request_context("/"):
+            assert format_when(moment).endswith(shown), format_when(moment)

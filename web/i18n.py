@@ -31,13 +31,15 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+
+from workflows.config import RegencyConfig
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 COOKIE = "aduan_lang"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
-LOCAL_TZ = ZoneInfo("Asia/Makassar")
+OUTSIDE_AN_APP = RegencyConfig()  # whose zone times are in where no app says (scripts)
 
 # Where the messages are (extract_messages): the pages' code and templates, and the message
 # ids of the errors the use cases and the engine raise: the first argument of Invalid,
@@ -179,13 +181,24 @@ def _as_datetime(value: datetime | date | str | None) -> datetime | date | None:
     return value
 
 
+def _zone() -> tuple[str, str]:
+    """The regency's time zone and how local times are labelled ("WITA" for
+    Asia/Makassar): the setting (RegencyConfig.timezone) of the app's domain."""
+    config = OUTSIDE_AN_APP
+    if has_app_context() and "aduan.domain" in current_app.extensions:
+        config = current_app.extensions["aduan.domain"].config
+    return config.timezone, config.zone_name
+
+
 def format_when(value: datetime | date | str | None, style: str = "medium") -> str:
-    """A time in the regency's zone (WITA), written for the current language."""
-    return _format_when(value, style, current_language())
+    """A time in the regency's zone, labelled with it, written for the current language."""
+    timezone, label = _zone()
+    return _format_when(value, style, current_language(), timezone, label)
 
 
 @lru_cache(maxsize=8192)
-def _format_when(value: datetime | date | str | None, style: str, locale: str) -> str:
+def _format_when(value: datetime | date | str | None, style: str, locale: str,
+                 timezone: str, zone_label: str) -> str:
     # Babel takes tens of microseconds a call; pages write the same times again and again.
     moment = _as_datetime(value)
     if moment is None:
@@ -193,8 +206,9 @@ def _format_when(value: datetime | date | str | None, style: str, locale: str) -
     if isinstance(moment, datetime):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-        return format_datetime(moment.astimezone(LOCAL_TZ), style, tzinfo=LOCAL_TZ,
-                               locale=locale) + " WITA"
+        zone = ZoneInfo(timezone)
+        return format_datetime(moment.astimezone(zone), style, tzinfo=zone,
+                               locale=locale) + f" {zone_label}"
     return format_date(moment, style, locale=locale)
 
 
@@ -203,7 +217,8 @@ def format_day(value: datetime | date | str | None, style: str = "medium") -> st
     if moment is None:
         return ""
     if isinstance(moment, datetime):
-        moment = moment.astimezone(LOCAL_TZ).date() if moment.tzinfo else moment.date()
+        zone = ZoneInfo(_zone()[0])
+        moment = moment.astimezone(zone).date() if moment.tzinfo else moment.date()
     return format_date(moment, style, locale=current_language())
 
 
