@@ -443,10 +443,10 @@ def test_allows_large_values_within_the_limits(sandbox: Sandbox) -> None:
 
 
 def test_self_referencing_values_are_refused_quickly(sandbox: Sandbox) -> None:
-    started = time.perf_counter()
+    # refused by the size check (SandboxViolation), not after running out of the time
+    # budget (SandboxTimeout)
     with pytest.raises(SandboxViolation):
         sandbox.execute("l = []\nl.append(l)", {})
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize("code", [
