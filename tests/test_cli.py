@@ -181,3 +181,46 @@ def test_dead_letters_are_listed_and_requeued_from_the_cli(cli, tmp_path):
     assert requeued["status"] == "pending" and requeued["attempts"] == 0
     assert cli("outbox", "dead", "--json") == []
     cli("outbox", "requeue", str(dead[0]["id"]), "--json", code=1)  # no longer dead
+
+
+def test_engine_commands_move_complaint_instances_with_the_domains_services(
+        cli, tmp_path, monkeypatch):
+    """`timers fire` and `complete` act on a complaint's instance as the web app and the
+    scheduler do: the lifecycle's services (deadlines, statuses) are there, nothing fails."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from tests.regency import PHOTO
+    from web.app import build_domain
+    from web.config import Settings
+    from workflows.models import Complaint, Outbox
+    from workflows.storage import Upload
+
+    for name, value in (("TIME_COST", "1"), ("MEMORY_KIB", "8"), ("PARALLELISM", "1")):
+        monkeypatch.setenv(f"ADUAN_ARGON2_{name}", value)
+    monkeypatch.setenv("ADUAN_UPLOAD_DIR", str(tmp_path / "uploads"))
+    assert cli("demo", "--json")["loaded"] is True
+    domain = build_domain(Settings.from_env())
+    receipt = domain.reports.submit({
+        "classification": "pengaduan", "category": "roads", "title": "Jalan berlubang",
+        "body": "Lubang besar di jalan, berbahaya.", "reporter_name": "Budi"},
+        [Upload("lubang.jpg", PHOTO)])
+    tracking = receipt["tracking_number"]
+    [task] = cli("tasks", "--group", "regency_admin", "--json")
+
+    monkeypatch.setenv("ADUAN_ALLOW_TIME_TRAVEL", "1")
+    later = (datetime.now(UTC) + timedelta(days=8)).isoformat()
+    fired = cli("timers", "fire", "--now", later, "--json")
+    assert fired["fired"] >= 1 and fired["failed"] == []  # reminders and escalations
+    done = cli("complete", task["id"], "--data", '{"decision": "verify"}', "--as",
+               "admin.kominfo", "--json")
+    assert done["status"] == "running"
+    with domain.context.reads() as session:
+        status = session.scalar(select(Complaint.status).where(
+            Complaint.tracking_number == tracking))
+        escalated = session.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.template == "escalated"))
+    assert status == "VERIFIED" and escalated >= 1
+    assert cli("incidents", "--json") == []
+    domain.dispose()
