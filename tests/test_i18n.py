@@ -58,10 +58,10 @@ def domain_message_ids() -> set[str]:
 def test_the_pages_own_words_are_keyed_by_message_ids_the_use_cases_use():
     """A page's wording for a use case's message is found by the message's id: an id that
     the use cases no longer use would silently fall back to the generic translation."""
-    from web.pages import public, staff
+    from web.pages import case, public, staff
 
     known = domain_message_ids()
-    for table in (public.FILE_WORDS, staff.FIELD_WORDS, staff.CONFLICT_WORDS,
+    for table in (public.FILE_WORDS, case.FIELD_WORDS, case.CONFLICT_WORDS,
                   staff.CLAIM_WORDS):
         assert set(table) <= known, set(table) - known
 

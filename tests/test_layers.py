@@ -112,3 +112,16 @@ def test_the_thin_web_checker_sees_each_violation(tmp_path):
         "imports sqlalchemy", "imports workflows.models",
         "opens a unit of work (.transaction())", "reads the clock (datetime.now())",
         "reads a clock (.clock)", "reaches the engine (.engine)"])
+
+
+def test_every_package_is_listed_for_the_wheel():
+    """setuptools' `packages` is not recursive: a package left out is missing from an
+    installed wheel (the editable install of `make` would not notice)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    found = {str(init.parent.relative_to(ROOT)).replace("/", ".")
+             for top in ("engine", "workflows", "web", "migrations", "bpmn")
+             for init in (ROOT / top).rglob("__init__.py")}
+    assert found - listed == set()

@@ -1,8 +1,9 @@
 """The HTML pages: one blueprint, a module per audience.
 
 - common: home, sign-in and out, language switch.
-- public: the citizen's report form, receipt and tracking page (no login).
-- staff: the officer's worklist and case page with its actions.
+- public: the citizen's report form and receipt; tracking: the tracking pages (no login).
+- staff: the officer's worklist and the list of reports; case: the case page and its actions.
+- officers: what the officers' pages share.
 - supervision: the SLA board and the escalation inbox.
 - statistics: the supervisors' dashboard and the public Statistik page.
 
@@ -18,4 +19,12 @@ from flask import Blueprint
 pages = Blueprint("pages", __name__)
 
 # Routes register on import.
-from web.pages import common, public, staff, statistics, supervision  # noqa: E402,F401
+from web.pages import (  # noqa: E402,F401
+    case,
+    common,
+    public,
+    staff,
+    statistics,
+    supervision,
+    tracking,
+)

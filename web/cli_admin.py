@@ -1,0 +1,266 @@
+"""The `aduan` commands of the regency's administration: accounts and tokens, the demo
+regency, the working calendar, the operators' status and outbox, and the processes that
+serve (the web app, the scheduler). Registered on the command group of web/cli.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from web.cli import CliContext, command, emit, json_option, main, pass_ctx, redact
+
+# --------------------------------------------------------------------------- people
+
+
+@main.group()
+def users() -> None:
+    """Officer and integration accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="Full name.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="Role (repeatable): regency_admin, liaison_officer, technical_officer, "
+                   "supervisor, process_designer, system_admin.")
+@click.option("--agency", "agency_code", help="Agency code (see /api/v1/agencies).")
+@click.option("--email")
+@click.option("--phone")
+@click.option("--password", help="Sign-in password (min. 8 characters); API-only without.")
+@json_option
+@pass_ctx
+@command
+def users_create(ctx: CliContext, username: str, full_name: str, roles: tuple[str, ...],
+                 agency_code: str | None, email: str | None, phone: str | None,
+                 password: str | None, as_json: bool) -> None:
+    """Create an account."""
+    document = ctx.domain.accounts.create_user(
+        username=username, full_name=full_name, roles=list(roles), agency_code=agency_code,
+        email=email, phone=phone, password=password)
+    emit(document, as_json, lambda d: f"created {d['username']} ({', '.join(d['roles'])})")
+
+
+@users.command("list")
+@json_option
+@pass_ctx
+@command
+def users_list(ctx: CliContext, as_json: bool) -> None:
+    """List accounts."""
+    rows = ctx.domain.accounts.list_users()
+    emit(rows, as_json, lambda rows: "\n".join(
+        f"{r['username']}  {','.join(r['roles'])}  {r['agency'] or '-'}" for r in rows)
+        or "no users")
+
+
+@main.group()
+def tokens() -> None:
+    """API bearer tokens."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@json_option
+@pass_ctx
+@command
+def tokens_create(ctx: CliContext, username: str, name: str, as_json: bool) -> None:
+    """Create a bearer token for USERNAME (shown once; only its hash is kept)."""
+    document = ctx.domain.accounts.create_token(username, name=name)
+    emit(document, as_json, lambda d: f"token for {d['username']}: {d['token']}")
+
+
+@main.command()
+@json_option
+@pass_ctx
+@command
+def demo(ctx: CliContext, as_json: bool) -> None:
+    """Load the demo regency (Penajam Paser Utara) into an empty database."""
+    document = install(ctx)
+    emit(document, as_json, demo_text)
+
+
+def install(ctx: CliContext) -> dict[str, Any]:
+    """Deploy the shipped diagrams and, on an empty database, the demo regency."""
+    return ctx.domain.install(actor="aduan", demo_data=True)
+
+
+def demo_text(document: dict[str, Any]) -> str:
+    lines = [f"lifecycle diagram: version {document['diagrams']['version']}"]
+    if not document["loaded"]:
+        lines.append("demo data not loaded: the database already has agencies")
+        return "\n".join(lines)
+    lines.append("demo accounts (password / API token):")
+    lines += [f"  {u['username']:<24} {','.join(u['roles']):<18} {u['password']}  "
+              f"{u['token']}" for u in document["users"]]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """Working days: holidays, cuti bersama added or cancelled by decree."""
+
+
+def _day(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a date; write YYYY-MM-DD") from exc
+
+
+@calendar_group.command("list")
+@click.option("--year", type=int, help="Defaults to this year.")
+@json_option
+@pass_ctx
+@command
+def calendar_list(ctx: CliContext, year: int | None, as_json: bool) -> None:
+    """Weekday days off of a year and the administrator's changes."""
+    document = ctx.domain.calendar.days_off(year)
+    emit(document, as_json, lambda d: "\n".join(
+        f"{r['day']}  {r['reason']}" for r in d["days_off"]))
+
+
+def _set_day(ctx: CliContext, day: str, kind: str, name: str, actor: str | None,
+             as_json: bool) -> None:
+    document = ctx.domain.calendar.set_day(_day(day), kind, name, actor)
+    label = "day off" if kind == "day_off" else "working day"
+    emit(document, as_json, lambda d: f"{d['day']} is a {label}: {d['name']}")
+
+
+@calendar_group.command("day-off")
+@click.argument("day")
+@click.option("--name", required=True, help="The decree, e.g. 'Cuti Bersama Natal'.")
+@click.option("--as", "actor")
+@json_option
+@pass_ctx
+@command
+def calendar_day_off(ctx: CliContext, day: str, name: str, actor: str | None,
+                     as_json: bool) -> None:
+    """Declare DAY (YYYY-MM-DD) a day off; deadlines counted afterwards skip it."""
+    _set_day(ctx, day, "day_off", name, actor, as_json)
+
+
+@calendar_group.command("working-day")
+@click.argument("day")
+@click.option("--name", required=True, help="Why, e.g. 'cuti bersama dibatalkan'.")
+@click.option("--as", "actor")
+@json_option
+@pass_ctx
+@command
+def calendar_working_day(ctx: CliContext, day: str, name: str, actor: str | None,
+                         as_json: bool) -> None:
+    """Declare DAY a working day although the holiday library says otherwise."""
+    _set_day(ctx, day, "working", name, actor, as_json)
+
+
+@calendar_group.command("reset-day")
+@click.argument("day")
+@json_option
+@pass_ctx
+@command
+def calendar_reset_day(ctx: CliContext, day: str, as_json: bool) -> None:
+    """Undo the administrator's change to DAY."""
+    ctx.domain.calendar.remove_day(_day(day))
+    emit({"day": day, "reset": True}, as_json, lambda d: f"{d['day']}: as the library says")
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@main.command()
+@json_option
+@pass_ctx
+@command
+def status(ctx: CliContext, as_json: bool) -> None:
+    """Oldest overdue timer, timers due soon, outbox backlog, incidents, scheduler heartbeats."""
+    document = ctx.domain.operations.status()
+    emit(document, as_json, _status_text)
+
+
+def _status_text(d: dict[str, Any]) -> str:
+    timers, outbox = d["timers"], d["outbox"]
+    lines = [
+        f"timers: {timers['waiting']} waiting, {timers['due_next_hour']} due in the next hour,"
+        f" oldest overdue {timers['overdue_lateness_seconds']} s late",
+        f"outbox: {outbox['pending']} pending, {outbox['dead']} dead letters",
+        f"incidents: {d['incidents']['open']} open",
+    ]
+    lines += [f"scheduler {s['worker_id']}: {'alive' if s['alive'] else 'silent'}, last seen "
+              f"{s['last_seen_at']}" for s in d["schedulers"]] or ["no scheduler has run"]
+    return "\n".join(lines)
+
+
+@main.group()
+def outbox() -> None:
+    """Notifications given up on: list and requeue them."""
+
+
+@outbox.command("dead")
+@click.option("--limit", type=int, default=100, show_default=True)
+@json_option
+@pass_ctx
+@command
+def outbox_dead(ctx: CliContext, limit: int, as_json: bool) -> None:
+    """Dead letters, newest first, with the last error."""
+    rows = ctx.domain.operations.dead_letters(limit)
+    emit(rows, as_json, lambda rows: "\n".join(
+        f"{r['id']}  {r['channel']}  {r['recipient']}  {r['last_error']}" for r in rows)
+        or "no dead letters")
+
+
+@outbox.command("requeue")
+@click.argument("outbox_id", type=int)
+@json_option
+@pass_ctx
+@command
+def outbox_requeue(ctx: CliContext, outbox_id: int, as_json: bool) -> None:
+    """Send a dead letter again (after fixing its cause)."""
+    row = ctx.domain.operations.requeue(outbox_id)
+    emit(row, as_json, lambda r: f"notification {r['id']} is queued again")
+
+
+@main.command()
+@pass_ctx
+def scheduler(ctx: CliContext) -> None:
+    """Run a dedicated scheduler process (timers, outbox, digests); run several for HA."""
+    import signal
+
+    from web.notifications import build_sender
+    from web.scheduler import Scheduler
+
+    ctx.domain.install_diagrams(actor="aduan")
+    process = Scheduler(ctx.domain, ctx.settings,
+                        sender=build_sender(ctx.settings, ctx.domain), blocking=True)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        process.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"scheduler {process.worker_id} running on {redact(ctx.settings.database_url)}")
+    try:
+        process.start()
+    except KeyboardInterrupt:
+        process.shutdown(wait=False)
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--no-scheduler", is_flag=True, help="Do not embed the timer sweep.")
+@pass_ctx
+def run(ctx: CliContext, host: str, port: int, no_scheduler: bool) -> None:
+    """Serve the web app with an embedded scheduler (single node)."""
+    from web.app import create_app
+
+    click.echo(demo_text(install(ctx)))
+    app = create_app(settings=ctx.settings, domain=ctx.domain,
+                     start_scheduler=not no_scheduler)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
