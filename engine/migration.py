@@ -81,11 +81,12 @@ def apply(loaded: LoadedInstance, target: DeployedDefinition, diffs: tuple[Any, 
 
 @dataclass(eq=False)
 class Migration:
-    """Moves the open instances of a process to another version: all or none.
+    """Moves the open instances of a process to another version, or refuses to.
 
-    Every instance is planned before any is moved; one that cannot move (an active element
-    missing from the target) refuses the whole migration. Each move is its own instance
-    transaction, planned again under the instance lock.
+    Every instance is planned before any is moved: if one cannot move (an active element
+    missing from the target), none is. Each move is its own instance transaction, planned
+    again under the instance lock; an instance that changed meanwhile so that it can no
+    longer move stops the migration with a Conflict, and those moved before it stay moved.
     """
 
     store: Store
