@@ -22,10 +22,15 @@ def module_name(path: Path, package: Path) -> str:
     return ".".join(parts)
 
 
+def is_module(package: Path, dotted: str) -> bool:
+    path = package.parent.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
 def engine_imports(path: Path, package: Path) -> list[tuple[int, str, str | None]]:
     """(line, module, name) for every import of the package anywhere in the file (inside
-    functions and `if TYPE_CHECKING:` too); `from engine import x` of a submodule counts as
-    an import of that submodule."""
+    functions and `if TYPE_CHECKING:` too); `from engine.x import y` of a module `y` counts
+    as an import of that module."""
     root = package.name
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: list[tuple[int, str, str | None]] = []
@@ -37,8 +42,8 @@ def engine_imports(path: Path, package: Path) -> list[tuple[int, str, str | None
             if node.module.split(".")[0] != root:
                 continue
             for alias in node.names:
-                if node.module == root and (package / f"{alias.name}.py").exists():
-                    found.append((node.lineno, f"{root}.{alias.name}", None))
+                if is_module(package, f"{node.module}.{alias.name}"):
+                    found.append((node.lineno, f"{node.module}.{alias.name}", None))
                 else:
                     found.append((node.lineno, node.module, alias.name))
     return found
@@ -46,7 +51,7 @@ def engine_imports(path: Path, package: Path) -> list[tuple[int, str, str | None
 
 def import_graph(package: Path) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         graph[module_name(path, package)] = {
             module for _, module, _ in engine_imports(path, package)}
     return graph
@@ -54,7 +59,7 @@ def import_graph(package: Path) -> dict[str, set[str]]:
 
 def private_imports(package: Path) -> set[tuple[str, str, str]]:
     found = set()
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         importer = module_name(path, package)
         for _, module, name in engine_imports(path, package):
             if name and name.startswith("_") and module != importer:
@@ -102,9 +107,16 @@ def test_the_module_checks_see_a_private_import_and_a_cycle(tmp_path):
         "from engine import store\nfrom engine.store import _Row, Public\n\n"
         "def migrate():\n    from engine.migration import run\n")
     (package / "store.py").write_text("class _Row: ...\nclass Public: ...\n")
+    (package / "sandbox").mkdir()
+    (package / "sandbox" / "__init__.py").write_text("from engine.sandbox import limits\n")
+    (package / "sandbox" / "limits.py").write_text("from engine.sandbox.errors import _cut\n")
+    (package / "sandbox" / "errors.py").write_text("def _cut(): ...\n")
     (package / "migration.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import engine.core\n")
-    assert private_imports(package) == {("engine.core", "engine.store", "_Row")}
+    assert private_imports(package) == {("engine.core", "engine.store", "_Row"),
+                                        ("engine.sandbox.limits", "engine.sandbox.errors",
+                                         "_cut")}
+    assert import_graph(package)["engine.sandbox"] == {"engine.sandbox.limits"}
     assert import_graph(package)["engine.core"] == {"engine.store", "engine.migration"}
     assert cycles(import_graph(package)) == [
         ["engine.core", "engine.migration", "engine.core"]]
