@@ -236,13 +236,13 @@ class SweepProbe:
     def __init__(self, engine: Engine) -> None:
         self.claims: list[float] = []
         self.fires: list[float] = []
-        self._wrap(engine, "_claim_timers", self.claims)
-        self._wrap(engine, "_fire_instance", self.fires)
+        self._wrap(engine.timer_sweep, "claim", self.claims)
+        self._wrap(engine.timer_sweep, "fire_instance", self.fires)
 
     @staticmethod
-    def _wrap(engine: Engine, name: str, into: list[float]) -> None:
-        original = getattr(engine, name, None)
-        if original is None:  # the engine was refactored: the totals are still measured
+    def _wrap(sweep: Any, name: str, into: list[float]) -> None:
+        original = getattr(sweep, name, None)
+        if original is None:  # the sweep was refactored: the totals are still measured
             return
 
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -252,7 +252,7 @@ class SweepProbe:
             finally:
                 into.append(time.perf_counter() - began)
 
-        setattr(engine, name, timed)
+        setattr(sweep, name, timed)
 
     def reset(self) -> None:
         self.claims.clear()

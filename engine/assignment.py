@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
 
+from engine.clock import Clock
 from engine.errors import Conflict, InvalidInput, Message
+from engine.queries import open_task, task_dict
 from engine.store import (
     HumanTask,
     InstanceEvent,
+    Store,
     TaskGroup,
 )
-from engine.transaction import _task_dict
 
 
-class AssignmentMixin:
+@dataclass(eq=False)
+class Assignments:
     """Claims, assignments and candidate groups of open tasks (projection only)."""
+
+    store: Store
+    clock: Clock
 
     def claim(self, task_id: str, user: str) -> dict[str, Any]:
         return self._set_assignee(task_id, user, user, "claim", only_if_free=True)
@@ -41,7 +48,7 @@ class AssignmentMixin:
                                {"groups": Message("give at least one group")})
         now = self.clock.now()
         with self.store.transaction() as session:
-            current = self._open_task(session, task_id)
+            current = open_task(session, task_id)
             previous = list(current.candidate_groups or [])
             session.execute(delete(TaskGroup).where(TaskGroup.task_id == task_id))
             session.execute(insert(TaskGroup), [{"task_id": task_id, "group_name": g}
@@ -54,14 +61,14 @@ class AssignmentMixin:
                 element_id=current.element_id,
                 detail={"task_id": task_id, "groups": wanted, "previous": previous}))
             session.refresh(current)
-            return _task_dict(current)
+            return task_dict(current)
 
     def _set_assignee(self, task_id: str, user: str | None, actor: str | None, action: str,
                       only_if_free: bool = False, only_if_holder: str | None = None
                       ) -> dict[str, Any]:
         now = self.clock.now()
         with self.store.transaction() as session:
-            current = self._open_task(session, task_id)
+            current = open_task(session, task_id)
             statement = update(HumanTask).where(HumanTask.id == task_id)
             if only_if_free:
                 statement = statement.where(
@@ -85,4 +92,4 @@ class AssignmentMixin:
                                                        "previous": current.assignee},
             ))
             session.refresh(current)
-            return _task_dict(current)
+            return task_dict(current)

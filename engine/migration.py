@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
+from engine.clock import Clock
+from engine.deployments import DeployedDefinition, Deployments
 from engine.errors import Conflict, NotFound
 from engine.runtime import _serializer
-from engine.store import ProcessInstance
-
-if TYPE_CHECKING:
-    from engine.core import Engine
-    from engine.transaction import _DefinitionCache, _Loaded
+from engine.store import ProcessInstance, Store
+from engine.transaction import ERROR, RUNNING, InstanceTransaction, LoadedInstance
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
-def plan(loaded: _Loaded, target: _DefinitionCache) -> dict[str, Any]:
+def plan(loaded: LoadedInstance, target: DeployedDefinition) -> dict[str, Any]:
     """What moving one loaded instance to `target` would change, and whether it is safe."""
     workflow = loaded.workflow
     registry = _serializer().registry
@@ -57,7 +57,8 @@ def plan(loaded: _Loaded, target: _DefinitionCache) -> dict[str, Any]:
     }
 
 
-def apply(loaded: _Loaded, target: _DefinitionCache, diffs: tuple[Any, Any]) -> None:
+def apply(loaded: LoadedInstance, target: DeployedDefinition, diffs: tuple[Any, Any]
+          ) -> None:
     """Swap the workflow onto the new specs, keeping timers' due times where they survive."""
     workflow = loaded.workflow
     top, subs = diffs
@@ -78,61 +79,76 @@ def apply(loaded: _Loaded, target: _DefinitionCache, diffs: tuple[Any, Any]) -> 
             task.internal_data["event_value"] = value
 
 
-def migrate(engine: Engine, process_id: str, to_version: int, *,
-            from_version: int | None = None, dry_run: bool = False,
-            actor: str | None = None) -> dict[str, Any]:
-    """Migrate every open instance of `process_id`; all are checked before any is moved."""
-    with engine.store.transaction() as session:
-        target_row = engine._definition_row(session, process_id, to_version)
-        target = engine._definition(session, target_row.id)
-        query = select(ProcessInstance.id).where(
-            ProcessInstance.process_id == process_id,
-            ProcessInstance.status.in_(("running", "error")),
-            ProcessInstance.definition_id != target_row.id,
-        ).order_by(ProcessInstance.id)
-        if from_version is not None:
-            source = engine._definition_row(session, process_id, from_version)
-            query = query.where(ProcessInstance.definition_id == source.id)
-        instance_ids = list(session.scalars(query))
-    now = engine.clock.now()
-    plans = []
-    for instance_id in instance_ids:
-        with engine.store.transaction() as session:
-            loaded = engine._load(session, instance_id, now, allow_error=True)
-            plans.append(plan(loaded, target))
-            session.rollback()
-    refused = [p for p in plans if not p["safe"]]
-    report: dict[str, Any] = {
-        "process_id": process_id, "to_version": to_version, "dry_run": dry_run,
-        "instances": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
-        "refused": bool(refused),
-        "migrated": 0,
-    }
-    if refused:
-        report["message"] = (f"{len(refused)} of {len(plans)} instance(s) cannot move to "
-                             f"version {to_version}; nothing was migrated")
-    if dry_run or refused:
-        return report
-    for p in plans:
-        with engine.store.transaction() as session:
-            try:
-                loaded = engine._load(session, p["instance_id"], now, allow_error=True)
-            except NotFound:
-                continue
-            fresh = plan(loaded, target)
-            if not fresh["safe"]:
-                raise Conflict("instance %(instance)s changed while migrating: %(problems)s",
-                               instance=p["instance_id"],
-                               problems="; ".join(fresh["problems"]))
-            apply(loaded, target, fresh["_diff"])
-            session.execute(update(ProcessInstance).where(
-                ProcessInstance.id == loaded.row.id).values(definition_id=target.id))
-            loaded.definition = target
-            engine._run(session, loaded, now, actor, "migrate", None,
-                        detail={"from_version": p["from_version"], "to_version": to_version,
-                                "changed_elements": p["changed_elements"]},
-                        act=lambda: None,
-                        final_status=None if loaded.row.status != "error" else "error")
-            report["migrated"] += 1
-    return report
+@dataclass(eq=False)
+class Migration:
+    """Moves the open instances of a process to another version, or refuses to.
 
+    Every instance is planned before any is moved: if one cannot move (an active element
+    missing from the target), none is. Each move is its own instance transaction, planned
+    again under the instance lock; an instance that changed meanwhile so that it can no
+    longer move stops the migration with a Conflict, and those moved before it stay moved.
+    """
+
+    store: Store
+    clock: Clock
+    deployments: Deployments
+    transaction: InstanceTransaction
+
+    def migrate(self, process_id: str, to_version: int, *, from_version: int | None = None,
+                dry_run: bool = False, actor: str | None = None) -> dict[str, Any]:
+        """Migrate every open instance of `process_id`; all are checked before any is moved."""
+        with self.store.transaction() as session:
+            target_row = self.deployments.find(session, process_id, to_version)
+            target = self.deployments.get(session, target_row.id)
+            query = select(ProcessInstance.id).where(
+                ProcessInstance.process_id == process_id,
+                ProcessInstance.status.in_((RUNNING, ERROR)),
+                ProcessInstance.definition_id != target_row.id,
+            ).order_by(ProcessInstance.id)
+            if from_version is not None:
+                source = self.deployments.find(session, process_id, from_version)
+                query = query.where(ProcessInstance.definition_id == source.id)
+            instance_ids = list(session.scalars(query))
+        now = self.clock.now()
+        plans = []
+        for instance_id in instance_ids:
+            with self.store.transaction() as session:
+                loaded = self.transaction.load(session, instance_id, now, allow_error=True)
+                plans.append(plan(loaded, target))
+                session.rollback()
+        refused = [p for p in plans if not p["safe"]]
+        report: dict[str, Any] = {
+            "process_id": process_id, "to_version": to_version, "dry_run": dry_run,
+            "instances": [{k: v for k, v in p.items() if not k.startswith("_")} for p in plans],
+            "refused": bool(refused),
+            "migrated": 0,
+        }
+        if refused:
+            report["message"] = (f"{len(refused)} of {len(plans)} instance(s) cannot move to "
+                                 f"version {to_version}; nothing was migrated")
+        if dry_run or refused:
+            return report
+        for p in plans:
+            with self.store.transaction() as session:
+                try:
+                    loaded = self.transaction.load(session, p["instance_id"], now,
+                                                   allow_error=True)
+                except NotFound:
+                    continue
+                fresh = plan(loaded, target)
+                if not fresh["safe"]:
+                    raise Conflict("instance %(instance)s changed while migrating: "
+                                   "%(problems)s", instance=p["instance_id"],
+                                   problems="; ".join(fresh["problems"]))
+                apply(loaded, target, fresh["_diff"])
+                session.execute(update(ProcessInstance).where(
+                    ProcessInstance.id == loaded.row.id).values(definition_id=target.id))
+                loaded.definition = target
+                self.transaction.run(
+                    session, loaded, now, actor, "migrate", None,
+                    detail={"from_version": p["from_version"], "to_version": to_version,
+                            "changed_elements": p["changed_elements"]},
+                    act=lambda: None,
+                    final_status=None if loaded.row.status != ERROR else ERROR)
+                report["migrated"] += 1
+        return report

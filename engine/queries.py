@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from engine.clock import Clock
+from engine.deployments import Deployments
 from engine.errors import NotFound
-from engine.runtime import load_state
 from engine.store import (
     HumanTask,
     Incident,
     InstanceEvent,
     ProcessDefinition,
     ProcessInstance,
+    Store,
     TaskGroup,
     Timer,
     WaitingEvent,
@@ -28,17 +33,24 @@ from engine.store import (
 from engine.transaction import (
     ERROR,
     RUNNING,
-    _completed_elements,
-    _event_dict,
-    _jsonable,
-    _task_dict,
-    _uuid,
+    InstanceTransaction,
+    TaskNotOpen,
     instance_data,
+    jsonable,
+    task_uuid,
 )
 
 
-class QueryMixin:
+@dataclass(eq=False)
+class Queries:
     """Reads from the projections and the saved state; never writes."""
+
+    store: Store
+    clock: Clock
+    deployments: Deployments
+    transaction: InstanceTransaction  # only to restore workflows, never to act
+    _flows: dict[int, dict[tuple[str, str], list[str]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def definitions(self) -> list[dict[str, Any]]:
         with self.store.read() as session:
@@ -63,7 +75,7 @@ class QueryMixin:
 
     def definition_files(self, process_id: str, version: int | None = None) -> dict[str, str]:
         with self.store.read() as session:
-            row = self._definition_row(session, process_id, version)
+            row = self.deployments.find(session, process_id, version)
             return dict(session.get(ProcessDefinition, row.id).files)
 
     def tasks(self, *, instance_id: int | None = None, lane: str | None = None,
@@ -85,19 +97,18 @@ class QueryMixin:
         if unassigned:
             query = query.where(HumanTask.assignee.is_(None))
         with self.store.read() as session:
-            return [_task_dict(t) for t in session.scalars(query)]
+            return [task_dict(t) for t in session.scalars(query)]
 
     def task(self, task_id: str) -> dict[str, Any]:
         """One open task with the data its form starts from."""
         now = self.clock.now()
         with self.store.read() as session:
-            human = self._open_task(session, task_id)
+            human = open_task(session, task_id)
             row = session.get(ProcessInstance, human.instance_id)
-            definition = self._definition(session, row.definition_id)
-            workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
-                                  self._script_engine(now))
-            live = workflow.get_task_from_id(_uuid(task_id))
-            return {**_task_dict(human), "data": dict(live.data),
+            definition = self.deployments.get(session, row.definition_id)
+            workflow = self.transaction.restore(definition, row.state, now)
+            live = workflow.get_task_from_id(task_uuid(task_id))
+            return {**task_dict(human), "data": dict(live.data),
                     "instance_version": row.version}
 
     def instance(self, instance_id: int, *, events: bool = True) -> dict[str, Any]:
@@ -106,9 +117,8 @@ class QueryMixin:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
                 raise NotFound(f"instance {instance_id} does not exist")
-            definition = self._definition(session, row.definition_id)
-            workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
-                                  self._script_engine(now))
+            definition = self.deployments.get(session, row.definition_id)
+            workflow = self.transaction.restore(definition, row.state, now)
             tasks = session.scalars(select(HumanTask).where(
                 HumanTask.instance_id == instance_id).order_by(HumanTask.created_at)).all()
             timers = session.scalars(select(Timer).where(
@@ -131,8 +141,8 @@ class QueryMixin:
                 "created_at": row.created_at.isoformat(),
                 "updated_at": row.updated_at.isoformat(),
                 "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-                "data": _jsonable(instance_data(workflow)),
-                "tasks": [_task_dict(t) for t in tasks],
+                "data": jsonable(instance_data(workflow)),
+                "tasks": [task_dict(t) for t in tasks],
                 "timers": [{"id": t.id, "element_id": t.element_id, "kind": t.kind,
                             "due_at": t.due_at.isoformat()} for t in timers],
                 "waiting_for": [{"kind": w.kind, "name": w.name, "element_id": w.element_id}
@@ -163,9 +173,8 @@ class QueryMixin:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
                 raise NotFound(f"instance {instance_id} does not exist")
-            definition = self._definition(session, row.definition_id)
-            workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
-                                  self._script_engine(now))
+            definition = self.deployments.get(session, row.definition_id)
+            workflow = self.transaction.restore(definition, row.state, now)
             flows = self._sequence_flows(session, row.definition_id)
             process_id = row.process_id
         completed: list[str] = []
@@ -210,10 +219,10 @@ class QueryMixin:
             "waiting": waiting,
         }
 
-    def _sequence_flows(self, session: Any, definition_id: int
+    def _sequence_flows(self, session: Session, definition_id: int
                         ) -> dict[tuple[str, str], list[str]]:
         """(source id, target id) -> ids of the sequence flows between them (cached)."""
-        cache = self.__dict__.setdefault("_flow_cache", {})
+        cache = self._flows
         if definition_id not in cache:
             files = session.scalar(select(ProcessDefinition.files).where(
                 ProcessDefinition.id == definition_id)) or {}
@@ -270,3 +279,37 @@ class QueryMixin:
         """When the earliest waiting timer falls due (an index lookup; for the scheduler)."""
         with self.store.read() as session:
             return session.scalar(select(func.min(Timer.due_at)))
+
+
+def open_task(session: Session, task_id: str) -> HumanTask:
+    """The projection row of an open task, or TaskNotOpen."""
+    row = session.get(HumanTask, task_id)
+    if row is None:
+        raise TaskNotOpen("task %(task)s is not open: it was completed or cancelled "
+                          "(or never existed)", task=task_id)
+    return row
+
+
+def task_dict(t: HumanTask) -> dict[str, Any]:
+    """An open task as callers see it."""
+    return {
+        "id": t.id, "element_id": t.element_id, "title": t.title, "lane": t.lane,
+        "candidate_groups": list(t.candidate_groups or []), "instance_id": t.instance_id,
+        "assignee": t.assignee, "form": t.form, "created_at": t.created_at.isoformat(),
+        "due_at": t.due_at.isoformat() if t.due_at else None,
+    }
+
+
+def _event_dict(e: InstanceEvent) -> dict[str, Any]:
+    return {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+            "element_id": e.element_id, "status_from": e.status_from,
+            "status_to": e.status_to, "data_changes": e.data_changes, "detail": e.detail}
+
+
+def _completed_elements(workflow: BpmnWorkflow) -> list[str]:
+    seen: list[str] = []
+    for task in workflow.get_tasks(state=TaskState.COMPLETED):
+        bpmn_id = task.task_spec.bpmn_id
+        if bpmn_id and bpmn_id not in seen:
+            seen.append(bpmn_id)
+    return seen

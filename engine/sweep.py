@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from engine.clock import Clock
 from engine.errors import Conflict, EngineError, NotFound
-from engine.store import Timer
+from engine.store import Store, Timer
+from engine.transaction import InstanceTransaction
 
 
 @dataclass
@@ -23,10 +25,24 @@ class SweepReport:
                 "skipped": self.skipped}
 
 
-class SweepMixin:
-    """Due timers: claimed with a lease, fired each in its instance's own transaction."""
+@dataclass(eq=False)
+class TimerSweep:
+    """Due timers: claimed with a lease, fired each in its instance's own transaction.
 
-    def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
+    The claim commits before any timer fires, so sweepers in other processes skip what this
+    one holds until `lease` runs out; a sweeper that dies only delays its timers by the lease.
+    Firing deletes a timer's row in the transaction that changes its instance, so it fires at
+    most once; the lease and the re-check of its due time under the instance lock make it fire
+    at least once.
+    """
+
+    store: Store
+    clock: Clock
+    transaction: InstanceTransaction
+    worker_id: str
+    lease: timedelta
+
+    def fire_due(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
         """Claim due timers and fire each in its instance's own transaction.
 
         With `now` given (tests, drills) every firing happens at that instant; otherwise each
@@ -34,14 +50,14 @@ class SweepMixin:
         """
         fixed = now
         report = SweepReport()
-        claimed = self._claim_timers(fixed or self.clock.now(), limit)
+        claimed = self.claim(fixed or self.clock.now(), limit)
         by_instance: dict[int, list[tuple[str, str]]] = {}
         for timer_id, instance_id, element_id in claimed:
             by_instance.setdefault(instance_id, []).append((timer_id, element_id))
         for instance_id, timers in by_instance.items():
             try:
-                fired = self._fire_instance(instance_id, [t[0] for t in timers],
-                                            fixed or self.clock.now())
+                fired = self.fire_instance(instance_id, [t[0] for t in timers],
+                                           fixed or self.clock.now())
             except EngineError as exc:
                 report.failed.append({"instance_id": instance_id, "error": str(exc),
                                       "timers": [t[1] for t in timers]})
@@ -56,7 +72,9 @@ class SweepMixin:
                                       "timers": [t[1] for t in timers]})
         return report
 
-    def _claim_timers(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
+    def claim(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
+        """Lease up to `limit` timers due at `now` that no live lease holds, earliest first;
+        commits the lease and returns (timer id, instance id, element id) of each."""
         lease_now = self.clock.now()
         timers = Timer.__table__
         with self.store.transaction() as session:
@@ -76,14 +94,16 @@ class SweepMixin:
             if rows:
                 conn.execute(update(timers).where(timers.c.id.in_([r.id for r in rows]))
                              .values(claimed_by=self.worker_id,
-                                     claimed_until=lease_now + self.timer_lease))
+                                     claimed_until=lease_now + self.lease))
         return [(r.id, r.instance_id, r.element_id) for r in rows]
 
-    def _fire_instance(self, instance_id: int, timer_ids: list[str], now: datetime
-                       ) -> list[dict[str, Any]] | None:
+    def fire_instance(self, instance_id: int, timer_ids: list[str], now: datetime
+                      ) -> list[dict[str, Any]] | None:
+        """Fire the claimed timers of one instance that are still due, in its transaction;
+        None when none is (fired by another sweeper, moved, or the instance is gone)."""
         with self.store.transaction() as session:
             try:
-                loaded = self._load(session, instance_id, now)
+                loaded = self.transaction.load(session, instance_id, now)
             except (NotFound, Conflict):
                 return None
             still_due = [t for t in timer_ids if t in loaded.before.timers
@@ -93,10 +113,10 @@ class SweepMixin:
                     Timer.id.in_(timer_ids), Timer.claimed_by == self.worker_id
                 ).values(claimed_by=None, claimed_until=None))
                 return None
-            incident = self._run(session, loaded, now, None, "timer_fired",
-                                 loaded.before.timers[still_due[0]].element_id,
-                                 detail={"timers": still_due},
-                                 act=loaded.workflow.refresh_timers)
+            incident = self.transaction.run(session, loaded, now, None, "timer_fired",
+                                            loaded.before.timers[still_due[0]].element_id,
+                                            detail={"timers": still_due},
+                                            act=loaded.workflow.refresh_timers)
             # A fired timer's row is gone; a cycle's moved row was rewritten unclaimed. Only a
             # claimed timer that is still waiting unchanged (not due after all) keeps a claim.
             kept = loaded.after.timers if loaded.after is not None else {}

@@ -2,35 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from jsonschema import Draft202012Validator
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import projections as proj
 from engine.clock import FixedClock
+from engine.deployments import DeployedDefinition, Deployments
 from engine.errors import Conflict, EngineError, NotFound
 from engine.operation import Hook, InstanceChange, Operation, running
 from engine.runtime import (
     HostScriptEngine,
+    _json_default,
     dump_state,
-    load_specs,
     load_state,
     parse_instant,
 )
+from engine.sandbox import Sandbox
 from engine.store import (
     HumanTask,
     Incident,
     InstanceEvent,
-    ProcessDefinition,
     ProcessInstance,
+    Store,
     TaskGroup,
     Timer,
     WaitingEvent,
@@ -83,35 +85,16 @@ class InstanceRow:
 
 
 @dataclass
-class _Loaded:
+class LoadedInstance:
     """One instance inside one transaction: row, live workflow and its projection before."""
 
     row: InstanceRow
-    definition: _DefinitionCache
+    definition: DeployedDefinition
     workflow: BpmnWorkflow
     before: proj.Snapshot
     data_before: dict[str, Any]
     status_before: str
     after: proj.Snapshot | None = None
-
-
-@dataclass
-class _DefinitionCache:
-    id: int
-    process_id: str
-    version: int
-    spec: Any
-    subprocess_specs: dict[str, Any]
-    task_meta: dict[str, dict[str, Any]]
-    validators: dict[str, Draft202012Validator] = field(default_factory=dict)
-
-    def validator(self, key: str) -> Draft202012Validator | None:
-        schema = (self.task_meta.get(key) or {}).get("form")
-        if schema is None:
-            return None
-        if key not in self.validators:
-            self.validators[key] = Draft202012Validator(schema)
-        return self.validators[key]
 
 
 def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
@@ -136,11 +119,59 @@ def data_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[st
     return changes or None
 
 
-class TransactionMixin:
-    """Load, act, run engine steps, save, rewrite projections, audit: one transaction."""
+def jsonable(value: Any) -> Any:
+    """`value` as the JSON it will be stored as (dates as ISO text, decimals as strings)."""
+    return json.loads(json.dumps(value, default=_json_default))
 
-    def _load(self, session: Session, instance_id: int, now: datetime,
-              expected_version: int | None = None, allow_error: bool = False) -> _Loaded:
+
+def task_uuid(task_id: str) -> UUID:
+    try:
+        return UUID(task_id)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise NotFound(f"{task_id!r} is not a task id") from exc
+
+
+@dataclass(eq=False)
+class InstanceTransaction:
+    """Load, act, run engine steps, save, rewrite projections, audit: one transaction.
+
+    The caller owns the session (one `Store.transaction()`); nothing here commits.
+    """
+
+    store: Store
+    deployments: Deployments
+    sandbox: Sandbox
+    # the engine's own dict and list: a service or listener registered later counts
+    services: Mapping[str, Callable[..., Any]]
+    listeners: list[Callable[[InstanceChange], None]]
+
+    def script_engine(self, now: datetime) -> HostScriptEngine:
+        return HostScriptEngine(self.sandbox, self.services, FixedClock(now))
+
+    def restore(self, definition: DeployedDefinition, state: str, now: datetime
+                ) -> BpmnWorkflow:
+        """A live workflow from saved state, its scripts and timers running at `now`."""
+        return load_state(state, definition.spec, definition.subprocess_specs,
+                          self.script_engine(now))
+
+    def create(self, session: Session, definition: DeployedDefinition, business_key: str | None,
+               now: datetime) -> LoadedInstance:
+        """A new instance row and its fresh workflow, loaded as if saved empty."""
+        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs,
+                                script_engine=self.script_engine(now))
+        instance_id = session.connection().execute(
+            insert(INSTANCES).values(
+                definition_id=definition.id, process_id=definition.process_id,
+                business_key=business_key, status=RUNNING, state="{}", version=0,
+                created_at=now, updated_at=now)
+            .returning(INSTANCES.c.id)).scalar_one()
+        row = InstanceRow(instance_id, definition.id, definition.process_id, business_key,
+                          RUNNING, "{}", 0)
+        return LoadedInstance(row, definition, workflow, proj.EMPTY, {}, RUNNING)
+
+    def load(self, session: Session, instance_id: int, now: datetime,
+             expected_version: int | None = None, allow_error: bool = False) -> LoadedInstance:
+        """Lock the instance row and rebuild its workflow; refuse an instance that moved on."""
         query = _LOAD_LOCKED if self.store.postgres else _LOAD
         found = session.connection().execute(query, {"b_id": instance_id}).first()
         if found is None:
@@ -156,19 +187,23 @@ class TransactionMixin:
         if row.status in (COMPLETED, CANCELLED) and not allow_error:
             raise Conflict("instance %(instance)s is %(status)s", instance=instance_id,
                            status=row.status)
-        definition = self._definition(session, row.definition_id)
-        workflow = load_state(row.state, definition.spec, definition.subprocess_specs,
-                              self._script_engine(now))
+        definition = self.deployments.get(session, row.definition_id)
+        workflow = self.restore(definition, row.state, now)
         # The projection rows always equal the snapshot of the saved state (only running
         # instances have any), so the diff after acting needs no query.
         before = proj.snapshot(workflow) if row.status == RUNNING else proj.EMPTY
-        return _Loaded(row, definition, workflow, before, instance_data(workflow), row.status)
+        return LoadedInstance(row, definition, workflow, before, instance_data(workflow),
+                              row.status)
 
-    def _run(self, session: Session, loaded: _Loaded, now: datetime, actor: str | None,
-             action: str, element_id: str | None, *, act: Callable[[], Any],
-             detail: dict[str, Any] | None = None, final_status: str | None = None,
-             hook: Hook | None = None) -> str | None:
-        """Act, run engine steps, save state and projections, append the audit event."""
+    def run(self, session: Session, loaded: LoadedInstance, now: datetime, actor: str | None,
+            action: str, element_id: str | None, *, act: Callable[[], Any],
+            detail: dict[str, Any] | None = None, final_status: str | None = None,
+            hook: Hook | None = None) -> str | None:
+        """Act, run engine steps, save state and projections, append the audit event.
+
+        A failure of diagram code does not raise: the instance is saved in error with an
+        incident, whose text is returned. A lost update raises Conflict.
+        """
         workflow = loaded.workflow
         row = loaded.row
         steps: list[str] = []
@@ -201,12 +236,12 @@ class TransactionMixin:
         opened = self._write_projections(session, loaded, after, now)
         loaded.after = after
         data_after = instance_data(workflow)
-        if self._listeners:
+        if self.listeners:
             change = InstanceChange(
                 operation, loaded.status_before, status, data_after, opened,
                 [t for t in loaded.before.tasks if t not in after.tasks], incident)
             with running(operation):
-                for listener in self._listeners:
+                for listener in self.listeners:
                     listener(change)
         event_detail = dict(detail or {})
         if steps:
@@ -217,11 +252,11 @@ class TransactionMixin:
             "instance_id": row.id, "at": now, "actor": actor, "action": action,
             "element_id": element_id, "status_from": loaded.status_before, "status_to": status,
             "data_changes": data_changes(loaded.data_before, data_after),
-            "detail": _jsonable(event_detail) or None,
+            "detail": jsonable(event_detail) or None,
         })
         return incident
 
-    def _record_incident(self, session: Session, loaded: _Loaded, exc: Exception,
+    def _record_incident(self, session: Session, loaded: LoadedInstance, exc: Exception,
                          now: datetime) -> str:
         task = getattr(exc, "task", None)
         element_id = task.task_spec.bpmn_id if task is not None else None
@@ -239,8 +274,8 @@ class TransactionMixin:
         where = f" at {element_id}" if element_id else ""
         return f"{message}{where}" + (f", line {line}" if line else "")
 
-    def _write_projections(self, session: Session, loaded: _Loaded, after: proj.Snapshot,
-                           now: datetime) -> list[dict[str, Any]]:
+    def _write_projections(self, session: Session, loaded: LoadedInstance,
+                           after: proj.Snapshot, now: datetime) -> list[dict[str, Any]]:
         """Bring the projection rows from `loaded.before` to `after`; returns opened tasks."""
         before, instance_id = loaded.before, loaded.row.id
         conn = session.connection()
@@ -253,7 +288,7 @@ class TransactionMixin:
             groups = []
             for task in new:
                 meta = loaded.definition.task_meta.get(task.meta_key) or {}
-                live = loaded.workflow.get_task_from_id(_uuid(task.id))
+                live = loaded.workflow.get_task_from_id(task_uuid(task.id))
                 task_groups = self._task_groups(live, meta)
                 rows.append({
                     "id": task.id, "instance_id": instance_id, "element_id": task.element_id,
@@ -306,83 +341,3 @@ class TransactionMixin:
         values = [value] if isinstance(value, str) else list(value or [])
         groups = [str(v)[:200] for v in values if str(v).strip()]
         return list(dict.fromkeys(groups)) or static
-
-    def _open_task(self, session: Session, task_id: str) -> HumanTask:
-        row = session.get(HumanTask, task_id)
-        if row is None:
-            raise TaskNotOpen("task %(task)s is not open: it was completed or cancelled "
-                              "(or never existed)", task=task_id)
-        return row
-
-    def _script_engine(self, now: datetime) -> HostScriptEngine:
-        return HostScriptEngine(self.sandbox, self.services, FixedClock(now))
-
-    def _definition_row(self, session: Session, process_id: str, version: int | None
-                        ) -> Any:
-        """The id and version of a deployed definition (not its files: they are large)."""
-        table = ProcessDefinition.__table__
-        query = select(table.c.id, table.c.version).where(table.c.process_id == process_id)
-        if version is None:
-            query = query.order_by(table.c.version.desc()).limit(1)
-        else:
-            query = query.where(table.c.version == version)
-        row = session.connection().execute(query).first()
-        if row is None:
-            which = "any version" if version is None else f"version {version}"
-            raise NotFound(f"process {process_id!r} has no deployed {which}; deploy it first")
-        return row
-
-    def _definition(self, session: Session, definition_id: int) -> _DefinitionCache:
-        cached = self._definitions.get(definition_id)
-        if cached is not None:
-            return cached
-        row = session.get(ProcessDefinition, definition_id)
-        if row is None:
-            raise NotFound(f"definition {definition_id} does not exist")
-        spec, subprocess_specs = load_specs(row.specs)
-        cached = _DefinitionCache(row.id, row.process_id, row.version, spec, subprocess_specs,
-                                  row.task_meta)
-        with self._definitions_lock:
-            self._definitions.setdefault(definition_id, cached)
-        return self._definitions[definition_id]
-
-
-def _uuid(task_id: str) -> Any:
-    from uuid import UUID
-
-    try:
-        return UUID(task_id)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise NotFound(f"{task_id!r} is not a task id") from exc
-
-
-def _task_dict(t: HumanTask) -> dict[str, Any]:
-    return {
-        "id": t.id, "element_id": t.element_id, "title": t.title, "lane": t.lane,
-        "candidate_groups": list(t.candidate_groups or []), "instance_id": t.instance_id,
-        "assignee": t.assignee, "form": t.form, "created_at": t.created_at.isoformat(),
-        "due_at": t.due_at.isoformat() if t.due_at else None,
-    }
-
-
-def _event_dict(e: InstanceEvent) -> dict[str, Any]:
-    return {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-            "element_id": e.element_id, "status_from": e.status_from,
-            "status_to": e.status_to, "data_changes": e.data_changes, "detail": e.detail}
-
-
-def _completed_elements(workflow: BpmnWorkflow) -> list[str]:
-    seen: list[str] = []
-    for task in workflow.get_tasks(state=TaskState.COMPLETED):
-        bpmn_id = task.task_spec.bpmn_id
-        if bpmn_id and bpmn_id not in seen:
-            seen.append(bpmn_id)
-    return seen
-
-
-def _jsonable(value: Any) -> Any:
-    import json
-
-    from engine.runtime import _json_default
-
-    return json.loads(json.dumps(value, default=_json_default))

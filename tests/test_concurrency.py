@@ -177,6 +177,6 @@ def test_a_claim_takes_no_more_than_its_limit(make_engine, clock, tmp_path):
     for _ in range(12):
         engine.start("wait")
     clock.advance(minutes=1)
-    assert len(engine._claim_timers(clock.now(), 3)) == 3
-    assert len(engine._claim_timers(clock.now(), 3)) == 3
+    assert len(engine.timer_sweep.claim(clock.now(), 3)) == 3
+    assert len(engine.timer_sweep.claim(clock.now(), 3)) == 3
     assert len(engine.fire_due_timers(limit=100).fired) == 6  # the other six, unclaimed

@@ -139,7 +139,7 @@ def test_an_expired_claim_is_picked_up_again(make_engine, clock, tmp_path):
     deploy(crashed, tmp_path, "wait", xml)
     crashed.start("wait")
     clock.advance(minutes=1)
-    assert len(crashed._claim_timers(clock.now(), 10)) == 1  # claimed, then the worker dies
+    assert len(crashed.timer_sweep.claim(clock.now(), 10)) == 1  # claimed, then the worker dies
     assert survivor.fire_due_timers().fired == []  # the lease still holds
     clock.advance(seconds=31)
     assert len(survivor.fire_due_timers().fired) == 1

@@ -1,0 +1,230 @@
+"""Instance commands: start, complete a task, deliver messages and signals, cancel, retry."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
+
+from engine import projections as proj
+from engine.clock import Clock
+from engine.definitions import meta_key
+from engine.deployments import Deployments
+from engine.errors import (
+    FIELD_REQUIRED,
+    Conflict,
+    InvalidInput,
+    Message,
+    NotFound,
+    schema_message,
+)
+from engine.operation import Hook, current_operation
+from engine.runtime import check_task_data
+from engine.store import Incident, ProcessInstance, Store, WaitingEvent
+from engine.transaction import (
+    CANCELLED,
+    COMPLETED,
+    ERROR,
+    TASKS,
+    InstanceRow,
+    InstanceTransaction,
+    TaskNotOpen,
+    task_uuid,
+)
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    id: int
+    process_id: str
+    status: str
+    version: int
+    business_key: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"instance_id": self.id, "process_id": self.process_id, "status": self.status,
+                "version": self.version, "business_key": self.business_key}
+
+
+@dataclass(eq=False)
+class Instances:
+    """Each command is one instance transaction: lock, load, act, run, save, project, audit."""
+
+    store: Store
+    clock: Clock
+    deployments: Deployments
+    transaction: InstanceTransaction
+
+    def start(self, process_id: str, data: Mapping[str, Any] | None, business_key: str | None,
+              version: int | None, actor: str | None, hook: Hook | None) -> InstanceSummary:
+        initial = check_task_data(dict(data or {}), "initial data")
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            row = self.deployments.find(session, process_id, version)
+            definition = self.deployments.get(session, row.id)
+            loaded = self.transaction.create(session, definition, business_key, now)
+
+            def act() -> None:
+                prepared = current_operation().prepared
+                initial.update(check_task_data(dict(prepared or {}), "prepared data"))
+                for task in loaded.workflow.get_tasks(state=TaskState.READY):
+                    task.data.update(initial)
+
+            self.transaction.run(session, loaded, now, actor, "start", None,
+                                 detail={"data": initial}, act=act, hook=hook)
+            return _summary(loaded.row)
+
+    def complete(self, task_id: str, data: Mapping[str, Any] | None, actor: str | None,
+                 expected_version: int | None, hook: Hook | None) -> InstanceSummary:
+        submitted = check_task_data(dict(data or {}), "task data")
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            human = session.connection().execute(
+                select(TASKS.c.instance_id, TASKS.c.assignee).where(TASKS.c.id == task_id)
+            ).first()
+            if human is None:
+                raise TaskNotOpen("task %(task)s is not open: it was completed or cancelled "
+                                  "(or never existed)", task=task_id)
+            if human.assignee and actor and human.assignee != actor:
+                raise Conflict("task %(task)s is assigned to %(holder)s; ask them, or unassign "
+                               "it first", task=task_id, holder=human.assignee)
+            loaded = self.transaction.load(session, human.instance_id, now, expected_version)
+            task = _ready_task(loaded.workflow, task_id)
+            validator = loaded.definition.validator(
+                meta_key(task.workflow.spec.name, task.task_spec.bpmn_id))
+            if validator is not None:
+                _validate_form(validator, submitted)
+
+            def act() -> None:
+                task.data.update(submitted)
+                task.run()
+
+            self.transaction.run(session, loaded, now, actor, "complete_task",
+                                 task.task_spec.bpmn_id,
+                                 detail={"task_id": task_id, "data": submitted}, act=act,
+                                 hook=hook)
+            return _summary(loaded.row)
+
+    def deliver(self, kind: str, name: str, data: Mapping[str, Any] | None,
+                instance_id: int | None, correlation_key: str | None,
+                actor: str | None) -> list[int]:
+        """Hand a message or signal to each instance waiting for it, each in its own
+        transaction; returns the instances that took it. A message names its instance."""
+        if kind == "message" and instance_id is None and correlation_key is None:
+            raise InvalidInput("say which instance the message is for: an instance id or a "
+                               "correlation key (business key)")
+        payload = check_task_data(dict(data or {}), f"{kind} data")
+        with self.store.transaction() as session:
+            query = select(WaitingEvent.instance_id).where(
+                WaitingEvent.kind == kind, WaitingEvent.name == name).distinct()
+            if instance_id is not None:
+                query = query.where(WaitingEvent.instance_id == instance_id)
+            if correlation_key is not None:
+                query = query.join(ProcessInstance,
+                                   ProcessInstance.id == WaitingEvent.instance_id).where(
+                    ProcessInstance.business_key == correlation_key)
+            targets = list(session.scalars(query.order_by(WaitingEvent.instance_id)))
+        if not targets and kind == "message":
+            who = f"instance {instance_id}" if instance_id is not None else (
+                f"business key {correlation_key!r}")
+            raise NotFound(f"no instance with {who} is waiting for message {name!r}")
+        delivered = []
+        for target in targets:
+            now = self.clock.now()
+            with self.store.transaction() as session:
+                loaded = self.transaction.load(session, target, now)
+                waiting = proj.find_waiting(loaded.workflow, kind, name)
+                if not waiting:
+                    continue
+
+                act = functools.partial(_deliver_event, loaded.workflow, waiting, payload)
+                self.transaction.run(
+                    session, loaded, now, actor, f"{kind}_received",
+                    waiting[0][0].task_spec.bpmn_id if waiting[0][0] else None,
+                    detail={"name": name, "data": payload}, act=act)
+                delivered.append(target)
+        return delivered
+
+    def cancel(self, instance_id: int, actor: str | None, reason: str | None
+               ) -> InstanceSummary:
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            loaded = self.transaction.load(session, instance_id, now, allow_error=True)
+            if loaded.row.status in (COMPLETED, CANCELLED):
+                raise Conflict("instance %(instance)s is already %(status)s",
+                               instance=instance_id, status=loaded.row.status)
+            self.transaction.run(session, loaded, now, actor, "cancel", None,
+                                 detail={"reason": reason}, act=loaded.workflow.cancel,
+                                 final_status=CANCELLED)
+            return _summary(loaded.row)
+
+    def retry(self, instance_id: int, actor: str | None) -> InstanceSummary:
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            loaded = self.transaction.load(session, instance_id, now, allow_error=True)
+            if loaded.row.status != ERROR:
+                raise Conflict("instance %(instance)s is %(status)s, not in error; there is "
+                               "nothing to retry", instance=instance_id,
+                               status=loaded.row.status)
+            failed = loaded.workflow.get_tasks(state=TaskState.ERROR)
+
+            def act() -> None:
+                for task in failed:
+                    loaded.workflow.reset_from_task_id(task.id)
+
+            session.execute(update(Incident).where(
+                Incident.instance_id == instance_id, Incident.resolved_at.is_(None)
+            ).values(resolved_at=now))
+            self.transaction.run(session, loaded, now, actor, "retry",
+                                 failed[0].task_spec.bpmn_id if failed else None, act=act)
+            return _summary(loaded.row)
+
+
+def _summary(row: InstanceRow) -> InstanceSummary:
+    return InstanceSummary(row.id, row.process_id, row.status, row.version, row.business_key)
+
+
+def _ready_task(workflow: BpmnWorkflow, task_id: str) -> Any:
+    try:
+        task = workflow.get_task_from_id(task_uuid(task_id))
+    except Exception:  # noqa: BLE001 - Spiff raises a bare exception for unknown ids
+        task = None
+    if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+        raise TaskNotOpen("task %(task)s is no longer open; someone else completed it",
+                          task=task_id)
+    return task
+
+
+def _validate_form(validator: Draft202012Validator, data: dict[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    for error in validator.iter_errors(data):
+        if error.validator == "required":
+            missing = [name for name in error.validator_value if name not in error.instance]
+            path = ".".join([*map(str, error.absolute_path), *missing[:1]])
+            errors[path or "(form)"] = Message(FIELD_REQUIRED)
+            for name in missing[1:]:
+                errors[".".join([*map(str, error.absolute_path), name])] = Message(
+                    FIELD_REQUIRED)
+        else:
+            path = ".".join(map(str, error.absolute_path)) or "(form)"
+            errors.setdefault(path, schema_message(error))
+    if errors:
+        raise InvalidInput("the form has errors: %(errors)s", errors, errors="; ".join(
+            f"{k}: {v}" for k, v in sorted(errors.items())))
+
+
+def _deliver_event(workflow: BpmnWorkflow, waiting: list[tuple[Any, Any]],
+                   payload: dict[str, Any]) -> None:
+    """Hand a message or signal to the workflow; without a target variable, merge its data."""
+    for task, definition in waiting:
+        variable = getattr(definition, "message_var", None) or getattr(definition, "variable",
+                                                                         None)
+        if task is not None and variable is None:
+            task.data.update(payload)
+    workflow.send_event(BpmnEvent(waiting[0][1], payload))
