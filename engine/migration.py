@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from engine.clock import Clock
 from engine.deployments import DeployedDefinition, Deployments
 from engine.errors import Conflict, NotFound
-from engine.runtime import _serializer
+from engine.runtime import workflow_serializer
 from engine.store import ProcessInstance, Store
 from engine.transaction import ERROR, RUNNING, InstanceTransaction, LoadedInstance
 
@@ -22,7 +22,7 @@ ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERR
 def plan(loaded: LoadedInstance, target: DeployedDefinition) -> dict[str, Any]:
     """What moving one loaded instance to `target` would change, and whether it is safe."""
     workflow = loaded.workflow
-    registry = _serializer().registry
+    registry = workflow_serializer().registry
     top, subs = diff_workflow(registry, workflow, target.spec, target.subprocess_specs)
     problems: list[str] = []
     removed_active = [t for t in top.removed if t.has_state(ACTIVE)]

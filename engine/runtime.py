@@ -287,7 +287,7 @@ class HostScriptEngine(PythonScriptEngine):
                 f"service {operation_name!r} failed: {exc}", task=task, exception=exc
             ) from exc
         try:
-            return json.dumps(result, default=_json_default)
+            return json.dumps(result, default=json_default)
         except TypeError as exc:
             raise WorkflowTaskException(
                 f"service {operation_name!r} returned a value that is not JSON: {exc}", task=task
@@ -306,7 +306,7 @@ class HostScriptEngine(PythonScriptEngine):
         return line_number, error_line
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -358,7 +358,7 @@ def _registry() -> DefaultRegistry:
 _local = threading.local()
 
 
-def _serializer() -> BpmnWorkflowSerializer:
+def workflow_serializer() -> BpmnWorkflowSerializer:
     """One serializer per thread: Spiff's registry keeps per-call state in an attribute."""
     serializer = getattr(_local, "serializer", None)
     if serializer is None:
@@ -369,7 +369,7 @@ def _serializer() -> BpmnWorkflowSerializer:
 
 def dump_state(workflow: BpmnWorkflow) -> str:
     """The workflow's state as JSON, without its spec."""
-    serializer = _serializer()
+    serializer = workflow_serializer()
     serializer.registry._encoder_mode = True
     try:
         return json.dumps(serializer.registry.convert(workflow), cls=serializer._encoder_cls)
@@ -381,13 +381,14 @@ def load_state(state: str, spec: Any, subprocess_specs: Mapping[str, Any],
                script_engine: HostScriptEngine) -> BpmnWorkflow:
     """A workflow rebuilt from its saved state and its definition's (shared) specs."""
     dct = json.loads(state)
-    workflow = _serializer().registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
+    workflow = workflow_serializer().registry.restore(dct, spec=spec,
+                                                      subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
 
 
 def dump_specs(spec: BpmnProcessSpec, subprocess_specs: Mapping[str, Any]) -> str:
-    registry = _serializer().registry
+    registry = workflow_serializer().registry
     return json.dumps({
         "spec": registry.convert(spec),
         "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()},
@@ -396,7 +397,7 @@ def dump_specs(spec: BpmnProcessSpec, subprocess_specs: Mapping[str, Any]) -> st
 
 def load_specs(text: str) -> tuple[Any, dict[str, Any]]:
     dct = json.loads(text)
-    registry = _serializer().registry
+    registry = workflow_serializer().registry
     spec = registry.restore(dct["spec"])
     subprocess_specs = {name: registry.restore(s) for name, s in dct["subprocess_specs"].items()}
     use_host_clock([spec, *subprocess_specs.values()])

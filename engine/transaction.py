@@ -21,8 +21,8 @@ from engine.errors import Conflict, EngineError, NotFound
 from engine.operation import Hook, InstanceChange, Operation, running
 from engine.runtime import (
     HostScriptEngine,
-    _json_default,
     dump_state,
+    json_default,
     load_state,
     parse_instant,
 )
@@ -121,7 +121,7 @@ def data_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[st
 
 def jsonable(value: Any) -> Any:
     """`value` as the JSON it will be stored as (dates as ISO text, decimals as strings)."""
-    return json.loads(json.dumps(value, default=_json_default))
+    return json.loads(json.dumps(value, default=json_default))
 
 
 def task_uuid(task_id: str) -> UUID:
