@@ -23,7 +23,7 @@ from engine.definitions import SourceFile
 from engine.deployments import Deployment, Deployments
 from engine.instances import Instances, InstanceSummary
 from engine.migration import Migration
-from engine.operation import Hook, InstanceChange
+from engine.operation import BusinessKey, Hook, InstanceChange
 from engine.queries import Queries
 from engine.sandbox import Sandbox
 from engine.store import Store
@@ -100,12 +100,14 @@ class Engine:
     # ------------------------------------------------------------------ instances
 
     def start(self, process_id: str, data: Mapping[str, Any] | None = None, *,
-              business_key: str | None = None, version: int | None = None,
+              business_key: BusinessKey | None = None, version: int | None = None,
               actor: str | None = None, hook: Hook | None = None) -> InstanceSummary:
         """Start an instance of the latest (or a given) version and run it to its first wait.
 
-        `hook(operation)` runs first inside the same transaction (the host writes its own rows
-        there); a mapping it returns is added to the initial data.
+        `business_key` may be a function of the transaction's session that returns the key:
+        the host allocates it (a tracking number) in the same transaction, so a failed start
+        uses none up. `hook(operation)` runs first inside the same transaction (the host
+        writes its own rows there); a mapping it returns is added to the initial data.
         """
         return self._instances.start(process_id, data, business_key, version, actor, hook)
 

@@ -24,7 +24,7 @@ from engine.errors import (
     NotFound,
     schema_message,
 )
-from engine.operation import Hook, current_operation
+from engine.operation import BusinessKey, Hook, current_operation
 from engine.runtime import check_task_data
 from engine.store import Incident, ProcessInstance, Store, WaitingEvent
 from engine.transaction import (
@@ -61,13 +61,16 @@ class Instances:
     deployments: Deployments
     transaction: InstanceTransaction
 
-    def start(self, process_id: str, data: Mapping[str, Any] | None, business_key: str | None,
-              version: int | None, actor: str | None, hook: Hook | None) -> InstanceSummary:
+    def start(self, process_id: str, data: Mapping[str, Any] | None,
+              business_key: BusinessKey | None, version: int | None, actor: str | None,
+              hook: Hook | None) -> InstanceSummary:
         initial = check_task_data(dict(data or {}), "initial data")
         now = self.clock.now()
         with self.store.transaction() as session:
             row = self.deployments.find(session, process_id, version)
             definition = self.deployments.get(session, row.id)
+            if callable(business_key):  # allocated by the host, in this transaction
+                business_key = business_key(session)
             loaded = self.transaction.create(session, definition, business_key, now)
 
             def act() -> None:

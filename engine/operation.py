@@ -44,6 +44,8 @@ class InstanceChange:
 
 
 Hook = Callable[[Operation], "Mapping[str, Any] | None"]
+# A business key, or a function of the starting transaction's session that allocates one.
+BusinessKey = str | Callable[[Session], str]
 
 _current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
     "aduan_engine_operation", default=None)

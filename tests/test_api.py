@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_a_pothole_report_goes_from_submission_to_closure(regency):
     receipt = regency.submit(photo=True, title="Jalan berlubang di Jl. Provinsi km 5",
@@ -229,3 +231,22 @@ def test_the_head_of_diskominfo_oversees_every_opd_but_not_anonim_identities(reg
     listed = regency.get("/api/v1/complaints", as_="kadis.kominfo")
     assert tracking in [item["tracking_number"] for item in listed["items"]]
     regency.get(f"/api/v1/complaints/{tracking}", as_="kadis.dlh", expect=404)
+
+
+def test_a_submission_that_fails_uses_up_no_tracking_number(regency, monkeypatch):
+    """The tracking number is allocated in the submission's own transaction: a filing that
+    fails part way leaves no gap in the year's numbers."""
+    from workflows import access
+
+    def broken(secret: str) -> str:
+        raise RuntimeError("the disk is full")
+
+    first = regency.submit(photo=True)["tracking_number"]
+    monkeypatch.setattr(access, "digest", broken)
+    with pytest.raises(RuntimeError):
+        regency.domain.reports.submit({
+            "classification": "aspirasi", "category": "other", "title": "Taman kota",
+            "body": "Mohon taman kota diberi lampu.", "anonymous": True})
+    monkeypatch.undo()
+    second = regency.submit(photo=True)["tracking_number"]
+    assert (first, second) == ("PPU-2026-000001", "PPU-2026-000002")

@@ -83,14 +83,16 @@ class Reports:
         stored = ctx.storage.check(uploads)
         ctx.storage.save(uploads, stored)
         now = ctx.now()
-        with ctx.transaction() as session:
-            tracking = allocate_tracking_number(session, ctx.config.tracking_prefix,
-                                                now.astimezone(ctx.config.tzinfo).year)
+        year = now.astimezone(ctx.config.tzinfo).year
         secret = access.new_secret()
         has_photo = any(s.kind == "photo" for s in stored)
 
+        def number(session: Session) -> str:  # in the submission's own transaction
+            return allocate_tracking_number(session, ctx.config.tracking_prefix, year)
+
         def create(operation: Operation) -> dict[str, Any]:
             session = operation.session
+            tracking = operation.business_key
             complaint = Complaint(
                 tracking_number=tracking, secret_hash=access.digest(secret),
                 status=ids.STATUS_SUBMITTED, channel=channel, language=language,
@@ -107,10 +109,9 @@ class Reports:
             session.add(ComplaintEvent(
                 complaint_id=complaint.id, at=now, actor=COMPLAINANT, kind="submitted",
                 status_to=ids.STATUS_SUBMITTED, text=None, public=True))
-            return {"complaint_id": complaint.id}
+            return {"tracking_number": tracking, "complaint_id": complaint.id}
 
         start_data = {
-            "tracking_number": tracking,
             "classification": fields["classification"],
             "misconduct": fields["misconduct"],
             "category": fields["category"],
@@ -118,8 +119,9 @@ class Reports:
             "road_status": fields.get("road_status") or "",
             "has_photo": has_photo,
         }
-        ctx.engine.start(ids.PROCESS_ID, start_data, business_key=tracking,
-                         actor=COMPLAINANT, hook=create)
+        started = ctx.engine.start(ids.PROCESS_ID, start_data, business_key=number,
+                                   actor=COMPLAINANT, hook=create)
+        tracking = started.business_key
         return {"tracking_number": tracking, "secret": secret, "status": ids.STATUS_SUBMITTED,
                 "status_label": ids.STATUS_LABELS[ids.STATUS_SUBMITTED]["id"]}
 
