@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.assignment import Assignments
 from engine.clock import Clock, SystemClock
+from engine.decisions import Decisions
 from engine.definitions import SourceFile
 from engine.deployments import Deployment, Deployments
 from engine.instances import Instances, InstanceSummary
@@ -62,6 +63,7 @@ class Engine:
         self._queries = Queries(self.store, self.clock, self._deployments, transaction)
         self._assignments = Assignments(self.store, self.clock)
         self._migration = Migration(self.store, self.clock, self._deployments, transaction)
+        self._decisions = Decisions(self.store, self.clock, self._deployments, transaction)
         # Public for hosts that claim and fire in separate steps (tests, probes, drills).
         self.timer_sweep = TimerSweep(self.store, self.clock, transaction, self.worker_id,
                                       self.timer_lease)
@@ -184,6 +186,13 @@ class Engine:
 
     def definition_files(self, process_id: str, version: int | None = None) -> dict[str, str]:
         return self._queries.definition_files(process_id, version)
+
+    def decide(self, process_id: str, decision_id: str, *inputs: Mapping[str, Any],
+               version: int | None = None) -> list[dict[str, Any]]:
+        """A decision table of the latest (or a given) deployed version, evaluated outside
+        any instance for each set of inputs: what the diagram will decide for them
+        (engine/decisions.py)."""
+        return self._decisions.decide(process_id, decision_id, inputs, version)
 
     def tasks(self, *, instance_id: int | None = None, lane: str | None = None,
               group: str | None = None, groups: Iterable[str] | None = None,

@@ -517,3 +517,26 @@ def test_an_anonim_reporter_appears_on_no_page_of_an_agency(site):
                 assert part not in text, (username, response.request.path, part)
     page = admin.text(admin.get(f"/cases/{tracking}"))
     assert all(part in page for part in identity)
+
+
+def test_the_forms_help_texts_name_the_working_days_of_the_deployed_deadline_table(site):
+    """The budgets the case page's help texts name come from deadlines.dmn as deployed: a
+    designer who gives verification four working days changes the page, no code."""
+    from engine import SourceFile
+    from workflows import diagram_ids as ids
+    from workflows.lifecycle import BPMN_DIR
+
+    tracking = site.regency.submit(photo=True)["tracking_number"]
+    site.login("admin.kominfo")
+    page = site.text(site.get(f"/cases/{tracking}"))
+    assert "Tenggat verifikasi (3 hari kerja) terus berjalan" in page
+    assert "Pelapor punya 10 hari kerja untuk menjawab" in page
+    files = [SourceFile.read(BPMN_DIR / name) for name in ids.DEPLOYMENT_FILES]
+    changed = [SourceFile(f.name, f.content.replace(
+        '<outputEntry id="rule_verification_output_budget_days">\n          <text>3</text>',
+        '<outputEntry id="rule_verification_output_budget_days">\n          <text>4</text>'))
+        if f.name == "deadlines.dmn" else f for f in files]
+    assert changed != files
+    assert site.regency.engine.deploy(changed, process_id=ids.PROCESS_ID).version == 2
+    page = site.text(site.get(f"/cases/{tracking}"))
+    assert "Tenggat verifikasi (4 hari kerja) terus berjalan" in page

@@ -71,6 +71,7 @@ ROLE_UNIT: Final = "unit"
 
 ROUTE_REPORT: Final = "route_report"  # outputs authority, handler_level, agency_code
 STEP_BUDGET: Final = "step_budget"  # output budget_days
+BUDGET_DAYS: Final = "budget_days"  # step_budget's output: the step's working days
 DECISIONS: Final = (ROUTE_REPORT, STEP_BUDGET)
 ROUTING_TASK: Final = "determine_routing"  # the business rule task calling route_report
 

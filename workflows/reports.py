@@ -50,12 +50,19 @@ class Tracked:
 
 @dataclass(frozen=True)
 class Case:
-    """The officer's case page: the report, the agencies a form may name, and what the
-    routing table suggests when the report waits for its disposition."""
+    """The officer's case page: the report, the agencies a form may name, what the routing
+    table suggests when the report waits for its disposition, and the working days each
+    step of the report gets (deadlines.dmn, for the forms' help texts)."""
 
     document: dict[str, Any]
     agencies: list[dict[str, Any]]
     routing: dict[str, Any] | None
+    budgets: dict[str, float]
+
+
+# The steps whose working days the officers' forms name.
+NAMED_STEPS = (ids.STEP_VERIFICATION, ids.STEP_FOLLOW_UP, ids.STEP_COMPLAINANT_WINDOW,
+               ids.STEP_INFO_REQUEST)
 
 
 class Reports:
@@ -207,7 +214,19 @@ class Reports:
         document = self.get(tracking_number, principal)
         routing = self.routing(document["tracking_number"], principal) if "dispose" in (
             document.get("available_actions") or []) else None
-        return Case(document, self.agencies(), routing)
+        return Case(document, self.agencies(), routing,
+                    self.step_budgets(document["classification"], document["misconduct"]))
+
+    def step_budgets(self, classification: str, misconduct: bool) -> dict[str, float]:
+        """The working days the lifecycle's deadline table (deadlines.dmn, as deployed now)
+        gives each named step of a report of this kind; a step it gives none is left out."""
+        decided = self.ctx.engine.decide(
+            ids.PROCESS_ID, ids.STEP_BUDGET,
+            *({"step": step, "classification": classification, "misconduct": misconduct}
+              for step in NAMED_STEPS))
+        return {step: found[ids.BUDGET_DAYS] for step, found in zip(NAMED_STEPS, decided,
+                                                                     strict=True)
+                if found.get(ids.BUDGET_DAYS) is not None}
 
     def attachment(self, tracking_number: str, attachment_id: int,
                    principal: access.Principal) -> tuple[Attachment, bytes]:

@@ -21,7 +21,7 @@ from flask import (
 )
 
 from web import auth
-from web.i18n import N_, gettext, say
+from web.i18n import N_, format_number, gettext, say
 from web.pages import pages
 from web.pages.common import domain, settings
 from web.pages.officers import (
@@ -39,6 +39,7 @@ from workflows.actions import ACTIONS, OTHER_ACTIONS
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.groups import for_complainant
 from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
+from workflows.reports import NAMED_STEPS
 from workflows.sla import STEP_LABELS
 from workflows.stats import CATEGORY_LABELS, CHANNEL_LABELS, CLASSIFICATION_LABELS
 from workflows.storage import FILE_EMPTY, FILE_NOT_ACCEPTED, FILE_TOO_LARGE, Upload
@@ -51,19 +52,21 @@ ACCEPTED_FILES = "image/jpeg,image/png,image/webp,application/pdf,video/mp4,.jpg
 ACTION_TEXTS = {
     "verify": (N_("Verify"), N_(
         "The report is complete and for the regency: it goes on to disposition. The "
-        "verification deadline (3 working days) keeps running until it is dispositioned.")),
+        "verification deadline (%(verification)s working days) keeps running until it is "
+        "dispositioned.")),
     "dispose": (N_("Dispose to an agency"), N_(
         "Send the report to the agency in charge. The verification deadline stops; the "
-        "agency has 5 working days to follow up, and the resolution deadline starts.")),
+        "agency has %(follow_up)s working days to follow up, and the resolution deadline "
+        "starts.")),
     "delegate": (N_("Delegate to a unit"), N_(
         "Hand the follow-up to one of your agency's units. The deadlines keep running.")),
     "respond": (N_("Answer"), N_(
         "Post the follow-up for the complainant. A final answer stops the deadlines and "
-        "gives the complainant 10 working days to reply; an interim answer stops the "
-        "follow-up deadline while the resolution deadline keeps running.")),
+        "gives the complainant %(complainant_window)s working days to reply; an interim answer "
+        "stops the follow-up deadline while the resolution deadline keeps running.")),
     "request_info": (N_("Ask the complainant for information"), N_(
-        "The verification deadline pauses. The complainant has 10 working days to answer; "
-        "without an answer the report is archived.")),
+        "The verification deadline pauses. The complainant has %(info_request)s working days to "
+        "answer; without an answer the report is archived.")),
     "archive": (N_("Archive"), N_(
         "Close the report without follow-up (spam, unclear, too general). The deadline "
         "stops.")),
@@ -203,11 +206,13 @@ def _field(action: str, name: str, schema: Mapping[str, Any], required: bool,
 
 
 def action_forms(document: Mapping[str, Any], agencies: list[dict[str, Any]],
-                 principal: access.Principal, routing: Mapping[str, Any] | None = None
-                 ) -> list[dict[str, Any]]:
+                 principal: access.Principal, routing: Mapping[str, Any] | None = None,
+                 budgets: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
     """A form for each verb this officer may use now, built from its JSON schema; the
-    disposition starts from what the routing table suggests."""
+    disposition starts from what the routing table suggests; the help texts name the
+    working days the deadline table gives each step (`budgets`, by step)."""
     available = set(document.get("available_actions") or []) - COMPLAINANT_ACTIONS
+    days = {step: format_number((budgets or {}).get(step)) for step in NAMED_STEPS}
     forms = []
     for action in OFFICER_ACTIONS:
         if action not in available:
@@ -228,7 +233,8 @@ def action_forms(document: Mapping[str, Any], agencies: list[dict[str, Any]],
                 if field["name"] == "agency_code" and routing.get("agency_code"):
                     field["default"] = routing["agency_code"]
         title, help_text = ACTION_TEXTS[action]
-        forms.append({"action": action, "title": gettext(title), "help": gettext(help_text),
+        forms.append({"action": action, "title": gettext(title),
+                      "help": gettext(help_text, **days),
                       "fields": fields, "multipart": action == "respond", "notes": notes})
     return forms
 
@@ -378,7 +384,7 @@ def render_case(tracking: str, *, status: int = 200, open_action: str | None = N
                      and set(t["candidate_groups"]) & principal.groups]
     return render_template(
         "staff/case.html", doc=document, photos=photos, files=files, location=location,
-        forms=action_forms(document, agencies, principal, routing), tasks=tasks,
+        forms=action_forms(document, agencies, principal, routing, case.budgets), tasks=tasks,
         held_by_other=held_by_other, open_action=open_action, values=values or {},
         errors=errors or {}, message=message, settings=settings(),
         category_labels=CATEGORY_LABELS, classification_labels=CLASSIFICATION_LABELS,

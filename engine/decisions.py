@@ -1,0 +1,71 @@
+"""Deciding with a deployed definition's DMN tables outside any instance: what a host shows
+before the diagram decides (the working days a step will get, for a form's help text)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.clock import Clock
+from engine.deployments import Deployments
+from engine.errors import NotFound
+from engine.runtime import check_task_data
+from engine.store import ProcessDefinition, Store
+from engine.transaction import InstanceTransaction
+
+
+@dataclass
+class _Inputs:
+    """What a decision table reads of a task: its data, and the script engine of its workflow
+    (the sandbox evaluates every cell, as in an instance)."""
+
+    data: dict[str, Any]
+    workflow: Any
+
+
+@dataclass(eq=False)
+class Decisions:
+    """Evaluates a decision of the latest (or a given) deployed version of a process."""
+
+    store: Store
+    clock: Clock
+    deployments: Deployments
+    transaction: InstanceTransaction
+    _tables: dict[tuple[int, str], Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def decide(self, process_id: str, decision_id: str, inputs: Sequence[Mapping[str, Any]],
+               version: int | None = None) -> list[dict[str, Any]]:
+        """The outputs of the decision for each set of inputs (the first matching rule's, or
+        each rule's for a COLLECT table; {} when no rule matches), in one read."""
+        checked = [check_task_data(dict(data), "decision inputs") for data in inputs]
+        with self.store.read() as session:
+            row = self.deployments.find(session, process_id, version)
+            table = self._tables.get((row.id, decision_id))
+            if table is None:
+                files = session.get(ProcessDefinition, row.id).files
+                table = self._table(files, process_id, row.version, decision_id)
+                with self._lock:
+                    self._tables[(row.id, decision_id)] = table
+        workflow = SimpleNamespace(script_engine=self.transaction.script_engine(
+            self.clock.now()))
+        return [dict(table.result(_Inputs(data, workflow))) for data in checked]
+
+    @staticmethod
+    def _table(files: Mapping[str, str], process_id: str, version: int, decision_id: str
+               ) -> Any:
+        parser = SpiffBpmnParser(validator=None)
+        for name, text in sorted(files.items()):
+            if name.endswith(".dmn"):
+                parser.add_dmn_str(text.encode("utf-8"), filename=name)
+        try:
+            return parser.get_engine(decision_id, None)
+        except ValidationException as exc:
+            raise NotFound(f"version {version} of {process_id} has no decision "
+                           f"{decision_id!r}") from exc

@@ -1,0 +1,47 @@
+"""Engine.decide: a deployed decision table evaluated outside any instance, by version."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import InvalidInput, NotFound, SourceFile
+from tests.diagram import linear
+from tests.test_definitions import dmn, rule_task
+
+
+def deploy(engine, cells):
+    return engine.deploy([
+        SourceFile("ruled.bpmn", linear("ruled", rule_task("assess", "priority_table"))),
+        SourceFile("priority.dmn", dmn("priority_table", cells))])
+
+
+def test_a_decision_answers_each_set_of_inputs_as_the_diagram_would(engine):
+    deploy(engine, [('"roads"', '"high"'), ('"water"', '"medium"'), ("", '"low"')])
+    assert engine.decide("ruled", "priority_table", {"category": "roads"},
+                         {"category": "water"}, {"category": "health"}) == [
+        {"priority": "high"}, {"priority": "medium"}, {"priority": "low"}]
+    instance = engine.start("ruled", {"category": "water"})
+    assert engine.instance(instance.id)["data"]["priority"] == "medium"
+
+
+def test_no_matching_rule_decides_nothing(engine):
+    deploy(engine, [('"roads"', '"high"')])
+    assert engine.decide("ruled", "priority_table", {"category": "health"}) == [{}]
+
+
+def test_the_latest_version_decides_unless_another_is_named(engine):
+    deploy(engine, [("", '"low"')])
+    deploy(engine, [("", '"high"')])
+    assert engine.decide("ruled", "priority_table", {"category": "x"}) == [{"priority": "high"}]
+    assert engine.decide("ruled", "priority_table", {"category": "x"}, version=1) == [
+        {"priority": "low"}]
+
+
+def test_an_unknown_decision_or_process_and_unstorable_inputs_are_refused(engine):
+    deploy(engine, [("", '"low"')])
+    with pytest.raises(NotFound, match="no decision 'nope'"):
+        engine.decide("ruled", "nope", {})
+    with pytest.raises(NotFound):
+        engine.decide("other", "priority_table", {})
+    with pytest.raises(InvalidInput):
+        engine.decide("ruled", "priority_table", {"category": object()})
