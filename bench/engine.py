@@ -12,6 +12,9 @@ the end. SQLite always runs, on files in a temporary directory.
 
 Human-readable progress goes to stdout; the LAST line is one JSON object with every figure
 and a pass/fail boolean per target (see BENCHMARKS.md).
+
+One file on purpose, though long: a benchmark is read, run and changed as a whole, and
+nothing outside bench/ imports it.
 """
 
 from __future__ import annotations

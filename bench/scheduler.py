@@ -29,6 +29,9 @@ Linux also counts the image it inherited from this process before exec).
 
 Human-readable progress goes to stdout; the LAST line is one JSON object with every figure
 and a pass/fail boolean per target (see BENCHMARKS.md).
+
+One file on purpose, though long: a benchmark is read, run and changed as a whole, and
+nothing outside bench/ imports it.
 """
 
 from __future__ import annotations

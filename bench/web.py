@@ -38,6 +38,9 @@ directory.
 
 Human-readable progress goes to stdout; the LAST line is one JSON object with every figure
 and a pass/fail boolean per target (see BENCHMARKS.md).
+
+One file on purpose, though long: a benchmark is read, run and changed as a whole (its data,
+servers, clients and report together), and nothing outside bench/ imports it.
 """
 
 from __future__ import annotations
