@@ -3,7 +3,9 @@ before the diagram decides (the working days a step will get, for a form's help 
 
 from __future__ import annotations
 
+import json
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -18,6 +20,8 @@ from engine.errors import NotFound
 from engine.runtime import check_task_data
 from engine.store import ProcessDefinition, Store
 from engine.transaction import InstanceTransaction
+
+ANSWERS_KEPT = 1024
 
 
 @dataclass
@@ -38,6 +42,9 @@ class Decisions:
     deployments: Deployments
     transaction: InstanceTransaction
     _tables: dict[tuple[int, str], Any] = field(default_factory=dict)
+    # A decision is a function of its inputs (DMN): answers are kept per version and inputs.
+    _answers: OrderedDict[tuple[int, str, str], dict[str, Any]] = field(
+        default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def decide(self, process_id: str, decision_id: str, inputs: Sequence[Mapping[str, Any]],
@@ -53,9 +60,22 @@ class Decisions:
                 table = self._table(files, process_id, row.version, decision_id)
                 with self._lock:
                     self._tables[(row.id, decision_id)] = table
-        workflow = SimpleNamespace(script_engine=self.transaction.script_engine(
-            self.clock.now()))
-        return [dict(table.result(_Inputs(data, workflow))) for data in checked]
+        workflow = None  # a script engine only when something must be evaluated
+        found = []
+        for data in checked:
+            key = (row.id, decision_id, json.dumps(data, sort_keys=True, default=str))
+            with self._lock:
+                answer = self._answers.get(key)
+            if answer is None:
+                workflow = workflow or SimpleNamespace(
+                    script_engine=self.transaction.script_engine(self.clock.now()))
+                answer = dict(table.result(_Inputs(data, workflow)))
+                with self._lock:
+                    self._answers[key] = answer
+                    while len(self._answers) > ANSWERS_KEPT:
+                        self._answers.popitem(last=False)
+            found.append(dict(answer))
+        return found
 
     @staticmethod
     def _table(files: Mapping[str, str], process_id: str, version: int, decision_id: str
