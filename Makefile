@@ -21,9 +21,10 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# The suite on every core (pytest-xdist); `pytest` alone runs it in one process.
 test: $(STAMP) lint
 	scripts/ensure-chromium
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 bench: $(STAMP)
 	$(PY) bench/engine.py
