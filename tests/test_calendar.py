@@ -1,4 +1,8 @@
-"""The working-day calendar SLA deadlines are counted on (WITA, Indonesian holidays)."""
+"""The working-day calendar SLA deadlines are counted on (WITA, Indonesian holidays).
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Deploy-time validation: every problem is a finding with its file, element and a fix."""
+"""Deploy-time validation: every problem is a finding with its file, element and a fix.
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
+"""
 
 from __future__ import annotations
 

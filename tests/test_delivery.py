@@ -1,4 +1,8 @@
-"""The outbox sender against real servers: SMTP (aiosmtpd) and HTTP (WhatsApp, SMS gateway)."""
+"""The outbox sender against real servers: SMTP (aiosmtpd) and HTTP (WhatsApp, SMS gateway).
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
+"""
 
 from __future__ import annotations
 

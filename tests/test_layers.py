@@ -125,3 +125,20 @@ def test_every_package_is_listed_for_the_wheel():
              for top in ("engine", "workflows", "web", "migrations", "bpmn")
              for init in (ROOT / top).rglob("__init__.py")}
     assert found - listed == set()
+
+
+MODULE_LINES = 500
+
+
+def test_a_module_over_500_lines_says_why_in_its_docstring():
+    """Modules have one job and stay small; one that is long says why ("on purpose")."""
+    long = []
+    for top in ("engine", "workflows", "web", "bench", "tests", "migrations"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if text.count("\n") <= MODULE_LINES:
+                continue
+            docstring = ast.get_docstring(ast.parse(text)) or ""
+            if "on purpose" not in docstring:
+                long.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
+    assert long == []

@@ -5,6 +5,9 @@ per instance holds the status history and the SLA records. `sla_start` counts ca
 (the working-day calendar belongs to the domain layer) and answers a watch cycle
 "R/<earliest running deadline - 1 day>/P1D". Time moves only through the `clock` fixture
 (Monday 2 March 2026, 09:00 WITA) and `Engine.fire_due_timers`.
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The citizen's pages: the report form, the receipt, tracking, and answering an agency."""
+"""The citizen's pages: the report form, the receipt, tracking, and answering an agency.
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The officers' pages: worklist, claims, reports, the case page, its forms and diagram."""
+"""The officers' pages: worklist, claims, reports, the case page, its forms and diagram.
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
+"""
 
 from __future__ import annotations
 

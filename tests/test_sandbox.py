@@ -1,4 +1,8 @@
-"""The sandbox that runs diagram code: what it allows, what it refuses, how it bounds time."""
+"""The sandbox that runs diagram code: what it allows, what it refuses, how it bounds time.
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
+"""
 
 from __future__ import annotations
 

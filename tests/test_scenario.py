@@ -8,6 +8,9 @@ awaited messages and signals) and the instance data.
 
 The clock starts on Monday 2 March 2026 at 01:00 UTC (09:00 WITA); the SLA deadline handed to
 the diagram is 17:00 WITA the same day, i.e. 09:00 UTC.
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Statistics with known answers: counts, follow-up, working-day speed, deadlines, ranking,
-the public figures and the exports; on SQLite and PostgreSQL."""
+the public figures and the exports; on SQLite and PostgreSQL.
+
+Long on purpose: the one test module of its subject, each test a sentence about one
+behaviour; splitting it would scatter what a reader of the subject wants together.
+"""
 
 from __future__ import annotations
 
