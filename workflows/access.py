@@ -18,6 +18,8 @@ from workflows.config import RegencyConfig
 from workflows.errors import Forbidden, Unauthenticated
 from workflows.models import Agency, ApiToken, Complaint, User
 
+# What stands for a `rahasia` report's content wherever the reader may not see it.
+HIDDEN = "[rahasia]"
 OFFICER_ROLES = frozenset({"regency_admin", "liaison_officer", "technical_officer",
                            "supervisor", "system_admin"})
 

@@ -83,16 +83,18 @@ def load_agencies(session: Session) -> dict[str, Agency]:
 def load(session: Session, passwords: Passwords, now: datetime, *, with_tokens: bool = True
          ) -> dict[str, Any]:
     """Load the demo regency into an empty database; returns the accounts to print. The
-    accounts share one password, hashed once."""
+    accounts share one password: argon2 takes a good fraction of a second on purpose, so it
+    is hashed once for all of them (signing in verifies it in full)."""
     if not is_empty(session):
         return {"loaded": False, "users": []}
     load_agencies(session)
     accounts = []
-    shared = _OneHash(passwords)
+    shared_hash = passwords.hash(DEMO_PASSWORD)
     for username, full_name, roles, agency in USERS:
-        create_user(session, shared, username=username, full_name=full_name, roles=roles,
-                    agency_code=agency, now=now, password=DEMO_PASSWORD,
-                    email=f"{username}@ppu.example.go.id")
+        user = create_user(session, passwords, username=username, full_name=full_name,
+                           roles=roles, agency_code=agency, now=now,
+                           email=f"{username}@ppu.example.go.id")
+        user.password_hash = shared_hash
         token = create_token(session, username, now, name="demo")[1] if with_tokens else None
         accounts.append({"username": username, "roles": roles, "agency": agency,
                          "password": DEMO_PASSWORD, "token": token})
@@ -102,17 +104,3 @@ def load(session: Session, passwords: Passwords, now: datetime, *, with_tokens: 
 def users_exist(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(User)))
 
-
-class _OneHash(Passwords):
-    """The demo officers share one password: argon2 takes a good fraction of a second on
-    purpose, so it is hashed once for all of them (signing in verifies it in full)."""
-
-    def __init__(self, passwords: Passwords) -> None:
-        self.hasher = passwords.hasher
-        self._dummy = None
-        self._made: dict[str, str] = {}
-
-    def hash(self, password: str) -> str:
-        if password not in self._made:
-            self._made[password] = super().hash(password)
-        return self._made[password]

@@ -26,7 +26,7 @@ from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, SlaR
 from workflows.sla import PAUSED, RUNNING
 from workflows.workdays import calendar_for
 
-HIDDEN = "[rahasia]"
+HIDDEN = access.HIDDEN
 PUBLIC_ACTIONS = frozenset({"provide_info", "respond", "reply", "rate", "reopen", "archive",
                             "not_authority", "link_duplicate"})
 # Which verbs each open task allows, for `available_actions`.

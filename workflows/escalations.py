@@ -17,7 +17,7 @@ from workflows.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.models import Agency, Complaint, ComplaintEvent, Escalation
 from workflows.sla import STEP_LABELS
 
-HIDDEN = "[rahasia]"
+HIDDEN = access.HIDDEN
 NOTE_MAX = 2000
 # Reports a supervisor may move to another agency: those waiting on an OPD's follow-up.
 REASSIGNABLE = (ids.STATUS_DISPOSED, ids.STATUS_IN_PROGRESS)

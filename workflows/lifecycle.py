@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 import engine as bpm
 from engine import Engine
+from workflows import access, notify
 from workflows import diagram_ids as ids
-from workflows import notify
 from workflows.config import RegencyConfig
 from workflows.models import Agency, ComplaintEvent
 from workflows.operation import complaint_of, running_operation
@@ -24,7 +24,6 @@ from workflows.sla import SlaPolicy
 from workflows.workdays import calendar_for
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
-HIDDEN = "[rahasia]"
 # When a status is first reached, the report records the moment.
 STATUS_STAMPS = {ids.STATUS_VERIFIED: "verified_at", ids.STATUS_DISPOSED: "disposed_at",
                  ids.STATUS_CLOSED: "closed_at"}
@@ -110,7 +109,7 @@ class LifecycleHost:
             due = task.get("due_at")
             notify.to_users(session, users, complaint, "task_assigned", change.operation.now, {
                 "tracking_number": complaint.tracking_number,
-                "title": HIDDEN if complaint.confidential else complaint.title,
+                "title": access.HIDDEN if complaint.confidential else complaint.title,
                 "task_title": task["title"],
                 "due_local": due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
                 if isinstance(due, datetime) else "-"})

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Operation
+from workflows import access, notify
 from workflows import diagram_ids as ids
-from workflows import notify
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.ladder import HANDED_TO_UNIT, Ladder, Reminder
@@ -218,7 +218,7 @@ class SlaPolicy:
                  calendar: WorkingCalendar, **extra: str) -> dict[str, Any]:
         return {
             "tracking_number": complaint.tracking_number,
-            "title": "[rahasia]" if complaint.confidential else complaint.title,
+            "title": access.HIDDEN if complaint.confidential else complaint.title,
             "step": record.step,
             "step_label": STEP_LABELS.get(record.step, {}).get("id", record.step),
             "due_local": deadline.astimezone(calendar.tzinfo).strftime(

@@ -396,7 +396,7 @@ def render_case(tracking: str, *, status: int = 200, open_action: str | None = N
     ), status
 
 
-HIDDEN_TEXT = "[rahasia]"
+HIDDEN_TEXT = access.HIDDEN
 
 
 @pages.get("/cases/<tracking>")

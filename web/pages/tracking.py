@@ -178,6 +178,12 @@ def track() -> Any:
         errors["secret"] = gettext("Enter the secret code from your receipt.")
     if errors:
         return render_template("public/track.html", tracking=tracking, errors=errors), 422
+    return opened(tracking, secret)
+
+
+def opened(tracking: str, secret: str) -> Any:
+    """The clean tracking page when the secret opens the report, else the form again with
+    why not (the same words for an unknown number and a wrong code)."""
     refused = open_with_secret(tracking, secret)
     if refused is not None:
         message, status = refused
@@ -211,12 +217,7 @@ def track_report(tracking: str) -> Any:
     tracking = normalise_tracking(tracking)
     secret = request.args.get(SECRET_PARAM)
     if secret is not None:
-        refused = open_with_secret(tracking, secret)
-        if refused is not None:
-            message, status = refused
-            return render_template("public/track.html", tracking=tracking, errors={},
-                                   message=message), status
-        return redirect(url_for("pages.track_report", tracking=tracking), 303)
+        return opened(tracking, secret)
     if tracking not in remembered():
         return redirect(url_for("pages.track", nomor=tracking))
     principal = access.complainant(tracking)
