@@ -288,7 +288,7 @@ class HostScriptEngine(PythonScriptEngine):
             ) from exc
         try:
             return json.dumps(result, default=json_default)
-        except TypeError as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise WorkflowTaskException(
                 f"service {operation_name!r} returned a value that is not JSON: {exc}", task=task
             ) from exc

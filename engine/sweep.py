@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,8 @@ from engine.clock import Clock
 from engine.errors import Conflict, EngineError, NotFound
 from engine.store import Store, Timer
 from engine.transaction import InstanceTransaction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +65,13 @@ class TimerSweep:
                 report.failed.append({"instance_id": instance_id, "error": str(exc),
                                       "timers": [t[1] for t in timers]})
                 continue
+            except Exception as exc:  # one bad instance never stops the sweep
+                log.exception("firing timers of instance %s failed", instance_id)
+                report.failed.append({"instance_id": instance_id,
+                                      "error": self.fail_instance(instance_id, timers[0][1],
+                                                                  fixed, exc),
+                                      "timers": [t[1] for t in timers]})
+                continue
             if fired is None:
                 report.skipped += len(timers)
                 continue
@@ -71,6 +81,21 @@ class TimerSweep:
                                       "error": fired[0]["incident"],
                                       "timers": [t[1] for t in timers]})
         return report
+
+    def fail_instance(self, instance_id: int, element_id: str, fixed: datetime | None,
+                      exc: Exception) -> str:
+        """Record `exc` as the incident of an instance whose firing failed outside diagram
+        code, in a transaction of its own; the text of the incident (or of the failure to
+        record it: the lease then retries the instance later)."""
+        try:
+            with self.store.transaction() as session:
+                incident = self.transaction.fail(session, instance_id,
+                                                 fixed or self.clock.now(), "timer_fired",
+                                                 element_id, exc)
+        except Exception as again:  # e.g. the database is down: the lease retries it
+            log.exception("recording the incident of instance %s failed", instance_id)
+            return f"{type(exc).__name__}: {exc} (not recorded: {again})"
+        return incident or f"{type(exc).__name__}: {exc}"
 
     def claim(self, now: datetime, limit: int) -> list[tuple[str, int, str]]:
         """Lease up to `limit` timers due at `now` that no live lease holds, earliest first;

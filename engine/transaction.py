@@ -11,7 +11,9 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from engine import projections as proj
@@ -119,6 +121,15 @@ def data_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[st
     return changes or None
 
 
+def _failing_element(workflow: BpmnWorkflow, steps: list[str], element_id: str | None
+                     ) -> str | None:
+    """The element a failure outside Spiff's own error handling most likely came from: a task
+    left started or in error, else the last step completed, else the action's element."""
+    stuck = [t.task_spec.bpmn_id for t in workflow.get_tasks(
+        state=TaskState.STARTED | TaskState.ERROR) if t.task_spec.bpmn_id]
+    return stuck[-1] if stuck else (steps[-1] if steps else element_id)
+
+
 def jsonable(value: Any) -> Any:
     """`value` as the JSON it will be stored as (dates as ISO text, decimals as strings)."""
     return json.loads(json.dumps(value, default=json_default))
@@ -220,13 +231,30 @@ class InstanceTransaction:
                     if t.task_spec.bpmn_id else None)
             except (SpiffWorkflowException, EngineError) as exc:
                 incident = self._record_incident(session, loaded, exc, now)
+            except SQLAlchemyError:
+                raise  # the database failed: the whole transaction is void, not the instance
+            except Exception as exc:  # noqa: BLE001 - a bug or exhaustion in one instance
+                incident = self._record_incident(session, loaded, exc, now,
+                                                 _failing_element(workflow, steps, element_id))
         status = final_status or (ERROR if incident else (
             COMPLETED if workflow.completed else RUNNING))
+        try:
+            state = dump_state(workflow)
+        except (RecursionError, TypeError, ValueError, OverflowError) as exc:
+            # Refused before save: the instance keeps its last saved state, in error.
+            exc.add_note("the instance's state cannot be saved; it keeps its last saved state")
+            incident = self._record_incident(session, loaded, exc, now,
+                                             _failing_element(workflow, steps, element_id))
+            status = ERROR
+            state = self._last_good_state(loaded, now)
+            saved_data: dict[str, Any] | None = loaded.data_before
+        else:
+            saved_data = None
         after = proj.snapshot(workflow) if status in (RUNNING,) else proj.EMPTY
         new_version = row.version + 1
         conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
         result = conn.execute(_SAVE, {
-            "b_id": row.id, "b_version": row.version, "b_state": dump_state(workflow),
+            "b_id": row.id, "b_version": row.version, "b_state": state,
             "b_status": status, "b_new_version": new_version, "b_now": now,
             "b_ended": now if status in (COMPLETED, CANCELLED) else None})
         if result.rowcount != 1:
@@ -235,7 +263,7 @@ class InstanceTransaction:
         row.version, row.status = new_version, status
         opened = self._write_projections(session, loaded, after, now)
         loaded.after = after
-        data_after = instance_data(workflow)
+        data_after = instance_data(workflow) if saved_data is None else saved_data
         if self.listeners:
             change = InstanceChange(
                 operation, loaded.status_before, status, data_after, opened,
@@ -256,17 +284,64 @@ class InstanceTransaction:
         })
         return incident
 
+    def fail(self, session: Session, instance_id: int, now: datetime, action: str,
+             element_id: str | None, exc: Exception) -> str | None:
+        """Put a running instance into error with an incident, without running it.
+
+        For a failure outside diagram code that voided the instance's own transaction (a
+        host listener's bug, state that cannot be loaded): the saved state stays as it was,
+        its tasks, timers and waits are withdrawn, and the incident says what happened, so
+        the instance leaves the timer sweep until an operator retries it. None when the
+        instance is gone or no longer running.
+        """
+        query = _LOAD_LOCKED if self.store.postgres else _LOAD
+        found = session.connection().execute(query, {"b_id": instance_id}).first()
+        if found is None or found.status != RUNNING:
+            return None
+        row = InstanceRow(*found)
+        incident = self._insert_incident(session, row.id, None, element_id, exc, now)
+        conn = session.connection()
+        conn.execute(_SAVE, {"b_id": row.id, "b_version": row.version, "b_state": row.state,
+                             "b_status": ERROR, "b_new_version": row.version + 1,
+                             "b_now": now, "b_ended": None})
+        conn.execute(delete(TASKS).where(TASKS.c.instance_id == row.id))
+        conn.execute(delete(TIMERS).where(TIMERS.c.instance_id == row.id))
+        conn.execute(_DELETE_WAITS, {"b_id": row.id})
+        conn.execute(_INSERT_EVENT, {
+            "instance_id": row.id, "at": now, "actor": None, "action": action,
+            "element_id": element_id, "status_from": row.status, "status_to": ERROR,
+            "data_changes": None, "detail": {"incident": incident},
+        })
+        return incident
+
+    def _last_good_state(self, loaded: LoadedInstance, now: datetime) -> str:
+        """The state to keep when the new one cannot be saved: the saved one, or for a new
+        instance, its workflow as created."""
+        if loaded.row.version > 0:
+            return loaded.row.state
+        fresh = BpmnWorkflow(loaded.definition.spec, loaded.definition.subprocess_specs,
+                             script_engine=self.script_engine(now))
+        return dump_state(fresh)
+
     def _record_incident(self, session: Session, loaded: LoadedInstance, exc: Exception,
-                         now: datetime) -> str:
+                         now: datetime, fallback_element: str | None = None) -> str:
         task = getattr(exc, "task", None)
-        element_id = task.task_spec.bpmn_id if task is not None else None
+        element_id = task.task_spec.bpmn_id if task is not None else fallback_element
+        return self._insert_incident(session, loaded.row.id,
+                                     str(task.id) if task is not None else None,
+                                     element_id, exc, now)
+
+    def _insert_incident(self, session: Session, instance_id: int, task_id: str | None,
+                         element_id: str | None, exc: Exception, now: datetime) -> str:
         line = getattr(exc, "line_number", None) or None
-        message = str(exc).split("\n")[0]
+        message = str(exc).split("\n")[0] or type(exc).__name__
+        if not isinstance(exc, SpiffWorkflowException | EngineError):
+            message = f"{type(exc).__name__}: {message}"[:2000]
         notes = [n for n in getattr(exc, "__notes__", []) if n]
         if notes:
             message += " (" + "; ".join(notes) + ")"
         session.connection().execute(insert(Incident.__table__).values(
-            instance_id=loaded.row.id, task_id=str(task.id) if task is not None else None,
+            instance_id=instance_id, task_id=task_id,
             element_id=element_id, error_type=type(getattr(exc, "exception", None) or exc
                                                    ).__name__,
             message=message, line=line if isinstance(line, int) else None, created_at=now,

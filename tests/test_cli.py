@@ -224,3 +224,26 @@ def test_engine_commands_move_complaint_instances_with_the_domains_services(
     assert status == "VERIFIED" and escalated >= 1
     assert cli("incidents", "--json") == []
     domain.dispose()
+
+
+def test_a_diagram_whose_state_cannot_be_saved_gives_incidents_not_crashes(cli, tmp_path,
+                                                                           monkeypatch):
+    """`start` and `timers fire` record the instance's incident and exit 0 (not 70)."""
+    from tests.diagram import script_task
+
+    deep = "x = []\nfor i in range(100000):\n    x = [x]"
+    cli("deploy", str(write(tmp_path, "now.bpmn", linear(
+        "now", script_task("build", deep), user_task("after")))), "--json")
+    cli("deploy", str(write(tmp_path, "later.bpmn", linear(
+        "later", timer_event("wait", "timeDuration", '"PT1H"'), script_task("build", deep),
+        user_task("after")))), "--json")
+    started = cli("start", "now", "--json")
+    assert started["status"] == "error"
+    detail = cli("instance", str(started["instance_id"]), "--json")
+    assert detail["incident"]["element_id"] == "build"
+    later = cli("start", "later", "--json")
+    assert later["status"] == "running"
+    monkeypatch.setenv("ADUAN_ALLOW_TIME_TRAVEL", "1")
+    fired = cli("timers", "fire", "--now", "2099-01-01T00:00:00+08:00", "--json")
+    assert [f["instance_id"] for f in fired["failed"]] == [later["instance_id"]]
+    assert cli("instance", str(later["instance_id"]), "--json")["status"] == "error"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine import Conflict
-from tests.diagram import linear, script_task, service_task, user_task, write
+from tests.diagram import linear, script_task, service_task, timer_event, user_task, write
 
 
 def test_a_script_error_records_element_message_and_line(engine, tmp_path):
@@ -86,3 +86,112 @@ def test_a_post_script_failure_reopens_the_task_on_retry_and_keeps_the_audit(eng
     detail = engine.instance(inst.id)
     assert detail["data"]["stars"] == 5
     assert [t["element_id"] for t in detail["tasks"]] == ["thanks"]
+
+
+# --------------------------------------------------------------------------- one bad instance
+
+DEEP_LIST = "x = []\nfor i in range(100000):\n    x = [x]"
+
+
+def _timed(pid: str, *elements: str) -> str:
+    return linear(pid, timer_event("wait", "timeDuration", '"PT1H"'), *elements,
+                  user_task("after"))
+
+
+def test_state_too_deep_to_save_is_an_incident_and_the_sweep_fires_the_others(
+        engine, clock, tmp_path):
+    engine.deploy([write(tmp_path, "deep.bpmn", _timed("deep", script_task("build", DEEP_LIST)))])
+    engine.deploy([write(tmp_path, "plain.bpmn", _timed("plain", script_task("note", "y = 1")))])
+    bad = engine.start("deep")
+    good = [engine.start("plain") for _ in range(3)]
+    clock.advance(hours=2)
+    report = engine.fire_due_timers()  # must not raise
+    assert sorted(f["instance_id"] for f in report.fired if not f["incident"]) == sorted(
+        g.id for g in good)
+    for g in good:
+        assert [t["element_id"] for t in engine.instance(g.id)["tasks"]] == ["after"]
+    detail = engine.instance(bad.id)
+    assert detail["status"] == "error"
+    assert detail["incident"]["element_id"] == "build"
+    assert "deep" in detail["incident"]["message"]
+    assert [f["instance_id"] for f in report.failed] == [bad.id]
+    assert engine.fire_due_timers().fired == []  # nothing claimed again behind it
+
+
+def test_any_exception_while_firing_one_instance_becomes_its_incident(
+        make_engine, clock, tmp_path):
+    engine = make_engine()
+    engine.deploy([write(tmp_path, "plain.bpmn", _timed("plain", script_task("note", "y = 1")))])
+    bad = engine.start("plain")
+    good = [engine.start("plain") for _ in range(2)]
+
+    def broken_host(change):  # a host listener with a bug, for one instance only
+        if change.operation.instance_id == bad.id:
+            raise RuntimeError("listener bug")
+
+    engine.add_listener(broken_host)
+    clock.advance(hours=2)
+    report = engine.fire_due_timers()
+    assert sorted(f["instance_id"] for f in report.fired) == sorted(g.id for g in good)
+    detail = engine.instance(bad.id)
+    assert detail["status"] == "error"
+    assert detail["incident"]["element_id"] == "wait"
+    assert "listener bug" in detail["incident"]["message"]
+    assert detail["timers"] == []
+    assert [f["instance_id"] for f in report.failed] == [bad.id]
+    assert engine.fire_due_timers().fired == []
+
+
+def test_a_start_whose_state_cannot_be_saved_is_an_incident_not_a_crash(engine, tmp_path):
+    engine.deploy([write(tmp_path, "deep.bpmn", linear(
+        "deep", script_task("build", DEEP_LIST), user_task("after")))])
+    inst = engine.start("deep")
+    detail = engine.instance(inst.id)
+    assert detail["status"] == "error"
+    assert detail["incident"]["element_id"] == "build"
+
+
+def test_a_script_leaving_an_unstorable_value_names_the_variable(engine, tmp_path):
+    engine.deploy([write(tmp_path, "r.bpmn", linear(
+        "r", script_task("make", "ok = [1, 2]\nr = range(3)"), user_task("after")))])
+    detail = engine.instance(engine.start("r").id)
+    assert detail["status"] == "error"
+    assert detail["incident"]["element_id"] == "make"
+    assert "'r'" in detail["incident"]["message"] and "range" in detail["incident"]["message"]
+
+
+def test_a_service_result_too_deep_to_store_is_the_service_tasks_incident(
+        make_engine, tmp_path):
+    def deep() -> list:
+        value: list = []
+        for _ in range(100_000):
+            value = [value]
+        return value
+
+    engine = make_engine(services={"deep": deep})
+    engine.deploy([write(tmp_path, "svc.bpmn", linear(
+        "svc", service_task("fetch", "deep", {}, "result"), user_task("after")))])
+    detail = engine.instance(engine.start("svc").id)
+    assert detail["status"] == "error"
+    assert detail["incident"]["element_id"] == "fetch"
+
+
+def test_state_that_fails_to_save_keeps_the_last_saved_state_in_error(engine, tmp_path):
+    """A decision output is not a script's variable: the save itself refuses it, and the
+    instance keeps the state it had, in error, with the decision's element named."""
+    from engine import SourceFile
+    from tests.test_definitions import dmn, rule_task
+
+    engine.deploy([
+        SourceFile("ruled.bpmn", linear("ruled", user_task("first"),
+                                        rule_task("assess", "priority_table"),
+                                        user_task("after"))),
+        SourceFile("priority.dmn", dmn("priority_table", [("", "range(3)")]))])
+    inst = engine.start("ruled", {"category": "roads"})
+    task = engine.instance(inst.id)["tasks"][0]
+    engine.complete(task["id"], {})
+    detail = engine.instance(inst.id)
+    assert detail["status"] == "error"
+    assert "cannot be saved" in detail["incident"]["message"]
+    assert detail["incident"]["element_id"] == "assess"
+    assert detail["tasks"] == []

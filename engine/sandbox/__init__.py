@@ -25,7 +25,7 @@ from engine.sandbox.errors import (
     SandboxViolation,
     diagram_line,
 )
-from engine.sandbox.limits import check_handed_back
+from engine.sandbox.limits import check_handed_back, check_storable
 
 __all__ = [
     "DIAGRAM_FILENAME",
@@ -111,6 +111,7 @@ class Sandbox:
                 continue
             updates[name] = value
         check_handed_back(updates, "task data")
+        check_storable(updates)
         removed = [
             name
             for name in exposed

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import re
 import types
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final
+from uuid import UUID
 
 from engine.sandbox.errors import DIAGRAM_FILENAME, SandboxError, refuse
 
@@ -13,6 +16,7 @@ MAX_ITEMS: Final = 1_000_000  # longest sequence or string diagram code may buil
 MAX_INT_BITS: Final = 10_000  # largest integer result of *, ** and <<
 MAX_TEXT: Final = 1_000_000  # longest text str(), f-strings and % formatting may produce
 MAX_DATA: Final = 10_000_000  # rough size (as text) of what a call may hand back to the engine
+MAX_DEPTH: Final = 100  # deepest nesting of lists and objects a script may leave in task data
 
 SEQUENCES: Final = (str, bytes, list, tuple)
 # Containers whose text form shows every element (dict views included).
@@ -92,6 +96,44 @@ def _estimate(value: Any, budget: int, *, handed_back: bool = False) -> int:
 def check_handed_back(value: Any, what: str) -> None:
     if _estimate(value, MAX_DATA, handed_back=True) > MAX_DATA:
         raise refuse(f"produced {what} too large to keep (over about {MAX_DATA:,} characters)")
+
+
+# What the engine's serializer stores and restores (engine/runtime.py): JSON's types, plus
+# these with a typename. A set or tuple is stored as a list.
+_STORABLE_LEAVES: Final = (str, int, float, type(None), datetime, date, timedelta, Decimal, UUID)
+_STORABLE_KEYS: Final = (str, int, float, bool, type(None))
+
+
+def check_storable(updates: dict[str, Any]) -> None:
+    """Refuse task data a script leaves behind that could not be saved with its instance.
+
+    Saving would fail later, outside the script (a RecursionError on a list nested 100,000
+    deep, a TypeError on a range), and fail the whole transaction; refused here, the script's
+    element gets an incident that names the variable. The walk is iterative, and only runs
+    after check_handed_back has bounded the data's size.
+    """
+    for name, value in updates.items():
+        pending: list[tuple[Any, int]] = [(value, 0)]
+        while pending:
+            item, depth = pending.pop()
+            if isinstance(item, _STORABLE_LEAVES):
+                continue
+            if isinstance(item, list | tuple | set | dict):
+                if depth >= MAX_DEPTH:
+                    raise refuse(f"left variable {name!r} nested deeper than {MAX_DEPTH} "
+                                 "levels of lists or objects; task data must be flatter")
+                if isinstance(item, dict):
+                    bad = next((k for k in item if not isinstance(k, _STORABLE_KEYS)), None)
+                    if bad is not None:
+                        raise refuse(f"left variable {name!r} with an object key of type "
+                                     f"{type(bad).__name__}; keys must be texts")
+                    pending.extend((v, depth + 1) for v in item.values())
+                else:
+                    pending.extend((v, depth + 1) for v in item)
+                continue
+            raise refuse(f"left variable {name!r} holding a {type(item).__name__}, which "
+                         "cannot be stored with the instance; convert it to a text, number, "
+                         "list or object (for example list(...)), or delete it (del)")
 
 
 def check_text(value: Any) -> None:
