@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.definitions import SourceFile, coerce_files, parse_unit
+from engine.definitions.forms import FormValidator
 from engine.errors import Finding, NotFound, ValidationFailed
 from engine.runtime import dump_specs, load_specs
 from engine.sandbox import Sandbox
@@ -43,14 +43,14 @@ class DeployedDefinition:
     spec: Any
     subprocess_specs: dict[str, Any]
     task_meta: dict[str, dict[str, Any]]
-    validators: dict[str, Draft202012Validator] = field(default_factory=dict)
+    validators: dict[str, FormValidator] = field(default_factory=dict)
 
-    def validator(self, key: str) -> Draft202012Validator | None:
+    def validator(self, key: str) -> FormValidator | None:
         schema = (self.task_meta.get(key) or {}).get("form")
         if schema is None:
             return None
         if key not in self.validators:
-            self.validators[key] = Draft202012Validator(schema)
+            self.validators[key] = FormValidator(schema)
         return self.validators[key]
 
 

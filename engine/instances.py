@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
@@ -17,12 +16,9 @@ from engine.clock import Clock
 from engine.definitions import meta_key
 from engine.deployments import Deployments
 from engine.errors import (
-    FIELD_REQUIRED,
     Conflict,
     InvalidInput,
-    Message,
     NotFound,
-    schema_message,
 )
 from engine.operation import BusinessKey, Hook, current_operation
 from engine.runtime import check_task_data
@@ -102,7 +98,7 @@ class Instances:
             validator = loaded.definition.validator(
                 meta_key(task.workflow.spec.name, task.task_spec.bpmn_id))
             if validator is not None:
-                _validate_form(validator, submitted)
+                validator.check(submitted)
 
             def act() -> None:
                 task.data.update(submitted)
@@ -202,24 +198,6 @@ def _ready_task(workflow: BpmnWorkflow, task_id: str) -> Any:
         raise TaskNotOpen("task %(task)s is no longer open; someone else completed it",
                           task=task_id)
     return task
-
-
-def _validate_form(validator: Draft202012Validator, data: dict[str, Any]) -> None:
-    errors: dict[str, str] = {}
-    for error in validator.iter_errors(data):
-        if error.validator == "required":
-            missing = [name for name in error.validator_value if name not in error.instance]
-            path = ".".join([*map(str, error.absolute_path), *missing[:1]])
-            errors[path or "(form)"] = Message(FIELD_REQUIRED)
-            for name in missing[1:]:
-                errors[".".join([*map(str, error.absolute_path), name])] = Message(
-                    FIELD_REQUIRED)
-        else:
-            path = ".".join(map(str, error.absolute_path)) or "(form)"
-            errors.setdefault(path, schema_message(error))
-    if errors:
-        raise InvalidInput("the form has errors: %(errors)s", errors, errors="; ".join(
-            f"{k}: {v}" for k, v in sorted(errors.items())))
 
 
 def _deliver_event(workflow: BpmnWorkflow, waiting: list[tuple[Any, Any]],

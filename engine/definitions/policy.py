@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
 )
 
+from engine.definitions.forms import reference_problems
 from engine.errors import Finding
 from engine.runtime import parse_cycle, parse_duration, parse_instant
 from engine.sandbox import Sandbox
@@ -226,6 +227,11 @@ class PolicyChecker:
             at = "/".join(str(p) for p in exc.path) or "the top level"
             self.error(bpmn_id, f"form {where} is not a valid JSON Schema: {exc.message} "
                        f"(at {at}); correct the schema")
+            return None
+        problems = reference_problems(schema)
+        for at, problem in problems:
+            self.error(bpmn_id, f"form {where} at {at}: {problem}; correct the schema")
+        if problems:
             return None
         if not isinstance(schema, dict) or schema.get("type", "object") != "object":
             self.error(bpmn_id, f"form {where} must describe an object: write a schema with "
