@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -231,6 +233,19 @@ def test_the_head_of_diskominfo_oversees_every_opd_but_not_anonim_identities(reg
     listed = regency.get("/api/v1/complaints", as_="kadis.kominfo")
     assert tracking in [item["tracking_number"] for item in listed["items"]]
     regency.get(f"/api/v1/complaints/{tracking}", as_="kadis.dlh", expect=404)
+
+
+def test_an_anonim_reporter_is_known_to_the_regency_administrator_only(regency):
+    """The system administrator runs the machine; they do not handle complaints, and see an
+    anonim reporter's identity no more than an agency does."""
+    filed = regency.submit(photo=True, anonymous=True, reporter_name="Siti Pelapor",
+                           reporter_phone="+62 812 1111 2222")
+    tracking = filed["tracking_number"]
+    assert regency.get(f"/api/v1/complaints/{tracking}", as_="admin.kominfo")["reporter"][
+        "phone"] == "+62 812 1111 2222"
+    seen = regency.get(f"/api/v1/complaints/{tracking}", as_="sysadmin")
+    assert seen["reporter"] is None
+    assert "1111" not in json.dumps(seen)
 
 
 def test_a_submission_that_fails_uses_up_no_tracking_number(regency, monkeypatch):
