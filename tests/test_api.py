@@ -86,8 +86,7 @@ def test_authentication_and_authorization_errors(regency):
     bad = regency.client.get("/api/v1/tasks", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and "WWW-Authenticate" in bad.headers
     regency.get(f"/api/v1/complaints/{tracking}", secret="wrong", expect=404)
-    refused = regency.act(tracking, "verify", as_="penghubung.pupr", expect=403)
-    assert "roles" in refused["error"]["message"]
+    regency.act(tracking, "verify", as_="penghubung.pupr", expect=404)  # not theirs to see
     regency.act(tracking, "rate", as_="admin.kominfo", rating=5, expect=403)
     regency.act(tracking, "dance", as_="admin.kominfo", expect=404)
     missing = regency.act(tracking, "archive", as_="admin.kominfo", expect=422)
@@ -99,6 +98,9 @@ def test_authentication_and_authorization_errors(regency):
     unknown = regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="nowhere",
                           expect=422)
     assert "agency_code" in unknown["error"]["field_errors"]
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    refused = regency.act(tracking, "archive", as_="kadis.pupr", reason="x", expect=403)
+    assert "roles" in refused["error"]["message"]  # theirs to see, not theirs to do
     assert regency.client.get("/api/v1/nothing").status_code == 404
 
 
@@ -265,3 +267,25 @@ def test_a_submission_that_fails_uses_up_no_tracking_number(regency, monkeypatch
     monkeypatch.undo()
     second = regency.submit(photo=True)["tracking_number"]
     assert (first, second) == ("PPU-2026-000001", "PPU-2026-000002")
+
+
+@pytest.mark.parametrize("action, payload", [
+    ("verify", {}), ("dispose", {"agency_code": "dinas_pupr"}),
+    ("delegate", {"unit_code": "pupr_bina_marga"}), ("respond", {"answer": "Sudah diperbaiki."}),
+    ("provide_info", {"information": "Di depan pasar."}), ("rate", {"rating": 5}),
+    ("reopen", {"reason": "Belum diperbaiki."}), ("link_duplicate", {"duplicate_of": "OTHER"}),
+    ("reassign", {"agency_code": "dlh", "reason": "Salah tujuan."}),
+])
+def test_no_verb_confirms_a_report_the_caller_may_not_see(regency, action, payload):
+    """Every verb on an invisible report answers exactly as on a number that does not exist."""
+    tracking = regency.submit(photo=True)["tracking_number"]
+    other = regency.submit(photo=True)
+    payload = {k: other["tracking_number"] if v == "OTHER" else v for k, v in payload.items()}
+    callers = [("teknis.kebersihan", None), ("penghubung.dlh", None), ("kadis.dlh", None),
+               (None, other["secret"])]
+    for as_, secret in callers:
+        seen = regency.client.post(f"/api/v1/complaints/{tracking}/actions/{action}",
+                                   json=payload, headers=regency.headers(as_, secret))
+        missing = regency.client.post(f"/api/v1/complaints/PPU-2026-999999/actions/{action}",
+                                      json=payload, headers=regency.headers(as_, secret))
+        assert (seen.status_code, missing.status_code) == (404, 404), (as_, seen.get_json())

@@ -192,14 +192,16 @@ class Verbs:
 
     def _authorize(self, action: Action, principal: access.Principal,
                    complaint: Complaint) -> None:
+        # Visibility first: a report the caller may not see answers as if it did not exist,
+        # whatever the verb, so that refusals never confirm a tracking number.
+        if not access.can_view(principal, complaint):
+            raise NotFound(f"report {complaint.tracking_number} does not exist")
         if action.complainant:
             if principal.tracking_number != complaint.tracking_number:
                 raise Forbidden("only the complainant (with the report's secret) may do this")
             return
         if not principal.has(*action.roles):
             raise Forbidden(f"this needs one of the roles: {', '.join(sorted(action.roles))}")
-        if not access.can_view(principal, complaint):
-            raise NotFound(f"report {complaint.tracking_number} does not exist")
 
     def _precheck(self, session: Session, action: str, complaint: Complaint,
                   data: dict[str, Any]) -> None:
@@ -245,6 +247,8 @@ class Verbs:
                 principal: access.Principal, expected_version: int | None = None) -> None:
         with self.ctx.transaction() as session:
             complaint = load_report(session, tracking_number)
+            if not access.can_view(principal, complaint):
+                raise NotFound(f"report {tracking_number} does not exist")
             if principal.tracking_number != tracking_number and not principal.sees_everything:
                 raise Forbidden("only the complainant or the regency administrator reopens")
             # (the message is delivered once: a second reopen finds nothing waiting)
@@ -264,10 +268,12 @@ class Verbs:
     def _link_duplicate(self, tracking_number: str, data: dict[str, Any],
                         principal: access.Principal, expected_version: int | None = None
                         ) -> None:
-        if not principal.has(*ADMIN):
-            raise Forbidden("only the regency administrator links duplicates")
         with self.ctx.transaction() as session:
             complaint = load_report(session, tracking_number)
+            if not access.can_view(principal, complaint):
+                raise NotFound(f"report {tracking_number} does not exist")
+            if not principal.has(*ADMIN):
+                raise Forbidden("only the regency administrator links duplicates")
             self._check_version(session, complaint.id, tracking_number, expected_version,
                                 bump=True)
             original = load_report(session, data["duplicate_of"])
@@ -293,12 +299,12 @@ class Verbs:
 
     def _reassign(self, tracking_number: str, data: dict[str, Any],
                   principal: access.Principal, expected_version: int | None = None) -> None:
-        if not principal.has("regency_admin", "system_admin", "supervisor"):
-            raise Forbidden("only the regency administrator or a supervisor reassigns")
         with self.ctx.transaction() as session:
             complaint = load_report(session, tracking_number)
             if not access.can_view(principal, complaint):
                 raise NotFound(f"report {tracking_number} does not exist")
+            if not principal.has("regency_admin", "system_admin", "supervisor"):
+                raise Forbidden("only the regency administrator or a supervisor reassigns")
             agency = self._agency(session, data["agency_code"], "agency_code")
             if not principal.sees_everything and agency.id not in principal.agency_ids:
                 raise Forbidden("a supervisor reassigns only within their own agency tree")
