@@ -28,6 +28,7 @@ MANUAL_TASK_CLASSES = ("UserTask", "ManualTask", "NoneTask")
 # An unquoted ISO duration or cycle (PT2H, P3D, R2) parses as a Python name: a classic slip.
 _LOOKS_ISO = re.compile(r"^(P(\d|T)[0-9A-Z.]*|R\d*)$")
 # How Spiff's DMN engine finds the '?' placeholder (outside quotes) in a rule cell.
+MAX_DECISION_CELL = 500  # characters in one DMN input or output cell
 _DMN_PLACEHOLDER = re.compile(r"""(\?)(?=(?:[^'"]|['"][^'"]*['"])*$)""")
 
 
@@ -181,7 +182,7 @@ class PolicyChecker:
                                                          cell)
                         if problem:
                             self.error(entry.id or rule.id, f"decision {decision.id!r}, {where}, "
-                                       f"input {label!r}: the cell {cell!r} {problem}", file)
+                                       f"input {label!r}: the cell {_short(cell)} {problem}", file)
                 for entry in rule.outputEntries:
                     self.expression(entry.id or rule.id, f"decision {decision.id!r}, {where}, "
                                     "output", entry.text, file)
@@ -240,6 +241,10 @@ class PolicyChecker:
         return schema
 
 
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 80 else repr(text[:80]) + "..."
+
+
 def _decision_cell_problem(sandbox: Sandbox, input_expression: str | None, cell: str | None
                            ) -> str | None:
     """What is wrong with a DMN input cell, mirroring how Spiff's DMN engine builds it."""
@@ -247,6 +252,12 @@ def _decision_cell_problem(sandbox: Sandbox, input_expression: str | None, cell:
         return None
     if not cell.strip():
         return "is blank but not empty, and never matches; empty it or write -"
+    if len(cell) > MAX_DECISION_CELL:
+        # Spiff's DMN engine finds each '?' with a look-ahead over the rest of the cell, on
+        # every evaluation: quadratic in the cell's length, holding the GIL (32,000 '?' took
+        # 40 s). Real cells are a few words.
+        return (f"is {len(cell):,} characters long; a decision cell may have at most "
+                f"{MAX_DECISION_CELL:,}: move the logic to a script task or split the rule")
     replaced = _DMN_PLACEHOLDER.sub("dmninputexpr", cell)
     if "dmninputexpr" in replaced:
         problems = sandbox.check_expression(replaced)
