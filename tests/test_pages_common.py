@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from workflows import throttle
@@ -421,3 +422,13 @@ def test_the_sla_badge_says_the_working_days_in_the_visitors_language(site):
         assert str(sla_badge(None)) == '<span class="badge sla-done">—</span>'
     with app.test_request_context(headers={"Cookie": "aduan_lang=en"}):
         assert "3.5 working days left" in str(sla_badge(3.5, False, due))
+
+
+def test_the_number_of_proxies_is_checked_when_read():
+    from web.config import Settings
+
+    assert Settings.from_env({"ADUAN_PROXY_HOPS": "1"}).proxy_hops == 1
+    assert Settings.from_env({}).proxy_hops == 0
+    for wrong in ("yes", "-1", "9"):
+        with pytest.raises(ValueError, match="ADUAN_PROXY_HOPS must be the number"):
+            Settings.from_env({"ADUAN_PROXY_HOPS": wrong})
