@@ -247,3 +247,42 @@ def test_a_diagram_whose_state_cannot_be_saved_gives_incidents_not_crashes(cli, 
     fired = cli("timers", "fire", "--now", "2099-01-01T00:00:00+08:00", "--json")
     assert [f["instance_id"] for f in fired["failed"]] == [later["instance_id"]]
     assert cli("instance", str(later["instance_id"]), "--json")["status"] == "error"
+
+
+def test_passwords_accounts_sessions_and_locks_through_the_cli(cli, monkeypatch):
+    from engine import Engine
+    from workflows.accounts import AccountLocked, InvalidCredentials
+    from workflows.config import RegencyConfig
+    from workflows.domain import Domain
+    from workflows.storage import Storage
+
+    cli("demo", "--json")
+    url = os.environ["ADUAN_DATABASE_URL"]
+    engine = Engine(url)
+    domain = Domain(engine, RegencyConfig(), Storage(Path(url[len("sqlite:///"):]).parent,
+                                                     1024))
+    try:
+        signed = domain.accounts.sign_in("admin.kominfo", "aduan-demo-2026", "10.0.0.7")
+        changed = cli("users", "set-password", "admin.kominfo", "--password",
+                      "a-new-password-2026", "--json")
+        assert changed["sessions_ended"] == 1 and changed["active"] is True
+        assert domain.accounts.session_user(signed.session_id, signed.fingerprint) is None
+        short = cli("users", "set-password", "admin.kominfo", "--password", "short", "--json",
+                    code=1)
+        assert "password" in short["error"]["field_errors"]
+        missing = cli("users", "disable", "nobody.here", "--json", code=1)
+        assert "aduan users list" in missing["error"]["message"]
+        signed = domain.accounts.sign_in("admin.kominfo", "a-new-password-2026", "10.0.0.7")
+        assert cli("users", "sign-out", "admin.kominfo", "--json")["sessions_ended"] == 1
+        disabled = cli("users", "disable", "admin.kominfo", "--json")
+        assert disabled["active"] is False
+        assert cli("users", "enable", "admin.kominfo", "--json")["active"] is True
+        for _ in range(5):
+            with pytest.raises(InvalidCredentials):
+                domain.accounts.sign_in("admin.kominfo", "nope-nope", "10.0.0.7")
+        with pytest.raises(AccountLocked):
+            domain.accounts.sign_in("admin.kominfo", "a-new-password-2026", "10.0.0.7")
+        assert cli("users", "unlock", "admin.kominfo", "--json")["failures_forgotten"] == 5
+        domain.accounts.sign_in("admin.kominfo", "a-new-password-2026", "10.0.0.7")
+    finally:
+        engine.dispose()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from workflows import throttle
@@ -91,7 +93,7 @@ def test_empty_fields_are_named(site):
 
 
 def test_lockout_after_five_failures_then_unlocked_after_fifteen_minutes(site):
-    for _ in range(throttle.MAX_FAILURES_PER_USER):
+    for _ in range(throttle.LOCK_AFTER_FAILURES):
         site.post("/login", {"username": "penghubung.pupr", "password": "nope-nope"},
                   expect=401)
     # Even the right password is refused while locked.
@@ -108,7 +110,7 @@ def test_lockout_after_five_failures_then_unlocked_after_fifteen_minutes(site):
 
 
 def test_unknown_usernames_lock_too(site):
-    for _ in range(throttle.MAX_FAILURES_PER_USER):
+    for _ in range(throttle.LOCK_AFTER_FAILURES):
         site.post("/login", {"username": "ghost", "password": "nope-nope"}, expect=401)
     site.post("/login", {"username": "ghost", "password": "nope-nope"}, expect=429)
 
@@ -150,6 +152,96 @@ def test_next_goes_back_to_the_page_asked_for_but_never_off_site(site):
                                     "password": "aduan-demo-2026",
                                     "next": "https://evil.example/"}, expect=302)
     assert response.headers["Location"] == "/tasks"
+
+
+def replay(site, cookie: str) -> Any:
+    """Another browser holding a copy of the session cookie asks for the worklist."""
+    thief = site.regency.client.application.test_client()
+    thief.set_cookie("aduan_session", cookie)
+    return thief.get("/tasks")
+
+
+def test_a_session_cookie_copied_before_signing_out_opens_nothing_afterwards(site):
+    site.login("penghubung.pupr")
+    copied = site.client.get_cookie("aduan_session").value
+    assert replay(site, copied).status_code == 200
+    site.logout()
+    response = replay(site, copied)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=/tasks")
+
+
+def test_a_new_password_or_a_disabled_account_ends_the_sessions_through_the_use_cases(site):
+    accounts = site.regency.domain.accounts
+    site.login("penghubung.pupr")
+    copied = site.client.get_cookie("aduan_session").value
+    accounts.set_password("penghubung.pupr", "a-new-password-2026")
+    assert replay(site, copied).status_code == 302
+    site.get("/tasks", expect=302)
+    site.login("penghubung.pupr", "a-new-password-2026")
+    copied = site.client.get_cookie("aduan_session").value
+    accounts.set_active("penghubung.pupr", False)
+    assert replay(site, copied).status_code == 302
+    site.get("/tasks", expect=302)
+
+
+def test_a_disabled_accounts_api_token_is_refused(site):
+    regency = site.regency
+    assert regency.client.get("/api/v1/tasks", headers=regency.headers(
+        "penghubung.pupr")).status_code == 200
+    regency.domain.accounts.set_active("penghubung.pupr", False)
+    response = regency.client.get("/api/v1/tasks", headers=regency.headers("penghubung.pupr"))
+    assert response.status_code == 401
+    assert "disabled" in response.get_json()["error"]["message"]
+
+
+def from_address(site, address: str, username: str, password: str) -> Any:
+    return site.post("/login", {"username": username, "password": password},
+                     environ_base={"REMOTE_ADDR": address})
+
+
+def test_wrong_passwords_from_one_address_lock_that_address_not_the_owner(site):
+    for _ in range(throttle.LOCK_AFTER_FAILURES):
+        assert from_address(site, "203.0.113.9", "admin.kominfo",
+                            "nope-nope").status_code == 401
+    refused = from_address(site, "203.0.113.9", "admin.kominfo", "aduan-demo-2026")
+    assert refused.status_code == 429
+    assert "dikunci untuk alamat ini" in site.text(refused)
+    assert from_address(site, "10.1.2.3", "admin.kominfo",
+                        "aduan-demo-2026").status_code == 302
+
+
+def test_guessing_from_many_addresses_slows_the_account_down(site):
+    for n in range(throttle.SLOW_AFTER_FAILURES):
+        from_address(site, f"198.51.100.{n}", "admin.kominfo", "nope-nope")
+    refused = from_address(site, "10.1.2.3", "admin.kominfo", "aduan-demo-2026")
+    assert refused.status_code == 429
+    assert "dari tempat lain" in site.text(refused)
+    site.regency.clock.advance(timedelta(seconds=throttle.FIRST_DELAY_SECONDS))
+    assert from_address(site, "10.1.2.3", "admin.kominfo",
+                        "aduan-demo-2026").status_code == 302
+
+
+def test_behind_a_proxy_the_forwarded_address_is_the_one_counted(site, tmp_path):
+    from tests.pages import Site
+    from tests.regency import attach
+
+    regency = site.regency
+    behind = Site(attach(str(regency.engine.store.url), regency.clock, tmp_path,
+                         regency.tokens, proxy_hops=1))
+    try:
+        for _ in range(throttle.LOCK_AFTER_FAILURES):
+            behind.post("/login", {"username": "admin.kominfo", "password": "nope-nope"},
+                        headers={"X-Forwarded-For": "203.0.113.9"}, expect=401)
+        behind.post("/login", {"username": "admin.kominfo", "password": "aduan-demo-2026"},
+                    headers={"X-Forwarded-For": "203.0.113.9"}, expect=429)
+        # A forged entry before the proxy's own is not believed.
+        behind.post("/login", {"username": "admin.kominfo", "password": "aduan-demo-2026"},
+                    headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.9"}, expect=429)
+        behind.post("/login", {"username": "admin.kominfo", "password": "aduan-demo-2026"},
+                    headers={"X-Forwarded-For": "10.1.2.3"}, expect=302)
+    finally:
+        behind.regency.engine.dispose()
 
 
 def test_changing_the_password_or_disabling_the_account_ends_sessions(site):
@@ -330,3 +422,13 @@ def test_the_sla_badge_says_the_working_days_in_the_visitors_language(site):
         assert str(sla_badge(None)) == '<span class="badge sla-done">—</span>'
     with app.test_request_context(headers={"Cookie": "aduan_lang=en"}):
         assert "3.5 working days left" in str(sla_badge(3.5, False, due))
+
+
+def test_the_number_of_proxies_is_checked_when_read():
+    from web.config import Settings
+
+    assert Settings.from_env({"ADUAN_PROXY_HOPS": "1"}).proxy_hops == 1
+    assert Settings.from_env({}).proxy_hops == 0
+    for wrong in ("yes", "-1", "9"):
+        with pytest.raises(ValueError, match="ADUAN_PROXY_HOPS must be the number"):
+            Settings.from_env({"ADUAN_PROXY_HOPS": wrong})

@@ -93,9 +93,11 @@ def test_the_worklist_shows_the_screening_task_with_its_working_days_in_colour(s
     assert 'class="badge sla-green"' in row and "sisa 3 hari kerja" in row
     assert "Belum diambil" in row and f"/cases/{tracking}" in row
     site.regency.advance(days=2, hours=1)  # Wednesday 10:00: under a working day left
+    site.login("admin.kominfo")  # a session lasts 10 hours (docs/security.md)
     page = site.text(site.get("/tasks"))
     assert 'class="badge sla-amber"' in page and "sisa 1 hari kerja" in page  # 0,96
     site.regency.advance(days=2)  # Friday: late
+    site.login("admin.kominfo")  # a session lasts 10 hours (docs/security.md)
     page = site.text(site.get("/tasks"))
     assert 'class="badge sla-red"' in page and "terlambat 1 hari kerja" in page
     assert "task-late" in page

@@ -62,6 +62,7 @@ def test_the_board_counts_each_supervisors_cases_and_follows_the_clock(site):
     assert 'id="cases-empty"' in page and 'id="inbox-empty"' in page
 
     site.regency.advance(days=4)  # Fri 6 Mar 09:00: one working day left on the follow-up
+    site.login("kadis.pupr")  # a session lasts 10 hours (docs/security.md)
     page = site.text(site.get("/board"))
     cases = region(page, "board-cases")
     assert pupr in cases and dlh not in cases and "Sampah" not in page
@@ -71,6 +72,7 @@ def test_the_board_counts_each_supervisors_cases_and_follows_the_clock(site):
     assert count_link(page, "dinas_pupr", "technical_officer", "overdue") is None
 
     site.regency.advance(days=3, hours=2)  # Mon 9 Mar 11:00: both deadlines missed
+    site.login("kadis.pupr")  # a session lasts 10 hours (docs/security.md)
     page = site.text(site.get("/board"))
     assert count_link(page, "dinas_pupr", "opd", "overdue") == "1"
     assert count_link(page, "dinas_pupr", "opd", "escalated") == "1"
@@ -355,6 +357,7 @@ def test_the_boards_table_is_kept_with_its_counts_per_language_and_inbox_view(si
     # a second late case: counted again, drawn again
     open_case(site, "dinas_pupr", title="Jalan retak di Jl. Ahmad Yani")
     site.regency.advance(days=7, hours=2)
+    site.login("sekda")  # a session lasts 10 hours (docs/security.md)
     again = region(site.text(site.get("/board")), "sla-matrix")
     assert count_link(first, "all", "all", "overdue") == "1"
     assert count_link(again, "all", "all", "overdue") == "2", pupr

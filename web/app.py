@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import Engine
 from web import auth, i18n, metrics
@@ -40,6 +41,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                start_scheduler: bool = False, domain: Domain | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    if settings.proxy_hops:
+        # The client's address and scheme as the proxies saw them: sign-in limits count per
+        # address, and secure cookies need to know the request came over HTTPS. Only as many
+        # X-Forwarded-For entries as there are proxies: the rest a client could have forged.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore
     app.config["SECRET_KEY"] = settings.secret_key or stored_secret_key(
         Path(settings.upload_dir).parent / "secret_key")
     app.config.update(

@@ -2,8 +2,9 @@
 
 The JSON API authenticates every request by bearer token or tracking secret and never reads
 the session cookie, so CSRF applies to the pages only. Sessions are Flask's signed cookies
-holding the user id and a fingerprint of the password hash: changing a password or disabling
-the account ends every session at its next request.
+holding a session id the server keeps (workflows/sessions.py) and a fingerprint of the password
+hash: signing out ends the session on the server, so a copy of the cookie opens nothing
+afterwards; a new password or a disabled account ends every session of the account.
 
 Signing in and its throttling are the domain's (workflows/accounts.py, workflows/throttle.py:
 counted in the database, so they hold across several web processes).
@@ -21,11 +22,11 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
-from workflows import access
-from workflows.accounts import AccountLocked, InvalidCredentials
+from workflows import access, accounts
+from workflows.accounts import AccountLocked, AccountSlowed, InvalidCredentials
 from workflows.errors import TooManyAttempts
 
-SESSION_HOURS = 10
+SESSION_HOURS = accounts.SESSION_HOURS
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"
 
@@ -33,7 +34,7 @@ CSRF_HEADER = "X-CSRFToken"
 @dataclass(frozen=True)
 class Outcome:
     principal: access.Principal | None
-    error: str | None = None  # "invalid", "locked", "throttled"
+    error: str | None = None  # "invalid", "locked", "slowed", "throttled"
     retry_minutes: int = 0
 
 
@@ -42,7 +43,8 @@ def _domain() -> Any:
 
 
 def client_address() -> str:
-    """The caller's address; behind a proxy, configure werkzeug's ProxyFix to trust it."""
+    """The caller's address: behind reverse proxies, the one they were told by the client
+    (ADUAN_PROXY_HOPS: web/app.py trusts that many X-Forwarded-For entries)."""
     return (request.remote_addr or "unknown")[:64]
 
 
@@ -51,13 +53,15 @@ def attempt_login(username: str, password: str) -> Outcome:
     try:
         signed = _domain().accounts.sign_in(username, password, client_address())
     except TooManyAttempts as exc:
-        error = "locked" if isinstance(exc, AccountLocked) else "throttled"
+        error = ("locked" if isinstance(exc, AccountLocked) else
+                 "slowed" if isinstance(exc, AccountSlowed) else "throttled")
         return Outcome(None, error, exc.retry_minutes)
     except InvalidCredentials:
         return Outcome(None, "invalid")
+    _domain().accounts.sign_out(session.get("sid"))  # a session signed in over is done
     session.clear()
     session.permanent = True
-    session["uid"] = signed.principal.user_id
+    session["sid"] = signed.session_id
     session["fp"] = signed.fingerprint
     session["language"] = signed.language
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
@@ -65,6 +69,8 @@ def attempt_login(username: str, password: str) -> Outcome:
 
 
 def logout() -> None:
+    """End the session on the server (the cookie, or a copy of it, opens nothing more)."""
+    _domain().accounts.sign_out(session.get("sid"))
     language = session.get("language")
     session.clear()
     if language:
@@ -76,9 +82,9 @@ def current_user() -> access.Principal | None:
     if "principal" in g:
         return g.principal
     principal = None
-    user_id = session.get("uid")
-    if user_id is not None:
-        found = _domain().accounts.session_user(user_id, session.get("fp", ""))
+    session_id = session.get("sid")
+    if session_id is not None:
+        found = _domain().accounts.session_user(session_id, session.get("fp", ""))
         if found is not None:
             principal = found.principal
             g.user_full_name = found.full_name

@@ -53,6 +53,67 @@ def users_list(ctx: CliContext, as_json: bool) -> None:
         or "no users")
 
 
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (min. 8 characters); asked for when not given.")
+@json_option
+@pass_ctx
+@command
+def users_set_password(ctx: CliContext, username: str, password: str, as_json: bool) -> None:
+    """Set USERNAME's password; every signed-in session of the account ends."""
+    document = ctx.domain.accounts.set_password(username, password)
+    emit(document, as_json, lambda d: f"new password for {d['username']}; "
+                                      f"{d['sessions_ended']} session(s) ended")
+
+
+@users.command("disable")
+@click.argument("username")
+@json_option
+@pass_ctx
+@command
+def users_disable(ctx: CliContext, username: str, as_json: bool) -> None:
+    """Disable USERNAME: no sign-in, every session ends, its API tokens are refused."""
+    document = ctx.domain.accounts.set_active(username, False)
+    emit(document, as_json, lambda d: f"disabled {d['username']}; "
+                                      f"{d['sessions_ended']} session(s) ended")
+
+
+@users.command("enable")
+@click.argument("username")
+@json_option
+@pass_ctx
+@command
+def users_enable(ctx: CliContext, username: str, as_json: bool) -> None:
+    """Enable USERNAME again (its API tokens work again; sessions must sign in afresh)."""
+    document = ctx.domain.accounts.set_active(username, True)
+    emit(document, as_json, lambda d: f"enabled {d['username']}")
+
+
+@users.command("sign-out")
+@click.argument("username")
+@json_option
+@pass_ctx
+@command
+def users_sign_out(ctx: CliContext, username: str, as_json: bool) -> None:
+    """End every signed-in session of USERNAME (a lost phone, a shared computer)."""
+    document = ctx.domain.accounts.end_sessions(username)
+    emit(document, as_json, lambda d: f"{d['sessions_ended']} session(s) of "
+                                      f"{d['username']} ended")
+
+
+@users.command("unlock")
+@click.argument("username")
+@json_option
+@pass_ctx
+@command
+def users_unlock(ctx: CliContext, username: str, as_json: bool) -> None:
+    """Forget USERNAME's failed sign-ins: its locks and slowdown end now."""
+    document = ctx.domain.accounts.unlock(username)
+    emit(document, as_json, lambda d: f"{d['username']}: {d['failures_forgotten']} failed "
+                                      f"sign-in(s) forgotten")
+
+
 @main.group()
 def tokens() -> None:
     """API bearer tokens."""

@@ -22,6 +22,17 @@ def _center(value: str) -> tuple[float, float]:
     return lat, lon
 
 
+def _hops(value: str) -> int:
+    try:
+        hops = int(value)
+    except ValueError:
+        hops = -1
+    if not 0 <= hops <= 5:
+        raise ValueError(f"ADUAN_PROXY_HOPS must be the number of reverse proxies in front "
+                         f"(0 to 5), not {value!r}")
+    return hops
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_SQLITE
@@ -66,6 +77,9 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+    # Reverse proxies in front that append the client's address to X-Forwarded-For (0: the
+    # app is reached directly). Sign-in limits count per client address (docs/security.md).
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -111,6 +125,7 @@ class Settings:
             argon2_time_cost=int(env.get("ADUAN_ARGON2_TIME_COST", "3")),
             argon2_memory_kib=int(env.get("ADUAN_ARGON2_MEMORY_KIB", "65536")),
             argon2_parallelism=int(env.get("ADUAN_ARGON2_PARALLELISM", "4")),
+            proxy_hops=_hops(env.get("ADUAN_PROXY_HOPS", "0")),
         )
 
     def clock(self) -> Any:

@@ -7,22 +7,27 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from workflows import access, notify, throttle, users
+from workflows import access, notify, sessions, throttle, users
 from workflows.context import Context
 from workflows.errors import Invalid, TooManyAttempts
 from workflows.models import User
 
+SESSION_HOURS = 10  # a session ends this long after signing in, whatever the cookie says
+
 
 @dataclass(frozen=True)
 class SignedIn:
-    """A successful sign-in: who, the fingerprint that ends the session when the password
-    changes, and the language the officer chose."""
+    """A successful sign-in: who, the session's secret id (for the cookie; the server keeps
+    its hash), the fingerprint that ends the session when the password changes, and the
+    language the officer chose."""
 
     principal: access.Principal
+    session_id: str
     fingerprint: str
     language: str
 
@@ -43,7 +48,22 @@ class InvalidCredentials(Invalid):
 
 
 class AccountLocked(TooManyAttempts):
-    """Too many failed sign-ins for the account (workflows/throttle.py)."""
+    """Too many failed sign-ins for the account from this address (workflows/throttle.py)."""
+
+
+class AccountSlowed(TooManyAttempts):
+    """Too many failed sign-ins for the account from everywhere: the next attempt must wait
+    (workflows/throttle.py)."""
+
+
+REFUSALS: dict[str, tuple[type[TooManyAttempts], str]] = {
+    "address": (TooManyAttempts, "too many failed sign-ins from this address; try again in "
+                                 "%(minutes)s minutes"),
+    "locked": (AccountLocked, "the account is locked after too many failed sign-ins from "
+                              "this address; try again in %(minutes)s minutes"),
+    "slowed": (AccountSlowed, "too many failed sign-ins for this account; try again in "
+                              "%(minutes)s minutes"),
+}
 
 
 class Accounts:
@@ -55,43 +75,48 @@ class Accounts:
     # ------------------------------------------------------------------ signing in
 
     def sign_in(self, username: str, password: str, address: str) -> SignedIn:
-        """An officer's sign-in. TooManyAttempts when the address is throttled or the
-        account locked (workflows/throttle.py); InvalidCredentials otherwise on failure.
-        Every attempt is recorded, in one transaction with the outcome."""
+        """An officer's sign-in, starting a session the server knows. TooManyAttempts
+        (AccountLocked, AccountSlowed) when the attempt is refused unchecked
+        (workflows/throttle.py), InvalidCredentials when the password is checked and wrong.
+
+        The attempts on one username run one at a time (throttle.guard), from the count to
+        the outcome's record, in one transaction: so at most the limit's worth of passwords
+        is ever checked, however many arrive at once."""
         username = username.strip()[:80]
+        address = address[:64]
         now = self.ctx.now()
-        refused: Exception | None = None
         with self.ctx.transaction() as session:
-            if throttle.address_failures(session, address, now, tracking=False) >= \
-                    throttle.MAX_FAILURES_PER_ADDRESS:
-                raise TooManyAttempts("too many failed sign-ins from this address; try "
-                                      "again in %(minutes)s minutes",
-                                      retry_minutes=throttle.LOCK_MINUTES,
-                                      minutes=throttle.LOCK_MINUTES)
-            locked = throttle.minutes_locked(session, username, now)
-            user = None if locked else session.scalars(
-                select(User).where(User.username == username)).first()
-            ok = not locked and self.ctx.passwords.matches(user, password) and user.active
+            throttle.guard(session, username, now)
+            refused = throttle.refusal(session, username, address, now)
+            if refused is not None:
+                kind, text = REFUSALS[refused.reason]
+                raise kind(text, retry_minutes=refused.retry_minutes,
+                           minutes=refused.retry_minutes)
+            user = session.scalars(select(User).where(User.username == username)).first()
+            ok = self.ctx.passwords.matches(user, password) and user.active
             throttle.record(session, username, address, now, succeeded=ok)
-            if locked:
-                refused = AccountLocked("the account is locked after too many failed "
-                                        "sign-ins; try again in %(minutes)s minutes",
-                                        retry_minutes=locked, minutes=locked)
-            elif not ok:
-                refused = InvalidCredentials("the username or password is wrong")
-            else:
-                throttle.forget_failures(session, username, now)
+            if ok:
+                throttle.forget_failures(session, username, address, now)
+                session_id = sessions.start(session, user.id, address, now)
                 return SignedIn(access.principal_for(session, user,
                                                      self.ctx.config.admin_agency_code),
-                                fingerprint(user), user.language)
+                                session_id, fingerprint(user), user.language)
         # raised after the block, so that the failed attempt is committed with it
-        raise refused
+        raise InvalidCredentials("the username or password is wrong")
 
-    def session_user(self, user_id: int, session_fingerprint: str) -> SessionUser | None:
-        """The officer of a signed-in session, while the account is active and its password
-        the one the session was made with; None otherwise (the session should end)."""
+    def sign_out(self, session_id: str | None) -> None:
+        """End the session on the server: its cookie, even copied, opens nothing any more."""
+        if session_id:
+            with self.ctx.transaction() as session:
+                sessions.end(session, session_id)
+
+    def session_user(self, session_id: str, session_fingerprint: str) -> SessionUser | None:
+        """The officer of a signed-in session, while the server knows the session, it is
+        younger than SESSION_HOURS, the account is active and its password the one the
+        session was made with; None otherwise (the session should end)."""
         with self.ctx.reads() as session:
-            user = session.get(User, user_id)
+            user = sessions.user_of(session, session_id,
+                                    self.ctx.now() - timedelta(hours=SESSION_HOURS))
             if user is None or not user.active or not hmac.compare_digest(
                     fingerprint(user), session_fingerprint):
                 return None
@@ -123,6 +148,37 @@ class Accounts:
                                      agency_code=agency_code, email=email, phone=phone,
                                      password=password, now=self.ctx.now())
             return users.user_document(session, user)
+
+    def set_password(self, username: str, password: str) -> dict[str, Any]:
+        """A new password for the account; every session of the account ends (tokens, which
+        are not passwords, stay)."""
+        with self.ctx.transaction() as session:
+            user = users.find(session, username)
+            user.password_hash = self.ctx.passwords.hash(password)
+            ended = sessions.end_all(session, user.id)
+            return {**users.user_document(session, user), "sessions_ended": ended}
+
+    def set_active(self, username: str, active: bool) -> dict[str, Any]:
+        """Disable an account (every session ends, its tokens are refused) or enable it."""
+        with self.ctx.transaction() as session:
+            user = users.find(session, username)
+            user.active = active
+            ended = 0 if active else sessions.end_all(session, user.id)
+            return {**users.user_document(session, user), "sessions_ended": ended}
+
+    def end_sessions(self, username: str) -> dict[str, Any]:
+        """Sign the account out everywhere (a lost phone, a shared computer)."""
+        with self.ctx.transaction() as session:
+            user = users.find(session, username)
+            return {"username": user.username,
+                    "sessions_ended": sessions.end_all(session, user.id)}
+
+    def unlock(self, username: str) -> dict[str, Any]:
+        """Forget the account's failed sign-ins, from every address: its locks and its
+        slowdown end now (an administrator's answer to an owner locked out)."""
+        with self.ctx.transaction() as session:
+            return {"username": username, "failures_forgotten": throttle.unlock(
+                session, username.strip()[:80])}
 
     def list_users(self) -> list[dict[str, Any]]:
         with self.ctx.reads() as session:

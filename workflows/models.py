@@ -302,6 +302,22 @@ class LoginAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+# Signing in: the row a sign-in locks, so one username's attempts run one at a time
+# (workflows/throttle.py); and the sessions of the pages the server knows (sessions.py).
+class SignInGuard(Base):
+    __tablename__ = "sign_in_guard"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class UserSession(Base):
+    __tablename__ = "user_session"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    address: Mapped[str] = mapped_column(String(64))
+
+
 class StatsChange(Base):
     """A change to the statistics' data: a row of complaint, sla_record or escalation was
     written, and the date of receipt of the complaint it belongs to (its cohort).

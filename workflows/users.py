@@ -92,12 +92,18 @@ def create_user(session: Session, passwords: Passwords, *, username: str, full_n
     return user
 
 
+def find(session: Session, username: str) -> User:
+    """The account of that username (NotFound otherwise)."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist; `aduan users list` lists them")
+    return user
+
+
 def create_token(session: Session, username: str, now: datetime, name: str = "cli"
                  ) -> tuple[User, str]:
     """A new bearer token for a user; only its hash is stored, so show it once."""
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        raise NotFound(f"user {username!r} does not exist")
+    user = find(session, username)
     token = "adn_" + secrets.token_urlsafe(24)
     session.add(ApiToken(user_id=user.id, token_hash=digest(token), name=name,
                          created_at=now))

@@ -175,8 +175,14 @@ def login() -> Any:
                               "%(minutes)s minutes.", minutes=outcome.retry_minutes)
             status = 429
         elif outcome.error == "locked":
-            message = gettext("This account is locked after too many failed sign-ins. Try "
-                              "again in %(minutes)s minutes.", minutes=outcome.retry_minutes)
+            message = gettext("This account is locked for this address after too many failed "
+                              "sign-ins. Try again in %(minutes)s minutes, or ask an "
+                              "administrator to unlock it.", minutes=outcome.retry_minutes)
+            status = 429
+        elif outcome.error == "slowed":
+            message = gettext("Too many failed sign-ins to this account from elsewhere. Try "
+                              "again in %(minutes)s minutes from here, or sign in from a "
+                              "computer you have used before.", minutes=outcome.retry_minutes)
             status = 429
         else:
             message = gettext("The username or password is wrong.")

@@ -1,0 +1,49 @@
+"""The pages' signed-in sessions, kept on the server: a session is a row, and ending it
+(signing out, a new password, a disabled account) makes its cookie worthless, copies too.
+
+The cookie carries a random session id; the table keeps only its SHA-256 (as for API tokens),
+so a copy of the database opens no session. Rows older than the session's life are pruned at
+each sign-in.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from workflows.access import digest
+from workflows.models import User, UserSession
+
+PRUNE_AFTER_HOURS = 24  # longer than any session lives (accounts.SESSION_HOURS)
+
+
+def start(session: Session, user_id: int, address: str, now: datetime) -> str:
+    """A new session of the user; returns its id (for the cookie only: it is not stored)."""
+    session_id = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=digest(session_id), user_id=user_id, created_at=now,
+                            address=address[:64]))
+    session.execute(delete(UserSession).where(
+        UserSession.created_at < now - timedelta(hours=PRUNE_AFTER_HOURS)))
+    return session_id
+
+
+def user_of(session: Session, session_id: str, started_after: datetime) -> User | None:
+    """The user of a session the server knows, begun after the given time; None otherwise."""
+    if not session_id:
+        return None
+    return session.scalars(select(User).join(UserSession, UserSession.user_id == User.id).where(
+        UserSession.token_hash == digest(session_id),
+        UserSession.created_at > started_after)).first()
+
+
+def end(session: Session, session_id: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == digest(session_id)))
+
+
+def end_all(session: Session, user_id: int) -> int:
+    """End every session of the user; how many there were."""
+    return session.execute(delete(UserSession).where(
+        UserSession.user_id == user_id)).rowcount or 0
