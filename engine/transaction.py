@@ -26,7 +26,7 @@ from engine.runtime import (
     load_state,
     parse_instant,
 )
-from engine.sandbox import Sandbox
+from engine.sandbox import Sandbox, SandboxLimitExceeded
 from engine.store import (
     HumanTask,
     Incident,
@@ -262,6 +262,9 @@ class InstanceTransaction:
         element_id = task.task_spec.bpmn_id if task is not None else None
         line = getattr(exc, "line_number", None) or None
         message = str(exc).split("\n")[0]
+        cause = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+        if isinstance(cause, SandboxLimitExceeded) and str(cause) not in message:
+            message = f"{message.rstrip(' .')}: {cause}"  # which limit, and its setting
         notes = [n for n in getattr(exc, "__notes__", []) if n]
         if notes:
             message += " (" + "; ".join(notes) + ")"
