@@ -225,6 +225,115 @@ def bench_persisted(url: str, instances: int, warmup: int) -> dict[str, Any]:
         engine.dispose()
 
 
+# --------------------------------------------------------------------------- 2b. isolation
+
+TARGET_ISOLATION_RATIO = 1.5  # lifecycle completion, workers on <= 1.5x all in-process
+
+
+def bench_lifecycle(url: str, instances: int, warmup: int, workers: int) -> dict[str, Any]:
+    """The shipped complaint lifecycle (bpmn/), persisted: start, verify, dispose, answer,
+    accept. Its diagram code is all provably cheap, so with workers on (`workers` > 0) it
+    measures what the static check costs; with 0, everything runs in-process as before."""
+    from tests.test_lifecycle_diagram import POTHOLE, UNIT, Host
+    from workflows import diagram_ids as ids
+
+    host = Host()
+    engine = Engine(url, clock=FrozenClock(START), services=host.services(),
+                    sandbox_workers=workers)
+    steps = [
+        (ids.SCREEN_REPORT, {"decision": ids.VERIFY}),
+        (ids.DISPOSE_REPORT, {"decision": ids.DISPOSE, "agency_code": "dinas_pupr",
+                              "handler": ids.HANDLER_FIELD_OPD}),
+        (ids.FOLLOW_UP, {"decision": ids.FINAL, "answer": "Lubang sudah ditambal."}),
+        (ids.REVIEW_ANSWER, {"decision": ids.ACCEPT, "rating": 5, "comment": "Terima kasih"}),
+    ]
+    try:
+        engine.deploy(UNIT)
+        times: list[float] = []
+        totals: list[float] = []
+        clock = _CpuShare()
+        for n in range(warmup + instances):
+            if n == warmup:
+                clock.begin()
+            number = f"PPU-2026-{n + 1:06d}"
+            began = time.perf_counter()
+            summary = engine.start(ids.PROCESS_ID, {**POTHOLE, "tracking_number": number},
+                                   business_key=number)
+            mine = [time.perf_counter() - began]
+            for element_id, data in steps:
+                task_id = next(t["id"] for t in engine.tasks(instance_id=summary.id)
+                               if t["element_id"] == element_id)
+                began = time.perf_counter()
+                result = engine.complete(task_id, data, actor="bench")
+                mine.append(time.perf_counter() - began)
+            if result.status != "running" or engine.tasks(instance_id=summary.id):
+                raise SystemExit(f"lifecycle instance {summary.id} ended {result.status}")
+            if n >= warmup:
+                times += mine[1:]
+                totals.append(sum(mine))
+        figures = step_figures(times, totals, clock.share())
+        figures["workers_started"] = engine.sandbox.pool.started if engine.sandbox.pool else 0
+        return figures
+    finally:
+        engine.dispose()
+
+
+def bench_worker_call(calls: int) -> dict[str, Any]:
+    """One script that is not provably cheap (`total = sum([n, 1])`), run in-process and in
+    a worker process: the per-call cost of the isolation for code that goes to a worker."""
+    from engine.sandbox import Limits, make_pool
+
+    pool = make_pool(Limits(), 1.0)
+    figures: dict[str, Any] = {}
+    try:
+        for label, sandbox in (("in_process", Sandbox()), ("worker", Sandbox(pool=pool))):
+            data = {"n": 1, "text": "x" * 100, "items": list(range(20))}
+            for _ in range(50):
+                sandbox.execute("total = sum([n, 1])", data)
+            samples = []
+            for _ in range(calls):
+                began = time.perf_counter()
+                sandbox.execute("total = sum([n, 1])", data)
+                samples.append(time.perf_counter() - began)
+            figures[f"{label}_median_ms"] = ms(statistics.median(samples))
+            figures[f"{label}_p95_ms"] = ms(percentile(samples, 95))
+    finally:
+        assert pool is not None
+        pool.close()
+    return figures
+
+
+def bench_isolation(sizes: dict[str, int]) -> dict[str, Any]:
+    """The complaint lifecycle with workers on and off, interleaved rounds, on SQLite."""
+    rounds: dict[str, list[float]] = {"workers": [], "in_process": []}
+    with tempfile.TemporaryDirectory(prefix="aduan_bench_") as folder:
+        backend = SqliteBackend(Path(folder))
+        for _ in range(sizes["isolation_rounds"]):
+            for label, workers in (("in_process", 0), ("workers", 2)):
+                with backend.database() as url:
+                    figures = bench_lifecycle(url, sizes["lifecycle"],
+                                              sizes["persisted_warmup"], workers)
+                rounds[label].append(figures["completion_median_ms"])
+                say(f"    lifecycle, {label}: completion median "
+                    f"{figures['completion_median_ms']:.3f} ms, p95 "
+                    f"{figures['completion_p95_ms']:.3f} ms, "
+                    f"{figures['workers_started']} workers started")
+    result: dict[str, Any] = {
+        label: {"completion_median_ms_per_round": values,
+                "completion_median_ms": round(statistics.median(values), 4)}
+        for label, values in rounds.items()}
+    result["ratio_workers_to_in_process"] = round(
+        result["workers"]["completion_median_ms"]
+        / result["in_process"]["completion_median_ms"], 3)
+    say("    one script that is not cheap, in-process and in a worker")
+    result["non_cheap_script"] = bench_worker_call(sizes["worker_calls"])
+    say(f"    lifecycle ratio workers/in-process "
+        f"{result['ratio_workers_to_in_process']:.3f}; non-cheap script: in-process "
+        f"{result['non_cheap_script']['in_process_median_ms']:.3f} ms, worker "
+        f"{result['non_cheap_script']['worker_median_ms']:.3f} ms")
+    return result
+
+
 # --------------------------------------------------------------------------- 3. timer sweep
 
 WARM_DUE = START + timedelta(minutes=30)  # warm-up timers, fired before measuring
@@ -603,9 +712,10 @@ def targets(backend: str, figures: dict[str, Any]) -> dict[str, bool]:
 
 
 QUICK = {"in_memory": 300, "in_memory_warmup": 50, "persisted": 60, "persisted_warmup": 10,
-         "real_waiting": 100}
+         "real_waiting": 100, "lifecycle": 40, "isolation_rounds": 3, "worker_calls": 500}
 FULL = {"in_memory": 2_000, "in_memory_warmup": 200, "persisted": 1_000,
-        "persisted_warmup": 100, "real_waiting": 9_000}
+        "persisted_warmup": 100, "real_waiting": 9_000, "lifecycle": 200,
+        "isolation_rounds": 5, "worker_calls": 5_000}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -615,8 +725,21 @@ def main(argv: list[str] | None = None) -> int:
                         or os.environ.get("ADUAN_TEST_POSTGRES_URL"),
                         help="a PostgreSQL server URL; a database is created and dropped there")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
+    parser.add_argument("--isolation-only", action="store_true",
+                        help="only the cost of running diagram code in worker processes")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.isolation_only:
+        say("isolation: the complaint lifecycle on SQLite, sandbox workers on and off")
+        isolation = bench_isolation(sizes)
+        passed = isolation["ratio_workers_to_in_process"] <= TARGET_ISOLATION_RATIO
+        say(f"target sqlite.lifecycle_workers_le_1_5x_in_process: "
+            f"{'PASS' if passed else 'FAIL'}")
+        print(json.dumps({"benchmark": "engine-isolation", "sizes": sizes,
+                          "isolation": isolation,
+                          "targets": {"sqlite.lifecycle_workers_le_1_5x_in_process": passed}},
+                         separators=(",", ":")), flush=True)
+        return 0 if passed else 1
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "engine",

@@ -26,7 +26,7 @@ from engine.instances import Instances, InstanceSummary
 from engine.migration import Migration
 from engine.operation import BusinessKey, Hook, InstanceChange
 from engine.queries import Queries
-from engine.sandbox import Sandbox
+from engine.sandbox import Limits, Sandbox, make_pool
 from engine.store import Store
 from engine.sweep import SweepReport, TimerSweep
 from engine.transaction import InstanceTransaction
@@ -47,11 +47,20 @@ class Engine:
         script_time_limit_seconds: float = 1.0,
         timer_lease_seconds: float = 60.0,
         pool: bool = True,
+        sandbox_workers: int = 2,
+        sandbox_memory_mb: int = 512,
+        sandbox_cpu_seconds: float = 2.0,
+        sandbox_wall_seconds: float = 5.0,
     ) -> None:
         self.database_url = database_url
         self.store = Store(database_url, pool=pool)
         self.clock: Clock = clock or SystemClock()
-        self.sandbox = Sandbox(helpers, time_limit_seconds=script_time_limit_seconds)
+        # Diagram code that is not provably cheap runs in worker processes with these hard
+        # limits (engine/sandbox/pool.py); sandbox_workers=0 runs everything in this process.
+        limits = Limits(sandbox_workers, sandbox_memory_mb, sandbox_cpu_seconds,
+                        sandbox_wall_seconds)
+        self.sandbox = Sandbox(helpers, time_limit_seconds=script_time_limit_seconds,
+                               pool=make_pool(limits, script_time_limit_seconds))
         self.services: dict[str, Callable[..., Any]] = dict(services or {})
         self.timer_lease = timedelta(seconds=timer_lease_seconds)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:100]
@@ -85,6 +94,7 @@ class Engine:
         self._listeners.append(listener)
 
     def dispose(self) -> None:
+        self.sandbox.close()
         self.store.dispose()
 
     # ------------------------------------------------------------------ definitions

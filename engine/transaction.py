@@ -28,7 +28,7 @@ from engine.runtime import (
     load_state,
     parse_instant,
 )
-from engine.sandbox import Sandbox
+from engine.sandbox import Sandbox, SandboxLimitExceeded
 from engine.store import (
     HumanTask,
     Incident,
@@ -337,6 +337,9 @@ class InstanceTransaction:
         message = str(exc).split("\n")[0] or type(exc).__name__
         if not isinstance(exc, SpiffWorkflowException | EngineError):
             message = f"{type(exc).__name__}: {message}"[:2000]
+        cause = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+        if isinstance(cause, SandboxLimitExceeded) and str(cause) not in message:
+            message = f"{message.rstrip(' .')}: {cause}"  # which limit, and its setting
         notes = [n for n in getattr(exc, "__notes__", []) if n]
         if notes:
             message += " (" + "; ".join(notes) + ")"

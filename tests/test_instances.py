@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from engine import Conflict, InvalidInput, NotFound, TaskNotOpen
+from engine.sandbox import SandboxError
 from tests.diagram import linear, script_task, user_task, write
 
 FORM = {
@@ -201,8 +202,15 @@ def test_reassigning_a_task_changes_its_groups_and_clears_the_claim(engine, revi
     assert engine.instance(inst.id)["events"][-1]["action"] == "reassign"
 
 
+def add_working_days(start: str, days: int) -> str:
+    """A host helper: a module-level function, which sandbox workers import by reference."""
+    return f"{start}+{days}wd"
+
+
 def test_host_helpers_are_callable_from_diagrams_and_files_are_kept(engine, tmp_path, review):
-    engine.register_helper("add_working_days", lambda start, days: f"{start}+{days}wd")
+    with pytest.raises(SandboxError, match="top level of a module"):
+        engine.register_helper("add_working_days", lambda start, days: f"{start}+{days}wd")
+    engine.register_helper("add_working_days", add_working_days)
     path = write(tmp_path, "helper.bpmn", linear(
         "helper", script_task("due", "deadline = add_working_days(received, 3)"),
         user_task("look")))

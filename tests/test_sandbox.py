@@ -6,7 +6,9 @@ behaviour; splitting it would scatter what a reader of the subject wants togethe
 
 from __future__ import annotations
 
+import itertools
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -20,13 +22,18 @@ from engine import sandbox as sandbox_module
 from engine.errors import EngineError
 from engine.sandbox import (
     DIAGRAM_FILENAME,
+    Limits,
     Sandbox,
     SandboxCompileError,
     SandboxError,
+    SandboxLimitExceeded,
     SandboxTimeout,
     SandboxViolation,
+    WorkerPool,
     diagram_line,
+    make_pool,
 )
+from engine.sandbox.cheap import is_cheap
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -35,9 +42,32 @@ def add_days(moment: datetime, days: int) -> datetime:
     return moment + timedelta(days=days)
 
 
-@pytest.fixture
-def sandbox() -> Sandbox:
-    return Sandbox({"now": lambda: NOW, "add_days": add_days, "timedelta": timedelta})
+def now() -> datetime:
+    return NOW
+
+
+def working_days(start: datetime, n: int) -> datetime:
+    return add_days(start, n + 2)
+
+
+# Small hard limits, so that what exceeds them is stopped quickly.
+LIMITS = Limits(workers=2, memory_mb=256, cpu_seconds=1.0, wall_seconds=2.0)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[WorkerPool]:
+    made = make_pool(LIMITS, 1.0)
+    assert made is not None
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=["in-process", "workers"])
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    """Every language test runs twice: all in this process, and with a pool of workers (where
+    code that is not provably cheap runs in a worker process)."""
+    pool = request.getfixturevalue("pool") if request.param == "workers" else None
+    return Sandbox({"now": now, "add_days": add_days, "timedelta": timedelta}, pool=pool)
 
 
 @pytest.fixture
@@ -145,7 +175,9 @@ def test_supports_augmented_assignment(sandbox: Sandbox) -> None:
     )
     assert data["n"] == 81
     assert data["text"] == "abab"
-    assert data["items"] is alias and alias == [1, 2]
+    assert data["items"] == [1, 2]
+    # Here the list changes in place; a worker hands back a copy (values cross a pipe).
+    assert (data["items"] is alias) == (sandbox.pool is None)
 
 
 def test_calls_datetime_helpers_passed_to_the_constructor(sandbox: Sandbox) -> None:
@@ -159,7 +191,7 @@ def test_calls_datetime_helpers_passed_to_the_constructor(sandbox: Sandbox) -> N
 
 
 def test_host_registered_helpers_are_callable(sandbox: Sandbox) -> None:
-    sandbox.register("working_days", lambda start, n: add_days(start, n + 2))
+    sandbox.register("working_days", working_days)
     assert sandbox.evaluate("working_days(now(), 5).day", {}) == 9
 
 
@@ -481,11 +513,9 @@ def test_print_is_discarded(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 # --------------------------------------------------------------------------- time budget
 
 
-def test_stops_an_endless_loop_within_the_time_limit(fast_sandbox: Sandbox) -> None:
-    started = time.perf_counter()
-    with pytest.raises(SandboxTimeout, match=r"0\.2 s"):
+def test_stops_an_endless_loop_at_the_time_limit(fast_sandbox: Sandbox) -> None:
+    with pytest.raises(SandboxTimeout, match=r"longer than 0\.2 s"):
         fast_sandbox.execute("while True: pass", {})
-    assert time.perf_counter() - started < 0.3
 
 
 @pytest.mark.parametrize(
@@ -503,11 +533,8 @@ def test_stops_an_endless_loop_within_the_time_limit(fast_sandbox: Sandbox) -> N
     ],
 )
 def test_endless_code_cannot_outlive_the_time_limit(fast_sandbox: Sandbox, source: str) -> None:
-    started = time.perf_counter()
-    with pytest.raises(SandboxTimeout):
+    with pytest.raises(SandboxTimeout, match=r"longer than 0\.2 s"):
         fast_sandbox.execute(source, {})
-    # Unwinding ~1,000 recursive frames (and a GC pause in a busy suite) may add a little.
-    assert time.perf_counter() - started < 0.6
 
 
 def test_timeout_is_counted_per_call(fast_sandbox: Sandbox) -> None:
@@ -534,3 +561,218 @@ def test_restores_a_previously_installed_trace_function(
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(previous)
+
+
+# --------------------------------------------------------------------------- worker processes
+
+TOWER = "t = 0\nfor i in range(64):\n    t = (t, t)\n"  # 64 levels, 2**64 leaves, 65 objects
+TWIN_TOWERS = "a = b = 0\nfor i in range(64):\n    a = (a, a)\n    b = (b, b)\n"
+# Each of these is one built-in call that runs in C for hours (or allocates gigabytes) while
+# holding the GIL: out of reach of the line tracer, so only a worker's hard limits stop them.
+ATTACKS = [
+    ("exec", TOWER + "n = len({t})", {"cpu", "wall"}),
+    ("eval", "sum(map(sum, [range(10**6)] * 999999))", {"cpu", "wall"}),
+    # 100,000 integers with the same hash (multiples of the hash modulus 2**61 - 1).
+    ("eval", "len(set(range(0, 10**5 * (2**61 - 1), 2**61 - 1)))", {"cpu", "wall"}),
+    ("exec", TWIN_TOWERS + "found = a in [0, 1, b]", {"cpu", "wall"}),
+    ("exec", "l = []\nwhile True:\n    l.append('x' * 1000000)", {"memory"}),
+    ("eval", "list(map(list, [range(10**6)] * 100))", {"memory"}),
+]
+
+
+class Ticker:
+    """Another thread of this process, noting when it runs: a stall shows as a long gap."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while self.running:
+            self.times.append(time.monotonic())
+            time.sleep(0.01)
+
+    def __enter__(self) -> Ticker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+        self.thread.join()
+
+    def longest_gap(self) -> float:
+        return max(b - a for a, b in itertools.pairwise(self.times))
+
+
+@pytest.fixture
+def guarded(pool: WorkerPool) -> Sandbox:
+    return Sandbox(pool=pool)
+
+
+@pytest.mark.parametrize(("mode", "source", "limits"), ATTACKS)
+def test_code_that_would_stall_or_exhaust_the_process_is_stopped_by_a_worker_limit(
+    guarded: Sandbox, mode: str, source: str, limits: set[str]
+) -> None:
+    started = time.monotonic()
+    with Ticker() as ticker, pytest.raises(SandboxLimitExceeded) as caught:
+        run(guarded, mode, source, {})
+    assert caught.value.limit in limits
+    assert f"limit: {caught.value.limit}" in str(caught.value)
+    assert "ADUAN_SANDBOX_" in str(caught.value)
+    # Bounded: the wall limit is 2 s; a worker is killed and reaped well within 10 s.
+    assert time.monotonic() - started < 10
+    # Meanwhile this process's other threads kept running (no GIL held for seconds).
+    assert ticker.longest_gap() < 0.5
+
+
+def test_a_stopped_worker_is_replaced_and_the_next_call_works(guarded: Sandbox) -> None:
+    assert guarded.pool is not None
+    assert guarded.evaluate("sum([1, 2, 3])", {}) == 6
+    started = guarded.pool.started
+    with pytest.raises(SandboxLimitExceeded):
+        guarded.evaluate("list(map(list, [range(10**6)] * 100))", {})
+    assert guarded.evaluate("sum([1, 2, 3])", {}) == 6
+    assert guarded.pool.started == started + 1
+
+
+def test_the_worker_limits_hold_while_other_calls_run_beside_them(guarded: Sandbox) -> None:
+    results: list[Any] = []
+
+    def hostile() -> None:
+        try:
+            guarded.evaluate("sum(map(sum, [range(10**6)] * 999999))", {})
+        except SandboxLimitExceeded as exc:
+            results.append(exc.limit)
+
+    thread = threading.Thread(target=hostile)
+    thread.start()
+    sums = [guarded.evaluate("sum([n, 1])", {"n": n}) for n in range(50)]
+    thread.join()
+    assert sums == [n + 1 for n in range(50)]
+    assert results and results[0] in {"cpu", "wall"}
+
+
+def test_cheap_code_never_starts_a_worker() -> None:
+    pool = make_pool(LIMITS, 1.0)
+    assert pool is not None
+    try:
+        sandbox = Sandbox(pool=pool)
+        data: dict[str, Any] = {"decision": "request_info", "tracking_number": "PPU-1"}
+        assert sandbox.evaluate('decision == "request_info"', data) is True
+        assert sandbox.evaluate('["complainant:" + tracking_number]', data) == [
+            "complainant:PPU-1"]
+        sandbox.execute('step = "verification"', data)
+        assert data["step"] == "verification"
+        with pytest.raises(NameError):
+            sandbox.evaluate("missing", {})
+        with pytest.raises(SandboxCompileError):  # compiled here: no worker needed to say so
+            sandbox.evaluate("1 +", {})
+        assert pool.started == 0
+        assert sandbox.evaluate("sum([1, 2])", {}) == 3
+        assert pool.started == 1
+    finally:
+        pool.close()
+
+
+CHEAP = [
+    ("eval", 'decision == "request_info"'),
+    ("eval", 'handler == "unit"'),
+    ("eval", 'watch["watch_cycle"]'),
+    ("eval", 'sla_citizen["due_at"]'),
+    ("eval", '"P30D"'),
+    ("eval", '["regency_admin"]'),
+    ("eval", '["complainant:" + tracking_number]'),
+    ("eval", '"disposed to " + agency_code'),
+    ("eval", "budget_days"),
+    ("eval", 'sla["due_at"]'),
+    ("eval", "amount > 500 and category in ('jalan', 'air') and not urgent"),
+    ("eval", "a.b[c][0] if x is not None else -1"),
+    ("eval", "len(items) >= 2 and int(score) < 5"),
+    ("eval", "max(a, b, 3)"),
+    ("eval", "data.get('k', 1)"),
+    ("eval", "{'a': x, 'b': [y, 1]}"),
+    ("exec", 'step = "verification"'),
+    ("exec", 'watch = {"watch_cycle": sla["watch_cycle"]}'),
+    ("exec", 'info_return_to = "screen_report"\nstatus_before_info = "SUBMITTED"'),
+    ("exec", "if x > 1:\n    y = 1\nelse:\n    y = 2\nd['k'] = y"),
+    ("exec", '"""a docstring"""\npass'),
+]
+NOT_CHEAP = [
+    ("eval", "len({t})"),  # a set of a data value hashes it, however deep
+    ("eval", "x in big"),  # membership over a data list
+    ("eval", "x in (a, b)"),  # only a literal of constants is cheap on the right of `in`
+    ("eval", "a + b"),  # neither side a constant
+    ("eval", "'x' * n"),
+    ("eval", "2 ** n"),
+    ("eval", "'%s' % x"),
+    ("eval", "f'{x}'"),
+    ("eval", "sum(items)"),
+    ("eval", "sorted(items)"),
+    ("eval", "str(x)"),
+    ("eval", "add_working_days(start, 3)"),  # host helpers go to a worker
+    ("eval", "items[1:]"),
+    ("eval", "[i for i in items]"),
+    ("eval", "lambda: 0"),
+    ("eval", "max(items)"),  # one argument: iterates it
+    ("eval", "int(x, base=2)"),
+    ("eval", "'" + "x" * 2000 + "'"),
+    ("exec", "for i in range(3):\n    pass"),
+    ("exec", "while True:\n    pass"),
+    ("exec", "n += 1"),
+    ("exec", "a, b = items"),
+    ("exec", "def f():\n    pass"),
+    ("exec", "t = (t, t)\nn = len({t})"),
+    ("exec", "x = 1 +"),  # does not parse: not cheap (the compiler reports it)
+]
+
+
+@pytest.mark.parametrize(("mode", "source"), CHEAP)
+def test_the_static_check_proves_simple_code_cheap(mode: str, source: str) -> None:
+    assert is_cheap(mode, source)
+
+
+@pytest.mark.parametrize(("mode", "source"), NOT_CHEAP)
+def test_the_static_check_sends_everything_else_to_a_worker(mode: str, source: str) -> None:
+    assert not is_cheap(mode, source)
+
+
+def test_int_of_a_name_is_not_cheap_once_the_digit_limit_is_off() -> None:
+    previous = sys.get_int_max_str_digits()
+    is_cheap.cache_clear()
+    try:
+        assert is_cheap("eval", "int(x)")
+        sys.set_int_max_str_digits(0)
+        is_cheap.cache_clear()
+        assert not is_cheap("eval", "int(x)")
+        assert is_cheap("eval", "int('12')")
+    finally:
+        sys.set_int_max_str_digits(previous)
+        is_cheap.cache_clear()
+
+
+def test_helpers_must_be_importable_by_reference_when_workers_run_code(
+    guarded: Sandbox,
+) -> None:
+    with pytest.raises(SandboxError, match="top level of a module"):
+        guarded.register("plus_one", lambda n: n + 1)
+    guarded.register("working_days", working_days)
+    assert guarded.evaluate("working_days(now, 1).day", {"now": NOW}) == 5
+
+
+def test_data_a_worker_cannot_receive_is_refused_by_a_clear_error(guarded: Sandbox) -> None:
+    with pytest.raises(SandboxError, match="cannot be handed to a sandbox worker"):
+        guarded.evaluate("sum([1])", {"lock": threading.Lock()})
+
+
+def test_a_worker_hands_back_only_plain_data(guarded: Sandbox) -> None:
+    assert guarded.evaluate("[now] * 2", {"now": NOW}) == [NOW, NOW]
+    assert guarded.evaluate("sorted({1, 3, 2})", {}) == [1, 2, 3]
+    # A lazy map would run its work in the engine's process when read: refused.
+    with pytest.raises(SandboxError, match="plain data"):
+        guarded.evaluate("map(abs, [1, -2])", {})
+
+
+def test_the_wall_limit_must_exceed_the_script_time_limit(pool: WorkerPool) -> None:
+    with pytest.raises(SandboxError, match="wall-clock limit"):
+        Sandbox(time_limit_seconds=5.0, pool=pool)

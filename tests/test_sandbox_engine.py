@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
+
 import pytest
 
 from engine import ValidationFailed
@@ -97,3 +101,79 @@ def test_a_runtime_blow_up_is_an_incident_not_an_outage(engine, tmp_path, where,
     assert detail["status"] == "error"
     assert detail["incident"]["message"]
     assert not __import__("os").path.exists("/tmp/aduan-pwned")
+
+
+# ----------------------------------------------------------------- hard limits of the workers
+
+TOWER = "t = 0\nfor i in range(64):\n    t = (t, t)\nn = len({t})"
+FOREVER_IN_C = "sum(map(sum, [range(10**6)] * 999999))"
+COLLIDING = "len(set(range(0, 10**5 * (2**61 - 1), 2**61 - 1)))"
+SMALL_LIMITS = {"sandbox_wall_seconds": 2.0, "sandbox_cpu_seconds": 1.0,
+                "sandbox_memory_mb": 256}
+
+
+class Reader:
+    """Another thread reading through the same engine while diagram code runs."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.times, self.running = engine, [], True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while self.running:
+            self.engine.instances(limit=5)
+            self.times.append(time.monotonic())
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.thread.join()
+
+    def longest_gap(self) -> float:
+        return max(b - a for a, b in itertools.pairwise(self.times))
+
+
+@pytest.mark.parametrize(("where", "xml", "element"), [
+    ("script", linear("tower", script_task("evil", TOWER), user_task("never")), {"evil"}),
+    ("condition", gateway(f"{FOREVER_IN_C} > 0"), {"gw", "flow_gw_yes"}),
+    ("timer", linear("late", timer_event(
+        "wait", "timeDuration",
+        '"PT" + str(len(set(range(0, size * (2**61 - 1), 2**61 - 1)))) + "S"')), {"wait"}),
+])
+def test_code_that_would_freeze_the_process_becomes_an_incident_naming_the_limit(
+        make_engine, tmp_path, where, xml, element):
+    engine = make_engine(**SMALL_LIMITS)
+    deployed = engine.deploy([write(tmp_path, f"{where}.bpmn", xml)])
+    started = time.monotonic()
+    with Reader(engine) as reader:
+        inst = engine.start(deployed.process_id, {"size": 10**5})
+    assert time.monotonic() - started < 10  # the wall limit is 2 s
+    assert reader.longest_gap() < 0.5  # the engine's other threads kept going
+    detail = engine.instance(inst.id)
+    assert detail["status"] == "error"
+    assert detail["incident"]["element_id"] in element
+    assert "limit: " in detail["incident"]["message"]
+    assert "ADUAN_SANDBOX_" in detail["incident"]["message"]
+    fine = engine.deploy([write(tmp_path / "ok", "ok.bpmn", linear("ok", script_task(
+        "count", "n = sum([1, 2])"), user_task("fine")))])
+    assert engine.instance(engine.start(fine.process_id).id)["data"]["n"] == 3
+
+
+@pytest.mark.parametrize("expression", [COLLIDING, f"str({FOREVER_IN_C})"])
+def test_a_timer_expression_that_would_freeze_validate_and_deploy_is_a_finding(
+        make_engine, tmp_path, expression):
+    engine = make_engine(**SMALL_LIMITS)
+    path = write(tmp_path, "t.bpmn", linear("t", timer_event("wait", "timeDuration",
+                                                             expression)))
+    started = time.monotonic()
+    findings = engine.validate([path])
+    with pytest.raises(ValidationFailed) as caught:
+        engine.deploy([path])
+    assert time.monotonic() - started < 15  # two evaluations, each stopped at 2 s
+    for found in (findings, caught.value.findings):
+        assert [f.element_id for f in found] == ["wait"]
+        assert "limit: " in found[0].message

@@ -38,6 +38,11 @@ class Settings:
     database_url: str = DEFAULT_SQLITE
     allow_time_travel: bool = False
     script_time_limit_seconds: float = 1.0
+    # Worker processes for diagram code that is not provably cheap (engine/sandbox/pool.py).
+    sandbox_workers: int = 2
+    sandbox_memory_mb: int = 512
+    sandbox_cpu_seconds: float = 2.0
+    sandbox_wall_seconds: float = 5.0
     timer_sweep_seconds: float = 5.0
     timer_batch: int = 100
     secret_key: str = field(default="", repr=False)
@@ -88,6 +93,10 @@ class Settings:
             database_url=env.get("ADUAN_DATABASE_URL") or DEFAULT_SQLITE,
             allow_time_travel=_flag(env.get("ADUAN_ALLOW_TIME_TRAVEL")),
             script_time_limit_seconds=float(env.get("ADUAN_SCRIPT_TIME_LIMIT", "1.0")),
+            sandbox_workers=int(env.get("ADUAN_SANDBOX_WORKERS", "2")),
+            sandbox_memory_mb=int(env.get("ADUAN_SANDBOX_MEMORY_MB", "512")),
+            sandbox_cpu_seconds=float(env.get("ADUAN_SANDBOX_CPU_SECONDS", "2")),
+            sandbox_wall_seconds=float(env.get("ADUAN_SANDBOX_WALL_SECONDS", "5")),
             timer_sweep_seconds=float(env.get("ADUAN_TIMER_SWEEP_SECONDS", "5")),
             timer_batch=int(env.get("ADUAN_TIMER_BATCH", "100")),
             secret_key=env.get("ADUAN_SECRET_KEY", ""),
@@ -151,7 +160,11 @@ class Settings:
         self.ensure_sqlite_directory()
         return Engine(self.database_url, clock=self.clock(),
                       script_time_limit_seconds=self.script_time_limit_seconds,
-                      timer_lease_seconds=self.timer_lease_seconds)
+                      timer_lease_seconds=self.timer_lease_seconds,
+                      sandbox_workers=self.sandbox_workers,
+                      sandbox_memory_mb=self.sandbox_memory_mb,
+                      sandbox_cpu_seconds=self.sandbox_cpu_seconds,
+                      sandbox_wall_seconds=self.sandbox_wall_seconds)
 
     def ensure_sqlite_directory(self) -> None:
         """The default database lives in ./instance/, which may not exist yet."""

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from engine.definitions.forms import reference_problems
 from engine.errors import Finding
 from engine.runtime import parse_cycle, parse_duration, parse_instant
-from engine.sandbox import Sandbox
+from engine.sandbox import Sandbox, SandboxLimitExceeded, SandboxTimeout
 
 # Spiff leaves these for a person: a plain bpmn:task (NoneTask) waits in the worklist too.
 MANUAL_TASK_CLASSES = ("UserTask", "ManualTask", "NoneTask")
@@ -143,6 +143,9 @@ class PolicyChecker:
                 continue
             try:  # a constant can be checked now; one that reads data is checked when reached
                 value = self.sandbox.evaluate(expression, {})
+            except (SandboxLimitExceeded, SandboxTimeout) as exc:  # too costly whatever data
+                self.error(bpmn_id, f"timer expression {expression[:80]!r}: {exc}")
+                continue
             except Exception:  # noqa: BLE001, S112 - depends on instance data
                 continue
             try:

@@ -27,6 +27,9 @@ class SandboxCompileError(SandboxError):
         )
         super().__init__(f"diagram code cannot be run ({problems}); the diagram must be changed")
 
+    def __reduce__(self) -> tuple[type, tuple[list[tuple[int | None, str]]]]:
+        return type(self), (self.errors,)  # crosses the pipe from a sandbox worker whole
+
 
 class SandboxViolation(SandboxError):
     """Diagram code tried something forbidden at run time (an escape or a huge value)."""
@@ -34,6 +37,18 @@ class SandboxViolation(SandboxError):
 
 class SandboxTimeout(SandboxError):
     """Diagram code used up its time budget and was stopped."""
+
+
+class SandboxLimitExceeded(SandboxError):
+    """Diagram code exceeded a hard limit of its worker process (memory, CPU, wall clock) and
+    was stopped with the worker; or no worker was free in time. `limit` names which."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (str(self), self.limit)
 
 
 def diagram_line(exc: BaseException) -> int | None:
