@@ -7,21 +7,23 @@ its long side (and a THUMBNAIL_EDGE thumbnail), re-encoded without EXIF, GPS, XM
 comments, so a citizen's home location in a phone photo never leaks through a page.
 
 Memory: decoding is the only step that costs memory in proportion to a photo's pixels, so
-a Decoder bounds it three ways.
+a Decoder bounds it four ways.
 
 - The pixel limit is checked on the size the file's header declares (workflows/containers.py
   reads it), before any decoder allocates: "photo.png is 59 megapixels; the limit is 40".
 - A JPEG is decoded already reduced (Pillow's draft: libjpeg scales by 1/2, 1/4 or 1/8
   while decoding) to the smallest size at least the display edge; PNG and WebP have no such
-  mode and are decoded whole, then reduced (Image.thumbnail: reduce, then resample).
+  mode and are decoded whole.
 - At most `slots` decodes run at once in a process: they run on a pool of `slots` threads
   (the pool's queue is the semaphore); the others wait.
-- The image is reduced and converted a strip at a time, never copied whole.
+- The image is reduced and converted a strip of rows at a time (`reduced`), never copied
+  whole (Pillow's own reduce of an RGBA image makes a full premultiplied copy first).
 
 So one decode holds at most max_megapixels x 4 bytes (RGBA; a JPEG far less) and a small
-reduced copy, and a process at most `slots` of them: 40 MP x 4 B x 2 slots = 320 MB with
-the defaults, whatever the number of uploads at once; showing a photo decodes nothing (the
-copies are stored at upload). docs/security.md: Uploads and images.
+reduced copy (measured: 184 MB for a 40 MP RGBA PNG), and a process at most `slots` of
+them: about 370 MB with the defaults, whatever the number of uploads at once; showing a
+photo decodes nothing (the copies are stored at upload). docs/security.md: Uploads and
+images; tests/test_uploads.py measures it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ A photo stored before these copies existed gets them the first time it is asked 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -41,7 +42,7 @@ FILE_TRAILING_DATA = N_("the file carries other data after the end of the pictur
                         "the photo alone (save it again, or send a screenshot of it)")
 FILE_ACTIVE_PDF = N_("the PDF contains scripts, actions or embedded files (%(found)s); "
                      "print it to a new PDF or scan the paper, and attach that")
-PREPARED_KEPT = 8  # checked uploads remembered, so that a form's check is not decoded twice
+PREPARED_KEPT = 16  # photos whose display copies are remembered (see Storage)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ class Storage:
         self.root = Path(root)
         self.max_bytes = max_bytes
         self.decoder = decoder or images.Decoder()
-        self._prepared: OrderedDict[str, StoredFile] = OrderedDict()
+        # The display copies (small) of the photos checked last, by sha256: the report form
+        # checks its files before filing them, and filing checks them again.
+        self._prepared: OrderedDict[str, dict[int, images.Rendition]] = OrderedDict()
         self._lock = threading.Lock()
 
     def check(self, uploads: list[Upload], field: str = "attachments") -> list[StoredFile]:
@@ -113,12 +116,11 @@ class Storage:
                  ) -> StoredFile:
         with self._lock:
             known = self._prepared.get(stored.sha256)
-        if known is not None:
-            return StoredFile(stored.filename, *_fields(known))
         try:
             if stored.content_type in images.PHOTO_TYPES:
                 containers.check_structure(content, stored.content_type)
-                renditions = self.decoder.renditions(content, stored.content_type)
+                renditions = known if known is not None else self.decoder.renditions(
+                    content, stored.content_type)
                 clean = containers.strip_metadata(content, stored.content_type)
                 stored = StoredFile(stored.filename, stored.content_type, stored.kind,
                                     stored.size, stored.sha256, stored.storage_key,
@@ -145,10 +147,12 @@ class Storage:
             raise Invalid("%(file)s is damaged: %(reason)s",
                           {where: Message(FILE_DAMAGED, file=name)},
                           file=name, reason=str(exc)) from exc
-        with self._lock:
-            self._prepared[stored.sha256] = stored
-            while len(self._prepared) > PREPARED_KEPT:
-                self._prepared.popitem(last=False)
+        if stored.renditions:
+            with self._lock:
+                self._prepared[stored.sha256] = stored.renditions
+                self._prepared.move_to_end(stored.sha256)
+                while len(self._prepared) > PREPARED_KEPT:
+                    self._prepared.popitem(last=False)
         return stored
 
     def save(self, uploads: list[Upload], checked: list[StoredFile]) -> None:
@@ -197,11 +201,6 @@ class Storage:
         return path
 
 
-def _fields(stored: StoredFile) -> tuple:
-    return (stored.content_type, stored.kind, stored.size, stored.sha256, stored.storage_key,
-            stored.renditions, stored.clean)
-
-
 def _display_path(original: Path, edge: int, extension: str) -> Path:
     return original.with_name(f"{original.name}.display{edge}{extension}")
 
@@ -214,6 +213,6 @@ def _write_once(path: Path, data: bytes) -> None:
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{threading.get_ident()}.part")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     temporary.write_bytes(data)
     temporary.replace(path)
