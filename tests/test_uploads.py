@@ -332,3 +332,17 @@ def test_agencies_handling_a_named_report_still_get_the_original(regency):
     served = regency.client.get(f"/api/v1/complaints/{tracking}/attachments/{attachment}",
                                 headers=regency.headers("penghubung.pupr"))
     assert served.data == original
+
+
+def test_the_photo_limits_are_read_from_the_environment(tmp_path):
+    from web.app import build_domain
+    from web.config import Settings
+
+    settings = Settings.from_env({"ADUAN_PHOTO_MAX_MEGAPIXELS": "20",
+                                  "ADUAN_PHOTO_DECODE_SLOTS": "3",
+                                  "ADUAN_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+                                  "ADUAN_UPLOAD_DIR": str(tmp_path / "uploads")})
+    domain = build_domain(settings)
+    decoder = domain.context.storage.decoder
+    assert (decoder.max_megapixels, decoder.slots) == (20, 3)
+    domain.context.engine.dispose()
