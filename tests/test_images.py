@@ -74,13 +74,14 @@ def test_not_a_photo_and_bombs_are_refused():
         images.display_copy(out.getvalue())
 
 
-def test_storage_caches_the_display_copy_beside_the_original(tmp_path):
+def test_the_upload_stores_the_display_copies_beside_the_original(tmp_path):
     storage = Storage(tmp_path, 10 * 1024 * 1024)
     upload = Upload("lubang.jpg", phone_photo())
     [stored] = storage.check([upload])
     storage.save([upload], [stored])
-    first = storage.display(stored.storage_key)
-    cached = list((tmp_path / stored.storage_key).parent.glob("*.display*"))
-    assert len(cached) == 1
-    assert storage.display(stored.storage_key) == first
+    folder = (tmp_path / stored.storage_key).parent
+    assert sorted(p.name.split(".", 1)[1] for p in folder.glob("*.*")) == [
+        "clean", "display1600.jpg", "display320.jpg"]
+    first = storage.display(stored.storage_key, "image/jpeg")
+    assert first == stored.renditions[images.DISPLAY_EDGE]
     assert storage.open(stored.storage_key) == upload.content  # the evidence is unchanged

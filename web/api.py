@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
+from web.files import file_response
 from web.openapi import Api
 from workflows import access, stats_export
 from workflows.actions import ACTIONS, OTHER_ACTIONS
@@ -105,16 +106,16 @@ def get_complaint(tracking_number: str) -> Any:
            operation_id="get_attachment", tag="complaints",
            summary="An evidence file (for whoever may see the report's content)",
            security=["bearer", "trackingSecret"],
-           responses={200: ("The file, as uploaded", None), 404: ("Unknown, or not yours", None)})
+           responses={200: ("The file as uploaded (a photo without its metadata where the "
+                           "caller may not have it: an anonim report's, for agencies; any, "
+                           "for the complainant), as an attachment", None),
+                      404: ("Unknown, or not yours", None)})
 def get_attachment(tracking_number: str, attachment_id: str) -> Any:
     who = principal_for_report(tracking_number)
     if not attachment_id.isdigit():
         raise Invalid("attachment ids are numbers", {"attachment_id": "a number"})
-    row, content = domain().reports.attachment(tracking_number, int(attachment_id), who)
-    response = Response(content, mimetype=row.content_type)
-    response.headers["Content-Disposition"] = f'inline; filename="{row.filename}"'
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return file_response(domain().reports.attachment(tracking_number, int(attachment_id),
+                                                     who))
 
 
 @api.route("GET", "/complaints", operation_id="list_complaints", tag="complaints",

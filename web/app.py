@@ -22,6 +22,7 @@ from web.scheduler import start_embedded_scheduler
 from workflows.config import RegencyConfig
 from workflows.domain import Domain
 from workflows.errors import DomainError, Invalid, Unauthenticated
+from workflows.images import Decoder
 from workflows.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ def build_domain(settings: Settings, engine: Engine | None = None) -> Domain:
     config = RegencyConfig(tracking_prefix=settings.tracking_prefix, ladder=settings.ladder,
                            rung_budget_days=settings.rung_budget_days,
                            timezone=settings.timezone)
-    storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes)
+    decoder = Decoder(settings.photo_max_megapixels, settings.photo_decode_slots)
+    storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes, decoder)
     return Domain(engine, config, storage, settings.passwords())
 
 

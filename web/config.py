@@ -70,6 +70,10 @@ class Settings:
     clock_offset_seconds: float = 0.0
     timer_lease_seconds: float = 60.0
     upload_dir: str = str(Path("instance") / "uploads")
+    # Photos (workflows/images.py): the most pixels a photo may declare, and how many are
+    # decoded at once in a process; together they bound the memory decoding takes.
+    photo_max_megapixels: int = 40
+    photo_decode_slots: int = 2
     regency_name: str = "Kabupaten Penajam Paser Utara"
     # Map tiles for the report form and case pages; empty: no tiles (typing an address or
     # coordinates still works). e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png
@@ -125,6 +129,8 @@ class Settings:
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
             timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
+            photo_max_megapixels=int(env.get("ADUAN_PHOTO_MAX_MEGAPIXELS", "40")),
+            photo_decode_slots=int(env.get("ADUAN_PHOTO_DECODE_SLOTS", "2")),
             regency_name=env.get("ADUAN_REGENCY_NAME", "Kabupaten Penajam Paser Utara"),
             tile_url=env.get("ADUAN_TILE_URL", ""),
             tile_attribution=env.get("ADUAN_TILE_ATTRIBUTION", ""),

@@ -208,6 +208,18 @@ def sees_content(principal: Principal, complaint: Complaint) -> bool:
     return handles(principal, complaint)
 
 
+def gets_original(principal: Principal, complaint: Complaint) -> bool:
+    """Whether a photo's untouched original (with its EXIF: GPS position, phone model,
+    times) is served, or its metadata-free copy. Of an `anonim` report only the regency
+    administrator gets the original, as evidence; of any other report those handling it.
+    The complainant gets the copy: the code that opens a report may be on a shared phone."""
+    if principal.tracking_number is not None:
+        return False
+    if complaint.anonymous:
+        return principal.has("regency_admin")
+    return handles(principal, complaint)
+
+
 # --------------------------------------------------------------------------- task claims
 
 

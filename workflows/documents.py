@@ -89,6 +89,7 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
     officer = principal.is_officer
     content = access.sees_content(principal, complaint)
     identity = access.sees_identity(principal, complaint)
+    originals = access.gets_original(principal, complaint)
     # Every deadline of the report, in one query: officers see them all, and the current
     # one is chosen among the running and paused (current_deadline).
     records = session.scalars(select(SlaRecord).where(
@@ -137,8 +138,11 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
             if e.status_to else None, "text": e.text if (content or e.kind == "status") else
             HIDDEN, **({"actor": e.actor} if officer else {}),
         } for e in events if officer or e.public],
+        # original: whether a download is the file as uploaded, or (a photo the caller
+        # may not get with its metadata: access.gets_original) the metadata-free copy.
         "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
-                         "size": a.size, "sha256": a.sha256, "kind": a.kind}
+                         "size": a.size, "sha256": a.sha256, "kind": a.kind,
+                         "original": a.kind != "photo" or originals}
                         for a in attachments] if content else [],
         "duplicate_of": original.tracking_number if original else None,
         "duplicates": list(duplicates),

@@ -22,7 +22,7 @@ from workflows.actions import ADMIN, Verbs, load_report, translate_engine_errors
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound, TooManyAttempts
 from workflows.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
-from workflows.storage import Upload
+from workflows.storage import Upload, served_name
 from workflows.validation import check_submission
 
 # What a tracking number looks like (PPU-2026-000123); anything else is not even looked up.
@@ -58,6 +58,19 @@ class Case:
     agencies: list[dict[str, Any]]
     routing: dict[str, Any] | None
     budgets: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ServedFile:
+    """An evidence file as served: a safe name whose extension is the type found in its
+    content (never the uploader's), that type, the bytes, whether they are the file as
+    uploaded, and whether it is a photo."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    original: bool
+    photo: bool
 
 
 # The steps whose working days the officers' forms name.
@@ -228,9 +241,10 @@ class Reports:
                                                                      strict=True)
                 if found.get(ids.BUDGET_DAYS) is not None}
 
-    def attachment(self, tracking_number: str, attachment_id: int,
-                   principal: access.Principal) -> tuple[Attachment, bytes]:
-        """One evidence file, for those who may see the report's content."""
+    def _attachment(self, tracking_number: str, attachment_id: int,
+                    principal: access.Principal) -> tuple[Attachment, bool]:
+        """The attachment's row, for those who may see the report's content, and whether
+        they get a photo's original (access.gets_original)."""
         with self.ctx.reads() as session:
             complaint = load_report(session, tracking_number)
             if not access.can_view(principal, complaint) or not access.sees_content(
@@ -241,22 +255,39 @@ class Reports:
             if row is None:
                 raise NotFound(f"report {tracking_number} has no attachment {attachment_id}")
             session.expunge(row)
-        return row, self.ctx.storage.open(row.storage_key)
+            return row, access.gets_original(principal, complaint)
+
+    def attachment(self, tracking_number: str, attachment_id: int,
+                   principal: access.Principal) -> ServedFile:
+        """One evidence file, for those who may see the report's content: as uploaded, or
+        for a photo whose metadata the caller may not have (an `anonim` report's, for all
+        but the regency administrator; any report's, for the complainant), the copy
+        without it. Named by the type its content was found to be (storage.served_name)."""
+        row, original = self._attachment(tracking_number, attachment_id, principal)
+        photo = row.content_type in images.PHOTO_TYPES
+        if photo and not original:
+            data = self.ctx.storage.clean(row.storage_key, row.content_type)
+        else:
+            data = self.ctx.storage.open(row.storage_key)
+        return ServedFile(served_name(row.filename, row.content_type), row.content_type,
+                          data, original=not photo or original, photo=photo)
 
     def attachment_display(self, tracking_number: str, attachment_id: int,
                            principal: access.Principal, edge: int = images.DISPLAY_EDGE
-                           ) -> tuple[Attachment, bytes, str]:
+                           ) -> ServedFile:
         """A photo of the evidence as pages show it (workflows/images.py): upright, scaled,
-        stripped of location and other metadata. Not a photo: NotFound."""
-        row, _content = self.attachment(tracking_number, attachment_id, principal)
-        if row.content_type not in images.PHOTO_TYPES:
+        stripped of location and other metadata, read from the copy made at upload. Not a
+        photo, or no such size: NotFound."""
+        row, _original = self._attachment(tracking_number, attachment_id, principal)
+        if row.content_type not in images.PHOTO_TYPES or edge not in images.EDGES:
             raise NotFound(f"attachment {attachment_id} of {tracking_number} is not a photo")
         try:
-            data, content_type = self.ctx.storage.display(row.storage_key, edge)
+            shown = self.ctx.storage.display(row.storage_key, row.content_type, edge)
         except images.NotAPhoto as exc:
             raise NotFound(f"attachment {attachment_id} of {tracking_number} cannot be shown "
                            "as a photo; download the original") from exc
-        return row, data, content_type
+        return ServedFile(served_name(row.filename, shown.content_type), shown.content_type,
+                          shown.data, original=False, photo=True)
 
     def list(self, principal: access.Principal, *, status: str | None = None,
              agency_code: str | None = None, overdue: bool | None = None,

@@ -8,10 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from flask import (
-    Response,
     flash,
     jsonify,
     redirect,
@@ -21,6 +19,7 @@ from flask import (
 )
 
 from web import auth
+from web.files import file_response
 from web.i18n import N_, format_number, gettext, say
 from web.pages import pages
 from web.pages.common import domain, settings
@@ -42,7 +41,16 @@ from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
 from workflows.reports import NAMED_STEPS
 from workflows.sla import STEP_LABELS
 from workflows.stats import CATEGORY_LABELS, CHANNEL_LABELS, CLASSIFICATION_LABELS
-from workflows.storage import FILE_EMPTY, FILE_NOT_ACCEPTED, FILE_TOO_LARGE, Upload
+from workflows.storage import (
+    FILE_ACTIVE_PDF,
+    FILE_DAMAGED,
+    FILE_EMPTY,
+    FILE_NOT_ACCEPTED,
+    FILE_TOO_LARGE,
+    FILE_TOO_MANY_PIXELS,
+    FILE_TRAILING_DATA,
+    Upload,
+)
 from workflows.validation import ACTION_SCHEMAS
 
 ACCEPTED_FILES = "image/jpeg,image/png,image/webp,application/pdf,video/mp4,.jpg,.jpeg,.png," \
@@ -303,6 +311,14 @@ FIELD_WORDS = {
     FILE_EMPTY: N_("%(file)s is empty; attach it again."),
     FILE_TOO_LARGE: N_("%(file)s is larger than %(mb)s MB; send a smaller one."),
     FILE_NOT_ACCEPTED: N_("%(file)s is not a JPEG, PNG or WebP photo, a PDF or an MP4 video."),
+    FILE_TOO_MANY_PIXELS: N_("%(file)s is %(megapixels)s megapixels; the limit is "
+                             "%(limit)s. Send a smaller copy of the photo."),
+    FILE_DAMAGED: N_("%(file)s is damaged or cut short. Save or export it again and attach "
+                     "the new file."),
+    FILE_TRAILING_DATA: N_("%(file)s carries other data after the end of the picture. Attach "
+                           "the photo alone (save it again)."),
+    FILE_ACTIVE_PDF: N_("%(file)s contains scripts, actions or embedded files (%(found)s). "
+                        "Print it to a new PDF and attach that."),
     "not one of the allowed values": N_("Choose one of the options."),
 }
 
@@ -466,28 +482,15 @@ def case_diagram(tracking: str) -> Any:
 @auth.login_required()
 def case_photo(tracking: str, attachment_id: int) -> Any:
     edge = THUMBNAIL_EDGE if request.args.get("size") == "thumb" else DISPLAY_EDGE
-    row, data, content_type = domain().reports.attachment_display(
-        _tracking(tracking), attachment_id, officer(), edge=edge)
-    response = Response(data, mimetype=content_type)
-    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(row.filename)}"
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    shown = domain().reports.attachment_display(_tracking(tracking), attachment_id, officer(),
+                                                edge=edge)
+    return file_response(shown, inline=True, cache="private, max-age=3600")
 
 
 @pages.get("/cases/<tracking>/attachments/<int:attachment_id>/download")
 @auth.login_required()
 def case_download(tracking: str, attachment_id: int) -> Any:
-    row, content = domain().reports.attachment(_tracking(tracking), attachment_id,
-                                               officer())
-    response = Response(content, mimetype=row.content_type)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{_ascii_name(row.filename)}\"; "
-        f"filename*=UTF-8''{quote(row.filename)}")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _ascii_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:120] or "file"
-
-
+    """The file as uploaded, or the photo without its metadata where the officer may not
+    have it (an `anonim` report's, for the agencies)."""
+    return file_response(domain().reports.attachment(_tracking(tracking), attachment_id,
+                                                     officer()))

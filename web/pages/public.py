@@ -38,7 +38,16 @@ from workflows import access
 from workflows.errors import Invalid
 from workflows.reports import ReportForm
 from workflows.stats import CATEGORY_LABELS
-from workflows.storage import FILE_EMPTY, FILE_NOT_ACCEPTED, FILE_TOO_LARGE, Upload
+from workflows.storage import (
+    FILE_ACTIVE_PDF,
+    FILE_DAMAGED,
+    FILE_EMPTY,
+    FILE_NOT_ACCEPTED,
+    FILE_TOO_LARGE,
+    FILE_TOO_MANY_PIXELS,
+    FILE_TRAILING_DATA,
+    Upload,
+)
 from workflows.validation import CATEGORIES
 
 SESSION_REPORTS = "pelapor"  # tracking numbers this browser may open
@@ -260,6 +269,16 @@ FILE_WORDS = {
     FILE_EMPTY: N_("%(file)s is empty. Choose the file again."),
     FILE_TOO_LARGE: N_("%(file)s is larger than %(mb)s MB. Choose a smaller file."),
     FILE_NOT_ACCEPTED: N_("%(file)s is not a photo (JPEG, PNG, WebP), a PDF or an MP4 video."),
+    FILE_TOO_MANY_PIXELS: N_("%(file)s is %(megapixels)s megapixels; the limit is "
+                             "%(limit)s. Send a smaller copy (your phone's share or resize "
+                             "option makes one)."),
+    FILE_DAMAGED: N_("%(file)s is damaged or cut short. Save it again and choose the new "
+                     "file."),
+    FILE_TRAILING_DATA: N_("%(file)s carries other data after the end of the picture (a "
+                           "moving photo, or something hidden in it). Choose a plain photo, "
+                           "or a screenshot of it."),
+    FILE_ACTIVE_PDF: N_("%(file)s contains scripts, actions or embedded files (%(found)s). "
+                        "Print it to a new PDF, or take a photo of the paper, and choose that."),
 }
 
 

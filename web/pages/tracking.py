@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import (
-    Response,
     abort,
     flash,
     redirect,
@@ -29,6 +28,7 @@ from flask import (
 )
 
 from web import auth
+from web.files import file_response
 from web.i18n import N_, gettext, label
 from web.pages import pages
 from web.pages.common import domain, settings
@@ -312,14 +312,9 @@ def track_thumbnail(tracking: str, attachment_id: str) -> Any:
 def _photo(tracking: str, attachment_id: str, edge: int) -> Any:
     tracking = normalise_tracking(tracking)
     principal = complainant_or_404(tracking)
-    row, data, content_type = domain().reports.attachment_display(
-        tracking, _attachment_id(attachment_id), principal, edge)
-    response = Response(data, mimetype=content_type)
-    extension = "png" if content_type == "image/png" else "jpg"
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="{row.filename.rsplit(".", 1)[0]}.{extension}"')
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    shown = domain().reports.attachment_display(tracking, _attachment_id(attachment_id),
+                                                principal, edge)
+    return file_response(shown, inline=True, cache="private, max-age=3600")
 
 
 @pages.get("/lacak/<tracking>/berkas/<attachment_id>")
@@ -328,14 +323,10 @@ def track_file(tracking: str, attachment_id: str) -> Any:
     """A document or video, as uploaded. Photos only ever leave as display copies."""
     tracking = normalise_tracking(tracking)
     principal = complainant_or_404(tracking)
-    row, content = domain().reports.attachment(tracking, _attachment_id(attachment_id),
-                                               principal)
-    if row.content_type in PHOTO_TYPES:
+    served = domain().reports.attachment(tracking, _attachment_id(attachment_id), principal)
+    if served.photo:
         abort(404)
-    response = Response(content, mimetype=row.content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{row.filename}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(served)
 
 
 # --------------------------------------------------------------------------- the view
