@@ -51,3 +51,11 @@ def test_clear_text_cookies_are_warned_about_only_where_the_address_may_be_publi
     [warning] = run_warnings("0.0.0.0", 5000, cookie_secure=False)
     assert "unencrypted" in warning and "--host 192.168" in warning
     assert run_warnings("192.168.1.10", 5000, cookie_secure=False) == []
+
+
+def test_demo_accounts_reachable_from_other_machines_are_warned_about():
+    first, cookies = run_warnings("0.0.0.0", 5000, cookie_secure=True, demo_accounts=19)
+    assert "19 demo account(s)" in first and "closed network" in first
+    assert "ADUAN_COOKIE_SECURE=0" in cookies
+    assert run_warnings("127.0.0.1", 5000, cookie_secure=True, demo_accounts=19) == []
+    assert run_warnings("192.168.1.10", 5000, cookie_secure=False, demo_accounts=0) == []

@@ -51,20 +51,31 @@ def may_be_public(host: str) -> bool:
     return address is None or address.is_unspecified or address.is_global
 
 
-def run_warnings(host: str, port: int, cookie_secure: bool) -> list[str]:
+def run_warnings(host: str, port: int, cookie_secure: bool, demo_accounts: int = 0
+                 ) -> list[str]:
     """What `aduan run --host HOST --port PORT` warns about at start (it serves plain
     HTTP): Secure cookies that browsers on other machines will drop, or cookies sent in
-    the clear where the address may be public."""
+    the clear where the address may be public; and demo accounts (`demo_accounts` of them
+    still have the published demo password) reachable from other machines."""
     if is_loopback(host):
         return []
     where = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+    warnings = []
+    if demo_accounts:
+        warnings.append(
+            f"warning: {demo_accounts} demo account(s) still have the published demo "
+            f"password, administrators included, and anyone who reaches {where} can sign in "
+            "as them: show a demo database on a closed network only.")
+    return warnings + _cookie_warnings(host, where, cookie_secure)
+
+
+def _cookie_warnings(host: str, where: str, cookie_secure: bool) -> list[str]:
     if cookie_secure:
         return [
             f"warning: serving plain HTTP on {where}, but session cookies are Secure "
             "(ADUAN_COOKIE_SECURE=1): a browser on another machine drops them, so signing "
-            "in and every form fail (\"Formulir sudah kedaluwarsa\"). Serve the site through "
-            "an HTTPS proxy and open it by https://, or, on a closed network only, set "
-            "ADUAN_COOKIE_SECURE=0."]
+            "in and every form fail there. Serve the site through an HTTPS proxy and open it "
+            "by https://, or, on a closed network only, set ADUAN_COOKIE_SECURE=0."]
     if may_be_public(host):
         return [
             f"warning: ADUAN_COOKIE_SECURE=0 and serving plain HTTP on {where}, which may be "
