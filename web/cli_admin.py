@@ -235,7 +235,16 @@ def _status_text(d: dict[str, Any]) -> str:
         f"incidents: {d['incidents']['open']} open",
     ]
     lines += [f"scheduler {s['worker_id']}: {'alive' if s['alive'] else 'silent'}, last seen "
-              f"{s['last_seen_at']}" for s in d["schedulers"]] or ["no scheduler has run"]
+              f"{s['last_seen_at']}" for s in d["schedulers"]]
+    gone = d["schedulers_gone"]
+    hours = round(gone["after_seconds"] / 3600)
+    if gone["count"]:
+        lines.append(f"{gone['count']} scheduler(s) silent for over {hours} h, not listed "
+                     f"(the last seen {gone['last_seen_at']}); a running scheduler forgets them")
+    if not d["schedulers"]:
+        lines.append("no scheduler has run" if not gone["count"] else
+                     f"no scheduler seen in the last {hours} h: start aduan run or "
+                     "aduan scheduler")
     return "\n".join(lines)
 
 
