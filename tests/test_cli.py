@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -313,3 +314,18 @@ def test_aduan_run_shows_the_accounts_on_every_start_and_warns_off_loopback(tmp_
     assert "warning: 19 demo account(s) still have the published demo password" in again
     assert "warning: serving plain HTTP on http://0.0.0.0:" in again
     assert "ADUAN_COOKIE_SECURE=0" in again
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_passes_host_and_port_to_aduan_run():
+    """`make run HOST=... PORT=...` (README: a pilot on a network); `make -n` only prints."""
+    root = Path(__file__).resolve().parents[1]
+
+    def planned(*variables: str) -> list[str]:
+        out = subprocess.run(["make", "-n", "run", *variables], cwd=root, capture_output=True,
+                             text=True, timeout=60, check=True)
+        return [line for line in out.stdout.splitlines() if "aduan run" in line]
+
+    assert planned("HOST=0.0.0.0", "PORT=8080") == [
+        ".venv/bin/aduan run --host 0.0.0.0 --port 8080"]
+    assert planned() == [".venv/bin/aduan run --host 127.0.0.1 --port 5000"]
