@@ -2,6 +2,9 @@
 # Each target creates or refreshes the virtual environment .venv on first use.
 
 PYTHON ?= python3
+# Where `make run` serves: `make run HOST=0.0.0.0 PORT=8080` (see README: a pilot on a network)
+HOST ?= 127.0.0.1
+PORT ?= 5000
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/aduan db upgrade
-	$(VENV)/bin/aduan run
+	$(VENV)/bin/aduan run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

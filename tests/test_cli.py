@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -286,3 +287,107 @@ def test_passwords_accounts_sessions_and_locks_through_the_cli(cli, monkeypatch)
         domain.accounts.sign_in("admin.kominfo", "a-new-password-2026", "10.0.0.7")
     finally:
         engine.dispose()
+
+
+def test_the_demo_accounts_are_listed_again_without_tokens(cli):
+    from sqlalchemy import update
+
+    from engine.store import Store
+    from workflows.demo import USERS
+    from workflows.models import User
+    from workflows.users import Passwords
+
+    assert cli("demo", "accounts", "--json") == []  # no demo loaded: nothing to sign in to
+    assert "aduan users list" in cli("demo", "accounts").output
+    cli("demo", "--json")
+    accounts = cli("demo", "accounts", "--json")
+    assert [a["username"] for a in accounts] == [name for name, *_ in USERS]
+    assert {a["password"] for a in accounts} == {"aduan-demo-2026"}
+    assert accounts[-2:] == [
+        {"username": "perancang", "roles": ["process_designer"], "agency": "diskominfo",
+         "password": "aduan-demo-2026"},
+        {"username": "sysadmin", "roles": ["system_admin"], "agency": "diskominfo",
+         "password": "aduan-demo-2026"}]
+    store = Store(os.environ["ADUAN_DATABASE_URL"])
+    with store.transaction() as session:  # sekda chose a password; kadis.dlh left
+        session.execute(update(User).where(User.username == "sekda").values(
+            password_hash=Passwords.fast().hash("sekda-rahasia-2026")))
+        session.execute(update(User).where(User.username == "kadis.dlh").values(
+            active=False))
+    store.dispose()
+    listed = [a["username"] for a in cli("demo", "accounts", "--json")]
+    assert len(listed) == 17 and "sekda" not in listed and "kadis.dlh" not in listed
+    text = cli("demo", "accounts").output
+    assert "password aduan-demo-2026" in text and "sysadmin" in text
+    assert "aduan tokens create USERNAME" in text and "adn_" not in text
+
+
+def serve_until_listening(tmp_path, *args: str) -> str:
+    """`aduan run ARGS` as a real process until it listens; everything it printed by then."""
+    import selectors
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "PYTHONUNBUFFERED": "1", "ADUAN_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+           "ADUAN_UPLOAD_DIR": str(tmp_path / "uploads"), "ADUAN_ARGON2_TIME_COST": "1",
+           "ADUAN_ARGON2_MEMORY_KIB": "8", "ADUAN_ARGON2_PARALLELISM": "1"}
+    env.pop("ADUAN_COOKIE_SECURE", None)
+    command = [sys.executable, "-c", "from web.cli import main; main()"]
+    subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    process = subprocess.Popen([*command, "run", "--no-scheduler", "--port", str(port),
+                                *args], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    printed, deadline = [], time.monotonic() + 60
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        try:
+            while time.monotonic() < deadline and not any("Running on" in line
+                                                          for line in printed):
+                if selector.select(timeout=1):
+                    line = process.stdout.readline()
+                    if not line:
+                        break
+                    printed.append(line)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            process.stdout.close()
+    text = "".join(printed)
+    assert "Running on" in text, text
+    return text
+
+
+def test_aduan_run_shows_the_accounts_on_every_start_and_warns_off_loopback(tmp_path):
+    first = serve_until_listening(tmp_path)
+    assert "penghubung.pupr" in first and "adn_" in first  # the tokens, made now
+    assert "aduan demo accounts" in first and "warning" not in first
+    again = serve_until_listening(tmp_path, "--host", "0.0.0.0")
+    assert "demo data not loaded" not in again and "adn_" not in again
+    assert "demo accounts (password aduan-demo-2026)" in again
+    for username in ("admin.kominfo", "perancang", "sysadmin"):
+        assert username in again
+    assert "aduan tokens create USERNAME" in again
+    assert "warning: 19 demo account(s) still have the published demo password" in again
+    assert "warning: serving plain HTTP on http://0.0.0.0:" in again
+    assert "ADUAN_COOKIE_SECURE=0" in again
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_passes_host_and_port_to_aduan_run():
+    """`make run HOST=... PORT=...` (README: a pilot on a network); `make -n` only prints."""
+    root = Path(__file__).resolve().parents[1]
+
+    def planned(*variables: str) -> list[str]:
+        out = subprocess.run(["make", "-n", "run", *variables], cwd=root, capture_output=True,
+                             text=True, timeout=60, check=True)
+        return [line for line in out.stdout.splitlines() if "aduan run" in line]
+
+    assert planned("HOST=0.0.0.0", "PORT=8080") == [
+        ".venv/bin/aduan run --host 0.0.0.0 --port 8080"]
+    assert planned() == [".venv/bin/aduan run --host 127.0.0.1 --port 5000"]

@@ -127,6 +127,26 @@ def test_every_package_is_listed_for_the_wheel():
     assert found - listed == set()
 
 
+def test_the_wheel_ships_its_data_files_by_package_data_alone():
+    """A quiet install: with include-package-data, setuptools warns about every folder of
+    templates or static files (one 30-line block each, 15 of them on `make run`), and an
+    editable install of a flat layout without package-dir warns once more. So package-data
+    alone says what ships, and each data file of a package must match one of its globs."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools.get("include-package-data") is False
+    assert setuptools.get("package-dir") == {"": "."}
+    globs = setuptools["package-data"]
+    unshipped = []
+    for top in ("engine", "workflows", "web", "migrations", "bpmn"):
+        shipped = {path for pattern in globs.get(top, []) for path in (ROOT / top).glob(pattern)}
+        unshipped += [str(path.relative_to(ROOT)) for path in (ROOT / top).rglob("*")
+                      if path.is_file() and path.suffix not in (".py", ".pyc")
+                      and "__pycache__" not in path.parts and path not in shipped]
+    assert unshipped == []
+
+
 MODULE_LINES = 500
 
 

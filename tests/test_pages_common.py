@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.pages import CSRF
 from workflows import throttle
 from workflows.models import User
 
@@ -275,6 +276,52 @@ def test_login_page_warns_when_secure_cookies_cannot_work(site):
     assert "ADUAN_COOKIE_SECURE=0" not in site.text(site.get("/login"))
     assert "ADUAN_COOKIE_SECURE=0" not in site.text(
         site.client.get("/login", base_url="https://aduan.example.go.id"))
+
+
+PHONE = "http://192.0.2.2:5056"  # `aduan run --host 0.0.0.0` opened from a phone
+
+
+def test_a_form_over_plain_http_whose_cookie_the_browser_dropped_says_why(site):
+    """Secure session cookies over plain HTTP to another machine are dropped by browsers:
+    every form would fail as "expired" however often it is reloaded. The page says why and
+    what to do instead, in Indonesian and in English."""
+    page = site.text(site.client.get("/lapor", base_url=PHONE))
+    token = CSRF.search(page).group(1)
+    site.client.delete_cookie("aduan_session", domain="192.0.2.2")  # what the browser does
+    response = site.client.post("/lapor", base_url=PHONE, data={"csrf_token": token})
+    assert response.status_code == 400
+    text = site.text(response)
+    assert "HTTP biasa" in text and "https://" in text and "ADUAN_COOKIE_SECURE=0" in text
+    assert "kedaluwarsa" not in text
+    site.client.set_cookie("aduan_lang", "en", domain="192.0.2.2")
+    site.client.delete_cookie("aduan_session", domain="192.0.2.2")  # dropped again
+    text = site.text(site.client.post("/lapor", base_url=PHONE, data={"csrf_token": token}))
+    assert "served over plain HTTP" in text and "ADUAN_COOKIE_SECURE=0" in text
+
+
+def test_an_expired_form_keeps_its_message_where_the_cookie_is_kept(site):
+    """With the session cookie sent, over HTTPS, from this machine, or with
+    ADUAN_COOKIE_SECURE=0, a refused form is an ordinary expired one."""
+    site.client.get("/lapor", base_url=PHONE)  # the cookie is kept: e.g. an old tab
+    response = site.client.post("/lapor", base_url=PHONE, data={"csrf_token": "old"})
+    assert response.status_code == 400
+    assert "kedaluwarsa" in site.text(response)
+    assert "ADUAN_COOKIE_SECURE" not in site.text(response)
+    for base_url in ("https://aduan.example.go.id", "http://localhost:5000",
+                     "http://127.0.0.1:5000", "http://[::1]:5000"):
+        response = site.client.post("/lapor", base_url=base_url, data={"csrf_token": "x"})
+        assert response.status_code == 400
+        assert "kedaluwarsa" in site.text(response), base_url
+    site.client.application.config["SESSION_COOKIE_SECURE"] = False  # ADUAN_COOKIE_SECURE=0
+    response = site.client.post("/lapor", base_url="http://192.0.2.3",
+                                data={"csrf_token": "x"})
+    assert "kedaluwarsa" in site.text(response)
+
+
+def test_a_page_form_posted_for_json_says_the_refusal_in_words(site):
+    response = site.client.post("/lapor", base_url=PHONE, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert "plain HTTP" in response.get_json()["error"]["message"]
 
 
 def test_citizens_wrong_tracking_codes_do_not_throttle_staff_sign_in(site):

@@ -56,6 +56,54 @@ def test_status_reports_lateness_backlog_incidents_and_heartbeats(regency):
     assert document["schedulers"][0]["alive"] is True
 
 
+def test_schedulers_gone_for_a_day_leave_the_status_and_a_live_beat_forgets_them(regency):
+    """Every start beats under a new worker id: without an age-out, `aduan status` would
+    list each scheduler that ever ran as "silent", forever."""
+    from web.cli_admin import _status_text
+
+    now = regency.clock.now()
+    with regency.transaction() as session:
+        for worker, silent in (("old-host:4242:dead01", timedelta(days=3)),
+                               ("old-host:4343:dead02", timedelta(hours=25)),
+                               ("web-1:77:quiet1", timedelta(hours=2))):
+            session.add(SchedulerHeartbeat(
+                worker_id=worker, hostname=worker.split(":")[0], pid=1,
+                started_at=now - silent - timedelta(days=1), last_seen_at=now - silent,
+                timers_fired=0, notifications_sent=0))
+    document = regency.domain.operations.status()
+    assert [(s["worker_id"], s["alive"]) for s in document["schedulers"]] == [
+        ("web-1:77:quiet1", False)]
+    assert document["schedulers_gone"]["count"] == 2
+    assert document["schedulers_gone"]["last_seen_at"] == (now - timedelta(hours=25)
+                                                           ).isoformat()
+    text = _status_text(document)
+    assert "web-1:77:quiet1: silent" in text and "dead0" not in text
+    assert "2 scheduler(s) silent for over 24 h, not listed" in text
+
+    live = Scheduler(regency.domain, Settings(database_url="unused"))
+    live.heartbeat()
+    with regency.reads() as session:
+        kept = set(session.scalars(select(SchedulerHeartbeat.worker_id)))
+    assert kept == {"web-1:77:quiet1", live.worker_id}
+    document = regency.domain.operations.status()
+    assert document["schedulers_gone"]["count"] == 0
+    assert [s["alive"] for s in document["schedulers"]] == [True, False]
+
+
+def test_with_every_scheduler_gone_the_status_says_none_was_seen_lately(regency):
+    from web.cli_admin import _status_text
+
+    now = regency.clock.now()
+    with regency.transaction() as session:
+        session.add(SchedulerHeartbeat(
+            worker_id="old-host:1:gone01", hostname="old-host", pid=1,
+            started_at=now - timedelta(days=9), last_seen_at=now - timedelta(days=8),
+            timers_fired=5, notifications_sent=2))
+    document = regency.domain.operations.status()
+    assert document["schedulers"] == [] and document["schedulers_gone"]["count"] == 1
+    assert "no scheduler seen in the last 24 h" in _status_text(document)
+
+
 def test_metrics_are_exposed_for_prometheus(regency):
     regency.submit(photo=True)
     regency.advance(days=8)  # escalations happen

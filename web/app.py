@@ -181,13 +181,28 @@ ERROR_TITLES = {
 }
 
 
+# A refused CSRF check (web/auth.check_csrf): an expired form, or a session cookie that the
+# browser dropped because the site is served over plain HTTP while cookies are Secure.
+CSRF_WORDS = {
+    "csrf": (i18n.N_("The form has expired. Go back, reload the page and try again."), ""),
+    "csrf_http": (
+        i18n.N_("Your browser did not keep this site's session cookie, because the site is "
+                "served over plain HTTP (without HTTPS). Reloading the page will not help."),
+        i18n.N_("Open the site by https:// instead. On a closed network without HTTPS, the "
+                "administrator can set ADUAN_COOKIE_SECURE=0 and restart Aduan."),
+    ),
+}
+
+
 def error_page(status: int, detail: str = "") -> Any:
     """The error page; `detail` (already in the visitor's language) is shown for 409 only:
-    it says what changed. Other details could reveal what a 403 or 404 hides."""
+    it says what changed. Other details could reveal what a 403 or 404 hides. A refused
+    CSRF check ("csrf", "csrf_http") says why and what to do (CSRF_WORDS)."""
     title = i18n.gettext(ERROR_TITLES.get(status, ERROR_TITLES[400]))
-    if detail == "csrf":
-        title = i18n.gettext("The form has expired. Go back, reload the page and try again.")
     shown = detail if status in (409,) else ""
+    if detail in CSRF_WORDS:
+        title, advice = CSRF_WORDS[detail]
+        title, shown = i18n.gettext(title), i18n.gettext(advice) if advice else ""
     return render_template("error.html", status=status, title=title, detail=shown), status
 
 
@@ -210,11 +225,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if not _wants_json():  # werkzeug's descriptions are English: only our csrf marker
-            return error_page(exc.code or 500, "csrf" if exc.description == "csrf" else "")
+            return error_page(exc.code or 500,
+                              exc.description if exc.description in CSRF_WORDS else "")
         message = {404: "no such endpoint; see /api/v1/openapi.json",
                    405: f"{request.method} is not allowed here",
                    413: "the request is too large: at most 5 attachments of 10 MB"}.get(
             exc.code or 500, exc.description or exc.name)
+        if exc.description in CSRF_WORDS:  # a page's form posted for JSON: say it in words
+            message = " ".join(filter(None, CSRF_WORDS[exc.description]))
         return jsonify(error={"message": message}), exc.code
 
     @app.errorhandler(RequestEntityTooLarge)

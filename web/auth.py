@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
+from web import serving
 from workflows import access, accounts
 from workflows.accounts import AccountLocked, AccountSlowed, InvalidCredentials
 from workflows.errors import TooManyAttempts
@@ -143,4 +144,14 @@ def check_csrf() -> None:
     expected = session.get(CSRF_FIELD)
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
     if not expected or not sent or not hmac.compare_digest(expected, sent):
-        abort(400, description="csrf")
+        dropped = (current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+                   and secure_cookies_dropped())
+        # "csrf_http": no reload helps, the browser drops the cookie (web/app.error_page)
+        abort(400, description="csrf_http" if dropped else "csrf")
+
+
+def secure_cookies_dropped() -> bool:
+    """Browsers keep no Secure cookie from a plain-HTTP site other than this machine's own
+    address (web/serving.py): with ADUAN_COOKIE_SECURE on, sign-in and forms cannot work."""
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE") and not request.is_secure
+                and not serving.is_loopback(request.host or ""))

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from web import serving
 from web.cli import CliContext, command, emit, json_option, main, pass_ctx, redact
 
 # --------------------------------------------------------------------------- people
@@ -131,14 +132,28 @@ def tokens_create(ctx: CliContext, username: str, name: str, as_json: bool) -> N
     emit(document, as_json, lambda d: f"token for {d['username']}: {d['token']}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def demo(click_ctx: click.Context, as_json: bool) -> None:
+    """Load the demo regency (Penajam Paser Utara) into an empty database; `aduan demo
+    accounts` lists its accounts again."""
+    if click_ctx.invoked_subcommand is None:
+        _demo_load(click_ctx.ensure_object(CliContext), as_json=as_json)
+
+
+@command
+def _demo_load(ctx: CliContext, as_json: bool) -> None:
+    emit(install(ctx), as_json, demo_text)
+
+
+@demo.command("accounts")
 @json_option
 @pass_ctx
 @command
-def demo(ctx: CliContext, as_json: bool) -> None:
-    """Load the demo regency (Penajam Paser Utara) into an empty database."""
-    document = install(ctx)
-    emit(document, as_json, demo_text)
+def demo_accounts(ctx: CliContext, as_json: bool) -> None:
+    """The demo accounts that still have the demo password (their tokens are not kept)."""
+    emit(ctx.domain.accounts.demo_accounts(), as_json, accounts_text)
 
 
 def install(ctx: CliContext) -> dict[str, Any]:
@@ -146,15 +161,44 @@ def install(ctx: CliContext) -> dict[str, Any]:
     return ctx.domain.install(actor="aduan", demo_data=True)
 
 
+TOKENS_HINT = ("API tokens are kept only as hashes; make a new one with: "
+               "aduan tokens create USERNAME")
+ACCOUNTS_HINT = "the demo accounts again, on any start or with: aduan demo accounts"
+
+
 def demo_text(document: dict[str, Any]) -> str:
+    """What `aduan demo` says: the accounts just made, with their tokens (shown only now)."""
     lines = [f"lifecycle diagram: version {document['diagrams']['version']}"]
     if not document["loaded"]:
-        lines.append("demo data not loaded: the database already has agencies")
+        lines.append("demo data not loaded: the database already has agencies "
+                     "(aduan demo accounts lists the demo accounts)")
         return "\n".join(lines)
-    lines.append("demo accounts (password / API token):")
+    lines.append("demo accounts (password / API token, shown only now):")
     lines += [f"  {u['username']:<24} {','.join(u['roles']):<18} {u['password']}  "
               f"{u['token']}" for u in document["users"]]
+    lines += [TOKENS_HINT, ACCOUNTS_HINT]
     return "\n".join(lines)
+
+
+def accounts_text(accounts: list[dict[str, Any]]) -> str:
+    """The demo accounts one can sign in to, as `aduan run` and `aduan demo accounts` say."""
+    if not accounts:
+        return ("no account has the demo password (the demo was not loaded, or its "
+                "passwords were changed): aduan users list lists the accounts")
+    lines = [f"demo accounts (password {accounts[0]['password']}):"]
+    lines += [f"  {a['username']:<24} {','.join(a['roles']):<18} {a['agency'] or '-'}"
+              for a in accounts]
+    lines.append(TOKENS_HINT)
+    return "\n".join(lines)
+
+
+def start_text(document: dict[str, Any], accounts: list[dict[str, Any]]) -> str:
+    """What `aduan run` says at start, on every start: the accounts just made with their
+    tokens, or, on a database loaded before, the accounts that still have the demo password."""
+    if document["loaded"]:
+        return demo_text(document)
+    return "\n".join([f"lifecycle diagram: version {document['diagrams']['version']}",
+                      accounts_text(accounts)])
 
 
 # --------------------------------------------------------------------------- calendar
@@ -252,7 +296,16 @@ def _status_text(d: dict[str, Any]) -> str:
         f"incidents: {d['incidents']['open']} open",
     ]
     lines += [f"scheduler {s['worker_id']}: {'alive' if s['alive'] else 'silent'}, last seen "
-              f"{s['last_seen_at']}" for s in d["schedulers"]] or ["no scheduler has run"]
+              f"{s['last_seen_at']}" for s in d["schedulers"]]
+    gone = d["schedulers_gone"]
+    hours = round(gone["after_seconds"] / 3600)
+    if gone["count"]:
+        lines.append(f"{gone['count']} scheduler(s) silent for over {hours} h, not listed "
+                     f"(the last seen {gone['last_seen_at']}); a running scheduler forgets them")
+    if not d["schedulers"]:
+        lines.append("no scheduler has run" if not gone["count"] else
+                     f"no scheduler seen in the last {hours} h: start aduan run or "
+                     "aduan scheduler")
     return "\n".join(lines)
 
 
@@ -321,7 +374,13 @@ def run(ctx: CliContext, host: str, port: int, no_scheduler: bool) -> None:
     """Serve the web app with an embedded scheduler (single node)."""
     from web.app import create_app
 
-    click.echo(demo_text(install(ctx)))
+    document = install(ctx)
+    accounts = document["users"] if document["loaded"] else (
+        ctx.domain.accounts.demo_accounts())
+    click.echo(start_text(document, accounts))
+    for warning in serving.run_warnings(host, port, ctx.settings.cookie_secure,
+                                        demo_accounts=len(accounts)):
+        click.echo(warning, err=True)
     app = create_app(settings=ctx.settings, domain=ctx.domain,
                      start_scheduler=not no_scheduler)
     app.run(host=host, port=port, threaded=True, use_reloader=False)

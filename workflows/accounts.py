@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from workflows import access, notify, sessions, throttle, users
+from workflows import access, demo, notify, sessions, throttle, users
 from workflows.context import Context
 from workflows.errors import Invalid, TooManyAttempts
 from workflows.models import User
@@ -183,6 +183,12 @@ class Accounts:
     def list_users(self) -> list[dict[str, Any]]:
         with self.ctx.reads() as session:
             return users.list_users(session)
+
+    def demo_accounts(self) -> list[dict[str, Any]]:
+        """The demo regency's accounts that still have the demo password (workflows/demo.py):
+        username, roles, agency, password. Empty on a database without the demo."""
+        with self.ctx.reads() as session:
+            return demo.accounts_with_demo_password(session, self.ctx.passwords)
 
     def create_token(self, username: str, name: str = "cli") -> dict[str, Any]:
         """A new bearer token (shown once: only its hash is kept)."""

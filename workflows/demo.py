@@ -101,6 +101,29 @@ def load(session: Session, passwords: Passwords, now: datetime, *, with_tokens: 
     return {"loaded": True, "users": accounts}
 
 
+def accounts_with_demo_password(session: Session, passwords: Passwords
+                                ) -> list[dict[str, Any]]:
+    """The demo accounts one can still sign in to with DEMO_PASSWORD (active, password not
+    changed), in the order of USERS; for `aduan run` and `aduan demo accounts` on a database
+    loaded before. The demo accounts share one hash, so this verifies each distinct hash once
+    (argon2 is slow on purpose). Their API tokens are kept only as hashes: not here."""
+    by_name = {u.username: u for u in session.scalars(
+        select(User).where(User.username.in_([name for name, *_ in USERS]),
+                           User.active.is_(True)))}
+    verdict: dict[str, bool] = {}
+    accounts = []
+    for username, _full_name, _roles, agency in USERS:
+        user = by_name.get(username)
+        if user is None or not user.password_hash:
+            continue
+        if user.password_hash not in verdict:
+            verdict[user.password_hash] = passwords.matches(user, DEMO_PASSWORD)
+        if verdict[user.password_hash]:
+            accounts.append({"username": username, "roles": list(user.roles or []),
+                             "agency": agency, "password": DEMO_PASSWORD})
+    return accounts
+
+
 def users_exist(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(User)))
 

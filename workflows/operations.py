@@ -8,7 +8,7 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine import SweepReport
@@ -21,6 +21,11 @@ from workflows.sla import CITIZEN_STEPS, RUNNING
 from workflows.workdays import calendar_for
 
 HEARTBEAT_STALE_SECONDS = 60
+# A scheduler silent this long is gone (stopped, killed, its machine replaced): each process
+# start beats under a new worker id, so without an age-out `aduan status` would list every
+# scheduler that ever ran as "silent", forever. The status leaves gone ones out (it counts
+# them), and any live scheduler's beat deletes their rows.
+SCHEDULER_GONE_SECONDS = 24 * 3600
 
 
 class Operations:
@@ -105,6 +110,14 @@ def beat(session: Session, worker_id: str, now: datetime, *, fired: int = 0, sen
         row.last_sweep_at = now
     row.timers_fired = (row.timers_fired or 0) + fired
     row.notifications_sent = (row.notifications_sent or 0) + sent
+    # Forget the gone; rows another live scheduler is deleting right now are skipped, so
+    # two beats never wait on (or deadlock over) the same old rows.
+    gone = session.scalars(select(SchedulerHeartbeat.worker_id).where(
+        SchedulerHeartbeat.last_seen_at < now - timedelta(seconds=SCHEDULER_GONE_SECONDS))
+        .with_for_update(skip_locked=True)).all()
+    if gone:
+        session.execute(delete(SchedulerHeartbeat).where(
+            SchedulerHeartbeat.worker_id.in_(gone)))
 
 
 def status(session: Session, now: datetime, outbox_backlog: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +132,13 @@ def status(session: Session, now: datetime, outbox_backlog: dict[str, Any]) -> d
     incidents = session.execute(select(Incident.instance_id, Incident.element_id,
                                        Incident.message).where(Incident.resolved_at.is_(None))
                                 .order_by(Incident.id)).all()
-    heartbeats = session.scalars(select(SchedulerHeartbeat).order_by(
+    gone_before = now - timedelta(seconds=SCHEDULER_GONE_SECONDS)
+    heartbeats = session.scalars(select(SchedulerHeartbeat).where(
+        SchedulerHeartbeat.last_seen_at >= gone_before).order_by(
         SchedulerHeartbeat.last_seen_at.desc())).all()
+    gone, gone_last_seen = session.execute(select(
+        func.count(), func.max(SchedulerHeartbeat.last_seen_at)).where(
+        SchedulerHeartbeat.last_seen_at < gone_before)).one()
     return {
         "now": now.isoformat(),
         "timers": {
@@ -140,6 +158,10 @@ def status(session: Session, now: datetime, outbox_backlog: dict[str, Any]) -> d
             "alive": (now - h.last_seen_at).total_seconds() <= HEARTBEAT_STALE_SECONDS,
             "timers_fired": h.timers_fired, "notifications_sent": h.notifications_sent,
         } for h in heartbeats],
+        # silent for over SCHEDULER_GONE_SECONDS: not listed; their rows await a live beat
+        "schedulers_gone": {"count": gone, "last_seen_at": gone_last_seen.isoformat()
+                            if gone_last_seen else None,
+                            "after_seconds": SCHEDULER_GONE_SECONDS},
     }
 
 

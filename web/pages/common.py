@@ -157,7 +157,8 @@ def login() -> Any:
     if request.method == "GET":
         if auth.current_user() is not None:
             return redirect(target or home_for(auth.current_user()))
-        return render_template("login.html", next=target, insecure=_cookie_will_be_dropped())
+        return render_template("login.html", next=target,
+                               insecure=auth.secure_cookies_dropped())
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     errors: dict[str, str] = {}
@@ -190,14 +191,6 @@ def login() -> Any:
         return render_template("login.html", next=target, message=message,
                                username=username), status
     return redirect(target or home_for(outcome.principal))
-
-
-def _cookie_will_be_dropped() -> bool:
-    """Secure cookies over plain HTTP to a host other than this machine are not kept by
-    browsers: sign-in would silently fail. Say so to whoever installs the system."""
-    host = (request.host or "").split(":")[0]
-    return bool(settings().cookie_secure and not request.is_secure
-                and host not in ("localhost", "127.0.0.1", "[::1]"))
 
 
 @pages.post("/logout")
