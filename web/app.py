@@ -157,9 +157,9 @@ def metrics_collector(domain: Domain) -> metrics.DatabaseCollector:
 
 def refuse_nul_in_url() -> None:
     """A NUL character in the path names nothing: 404 saying which part, on both databases
-    (PostgreSQL cannot even compare text holding one). Werkzeug already decodes the URL as UTF-8 with
-    replacement, so no lone surrogate gets this far. Query parameters: the API checks them
-    against its document (web/openapi.py), the pages drop control characters."""
+    (PostgreSQL cannot even compare text holding one). Werkzeug already decodes the URL as
+    UTF-8 with replacement, so no lone surrogate gets this far. Query parameters: the API
+    checks them against its document (web/openapi.py), the pages drop control characters."""
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and "\x00" in value:
             raise NotFound("no %(what)s holds a NUL character (%%00)", what=name)
