@@ -407,6 +407,9 @@ def load_specs(text: str) -> tuple[Any, dict[str, Any]]:
 # --------------------------------------------------------------------------- data boundary
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Text no database stores alike: PostgreSQL refuses NUL, a lone surrogate is not UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_DATA_DEPTH = 64  # levels of nesting of a workflow's data
 
 
 def check_task_data(data: Any, what: str = "data") -> dict[str, Any]:
@@ -428,17 +431,22 @@ def check_task_data(data: Any, what: str = "data") -> dict[str, Any]:
     return data
 
 
-def _check_value(value: Any, path: str, errors: dict[str, str]) -> None:
-    if isinstance(value, dict):
+def _check_value(value: Any, path: str, errors: dict[str, str], depth: int = 0) -> None:
+    if depth > MAX_DATA_DEPTH:
+        errors[path] = Message("nested more than %(n)s levels deep", n=MAX_DATA_DEPTH)
+    elif isinstance(value, dict):
         for key, item in value.items():
             if key == "typename":
                 errors[f"{path}.typename"] = "'typename' is a reserved key; rename it"
             if not isinstance(key, str):
                 errors[f"{path}.{key}"] = "object keys must be strings"
-            _check_value(item, f"{path}.{key}", errors)
+            _check_value(item, f"{path}.{key}", errors, depth + 1)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _check_value(item, f"{path}[{index}]", errors)
+            _check_value(item, f"{path}[{index}]", errors, depth + 1)
+    elif isinstance(value, str) and _UNSTORABLE.search(value):
+        errors[path] = Message("text with a NUL character or a lone surrogate cannot be "
+                               "stored")
     elif value is None or isinstance(value, str | int | float | bool | datetime | date | Decimal):
         return
     else:

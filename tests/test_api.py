@@ -144,7 +144,7 @@ def test_lists_filter_by_status_agency_and_overdue(regency):
     assert {i["tracking_number"] for i in overdue["items"]} == {first, second}
     assert regency.get("/api/v1/complaints?since=2026-03-03",
                        as_="admin.kominfo")["total"] == 0
-    regency.get("/api/v1/complaints?since=yesterday", as_="admin.kominfo", expect=422)
+    regency.get("/api/v1/complaints?since=yesterday", as_="admin.kominfo", expect=400)
     agencies = regency.get("/api/v1/agencies")
     assert {"code": "pupr_bina_marga", "name": "Bidang Bina Marga", "kind": "unit",
             "parent": "dinas_pupr"} in agencies

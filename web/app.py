@@ -21,7 +21,7 @@ from web.notifications import build_sender
 from web.scheduler import start_embedded_scheduler
 from workflows.config import RegencyConfig
 from workflows.domain import Domain
-from workflows.errors import DomainError, Invalid, Unauthenticated
+from workflows.errors import DomainError, Invalid, NotFound, Unauthenticated
 from workflows.images import Decoder
 from workflows.storage import Storage
 
@@ -66,7 +66,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     i18n.init_app(app)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(pages)
+    app.before_request(refuse_nul_in_url)
     app.before_request(auth.check_csrf)
+
     @app.before_request
     def one_read_unit() -> None:
         # A GET's reads share one session and transaction (engine/store.Store.shared_reads).
@@ -160,6 +162,16 @@ def content_security_policy(settings: Settings) -> str:
 def metrics_collector(domain: Domain) -> metrics.DatabaseCollector:
     return metrics.DatabaseCollector(domain.operations.status,
                                      domain.operations.escalation_counts)
+
+
+def refuse_nul_in_url() -> None:
+    """A NUL character in the path names nothing: 404 saying which part, on both databases
+    (PostgreSQL cannot even compare text holding one). Werkzeug already decodes the URL as
+    UTF-8 with replacement, so no lone surrogate gets this far. Query parameters: the API
+    checks them against its document (web/openapi.py), the pages drop control characters."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and "\x00" in value:
+            raise NotFound("no %(what)s holds a NUL character (%%00)", what=name)
 
 
 def _wants_json() -> bool:

@@ -3,12 +3,16 @@ from it, so the OpenAPI document cannot drift from the implementation."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint
+from flask import request as current_request
+
+from workflows.validation import check_parameters
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -32,6 +36,7 @@ class Operation:
     responses: dict[int, tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
     parameters: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
+    parameter_status: int = 400  # the status of a query that its parameters' schemas refuse
 
 
 class Api:
@@ -48,16 +53,29 @@ class Api:
               security: list[str] | None = None, request: dict[str, Any] | None = None,
               multipart: bool = False,
               responses: dict[int, tuple[str, dict[str, Any] | None]] | None = None,
-              parameters: list[dict[str, Any]] | None = None, description: str = ""
+              parameters: list[dict[str, Any]] | None = None, description: str = "",
+              parameter_status: int = 400
               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         operation = Operation(method.upper(), path, operation_id, summary, tag,
                               security if security is not None else ["bearer"], request,
-                              multipart, responses or {}, parameters or [], description)
+                              multipart, responses or {}, parameters or [], description,
+                              parameter_status)
         self.operations.append(operation)
         flask_path = re.sub(r"\{(\w+)\}", r"<\1>", path)
 
         def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-            self.blueprint.add_url_rule(flask_path, operation_id, view, methods=[operation.method])
+            declared = {p["name"]: p["schema"] for p in operation.parameters
+                        if p["in"] == "query"}
+
+            @functools.wraps(view)
+            def checked(**kwargs: Any) -> Any:
+                # The query as the document declares it: nothing else, each value valid.
+                check_parameters(declared, current_request.args.to_dict(flat=False),
+                                 operation.parameter_status)
+                return view(**kwargs)
+
+            self.blueprint.add_url_rule(flask_path, operation_id, checked,
+                                        methods=[operation.method])
             return view
 
         return decorate
@@ -72,28 +90,38 @@ class Api:
             if op.description:
                 item["description"] = op.description
             path_params = re.findall(r"\{(\w+)\}", op.path)
+            declared = {p["name"] for p in op.parameters if p["in"] == "path"}
             params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                      for p in path_params] + op.parameters
+                      for p in path_params if p not in declared] + [
+                {**p, "required": True} if p["in"] == "path" else p for p in op.parameters]
             if params:
                 item["parameters"] = params
             item["security"] = [{name: []} for name in op.security]
             if op.request is not None:
                 content = {"application/json": {"schema": op.request}}
                 if op.multipart:
-                    content["multipart/form-data"] = {"schema": {
-                        "type": "object",
-                        "properties": {
-                            "data": {"type": "string",
-                                     "description": "the JSON body, as one form field"},
-                            "attachments": {"type": "array", "items": {
-                                "type": "string", "format": "binary"}},
-                        }}}
+                    content["multipart/form-data"] = {
+                        "schema": {
+                            "type": "object",
+                            "required": ["data"] if op.request.get("required") else [],
+                            "properties": {
+                                "data": {**op.request, "description":
+                                         "the JSON body, as one form field"},
+                                "attachments": {"type": "array", "items": {
+                                    "type": "string", "format": "binary"}},
+                            }},
+                        "encoding": {"data": {"contentType": "application/json"}}}
                 item["requestBody"] = {"required": True, "content": content}
             for status, (description, schema) in sorted(op.responses.items()):
                 response: dict[str, Any] = {"description": description}
                 if schema is not None:
                     response["content"] = {"application/json": {"schema": schema}}
                 item["responses"][str(status)] = response
+            if any(p["in"] == "query" for p in op.parameters):
+                item["responses"].setdefault(str(op.parameter_status), {
+                    "description": "A query parameter is unknown, repeated or not valid "
+                                   "(field_errors names it)",
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}}})
             for status, description in ((400, "Malformed request"),
                                         (422, "Invalid field values")):
                 if op.request is not None:

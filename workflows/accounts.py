@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from workflows import access, demo, notify, sessions, throttle, users
 from workflows.context import Context
-from workflows.errors import Invalid, TooManyAttempts
+from workflows.errors import Invalid, Message, TooManyAttempts
 from workflows.models import User
+from workflows.validation import MAX_ID
 
 SESSION_HOURS = 10  # a session ends this long after signing in, whatever the cookie says
 
@@ -208,6 +209,13 @@ class Accounts:
             return notify.inbox(session, principal.user_id, unread_only=unread_only)
 
     def mark_read(self, principal: access.Principal, ids: Iterable[int]) -> int:
-        """Mark some of the officer's notifications read; returns how many changed."""
+        """Mark some of the officer's notifications read; returns how many changed. Ids are
+        whole numbers from 1 to MAX_ID (Invalid otherwise, naming `ids`)."""
+        # JSON does not tell 12 from 12.0 (JSON Schema calls both integers)
+        ids = [int(i) if isinstance(i, float) and i.is_integer() else i for i in ids]
+        if not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID
+                   for i in ids):
+            raise Invalid("ids must be notification numbers",
+                          {"ids": Message("whole numbers from 1 to %(n)s", n=MAX_ID)})
         with self.ctx.transaction() as session:
             return notify.mark_read(session, principal.user_id or -1, ids)

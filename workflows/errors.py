@@ -17,8 +17,8 @@ from typing import Any
 
 from engine.errors import N_, Message, MessageError
 
-__all__ = ["N_", "Conflict", "DomainError", "Forbidden", "Invalid", "Message", "NotFound",
-           "TooManyAttempts", "Unauthenticated"]
+__all__ = ["N_", "BadParameter", "Conflict", "DomainError", "Forbidden", "Invalid", "Message",
+           "NotFound", "TooManyAttempts", "Unauthenticated"]
 
 
 class DomainError(MessageError):
@@ -38,6 +38,13 @@ class Invalid(DomainError):
                  **params: Any) -> None:
         super().__init__(message, **params)
         self.field_errors = field_errors or {}
+
+
+class BadParameter(Invalid):
+    """A query parameter that is not one of its choices or is out of its range (HTTP 400);
+    `field_errors` names the parameter."""
+
+    status = 400
 
 
 class Unauthenticated(DomainError):

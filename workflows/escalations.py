@@ -16,6 +16,7 @@ from workflows.documents import report_columns, report_of
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
 from workflows.models import Agency, Complaint, ComplaintEvent, Escalation
 from workflows.sla import STEP_LABELS
+from workflows.validation import check_id, check_text
 
 HIDDEN = access.HIDDEN
 NOTE_MAX = 2000
@@ -84,6 +85,7 @@ def _scope(principal: access.Principal) -> Any:
 
 def _find(session: Session, escalation_id: int, principal: access.Principal, *,
           lock: bool = False) -> Escalation:
+    check_id(escalation_id, "escalation")
     scope = _scope(principal)
     query = select(Escalation).where(Escalation.id == escalation_id)
     if scope is not None:
@@ -154,6 +156,7 @@ def get_escalation(session: Session, escalation_id: int, principal: access.Princ
 def _note(text: Any, *, required: bool) -> str | None:
     if text is not None and not isinstance(text, str):
         raise Invalid("the note must be text", {"comment": "write the note as text"})
+    check_text({"comment": text}, "the note")
     text = (text or "").strip()
     if not text:
         if required:

@@ -23,7 +23,7 @@ from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound, TooManyAttempts
 from workflows.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
 from workflows.storage import Upload, served_name
-from workflows.validation import check_submission
+from workflows.validation import check_id, check_submission, check_window
 
 # What a tracking number looks like (PPU-2026-000123); anything else is not even looked up.
 TRACKING_SHAPE = re.compile(r"^[A-Z0-9]{1,10}-[0-9]{4}-[0-9]{1,12}$")
@@ -245,6 +245,7 @@ class Reports:
                     principal: access.Principal) -> tuple[Attachment, bool]:
         """The attachment's row, for those who may see the report's content, and whether
         they get a photo's original (access.gets_original)."""
+        check_id(attachment_id, "attachment")
         with self.ctx.reads() as session:
             complaint = load_report(session, tracking_number)
             if not access.can_view(principal, complaint) or not access.sees_content(
@@ -297,6 +298,8 @@ class Reports:
         the title (a `rahasia` title only for those who may see its content)."""
         if not principal.is_officer:
             raise Forbidden("only officers list reports")
+        check_window(limit=limit, offset=offset, since=since, until=until, status=status,
+                     statuses=ids.STATUSES)
         with self.ctx.reads() as session:
             return documents.complaint_list(
                 session, principal, self.ctx.config, self.ctx.now(), status=status,

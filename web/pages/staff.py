@@ -31,7 +31,7 @@ from web import auth
 from web.i18n import N_, format_when, gettext, label, say
 from web.pages import pages
 from web.pages.case import render_case
-from web.pages.common import domain, sla_badge
+from web.pages.common import domain, field_messages, sla_badge
 from web.pages.officers import (
     DISPOSE_KINDS,
     SEARCH_MAX,
@@ -45,7 +45,7 @@ from web.pages.officers import (
 )
 from workflows import access
 from workflows import diagram_ids as ids
-from workflows.errors import Conflict
+from workflows.errors import Conflict, Invalid
 from workflows.stats import CATEGORY_LABELS
 
 PAGE_SIZE = 25
@@ -254,10 +254,13 @@ def cases() -> Any:
         errors["page"] = gettext("The page must be a whole number from 1.")
     listing = {"items": [], "total": 0}
     if not errors:
-        listing = domain().reports.list(
-            principal, status=status or None, agency_code=agency or None,
-            overdue=None if not overdue_arg else overdue_arg == "yes", since=since,
-            until=until, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, q=q or None)
+        try:  # the use case keeps the filters' ranges (dates from 2000 to 2100, paging)
+            listing = domain().reports.list(
+                principal, status=status or None, agency_code=agency or None,
+                overdue=None if not overdue_arg else overdue_arg == "yes", since=since,
+                until=until, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, q=q or None)
+        except Invalid as exc:
+            errors.update(field_messages(exc))
     pages_total = max(1, -(-listing["total"] // PAGE_SIZE))
     params = {k: v for k, v in {"status": status, "agency": agency, "overdue": overdue_arg,
                                 "since": args.get("since", ""), "until": args.get("until", ""),
