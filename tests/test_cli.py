@@ -324,8 +324,9 @@ def test_the_demo_accounts_are_listed_again_without_tokens(cli):
 
 def serve_until_listening(tmp_path, *args: str) -> str:
     """`aduan run ARGS` as a real process until it listens; everything it printed by then."""
-    import selectors
+    import queue
     import socket
+    import threading
     import time
 
     with socket.socket() as probe:  # a free port
@@ -343,21 +344,26 @@ def serve_until_listening(tmp_path, *args: str) -> str:
                                 *args], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
+    # A reader thread, not select() on the pipe: readline() buffers ahead, and select() then
+    # waits on an empty pipe while the line sought sits in the buffer.
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                              daemon=True)
+    reader.start()
     printed, deadline = [], time.monotonic() + 60
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        try:
-            while time.monotonic() < deadline and not any("Running on" in line
-                                                          for line in printed):
-                if selector.select(timeout=1):
-                    line = process.stdout.readline()
-                    if not line:
-                        break
-                    printed.append(line)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            process.stdout.close()
+    try:
+        while time.monotonic() < deadline and not any("Running on" in line
+                                                      for line in printed):
+            try:
+                printed.append(lines.get(timeout=1))
+            except queue.Empty:
+                if process.poll() is not None:
+                    break
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+        process.stdout.close()
     text = "".join(printed)
     assert "Running on" in text, text
     return text
