@@ -776,3 +776,19 @@ def test_a_worker_hands_back_only_plain_data(guarded: Sandbox) -> None:
 def test_the_wall_limit_must_exceed_the_script_time_limit(pool: WorkerPool) -> None:
     with pytest.raises(SandboxError, match="wall-clock limit"):
         Sandbox(time_limit_seconds=5.0, pool=pool)
+
+
+def test_the_fork_server_ends_with_its_process_without_leaks():
+    """At exit the fork server is shut down, not left to the garbage collector (which warned
+    of a subprocess still running and an unclosed socket in every test worker)."""
+    import subprocess
+    import sys
+
+    script = ("from engine.sandbox import Sandbox\n"
+              "from engine.sandbox.pool import Limits, make_pool\n"
+              "sandbox = Sandbox(pool=make_pool(Limits(), 1.0))\n"
+              "print(sandbox.evaluate('sum([x for x in range(10)])', {}))\n")
+    done = subprocess.run([sys.executable, "-X", "dev", "-c", script], capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.strip() == "45", done.stderr
+    assert "ResourceWarning" not in done.stderr

@@ -27,6 +27,7 @@ it is unpickled with an allow-list of classes (plain data, dates, decimals, exce
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import contextlib
 import io
@@ -188,6 +189,23 @@ def _fork_server() -> _Zygote:
                 _zygote.control.close()  # our copy of our parent's: let it see its EOF
             _zygote = _Zygote()
         return _zygote
+
+
+@atexit.register
+def _stop_fork_server() -> None:
+    """Close our end of the fork server's socket at exit, so that it and its workers end now
+    (not when the garbage collector finds the Popen of a process still running)."""
+    global _zygote
+    with _zygote_lock:
+        zygote, _zygote = _zygote, None
+    if zygote is None or zygote.owner != os.getpid():
+        return
+    zygote.control.close()
+    try:
+        zygote.process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        zygote.process.kill()
+        zygote.process.wait()
 
 
 class _Worker:
