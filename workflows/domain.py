@@ -27,6 +27,7 @@ from workflows.lifecycle import LifecycleHost
 from workflows.operations import Operations
 from workflows.reports import Reports
 from workflows.storage import Storage
+from workflows.studio import Studio
 from workflows.supervision import Supervision
 from workflows.tasks import Tasks
 from workflows.users import Passwords
@@ -46,6 +47,7 @@ class Domain:
         self.accounts = Accounts(self.context)
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
+        self.studio = Studio(self.context)
 
     @property
     def engine(self) -> Engine:

@@ -6,6 +6,7 @@
 - officers: what the officers' pages share.
 - supervision: the SLA board and the escalation inbox.
 - statistics: the supervisors' dashboard and the public Statistik page.
+- studio: the process designers' studio.
 
 Pages call the same use cases as the JSON API (workflows.domain.Domain): each view parses
 the request, calls one use case and renders its result; they never open a database session,
@@ -25,6 +26,7 @@ from web.pages import (  # noqa: E402,F401
     public,
     staff,
     statistics,
+    studio,
     supervision,
     tracking,
 )

@@ -29,6 +29,7 @@ STAFF_NAV = (
     ("pages.cases", N_("Reports"), ()),
     ("pages.board", N_("SLA board"), ("supervisor", "regency_admin", "system_admin")),
     ("pages.dashboard", N_("Dashboard"), ("supervisor", "regency_admin", "system_admin")),
+    ("pages.studio_home", N_("Studio"), ("process_designer", "regency_admin")),
 )
 PUBLIC_NAV = (
     ("pages.report_form", N_("File a report")),
@@ -121,6 +122,8 @@ def field_messages(exc: Invalid) -> dict[str, str]:
 
 
 def home_for(principal: Any) -> str:
+    if principal.has("process_designer") and not principal.is_officer:
+        return url_for("pages.studio_home")
     if principal.has("supervisor", "system_admin") and not principal.has("regency_admin"):
         return url_for("pages.board")
     return url_for("pages.worklist")
