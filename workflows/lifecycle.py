@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 import engine as bpm
 from engine import Engine
-from workflows import access, notify
+from workflows import access, contract, notify
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.models import Agency, ComplaintEvent, Escalation
@@ -45,6 +45,8 @@ class LifecycleHost:
         engine.register_service(ids.SERVICE_ASSIGN_AGENCY, self.assign_agency)
         engine.add_listener(self.tell_officers)
         engine.add_listener(self.end_with_cancelled_instance)
+        # A new version of the lifecycle must keep the contract (docs/lifecycle.md).
+        engine.add_unit_check(ids.PROCESS_ID, contract.check_unit)
 
     def install_diagrams(self, actor: str | None = None) -> bpm.Deployment:
         """Deploy the shipped lifecycle (a no-op when the same version is deployed)."""
