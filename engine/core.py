@@ -93,6 +93,17 @@ class Engine:
         """Call `listener` after every mutation, inside its transaction, before the commit."""
         self._listeners.append(listener)
 
+    def add_unit_check(self, process_id: str, check: Callable[[Any], Iterable[Any]]) -> None:
+        """Have the host judge every unit of `process_id` at validate and deploy.
+
+        `check(unit)` receives the parsed unit (`engine.definitions.ParsedUnit`: its files,
+        their XML roots `trees`, the specs) and returns `Finding`s; an error among them
+        refuses the deployment. The engine knows nothing of what a host requires of its
+        processes (the complaint domain checks its lifecycle contract this way); a process
+        without a check deploys whenever the engine's own checks pass.
+        """
+        self._deployments.add_check(process_id, check)
+
     def dispose(self) -> None:
         self.sandbox.close()
         self.store.dispose()

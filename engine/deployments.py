@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.definitions import SourceFile, coerce_files, parse_unit
+from engine.definitions import ParsedUnit, SourceFile, coerce_files, parse_unit
 from engine.definitions.forms import FormValidator
 from engine.errors import Finding, NotFound, ValidationFailed
 from engine.runtime import dump_specs, load_specs
 from engine.sandbox import Sandbox
 from engine.store import ProcessDefinition, Store
+
+# A host's judgement of a parsed unit of one process: its findings (none when it is fine).
+UnitCheck = Callable[[ParsedUnit], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
@@ -65,17 +68,21 @@ class Deployments:
     store: Store
     clock: Clock
     sandbox: Sandbox
+    _checks: dict[str, list[UnitCheck]] = field(default_factory=dict, init=False, repr=False)
     _cache: dict[int, DeployedDefinition] = field(default_factory=dict, init=False, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
+    def add_check(self, process_id: str, check: UnitCheck) -> None:
+        """Have `check(unit)` judge every unit of `process_id` at validate and deploy."""
+        self._checks.setdefault(process_id, []).append(check)
+
     def validate(self, files: Iterable[SourceFile | str | Path], process_id: str | None = None
                  ) -> list[Finding]:
-        return parse_unit(coerce_files(files), self.sandbox, process_id,
-                          now=self.clock.now()).findings
+        return self._parse(files, process_id).findings
 
     def deploy(self, files: Iterable[SourceFile | str | Path], *, process_id: str | None = None,
                deployed_by: str | None = None) -> Deployment:
-        unit = parse_unit(coerce_files(files), self.sandbox, process_id, now=self.clock.now())
+        unit = self._parse(files, process_id)
         if not unit.valid:
             raise ValidationFailed([f for f in unit.findings if f.severity == "error"])
         digest = unit.content_hash
@@ -107,6 +114,22 @@ class Deployments:
             session.add(row)
             session.flush()
             return Deployment(unit.process_id, row.version, digest, True, row.id)
+
+    def _parse(self, files: Iterable[SourceFile | str | Path], process_id: str | None
+               ) -> ParsedUnit:
+        """The parsed unit with the engine's findings, then those of the host's checks of
+        its process (run once the unit's process is known, whatever else was found)."""
+        unit = parse_unit(coerce_files(files), self.sandbox, process_id, now=self.clock.now())
+        for check in self._checks.get(unit.process_id or "", ()):
+            try:
+                unit.findings.extend(check(unit))
+            except Exception as exc:  # noqa: BLE001 - a host's bug must still reach the deployer
+                where = unit.files[0].name if unit.files else "(no files)"
+                unit.findings.append(Finding(
+                    where, None, "error", f"the host's check of process {unit.process_id!r} "
+                    f"failed ({type(exc).__name__}: {exc}); this is a bug in the host "
+                    "application, please report it with the files"))
+        return unit
 
     @staticmethod
     def find(session: Session, process_id: str, version: int | None) -> Any:

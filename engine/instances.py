@@ -171,7 +171,7 @@ class Instances:
                 raise Conflict("instance %(instance)s is %(status)s, not in error; there is "
                                "nothing to retry", instance=instance_id,
                                status=loaded.row.status)
-            failed = loaded.workflow.get_tasks(state=TaskState.ERROR)
+            failed = failed_tasks(loaded.workflow)
 
             def act() -> None:
                 for task in failed:
@@ -183,6 +183,17 @@ class Instances:
             self.transaction.run(session, loaded, now, actor, "retry",
                                  failed[0].task_spec.bpmn_id if failed else None, act=act)
             return _summary(loaded.row)
+
+
+def failed_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """Every task in error, wherever it is in the tree.
+
+    Not `get_tasks(state=ERROR)`: Spiff's iterator then descends only into finished tasks,
+    and misses a failure under a task that still waits, such as the path a non-interrupting
+    cycle timer starts each time it fires (its boundary event keeps WAITING). Retrying
+    nothing would have put the instance back to running with that path's work lost.
+    """
+    return [t for t in workflow.get_tasks() if t.state == TaskState.ERROR]
 
 
 def _summary(row: InstanceRow) -> InstanceSummary:

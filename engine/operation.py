@@ -28,6 +28,8 @@ class Operation:
     actor: str | None
     action: str
     prepared: Mapping[str, Any] | None = None
+    # What the caller said of the action, as recorded in the audit event (a cancel's reason).
+    detail: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

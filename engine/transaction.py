@@ -220,7 +220,7 @@ class InstanceTransaction:
         steps: list[str] = []
         incident: str | None = None
         operation = Operation(session, row.id, row.process_id, row.business_key, now, actor,
-                              action)
+                              action, detail=detail)
         with running(operation):
             if hook is not None:
                 operation.prepared = hook(operation)

@@ -16,6 +16,7 @@ import click
 
 from engine import Engine, EngineError, InvalidInput, ValidationFailed
 from web.config import Settings
+from workflows import diagram_ids as lifecycle_ids
 from workflows.errors import DomainError
 from workflows.errors import Invalid as DomainInvalid
 
@@ -212,7 +213,12 @@ def definitions(ctx: CliContext, as_json: bool) -> None:
 @command
 def start(ctx: CliContext, process_id: str, data: str | None, business_key: str | None,
           version: int | None, actor: str | None, as_json: bool) -> None:
-    """Start an instance of a deployed process."""
+    """Start an instance of a deployed process (not of the complaint lifecycle: a report
+    starts its own)."""
+    if process_id == lifecycle_ids.PROCESS_ID:
+        fail(f"{process_id} instances start with their report: file one with the web form or "
+             "POST /api/v1/complaints; an instance started here would have no report, and its "
+             "first deadline would fail", as_json)
     summary = ctx.engine.start(process_id, parse_json_object(data, "--data"),
                                business_key=business_key, version=version, actor=actor)
     emit(summary.as_dict(), as_json,

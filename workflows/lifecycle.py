@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import engine as bpm
 from engine import Engine
-from workflows import access, notify
+from workflows import access, contract, notify
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
-from workflows.models import Agency, ComplaintEvent
+from workflows.models import Agency, ComplaintEvent, Escalation
 from workflows.operation import complaint_of, running_operation
 from workflows.sla import SlaPolicy
 from workflows.workdays import calendar_for
@@ -27,6 +27,9 @@ BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 # When a status is first reached, the report records the moment.
 STATUS_STAMPS = {ids.STATUS_VERIFIED: "verified_at", ids.STATUS_DISPOSED: "disposed_at",
                  ids.STATUS_CLOSED: "closed_at"}
+# Statuses a report ends in; a cancelled instance leaves these as they are.
+FINAL_STATUSES = (ids.STATUS_ARCHIVED, ids.STATUS_RETURNED, ids.STATUS_CLOSED)
+CANCELLED = "cancelled"  # the engine's status of an instance an operator cancelled
 
 
 class LifecycleHost:
@@ -41,6 +44,9 @@ class LifecycleHost:
         engine.register_service(ids.SERVICE_SET_STATUS, self.set_status)
         engine.register_service(ids.SERVICE_ASSIGN_AGENCY, self.assign_agency)
         engine.add_listener(self.tell_officers)
+        engine.add_listener(self.end_with_cancelled_instance)
+        # A new version of the lifecycle must keep the contract (docs/lifecycle.md).
+        engine.add_unit_check(ids.PROCESS_ID, contract.check_unit)
 
     def install_diagrams(self, actor: str | None = None) -> bpm.Deployment:
         """Deploy the shipped lifecycle (a no-op when the same version is deployed)."""
@@ -92,6 +98,26 @@ class LifecycleHost:
         session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,
                                    actor=operation.actor, kind="assigned",
                                    text=agency.name, public=True))
+
+    def end_with_cancelled_instance(self, change: bpm.InstanceChange) -> None:
+        """An instance an operator cancelled (`aduan cancel`) ends its report too: the
+        deadlines stop, open escalations are resolved, and a report still being handled is
+        archived with the cancellation's reason (a closed one stays closed)."""
+        if change.status_after != CANCELLED or change.status_before == CANCELLED:
+            return
+        operation = change.operation
+        session = operation.session
+        complaint = complaint_of(operation, required=False)
+        if complaint is None:
+            return
+        self.sla.stop_all(session, complaint, operation.now)
+        session.execute(update(Escalation).where(
+            Escalation.complaint_id == complaint.id, Escalation.status == "open"
+        ).values(status="resolved", acknowledged_by=operation.actor,
+                 acknowledged_at=operation.now, comment="instance cancelled"))
+        if complaint.status not in FINAL_STATUSES:
+            reason = str((operation.detail or {}).get("reason") or "") or "cancelled"
+            self.set_status(ids.STATUS_ARCHIVED, reason)
 
     def tell_officers(self, change: bpm.InstanceChange) -> None:
         """Tell officers of each new task for them (in the same transaction)."""

@@ -115,6 +115,14 @@ class SlaPolicy:
                 continue
             self._watch_record(session, complaint, record, calendar, now)
 
+    def stop_all(self, session: Session, complaint: Complaint, now: datetime) -> None:
+        """Close every running or paused SLA of the report (its instance ended without the
+        diagram doing so: an operator cancelled it), met or breached as of `now`."""
+        calendar = calendar_for(session, self.config)
+        for record in self.running_records(session, complaint, None, include_paused=True):
+            self._close(record, now, calendar)
+        session.flush()
+
     # ------------------------------------------------------------------ the ladder
 
     def hand_to_unit(self, session: Session, complaint: Complaint) -> None:

@@ -63,6 +63,8 @@ class ParsedUnit:
     spec: Any = None
     subprocess_specs: dict[str, Any] = field(default_factory=dict)
     task_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each XML file's root element, read without DTDs or entities (for hosts' unit checks).
+    trees: dict[str, Any] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -121,7 +123,7 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: date
     default_file = (bpmn_names or names)[0]
     element_files: dict[str, str] = {}
     forms: dict[str, str] = {}
-    trees: dict[str, Any] = {}
+    trees = unit.trees
     checker = PolicyChecker(sandbox, element_files, forms, default_file, now=now)
     for f in files:
         suffix = Path(f.name).suffix.lower()
