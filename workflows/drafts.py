@@ -177,7 +177,8 @@ class Drafts:
         require_reader(principal)
         if files is None:
             if draft_id is None:
-                raise Invalid("nothing to validate", {"files": "send the files or a draft"})
+                raise Invalid("nothing to validate",
+                              {"files": Message("send the files or a draft")})
             files = self.get(principal, draft_id).files
         else:
             files = checked_files(files)
@@ -192,7 +193,8 @@ class Drafts:
         if from_version is None:
             if process_id != ids.PROCESS_ID:
                 raise Invalid("only the complaint lifecycle is shipped",
-                              {"process_id": f"use {ids.PROCESS_ID} or choose a version"})
+                              {"process_id": Message("use %(process)s or choose a version",
+                                                     process=ids.PROCESS_ID)})
             files = shipped_files()
             default_name = Message("%(process)s as shipped", process=process_id)
         else:
@@ -212,8 +214,8 @@ class Drafts:
         the same name in) draft `draft_id`; `version`, when given, must be the draft's."""
         require_designer(principal)
         if not uploads:
-            raise Invalid("choose at least one file", {"files": "choose .bpmn, .dmn or .json "
-                                                                "files"})
+            raise Invalid("choose at least one file",
+                          {"files": Message("choose .bpmn, .dmn or .json files")})
         incoming: dict[str, str] = {}
         errors: dict[str, Any] = {}
         for filename, raw in uploads:
@@ -243,7 +245,8 @@ class Drafts:
         require_designer(principal)
         if not isinstance(version, int) or isinstance(version, bool):
             raise Invalid("the draft's version is missing",
-                          {"version": "send the version you opened (a whole number)"})
+                          {"version": Message("send the version you opened (a whole "
+                                              "number)")})
         return self._change(principal, draft_id, version, lambda _current: files)
 
     def remove_file(self, principal: access.Principal, draft_id: int, filename: str,
@@ -256,7 +259,8 @@ class Drafts:
                                file=filename)
             if len(current) == 1:
                 raise Invalid("a draft keeps at least one file", {
-                    f"files.{filename}": "add another file first, or delete the draft"})
+                    f"files.{filename}": Message("add another file first, or delete the "
+                                                 "draft")})
             return {n: t for n, t in current.items() if n != filename}
 
         return self._change(principal, draft_id, version, without)
@@ -336,7 +340,7 @@ def too_large(filename: str) -> Message:
 def checked_name(name: str | None, default: str | None) -> str:
     text = (name or "").strip() or (default or "")
     if not text:
-        raise Invalid("the draft needs a name", {"name": "type a name"})
+        raise Invalid("the draft needs a name", {"name": Message("type a name")})
     if len(text) > MAX_NAME or UNSTORABLE.search(text):
         raise Invalid("the draft's name cannot be stored", {
             "name": Message("at most %(limit)s characters, without NUL characters",
@@ -347,7 +351,7 @@ def checked_name(name: str | None, default: str | None) -> str:
 def checked_file_name(filename: Any) -> str:
     """The file's own name (any folder dropped), if it is a plain name of a known type."""
     if not isinstance(filename, str):
-        raise Invalid("a file name is missing", {"files": "every file needs a name"})
+        raise Invalid("a file name is missing", {"files": Message("every file needs a name")})
     named = re.split(r"[\\/]", filename)[-1].strip()
     suffix = PurePosixPath(named).suffix.lower()
     field = f"files.{named or '(no name)'}"
@@ -365,7 +369,8 @@ def checked_file_name(filename: Any) -> str:
 def checked_files(files: Any) -> dict[str, str]:
     """The files if every one may be stored (see the module), else Invalid naming each."""
     if not isinstance(files, dict) or not files:
-        raise Invalid("the draft has no files", {"files": "send at least one .bpmn file"})
+        raise Invalid("the draft has no files",
+                      {"files": Message("send at least one .bpmn file")})
     if len(files) > MAX_FILES:
         raise Invalid("a draft holds at most %(limit)s files", {
             "files": Message("at most %(limit)s files", limit=MAX_FILES)}, limit=MAX_FILES)
@@ -427,7 +432,7 @@ def content_problem(filename: str, text: str) -> str | None:
     findings: list[bpm.Finding] = []
     tree = read_xml(SourceFile(filename, text), findings.append)
     if tree is None:
-        return findings[0].message if findings else "cannot be read as XML"
+        return findings[0].message if findings else Message("cannot be read as XML")
     depth = deepest = 0
     for event, _node in etree.iterwalk(tree, events=("start", "end")):
         depth += 1 if event == "start" else -1
