@@ -259,3 +259,14 @@ def test_state_changing_requests_without_the_csrf_token_are_refused(site: Site):
 def test_visitors_are_sent_to_sign_in(site: Site):
     response = site.get("/studio/drafts", expect=302)
     assert "/login?next=/studio/drafts" in response.headers["Location"]
+
+
+def test_a_draft_id_beyond_the_databases_is_not_found(site: Site):
+    site.login("perancang")
+    huge = 2**70
+    for path in (f"/studio/drafts/{huge}", f"/studio/drafts/{huge}/files.json",
+                 f"/studio/drafts/{huge}/download"):
+        site.get(path, expect=404)
+    site.post(f"/studio/drafts/{huge}/delete", expect=404)
+    assert post_json(site, f"/studio/drafts/{huge}/save", {
+        "version": 1, "files": {"small.bpmn": SMALL}}).status_code == 404

@@ -42,7 +42,7 @@ from workflows.errors import Conflict, Invalid, Message, NotFound
 from workflows.lifecycle import SERVICE_DOCS, shipped_files
 from workflows.studio import require_designer, require_reader
 from workflows.validation import MAX_DEPTH as MAX_JSON_DEPTH
-from workflows.validation import UNSTORABLE, nesting_depth
+from workflows.validation import MAX_ID, UNSTORABLE, nesting_depth
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # one file; the largest MIWG export is 0.5 MB
 MAX_DRAFT_BYTES = 8 * 1024 * 1024  # all files of a draft
@@ -277,8 +277,9 @@ class Drafts:
     def delete(self, principal: access.Principal, draft_id: int) -> None:
         require_designer(principal)
         with self.ctx.transaction() as session:
-            removed = session.execute(delete(StudioDraft).where(StudioDraft.id == draft_id))
-            if removed.rowcount == 0:
+            removed = session.execute(delete(StudioDraft).where(StudioDraft.id == draft_id)) \
+                if 1 <= draft_id <= MAX_ID else None
+            if removed is None or removed.rowcount == 0:
                 raise NotFound("draft %(draft)s does not exist", draft=draft_id)
 
     # ------------------------------------------------------------------ helpers
@@ -317,7 +318,8 @@ class Drafts:
 
     @staticmethod
     def _row(session: Any, draft_id: int) -> StudioDraft:
-        row = session.get(StudioDraft, draft_id, populate_existing=True)
+        row = session.get(StudioDraft, draft_id, populate_existing=True) \
+            if 1 <= draft_id <= MAX_ID else None
         if row is None:
             raise NotFound("draft %(draft)s does not exist", draft=draft_id)
         return row
