@@ -65,6 +65,9 @@ def test_a_draft_of_a_deployed_version_holds_that_versions_files(domain):
     assert (draft.name, draft.based_on_version, draft.process_id) == ("Kecil", 1, "small")
     with pytest.raises(NotFound):
         domain.drafts.create(DESIGNER, process_id="small", from_version=7)
+    for odd in ("small\x00", "x" * 201):  # PostgreSQL could not even compare them
+        with pytest.raises(Invalid):
+            domain.drafts.create(DESIGNER, process_id=odd, from_version=1)
 
 
 # --------------------------------------------------------------------------- saving

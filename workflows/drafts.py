@@ -190,6 +190,10 @@ class Drafts:
                process_id: str = ids.PROCESS_ID, from_version: int | None = None) -> Draft:
         """A draft of the shipped lifecycle (no `from_version`) or of a deployed version."""
         require_designer(principal)
+        if not isinstance(process_id, str) or len(process_id) > 200 or UNSTORABLE.search(
+                process_id):
+            raise Invalid("choose a process from the list",
+                          {"process_id": Message("a process id of at most 200 characters")})
         if from_version is None:
             if process_id != ids.PROCESS_ID:
                 raise Invalid("only the complaint lifecycle is shipped",
