@@ -93,10 +93,15 @@ def table(reports: dict[str, ToolReport]) -> str:
         total.reasons.update(report.reasons)
         total.refusals.update(report.refusals)
     for report in [*reports.values(), total]:
-        reasons = [f"{kind} ({n})" for kind, n in report.reasons.most_common(3)]
+        reasons = [f"{kind} ({n})" for kind, n in most_common(report.reasons, 3)]
         reasons += [f"upload refused: {kind} ({n})" for kind, n in
-                    report.refusals.most_common(2)]
+                    most_common(report.refusals, 2)]
         rows.append(f"| {report.tool} | {report.files} | {report.uploaded} | "
                     f"{report.deployable} | {report.not_deployable} | "
                     f"{'; '.join(reasons).replace('|', '/') or '—'} |")
     return "\n".join(rows)
+
+
+def most_common(counts: Counter[str], n: int) -> list[tuple[str, int]]:
+    """The n most frequent, ties by name: the same table on every run."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
