@@ -30,6 +30,7 @@ from workflows.errors import TooManyAttempts
 SESSION_HOURS = accounts.SESSION_HOURS
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"
+CSRF_HEADERS = (CSRF_HEADER, "X-CSRF-Token")  # the studio's modeler script sends the second
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def check_csrf() -> None:
     if request.blueprint == "api_v1":
         return
     expected = session.get(CSRF_FIELD)
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    sent = request.form.get(CSRF_FIELD) or next(
+        (request.headers[name] for name in CSRF_HEADERS if request.headers.get(name)), None)
     if not expected or not sent or not hmac.compare_digest(expected, sent):
         dropped = (current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
                    and secure_cookies_dropped())

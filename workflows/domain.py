@@ -22,6 +22,7 @@ from workflows.accounts import Accounts
 from workflows.calendar_admin import CalendarAdmin
 from workflows.config import RegencyConfig
 from workflows.context import Context
+from workflows.drafts import Drafts
 from workflows.figures import Figures
 from workflows.lifecycle import LifecycleHost
 from workflows.operations import Operations
@@ -48,6 +49,7 @@ class Domain:
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
+        self.drafts = Drafts(self.context)
 
     @property
     def engine(self) -> Engine:

@@ -8,6 +8,7 @@ can run a complaint instance without its host (docs/lifecycle.md lists the contr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from engine import Engine
 from workflows import access, contract, notify
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
+from workflows.errors import N_
 from workflows.models import Agency, ComplaintEvent, Escalation
 from workflows.operation import complaint_of, running_operation
 from workflows.sla import SlaPolicy
@@ -30,6 +32,64 @@ STATUS_STAMPS = {ids.STATUS_VERIFIED: "verified_at", ids.STATUS_DISPOSED: "dispo
 # Statuses a report ends in; a cancelled instance leaves these as they are.
 FINAL_STATUSES = (ids.STATUS_ARCHIVED, ids.STATUS_RETURNED, ids.STATUS_CLOSED)
 CANCELLED = "cancelled"  # the engine's status of an instance an operator cancelled
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a host service, as a designer sets it on a service task."""
+
+    name: str
+    doc: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceDoc:
+    """What a host service does and takes (the studio's service drop-down shows it)."""
+
+    doc: str
+    parameters: tuple[Parameter, ...] = ()
+
+
+_STEP = Parameter("step", N_("the SLA step: \"verification\", \"follow_up\", \"resolution\", "
+                             "\"info_request\" or \"complainant_window\""))
+# The lifecycle's services (docs/lifecycle.md, "Host services"); tests/test_drafts.py checks
+# the parameters against the functions the host registers.
+SERVICE_DOCS: dict[str, ServiceDoc] = {
+    ids.SERVICE_SET_STATUS: ServiceDoc(
+        N_("Sets the report's status, writes its history entry and notifies the complainant; "
+           "returns nothing."),
+        (Parameter("status", N_("the new status, e.g. \"VERIFIED\" (docs/lifecycle.md lists "
+                                "them)")),
+         Parameter("reason", N_("why, shown to the complainant (may be empty)"), False))),
+    ids.SERVICE_SLA_START: ServiceDoc(
+        N_("Opens the SLA record of a step with a budget in working days; returns due_at and "
+           "watch_cycle."),
+        (_STEP, Parameter("budget_days", N_("the budget in working days (a number)")))),
+    ids.SERVICE_SLA_PAUSE: ServiceDoc(
+        N_("Pauses the running SLA of a step while the case waits on the citizen; returns "
+           "watch_cycle."), (_STEP,)),
+    ids.SERVICE_SLA_RESUME: ServiceDoc(
+        N_("Resumes a paused SLA with the budget that was left; returns due_at and "
+           "watch_cycle."), (_STEP,)),
+    ids.SERVICE_SLA_STOP: ServiceDoc(
+        N_("Closes the SLA record of a step, met or breached; returns met and watch_cycle."),
+        (_STEP,)),
+    ids.SERVICE_SLA_WATCH: ServiceDoc(
+        N_("Sends the reminders and escalations that are due for every running SLA of the "
+           "report (each once); returns nothing.")),
+    ids.SERVICE_ASSIGN_AGENCY: ServiceDoc(
+        N_("Records which agency (or unit) now holds the report; returns nothing."),
+        (Parameter("agency_code", N_("the agency's code, e.g. \"dinas_pupr\"")),
+         Parameter("role", N_("\"opd\" for the agency, \"unit\" for one of its units"),
+                   False))),
+}
+
+
+def shipped_files() -> dict[str, str]:
+    """The lifecycle's files as shipped in bpmn/ (one deployment unit)."""
+    return {name: (BPMN_DIR / name).read_text(encoding="utf-8")
+            for name in ids.DEPLOYMENT_FILES}
 
 
 class LifecycleHost:
