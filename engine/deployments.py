@@ -74,7 +74,7 @@ class Deployments:
                           now=self.clock.now()).findings
 
     def deploy(self, files: Iterable[SourceFile | str | Path], *, process_id: str | None = None,
-               deployed_by: str | None = None) -> Deployment:
+               deployed_by: str | None = None, note: str | None = None) -> Deployment:
         unit = parse_unit(coerce_files(files), self.sandbox, process_id, now=self.clock.now())
         if not unit.valid:
             raise ValidationFailed([f for f in unit.findings if f.severity == "error"])
@@ -103,6 +103,7 @@ class Deployments:
                 task_meta=unit.task_meta,
                 deployed_at=self.clock.now(),
                 deployed_by=deployed_by,
+                note=note,
             )
             session.add(row)
             session.flush()
