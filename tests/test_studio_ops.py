@@ -432,6 +432,12 @@ def test_the_instance_page_hides_a_rahasia_reports_content_from_the_designer(sit
 
 def test_bad_list_parameters_are_named_not_a_500(site: Site):
     site.login("perancang")
+    site.get("/studio/migrations")
+    for form, field in (({"process": "nope", "to_version": "1"}, "f-process"),
+                        ({"process": ids.PROCESS_ID, "to_version": "9"}, "f-to_version"),
+                        ({"process": ids.PROCESS_ID, "to_version": "x"}, "f-to_version")):
+        refused = site.post("/studio/migrations", {**form, "action": "dry_run"}, expect=422)
+        assert f'href="#{field}"' in site.text(refused)
     response = site.get("/studio/instances?version=abc&page=0", expect=400)
     page = site.text(response)
     assert "version" in page and "page" in page

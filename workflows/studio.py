@@ -373,7 +373,11 @@ class Studio:
 
     def _check_versions(self, process_id: str, to_version: int, from_version: int | None,
                         principal: access.Principal, errors: dict[str, Any]) -> None:
-        known = {v["version"] for v in self.versions(process_id, principal)["versions"]}
+        try:
+            known = {v["version"] for v in self.versions(process_id, principal)["versions"]}
+        except NotFound:
+            errors["process"] = Message("choose a deployed process")
+            return
         if to_version not in known:
             errors["to_version"] = Message("choose a deployed version")
         if from_version is not None and from_version not in known:

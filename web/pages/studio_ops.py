@@ -189,8 +189,10 @@ def render_migrations(form: Mapping[str, Any], status: int = 200,
     studio = domain().studio
     principal = auth.current_user()
     overview = studio.overview(principal)
-    process_id = (form.get("process") or "").strip() or (
-        overview.processes[0]["process_id"] if overview.processes else "")
+    deployed = [p["process_id"] for p in overview.processes]
+    process_id = (form.get("process") or "").strip()
+    if process_id not in deployed:  # none chosen, or not a process (the error names it)
+        process_id = deployed[0] if deployed else ""
     versions = studio.versions(process_id, principal) if process_id else None
     return render_template("studio/migrations.html", overview=overview, versions=versions,
                            form=form, process_id=process_id, errors=errors or {},
