@@ -116,9 +116,11 @@ class Engine:
         return self._deployments.validate(files, process_id)
 
     def deploy(self, files: Iterable[SourceFile | str | Path], *, process_id: str | None = None,
-               deployed_by: str | None = None) -> Deployment:
-        """Validate and store a unit as the next version; identical content keeps its version."""
-        return self._deployments.deploy(files, process_id=process_id, deployed_by=deployed_by)
+               deployed_by: str | None = None, note: str | None = None) -> Deployment:
+        """Validate and store a unit as the next version; identical content keeps its version
+        (and its note). `note` says why the version was deployed (the change note)."""
+        return self._deployments.deploy(files, process_id=process_id, deployed_by=deployed_by,
+                                        note=note)
 
     # ------------------------------------------------------------------ instances
 
@@ -165,10 +167,14 @@ class Engine:
         return self._instances.retry(instance_id, actor)
 
     def migrate(self, process_id: str, to_version: int, *, from_version: int | None = None,
-                dry_run: bool = False, actor: str | None = None) -> dict[str, Any]:
-        """Move open instances to another version; a dry run only reports."""
+                dry_run: bool = False, actor: str | None = None,
+                instance_ids: Iterable[int] | None = None, note: str | None = None
+                ) -> dict[str, Any]:
+        """Move open instances to another version (only `instance_ids`, if given); a dry run
+        only reports. `note` is kept with each instance's migrate event."""
         return self._migration.migrate(process_id, to_version, from_version=from_version,
-                                       dry_run=dry_run, actor=actor)
+                                       dry_run=dry_run, actor=actor,
+                                       instance_ids=instance_ids, note=note)
 
     # ------------------------------------------------------------------ timers
 
@@ -237,9 +243,27 @@ class Engine:
         return self._queries.element_states(instance_id)
 
     def instances(self, *, process_id: str | None = None, status: str | None = None,
-                  business_key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                  business_key: str | None = None, limit: int = 100,
+                  version: int | None = None, key_contains: str | None = None,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        """Instances, newest first: of a process (and one of its versions), a status, a
+        business key (exact, or containing `key_contains`, any case); a page of them."""
         return self._queries.instances(process_id=process_id, status=status,
-                                       business_key=business_key, limit=limit)
+                                       business_key=business_key, limit=limit,
+                                       version=version, key_contains=key_contains,
+                                       offset=offset)
+
+    def count_instances(self, *, process_id: str | None = None, status: str | None = None,
+                        version: int | None = None, key_contains: str | None = None) -> int:
+        """How many instances `instances` would list without a limit."""
+        return self._queries.count_instances(process_id=process_id, status=status,
+                                             version=version, key_contains=key_contains)
+
+    def history(self, *, process_id: str | None = None, limit: int = 100
+                ) -> list[dict[str, Any]]:
+        """Deployments and migrations, newest first: who, when, which versions, the note,
+        how many instances a migration moved."""
+        return self._queries.history(process_id=process_id, limit=limit)
 
     def incidents(self, *, open_only: bool = True) -> list[dict[str, Any]]:
         return self._queries.incidents(open_only=open_only)

@@ -81,7 +81,7 @@ class Deployments:
         return self._parse(files, process_id).findings
 
     def deploy(self, files: Iterable[SourceFile | str | Path], *, process_id: str | None = None,
-               deployed_by: str | None = None) -> Deployment:
+               deployed_by: str | None = None, note: str | None = None) -> Deployment:
         unit = self._parse(files, process_id)
         if not unit.valid:
             raise ValidationFailed([f for f in unit.findings if f.severity == "error"])
@@ -110,6 +110,7 @@ class Deployments:
                 task_meta=unit.task_meta,
                 deployed_at=self.clock.now(),
                 deployed_by=deployed_by,
+                note=note,
             )
             session.add(row)
             session.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +11,12 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
+from engine import projections as proj
 from engine.clock import Clock
 from engine.deployments import DeployedDefinition, Deployments
 from engine.errors import Conflict, NotFound
 from engine.runtime import workflow_serializer
-from engine.store import ProcessInstance, Store
+from engine.store import HumanTask, ProcessInstance, Store
 from engine.transaction import ERROR, RUNNING, InstanceTransaction, LoadedInstance
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -38,6 +41,16 @@ def plan(loaded: LoadedInstance, target: DeployedDefinition) -> dict[str, Any]:
         problems.append(f"element {task.task_spec.bpmn_id or task.task_spec.name!r} is "
                         f"{TaskState.get_name(task.state).lower()} and does not exist in "
                         f"version {target.version}; finish it first or keep the element")
+    # A completed task keeps its element in the saved state: without the element in the
+    # target, the moved instance could never be loaded again.
+    removed_done = [t for t in top.removed if t.has_state(TaskState.COMPLETED)]
+    for sp_diff in subs.values():
+        if sp_diff is not None:
+            removed_done += [t for t in sp_diff.removed if t.has_state(TaskState.COMPLETED)]
+    for element in sorted({t.task_spec.bpmn_id or t.task_spec.name for t in removed_done}):
+        problems.append(f"element {element!r} was completed on this instance's path and does "
+                        f"not exist in version {target.version}; keep the element (it may be "
+                        "unreachable) in the new version")
     changed = sorted({t.task_spec.bpmn_id for t in top.changed if t.task_spec.bpmn_id})
     for sp_diff in subs.values():
         if sp_diff is not None:
@@ -47,6 +60,7 @@ def plan(loaded: LoadedInstance, target: DeployedDefinition) -> dict[str, Any]:
         state=TaskState.READY | TaskState.WAITING) if t.task_spec.bpmn_id})
     return {
         "instance_id": loaded.row.id,
+        "business_key": loaded.row.business_key,
         "from_version": loaded.definition.version,
         "to_version": target.version,
         "safe": not problems,
@@ -79,6 +93,18 @@ def apply(loaded: LoadedInstance, target: DeployedDefinition, diffs: tuple[Any, 
             task.internal_data["event_value"] = value
 
 
+def refresh_open_tasks(session: Any, loaded: LoadedInstance, target: DeployedDefinition
+                       ) -> None:
+    """The open tasks' title, lane and form as the target version describes them: the
+    projection keeps the rows of the tasks that survive a migration (their assignee, groups
+    and due time stay), but a relabelled task must show its new label and form."""
+    for task in proj.snapshot(loaded.workflow).tasks.values():
+        meta = target.task_meta.get(task.meta_key) or {}
+        session.execute(update(HumanTask).where(HumanTask.id == task.id).values(
+            title=meta.get("title") or task.element_id, lane=meta.get("lane"),
+            form=meta.get("form")))
+
+
 @dataclass(eq=False)
 class Migration:
     """Moves the open instances of a process to another version, or refuses to.
@@ -95,8 +121,12 @@ class Migration:
     transaction: InstanceTransaction
 
     def migrate(self, process_id: str, to_version: int, *, from_version: int | None = None,
-                dry_run: bool = False, actor: str | None = None) -> dict[str, Any]:
-        """Migrate every open instance of `process_id`; all are checked before any is moved."""
+                dry_run: bool = False, actor: str | None = None,
+                instance_ids: Iterable[int] | None = None, note: str | None = None
+                ) -> dict[str, Any]:
+        """Migrate every open instance of `process_id` (of `from_version`, among
+        `instance_ids` when given); all are checked before any is moved. The migrate event
+        of each instance moved keeps `note` and the run's `batch` id (one per call)."""
         with self.store.transaction() as session:
             target_row = self.deployments.find(session, process_id, to_version)
             target = self.deployments.get(session, target_row.id)
@@ -108,6 +138,8 @@ class Migration:
             if from_version is not None:
                 source = self.deployments.find(session, process_id, from_version)
                 query = query.where(ProcessInstance.definition_id == source.id)
+            if instance_ids is not None:
+                query = query.where(ProcessInstance.id.in_(list(instance_ids) or [-1]))
             instance_ids = list(session.scalars(query))
         now = self.clock.now()
         plans = []
@@ -128,6 +160,7 @@ class Migration:
                                  f"version {to_version}; nothing was migrated")
         if dry_run or refused:
             return report
+        batch = uuid.uuid4().hex
         for p in plans:
             with self.store.transaction() as session:
                 try:
@@ -147,8 +180,10 @@ class Migration:
                 self.transaction.run(
                     session, loaded, now, actor, "migrate", None,
                     detail={"from_version": p["from_version"], "to_version": to_version,
-                            "changed_elements": p["changed_elements"]},
+                            "changed_elements": p["changed_elements"], "batch": batch,
+                            **({"change_note": note} if note else {})},
                     act=lambda: None,
                     final_status=None if loaded.row.status != ERROR else ERROR)
+                refresh_open_tasks(session, loaded, target)
                 report["migrated"] += 1
         return report

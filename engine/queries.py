@@ -63,13 +63,14 @@ class Queries:
                 select(ProcessDefinition.id, ProcessDefinition.process_id,
                        ProcessDefinition.version, ProcessDefinition.name,
                        ProcessDefinition.content_hash, ProcessDefinition.deployed_at,
-                       ProcessDefinition.deployed_by, ProcessDefinition.files)
+                       ProcessDefinition.deployed_by, ProcessDefinition.files,
+                       ProcessDefinition.note)
                 .order_by(ProcessDefinition.process_id, ProcessDefinition.version)
             ).all()
         return [{
             "process_id": r.process_id, "version": r.version, "name": r.name,
             "hash": r.content_hash, "deployed_at": r.deployed_at.isoformat(),
-            "deployed_by": r.deployed_by, "files": sorted(r.files),
+            "deployed_by": r.deployed_by, "files": sorted(r.files), "note": r.note,
             "open_instances": running.get(r.id, 0),
         } for r in rows]
 
@@ -239,31 +240,96 @@ class Queries:
         return cache[definition_id]
 
     def instances(self, *, process_id: str | None = None, status: str | None = None,
-                  business_key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        query = select(ProcessInstance.id, ProcessInstance.process_id, ProcessInstance.status,
-                       ProcessInstance.version, ProcessInstance.business_key,
-                       ProcessInstance.updated_at).order_by(ProcessInstance.id.desc()).limit(limit)
-        if process_id:
-            query = query.where(ProcessInstance.process_id == process_id)
-        if status:
-            query = query.where(ProcessInstance.status == status)
+                  business_key: str | None = None, limit: int = 100,
+                  version: int | None = None, key_contains: str | None = None,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        query = _instance_filter(
+            select(ProcessInstance.id, ProcessInstance.process_id, ProcessInstance.status,
+                   ProcessInstance.version, ProcessInstance.business_key,
+                   ProcessInstance.created_at, ProcessInstance.updated_at,
+                   ProcessDefinition.version.label("definition_version"))
+            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id),
+            process_id, status, version, key_contains,
+        ).order_by(ProcessInstance.id.desc()).limit(limit).offset(max(offset, 0))
         if business_key:
             query = query.where(ProcessInstance.business_key == business_key)
         with self.store.read() as session:
             return [{"instance_id": r.id, "process_id": r.process_id, "status": r.status,
                      "version": r.version, "business_key": r.business_key,
+                     "definition_version": r.definition_version,
+                     "created_at": r.created_at.isoformat(),
                      "updated_at": r.updated_at.isoformat()} for r in session.execute(query)]
 
+    def count_instances(self, *, process_id: str | None = None, status: str | None = None,
+                        version: int | None = None, key_contains: str | None = None) -> int:
+        query = _instance_filter(
+            select(func.count()).select_from(ProcessInstance).join(
+                ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id),
+            process_id, status, version, key_contains)
+        with self.store.read() as session:
+            return int(session.scalar(query) or 0)
+
+    def history(self, *, process_id: str | None = None, limit: int = 100
+                ) -> list[dict[str, Any]]:
+        """Deployments (process_definition) and migrations (the instances' migrate events,
+        one entry per run: the events of one run share its `batch`), newest first."""
+        deploys = select(ProcessDefinition.process_id, ProcessDefinition.version,
+                         ProcessDefinition.deployed_at, ProcessDefinition.deployed_by,
+                         ProcessDefinition.note).order_by(
+            ProcessDefinition.deployed_at.desc(), ProcessDefinition.id.desc()).limit(limit)
+        # Every migrate event up to a bound: a run moves many instances, one event each.
+        moves = select(InstanceEvent.at, InstanceEvent.actor, InstanceEvent.detail,
+                       InstanceEvent.instance_id, ProcessInstance.process_id).join(
+            ProcessInstance, ProcessInstance.id == InstanceEvent.instance_id).where(
+            InstanceEvent.action == "migrate").order_by(InstanceEvent.id.desc()).limit(
+            HISTORY_EVENTS)
+        if process_id:
+            deploys = deploys.where(ProcessDefinition.process_id == process_id)
+            moves = moves.where(ProcessInstance.process_id == process_id)
+        with self.store.read() as session:
+            entries: list[dict[str, Any]] = [{
+                "kind": "deploy", "at": r.deployed_at.isoformat(), "actor": r.deployed_by,
+                "process_id": r.process_id, "to_version": r.version, "from_versions": [],
+                "note": r.note, "instances": []} for r in session.execute(deploys)]
+            runs: dict[Any, dict[str, Any]] = {}
+            for r in session.execute(moves):
+                detail = r.detail or {}
+                key = detail.get("batch") or (r.at, r.actor, detail.get("to_version"))
+                run = runs.get(key)
+                if run is None:
+                    run = runs[key] = {
+                        "kind": "migrate", "at": r.at.isoformat(), "actor": r.actor,
+                        "process_id": r.process_id, "to_version": detail.get("to_version"),
+                        "from_versions": [], "note": detail.get("change_note"), "instances": []}
+                source = detail.get("from_version")
+                if source is not None and source not in run["from_versions"]:
+                    run["from_versions"].append(source)
+                run["instances"].append(r.instance_id)
+        for run in runs.values():
+            run["from_versions"].sort()
+            run["instances"].sort()
+        entries += runs.values()
+        # newest first; at one instant a migration follows the deploy of its target
+        entries.sort(key=lambda e: (e["at"], e["kind"] == "migrate", e["to_version"] or 0),
+                     reverse=True)
+        return entries[:limit]
+
     def incidents(self, *, open_only: bool = True) -> list[dict[str, Any]]:
-        query = select(Incident).order_by(Incident.id)
+        query = select(Incident, ProcessInstance.process_id, ProcessInstance.business_key,
+                       ProcessDefinition.version).join(
+            ProcessInstance, ProcessInstance.id == Incident.instance_id).join(
+            ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id
+        ).order_by(Incident.id)
         if open_only:
             query = query.where(Incident.resolved_at.is_(None))
         with self.store.read() as session:
-            return [{"instance_id": i.instance_id, "element_id": i.element_id,
+            return [{"id": i.id, "instance_id": i.instance_id, "element_id": i.element_id,
                      "message": i.message, "line": i.line, "error_type": i.error_type,
                      "created_at": i.created_at.isoformat(),
-                     "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None}
-                    for i in session.scalars(query)]
+                     "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None,
+                     "process_id": process_id, "business_key": business_key,
+                     "definition_version": version}
+                    for i, process_id, business_key, version in session.execute(query)]
 
     def timers(self, *, due_before: datetime | None = None, limit: int = 100
                ) -> list[dict[str, Any]]:
@@ -279,6 +345,24 @@ class Queries:
         """When the earliest waiting timer falls due (an index lookup; for the scheduler)."""
         with self.store.read() as session:
             return session.scalar(select(func.min(Timer.due_at)))
+
+
+# The most migrate events `history` reads (a run moves many instances, one event each).
+HISTORY_EVENTS = 20_000
+
+
+def _instance_filter(query: Any, process_id: str | None, status: str | None,
+                     version: int | None, key_contains: str | None) -> Any:
+    if process_id:
+        query = query.where(ProcessInstance.process_id == process_id)
+    if status:
+        query = query.where(ProcessInstance.status == status)
+    if version is not None:
+        query = query.where(ProcessDefinition.version == version)
+    if key_contains:
+        query = query.where(ProcessInstance.business_key.icontains(key_contains,
+                                                                  autoescape=True))
+    return query
 
 
 def open_task(session: Session, task_id: str) -> HumanTask:

@@ -86,6 +86,7 @@ class ProcessDefinition(Base):
     task_meta: Mapped[dict] = mapped_column(JSON)  # element id -> lane, form, groups, due
     deployed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     deployed_by: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)  # the deployer's change note
 
 
 class ProcessInstance(Base):
