@@ -4,7 +4,7 @@
   the CLI and the shipped diagrams' install leave it empty).
 
 Revision ID: 0011_definition_note
-Revises: 0009_sign_in_guard
+Revises: 0010_studio_drafts
 Create Date: 2026-12-10 10:00:00
 """
 
