@@ -270,3 +270,43 @@ def test_a_draft_id_beyond_the_databases_is_not_found(site: Site):
     site.post(f"/studio/drafts/{huge}/delete", expect=404)
     assert post_json(site, f"/studio/drafts/{huge}/save", {
         "version": 1, "files": {"small.bpmn": SMALL}}).status_code == 404
+
+
+def _designer(site):
+    from workflows import access
+
+    return access.Principal("perancang", frozenset({"process_designer"}))
+
+
+def test_a_draft_is_deployed_with_its_note_and_refused_with_its_findings(site):
+    """Deploy this draft: a broken draft comes back with its findings (422), a good one is
+    version 2 with its note, and new reports start on it."""
+    site.login("perancang")
+    created = site.post("/studio/drafts", {"source": "complaint_lifecycle:"}, expect=None)
+    assert created.status_code in (302, 303), site.text(created)
+    draft_id = int(created.headers["Location"].split("/studio/drafts/")[1].split("?")[0])
+    draft = site.regency.domain.drafts.get(_designer(site), draft_id)
+    refused = site.post(f"/studio/drafts/{draft_id}/deploy", {"note": ""}, expect=422)
+    assert "note" in site.text(refused).lower() or "catatan" in site.text(refused).lower()
+    broken = draft.files["complaint_lifecycle.bpmn"].replace('"screen_report"',
+                                                             '"screen_it"')
+    draft = site.regency.domain.drafts.save(_designer(site), draft_id, draft.version,
+                                            {**draft.files, "complaint_lifecycle.bpmn": broken})
+    refused = site.text(site.post(f"/studio/drafts/{draft_id}/deploy",
+                                  {"note": "Rusak"}, expect=422))
+    assert 'id="draft-not-deployable"' in refused and "screen_report" in refused
+    draft = site.regency.domain.drafts.save(_designer(site), draft_id, draft.version,
+                                            {**draft.files, "complaint_lifecycle.bpmn":
+                                             broken.replace('"screen_it"', '"screen_report"')})
+    bpmn = draft.files["complaint_lifecycle.bpmn"].replace(
+        'name="Verifikasi laporan"', 'name="Verifikasi laporan masuk"', 1)
+    assert bpmn != draft.files["complaint_lifecycle.bpmn"]
+    site.regency.domain.drafts.save(_designer(site), draft_id, draft.version,
+                                    {**draft.files, "complaint_lifecycle.bpmn": bpmn})
+    done = site.post(f"/studio/drafts/{draft_id}/deploy", {"note": "Label verifikasi"},
+                     expect=303)
+    assert done.headers["Location"].endswith("/studio/processes/complaint_lifecycle/versions/2")
+    versions = site.text(site.get("/studio/processes/complaint_lifecycle/versions"))
+    assert "Label verifikasi" in versions
+    officer = Site(site.regency).login("penghubung.pupr")
+    officer.post(f"/studio/drafts/{draft_id}/deploy", {"note": "x"}, expect=403)

@@ -49,7 +49,7 @@ class Domain:
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
-        self.drafts = Drafts(self.context)
+        self.drafts = Drafts(self.context, self.studio)
 
     @property
     def engine(self) -> Engine:

@@ -40,7 +40,7 @@ from workflows.context import Context
 from workflows.draft_models import StudioDraft
 from workflows.errors import Conflict, Invalid, Message, NotFound
 from workflows.lifecycle import SERVICE_DOCS, shipped_files
-from workflows.studio import require_designer, require_reader
+from workflows.studio import Studio, require_designer, require_reader
 from workflows.validation import MAX_DEPTH as MAX_JSON_DEPTH
 from workflows.validation import MAX_ID, UNSTORABLE, nesting_depth
 
@@ -102,8 +102,9 @@ def _draft(row: StudioDraft) -> Draft:
 class Drafts:
     """The studio's drafts (see the module)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, studio: Studio) -> None:
         self.ctx = ctx
+        self.studio = studio
 
     # ------------------------------------------------------------------ reads
 
@@ -169,6 +170,15 @@ class Drafts:
                 doc = inspect.getdoc(fn) or ""
             found.append({"name": name, "doc": doc, "parameters": parameters})
         return found
+
+    def deploy(self, principal: access.Principal, draft_id: int, note: str | None
+               ) -> dict[str, Any]:
+        """Deploy the draft's saved files as the next version of its process, with a change
+        note (Studio.deploy: designers only; DeployRefused carries the findings). The draft
+        stays: a designer may go on from it."""
+        draft = self.get(principal, draft_id)
+        return self.studio.deploy(draft.files, note, principal,
+                                  process_id=draft.process_id or None)
 
     def validate(self, principal: access.Principal, *, draft_id: int | None = None,
                  files: dict[str, Any] | None = None) -> list[bpm.Finding]:

@@ -34,7 +34,7 @@ from web.pages.common import domain, field_messages
 from workflows.diagram_ids import PROCESS_ID
 from workflows.drafts import MAX_FILE_BYTES, Draft
 from workflows.errors import DomainError, Invalid
-from workflows.studio import DESIGNER, READERS
+from workflows.studio import DESIGNER, READERS, DeployRefused
 
 MODELER_ASSETS = ("vendor/studio/studio.js", "vendor/studio/studio.css", "js/studio-modeler.js")
 
@@ -163,6 +163,39 @@ def _draft_form(action: Callable[[Any], Draft | None], draft_id: int) -> Any:
                                form_errors=field_messages(exc)), exc.status
     flash(gettext("Draft saved."), "success")
     return redirect(url_for("pages.studio_draft", draft_id=draft_id))
+
+
+@pages.post("/studio/drafts/<int:draft_id>/deploy")
+@auth.login_required(DESIGNER)
+def studio_draft_deploy(draft_id: int) -> Any:
+    """Deploy the draft as the next version of its process (Drafts.deploy)."""
+    principal = auth.current_user()
+    note = request.form.get("note", "")
+    try:
+        done = domain().drafts.deploy(principal, draft_id, note)
+    except DeployRefused as exc:
+        draft = domain().drafts.get(principal, draft_id)
+        findings = [{**f, "message": say(f["message"])} for f in exc.findings]
+        return render_template("studio/modeler.html", draft=draft, findings=findings,
+                               may_change=True, modeler_ready=modeler_ready(),
+                               language=current_language(), max_mb=MAX_FILE_BYTES >> 20,
+                               form_error=say(exc.message), deploy_note=note), 422
+    except Invalid as exc:
+        draft = domain().drafts.get(principal, draft_id)
+        return render_template("studio/modeler.html", draft=draft, findings=None,
+                               may_change=True, modeler_ready=modeler_ready(),
+                               language=current_language(), max_mb=MAX_FILE_BYTES >> 20,
+                               form_error=say(exc.message), form_errors=field_messages(exc),
+                               deploy_note=note), exc.status
+    if done["created"]:
+        flash(gettext("Version %(version)s is deployed. New reports start on it; running "
+                      "ones stay on their version until you migrate them.",
+                      version=done["version"]), "success")
+    else:
+        flash(gettext("These files are identical to version %(version)s: nothing new was "
+                      "deployed.", version=done["version"]), "info")
+    return redirect(url_for("pages.studio_version", process_id=done["process_id"],
+                            version=done["version"]), 303)
 
 
 @pages.post("/studio/drafts/<int:draft_id>/files")
