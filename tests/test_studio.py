@@ -46,3 +46,19 @@ def test_the_incident_count_is_the_engines(site: Site):
     engine.start("broken")
     page = site.text(site.get("/studio"))
     assert 'id="studio-incidents">1<' in page and "broken" in page
+
+
+def test_only_studio_pages_allow_the_modelers_style_attributes(site: Site):
+    """bpmn-js, dmn-js and the properties panel write a few inline style attributes: the
+    studio's policy allows exactly those, by hash; every other page keeps the strict one."""
+    from web.app import STUDIO_STYLE_ATTRIBUTES
+
+    site.login("perancang")
+    studio = site.get("/studio").headers["Content-Security-Policy"]
+    style = next(d for d in studio.split("; ") if d.startswith("style-src "))
+    assert style.split()[:3] == ["style-src", "'self'", "'unsafe-hashes'"]
+    assert len(style.split()) == 3 + len(STUDIO_STYLE_ATTRIBUTES)
+    assert "script-src 'self';" in studio and "unsafe-inline" not in studio
+    for path in ("/tasks", "/"):
+        other = site.get(path, expect=None).headers["Content-Security-Policy"]
+        assert "style-src 'self';" in other and "unsafe-hashes" not in other

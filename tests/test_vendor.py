@@ -25,6 +25,12 @@ class Library:
     version: str
     licence: str
     files: dict[str, str] = field(default_factory=dict)  # path under vendor/ -> sha256
+    sources: dict[str, str] = field(default_factory=dict)  # a bundle's sources -> sha256
+
+    @property
+    def is_bundle(self) -> bool:
+        """Our own bundle (the studio), built from web/static/src/, not an npm library."""
+        return self.version == "bundle"
 
 
 def read_versions() -> dict[str, Library]:
@@ -33,7 +39,11 @@ def read_versions() -> dict[str, Library]:
     for number, line in enumerate((VENDOR / "VERSIONS.txt").read_text().splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
-        if line.startswith("    "):
+        if line.startswith("    from "):
+            assert current is not None and current.is_bundle, f"VERSIONS.txt:{number}"
+            digest, path = line.split(maxsplit=2)[1:]
+            current.sources[path] = digest
+        elif line.startswith("    "):
             assert current is not None, f"VERSIONS.txt:{number}: a file before any library"
             digest, path = line.split(maxsplit=1)
             current.files[path] = digest
@@ -60,7 +70,8 @@ def test_package_json_pins_exact_versions() -> None:
 
 
 def test_versions_match_package_json() -> None:
-    libraries = read_versions()
+    libraries = {name: library for name, library in read_versions().items()
+                 if not library.is_bundle}
     dependencies = package_json()["dependencies"]
     assert set(libraries) == set(dependencies), "run scripts/vendor-assets (make vendor)"
     for name, library in libraries.items():
@@ -76,7 +87,8 @@ def test_every_vendored_file_is_there_unchanged() -> None:
         assert library.files, f"{library.name}: no files"
         directories = {path.split("/", 1)[0] for path in library.files}
         assert len(directories) == 1, f"{library.name}: one directory per library"
-        assert f"{directories.pop()}/LICENSE" in library.files, f"{library.name}: licence"
+        licence = "THIRD-PARTY-LICENSES.txt" if library.is_bundle else "LICENSE"
+        assert f"{directories.pop()}/{licence}" in library.files, f"{library.name}: licence"
         for path, digest in library.files.items():
             file = VENDOR / path
             assert file.is_file(), f"{path} is listed in VERSIONS.txt but missing"
@@ -88,9 +100,43 @@ def test_every_vendored_file_is_there_unchanged() -> None:
     assert on_disk - {"VERSIONS.txt"} == listed, "files in web/static/vendor/ not from the script"
 
 
+def test_the_studio_bundle_was_built_from_the_sources_as_they_are() -> None:
+    """web/static/vendor/studio/ is built from web/static/src/studio/: a changed source needs
+    scripts/vendor-assets run again (VERSIONS.txt has the sha256 of each source it read)."""
+    bundle = read_versions()["studio"]
+    assert bundle.is_bundle
+    assert {"studio/studio.js", "studio/studio.css"} <= set(bundle.files)
+    sources = {p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in (STATIC / "src" / "studio").rglob("*") if p.is_file()}
+    assert set(sources) == set(bundle.sources), "run scripts/vendor-assets (make vendor)"
+    for path, digest in sources.items():
+        assert bundle.sources[path] == digest, f"{path} changed since the bundle was built"
+    # Our code is in it, and the libraries it stands on have their licences beside it.
+    text = (VENDOR / "studio" / "studio.js").read_text()
+    assert "AduanStudio" in text and "candidateGroupsExpression" in text
+    licences = (VENDOR / "studio" / "THIRD-PARTY-LICENSES.txt").read_text()
+    for name in ("bpmn-js", "dmn-js", "bpmn-js-properties-panel", "@bpmn-io/properties-panel",
+                 "diagram-js", "preact", "style-mod"):
+        assert f"\n{name} " in licences, name
+
+
+def test_studio_pages_allow_only_style_attributes_the_bundle_writes() -> None:
+    """The studio's policy allows some inline style attributes by hash (web/app.py): each one
+    must still be written by the bundle, so none outlives the library that needed it."""
+    from web.app import STUDIO_STYLE_ATTRIBUTES, studio_content_security_policy
+
+    text = (VENDOR / "studio" / "studio.js").read_text()
+    for style in STUDIO_STYLE_ATTRIBUTES:
+        assert f'style="{style}"' in text, style
+    policy = studio_content_security_policy("script-src 'self'; style-src 'self'; img-src 'self'")
+    assert policy.startswith("script-src 'self'; style-src 'self' 'unsafe-hashes' 'sha256-")
+    assert policy.count("'sha256-") == len(STUDIO_STYLE_ATTRIBUTES)
+    assert "unsafe-inline" not in policy and policy.endswith("; img-src 'self'")
+
+
 def test_script_and_versions_list_the_same_files() -> None:
     """Every file the script names literally is in VERSIONS.txt (the script was run since)."""
-    directories = dict(re.findall(r"\[([\w.-]+)\]=([\w.-]+)", SCRIPT.read_text()))
+    directories = dict(re.findall(r"\[([\w.@/-]+)\]=([\w.-]+)", SCRIPT.read_text()))
     named = 0
     files = {path for library in read_versions().values() for path in library.files}
     for line in SCRIPT.read_text().splitlines():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 from datetime import timedelta
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
     register_error_handlers(app)
     csp = content_security_policy(settings)
+    studio_csp = studio_content_security_policy(csp)
 
     @app.get("/favicon.ico")
     def favicon() -> Any:  # browsers ask for it whatever the page says
@@ -100,7 +103,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("Content-Security-Policy", studio_csp if is_studio_page(
+            request.path) else csp)
         if response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -157,6 +161,33 @@ def content_security_policy(settings: Settings) -> str:
     return ("default-src 'self'; script-src 'self'; style-src 'self'; "
             f"img-src {images}; font-src 'self'; connect-src 'self'; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+# The style attributes that the studio's modeler libraries write in their markup (bpmn-js,
+# dmn-js and the properties panel build some elements from HTML strings, which the browser
+# parses under the policy). Studio pages allow exactly these texts, by their sha256
+# (`'unsafe-hashes'` lets a hash match a style attribute), and no other inline style; scripts
+# stay files only. tests/test_vendor.py checks each is still in vendor/studio/studio.js.
+STUDIO_STYLE_ATTRIBUTES = (
+    # bpmn.io's watermark, which its licence requires visible: the link's place, the logo's line
+    "position: absolute; bottom: 15px; right: 15px; z-index: 100;",
+    "vertical-align:middle",
+    "height: 100%",  # the properties panel's container of its expression pop-up
+    "flex: none; height: auto",  # dmn-js: a decision table's layout
+)
+
+
+def is_studio_page(path: str) -> bool:
+    return path == "/studio" or path.startswith("/studio/")
+
+
+def studio_content_security_policy(csp: str) -> str:
+    """The policy of the studio's pages: the site's, with the modelers' style attributes
+    (STUDIO_STYLE_ATTRIBUTES) allowed; nothing else is relaxed (docs/security.md)."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+        for text in STUDIO_STYLE_ATTRIBUTES)
+    return csp.replace("style-src 'self';", f"style-src 'self' 'unsafe-hashes' {hashes};", 1)
 
 
 def metrics_collector(domain: Domain) -> metrics.DatabaseCollector:

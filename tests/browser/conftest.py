@@ -11,7 +11,8 @@ Fixtures:
 - `static_server`: web/static at /static/, tests/browser/harness at /harness/ and a directory
   the tests write (`static_server.generated`) at /generated/, over real HTTP on 127.0.0.1 (a
   thread), with the Content-Security-Policy in STRICT_CSP; /echo answers any GET or POST and
-  /tiles/{z}/{x}/{y}.png serves a map tile (HarnessHandler). One server for the session;
+  /tiles/{z}/{x}/{y}.png serves a map tile (HarnessHandler). Pages named studio*.html get
+  STUDIO_CSP instead (the studio's policy). One server for the session;
   its request log (`requests`, `recorded(path)`) starts empty in each test.
 
 Every test under tests/browser/ carries the `browser` marker. Without Chromium these tests
@@ -38,6 +39,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from web.app import studio_content_security_policy
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -55,6 +58,9 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
               "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; "
               "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+# The studio's pages (harness pages named studio*.html): the strict policy with the modelers'
+# style attributes allowed by hash, as the application serves /studio (web/app.py).
+STUDIO_CSP = studio_content_security_policy(STRICT_CSP)
 
 
 def in_ci() -> bool:
@@ -276,7 +282,8 @@ class HarnessHandler(SimpleHTTPRequestHandler):
         return str(HERE / "harness" / "__not-served__")
 
     def end_headers(self) -> None:
-        self.send_header("Content-Security-Policy", STRICT_CSP)
+        studio = Path(urlsplit(self.path).path).name.startswith("studio")
+        self.send_header("Content-Security-Policy", STUDIO_CSP if studio else STRICT_CSP)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
