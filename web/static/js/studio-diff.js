@@ -16,7 +16,8 @@
  * "changed"}}. Each listed element gets the canvas marker class "diff-added",
  * "diff-changed", "diff-moved" or "diff-removed" (styled in css/studio-diff.css); ids a
  * diagram does not have are ignored. Clicking a row (or Enter on it) selects its element,
- * scrolls the diagram to it and brings the diagram into view. The container's
+ * zooms in (to 100 %) if the diagram is fitted smaller, scrolls the diagram to the element
+ * and brings the diagram into view. The container's
  * data-diff-state says "loading", then "ready" or "error" (the error text replaces the
  * diagrams; the tables stay). The bpmn.io watermark stays visible (its licence).
  */
@@ -73,6 +74,9 @@
       viewer.get('selection').select(element);
     } catch (ignored) {
       // a viewer without selection still shows the focus marker
+    }
+    if (canvas.zoom() < 0.8) {
+      canvas.zoom(1); // the whole diagram fitted is too small to read one element
     }
     if (typeof canvas.scrollToElement === 'function') {
       canvas.scrollToElement(element);
