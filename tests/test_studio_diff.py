@@ -305,6 +305,11 @@ def test_designers_and_administrators_see_the_diff_page(site: Site):
         assert drawn["new"]["added"][0] == "note_verified"
         assert drawn["old"]["removed"] == ["f_verified"]
         site.logout()
+    site.get("/language/en", expect=302)
+    site.login("perancang")
+    english = site.text(site.get(path))
+    assert ">added</span>" in english and "<dt>Condition" in english
+    assert "ditambahkan" not in english
 
 
 @pytest.mark.parametrize("username", ["penghubung.pupr", "kadis.kominfo", "sysadmin",
