@@ -1,5 +1,5 @@
-"""The process designers' studio: processes, versions, deploys, instances, incidents,
-migrations and their audit log.
+"""The process designers' studio: processes, versions, deploys, what changed between two
+versions (workflows/studio_diff.py), instances, incidents, migrations and their audit log.
 
 Who may do what (docs/designers.md): process designers (`process_designer`) read and change
 everything here; regency administrators (`regency_admin`) read it. Every other role is
@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 import engine as bpm
 from engine.definitions import SourceFile, decode_source
-from workflows import access
+from workflows import access, studio_diff
 from workflows import diagram_ids as ids
 from workflows.context import Context
 from workflows.errors import (
@@ -156,14 +156,20 @@ def deployment_files(files: Files, errors: dict[str, Any]) -> list[SourceFile]:
 
 def main_diagram(files: Mapping[str, str], process_id: str) -> str:
     """The BPMN file of a unit that holds `process_id` (the lifecycle's own file first)."""
+    name = main_diagram_file(files, process_id)
+    return files[name] if name else ""
+
+
+def main_diagram_file(files: Mapping[str, str], process_id: str) -> str | None:
+    """The name of main_diagram's file, None when the unit has no BPMN file."""
     bpmn = sorted((name, text) for name, text in files.items() if name.endswith(".bpmn"))
-    for name, text in bpmn:
+    for name, _text in bpmn:
         if name == ids.BPMN_FILE and process_id == ids.PROCESS_ID:
-            return text
-    for _name, text in bpmn:
+            return name
+    for name, text in bpmn:
         if f'id="{process_id}"' in text:
-            return text
-    return bpmn[0][1] if bpmn else ""
+            return name
+    return bpmn[0][0] if bpmn else None
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,66 @@ class Studio:
         except bpm.ValidationFailed as exc:
             raise DeployRefused([f.as_dict() for f in exc.findings]) from exc
         return {**deployment.as_dict(), "note": text}
+
+    # ------------------------------------------------------------------ diff
+
+    def diff(self, process_id: str, from_version: int | None, to_version: int | None,
+             principal: access.Principal) -> dict[str, Any]:
+        """What changed from `from_version` to `to_version` (either way round): each file's
+        status, the BPMN elements added, removed, changed (aspect by aspect) and moved, and
+        the DMN decisions' columns and rules (workflows/studio_diff.py). An unknown process
+        or version is NotFound; a missing version, or the same one twice, is Invalid."""
+        old, new = self._diff_sides(process_id, from_version, to_version, principal)
+        found = studio_diff.diff_units(old["files"], new["files"])
+        facts = ("version", "deployed_at", "deployed_by", "note", "open_instances")
+        return {"process_id": process_id, "name": new["name"],
+                "from": {k: old.get(k) for k in facts}, "to": {k: new.get(k) for k in facts},
+                "versions": old["numbers"], "latest": new["latest"],
+                "diagram_file": main_diagram_file(new["files"], process_id)
+                or main_diagram_file(old["files"], process_id), **found}
+
+    def diff_diagram(self, process_id: str, from_version: int | None,
+                     to_version: int | None, principal: access.Principal) -> dict[str, Any]:
+        """Both versions' main diagrams with the ids to colour: on the new one the added,
+        changed and moved elements, on the old one the removed and changed ones."""
+        old, new = self._diff_sides(process_id, from_version, to_version, principal)
+        old_name = main_diagram_file(old["files"], process_id)
+        new_name = main_diagram_file(new["files"], process_id)
+        old_xml = old["files"][old_name] if old_name else ""
+        new_xml = new["files"][new_name] if new_name else ""
+        found = studio_diff.diff_bpmn(new_name or old_name or "", old_xml, new_xml)
+        changed = [e["id"] for e in found["changed"]]
+        return {"file": new_name or old_name,
+                "new": {"version": new["version"], "xml": new_xml, "changed": changed,
+                        "added": [e["id"] for e in found["added"]],
+                        "moved": [e["id"] for e in found["moved"]]},
+                "old": {"version": old["version"], "xml": old_xml, "changed": changed,
+                        "removed": [e["id"] for e in found["removed"]]}}
+
+    def _diff_sides(self, process_id: str, from_version: int | None, to_version: int | None,
+                    principal: access.Principal) -> tuple[dict[str, Any], dict[str, Any]]:
+        require_reader(principal)
+        errors: dict[str, Any] = {}
+        for field, number in (("from", from_version), ("to", to_version)):
+            if number is None:
+                errors[field] = Message("choose a version to compare")
+        if not errors and from_version == to_version:
+            errors["to"] = Message("choose a version other than %(version)s",
+                                   version=from_version)
+        if errors:
+            raise Invalid("the versions cannot be compared: %(fields)s", errors,
+                          fields=", ".join(sorted(errors)))
+        listed = self.versions(process_id, principal)
+        numbers = [v["version"] for v in listed["versions"]]
+        sides = []
+        for number in (from_version, to_version):
+            if number not in numbers:
+                raise NotFound(f"process {process_id} has no version {number}")
+            entry = next(v for v in listed["versions"] if v["version"] == number)
+            files = self.ctx.engine.definition_files(process_id, number)
+            sides.append({**entry, "files": dict(files), "numbers": numbers,
+                          "latest": listed["latest"]})
+        return sides[0], sides[1]
 
     # ------------------------------------------------------------------ instances
 
