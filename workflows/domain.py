@@ -23,6 +23,7 @@ from workflows.calendar_admin import CalendarAdmin
 from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.figures import Figures
+from workflows.impact import Impact
 from workflows.lifecycle import LifecycleHost
 from workflows.operations import Operations
 from workflows.reports import Reports
@@ -48,6 +49,7 @@ class Domain:
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
+        self.impact = Impact(self.context)
 
     @property
     def engine(self) -> Engine:
