@@ -30,6 +30,7 @@ from workflows.errors import TooManyAttempts
 SESSION_HOURS = accounts.SESSION_HOURS
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRFToken"
+CSRF_HEADER_JSON = "X-CSRF-Token"  # the studio's JSON posts (and fetch() callers) send this
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def check_csrf() -> None:
     if request.blueprint == "api_v1":
         return
     expected = session.get(CSRF_FIELD)
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    sent = (request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+            or request.headers.get(CSRF_HEADER_JSON))
     if not expected or not sent or not hmac.compare_digest(expected, sent):
         dropped = (current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
                    and secure_cookies_dropped())
