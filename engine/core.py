@@ -221,6 +221,15 @@ class Engine:
         (engine/decisions.py)."""
         return self._decisions.decide(process_id, decision_id, inputs, version)
 
+    def decide_unit(self, files: Iterable[SourceFile | str | Path], decision_id: str,
+                    *inputs: Mapping[str, Any], process_id: str | None = None
+                    ) -> list[dict[str, Any]]:
+        """A decision table of a unit that is NOT deployed (a candidate), evaluated in the
+        sandbox for each set of inputs, as `decide` does for a deployed version. The unit is
+        checked as `deploy` checks it and nothing is stored; a unit that could not be
+        deployed raises ValidationFailed with its findings (engine/decisions.py)."""
+        return self._decisions.decide_unit(files, decision_id, inputs, process_id)
+
     def tasks(self, *, instance_id: int | None = None, lane: str | None = None,
               group: str | None = None, groups: Iterable[str] | None = None,
               assignee: str | None = None, unassigned: bool = False,

@@ -1,13 +1,15 @@
-"""Deciding with a deployed definition's DMN tables outside any instance: what a host shows
-before the diagram decides (the working days a step will get, for a form's help text)."""
+"""Deciding with DMN tables outside any instance: a deployed definition's (what a host shows
+before the diagram decides: the working days a step will get, for a form's help text), or a
+unit's that is not deployed (what a host previews before deploying it)."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,8 +17,9 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.clock import Clock
+from engine.definitions import SourceFile
 from engine.deployments import Deployments
-from engine.errors import NotFound
+from engine.errors import Finding, NotFound, ValidationFailed
 from engine.runtime import check_task_data
 from engine.store import ProcessDefinition, Store
 from engine.transaction import InstanceTransaction
@@ -75,6 +78,47 @@ class Decisions:
                     while len(self._answers) > ANSWERS_KEPT:
                         self._answers.popitem(last=False)
             found.append(dict(answer))
+        return found
+
+    def decide_unit(self, files: Iterable[SourceFile | str | Path], decision_id: str,
+                    inputs: Sequence[Mapping[str, Any]], process_id: str | None = None
+                    ) -> list[dict[str, Any]]:
+        """The outputs of a decision of a unit that is not deployed, for each set of inputs.
+
+        The unit is parsed and checked exactly as `deploy` would (the engine's checks and the
+        host's checks of its process); nothing is stored. A unit that could not be deployed
+        raises ValidationFailed with its errors; so does a cell that fails on these inputs
+        (the finding names the decision). Identical inputs are evaluated once.
+        """
+        checked = [check_task_data(dict(data), "decision inputs") for data in inputs]
+        unit = self.deployments.parse(files, process_id)
+        if not unit.valid:
+            raise ValidationFailed([f for f in unit.findings if f.severity == "error"])
+        sources = {f.name: f.content for f in unit.files}
+        dmn_file = next((name for name, tree in unit.trees.items()
+                         if any(node.get("id") == decision_id for node in tree.iter()
+                                if isinstance(node.tag, str))), None)
+        if dmn_file is None:
+            raise ValidationFailed([Finding(
+                unit.files[0].name if unit.files else "(no files)", decision_id, "error",
+                f"the unit has no decision {decision_id!r}; add it, or keep its .dmn file "
+                "in the unit")])
+        table = self._table(sources, unit.process_id or "", 0, decision_id)
+        workflow = SimpleNamespace(script_engine=self.transaction.script_engine(
+            self.clock.now()))
+        answers: dict[str, dict[str, Any]] = {}
+        found = []
+        for data in checked:
+            key = json.dumps(data, sort_keys=True, default=str)
+            if key not in answers:
+                try:
+                    answers[key] = dict(table.result(_Inputs(data, workflow)))
+                except Exception as exc:  # a designer's cell may fail in any way
+                    raise ValidationFailed([Finding(
+                        dmn_file, decision_id, "error",
+                        f"the decision cannot be evaluated for {key}: {exc}; check the "
+                        "table's input expressions and cells")]) from exc
+            found.append(dict(answers[key]))
         return found
 
     @staticmethod

@@ -78,11 +78,11 @@ class Deployments:
 
     def validate(self, files: Iterable[SourceFile | str | Path], process_id: str | None = None
                  ) -> list[Finding]:
-        return self._parse(files, process_id).findings
+        return self.parse(files, process_id).findings
 
     def deploy(self, files: Iterable[SourceFile | str | Path], *, process_id: str | None = None,
                deployed_by: str | None = None, note: str | None = None) -> Deployment:
-        unit = self._parse(files, process_id)
+        unit = self.parse(files, process_id)
         if not unit.valid:
             raise ValidationFailed([f for f in unit.findings if f.severity == "error"])
         digest = unit.content_hash
@@ -116,8 +116,8 @@ class Deployments:
             session.flush()
             return Deployment(unit.process_id, row.version, digest, True, row.id)
 
-    def _parse(self, files: Iterable[SourceFile | str | Path], process_id: str | None
-               ) -> ParsedUnit:
+    def parse(self, files: Iterable[SourceFile | str | Path], process_id: str | None
+              ) -> ParsedUnit:
         """The parsed unit with the engine's findings, then those of the host's checks of
         its process (run once the unit's process is known, whatever else was found)."""
         unit = parse_unit(coerce_files(files), self.sandbox, process_id, now=self.clock.now())

@@ -24,6 +24,7 @@ from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.drafts import Drafts
 from workflows.figures import Figures
+from workflows.impact import Impact
 from workflows.lifecycle import LifecycleHost
 from workflows.operations import Operations
 from workflows.reports import Reports
@@ -50,6 +51,7 @@ class Domain:
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
         self.drafts = Drafts(self.context, self.studio)
+        self.impact = Impact(self.context)
 
     @property
     def engine(self) -> Engine:

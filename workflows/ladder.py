@@ -11,6 +11,7 @@ Rung k above the holder is missed at due + k x rung_budget_days working days.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,6 +114,17 @@ class Ladder:
             anchors.append(self.reminder(deadline, calendar)
                            if k not in climb.reminded_rungs else deadline)
         return min(anchors) if anchors else None
+
+    def rungs_climbed(self, late_working_seconds: float, holder_rung: int) -> int:
+        """How many rungs a deadline climbs when it ends `late_working_seconds` of working
+        time after its due time, as `due` climbs them: the rung above the holder at the due
+        time, then one more at each `deadline` (k x rung_budget_days working days after the
+        due time, reached at that instant), until the last rung. Not late (<= 0): none."""
+        if late_working_seconds <= 0:
+            return 0
+        room = max(self.last - holder_rung, 0)
+        return min(math.floor(late_working_seconds / (self.rung_budget_days * 86_400)) + 1,
+                   room)
 
     def handed_to_unit(self, rung: int, holder_rung: int) -> tuple[int, int]:
         """(rung, holder rung) of a follow-up deadline once a unit has the report: the unit
