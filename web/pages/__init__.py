@@ -6,7 +6,7 @@
 - officers: what the officers' pages share.
 - supervision: the SLA board and the escalation inbox.
 - statistics: the supervisors' dashboard and the public Statistik page.
-- studio: the process designers' studio.
+- studio: the process designers' studio; studio_try: trying a candidate lifecycle.
 
 Pages call the same use cases as the JSON API (workflows.domain.Domain): each view parses
 the request, calls one use case and renders its result; they never open a database session,
@@ -27,6 +27,7 @@ from web.pages import (  # noqa: E402,F401
     staff,
     statistics,
     studio,
+    studio_try,
     supervision,
     tracking,
 )
