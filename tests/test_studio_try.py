@@ -185,7 +185,7 @@ def test_the_diagram_shows_where_the_token_is(site: Site):
     assert diagram["current"] == ["dispose_report"] and "screen_report" in diagram["completed"]
 
 
-def test_a_complaint_is_answered_rated_and_closed_acting_as_each_lane(site: Site):
+def test_a_report_is_delegated_answered_and_closed_by_its_window_acting_as_each_lane(site: Site):
     scratch = site.regency.domain.scratch
     run = scratch.create_from_deployed(DESIGNER)
     tracking = scratch.submit(run.id, REPORT, DESIGNER, sample_photo=True)["tracking_number"]
@@ -202,7 +202,8 @@ def test_a_complaint_is_answered_rated_and_closed_acting_as_each_lane(site: Site
     happened = scratch.advance(run.id, DESIGNER, working_days=10)
     assert happened["auto_closed"] == [tracking]  # the complainant's window passed
     view = scratch.view(run.id, ADMIN)
-    assert view["report"]["status"] == ids.STATUS_CLOSED
+    assert view["report"]["status"] == ids.STATUS_CLOSED and view["tasks"] == []
+    assert "review_answer_deadline" in view["states"]["completed"]  # the window timer
 
 
 def test_two_requests_on_one_run_never_interleave(site: Site):
@@ -253,3 +254,33 @@ def test_delete_removes_the_runs_files_and_idle_runs_are_swept(site: Site):
 def test_a_run_id_never_names_a_path(site: Site, run_id: str):
     with pytest.raises(NotFound):
         site.regency.domain.scratch.view(run_id, DESIGNER)
+
+
+def test_files_of_another_process_are_refused_with_findings(site: Site):
+    from tests.diagram import linear, user_task
+
+    with pytest.raises(ValidationFailed) as refused:
+        site.regency.domain.scratch.create(
+            {"other.bpmn": linear("other_process", user_task("look"))}, DESIGNER)
+    assert refused.value.findings
+
+
+def test_a_live_regency_on_either_database_is_copied_and_left_as_it_was(regency: Any):
+    """The live database may be PostgreSQL; the scratch run is SQLite all the same."""
+
+    def rows() -> dict[str, int]:
+        with regency.reads() as session:
+            return {table.name: session.scalar(select(func.count()).select_from(table))
+                    for table in metadata.sorted_tables}
+
+    before = rows()
+    scratch = regency.domain.scratch
+    run = scratch.create_from_deployed(DESIGNER)
+    tracking = scratch.submit(run.id, REPORT, DESIGNER, sample_photo=True)["tracking_number"]
+    scratch.act(run.id, tracking, "verify", {}, "regency_admin", DESIGNER)
+    scratch.act(run.id, tracking, "dispose", {"agency_code": "dlh"}, "regency_admin", DESIGNER)
+    happened = scratch.advance(run.id, DESIGNER, working_days=5)
+    assert [e["step"] for e in happened["escalations"]] == ["follow_up"]
+    assert {n["recipient"] for n in happened["notifications"]} >= {"uji.penghubung.dlh"}
+    assert rows() == before
+    assert scratch.runs.database_url(run.id).startswith("sqlite:///")

@@ -202,7 +202,7 @@ class Scratch:
             result: dict[str, Any] = {"run": run, "clock": run.clock,
                                       "may_change": principal.has("process_designer"),
                                       "report": None, "tasks": [], "escalations": [],
-                                      "outbox": [], "timers": []}
+                                      "outbox": [], "timers": [], "states": None}
             if tracking is not None and tracking not in run.complaints:
                 raise NotFound(f"scratch run {run_id} has no report {tracking}")
             tracking = tracking or (run.complaints[-1] if run.complaints else None)
@@ -220,6 +220,9 @@ class Scratch:
                                    for t in scratch.engine.tasks(instance_id=instance_id)]
                 result["timers"] = [t for t in scratch.engine.timers(limit=100)
                                     if t["instance_id"] == instance_id]
+                states = scratch.engine.element_states(instance_id)
+                result["states"] = {key: states[key]
+                                    for key in ("completed", "current", "waiting")}
                 with scratch.context.reads() as session:
                     complaint = load_report(session, tracking)
                     result["escalations"] = escalations(session, complaint.id)
