@@ -38,7 +38,8 @@ def build_domain(settings: Settings, engine: Engine | None = None) -> Domain:
                            timezone=settings.timezone)
     decoder = Decoder(settings.photo_max_megapixels, settings.photo_decode_slots)
     storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes, decoder)
-    return Domain(engine, config, storage, settings.passwords())
+    return Domain(engine, config, storage, settings.passwords(),
+                  scratch_dir=Path(settings.scratch_dir))
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None,

@@ -70,6 +70,9 @@ class Settings:
     clock_offset_seconds: float = 0.0
     timer_lease_seconds: float = 60.0
     upload_dir: str = str(Path("instance") / "uploads")
+    # Scratch runs of the studio's "try before deploy" (workflows/scratch.py): one SQLite
+    # file per run, removed after 24 hours idle.
+    scratch_dir: str = str(Path("instance") / "scratch")
     # Photos (workflows/images.py): the most pixels a photo may declare, and how many are
     # decoded at once in a process; together they bound the memory decoding takes.
     photo_max_megapixels: int = 40
@@ -129,6 +132,7 @@ class Settings:
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
             timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
+            scratch_dir=env.get("ADUAN_SCRATCH_DIR") or str(Path("instance") / "scratch"),
             photo_max_megapixels=int(env.get("ADUAN_PHOTO_MAX_MEGAPIXELS", "40")),
             photo_decode_slots=int(env.get("ADUAN_PHOTO_DECODE_SLOTS", "2")),
             regency_name=env.get("ADUAN_REGENCY_NAME", "Kabupaten Penajam Paser Utara"),

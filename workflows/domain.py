@@ -13,6 +13,7 @@ whatever acts on complaint instances through it does so with the domain's servic
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import engine as bpm
@@ -28,6 +29,7 @@ from workflows.impact import Impact
 from workflows.lifecycle import LifecycleHost
 from workflows.operations import Operations
 from workflows.reports import Reports
+from workflows.scratch import Scratch
 from workflows.storage import Storage
 from workflows.studio import Studio
 from workflows.supervision import Supervision
@@ -39,7 +41,8 @@ class Domain:
     """The use cases of the complaint domain, by area, over one engine."""
 
     def __init__(self, engine: Engine, config: RegencyConfig, storage: Storage,
-                 passwords: Passwords | None = None) -> None:
+                 passwords: Passwords | None = None, *, scratch_dir: Path | None = None
+                 ) -> None:
         self.context = Context(engine, config, storage, passwords or Passwords())
         self.lifecycle = LifecycleHost(engine, config)
         self.reports = Reports(self.context)
@@ -52,6 +55,8 @@ class Domain:
         self.studio = Studio(self.context)
         self.drafts = Drafts(self.context, self.studio)
         self.impact = Impact(self.context)
+        # Scratch runs (try before deploy): beside the evidence files unless configured.
+        self.scratch = Scratch(self.context, scratch_dir or storage.root.parent / "scratch")
 
     @property
     def engine(self) -> Engine:

@@ -8,7 +8,8 @@
 - statistics: the supervisors' dashboard and the public Statistik page.
 - studio: the process designers' studio; studio_drafts: its drafts and the modeler page;
   studio_ops: its versions, deploys, instances, incidents, migrations and audit log;
-  studio_diff: what changed between two versions; studio_impact: its impact preview.
+  studio_diff: what changed between two versions; studio_impact: its impact preview;
+  studio_try: trying a candidate lifecycle in a scratch run.
 
 Pages call the same use cases as the JSON API (workflows.domain.Domain): each view parses
 the request, calls one use case and renders its result; they never open a database session,
@@ -33,6 +34,7 @@ from web.pages import (  # noqa: E402,F401
     studio_drafts,
     studio_impact,
     studio_ops,
+    studio_try,
     supervision,
     tracking,
 )
