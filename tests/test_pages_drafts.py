@@ -310,3 +310,28 @@ def test_a_draft_is_deployed_with_its_note_and_refused_with_its_findings(site):
     assert "Label verifikasi" in versions
     officer = Site(site.regency).login("penghubung.pupr")
     officer.post(f"/studio/drafts/{draft_id}/deploy", {"note": "x"}, expect=403)
+
+
+def test_a_draft_is_tried_in_a_scratch_run_and_its_impact_previewed(site):
+    """From the draft's page: a scratch run of its files, and the impact preview of its
+    deadline table (a cut verification budget shows as a changed budget)."""
+    site.regency.submit(photo=True)  # a verification deadline of the period
+    site.login("perancang")
+    created = site.post("/studio/drafts", {"source": "complaint_lifecycle:"}, expect=None)
+    draft_id = int(created.headers["Location"].split("/studio/drafts/")[1].split("?")[0])
+    draft = site.regency.domain.drafts.get(_designer(site), draft_id)
+    deadlines = draft.files["deadlines.dmn"]
+    cut = re.sub(r'(<outputEntry id="rule_verification_output_budget_days">\s*<text>)3(</text>)',
+                 r"\g<1>2\g<2>", deadlines)
+    assert cut != deadlines
+    site.regency.domain.drafts.save(_designer(site), draft_id, draft.version,
+                                    {**draft.files, "deadlines.dmn": cut})
+    tried = site.post(f"/studio/drafts/{draft_id}/try", {}, expect=303)
+    assert "/studio/try/" in tried.headers["Location"]
+    impact = site.text(site.post(f"/studio/drafts/{draft_id}/impact", {}, expect=200))
+    assert 'id="impact-draft"' in impact and 'id="impact-result"' in impact
+    changes = impact[impact.index('id="impact-changes"'):]
+    assert "<code>verification</code>" in changes.split("</table>")[0]
+    reader = Site(site.regency).login("admin.kominfo")
+    reader.post(f"/studio/drafts/{draft_id}/impact", {}, expect=200)
+    reader.post(f"/studio/drafts/{draft_id}/try", {}, expect=403)

@@ -26,11 +26,14 @@ from flask import (
     url_for,
 )
 
+from engine.errors import ValidationFailed
 from web import auth
 from web.api import parse_json
 from web.i18n import current_language, gettext, say
 from web.pages import pages
 from web.pages.common import domain, field_messages
+from web.pages.studio_impact import findings_of
+from web.pages.studio_impact import render as render_impact
 from workflows.diagram_ids import PROCESS_ID
 from workflows.drafts import MAX_FILE_BYTES, Draft
 from workflows.errors import DomainError, Invalid
@@ -196,6 +199,37 @@ def studio_draft_deploy(draft_id: int) -> Any:
                       "deployed.", version=done["version"]), "info")
     return redirect(url_for("pages.studio_version", process_id=done["process_id"],
                             version=done["version"]), 303)
+
+
+@pages.post("/studio/drafts/<int:draft_id>/try")
+@auth.login_required(DESIGNER)
+def studio_draft_try(draft_id: int) -> Any:
+    """Try the draft's saved files in a scratch run (workflows/scratch.py)."""
+    principal = auth.current_user()
+    draft = domain().drafts.get(principal, draft_id)
+    try:
+        run = domain().scratch.create(draft.files, principal)
+    except ValidationFailed as exc:
+        findings = [{**f.as_dict(), "message": say(f.message)} for f in exc.findings]
+        return render_template("studio/modeler.html", draft=draft, findings=findings,
+                               may_change=True, modeler_ready=modeler_ready(),
+                               language=current_language(), max_mb=MAX_FILE_BYTES >> 20,
+                               form_error=gettext("The draft cannot be tried: fix the "
+                                                  "findings below.")), 422
+    return redirect(url_for("pages.studio_try_run", run_id=run.id), 303)
+
+
+@pages.post("/studio/drafts/<int:draft_id>/impact")
+@auth.login_required(*READERS)
+def studio_draft_impact(draft_id: int) -> Any:
+    """The impact preview of the draft's deadline table (workflows/impact.py)."""
+    principal = auth.current_user()
+    draft = domain().drafts.get(principal, draft_id)
+    try:
+        preview = domain().impact.preview(draft.files, principal)
+    except ValidationFailed as exc:
+        return render_impact(422, findings=findings_of(exc))
+    return render_impact(preview=preview, uploaded=True, draft=draft)
 
 
 @pages.post("/studio/drafts/<int:draft_id>/files")
