@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -22,8 +21,9 @@ from lxml import etree
 from engine.definitions import SourceFile, parse_unit
 from engine.errors import Finding
 from engine.sandbox import Sandbox
+from tests.miwg import SUITE as MIWG_SUITE
 
-SUITE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "bpmn-miwg"
+SUITE = MIWG_SUITE  # tests/miwg.py: ADUAN_MIWG_DIR, beside the project, or the workplace's
 if not SUITE.is_dir():
     pytest.skip(f"the MIWG conformance files are not at {SUITE}", allow_module_level=True)
 
