@@ -228,18 +228,21 @@ def doc_screenshots_wanted() -> bool:
 
 
 @pytest.fixture
-def doc_screenshot() -> Callable[[Any, str], Path | None]:
-    """doc_screenshot(page, name) -> docs/images/<name>.png, or None when
-    ADUAN_DOC_SCREENSHOTS=1 is not set. The visible part of the page only (the viewport),
-    so an image stays small and shows what a designer sees."""
-    def take(page: Any, name: str) -> Path | None:
+def doc_screenshot() -> Callable[..., Path | None]:
+    """doc_screenshot(page, name, part=None) -> docs/images/<name>.png, or None when
+    ADUAN_DOC_SCREENSHOTS=1 is not set. The visible part of the page (the viewport), or the
+    element `part` (a locator) whole, so an image stays small and shows what a reader sees."""
+    def take(page: Any, name: str, part: Any = None) -> Path | None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
             raise ValueError(f"doc_screenshot: {name!r}: lower-case letters, digits and -")
         if not doc_screenshots_wanted():
             return None
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         path = DOC_IMAGES / f"{name}.png"
-        page.screenshot(path=str(path), full_page=False)
+        if part is not None:
+            part.screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=False)
         return path
 
     return take

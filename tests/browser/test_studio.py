@@ -154,7 +154,7 @@ def test_the_lifecycle_opens_and_keeps_every_spiffworkflow_element(
 
 
 def test_a_user_tasks_candidate_groups_and_form_are_edited_in_the_panel(
-        page: Any, static_server: Any, screenshot: Any) -> None:
+        page: Any, static_server: Any, screenshot: Any, doc_screenshot: Any) -> None:
     api = Api()
     open_studio(page, static_server, api)
     select_shape(page, "screen_report")
@@ -178,6 +178,7 @@ def test_a_user_tasks_candidate_groups_and_form_are_edited_in_the_panel(
     preview.locator("[data-field=urgency]").wait_for()
     assert preview.locator("[data-field=urgency] span").inner_text() == "Urgensi *"
     assert preview.locator("[data-field=decision]").count() == 0
+    doc_screenshot(page, "studio-properties")
     # Broken JSON is said, in Indonesian, and not written into the diagram.
     page.fill("#bio-properties-panel-aduan-form-schema", '{"title": ')
     panel.locator(".bio-properties-panel-error", has_text="bukan JSON yang sah").wait_for()
@@ -215,7 +216,7 @@ def test_a_user_tasks_candidate_groups_and_form_are_edited_in_the_panel(
 
 
 def test_a_deadline_budget_changed_in_the_decision_table_is_saved(
-        page: Any, static_server: Any, screenshot: Any) -> None:
+        page: Any, static_server: Any, screenshot: Any, doc_screenshot: Any) -> None:
     api = Api()
     open_studio(page, static_server, api)
     page.click("[role=tab][data-file='deadlines.dmn']")
@@ -226,6 +227,7 @@ def test_a_deadline_budget_changed_in_the_decision_table_is_saved(
     page.keyboard.type("2")
     page.locator("td[data-element-id='rule_verification_input_step']").click()
     screenshot(page, "deadlines")
+    doc_screenshot(page, "studio-decision-table")
     page.click("[data-action=save]")
     page.locator(".studio-status", has_text="Tersimpan").wait_for()
     deadlines = ET.fromstring(api.saves[0]["files"]["deadlines.dmn"])
@@ -267,7 +269,7 @@ def test_the_palette_speaks_indonesian_and_english_by_the_switch(
 
 
 def test_findings_become_markers_and_the_list_selects_their_element(
-        page: Any, static_server: Any, screenshot: Any) -> None:
+        page: Any, static_server: Any, screenshot: Any, doc_screenshot: Any) -> None:
     api = Api(findings=[
         {"file": "complaint_lifecycle.bpmn", "element_id": "screen_report", "severity": "error",
          "message": "Tugas ini tidak memulai SLA."},
@@ -300,6 +302,14 @@ def test_findings_become_markers_and_the_list_selects_their_element(
     assert count("complaint_lifecycle.bpmn") == "3" and count("deadlines.dmn") == "1"
     assert "galat" in items.nth(0).inner_text() and "screen_report" in items.nth(0).inner_text()
     screenshot(page, "findings")
+    page.evaluate("""() => {  // the marked tasks at full size, for the guide's picture
+        const modeler = document.getElementById('studio-modeler').aduanStudio.editors[0].modeler;
+        const canvas = modeler.get('canvas');
+        canvas.zoom(1);
+        canvas.scrollToElement(modeler.get('elementRegistry').get('screen_report'),
+                               { top: 250, left: 300, right: 500, bottom: 250 });
+    }""")
+    doc_screenshot(page, "studio-findings", page.locator("#studio-modeler"))
 
     page.click("[data-finding-element='dispose_report']")
     page.locator(".djs-element.selected[data-element-id='dispose_report']").wait_for()

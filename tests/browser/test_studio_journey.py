@@ -16,14 +16,16 @@ from tests.browser.test_journey import live_app, sign_in
 __all__ = ["live_app"]
 
 
-def test_a_designer_changes_a_deadline_and_deploys_it(live_app: LiveApp,
-                                                      page: Any, screenshot: Any) -> None:
+def test_a_designer_changes_a_deadline_and_deploys_it(live_app: LiveApp, page: Any,
+                                                      screenshot: Any,
+                                                      doc_screenshot: Any) -> None:
     live = live_app
     before = live.regency.submit(photo=True)["tracking_number"]
     assert live.regency.report(before)["sla"]["budget_days"] == 3.0
 
     sign_in(page, live, "perancang")
     assert page.url.endswith("/studio")
+    doc_screenshot(page, "studio-home")
     page.click("#studio-nav >> text=Draf")
     page.click("#draft-new button[type=submit]")
     page.wait_for_url(re.compile(r".*/studio/drafts/\d+.*"))
