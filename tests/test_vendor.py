@@ -116,7 +116,8 @@ def test_the_studio_bundle_was_built_from_the_sources_as_they_are() -> None:
     assert "AduanStudio" in text and "candidateGroupsExpression" in text
     licences = (VENDOR / "studio" / "THIRD-PARTY-LICENSES.txt").read_text()
     for name in ("bpmn-js", "dmn-js", "bpmn-js-properties-panel", "@bpmn-io/properties-panel",
-                 "diagram-js", "preact", "style-mod"):
+                 "diagram-js", "preact", "style-mod", "bpmn-js-token-simulation",
+                 "randomcolor"):
         assert f"\n{name} " in licences, name
 
 

@@ -8,6 +8,9 @@ Fixtures:
   host other than this machine (those are aborted); the test FAILS if any happened, unless it
   is marked `@pytest.mark.browser_allow("console_errors", "external_requests")` (either).
 - `screenshot(page, name)`: saves tests/artifacts/<test>/<nn>-<name>.png.
+- `doc_screenshot(page, name)`: the screenshots of the guides, docs/images/<name>.png (the
+  page's viewport, 1280x800), written only when ADUAN_DOC_SCREENSHOTS=1: normal runs leave the
+  committed images alone.
 - `static_server`: web/static at /static/, tests/browser/harness at /harness/ and a directory
   the tests write (`static_server.generated`) at /generated/, over real HTTP on 127.0.0.1 (a
   thread), with the Content-Security-Policy in STRICT_CSP; /echo answers any GET or POST and
@@ -44,6 +47,7 @@ from web.app import studio_content_security_policy
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
+DOC_IMAGES = ROOT / "docs" / "images"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -214,6 +218,31 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{next(numbers):02d}-{safe_name(name)}.png"
         page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def doc_screenshots_wanted() -> bool:
+    return os.environ.get("ADUAN_DOC_SCREENSHOTS", "").strip() == "1"
+
+
+@pytest.fixture
+def doc_screenshot() -> Callable[..., Path | None]:
+    """doc_screenshot(page, name, part=None) -> docs/images/<name>.png, or None when
+    ADUAN_DOC_SCREENSHOTS=1 is not set. The visible part of the page (the viewport), or the
+    element `part` (a locator) whole, so an image stays small and shows what a reader sees."""
+    def take(page: Any, name: str, part: Any = None) -> Path | None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+            raise ValueError(f"doc_screenshot: {name!r}: lower-case letters, digits and -")
+        if not doc_screenshots_wanted():
+            return None
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        path = DOC_IMAGES / f"{name}.png"
+        if part is not None:
+            part.screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=False)
         return path
 
     return take

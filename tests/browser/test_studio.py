@@ -154,7 +154,7 @@ def test_the_lifecycle_opens_and_keeps_every_spiffworkflow_element(
 
 
 def test_a_user_tasks_candidate_groups_and_form_are_edited_in_the_panel(
-        page: Any, static_server: Any, screenshot: Any) -> None:
+        page: Any, static_server: Any, screenshot: Any, doc_screenshot: Any) -> None:
     api = Api()
     open_studio(page, static_server, api)
     select_shape(page, "screen_report")
@@ -178,6 +178,7 @@ def test_a_user_tasks_candidate_groups_and_form_are_edited_in_the_panel(
     preview.locator("[data-field=urgency]").wait_for()
     assert preview.locator("[data-field=urgency] span").inner_text() == "Urgensi *"
     assert preview.locator("[data-field=decision]").count() == 0
+    doc_screenshot(page, "studio-properties")
     # Broken JSON is said, in Indonesian, and not written into the diagram.
     page.fill("#bio-properties-panel-aduan-form-schema", '{"title": ')
     panel.locator(".bio-properties-panel-error", has_text="bukan JSON yang sah").wait_for()
@@ -215,7 +216,7 @@ def test_a_user_tasks_candidate_groups_and_form_are_edited_in_the_panel(
 
 
 def test_a_deadline_budget_changed_in_the_decision_table_is_saved(
-        page: Any, static_server: Any, screenshot: Any) -> None:
+        page: Any, static_server: Any, screenshot: Any, doc_screenshot: Any) -> None:
     api = Api()
     open_studio(page, static_server, api)
     page.click("[role=tab][data-file='deadlines.dmn']")
@@ -226,6 +227,7 @@ def test_a_deadline_budget_changed_in_the_decision_table_is_saved(
     page.keyboard.type("2")
     page.locator("td[data-element-id='rule_verification_input_step']").click()
     screenshot(page, "deadlines")
+    doc_screenshot(page, "studio-decision-table")
     page.click("[data-action=save]")
     page.locator(".studio-status", has_text="Tersimpan").wait_for()
     deadlines = ET.fromstring(api.saves[0]["files"]["deadlines.dmn"])
@@ -258,10 +260,16 @@ def test_the_palette_speaks_indonesian_and_english_by_the_switch(
                              ".bio-properties-panel-group-header-title")
         assert group.inner_text() == ("Penugasan" if lang == "id" else "Assignment")
         assert page.inner_text("[data-action=save]") == ("Simpan" if lang == "id" else "Save")
+        page.click("[data-action=simulate]")
+        assert page.inner_text("[data-action=simulate]") == (
+            "Simulasi" if lang == "id" else "Simulate")
+        slow = page.locator(".bts-set-animation-speed [data-speed]").first
+        assert slow.get_attribute("title") == (
+            "Kecepatan animasi: lambat" if lang == "id" else "Set animation speed = Slow")
 
 
 def test_findings_become_markers_and_the_list_selects_their_element(
-        page: Any, static_server: Any, screenshot: Any) -> None:
+        page: Any, static_server: Any, screenshot: Any, doc_screenshot: Any) -> None:
     api = Api(findings=[
         {"file": "complaint_lifecycle.bpmn", "element_id": "screen_report", "severity": "error",
          "message": "Tugas ini tidak memulai SLA."},
@@ -294,6 +302,14 @@ def test_findings_become_markers_and_the_list_selects_their_element(
     assert count("complaint_lifecycle.bpmn") == "3" and count("deadlines.dmn") == "1"
     assert "galat" in items.nth(0).inner_text() and "screen_report" in items.nth(0).inner_text()
     screenshot(page, "findings")
+    page.evaluate("""() => {  // the marked tasks at full size, for the guide's picture
+        const modeler = document.getElementById('studio-modeler').aduanStudio.editors[0].modeler;
+        const canvas = modeler.get('canvas');
+        canvas.zoom(1);
+        canvas.scrollToElement(modeler.get('elementRegistry').get('screen_report'),
+                               { top: 250, left: 300, right: 500, bottom: 250 });
+    }""")
+    doc_screenshot(page, "studio-findings", page.locator("#studio-modeler"))
 
     page.click("[data-finding-element='dispose_report']")
     page.locator(".djs-element.selected[data-element-id='dispose_report']").wait_for()
@@ -348,3 +364,84 @@ def test_read_only_mode_shows_the_diagrams_without_editing(
     assert page.locator(".add-rule, .dmn-decision-table-container .actions").count() == 0
     screenshot(page, "read-only")
     assert api.saves == []
+
+
+TRACE = """() => {
+    const modeler = document.getElementById('studio-modeler').aduanStudio.editors[0].modeler;
+    window.simulationTrace = [];
+    modeler.on('tokenSimulation.simulator.trace', (event) => {
+        window.simulationTrace.push([event.action, event.element.id]);
+    });
+}"""
+
+
+def test_the_token_simulation_moves_a_token_and_editing_works_again_after_it(
+        page: Any, static_server: Any, screenshot: Any, doc_screenshot: Any) -> None:
+    api = Api()
+    open_studio(page, static_server, api)
+    simulate = page.locator("[data-action=simulate]")
+    assert simulate.inner_text() == "Simulasi"
+    assert simulate.get_attribute("aria-pressed") == "false"  # off by default
+    assert page.locator(".bjs-container.simulation").count() == 0
+    assert page.locator(".bts-palette.hidden").count() == 1
+
+    simulate.click()
+    page.locator(".bjs-container.simulation").wait_for()
+    assert simulate.get_attribute("aria-pressed") == "true"
+    assert page.get_attribute("#studio-modeler", "data-simulating") == "true"
+    assert page.locator(".djs-palette.hidden").count() == 1  # the modeling palette is put away
+    assert not page.locator("[data-properties]").is_visible()
+    # The simulation's controls speak Indonesian.
+    reset = ".bts-palette [title='Ulangi simulasi dari awal']"
+    log_button = ".bts-palette [title='Tampilkan atau sembunyikan log simulasi']"
+    assert page.get_attribute(reset, "disabled") == ""  # nothing to reset yet
+    assert page.locator(log_button).count() == 1
+    assert page.locator(".bts-animation-speed-button[title='Kecepatan animasi: cepat']").count()
+
+    page.evaluate(TRACE)
+    page.evaluate("""() => {  // the start of the lifecycle in view, at full size
+        const modeler = document.getElementById('studio-modeler').aduanStudio.editors[0].modeler;
+        const canvas = modeler.get('canvas');
+        canvas.zoom(1);
+        canvas.scrollToElement(modeler.get('elementRegistry').get('start'),
+                               { top: 250, left: 150, right: 600, bottom: 300 });
+    }""")
+    page.locator(".djs-overlays[data-container-id='start'] .bts-context-pad").click()
+    # The token leaves the start event and reaches the next element of the lifecycle.
+    page.locator(".bts-token").first.wait_for()
+    page.wait_for_function("""() => window.simulationTrace.some(
+        ([action, id]) => action === 'enter' && id === 'budget_verification')""")
+    trace = page.evaluate("window.simulationTrace")
+    assert ["exit", "start"] in trace
+    assert trace.index(["exit", "start"]) < trace.index(["enter", "budget_verification"])
+    page.click(log_button)
+    log = page.locator(".bts-log .bts-content")
+    log.locator(".bts-text", has_text="Laporan masuk").wait_for()  # the start event's name
+    assert log.locator(".bts-text", has_text="Proses dimulai").count() == 1
+    assert page.get_attribute(reset, "disabled") is None
+    screenshot(page, "simulation")
+    doc_screenshot(page, "studio-simulation")
+
+    simulate.click()
+    page.locator(".bjs-container.simulation").wait_for(state="detached")
+    assert simulate.get_attribute("aria-pressed") == "false"
+    assert page.get_attribute("#studio-modeler", "data-simulating") == "false"
+    assert page.locator(".djs-palette:not(.hidden)").count() == 1
+    assert page.get_attribute("#studio-modeler", "data-dirty") == "false"  # it changed nothing
+
+    # Editing works again: a task's label changed in the properties panel is saved, and the
+    # simulation's colours are not in the diagram.
+    select_shape(page, "screen_report")
+    open_group(page, "general")
+    name = page.locator("#bio-properties-panel-name")
+    assert name.input_value() == "Verifikasi laporan"
+    name.fill("Verifikasi laporan masuk")
+    page.locator("#studio-modeler[data-dirty=true]").wait_for()  # the panel writes after a pause
+    page.click("[data-action=save]")
+    page.locator(".studio-status", has_text="Tersimpan sebagai versi 4").wait_for()
+    saved = api.saves[0]["files"]["complaint_lifecycle.bpmn"]
+    task = next(t for t in ET.fromstring(saved).iter() if t.get("id") == "screen_report")
+    assert task.get("name") == "Verifikasi laporan masuk"
+    original = api.files["complaint_lifecycle.bpmn"]
+    for colour in ("background-color", "border-color", "bioc:", "color:"):
+        assert saved.count(colour) == original.count(colour), colour

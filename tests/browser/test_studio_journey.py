@@ -24,13 +24,14 @@ def modeler_ready(page: Any) -> None:
 
 
 def test_a_designer_changes_the_lifecycle_tries_deploys_and_migrates(
-        live_app: LiveApp, page: Any, screenshot: Any) -> None:
+        live_app: LiveApp, page: Any, screenshot: Any, doc_screenshot: Any) -> None:
     live = live_app
     before = live.regency.submit(photo=True)["tracking_number"]  # running on version 1
     assert live.regency.report(before)["sla"]["budget_days"] == 3.0
 
     sign_in(page, live, "perancang")
     assert page.url.endswith("/studio")
+    doc_screenshot(page, "studio-home")
     page.click("#studio-nav >> text=Draf")
     page.click("#draft-new button[type=submit]")
     page.wait_for_url(re.compile(r".*/studio/drafts/\d+.*"))

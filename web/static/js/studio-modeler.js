@@ -1,7 +1,8 @@
 /*
  * The studio's modeler page: the draft's .bpmn files in the BPMN modeler (with the properties
  * panel), its .dmn files in the DMN modeler, one tab per file; save, check, and the check's
- * findings as markers on their elements and as a list that selects them.
+ * findings as markers on their elements and as a list that selects them; and the token
+ * simulation of a BPMN tab (the "Simulate" button), a quick play that changes nothing.
  *
  *   <div id="studio-modeler" data-files-url="..." data-save-url="..." data-validate-url="..."
  *        data-services-url="..." data-lang="id|en" data-read-only="true|false"
@@ -9,7 +10,8 @@
  *
  * Needs web/static/vendor/studio/studio.js (window.AduanStudio) and studio.css. The JSON the
  * URLs answer is described in docs/designers.md ("The modeler"). The div's data-studio-state
- * says "loading", then "ready" or "error"; data-dirty is "true" while there are unsaved edits.
+ * says "loading", then "ready" or "error"; data-dirty is "true" while there are unsaved edits;
+ * data-simulating is "true" while the shown BPMN tab's simulation runs.
  */
 (function () {
   'use strict';
@@ -84,6 +86,14 @@
       this.checkButton.addEventListener('click', function () { self.validate(); });
       toolbar.append(this.checkButton);
     }
+    if (!this.readOnly) {
+      this.simulateButton = element('button', { type: 'button', class: 'btn btn-outline-success btn-sm',
+        'data-action': 'simulate', 'aria-pressed': 'false', hidden: '' }, t('Simulate'));
+      this.simulateButton.addEventListener('click', function () {
+        if (self.current && self.current.simulate) self.current.simulate(!self.current.simulating);
+      });
+      toolbar.append(this.simulateButton);
+    }
     this.dirtyNote = element('span', { class: 'badge text-bg-warning', hidden: '' }, t('Unsaved changes'));
     toolbar.append(this.dirtyNote);
     if (this.readOnly) {
@@ -131,6 +141,18 @@
     });
     this.current = editor;
     if (editor.shown) editor.shown();
+    this.showSimulation();
+  };
+
+  /** The "Simulate" button follows the shown tab: there only for a BPMN tab that opened. */
+  Studio.prototype.showSimulation = function () {
+    var editor = this.current;
+    var simulating = Boolean(editor && editor.simulating);
+    if (this.simulateButton) {
+      this.simulateButton.hidden = !(editor && editor.simulate && !editor.failed);
+      this.simulateButton.setAttribute('aria-pressed', simulating ? 'true' : 'false');
+    }
+    this.root.setAttribute('data-simulating', simulating ? 'true' : 'false');
   };
 
   // ------------------------------------------------------------------------- BPMN
@@ -151,8 +173,12 @@
       options.propertiesPanel = { parent: properties };
       options.additionalModules = studio.propertiesPanelModules.concat(options.additionalModules);
       options.aduan = { services: services };
+      if (studio.simulationModules) {
+        options.additionalModules = options.additionalModules.concat(studio.simulationModules);
+      }
       editor.modeler = new studio.BpmnModeler(options);
       editor.modeler.on('commandStack.changed', function () { self.setDirty(true); });
+      if (studio.simulationModules) this.addSimulation(editor);
     }
     var fitted = false;
     editor.shown = function () {
@@ -170,6 +196,35 @@
       result.warnings.forEach(function (warning) {
         console.warn('studio-modeler: ' + editor.name + ': ' + warning.message);
       });
+    });
+  };
+
+  /**
+   * The token simulation (bpmn-js-token-simulation) of a BPMN tab: off at first; on, the
+   * diagram cannot be edited (the library refuses every modeling command) and the properties
+   * panel is put away; off again, the diagram is as it was (the colours the simulation paints
+   * are the library's, undone when it stops). Its own keyboard shortcut toggles it too.
+   */
+  Studio.prototype.addSimulation = function (editor) {
+    var self = this;
+    editor.simulating = false;
+    editor.simulate = function (active) {
+      editor.modeler.get('toggleMode').toggleMode(Boolean(active));
+    };
+    editor.modeler.on('tokenSimulation.toggleMode', function (event) {
+      editor.simulating = Boolean(event.active);
+      editor.panel.classList.toggle('studio-simulating', editor.simulating);
+      var note = self.t("Simulation on: the diagram cannot be changed. Click a start event's play button to send a token.");
+      if (self.current === editor) {
+        self.showSimulation();
+        if (editor.simulating) {
+          self.say(note, 'success');
+        } else if (self.status.textContent === note) {
+          self.say('');
+          self.status.className = 'studio-status';
+        }
+      }
+      editor.modeler.get('canvas').resized();
     });
   };
 
@@ -377,6 +432,7 @@
       return Promise.all(opened);
     }).then(function () {
       if (self.current && self.current.shown && !self.current.failed) self.current.shown();
+      self.showSimulation();
       self.setDirty(false);
       self.say('');
       self.status.className = 'studio-status';
@@ -391,6 +447,10 @@
 
   Studio.prototype.files = function () {
     var files = {};
+    // The simulation paints its colours into the diagram: stop it before the XML is taken.
+    this.editors.forEach(function (editor) {
+      if (editor.simulating) editor.simulate(false);
+    });
     return Promise.all(this.editors.map(function (editor) {
       if (editor.failed) {
         files[editor.name] = editor.xml;  // sent back as it came

@@ -1,8 +1,8 @@
 /**
  * The studio's bundle (built by scripts/vendor-assets into web/static/vendor/studio/studio.js
  * and studio.css): the BPMN and DMN modelers and viewers, the properties panel with Aduan's
- * groups, the `spiffworkflow` moddle extension and the Indonesian words, as the global
- * `window.AduanStudio`, which web/static/js/studio-modeler.js uses.
+ * groups, the `spiffworkflow` moddle extension, the token simulation and the Indonesian words,
+ * as the global `window.AduanStudio`, which web/static/js/studio-modeler.js uses.
  */
 
 import BpmnModeler from 'bpmn-js/lib/Modeler';
@@ -14,6 +14,7 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js
 import spiffworkflow from './spiffworkflow.json';
 import aduanProperties, { renderFormPreview } from './properties.jsx';
 import { translateModule, translator } from './translate.js';
+import { simulationModules } from './simulation.js';
 
 window.AduanStudio = Object.freeze({
   BpmnModeler,
@@ -21,6 +22,7 @@ window.AduanStudio = Object.freeze({
   DmnModeler,
   DmnViewer,
   propertiesPanelModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, aduanProperties],
+  simulationModules,
   moddleExtensions: { spiffworkflow },
   translateModule,
   translator,
