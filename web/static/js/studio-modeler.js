@@ -196,6 +196,15 @@
       result.warnings.forEach(function (warning) {
         console.warn('studio-modeler: ' + editor.name + ': ' + warning.message);
       });
+      if (result.warnings.length) {
+        // Files from other tools may hold elements bpmn-js cannot draw (a flow without its
+        // source, say): the rest opens; the designer is told what was left out.
+        editor.panel.prepend(element('div', { class: 'alert alert-warning py-1 px-2 small',
+          role: 'status', 'data-import-warnings': String(result.warnings.length) },
+          self.t('{file} opened with {count} problem(s): some elements could not be drawn. First: {first}',
+            { file: editor.name, count: result.warnings.length,
+              first: result.warnings[0].message })));
+      }
     });
   };
 

@@ -248,6 +248,8 @@ export default {
   'warning': 'peringatan',
   'Read only: you may look, not change.': 'Hanya baca: Anda dapat melihat, tidak mengubah.',
   'Unsaved changes': 'Ada perubahan yang belum disimpan',
+  '{file} opened with {count} problem(s): some elements could not be drawn. First: {first}':
+    '{file} terbuka dengan {count} masalah: beberapa elemen tidak dapat digambar. Yang pertama: {first}',
   'Diagram files': 'Berkas diagram',
   'Views of {file}': 'Tampilan {file}',
   'Decision requirements': 'Kebutuhan keputusan',
