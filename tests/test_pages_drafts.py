@@ -183,6 +183,20 @@ def test_the_engines_own_findings_are_said_in_indonesian_then_in_english(site: S
                            "modeler or export the file again."), schema
 
 
+def test_trying_a_draft_the_engine_refuses_shows_its_findings_in_the_visitors_language(
+        site: Site):
+    site.login("perancang")
+    draft_id = new_draft(site)
+    saved = post_json(site, f"/studio/drafts/{draft_id}/save",
+                      {"version": 1, "files": {"structure.bpmn": STRUCTURE}})
+    assert saved.status_code == 200, saved.get_json()
+    page = site.text(site.post(f"/studio/drafts/{draft_id}/try", expect=422))
+    assert "Gateway kompleks tidak didukung; gunakan gateway inklusif." in page
+    site.get("/language/en", expect=302)
+    page = site.text(site.post(f"/studio/drafts/{draft_id}/try", expect=422))
+    assert "Complex gateways are not supported; use an inclusive gateway." in page
+
+
 def test_the_services_endpoint_lists_the_hosts_services_with_their_parameters(site: Site):
     site.login("admin.kominfo")
     services = {s["name"]: s for s in site.get("/studio/services").get_json()["services"]}
