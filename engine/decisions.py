@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.clock import Clock
 from engine.definitions import SourceFile
 from engine.deployments import Deployments
-from engine.errors import Finding, NotFound, ValidationFailed
+from engine.errors import Finding, Message, NotFound, ValidationFailed
 from engine.runtime import check_task_data
 from engine.store import ProcessDefinition, Store
 from engine.transaction import InstanceTransaction
@@ -101,8 +101,8 @@ class Decisions:
         if dmn_file is None:
             raise ValidationFailed([Finding(
                 unit.files[0].name if unit.files else "(no files)", decision_id, "error",
-                f"the unit has no decision {decision_id!r}; add it, or keep its .dmn file "
-                "in the unit")])
+                Message("the unit has no decision %(decision)r; add it, or keep its .dmn file "
+                        "in the unit", decision=decision_id))])
         table = self._table(sources, unit.process_id or "", 0, decision_id)
         workflow = SimpleNamespace(script_engine=self.transaction.script_engine(
             self.clock.now()))
@@ -115,9 +115,10 @@ class Decisions:
                     answers[key] = dict(table.result(_Inputs(data, workflow)))
                 except Exception as exc:  # a designer's cell may fail in any way
                     raise ValidationFailed([Finding(
-                        dmn_file, decision_id, "error",
-                        f"the decision cannot be evaluated for {key}: {exc}; check the "
-                        "table's input expressions and cells")]) from exc
+                        dmn_file, decision_id, "error", Message(
+                            "the decision cannot be evaluated for %(inputs)s: %(detail)s; "
+                            "check the table's input expressions and cells", inputs=key,
+                            detail=getattr(exc, "message", None) or str(exc)))]) from exc
             found.append(dict(answers[key]))
         return found
 

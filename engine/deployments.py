@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.definitions import ParsedUnit, SourceFile, coerce_files, parse_unit
 from engine.definitions.forms import FormValidator
-from engine.errors import Finding, NotFound, ValidationFailed
+from engine.errors import Finding, Message, NotFound, ValidationFailed
 from engine.runtime import dump_specs, load_specs
 from engine.sandbox import Sandbox
 from engine.store import ProcessDefinition, Store
@@ -126,10 +126,10 @@ class Deployments:
                 unit.findings.extend(check(unit))
             except Exception as exc:  # noqa: BLE001 - a host's bug must still reach the deployer
                 where = unit.files[0].name if unit.files else "(no files)"
-                unit.findings.append(Finding(
-                    where, None, "error", f"the host's check of process {unit.process_id!r} "
-                    f"failed ({type(exc).__name__}: {exc}); this is a bug in the host "
-                    "application, please report it with the files"))
+                unit.findings.append(Finding(where, None, "error", Message(
+                    "the host's check of process %(process)r failed (%(error)s: %(detail)s); "
+                    "this is a bug in the host application, please report it with the files",
+                    process=unit.process_id, error=type(exc).__name__, detail=str(exc))))
         return unit
 
     @staticmethod

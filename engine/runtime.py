@@ -38,7 +38,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
-from engine.errors import EngineError, InvalidInput, Message
+from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
 
@@ -57,6 +57,11 @@ def _now(my_task: Any) -> datetime:
     return clock.now()
 
 
+NOT_A_DURATION = N_('timer %(timer)r: %(value)r is not an ISO 8601 duration; write e.g. "PT2H"')
+NOT_A_CYCLE = N_('timer %(timer)r: %(value)r is not an ISO 8601 repeating interval; '
+                 'write e.g. "R3/PT1H"')
+
+
 def parse_instant(value: Any, element_id: str) -> datetime:
     """An ISO 8601 instant with a UTC offset; a naive or malformed value is the diagram's error."""
     if isinstance(value, datetime):
@@ -68,44 +73,33 @@ def parse_instant(value: Any, element_id: str) -> datetime:
         try:
             instant = datetime.fromisoformat(text)
         except ValueError as exc:
-            raise EngineError(
-                f"timer {element_id!r}: {value!r} is not an ISO 8601 date-time; "
-                'write e.g. "2026-03-02T09:00:00+08:00"'
-            ) from exc
+            raise EngineError(N_('timer %(timer)r: %(value)r is not an ISO 8601 date-time; '
+                                 'write e.g. "2026-03-02T09:00:00+08:00"'),
+                              timer=element_id, value=value) from exc
     else:
-        raise EngineError(
-            f"timer {element_id!r}: expected an ISO 8601 string, got {type(value).__name__}"
-        )
+        raise EngineError(N_("timer %(timer)r: expected an ISO 8601 string, got %(type)s"),
+                          timer=element_id, type=type(value).__name__)
     if instant.tzinfo is None:
-        raise EngineError(
-            f"timer {element_id!r}: {value!r} has no UTC offset; add one, "
-            'e.g. "2026-03-02T09:00:00+08:00"'
-        )
+        raise EngineError(N_('timer %(timer)r: %(value)r has no UTC offset; add one, '
+                             'e.g. "2026-03-02T09:00:00+08:00"'), timer=element_id, value=value)
     return instant.astimezone(UTC)
 
 
 def parse_duration(value: Any, element_id: str, start: datetime) -> datetime:
     """The instant an ISO 8601 duration after `start`."""
     if not isinstance(value, str) or not value.strip().upper().startswith("P"):
-        raise EngineError(
-            f"timer {element_id!r}: {value!r} is not an ISO 8601 duration; write e.g. \"PT2H\""
-        )
+        raise EngineError(NOT_A_DURATION, timer=element_id, value=value)
     try:
         parsed = TimerEventDefinition.parse_iso_duration(value.strip())
         return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
     except Exception as exc:  # Spiff raises a bare Exception for a bad duration
-        raise EngineError(
-            f"timer {element_id!r}: {value!r} is not an ISO 8601 duration; write e.g. \"PT2H\""
-        ) from exc
+        raise EngineError(NOT_A_DURATION, timer=element_id, value=value) from exc
 
 
 def parse_cycle(value: Any, element_id: str, now: datetime) -> dict[str, Any]:
     """An ISO 8601 repeating interval (R[n]/[start/]duration) as cycles, next and period."""
     if not isinstance(value, str) or not value.strip().upper().startswith("R"):
-        raise EngineError(
-            f"timer {element_id!r}: {value!r} is not an ISO 8601 repeating interval; "
-            'write e.g. "R3/PT1H"'
-        )
+        raise EngineError(NOT_A_CYCLE, timer=element_id, value=value)
     parts = value.strip().upper().split("/")
     count = parts[0][1:]
     cycles = int(count) if count.isdigit() else -1
@@ -123,12 +117,10 @@ def parse_cycle(value: Any, element_id: str, now: datetime) -> dict[str, Any]:
         else:
             raise ValueError(value)
     except (ValueError, EngineError) as exc:
-        raise EngineError(
-            f"timer {element_id!r}: {value!r} is not an ISO 8601 repeating interval; "
-            'write e.g. "R3/PT1H"'
-        ) from exc
+        raise EngineError(NOT_A_CYCLE, timer=element_id, value=value) from exc
     if period.total_seconds() <= 0:
-        raise EngineError(f"timer {element_id!r}: the period of {value!r} must be positive")
+        raise EngineError(N_("timer %(timer)r: the period of %(value)r must be positive"),
+                          timer=element_id, value=value)
     return {"cycles": cycles, "next": first.isoformat(), "duration": period.total_seconds()}
 
 

@@ -71,8 +71,11 @@ def form_file_task(task_id: str, filename: str) -> str:
 
 
 def check(engine, *files: tuple[str, str], process_id: str | None = None) -> list[Finding]:
-    return engine.validate([SourceFile(name, text) for name, text in files],
-                           process_id=process_id)
+    findings = engine.validate([SourceFile(name, text) for name, text in files],
+                               process_id=process_id)
+    for finding in findings:  # a page can say each in the designer's language (its id)
+        assert getattr(finding.message, "msgid", None), finding
+    return findings
 
 
 def the_error(findings: list[Finding]) -> Finding:

@@ -105,3 +105,36 @@ def test_times_are_shown_in_the_regencys_zone_and_named_after_it():
         app.extensions["aduan.domain"] = SimpleNamespace(config=RegencyConfig(timezone=zone))
         with app.test_request_context("/"):
             assert format_when(moment).endswith(shown), format_when(moment)
+
+
+def test_an_engine_finding_made_of_parts_is_said_with_each_part_in_the_visitors_language():
+    """A finding that embeds other messages (what does not compile, and why) translates
+    each part; Python's own words are quoted as they are, in any language."""
+    from datetime import UTC, datetime
+
+    from flask import Flask
+
+    from engine import SourceFile
+    from engine.definitions import parse_unit
+    from engine.sandbox import Sandbox
+    from tests.diagram import linear, script_task
+    from web.i18n import COOKIE, say
+
+    def findings_of(script: str) -> list:
+        unit = parse_unit([SourceFile("s.bpmn", linear("s", script_task("work", script)))],
+                          Sandbox(), now=datetime(2026, 3, 2, tzinfo=UTC))
+        return [f.message for f in unit.findings]
+
+    [refused] = findings_of("import os")
+    [broken] = findings_of("x = (")
+    assert str(refused) == ("script does not compile: imports are not allowed in diagram code "
+                            "(line 1); correct the script")  # the API's English, as before
+    assert say(refused) == ("Skrip tidak dapat dikompilasi: impor tidak diizinkan dalam kode "
+                            "diagram (baris 1); perbaiki skripnya.")
+    python_says = str(broken).split("does not compile: ", 1)[1].split(" (line")[0]
+    assert say(broken) == (f"Skrip tidak dapat dikompilasi: {python_says} (baris 1); "
+                           "perbaiki skripnya.")
+    app = Flask(__name__)
+    with app.test_request_context("/", headers={"Cookie": f"{COOKIE}=en"}):
+        assert say(refused) == str(refused)[:1].upper() + str(refused)[1:] + "."
+        assert say(broken) == str(broken)[:1].upper() + str(broken)[1:] + "."

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from tests.diagram import linear, script_task
+from tests.diagram import linear, script_task, timer_event
 from tests.pages import Site
 from workflows import diagram_ids as ids
 
@@ -132,6 +132,69 @@ def test_validate_answers_findings_with_the_element_in_the_visitors_language(sit
     site.get("/language/en", expect=302)
     refused = post_json(site, url, {"files": {"a.txt": "x"}})
     assert "A draft holds" in refused.get_json()["error"]["field_errors"]["files.a.txt"]
+
+
+# The engine's own findings, each of a different stage: the policy on Spiff's specs, the
+# structure checks, and libxml2's schema validation (a third party's words, quoted).
+POLICY = linear("policy", timer_event("wait", "timeDuration", "PT2H"))
+STRUCTURE = linear("structure", '<bpmn:complexGateway id="gate"/>')
+SCHEMA = linear("schema", '<bpmn:task id="odd" colour="red"/>')
+
+
+def engine_findings(site: Site, url: str) -> dict[str, dict[str, str]]:
+    """The validate endpoint's one error per draft above, by its element."""
+    found = {}
+    for name, text in (("policy", POLICY), ("structure", STRUCTURE), ("schema", SCHEMA)):
+        body = post_json(site, url, {"files": {f"{name}.bpmn": text}}).get_json()
+        errors = [f for f in body["findings"] if f["severity"] == "error"]
+        assert body["valid"] is False and len(errors) == 1, body
+        found[name] = errors[0]
+    return found
+
+
+def test_the_engines_own_findings_are_said_in_indonesian_then_in_english(site: Site):
+    site.login("perancang")
+    url = f"/studio/drafts/{new_draft(site)}/validate"
+    said = engine_findings(site, url)
+    assert [said[k]["element_id"] for k in ("policy", "structure", "schema")] == [
+        "wait", "gate", "odd"]
+    assert said["policy"]["message"] == (
+        'Ekspresi timer PT2H membaca variabel yang bernama seperti nilai ISO 8601; beri '
+        'tanda kutip: "PT2H".')
+    assert said["structure"]["message"] == (
+        "Gateway kompleks tidak didukung; gunakan gateway inklusif.")
+    # libxml2's own words cannot be translated: the Indonesian says what kind of problem
+    # it is, and quotes them
+    schema = said["schema"]["message"]
+    assert schema.startswith("Tidak sesuai skema BPMN 2.0 (baris "), schema
+    assert "The attribute 'colour' is not allowed" in schema
+    assert schema.endswith("; perbaiki elemen di modeler atau ekspor ulang berkasnya."), schema
+
+    site.get("/language/en", expect=302)
+    said = engine_findings(site, url)
+    assert said["policy"]["message"] == (
+        'Timer expression PT2H reads a variable named like an ISO 8601 value; quote it: '
+        '"PT2H".')
+    assert said["structure"]["message"] == (
+        "Complex gateways are not supported; use an inclusive gateway.")
+    schema = said["schema"]["message"]
+    assert schema.startswith("Does not follow the BPMN 2.0 schema (line "), schema
+    assert schema.endswith("The attribute 'colour' is not allowed; correct the element in the "
+                           "modeler or export the file again."), schema
+
+
+def test_trying_a_draft_the_engine_refuses_shows_its_findings_in_the_visitors_language(
+        site: Site):
+    site.login("perancang")
+    draft_id = new_draft(site)
+    saved = post_json(site, f"/studio/drafts/{draft_id}/save",
+                      {"version": 1, "files": {"structure.bpmn": STRUCTURE}})
+    assert saved.status_code == 200, saved.get_json()
+    page = site.text(site.post(f"/studio/drafts/{draft_id}/try", expect=422))
+    assert "Gateway kompleks tidak didukung; gunakan gateway inklusif." in page
+    site.get("/language/en", expect=302)
+    page = site.text(site.post(f"/studio/drafts/{draft_id}/try", expect=422))
+    assert "Complex gateways are not supported; use an inclusive gateway." in page
 
 
 def test_the_services_endpoint_lists_the_hosts_services_with_their_parameters(site: Site):

@@ -367,6 +367,23 @@ def test_a_designer_deploys_from_the_versions_page(site: Site):
     assert "identik dengan versi 2" in site.text(site.get(again.headers["Location"]))
 
 
+def test_the_versions_page_says_the_engines_deploy_findings_in_the_designers_language(
+        site: Site):
+    site.login("perancang")
+    path = f"/studio/processes/{ids.PROCESS_ID}/versions"
+    form = {"note": "rusak", "files": upload({ids.BPMN_FILE: "<bpmn:definitions"})}
+    page = site.text(site.post(path, form, content_type="multipart/form-data", expect=422))
+    # libxml2's own words are quoted; the sentence around them is Indonesian
+    assert "XML tidak tersusun dengan benar (baris 1; pesan pembaca XML: " in page
+    assert "perbaiki berkas atau ekspor ulang dari modeler." in page
+    assert "not well-formed" not in page
+    site.get("/language/en", expect=302)
+    form = {"note": "broken", "files": upload({ids.BPMN_FILE: "<bpmn:definitions"})}
+    page = site.text(site.post(path, form, content_type="multipart/form-data", expect=422))
+    assert "Not well-formed XML (line 1): " in page
+    assert "fix the file or export it again from the modeler." in page
+
+
 def test_a_designer_migrates_a_running_report_from_the_migration_page(site: Site):
     regency = site.regency
     tracking = regency.submit(photo=True)["tracking_number"]

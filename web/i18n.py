@@ -17,6 +17,7 @@ or in a page's own words for it.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -144,22 +145,49 @@ def say(message: str, wording: Mapping[str, str] | None = None) -> str:
     """A use case's or the engine's message (an error's `message`, or a field error) in the
     visitor's language, as a sentence.
 
-    A Message is translated by its id and filled in with its parameters; `wording` maps
+    A Message is translated by its id and filled in with its parameters (a parameter that
+    is itself a Message, a part of a composite message, in the same language); `wording` maps
     message ids to a page's own words for them (which may use the same parameters). A plain
     str is looked up as it is, and shown as it is when the catalogs do not have it."""
     msgid = getattr(message, "msgid", None) or str(message)
-    params = dict(getattr(message, "params", None) or {})
     if wording and msgid in wording:
-        text = gettext(wording[msgid])
-    else:
-        text = gettext(msgid)
-        text = text[:1].upper() + text[1:] if text[:1].isalpha() else text
-        if text and text[-1] not in ".!?":
-            text += "."
+        return _filled(gettext(wording[msgid]), message)
+    template = gettext(msgid)
+    text = _filled(template, message)
+    if _opens_with_words(template, message):
+        text = text[:1].upper() + text[1:]
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text
+
+
+def _words(value: Any) -> Any:
+    """A parameter that is itself a Message (a part of a composite message: "the cell
+    %(cell)s %(problem)s") in the visitor's language; any other value as it is."""
+    msgid = getattr(value, "msgid", None)
+    return _filled(gettext(msgid), value) if msgid else value
+
+
+def _filled(text: str, message: Any) -> str:
+    params = {name: _words(value)
+              for name, value in (getattr(message, "params", None) or {}).items()}
     try:
         return text % params if params else text
     except (KeyError, TypeError, ValueError):  # a translation that does not fit: the English
         return str(message)
+
+
+_OPENING_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _opens_with_words(template: str, message: Any) -> bool:
+    """Whether a sentence begins with words of ours (capitalised), not with a value (an id,
+    a file name) that must stay as it is."""
+    if template[:1].isalpha():
+        return True
+    opening = _OPENING_PLACEHOLDER.match(template)
+    part = (getattr(message, "params", None) or {}).get(opening.group(1)) if opening else None
+    return bool(getattr(part, "msgid", None)) and _opens_with_words(gettext(part.msgid), part)
 
 
 def label(value: Mapping[str, str] | str | None) -> str:

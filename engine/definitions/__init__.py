@@ -36,7 +36,7 @@ from engine.definitions.structure import (
     choose_process,
     finding_from,
 )
-from engine.errors import Finding
+from engine.errors import Finding, Message
 from engine.runtime import use_host_clock
 from engine.sandbox import Sandbox
 
@@ -101,9 +101,10 @@ def parse_unit(files: list[SourceFile], sandbox: Sandbox, process_id: str | None
         _parse(unit, sandbox, process_id, now)
     except Exception as exc:  # noqa: BLE001 - a crash must still reach the deployer
         where = files[0].name if files else "(no files)"
-        unit.findings.append(Finding(
-            where, None, "error", f"the engine could not check this unit ({type(exc).__name__}: "
-            f"{exc}); this is a bug in the engine, please report it with the files"))
+        unit.findings.append(Finding(where, None, "error", Message(
+            "the engine could not check this unit (%(error)s: %(detail)s); this is a bug in "
+            "the engine, please report it with the files", error=type(exc).__name__,
+            detail=str(exc))))
     return unit
 
 
@@ -112,11 +113,11 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: date
     add = unit.findings.append
     if not files:
         add(Finding("(no files)", None, "error",
-                    "the unit has no files; deploy at least one .bpmn file"))
+                    Message("the unit has no files; deploy at least one .bpmn file")))
         return
     names = [f.name for f in files]
     for dup in sorted({n for n in names if names.count(n) > 1}):
-        add(Finding(dup, None, "error", "two files have this name; rename one"))
+        add(Finding(dup, None, "error", Message("two files have this name; rename one")))
     # Schema validation is done here (every error, with its element), not by the parser.
     parser = SpiffBpmnParser(validator=None)
     bpmn_names = [n for n in names if Path(n).suffix.lower() in (".bpmn", ".xml")]
@@ -131,14 +132,14 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: date
             forms[f.name] = f.content
             continue
         if suffix not in (".bpmn", ".dmn", ".xml"):
-            add(Finding(f.name, None, "error",
-                        f"unknown file type {suffix or '(no extension)'!r}; a unit holds .bpmn "
-                        "diagrams, .dmn decisions and .json form schemas"))
+            add(Finding(f.name, None, "error", Message(
+                "unknown file type %(suffix)r; a unit holds .bpmn diagrams, .dmn decisions "
+                "and .json form schemas", suffix=suffix or Message("(no extension)"))))
             continue
         if "\ufffd" in f.content:
-            add(Finding(f.name, None, "warning",
-                        "the file contains replacement characters (U+FFFD), usually bytes that "
-                        "were not valid in its encoding; check the names and save it as UTF-8"))
+            add(Finding(f.name, None, "warning", Message(
+                "the file contains replacement characters (U+FFFD), usually bytes that were "
+                "not valid in its encoding; check the names and save it as UTF-8")))
         tree = read_xml(f, add)
         if tree is None:
             continue
@@ -157,9 +158,10 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: date
         except ValidationException as exc:
             add(finding_from(exc, f.name, trees))
         except Exception as exc:  # noqa: BLE001 - Spiff raises many kinds for odd files
-            add(Finding(f.name, None, "error",
-                        f"cannot be read as {'DMN' if is_dmn else 'BPMN'} ({exc}); export the "
-                        "file again from the modeler"))
+            # Spiff's words (the detail) are quoted as they are, in any language.
+            add(Finding(f.name, None, "error", Message(
+                "cannot be read as %(standard)s (%(detail)s); export the file again from the "
+                "modeler", standard="DMN" if is_dmn else "BPMN", detail=str(exc))))
     unit.findings.extend(checker.findings)
     checker.findings.clear()
     if not unit.valid:
@@ -177,7 +179,8 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: date
                           trees))
         return
     except Exception as exc:  # noqa: BLE001 - Spiff raises many kinds for broken references
-        add(Finding(default_file, None, "error", f"cannot build process {main!r}: {exc}"))
+        add(Finding(default_file, None, "error", Message(
+            "cannot build process %(process)r: %(detail)s", process=main, detail=str(exc))))
         return
     unit.process_name = unit.spec.description or main
     use_host_clock([unit.spec, *unit.subprocess_specs.values()])
@@ -187,9 +190,9 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: date
             if meta is not None:
                 unit.task_meta[meta_key(spec.name, meta.element_id)] = meta.as_dict()
     for name in sorted(set(forms) - checker.used_forms):
-        checker.findings.append(Finding(
-            name, None, "warning", "no user task uses this form; reference it with the "
-            "formJsonSchemaFilename property, or leave it out of the unit"))
+        checker.findings.append(Finding(name, None, "warning", Message(
+            "no user task uses this form; reference it with the formJsonSchemaFilename "
+            "property, or leave it out of the unit")))
     unit.findings.extend(checker.findings)
 
 
@@ -197,10 +200,11 @@ def _add_bpmn(parser: SpiffBpmnParser, tree: Any, filename: str,
               add: Callable[[Finding], None]) -> None:
     name = etree.QName(tree)
     if name.namespace != BPMN_NS or name.localname != "definitions":
-        add(Finding(filename, None, "error",
-                    f"not a BPMN 2.0 document: the root element is {name.localname!r} in "
-                    f"namespace {name.namespace or '(none)'!r}, not bpmn:definitions "
-                    f"({BPMN_NS}); export the diagram as BPMN 2.0 XML"))
+        add(Finding(filename, None, "error", Message(
+            "not a BPMN 2.0 document: the root element is %(element)r in namespace "
+            "%(namespace)r, not bpmn:definitions (%(expected)s); export the diagram as BPMN "
+            "2.0 XML", element=name.localname, namespace=name.namespace or Message("(none)"),
+            expected=BPMN_NS)))
         return
     VALIDATOR.preprocess(tree)
     findings = schema_findings(VALIDATOR.validator, tree, filename, "BPMN 2.0")
@@ -217,10 +221,10 @@ def _add_dmn(parser: SpiffBpmnParser, tree: Any, filename: str, checker: PolicyC
              add: Callable[[Finding], None]) -> None:
     name = etree.QName(tree)
     if name.namespace not in DMN_SCHEMAS or name.localname != "definitions":
-        add(Finding(filename, None, "error",
-                    f"not a DMN 1.1-1.3 document: the root element is {name.localname!r} in "
-                    f"namespace {name.namespace or '(none)'!r}; export the decision as DMN "
-                    "1.3 XML"))
+        add(Finding(filename, None, "error", Message(
+            "not a DMN 1.1-1.3 document: the root element is %(element)r in namespace "
+            "%(namespace)r; export the decision as DMN 1.3 XML", element=name.localname,
+            namespace=name.namespace or Message("(none)"))))
         return
     findings = schema_findings(dmn_schema(name.namespace), tree, filename, "DMN")
     for finding in findings:
@@ -229,21 +233,21 @@ def _add_dmn(parser: SpiffBpmnParser, tree: Any, filename: str, checker: PolicyC
         return
     decisions = tree.findall(f"{{{name.namespace}}}decision")
     if not decisions:
-        add(Finding(filename, None, "error",
-                    "the file has no decision; add a decision table, or leave the file out"))
+        add(Finding(filename, None, "error", Message(
+            "the file has no decision; add a decision table, or leave the file out")))
         return
     if len(decisions) > 1:
         for extra in decisions[1:]:
-            add(Finding(filename, extra.get("id"), "error",
-                        "a .dmn file may hold one decision; move this decision into its own "
-                        ".dmn file"))
+            add(Finding(filename, extra.get("id"), "error", Message(
+                "a .dmn file may hold one decision; move this decision into its own .dmn "
+                "file")))
         return
     decision_id = decisions[0].get("id")
     if decision_id in parser.dmn_parsers:
         other = parser.dmn_parsers[decision_id].filename
-        add(Finding(filename, decision_id, "error",
-                    f"decision {decision_id!r} is also defined in {other}; give each decision "
-                    "its own id"))
+        add(Finding(filename, decision_id, "error", Message(
+            "decision %(decision)r is also defined in %(other)s; give each decision its own "
+            "id", decision=decision_id, other=other)))
         return
     parser.add_dmn_xml(tree, filename=filename)
     dmn_parser = parser.dmn_parsers[decision_id]

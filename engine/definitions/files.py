@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 
-from engine.errors import Finding
+from engine.errors import N_, Finding, Message
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -31,6 +31,23 @@ _PROLOG_DOCTYPE = re.compile(
     r"\A\ufeff?\s*(?:<\?xml.*?\?>)?(?:\s*(?:<!--.*?-->|<\?.*?\?>))*\s*<!DOCTYPE", re.DOTALL)
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _SCHEMA_LOCK = threading.Lock()  # an XMLSchema keeps the error log of its last run
+NOT_WELL_FORMED_AT = N_("not well-formed XML (line %(line)s): %(detail)s; fix the file or "
+                        "export it again from the modeler")
+NOT_WELL_FORMED = N_("not well-formed XML: %(detail)s; fix the file or export it again from "
+                     "the modeler")
+# (a layout problem?, a line known?): what a schema violation is, with libxml2's detail.
+_SCHEMA_WORDS = {
+    (True, True): N_("the diagram layout (BPMN DI) does not follow the %(standard)s schema "
+                     "(line %(line)s): %(detail)s; the engine ignores the layout, but modelers "
+                     "may draw the diagram wrongly"),
+    (True, False): N_("the diagram layout (BPMN DI) does not follow the %(standard)s schema: "
+                      "%(detail)s; the engine ignores the layout, but modelers may draw the "
+                      "diagram wrongly"),
+    (False, True): N_("does not follow the %(standard)s schema (line %(line)s): %(detail)s; "
+                      "correct the element in the modeler or export the file again"),
+    (False, False): N_("does not follow the %(standard)s schema: %(detail)s; correct the "
+                       "element in the modeler or export the file again"),
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +80,9 @@ def decode_source(raw: bytes) -> str:
 
 def read_xml(f: SourceFile, add: Callable[[Finding], None]) -> Any:
     """The parsed root element, or None after a finding; never resolves entities."""
-    doctype = ("declares a DTD (<!DOCTYPE ...>); uploads may not declare a DTD or entities, "
-               "which could read files of the server; remove the <!DOCTYPE ...> block")
+    doctype = Message("declares a DTD (<!DOCTYPE ...>); uploads may not declare a DTD or "
+                      "entities, which could read files of the server; remove the "
+                      "<!DOCTYPE ...> block")
     if _PROLOG_DOCTYPE.match(f.content):
         add(Finding(f.name, None, "error", doctype))
         return None
@@ -74,10 +92,11 @@ def read_xml(f: SourceFile, add: Callable[[Finding], None]) -> Any:
     try:
         tree = etree.fromstring(f.content.encode("utf-8"), parser)
     except etree.XMLSyntaxError as exc:
-        line = f" (line {exc.lineno})" if exc.lineno else ""
+        # libxml2's words (the detail) are quoted as they are, in any language.
         problem = re.sub(r", line \d+, column \d+$", "", exc.msg or str(exc))
-        add(Finding(f.name, None, "error", f"not well-formed XML{line}: {problem}; fix the "
-                    "file or export it again from the modeler"))
+        add(Finding(f.name, None, "error", Message(
+            NOT_WELL_FORMED_AT if exc.lineno else NOT_WELL_FORMED, line=exc.lineno,
+            detail=problem)))
         return None
     if tree.getroottree().docinfo.doctype:
         add(Finding(f.name, None, "error", doctype))
@@ -109,25 +128,19 @@ def schema_findings(schema: etree.XMLSchema, tree: Any, filename: str, standard:
                         prefixes.setdefault(prefix, uri)
     for error in errors[:MAX_SCHEMA_FINDINGS]:
         node = _node_of(tree, error, prefixes)
-        message = readable(error.message)
-        where = f" (line {error.line})" if error.line else ""
-        if _is_layout(node, error.message):
-            findings.append(Finding(
-                filename, owner_id(node), "warning",
-                f"the diagram layout (BPMN DI) does not follow the {standard} schema{where}: "
-                f"{message}; the engine ignores the layout, but modelers may draw the diagram "
-                "wrongly"))
-        else:
-            findings.append(Finding(
-                filename, owner_id(node), "error",
-                f"does not follow the {standard} schema{where}: {message}; correct the element "
-                "in the modeler or export the file again"))
+        layout = _is_layout(node, error.message)
+        # libxml2's words (the detail) are quoted as they are, in any language.
+        message = Message(_SCHEMA_WORDS[layout, bool(error.line)], standard=standard,
+                          line=error.line, detail=readable(error.message))
+        findings.append(Finding(filename, owner_id(node), "warning" if layout else "error",
+                                message))
     if len(errors) > MAX_SCHEMA_FINDINGS:
         rest = errors[MAX_SCHEMA_FINDINGS:]
         layout_only = all(_is_layout(_node_of(tree, e, prefixes), e.message) for e in rest)
         findings.append(Finding(
             filename, None, "warning" if layout_only else "error",
-            f"{len(rest)} more schema problem(s) like the ones above; fix those first"))
+            Message("%(count)s more schema problem(s) like the ones above; fix those first",
+                    count=len(rest))))
     return findings
 
 

@@ -183,9 +183,9 @@ def reference_problems(schema: Any) -> list[tuple[str, str]]:
             for key in _REFERENCE_KEYS:
                 target = node.get(key)
                 if isinstance(target, str) and not target.startswith("#"):
-                    problems.append((path or "(top level)",
-                                     f"{key} {target[:80]!r} points outside the form; only "
-                                     "references inside it (#/$defs/...) are allowed"))
+                    problems.append((path or Message("(top level)"), Message(
+                        "%(key)s %(target)r points outside the form; only references inside "
+                        "it (#/$defs/...) are allowed", key=key, target=target[:80])))
             patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
             if isinstance(node.get("patternProperties"), dict):
                 patterns += list(node["patternProperties"])
@@ -193,9 +193,9 @@ def reference_problems(schema: Any) -> list[tuple[str, str]]:
                 try:
                     _compiled(pattern)
                 except (regex.error, ValueError) as exc:
-                    problems.append((path or "(top level)",
-                                     f"pattern {pattern[:80]!r} is not a valid regular "
-                                     f"expression ({exc})"))
+                    problems.append((path or Message("(top level)"), Message(
+                        "pattern %(pattern)r is not a valid regular expression (%(detail)s)",
+                        pattern=pattern[:80], detail=str(exc))))
             pending.extend((value, f"{path}/{key}".lstrip("/")) for key, value in node.items())
         elif isinstance(node, list):
             pending.extend((value, f"{path}/{i}".lstrip("/")) for i, value in enumerate(node))

@@ -19,9 +19,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 
 from engine.definitions.forms import reference_problems
-from engine.errors import Finding
+from engine.errors import N_, Finding, Message
 from engine.runtime import parse_cycle, parse_duration, parse_instant
 from engine.sandbox import Sandbox, SandboxLimitExceeded, SandboxTimeout
+from engine.sandbox.compiler import OWN_PROBLEMS
 
 # Spiff leaves these for a person: a plain bpmn:task (NoneTask) waits in the worklist too.
 MANUAL_TASK_CLASSES = ("UserTask", "ManualTask", "NoneTask")
@@ -30,6 +31,13 @@ _LOOKS_ISO = re.compile(r"^(P(\d|T)[0-9A-Z.]*|R\d*)$")
 # How Spiff's DMN engine finds the '?' placeholder (outside quotes) in a rule cell.
 MAX_DECISION_CELL = 500  # characters in one DMN input or output cell
 _DMN_PLACEHOLDER = re.compile(r"""(\?)(?=(?:[^'"]|['"][^'"]*['"])*$)""")
+# Code that does not compile: `what` names it ("condition", "decision input 'x'", or a
+# property's name), `problem` is the sandbox's refusal or Python's own words, quoted.
+_EXPRESSION = N_("%(what)s %(source)r does not compile: %(problem)s; correct the expression")
+_EXPRESSION_AT = N_("%(what)s %(source)r does not compile: %(problem)s (line %(line)s); "
+                    "correct the expression")
+_SCRIPT = N_("%(what)s does not compile: %(problem)s; correct the script")
+_SCRIPT_AT = N_("%(what)s does not compile: %(problem)s (line %(line)s); correct the script")
 
 
 @dataclass
@@ -63,24 +71,26 @@ class PolicyChecker:
         self.findings: list[Finding] = []
 
     def error(self, element_id: str | None, message: str, file: str | None = None) -> None:
+        """An error on the element; `message` a Message (an id a page can translate)."""
         file = file or self.file or self.element_files.get(element_id or "", self.default_file)
         self.findings.append(Finding(file, element_id, "error", message))
 
     def expression(self, element_id: str | None, what: str, source: str | None,
                    file: str | None = None) -> None:
+        """`what` names the code (a Message, or a property's name as it is)."""
         if source is None or not str(source).strip():
             return
         for line, problem in self.sandbox.check_expression(str(source)):
-            self.error(element_id, f"{what} {source!r} does not compile: {problem}"
-                       + (f" (line {line})" if line else "") + "; correct the expression",
-                       file)
+            self.error(element_id, Message(
+                _EXPRESSION_AT if line else _EXPRESSION, what=what, source=str(source),
+                problem=compile_problem(problem), line=line), file)
 
     def script(self, element_id: str, what: str, source: str | None) -> None:
         if source is None or not source.strip():
             return
         for line, problem in self.sandbox.check_script(source):
-            self.error(element_id, f"{what} does not compile: {problem}"
-                       + (f" (line {line})" if line else "") + "; correct the script")
+            self.error(element_id, Message(_SCRIPT_AT if line else _SCRIPT, what=what,
+                                           problem=compile_problem(problem), line=line))
 
     def check_task(self, task_spec: Any, spec: Any) -> TaskMeta | None:
         bpmn_id = getattr(task_spec, "bpmn_id", None)
@@ -90,31 +100,35 @@ class PolicyChecker:
         try:
             return self._check_task(task_spec, bpmn_id)
         except Exception as exc:  # noqa: BLE001 - one odd element must not hide the others
-            self.error(bpmn_id, f"the engine could not check this element "
-                       f"({type(exc).__name__}: {exc}); please report it with the diagram")
+            self.error(bpmn_id, Message(
+                "the engine could not check this element (%(error)s: %(detail)s); please "
+                "report it with the diagram", error=type(exc).__name__, detail=str(exc)))
             return None
         finally:
             self.file = None
 
     def _check_task(self, task_spec: Any, bpmn_id: str) -> TaskMeta | None:
         kind = type(task_spec).__name__
-        self.script(bpmn_id, "script", getattr(task_spec, "script", None))
-        self.script(bpmn_id, "pre-script", getattr(task_spec, "prescript", None))
-        self.script(bpmn_id, "post-script", getattr(task_spec, "postscript", None))
+        self.script(bpmn_id, Message("script"), getattr(task_spec, "script", None))
+        self.script(bpmn_id, Message("pre-script"), getattr(task_spec, "prescript", None))
+        self.script(bpmn_id, Message("post-script"), getattr(task_spec, "postscript", None))
         for condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
             if condition is not None:
-                self.expression(bpmn_id, "condition", condition.args[0])
-        for attr in ("cardinality", "condition"):
+                self.expression(bpmn_id, Message("condition"), condition.args[0])
+        for attr, what in (("cardinality", Message("loop cardinality")),
+                           ("condition", Message("loop condition"))):
             value = getattr(task_spec, attr, None)
             if isinstance(value, str):
-                self.expression(bpmn_id, f"loop {attr}", value)
+                self.expression(bpmn_id, what, value)
         self._check_timer(bpmn_id, getattr(task_spec, "event_definition", None))
         if kind == "ServiceTask":
             for name, param in (task_spec.operation_params or {}).items():
-                self.expression(bpmn_id, f"service parameter {name!r}", param.get("value"))
+                self.expression(bpmn_id, Message("service parameter %(name)r", name=name),
+                                param.get("value"))
             if not task_spec.operation_name:
-                self.error(bpmn_id, "service task without an operator; pick a host service "
-                           "(spiffworkflow:serviceTaskOperator)")
+                self.error(bpmn_id, Message(
+                    "service task without an operator; pick a host service "
+                    "(spiffworkflow:serviceTaskOperator)"))
         if kind in MANUAL_TASK_CLASSES:
             return self._task_meta(task_spec, bpmn_id)
         return None
@@ -128,23 +142,27 @@ class PolicyChecker:
                 continue
             expression = (inner.expression or "").strip()
             if not expression:
-                self.error(bpmn_id, "the timer expression is empty; write a quoted ISO 8601 "
-                           'value, e.g. "PT2H", or a variable that holds one')
+                self.error(bpmn_id, Message(
+                    'the timer expression is empty; write a quoted ISO 8601 value, e.g. '
+                    '"PT2H", or a variable that holds one'))
                 continue
             if _LOOKS_ISO.match(expression):
-                self.error(bpmn_id, f"timer expression {expression} reads a variable named like "
-                           f'an ISO 8601 value; quote it: "{expression}"')
+                self.error(bpmn_id, Message(
+                    'timer expression %(expression)s reads a variable named like an ISO 8601 '
+                    'value; quote it: "%(expression)s"', expression=expression))
                 continue
             problems = self.sandbox.check_expression(expression)
             if problems:
-                self.error(bpmn_id, f"timer expression {expression!r} does not compile: "
-                           f"{problems[0][1]}; timer expressions are Python: quote literals, "
-                           'e.g. "PT2H"')
+                self.error(bpmn_id, Message(
+                    "timer expression %(expression)r does not compile: %(problem)s; timer "
+                    'expressions are Python: quote literals, e.g. "PT2H"',
+                    expression=expression, problem=compile_problem(problems[0][1])))
                 continue
             try:  # a constant can be checked now; one that reads data is checked when reached
                 value = self.sandbox.evaluate(expression, {})
             except (SandboxLimitExceeded, SandboxTimeout) as exc:  # too costly whatever data
-                self.error(bpmn_id, f"timer expression {expression[:80]!r}: {exc}")
+                self.error(bpmn_id, Message("timer expression %(expression)r: %(problem)s",
+                                            expression=expression[:80], problem=exc.message))
                 continue
             except Exception:  # noqa: BLE001, S112 - depends on instance data
                 continue
@@ -156,39 +174,44 @@ class PolicyChecker:
                 else:
                     parse_cycle(value, bpmn_id, self.now)
             except Exception as exc:  # noqa: BLE001 - reported as a finding
-                self.error(bpmn_id, f"{exc}")
+                self.error(bpmn_id, getattr(exc, "message", None) or str(exc))
 
     # ------------------------------------------------------------------ decisions
 
     def check_decision(self, decision: Any, file: str) -> None:
         """Every cell of a DMN decision table, compiled the way Spiff's DMN engine builds it."""
         if not decision.decisionTables:
-            self.error(decision.id, "the decision has no decision table (literal expressions "
-                       "are not supported); model it as a decision table", file)
+            self.error(decision.id, Message(
+                "the decision has no decision table (literal expressions are not supported); "
+                "model it as a decision table"), file)
             return
         for table in decision.decisionTables:
             for column in table.inputs:
                 label = column.label or column.name or column.id
                 if not (column.expression or "").strip():
-                    self.error(column.id, f"decision input {label!r} has no input expression; "
-                               "write the variable (or expression) its cells are matched "
-                               "against", file)
+                    self.error(column.id, Message(
+                        "decision input %(input)r has no input expression; write the variable "
+                        "(or expression) its cells are matched against", input=label), file)
                 else:
-                    self.expression(column.id, f"decision input {label!r}", column.expression,
-                                    file)
+                    self.expression(column.id, Message("decision input %(input)r", input=label),
+                                    column.expression, file)
             for rule in table.rules:
-                where = f"rule {rule.id!r} (row {rule.row_number})"
                 for entry in rule.inputEntries:
                     label = entry.input.label or entry.input.name or entry.input.id
                     for cell in entry.lhs:
                         problem = _decision_cell_problem(self.sandbox, entry.input.expression,
                                                          cell)
                         if problem:
-                            self.error(entry.id or rule.id, f"decision {decision.id!r}, {where}, "
-                                       f"input {label!r}: the cell {_short(cell)} {problem}", file)
+                            self.error(entry.id or rule.id, Message(
+                                "decision %(decision)r, rule %(rule)r (row %(row)s), input "
+                                "%(input)r: the cell %(cell)s %(problem)s", decision=decision.id,
+                                rule=rule.id, row=rule.row_number, input=label,
+                                cell=_short(cell), problem=problem), file)
                 for entry in rule.outputEntries:
-                    self.expression(entry.id or rule.id, f"decision {decision.id!r}, {where}, "
-                                    "output", entry.text, file)
+                    self.expression(entry.id or rule.id, Message(
+                        "decision %(decision)r, rule %(rule)r (row %(row)s), output",
+                        decision=decision.id, rule=rule.id, row=rule.row_number),
+                        entry.text, file)
 
     # ------------------------------------------------------------------ user tasks
 
@@ -201,9 +224,11 @@ class PolicyChecker:
             name = props["formJsonSchemaFilename"] or ""
             found = name if name in self.forms else Path(name).name
             if found not in self.forms:
-                deployed = ", ".join(sorted(self.forms)) or "none"
-                self.error(bpmn_id, f"form file {name!r} is not part of the unit; deploy it "
-                           f"together with the diagram (.json files in the unit: {deployed})")
+                deployed = ", ".join(sorted(self.forms)) or Message("none")
+                self.error(bpmn_id, Message(
+                    "form file %(name)r is not part of the unit; deploy it together with the "
+                    "diagram (.json files in the unit: %(deployed)s)", name=name,
+                    deployed=deployed))
             else:
                 self.used_forms.add(found)
                 form = self._form(bpmn_id, self.forms[found], found)
@@ -223,25 +248,36 @@ class PolicyChecker:
         try:
             schema = json.loads(text)
         except json.JSONDecodeError as exc:
-            self.error(bpmn_id, f"form {where} is not valid JSON: {exc}; correct the JSON")
+            self.error(bpmn_id, Message(  # the detail: Python's json module's words
+                "form %(form)s is not valid JSON: %(detail)s; correct the JSON", form=where,
+                detail=str(exc)))
             return None
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
-            at = "/".join(str(p) for p in exc.path) or "the top level"
-            self.error(bpmn_id, f"form {where} is not a valid JSON Schema: {exc.message} "
-                       f"(at {at}); correct the schema")
+            at = "/".join(str(p) for p in exc.path) or Message("the top level")
+            self.error(bpmn_id, Message(  # the detail: jsonschema's words
+                "form %(form)s is not a valid JSON Schema: %(detail)s (at %(at)s); correct "
+                "the schema", form=where, detail=exc.message, at=at))
             return None
         problems = reference_problems(schema)
         for at, problem in problems:
-            self.error(bpmn_id, f"form {where} at {at}: {problem}; correct the schema")
+            self.error(bpmn_id, Message("form %(form)s at %(at)s: %(problem)s; correct the "
+                                        "schema", form=where, at=at, problem=problem))
         if problems:
             return None
         if not isinstance(schema, dict) or schema.get("type", "object") != "object":
-            self.error(bpmn_id, f"form {where} must describe an object: write a schema with "
-                       '"type": "object" and the fields under "properties"')
+            self.error(bpmn_id, Message(
+                'form %(form)s must describe an object: write a schema with "type": "object" '
+                'and the fields under "properties"', form=where))
             return None
         return schema
+
+
+def compile_problem(text: str) -> str:
+    """Why code does not compile: the sandbox's own refusal as a Message, else Python's (or
+    RestrictedPython's) words as they are."""
+    return Message(text) if text in OWN_PROBLEMS else text
 
 
 def _short(text: str) -> str:
@@ -249,24 +285,27 @@ def _short(text: str) -> str:
 
 
 def _decision_cell_problem(sandbox: Sandbox, input_expression: str | None, cell: str | None
-                           ) -> str | None:
+                           ) -> Message | None:
     """What is wrong with a DMN input cell, mirroring how Spiff's DMN engine builds it."""
     if cell is None:  # an empty cell or '-': matches anything
         return None
     if not cell.strip():
-        return "is blank but not empty, and never matches; empty it or write -"
+        return Message("is blank but not empty, and never matches; empty it or write -")
     if len(cell) > MAX_DECISION_CELL:
         # Spiff's DMN engine finds each '?' with a look-ahead over the rest of the cell, on
         # every evaluation: quadratic in the cell's length, holding the GIL (32,000 '?' took
         # 40 s). Real cells are a few words.
-        return (f"is {len(cell):,} characters long; a decision cell may have at most "
-                f"{MAX_DECISION_CELL:,}: move the logic to a script task or split the rule")
+        length, limit = f"{len(cell):,}", f"{MAX_DECISION_CELL:,}"
+        return Message("is %(length)s characters long; a decision cell may have at most "
+                       "%(limit)s: move the logic to a script task or split the rule",
+                       length=length, limit=limit)
     replaced = _DMN_PLACEHOLDER.sub("dmninputexpr", cell)
     if "dmninputexpr" in replaced:
         problems = sandbox.check_expression(replaced)
         if problems:
             problem = problems[0][1].replace("dmninputexpr", "?")
-            return f"does not compile ({problem}); quote text literals"
+            return Message("does not compile (%(problem)s); quote text literals",
+                           problem=compile_problem(problem))
         return None
     input_expression = input_expression or ""
     try:
@@ -276,14 +315,17 @@ def _decision_cell_problem(sandbox: Sandbox, input_expression: str | None, cell:
         try:
             ast.parse(f"v {cell}")
         except SyntaxError:
-            return "does not compile; quote text literals, e.g. \"roads\", or write ? for the input"
+            return Message('does not compile; quote text literals, e.g. "roads", or write ? '
+                           "for the input")
         expression = input_expression + cell  # the engine glues the cell to the input
         if _word_char(input_expression[-1:]) and _word_char(cell[:1]):
-            return (f"is appended to the input without a space by the engine "
-                    f"({expression!r}); write '? {cell.strip()}'")
+            return Message("is appended to the input without a space by the engine "
+                           "(%(expression)r); write '? %(cell)s'", expression=expression,
+                           cell=cell.strip())
     problems = sandbox.check_expression(expression)
     if problems:
-        return f"does not compile ({problems[0][1]}); quote text literals, e.g. \"roads\""
+        return Message('does not compile (%(problem)s); quote text literals, e.g. "roads"',
+                       problem=compile_problem(problems[0][1]))
     return None
 
 

@@ -8,6 +8,7 @@ import time
 import types
 from typing import Any, Final
 
+from engine.errors import N_
 from engine.sandbox.errors import DIAGRAM_FILENAME, SandboxError, SandboxTimeout, refuse
 from engine.sandbox.limits import shorten_exception
 
@@ -30,10 +31,9 @@ class _Budget:
     def check(self) -> None:
         if self.expired or time.perf_counter() > self.deadline:
             self.expired = True
-            raise SandboxTimeout(
-                f"diagram code ran longer than {self.limit:g} s and was stopped; "
-                "simplify the expression or script in the diagram"
-            )
+            raise SandboxTimeout(N_("diagram code ran longer than %(seconds)s s and was "
+                                    "stopped; simplify the expression or script in the "
+                                    "diagram"), seconds=f"{self.limit:g}")
 
     def trace_call(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         # Only diagram frames are traced line by line; host helpers are trusted code.

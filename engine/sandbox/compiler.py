@@ -12,10 +12,21 @@ from typing import Any, Final
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 
+from engine.errors import N_
 from engine.sandbox.errors import DIAGRAM_FILENAME
 from engine.sandbox.limits import MAX_INT_BITS
 
 CACHE_SIZE: Final = 2048  # compiled sources kept per process
+NO_IMPORTS: Final = N_("imports are not allowed in diagram code")
+NO_CLASSES: Final = N_("class definitions are not allowed in diagram code")
+NO_YIELD: Final = N_("generators (yield) are not allowed in diagram code")
+NO_YIELD_FROM: Final = N_("generators (yield from) are not allowed in diagram code")
+TOO_DEEP: Final = N_("the code is nested too deeply")
+NOT_COMPILED: Final = N_("the code does not compile")
+# The sandbox's own refusals, which a page may say in its language; the other problems are
+# Python's and RestrictedPython's words (quoted as they are).
+OWN_PROBLEMS: Final = frozenset({NO_IMPORTS, NO_CLASSES, NO_YIELD, NO_YIELD_FROM, TOO_DEEP,
+                                 NOT_COMPILED})
 
 # The guard each operator is rewritten to call; guards.GUARDS says what each name stands for.
 _GUARDED_BINOPS: Final[dict[type[ast.operator], str]] = {
@@ -52,24 +63,24 @@ class _DiagramPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus size guards, budget checkpoints and clearer refusals."""
 
     def visit_Import(self, node: ast.Import) -> ast.AST:
-        self.error(node, "imports are not allowed in diagram code")
+        self.error(node, NO_IMPORTS)
         return node
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
-        self.error(node, "imports are not allowed in diagram code")
+        self.error(node, NO_IMPORTS)
         return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        self.error(node, "class definitions are not allowed in diagram code")
+        self.error(node, NO_CLASSES)
         return node
 
     def visit_Yield(self, node: ast.Yield) -> ast.AST:
         # A suspended generator's finally block could run later, outside any time budget.
-        self.error(node, "generators (yield) are not allowed in diagram code")
+        self.error(node, NO_YIELD)
         return node
 
     def visit_YieldFrom(self, node: ast.YieldFrom) -> ast.AST:
-        self.error(node, "generators (yield from) are not allowed in diagram code")
+        self.error(node, NO_YIELD_FROM)
         return node
 
     def visit_Constant(self, node: ast.Constant) -> Any:
@@ -138,14 +149,14 @@ def compile_code(mode: str, source: str) -> Compiled:
     try:
         result = compiler(source, filename=DIAGRAM_FILENAME, policy=_DiagramPolicy)
     except (RecursionError, MemoryError):
-        return None, ((None, "the code is nested too deeply"),)
+        return None, ((None, TOO_DEEP),)
     except SyntaxError as exc:  # raised by compile() itself, e.g. 'return' outside a function
         return None, ((exc.lineno, exc.msg),)
     except ValueError as exc:
         return None, ((None, str(exc)),)
     if result.errors or result.code is None:
         return None, tuple(_parse_error(error) for error in result.errors) or (
-            (None, "the code does not compile"),
+            (None, NOT_COMPILED),
         )
     return result.code, ()
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
+from engine.errors import Message
 from engine.sandbox.errors import SandboxError, SandboxLimitExceeded
 
 MIB: Final = 1024 * 1024
@@ -113,18 +114,24 @@ SETTINGS: Final = {
 
 
 def _exceeded(limit: str, limits: Limits) -> SandboxLimitExceeded:
+    cpu, wall = f"{limits.cpu_seconds:g}", f"{limits.wall_seconds:g}"
     what = {
-        "memory": f"used more than {limits.memory_mb} MiB of memory",
-        "cpu": f"used more than {limits.cpu_seconds:g} s of CPU time",
-        "wall": f"ran longer than {limits.wall_seconds:g} s",
-        "workers": f"waited {limits.wall_seconds:g} s for a free sandbox worker "
-                   f"(all {limits.workers} busy)",
-        "crash": "made its sandbox worker crash (most likely out of memory)",
+        "memory": Message("used more than %(mib)s MiB of memory", mib=limits.memory_mb),
+        "cpu": Message("used more than %(seconds)s s of CPU time", seconds=cpu),
+        "wall": Message("ran longer than %(seconds)s s", seconds=wall),
+        "workers": Message("waited %(seconds)s s for a free sandbox worker (all %(workers)s "
+                           "busy)", seconds=wall, workers=limits.workers),
+        "crash": Message("made its sandbox worker crash (most likely out of memory)"),
     }[limit]
-    stopped = "" if limit == "workers" else " and was stopped"
-    return SandboxLimitExceeded(
-        f"diagram code {what}{stopped} (limit: {limit}, setting {SETTINGS[limit]}); "
-        "simplify the expression or script in the diagram", limit)
+    if limit == "workers":
+        message = Message("diagram code %(what)s (limit: %(limit)s, setting %(setting)s); "
+                          "simplify the expression or script in the diagram",
+                          what=what, limit=limit, setting=SETTINGS[limit])
+    else:
+        message = Message("diagram code %(what)s and was stopped (limit: %(limit)s, setting "
+                          "%(setting)s); simplify the expression or script in the diagram",
+                          what=what, limit=limit, setting=SETTINGS[limit])
+    return SandboxLimitExceeded(message, limit)
 
 
 class _Zygote:
