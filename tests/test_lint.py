@@ -195,6 +195,16 @@ CASES = [
 ]
 
 
+def test_the_documented_table_lists_every_rule_with_its_bpmnlint_level():
+    text = (ROOT / "docs" / "bpmn-support.md").read_text(encoding="utf-8")
+    section = text.split("## Lint rules", 1)[1]
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warn) \|", section, re.MULTILINE))
+    assert rows == {rule.name: rule.bpmnlint_level for rule in RULES}
+    refused = {name for name, line in re.findall(r"^\| `([a-z-]+)` \|(.*)$", section,
+                                                  re.MULTILINE) if "not run on a unit" in line}
+    assert refused == {rule.name for rule in RULES if rule.refused}
+
+
 def test_every_rule_of_the_set_has_a_case_here():
     assert sorted(rule for rule, _, _ in CASES) == sorted(rule.name for rule in RULES)
     assert len(RULES) == 26
