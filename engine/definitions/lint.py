@@ -80,6 +80,7 @@ class Model:
                     self.by_id.setdefault(node.get("id"), node)
             elif node.tag in shape_tags and node.get("bpmnElement"):
                 self.shapes.setdefault(node.get("bpmnElement"), node)
+        self._drawn: set[str] | None = None  # shapes' element ids, prefixes dropped
         self.incoming: dict[str, list[Any]] = defaultdict(list)
         self.outgoing: dict[str, list[Any]] = defaultdict(list)
         for flow in self.by_kind["sequenceFlow"]:
@@ -97,9 +98,9 @@ class Model:
         return self.outgoing.get(node.get("id") or "\0", [])
 
     def has_shape(self, element_id: str) -> bool:
-        return element_id in self.shapes or (
-            ":" not in element_id and any(ref.rpartition(":")[2] == element_id
-                                          for ref in self.shapes if ":" in ref))
+        if self._drawn is None:
+            self._drawn = set(self.shapes) | {ref(r) for r in self.shapes}
+        return element_id in self._drawn
 
 
 def definitions(node: Any) -> list[Any]:
