@@ -115,6 +115,7 @@ class Finding:
     element_id: str | None
     severity: str  # "error" stops a deployment, "warning" does not
     message: str
+    rule: str | None = None  # the lint rule that found it (engine/definitions/lint.py)
 
     def as_dict(self) -> dict[str, str | None]:
         return {

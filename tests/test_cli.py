@@ -48,10 +48,15 @@ def files(tmp_path):
 
 def test_validate_prints_findings_and_exits_one(cli, files):
     good, bad = files
-    assert cli("validate", str(good), "--json") == {"valid": True, "findings": []}
+    clean = cli("validate", str(good), "--json")
+    assert clean["valid"] is True
+    assert {f["severity"] for f in clean["findings"]} <= {"warning"}  # lint rules' warnings
+    said = cli("validate", str(good)).stdout.splitlines()
+    assert said[0] == "valid"  # and then the warnings, which a designer should read
+    assert "case.bpmn [start] warning: [label-required] start has no label;" in "\n".join(said)
     result = cli("validate", str(bad), "--json", code=1)
     assert result["valid"] is False
-    finding = result["findings"][0]
+    [finding] = [f for f in result["findings"] if f["severity"] == "error"]
     assert finding["file"] == "bad.bpmn" and finding["element_id"] == "t"
     assert finding["severity"] == "error" and "quote" in finding["message"]
 

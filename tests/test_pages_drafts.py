@@ -124,6 +124,13 @@ def test_validate_answers_findings_with_the_element_in_the_visitors_language(sit
     assert body["valid"] is False
     assert any(f["element_id"] == "work" and f["file"] == "small.bpmn"
                and f["severity"] == "error" and f["message"] for f in body["findings"])
+    # bpmnlint's recommended rules (engine/definitions/lint.py): a warning on its element
+    linted = post_json(site, url, {"files": {"small.bpmn": SMALL}}).get_json()
+    assert linted["valid"] is True
+    assert {"file": "small.bpmn", "element_id": "start", "severity": "warning",
+            "message": "[label-required] start tidak punya label; beri nama yang memberi tahu "
+            "pembaca apa yang dilakukan atau diputuskannya (ubah namanya, jangan id-nya).",
+            } in linted["findings"]
     refused = post_json(site, url, {"files": {"a.txt": "x"}})
     assert refused.status_code == 422
     assert "a.txt" in refused.get_json()["error"]["message"]
@@ -132,6 +139,9 @@ def test_validate_answers_findings_with_the_element_in_the_visitors_language(sit
     site.get("/language/en", expect=302)
     refused = post_json(site, url, {"files": {"a.txt": "x"}})
     assert "A draft holds" in refused.get_json()["error"]["field_errors"]["files.a.txt"]
+    linted = post_json(site, url, {"files": {"small.bpmn": SMALL}}).get_json()
+    assert any(f["element_id"] == "start" and f["message"].startswith(
+        "[label-required] start has no label;") for f in linted["findings"])
 
 
 # The engine's own findings, each of a different stage: the policy on Spiff's specs, the

@@ -165,9 +165,9 @@ def validate(ctx: CliContext, files: tuple[str, ...], process_id: str | None,
     findings = ctx.engine.validate(list(files), process_id=process_id)
     errors = [f for f in findings if f.severity == "error"]
     document = {"valid": not errors, "findings": [f.as_dict() for f in findings]}
-    emit(document, as_json, lambda d: "valid" if d["valid"] else "\n".join(
+    emit(document, as_json, lambda d: "\n".join((["valid"] if d["valid"] else []) + [
         f"{f['file']} [{f['element_id'] or '-'}] {f['severity']}: {f['message']}"
-        for f in d["findings"]))
+        for f in d["findings"]]))  # warnings (lint rules) also when valid
     if errors:
         sys.exit(EXIT_FINDINGS)
 

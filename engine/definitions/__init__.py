@@ -4,6 +4,8 @@
 names the file, the element (when the problem belongs to one) and what to change. The checks
 run in stages, a later one only when the earlier ones found no error: reading the files
 (`files`), their structure (`structure`), Spiff's parse, then the engine's policy (`policy`).
+Each BPMN file is also linted (`lint`: bpmnlint's recommended rules) whatever else was found;
+those findings are warnings and never stop a deployment.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from engine.definitions.files import (
     read_xml,
     schema_findings,
 )
+from engine.definitions.lint import lint_bpmn
 from engine.definitions.policy import PolicyChecker, TaskMeta
 from engine.definitions.structure import (
     check_calls,
@@ -206,10 +209,12 @@ def _add_bpmn(parser: SpiffBpmnParser, tree: Any, filename: str,
             "2.0 XML", element=name.localname, namespace=name.namespace or Message("(none)"),
             expected=BPMN_NS)))
         return
+    lints = lint_bpmn(tree, filename)
     VALIDATOR.preprocess(tree)
     findings = schema_findings(VALIDATOR.validator, tree, filename, "BPMN 2.0")
     findings += check_unsupported(tree, filename)
     findings += check_references(tree, filename)
+    findings += lints
     for finding in findings:
         add(finding)
     if any(f.severity == "error" for f in findings):
