@@ -17,21 +17,16 @@ from typing import Any
 from flask import jsonify, render_template, request
 
 from web import auth
-from web.i18n import gettext, say
+from web.i18n import say
 from web.pages import pages
 from web.pages.common import domain, field_messages
+from web.pages.studio_ops import int_arg
 from workflows.errors import Invalid
 from workflows.studio import READERS
 
 
 def _version_arg(name: str, errors: dict[str, str]) -> int | None:
-    text = (request.args.get(name) or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or not 0 < int(text) <= 1_000_000:
-        errors[name] = gettext("%(name)s must be a whole number from 1", name=name)
-        return None
-    return int(text)
+    return int_arg(request.args, name, errors)
 
 
 def _versions_asked() -> tuple[int | None, int | None, dict[str, str]]:

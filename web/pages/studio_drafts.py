@@ -34,6 +34,7 @@ from web.pages import pages
 from web.pages.common import domain, field_messages
 from web.pages.studio_impact import findings_of
 from web.pages.studio_impact import render as render_impact
+from web.pages.studio_ops import deployed
 from workflows.diagram_ids import PROCESS_ID
 from workflows.drafts import MAX_FILE_BYTES, Draft
 from workflows.errors import DomainError, Invalid
@@ -190,15 +191,7 @@ def studio_draft_deploy(draft_id: int) -> Any:
                                language=current_language(), max_mb=MAX_FILE_BYTES >> 20,
                                form_error=say(exc.message), form_errors=field_messages(exc),
                                deploy_note=note), exc.status
-    if done["created"]:
-        flash(gettext("Version %(version)s is deployed. New reports start on it; running "
-                      "ones stay on their version until you migrate them.",
-                      version=done["version"]), "success")
-    else:
-        flash(gettext("These files are identical to version %(version)s: nothing new was "
-                      "deployed.", version=done["version"]), "info")
-    return redirect(url_for("pages.studio_version", process_id=done["process_id"],
-                            version=done["version"]), 303)
+    return deployed(done)
 
 
 @pages.post("/studio/drafts/<int:draft_id>/try")

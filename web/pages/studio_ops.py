@@ -34,7 +34,7 @@ from workflows.studio import (
 )
 
 
-def _int_arg(args: Mapping[str, str], name: str, errors: dict[str, str]) -> int | None:
+def int_arg(args: Mapping[str, str], name: str, errors: dict[str, str]) -> int | None:
     """An optional whole-number parameter; a bad one is named in `errors`."""
     text = (args.get(name) or "").strip()
     if not text:
@@ -81,6 +81,11 @@ def studio_deploy(process_id: str) -> Any:
     except Invalid as exc:
         return render_versions(process_id, 422, field_messages(exc), note=note,
                                message=say(exc.message))
+    return deployed(done)
+
+
+def deployed(done: dict[str, Any]) -> Any:
+    """Say what a deploy did (a new version, or none: identical files), on its version."""
     if done["created"]:
         flash(gettext("Version %(version)s is deployed. New reports start on it; running "
                       "ones stay on their version until you migrate them.",
@@ -129,8 +134,8 @@ def _json(found: dict[str, Any]) -> Any:
 @auth.login_required(*READERS)
 def studio_instances() -> Any:
     errors: dict[str, str] = {}
-    version = _int_arg(request.args, "version", errors)
-    page = _int_arg(request.args, "page", errors)
+    version = int_arg(request.args, "version", errors)
+    page = int_arg(request.args, "page", errors)
     found = domain().studio.instances(
         auth.current_user(), process_id=(request.args.get("process") or "").strip()[:200],
         version=version, q=request.args.get("q"), page=page)
@@ -205,8 +210,8 @@ def studio_migrate() -> Any:
     form = request.form
     errors: dict[str, str] = {}
     process_id = (form.get("process") or "").strip()[:200]
-    to_version = _int_arg(form, "to_version", errors)
-    from_version = _int_arg(form, "from_version", errors)
+    to_version = int_arg(form, "to_version", errors)
+    from_version = int_arg(form, "from_version", errors)
     chosen: list[int] | None = None
     if form.get("scope") == "selected":
         chosen = [int(v) for v in form.getlist("instance") if v.isdigit() and len(v) < 19]
