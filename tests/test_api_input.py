@@ -175,7 +175,7 @@ def test_the_openapi_document_says_what_the_server_accepts(regency):
     assert notifications["parameters"][0]["schema"] == {"type": "boolean"}
     assert "400" in notifications["responses"]
     assert "422" in paths["/complaints"]["post"]["responses"]
-    action = paths["/complaints/{tracking_number}/actions/{action}"]["post"]["responses"]
+    action = paths["/complaints/{tracking_number}/actions/verify"]["post"]["responses"]
     assert {"403", "404", "409", "422"} <= set(action)
     attachment = paths["/complaints/{tracking_number}/attachments/{attachment_id}"]["get"]
     ids = {p["name"]: p["schema"] for p in attachment["parameters"]}
