@@ -52,8 +52,8 @@ def sign_in(page: Any, live: LiveApp, username: str) -> None:
     page.goto(f"{live.url}/login")
     page.fill("#f-username", username)
     page.fill("#f-password", PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the post and the page it leads to, before going on
+        page.get_by_role("button", name="Masuk").click()
     assert "/login" not in page.url, page.content()[:2000]
 
 

@@ -79,8 +79,8 @@ def test_a_designer_changes_the_lifecycle_tries_deploys_and_migrates(
     page.goto(draft_url)
     page.click("#draft-try-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/studio/try/[0-9a-f]+.*"))
-    page.click("#try-new-report button[type=submit]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#try-new-report button[type=submit]")
     budget = page.locator("tr.try-sla[data-step='verification'] td").nth(1)
     assert budget.inner_text().strip() in ("2", "2.0")
     screenshot(page, "tried")
@@ -107,8 +107,8 @@ def test_a_designer_changes_the_lifecycle_tries_deploys_and_migrates(
     row = page.locator("#migration-report tr", has_text=before)
     row.locator("input[type=checkbox]").check()
     page.fill("#migration-report #f-note", "Ke versi 2")
-    page.click("#migration-report button[value=apply]")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("#migration-report button[value=apply]")
     screenshot(page, "migrated")
     live.regency.act(before, "verify", as_="admin.kominfo")
     assert live.regency.report(before)["status"] == "VERIFIED"
