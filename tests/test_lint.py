@@ -18,9 +18,9 @@ from engine.definitions import SourceFile, parse_unit
 from engine.definitions.files import read_xml
 from engine.definitions.lint import BY_NAME, RULES, Model, lint_bpmn
 from engine.sandbox import Sandbox
+from tests.miwg import SUITE
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "bpmn-miwg"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 NS = ('xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
       'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
