@@ -3,7 +3,8 @@
 from alembic import context
 
 import workflows.draft_models  # the studio's drafts table, on the metadata too
-import workflows.models  # noqa: F401 - registers the domain tables on the metadata
+import workflows.models  # registers the domain tables on the metadata
+import workflows.poster_models  # noqa: F401 - the QR posters table, on the metadata too
 from engine.store import make_db_engine, metadata
 
 config = context.config

@@ -28,6 +28,7 @@ from workflows.figures import Figures
 from workflows.impact import Impact
 from workflows.lifecycle import LifecycleHost
 from workflows.operations import Operations
+from workflows.posters import Posters
 from workflows.reports import Reports
 from workflows.scratch import Scratch
 from workflows.storage import Storage
@@ -55,6 +56,7 @@ class Domain:
         self.studio = Studio(self.context)
         self.drafts = Drafts(self.context, self.studio)
         self.impact = Impact(self.context)
+        self.posters = Posters(self.context)
         # Scratch runs (try before deploy): beside the evidence files unless configured.
         self.scratch = Scratch(self.context, scratch_dir or storage.root.parent / "scratch")
 

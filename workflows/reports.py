@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, documents, images, places, throttle
+from workflows import access, documents, images, places, posters, throttle
 from workflows import diagram_ids as ids
 from workflows.actions import ADMIN, Verbs, load_report, translate_engine_errors
 from workflows.context import Context
@@ -90,8 +90,10 @@ class Reports:
 
     @translate_engine_errors
     def submit(self, payload: Mapping[str, Any], uploads: list[Upload] | None = None, *,
-               channel: str = "web", language: str = "id") -> dict[str, Any]:
-        """File a report; returns the tracking number, the secret (shown once) and status."""
+               channel: str = "web", language: str = "id", poster: str | None = None
+               ) -> dict[str, Any]:
+        """File a report; returns the tracking number, the secret (shown once) and status.
+        `poster`: the QR poster it was filed through, counted in the same transaction."""
         ctx = self.ctx
         uploads = list(uploads or [])
         fields = check_submission(payload, ctx.config)
@@ -129,6 +131,8 @@ class Reports:
             session.add(ComplaintEvent(
                 complaint_id=complaint.id, at=now, actor=COMPLAINANT, kind="submitted",
                 status_to=ids.STATUS_SUBMITTED, text=None, public=True))
+            if poster:
+                posters.count_report(session, poster)
             return {"tracking_number": tracking, "complaint_id": complaint.id}
 
         start_data = {

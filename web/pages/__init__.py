@@ -4,6 +4,7 @@
 - public: the citizen's report form and receipt; tracking: the tracking pages (no login).
 - staff: the officer's worklist and the list of reports; case: the case page and its actions.
 - officers: what the officers' pages share.
+- posters: the QR posters of the regency administrator and the liaison officers.
 - supervision: the SLA board and the escalation inbox.
 - statistics: the supervisors' dashboard and the public Statistik page.
 - studio: the process designers' studio; studio_drafts: its drafts and the modeler page;
@@ -26,6 +27,7 @@ pages = Blueprint("pages", __name__)
 from web.pages import (  # noqa: E402,F401
     case,
     common,
+    posters,
     public,
     staff,
     statistics,

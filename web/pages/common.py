@@ -30,6 +30,7 @@ STAFF_NAV = (
     ("pages.board", N_("SLA board"), ("supervisor", "regency_admin", "system_admin")),
     ("pages.dashboard", N_("Dashboard"), ("supervisor", "regency_admin", "system_admin")),
     ("pages.studio_home", N_("Studio"), ("process_designer", "regency_admin")),
+    ("pages.posters", N_("QR posters"), ("regency_admin", "liaison_officer")),
 )
 PUBLIC_NAV = (
     ("pages.report_form", N_("File a report")),

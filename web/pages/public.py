@@ -1,8 +1,11 @@
 """The citizen's pages, no account needed: the report form and its receipt, and what the
 tracking pages (web/pages/tracking.py) share with them.
 
-- /lapor (GET, POST): the report form. `?via=qr` marks the channel "qr" (a QR poster), and
-  may prefill `lat`, `lon`, `alamat`, `kelurahan`, `kecamatan`. A filing is
+- /lapor (GET, POST): the report form. `?poster=<code>` opens it through a QR poster
+  (workflows/posters.py): the scan is counted, the poster's agency is named and its place
+  and coordinates filled in, the channel is "qr" and the filing is counted on the poster.
+  `?via=qr` marks the channel "qr" too, and may prefill `lat`, `lon`, `alamat`,
+  `kelurahan`, `kecamatan`. A filing is
   POST-redirect-GET to the receipt.
 - /lapor/terima/<tracking>: the receipt. The secret travels from the POST to this page in
   the session and is shown once; a reload shows the number only.
@@ -309,7 +312,7 @@ def translate_errors(exc: Invalid, values: Mapping[str, Any],
 def render_report_form(form: ReportForm, values: Mapping[str, Any],
                        errors: Mapping[str, str] | None = None, via: str = "web",
                        notice: str | None = None, files_dropped: bool = False,
-                       status: int = 200) -> Any:
+                       status: int = 200, poster: Any = None, poster_code: str = "") -> Any:
     config = domain().config
     site = settings()
     categories = [(key, CATEGORY_LABELS.get(key, {"id": key, "en": key})) for key in CATEGORIES]
@@ -324,7 +327,8 @@ def render_report_form(form: ReportForm, values: Mapping[str, Any],
         map_center=f"{site.map_center[0]},{site.map_center[1]}",
         max_files=config.max_attachments,
         max_mb=config.max_attachment_bytes // (1024 * 1024), accepted_files=ACCEPTED_FILES,
-        today=form.today.isoformat(),
+        today=form.today.isoformat(), poster=poster, poster_code=poster_code,
+        location_filled=bool(values.get("latitude") or values.get("address")),
     ), status
 
 
@@ -349,20 +353,45 @@ def qr_prefill(args: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:
     return values, notice
 
 
+def poster_prefill(code: str) -> tuple[dict[str, Any], Any]:
+    """A scanned poster (counted as a scan): its place as form values, and the poster."""
+    poster = domain().posters.scan(code)
+    if poster is None:
+        return {}, None
+    values: dict[str, Any] = {}
+    if poster.latitude is not None and poster.longitude is not None:
+        values["latitude"] = f"{poster.latitude:.6f}"
+        values["longitude"] = f"{poster.longitude:.6f}"
+    if poster.place_name:
+        values["address"] = poster.place_name[:300]
+    return values, poster
+
+
 @pages.route("/lapor", methods=["GET", "POST"])
 @no_referrer
 def report_form() -> Any:
-    via = "qr" if request.values.get("via") == "qr" else "web"
+    poster_code = (request.values.get("poster") or "").strip()[:40]
+    via = "qr" if request.values.get("via") == "qr" or poster_code else "web"
     form = domain().reports.report_form()
     if request.method == "GET":
-        values, notice = qr_prefill(request.args) if via == "qr" else ({}, None)
-        return render_report_form(form, values, via=via, notice=notice)
+        values: dict[str, Any] = {}
+        notice = poster = None
+        if poster_code:
+            values, poster = poster_prefill(poster_code)
+            if poster is None:
+                notice = gettext("This QR code is not known (any more). You can still file "
+                                 "your report: tap the place on the map or type the address.")
+        elif via == "qr":
+            values, notice = qr_prefill(request.args)
+        return render_report_form(form, values, via=via, notice=notice, poster=poster,
+                                  poster_code=poster_code if poster else "")
     payload, values, errors = read_report_form(request.form, form.today)
     uploads = read_uploads()
     if not errors:
         try:
             receipt = domain().reports.submit(payload, uploads, channel=via,
-                                              language=current_language())
+                                              language=current_language(),
+                                              poster=poster_code or None)
         except Invalid as exc:
             errors = translate_errors(exc, values)
             if "attachments" not in errors:
@@ -381,7 +410,7 @@ def report_form() -> Any:
         errors.update(file_errors(uploads))
         errors.pop("form", None)
     return render_report_form(form, values, errors, via=via, files_dropped=bool(uploads),
-                              status=422)
+                              status=422, poster_code=poster_code)
 
 
 @pages.get("/lapor/terima/<tracking>")
