@@ -2,8 +2,6 @@
 
 from alembic import context
 
-import workflows.draft_models  # the studio's drafts table, on the metadata too
-import workflows.models  # noqa: F401 - registers the domain tables on the metadata
 from engine.store import make_db_engine, metadata
 
 config = context.config

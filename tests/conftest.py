@@ -14,8 +14,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import migrations
-import workflows.draft_models  # the studio's drafts table, on the metadata too
-import workflows.models  # noqa: F401 - the domain tables are truncated too
 from engine import Engine, FrozenClock
 from engine.store import metadata
 

@@ -7,8 +7,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import migrations
-import workflows.draft_models  # the studio's drafts table, on the metadata too
-import workflows.models  # noqa: F401 - the domain tables are on the metadata too
 from engine.store import make_db_engine, metadata
 from tests.conftest import BACKENDS, PostgresDatabase
 
