@@ -2,6 +2,9 @@
 
 from alembic import context
 
+import workflows.draft_models  # the studio's drafts table, on the metadata too
+import workflows.models  # registers the domain tables on the metadata
+import workflows.open311_models  # noqa: F401 - the Open311 keys and tokens too
 from engine.store import make_db_engine, metadata
 
 config = context.config

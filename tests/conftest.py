@@ -14,6 +14,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import migrations
+import workflows.draft_models  # the studio's drafts table, on the metadata too
+import workflows.models  # the domain tables are truncated too
+import workflows.open311_models  # noqa: F401 - the Open311 keys and tokens too
 from engine import Engine, FrozenClock
 from engine.store import metadata
 

@@ -7,6 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import migrations
+import workflows.draft_models  # the studio's drafts table, on the metadata too
+import workflows.models  # the domain tables are on the metadata too
+import workflows.open311_models  # noqa: F401 - the Open311 keys and tokens too
 from engine.store import make_db_engine, metadata
 from tests.conftest import BACKENDS, PostgresDatabase
 
