@@ -194,3 +194,27 @@ def test_keys_are_stored_hashed_and_listed_without_the_key(server):
         from workflows.open311_models import Open311Key
         hashes = list(session.scalars(select(Open311Key.key_hash)))
     assert server.key not in hashes and len(hashes[0]) == 64
+
+
+def test_the_cli_creates_lists_and_revokes_keys(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    monkeypatch.setenv("ADUAN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(main, [*args, "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    run("db", "upgrade")
+    created = run("open311", "keys", "create", "aplikasi warga", "--by", "admin.kominfo")
+    assert len(created["key"]) >= 32 and created["created_by"] == "admin.kominfo"
+    listed = run("open311", "keys", "list")
+    assert listed == [{k: v for k, v in created.items() if k != "key"}]
+    assert run("open311", "keys", "revoke", str(created["id"]))["revoked_at"]
+    assert run("open311", "keys", "list")[0]["revoked_at"]
