@@ -472,7 +472,7 @@ def migrate(ctx: CliContext, process_id: str, to_version: int, from_version: int
 
 
 # The administration's commands (accounts, calendar, operations, serving) register on `main`.
-from web import cli_admin  # noqa: E402,F401
+from web import cli_admin, cli_open311  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

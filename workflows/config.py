@@ -39,6 +39,7 @@ class RegencyConfig:
     ombudsman_days: int = 60
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 5
+    open311_requests_per_minute: int = 60  # per Open311 API key (workflows/open311.py)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.ladder if r not in RUNG_LABELS]

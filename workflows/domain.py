@@ -27,6 +27,7 @@ from workflows.drafts import Drafts
 from workflows.figures import Figures
 from workflows.impact import Impact
 from workflows.lifecycle import LifecycleHost
+from workflows.open311 import Open311
 from workflows.operations import Operations
 from workflows.posters import Posters
 from workflows.reports import Reports
@@ -48,6 +49,7 @@ class Domain:
         self.lifecycle = LifecycleHost(engine, config)
         self.reports = Reports(self.context)
         self.tasks = Tasks(self.context)
+        self.open311 = Open311(self.context, self.reports)
         self.supervision = Supervision(self.context, self.reports)
         self.figures = Figures(self.context)
         self.accounts = Accounts(self.context)

@@ -17,7 +17,7 @@ CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", 
               "education", "permits", "social_aid", "other")
 SEVERITIES = ("low", "medium", "high")
 ROAD_STATUSES = ("national", "provincial", "regency", "village")
-CHANNELS = ("web", "qr", "whatsapp", "sms", "api")
+CHANNELS = ("web", "qr", "whatsapp", "sms", "api", "open311")
 
 # Input limits (docs/security.md, "Input limits"): the same on SQLite and PostgreSQL.
 MAX_DEPTH = 64  # levels of nesting of a JSON body; deeper is refused before it is read

@@ -62,6 +62,7 @@ CHANNEL_LABELS = {
     "whatsapp": {"id": "WhatsApp", "en": "WhatsApp"},
     "sms": {"id": "SMS", "en": "SMS"},
     "api": {"id": "API", "en": "API"},
+    "open311": {"id": "Open311", "en": "Open311"},
 }
 CLASSIFICATION_LABELS = {
     "pengaduan": {"id": "Pengaduan", "en": "Complaint"},
