@@ -39,6 +39,10 @@ class RegencyConfig:
     ombudsman_days: int = 60
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 5
+    # Where citizens open their report (links in their messages), e.g. https://aduan.ppu.go.id
+    public_url: str = ""
+    # The notification channels set up (email, sms, whatsapp): what a receipt may promise.
+    reply_channels: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.ladder if r not in RUNG_LABELS]
