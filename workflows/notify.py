@@ -104,7 +104,7 @@ def citizen_note(reason: str | None, language: str, agency_name: str | None = No
         return CITIZEN_REASONS[reason][lang]
     if reason.startswith(DISPOSED_PREFIX.strip()):
         return DISPOSED_NOTE[lang].format(agency=agency_name or AGENCY_IN_CHARGE[lang])
-    if reason and reason[-1] not in ".!?":
+    if reason and reason[-1].isalnum():  # a sentence, before the lines that follow
         reason += "."
     return reason
 
