@@ -99,10 +99,10 @@ def build(database_url: str, clock: FrozenClock, tmp_path: Path) -> Regency:
 
 
 def attach(database_url: str, clock: FrozenClock, tmp_path: Path, tokens: dict[str, str],
-           **settings: Any) -> Regency:
+           config: RegencyConfig | None = None, **settings: Any) -> Regency:
     """The app over a database that already holds a demo regency (a copied template)."""
     engine = Engine(database_url, clock=clock)
-    config = RegencyConfig()
+    config = config or RegencyConfig()
     domain = Domain(engine, config, Storage(tmp_path / "uploads", config.max_attachment_bytes),
                     Passwords.fast())
     app = create_app(settings=Settings(database_url=database_url,

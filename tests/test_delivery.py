@@ -35,8 +35,9 @@ from workflows.models import Outbox, User
 from workflows.notify import to_users
 
 TITLE = "Sampah menumpuk — TPS Nipah‑Nipah"
+LINK = "https://aduan.ppu.example.id/lacak/PPU-2026-000123"
 PAYLOAD = {"tracking_number": "PPU-2026-000123", "title": TITLE,
-           "status_label": "Selesai", "reason": "Sudah diangkut petugas DLH ✓"}
+           "status_label": "Selesai", "reason": "Sudah diangkut petugas DLH ✓", "link": LINK}
 PAYLOAD_EN = {**PAYLOAD, "status_label": "Closed", "reason": "Collected by the DLH crew ✓"}
 WAIT = 10  # seconds a test waits on an event before it fails
 
@@ -191,12 +192,14 @@ def test_an_email_arrives_once_in_the_language_of_its_row(store, clock, smtp_ser
     by_to = {m["To"]: m for m in smtp_server.messages()}
     indonesian, english = by_to["ani@example.org"], by_to["budi@example.org"]
     assert indonesian["Subject"] == "Laporan PPU-2026-000123: Selesai"
-    assert indonesian.get_content().strip() == (
-        f'Status laporan Anda "{TITLE}" kini Selesai. Sudah diangkut petugas DLH ✓')
+    assert indonesian.get_content().strip().replace("\r\n", "\n") == (
+        f'Status laporan Anda "{TITLE}" kini Selesai. Sudah diangkut petugas DLH ✓\n'
+        f"Ikuti laporan Anda: {LINK}")
     assert indonesian["Content-Language"] == "id"
     assert english["Subject"] == "Report PPU-2026-000123: Closed"
-    assert english.get_content().strip() == (
-        f'Your report "{TITLE}" is now Closed. Collected by the DLH crew ✓')
+    assert english.get_content().strip().replace("\r\n", "\n") == (
+        f'Your report "{TITLE}" is now Closed. Collected by the DLH crew ✓\n'
+        f"Follow your report: {LINK}")
     assert english["Content-Language"] == "en"
     for message in (indonesian, english):
         assert message["From"] == "aduan@ppukab.go.id"
@@ -286,7 +289,7 @@ def test_a_whatsapp_message_is_posted_once_in_the_cloud_api_shape(store, clock, 
         "text": {"preview_url": False,
                  "body": "Laporan PPU-2026-000123: Selesai\n"
                          f'Status laporan Anda "{TITLE}" kini Selesai. '
-                         "Sudah diangkut petugas DLH ✓"},
+                         f"Sudah diangkut petugas DLH ✓\nIkuti laporan Anda: {LINK}"},
     }
     state = row(store, outbox_id)
     assert state["status"] == "sent"
@@ -308,7 +311,8 @@ def test_an_sms_goes_to_the_gateway_with_basic_auth_and_a_normalised_number(stor
     assert request["json"] == {
         "to": "6281234567890",
         "message": "Report PPU-2026-000123: Closed\n"
-                   f'Your report "{TITLE}" is now Closed. Collected by the DLH crew ✓'}
+                   f'Your report "{TITLE}" is now Closed. Collected by the DLH crew ✓\n'
+                   f"Follow your report: {LINK}"}
     assert row(store, outbox_id)["provider_id"] == "98765"
 
 

@@ -35,7 +35,8 @@ def build_domain(settings: Settings, engine: Engine | None = None) -> Domain:
     engine = engine or settings.make_engine()
     config = RegencyConfig(tracking_prefix=settings.tracking_prefix, ladder=settings.ladder,
                            rung_budget_days=settings.rung_budget_days,
-                           timezone=settings.timezone)
+                           timezone=settings.timezone, public_url=settings.public_url,
+                           reply_channels=settings.reply_channels())
     decoder = Decoder(settings.photo_max_megapixels, settings.photo_decode_slots)
     storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes, decoder)
     return Domain(engine, config, storage, settings.passwords(),

@@ -67,6 +67,8 @@ class Settings:
     sms_username: str = ""
     sms_password: str = field(default="", repr=False)
     notification_max_attempts: int = 6
+    # The address citizens reach the site at: the link in their messages (docs/channels.md).
+    public_url: str = ""
     clock_offset_seconds: float = 0.0
     timer_lease_seconds: float = 60.0
     upload_dir: str = str(Path("instance") / "uploads")
@@ -128,6 +130,7 @@ class Settings:
             sms_url=env.get("ADUAN_SMS_URL", ""),
             sms_username=env.get("ADUAN_SMS_USERNAME", ""),
             sms_password=env.get("ADUAN_SMS_PASSWORD", ""),
+            public_url=env.get("ADUAN_PUBLIC_URL", "").strip(),
             notification_max_attempts=int(env.get("ADUAN_NOTIFICATION_MAX_ATTEMPTS", "6")),
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
             timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
@@ -146,6 +149,12 @@ class Settings:
             argon2_parallelism=int(env.get("ADUAN_ARGON2_PARALLELISM", "4")),
             proxy_hops=_hops(env.get("ADUAN_PROXY_HOPS", "0")),
         )
+
+    def reply_channels(self) -> frozenset[str]:
+        """The notification channels set up (web/notifications.py builds their adapters)."""
+        return frozenset(name for name, setting in (
+            ("email", self.smtp_host), ("whatsapp", self.whatsapp_url), ("sms", self.sms_url))
+            if setting)
 
     def clock(self) -> Any:
         """The system clock, or a drill's shifted one (only with ADUAN_ALLOW_TIME_TRAVEL=1)."""

@@ -40,6 +40,10 @@ class RegencyConfig:
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 5
     open311_requests_per_minute: int = 60  # per Open311 API key (workflows/open311.py)
+    # Where citizens open their report (links in their messages), e.g. https://aduan.ppu.go.id
+    public_url: str = ""
+    # The notification channels set up (email, sms, whatsapp): what a receipt may promise.
+    reply_channels: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.ladder if r not in RUNG_LABELS]

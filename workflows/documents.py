@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from workflows import access, readcache
+from workflows import access, notify, readcache
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
@@ -125,7 +125,11 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
         "confidential": complaint.confidential,
         "channel": complaint.channel,
         "reporter": {"name": complaint.reporter_name, "email": complaint.reporter_email,
-                     "phone": complaint.reporter_phone} if identity else None,
+                     "phone": complaint.reporter_phone,
+                     "contact_channel": complaint.contact_channel} if identity else None,
+        # the channels the citizen is really told by (set up here), for the receipt
+        "replies": notify.reply_channels(complaint, config.reply_channels) if identity
+        else None,
         "agency": agency_document(session, complaint.agency_id),
         "unit": agency_document(session, complaint.unit_id),
         "created_at": iso(complaint.created_at),

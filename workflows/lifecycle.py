@@ -137,10 +137,10 @@ class LifecycleHost:
                                    status_to=status, text=reason or None, public=True))
         if before != status:
             language = complaint.language if complaint.language in ("id", "en") else "id"
-            notify.to_complainant(session, complaint, "status_changed", operation.now, {
-                "tracking_number": complaint.tracking_number, "title": complaint.title,
-                "status": status, "status_label": ids.STATUS_LABELS[status][language],
-                "reason": reason or ""})
+            notify.to_complainant(session, complaint, "status_changed", operation.now,
+                                  notify.status_payload(session, complaint,
+                                                        ids.STATUS_LABELS[status][language],
+                                                        reason or "", self.config.public_url))
 
     def assign_agency(self, agency_code: str, role: str = "opd") -> None:
         """The agency (or, with role "unit", the unit) that now holds the report."""

@@ -79,8 +79,7 @@ class Complaint(Base):
         Index("ix_complaint_status", "status"),
         Index("ix_complaint_agency_status", "agency_id", "status"),
         Index("ix_complaint_created_at", "created_at"),
-        # The statistics (workflows/stats/queries.py): reports still open by date of receipt (the
-        # Ombudsman's 60 days).
+        # Statistics (workflows/stats/queries.py): open reports by date of receipt (60 days).
         Index("ix_complaint_open_created_at", "created_at", "id", "agency_id",
               postgresql_where=text(OPEN_PREDICATE), sqlite_where=text(OPEN_PREDICATE)),
         # The pages (migration 0007): reports a unit holds, for an OPD's `agency OR unit`
@@ -113,6 +112,7 @@ class Complaint(Base):
     reporter_name: Mapped[str | None] = mapped_column(String(200))
     reporter_email: Mapped[str | None] = mapped_column(String(200))
     reporter_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_channel: Mapped[str | None] = mapped_column(String(10))  # sms | whatsapp | email
     language: Mapped[str] = mapped_column(String(5), default="id")
     status: Mapped[str] = mapped_column(String(20))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))

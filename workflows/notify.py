@@ -10,20 +10,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows import groups as task_groups
-from workflows.models import Agency, Complaint, Outbox, User
+from workflows.models import Agency, Complaint, ComplaintEvent, Outbox, User
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    # To citizens: their words only, never an internal event name or agency code; the
+    # agency's answer and the tracking link are added by render() (CITIZEN_LINES).
     "status_changed": {
         "id": ("Laporan {tracking_number}: {status_label}",
-               "Status laporan Anda \"{title}\" kini {status_label}. {reason}"),
+               "Status laporan Anda \"{title}\" kini {status_label}. {note}"),
         "en": ("Report {tracking_number}: {status_label}",
-               "Your report \"{title}\" is now {status_label}. {reason}"),
+               "Your report \"{title}\" is now {status_label}. {note}"),
     },
     "info_requested": {
         "id": ("Laporan {tracking_number} perlu informasi tambahan",
-               "Mohon lengkapi laporan Anda: {reason}. Batas waktu: {due_local}."),
+               "Mohon lengkapi laporan Anda: {note} Batas waktu: {due_local}."),
         "en": ("Report {tracking_number} needs more information",
-               "Please complete your report: {reason}. Deadline: {due_local}."),
+               "Please complete your report: {note} Deadline: {due_local}."),
     },
     "task_assigned": {
         "id": ("Tugas baru: {task_title} ({tracking_number})",
@@ -56,11 +58,72 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+CITIZEN_TEMPLATES = frozenset({"status_changed", "info_requested"})
+
+# Lines added to a citizen's message when the payload has the value.
+CITIZEN_LINES: dict[str, dict[str, str]] = {
+    "answer": {"id": "Jawaban instansi: {answer}", "en": "The agency's answer: {answer}"},
+    "link": {"id": "Ikuti laporan Anda: {link}", "en": "Follow your report: {link}"},
+    "no_link": {"id": "Ikuti laporan Anda di halaman Lacak Laporan dengan nomor "
+                      "{tracking_number} dan kode rahasia Anda.",
+                "en": "Follow your report on the Track a report page with the number "
+                      "{tracking_number} and your secret code."},
+}
+
+# The reasons the lifecycle writes itself (bpmn/complaint_lifecycle.bpmn), in the citizen's
+# words; an officer's own reason (archive, not our authority, postpone, a question) was
+# written for the citizen and is passed on as it is.
+CITIZEN_REASONS: dict[str, dict[str, str]] = {
+    "information provided": {"id": "Informasi yang diminta sudah Anda tambahkan.",
+                             "en": "You added the information that was asked for."},
+    "interim answer": {"id": "Instansi memberikan jawaban sementara.",
+                       "en": "The agency gave an interim answer."},
+    "final answer": {"id": "Instansi memberikan jawaban akhir.",
+                     "en": "The agency gave its final answer."},
+    "accepted": {"id": "Anda menerima jawaban.", "en": "You accepted the answer."},
+    "unsatisfied": {"id": "Anda menyatakan masalahnya belum selesai.",
+                    "en": "You said the problem is not solved."},
+    "auto": {"id": "Ditutup otomatis: tidak ada tanggapan dalam batas waktu.",
+             "en": "Closed automatically: there was no reply within the time allowed."},
+    "no answer": {"id": "Diarsipkan: informasi yang diminta tidak datang tepat waktu.",
+                  "en": "Archived: the information asked for did not arrive in time."},
+    "resumed": {"id": "Penanganan dilanjutkan.", "en": "Handling has resumed."},
+    "reopened": {"id": "Laporan dibuka kembali.", "en": "The report was reopened."},
+}
+DISPOSED_PREFIX = "disposed to "  # + the agency's code, written by the diagram
+DISPOSED_NOTE = {"id": "Laporan Anda diteruskan ke {agency} untuk ditindaklanjuti.",
+                 "en": "Your report was sent to {agency} to be followed up."}
+AGENCY_IN_CHARGE = {"id": "instansi yang berwenang", "en": "the agency in charge"}
+
+
+def citizen_note(reason: str | None, language: str, agency_name: str | None = None) -> str:
+    """A status change's reason as the citizen reads it."""
+    lang = language if language in ("id", "en") else "id"
+    reason = (reason or "").strip()
+    if reason in CITIZEN_REASONS:
+        return CITIZEN_REASONS[reason][lang]
+    if reason.startswith(DISPOSED_PREFIX.strip()):
+        return DISPOSED_NOTE[lang].format(agency=agency_name or AGENCY_IN_CHARGE[lang])
+    if reason and reason[-1].isalnum():  # a sentence, before the lines that follow
+        reason += "."
+    return reason
+
+
 def render(template: str, language: str, payload: dict[str, Any]) -> tuple[str, str]:
     """Subject and body of a template in a language (Indonesian when unknown)."""
     texts = TEMPLATES[template]
-    subject, body = texts.get(language) or texts["id"]
+    lang = language if language in texts else "id"
+    subject, body = texts[lang]
     values = _Defaulting(payload)
+    if template in CITIZEN_TEMPLATES:
+        if "note" not in payload:  # rows queued before notes: the reason, in citizen words
+            values["note"] = citizen_note(payload.get("reason"), lang)
+        lines = [body.format_map(values).strip()]
+        if payload.get("answer"):
+            lines.append(CITIZEN_LINES["answer"][lang].format_map(values))
+        lines.append(CITIZEN_LINES["link" if payload.get("link") else "no_link"][lang]
+                     .format_map(values))
+        return subject.format_map(values), "\n".join(lines)
     return subject.format_map(values), body.format_map(values).strip()
 
 
@@ -70,15 +133,54 @@ class _Defaulting(dict):
 
 
 def complainant_channels(complaint: Complaint) -> list[tuple[str, str]]:
-    """Where the citizen is told: the channel they used, and email when they gave one."""
+    """Where the citizen is told, whatever channel they filed by: the phone channel they
+    chose (sms or whatsapp; reports from before the choice: the channel they filed by when it
+    was sms or whatsapp), and their e-mail address whenever they gave one."""
     channels: list[tuple[str, str]] = []
-    if complaint.channel == "whatsapp" and complaint.reporter_phone:
-        channels.append(("whatsapp", complaint.reporter_phone))
-    elif complaint.channel == "sms" and complaint.reporter_phone:
-        channels.append(("sms", complaint.reporter_phone))
+    phone_channel = complaint.contact_channel
+    if phone_channel is None and complaint.channel in ("sms", "whatsapp"):
+        phone_channel = complaint.channel
+    if phone_channel in ("sms", "whatsapp") and complaint.reporter_phone:
+        channels.append((phone_channel, complaint.reporter_phone))
     if complaint.reporter_email:
         channels.append(("email", complaint.reporter_email))
     return channels
+
+
+def default_contact_channel(filed_by: str, phone: str | None, email: str | None) -> str | None:
+    """The choice made for a citizen who made none: the phone channel they filed by, else
+    SMS when they gave a phone number, else e-mail when they gave an address."""
+    if phone:
+        return filed_by if filed_by in ("sms", "whatsapp") else "sms"
+    return "email" if email else None
+
+
+def reply_channels(complaint: Complaint, configured: Iterable[str]) -> list[str]:
+    """The channels the citizen will really be told by: theirs that this regency has set up."""
+    ready = set(configured)
+    return [channel for channel, _ in complainant_channels(complaint) if channel in ready]
+
+
+def status_payload(session: Session, complaint: Complaint, status_label: str, reason: str,
+                   public_url: str) -> dict[str, Any]:
+    """What a citizen's status message says: the citizen's words for the reason, the
+    agency's latest answer when the report was just answered, the tracking link."""
+    language = complaint.language if complaint.language in ("id", "en") else "id"
+    agency_name = None
+    if reason.startswith(DISPOSED_PREFIX):
+        agency_name = session.scalars(select(Agency.name).where(
+            Agency.code == reason[len(DISPOSED_PREFIX):].strip())).first()
+    answer = None
+    if reason in ("interim answer", "final answer"):
+        session.flush()  # the answer's event, written in this same transaction
+        answer = session.scalars(select(ComplaintEvent.text).where(
+            ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "respond",
+            ComplaintEvent.public.is_(True)).order_by(ComplaintEvent.id.desc())).first()
+    link = f"{public_url.rstrip('/')}/lacak/{complaint.tracking_number}" if public_url else ""
+    return {"tracking_number": complaint.tracking_number, "title": complaint.title,
+            "status": complaint.status, "status_label": status_label,
+            "note": citizen_note(reason, language, agency_name), "answer": answer or "",
+            "link": link}
 
 
 def to_complainant(session: Session, complaint: Complaint, template: str, now: datetime,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, documents, images, places, posters, throttle
+from workflows import access, documents, images, notify, places, posters, throttle
 from workflows import diagram_ids as ids
 from workflows.actions import ADMIN, Verbs, load_report, translate_engine_errors
 from workflows.context import Context
@@ -97,6 +97,8 @@ class Reports:
         ctx = self.ctx
         uploads = list(uploads or [])
         fields = check_submission(payload, ctx.config)
+        fields["contact_channel"] = fields["contact_channel"] or notify.default_contact_channel(
+            channel, fields["reporter_phone"], fields["reporter_email"])
         if len(uploads) > ctx.config.max_attachments:
             limit = ctx.config.max_attachments
             raise Invalid("at most %(n)s attachments",

@@ -16,6 +16,7 @@ CLASSIFICATIONS = ("pengaduan", "aspirasi", "permintaan_informasi")
 CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
               "education", "permits", "social_aid", "other")
 SEVERITIES = ("low", "medium", "high")
+CONTACT_CHANNELS = ("sms", "whatsapp", "email")  # how a citizen is told (notify.py)
 ROAD_STATUSES = ("national", "provincial", "regency", "village")
 CHANNELS = ("web", "qr", "whatsapp", "sms", "api", "open311")
 
@@ -61,6 +62,13 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
         "reporter_name": {"type": ["string", "null"], "maxLength": 200},
         "reporter_email": {"type": ["string", "null"], "format": "email", "maxLength": 200},
         "reporter_phone": {"type": ["string", "null"], "pattern": r"^\+?[0-9 -]{6,20}$"},
+        "contact_channel": {"enum": [*CONTACT_CHANNELS, None],
+                            "description": "how the citizen is told of changes: sms or "
+                                           "whatsapp (needs reporter_phone) or email (needs "
+                                           "reporter_email); an e-mail address given is "
+                                           "always written to. Default: the channel the "
+                                           "report came by when it is sms or whatsapp, else "
+                                           "sms when a phone is given"},
         "language": {"enum": ["id", "en"], "default": "id"},
     },
     # The rules across fields, for the published schema; check_submission keeps them in its
@@ -316,6 +324,15 @@ def check_submission(payload: Any, config: RegencyConfig) -> dict[str, Any]:
         errors["misconduct"] = Message("only a complaint (pengaduan) can allege misconduct")
     if not data.get("anonymous") and not (data.get("reporter_name") or "").strip():
         errors["reporter_name"] = Message("give your name, or choose to report anonymously")
+    contact = data.get("contact_channel")
+    if contact in ("sms", "whatsapp") and not data.get("reporter_phone"):
+        errors["contact_channel"] = Message(
+            "give a phone number (reporter_phone) to be told by %(channel)s, or choose "
+            "another channel", channel=contact)
+    elif contact == "email" and not data.get("reporter_email"):
+        errors["contact_channel"] = Message(
+            "give an e-mail address (reporter_email) to be told by e-mail, or choose "
+            "another channel")
     if errors:
         raise Invalid("the report has errors: %(errors)s", errors, errors=_joined(errors))
     fields = {
@@ -338,5 +355,6 @@ def check_submission(payload: Any, config: RegencyConfig) -> dict[str, Any]:
         "reporter_name": (data.get("reporter_name") or "").strip() or None,
         "reporter_email": data.get("reporter_email"),
         "reporter_phone": data.get("reporter_phone"),
+        "contact_channel": contact,
     }
     return fields

@@ -88,6 +88,7 @@ FIELD_LABELS = {
     "reporter_name": N_("Your name"),
     "reporter_email": N_("E-mail"),
     "reporter_phone": N_("Phone or WhatsApp number"),
+    "contact_channel": N_("How we tell you"),
     "information": N_("The information asked for"),
     "comment": N_("Comment"),
     "rating": N_("Your rating"),
@@ -95,6 +96,9 @@ FIELD_LABELS = {
     "tracking_number": N_("Tracking number"),
     "secret": N_("Secret code"),
 }
+
+# How a receipt names the channels a citizen is told by (workflows/notify.py).
+REPLY_CHANNEL_NAMES = {"email": N_("e-mail"), "sms": N_("SMS"), "whatsapp": N_("WhatsApp")}
 
 # What to do when the use case refuses a field (its own words are for API clients).
 FIELD_HELP = {
@@ -114,6 +118,8 @@ FIELD_HELP = {
     "reporter_email": N_("Enter an e-mail address such as nama@contoh.id, or leave it empty."),
     "reporter_phone": N_("Enter a phone number of 6 to 20 digits, such as 0812 3456 7890, or "
                          "leave it empty."),
+    "contact_channel": N_("To be told by SMS or WhatsApp, enter your phone number; to be "
+                          "told by e-mail, enter your e-mail address."),
     "information": N_("Write the information asked for (at most 5,000 characters)."),
     "comment": N_("Write a comment of at most 5,000 characters."),
     "rating": N_("Choose a rating from 1 to 5."),
@@ -208,7 +214,7 @@ def read_report_form(form: Mapping[str, str], today: date
     values: dict[str, Any] = {name: text_of(form, name) for name in (
         "classification", "category", "title", "body", "incident_date", "latitude",
         "longitude", "address", "kelurahan", "kecamatan", "reporter_name", "reporter_email",
-        "reporter_phone")}
+        "reporter_phone", "contact_channel")}
     for flag in ("anonymous", "confidential", "misconduct"):
         values[flag] = form.get(flag) in ("1", "on", "true", "yes")
     errors: dict[str, str] = {}
@@ -219,6 +225,9 @@ def read_report_form(form: Mapping[str, str], today: date
     if values["reporter_phone"]:
         # "(0542) 123-456" and "0812.3456.7890" are numbers too
         payload["reporter_phone"] = re.sub(r"[().]", "", values["reporter_phone"]).strip()
+        # the choice matters only with a phone number (an e-mail address is always used)
+        if values["contact_channel"]:
+            payload["contact_channel"] = values["contact_channel"]
     payload["anonymous"] = values["anonymous"]
     payload["confidential"] = values["confidential"]
     # The misconduct box shows for complaints only: a box ticked before switching to another
@@ -306,6 +315,13 @@ def translate_errors(exc: Invalid, values: Mapping[str, Any],
     return errors
 
 
+def told_by(document: Mapping[str, Any]) -> str:
+    """The channels the citizen is really told by, in words ("SMS and e-mail"); empty when
+    none is set up or they gave no way to be reached."""
+    return gettext(" and ").join(gettext(REPLY_CHANNEL_NAMES[channel])
+                                 for channel in document.get("replies") or [])
+
+
 # --------------------------------------------------------------------------- /lapor
 
 
@@ -329,6 +345,9 @@ def render_report_form(form: ReportForm, values: Mapping[str, Any],
         max_mb=config.max_attachment_bytes // (1024 * 1024), accepted_files=ACCEPTED_FILES,
         today=form.today.isoformat(), poster=poster, poster_code=poster_code,
         location_filled=bool(values.get("latitude") or values.get("address")),
+        contact_choices=[
+            ("sms", gettext("SMS")), ("whatsapp", gettext("WhatsApp")),
+            ("email", gettext("E-mail only"))],
     ), status
 
 
@@ -427,4 +446,4 @@ def receipt(tracking: str) -> Any:
     link = url_for("pages.track_report", tracking=tracking, _external=True,
                    **{SECRET_PARAM: secret}) if secret else None
     return render_template("public/receipt.html", tracking=tracking, secret=secret,
-                           link=link, document=document)
+                           link=link, document=document, told_by=told_by(document))

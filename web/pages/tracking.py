@@ -46,6 +46,7 @@ from web.pages.public import (
     remember,
     remembered,
     text_of,
+    told_by,
     translate_errors,
 )
 from workflows import access
@@ -340,6 +341,10 @@ class TrackingView:
         self.doc = doc
         self.status_help = gettext(STATUS_HELP.get(doc["status"], STATUS_HELP[
             ids.STATUS_SUBMITTED]))
+        channels = told_by(doc)
+        self.replies_help = gettext(
+            "We tell you of each change by %(channels)s.", channels=channels) if channels \
+            else gettext("No messages are sent for this report: check this page for changes.")
         history = doc.get("history") or []
         self.timeline = [entry for entry in (self._entry(e) for e in history) if entry]
         self.answers = [e for e in history if e["kind"] == "respond" and e.get("text")]
