@@ -73,8 +73,8 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
     },
     # The rules across fields, for the published schema; check_submission keeps them in its
     # own words (the validator below leaves them to it): the reporter's name is required
-    # unless the report is anonymous, only a complaint alleges misconduct, and a location
-    # is both latitude and longitude.
+    # unless the report is anonymous, only a complaint alleges misconduct, a location is
+    # both latitude and longitude, and the contact channel chosen has its phone or address.
     "allOf": [
         {"if": {"not": {"required": ["anonymous"],
                         "properties": {"anonymous": {"const": True}}}},
@@ -82,6 +82,14 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
                   "properties": {"reporter_name": {"type": "string", "pattern": r"\S"}}}},
         {"if": {"required": ["misconduct"], "properties": {"misconduct": {"const": True}}},
          "then": {"properties": {"classification": {"const": "pengaduan"}}}},
+        {"if": {"required": ["contact_channel"],
+                "properties": {"contact_channel": {"enum": ["sms", "whatsapp"]}}},
+         "then": {"required": ["reporter_phone"],
+                  "properties": {"reporter_phone": {"type": "string"}}}},
+        {"if": {"required": ["contact_channel"],
+                "properties": {"contact_channel": {"const": "email"}}},
+         "then": {"required": ["reporter_email"],
+                  "properties": {"reporter_email": {"type": "string", "minLength": 1}}}},
     ],
     "dependentRequired": {"latitude": ["longitude"], "longitude": ["latitude"]},
 }
