@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import Engine
-from web import auth, i18n, metrics, open311
+from web import auth, i18n, metrics, open311, sms
 from web.api import api, unauthenticated_response
 from web.config import Settings
 from web.notifications import build_sender
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     i18n.init_app(app)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(open311.blueprint)
+    app.register_blueprint(sms.blueprint)
     app.register_blueprint(pages)
     app.before_request(refuse_nul_in_url)
     app.before_request(auth.check_csrf)

@@ -66,6 +66,8 @@ class Settings:
     sms_url: str = ""
     sms_username: str = ""
     sms_password: str = field(default="", repr=False)
+    # The shared secret of the inbound SMS webhook (web/sms.py); empty: the webhook is off.
+    sms_gateway_secret: str = field(default="", repr=False)
     notification_max_attempts: int = 6
     # The address citizens reach the site at: the link in their messages (docs/channels.md).
     public_url: str = ""
@@ -130,6 +132,7 @@ class Settings:
             sms_url=env.get("ADUAN_SMS_URL", ""),
             sms_username=env.get("ADUAN_SMS_USERNAME", ""),
             sms_password=env.get("ADUAN_SMS_PASSWORD", ""),
+            sms_gateway_secret=env.get("ADUAN_SMS_GATEWAY_SECRET", ""),
             public_url=env.get("ADUAN_PUBLIC_URL", "").strip(),
             notification_max_attempts=int(env.get("ADUAN_NOTIFICATION_MAX_ATTEMPTS", "6")),
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),

@@ -64,8 +64,8 @@ class OutgoingMessage:
     outbox_id: int | None = None  # gives a stable email Message-ID across retries
 
     def text(self) -> str:
-        """The plain text of a chat or SMS message: the subject line, then the body."""
-        return f"{self.subject}\n{self.body}"
+        """The plain text of a chat or SMS message: the subject line (if any), then the body."""
+        return f"{self.subject}\n{self.body}" if self.subject else self.body
 
 
 class Channel(Protocol):

@@ -32,6 +32,7 @@ from workflows.operations import Operations
 from workflows.posters import Posters
 from workflows.reports import Reports
 from workflows.scratch import Scratch
+from workflows.sms import Sms
 from workflows.storage import Storage
 from workflows.studio import Studio
 from workflows.supervision import Supervision
@@ -59,6 +60,7 @@ class Domain:
         self.drafts = Drafts(self.context, self.studio)
         self.impact = Impact(self.context)
         self.posters = Posters(self.context)
+        self.sms = Sms(self.context, self.reports)
         # Scratch runs (try before deploy): beside the evidence files unless configured.
         self.scratch = Scratch(self.context, scratch_dir or storage.root.parent / "scratch")
 

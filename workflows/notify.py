@@ -47,6 +47,8 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Report \"{title}\" missed its {step_label} deadline ({due_local}) and was "
                "escalated to {rung_label}."),
     },
+    # An SMS gateway's reply (workflows/sms.py), written in full by the use case.
+    "sms_reply": {"id": ("", "{text}"), "en": ("", "{text}")},
     "daily_digest": {
         "id": ("Ringkasan harian {date_local}: {overdue} terlambat, {due_soon} segera jatuh tempo",
                "Terlambat: {overdue} ({overdue_list}). Jatuh tempo dalam satu hari kerja: "
