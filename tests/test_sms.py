@@ -260,3 +260,43 @@ def test_replies_fit_one_sms_or_are_split_with_numbering():
     # the GSM-7 extension characters take two septets
     assert sms_length("[]", True) == 4 and "€" not in GSM7
     assert split_reply("x" * 200)[0] == "(1/2) " + "x" * 154
+
+
+def test_two_web_processes_receiving_the_two_halves_file_one_report(regency, database_url,
+                                                                     clock, tmp_path):
+    """Each half of a long message reaches another web process (its own engine and pool) at
+    the same moment, on SQLite and PostgreSQL: each message is filed exactly once."""
+    apps = [attach(database_url, clock, tmp_path / name, {}, sms_gateway_secret=SECRET)
+            for name in ("web-a", "web-b")]
+    servers = [serve(app, "/channels/sms") for app in apps]
+    complaints = Gateway(regency, "").count(Complaint)
+    results: list[str] = []
+    try:
+        for round_ in range(4):
+            barrier = threading.Barrier(2)
+
+            def deliver(index: int, round_: int = round_, barrier: Any = barrier) -> None:
+                text = ("LAPOR Lampu PJU mati di Jal", "an Negara km 4, gelap sekali.")[index]
+                body = {"id": f"r{round_}-{index}", "from": CITIZEN, "text": text,
+                        "ref": f"ref-{round_}", "part": index + 1, "parts": 2}
+                barrier.wait()
+                response = requests.post(servers[index][1], json=body, timeout=60,
+                                         headers={"X-Aduan-Gateway-Secret": SECRET})
+                assert response.status_code == 200, response.text
+                results.append(response.json()["status"])
+
+            threads = [threading.Thread(target=deliver, args=(i,)) for i in (0, 1)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+    finally:
+        for http, _ in servers:
+            http.shutdown()
+        for app in apps:
+            app.engine.dispose()
+    assert len(results) == 8 and results.count("processed") == 4, results
+    assert Gateway(regency, "").count(Complaint) == complaints + 4
+    with regency.reads() as session:
+        bodies = list(session.scalars(select(Complaint.body).where(Complaint.channel == "sms")))
+    assert bodies == ["Lampu PJU mati di Jalan Negara km 4, gelap sekali."] * 4
