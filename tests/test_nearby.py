@@ -128,6 +128,7 @@ def test_me_too_needs_the_csrf_token(site: Site) -> None:
     tracking = filed(site, "Lubang", 20)
     response = site.post(f"/lapor/nearby/{tracking}/me-too", {}, csrf=False)
     assert response.status_code == 400
+    assert me_too(site, tracking)["me_too"] == 1  # the refused post counted nothing
 
 
 def test_followers_are_told_of_status_changes(site: Site) -> None:
@@ -158,3 +159,15 @@ def test_the_form_carries_the_nearby_box_and_its_script(site: Site) -> None:
     page = site.text(site.get("/lapor"))
     assert 'id="nearby"' in page and "js/nearby.js" in page
     assert "<script>" not in page  # no inline script (CSP)
+
+
+def test_nearby_and_me_too_on_every_backend(regency) -> None:
+    """The bounding box, the haversine filter and the unique citizen on SQLite and, when
+    configured, PostgreSQL."""
+    near = regency.submit(title="Lubang dekat sekolah", latitude=LAT + 100 * METRE, longitude=LON)
+    regency.submit(title="Lubang jauh dari sekolah", latitude=LAT + 2000 * METRE, longitude=LON)
+    found = regency.domain.nearby.find(LAT, LON, "roads", "192.0.2.1")
+    assert [r["tracking_number"] for r in found] == [near["tracking_number"]]
+    first = regency.domain.nearby.me_too(near["tracking_number"], {"email": "A@x.id"}, "")
+    again = regency.domain.nearby.me_too(near["tracking_number"], {"email": "a@x.id"}, "")
+    assert (first["counted"], again["counted"], again["me_too"]) == (True, False, 1)
