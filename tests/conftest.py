@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 import migrations
 import workflows.draft_models  # the studio's drafts table, on the metadata too
+import workflows.metoo_models  # "me too" and nearby lookups too
 import workflows.models  # the domain tables are truncated too
 import workflows.open311_models  # the Open311 keys and tokens too
 import workflows.poster_models  # the QR posters table, on the metadata too

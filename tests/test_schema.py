@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 
 import migrations
 import workflows.draft_models  # the studio's drafts table, on the metadata too
+import workflows.metoo_models  # "me too" and nearby lookups too
 import workflows.models  # the domain tables are on the metadata too
 import workflows.open311_models  # the Open311 keys and tokens too
 import workflows.poster_models  # the QR posters table, on the metadata too

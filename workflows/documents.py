@@ -22,6 +22,7 @@ from workflows.deadlines import (
     sla_deadline,
     sla_document,
 )
+from workflows.metoo_models import MeToo
 from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, SlaRecord
 from workflows.sla import PAUSED, RUNNING
 from workflows.workdays import calendar_for
@@ -101,6 +102,8 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
         Attachment.complaint_id == complaint.id).order_by(Attachment.id)).all()
     duplicates = session.scalars(select(Complaint.tracking_number).where(
         Complaint.duplicate_of_id == complaint.id)).all()
+    me_too = session.scalar(select(func.count()).select_from(MeToo).where(
+        MeToo.complaint_id == complaint.id)) or 0
     original = session.get(Complaint, complaint.duplicate_of_id) \
         if complaint.duplicate_of_id else None
     document: dict[str, Any] = {
@@ -150,6 +153,7 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
                         for a in attachments] if content else [],
         "duplicate_of": original.tracking_number if original else None,
         "duplicates": list(duplicates),
+        "me_too": me_too,  # citizens who said "me too" (workflows/nearby.py)
         "rating": complaint.rating,
         "rating_comment": complaint.rating_comment if content else None,
         "version": complaint.version,

@@ -27,6 +27,7 @@ from workflows.drafts import Drafts
 from workflows.figures import Figures
 from workflows.impact import Impact
 from workflows.lifecycle import LifecycleHost
+from workflows.nearby import Nearby
 from workflows.open311 import Open311
 from workflows.operations import Operations
 from workflows.posters import Posters
@@ -61,6 +62,7 @@ class Domain:
         self.impact = Impact(self.context)
         self.posters = Posters(self.context)
         self.sms = Sms(self.context, self.reports)
+        self.nearby = Nearby(self.context)
         # Scratch runs (try before deploy): beside the evidence files unless configured.
         self.scratch = Scratch(self.context, scratch_dir or storage.root.parent / "scratch")
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows import groups as task_groups
+from workflows.metoo_models import MeToo
 from workflows.models import Agency, Complaint, ComplaintEvent, Outbox, User
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
@@ -26,6 +27,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Mohon lengkapi laporan Anda: {note} Batas waktu: {due_local}."),
         "en": ("Report {tracking_number} needs more information",
                "Please complete your report: {note} Deadline: {due_local}."),
+    },
+    # To a citizen who said "me too" on a report (workflows/nearby.py): its title and
+    # status only, nothing of its complainant or the agency's answer to them.
+    "followed_status_changed": {
+        "id": ("Laporan {tracking_number} yang Anda ikuti: {status_label}",
+               "Laporan \"{title}\" yang Anda ikuti kini {status_label}."),
+        "en": ("Report {tracking_number} you follow: {status_label}",
+               "The report \"{title}\" you follow is now {status_label}."),
     },
     "task_assigned": {
         "id": ("Tugas baru: {task_title} ({tracking_number})",
@@ -192,6 +201,30 @@ def to_complainant(session: Session, complaint: Complaint, template: str, now: d
             created_at=now, channel=channel, recipient=recipient, complaint_id=complaint.id,
             template=template, language=complaint.language, payload=payload,
             status="pending", attempts=0, next_attempt_at=now))
+
+
+def to_followers(session: Session, complaint: Complaint, now: datetime,
+                 labels: dict[str, str]) -> int:
+    """Tell those who said "me too" with a phone or e-mail (workflows/nearby.py) that the
+    report's status changed; `labels`: the new status by language. Returns how many."""
+    count = 0
+    for follower in session.scalars(select(MeToo).where(MeToo.complaint_id == complaint.id)
+                                    .order_by(MeToo.id)):
+        rows = []
+        if follower.phone and follower.channel in ("sms", "whatsapp"):
+            rows.append((follower.channel, follower.phone))
+        if follower.email:
+            rows.append(("email", follower.email))
+        language = follower.language if follower.language in labels else "id"
+        for channel, recipient in rows:
+            session.add(Outbox(
+                created_at=now, channel=channel, recipient=recipient, complaint_id=complaint.id,
+                template="followed_status_changed", language=language,
+                payload={"tracking_number": complaint.tracking_number, "title": complaint.title,
+                         "status": complaint.status, "status_label": labels[language]},
+                status="pending", attempts=0, next_attempt_at=now))
+            count += 1
+    return count
 
 
 def to_users(session: Session, users: Iterable[User], complaint: Complaint | None,

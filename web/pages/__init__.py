@@ -27,6 +27,7 @@ pages = Blueprint("pages", __name__)
 from web.pages import (  # noqa: E402,F401
     case,
     common,
+    nearby,
     posters,
     public,
     staff,
