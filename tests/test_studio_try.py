@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from engine import ValidationFailed
 from engine.store import metadata
 from tests.pages import Site
-from workflows import access
+from workflows import access, scratch_runs
 from workflows import diagram_ids as ids
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.lifecycle import BPMN_DIR
@@ -206,7 +207,8 @@ def test_a_report_is_delegated_answered_and_closed_by_its_window_acting_as_each_
     assert "review_answer_deadline" in view["states"]["completed"]  # the window timer
 
 
-def test_two_requests_on_one_run_never_interleave(site: Site):
+def test_two_requests_on_one_run_never_interleave(site: Site, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(scratch_runs, "WRITE_WAIT_SECONDS", 0.3)
     scratch = site.regency.domain.scratch
     run = scratch.create_from_deployed(DESIGNER)
     holding, release = threading.Event(), threading.Event()
@@ -220,7 +222,7 @@ def test_two_requests_on_one_run_never_interleave(site: Site):
     worker.start()
     try:
         assert holding.wait(10)
-        with pytest.raises(Conflict):
+        with pytest.raises(Conflict):  # still busy after the wait
             scratch.advance(run.id, DESIGNER, hours=1)
     finally:
         release.set()
@@ -231,6 +233,28 @@ def test_two_requests_on_one_run_never_interleave(site: Site):
     response = site.post(f"/studio/try/{run.id}/advance", {"step": "hour", "version": stale},
                          expect=409)
     assert "versi" in site.text(response)
+
+
+def test_a_change_waits_for_a_read_of_the_run_in_flight(site: Site):
+    """The run page fetches its diagram as it loads (a shared lock for a moment): a click on
+    the clock meanwhile waits for it, and is not refused as busy (seen under CI's load)."""
+    scratch = site.regency.domain.scratch
+    run = scratch.create_from_deployed(DESIGNER)
+    holding = threading.Event()
+
+    def read() -> None:
+        with scratch.runs.locked(run.id, shared=True):
+            holding.set()
+            time.sleep(0.5)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert holding.wait(10)
+        scratch.advance(run.id, DESIGNER, hours=1)  # waits, then moves the clock
+    finally:
+        reader.join()
+    assert scratch.view(run.id, DESIGNER)["run"].version == run.version + 1
 
 
 def test_delete_removes_the_runs_files_and_idle_runs_are_swept(site: Site):

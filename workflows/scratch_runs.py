@@ -9,9 +9,11 @@ A run lives in `<scratch dir>/<run id>/`:
 
 The live database is never opened for writing here: the run's database is a new file, and
 what it copies of the live regency (agencies, the working calendar) is read by the caller
-and handed in. A use case that changes a run takes the lock without waiting: a second
-request racing on the same run is refused (Conflict, HTTP 409), never interleaved. Readers
-take it shared, waiting a little for a writer to finish. Runs idle for `IDLE_HOURS` (by the
+and handed in. A use case that changes a run takes the lock exclusively, waiting up to
+WRITE_WAIT_SECONDS for the request before it (the page's own diagram fetch, say, or another
+change: that one then finds the run's version moved and is refused, HTTP 409), never
+interleaved; a run still busy after that is refused too. Readers take it shared, waiting a
+little for a writer to finish. Runs idle for `IDLE_HOURS` (by the
 live clock) are removed by the next `sweep`.
 """
 
@@ -40,6 +42,7 @@ LOCK = "lock"
 UPLOADS = "uploads"
 IDLE_HOURS = 24
 READ_WAIT_SECONDS = 5.0
+WRITE_WAIT_SECONDS = 5.0  # a change waits this long for the request holding the run
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 # Alembic's command API keeps its context in module state: one migration at a time.
 _migrating = threading.Lock()
@@ -128,8 +131,8 @@ class RunDirectory:
 
     @contextlib.contextmanager
     def locked(self, run_id: str, *, shared: bool = False) -> Iterator[Path]:
-        """Hold the run's lock for the block: exclusive (refused at once with Conflict when
-        another request holds it) or shared (waits up to READ_WAIT_SECONDS for a writer)."""
+        """Hold the run's lock for the block: exclusive (refused with Conflict when another
+        request still holds it after WRITE_WAIT_SECONDS) or shared (waits up to READ_WAIT_SECONDS for a writer)."""
         folder = self.path(run_id)
         with _flock(folder, run_id, shared=shared):
             if not (folder / STATE).is_file():  # deleted while we waited
@@ -182,7 +185,7 @@ def _flock(folder: Path, run_id: str, *, shared: bool) -> Iterator[None]:
     descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-        deadline = time.monotonic() + (READ_WAIT_SECONDS if shared else 0.0)
+        deadline = time.monotonic() + (READ_WAIT_SECONDS if shared else WRITE_WAIT_SECONDS)
         while True:
             try:
                 fcntl.flock(descriptor, mode)
