@@ -132,7 +132,8 @@ class RunDirectory:
     @contextlib.contextmanager
     def locked(self, run_id: str, *, shared: bool = False) -> Iterator[Path]:
         """Hold the run's lock for the block: exclusive (refused with Conflict when another
-        request still holds it after WRITE_WAIT_SECONDS) or shared (waits up to READ_WAIT_SECONDS for a writer)."""
+        request still holds it after WRITE_WAIT_SECONDS) or shared (waits up to
+        READ_WAIT_SECONDS for a writer)."""
         folder = self.path(run_id)
         with _flock(folder, run_id, shared=shared):
             if not (folder / STATE).is_file():  # deleted while we waited
