@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -240,20 +239,31 @@ def test_a_change_waits_for_a_read_of_the_run_in_flight(site: Site):
     the clock meanwhile waits for it, and is not refused as busy (seen under CI's load)."""
     scratch = site.regency.domain.scratch
     run = scratch.create_from_deployed(DESIGNER)
-    holding = threading.Event()
+    holding, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
 
     def read() -> None:
         with scratch.runs.locked(run.id, shared=True):
             holding.set()
-            time.sleep(0.5)
+            release.wait(10)
+
+    def change() -> None:
+        try:
+            scratch.advance(run.id, DESIGNER, hours=1)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            failures.append(exc)
 
     reader = threading.Thread(target=read)
     reader.start()
-    try:
-        assert holding.wait(10)
-        scratch.advance(run.id, DESIGNER, hours=1)  # waits, then moves the clock
-    finally:
-        reader.join()
+    assert holding.wait(10)
+    writer = threading.Thread(target=change)
+    writer.start()
+    writer.join(timeout=0.3)
+    assert writer.is_alive() and not failures  # waiting for the read, not refused
+    release.set()
+    reader.join(10)
+    writer.join(10)
+    assert failures == []
     assert scratch.view(run.id, DESIGNER)["run"].version == run.version + 1
 
 

@@ -168,8 +168,8 @@ class RunDirectory:
             try:
                 if (folder / STATE).is_file():
                     idle = self.load(folder.name).used_at < limit
-                else:  # never finished: its age by the file system's clock
-                    idle = folder.stat().st_mtime < time.time() - idle_hours * 3600
+                else:  # never finished: its last change on disk, against the same `now`
+                    idle = folder.stat().st_mtime < limit.timestamp()
             except (OSError, ValueError, KeyError, NotFound):
                 continue
             if not idle:
