@@ -2,12 +2,7 @@
 
 from alembic import context
 
-import workflows.draft_models  # the studio's drafts table, on the metadata too
-import workflows.metoo_models  # "me too" and nearby lookups too
-import workflows.models  # registers the domain tables on the metadata
-import workflows.open311_models  # the Open311 keys and tokens too
-import workflows.poster_models  # the QR posters table, on the metadata too
-import workflows.sms_models  # noqa: F401 - the SMS gateway's inbound messages too
+import workflows.tables  # noqa: F401 - registers every domain table on the metadata
 from engine.store import make_db_engine, metadata
 
 config = context.config

@@ -14,12 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import migrations
-import workflows.draft_models  # the studio's drafts table, on the metadata too
-import workflows.metoo_models  # "me too" and nearby lookups too
-import workflows.models  # the domain tables are truncated too
-import workflows.open311_models  # the Open311 keys and tokens too
-import workflows.poster_models  # the QR posters table, on the metadata too
-import workflows.sms_models  # noqa: F401 - the SMS gateway's inbound messages too
+import workflows.tables  # noqa: F401 - every domain table, truncated between tests
 from engine import Engine, FrozenClock
 from engine.store import metadata
 

@@ -20,6 +20,7 @@ import engine as bpm
 from engine import Engine
 from workflows import demo
 from workflows.accounts import Accounts
+from workflows.admin_audit import AdminAuditLog
 from workflows.calendar_admin import CalendarAdmin
 from workflows.config import RegencyConfig
 from workflows.context import Context
@@ -55,6 +56,7 @@ class Domain:
         self.supervision = Supervision(self.context, self.reports)
         self.figures = Figures(self.context)
         self.accounts = Accounts(self.context)
+        self.admin_audit = AdminAuditLog(self.context)
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)

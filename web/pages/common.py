@@ -31,6 +31,7 @@ STAFF_NAV = (
     ("pages.dashboard", N_("Dashboard"), ("supervisor", "regency_admin", "system_admin")),
     ("pages.studio_home", N_("Studio"), ("process_designer", "regency_admin")),
     ("pages.posters", N_("QR posters"), ("regency_admin", "liaison_officer")),
+    ("pages.admin_home", N_("Administration"), ("system_admin", "regency_admin")),
 )
 PUBLIC_NAV = (
     ("pages.report_form", N_("File a report")),

@@ -1,0 +1,19 @@
+"""Every table of the domain on the metadata: importing this module registers all of them.
+
+workflows/models.py holds the core tables; later areas keep theirs in modules of their own.
+The migrations' environment, the schema test and the test fixtures import this one module,
+so a new models module is added here and nowhere else."""
+
+from __future__ import annotations
+
+import workflows.admin_models
+import workflows.draft_models
+import workflows.metoo_models
+import workflows.models
+import workflows.open311_models
+import workflows.poster_models
+import workflows.sms_models
+
+MODULES = (workflows.admin_models, workflows.draft_models, workflows.metoo_models,
+           workflows.models, workflows.open311_models, workflows.poster_models,
+           workflows.sms_models)
