@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import Engine
-from web import auth, i18n, metrics, open311, sms
+from web import auth, i18n, metrics, open311, sms, whatsapp
 from web.api import api, unauthenticated_response
 from web.config import Settings
 from web.notifications import build_sender
@@ -36,7 +36,10 @@ def build_domain(settings: Settings, engine: Engine | None = None) -> Domain:
     config = RegencyConfig(tracking_prefix=settings.tracking_prefix, ladder=settings.ladder,
                            rung_budget_days=settings.rung_budget_days,
                            timezone=settings.timezone, public_url=settings.public_url,
-                           reply_channels=settings.reply_channels())
+                           reply_channels=settings.reply_channels(),
+                           whatsapp_graph_url=settings.whatsapp_graph_url,
+                           whatsapp_token=settings.whatsapp_token,
+                           whatsapp_conversation_hours=settings.whatsapp_conversation_hours)
     decoder = Decoder(settings.photo_max_megapixels, settings.photo_decode_slots)
     storage = Storage(Path(settings.upload_dir), config.max_attachment_bytes, decoder)
     return Domain(engine, config, storage, settings.passwords(),
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.register_blueprint(api.blueprint)
     app.register_blueprint(open311.blueprint)
     app.register_blueprint(sms.blueprint)
+    app.register_blueprint(whatsapp.blueprint)
     app.register_blueprint(pages)
     app.before_request(refuse_nul_in_url)
     app.before_request(auth.check_csrf)

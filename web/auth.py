@@ -144,8 +144,8 @@ def check_csrf() -> None:
         return  # the API authenticates by header, never by cookie; an unknown route is 404
     if request.blueprint == "open311":
         return  # Open311 clients authenticate by api_key, never by cookie
-    if request.blueprint == "sms":
-        return  # the SMS gateway authenticates by its shared secret, never by cookie
+    if request.blueprint in ("sms", "whatsapp"):
+        return  # gateways authenticate by a shared secret or a signature, never by cookie
     expected = session.get(CSRF_FIELD)
     sent = request.form.get(CSRF_FIELD) or next(
         (request.headers[name] for name in CSRF_HEADERS if request.headers.get(name)), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,24 @@ def _hops(value: str) -> int:
         raise ValueError(f"ADUAN_PROXY_HOPS must be the number of reverse proxies in front "
                          f"(0 to 5), not {value!r}")
     return hops
+
+
+def _templates(value: str) -> tuple[tuple[str, str], ...]:
+    """ADUAN_WHATSAPP_TEMPLATES: "status_changed=my_status,info_requested=my_info"."""
+    from workflows.channels import WHATSAPP_TEMPLATES
+
+    pairs = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        key, _, name = item.partition("=")
+        key, name = key.strip(), name.strip()
+        if key not in WHATSAPP_TEMPLATES or not re.fullmatch(r"[a-z0-9_]{1,512}", name):
+            raise ValueError(f"ADUAN_WHATSAPP_TEMPLATES: write message=template_name pairs, "
+                             f"message one of {', '.join(WHATSAPP_TEMPLATES)}, names in "
+                             f"lower case, digits and _ (not {item!r})")
+        pairs.append((key, name))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,14 @@ class Settings:
     smtp_starttls: bool = False
     whatsapp_url: str = ""
     whatsapp_token: str = field(default="", repr=False)
+    # The inbound WhatsApp webhook (web/whatsapp.py): the app secret that signs deliveries,
+    # the verify token of the subscription handshake (either empty: the webhook is off), the
+    # Graph API base of photo downloads, template names, a half-written report's lifetime.
+    whatsapp_app_secret: str = field(default="", repr=False)
+    whatsapp_verify_token: str = field(default="", repr=False)
+    whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_templates: tuple[tuple[str, str], ...] = ()
+    whatsapp_conversation_hours: float = 24.0
     sms_url: str = ""
     sms_username: str = ""
     sms_password: str = field(default="", repr=False)
@@ -129,6 +156,13 @@ class Settings:
             smtp_starttls=_flag(env.get("ADUAN_SMTP_STARTTLS")),
             whatsapp_url=env.get("ADUAN_WHATSAPP_URL", ""),
             whatsapp_token=env.get("ADUAN_WHATSAPP_TOKEN", ""),
+            whatsapp_app_secret=env.get("ADUAN_WHATSAPP_APP_SECRET", ""),
+            whatsapp_verify_token=env.get("ADUAN_WHATSAPP_VERIFY_TOKEN", ""),
+            whatsapp_graph_url=env.get("ADUAN_WHATSAPP_GRAPH_URL",
+                                       "https://graph.facebook.com/v21.0"),
+            whatsapp_templates=_templates(env.get("ADUAN_WHATSAPP_TEMPLATES", "")),
+            whatsapp_conversation_hours=float(env.get("ADUAN_WHATSAPP_CONVERSATION_HOURS",
+                                                      "24")),
             sms_url=env.get("ADUAN_SMS_URL", ""),
             sms_username=env.get("ADUAN_SMS_USERNAME", ""),
             sms_password=env.get("ADUAN_SMS_PASSWORD", ""),

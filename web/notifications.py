@@ -18,8 +18,10 @@ def build_sender(settings: Settings, domain: Any) -> Any:
             username=settings.smtp_username or None, password=settings.smtp_password or None,
             starttls=settings.smtp_starttls)
     if settings.whatsapp_url:
-        channels["whatsapp"] = WhatsAppCloudChannel(settings.whatsapp_url,
-                                                    settings.whatsapp_token)
+        channels["whatsapp"] = WhatsAppCloudChannel(
+            settings.whatsapp_url, settings.whatsapp_token,
+            window_open=domain.whatsapp.window_open,
+            templates=dict(settings.whatsapp_templates))
     if settings.sms_url:
         channels["sms"] = SmsGatewayChannel(settings.sms_url, settings.sms_username,
                                             settings.sms_password)

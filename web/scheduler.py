@@ -64,6 +64,8 @@ class Scheduler:
                                    id="outbox", max_instances=1, coalesce=True)
         self.scheduler.add_job(self.digest, "cron", hour=settings.digest_hour_utc, minute=0,
                                id="digest", max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.whatsapp_upkeep, "interval", minutes=5, id="whatsapp",
+                               max_instances=1, coalesce=True)
 
     def tick(self) -> int:
         """Sweep when the earliest timer is due: an index lookup each poll, work only then."""
@@ -106,6 +108,15 @@ class Scheduler:
             return self.operations.send_daily_digests()
         except Exception:
             log.exception("daily digest failed")
+            return 0
+
+    def whatsapp_upkeep(self) -> int:
+        """Abandon WhatsApp reports left half written, and retry photos whose download
+        stopped (workflows/whatsapp.py)."""
+        try:
+            return self.domain.whatsapp.expire() + self.domain.whatsapp.retry_downloads()
+        except Exception:
+            log.exception("WhatsApp upkeep failed; retrying at the next run")
             return 0
 
     def heartbeat(self) -> None:

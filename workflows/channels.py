@@ -27,6 +27,7 @@ import ssl
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -216,9 +217,39 @@ def post_json(url: str, body: dict[str, Any], headers: dict[str, str], timeout: 
         _check_url(url), data=json.dumps(body, ensure_ascii=False).encode("utf-8"), method="POST",
         headers={"Content-Type": "application/json; charset=utf-8",
                  "Accept": "application/json", **headers})
+    raw = _fetch(request, timeout, service, None)
+    try:
+        return json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, ValueError):
+        return None  # accepted (2xx): never retried, that would send it twice
+
+
+def get_bytes(url: str, headers: dict[str, str], timeout: float, service: str,
+              max_bytes: int) -> bytes:
+    """GET a body of at most `max_bytes` (TooLarge beyond, read no further); failures as in
+    post_json."""
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked: http(s) only
+        _check_url(url), method="GET", headers=headers)
+    return _fetch(request, timeout, service, max_bytes)
+
+
+class TooLarge(PermanentFailure):
+    """The answer is longer than the caller accepts."""
+
+
+def _fetch(request: urllib.request.Request, timeout: float, service: str,
+           max_bytes: int | None) -> bytes:
     try:
         with _opener.open(request, timeout=timeout) as response:
-            raw = response.read()
+            if max_bytes is None:
+                return response.read()
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(f"{service} sent {declared} bytes, more than {max_bytes}")
+            raw = response.read(max_bytes + 1)
+            if len(raw) > max_bytes:
+                raise TooLarge(f"{service} sent more than {max_bytes} bytes")
+            return raw
     except urllib.error.HTTPError as exc:
         try:
             detail = _text(exc.read() or b"").strip()
@@ -234,34 +265,74 @@ def post_json(url: str, body: dict[str, Any], headers: dict[str, str], timeout: 
         reason = getattr(exc, "reason", exc)
         raise TemporaryFailure(f"{service} unreachable: {type(exc).__name__}: {reason}"
                                ) from exc
-    try:
-        return json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
-        return None  # accepted (2xx): never retried, that would send it twice
+
+
+# The WhatsApp message templates used outside the 24-hour window: our outbox template ->
+# (the default name registered with Meta, its body parameters in order). Names are
+# configurable (ADUAN_WHATSAPP_TEMPLATES); docs/channels.md gives each body to register.
+WHATSAPP_TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "status_changed": ("aduan_status_update", ("tracking_number", "text", "link")),
+    "info_requested": ("aduan_info_request", ("tracking_number", "text", "link")),
+    "followed_status_changed": ("aduan_followed_update", ("tracking_number", "text")),
+    "whatsapp_abandoned": ("aduan_report_abandoned", ()),
+}
+TEMPLATE_PARAMETER_LIMIT = 700  # characters of one parameter (Meta's body limit is 1024)
+WINDOW_HOURS = 24  # WhatsApp accepts free-form messages this long after the citizen's last
+
+
+def template_parameter(value: str) -> str:
+    """A template parameter as WhatsApp accepts it: no line breaks or tabs, never more than
+    four spaces in a row, not empty, not too long."""
+    flat = " ".join(str(value or "").split())
+    if len(flat) > TEMPLATE_PARAMETER_LIMIT:
+        flat = flat[:TEMPLATE_PARAMETER_LIMIT - 3].rstrip() + "..."
+    return flat or "-"
 
 
 class WhatsAppCloudChannel:
     """WhatsApp Cloud API: POST {url} (https://graph.facebook.com/vNN.N/<phone-number-id>/messages)
 
-    with `Authorization: Bearer <token>` and
-    `{"messaging_product": "whatsapp", "to": "628...", "type": "text",
-      "text": {"preview_url": false, "body": "<subject>\\n<body>"}}`;
-    the answer's `messages[0].id` is the provider id. WhatsApp accepts free-form text only within
-    24 hours of the citizen's last message; outside it the API refuses with a 4xx (dead letter).
+    with `Authorization: Bearer <token>`. Within the 24-hour window after the citizen's last
+    message (`window_open(phone)`, from the conversations WhatsApp delivered) the message is
+    free-form text, `{"messaging_product": "whatsapp", "to": "628...", "type": "text",
+    "text": {"preview_url": false, "body": "<subject>\\n<body>"}}`; outside it, the approved
+    template named for the outbox template (`templates`, WHATSAPP_TEMPLATES' defaults) with
+    its parameters, in the message's language. A message with no template for it outside the
+    window is a dead letter saying so. The answer's `messages[0].id` is the provider id, to
+    which WhatsApp's delivery statuses refer (workflows/whatsapp.py records them).
+    Without `window_open` every message is free-form text (as before the window was known).
     """
 
-    def __init__(self, url: str, token: str, timeout: float = 10) -> None:
+    def __init__(self, url: str, token: str, timeout: float = 10, *,
+                 window_open: Callable[[str], bool] | None = None,
+                 templates: Mapping[str, str] | None = None) -> None:
         self.url = _check_url(url)
         self.token = token
         self.timeout = timeout
+        self.window_open = window_open
+        self.templates = {key: name for key, (name, _) in WHATSAPP_TEMPLATES.items()}
+        self.templates.update(templates or {})
 
     def payload(self, message: OutgoingMessage) -> dict[str, Any]:
-        return {
-            "messaging_product": "whatsapp",
-            "to": normalize_phone(message.recipient),
-            "type": "text",
-            "text": {"preview_url": False, "body": message.text()},
-        }
+        to = normalize_phone(message.recipient)
+        if self.window_open is None or self.window_open(to):
+            return {"messaging_product": "whatsapp", "to": to, "type": "text",
+                    "text": {"preview_url": False, "body": message.text()}}
+        name = self.templates.get(message.template)
+        if not name:
+            raise PermanentFailure(
+                f"WhatsApp: {to} has not written in the last {WINDOW_HOURS} hours and no "
+                f"template is configured for {message.template!r} (ADUAN_WHATSAPP_TEMPLATES)")
+        names = WHATSAPP_TEMPLATES.get(message.template, ("", ("text",)))[1]
+        values = {"text": _without_link(message), **message.payload}
+        template: dict[str, Any] = {"name": name, "language": {
+            "code": message.language if message.language in ("id", "en") else "id"}}
+        if names:
+            template["components"] = [{"type": "body", "parameters": [
+                {"type": "text", "text": template_parameter(values.get(key, ""))}
+                for key in names]}]
+        return {"messaging_product": "whatsapp", "to": to, "type": "template",
+                "template": template}
 
     def send(self, message: OutgoingMessage) -> str | None:
         answer = post_json(self.url, self.payload(message),
@@ -270,6 +341,16 @@ class WhatsAppCloudChannel:
             return str(answer["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):
             return None
+
+
+def _without_link(message: OutgoingMessage) -> str:
+    """The message's words for a template: the body without its last line when that line
+    carries the tracking link the template gives as a parameter of its own."""
+    lines = message.body.splitlines()
+    link = str(message.payload.get("link") or "")
+    if len(lines) > 1 and link and link in lines[-1]:
+        lines = lines[:-1]
+    return " ".join(lines)
 
 
 class SmsGatewayChannel:

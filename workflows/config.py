@@ -44,6 +44,11 @@ class RegencyConfig:
     public_url: str = ""
     # The notification channels set up (email, sms, whatsapp): what a receipt may promise.
     reply_channels: frozenset[str] = frozenset()
+    # WhatsApp (workflows/whatsapp.py): the Graph API photos are downloaded from, its access
+    # token, and how long a half-written report waits for the citizen's next message.
+    whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_token: str = field(default="", repr=False)
+    whatsapp_conversation_hours: float = 24.0
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.ladder if r not in RUNG_LABELS]

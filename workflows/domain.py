@@ -40,6 +40,7 @@ from workflows.studio import Studio
 from workflows.supervision import Supervision
 from workflows.tasks import Tasks
 from workflows.users import Passwords
+from workflows.whatsapp import WhatsApp
 
 
 class Domain:
@@ -64,6 +65,7 @@ class Domain:
         self.impact = Impact(self.context)
         self.posters = Posters(self.context)
         self.sms = Sms(self.context, self.reports)
+        self.whatsapp = WhatsApp(self.context, self.reports)
         self.nearby = Nearby(self.context)
         # Scratch runs (try before deploy): beside the evidence files unless configured.
         self.scratch = Scratch(self.context, scratch_dir or storage.root.parent / "scratch")

@@ -1,4 +1,7 @@
-"""The complaint domain's tables: agencies, people, complaints, SLAs, escalations, outbox."""
+"""The complaint domain's tables: agencies, people, complaints, SLAs, escalations, outbox.
+
+Long on purpose: the core tables stay together with the statistics triggers written for
+them; later areas keep their tables in modules of their own (workflows/tables.py)."""
 
 from __future__ import annotations
 
@@ -242,7 +245,10 @@ class Outbox(Base):
     # The sender's lease (workflows/delivery.py): who is sending the row, and until when.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    provider_id: Mapped[str | None] = mapped_column(String(200))  # the provider's message id
+    provider_id: Mapped[str | None] = mapped_column(String(200), index=True)  # provider's id
+    # What the provider reported afterwards (WhatsApp: sent, delivered, read, failed).
+    delivery_status: Mapped[str | None] = mapped_column(String(10))
+    delivery_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CalendarDay(Base):

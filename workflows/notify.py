@@ -56,8 +56,18 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Report \"{title}\" missed its {step_label} deadline ({due_local}) and was "
                "escalated to {rung_label}."),
     },
-    # An SMS gateway's reply (workflows/sms.py), written in full by the use case.
+    # An SMS gateway's reply (workflows/sms.py), written in full by the use case; and a
+    # WhatsApp conversation's (workflows/whatsapp.py).
     "sms_reply": {"id": ("", "{text}"), "en": ("", "{text}")},
+    "whatsapp_reply": {"id": ("", "{text}"), "en": ("", "{text}")},
+    # A report begun on WhatsApp and left unfinished (sent outside the 24-hour window: the
+    # template `whatsapp_abandoned`, workflows/channels.py).
+    "whatsapp_abandoned": {
+        "id": ("", "Laporan yang belum selesai Anda tulis lewat WhatsApp kami hapus karena "
+                   "tidak ada balasan selama 24 jam. Kirim pesan apa saja untuk memulai lagi."),
+        "en": ("", "The report you began on WhatsApp and did not finish was removed after "
+                   "24 hours without a reply. Send any message to start again."),
+    },
     "daily_digest": {
         "id": ("Ringkasan harian {date_local}: {overdue} terlambat, {due_soon} segera jatuh tempo",
                "Terlambat: {overdue} ({overdue_list}). Jatuh tempo dalam satu hari kerja: "

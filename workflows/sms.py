@@ -25,13 +25,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from workflows import access
-from workflows import diagram_ids as ids
 from workflows.channels import InvalidRecipient, normalize_phone
 from workflows.context import Context
-from workflows.errors import Conflict, Invalid
-from workflows.models import Complaint, ComplaintEvent, Outbox, SlaRecord
-from workflows.reports import COMPLAINANT, TRACKING_SHAPE, Reports
+from workflows.errors import Invalid
+from workflows.models import Complaint, Outbox
+from workflows.phone_reports import PhoneReports
+from workflows.reports import TRACKING_SHAPE, Reports
 from workflows.sms_models import SmsInbound
 
 CHANNEL = "sms"
@@ -50,9 +49,6 @@ INFO_USAGE = "Kirim: INFO <nomor laporan> <informasi tambahan>"
 CEK_USAGE = "Kirim: CEK <nomor laporan>"
 INFO_PROVIDED = "Terima kasih. Informasi untuk laporan {number} sudah diterima petugas."
 INFO_NOTED = "Terima kasih. Informasi Anda ditambahkan ke laporan {number}."
-STATUS = "Laporan {number}: {status}. {deadline}"
-DEADLINE = "Batas waktu tahap ini: {due}."
-NO_DEADLINE = "Tidak ada batas waktu yang berjalan."
 NOT_FILED = "Maaf, laporan belum dapat diterima. " + HELP
 
 # Keywords (lower case, whole words) -> category; a category is guessed only when exactly one
@@ -80,6 +76,7 @@ class Sms:
     def __init__(self, ctx: Context, reports: Reports) -> None:
         self.ctx = ctx
         self.reports = reports
+        self.phones = PhoneReports(ctx, reports)
 
     def receive(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """Store one delivery of the gateway and, when its message is whole, process it.
@@ -150,12 +147,14 @@ class Sms:
             number = args[0].upper() if args else ""
             if not TRACKING_SHAPE.match(number) or (command == "INFO" and len(args) < 2):
                 return (INFO_USAGE if command == "INFO" else CEK_USAGE), None
-            complaint = self._own_report(sender, number)
+            complaint = self.phones.own(sender, number)
             if complaint is None:
                 return NOT_FOUND.format(number=number), None
             if command == "INFO":
-                return self._add_information(complaint, args[1].strip()), complaint.id
-            return self._status(complaint), complaint.id
+                answered = self.phones.add_information(complaint, args[1].strip())
+                return (INFO_PROVIDED if answered else INFO_NOTED).format(number=number), \
+                    complaint.id
+            return self.phones.status_line(complaint), complaint.id
         return HELP, None
 
     def _file(self, sender: str, text: str) -> tuple[str, int | None]:
@@ -177,49 +176,6 @@ class Sms:
                 Complaint.tracking_number == receipt["tracking_number"])).first()
         return reply, complaint_id
 
-    def _own_report(self, sender: str, number: str) -> Complaint | None:
-        """The report with this number when the sender filed it (same phone), else None."""
-        with self.ctx.reads() as session:
-            complaint = session.scalars(select(Complaint).where(
-                Complaint.tracking_number == number)).first()
-            if complaint is None or not complaint.reporter_phone:
-                return None
-            try:
-                if normalize_phone(complaint.reporter_phone) != sender:
-                    return None
-            except InvalidRecipient:
-                return None
-            session.expunge(complaint)
-            return complaint
-
-    def _add_information(self, complaint: Complaint, text: str) -> str:
-        number = complaint.tracking_number
-        if complaint.status == ids.STATUS_NEEDS_INFO:
-            try:
-                self.reports.act(number, "provide_info", {"information": text[:5000]},
-                                 access.complainant(number))
-                return INFO_PROVIDED.format(number=number)
-            except (Conflict, Invalid):
-                pass  # the question was closed meanwhile: kept as a note below
-        now = self.ctx.now()
-        with self.ctx.transaction() as session:
-            session.add(ComplaintEvent(complaint_id=complaint.id, at=now, actor=COMPLAINANT,
-                                       kind="citizen_note", text=text[:5000], public=False))
-            target = session.get(Complaint, complaint.id)
-            target.updated_at = now
-        return INFO_NOTED.format(number=number)
-
-    def _status(self, complaint: Complaint) -> str:
-        with self.ctx.reads() as session:
-            due = session.scalars(
-                select(SlaRecord.due_at).where(SlaRecord.complaint_id == complaint.id,
-                                               SlaRecord.state == "running",
-                                               SlaRecord.due_at.is_not(None))
-                .order_by(SlaRecord.started_at.desc())).first()
-        label = ids.STATUS_LABELS[complaint.status]["id"]
-        deadline = DEADLINE.format(due=due.astimezone(self.ctx.config.tzinfo).strftime(
-            "%d-%m-%Y %H:%M %Z")) if due else NO_DEADLINE
-        return STATUS.format(number=complaint.tracking_number, status=label, deadline=deadline)
 
 
 def check_inbound(message: Mapping[str, Any], tz: Any) -> dict[str, Any]:

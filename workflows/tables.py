@@ -13,7 +13,8 @@ import workflows.models
 import workflows.open311_models
 import workflows.poster_models
 import workflows.sms_models
+import workflows.whatsapp_models
 
 MODULES = (workflows.admin_models, workflows.draft_models, workflows.metoo_models,
            workflows.models, workflows.open311_models, workflows.poster_models,
-           workflows.sms_models)
+           workflows.sms_models, workflows.whatsapp_models)
