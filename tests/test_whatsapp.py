@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from engine import FrozenClock
 from tests import graph_standin as g
 from tests.regency import PHOTO, attach
-from tests.test_sms import serve
+from tests.test_sms import Gateway, serve
 from workflows import access
 from workflows import diagram_ids as ids
 from workflows.channels import WhatsAppCloudChannel
@@ -39,12 +39,12 @@ START_OF_TEST = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
 PUBLIC = "https://aduan.ppu.go.id"
 
 
-class Platform:
+class Platform(Gateway):
     """Meta's side: signs and posts deliveries to the webhook, reads what we answered."""
 
     def __init__(self, regency: Any, url: str, standin: g.GraphStandIn) -> None:
-        self.regency, self.url, self.standin = regency, url, standin
-        self.counter = 0
+        super().__init__(regency, url)
+        self.standin = standin
 
     def now(self, seconds: int = 0) -> int:
         return int(self.regency.clock.now().timestamp()) + seconds
@@ -78,21 +78,10 @@ class Platform:
     def last(self, recipient: str = CITIZEN) -> str:
         return self.replies(recipient)[-1]
 
-    def count(self, model: Any) -> int:
-        with self.regency.reads() as session:
-            return session.scalar(select(func.count()).select_from(model))
-
     def conversation(self, phone: str = CITIZEN) -> WhatsAppConversation:
         with self.regency.reads() as session:
             row = session.scalars(select(WhatsAppConversation).where(
                 WhatsAppConversation.phone == phone)).one()
-            session.expunge(row)
-            return row
-
-    def complaint(self, number: str) -> Complaint:
-        with self.regency.reads() as session:
-            row = session.scalars(select(Complaint).where(
-                Complaint.tracking_number == number)).one()
             session.expunge(row)
             return row
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from workflows.errors import DomainError, Invalid
+from web.webhooks import domain_error, refused
+from workflows.errors import DomainError
 
 blueprint = Blueprint("sms", __name__)
 SECRET_HEADER = "X-Aduan-Gateway-Secret"  # noqa: S105 - a header name, not a secret
@@ -21,20 +22,13 @@ def _domain() -> Any:
 
 
 def _refused(status: int, message: str) -> Response:
-    response = jsonify({"error": message})
-    response.status_code = status
+    response = refused(status, message)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="aduan-sms"'
     return response
 
 
-@blueprint.errorhandler(DomainError)
-def domain_error(exc: DomainError) -> Response:
-    status = 400 if isinstance(exc, Invalid) else exc.status
-    fields = {name: str(message) for name, message in getattr(exc, "field_errors", {}).items()}
-    response = jsonify({"error": str(exc), "fields": fields})
-    response.status_code = status
-    return response
+blueprint.register_error_handler(DomainError, domain_error)
 
 
 @blueprint.post("/channels/sms")

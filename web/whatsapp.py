@@ -19,7 +19,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from workflows.errors import DomainError, Invalid
+from web.webhooks import domain_error, refused
+from workflows.errors import DomainError
 
 blueprint = Blueprint("whatsapp", __name__)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -31,19 +32,7 @@ def _settings() -> Any:
     return current_app.extensions["aduan.settings"]
 
 
-def _refused(status: int, message: str) -> Response:
-    response = jsonify({"error": message})
-    response.status_code = status
-    return response
-
-
-@blueprint.errorhandler(DomainError)
-def domain_error(exc: DomainError) -> Response:
-    status = 400 if isinstance(exc, Invalid) else exc.status
-    fields = {name: str(message) for name, message in getattr(exc, "field_errors", {}).items()}
-    response = jsonify({"error": str(exc), "fields": fields})
-    response.status_code = status
-    return response
+blueprint.register_error_handler(DomainError, domain_error)
 
 
 def _configured() -> Any:
@@ -59,13 +48,13 @@ def verify() -> Response:
     token = request.args.get("hub.verify_token") or ""
     challenge = request.args.get("hub.challenge") or ""
     if request.args.get("hub.mode") != "subscribe":
-        return _refused(400, "hub.mode must be subscribe")
+        return refused(400, "hub.mode must be subscribe")
     if not token or not hmac.compare_digest(token.encode("utf-8"),
                                             settings.whatsapp_verify_token.encode("utf-8")):
-        return _refused(403, "hub.verify_token is not this webhook's verify token "
+        return refused(403, "hub.verify_token is not this webhook's verify token "
                              "(ADUAN_WHATSAPP_VERIFY_TOKEN)")
     if not challenge or len(challenge) > CHALLENGE_LIMIT or not challenge.isprintable():
-        return _refused(400, "hub.challenge must be 1 to 200 printable characters")
+        return refused(400, "hub.challenge must be 1 to 200 printable characters")
     return Response(challenge, mimetype="text/plain")
 
 
@@ -73,20 +62,20 @@ def verify() -> Response:
 def inbound() -> Response:
     settings = _configured()
     if request.content_length is not None and request.content_length > MAX_BODY:
-        return _refused(413, f"a delivery may be at most {MAX_BODY} bytes")
+        return refused(413, f"a delivery may be at most {MAX_BODY} bytes")
     sent = (request.headers.get(SIGNATURE_HEADER) or "").strip()
     if not sent:
-        return _refused(401, f"sign the delivery: {SIGNATURE_HEADER}: sha256=<HMAC-SHA256 "
+        return refused(401, f"sign the delivery: {SIGNATURE_HEADER}: sha256=<HMAC-SHA256 "
                              "of the body with the app secret>")
     raw = request.get_data(cache=False)[:MAX_BODY + 1]
     if len(raw) > MAX_BODY:
-        return _refused(413, f"a delivery may be at most {MAX_BODY} bytes")
+        return refused(413, f"a delivery may be at most {MAX_BODY} bytes")
     expected = "sha256=" + hmac.new(settings.whatsapp_app_secret.encode("utf-8"), raw,
                                     hashlib.sha256).hexdigest()
     if not hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8")):
-        return _refused(403, f"{SIGNATURE_HEADER} does not match the body and the app secret")
+        return refused(403, f"{SIGNATURE_HEADER} does not match the body and the app secret")
     try:
         delivery = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        return _refused(400, "the body is not JSON (UTF-8)")
+        return refused(400, "the body is not JSON (UTF-8)")
     return jsonify(current_app.extensions["aduan.domain"].whatsapp.receive(delivery))
