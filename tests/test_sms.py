@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -199,6 +200,32 @@ def test_the_parts_of_a_long_message_are_joined_in_any_order(gateway):
     # a part delivered again after the message was processed changes nothing
     assert gateway.sms("an Sudirman", id="p2", ref="77", part=2, parts=2)["status"] == "duplicate"
     assert gateway.count(Complaint) == complaints + 1
+
+
+def test_a_long_message_whose_last_part_never_comes_is_taken_after_half_an_hour(gateway):
+    complaints = gateway.count(Complaint)
+    gateway.sms("LAPOR Sampah menumpuk di TPS Pasar Penajam ", id="q1", ref="9", part=1,
+                parts=3)
+    gateway.sms("hujan, baunya sampai ke sekolah.", id="q3", ref="9", part=3, parts=3)
+    sms = gateway.regency.domain.sms
+    gateway.regency.clock.advance(timedelta(minutes=29))
+    assert sms.flush_incomplete() == 0 and gateway.count(Complaint) == complaints
+    gateway.regency.clock.advance(timedelta(minutes=2))
+    assert sms.flush_incomplete() == 1
+    assert sms.flush_incomplete() == 0  # taken once
+    reply = gateway.replies()[-1]
+    complaint = gateway.complaint(filed_number(reply))
+    assert complaint.body == ("Sampah menumpuk di TPS Pasar Penajam  ... hujan, baunya "
+                              "sampai ke sekolah.")
+    # the missing part arriving afterwards is stored and waits with nothing to join
+    late = gateway.sms("sejak minggu lalu, apalagi setelah ", id="q2", ref="9", part=2,
+                       parts=3)
+    assert late["status"] == "waiting" and gateway.count(Complaint) == complaints + 1
+    gateway.regency.clock.advance(timedelta(minutes=31))
+    replies = len(gateway.replies())
+    assert sms.flush_incomplete() == 0 and len(gateway.replies()) == replies
+    with gateway.regency.reads() as session:
+        assert session.get(SmsInbound, "q2").processed is not None
 
 
 def test_info_adds_to_the_senders_own_report_and_is_refused_to_another_number(gateway):

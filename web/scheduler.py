@@ -64,7 +64,7 @@ class Scheduler:
                                    id="outbox", max_instances=1, coalesce=True)
         self.scheduler.add_job(self.digest, "cron", hour=settings.digest_hour_utc, minute=0,
                                id="digest", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.whatsapp_upkeep, "interval", minutes=5, id="whatsapp",
+        self.scheduler.add_job(self.channels_upkeep, "interval", minutes=5, id="channels",
                                max_instances=1, coalesce=True)
 
     def tick(self) -> int:
@@ -110,13 +110,15 @@ class Scheduler:
             log.exception("daily digest failed")
             return 0
 
-    def whatsapp_upkeep(self) -> int:
-        """Abandon WhatsApp reports left half written, and retry photos whose download
-        stopped (workflows/whatsapp.py)."""
+    def channels_upkeep(self) -> int:
+        """Abandon WhatsApp reports left half written, retry photos whose download stopped
+        (workflows/whatsapp.py), and take long SMS whose missing parts never came
+        (workflows/sms.py)."""
         try:
-            return self.domain.whatsapp.expire() + self.domain.whatsapp.retry_downloads()
+            return (self.domain.whatsapp.expire() + self.domain.whatsapp.retry_downloads()
+                    + self.domain.sms.flush_incomplete())
         except Exception:
-            log.exception("WhatsApp upkeep failed; retrying at the next run")
+            log.exception("the channels' upkeep failed; retrying at the next run")
             return 0
 
     def heartbeat(self) -> None:

@@ -11,6 +11,8 @@ webhook (web/sms.py), answered through the outbox on the `sms` channel.
 - Each gateway message id is stored once (`sms_inbound`), so a repeated delivery is processed
   once; the parts of a long message (`ref`, `part`, `parts`) are rows too, joined when the last
   one arrives, in any order and in any web process (the rows are locked while claimed).
+- A long message whose missing parts do not come within 30 minutes is processed with the
+  parts that came (`flush_incomplete`, a scheduler job), the gap marked "...".
 - Replies fit one SMS (160 GSM-7 characters, or 70 UCS-2 when a character is outside GSM-7)
   or are split at words into numbered SMS "(1/2) ...".
 """
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from workflows.channels import InvalidRecipient, normalize_phone
@@ -35,6 +37,7 @@ from workflows.sms_models import SmsInbound
 
 CHANNEL = "sms"
 MAX_PARTS = 10
+INCOMPLETE_AFTER = timedelta(minutes=30)  # a long message's missing parts are waited for
 MAX_TEXT = 1600  # characters of one delivered message or part
 REPLY_TEMPLATE = "sms_reply"  # workflows/notify.py: the text as it is
 
@@ -100,23 +103,48 @@ class Sms:
         claimed = self._claim(data, now)
         if claimed is None:
             return {"status": "waiting", "id": data["id"]}
-        row_ids, text = claimed
-        reply, complaint_id = self._command(data["from"], text)
+        reply, count = self._answer(data["from"], *claimed, now)
+        return {"status": "processed", "id": data["id"], "reply": reply, "messages": count}
+
+    def flush_incomplete(self, older_than: timedelta = INCOMPLETE_AFTER) -> int:
+        """Long messages whose missing parts never came: after `older_than`, processed with
+        the parts that did (a gap marked "..."), so that nothing waits forever. How many."""
+        now = self.ctx.now()
+        with self.ctx.reads() as session:
+            groups = session.execute(
+                select(SmsInbound.sender, SmsInbound.ref, SmsInbound.parts).where(
+                    SmsInbound.processed.is_(None), SmsInbound.parts > 1)
+                .group_by(SmsInbound.sender, SmsInbound.ref, SmsInbound.parts)
+                .having(func.min(SmsInbound.received) < now - older_than).limit(100)).all()
+        flushed = 0
+        for sender, ref, parts in groups:
+            claimed = self._claim({"from": sender, "ref": ref, "parts": parts, "id": None},
+                                  now, whole=False)
+            if claimed is not None:
+                self._answer(sender, *claimed, now)
+                flushed += 1
+        return flushed
+
+    def _answer(self, sender: str, row_ids: list[str], text: str, now: datetime
+                ) -> tuple[str, int]:
+        """Process a claimed message: the command's reply, queued in SMS-sized parts."""
+        reply, complaint_id = self._command(sender, text)
         messages = split_reply(reply)
         with self.ctx.transaction() as session:
             for row in session.scalars(select(SmsInbound).where(SmsInbound.id.in_(row_ids))):
                 row.reply = reply
             for part in messages:
                 session.add(Outbox(
-                    created_at=now, channel=CHANNEL, recipient=data["from"],
+                    created_at=now, channel=CHANNEL, recipient=sender,
                     complaint_id=complaint_id, template=REPLY_TEMPLATE, language="id",
                     payload={"text": part}, status="pending", attempts=0, next_attempt_at=now))
-        return {"status": "processed", "id": data["id"], "reply": reply,
-                "messages": len(messages)}
+        return reply, len(messages)
 
-    def _claim(self, data: dict[str, Any], now: datetime) -> tuple[list[str], str] | None:
+    def _claim(self, data: dict[str, Any], now: datetime, whole: bool = True
+               ) -> tuple[list[str], str] | None:
         """Take the whole message for processing when all its parts are stored and none was
-        taken yet (the rows locked, so that of two processes only one takes it)."""
+        taken yet (the rows locked, so that of two processes only one takes it); with
+        `whole` False, whatever parts are stored (a missing one shown as "...")."""
         with self.ctx.transaction() as session:
             if not data["parts"] or data["parts"] == 1:
                 stmt = select(SmsInbound).where(SmsInbound.id == data["id"])
@@ -130,11 +158,28 @@ class Sms:
             by_part: dict[int, SmsInbound] = {}
             for row in rows:
                 by_part.setdefault(row.part or 1, row)
-            if len(by_part) < (data["parts"] or 1):
+            if not by_part or (whole and len(by_part) < (data["parts"] or 1)):
+                return None
+            if not whole and self._taken_lately(session, data, rows, now):
+                for row in rows:  # a part that came after its message was taken without it
+                    row.processed = now
                 return None
             for row in rows:
                 row.processed = now
-            return [row.id for row in rows], "".join(by_part[n].text for n in sorted(by_part))
+            text = "".join(by_part[n].text if n in by_part else " ... "
+                           for n in range(1, (data["parts"] or 1) + 1))
+            return [row.id for row in rows], text
+
+    @staticmethod
+    def _taken_lately(session: Any, data: dict[str, Any], rows: list[SmsInbound],
+                      now: datetime) -> bool:
+        """Whether other parts of this message were already taken: a gateway reuses a
+        reference only later, so a sibling taken within twice the wait is this message's."""
+        since = min(row.received for row in rows) - 2 * INCOMPLETE_AFTER
+        return session.scalar(select(func.count()).select_from(SmsInbound).where(
+            SmsInbound.sender == data["from"], SmsInbound.ref == data["ref"],
+            SmsInbound.parts == data["parts"], SmsInbound.processed.is_not(None),
+            SmsInbound.received >= since)) > 0
 
     def _command(self, sender: str, text: str) -> tuple[str, int | None]:
         words = text.strip().split(maxsplit=1)
