@@ -31,6 +31,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(PY) bench/engine.py
+	$(PY) bench/lifecycle.py
 	$(PY) bench/scheduler.py
 	$(PY) bench/stats.py
 	$(PY) bench/web.py

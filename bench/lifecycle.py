@@ -1,0 +1,220 @@
+"""The real complaint lifecycle through the use-case layer: filing, verifying, disposing,
+answering and rating a report, as the web app's handlers call them (no HTTP).
+
+Run from the repository root:
+
+    python bench/lifecycle.py            # 40 lifecycles with 0 and 100,000 complaints stored
+    python bench/lifecycle.py --quick    # 10 lifecycles with 0 and 5,000 stored (< 2 min)
+
+Each lifecycle: `Reports.submit` (a roads report with a photo, as the web form sends it),
+then `Reports.act` with `verify` and `dispose` (the regency administrator), `respond` (the
+agency's liaison officer, a final answer) and `rate` (the complainant, with the report's
+secret); the frozen clock moves an hour between steps. Measured per lifecycle: the wall and
+the process's CPU time (the database server's own CPU on PostgreSQL is not in it), the SQL
+statements and transactions the database was sent (SQLAlchemy's cursor and commit events),
+SAVEPOINT/RELEASE pairs, and each step's time; the statements most repeated are listed, to
+show where rows are read again and again.
+
+"Stored": the reports already in the database before measuring, written by bench/web.py's
+set-up (the demo regency, 80 % closed rows by bulk SQL, 20 % open process instances cloned
+from real ones).
+
+PostgreSQL is measured when --postgres-url (or ADUAN_BENCH_POSTGRES_URL, or
+ADUAN_TEST_POSTGRES_URL) names a server: a fresh database per size, dropped at the end.
+SQLite always runs, on files in a temporary folder.
+
+The LAST line is one JSON object with every figure and a pass/fail boolean per target
+(BENCHMARKS.md, "Complaint lifecycle").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:1] = [str(ROOT)]  # the repository, not bench/, first
+
+from sqlalchemy import event  # noqa: E402
+
+from bench.engine import PostgresBackend, SqliteBackend, _load_average, say  # noqa: E402
+from engine import FrozenClock  # noqa: E402
+from tests.regency import PHOTO, attach, build  # noqa: E402
+from workflows import access  # noqa: E402
+from workflows.storage import Upload  # noqa: E402
+
+STEPS = ("submit", "verify", "dispose", "respond", "rate")
+# Issue 17's targets: 3x the throughput measured at abb3190 (11 a CPU-second on SQLite,
+# 7 on PostgreSQL), at most 80 statements in 12 transactions on PostgreSQL.
+TARGET_PER_CPU_SECOND = {"sqlite": 33, "postgres": 21}
+TARGET_STATEMENTS = 80
+TARGET_TRANSACTIONS = 12
+_NUMBERS = re.compile(r"\b\d+\b")
+_PARAMS = re.compile(r"(%\(\w+\)s(::[\w ]+?(?= |,|\)|$))?|\$\d+|\?)")
+
+
+class Counting:
+    """SQL statements and transactions (read or write: each BEGIN, implicit on PostgreSQL)
+    on one engine, by kind."""
+
+    def __init__(self, db: Any) -> None:
+        self.statements = 0
+        self.commits = 0
+        self.savepoints = 0
+        self.shapes: Counter[str] = Counter()
+        event.listen(db, "before_cursor_execute", self._statement)
+        event.listen(db, "begin", self._commit)
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements += 1
+        head = statement.lstrip()[:9].upper()
+        if head.startswith("SAVEPOINT"):
+            self.savepoints += 1
+        shape = _NUMBERS.sub("N", _PARAMS.sub("?", " ".join(statement.split())))[:160]
+        self.shapes[shape] += 1
+
+    def _commit(self, conn: Any) -> None:
+        self.commits += 1
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.statements, self.commits, self.savepoints
+
+
+def lifecycle(regency: Any, principals: dict[str, Any], times: dict[str, list[float]]
+              ) -> None:
+    domain, clock = regency.domain, regency.clock
+    payload = {"classification": "pengaduan", "category": "roads",
+               "title": "Jalan berlubang di depan pasar",
+               "body": "Lubang besar di Jalan Propinsi depan pasar, sudah dua motor jatuh.",
+               "reporter_name": "Budi", "reporter_email": "budi@example.org",
+               "latitude": -1.2538, "longitude": 116.8305, "kelurahan": "Nipah-Nipah",
+               "kecamatan": "Penajam"}
+    began = time.perf_counter()
+    receipt = domain.reports.submit(payload, [Upload("lubang.jpg", PHOTO)], channel="web")
+    times["submit"].append(time.perf_counter() - began)
+    number, secret = receipt["tracking_number"], receipt["secret"]
+    steps = (("verify", {}, principals["admin"]),
+             ("dispose", {"agency_code": "dinas_pupr"}, principals["admin"]),
+             ("respond", {"answer": "Sudah ditambal kemarin."}, principals["liaison"]),
+             ("rate", {"rating": 5, "comment": "Terima kasih"},
+              access.complainant(number)))
+    for verb, body, who in steps:
+        clock.advance(timedelta(hours=1))
+        began = time.perf_counter()
+        domain.reports.act(number, verb, body, who)
+        times[verb].append(time.perf_counter() - began)
+    assert secret
+
+
+def measure(regency: Any, count: int, warmup: int) -> dict[str, Any]:
+    tokens = regency.tokens
+    accounts = regency.domain.accounts
+    principals = {"admin": accounts.authenticate_token(tokens["admin.kominfo"]),
+                  "liaison": accounts.authenticate_token(tokens["penghubung.pupr"])}
+    scratch: dict[str, list[float]] = {step: [] for step in STEPS}
+    for _ in range(warmup):
+        lifecycle(regency, principals, scratch)
+    counting = Counting(regency.engine.store.db)
+    times: dict[str, list[float]] = {step: [] for step in STEPS}
+    walls, cpus, statements, commits, savepoints = [], [], [], [], []
+    for _ in range(count):
+        before = counting.snapshot()
+        wall, cpu = time.perf_counter(), time.process_time()
+        lifecycle(regency, principals, times)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+        after = counting.snapshot()
+        statements.append(after[0] - before[0])
+        commits.append(after[1] - before[1])
+        savepoints.append(after[2] - before[2])
+    cpu_total = sum(cpus)
+    return {
+        "lifecycles": count,
+        "wall_median_ms": round(statistics.median(walls) * 1000, 1),
+        "cpu_median_ms": round(statistics.median(cpus) * 1000, 1),
+        "per_cpu_second": round(count / cpu_total, 1),
+        "per_wall_second": round(count / sum(walls), 1),
+        "statements": round(statistics.median(statements)),
+        "transactions": round(statistics.median(commits)),
+        "savepoints": round(statistics.median(savepoints)),
+        "step_median_ms": {step: round(statistics.median(values) * 1000, 2)
+                           for step, values in times.items()},
+        "most_repeated": [{"per_lifecycle": round(n / count, 1), "statement": shape}
+                          for shape, n in counting.shapes.most_common(12)],
+    }
+
+
+def run(backend: Any, stored: int, count: int, warmup: int, folder: Path) -> dict[str, Any]:
+    from bench.web import set_up
+
+    with backend.database() as url:
+        clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+        if stored:
+            made = set_up(url, f"{backend.label}/{stored:,}",
+                          {"open": stored // 5, "closed": stored - stored // 5}, folder)
+            regency = attach(url, clock, folder, made["tokens"])
+        else:
+            regency = build(url, clock, folder)
+        try:
+            say(f"{backend.label}, {stored:,} stored: {count} lifecycles")
+            figures = measure(regency, count, warmup)
+        finally:
+            regency.engine.dispose()
+    say(f"    {figures['per_cpu_second']} a CPU-second, {figures['wall_median_ms']} ms wall, "
+        f"{figures['statements']} statements in {figures['transactions']} transactions "
+        f"({figures['savepoints']} savepoints); steps {figures['step_median_ms']}")
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "ADUAN_BENCH_POSTGRES_URL") or os.environ.get("ADUAN_TEST_POSTGRES_URL"))
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    parser.add_argument("--lifecycles", type=int)
+    args = parser.parse_args()
+    count = args.lifecycles or (10 if args.quick else 40)
+    sizes = (0, 5_000) if args.quick else (0, 100_000)
+    folder = Path(tempfile.mkdtemp(prefix="aduan-lifecycle-"))
+    labels: list[str] = []
+    if args.only != "postgres":
+        labels.append("sqlite")
+    if args.postgres_url and args.only != "sqlite":
+        labels.append("postgres")
+    results: dict[str, Any] = {"load_average_before": _load_average(),
+                               "quick": args.quick, "figures": {}, "targets": {}}
+    for label in labels:
+        for stored in sizes:
+            place = folder / f"{label}-{stored}"
+            place.mkdir()
+            # A database of its own for each size: a new file, or a new PostgreSQL database.
+            backend = SqliteBackend(place) if label == "sqlite" else \
+                PostgresBackend(args.postgres_url)
+            figures = run(backend, stored, count, 3, place)
+            results["figures"][f"{backend.label}.{stored}"] = figures
+            key = f"{backend.label}.{stored}"
+            results["targets"][f"{key}.per_cpu_second"] = \
+                figures["per_cpu_second"] >= TARGET_PER_CPU_SECOND[backend.label]
+            if backend.label == "postgres":
+                results["targets"][f"{key}.statements"] = \
+                    figures["statements"] <= TARGET_STATEMENTS
+                results["targets"][f"{key}.transactions"] = \
+                    figures["transactions"] <= TARGET_TRANSACTIONS
+    results["load_average_after"] = _load_average()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
