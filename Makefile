@@ -38,6 +38,7 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) bench/engine.py --quick
+	$(PY) bench/lifecycle.py --quick
 	$(PY) bench/scheduler.py --quick
 	$(PY) bench/stats.py --quick
 	$(PY) bench/web.py --quick
