@@ -171,6 +171,15 @@ def test_rahasia_reports_and_anonim_identities_never_appear(server):
     assert one.status_code == 404
 
 
+def test_an_archived_report_is_withdrawn_from_publication(server):
+    spam = server.file(description="Promo pinjaman online cepat cair hubungi kami")
+    assert "Promo pinjaman" in requests.get(f"{server.url}/requests.json", timeout=30).text
+    server.regency.act(spam, "archive", as_="admin.kominfo", reason="Spam")
+    assert "Promo pinjaman" not in requests.get(f"{server.url}/requests.json",
+                                                timeout=30).text
+    assert requests.get(f"{server.url}/requests/{spam}.json", timeout=30).status_code == 404
+
+
 def test_a_key_is_limited_to_its_requests_per_minute(server):
     limit = server.regency.domain.config.open311_requests_per_minute
     for _ in range(limit):

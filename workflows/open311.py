@@ -37,6 +37,9 @@ MAX_WINDOW = timedelta(days=90)  # and at most 90 days between start_date and en
 MAX_RESULTS = 1000
 MAX_IDS = 100  # service_request_id values in one query
 CLOSED_STATUSES = frozenset({ids.STATUS_CLOSED, ids.STATUS_ARCHIVED, ids.STATUS_RETURNED})
+# What the public reads: not `rahasia`, and not archived (an administrator archives spam,
+# abuse and reports outside SP4N's scope: they are withdrawn from publication).
+PUBLISHED = (Complaint.confidential.is_(False), Complaint.status != ids.STATUS_ARCHIVED)
 TRUE_WORDS, FALSE_WORDS = ("true", "ya", "1"), ("false", "tidak", "0", "")
 
 DESCRIPTIONS = {  # the services' descriptions, in Indonesian as the regency publishes them
@@ -172,7 +175,7 @@ class Open311:
         """The standard's GET requests: by ids, or by service codes, dates and status."""
         self.admit(api_key, required=False)
         now = self.ctx.now()
-        stmt = select(Complaint).where(Complaint.confidential.is_(False))
+        stmt = select(Complaint).where(*PUBLISHED)
         if query.get("service_request_id"):
             wanted = [v.strip() for v in query["service_request_id"].split(",") if v.strip()]
             if len(wanted) > MAX_IDS:
@@ -190,8 +193,7 @@ class Open311:
         self.admit(api_key, required=False)
         with self.ctx.reads() as session:
             row = session.scalars(select(Complaint).where(
-                Complaint.tracking_number == service_request_id,
-                Complaint.confidential.is_(False))).first()
+                Complaint.tracking_number == service_request_id, *PUBLISHED)).first()
             if row is None:
                 raise NotFound("service_request_id: no public request %(id)s",
                                id=service_request_id)
