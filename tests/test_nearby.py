@@ -4,10 +4,11 @@ citizen, followers told of status changes, bad input refused with 400 naming the
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.pages import Site
 from workflows import nearby, notify
+from workflows.metoo_models import MeToo
 from workflows.models import Complaint, Outbox
 
 LAT, LON = -1.4379, 116.6321
@@ -146,6 +147,34 @@ def test_followers_are_told_of_status_changes(site: Site) -> None:
                     ("email", "rina@example.org", "VERIFIED")]
     assert tracking in subject and "Lampu jalan mati" in body and "Terverifikasi" in body
     assert "budi" not in body.lower()
+
+
+def test_a_follower_stops_the_news_by_the_link_of_their_e_mails(site: Site) -> None:
+    tracking = filed(site, "Lampu jalan mati", 20, category="health")
+    me_too(site, tracking, phone="0813 5555 6666", channel="sms", email="rina@example.org")
+    site.regency.act(tracking, "verify", as_="admin.kominfo")
+    with site.regency.reads() as session:
+        payloads = list(session.scalars(select(Outbox.payload).where(
+            Outbox.template == "followed_status_changed").order_by(Outbox.id)))
+        token = session.scalar(select(MeToo.stop_token))
+    body = notify.render("followed_status_changed", "id", payloads[0])[1]
+    assert f"Balas BERHENTI {tracking}" in body
+    # In an e-mail the link (with ADUAN_PUBLIC_URL): /lapor/berhenti/<the follower's key>.
+    line = notify.stop_following_line("email", "id", Complaint(tracking_number=tracking), token,
+                                      "https://aduan.ppu.go.id")
+    assert line.endswith(f"https://aduan.ppu.go.id/lapor/berhenti/{token}")
+    assert payloads[1]["stop"] == ""  # no ADUAN_PUBLIC_URL here: no link to give
+    asked = site.get(f"/lapor/berhenti/{token}")
+    assert tracking in site.text(asked) and 'id="stop-form"' in site.text(asked)
+    stopped = site.post(f"/lapor/berhenti/{token}", {})
+    assert 'id="stopped"' in site.text(stopped)
+    assert site.get(f"/lapor/berhenti/{token}", expect=404)
+    site.regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinkes")
+    with site.regency.reads() as session:
+        assert session.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.template == "followed_status_changed")) == 2  # nothing more
+        assert session.scalar(select(MeToo.citizen)) is not None  # still counted
+    assert me_too(site, tracking)["me_too"] == 2
 
 
 def test_staff_case_page_shows_the_count(site: Site) -> None:

@@ -20,6 +20,7 @@ from tests.test_delivery import FakeProvider
 from workflows import diagram_ids as ids
 from workflows.channels import SmsGatewayChannel
 from workflows.delivery import OutboxSender
+from workflows.metoo_models import MeToo
 from workflows.models import Complaint, ComplaintEvent, Outbox
 from workflows.sms import GSM7, is_gsm7, sms_length, split_reply
 from workflows.sms_models import SmsInbound
@@ -226,6 +227,21 @@ def test_a_long_message_whose_last_part_never_comes_is_taken_after_half_an_hour(
     assert sms.flush_incomplete() == 0 and len(gateway.replies()) == replies
     with gateway.regency.reads() as session:
         assert session.get(SmsInbound, "q2").processed is not None
+
+
+def test_berhenti_stops_the_news_of_a_followed_report_to_that_number_only(gateway):
+    number = filed_number(gateway.sms("LAPOR Jembatan kayu di Desa Sotek rapuh")["reply"])
+    nearby = gateway.regency.domain.nearby
+    nearby.me_too(number, {"phone": "0812 3456 7890", "channel": "sms"}, "")
+    nearby.me_too(number, {"phone": STRANGER, "channel": "sms"}, "")
+    assert gateway.sms("BERHENTI")["reply"].startswith("Kirim: BERHENTI")
+    stopped = gateway.sms(f"berhenti {number}")
+    assert stopped["reply"] == f"Anda tidak lagi menerima kabar laporan {number}."
+    again = gateway.sms(f"BERHENTI {number}")
+    assert again["reply"] == f"Nomor Anda tidak mengikuti laporan {number}."
+    with gateway.regency.reads() as session:
+        phones = sorted(p or "-" for p in session.scalars(select(MeToo.phone)))
+    assert phones == ["-", STRANGER]  # the other follower still follows; both still count
 
 
 def test_info_adds_to_the_senders_own_report_and_is_refused_to_another_number(gateway):

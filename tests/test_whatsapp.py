@@ -31,6 +31,7 @@ from workflows import diagram_ids as ids
 from workflows.channels import WhatsAppCloudChannel
 from workflows.config import RegencyConfig
 from workflows.delivery import OutboxSender
+from workflows.metoo_models import MeToo
 from workflows.models import Attachment, Complaint, ComplaintEvent, Outbox
 from workflows.whatsapp_models import WhatsAppConversation, WhatsAppInbound, WhatsAppMedia
 
@@ -379,6 +380,16 @@ def test_a_citizen_with_an_open_report_chooses_between_adding_and_a_new_report(m
     assert "Di mana lokasinya" in meta.last()
     meta.say("CEK", at=14)
     assert number in meta.last() and "Batas waktu" in meta.last()
+
+
+def test_berhenti_stops_the_news_of_a_report_the_number_follows(meta):
+    number = file_report(meta)
+    meta.regency.domain.nearby.me_too(number, {"phone": "0813 2222 3333",
+                                               "channel": "whatsapp"}, "")
+    meta.say(f"BERHENTI {number}", sender="6281322223333")
+    assert meta.last("6281322223333") == f"Anda tidak lagi menerima kabar laporan {number}."
+    with meta.regency.reads() as session:
+        assert session.scalar(select(MeToo.phone)) is None
 
 
 # --------------------------------------------------------------------------- going back out

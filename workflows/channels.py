@@ -109,6 +109,14 @@ def normalize_phone(raw: str) -> str:
     return digits
 
 
+def same_phone(written: str | None, phone: str) -> bool:
+    """Whether a phone number as a citizen wrote it is `phone` (E.164 digits)."""
+    try:
+        return bool(written) and normalize_phone(written or "") == phone
+    except InvalidRecipient:
+        return False
+
+
 # --------------------------------------------------------------------------- email
 
 

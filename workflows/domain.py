@@ -28,7 +28,7 @@ from workflows.drafts import Drafts
 from workflows.figures import Figures
 from workflows.impact import Impact
 from workflows.lifecycle import LifecycleHost
-from workflows.nearby import Nearby
+from workflows.nearby import Following, Nearby
 from workflows.open311 import Open311
 from workflows.operations import Operations
 from workflows.posters import Posters
@@ -67,6 +67,7 @@ class Domain:
         self.sms = Sms(self.context, self.reports)
         self.whatsapp = WhatsApp(self.context, self.reports)
         self.nearby = Nearby(self.context)
+        self.following = Following(self.context)
         # Scratch runs (try before deploy): beside the evidence files unless configured.
         self.scratch = Scratch(self.context, scratch_dir or storage.root.parent / "scratch")
 

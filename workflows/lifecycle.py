@@ -141,7 +141,8 @@ class LifecycleHost:
                                   notify.status_payload(session, complaint,
                                                         ids.STATUS_LABELS[status][language],
                                                         reason or "", self.config.public_url))
-            notify.to_followers(session, complaint, operation.now, ids.STATUS_LABELS[status])
+            notify.to_followers(session, complaint, operation.now,
+                                ids.STATUS_LABELS[status], self.config.public_url)
 
     def assign_agency(self, agency_code: str, role: str = "opd") -> None:
         """The agency (or, with role "unit", the unit) that now holds the report."""

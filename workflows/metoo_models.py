@@ -29,6 +29,9 @@ class MeToo(Base):
     channel: Mapped[str | None] = mapped_column(String(10))  # sms | whatsapp | email
     language: Mapped[str] = mapped_column(String(5), default="id")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A follower's own key to stop following, in the link of their e-mails (NULL once they
+    # stopped, or for a citizen who only counted).
+    stop_token: Mapped[str | None] = mapped_column(String(43), unique=True)
 
 
 class NearbyLookup(Base):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from workflows import diagram_ids as ids
+from workflows.channels import same_phone
 from workflows.context import Context
 from workflows.errors import Invalid, Message, NotFound, TooManyAttempts
 from workflows.metoo_models import MeToo, NearbyLookup
@@ -171,7 +173,8 @@ class Nearby:
                         complaint_id=complaint.id, citizen=citizen, phone=phone, email=email,
                         channel=(channel or "sms") if phone else ("email" if email else None),
                         language=language if language in ("id", "en") else "id",
-                        created_at=now))
+                        created_at=now,
+                        stop_token=secrets.token_urlsafe(24) if phone or email else None))
         except IntegrityError:  # the same citizen at the same moment, from another process
             counted = False
         with self.ctx.reads() as session:
@@ -180,3 +183,51 @@ class Nearby:
             count = self._counts(session, [complaint_id]).get(complaint_id, 0)
         return {"tracking_number": tracking_number, "me_too": count, "counted": counted,
                 "following": bool(phone or email)}
+
+
+def _stop(row: MeToo) -> None:
+    row.phone = row.email = row.channel = row.stop_token = None
+
+
+class Following:
+    """Followers who want no more news: by the link of their e-mails, or by a phone reply
+    (`BERHENTI <number>` on SMS or WhatsApp). Their "me too" still counts."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def followed_by_token(self, token: str) -> str:
+        """The tracking number the link's follower follows; NotFound when the link is not
+        (or no longer) one."""
+        with self.ctx.reads() as session:
+            found = session.execute(select(Complaint.tracking_number).join(
+                MeToo, MeToo.complaint_id == Complaint.id).where(
+                MeToo.stop_token == token)).scalar()
+        if not token or found is None:
+            raise NotFound("no follower with this link")
+        return found
+
+    def stop_by_token(self, token: str) -> str:
+        with self.ctx.transaction() as session:
+            row = session.scalars(select(MeToo).where(MeToo.stop_token == token)
+                                  .with_for_update()).first() if token else None
+            if row is None:
+                raise NotFound("no follower with this link")
+            number = session.scalar(select(Complaint.tracking_number).where(
+                Complaint.id == row.complaint_id))
+            _stop(row)
+            return number
+
+    def stop_by_phone(self, tracking_number: str, phone: str) -> bool:
+        """Stop the news of a report to this phone (E.164 digits); False if it follows
+        nothing there."""
+        stopped = False
+        with self.ctx.transaction() as session:
+            for row in session.scalars(select(MeToo).join(
+                    Complaint, Complaint.id == MeToo.complaint_id).where(
+                    Complaint.tracking_number == tracking_number,
+                    MeToo.phone.is_not(None)).with_for_update()):
+                if same_phone(row.phone, phone):
+                    _stop(row)
+                    stopped = True
+        return stopped

@@ -32,9 +32,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     # status only, nothing of its complainant or the agency's answer to them.
     "followed_status_changed": {
         "id": ("Laporan {tracking_number} yang Anda ikuti: {status_label}",
-               "Laporan \"{title}\" yang Anda ikuti kini {status_label}."),
+               "Laporan \"{title}\" yang Anda ikuti kini {status_label}.\n{stop}"),
         "en": ("Report {tracking_number} you follow: {status_label}",
-               "The report \"{title}\" you follow is now {status_label}."),
+               "The report \"{title}\" you follow is now {status_label}.\n{stop}"),
     },
     "task_assigned": {
         "id": ("Tugas baru: {task_title} ({tracking_number})",
@@ -213,8 +213,27 @@ def to_complainant(session: Session, complaint: Complaint, template: str, now: d
             status="pending", attempts=0, next_attempt_at=now))
 
 
+STOP_FOLLOWING = {
+    "phone": {"id": "Balas BERHENTI {number} untuk tidak lagi menerima kabar laporan ini.",
+              "en": "Reply BERHENTI {number} to stop news of this report."},
+    "email": {"id": "Berhenti mengikuti laporan ini: {link}",
+              "en": "Stop following this report: {link}"},
+}
+
+
+def stop_following_line(channel: str, language: str, complaint: Complaint,
+                        token: str | None, public_url: str) -> str:
+    """How a follower stops: a reply on the phone channels, a link in an e-mail."""
+    if channel in ("sms", "whatsapp"):
+        return STOP_FOLLOWING["phone"][language].format(number=complaint.tracking_number)
+    if token and public_url:
+        link = f"{public_url.rstrip('/')}/lapor/berhenti/{token}"
+        return STOP_FOLLOWING["email"][language].format(link=link)
+    return ""
+
+
 def to_followers(session: Session, complaint: Complaint, now: datetime,
-                 labels: dict[str, str]) -> int:
+                 labels: dict[str, str], public_url: str = "") -> int:
     """Tell those who said "me too" with a phone or e-mail (workflows/nearby.py) that the
     report's status changed; `labels`: the new status by language. Returns how many."""
     count = 0
@@ -231,7 +250,9 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
                 created_at=now, channel=channel, recipient=recipient, complaint_id=complaint.id,
                 template="followed_status_changed", language=language,
                 payload={"tracking_number": complaint.tracking_number, "title": complaint.title,
-                         "status": complaint.status, "status_label": labels[language]},
+                         "status": complaint.status, "status_label": labels[language],
+                         "stop": stop_following_line(channel, language, complaint,
+                                                     follower.stop_token, public_url)},
                 status="pending", attempts=0, next_attempt_at=now))
             count += 1
     return count

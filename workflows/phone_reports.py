@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows import access
 from workflows import diagram_ids as ids
-from workflows.channels import InvalidRecipient, normalize_phone
+from workflows.channels import same_phone
 from workflows.context import Context
 from workflows.errors import Conflict, Invalid
 from workflows.models import Complaint, ComplaintEvent, SlaRecord
@@ -26,14 +26,6 @@ STATUS_LINE = {
     "en": ("Report {number}: {status}. {deadline}", "This stage's deadline: {due}.",
            "No deadline is running."),
 }
-
-
-def same_phone(written: str | None, phone: str) -> bool:
-    """Whether a phone number as a citizen wrote it is `phone` (E.164 digits)."""
-    try:
-        return bool(written) and normalize_phone(written or "") == phone
-    except InvalidRecipient:
-        return False
 
 
 def open_reports(session: Session, phone: str, limit: int = 20) -> list[Complaint]:

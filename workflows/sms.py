@@ -7,6 +7,7 @@ webhook (web/sms.py), answered through the outbox on the `sms` channel.
 - `INFO <number> <text>` adds information to the sender's own report: the `provide_info`
   verb when the report waits for information, else a note on the report (`citizen_note`).
 - `CEK <number>` answers the status and the current deadline.
+- `BERHENTI <number>` stops the news of a report the sender follows ("me too").
   A number that is not the sender's report gets the same answer as an unknown one.
 - Each gateway message id is stored once (`sms_inbound`), so a repeated delivery is processed
   once; the parts of a long message (`ref`, `part`, `parts`) are rows too, joined when the last
@@ -31,6 +32,7 @@ from workflows.channels import InvalidRecipient, normalize_phone
 from workflows.context import Context
 from workflows.errors import Invalid
 from workflows.models import Complaint, Outbox
+from workflows.nearby import Following
 from workflows.phone_reports import PhoneReports
 from workflows.reports import TRACKING_SHAPE, Reports
 from workflows.sms_models import SmsInbound
@@ -50,6 +52,9 @@ FILED = ("Laporan diterima. Nomor: {number}. Kode rahasia: {secret} (simpan, unt
 NOT_FOUND = "Laporan {number} tidak ditemukan untuk nomor Anda. Periksa nomornya."
 INFO_USAGE = "Kirim: INFO <nomor laporan> <informasi tambahan>"
 CEK_USAGE = "Kirim: CEK <nomor laporan>"
+STOP_USAGE = "Kirim: BERHENTI <nomor laporan yang Anda ikuti>"
+STOPPED = "Anda tidak lagi menerima kabar laporan {number}."
+NOT_FOLLOWING = "Nomor Anda tidak mengikuti laporan {number}."
 INFO_PROVIDED = "Terima kasih. Informasi untuk laporan {number} sudah diterima petugas."
 INFO_NOTED = "Terima kasih. Informasi Anda ditambahkan ke laporan {number}."
 NOT_FILED = "Maaf, laporan belum dapat diterima. " + HELP
@@ -80,6 +85,7 @@ class Sms:
         self.ctx = ctx
         self.reports = reports
         self.phones = PhoneReports(ctx, reports)
+        self.following = Following(ctx)
 
     def receive(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """Store one delivery of the gateway and, when its message is whole, process it.
@@ -187,6 +193,12 @@ class Sms:
         rest = words[1].strip() if len(words) > 1 else ""
         if command == "LAPOR":
             return self._file(sender, rest)
+        if command in ("BERHENTI", "UNFOLLOW"):
+            number = rest.split()[0].upper() if rest.split() else ""
+            if not TRACKING_SHAPE.match(number):
+                return STOP_USAGE, None
+            stopped = self.following.stop_by_phone(number, sender)
+            return (STOPPED if stopped else NOT_FOLLOWING).format(number=number), None
         if command in ("INFO", "CEK"):
             args = rest.split(maxsplit=1)
             number = args[0].upper() if args else ""

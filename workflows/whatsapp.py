@@ -32,13 +32,27 @@ from workflows.context import Context
 from workflows.errors import Invalid
 from workflows.graph_media import GraphMedia, MediaRefused, MediaSource
 from workflows.models import Complaint, Outbox
+from workflows.nearby import Following
 from workflows.phone_reports import PhoneReports, open_reports
 from workflows.reports import Reports
 from workflows.sms import guess_category, title
 from workflows.storage import Upload
 from workflows.whatsapp_models import WhatsAppConversation, WhatsAppInbound, WhatsAppMedia
 from workflows.whatsapp_parse import parse_delivery
-from workflows.whatsapp_talk import Incoming, OpenReport, State, Talk
+from workflows.whatsapp_talk import (
+    FILED,
+    FILED_NO_LINK,
+    INFO_DONE,
+    NO_REPORTS,
+    NOT_FILED,
+    NOT_FOUND,
+    RECOVERED,
+    UNFOLLOWED,
+    Incoming,
+    OpenReport,
+    State,
+    Talk,
+)
 
 CHANNEL = "whatsapp"
 REPLY_TEMPLATE = "whatsapp_reply"
@@ -46,47 +60,6 @@ LEASE = timedelta(minutes=5)  # how long a filing may hold the conversation
 WINDOW_MARGIN = timedelta(minutes=10)  # a reply queued near the window's end goes as template
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 DRAIN_LIMIT = 100  # messages one call takes for a sender (the rest: the next delivery)
-
-FILED = {
-    "id": ("Laporan Anda kami terima dengan nomor {number}. Simpan tautan pribadi ini untuk "
-           "mengikuti laporan (jangan dibagikan): {link}\nKabar berikutnya kami kirim lewat "
-           "WhatsApp ini."),
-    "en": ("We received your report, number {number}. Keep this private link to follow it "
-           "(do not share it): {link}\nWe will send news on this WhatsApp."),
-}
-FILED_NO_LINK = {
-    "id": ("Laporan Anda kami terima dengan nomor {number}. Kode rahasia: {secret} (simpan; "
-           "untuk melacak laporan di halaman Lacak Laporan). Kabar berikutnya kami kirim "
-           "lewat WhatsApp ini."),
-    "en": ("We received your report, number {number}. Secret code: {secret} (keep it, to "
-           "follow the report on the Track a report page). We will send news on this "
-           "WhatsApp."),
-}
-NOT_FILED = {
-    "id": "Maaf, laporan belum dapat kami terima: {why} Balas YA untuk mencoba lagi, atau "
-          "BATAL.",
-    "en": "Sorry, the report could not be filed: {why} Reply YES to try again, or CANCEL.",
-}
-RECOVERED = {
-    "id": "Laporan Anda sudah kami terima dengan nomor {number}.",
-    "en": "Your report was received, number {number}.",
-}
-INFO_DONE = {
-    True: {"id": "Terima kasih. Jawaban Anda untuk laporan {number} sudah diteruskan ke "
-                 "petugas.",
-           "en": "Thank you. Your answer for report {number} was passed to the officer."},
-    False: {"id": "Terima kasih. Pesan Anda ditambahkan ke laporan {number}.",
-            "en": "Thank you. Your message was added to report {number}."},
-}
-NOT_FOUND = {
-    "id": "Laporan {number} tidak ditemukan untuk nomor WhatsApp Anda. Periksa nomornya.",
-    "en": "Report {number} was not found for your WhatsApp number. Check the number.",
-}
-NO_REPORTS = {
-    "id": "Anda tidak punya laporan yang masih berjalan.",
-    "en": "You have no open reports.",
-}
-
 
 class WhatsApp:
     """The use cases of the WhatsApp channel (see the module)."""
@@ -96,6 +69,7 @@ class WhatsApp:
         self.ctx = ctx
         self.reports = reports
         self.phones = PhoneReports(ctx, reports)
+        self.following = Following(ctx)
         config = ctx.config
         if media is None and config.whatsapp_token:
             media = GraphMedia(config.whatsapp_graph_url, config.whatsapp_token)
@@ -320,6 +294,11 @@ class WhatsApp:
             self._info(conversation_id, sender, language, action[1], action[2], action[3])
         elif action[0] == "status":
             self._status(sender, language, action[1])
+        elif action[0] == "unfollow":
+            stopped = self.following.stop_by_phone(action[1], sender)
+            with self.ctx.transaction() as session:
+                self._reply(session, sender, language, [UNFOLLOWED[stopped][language].format(
+                    number=action[1])], self.ctx.now())
 
     def _file(self, conversation_id: int, sender: str, language: str) -> None:
         with self.ctx.reads() as session:

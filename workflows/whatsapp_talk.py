@@ -35,6 +35,7 @@ KEYWORDS = {
     "new": {"BARU", "LAPOR", "NEW", "REPORT"},
     "info": {"INFO"},
     "status": {"CEK", "STATUS", "CHECK"},
+    "unfollow": {"BERHENTI", "UNFOLLOW"},
     "help": {"BANTUAN", "HELP", "MENU", "?"},
     "en": {"ENGLISH", "INGGRIS", "EN"},
     "id": {"INDONESIA", "BAHASA", "ID"},
@@ -76,6 +77,7 @@ WORDS: dict[str, dict[str, str]] = {
                 "ENGLISH: English.",
         "unsupported": "Maaf, kami hanya dapat membaca teks, foto, dan lokasi.",
         "info_usage": "Tulis: INFO <nomor laporan> <informasi tambahan>.",
+        "unfollow_usage": "Tulis: BERHENTI <nomor laporan yang Anda ikuti>.",
         "busy": "Laporan Anda sedang kami kirim, mohon tunggu sebentar.",
     },
     "en": {
@@ -110,6 +112,7 @@ WORDS: dict[str, dict[str, str]] = {
                 "INDONESIA: Bahasa Indonesia.",
         "unsupported": "Sorry, we can only read text, photos and locations.",
         "info_usage": "Write: INFO <report number> <more information>.",
+        "unfollow_usage": "Write: BERHENTI <number of the report you follow>.",
         "busy": "Your report is being sent, please wait a moment.",
     },
 }
@@ -122,6 +125,53 @@ PHOTO_REFUSED = {
            "unavailable": "We could not download the photo from WhatsApp; please send it "
                           "again."},
 }
+# What the use case answers after acting (workflows/whatsapp.py).
+FILED = {
+    "id": ("Laporan Anda kami terima dengan nomor {number}. Simpan tautan pribadi ini untuk "
+           "mengikuti laporan (jangan dibagikan): {link}\nKabar berikutnya kami kirim lewat "
+           "WhatsApp ini."),
+    "en": ("We received your report, number {number}. Keep this private link to follow it "
+           "(do not share it): {link}\nWe will send news on this WhatsApp."),
+}
+FILED_NO_LINK = {
+    "id": ("Laporan Anda kami terima dengan nomor {number}. Kode rahasia: {secret} (simpan; "
+           "untuk melacak laporan di halaman Lacak Laporan). Kabar berikutnya kami kirim "
+           "lewat WhatsApp ini."),
+    "en": ("We received your report, number {number}. Secret code: {secret} (keep it, to "
+           "follow the report on the Track a report page). We will send news on this "
+           "WhatsApp."),
+}
+NOT_FILED = {
+    "id": "Maaf, laporan belum dapat kami terima: {why} Balas YA untuk mencoba lagi, atau "
+          "BATAL.",
+    "en": "Sorry, the report could not be filed: {why} Reply YES to try again, or CANCEL.",
+}
+RECOVERED = {
+    "id": "Laporan Anda sudah kami terima dengan nomor {number}.",
+    "en": "Your report was received, number {number}.",
+}
+INFO_DONE = {
+    True: {"id": "Terima kasih. Jawaban Anda untuk laporan {number} sudah diteruskan ke "
+                 "petugas.",
+           "en": "Thank you. Your answer for report {number} was passed to the officer."},
+    False: {"id": "Terima kasih. Pesan Anda ditambahkan ke laporan {number}.",
+            "en": "Thank you. Your message was added to report {number}."},
+}
+NOT_FOUND = {
+    "id": "Laporan {number} tidak ditemukan untuk nomor WhatsApp Anda. Periksa nomornya.",
+    "en": "Report {number} was not found for your WhatsApp number. Check the number.",
+}
+UNFOLLOWED = {
+    True: {"id": "Anda tidak lagi menerima kabar laporan {number}.",
+           "en": "You will no longer receive news of report {number}."},
+    False: {"id": "Nomor Anda tidak mengikuti laporan {number}.",
+            "en": "Your number does not follow report {number}."},
+}
+NO_REPORTS = {
+    "id": "Anda tidak punya laporan yang masih berjalan.",
+    "en": "You have no open reports.",
+}
+
 _TRACKING = re.compile(r"^[A-Z]{2,10}-\d{4}-\d{3,10}$")
 
 
@@ -207,6 +257,11 @@ class Talk:
                     return Outcome(state, (self.say(lang, "nothing_to_cancel"),))
                 return Outcome(State(language=lang), (self.say(lang, "cancelled"),),
                                drop_photos=True)
+            if name == "unfollow":
+                number = rest.split()[0].upper() if rest.split() else ""
+                if not _TRACKING.match(number):
+                    return Outcome(state, (self.say(lang, "unfollow_usage"),))
+                return Outcome(state, action=("unfollow", number))
             if name == "status":
                 number = rest.split()[0].upper() if rest.split() else None
                 return Outcome(state, action=("status", number))

@@ -5,6 +5,7 @@
   parameters: 400 naming each field; too many lookups from one address: 429.
 - POST /lapor/nearby/<tracking>/me-too (the session's CSRF token, as a form field or the
   X-CSRF-Token header): count the citizen once; with `phone` or `email`, they follow it.
+- /lapor/berhenti/<token> (GET asks, POST stops): a follower's link to stop a report's news.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import jsonify, request, session
+from flask import jsonify, render_template, request, session
 
 from web import auth
 from web.i18n import current_language, say
@@ -66,3 +67,20 @@ def me_too(tracking: str) -> Any:
     except NotFound:
         return jsonify(error={"message": say("report not found")}), 404
     return jsonify(result)
+
+
+@pages.route("/lapor/berhenti/<token>", methods=["GET", "POST"])
+def stop_following(token: str) -> Any:
+    """The link in a follower's e-mails: GET asks, POST stops (a link opened by a mail
+    scanner changes nothing)."""
+    token = token[:64]
+    try:
+        if request.method == "POST":
+            tracking = domain().following.stop_by_token(token)
+            return render_template("public/stop_following.html", tracking=tracking,
+                                   stopped=True)
+        tracking = domain().following.followed_by_token(token)
+    except NotFound:
+        return render_template("public/stop_following.html", tracking=None,
+                               stopped=False), 404
+    return render_template("public/stop_following.html", tracking=tracking, stopped=False)
