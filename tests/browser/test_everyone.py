@@ -1,0 +1,72 @@
+"""In Chromium, for everyone: every text readable (WCAG contrast of at least 4.5:1) on every
+kind of page, the board and the statistics fitting a 390 px phone, and the citizen's form
+(the misconduct box under "Pengaduan" only, the QR poster's location, a pin from the photo's
+GPS position with the citizen's consent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.contrast import listed, low_contrast
+from tests.browser.live import LiveApp
+from tests.browser.test_journey import live_app, pothole_photo, sign_in  # noqa: F401
+
+LAT, LON = -1.4379, 116.6321
+
+
+@pytest.fixture
+def cases(live_app: LiveApp) -> dict[str, str]:  # noqa: F811
+    """Reports in several states: one just filed (with a photo and a place), one verified
+    and sent to Dinas PUPR, and a week later both late (the board has rows)."""
+    regency = live_app.regency
+    filed = regency.submit(photo=True, title="Lampu jalan mati di Jl. Sudirman",
+                           latitude=LAT, longitude=LON)
+    sent = regency.submit(photo=True, title="Jalan berlubang dekat pasar", latitude=LAT + 0.01,
+                          longitude=LON)
+    regency.act(sent["tracking_number"], "verify", as_="admin.kominfo")
+    regency.act(sent["tracking_number"], "dispose", as_="admin.kominfo",
+                agency_code="dinas_pupr")
+    live_app.advance(days=7)
+    return {"filed": filed["tracking_number"], "secret": filed["secret"],
+            "sent": sent["tracking_number"]}
+
+
+def staff_pages(cases: dict[str, str]) -> list[str]:
+    return ["/tasks", f"/cases/{cases['sent']}", "/cases", "/board", "/dashboard", "/studio",
+            "/admin"]
+
+
+def test_every_text_on_every_kind_of_page_has_enough_contrast(
+        live_app: LiveApp, cases: dict[str, str], make_page: Any) -> None:  # noqa: F811
+    offenders: dict[str, list[dict[str, Any]]] = {}
+    measured: dict[str, int] = {}
+
+    def check(page: Any, name: str) -> None:
+        page.wait_for_load_state("load")
+        count, found = low_contrast(page)
+        measured[name] = count
+        if found:
+            offenders[name] = found
+
+    citizen = make_page()
+    for path in ("/", "/lapor", "/lapor?via=qr", "/lacak", "/statistik"):
+        citizen.goto(live_app.url + path)
+        check(citizen, path)
+    citizen.goto(f"{live_app.url}/lacak/{cases['filed']}?k={cases['secret']}")
+    check(citizen, "/lacak/<report>")
+    citizen.goto(f"{live_app.url}/login")
+    check(citizen, "/login")
+
+    officer = make_page()
+    sign_in(officer, live_app, "admin.kominfo")
+    for path in staff_pages(cases):
+        officer.goto(live_app.url + path)
+        check(officer, path)
+    officer.goto(f"{live_app.url}/language/en?next=/tasks")
+    check(officer, "/tasks (English)")
+
+    assert all(count >= 10 for count in measured.values()), measured  # the check saw text
+    assert not offenders, "texts below 4.5:1:\n" + "\n".join(
+        f"{name}:\n{listed(found)}" for name, found in offenders.items())
