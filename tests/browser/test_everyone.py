@@ -5,6 +5,7 @@ GPS position with the citizen's consent)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -70,3 +71,72 @@ def test_every_text_on_every_kind_of_page_has_enough_contrast(
     assert all(count >= 10 for count in measured.values()), measured  # the check saw text
     assert not offenders, "texts below 4.5:1:\n" + "\n".join(
         f"{name}:\n{listed(found)}" for name, found in offenders.items())
+
+
+CHARTS_DRAWN = """() => !document.querySelector("table[data-chart]")
+  || document.querySelectorAll("table[data-chart-ready]").length > 0"""
+
+# The category (label) axis of each horizontal bar chart: its widest label, as drawn, must fit
+# the axis's width (Chart.js cuts what does not at the canvas's edge).
+CUT_LABELS = """() => {
+  const cut = [];
+  for (const canvas of document.querySelectorAll(".chart-box canvas")) {
+    const chart = Chart.getChart(canvas);
+    const box = canvas.getBoundingClientRect();
+    if (box.right > document.documentElement.clientWidth + 0.5) cut.push("canvas " + box.right);
+    for (const scale of Object.values(chart.scales)) {
+      if (scale.axis !== "y" || scale.type !== "category") continue;
+      chart.ctx.save();
+      chart.ctx.font = Chart.helpers.toFont(scale.options.ticks.font).string;
+      for (const tick of scale.ticks) {
+        const width = Math.max(...[].concat(tick.label).map(
+          (line) => chart.ctx.measureText(line).width));
+        if (width > scale.width) cut.push(JSON.stringify(tick.label) + " " + width);
+      }
+      chart.ctx.restore();
+    }
+  }
+  return cut;
+}"""
+
+WIDE = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [];
+  const clipped = (element) => {  // inside a box shown to screen readers only
+    for (let node = element; node; node = node.parentElement) {
+      if (getComputedStyle(node).clip !== "auto") return true;
+    }
+    return false;
+  };
+  for (const element of document.body.querySelectorAll("*")) {
+    const box = element.getBoundingClientRect();
+    if (box.width && box.right > width + 0.5
+        && element.checkVisibility({checkVisibilityCSS: true}) && !clipped(element)) {
+      wide.push(element.tagName.toLowerCase() + (element.id ? "#" + element.id : "")
+                + "." + [...element.classList].slice(0, 3).join(".") + " "
+                + Math.round(box.left) + ".." + Math.round(box.right));
+    }
+  }
+  const boxes = [...document.querySelectorAll(".table-responsive")]
+    .filter((box) => box.scrollWidth > box.clientWidth + 0.5)
+    .map((box) => (box.querySelector("table") || box).id + " " + box.scrollWidth);
+  return {page: document.documentElement.scrollWidth, wide: wide.slice(0, 20),
+          scrolling: boxes};
+}"""
+
+
+def test_the_board_and_the_statistics_fit_a_phone(
+        live_app: LiveApp, cases: dict[str, str], phone_page: Any,  # noqa: F811
+        screenshot: Any) -> None:
+    sign_in(phone_page, live_app, "admin.kominfo")
+    problems = {}
+    for path in ("/board", "/dashboard", "/statistik"):
+        phone_page.goto(live_app.url + path)
+        phone_page.wait_for_load_state("load")
+        phone_page.wait_for_function(CHARTS_DRAWN)
+        screenshot(phone_page, f"phone{path.replace('/', '-')}")
+        found = phone_page.evaluate(WIDE)
+        found["cut_labels"] = phone_page.evaluate(CUT_LABELS)
+        if found["page"] > 390 or found["wide"] or found["scrolling"] or found["cut_labels"]:
+            problems[path] = found
+    assert not problems, json.dumps(problems, indent=1)
