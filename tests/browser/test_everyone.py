@@ -5,14 +5,18 @@ GPS position with the citizen's consent)."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
+from PIL import Image
+from sqlalchemy import select
 
 from tests.browser.contrast import listed, low_contrast
 from tests.browser.live import LiveApp
 from tests.browser.test_journey import live_app, pothole_photo, sign_in  # noqa: F401
+from workflows.models import Attachment, Complaint
 
 LAT, LON = -1.4379, 116.6321
 
@@ -140,3 +144,91 @@ def test_the_board_and_the_statistics_fit_a_phone(
         if found["page"] > 390 or found["wide"] or found["scrolling"] or found["cut_labels"]:
             problems[path] = found
     assert not problems, json.dumps(problems, indent=1)
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def plain_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 120, 120)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_the_misconduct_box_belongs_to_complaints_and_qr_says_only_what_it_filled(
+        live_app: LiveApp, page: Any, screenshot: Any) -> None:  # noqa: F811
+    page.goto(f"{live_app.url}/lapor")
+    screenshot(page, "form-types")
+    box = page.locator(".misconduct-box")
+    complaint = page.locator("#h-classification-pengaduan").bounding_box()
+    suggestion = page.locator("#f-classification-aspirasi").bounding_box()
+    shown = box.bounding_box()
+    assert complaint and suggestion and shown
+    # Under "Pengaduan"'s explanation, above the next type, indented like its label.
+    assert complaint["y"] + complaint["height"] <= shown["y"]
+    assert shown["y"] + shown["height"] <= suggestion["y"]
+    assert shown["x"] >= complaint["x"]
+    page.check("#f-classification-permintaan_informasi")
+    assert box.is_hidden()
+    page.check("#f-classification-pengaduan")
+    assert box.is_visible()
+
+    page.goto(f"{live_app.url}/lapor?via=qr")
+    assert page.locator("#qr-notice, #qr-address-notice").count() == 0
+    assert page.input_value("#f-latitude") == "" and page.input_value("#f-address") == ""
+    page.goto(f"{live_app.url}/lapor?via=qr&alamat=Pasar%20Induk")
+    assert page.locator("#qr-notice").count() == 0
+    assert "belum" in page.inner_text("#qr-address-notice")
+    page.goto(f"{live_app.url}/lapor?via=qr&lat=-1.25&lon=116.83")
+    assert page.locator("#qr-notice").is_visible()
+    page.locator("#report-map .leaflet-marker-icon").wait_for()
+
+
+def test_a_pin_from_the_photos_gps_position_with_the_citizens_consent(
+        live_app: LiveApp, page: Any, screenshot: Any) -> None:  # noqa: F811
+    page.goto(f"{live_app.url}/lapor")
+    page.locator("#report-map[data-map-ready]").wait_for()
+    offer = page.locator("#photo-location")
+    assert offer.is_hidden()
+    page.set_input_files("#f-attachments", files=[
+        {"name": "biasa.jpg", "mimeType": "image/jpeg", "buffer": plain_photo()},
+        {"name": "lubang.jpg", "mimeType": "image/jpeg", "buffer": pothole_photo()}])
+    offer.wait_for(state="visible")
+    assert "lubang.jpg" in offer.inner_text() and "-1.253806" in offer.inner_text()
+    # Offered, not used: nothing is filled in before the citizen says so.
+    assert page.input_value("#f-latitude") == "" and page.input_value("#f-longitude") == ""
+    assert page.locator("#report-map .leaflet-marker-icon").count() == 0
+    # Photos without a position: the offer goes away.
+    page.set_input_files("#f-attachments", files=[
+        {"name": "biasa.jpg", "mimeType": "image/jpeg", "buffer": plain_photo()}])
+    offer.wait_for(state="hidden")
+    page.set_input_files("#f-attachments", files=[
+        {"name": "lubang.jpg", "mimeType": "image/jpeg", "buffer": pothole_photo()}])
+    offer.wait_for(state="visible")
+    screenshot(page, "photo-place-offered")
+    assert not low_contrast(page)[1], listed(low_contrast(page)[1])
+    page.get_by_role("button", name="Gunakan lokasi foto").click()
+    assert page.input_value("#f-latitude") == "-1.253806"
+    assert page.input_value("#f-longitude") == "116.830556"
+    page.locator("#report-map .leaflet-marker-icon").wait_for()
+    assert "kini menjadi lokasi masalah" in page.inner_text("[data-photo-location-status]")
+
+    page.check("#f-classification-pengaduan")
+    page.select_option("#f-category", "roads")
+    page.fill("#f-title", "Jalan berlubang di depan pasar")
+    page.fill("#f-body", "Lubang besar di tengah jalan, motor sering jatuh.")
+    page.fill("#f-reporter_name", "Budi")
+    with page.expect_navigation():
+        page.click("#submit-report")
+    tracking = page.inner_text("#tracking-number").strip()
+    with live_app.regency.reads() as session:
+        complaint = session.scalars(select(Complaint).where(
+            Complaint.tracking_number == tracking)).one()
+        assert (round(complaint.latitude, 6), round(complaint.longitude, 6)) == (
+            -1.253806, 116.830556)
+        attachment_id = session.scalars(select(Attachment.id).where(
+            Attachment.complaint_id == complaint.id)).one()
+    # The photo as the site serves it has no GPS position left (workflows/images.py).
+    served = page.request.get(f"{live_app.url}/lacak/{tracking}/foto/{attachment_id}")
+    assert served.ok, served.status
+    assert not Image.open(io.BytesIO(served.body())).getexif().get_ifd(0x8825)
