@@ -30,6 +30,9 @@
  *       one line per cell with its label before it, so no table scrolls sideways. Without
  *       JavaScript the table stays a table (scrolling in its .table-responsive box).
  *
+ *   Aduan.fill(text, values)           "... {file} ..." with values.file put in (the
+ *       widget scripts' sentences, written by the templates in the page's language).
+ *
  *   Aduan.enhance(selector, setUp)     for the widget scripts (map, diagram, charts...)
  *       Calls setUp(element) once for every element matching the selector: those in the
  *       page (at once when the document is parsed, else on DOMContentLoaded) and those htmx
@@ -83,6 +86,14 @@
     }
     document.addEventListener('htmx:load', function (event) {
       run(event.target);
+    });
+  };
+
+  // Aduan.fill("... {file} ...", {file: "a.jpg"}): a sentence the template wrote in the
+  // page's language with {names} for the script to fill in; unknown names stay as they are.
+  Aduan.fill = function (text, values) {
+    return (text || '').replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : whole;
     });
   };
 

@@ -125,12 +125,6 @@
     return { lat: lat, lon: lon };
   }
 
-  function fill(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (whole, name) {
-      return Object.prototype.hasOwnProperty.call(values, name) ? values[name] : whole;
-    });
-  }
-
   function firstPosition(files) {
     var jpegs = Array.prototype.filter.call(files, function (file) {
       return /^image\/jpe?g$/i.test(file.type) || /\.jpe?g$/i.test(file.name);
@@ -184,7 +178,7 @@
         var values = { file: found.file, lat: found.lat.toFixed(DECIMALS),
                        lon: found.lon.toFixed(DECIMALS) };
         if (text) {
-          text.textContent = fill(box.getAttribute('data-text-found') || '', values);
+          text.textContent = window.Aduan.fill(box.getAttribute('data-text-found') || '', values);
         }
         box.setAttribute('data-photo-lat', values.lat);
         box.setAttribute('data-photo-lon', values.lon);
@@ -205,7 +199,7 @@
         field.dispatchEvent(new Event('change', { bubbles: true }));
       });
       if (status) {
-        status.textContent = fill(box.getAttribute('data-text-used') || '', values);
+        status.textContent = window.Aduan.fill(box.getAttribute('data-text-used') || '', values);
       }
     });
   }
