@@ -141,7 +141,9 @@ def test_the_board_and_the_statistics_fit_a_phone(
         screenshot(phone_page, f"phone{path.replace('/', '-')}")
         found = phone_page.evaluate(WIDE)
         found["cut_labels"] = phone_page.evaluate(CUT_LABELS)
-        if found["page"] > 390 or found["wide"] or found["scrolling"] or found["cut_labels"]:
+        found["low_contrast"] = low_contrast(phone_page)[1]  # the cards too
+        if any(found[key] for key in ("wide", "scrolling", "cut_labels", "low_contrast")) \
+                or found["page"] > 390:
             problems[path] = found
     assert not problems, json.dumps(problems, indent=1)
 
