@@ -451,7 +451,7 @@ def test_a_refused_file_on_the_tracking_page_is_named_in_indonesian(site):
 
 def test_the_sla_badge_says_the_working_days_in_the_visitors_language(site):
     """web/pages/common.sla_badge: green, amber (one day or less), red (late), paused, none;
-    the deadline in WITA as its title."""
+    the deadline (in the regency's zone) as its title."""
     from datetime import UTC, datetime
 
     from web.pages.common import sla_badge
@@ -461,7 +461,7 @@ def test_the_sla_badge_says_the_working_days_in_the_visitors_language(site):
     with app.test_request_context(headers={"Cookie": "aduan_lang=id"}):
         green = str(sla_badge(3.5, False, due))
         assert 'class="badge sla-green"' in green and "sisa 3,5 hari kerja" in green
-        assert 'title="9 Mar 2026 09.00.00 WITA"' in green
+        assert 'title="paling lambat 9 Mar 2026 09.00 WITA"' in green
         assert "sla-amber" in str(sla_badge(1, False, due))
         late = str(sla_badge(-2.25, False, due))
         assert "sla-red" in late and "terlambat 2,2 hari kerja" in late

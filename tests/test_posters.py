@@ -109,8 +109,17 @@ def test_a_scan_prefills_the_form_and_scans_and_filings_are_counted(site):
 def test_the_location_notice_shows_only_when_the_location_is_filled(site):
     page = site.text(site.get("/lapor?via=qr"))
     assert 'id="qr-notice"' not in page and 'name="via" value="qr"' in page
+    # Only an address: the form says so, and does not claim the map shows the place.
     page = site.text(site.get("/lapor?via=qr&alamat=Pasar+Induk"))
-    assert 'id="qr-notice"' in page
+    assert 'id="qr-notice"' not in page and 'id="qr-address-notice"' in page
+    page = site.text(site.get("/lapor?via=qr&lat=-1.25&lon=116.83"))
+    assert 'id="qr-notice"' in page and 'id="qr-address-notice"' not in page
+    # A refused filing comes back with the citizen's own place: no poster filled it.
+    page = site.text(site.post("/lapor", {"via": "qr", "latitude": "-1.25",
+                                          "longitude": "116.83", "address": "Pasar Induk"},
+                               content_type="multipart/form-data", expect=422))
+    assert 'name="via" value="qr"' in page and "qr-notice" not in page
+    assert "qr-address-notice" not in page
     site.login("admin.kominfo")
     code = create_poster(site, place=None, lat="", lon="")
     page = site.text(fresh_browser(site).get(f"/lapor?poster={code}"))

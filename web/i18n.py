@@ -20,19 +20,20 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_skeleton
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from jinja2 import pass_context
 
 from workflows.config import RegencyConfig
 
@@ -211,17 +212,45 @@ def _as_datetime(value: datetime | date | str | None) -> datetime | date | None:
 
 def _zone() -> tuple[str, str]:
     """The regency's time zone and how local times are labelled ("WITA" for
-    Asia/Makassar): the setting (RegencyConfig.timezone) of the app's domain."""
+    Asia/Makassar, "WIB" for Asia/Jakarta, "WIT" for Asia/Jayapura, else the zone's own
+    abbreviation): the setting (RegencyConfig.timezone) of the app's domain."""
     config = OUTSIDE_AN_APP
     if has_app_context() and "aduan.domain" in current_app.extensions:
         config = current_app.extensions["aduan.domain"].config
     return config.timezone, config.zone_name
 
 
-def format_when(value: datetime | date | str | None, style: str = "medium") -> str:
-    """A time in the regency's zone, labelled with it, written for the current language."""
+def zone_name() -> str:
+    """How the pages name the regency's local time ("WITA"), for sentences such as
+    "deadlines count working days in WITA"."""
+    return _zone()[1]
+
+
+# One date format per kind of page: "short" on lists (worklists, the board, the dashboard,
+# the studio's and the administration's tables), "long" on the page of one report (the
+# case page, the citizen's tracking page and receipt). A template says its kind with
+# `{% set date_style = "long" %}` at its top; the filters `when`, `day` and `deadline` read
+# it (lists need not say anything). Code that formats for a list passes the style itself.
+DATE_STYLES = ("short", "long")
+DEFAULT_DATE_STYLE = "short"
+DAY_PATTERNS = {"short": "d MMM y", "long": "EEEE, d MMM y"}  # 9 Des 2026 / Rabu, 9 Des 2026
+
+
+def _style(style: str | None) -> str:
+    return style if style in DATE_STYLES else DEFAULT_DATE_STYLE
+
+
+def _local(moment: datetime, timezone: str) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo(timezone))
+
+
+def format_when(value: datetime | date | str | None, style: str | None = None) -> str:
+    """A time in the regency's zone, labelled with it, written for the current language:
+    "9 Des 2026 10.05 WITA" (short), "Rabu, 9 Des 2026 10.05 WITA" (long)."""
     timezone, label = _zone()
-    return _format_when(value, style, current_language(), timezone, label)
+    return _format_when(value, _style(style), current_language(), timezone, label)
 
 
 @lru_cache(maxsize=8192)
@@ -232,22 +261,63 @@ def _format_when(value: datetime | date | str | None, style: str, locale: str,
     if moment is None:
         return ""
     if isinstance(moment, datetime):
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-        zone = ZoneInfo(timezone)
-        return format_datetime(moment.astimezone(zone), style, tzinfo=zone,
-                               locale=locale) + f" {zone_label}"
-    return format_date(moment, style, locale=locale)
+        local = _local(moment, timezone)
+        return (f"{format_date(local.date(), DAY_PATTERNS[style], locale=locale)} "
+                f"{format_skeleton('Hm', local, locale=locale, tzinfo=local.tzinfo)} "
+                f"{zone_label}")
+    return format_date(moment, DAY_PATTERNS[style], locale=locale)
 
 
-def format_day(value: datetime | date | str | None, style: str = "medium") -> str:
+def format_day(value: datetime | date | str | None, style: str | None = None) -> str:
+    """The day of a time (in the regency's zone) or a date: "9 Des 2026" (short), "Rabu,
+    9 Des 2026" (long)."""
     moment = _as_datetime(value)
     if moment is None:
         return ""
     if isinstance(moment, datetime):
-        zone = ZoneInfo(_zone()[0])
-        moment = moment.astimezone(zone).date() if moment.tzinfo else moment.date()
-    return format_date(moment, style, locale=current_language())
+        moment = _local(moment, _zone()[0]).date() if moment.tzinfo else moment.date()
+    return format_date(moment, DAY_PATTERNS[_style(style)], locale=current_language())
+
+
+def format_deadline(value: datetime | str | None, style: str | None = None,
+                    by: bool = True) -> str:
+    """A deadline as people say it: "paling lambat Rabu, 9 Des 2026" ("by Wednesday, 9 Dec
+    2026"); without `by`, the day alone.
+
+    Working days end at midnight, so a deadline counted in whole working days falls at
+    00:00 of the next day; that instant is the end of the day before, and it is written as
+    that day, never as the next day's 00.00. A deadline at another time of day (a budget
+    started mid-morning) keeps its time: "paling lambat Kamis, 10 Des 2026 10.05 WITA"."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    style = _style(style)
+    if isinstance(moment, datetime):
+        timezone, zone_label = _zone()
+        local = _local(moment, timezone)
+        if local.time() == datetime.min.time():
+            text = format_date(local.date() - timedelta(days=1), DAY_PATTERNS[style],
+                               locale=current_language())
+        else:
+            text = _format_when(local, style, current_language(), timezone, zone_label)
+    else:
+        text = format_date(moment, DAY_PATTERNS[style], locale=current_language())
+    return gettext("by %(deadline)s", deadline=text) if by else text
+
+
+@pass_context
+def _when_filter(context: Any, value: Any, style: str | None = None) -> str:
+    return format_when(value, style or context.get("date_style"))
+
+
+@pass_context
+def _day_filter(context: Any, value: Any, style: str | None = None) -> str:
+    return format_day(value, style or context.get("date_style"))
+
+
+@pass_context
+def _deadline_filter(context: Any, value: Any, by: bool = True) -> str:
+    return format_deadline(value, context.get("date_style"), by=by)
 
 
 def format_number(value: float | int | None, digits: int = 1) -> str:
@@ -269,9 +339,10 @@ def init_app(app: Flask) -> None:
         lambda message: translations()[current_language()].gettext(message),
         lambda singular, plural, n: translations()[current_language()].ngettext(
             singular, plural, n), newstyle=True)
-    app.jinja_env.filters.update(label=label, when=format_when, day=format_day,
-                                 number=format_number)
-    app.jinja_env.globals.update(current_language=current_language, LANGUAGES=LANGUAGES)
+    app.jinja_env.filters.update(label=label, when=_when_filter, day=_day_filter,
+                                 deadline=_deadline_filter, number=format_number)
+    app.jinja_env.globals.update(current_language=current_language, LANGUAGES=LANGUAGES,
+                                 zone_name=zone_name)
 
     @app.before_request
     def request_language() -> None:

@@ -18,7 +18,7 @@ from flask import (
 from markupsafe import Markup, escape
 
 from web import auth
-from web.i18n import COOKIE, LANGUAGES, N_, format_number, format_when, gettext, say
+from web.i18n import COOKIE, LANGUAGES, N_, format_deadline, format_number, gettext, say
 from web.pages import pages
 from workflows.domain import Domain
 from workflows.errors import Invalid
@@ -79,8 +79,8 @@ def upload_limits() -> UploadLimits:
 @pages.app_template_global("sla_badge")
 def sla_badge(days_left: float | None, paused: bool = False, due_at: Any = None) -> Markup:
     """The working days left on a deadline, coloured: green, amber (one day or less), red
-    (late); grey while paused or when there is none. Written in Python rather than as a
-    template macro: worklists and the board show fifty a page."""
+    (late); grey while paused or when there is none; the deadline as its title. Written in
+    Python rather than as a template macro: worklists and the board show fifty a page."""
     if paused:
         return Markup('<span class="badge sla-paused">%s</span>') % gettext("paused")
     if days_left is None:
@@ -92,7 +92,7 @@ def sla_badge(days_left: float | None, paused: bool = False, due_at: Any = None)
         css = "sla-amber" if days_left <= 1 else "sla-green"
         text = gettext("%(days)s working days left", days=format_number(days_left))
     return Markup('<span class="badge %s" title="%s">%s</span>') % (
-        css, format_when(due_at), escape(text))
+        css, format_deadline(due_at), escape(text))
 
 
 # The forms with file inputs, and where each came from: the 413 page links back to it.

@@ -328,7 +328,10 @@ def told_by(document: Mapping[str, Any]) -> str:
 def render_report_form(form: ReportForm, values: Mapping[str, Any],
                        errors: Mapping[str, str] | None = None, via: str = "web",
                        notice: str | None = None, files_dropped: bool = False,
-                       status: int = 200, poster: Any = None, poster_code: str = "") -> Any:
+                       status: int = 200, poster: Any = None, poster_code: str = "",
+                       prefilled: str | None = None) -> Any:
+    """The report form. `prefilled` says what a QR poster's link filled in, for the notice:
+    "point" (coordinates: the map shows the place), "address" (only words), None."""
     config = domain().config
     site = settings()
     categories = [(key, CATEGORY_LABELS.get(key, {"id": key, "en": key})) for key in CATEGORIES]
@@ -344,7 +347,7 @@ def render_report_form(form: ReportForm, values: Mapping[str, Any],
         max_files=config.max_attachments,
         max_mb=config.max_attachment_bytes // (1024 * 1024), accepted_files=ACCEPTED_FILES,
         today=form.today.isoformat(), poster=poster, poster_code=poster_code,
-        location_filled=bool(values.get("latitude") or values.get("address")),
+        prefilled=prefilled,
         contact_choices=[
             ("sms", gettext("SMS")), ("whatsapp", gettext("WhatsApp")),
             ("email", gettext("E-mail only"))],
@@ -402,8 +405,11 @@ def report_form() -> Any:
                                  "your report: tap the place on the map or type the address.")
         elif via == "qr":
             values, notice = qr_prefill(request.args)
+        prefilled = ("point" if values.get("latitude") and values.get("longitude")
+                     else "address" if values.get("address") else None)
         return render_report_form(form, values, via=via, notice=notice, poster=poster,
-                                  poster_code=poster_code if poster else "")
+                                  poster_code=poster_code if poster else "",
+                                  prefilled=prefilled)
     payload, values, errors = read_report_form(request.form, form.today)
     uploads = read_uploads()
     if not errors:

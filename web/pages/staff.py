@@ -28,7 +28,7 @@ from flask import (
 )
 
 from web import auth
-from web.i18n import N_, format_when, gettext, label, say
+from web.i18n import N_, format_deadline, gettext, label, say
 from web.pages import pages
 from web.pages.case import render_case
 from web.pages.common import domain, field_messages, sla_badge
@@ -125,7 +125,7 @@ def shown_rows(rows: list[dict[str, Any]], principal: access.Principal
         shown.append({
             **row,
             "badge": sla_badge(row["working_days_left"], row["paused"], row["due_at"]),
-            "due_short": format_when(row["due_at"], "short") if row["due_at"] else "",
+            "due_short": format_deadline(row["due_at"]) if row["due_at"] else "",
             "case_href": f"{case_href[0]}{quote(tracking, safe='')}{case_href[1]}",
             "task_label": task_name(row["element_id"], row["title"]),
             "status_text": label(row["status_label"]),

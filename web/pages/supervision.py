@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from web import auth
-from web.i18n import N_, current_language, format_when, gettext, label, say
+from web.i18n import N_, current_language, format_deadline, format_when, gettext, label, say
 from web.pages import pages
 from web.pages.common import domain, field_messages, sla_badge
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
@@ -62,7 +62,7 @@ def shown_cases(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "agency_text": case["agency"]["name"] if case["agency"] else no_agency,
              "step_text": label(case["step_label"]),
              "badge": sla_badge(case["working_days_left"], False, case["due_at"]),
-             "due_text": format_when(case["due_at"]),
+             "due_text": format_deadline(case["due_at"]),
              "rung_text": label(case["rung_label"])} for case in cases]
 
 
@@ -72,7 +72,7 @@ def shown_escalations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "rung_text": label(esc["rung_label"]),
              "report_status_text": label(esc["status_label"]),
              "step_text": label(esc["step_label"]),
-             "missed_text": format_when(esc["missed_due_at"]),
+             "missed_text": format_deadline(esc["missed_due_at"], by=False),
              "escalated_text": format_when(esc["escalated_at"]),
              "acknowledged_text": format_when(esc["acknowledged_at"])} for esc in rows]
 

@@ -24,6 +24,15 @@
  *
  *   <html class="js">          added at once, for CSS: .hide-with-js is hidden by aduan.css.
  *
+ *   <table class="table-stack">   a table of figures that must fit a phone
+ *       Each body and foot cell gets data-label, the text of its column's header (the last
+ *       row of <thead>, colspans counted); below 576 px aduan.css draws each row as a card,
+ *       one line per cell with its label before it, so no table scrolls sideways. Without
+ *       JavaScript the table stays a table (scrolling in its .table-responsive box).
+ *
+ *   Aduan.fill(text, values)           "... {file} ..." with values.file put in (the
+ *       widget scripts' sentences, written by the templates in the page's language).
+ *
  *   Aduan.enhance(selector, setUp)     for the widget scripts (map, diagram, charts...)
  *       Calls setUp(element) once for every element matching the selector: those in the
  *       page (at once when the document is parsed, else on DOMContentLoaded) and those htmx
@@ -77,6 +86,14 @@
     }
     document.addEventListener('htmx:load', function (event) {
       run(event.target);
+    });
+  };
+
+  // Aduan.fill("... {file} ...", {file: "a.jpg"}): a sentence the template wrote in the
+  // page's language with {names} for the script to fill in; unknown names stay as they are.
+  Aduan.fill = function (text, values) {
+    return (text || '').replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : whole;
     });
   };
 
@@ -151,6 +168,39 @@
       ask(form, event);
     }
   }, true);
+
+  // ------------------------------------------------------------------ table-stack
+
+  Aduan.enhance('table.table-stack', function (table) {
+    var head = table.tHead && table.tHead.rows.length
+      ? table.tHead.rows[table.tHead.rows.length - 1] : null;
+    if (!head) {
+      return;
+    }
+    var names = [];
+    Array.prototype.forEach.call(head.cells, function (cell) {
+      for (var span = 0; span < (cell.colSpan || 1); span++) {
+        names.push(cell.textContent.replace(/\s+/g, ' ').trim());
+      }
+    });
+    var bodies = Array.prototype.slice.call(table.tBodies);
+    if (table.tFoot) {
+      bodies.push(table.tFoot);
+    }
+    bodies.forEach(function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          var name = names[column];
+          if (column > 0 && name && (cell.colSpan || 1) === 1) {
+            cell.setAttribute('data-label', name);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+    table.classList.add('table-stacked');
+  });
 
   // ------------------------------------------------------------------ data-back
 

@@ -29,6 +29,11 @@
  * inserted before the table (before its .table-responsive wrapper, if it has one); aduan.css
  * gives .chart-box its height. The table gets data-chart-ready="true". Animations are off
  * when the user prefers reduced motion.
+ *
+ * Long labels (an agency's full name) are written on up to three lines of about 14
+ * characters on a phone (a chart narrower than 576 px), 28 otherwise, the rest cut with
+ * "…", so they fit beside the bars on a 390 px screen; the tooltip and the table keep them
+ * whole.
  */
 (function () {
   'use strict';
@@ -52,6 +57,43 @@
     }
     text = text.replace(/^\u2212/, '-'); // a typographic minus sign
     return /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? parseFloat(text) : null;
+  }
+
+  var MAX_LINES = 3;
+
+  // A label as lines of at most `width` characters (words kept whole where they fit).
+  function wrapLabel(text, width) {
+    var lines = [];
+    var line = '';
+    String(text).split(/\s+/).forEach(function (word) {
+      while (word.length > width) {  // a word longer than a line is cut
+        if (line) {
+          lines.push(line);
+          line = '';
+        }
+        lines.push(word.slice(0, width - 1) + '-');
+        word = word.slice(width - 1);
+      }
+      if (line && (line + ' ' + word).length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line ? line + ' ' + word : word;
+      }
+    });
+    if (line) {
+      lines.push(line);
+    }
+    if (lines.length > MAX_LINES) {
+      lines = lines.slice(0, MAX_LINES);
+      lines[MAX_LINES - 1] = lines[MAX_LINES - 1].slice(0, width - 1) + '\u2026';
+    }
+    return lines.length > 1 ? lines : lines[0];
+  }
+
+  function labelTick(value) {
+    // `this` is the category scale; its chart's width decides the line length.
+    return wrapLabel(this.getLabelForValue(value), this.chart.width < 576 ? 14 : 28);
   }
 
   function withAlpha(hex, alpha) {
@@ -137,7 +179,7 @@
     };
     if (!round) {
       var valueAxis = { beginAtZero: true, stacked: stacked, ticks: { precision: 0 } };
-      var labelAxis = { stacked: stacked, ticks: { autoSkip: true } };
+      var labelAxis = { stacked: stacked, ticks: { autoSkip: true, callback: labelTick } };
       options.indexAxis = horizontal ? 'y' : 'x';
       options.scales = horizontal ? { x: valueAxis, y: labelAxis } : { x: labelAxis, y: valueAxis };
     }

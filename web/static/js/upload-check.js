@@ -45,28 +45,24 @@
     }
   }
 
-  function fill(text, values) {
-    return (text || '').replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : whole;
-    });
-  }
-
   function problems(input) {
     var files = Array.prototype.slice.call(input.files || []);
     var found = [];
     if (files.length > limit(input, 'data-max-files')) {
-      found.push(fill(input.getAttribute('data-text-too-many'), { count: String(files.length) }));
+      found.push(window.Aduan.fill(input.getAttribute('data-text-too-many'),
+                                   { count: String(files.length) }));
     }
     var total = 0;
     files.forEach(function (file) {
       total += file.size;
       if (file.size > limit(input, 'data-max-file-bytes')) {
-        found.push(fill(input.getAttribute('data-text-file-too-large'),
-                        { file: file.name, size: megabytes(file.size) }));
+        found.push(window.Aduan.fill(input.getAttribute('data-text-file-too-large'),
+                                     { file: file.name, size: megabytes(file.size) }));
       }
     });
     if (total > limit(input, 'data-max-total-bytes')) {
-      found.push(fill(input.getAttribute('data-text-total-too-large'), { size: megabytes(total) }));
+      found.push(window.Aduan.fill(input.getAttribute('data-text-total-too-large'),
+                                   { size: megabytes(total) }));
     }
     return found;
   }
