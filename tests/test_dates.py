@@ -129,3 +129,23 @@ def test_the_pages_say_a_weekend_reports_deadline_as_the_last_working_day(jakart
     worklist = staff.text(staff.get("/tasks"))  # a list: the short form
     assert "paling lambat 11 Mar 2026" in worklist and "Rabu" not in worklist
     assert not NO_MIDNIGHT.search(worklist)
+
+
+def test_messages_say_deadlines_as_the_last_day_in_the_readers_language():
+    from zoneinfo import ZoneInfo
+
+    from workflows.notify import deadline_words, render
+
+    wita = ZoneInfo("Asia/Makassar")
+    midnight = datetime(2026, 12, 10, 0, 0, tzinfo=wita)  # the end of Wednesday 9 December
+    assert deadline_words(midnight, wita, "WITA", "id") == "Rabu, 9 Des 2026"
+    assert deadline_words(midnight, wita, "WITA", "en") == "Wednesday, 9 Dec 2026"
+    morning = datetime(2026, 12, 10, 10, 5, tzinfo=wita)
+    assert deadline_words(morning, wita, "WITA", "id") == "Kamis, 10 Des 2026 10.05 WITA"
+    payload = {"tracking_number": "PPU-2026-000001", "due_local": "10-12-2026 00:00",
+               "due_at": midnight.isoformat(), "zone": "Asia/Makassar", "zone_name": "WITA"}
+    subject, _ = render("sla_reminder", "id", payload)
+    assert subject == "Pengingat: PPU-2026-000001 jatuh tempo Rabu, 9 Des 2026"
+    # A row queued before deadlines carried their instant keeps its old words.
+    old = {k: v for k, v in payload.items() if k not in ("due_at", "zone", "zone_name")}
+    assert render("sla_reminder", "en", old)[0].endswith("is due 10-12-2026 00:00")

@@ -200,4 +200,5 @@ class LifecycleHost:
                 "title": access.HIDDEN if complaint.confidential else complaint.title,
                 "task_title": task["title"],
                 "due_local": due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
-                if isinstance(due, datetime) else "-"})
+                if isinstance(due, datetime) else "-",
+                **(notify.due_fields(due, self.config) if isinstance(due, datetime) else {})})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -130,12 +132,34 @@ def citizen_note(reason: str | None, language: str, agency_name: str | None = No
     return reason
 
 
+def deadline_words(due: datetime, tz: Any, zone_name: str, language: str) -> str:
+    """A deadline as people say it, in messages: "Rabu, 9 Des 2026" ("Wednesday, 9 Dec
+    2026"), the last day to act. Working days end at midnight, so a due time of 00:00 is the
+    end of the day before and is written as that day; another time of day keeps its time
+    ("Kamis, 10 Des 2026 10.05 WITA"). The pages say the same (web/i18n.format_deadline)."""
+    lang = language if language in ("id", "en") else "id"
+    local = due.astimezone(tz)
+    if local.time() == datetime.min.time():
+        return format_date(local.date() - timedelta(days=1), "EEEE, d MMM y", locale=lang)
+    return format_date(local.date(), "EEEE, d MMM y", locale=lang) + \
+        local.strftime(" %H.%M ") + zone_name
+
+
+def due_fields(due: datetime, config: Any) -> dict[str, str]:
+    """What a payload carries for render() to say its deadline in the reader's language."""
+    return {"due_at": due.isoformat(), "zone": config.timezone, "zone_name": config.zone_name}
+
+
 def render(template: str, language: str, payload: dict[str, Any]) -> tuple[str, str]:
     """Subject and body of a template in a language (Indonesian when unknown)."""
     texts = TEMPLATES[template]
     lang = language if language in texts else "id"
     subject, body = texts[lang]
     values = _Defaulting(payload)
+    if payload.get("due_at") and payload.get("zone"):  # rows queued since deadlines say so
+        due = datetime.fromisoformat(payload["due_at"])
+        values["due_local"] = deadline_words(due, ZoneInfo(payload["zone"]),
+                                             payload.get("zone_name") or "", lang)
     if template in CITIZEN_TEMPLATES:
         if "note" not in payload:  # rows queued before notes: the reason, in citizen words
             values["note"] = citizen_note(payload.get("reason"), lang)

@@ -16,6 +16,7 @@ from workflows.channels import same_phone
 from workflows.context import Context
 from workflows.errors import Conflict, Invalid
 from workflows.models import Complaint, ComplaintEvent, SlaRecord
+from workflows.notify import deadline_words
 from workflows.reports import COMPLAINANT, Reports
 
 FINISHED = (ids.STATUS_CLOSED, ids.STATUS_ARCHIVED, ids.STATUS_RETURNED)
@@ -88,7 +89,8 @@ class PhoneReports:
         return False
 
     def status_line(self, complaint: Complaint, language: str = "id") -> str:
-        """"Laporan PPU-...: Diproses. Batas waktu tahap ini: 09-12-2026 00:00 WITA."."""
+        """"Laporan PPU-...: Diproses. Batas waktu tahap ini: Rabu, 9 Des 2026." (the last
+        working day of the step now running)."""
         with self.ctx.reads() as session:
             due = session.scalars(
                 select(SlaRecord.due_at).where(SlaRecord.complaint_id == complaint.id,
@@ -98,6 +100,7 @@ class PhoneReports:
         lang = language if language in STATUS_LINE else "id"
         line, with_due, without = STATUS_LINE[lang]
         label = ids.STATUS_LABELS[complaint.status][lang]
-        deadline = with_due.format(due=due.astimezone(self.ctx.config.tzinfo).strftime(
-            "%d-%m-%Y %H:%M ") + self.ctx.config.zone_name) if due else without
+        config = self.ctx.config
+        deadline = with_due.format(due=deadline_words(
+            due, config.tzinfo, config.zone_name, lang)) if due else without
         return line.format(number=complaint.tracking_number, status=label, deadline=deadline)

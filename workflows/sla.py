@@ -231,5 +231,6 @@ class SlaPolicy:
             "step_label": STEP_LABELS.get(record.step, {}).get("id", record.step),
             "due_local": deadline.astimezone(calendar.tzinfo).strftime(
                 f"%d-%m-%Y %H:%M {self.config.zone_name}"),
+            **notify.due_fields(deadline, self.config),
             **extra,
         }
