@@ -2,8 +2,8 @@
 webhook (web/sms.py), answered through the outbox on the `sms` channel.
 
 - `LAPOR <text>` files a complaint (channel `sms`, the sender's phone, told by SMS; the
-  category from a keyword when exactly one matches, else `other`); the reply carries the
-  tracking number and the secret code.
+  category from a keyword when exactly one matches and is offered, else `other`); the reply
+  carries the tracking number and the secret code.
 - `INFO <number> <text>` adds information to the sender's own report: the `provide_info`
   verb when the report waits for information, else a note on the report (`citizen_note`).
 - `CEK <number>` answers the status and the current deadline.
@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from workflows import access
+from workflows import access, categories
 from workflows import diagram_ids as ids
 from workflows.channels import InvalidRecipient, normalize_phone
 from workflows.context import Context
@@ -161,7 +161,9 @@ class Sms:
     def _file(self, sender: str, text: str) -> tuple[str, int | None]:
         if len(text) < 10:
             return TOO_SHORT, None
-        payload = {"classification": "pengaduan", "category": guess_category(text),
+        with self.ctx.reads() as session:
+            offered = categories.catalog(session).offered
+        payload = {"classification": "pengaduan", "category": offered(guess_category(text)),
                    "title": title(text), "body": text[:5000], "anonymous": True,
                    "reporter_phone": "+" + sender, "contact_channel": CHANNEL}
         try:

@@ -29,6 +29,7 @@ pages = Blueprint("pages", __name__)
 from web.pages import (  # noqa: E402,F401
     admin,
     admin_agencies,
+    admin_categories,
     case,
     common,
     nearby,
