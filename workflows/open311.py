@@ -37,18 +37,6 @@ MAX_IDS = 100  # service_request_id values in one query
 CLOSED_STATUSES = frozenset({ids.STATUS_CLOSED, ids.STATUS_ARCHIVED, ids.STATUS_RETURNED})
 TRUE_WORDS, FALSE_WORDS = ("true", "ya", "1"), ("false", "tidak", "0", "")
 
-DESCRIPTIONS = {  # the services' descriptions, in Indonesian as the regency publishes them
-    "roads": "Jalan rusak, berlubang, longsor atau tergenang; jembatan dan trotoar.",
-    "waste": "Sampah menumpuk, tidak diangkut, atau dibuang sembarangan.",
-    "street_lights": "Lampu penerangan jalan umum mati, berkedip atau rusak.",
-    "water": "Air bersih tidak mengalir, keruh, atau pipa bocor.",
-    "civil_registration": "Layanan KTP-el, kartu keluarga, akta dan dokumen kependudukan.",
-    "health": "Layanan puskesmas, rumah sakit daerah dan kesehatan masyarakat.",
-    "education": "Sekolah, guru, dan layanan pendidikan daerah.",
-    "permits": "Perizinan berusaha dan layanan perizinan lainnya.",
-    "social_aid": "Bantuan sosial yang tidak tepat sasaran atau tidak diterima.",
-    "other": "Pengaduan lain tentang layanan pemerintah daerah.",
-}
 ATTRIBUTES = (  # the service definition's attributes, the same for every service
     {"code": "rahasia", "order": 1,
      "description": "Rahasiakan isi laporan (hanya petugas yang menangani yang membaca)?",
@@ -134,7 +122,7 @@ class Open311:
     def services(self) -> list[dict[str, Any]]:
         """The active categories (workflows/categories.py), each a service."""
         return [{"service_code": c.code, "service_name": c.name_id,
-                 "description": DESCRIPTIONS.get(c.code) or c.description_id or c.name_id,
+                 "description": c.description_id or c.name_id,
                  "metadata": True, "type": "realtime", "keywords": "", "group": ""}
                 for c in self._catalog().active]
 

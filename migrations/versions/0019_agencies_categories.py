@@ -18,27 +18,28 @@ down_revision = "0017_admin_audit"
 branch_labels = None
 depends_on = None
 
-# code, name_id, name_en, description_id, photo_required
+# code, name_id, name_en, description_id (Open311 publishes it), photo_required
 SHIPPED = [
     ("roads", "Jalan", "Roads",
-     "Jalan berlubang, rusak atau longsor, jembatan, trotoar dan drainase jalan.", True),
+     "Jalan rusak, berlubang, longsor atau tergenang; jembatan dan trotoar.", True),
     ("waste", "Sampah", "Waste",
-     "Sampah yang tidak diangkut, tempat pembuangan liar, kebersihan lingkungan.", True),
+     "Sampah menumpuk, tidak diangkut, atau dibuang sembarangan.", True),
     ("street_lights", "Penerangan jalan umum", "Street lights",
-     "Lampu jalan yang mati, berkedip atau rusak.", True),
+     "Lampu penerangan jalan umum mati, berkedip atau rusak.", True),
     ("water", "Air bersih", "Water",
-     "Air PDAM yang tidak mengalir, keruh atau bocor, dan tagihan air.", True),
+     "Air bersih tidak mengalir, keruh, atau pipa bocor.", True),
     ("civil_registration", "Kependudukan dan pencatatan sipil", "Civil registration",
-     "KTP-el, kartu keluarga, akta kelahiran dan kematian, pindah datang.", False),
+     "Layanan KTP-el, kartu keluarga, akta dan dokumen kependudukan.", False),
     ("health", "Kesehatan", "Health",
-     "Puskesmas, rumah sakit daerah, BPJS Kesehatan, layanan kesehatan.", False),
+     "Layanan puskesmas, rumah sakit daerah dan kesehatan masyarakat.", False),
     ("education", "Pendidikan", "Education",
-     "Sekolah, guru, penerimaan peserta didik baru, bantuan pendidikan.", False),
+     "Sekolah, guru, dan layanan pendidikan daerah.", False),
     ("permits", "Perizinan", "Permits",
-     "Perizinan berusaha dan bangunan, layanan terpadu satu pintu.", False),
+     "Perizinan berusaha dan layanan perizinan lainnya.", False),
     ("social_aid", "Bantuan sosial", "Social aid",
-     "Bantuan sosial, data penerima, program keluarga harapan.", False),
-    ("other", "Lainnya", "Other", "Hal lain yang tidak termasuk kategori di atas.", False),
+     "Bantuan sosial yang tidak tepat sasaran atau tidak diterima.", False),
+    ("other", "Lainnya", "Other",
+     "Pengaduan lain tentang layanan pemerintah daerah.", False),
 ]
 
 
