@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows import access, admin_audit
+from workflows.agencies import clean_name
 from workflows.category_models import Category
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
@@ -265,12 +266,10 @@ class Categories:
 
 
 def _fields(values: Mapping[str, Any]) -> dict[str, Any]:
-    def text(name: str) -> str:
-        return " ".join(str(values.get(name) or "").split())
-
     photo = values.get("photo_required")
-    return {"name_id": text("name_id"), "name_en": text("name_en"),
-            "description_id": text("description_id") or None,
+    return {"name_id": clean_name(values.get("name_id")),
+            "name_en": clean_name(values.get("name_en")),
+            "description_id": clean_name(values.get("description_id")) or None,
             "photo_required": photo is True or str(photo).lower() in ("1", "true", "on", "yes")}
 
 
