@@ -217,3 +217,31 @@ def test_the_pages_rename_move_and_refuse_stale_forms_and_held_reports(site):
                                   expect=409))
     assert re.search(r'id="refusal"[^>]*>[^<]*\b1\b', refused), refused
     site.get("/admin/agencies/tidak_ada", expect=404)
+
+
+def test_two_administrators_sending_the_same_form_at_once_change_it_once(regency):
+    """Both read one version; the agency row is locked for the change, so the second finds
+    the version gone (Conflict) instead of overwriting the first."""
+    import threading
+
+    shown = version(regency, "dinsos")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def rename(name: str) -> None:
+        barrier.wait(timeout=10)
+        try:
+            regency.domain.agencies.rename(ADMIN, "dinsos", name, shown)
+            outcomes.append("renamed")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=rename, args=(f"Dinas Sosial {n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["conflict", "renamed"]
+    entries = AdminAuditLog(regency.domain.context).page(ADMIN, target="dinsos").entries
+    assert len(entries) == 1
+    assert entries[0].after["name"] == regency.domain.agencies.detail(ADMIN, "dinsos").agency.name

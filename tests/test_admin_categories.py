@@ -203,3 +203,12 @@ def test_the_category_page_edits_refuses_stale_forms_and_deactivates(site):
     assert '<option value="social_aid"' not in site.text(site.get("/lapor"))
     refused = site.text(file_report(site, {"category": "social_aid"}, expect=422))
     assert "Pilih kategori." in refused  # a form opened before: choose again
+
+
+def test_the_statistics_show_a_category_without_a_shipped_label_as_other(regency):
+    regency.domain.categories.create(ADMIN, FLOODING)
+    regency.submit(category="flooding", photo=True)
+    figures = regency.get("/api/v1/stats?year=2026", as_="kadis.kominfo")
+    row = next(r for r in figures["breakdowns"]["category"] if r["key"] == "flooding")
+    assert row["label"] == {"id": "Lainnya (flooding)", "en": "Other (flooding)"}
+    assert row["received"] == 1
