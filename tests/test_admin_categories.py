@@ -212,3 +212,21 @@ def test_the_statistics_show_a_category_without_a_shipped_label_as_other(regency
     row = next(r for r in figures["breakdowns"]["category"] if r["key"] == "flooding")
     assert row["label"] == {"id": "Lainnya (flooding)", "en": "Other (flooding)"}
     assert row["received"] == 1
+
+
+def test_a_scratch_run_copies_the_live_categories(site):
+    """Trying the lifecycle (the studio's scratch runs) files test reports under the
+    categories the administrator keeps, not only the shipped ones."""
+    designer = Principal(username="perancang", roles=frozenset({"process_designer"}))
+    domain = site.regency.domain
+    domain.categories.create(ADMIN, FLOODING)
+    domain.categories.set_active(ADMIN, "education", False, version(domain, "education"))
+    run = domain.scratch.create_from_deployed(designer)
+    report = {"classification": "pengaduan", "category": "flooding", "title": "Banjir di RT 3",
+              "body": "Air setinggi lutut sejak pagi.", "reporter_name": "Uji"}
+    domain.scratch.submit(run.id, report, designer, sample_photo=True)
+    with pytest.raises(Invalid):
+        domain.scratch.submit(run.id, {**report, "category": "education"}, designer)
+    site.login("perancang")
+    page = site.text(site.get(f"/studio/try/{run.id}"))
+    assert '<option value="flooding">' in page and '<option value="education">' not in page
