@@ -40,12 +40,24 @@ class PostgresDatabase:
         base = POSTGRES_URL.rsplit("/", 1)[0]
         self.url = f"{base}/{self.name}"
         migrations.upgrade(self.url)
+        self.seeded = self._seeded_rows()
+
+    def _seeded_rows(self) -> list[tuple[Any, list[dict[str, Any]]]]:
+        """The rows the migrations wrote (the shipped categories), put back by truncate."""
+        db = create_engine(self.url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with db.connect() as connection:
+            found = [(table, [dict(row._mapping) for row in connection.execute(table.select())])
+                     for table in metadata.sorted_tables]
+        db.dispose()
+        return [(table, rows) for table, rows in found if rows]
 
     def truncate(self) -> None:
         db = create_engine(self.url.replace("postgresql://", "postgresql+psycopg://", 1))
         tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
         with db.begin() as connection:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            for table, rows in self.seeded:
+                connection.execute(table.insert(), rows)
         db.dispose()
 
     def drop(self) -> None:

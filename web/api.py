@@ -429,7 +429,7 @@ def export_stats_xlsx() -> Any:
 @api.route("GET", "/openapi.json", operation_id="openapi", tag="meta", security=[],
            summary="This document", responses={200: ("OpenAPI 3.1", _obj)})
 def openapi() -> Any:
-    return jsonify(api.document())
+    return jsonify(api.document({"submit_complaint": domain().reports.submission_schema()}))
 
 
 def unauthenticated_response(exc: Unauthenticated) -> Response:

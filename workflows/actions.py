@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, documents
+from workflows import access, categories, documents
 from workflows import diagram_ids as ids
 from workflows import groups as task_groups
 from workflows.context import Context
@@ -205,7 +205,8 @@ class Verbs:
 
     def _precheck(self, session: Session, action: str, complaint: Complaint,
                   data: dict[str, Any]) -> None:
-        if action == "verify" and complaint.category in self.ctx.config.photo_required_categories:
+        if action == "verify" and categories.catalog(session).photo_required(
+                complaint.category):
             photos = session.scalar(select(func.count()).select_from(Attachment).where(
                 Attachment.complaint_id == complaint.id, Attachment.kind == "photo"))
             if not photos:

@@ -34,8 +34,6 @@ class RegencyConfig:
     admin_agency_code: str = "diskominfo"
     ladder: tuple[str, ...] = DEFAULT_LADDER
     rung_budget_days: float = 2.0  # working days each rung has before the next one
-    photo_required_categories: frozenset[str] = field(
-        default_factory=lambda: frozenset({"roads", "street_lights", "waste", "water"}))
     ombudsman_days: int = 60
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 5

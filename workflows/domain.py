@@ -21,7 +21,9 @@ from engine import Engine
 from workflows import demo
 from workflows.accounts import Accounts
 from workflows.admin_audit import AdminAuditLog
+from workflows.agencies import Agencies
 from workflows.calendar_admin import CalendarAdmin
+from workflows.categories import Categories
 from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.drafts import Drafts
@@ -58,6 +60,8 @@ class Domain:
         self.figures = Figures(self.context)
         self.accounts = Accounts(self.context)
         self.admin_audit = AdminAuditLog(self.context)
+        self.agencies = Agencies(self.context)
+        self.categories = Categories(self.context)
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)

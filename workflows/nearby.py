@@ -21,20 +21,20 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from workflows import categories
 from workflows import diagram_ids as ids
 from workflows.channels import same_phone
 from workflows.context import Context
 from workflows.errors import Invalid, Message, NotFound, TooManyAttempts
 from workflows.metoo_models import MeToo, NearbyLookup
 from workflows.models import Complaint
-from workflows.validation import CATEGORIES
 
 RADIUS_METRES = 500
 MAX_RESULTS = 10
@@ -57,14 +57,15 @@ def distance_metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_METRES * math.asin(min(1.0, math.sqrt(h)))
 
 
-def check_query(lat: float | None, lon: float | None, category: str) -> None:
+def check_query(lat: float | None, lon: float | None, category: str,
+                known: Collection[str]) -> None:
     """The lookup's parameters, every wrong one named at once."""
     errors: dict[str, Message] = {}
     if lat is None or not -90 <= lat <= 90:
         errors["lat"] = Message("give the latitude as a number from -90 to 90")
     if lon is None or not -180 <= lon <= 180:
         errors["lon"] = Message("give the longitude as a number from -180 to 180")
-    if category not in CATEGORIES:
+    if category not in known:
         errors["category"] = Message("choose one of the report categories")
     if errors:
         raise Invalid("the nearby lookup needs lat, lon and category", errors)
@@ -85,7 +86,9 @@ class Nearby:
     def find(self, lat: float | None, lon: float | None, category: str, address: str,
              language: str = "id") -> list[dict[str, Any]]:
         """Open reports of `category` within RADIUS_METRES of the point, nearest first."""
-        check_query(lat, lon, category)
+        with self.ctx.reads() as session:
+            known = categories.catalog(session).by_code
+        check_query(lat, lon, category, known)
         assert lat is not None and lon is not None
         lang = language if language in ("id", "en") else "id"
         now = self.ctx.now()

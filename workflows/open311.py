@@ -20,15 +20,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from workflows import access
+from workflows import access, categories
 from workflows import diagram_ids as ids
 from workflows.context import Context
 from workflows.errors import BadParameter, Forbidden, Invalid, NotFound, TooManyAttempts
 from workflows.models import Agency, Complaint, ComplaintEvent, SlaRecord
 from workflows.open311_models import Open311Key, Open311Token
 from workflows.reports import Reports
-from workflows.stats.labels import CATEGORY_LABELS
-from workflows.validation import CATEGORIES
 
 CHANNEL = "open311"
 RATE_WINDOW = timedelta(minutes=1)
@@ -42,18 +40,6 @@ CLOSED_STATUSES = frozenset({ids.STATUS_CLOSED, ids.STATUS_ARCHIVED, ids.STATUS_
 PUBLISHED = (Complaint.confidential.is_(False), Complaint.status != ids.STATUS_ARCHIVED)
 TRUE_WORDS, FALSE_WORDS = ("true", "ya", "1"), ("false", "tidak", "0", "")
 
-DESCRIPTIONS = {  # the services' descriptions, in Indonesian as the regency publishes them
-    "roads": "Jalan rusak, berlubang, longsor atau tergenang; jembatan dan trotoar.",
-    "waste": "Sampah menumpuk, tidak diangkut, atau dibuang sembarangan.",
-    "street_lights": "Lampu penerangan jalan umum mati, berkedip atau rusak.",
-    "water": "Air bersih tidak mengalir, keruh, atau pipa bocor.",
-    "civil_registration": "Layanan KTP-el, kartu keluarga, akta dan dokumen kependudukan.",
-    "health": "Layanan puskesmas, rumah sakit daerah dan kesehatan masyarakat.",
-    "education": "Sekolah, guru, dan layanan pendidikan daerah.",
-    "permits": "Perizinan berusaha dan layanan perizinan lainnya.",
-    "social_aid": "Bantuan sosial yang tidak tepat sasaran atau tidak diterima.",
-    "other": "Pengaduan lain tentang layanan pemerintah daerah.",
-}
 ATTRIBUTES = (  # the service definition's attributes, the same for every service
     {"code": "rahasia", "order": 1,
      "description": "Rahasiakan isi laporan (hanya petugas yang menangani yang membaca)?",
@@ -137,12 +123,18 @@ class Open311:
     # ------------------------------------------------------------------ services
 
     def services(self) -> list[dict[str, Any]]:
-        return [{"service_code": code, "service_name": CATEGORY_LABELS[code]["id"],
-                 "description": DESCRIPTIONS[code], "metadata": True, "type": "realtime",
-                 "keywords": "", "group": ""} for code in CATEGORIES]
+        """The active categories (workflows/categories.py), each a service."""
+        return [{"service_code": c.code, "service_name": c.name_id,
+                 "description": c.description_id or c.name_id,
+                 "metadata": True, "type": "realtime", "keywords": "", "group": ""}
+                for c in self._catalog().active]
+
+    def _catalog(self) -> categories.Catalog:
+        with self.ctx.reads() as session:
+            return categories.catalog(session)
 
     def service_definition(self, code: str) -> dict[str, Any]:
-        if code not in CATEGORIES:
+        if code not in self._catalog().active_codes:
             raise NotFound("service_code: no service %(code)s; see services", code=code)
         return {"service_code": code, "attributes": [
             {"variable": True, "code": a["code"], "datatype": "singlevaluelist",
@@ -156,7 +148,7 @@ class Open311:
     def submit(self, api_key: str | None, form: Mapping[str, str]) -> dict[str, Any]:
         """File a service request (the standard's POST requests) as a report."""
         key_id = self.admit(api_key, required=True)
-        payload = request_payload(form)
+        payload = request_payload(form, self._catalog())
         try:
             receipt = self.reports.submit(payload, channel=CHANNEL,
                                           language="en" if form.get("locale") == "en" else "id")
@@ -208,7 +200,7 @@ class Open311:
             return [{"service_request_id": row.tracking_number, "token": row.token}]
 
     def _filtered(self, stmt: Any, query: Mapping[str, str], now: datetime) -> Any:
-        codes = _listed(query, "service_code", CATEGORIES)
+        codes = _listed(query, "service_code", tuple(self._catalog().by_code))
         if codes:
             stmt = stmt.where(Complaint.category.in_(codes))
         statuses = _listed(query, "status", ("open", "closed"))
@@ -257,11 +249,12 @@ class Open311:
                        ComplaintEvent.text.is_not(None)).order_by(ComplaintEvent.at)):
             notes[complaint_id] = text
         tz = self.ctx.config.tzinfo
+        known = categories.catalog(session)
         return [{
             "service_request_id": row.tracking_number,
             "status": "closed" if row.status in CLOSED_STATUSES else "open",
             "status_notes": notes.get(row.id) or ids.STATUS_LABELS[row.status]["id"],
-            "service_name": CATEGORY_LABELS.get(row.category, {"id": row.category})["id"],
+            "service_name": known.label(row.category)["id"],
             "service_code": row.category,
             "description": row.body,
             "agency_responsible": agencies.get(row.agency_id),
@@ -278,19 +271,20 @@ class Open311:
         } for row in rows]
 
 
-def request_payload(form: Mapping[str, str]) -> dict[str, Any]:
+def request_payload(form: Mapping[str, str], known: categories.Catalog) -> dict[str, Any]:
     """A report submission from the standard's POST parameters; Invalid names the parameter."""
     errors: dict[str, str] = {}
     description = (form.get("description") or "").strip()
     code = (form.get("service_code") or "").strip()
     if not code:
         errors["service_code"] = "required: one of the service codes (see services)"
-    elif code not in CATEGORIES:
+    elif code not in known.active_codes:
         errors["service_code"] = "unknown service code: use one from services"
     if not description:
         errors["description"] = "required: describe the problem (at least 10 characters)"
     payload: dict[str, Any] = {"classification": "pengaduan", "category": code,
-                               "body": description, "title": _title(description, code)}
+                               "body": description,
+                               "title": _title(description, known.label(code)["id"])}
     lat, lon = form.get("lat"), form.get("long")
     if lat or lon:
         for name, value in (("lat", lat), ("long", lon)):
@@ -322,13 +316,13 @@ def request_payload(form: Mapping[str, str]) -> dict[str, Any]:
     return payload
 
 
-def _title(description: str, code: str) -> str:
+def _title(description: str, name: str) -> str:
     """A report title from the description's first line, cut at a word (a request has none)."""
     first = description.splitlines()[0].strip() if description else ""
     if len(first) > 80:
         first = first[:80].rsplit(" ", 1)[0] + "..."
     if len(first) < 5:
-        first = f"{CATEGORY_LABELS.get(code, {'id': 'Laporan'})['id']}: {first}".strip()
+        first = f"{name or 'Laporan'}: {first}".strip()
     return first
 
 

@@ -16,14 +16,19 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, documents, images, notify, places, posters, throttle
+from workflows import access, categories, documents, images, notify, places, posters, throttle
 from workflows import diagram_ids as ids
 from workflows.actions import ADMIN, Verbs, load_report, translate_engine_errors
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound, TooManyAttempts
 from workflows.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
 from workflows.storage import Upload, served_name
-from workflows.validation import check_id, check_submission, check_window
+from workflows.validation import (
+    check_id,
+    check_submission,
+    check_window,
+    submission_schema,
+)
 
 # What a tracking number looks like (PPU-2026-000123); anything else is not even looked up.
 TRACKING_SHAPE = re.compile(r"^[A-Z0-9]{1,10}-[0-9]{4}-[0-9]{1,12}$")
@@ -33,10 +38,11 @@ COMPLAINANT = "pelapor"  # the actor the complainant's steps are recorded as
 @dataclass(frozen=True)
 class ReportForm:
     """What the citizen's report form offers: today's date (an incident is not in the
-    future) and the regency's kecamatan and kelurahan."""
+    future), the regency's kecamatan and kelurahan, and the active categories."""
 
     today: date
     places: places.Places
+    categories: tuple[categories.CategoryView, ...] = ()  # those offered, in their order
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class Reports:
         `poster`: the QR poster it was filed through, counted in the same transaction."""
         ctx = self.ctx
         uploads = list(uploads or [])
-        fields = check_submission(payload, ctx.config)
+        fields = self._checked(payload)
         fields["contact_channel"] = fields["contact_channel"] or notify.default_contact_channel(
             channel, fields["reporter_phone"], fields["reporter_email"])
         if len(uploads) > ctx.config.max_attachments:
@@ -155,11 +161,23 @@ class Reports:
         """What the report form needs to know (see ReportForm)."""
         with self.ctx.reads() as session:
             found = places.regency_places(session)
-        return ReportForm(self.ctx.today(), found)
+            offered = categories.catalog(session).active
+        return ReportForm(self.ctx.today(), found, offered)
 
     def check_submission(self, payload: Mapping[str, Any]) -> None:
         """Refuse (Invalid, by field) what `submit` would refuse of these fields."""
-        check_submission(payload, self.ctx.config)
+        self._checked(payload)
+
+    def _checked(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        with self.ctx.reads() as session:
+            known = categories.catalog(session)
+        return check_submission(payload, self.ctx.config, known.refusal)
+
+    def submission_schema(self) -> dict[str, Any]:
+        """The submission's JSON Schema as published: the active categories' codes."""
+        with self.ctx.reads() as session:
+            codes = categories.catalog(session).active_codes
+        return submission_schema(codes)
 
     def check_uploads(self, uploads: list[Upload]) -> None:
         """Refuse (Invalid, by file) what `submit` would refuse of these files: too large,

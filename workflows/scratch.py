@@ -25,15 +25,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 import engine as bpm
 from engine import Engine, FrozenClock, SourceFile
 from engine.definitions.files import decode_source
-from workflows import access
+from workflows import access, categories
 from workflows import diagram_ids as ids
 from workflows import groups as task_groups
 from workflows.actions import load_report
+from workflows.category_models import Category
 from workflows.context import Context
 from workflows.errors import Conflict, Invalid, Message, NotFound
 from workflows.models import (
@@ -105,6 +106,7 @@ class Scratch:
                 Agency.active).order_by(Agency.id)).all()
             days = session.execute(select(CalendarDay.day, CalendarDay.kind,
                                           CalendarDay.name)).all()
+            shown = categories.read_catalog(session)
         with self.runs.creating() as run_id:
             self.runs.migrate(run_id)
             run = ScratchRun(run_id, principal.username, now, now, now,
@@ -112,6 +114,7 @@ class Scratch:
             with self._opened(run) as (scratch, _clock):
                 with scratch.context.transaction() as session:
                     _copy_regency(session, agencies, days, self.ctx.config, now)
+                    _copy_categories(session, shown)
                 scratch.engine.deploy([SourceFile(n, t) for n, t in unit.items()],
                                       process_id=ids.PROCESS_ID,
                                       deployed_by=principal.username)
@@ -208,6 +211,7 @@ class Scratch:
             tracking = tracking or (run.complaints[-1] if run.complaints else None)
             with self._opened(run) as (scratch, _clock):
                 result["agencies"] = scratch.reports.agencies()
+                result["categories"] = scratch.categories.catalog().active_codes
                 if tracking is None:
                     return result
                 admin = self._lane_principal(scratch, tracking, "regency_admin")
@@ -382,6 +386,14 @@ def _copy_regency(session: Any, agencies: list[Any], days: list[Any], config: An
             session.add(User(username=synthetic_name(lane, row.code)[:80],
                              full_name=f"Uji {NAMES[lane]} {row.name}"[:200], roles=[lane],
                              agency_id=row.id, language="id", active=True, created_at=now))
+
+
+def _copy_categories(session: Any, shown: categories.Catalog) -> None:
+    """The live categories in place of the shipped ones the scratch database was seeded
+    with (a test report may use a category the administrator added)."""
+    session.execute(delete(Category))
+    for row in shown.categories:
+        session.add(Category(**row.as_dict()))
 
 
 def _sandbox_limits(live: Engine) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 webhook (web/sms.py), answered through the outbox on the `sms` channel.
 
 - `LAPOR <text>` files a complaint (channel `sms`, the sender's phone, told by SMS; the
-  category from a keyword when exactly one matches, else `other`); the reply carries the
-  tracking number and the secret code.
+  category from a keyword when exactly one matches and is offered, else `other`); the reply
+  carries the tracking number and the secret code.
 - `INFO <number> <text>` adds information to the sender's own report: the `provide_info`
   verb when the report waits for information, else a note on the report (`citizen_note`).
 - `CEK <number>` answers the status and the current deadline.
@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from workflows import categories
 from workflows.channels import InvalidRecipient, normalize_phone
 from workflows.context import Context
 from workflows.errors import Invalid
@@ -217,7 +218,7 @@ class Sms:
     def _file(self, sender: str, text: str) -> tuple[str, int | None]:
         if len(text) < 10:
             return TOO_SHORT, None
-        payload = {"classification": "pengaduan", "category": guess_category(text),
+        payload = {"classification": "pengaduan", "category": category_for(self.ctx, text),
                    "title": title(text), "body": text[:5000], "anonymous": True,
                    "reporter_phone": "+" + sender, "contact_channel": CHANNEL}
         try:
@@ -282,6 +283,13 @@ def check_inbound(message: Mapping[str, Any], tz: Any) -> dict[str, Any]:
     if errors:
         raise Invalid("the SMS delivery has errors", errors)
     return data
+
+
+def category_for(ctx: Context, text: str) -> str:
+    """The category a phone message is filed under: the keywords' guess when the
+    administrator offers that category, else `other`."""
+    with ctx.reads() as session:
+        return categories.catalog(session).offered(guess_category(text))
 
 
 def guess_category(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -13,8 +14,6 @@ from workflows.config import RegencyConfig
 from workflows.errors import BadParameter, Invalid, Message, NotFound
 
 CLASSIFICATIONS = ("pengaduan", "aspirasi", "permintaan_informasi")
-CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
-              "education", "permits", "social_aid", "other")
 SEVERITIES = ("low", "medium", "high")
 CONTACT_CHANNELS = ("sms", "whatsapp", "email")  # how a citizen is told (notify.py)
 ROAD_STATUSES = ("national", "provincial", "regency", "village")
@@ -43,7 +42,10 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
         "misconduct": {"type": "boolean", "default": False,
                        "description": "berkadar pengawasan: alleges misconduct by an official"},
         "sub_classification": {"type": ["string", "null"], "maxLength": 60},
-        "category": {"enum": list(CATEGORIES)},
+        # The active categories' codes: submission_schema() publishes them as an enum.
+        "category": {"type": "string", "minLength": 1, "maxLength": 40,
+                     "description": "the code of an active category (the table `category`, "
+                                    "administered at /admin/categories)"},
         "severity": {"enum": list(SEVERITIES), "default": "medium"},
         "title": {"type": "string", "minLength": 5, "maxLength": 200},
         "body": {"type": "string", "minLength": 10, "maxLength": 5000},
@@ -315,10 +317,22 @@ def check_action(action: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **data}
 
 
-def check_submission(payload: Any, config: RegencyConfig) -> dict[str, Any]:
-    """The complaint's own fields from a submission, with defaults and cross-field rules."""
+def submission_schema(categories: Sequence[str]) -> dict[str, Any]:
+    """SUBMISSION_SCHEMA with the category's enum: the codes new reports may use now."""
+    properties = {**SUBMISSION_SCHEMA["properties"]}
+    properties["category"] = {**properties["category"], "enum": list(categories)}
+    return {**SUBMISSION_SCHEMA, "properties": properties}
+
+
+def check_submission(payload: Any, config: RegencyConfig,
+                     category_refusal: Callable[[Any], Message | None]) -> dict[str, Any]:
+    """The complaint's own fields from a submission, with defaults and cross-field rules;
+    `category_refusal` says why a category may not be chosen (workflows.categories)."""
     data = dict(check("_submit", payload, "the report"))
     errors: dict[str, str] = {}
+    refused = category_refusal(data["category"])
+    if refused is not None:
+        errors["category"] = refused
     incident: date | None = None
     if data.get("incident_date"):
         try:

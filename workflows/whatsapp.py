@@ -35,7 +35,7 @@ from workflows.models import Complaint, Outbox
 from workflows.nearby import Following
 from workflows.phone_reports import PhoneReports, open_reports
 from workflows.reports import Reports
-from workflows.sms import guess_category, title
+from workflows.sms import category_for, title
 from workflows.storage import Upload
 from workflows.whatsapp_models import WhatsAppConversation, WhatsAppInbound, WhatsAppMedia
 from workflows.whatsapp_parse import parse_delivery
@@ -308,7 +308,7 @@ class WhatsApp:
                 select(WhatsAppMedia).where(WhatsAppMedia.conversation_id == conversation_id))}
         body = str(draft.get("body") or "")
         payload: dict[str, Any] = {
-            "classification": "pengaduan", "category": guess_category(body),
+            "classification": "pengaduan", "category": category_for(self.ctx, body),
             "title": title(body), "body": body, "anonymous": True,
             "reporter_phone": "+" + sender, "contact_channel": CHANNEL}
         if draft.get("latitude") is not None:

@@ -25,6 +25,12 @@ ADMINS = ("system_admin", "regency_admin")
 ADMIN_SECTIONS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("pages.admin_audit", N_("Audit log"),
      N_("Every administrative change: who, when, what it was before and after."), ADMINS),
+    ("pages.admin_agencies", N_("Agencies"),
+     N_("The tree of agencies and units: create, rename, move, deactivate; each agency's "
+        "liaison officers and heads."), ("system_admin",)),
+    ("pages.admin_categories", N_("Categories"),
+     N_("The report categories: names, whether a photo is required, which are offered; "
+        "the link to the routing table."), ("system_admin",)),
 ]
 
 

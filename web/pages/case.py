@@ -40,7 +40,7 @@ from workflows.groups import for_complainant
 from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
 from workflows.reports import NAMED_STEPS
 from workflows.sla import STEP_LABELS
-from workflows.stats import CATEGORY_LABELS, CHANNEL_LABELS, CLASSIFICATION_LABELS
+from workflows.stats import CHANNEL_LABELS, CLASSIFICATION_LABELS
 from workflows.storage import (
     FILE_ACTIVE_PDF,
     FILE_DAMAGED,
@@ -403,7 +403,7 @@ def render_case(tracking: str, *, status: int = 200, open_action: str | None = N
         forms=action_forms(document, agencies, principal, routing, case.budgets), tasks=tasks,
         held_by_other=held_by_other, open_action=open_action, values=values or {},
         errors=errors or {}, message=message, settings=settings(),
-        category_labels=CATEGORY_LABELS, classification_labels=CLASSIFICATION_LABELS,
+        classification_labels=CLASSIFICATION_LABELS,
         channel_labels=CHANNEL_LABELS, severity_labels=SEVERITY_LABELS,
         event_labels=EVENT_LABELS, step_labels=STEP_LABELS, sla_states=SLA_STATES,
         status_labels=ids.STATUS_LABELS,

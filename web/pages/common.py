@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,7 +145,30 @@ def layout_context() -> dict[str, Any]:
         "staff_nav": nav,
         "public_nav": [(endpoint, gettext(text)) for endpoint, text in PUBLIC_NAV],
         "regency_name": settings().regency_name,
+        "category_labels": CategoryLabels(),
     }
+
+
+class CategoryLabels(Mapping[str, Any]):
+    """The categories' names for the templates (`category_labels.get(code, code)|label`),
+    read from the database (workflows/categories.py) when a template first asks."""
+
+    def __init__(self) -> None:
+        self._labels: Mapping[str, Any] | None = None
+
+    def _read(self) -> Mapping[str, Any]:
+        if self._labels is None:
+            self._labels = domain().categories.catalog().labels
+        return self._labels
+
+    def __getitem__(self, code: str) -> Any:
+        return self._read()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
 
 
 def _in_pages() -> bool:

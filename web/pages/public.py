@@ -40,7 +40,6 @@ from web.pages.common import domain, settings
 from workflows import access
 from workflows.errors import Invalid
 from workflows.reports import ReportForm
-from workflows.stats import CATEGORY_LABELS
 from workflows.storage import (
     FILE_ACTIVE_PDF,
     FILE_DAMAGED,
@@ -51,7 +50,6 @@ from workflows.storage import (
     FILE_TRAILING_DATA,
     Upload,
 )
-from workflows.validation import CATEGORIES
 
 SESSION_REPORTS = "pelapor"  # tracking numbers this browser may open
 SESSION_RECEIPT = "tanda_terima"  # {"tracking", "secret"}: shown once on the receipt
@@ -334,7 +332,7 @@ def render_report_form(form: ReportForm, values: Mapping[str, Any],
     "point" (coordinates: the map shows the place), "address" (only words), None."""
     config = domain().config
     site = settings()
-    categories = [(key, CATEGORY_LABELS.get(key, {"id": key, "en": key})) for key in CATEGORIES]
+    categories = [(category.code, category.label) for category in form.categories]
     order = list(FIELD_LABELS)
     errors = dict(sorted((errors or {}).items(), key=lambda item: order.index(item[0])
                          if item[0] in order else len(order)))

@@ -46,7 +46,6 @@ from web.pages.officers import (
 from workflows import access
 from workflows import diagram_ids as ids
 from workflows.errors import Conflict, Invalid
-from workflows.stats import CATEGORY_LABELS
 
 PAGE_SIZE = 25
 SHOW_FILTERS = (("", N_("Mine and unclaimed")), ("mine", N_("Claimed by me")),
@@ -272,6 +271,5 @@ def cases() -> Any:
         until=args.get("until", ""), q=q,
         statuses=[(s, label(ids.STATUS_LABELS[s])) for s in ids.STATUSES],
         agency_options=grouped(agency_choices, agencies),
-        category_labels=CATEGORY_LABELS,
     ), 422 if errors else 200
 

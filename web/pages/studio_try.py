@@ -21,7 +21,7 @@ from web.pages.common import domain, field_messages
 from workflows.errors import Conflict, Invalid
 from workflows.scratch import LANES
 from workflows.studio import READERS
-from workflows.validation import ACTION_SCHEMAS, CATEGORIES, CLASSIFICATIONS, SEVERITIES
+from workflows.validation import ACTION_SCHEMAS, CLASSIFICATIONS, SEVERITIES
 
 LANE_LABELS = {
     "regency_admin": N_("Regency administrator"),
@@ -122,7 +122,7 @@ def _run_page(run_id: str, tracking: str | None, status: int = 200, message: str
     return render_template(
         "studio/try_run.html", view=view, run=view["run"], report=view["report"],
         message=message, errors=errors or {}, lanes=LANES, classifications=CLASSIFICATIONS,
-        categories=CATEGORIES, severities=SEVERITIES, sla_states=SLA_STATES), status
+        categories=view["categories"], severities=SEVERITIES, sla_states=SLA_STATES), status
 
 
 @pages.get("/studio/try/<run_id>/diagram.json")

@@ -24,7 +24,7 @@ from workflows.stats.labels import (
 from workflows.stats.localtime import DAY_SECONDS
 from workflows.stats.queries import MEASURES, Gathered
 from workflows.stats.ranking import RankingWeights, rank
-from workflows.validation import CATEGORIES, CHANNELS, CLASSIFICATIONS
+from workflows.validation import CHANNELS, CLASSIFICATIONS
 
 # Statuses by what they mean for the figures.
 PENDING = (ids.STATUS_SUBMITTED, ids.STATUS_NEEDS_INFO, ids.STATUS_VERIFIED,
@@ -110,6 +110,14 @@ def _followed_up(cell: Mapping[str, int]) -> dict[str, Any]:
             "pct_in_progress": _pct(counts["in_progress"], base)}
 
 
+def _unlisted(group: str, key: Any) -> dict[str, str]:
+    """The label of a key the shipped labels do not know: a category an administrator
+    added (workflows/categories.py) is shown as `other`, with its code."""
+    if group == "category" and "other" in CATEGORY_LABELS:
+        return {lang: f"{text} ({key})" for lang, text in CATEGORY_LABELS["other"].items()}
+    return {"id": str(key), "en": str(key)}
+
+
 def _agency_doc(agencies: Mapping[int, Any], agency_id: int | None) -> dict[str, Any]:
     row = agencies.get(agency_id) if agency_id is not None else None
     if row is None:
@@ -141,7 +149,7 @@ def _breakdowns(by_month: Mapping[tuple, Mapping[str, int]],
                  ) -> list[dict[str, Any]]:
         keys = sorted(groups[name], key=lambda k: (order.index(k) if k in order
                                                    else len(order), str(k)))
-        return [row(k, labels.get(k, {"id": k, "en": k}), groups[name][k]) for k in keys]
+        return [row(k, labels.get(k) or _unlisted(name, k), groups[name][k]) for k in keys]
 
     by_agency = []
     for agency_id, cells in groups["agency"].items():
@@ -153,7 +161,7 @@ def _breakdowns(by_month: Mapping[tuple, Mapping[str, int]],
                  for y in sorted(groups["year"])],
         "month": [row(m, month_label(m), groups["month"][m]) for m in sorted(groups["month"])],
         "agency": by_agency,
-        "category": labelled("category", CATEGORY_LABELS, CATEGORIES),
+        "category": labelled("category", CATEGORY_LABELS, tuple(CATEGORY_LABELS)),
         "channel": labelled("channel", CHANNEL_LABELS, CHANNELS),
         "classification": labelled("classification", CLASSIFICATION_LABELS, CLASSIFICATIONS),
     }
