@@ -156,18 +156,18 @@ class Desk:
                 Complaint.instance_id == task["instance_id"])).first()
             if complaint is not None and not access.can_view(principal, complaint):
                 raise NotFound(f"task {task_id!r} does not exist")
-            colleague = next((u for u in members(session, task["candidate_groups"])
-                              if u.username == name), None)
+            complaint_id = complaint.id if complaint is not None else None
+            colleague = next(((u.id, u.username) for u in members(
+                session, task["candidate_groups"]) if u.username == name), None)
         if colleague is None:
             raise Invalid("the task can be given only to a member of its group",
                           {"assignee": Message("choose a colleague of the task's group")})
+        colleague_id, colleague_name = colleague
         expected = expected_assignee or None
-        if expected == colleague.username:
+        if expected == colleague_name:
             raise Conflict("task %(task)s is already claimed by %(holder)s", task=task_id,
-                           holder=colleague.username)
+                           holder=colleague_name)
         now = self.ctx.now()
-        colleague_id = colleague.id
-        complaint_id = complaint.id if complaint is not None else None
 
         def record(session: Session) -> None:
             user = session.get(User, colleague_id)
@@ -182,7 +182,7 @@ class Desk:
                           else report.title),
                 "task_title": task["title"], "by": principal.username})
 
-        return self.ctx.engine.assign(task_id, colleague.username, actor=principal.username,
+        return self.ctx.engine.assign(task_id, colleague_name, actor=principal.username,
                                       expected_assignee=expected, only_if_free=expected is None,
                                       hook=record)
 
