@@ -3,11 +3,13 @@ task to a colleague, and the case page's fixed defects (issue 16, "Officers").""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from sqlalchemy import select, text
 
+from tests.regency import PHOTO
 from tests.test_pages_staff import disposed, task_id, version_on
 from workflows import notify
 from workflows.models import Outbox, User
@@ -295,6 +297,27 @@ def test_verify_is_not_offered_without_the_photo_the_category_needs(site):
     with_photo = site.regency.submit(photo=True)["tracking_number"]
     page = site.text(site.get(f"/cases/{with_photo}"))
     assert 'id="form-verify"' in page and 'id="verify-needs-photo"' not in page
+
+
+def test_the_agencys_answer_photos_are_beside_the_answer_for_the_citizen_too(site):
+    regency = site.regency
+    receipt = regency.submit(photo=True)
+    tracking, secret = receipt["tracking_number"], receipt["secret"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    site.login("penghubung.pupr")
+    page = site.text(site.get(f"/cases/{tracking}"))
+    site.post(f"/cases/{tracking}/actions/respond", {
+        "version": version_on(page), "answer": "Lubang sudah ditambal.", "final": "1",
+        "attachments": [(io.BytesIO(PHOTO), "hasil.jpg")]},
+        content_type="multipart/form-data", expect=303)
+    citizen = type(site)(regency)
+    citizen.get(f"/lacak/{tracking}?k={secret}", expect=303)
+    page = citizen.text(citizen.get(f"/lacak/{tracking}"))
+    assert region(page, "photos").count("<img") == 1  # the citizen's own photo only
+    answers = region(page, "answers")
+    assert "Lubang sudah ditambal." in answers and "answer-photos" in answers
+    assert "Foto yang dikirim bersama jawaban: hasil.jpg" in answers
 
 
 def test_the_history_names_the_agency_in_the_pages_language(site):

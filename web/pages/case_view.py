@@ -67,19 +67,26 @@ def split_attachments(attachments: Iterable[Mapping[str, Any]]
             [a for a in own if a["content_type"] not in PHOTO_TYPES])
 
 
+def sent_with_answers(history: list[Mapping[str, Any]],
+                      attachments: Iterable[Mapping[str, Any]]
+                      ) -> dict[int, list[Mapping[str, Any]]]:
+    """The agency's files by the index of the answer (a "respond" entry of `history`) they
+    were sent with: recorded at the same instant as the answer, each goes with the last
+    answer of its instant (with one clock reading for two answers, the later)."""
+    answer_at = {e["at"]: i for i, e in enumerate(history) if e["kind"] == "respond"}
+    sent: dict[int, list[Mapping[str, Any]]] = {}
+    for attachment in attachments:
+        if attachment.get("from_agency") and attachment.get("at") in answer_at:
+            sent.setdefault(answer_at[attachment["at"]], []).append(attachment)
+    return sent
+
+
 def history_entries(document: Mapping[str, Any], agencies: Iterable[Mapping[str, Any]]
                     ) -> list[dict[str, Any]]:
     """The history's entries as the case page lists them (see the module)."""
     names = {a["code"]: a["name"] for a in agencies}
     history = document.get("history") or []
-    # The files sent with an answer were recorded at the same instant as the answer: each
-    # goes with the last answer of its instant (so with one clock reading for two answers,
-    # with the later).
-    answer_at = {e["at"]: i for i, e in enumerate(history) if e["kind"] == "respond"}
-    sent: dict[int, list[Mapping[str, Any]]] = {}
-    for attachment in document.get("attachments") or []:
-        if attachment.get("from_agency") and attachment.get("at") in answer_at:
-            sent.setdefault(answer_at[attachment["at"]], []).append(attachment)
+    sent = sent_with_answers(history, document.get("attachments") or [])
     entries = []
     for index, event in enumerate(history):
         kind, text = event["kind"], event.get("text")
