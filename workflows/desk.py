@@ -119,13 +119,14 @@ class Desk:
     def colleagues(self, task: dict[str, Any], principal: access.Principal
                    ) -> list[dict[str, str]]:
         """Whom the officer may give this open task (a document of open_tasks) to: the
-        active members of its groups, themselves left out; empty when they may not."""
+        active members of its groups, themselves and the task's holder left out; empty when
+        they may not."""
         if not may_give(principal, task):
             return []
         with self.ctx.reads() as session:
             return [{"username": u.username, "full_name": u.full_name}
                     for u in members(session, task["candidate_groups"])
-                    if u.username != principal.username]
+                    if u.username not in (principal.username, task.get("assignee"))]
 
     def colleagues_of_tasks(self, tasks: list[dict[str, Any]], principal: access.Principal
                             ) -> dict[str, list[dict[str, str]]]:

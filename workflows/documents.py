@@ -186,7 +186,7 @@ def _history(session: Session, complaint: Complaint, events: Iterable[ComplaintE
     """The report's history as the caller may read it: the complainant only its public
     entries; an officer every entry, the internal ones (notes, escalations, tasks given)
     marked `internal`, with the escalations of the report among them."""
-    entries = [(e.at, {
+    entries = [(e.at, 1, {
         "at": iso(e.at), "kind": e.kind, "status_from": e.status_from,
         "status_to": e.status_to, "status_label": status_label(e.status_to)
         if e.status_to else None, "text": e.text if (content or e.kind == "status") else
@@ -196,12 +196,14 @@ def _history(session: Session, complaint: Complaint, events: Iterable[ComplaintE
         for row in session.execute(select(
                 Escalation.at, Escalation.step, Escalation.rung_name).where(
                 Escalation.complaint_id == complaint.id).order_by(Escalation.id)):
-            entries.append((row.at, {
+            entries.append((row.at, 0, {
                 "at": iso(row.at), "kind": "escalated", "status_from": None,
                 "status_to": None, "status_label": None, "text": None, "actor": None,
                 "internal": True, "step": row.step, "rung": row.rung_name}))
-    entries.sort(key=lambda entry: entry[0])  # stable: events keep their order
-    return [entry for _at, entry in entries]
+    # In time order; at one instant an escalation (the scheduler's) before what people
+    # wrote then, and the events in the order they were written (the sort is stable).
+    entries.sort(key=lambda entry: (entry[0], entry[1]))
+    return [entry for _at, _rank, entry in entries]
 
 
 def visible_filter(principal: access.Principal) -> Any:

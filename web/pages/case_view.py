@@ -99,6 +99,8 @@ def history_entries(document: Mapping[str, Any], agencies: Iterable[Mapping[str,
         title = _title(event)
         if kind == "task_given":  # the title names the colleague
             text = None
+        elif kind == "escalation_acknowledged" and text:  # "eskalasi (<rung>) diterima: "
+            text = text.split(") diterima: ", 1)[1] if ") diterima: " in text else None
         files = sent.get(index, [])
         entries.append({
             "at": event["at"], "actor": event.get("actor"), "kind": kind, "title": title,

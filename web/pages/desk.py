@@ -12,10 +12,12 @@ case, and giving a task to a named colleague.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from web import auth
 from web.i18n import N_, current_language, gettext, say
@@ -27,15 +29,22 @@ from workflows.access import OFFICER_ROLES
 from workflows.errors import Conflict, Invalid
 
 OFFICERS = tuple(sorted(OFFICER_ROLES))
+log = logging.getLogger(__name__)
 
 
 @pages.app_template_global("unread_notifications")
-def unread_notifications() -> int:
-    """The signed-in officer's unread notifications (0 for anyone else)."""
+def unread_notifications() -> int | None:
+    """The signed-in officer's unread notifications (0 for anyone else). None when they
+    cannot be counted: the navigation bar of every page, error pages included (a database
+    that is down), shows the link without the count rather than fail."""
     principal = auth.current_user()
     if principal is None or not principal.is_officer:
         return 0
-    return domain().desk.unread_count(principal)
+    try:
+        return domain().desk.unread_count(principal)
+    except SQLAlchemyError:
+        log.warning("the unread notifications could not be counted", exc_info=True)
+        return None
 
 
 # --------------------------------------------------------------------------- notifications
