@@ -17,7 +17,6 @@ import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy.exc import SQLAlchemyError
 
 from web import auth
 from web.i18n import N_, current_language, gettext, say
@@ -42,7 +41,7 @@ def unread_notifications() -> int | None:
         return 0
     try:
         return domain().desk.unread_count(principal)
-    except SQLAlchemyError:
+    except Exception:  # a count that cannot be made is left out, and logged
         log.warning("the unread notifications could not be counted", exc_info=True)
         return None
 
