@@ -138,6 +138,10 @@ def test_an_internal_note_is_in_the_case_history_for_staff_only(site):
     page = site.text(site.get(f"/cases/{tracking}"))
     history = region(page, "case-history")
     assert NOTE in history and "Catatan internal" in history and ">internal</span>" in history
+    # a step the citizen reads as its status change is not flagged (no officer's text on it)
+    verified = next(entry for entry in history.split('<li class="timeline-item')
+                    if 'data-kind="verify"' in entry)
+    assert ">internal</span>" not in verified
     assert version_on(page) == version  # a note does not make open forms stale
     # the agency's head sees it too; another agency cannot open the case at all
     head = type(site)(regency).login("kadis.pupr")

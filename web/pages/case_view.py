@@ -56,6 +56,10 @@ REASONS = {
     "resumed": N_("Handling has resumed."),
     "reopened": N_("The report was reopened."),
 }
+# Entries only staff ever read; any other entry kept from the citizen (a verb whose status
+# change the citizen reads instead) is marked internal only when it carries an officer's text.
+INTERNAL_KINDS = frozenset({"note", "escalated", "escalation_note", "escalation_acknowledged",
+                            "task_given"})
 DISPOSED_PREFIX = "disposed to "  # + the agency's code (workflows/notify.DISPOSED_PREFIX)
 
 
@@ -104,7 +108,8 @@ def history_entries(document: Mapping[str, Any], agencies: Iterable[Mapping[str,
         files = sent.get(index, [])
         entries.append({
             "at": event["at"], "actor": event.get("actor"), "kind": kind, "title": title,
-            "status": status, "text": text, "internal": bool(event.get("internal")),
+            "status": status, "text": text,
+            "internal": bool(event.get("internal")) and (kind in INTERNAL_KINDS or bool(text)),
             "photos": [a for a in files if a["content_type"] in PHOTO_TYPES],
             "files": [a for a in files if a["content_type"] not in PHOTO_TYPES]})
     return entries
