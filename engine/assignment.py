@@ -74,7 +74,9 @@ class Assignments:
         with self.store.transaction() as session:
             current = open_task(session, task_id)
             statement = update(HumanTask).where(HumanTask.id == task_id)
-            if only_if_free:
+            if only_if_free and action == "assign":  # someone else's hand-over: nobody's
+                statement = statement.where(HumanTask.assignee.is_(None))
+            elif only_if_free:  # a claim: free, or already the claimant's
                 statement = statement.where(
                     or_(HumanTask.assignee.is_(None), HumanTask.assignee == user))
             if only_if_holder is not None:

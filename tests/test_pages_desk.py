@@ -230,6 +230,9 @@ def test_a_task_is_given_to_a_named_colleague_of_its_group(site):
     assert 'id="give-follow_up"' not in head.text(head.get(f"/cases/{tracking}"))
     head.post(f"/tasks/{task}/give", {"assignee": "penghubung.pupr",
                                       "expected": "penghubung2.pupr"}, expect=403)
+    from_worklist = site.post(f"/tasks/{task}/give", {
+        "assignee": "penghubung2.pupr", "expected": "", "next": "/tasks"}, expect=409)
+    assert 'id="worklist-status"' in site.text(from_worklist)
     admin = type(site)(regency).login("admin.kominfo")
     admin.post(f"/tasks/{task}/give", {"assignee": "penghubung.pupr",
                                        "expected": "penghubung2.pupr",

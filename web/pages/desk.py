@@ -24,6 +24,7 @@ from web.pages import pages
 from web.pages.case import render_case
 from web.pages.common import domain, field_messages
 from web.pages.officers import clean, officer
+from web.pages.staff import render_worklist
 from workflows.access import OFFICER_ROLES
 from workflows.errors import Conflict, Invalid
 
@@ -126,15 +127,16 @@ def give_task(task_id: str) -> Any:
     except Conflict:
         message = gettext("Someone changed this task since you opened the page: it now "
                           "shows who holds it. Choose again if it is still needed.")
-        if tracking:
-            return render_case(tracking, status=409, message=message)
-        flash(message, "warning")
-        return redirect(back, 303)
+        return _give_refused(tracking, message, 409)
     except Invalid as exc:
-        message = field_messages(exc).get("assignee") or say(exc.message)
-        if tracking:
-            return render_case(tracking, status=422, message=message)
-        flash(message, "danger")
-        return redirect(back, 303)
+        return _give_refused(tracking, field_messages(exc).get("assignee") or say(exc.message),
+                             422)
     flash(gettext("The task is given to %(name)s; they are told.", name=colleague), "success")
     return redirect(back, 303)
+
+
+def _give_refused(tracking: str | None, message: str, status: int) -> Any:
+    """A refused give: the case page it came from (or the worklist), as it is now."""
+    if tracking:
+        return render_case(tracking, status=status, message=message)
+    return render_worklist({}, message=message, status=status)
