@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import Conflict, InvalidInput, Message
@@ -33,11 +34,14 @@ class Assignments:
         return self._set_assignee(task_id, None, user, "unclaim", only_if_holder=user)
 
     def assign(self, task_id: str, user: str | None, *, actor: str | None = None,
-               expected_assignee: str | None = None) -> dict[str, Any]:
+               expected_assignee: str | None = None, only_if_free: bool = False,
+               hook: Callable[[Session], None] | None = None) -> dict[str, Any]:
         """Set (or clear, with None) the assignee. With `expected_assignee`, only while that
-        user still holds the task (a compare-and-set): otherwise Conflict, nothing changed."""
-        return self._set_assignee(task_id, user, actor, "assign",
-                                  only_if_holder=expected_assignee)
+        user still holds the task; with `only_if_free`, only while nobody does (each a
+        compare-and-set): otherwise Conflict, nothing changed. `hook(session)` runs in the
+        same transaction once the assignee is set (the host's history and notifications)."""
+        return self._set_assignee(task_id, user, actor, "assign", only_if_free=only_if_free,
+                                  only_if_holder=expected_assignee, hook=hook)
 
     def set_candidate_groups(self, task_id: str, groups: Iterable[str], *,
                              actor: str | None = None) -> dict[str, Any]:
@@ -64,13 +68,15 @@ class Assignments:
             return task_dict(current)
 
     def _set_assignee(self, task_id: str, user: str | None, actor: str | None, action: str,
-                      only_if_free: bool = False, only_if_holder: str | None = None
-                      ) -> dict[str, Any]:
+                      only_if_free: bool = False, only_if_holder: str | None = None,
+                      hook: Callable[[Session], None] | None = None) -> dict[str, Any]:
         now = self.clock.now()
         with self.store.transaction() as session:
             current = open_task(session, task_id)
             statement = update(HumanTask).where(HumanTask.id == task_id)
-            if only_if_free:
+            if only_if_free and action == "assign":  # someone else's hand-over: nobody's
+                statement = statement.where(HumanTask.assignee.is_(None))
+            elif only_if_free:  # a claim: free, or already the claimant's
                 statement = statement.where(
                     or_(HumanTask.assignee.is_(None), HumanTask.assignee == user))
             if only_if_holder is not None:
@@ -91,5 +97,7 @@ class Assignments:
                 element_id=current.element_id, detail={"task_id": task_id, "assignee": user,
                                                        "previous": current.assignee},
             ))
+            if hook is not None:
+                hook(session)
             session.refresh(current)
             return task_dict(current)

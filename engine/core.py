@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from engine.assignment import Assignments
 from engine.clock import Clock, SystemClock
 from engine.decisions import Decisions
@@ -195,11 +197,14 @@ class Engine:
         return self._assignments.unclaim(task_id, user)
 
     def assign(self, task_id: str, user: str | None, *, actor: str | None = None,
-               expected_assignee: str | None = None) -> dict[str, Any]:
+               expected_assignee: str | None = None, only_if_free: bool = False,
+               hook: Callable[[Session], None] | None = None) -> dict[str, Any]:
         """Set (or clear, with None) the assignee. With `expected_assignee`, only while that
-        user still holds the task (a compare-and-set): otherwise Conflict, nothing changed."""
+        user still holds the task; with `only_if_free`, only while nobody does: otherwise
+        Conflict, nothing changed. `hook(session)` runs in the same transaction."""
         return self._assignments.assign(task_id, user, actor=actor,
-                                        expected_assignee=expected_assignee)
+                                        expected_assignee=expected_assignee,
+                                        only_if_free=only_if_free, hook=hook)
 
     def set_candidate_groups(self, task_id: str, groups: Iterable[str], *,
                              actor: str | None = None) -> dict[str, Any]:

@@ -208,7 +208,8 @@ def test_verify_and_dispose_through_the_forms_reach_the_liaisons_worklist(site):
     dispose = page[page.index('id="action-dispose"'):]
     assert '<optgroup label="Pemerintah Kabupaten Penajam Paser Utara">' in dispose
     assert '<optgroup label="Kecamatan Penajam">' in dispose
-    assert '<optgroup label="Dinas Pekerjaan Umum dan Penataan Ruang">' in dispose
+    assert ('<optgroup label="Dinas Pekerjaan Umum dan Penataan Ruang" data-agency="dinas_pupr">'
+            in dispose)
     assert '<option value="pupr_bina_marga">Bidang Bina Marga</option>' in dispose
     # roads: the routing table's suggestion is chosen
     assert '<option value="dinas_pupr" selected>' in dispose
@@ -247,7 +248,14 @@ def test_respond_with_an_attachment_interim_then_final(site):
         content_type="multipart/form-data", expect=303)
     page = site.text(site.get(f"/cases/{tracking}"))
     assert "Ditindaklanjuti" in page and "Lubang sudah ditambal." in page
-    assert page.count("/photo?size=thumb") == 2 and "berita.pdf" in page
+    # the answer's photo and file beside the answer, not among the citizen's evidence
+    evidence = page[page.index('id="evidence"'):page.index('id="location"')]
+    history = page[page.index('id="case-history"'):]
+    assert evidence.count("/photo?size=thumb") == 1 and "berita.pdf" not in evidence
+    answer = next(entry for entry in history.split('<li class="timeline-item')
+                  if "Lubang sudah ditambal." in entry)
+    assert "answer-photos" in answer and answer.count("/photo?size=thumb") == 1
+    assert "berita.pdf" in answer and "Sedang kami survei." not in answer
     with site.regency.reads() as session:
         uploaded = session.scalars(select(Attachment.uploaded_by).where(
             Attachment.filename.in_(("hasil.jpg", "berita.pdf")))).all()

@@ -23,7 +23,14 @@ from workflows.deadlines import (
     sla_document,
 )
 from workflows.metoo_models import MeToo
-from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, SlaRecord
+from workflows.models import (
+    Agency,
+    Attachment,
+    Complaint,
+    ComplaintEvent,
+    Escalation,
+    SlaRecord,
+)
 from workflows.sla import PAUSED, RUNNING
 from workflows.workdays import calendar_for
 
@@ -139,17 +146,14 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
         "updated_at": iso(complaint.updated_at),
         "closed_at": iso(complaint.closed_at),
         "sla": sla_document(sla, calendar, now, config) if sla else None,
-        "history": [{
-            "at": iso(e.at), "kind": e.kind, "status_from": e.status_from,
-            "status_to": e.status_to, "status_label": status_label(e.status_to)
-            if e.status_to else None, "text": e.text if (content or e.kind == "status") else
-            HIDDEN, **({"actor": e.actor} if officer else {}),
-        } for e in events if officer or e.public],
+        "history": _history(session, complaint, events, officer, content),
         # original: whether a download is the file as uploaded, or (a photo the caller
         # may not get with its metadata: access.gets_original) the metadata-free copy.
+        # from_agency: sent with an officer's answer (shown beside it), not the citizen's
         "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
                          "size": a.size, "sha256": a.sha256, "kind": a.kind,
-                         "original": a.kind != "photo" or originals}
+                         "original": a.kind != "photo" or originals, "at": iso(a.created_at),
+                         "from_agency": from_agency(a.uploaded_by)}
                         for a in attachments] if content else [],
         "duplicate_of": original.tracking_number if original else None,
         "duplicates": list(duplicates),
@@ -169,6 +173,37 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
             "may_release": access.may_release(principal, t, agencies)} for t in tasks]
         document["instance_id"] = complaint.instance_id
     return document
+
+
+def from_agency(uploaded_by: str | None) -> bool:
+    """Whether an attachment came with an officer's step (an answer), not the citizen's
+    report or added information (recorded as "pelapor" and "pelapor:<tracking>")."""
+    return bool(uploaded_by) and not str(uploaded_by).startswith("pelapor")
+
+
+def _history(session: Session, complaint: Complaint, events: Iterable[ComplaintEvent],
+             officer: bool, content: bool) -> list[dict[str, Any]]:
+    """The report's history as the caller may read it: the complainant only its public
+    entries; an officer every entry, the internal ones (notes, escalations, tasks given)
+    marked `internal`, with the escalations of the report among them."""
+    entries = [(e.at, 1, {
+        "at": iso(e.at), "kind": e.kind, "status_from": e.status_from,
+        "status_to": e.status_to, "status_label": status_label(e.status_to)
+        if e.status_to else None, "text": e.text if (content or e.kind == "status") else
+        HIDDEN, **({"actor": e.actor, "internal": not e.public} if officer else {}),
+    }) for e in events if officer or e.public]
+    if officer:
+        for row in session.execute(select(
+                Escalation.at, Escalation.step, Escalation.rung_name).where(
+                Escalation.complaint_id == complaint.id).order_by(Escalation.id)):
+            entries.append((row.at, 0, {
+                "at": iso(row.at), "kind": "escalated", "status_from": None,
+                "status_to": None, "status_label": None, "text": None, "actor": None,
+                "internal": True, "step": row.step, "rung": row.rung_name}))
+    # In time order; at one instant an escalation (the scheduler's) before what people
+    # wrote then, and the events in the order they were written (the sort is stable).
+    entries.sort(key=lambda entry: (entry[0], entry[1]))
+    return [entry for _at, _rank, entry in entries]
 
 
 def visible_filter(principal: access.Principal) -> Any:

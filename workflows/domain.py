@@ -26,6 +26,7 @@ from workflows.calendar_admin import CalendarAdmin
 from workflows.categories import Categories
 from workflows.config import RegencyConfig
 from workflows.context import Context
+from workflows.desk import Desk
 from workflows.drafts import Drafts
 from workflows.figures import Figures
 from workflows.impact import Impact
@@ -55,6 +56,7 @@ class Domain:
         self.lifecycle = LifecycleHost(engine, config)
         self.reports = Reports(self.context)
         self.tasks = Tasks(self.context)
+        self.desk = Desk(self.context)
         self.open311 = Open311(self.context, self.reports)
         self.supervision = Supervision(self.context, self.reports)
         self.figures = Figures(self.context)

@@ -44,6 +44,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("New task: {task_title} ({tracking_number})",
                "Report \"{title}\" awaits your follow-up. Deadline: {due_local}."),
     },
+    # A colleague (or the regency administrator) gave the officer a task (workflows/desk.py).
+    "task_given": {
+        "id": ("Tugas untuk Anda dari {by}: {task_title} ({tracking_number})",
+               "{by} menyerahkan tugas atas laporan \"{title}\" kepada Anda."),
+        "en": ("A task for you from {by}: {task_title} ({tracking_number})",
+               "{by} gave you the task on report \"{title}\"."),
+    },
     "sla_reminder": {
         "id": ("Pengingat: {tracking_number} jatuh tempo {due_local}",
                "Laporan \"{title}\" ({step_label}) jatuh tempo dalam satu hari kerja."),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from workflows import access, categories, documents, images, notify, places, pos
 from workflows import diagram_ids as ids
 from workflows.actions import ADMIN, Verbs, load_report, translate_engine_errors
 from workflows.context import Context
+from workflows.desk import Desk
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound, TooManyAttempts
 from workflows.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
 from workflows.storage import Upload, served_name
@@ -64,6 +65,10 @@ class Case:
     agencies: list[dict[str, Any]]
     routing: dict[str, Any] | None
     budgets: dict[str, float]
+    # whom the officer may give each open task to, by task id (workflows/desk.py)
+    colleagues: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # the report's category needs a photo before it is verified, and it has none
+    needs_photo: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,8 +256,13 @@ class Reports:
         document = self.get(tracking_number, principal)
         routing = self.routing(document["tracking_number"], principal) if "dispose" in (
             document.get("available_actions") or []) else None
+        needs_photo = "verify" in (document.get("available_actions") or []) and (
+            document["category"] in self.ctx.config.photo_required_categories) and not any(
+            a["kind"] == "photo" for a in document.get("attachments") or [])
         return Case(document, self.agencies(), routing,
-                    self.step_budgets(document["classification"], document["misconduct"]))
+                    self.step_budgets(document["classification"], document["misconduct"]),
+                    Desk(self.ctx).colleagues_of_tasks(document.get("open_tasks") or [],
+                                                       principal), needs_photo)
 
     def step_budgets(self, classification: str, misconduct: bool) -> dict[str, float]:
         """The working days the lifecycle's deadline table (deadlines.dmn, as deployed now)

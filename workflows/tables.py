@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import workflows.admin_models
 import workflows.category_models
+import workflows.desk_models
 import workflows.draft_models
 import workflows.metoo_models
 import workflows.models
@@ -16,6 +17,7 @@ import workflows.poster_models
 import workflows.sms_models
 import workflows.whatsapp_models
 
-MODULES = (workflows.admin_models, workflows.category_models, workflows.draft_models,
-           workflows.metoo_models, workflows.models, workflows.open311_models,
-           workflows.poster_models, workflows.sms_models, workflows.whatsapp_models)
+MODULES = (workflows.admin_models, workflows.category_models, workflows.desk_models,
+           workflows.draft_models, workflows.metoo_models, workflows.models,
+           workflows.open311_models, workflows.poster_models, workflows.sms_models,
+           workflows.whatsapp_models)

@@ -5,7 +5,8 @@
 - common: home, sign-in and out, language switch.
 - public: the citizen's report form and receipt; tracking: the tracking pages (no login).
 - staff: the officer's worklist and the list of reports; case: the case page and its actions.
-- officers: what the officers' pages share.
+- officers: what the officers' pages share; desk: their notifications, internal notes on
+  a case and giving a task to a colleague.
 - posters: the QR posters of the regency administrator and the liaison officers.
 - supervision: the SLA board and the escalation inbox.
 - statistics: the supervisors' dashboard and the public Statistik page.
@@ -32,6 +33,7 @@ from web.pages import (  # noqa: E402,F401
     admin_categories,
     case,
     common,
+    desk,
     nearby,
     posters,
     public,

@@ -22,6 +22,7 @@ from web import auth
 from web.files import file_response
 from web.i18n import N_, format_number, gettext, say
 from web.pages import pages
+from web.pages.case_view import history_entries, split_attachments, units_by_agency
 from web.pages.common import domain, settings
 from web.pages.officers import (
     DISPOSE_KINDS,
@@ -35,9 +36,10 @@ from web.pages.officers import (
 from workflows import access
 from workflows import diagram_ids as ids
 from workflows.actions import ACTIONS, OTHER_ACTIONS
+from workflows.desk import NOTE_MAX
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.groups import for_complainant
-from workflows.images import DISPLAY_EDGE, PHOTO_TYPES, THUMBNAIL_EDGE
+from workflows.images import DISPLAY_EDGE, THUMBNAIL_EDGE
 from workflows.reports import NAMED_STEPS
 from workflows.sla import STEP_LABELS
 from workflows.stats import CHANNEL_LABELS, CLASSIFICATION_LABELS
@@ -135,26 +137,6 @@ COMPLAINANT_ACTIONS = frozenset({name for name, a in ACTIONS.items() if a.compla
 OFFICER_ACTIONS = tuple(name for name in ACTION_TEXTS
                         if name in ACTIONS or name in OTHER_ACTIONS)
 
-EVENT_LABELS = {
-    "submitted": N_("Report filed"),
-    "status": N_("Status changed"),
-    "assigned": N_("Assigned"),
-    "verify": N_("Verified"),
-    "archive": N_("Archived"),
-    "request_info": N_("Information requested"),
-    "provide_info": N_("Information added by the complainant"),
-    "not_authority": N_("Returned: not the regency's authority"),
-    "postpone": N_("Postponed"),
-    "resume": N_("Resumed"),
-    "dispose": N_("Dispositioned"),
-    "delegate": N_("Delegated"),
-    "respond": N_("Answered"),
-    "reply": N_("Complainant not satisfied"),
-    "rate": N_("Complainant rated the answer"),
-    "reopen": N_("Reopened"),
-    "link_duplicate": N_("Duplicate linked"),
-    "reassign": N_("Reassigned"),
-}
 SLA_STATES = {"running": N_("running"), "paused": N_("paused"), "met": N_("met"),
               "breached": N_("late"), "stopped": N_("stopped")}
 SEVERITY_LABELS = {"low": N_("low"), "medium": N_("medium"), "high": N_("high")}
@@ -185,9 +167,9 @@ def _field(action: str, name: str, schema: Mapping[str, Any], required: bool,
         if action == "dispose" and name == "agency_code":
             choices = [a for a in agencies if a["kind"] in DISPOSE_KINDS]
             field["groups"] = grouped(choices, agencies)
-        elif action == "dispose":
-            field["groups"] = units_under_their_agency(
-                [a for a in agencies if a["kind"] == "unit"], agencies)
+        elif action == "dispose":  # each agency's units; the page shows the chosen one's
+            field["groups"], field["group_codes"] = units_by_agency(agencies)
+            field["units_of"] = f"f-{action}-agency_code"
         elif action == "delegate":
             holder = (document.get("agency") or {}).get("code")
             units = [a for a in agencies if a["kind"] == "unit" and a["parent"] == holder]
@@ -386,13 +368,14 @@ def _task_controls(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def render_case(tracking: str, *, status: int = 200, open_action: str | None = None,
                 values: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None,
-                message: str | None = None) -> Any:
+                message: str | None = None, note: str = "", note_error: str | None = None
+                ) -> Any:
+    """The case page; any other status than 200 answers a form's POST, and the page puts
+    the case's own address back in the address bar (static/js/address.js)."""
     principal = officer()
     case = domain().reports.case(_tracking(tracking), principal)
     document, agencies, routing = case.document, case.agencies, case.routing
-    attachments = document.get("attachments") or []
-    photos = [a for a in attachments if a["content_type"] in PHOTO_TYPES]
-    files = [a for a in attachments if a["content_type"] not in PHOTO_TYPES]
+    photos, files = split_attachments(document.get("attachments") or [])
     location = document.get("location") or {}
     tasks = _task_controls(document)
     held_by_other = [t for t in tasks if not t["complainant"] and t["assignee"]
@@ -400,12 +383,16 @@ def render_case(tracking: str, *, status: int = 200, open_action: str | None = N
                      and set(t["candidate_groups"]) & principal.groups]
     return render_template(
         "staff/case.html", doc=document, photos=photos, files=files, location=location,
-        forms=action_forms(document, agencies, principal, routing, case.budgets), tasks=tasks,
+        forms=[f for f in action_forms(document, agencies, principal, routing, case.budgets)
+               if not (f["action"] == "verify" and case.needs_photo)],
+        needs_photo=case.needs_photo, colleagues=case.colleagues, note=note,
+        note_error=note_error, note_max=NOTE_MAX, history=history_entries(document, agencies),
+        tasks=tasks,
         held_by_other=held_by_other, open_action=open_action, values=values or {},
         errors=errors or {}, message=message, settings=settings(),
         classification_labels=CLASSIFICATION_LABELS,
         channel_labels=CHANNEL_LABELS, severity_labels=SEVERITY_LABELS,
-        event_labels=EVENT_LABELS, step_labels=STEP_LABELS, sla_states=SLA_STATES,
+        step_labels=STEP_LABELS, sla_states=SLA_STATES,
         status_labels=ids.STATUS_LABELS,
         photo_url=_photo_url, accepted_files=ACCEPTED_FILES, hidden=HIDDEN_TEXT,
         next_url=url_for("pages.case", tracking=document["tracking_number"]),

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from flask import (
     abort,
@@ -136,10 +136,11 @@ def shown_rows(rows: list[dict[str, Any]], principal: access.Principal
     return shown
 
 
-def _task_row(task_id: str) -> dict[str, Any] | None:
-    rows = domain().tasks.worklist_page(officer(), show="all", task_id=task_id,
-                                        limit=1)["rows"]
-    return rows[0] if rows else None
+def _task_row(task_id: str) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """The task's worklist row (None once it is not in the worklist) and the worklist's
+    counts by `show` choice, as they are now."""
+    found = domain().tasks.worklist_page(officer(), show="all", task_id=task_id, limit=1)
+    return (found["rows"][0] if found["rows"] else None), found["counts"]
 
 
 def _back() -> str:
@@ -149,11 +150,15 @@ def _back() -> str:
 def _after_claim(task_id: str, message: str, error: bool = False) -> Any:
     """The answer to a claim or release: the row again (htmx) or back where it came from."""
     if htmx():
-        row = _task_row(task_id)
+        row, counts = _task_row(task_id)
+        back = _back()
+        show = parse_qs(urlsplit(back).query).get("show", [""])[0]
         return render_template("staff/_task_row_swap.html",
                                row=shown_rows([row], officer())[0] if row else None,
                                task_id=task_id, message=message, error=error,
-                               next_url=_back())
+                               next_url=back, counts=counts,
+                               show=show if show in dict(SHOW_FILTERS) else "",
+                               show_filters=[(k, gettext(t)) for k, t in SHOW_FILTERS])
     flash(message, "success")
     return redirect(_back(), 303)
 

@@ -31,6 +31,7 @@ from web import auth
 from web.files import file_response
 from web.i18n import N_, gettext, label
 from web.pages import pages
+from web.pages.case_view import sent_with_answers, split_attachments
 from web.pages.common import domain, settings
 from web.pages.public import (
     ACCEPTED_FILES,
@@ -347,13 +348,18 @@ class TrackingView:
             else gettext("No messages are sent for this report: check this page for changes.")
         history = doc.get("history") or []
         self.timeline = [entry for entry in (self._entry(e) for e in history) if entry]
-        self.answers = [e for e in history if e["kind"] == "respond" and e.get("text")]
+        # each answer with the photos and files the agency sent with it
+        sent = sent_with_answers(history, doc.get("attachments") or [])
+        self.answers = [{**e, "photos": [a for a in sent.get(i, [])
+                                         if a["content_type"] in PHOTO_TYPES],
+                         "files": [a for a in sent.get(i, [])
+                                   if a["content_type"] not in PHOTO_TYPES]}
+                        for i, e in enumerate(history)
+                        if e["kind"] == "respond" and e.get("text")]
         self.info_request = next((e.get("text") for e in reversed(history)
                                   if e["kind"] == "status"
                                   and e.get("status_to") == ids.STATUS_NEEDS_INFO), None)
-        attachments = doc.get("attachments") or []
-        self.photos = [a for a in attachments if a["content_type"] in PHOTO_TYPES]
-        self.files = [a for a in attachments if a["content_type"] not in PHOTO_TYPES]
+        self.photos, self.files = split_attachments(doc.get("attachments") or [])
         self.actions = [a for a in doc.get("available_actions", []) if a in CITIZEN_ACTIONS
                         and (a != "reopen" or tracked.may_reopen)]
         self.reopen_until = tracked.reopen_until
