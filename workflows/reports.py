@@ -256,9 +256,11 @@ class Reports:
         document = self.get(tracking_number, principal)
         routing = self.routing(document["tracking_number"], principal) if "dispose" in (
             document.get("available_actions") or []) else None
-        needs_photo = "verify" in (document.get("available_actions") or []) and (
-            document["category"] in self.ctx.config.photo_required_categories) and not any(
-            a["kind"] == "photo" for a in document.get("attachments") or [])
+        with self.ctx.reads() as session:
+            photo_rule = categories.catalog(session).photo_required(document["category"])
+        needs_photo = "verify" in (document.get("available_actions") or []) and \
+            photo_rule and not any(a["kind"] == "photo"
+                                   for a in document.get("attachments") or [])
         return Case(document, self.agencies(), routing,
                     self.step_budgets(document["classification"], document["misconduct"]),
                     Desk(self.ctx).colleagues_of_tasks(document.get("open_tasks") or [],
