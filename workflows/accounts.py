@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from workflows import access, demo, notify, sessions, throttle, users
+from workflows import access, account_state, demo, notify, sessions, throttle, users
 from workflows.context import Context
 from workflows.errors import Invalid, Message, TooManyAttempts
 from workflows.models import User
@@ -31,12 +31,14 @@ class SignedIn:
     session_id: str
     fingerprint: str
     language: str
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
 class SessionUser:
     principal: access.Principal
     full_name: str
+    must_change_password: bool = False  # after a reset: nothing else until it is changed
 
 
 def fingerprint(user: User) -> str:
@@ -99,9 +101,11 @@ class Accounts:
             if ok:
                 throttle.forget_failures(session, username, address, now)
                 session_id = sessions.start(session, user.id, address, now)
+                account_state.note_sign_in(session, user.id, now)
                 return SignedIn(access.principal_for(session, user,
                                                      self.ctx.config.admin_agency_code),
-                                session_id, fingerprint(user), user.language)
+                                session_id, fingerprint(user), user.language,
+                                account_state.must_change_password(session, user.id))
         # raised after the block, so that the failed attempt is committed with it
         raise InvalidCredentials("the username or password is wrong")
 
@@ -123,7 +127,8 @@ class Accounts:
                 return None
             return SessionUser(access.principal_for(session, user,
                                                     self.ctx.config.admin_agency_code),
-                               user.full_name)
+                               user.full_name,
+                               account_state.must_change_password(session, user.id))
 
     def authenticate_token(self, token: str | None) -> access.Principal:
         """The officer behind a bearer token (Unauthenticated otherwise); its last use is

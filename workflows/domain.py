@@ -19,8 +19,11 @@ from typing import Any
 import engine as bpm
 from engine import Engine
 from workflows import demo
+from workflows.account_admin import AccountAdmin
+from workflows.account_import import AccountImport
 from workflows.accounts import Accounts
 from workflows.admin_audit import AdminAuditLog
+from workflows.audit_log import AuditLog
 from workflows.calendar_admin import CalendarAdmin
 from workflows.config import RegencyConfig
 from workflows.context import Context
@@ -31,6 +34,7 @@ from workflows.lifecycle import LifecycleHost
 from workflows.nearby import Nearby
 from workflows.open311 import Open311
 from workflows.operations import Operations
+from workflows.own_account import OwnAccount
 from workflows.posters import Posters
 from workflows.reports import Reports
 from workflows.scratch import Scratch
@@ -57,9 +61,13 @@ class Domain:
         self.figures = Figures(self.context)
         self.accounts = Accounts(self.context)
         self.admin_audit = AdminAuditLog(self.context)
+        self.account_admin = AccountAdmin(self.context)
+        self.own_account = OwnAccount(self.context)
+        self.account_import = AccountImport(self.context, self.account_admin)
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
+        self.audit_log = AuditLog(self.context, self.studio)
         self.drafts = Drafts(self.context, self.studio)
         self.impact = Impact(self.context)
         self.posters = Posters(self.context)

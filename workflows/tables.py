@@ -6,6 +6,7 @@ so a new models module is added here and nowhere else."""
 
 from __future__ import annotations
 
+import workflows.account_models
 import workflows.admin_models
 import workflows.draft_models
 import workflows.metoo_models
@@ -14,6 +15,6 @@ import workflows.open311_models
 import workflows.poster_models
 import workflows.sms_models
 
-MODULES = (workflows.admin_models, workflows.draft_models, workflows.metoo_models,
-           workflows.models, workflows.open311_models, workflows.poster_models,
-           workflows.sms_models)
+MODULES = (workflows.account_models, workflows.admin_models, workflows.draft_models,
+           workflows.metoo_models, workflows.models, workflows.open311_models,
+           workflows.poster_models, workflows.sms_models)
