@@ -118,6 +118,7 @@ def test_creating_an_account_shows_its_temporary_password_once_and_audits_it(sit
 
 @pytest.mark.parametrize("form, field, words", [
     ({"username": "Bad Name!"}, "username", "huruf kecil"),
+    ({"username": "import"}, "username", "huruf kecil"),  # the import page's address
     ({"username": "penghubung.dinkes"}, "username", "sudah dipakai"),
     ({"full_name": ""}, "full_name", "nama lengkap"),
     ({"email": "not-an-email"}, "email", "alamat e-mail"),
@@ -285,6 +286,8 @@ def test_own_account_pages_for_every_signed_in_role(site):
     site.logout()
     for path in ("/account", "/account/password"):
         assert site.get(path, expect=302).location.startswith("/login")
+    for path in ("/account/password", "/account/language"):  # the token of a signed-out page
+        assert site.post(path, {"language": "en"}, expect=302).location.startswith("/login")
 
 
 def test_changing_ones_password_checks_the_policy_and_ends_other_sessions(site):

@@ -32,6 +32,7 @@ ADMIN_ROLE = "system_admin"
 ROLES_OFFERED = tuple(role for role in ROLES if role != "complainant")  # citizens have none
 PAGE_SIZE = 50
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
+RESERVED = frozenset({"new", "import"})  # the pages' own addresses under /admin/accounts/
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NAME_MAX = 200
 EMAIL_MAX = 200
@@ -77,7 +78,7 @@ def check_fields(session: Session, fields: AccountFields, *, new: bool
     username must be free."""
     errors: dict[str, Message] = {}
     if new:
-        if not USERNAME.match(fields.username):
+        if not USERNAME.match(fields.username) or fields.username in RESERVED:
             errors["username"] = Message(
                 "use 3 to 80 small letters, digits, dots, dashes or underscores, starting "
                 "with a letter or digit")
