@@ -36,6 +36,7 @@ def admin_routes(site):
             ("post", "/admin/accounts/penghubung.dlh/active", {"version": "0",
                                                                "active": "no"}),
             ("post", "/admin/accounts/penghubung.dlh/reset", {"version": "0"}),
+            ("post", "/admin/accounts/penghubung.dlh/reset-link", {"version": "0"}),
             ("post", "/admin/accounts/penghubung.dlh/tokens", {"name": "x"}),
             ("post", "/admin/accounts/penghubung.dlh/tokens/1/revoke", {}),
             ("get", "/admin/accounts/import", None),
@@ -255,6 +256,54 @@ def test_a_reset_password_must_be_changed_before_anything_else(site):
         assert [a.action for a in audits] == ["account.reset_password",
                                               "account.change_own_password"]
         assert temporary not in str([a.before for a in audits] + [a.after for a in audits])
+
+
+def test_a_one_time_link_lets_the_owner_choose_a_password_once(site):
+    regency = site.regency
+    site.login("sysadmin")
+    page = site.text(site.post("/admin/accounts/penghubung.dinkes/reset-link",
+                               {"version": "0"}, expect=200))
+    link = SECRET.search(page).group(1)
+    path = link[link.index("/account/reset/"):]
+    assert "24 jam" in page
+    # the old password and the API token stop working at once
+    owner = type(site)(regency)
+    owner.post("/login", {"username": "penghubung.dinkes", "password": DEMO_PASSWORD},
+               expect=401)
+    assert regency.client.get("/api/v1/notifications", headers=regency.headers(
+        "penghubung.dinkes")).status_code == 401
+    form = owner.text(owner.get(path))
+    assert "penghubung.dinkes" in form and 'id="f-new_password"' in form
+    mismatch = owner.text(owner.post(path, {"new_password": "dinkes-baru-2026",
+                                            "repeat_password": "dinkes-lain-2026"},
+                                     expect=422))
+    assert 'id="e-repeat_password"' in mismatch
+    done = owner.post(path, {"new_password": "dinkes-baru-2026",
+                             "repeat_password": "dinkes-baru-2026"}, expect=302)
+    assert done.location == "/login"
+    assert "Masuklah dengan kata sandi itu" in owner.text(owner.get(done.location))
+    owner.login("penghubung.dinkes", "dinkes-baru-2026")
+    owner.get("/tasks")  # no forced change: the owner chose this password
+    regency.get("/api/v1/notifications", as_="penghubung.dinkes")
+    again = owner.text(owner.get(path, expect=404))  # used up
+    assert 'id="link-expired"' in again
+    owner.post(path, {"new_password": "x" * 12, "repeat_password": "x" * 12}, expect=404)
+    with regency.reads() as session:
+        actions = session.scalars(select(AdminAudit.action).order_by(AdminAudit.id)).all()
+        assert actions == ["account.reset_link", "account.password_by_link"]
+        assert "reset/" not in str(session.scalars(select(AdminAudit.note)).all())
+
+
+def test_a_one_time_link_expires_after_a_day(site):
+    site.login("sysadmin")
+    page = site.text(site.post("/admin/accounts/penghubung.dinkes/reset-link",
+                               {"version": "0"}, expect=200))
+    link = SECRET.search(page).group(1)
+    path = link[link.index("/account/reset/"):]
+    site.regency.clock.advance(timedelta(hours=24, seconds=1))
+    stranger = type(site)(site.regency)
+    stranger.get(path, expect=404)
+    stranger.get("/account/reset/made-up-token", expect=404)
 
 
 def test_api_tokens_are_created_once_listed_and_revoked(site):

@@ -31,6 +31,7 @@ from workflows.validation import MAX_ID
 ADMIN_ROLE = "system_admin"
 ROLES_OFFERED = tuple(role for role in ROLES if role != "complainant")  # citizens have none
 PAGE_SIZE = 50
+RESET_LINK_HOURS = 24
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 RESERVED = frozenset({"new", "import"})  # the pages' own addresses under /admin/accounts/
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -336,10 +337,31 @@ class AccountAdmin:
             before = snapshot(session, user)
             user.password_hash = self.ctx.passwords.hash(password)
             state.must_change_password = True
+            state.reset_link_hash = state.reset_link_expires_at = None
             ended = sessions.end_all(session, user.id)
             self._done(session, principal, user, state, "account.reset_password", before,
                        note=f"{ended} session(s) ended")
         return Secret(username, password)
+
+    def reset_link(self, principal: access.Principal, username: str, version: int
+                   ) -> Secret:
+        """A one-time link's secret (returned once) by which the owner chooses a new
+        password within RESET_LINK_HOURS (workflows/own_account.py). The old password and
+        every session end now; the API refuses the account until the link is used."""
+        require_admin(principal)
+        secret = secrets.token_urlsafe(32)
+        now = self.ctx.now()
+        with self.ctx.transaction() as session:
+            user, state = self._locked(session, username, version)
+            before = snapshot(session, user)
+            user.password_hash = None
+            state.must_change_password = True
+            state.reset_link_hash = access.digest(secret)
+            state.reset_link_expires_at = now + timedelta(hours=RESET_LINK_HOURS)
+            ended = sessions.end_all(session, user.id)
+            self._done(session, principal, user, state, "account.reset_link", before,
+                       note=f"valid for {RESET_LINK_HOURS} h; {ended} session(s) ended")
+        return Secret(username, secret)
 
     def create_token(self, principal: access.Principal, username: str, name: str) -> Secret:
         """A named API token for the account (its secret returned once)."""

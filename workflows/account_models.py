@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.store import Base, BigId, UtcDateTime
@@ -19,7 +19,9 @@ class AccountState(Base):
       is refused (409) instead of overwriting what another administrator did meanwhile.
     - `must_change_password`: set by a password reset (a temporary password); every page
       leads to the change-password page and the API refuses the account until it is done.
-    - `last_sign_in_at`: the last successful sign-in on the pages."""
+    - `last_sign_in_at`: the last successful sign-in on the pages.
+    - `reset_link_hash`, `reset_link_expires_at`: a one-time link to choose a new password
+      (only the link's SHA-256 is kept), until it is used or expires."""
 
     __tablename__ = "account_state"
 
@@ -29,3 +31,5 @@ class AccountState(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reset_link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reset_link_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,5 +1,6 @@
 """Everyone signed in: their own account (docs/administrators.md, "Your own account"): the
-password and the language, over workflows/own_account.py.
+password and the language, over workflows/own_account.py; and the one-time link an
+administrator made to choose a new password (no sign-in needed: the link is the key).
 
 An account whose password was reset must change it first: every page of the blueprint leads
 to /account/password until it is done (`password_first`)."""
@@ -15,11 +16,12 @@ from web.i18n import N_, gettext
 from web.pages import pages
 from web.pages.common import domain, field_messages, language_cookie
 from web.pages.officers import officer
-from workflows.errors import Invalid
+from workflows.errors import Invalid, NotFound
 
 # What an account that must change its password may still open.
 ALLOWED_FIRST = frozenset({"pages.own_password", "pages.own_password_change", "pages.logout",
-                           "pages.language", "pages.login"})
+                           "pages.language", "pages.login", "pages.own_reset_link",
+                           "pages.own_reset_link_use"})
 FIELD_LABELS = {"current_password": N_("Current password"),
                 "new_password": N_("New password"),
                 "repeat_password": N_("New password again"), "language": N_("Language")}
@@ -85,3 +87,33 @@ def own_language() -> Any:
     g.language = language
     flash(gettext("The language of your pages was saved."), "success")
     return response
+
+
+def render_link(token: str, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    try:
+        username = domain().own_account.link_holder(token)
+    except NotFound:
+        return render_template("account/reset_link.html", username=None), 404
+    return render_template("account/reset_link.html", username=username, token=token,
+                           errors=errors or {}, field_labels=FIELD_LABELS), status
+
+
+@pages.get("/account/reset/<token>")
+def own_reset_link(token: str) -> Any:
+    """A one-time link to choose a new password (no sign-in: the link is the key)."""
+    return render_link(token)
+
+
+@pages.post("/account/reset/<token>")
+def own_reset_link_use(token: str) -> Any:
+    try:
+        domain().own_account.set_password_by_link(
+            token, new=request.form.get("new_password", "")[:1000],
+            repeated=request.form.get("repeat_password", "")[:1000])
+    except Invalid as exc:
+        return render_link(token, field_messages(exc), 422)
+    except NotFound:
+        return render_link(token)
+    auth.logout()  # whoever was signed in on this browser
+    flash(gettext("Your new password is set. Sign in with it."), "success")
+    return redirect(url_for("pages.login"))

@@ -16,7 +16,12 @@ from web.pages import pages
 from web.pages.admin import ADMIN_SECTIONS
 from web.pages.common import domain, field_messages
 from web.pages.officers import officer
-from workflows.account_admin import ROLES_OFFERED, SIGN_IN_AGES, AccountFields
+from workflows.account_admin import (
+    RESET_LINK_HOURS,
+    ROLES_OFFERED,
+    SIGN_IN_AGES,
+    AccountFields,
+)
 from workflows.errors import Invalid
 
 ADMIN = "system_admin"
@@ -153,6 +158,15 @@ def admin_account_active(username: str) -> Any:
 def admin_account_reset(username: str) -> Any:
     secret = domain().account_admin.reset_password(officer(), username, version_field())
     return render_template("admin/account_secret.html", secret=secret, kind="reset")
+
+
+@pages.post("/admin/accounts/<username>/reset-link")
+@auth.login_required(ADMIN)
+def admin_account_reset_link(username: str) -> Any:
+    secret = domain().account_admin.reset_link(officer(), username, version_field())
+    return render_template("admin/account_secret.html", secret=secret, kind="link",
+                           link=url_for("pages.own_reset_link", token=secret.secret,
+                                        _external=True), hours=RESET_LINK_HOURS)
 
 
 @pages.post("/admin/accounts/<username>/tokens")
