@@ -357,6 +357,17 @@ def test_changing_ones_password_checks_the_policy_and_ends_other_sessions(site):
     site.login("kadis.pupr", "kadis-pupr-baru")
 
 
+def test_guessing_the_current_password_locks_the_account_as_failed_sign_ins_do(site):
+    site.login("kadis.pupr")
+    wrong = {"current_password": "tebak-tebak", "new_password": "kadis-pupr-baru",
+             "repeat_password": "kadis-pupr-baru"}
+    for _ in range(5):
+        site.post("/account/password", wrong, expect=422)
+    site.post("/account/password", {**wrong, "current_password": DEMO_PASSWORD}, expect=429)
+    site.logout()
+    site.post("/login", {"username": "kadis.pupr", "password": DEMO_PASSWORD}, expect=429)
+
+
 def test_ones_language_is_kept_on_the_account_and_used_after_sign_in(site):
     site.login("penghubung.dinkes")
     assert "Tugas" in site.text(site.get("/tasks"))

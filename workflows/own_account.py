@@ -13,9 +13,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import access, account_admin, account_state, admin_audit, sessions, users
+from workflows import (
+    access,
+    account_admin,
+    account_state,
+    admin_audit,
+    sessions,
+    throttle,
+    users,
+)
 from workflows.account_models import AccountState
-from workflows.accounts import fingerprint
+from workflows.accounts import REFUSALS, fingerprint
 from workflows.context import Context
 from workflows.errors import Invalid, Message, NotFound
 from workflows.models import Agency, User
@@ -61,29 +69,43 @@ class OwnAccount:
                                   account_state.must_change_password(session, user.id))
 
     def change_password(self, principal: access.Principal, *, current: str, new: str,
-                        repeated: str, session_id: str | None = None) -> str:
+                        repeated: str, session_id: str | None = None,
+                        address: str = "unknown") -> str:
         """Check the current password, set the new one (the policy of workflows/users.py),
         end the account's other sessions; returns the new session fingerprint. Invalid names
-        `current_password`, `new_password` or `repeat_password`."""
+        `current_password`, `new_password` or `repeat_password`. A wrong current password
+        counts as a failed sign-in from the address (workflows/throttle.py), so a session
+        left open cannot be used to guess it: TooManyAttempts once the account is locked."""
         errors = new_password_problems(new, repeated)
         if "new_password" not in errors and new == current:
             errors["new_password"] = Message("choose a password other than the current one")
+        now = self.ctx.now()
+        address = address[:64]
         with self.ctx.transaction() as session:
+            throttle.guard(session, principal.username, now)
+            refused = throttle.refusal(session, principal.username, address, now)
+            if refused is not None:
+                kind, text = REFUSALS[refused.reason]
+                raise kind(text, retry_minutes=refused.retry_minutes,
+                           minutes=refused.retry_minutes)
             user = users.find(session, principal.username)
             if not self.ctx.passwords.matches(user, current):
+                throttle.record(session, user.username, address, now, succeeded=False)
                 errors = {"current_password": Message(
                     "the current password is wrong; type the one you signed in with"),
                           **errors}
-            if errors:
-                raise Invalid("the password was not changed", errors)
-            was_forced = self._set(session, user, new)
-            ended = account_admin.end_other_sessions(session, user.id, session_id)
-            admin_audit.record(session, at=self.ctx.now(), actor=principal.username,
-                               action="account.change_own_password", target_kind="account",
-                               target=user.username, before={"must_change": was_forced},
-                               after={"must_change": False},
-                               note=f"{ended} other session(s) ended")
-            return fingerprint(user)
+            if not errors:
+                was_forced = self._set(session, user, new)
+                ended = account_admin.end_other_sessions(session, user.id, session_id)
+                admin_audit.record(session, at=now, actor=principal.username,
+                                   action="account.change_own_password",
+                                   target_kind="account", target=user.username,
+                                   before={"must_change": was_forced},
+                                   after={"must_change": False},
+                                   note=f"{ended} other session(s) ended")
+                return fingerprint(user)
+        # raised after the block, so that a failed attempt is committed with it
+        raise Invalid("the password was not changed", errors)
 
     def _set(self, session: Session, user: User, password: str) -> bool:
         """The new password, the obligation and any reset link lifted; whether there was

@@ -64,7 +64,8 @@ def own_password_change() -> Any:
         new_fingerprint = domain().own_account.change_password(
             officer(), current=form.get("current_password", "")[:1000],
             new=form.get("new_password", "")[:1000],
-            repeated=form.get("repeat_password", "")[:1000], session_id=session.get("sid"))
+            repeated=form.get("repeat_password", "")[:1000], session_id=session.get("sid"),
+            address=auth.client_address())
     except Invalid as exc:
         return render_password(field_messages(exc), 422)
     session["fp"] = new_fingerprint  # this session goes on; the account's others ended
