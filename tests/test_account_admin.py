@@ -376,3 +376,23 @@ def test_ones_language_is_kept_on_the_account_and_used_after_sign_in(site):
     site.post("/account/language", {"language": "xx"}, expect=422)
     fresh = type(site)(site.regency).login("penghubung.dinkes")  # a new browser
     assert "Your account" in fresh.text(fresh.get("/account"))
+
+
+def test_the_shells_account_commands_are_audited_too(regency):
+    """`aduan users create/disable/enable/set-password` and `aduan tokens create` call these
+    (web/cli_admin.py): the audit log has them, with the shell as the actor."""
+    accounts = regency.domain.accounts
+    accounts.create_user(username="petugas.baru", full_name="Petugas Baru",
+                         roles=["liaison_officer"], agency_code="dinkes")
+    accounts.set_active("petugas.baru", False)
+    accounts.set_active("petugas.baru", True)
+    accounts.set_password("petugas.baru", "rahasia-sekali")
+    accounts.create_token("petugas.baru", name="cli")
+    with regency.reads() as session:
+        rows = session.scalars(select(AdminAudit).order_by(AdminAudit.id)).all()
+        assert [r.action for r in rows] == [
+            "account.create", "account.disable", "account.enable", "account.set_password",
+            "account.token_create"]
+        assert {r.actor for r in rows} == {"aduan (shell)"}
+        assert rows[1].before["active"] is True and rows[1].after["active"] is False
+        assert "rahasia-sekali" not in str([(r.before, r.after, r.note) for r in rows])
