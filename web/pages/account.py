@@ -14,6 +14,7 @@ from flask import flash, g, make_response, redirect, render_template, request, s
 from web import auth
 from web.i18n import N_, gettext
 from web.pages import pages
+from web.pages.accounts import role_names
 from web.pages.common import domain, field_messages, language_cookie
 from web.pages.officers import officer
 from workflows.errors import Invalid, NotFound
@@ -41,7 +42,7 @@ def password_first() -> Any:
 @auth.login_required()
 def own_account() -> Any:
     return render_template("account/own.html", account=domain().own_account.view(officer()),
-                           languages=LANGUAGE_NAMES)
+                           languages=LANGUAGE_NAMES, role_label=dict(role_names()))
 
 
 def render_password(errors: dict[str, str] | None = None, status: int = 200) -> Any:
@@ -82,7 +83,8 @@ def own_language() -> Any:
                                                      request.form.get("language", "")[:10])
     except Invalid as exc:
         return render_template("account/own.html", account=domain().own_account.view(officer()),
-                               languages=LANGUAGE_NAMES, errors=field_messages(exc)), 422
+                               languages=LANGUAGE_NAMES, role_label=dict(role_names()),
+                               errors=field_messages(exc)), 422
     session["language"] = language
     response = language_cookie(make_response(redirect(url_for("pages.own_account"))), language)
     g.language = language
