@@ -396,3 +396,18 @@ def test_the_shells_account_commands_are_audited_too(regency):
         assert {r.actor for r in rows} == {"aduan (shell)"}
         assert rows[1].before["active"] is True and rows[1].after["active"] is False
         assert "rahasia-sekali" not in str([(r.before, r.after, r.note) for r in rows])
+
+
+def test_temporary_passwords_are_long_random_and_hashed_at_the_cheapest_cost():
+    from workflows.account_admin import temporary_password
+    from workflows.models import User
+    from workflows.users import Passwords
+
+    secret = temporary_password()
+    assert re.fullmatch(r"([a-hj-km-np-z2-9]{4}-){3}[a-hj-km-np-z2-9]{4}", secret)
+    assert len({temporary_password() for _ in range(50)}) == 50
+    hashed = Passwords().hash_random(secret)
+    assert "m=8192,t=1,p=1" in hashed
+    assert Passwords().matches(User(password_hash=hashed), secret)
+    with pytest.raises(ValueError):
+        Passwords().hash_random("short-typed-pw")

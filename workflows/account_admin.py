@@ -56,9 +56,10 @@ def require_admin(principal: access.Principal) -> None:
 
 
 def temporary_password() -> str:
-    """Twelve letters and digits in groups of four, easy to read out and type."""
+    """Sixteen letters and digits in groups of four, easy to read out and type (31 signs
+    without look-alikes: some 79 bits of chance, hashed cheaply: Passwords.hash_random)."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
 @dataclass(frozen=True)
@@ -263,24 +264,26 @@ class AccountAdmin:
         require_admin(principal)
         fields = _trimmed(fields)
         password = temporary_password()
+        hashed = self.ctx.passwords.hash_random(password)
         with self.ctx.transaction() as session:
             errors, _agency = check_fields(session, fields, new=True)
             if errors:
                 raise Invalid("the account has errors", errors)
-            self.add_account(session, principal, fields, password, action="account.create")
+            self.add_account(session, principal, fields, hashed, action="account.create")
         return Secret(fields.username, password)
 
     def add_account(self, session: Session, principal: access.Principal,
-                    fields: AccountFields, password: str, *, action: str,
+                    fields: AccountFields, password_hash: str, *, action: str,
                     note: str | None = None) -> User:
-        """Add a checked account in the caller's transaction, with its password to change
-        at the first sign-in, and audit it (create, import)."""
+        """Add a checked account in the caller's transaction, with the hash of its temporary
+        password (Passwords.hash_random, made beforehand) to change at the first sign-in,
+        and audit it (create, import)."""
         now = self.ctx.now()
         user = users.create_user(session, self.ctx.passwords, username=fields.username,
                                  full_name=fields.full_name, roles=list(fields.roles),
                                  agency_code=fields.agency_code or None, now=now,
-                                 email=fields.email or None, phone=fields.phone or None,
-                                 password=password)
+                                 email=fields.email or None, phone=fields.phone or None)
+        user.password_hash = password_hash
         account_state.state(session, user.id).must_change_password = True
         admin_audit.record(session, at=now, actor=principal.username, action=action,
                            target_kind="account", target=user.username,
@@ -332,10 +335,11 @@ class AccountAdmin:
         owner chooses a new password the pages lead only there and the API refuses it."""
         require_admin(principal)
         password = temporary_password()
+        hashed = self.ctx.passwords.hash_random(password)
         with self.ctx.transaction() as session:
             user, state = self._locked(session, username, version)
             before = snapshot(session, user)
-            user.password_hash = self.ctx.passwords.hash(password)
+            user.password_hash = hashed
             state.must_change_password = True
             state.reset_link_hash = state.reset_link_expires_at = None
             ended = sessions.end_all(session, user.id)

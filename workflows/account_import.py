@@ -197,16 +197,22 @@ class AccountImport:
         and nothing created) or the new accounts' temporary passwords."""
         account_admin.require_admin(principal)
         rows = rows_from_json(rows_json)
+        with self.ctx.reads() as session:
+            check = self._check(session, rows)
+        if not check.ok:
+            return check, []
+        passwords = [account_admin.temporary_password() for _ in rows]
+        hashes = [self.ctx.passwords.hash_random(p) for p in passwords]
         made: list[Secret] = []
         with self.ctx.transaction() as session:
-            check = self._check(session, rows)
+            check = self._check(session, rows)  # again: a username may be taken meanwhile
             if not check.ok:
                 return check, []
-            for report in check.rows:
+            for report, password, hashed in zip(check.rows, passwords, hashes, strict=True):
                 fields = fields_of(report.values)
-                password = account_admin.temporary_password()
-                self.accounts.add_account(session, principal, fields, password,
-                                   action="account.import", note=f"row {report.number}")
+                self.accounts.add_account(session, principal, fields, hashed,
+                                          action="account.import",
+                                          note=f"row {report.number}")
                 made.append(Secret(fields.username, password))
         return check, made
 

@@ -34,7 +34,7 @@ def test_an_account_is_created_reset_and_its_password_changed_at_sign_in(
     with admin.expect_navigation():
         admin.get_by_role("button", name="Atur ulang kata sandi").click()
     temporary = admin.inner_text("#secret-value").strip()
-    assert temporary != first and len(temporary) == 14
+    assert temporary != first and len(temporary) == 19
     admin.goto(f"{live_app.url}/admin/accounts?role=liaison_officer")
     assert "penghubung.dinsos" in admin.inner_text("#account-list")
     doc_screenshot(admin, "admin-accounts")
