@@ -90,6 +90,7 @@ def current_user() -> access.Principal | None:
         if found is not None:
             principal = found.principal
             g.user_full_name = found.full_name
+            g.must_change_password = found.must_change_password
         else:
             session.clear()
     g.principal = principal

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows import account_state
 from workflows import groups as task_groups
 from workflows.config import RegencyConfig
 from workflows.errors import Forbidden, Unauthenticated
@@ -159,6 +160,9 @@ def authenticate_token(session: Session, token: str | None, now: datetime,
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise Unauthenticated("the token's user is disabled")
+    if account_state.must_change_password(session, user.id):
+        raise Unauthenticated("the password of the token's user was reset: sign in on the "
+                              "web pages and choose a new password, then the token works again")
     stale = row.last_used_at is None or (now - row.last_used_at).total_seconds() > (
         TOKEN_TOUCH_SECONDS)
     return principal_for(session, user, admin_agency_code), stale

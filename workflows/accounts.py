@@ -12,12 +12,22 @@ from typing import Any
 
 from sqlalchemy import select
 
-from workflows import access, demo, notify, sessions, throttle, users
+from workflows import (
+    access,
+    account_state,
+    admin_audit,
+    demo,
+    notify,
+    sessions,
+    throttle,
+    users,
+)
 from workflows.context import Context
 from workflows.errors import Invalid, Message, TooManyAttempts
 from workflows.models import User
 from workflows.validation import MAX_ID
 
+SHELL = "aduan (shell)"  # the audit log's actor of the `aduan users/tokens` commands
 SESSION_HOURS = 10  # a session ends this long after signing in, whatever the cookie says
 
 
@@ -31,12 +41,14 @@ class SignedIn:
     session_id: str
     fingerprint: str
     language: str
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
 class SessionUser:
     principal: access.Principal
     full_name: str
+    must_change_password: bool = False  # after a reset: nothing else until it is changed
 
 
 def fingerprint(user: User) -> str:
@@ -99,9 +111,11 @@ class Accounts:
             if ok:
                 throttle.forget_failures(session, username, address, now)
                 session_id = sessions.start(session, user.id, address, now)
+                account_state.note_sign_in(session, user.id, now)
                 return SignedIn(access.principal_for(session, user,
                                                      self.ctx.config.admin_agency_code),
-                                session_id, fingerprint(user), user.language)
+                                session_id, fingerprint(user), user.language,
+                                account_state.must_change_password(session, user.id))
         # raised after the block, so that the failed attempt is committed with it
         raise InvalidCredentials("the username or password is wrong")
 
@@ -123,7 +137,8 @@ class Accounts:
                 return None
             return SessionUser(access.principal_for(session, user,
                                                     self.ctx.config.admin_agency_code),
-                               user.full_name)
+                               user.full_name,
+                               account_state.must_change_password(session, user.id))
 
     def authenticate_token(self, token: str | None) -> access.Principal:
         """The officer behind a bearer token (Unauthenticated otherwise); its last use is
@@ -148,7 +163,9 @@ class Accounts:
                                      full_name=full_name, roles=roles,
                                      agency_code=agency_code, email=email, phone=phone,
                                      password=password, now=self.ctx.now())
-            return users.user_document(session, user)
+            document = users.user_document(session, user)
+            self._audit(session, "account.create", user.username, after=document)
+            return document
 
     def set_password(self, username: str, password: str) -> dict[str, Any]:
         """A new password for the account; every session of the account ends (tokens, which
@@ -157,14 +174,20 @@ class Accounts:
             user = users.find(session, username)
             user.password_hash = self.ctx.passwords.hash(password)
             ended = sessions.end_all(session, user.id)
+            self._audit(session, "account.set_password", user.username,
+                        note=f"{ended} session(s) ended")
             return {**users.user_document(session, user), "sessions_ended": ended}
 
     def set_active(self, username: str, active: bool) -> dict[str, Any]:
         """Disable an account (every session ends, its tokens are refused) or enable it."""
         with self.ctx.transaction() as session:
             user = users.find(session, username)
+            before = users.user_document(session, user)
             user.active = active
             ended = 0 if active else sessions.end_all(session, user.id)
+            self._audit(session, "account.enable" if active else "account.disable",
+                        user.username, before=before,
+                        after=users.user_document(session, user))
             return {**users.user_document(session, user), "sessions_ended": ended}
 
     def end_sessions(self, username: str) -> dict[str, Any]:
@@ -195,7 +218,15 @@ class Accounts:
         """A new bearer token (shown once: only its hash is kept)."""
         with self.ctx.transaction() as session:
             user, token = users.create_token(session, username, self.ctx.now(), name=name)
+            self._audit(session, "account.token_create", user.username,
+                        after={"token_name": name})
             return {"username": user.username, "token": token, "name": name}
+
+    def _audit(self, session: Any, action: str, username: str, **change: Any) -> None:
+        """The shell's changes in the administrators' audit log, as the pages' are
+        (workflows/account_admin.py); the shell's user is not known: the actor is SHELL."""
+        admin_audit.record(session, at=self.ctx.now(), actor=SHELL, action=action,
+                           target_kind="account", target=username, **change)
 
     # ------------------------------------------------------------------ notifications
 

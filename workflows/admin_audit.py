@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from workflows import access
@@ -63,6 +63,7 @@ class AuditEntry:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     note: str | None
+    source: str = "admin"  # or "studio": a deploy or migration (workflows/audit_log.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "at": self.at.isoformat()}
@@ -86,22 +87,38 @@ class AdminAuditLog:
              action: str | None = None, target_kind: str | None = None,
              target: str | None = None, page: int = 1, size: int = PAGE_SIZE) -> AuditPage:
         """Newest first, filtered by exact actor, action prefix, target kind and target."""
-        if not principal.has(*READERS):
-            raise Forbidden("only administrators read the audit log")
-        stmt = select(AdminAudit)
-        if actor:
-            stmt = stmt.where(AdminAudit.actor == actor)
-        if action:
-            stmt = stmt.where(AdminAudit.action.startswith(action, autoescape=True))
-        if target_kind:
-            stmt = stmt.where(AdminAudit.target_kind == target_kind)
-        if target:
-            stmt = stmt.where(AdminAudit.target == target)
+        require_reader(principal)
+        stmt = query(actor=actor, action=action, target_kind=target_kind, target=target)
         page = max(page, 1)
         with self.ctx.reads() as session:
             total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-            rows = session.scalars(stmt.order_by(AdminAudit.at.desc(), AdminAudit.id.desc())
-                                   .offset((page - 1) * size).limit(size)).all()
-            entries = [AuditEntry(r.id, r.at, r.actor, r.action, r.target_kind, r.target,
-                                  r.before, r.after, r.note) for r in rows]
+            entries = newest(session, stmt, offset=(page - 1) * size, limit=size)
         return AuditPage(entries, total, page, max(1, -(-total // size)))
+
+
+def require_reader(principal: access.Principal) -> None:
+    if not principal.has(*READERS):
+        raise Forbidden("only administrators read the audit log")
+
+
+def query(*, actor: str | None = None, action: str | None = None,
+          target_kind: str | None = None, target: str | None = None) -> Select[Any]:
+    """The rows of an exact actor, an action prefix, a target kind and a target."""
+    stmt = select(AdminAudit)
+    if actor:
+        stmt = stmt.where(AdminAudit.actor == actor)
+    if action:
+        stmt = stmt.where(AdminAudit.action.startswith(action, autoescape=True))
+    if target_kind:
+        stmt = stmt.where(AdminAudit.target_kind == target_kind)
+    if target:
+        stmt = stmt.where(AdminAudit.target == target)
+    return stmt
+
+
+def newest(session: Session, stmt: Select[Any], *, offset: int = 0, limit: int = PAGE_SIZE
+           ) -> list[AuditEntry]:
+    rows = session.scalars(stmt.order_by(AdminAudit.at.desc(), AdminAudit.id.desc())
+                           .offset(offset).limit(limit)).all()
+    return [AuditEntry(r.id, r.at, r.actor, r.action, r.target_kind, r.target, r.before,
+                       r.after, r.note) for r in rows]

@@ -19,9 +19,12 @@ from typing import Any
 import engine as bpm
 from engine import Engine
 from workflows import demo
+from workflows.account_admin import AccountAdmin
+from workflows.account_import import AccountImport
 from workflows.accounts import Accounts
 from workflows.admin_audit import AdminAuditLog
 from workflows.agencies import Agencies
+from workflows.audit_log import AuditLog
 from workflows.calendar_admin import CalendarAdmin
 from workflows.categories import Categories
 from workflows.config import RegencyConfig
@@ -34,6 +37,7 @@ from workflows.lifecycle import LifecycleHost
 from workflows.nearby import Following, Nearby
 from workflows.open311 import Open311
 from workflows.operations import Operations
+from workflows.own_account import OwnAccount
 from workflows.posters import Posters
 from workflows.reports import Reports
 from workflows.scratch import Scratch
@@ -64,9 +68,13 @@ class Domain:
         self.admin_audit = AdminAuditLog(self.context)
         self.agencies = Agencies(self.context)
         self.categories = Categories(self.context)
+        self.account_admin = AccountAdmin(self.context)
+        self.own_account = OwnAccount(self.context)
+        self.account_import = AccountImport(self.context, self.account_admin)
         self.calendar = CalendarAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
+        self.audit_log = AuditLog(self.context, self.studio)
         self.drafts = Drafts(self.context, self.studio)
         self.impact = Impact(self.context)
         self.posters = Posters(self.context)

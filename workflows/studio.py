@@ -468,7 +468,13 @@ class Studio:
               ) -> dict[str, Any]:
         """Deploys and migrations, newest first: who, when, what, the note."""
         require_reader(principal)
+        return self.history(process_id)
+
+    def history(self, process_id: str | None = None, limit: int = AUDIT_ENTRIES
+                ) -> dict[str, Any]:
+        """The audit's entries for a caller that checked its reader's permission itself
+        (`audit`, and the administrators' audit log: workflows/audit_log.py)."""
         return {"entries": self.ctx.engine.history(process_id=process_id or None,
-                                                   limit=AUDIT_ENTRIES),
+                                                   limit=limit),
                 "process_id": process_id or None,
                 "processes": sorted({d["process_id"] for d in self.ctx.engine.definitions()})}

@@ -6,6 +6,7 @@ so a new models module is added here and nowhere else."""
 
 from __future__ import annotations
 
+import workflows.account_models
 import workflows.admin_models
 import workflows.category_models
 import workflows.desk_models
@@ -17,7 +18,7 @@ import workflows.poster_models
 import workflows.sms_models
 import workflows.whatsapp_models
 
-MODULES = (workflows.admin_models, workflows.category_models, workflows.desk_models,
-           workflows.draft_models, workflows.metoo_models, workflows.models,
-           workflows.open311_models, workflows.poster_models, workflows.sms_models,
-           workflows.whatsapp_models)
+MODULES = (workflows.account_models, workflows.admin_models, workflows.category_models,
+           workflows.desk_models, workflows.draft_models, workflows.metoo_models,
+           workflows.models, workflows.open311_models, workflows.poster_models,
+           workflows.sms_models, workflows.whatsapp_models)

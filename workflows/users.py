@@ -36,11 +36,28 @@ class Passwords:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
                                      parallelism=parallelism)
         self._dummy: str | None = None
+        self._cheap: PasswordHasher | None = None
 
     @classmethod
     def fast(cls) -> Passwords:
         """The cheapest argon2id hashing: for tests and demos only, never for accounts."""
         return cls(time_cost=1, memory_kib=8, parallelism=1)
+
+    def hash_random(self, secret: str) -> str:
+        """The hash of a machine-made secret (a temporary password: workflows/account_admin.py
+        temporary_password, some 79 bits of chance) at argon2id's cheapest cost: the cost
+        guards passwords people choose, which can be guessed; nobody guesses 2^79. It keeps
+        an import of hundreds of accounts within one request; the password the owner then
+        chooses is hashed at the configured cost."""
+        if len(secret) < 16:
+            raise ValueError("hash_random is for machine-made secrets of 16 characters or more")
+        return self.cheap.hash(secret)
+
+    @property
+    def cheap(self) -> PasswordHasher:
+        if self._cheap is None:
+            self._cheap = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+        return self._cheap
 
     def hash(self, password: str) -> str:
         if len(password) < MIN_PASSWORD_LENGTH:

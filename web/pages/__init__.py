@@ -1,7 +1,8 @@
 """The HTML pages: one blueprint, a module per audience.
 
 - admin: the administrators' pages (/admin) and their audit log; admin_agencies: the
-  agency tree; admin_categories: the report categories.
+  agency tree; admin_categories: the report categories; accounts: the system
+  administrator's accounts (/admin/accounts); account: everyone's own account (/account).
 - common: home, sign-in and out, language switch.
 - public: the citizen's report form and receipt; tracking: the tracking pages (no login).
 - staff: the officer's worklist and the list of reports; case: the case page and its actions.
@@ -28,6 +29,9 @@ pages = Blueprint("pages", __name__)
 
 # Routes register on import.
 from web.pages import (  # noqa: E402,F401
+    account,
+    account_import,
+    accounts,
     admin,
     admin_agencies,
     admin_categories,

@@ -2,7 +2,8 @@
 
 - /admin: the sections the caller may open (ADMIN_SECTIONS: endpoint, title, description,
   roles), each a module of its own that adds itself to the list.
-- /admin/audit: the administrators' audit log (workflows/admin_audit.py), filterable.
+- /admin/audit: the audit log (workflows/audit_log.py: the administrators' changes and the
+  studio's deploys and migrations), filterable, exported as CSV or XLSX.
 
 System administrators open every section; regency administrators those that name them.
 """
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import Response, render_template, request, url_for
 
 from web import auth
 from web.i18n import N_, gettext
 from web.pages import pages
 from web.pages.common import domain
 from web.pages.officers import officer
+from workflows.audit_log import AuditFilters
 
 ADMINS = ("system_admin", "regency_admin")
+AUDIT_FILTERS = ("actor", "action", "target_kind", "target", "source")
 
 # (endpoint, title, description, roles): the cards of /admin, in this order.
 ADMIN_SECTIONS: list[tuple[str, str, str, tuple[str, ...]]] = [
@@ -45,14 +48,32 @@ def admin_home() -> Any:
     return render_template("admin/home.html", sections=sections_for(officer()))
 
 
+def audit_filters() -> AuditFilters:
+    return AuditFilters(**{name: (request.args.get(name) or "").strip()[:200]
+                           for name in AUDIT_FILTERS})
+
+
 @pages.get("/admin/audit")
 @auth.login_required(*ADMINS)
 def admin_audit() -> Any:
-    filters = {name: (request.args.get(name) or "").strip()[:200] or None
-               for name in ("actor", "action", "target_kind", "target")}
+    """The administrative changes and the studio's deploys and migrations, newest first
+    (workflows/audit_log.py)."""
+    filters = audit_filters()
     number = request.args.get("page", "1")
-    page = domain().admin_audit.page(officer(), page=int(number) if number.isdigit() else 1,
-                                     **filters)
-    kept = {name: value for name, value in filters.items() if value}
-    return render_template("admin/audit.html", page=page, filters=filters,
-                           page_url=lambda n: url_for("pages.admin_audit", page=n, **kept))
+    page = domain().audit_log.page(officer(), filters, page=int(number)
+                                   if number.isdigit() and len(number) < 7 else 1)
+    kept = filters.kept()
+    return render_template("admin/audit.html", page=page, filters=filters.__dict__,
+                           page_url=lambda n: url_for("pages.admin_audit", page=n, **kept),
+                           export_url=lambda kind: url_for("pages.admin_audit_export",
+                                                           kind=kind, **kept))
+
+
+@pages.get("/admin/audit/export.<kind>")
+@auth.login_required(*ADMINS)
+def admin_audit_export(kind: str) -> Any:
+    body, name = domain().audit_log.export(officer(), audit_filters(), kind)
+    mimetype = ("text/csv" if kind == "csv" else
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename={name}"})

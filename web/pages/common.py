@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from markupsafe import Markup, escape
@@ -219,7 +220,9 @@ def login() -> Any:
             status = 401
         return render_template("login.html", next=target, message=message,
                                username=username), status
-    return redirect(target or home_for(outcome.principal))
+    # the account's own language from now on (/account), whatever the switch said before
+    return language_cookie(make_response(redirect(target or home_for(outcome.principal))),
+                           session.get("language") or "id")
 
 
 @pages.post("/logout")
@@ -234,8 +237,12 @@ def language(code: str) -> Any:
     """Switch the language and remember it for a year (a cookie, no account needed)."""
     if code not in LANGUAGES:
         code = "id"
-    response = make_response(redirect(auth.safe_next(request.args.get("next"))
-                                      or url_for("pages.home")))
+    return language_cookie(make_response(redirect(auth.safe_next(request.args.get("next"))
+                                                  or url_for("pages.home"))), code)
+
+
+def language_cookie(response: Any, code: str) -> Any:
+    """The response, remembering the language for a year (web/i18n.py reads it first)."""
     response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax",
                         secure=settings().cookie_secure, httponly=True)
     return response
