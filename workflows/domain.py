@@ -22,6 +22,7 @@ from workflows import demo
 from workflows.accounts import Accounts
 from workflows.admin_audit import AdminAuditLog
 from workflows.calendar_admin import CalendarAdmin
+from workflows.calendar_changes import CalendarChanges
 from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.drafts import Drafts
@@ -58,6 +59,7 @@ class Domain:
         self.accounts = Accounts(self.context)
         self.admin_audit = AdminAuditLog(self.context)
         self.calendar = CalendarAdmin(self.context)
+        self.calendar_changes = CalendarChanges(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
         self.drafts = Drafts(self.context, self.studio)

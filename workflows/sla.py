@@ -206,6 +206,12 @@ class SlaPolicy:
         record.ended_at = now
         return record.state == MET
 
+    def watch(self, session: Session, complaint: Complaint, calendar: WorkingCalendar,
+              now: datetime) -> dict[str, str]:
+        """The watch cycle the report's timers should follow now (after its deadlines moved:
+        workflows/calendar_changes.py)."""
+        return self._watch(session, complaint, calendar, now)
+
     def _watch(self, session: Session, complaint: Complaint, calendar: WorkingCalendar,
                now: datetime) -> dict[str, str]:
         """A daily cycle starting at the earliest pending reminder or deadline."""

@@ -1,0 +1,101 @@
+"""The administrators' working calendar (workflows/calendar_changes.py, /admin/calendar): a
+day off by decree moves the running deadlines and the timers that watch them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.store import Timer
+from web.config import Settings
+from web.scheduler import Scheduler
+from workflows.access import Principal
+from workflows.admin_models import AdminAudit
+from workflows.errors import Conflict, Forbidden, Invalid
+from workflows.models import Outbox, SlaRecord
+
+ADMIN = Principal("admin.kominfo", frozenset({"regency_admin"}))
+WEDNESDAY = date(2026, 3, 4)
+OLD_DUE = datetime(2026, 3, 5, 1, 0, tzinfo=UTC)  # Thursday 09:00 WITA: 3 working days
+NEW_DUE = datetime(2026, 3, 6, 1, 0, tzinfo=UTC)  # Friday, with Wednesday off
+
+
+def reminders(regency) -> int:
+    with regency.reads() as session:
+        return session.scalar(select(func.count()).select_from(Outbox).where(
+            Outbox.template == "sla_reminder"))
+
+
+def watch_timer(regency) -> datetime:
+    with regency.reads() as session:
+        return session.scalars(select(Timer.due_at).where(
+            Timer.element_id == "screen_report_watch")).one()
+
+
+def test_a_day_off_moves_the_deadline_and_the_timer_fires_at_the_new_time(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]
+    changes = regency.domain.calendar_changes
+    assert watch_timer(regency) == datetime(2026, 3, 4, 1, 0, tzinfo=UTC)  # a day before
+
+    preview = changes.preview(ADMIN, "2026-03-04", "day_off", "SK Bupati 12/2026")
+    assert preview.total == 1 and preview.before is None
+    move = preview.moves[0]
+    assert (move.tracking_number, move.step) == (tracking, "verification")
+    assert (move.old_due, move.new_due) == (OLD_DUE, NEW_DUE)
+    with regency.reads() as session:  # a preview saves nothing
+        assert session.scalars(select(SlaRecord.due_at)).one() == OLD_DUE
+
+    changes.save(ADMIN, WEDNESDAY, "day_off", "SK Bupati 12/2026", expected="")
+    with regency.reads() as session:
+        assert session.scalars(select(SlaRecord.due_at)).one() == NEW_DUE
+        audit = session.execute(select(AdminAudit.action, AdminAudit.target,
+                                       AdminAudit.after)).one()
+    assert (audit.action, audit.target, audit.after["name"]) == (
+        "calendar.day_off", "2026-03-04", "SK Bupati 12/2026")
+    assert watch_timer(regency) == datetime(2026, 3, 5, 1, 0, tzinfo=UTC)
+    assert regency.report(tracking)["sla"]["due_at"].startswith("2026-03-06T09:00")
+
+    scheduler = Scheduler(regency.domain, Settings(database_url="unused"))
+    regency.clock.advance(days=2)  # Wed 09:00: the old reminder time, now a day off
+    assert scheduler.tick() == 0 and reminders(regency) == 0
+    regency.clock.advance(days=1)  # Thu 09:00: a working day before the new deadline
+    assert scheduler.tick() == 1 and reminders(regency) >= 1
+    assert regency.report(tracking)["sla"]["rung_name"] == "regency_admin"  # not late
+
+
+def test_undoing_the_change_moves_the_deadline_back(regency):
+    regency.submit(photo=True)
+    changes = regency.domain.calendar_changes
+    changes.save(ADMIN, WEDNESDAY, "day_off", "SK Bupati 12/2026", expected="")
+    with pytest.raises(Conflict):  # the form was shown before the change
+        changes.save(ADMIN, WEDNESDAY, "", "", expected="")
+    undo = changes.preview(ADMIN, WEDNESDAY, "", "")
+    assert undo.total == 1 and undo.moves[0].new_due == OLD_DUE
+    changes.save(ADMIN, WEDNESDAY, "", "", expected="day_off:SK Bupati 12/2026")
+    with regency.reads() as session:
+        assert session.scalars(select(SlaRecord.due_at)).one() == OLD_DUE
+    assert watch_timer(regency) == datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+
+
+def test_a_working_day_declared_on_a_holiday_brings_deadlines_forward(regency):
+    regency.clock.advance(days=14)  # Mon 16 Mar; Nyepi is Thu 19 Mar
+    regency.submit(photo=True)
+    changes = regency.domain.calendar_changes
+    preview = changes.preview(ADMIN, "2026-03-19", "working", "SE Sekda 3/2026")
+    assert preview.total == 1
+    assert preview.moves[0].new_due < preview.moves[0].old_due
+
+
+def test_bad_changes_are_refused_by_field_and_role(regency):
+    changes = regency.domain.calendar_changes
+    with pytest.raises(Invalid) as refused:
+        changes.preview(ADMIN, "04/03/2026", "holiday", "")
+    assert set(refused.value.field_errors) == {"day", "kind", "name"}
+    with pytest.raises(Invalid) as refused:
+        changes.preview(ADMIN, "2026-03-04", "day_off", "  ")
+    assert set(refused.value.field_errors) == {"name"}
+    with pytest.raises(Forbidden):
+        changes.preview(Principal("sup", frozenset({"supervisor"})), "2026-03-04", "day_off",
+                        "x")

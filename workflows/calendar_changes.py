@@ -1,0 +1,239 @@
+"""The administrators' working calendar (docs/administrators.md, "Working calendar"): a day
+off added or cancelled by decree, or such a change undone, with the running deadlines it
+moves. The preview says which; saving moves them.
+
+A deadline is its budget of working days counted on the calendar from its start, less its
+pauses (workflows/sla.py). Under a changed calendar the same budget is counted again
+(`recounted`): a running deadline whose due time changes is rewritten, and its report's
+instance re-reads its timers (engine `retime`): the daily watch of reminders and escalations
+and the complainant's deadline. The change and its audit row commit first; each report then
+moves in its instance's own transaction, counted again from the calendar as saved, so a
+report that failed to move (the instance changed meanwhile) is moved by saving again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import Conflict as EngineConflict
+from engine import NotFound as EngineNotFound
+from engine import Operation
+from workflows import access, admin_audit
+from workflows import calendar_admin as days
+from workflows import diagram_ids as ids
+from workflows.calendar import WorkingCalendar
+from workflows.context import Context
+from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
+from workflows.models import CalendarDay, Complaint, SlaRecord
+from workflows.sla import CITIZEN_STEPS, RUNNING, SlaPolicy
+from workflows.workdays import DAY_OFF, WORKING, calendar_for, calendar_of
+
+EDITORS = ("system_admin", "regency_admin")
+SHOWN = 200  # moved deadlines listed by the preview (all are counted and moved)
+SAME = timedelta(seconds=1)  # closer than this, a recounted due time has not moved
+RETIMED = tuple(ids.WATCH_TIMERS.values()) + tuple(ids.CITIZEN_DEADLINE_TIMERS.values())
+
+
+@dataclass(frozen=True)
+class Move:
+    """One running deadline the change moves."""
+
+    tracking_number: str
+    step: str
+    old_due: datetime
+    new_due: datetime
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What a change of the calendar does: the day, before and after, the deadlines moved."""
+
+    day: date
+    before: dict[str, Any] | None  # the administrator's change of the day until now
+    after: dict[str, Any] | None  # and after the change (None: back to the library)
+    total: int
+    moves: list[Move]
+
+
+def recounted(record: Any, calendar: WorkingCalendar) -> datetime:
+    """A deadline's due time counted on `calendar`: its budget from its start, with its
+    pauses (recorded as {"from", "to"}) left out, as sla_start and sla_resume count it."""
+    start, remaining = record.started_at, record.budget_days * 86_400.0
+    for pause in record.pauses or []:
+        begun, ended = datetime.fromisoformat(pause["from"]), datetime.fromisoformat(pause["to"])
+        remaining -= calendar.working_seconds_between(start, begun)
+        start = ended
+    return calendar.add_working_seconds(start, remaining).astimezone(UTC)
+
+
+def moves(session: Session, calendar: WorkingCalendar, complaint_ids: Iterable[int] | None = None
+          ) -> list[tuple[SlaRecord, datetime]]:
+    """The running deadlines whose due time differs on `calendar`, with their new one."""
+    query = select(SlaRecord).where(SlaRecord.state == RUNNING)
+    if complaint_ids is not None:
+        query = query.where(SlaRecord.complaint_id.in_(list(complaint_ids)))
+    found = []
+    for record in session.scalars(query.order_by(SlaRecord.due_at, SlaRecord.id)):
+        new = recounted(record, calendar)
+        if abs(new - record.due_at) >= SAME:
+            found.append((record, new))
+    return found
+
+
+class CalendarChanges:
+    """Preview, save and undo the administrator's days (see the module)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.sla = SlaPolicy(ctx.config)
+
+    def year(self, principal: access.Principal, year: int | None) -> dict[str, Any]:
+        """The year's days off and the administrator's changes (CalendarAdmin.days_off)."""
+        self._require(principal)
+        return days.CalendarAdmin(self.ctx).days_off(year)
+
+    def preview(self, principal: access.Principal, day: Any, kind: str, name: str
+                ) -> Impact:
+        """What adding (kind day_off), cancelling (working) or undoing (kind "") a change
+        of `day` would move; nothing is saved."""
+        self._require(principal)
+        when, kind, name = self._checked(day, kind, name)
+        with self.ctx.reads() as session:
+            return self._impact(session, when, kind, name)[0]
+
+    def save(self, principal: access.Principal, day: Any, kind: str, name: str, *,
+             expected: str, note: str = "") -> Impact:
+        """Save the change (kind "" undoes the day's change) and move the deadlines.
+
+        `expected` is the day's change the form was shown ("" for none, else
+        "<kind>:<name>"): another administrator's change since then is a Conflict."""
+        self._require(principal)
+        when, kind, name = self._checked(day, kind, name)
+        actor = principal.username
+        with self.ctx.transaction() as session:
+            impact, found = self._impact(session, when, kind, name)
+            if _key(impact.before) != (expected or ""):
+                raise Conflict("the calendar of %(day)s was changed by someone else; look "
+                               "at it again", day=when.isoformat())
+            if kind:
+                days.set_day(session, when, kind, name, actor)
+            else:
+                days.remove_day(session, when)
+            admin_audit.record(
+                session, at=self.ctx.now(), actor=actor,
+                action="calendar.undo" if not kind else f"calendar.{kind}",
+                target_kind="calendar_day", target=when.isoformat(), before=impact.before,
+                after=impact.after, note=" ".join(filter(None, [
+                    note.strip()[:500], f"({impact.total} deadlines moved)"])))
+            complaint_ids = sorted({record.complaint_id for record, _ in found})
+        for complaint_id in complaint_ids:
+            self.move_report(complaint_id, actor)
+        return impact
+
+    def move_report(self, complaint_id: int, actor: str | None) -> bool:
+        """Count one report's running deadlines again on the saved calendar and move its
+        timers with them, in its instance's transaction; False when it has no running
+        instance (nothing waits on its timers)."""
+        with self.ctx.reads() as session:
+            instance_id = session.scalar(select(Complaint.instance_id).where(
+                Complaint.id == complaint_id))
+        if instance_id is None:
+            return False
+
+        def hook(operation: Operation) -> dict[str, Any]:
+            return self._retime(operation, complaint_id)
+
+        try:
+            self.ctx.engine.retime(instance_id, hook, actor=actor,
+                                   detail={"reason": "working calendar changed"})
+        except (EngineConflict, EngineNotFound):  # ended meanwhile: nothing waits
+            return False
+        return True
+
+    # ------------------------------------------------------------------ helpers
+
+    def _retime(self, operation: Operation, complaint_id: int) -> dict[str, Any]:
+        session, now = operation.session, operation.now
+        calendar = calendar_for(session, self.ctx.config)
+        for record, new in moves(session, calendar, [complaint_id]):
+            record.due_at = new
+        session.flush()
+        complaint = session.get(Complaint, complaint_id)
+        running = self.sla.running_records(session, complaint, None)
+        watch = self.sla.watch(session, complaint, calendar, now)
+        data: dict[str, Any] = {ids.VAR_WATCH: watch}
+        officer = [r for r in running if r.step not in CITIZEN_STEPS]
+        citizen = [r for r in running if r.step in CITIZEN_STEPS]
+        if officer:
+            data["sla"] = {"due_at": _local(officer[-1].due_at, calendar), **watch}
+        if citizen:
+            data["sla_citizen"] = {"due_at": _local(citizen[-1].due_at, calendar), **watch}
+        return {"data": data, "timers": RETIMED}
+
+    def _impact(self, session: Session, day: date, kind: str, name: str
+                ) -> tuple[Impact, list[tuple[SlaRecord, datetime]]]:
+        current = session.get(CalendarDay, day)
+        before = None if current is None else {"kind": current.kind, "name": current.name}
+        after = {"kind": kind, "name": name} if kind else None
+        if not kind and current is None:
+            raise NotFound("%(day)s has no administrator's change to undo", day=day.isoformat())
+        found = self._moved(session, day, kind, name)
+        numbers = dict(session.execute(select(Complaint.id, Complaint.tracking_number).where(
+            Complaint.id.in_({r.complaint_id for r, _ in found[:SHOWN]}))).all())
+        shown = [Move(numbers.get(r.complaint_id, "?"), r.step, r.due_at, new)
+                 for r, new in found[:SHOWN]]
+        return Impact(day, before, after, len(found), shown), found
+
+    def _moved(self, session: Session, day: date, kind: str, name: str
+               ) -> list[tuple[SlaRecord, datetime]]:
+        rows = [r for r in session.execute(select(CalendarDay.day, CalendarDay.kind,
+                                                  CalendarDay.name)).all() if r.day != day]
+        if kind:
+            rows.append(_Day(day, kind, name))
+        return moves(session, calendar_of(self.ctx.config, rows))
+
+    def _checked(self, day: Any, kind: str, name: str) -> tuple[date, str, str]:
+        errors: dict[str, Any] = {}
+        when = None
+        try:
+            when = day if isinstance(day, date) else date.fromisoformat(str(day or "").strip())
+        except ValueError:
+            errors["day"] = Message("give the date as YYYY-MM-DD")
+        if when is not None and not days.YEARS[0] <= when.year <= days.YEARS[1]:
+            errors["day"] = Message("a date between %(first)s and %(last)s",
+                                    first=days.YEARS[0], last=days.YEARS[1])
+        kind = (kind or "").strip()
+        if kind not in (DAY_OFF, WORKING, ""):
+            errors["kind"] = Message("choose a day off or a working day")
+        name = " ".join((name or "").split())[:200]
+        if kind and not name:
+            errors["name"] = Message("name the decree or the holiday")
+        if errors or when is None:
+            raise Invalid("the change of the calendar has errors", errors)
+        return when, kind, name
+
+    @staticmethod
+    def _require(principal: access.Principal) -> None:
+        if not principal.has(*EDITORS):
+            raise Forbidden("only administrators change the working calendar")
+
+
+@dataclass(frozen=True)
+class _Day:
+    day: date
+    kind: str
+    name: str
+
+
+def _key(change: dict[str, Any] | None) -> str:
+    return "" if change is None else f"{change['kind']}:{change['name']}"
+
+
+def _local(instant: datetime, calendar: WorkingCalendar) -> str:
+    return instant.astimezone(calendar.tzinfo).isoformat()
