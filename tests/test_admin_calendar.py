@@ -99,3 +99,52 @@ def test_bad_changes_are_refused_by_field_and_role(regency):
     with pytest.raises(Forbidden):
         changes.preview(Principal("sup", frozenset({"supervisor"})), "2026-03-04", "day_off",
                         "x")
+
+
+# --------------------------------------------------------------------------- the page
+
+OTHERS = ("kadis.kominfo", "penghubung.pupr", "teknis.binamarga", "perancang")
+
+
+def test_the_calendar_page_is_for_administrators(site):
+    for user in ("sysadmin", "admin.kominfo"):
+        site.login(user)
+        page = site.text(site.get("/admin/calendar?year=2026&month=3"))
+        assert 'id="calendar-month"' in page and "Hari Suci Nyepi" in page
+        assert 'href="/admin/calendar"' in site.text(site.get("/admin"))
+    site.get("/admin/calendar?month=13", expect=422)
+    for user in OTHERS:
+        site.login(user)
+        site.get("/admin/calendar", expect=403)
+        site.post("/admin/calendar/preview", {"day": "2026-03-04", "kind": "day_off",
+                                              "name": "x"}, expect=403)
+        site.post("/admin/calendar/save", {"day": "2026-03-04", "kind": "day_off",
+                                           "name": "x"}, expect=403)
+
+
+def test_preview_then_save_moves_the_deadline_and_a_stale_form_is_refused(site):
+    tracking = site.regency.submit(photo=True)["tracking_number"]
+    site.login("admin.kominfo")
+    refused = site.post("/admin/calendar/preview", {"day": "4-3-2026", "kind": "day_off",
+                                                    "name": "SK <Bupati>"}, expect=422)
+    page = site.text(refused)
+    assert 'value="4-3-2026"' in page and "SK &lt;Bupati&gt;" in page
+    assert 'id="e-day"' in page
+    form = {"day": "2026-03-04", "kind": "day_off", "name": "SK Bupati 12/2026"}
+    page = site.text(site.post("/admin/calendar/preview", form, expect=200))
+    assert 'id="preview-count"' in page and tracking in page and 'id="calendar-save"' in page
+    with site.regency.reads() as session:
+        assert session.scalars(select(SlaRecord.due_at)).one() == OLD_DUE
+    saved = site.post("/admin/calendar/save", {**form, "expected": ""}, expect=303)
+    assert saved.headers["Location"].endswith("/admin/calendar?year=2026&month=3")
+    page = site.text(site.get("/admin/calendar?year=2026&month=3"))
+    assert "SK Bupati 12/2026" in page and 'id="calendar-changes"' in page
+    with site.regency.reads() as session:
+        assert session.scalars(select(SlaRecord.due_at)).one() == NEW_DUE
+    site.post("/admin/calendar/save", {**form, "name": "Another", "expected": ""},
+              expect=409)  # shown before the first save
+    undo = site.text(site.post("/admin/calendar/preview", {"day": "2026-03-04", "kind": ""},
+                               expect=200))
+    assert 'name="expected" value="day_off:SK Bupati 12/2026"' in undo
+    audit = site.text(site.get("/admin/audit?action=calendar."))
+    assert "2026-03-04" in audit

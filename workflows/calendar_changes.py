@@ -31,7 +31,7 @@ from workflows.calendar import WorkingCalendar
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import CalendarDay, Complaint, SlaRecord
-from workflows.sla import CITIZEN_STEPS, RUNNING, SlaPolicy
+from workflows.sla import CITIZEN_STEPS, RUNNING, STEP_LABELS, SlaPolicy
 from workflows.workdays import DAY_OFF, WORKING, calendar_for, calendar_of
 
 EDITORS = ("system_admin", "regency_admin")
@@ -48,6 +48,10 @@ class Move:
     step: str
     old_due: datetime
     new_due: datetime
+
+    @property
+    def step_label(self) -> dict[str, str]:
+        return STEP_LABELS.get(self.step, {"id": self.step, "en": self.step})
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,48 @@ class CalendarChanges:
         self.ctx = ctx
         self.sla = SlaPolicy(ctx.config)
 
-    def year(self, principal: access.Principal, year: int | None) -> dict[str, Any]:
-        """The year's days off and the administrator's changes (CalendarAdmin.days_off)."""
+    def page(self, principal: access.Principal, year: Any = None, month: Any = None,
+             change: dict[str, str] | None = None) -> dict[str, Any]:
+        """What /admin/calendar shows: the year's days off and the administrator's changes
+        (CalendarAdmin.days_off), a month as weeks of days, and with `change` (day, kind,
+        name) the preview of what it would move, or the form's `errors` by field."""
         self._require(principal)
-        return days.CalendarAdmin(self.ctx).days_off(year)
+        today = self.ctx.today()
+        year = _number("year", year, today.year, *days.YEARS)
+        month = _number("month", month, today.month, 1, 12)
+        impact, errors = None, {}
+        if change is not None:
+            try:
+                impact = self.preview(principal, change.get("day"), change.get("kind", ""),
+                                      change.get("name", ""))
+                year, month = impact.day.year, impact.day.month
+            except (Invalid, NotFound) as exc:  # shown by the form, its values kept
+                errors = getattr(exc, "field_errors", None) or {"day": exc.message}
+        with self.ctx.reads() as session:
+            listing = days.days_off(session, self.ctx.config, year)
+            calendar = calendar_for(session, self.ctx.config)
+            changed = {r.day: r for r in session.execute(select(
+                CalendarDay.day, CalendarDay.kind, CalendarDay.name).where(
+                CalendarDay.day >= date(year, month, 1),
+                CalendarDay.day < _next_month(year, month)))}
+        first = date(year, month, 1)
+        start = first - timedelta(days=first.weekday())
+        weeks = []
+        while start < _next_month(year, month):
+            weeks.append([{
+                "day": d, "in_month": d.month == month, "today": d == today,
+                "working": calendar.is_working_day(d),
+                "reason": calendar.day_off_reason(d),
+                "change": None if d not in changed else {"kind": changed[d].kind,
+                                                         "name": changed[d].name}}
+                for d in (start + timedelta(days=i) for i in range(7))])
+            start += timedelta(days=7)
+        listing["changes"] = [{**c, "expected": f"{c['kind']}:{c['name']}"}
+                              for c in listing["changes"]]
+        return {**listing, "month": month, "weeks": weeks, "today": today, "impact": impact,
+                "errors": errors,
+                "previous": _shift(year, month, -1), "next": _shift(year, month, 1),
+                "expected": "" if impact is None else _key(impact.before)}
 
     def preview(self, principal: access.Principal, day: Any, kind: str, name: str
                 ) -> Impact:
@@ -229,6 +271,29 @@ class _Day:
     day: date
     kind: str
     name: str
+
+
+def _number(name: str, value: Any, default: int, low: int, high: int) -> int:
+    """A year or month from a query string: the default when absent, Invalid when wrong."""
+    if value in (None, ""):
+        return default
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise Invalid("the page asked for has errors",
+                      {name: Message("between %(low)s and %(high)s", low=low, high=high)})
+    return number
+
+
+def _next_month(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1)
+
+
+def _shift(year: int, month: int, by: int) -> dict[str, int]:
+    index = year * 12 + month - 1 + by
+    return {"year": index // 12, "month": index % 12 + 1}
 
 
 def _key(change: dict[str, Any] | None) -> str:

@@ -1,6 +1,7 @@
 """The HTML pages: one blueprint, a module per audience.
 
-- admin: the administrators' pages (/admin) and their audit log.
+- admin: the administrators' pages (/admin) and their audit log; admin_calendar: the
+  working calendar.
 - common: home, sign-in and out, language switch.
 - public: the citizen's report form and receipt; tracking: the tracking pages (no login).
 - staff: the officer's worklist and the list of reports; case: the case page and its actions.
@@ -27,6 +28,7 @@ pages = Blueprint("pages", __name__)
 # Routes register on import.
 from web.pages import (  # noqa: E402,F401
     admin,
+    admin_calendar,
     case,
     common,
     nearby,
