@@ -35,6 +35,7 @@ from workflows.operations import Operations
 from workflows.posters import Posters
 from workflows.reports import Reports
 from workflows.scratch import Scratch
+from workflows.sla_settings import SlaSettingsAdmin
 from workflows.sms import Sms
 from workflows.storage import Storage
 from workflows.studio import Studio
@@ -60,6 +61,7 @@ class Domain:
         self.admin_audit = AdminAuditLog(self.context)
         self.calendar = CalendarAdmin(self.context)
         self.calendar_changes = CalendarChanges(self.context)
+        self.sla_settings = SlaSettingsAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
         self.drafts = Drafts(self.context, self.studio)

@@ -1,7 +1,7 @@
 """The HTML pages: one blueprint, a module per audience.
 
 - admin: the administrators' pages (/admin) and their audit log; admin_calendar: the
-  working calendar.
+  working calendar; admin_settings: the deadline settings.
 - common: home, sign-in and out, language switch.
 - public: the citizen's report form and receipt; tracking: the tracking pages (no login).
 - staff: the officer's worklist and the list of reports; case: the case page and its actions.
@@ -29,6 +29,7 @@ pages = Blueprint("pages", __name__)
 from web.pages import (  # noqa: E402,F401
     admin,
     admin_calendar,
+    admin_settings,
     case,
     common,
     nearby,
