@@ -23,6 +23,7 @@ from workflows.accounts import Accounts
 from workflows.admin_audit import AdminAuditLog
 from workflows.calendar_admin import CalendarAdmin
 from workflows.calendar_changes import CalendarChanges
+from workflows.channel_admin import ChannelAdmin
 from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.drafts import Drafts
@@ -62,6 +63,7 @@ class Domain:
         self.calendar = CalendarAdmin(self.context)
         self.calendar_changes = CalendarChanges(self.context)
         self.sla_settings = SlaSettingsAdmin(self.context)
+        self.channels = ChannelAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
         self.drafts = Drafts(self.context, self.studio)

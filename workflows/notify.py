@@ -56,6 +56,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Report \"{title}\" missed its {step_label} deadline ({due_local}) and was "
                "escalated to {rung_label}."),
     },
+    # A system administrator's test of a channel (workflows/channel_admin.py).
+    "channel_test": {
+        "id": ("Pesan uji Aduan", "Ini pesan uji dari Aduan {regency}, dikirim oleh {actor} "
+               "pada {at_local}. Kanal ini berfungsi."),
+        "en": ("Aduan test message", "This is a test message from Aduan {regency}, sent by "
+               "{actor} at {at_local}. This channel works."),
+    },
     # An SMS gateway's reply (workflows/sms.py), written in full by the use case.
     "sms_reply": {"id": ("", "{text}"), "en": ("", "{text}")},
     "daily_digest": {

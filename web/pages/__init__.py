@@ -1,7 +1,8 @@
 """The HTML pages: one blueprint, a module per audience.
 
 - admin: the administrators' pages (/admin) and their audit log; admin_calendar: the
-  working calendar; admin_settings: the deadline settings.
+  working calendar; admin_settings: the deadline settings; admin_channels: the
+  notification channels and the outbox.
 - common: home, sign-in and out, language switch.
 - public: the citizen's report form and receipt; tracking: the tracking pages (no login).
 - staff: the officer's worklist and the list of reports; case: the case page and its actions.
@@ -29,6 +30,7 @@ pages = Blueprint("pages", __name__)
 from web.pages import (  # noqa: E402,F401
     admin,
     admin_calendar,
+    admin_channels,
     admin_settings,
     case,
     common,
