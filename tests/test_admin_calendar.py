@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from engine.store import Timer
+from engine.store import HumanTask, Timer
 from web.config import Settings
 from web.scheduler import Scheduler
 from workflows.access import Principal
@@ -148,3 +148,30 @@ def test_preview_then_save_moves_the_deadline_and_a_stale_form_is_refused(site):
     assert 'name="expected" value="day_off:SK Bupati 12/2026"' in undo
     audit = site.text(site.get("/admin/audit?action=calendar."))
     assert "2026-03-04" in audit
+
+
+def test_the_complainants_deadline_timer_moves_with_a_day_off(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "request_info", as_="admin.kominfo", reason="Mohon kirim lokasi.")
+
+    def deadline_timer() -> datetime:
+        with regency.reads() as session:
+            return session.scalars(select(Timer.due_at).where(
+                Timer.element_id == "provide_information_deadline")).one()
+
+    old = deadline_timer()  # 10 working days: Mon 16 Mar 09:00 WITA
+    assert old == datetime(2026, 3, 16, 1, 0, tzinfo=UTC)
+    changes = regency.domain.calendar_changes
+    preview = changes.preview(ADMIN, "2026-03-10", "day_off", "SK Bupati 13/2026")
+    assert [m.step for m in preview.moves] == ["info_request"]  # verification is paused
+    changes.save(ADMIN, "2026-03-10", "day_off", "SK Bupati 13/2026", expected="")
+    assert deadline_timer() == datetime(2026, 3, 17, 1, 0, tzinfo=UTC)
+    assert regency.report(tracking)["sla"]["due_at"].startswith("2026-03-17T09:00")
+    with regency.reads() as session:  # the citizen's task shows the new due date too
+        assert session.scalars(select(HumanTask.due_at).where(
+            HumanTask.element_id == "provide_information")).one() == datetime(
+            2026, 3, 17, 1, 0, tzinfo=UTC)
+    regency.advance(days=14)  # Mon 16 Mar 09:00: the old deadline, the citizen still has a day
+    assert regency.report(tracking)["status"] == "NEEDS_INFO"
+    regency.advance(days=1)  # Tue 17 Mar 09:00: the window ran out
+    assert regency.report(tracking)["status"] == "ARCHIVED"

@@ -6,9 +6,10 @@ A deadline is its budget of working days counted on the calendar from its start,
 pauses (workflows/sla.py). Under a changed calendar the same budget is counted again
 (`recounted`): a running deadline whose due time changes is rewritten, and its report's
 instance re-reads its timers (engine `retime`): the daily watch of reminders and escalations
-and the complainant's deadline. The change and its audit row commit first; each report then
-moves in its instance's own transaction, counted again from the calendar as saved, so a
-report that failed to move (the instance changed meanwhile) is moved by saving again.
+and the complainant's deadline. The change and its audit row commit first; then every report whose
+running deadline differs from its count on the saved calendar moves, each in its instance's
+own transaction, counted again from the calendar as saved (so a deadline started meanwhile on
+the old calendar is caught too). An instance in error keeps its timers until it is retried.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class CalendarChanges:
         when, kind, name = self._checked(day, kind, name)
         actor = principal.username
         with self.ctx.transaction() as session:
-            impact, found = self._impact(session, when, kind, name)
+            impact, _found = self._impact(session, when, kind, name)
             if _key(impact.before) != (expected or ""):
                 raise Conflict("the calendar of %(day)s was changed by someone else; look "
                                "at it again", day=when.isoformat())
@@ -173,10 +174,17 @@ class CalendarChanges:
                 target_kind="calendar_day", target=when.isoformat(), before=impact.before,
                 after=impact.after, note=" ".join(filter(None, [
                     note.strip()[:500], f"({impact.total} deadlines moved)"])))
-            complaint_ids = sorted({record.complaint_id for record, _ in found})
-        for complaint_id in complaint_ids:
+        for complaint_id in self.out_of_step():
             self.move_report(complaint_id, actor)
         return impact
+
+    def out_of_step(self) -> list[int]:
+        """The reports with a running deadline whose due time differs from its count on the
+        saved calendar: those the change moved, and any that started meanwhile on the
+        calendar before it (read after the change committed)."""
+        with self.ctx.reads() as session:
+            calendar = calendar_for(session, self.ctx.config)
+            return sorted({record.complaint_id for record, _ in moves(session, calendar)})
 
     def move_report(self, complaint_id: int, actor: str | None) -> bool:
         """Count one report's running deadlines again on the saved calendar and move its
