@@ -134,8 +134,6 @@ class CalendarChanges:
                                                          "name": changed[d].name}}
                 for d in (start + timedelta(days=i) for i in range(7))])
             start += timedelta(days=7)
-        listing["changes"] = [{**c, "expected": f"{c['kind']}:{c['name']}"}
-                              for c in listing["changes"]]
         return {**listing, "month": month, "weeks": weeks, "today": today, "impact": impact,
                 "errors": errors,
                 "previous": _shift(year, month, -1), "next": _shift(year, month, 1),
@@ -174,9 +172,14 @@ class CalendarChanges:
                 target_kind="calendar_day", target=when.isoformat(), before=impact.before,
                 after=impact.after, note=" ".join(filter(None, [
                     note.strip()[:500], f"({impact.total} deadlines moved)"])))
-        for complaint_id in self.out_of_step():
-            self.move_report(complaint_id, actor)
+        self.move_deadlines(actor)
         return impact
+
+    def move_deadlines(self, actor: str | None) -> int:
+        """Move every report out of step with the saved calendar (after a change made
+        elsewhere too: the CLI's `aduan calendar`); how many reports moved."""
+        return sum(self.move_report(complaint_id, actor)
+                   for complaint_id in self.out_of_step())
 
     def out_of_step(self) -> list[int]:
         """The reports with a running deadline whose due time differs from its count on the

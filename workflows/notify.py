@@ -44,9 +44,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "sla_reminder": {
         "id": ("Pengingat: {tracking_number} jatuh tempo {due_local}",
-               "Laporan \"{title}\" ({step_label}) jatuh tempo dalam satu hari kerja."),
+               "Laporan \"{title}\" ({step_label}) jatuh tempo pada {due_local}."),
         "en": ("Reminder: {tracking_number} is due {due_local}",
-               "Report \"{title}\" ({step_label}) is due within one working day."),
+               "Report \"{title}\" ({step_label}) is due at {due_local}."),
     },
     "escalated": {
         "id": ("Eskalasi: {tracking_number} terlambat ({rung_label})",
