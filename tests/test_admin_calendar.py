@@ -175,3 +175,22 @@ def test_the_complainants_deadline_timer_moves_with_a_day_off(regency):
     assert regency.report(tracking)["status"] == "NEEDS_INFO"
     regency.advance(days=1)  # Tue 17 Mar 09:00: the window ran out
     assert regency.report(tracking)["status"] == "ARCHIVED"
+
+
+def test_what_a_save_leaves_to_move_the_schedulers_calendar_job_moves(regency, monkeypatch):
+    from workflows import calendar_changes
+
+    monkeypatch.setattr(calendar_changes, "SAVE_BATCH", 1)
+    for _ in range(3):
+        regency.submit(photo=True)
+    impact = regency.domain.calendar_changes.save(ADMIN, WEDNESDAY, "day_off", "SK",
+                                                  expected="")
+    assert (impact.total, impact.left) == (3, 2)
+    with regency.reads() as session:
+        assert sorted(session.scalars(select(SlaRecord.due_at))) == [OLD_DUE, OLD_DUE, NEW_DUE]
+    assert Scheduler(regency.domain, Settings(database_url="unused")).calendar() == 2
+    with regency.reads() as session:
+        assert set(session.scalars(select(SlaRecord.due_at))) == {NEW_DUE}
+        assert set(session.scalars(select(Timer.due_at))) == {
+            datetime(2026, 3, 5, 1, 0, tzinfo=UTC)}
+    assert regency.domain.calendar_changes.out_of_step() == []

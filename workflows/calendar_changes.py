@@ -9,17 +9,19 @@ instance re-reads its timers (engine `retime`): the daily watch of reminders and
 and the complainant's deadline. The change and its audit row commit first; then every report whose
 running deadline differs from its count on the saved calendar moves, each in its instance's
 own transaction, counted again from the calendar as saved (so a deadline started meanwhile on
-the old calendar is caught too). An instance in error keeps its timers until it is retried.
+the old calendar is caught too): the first SAVE_BATCH by the save, soonest due first, the
+rest by the scheduler's calendar job. An instance in error keeps its timers until it is
+retried.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import Conflict as EngineConflict
@@ -37,6 +39,9 @@ from workflows.workdays import DAY_OFF, WORKING, calendar_for, calendar_of
 
 EDITORS = ("system_admin", "regency_admin")
 SHOWN = 200  # moved deadlines listed by the preview (all are counted and moved)
+# Reports moved by the save itself (about 30 ms each); the scheduler's calendar job
+# (web/scheduler.py) moves any more within minutes.
+SAVE_BATCH = 300
 SAME = timedelta(seconds=1)  # closer than this, a recounted due time has not moved
 RETIMED = tuple(ids.WATCH_TIMERS.values()) + tuple(ids.CITIZEN_DEADLINE_TIMERS.values())
 
@@ -64,6 +69,7 @@ class Impact:
     after: dict[str, Any] | None  # and after the change (None: back to the library)
     total: int
     moves: list[Move]
+    left: int = 0  # after saving: reports the scheduler's calendar job moves (SAVE_BATCH)
 
 
 def recounted(record: Any, calendar: WorkingCalendar) -> datetime:
@@ -77,14 +83,26 @@ def recounted(record: Any, calendar: WorkingCalendar) -> datetime:
     return calendar.add_working_seconds(start, remaining).astimezone(UTC)
 
 
-def moves(session: Session, calendar: WorkingCalendar, complaint_ids: Iterable[int] | None = None
-          ) -> list[tuple[SlaRecord, datetime]]:
-    """The running deadlines whose due time differs on `calendar`, with their new one."""
-    query = select(SlaRecord).where(SlaRecord.state == RUNNING)
+# What a recount reads of a deadline (plain rows: 10,000 deadlines in about a second).
+RECOUNT_COLUMNS = (SlaRecord.id, SlaRecord.complaint_id, SlaRecord.step, SlaRecord.started_at,
+                   SlaRecord.budget_days, SlaRecord.pauses, SlaRecord.due_at)
+
+
+def moves(session: Session, calendar: WorkingCalendar, complaint_ids: Iterable[int] | None = None,
+          touching: date | None = None) -> list[tuple[Any, datetime]]:
+    """The running deadlines whose due time differs on `calendar` (rows of RECOUNT_COLUMNS),
+    with their new one. `touching`: only those running over that local day, the only ones
+    a change of that day can move (they started before it ends and are due after it
+    begins)."""
+    query = select(*RECOUNT_COLUMNS).where(SlaRecord.state == RUNNING)
     if complaint_ids is not None:
         query = query.where(SlaRecord.complaint_id.in_(list(complaint_ids)))
+    if touching is not None:
+        begins = datetime.combine(touching, time(0), calendar.tzinfo).astimezone(UTC)
+        query = query.where(SlaRecord.started_at < begins + timedelta(days=1),
+                            SlaRecord.due_at > begins)
     found = []
-    for record in session.scalars(query.order_by(SlaRecord.due_at, SlaRecord.id)):
+    for record in session.execute(query.order_by(SlaRecord.due_at, SlaRecord.id)):
         new = recounted(record, calendar)
         if abs(new - record.due_at) >= SAME:
             found.append((record, new))
@@ -172,22 +190,23 @@ class CalendarChanges:
                 target_kind="calendar_day", target=when.isoformat(), before=impact.before,
                 after=impact.after, note=" ".join(filter(None, [
                     note.strip()[:500], f"({impact.total} deadlines moved)"])))
-        self.move_deadlines(actor)
-        return impact
+        moved = self.move_deadlines(actor, limit=SAVE_BATCH)
+        return replace(impact, left=max(impact.total - moved, 0))
 
-    def move_deadlines(self, actor: str | None) -> int:
-        """Move every report out of step with the saved calendar (after a change made
-        elsewhere too: the CLI's `aduan calendar`); how many reports moved."""
+    def move_deadlines(self, actor: str | None, limit: int | None = None) -> int:
+        """Move the reports out of step with the saved calendar, soonest due first (at most
+        `limit`: the scheduler's calendar job moves the rest); how many moved."""
         return sum(self.move_report(complaint_id, actor)
-                   for complaint_id in self.out_of_step())
+                   for complaint_id in self.out_of_step()[:limit])
 
     def out_of_step(self) -> list[int]:
         """The reports with a running deadline whose due time differs from its count on the
-        saved calendar: those the change moved, and any that started meanwhile on the
-        calendar before it (read after the change committed)."""
+        saved calendar, soonest due first: those a change moved, and any that started
+        meanwhile on the calendar before it (read after the change committed)."""
         with self.ctx.reads() as session:
             calendar = calendar_for(session, self.ctx.config)
-            return sorted({record.complaint_id for record, _ in moves(session, calendar)})
+            found = moves(session, calendar)
+        return list(dict.fromkeys(record.complaint_id for record, _ in found))
 
     def move_report(self, complaint_id: int, actor: str | None) -> bool:
         """Count one report's running deadlines again on the saved calendar and move its
@@ -215,8 +234,8 @@ class CalendarChanges:
         session, now = operation.session, operation.now
         calendar = calendar_for(session, self.ctx.config)
         for record, new in moves(session, calendar, [complaint_id]):
-            record.due_at = new
-        session.flush()
+            session.execute(update(SlaRecord).where(SlaRecord.id == record.id)
+                            .values(due_at=new).execution_options(synchronize_session=False))
         complaint = session.get(Complaint, complaint_id)
         running = self.sla.running_records(session, complaint, None)
         watch = self.sla.watch(session, complaint, calendar, now)
@@ -230,7 +249,7 @@ class CalendarChanges:
         return {"data": data, "timers": RETIMED}
 
     def _impact(self, session: Session, day: date, kind: str, name: str
-                ) -> tuple[Impact, list[tuple[SlaRecord, datetime]]]:
+                ) -> tuple[Impact, list[tuple[Any, datetime]]]:
         current = session.get(CalendarDay, day)
         before = None if current is None else {"kind": current.kind, "name": current.name}
         after = {"kind": kind, "name": name} if kind else None
@@ -244,12 +263,12 @@ class CalendarChanges:
         return Impact(day, before, after, len(found), shown), found
 
     def _moved(self, session: Session, day: date, kind: str, name: str
-               ) -> list[tuple[SlaRecord, datetime]]:
+               ) -> list[tuple[Any, datetime]]:
         rows = [r for r in session.execute(select(CalendarDay.day, CalendarDay.kind,
                                                   CalendarDay.name)).all() if r.day != day]
         if kind:
             rows.append(_Day(day, kind, name))
-        return moves(session, calendar_of(self.ctx.config, rows))
+        return moves(session, calendar_of(self.ctx.config, rows), touching=day)
 
     def _checked(self, day: Any, kind: str, name: str) -> tuple[date, str, str]:
         errors: dict[str, Any] = {}

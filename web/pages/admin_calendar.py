@@ -67,5 +67,8 @@ def admin_calendar_save() -> Any:
                                             expected=request.form.get("expected", ""),
                                             note=form["note"])
     flash(gettext("Saved. %(count)s running deadlines moved.", count=impact.total), "success")
+    if impact.left:
+        flash(gettext("%(count)s reports are still being moved by the scheduler; they follow "
+                      "within minutes.", count=impact.left), "info")
     return redirect(url_for("pages.admin_calendar", year=impact.day.year,
                             month=impact.day.month), 303)
