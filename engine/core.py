@@ -164,6 +164,13 @@ class Engine:
                ) -> InstanceSummary:
         return self._instances.cancel(instance_id, actor, reason)
 
+    def retime(self, instance_id: int, hook: Hook, *, actor: str | None = None,
+               detail: Mapping[str, Any] | None = None) -> InstanceSummary:
+        """Move a running instance's timers after the host moved the deadlines they read:
+        `hook(operation)` rewrites the host's rows in the instance's transaction and returns
+        {"data": {...}, "timers": [...]} (engine/instances.py, Instances.retime)."""
+        return self._instances.retime(instance_id, hook, actor, detail)
+
     def retry(self, instance_id: int, *, actor: str | None = None) -> InstanceSummary:
         """Run the failed task(s) of an instance in error again, after the cause is fixed."""
         return self._instances.retry(instance_id, actor)

@@ -163,6 +163,38 @@ class Instances:
                                  final_status=CANCELLED)
             return _summary(loaded.row)
 
+    def retime(self, instance_id: int, hook: Hook, actor: str | None,
+               detail: Mapping[str, Any] | None) -> InstanceSummary:
+        """Re-read the due times of a running instance's timers after the host moved them.
+
+        `hook(operation)` runs in the instance's transaction (the host rewrites its own
+        deadlines there) and returns {"data": {variable: value}, "timers": [element ids]}:
+        each variable the open and waiting tasks already hold takes the new value, and the
+        named waiting timers evaluate their expression again (a cycle restarts from its new
+        first instant, a date timer waits for its new date). Open tasks' due dates follow.
+        """
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            loaded = self.transaction.load(session, instance_id, now)
+
+            def act() -> None:
+                asked = current_operation().prepared or {}
+                data = check_task_data(dict(asked.get("data") or {}), "timer data")
+                timers = set(asked.get("timers") or ())
+                for task in loaded.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+                    # a waiting event re-reads its parent's data first (Spiff's _inherit_data)
+                    for holder in (task, task.parent) if task.parent else (task,):
+                        holder.data.update({k: v for k, v in data.items() if k in holder.data})
+                    if task.state == TaskState.WAITING and task.task_spec.bpmn_id in timers:
+                        task.internal_data.pop("event_value", None)
+                        task.internal_data.pop("event_fired", None)
+                loaded.workflow.refresh_timers()
+
+            self.transaction.run(session, loaded, now, actor, "retime", None,
+                                 detail=dict(detail or {}), act=act, hook=hook)
+            self.transaction.refresh_due_dates(session, loaded)
+            return _summary(loaded.row)
+
     def retry(self, instance_id: int, actor: str | None) -> InstanceSummary:
         now = self.clock.now()
         with self.store.transaction() as session:

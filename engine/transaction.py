@@ -397,6 +397,19 @@ class InstanceTransaction:
                     "element_id": e.element_id} for e in after.events])
         return rows
 
+    def refresh_due_dates(self, session: Session, loaded: LoadedInstance) -> None:
+        """Evaluate the due date of the instance's open tasks again (their data changed)."""
+        if loaded.after is None:
+            return
+        conn = session.connection()
+        for task in loaded.after.tasks.values():
+            meta = loaded.definition.task_meta.get(task.meta_key) or {}
+            if not meta.get("due_expression"):
+                continue
+            live = loaded.workflow.get_task_from_id(task_uuid(task.id))
+            conn.execute(update(TASKS).where(TASKS.c.id == task.id).values(
+                due_at=self._task_due(live, task.element_id, meta)))
+
     def _task_due(self, live: Any, element_id: str, meta: dict[str, Any]) -> datetime | None:
         expression = meta.get("due_expression")
         if not expression:

@@ -155,7 +155,8 @@ def test_the_administrator_edits_cuti_bersama_from_the_cli(cli):
     assert "Cuti Bersama" in days["2026-12-24"]
     added = cli("calendar", "day-off", "2026-12-31", "--name", "Cuti Bersama (SKB 2026)",
                 "--json")
-    assert added == {"day": "2026-12-31", "kind": "day_off", "name": "Cuti Bersama (SKB 2026)"}
+    assert added == {"day": "2026-12-31", "kind": "day_off", "name": "Cuti Bersama (SKB 2026)",
+                     "moved": 0}
     cli("calendar", "working-day", "2026-12-24", "--name", "dibatalkan", "--json")
     year = cli("calendar", "list", "--year", "2026", "--json")
     days = {d["day"]: d["reason"] for d in year["days_off"]}

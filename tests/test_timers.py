@@ -197,3 +197,40 @@ def test_a_cycle_that_missed_periods_fires_once_and_keeps_its_time_of_day(engine
     assert engine.fire_due_timers().fired == []
     due = datetime.fromisoformat(engine.instance(inst.id)["timers"][0]["due_at"])
     assert due == START + timedelta(hours=23)  # the next period after now, same time of day
+
+
+def test_retime_moves_a_boundary_timer_and_the_variable_it_reads(engine, clock, tmp_path):
+    """Engine.retime (the host moved a deadline): the hook writes in the instance's
+    transaction, the named waiting timer evaluates its expression on the new data, a timer
+    not named keeps its time, and the event is in the audit trail."""
+    xml = document(
+        "retimed",
+        '<bpmn:startEvent id="start"/>', user_task("answer", "Answer"),
+        timer_event("due", "timeDate", 'deadline["at"]', attached_to="answer"),
+        timer_event("nag", "timeDuration", '"P1D"', attached_to="answer", interrupting=False),
+        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end_late"/>',
+        '<bpmn:endEvent id="end_nag"/>',
+        chain("start", "answer", "end"), chain("due", "end_late"), chain("nag", "end_nag"))
+    deploy(engine, tmp_path, "retimed", xml)
+    inst = engine.start("retimed", {"deadline": {"at": "2026-03-05T09:00:00+00:00"}})
+    seen = []
+
+    def hook(operation):
+        seen.append((operation.instance_id, operation.action))
+        return {"data": {"deadline": {"at": "2026-03-06T09:00:00+00:00"}, "unknown": 1},
+                "timers": ["due"]}
+
+    before = {t["element_id"]: t["due_at"] for t in engine.instance(inst.id)["timers"]}
+    engine.retime(inst.id, hook, actor="admin", detail={"reason": "calendar"})
+    detail = engine.instance(inst.id)
+    after = {t["element_id"]: t["due_at"] for t in detail["timers"]}
+    assert seen == [(inst.id, "retime")]
+    assert datetime.fromisoformat(after["due"]) == datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
+    assert after["nag"] == before["nag"]  # not named: its time is kept
+    assert detail["events"][-1]["action"] == "retime"
+    assert engine.fire_due_timers(now=datetime(2026, 3, 5, 9, 0, tzinfo=UTC)).fired[0][
+        "element_id"] == "nag"  # only the day's nag: the deadline moved
+    assert [t["element_id"] for t in engine.tasks(instance_id=inst.id)] == ["answer"]
+    fired = engine.fire_due_timers(now=datetime(2026, 3, 6, 9, 0, tzinfo=UTC)).fired
+    assert "due" in [f["element_id"] for f in fired]
+    assert engine.instance(inst.id)["status"] == "completed"

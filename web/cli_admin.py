@@ -233,8 +233,10 @@ def calendar_list(ctx: CliContext, year: int | None, as_json: bool) -> None:
 def _set_day(ctx: CliContext, day: str, kind: str, name: str, actor: str | None,
              as_json: bool) -> None:
     document = ctx.domain.calendar.set_day(_day(day), kind, name, actor)
+    document["moved"] = ctx.domain.calendar_changes.move_deadlines(actor)
     label = "day off" if kind == "day_off" else "working day"
-    emit(document, as_json, lambda d: f"{d['day']} is a {label}: {d['name']}")
+    emit(document, as_json, lambda d: f"{d['day']} is a {label}: {d['name']} "
+                                      f"({d['moved']} reports' deadlines moved)")
 
 
 @calendar_group.command("day-off")
@@ -246,7 +248,8 @@ def _set_day(ctx: CliContext, day: str, kind: str, name: str, actor: str | None,
 @command
 def calendar_day_off(ctx: CliContext, day: str, name: str, actor: str | None,
                      as_json: bool) -> None:
-    """Declare DAY (YYYY-MM-DD) a day off; deadlines counted afterwards skip it."""
+    """Declare DAY (YYYY-MM-DD) a day off; running deadlines move with it (the page
+    /admin/calendar previews what a change moves first)."""
     _set_day(ctx, day, "day_off", name, actor, as_json)
 
 
@@ -271,7 +274,9 @@ def calendar_working_day(ctx: CliContext, day: str, name: str, actor: str | None
 def calendar_reset_day(ctx: CliContext, day: str, as_json: bool) -> None:
     """Undo the administrator's change to DAY."""
     ctx.domain.calendar.remove_day(_day(day))
-    emit({"day": day, "reset": True}, as_json, lambda d: f"{d['day']}: as the library says")
+    moved = ctx.domain.calendar_changes.move_deadlines(None)
+    emit({"day": day, "reset": True, "moved": moved}, as_json,
+         lambda d: f"{d['day']}: as the library says ({d['moved']} reports' deadlines moved)")
 
 
 # --------------------------------------------------------------------------- operations

@@ -1,5 +1,6 @@
 """The scheduler on APScheduler: the database rows are the schedule, the jobs only trigger
-them. Sweeps due timers, sends the outbox, writes daily digests and heartbeats."""
+them. Sweeps due timers, sends the outbox, writes daily digests and heartbeats, and moves the
+deadlines a change of the working calendar left to move."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ from web.config import Settings
 
 log = logging.getLogger(__name__)
 _started = threading.Lock()
+# The calendar job: how often it recounts the running deadlines (about 0.5 s per 10,000),
+# and how many reports it moves a round.
+CALENDAR_SECONDS = 300
+CALENDAR_BATCH = 1000
 _embedded: Scheduler | None = None
 
 
@@ -66,6 +71,8 @@ class Scheduler:
                                id="digest", max_instances=1, coalesce=True)
         self.scheduler.add_job(self.channels_upkeep, "interval", minutes=5, id="channels",
                                max_instances=1, coalesce=True)
+        self.scheduler.add_job(self.calendar, "interval", seconds=CALENDAR_SECONDS,
+                               id="calendar", max_instances=1, coalesce=True)
 
     def tick(self) -> int:
         """Sweep when the earliest timer is due: an index lookup each poll, work only then."""
@@ -102,6 +109,15 @@ class Scheduler:
         metrics.NOTIFICATIONS_FAILED.inc(counts.get("retried", 0) + counts.get("dead", 0))
         self._sent_since_beat += counts.get("sent", 0)
         return counts
+
+    def calendar(self) -> int:
+        """Move the deadlines a change of the working calendar left for later (a save moves
+        the first reports itself: workflows/calendar_changes.py)."""
+        try:
+            return self.domain.calendar_changes.move_deadlines(None, limit=CALENDAR_BATCH)
+        except Exception:
+            log.exception("moving deadlines after a calendar change failed")
+            return 0
 
     def digest(self) -> int:
         try:

@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.store import Store
@@ -298,19 +299,25 @@ def requeue(store: Store, outbox_id: int, *, now: datetime) -> dict[str, Any]:
     id and Conflict for a row that is not dead.
     """
     with store.transaction() as session:
-        row = session.get(Outbox, outbox_id, with_for_update=store.postgres)
-        if row is None:
-            raise NotFound(f"no outbox row {outbox_id}")
-        if row.status != "dead":
-            raise Conflict("outbox row %(row)s is %(status)s, only dead rows are requeued",
-                           row=outbox_id, status=row.status)
-        row.status = "pending"
-        row.attempts = 0
-        row.next_attempt_at = now
-        row.claimed_by = None
-        row.claimed_until = None
-        session.flush()
-        return _row(row)
+        return requeue_in(session, outbox_id, now=now, lock=store.postgres)
+
+
+def requeue_in(session: Session, outbox_id: int, *, now: datetime, lock: bool
+               ) -> dict[str, Any]:
+    """`requeue` inside the caller's transaction (with its audit row, say)."""
+    row = session.get(Outbox, outbox_id, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"no outbox row {outbox_id}")
+    if row.status != "dead":
+        raise Conflict("outbox row %(row)s is %(status)s, only dead rows are requeued",
+                       row=outbox_id, status=row.status)
+    row.status = "pending"
+    row.attempts = 0
+    row.next_attempt_at = now
+    row.claimed_by = None
+    row.claimed_until = None
+    session.flush()
+    return _row(row)
 
 
 def backlog(store: Store, now: datetime) -> dict[str, Any]:

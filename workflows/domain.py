@@ -26,7 +26,9 @@ from workflows.admin_audit import AdminAuditLog
 from workflows.agencies import Agencies
 from workflows.audit_log import AuditLog
 from workflows.calendar_admin import CalendarAdmin
+from workflows.calendar_changes import CalendarChanges
 from workflows.categories import Categories
+from workflows.channel_admin import ChannelAdmin
 from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.desk import Desk
@@ -41,6 +43,7 @@ from workflows.own_account import OwnAccount
 from workflows.posters import Posters
 from workflows.reports import Reports
 from workflows.scratch import Scratch
+from workflows.sla_settings import SlaSettingsAdmin
 from workflows.sms import Sms
 from workflows.storage import Storage
 from workflows.studio import Studio
@@ -72,6 +75,9 @@ class Domain:
         self.own_account = OwnAccount(self.context)
         self.account_import = AccountImport(self.context, self.account_admin)
         self.calendar = CalendarAdmin(self.context)
+        self.calendar_changes = CalendarChanges(self.context)
+        self.sla_settings = SlaSettingsAdmin(self.context)
+        self.channels = ChannelAdmin(self.context)
         self.operations = Operations(self.context)
         self.studio = Studio(self.context)
         self.audit_log = AuditLog(self.context, self.studio)

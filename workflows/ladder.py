@@ -2,10 +2,11 @@
 and escalations are due at an instant. Arithmetic only; workflows/sla.py records and sends.
 
 A deadline is held by a rung (the regency administrator while a report is verified, the OPD
-or its unit while it is followed up). One working day before the holder's due time the
-holder is reminded; at the due time the deadline climbs one rung, and then one more each
-`rung_budget_days` working days while it stays late, until the last rung. The supervisors of
-each rung above the holder are reminded one working day before their own deadline too.
+or its unit while it is followed up). One working day (the reminder lead time, a setting:
+workflows/sla_settings.py) before the holder's due time the holder is reminded; at the due
+time the deadline climbs one rung, and then one more each `rung_budget_days` working days
+while it stays late, until the last rung. The supervisors of each rung above the holder are
+reminded the lead time before their own deadline too.
 Rung k above the holder is missed at due + k x rung_budget_days working days.
 """
 
@@ -57,6 +58,7 @@ class Ladder:
 
     rungs: tuple[str, ...]
     rung_budget_days: float
+    remind_days_before: float = REMIND_DAYS_BEFORE  # the reminder lead time
 
     @classmethod
     def of(cls, config: RegencyConfig) -> Ladder:
@@ -83,7 +85,7 @@ class Ladder:
         return calendar.add_working_days(due_at, k * self.rung_budget_days).astimezone(UTC)
 
     def reminder(self, deadline: datetime, calendar: WorkingCalendar) -> datetime:
-        return calendar.add_working_days(deadline, -REMIND_DAYS_BEFORE)
+        return calendar.add_working_days(deadline, -self.remind_days_before)
 
     def due(self, climb: Climb, now: datetime, calendar: WorkingCalendar
             ) -> list[Reminder | Escalation]:

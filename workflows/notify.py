@@ -53,9 +53,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "sla_reminder": {
         "id": ("Pengingat: {tracking_number} jatuh tempo {due_local}",
-               "Laporan \"{title}\" ({step_label}) jatuh tempo dalam satu hari kerja."),
+               "Laporan \"{title}\" ({step_label}) jatuh tempo pada {due_local}."),
         "en": ("Reminder: {tracking_number} is due {due_local}",
-               "Report \"{title}\" ({step_label}) is due within one working day."),
+               "Report \"{title}\" ({step_label}) is due at {due_local}."),
     },
     "escalated": {
         "id": ("Eskalasi: {tracking_number} terlambat ({rung_label})",
@@ -64,6 +64,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Escalation: {tracking_number} is overdue ({rung_label})",
                "Report \"{title}\" missed its {step_label} deadline ({due_local}) and was "
                "escalated to {rung_label}."),
+    },
+    # A system administrator's test of a channel (workflows/channel_admin.py).
+    "channel_test": {
+        "id": ("Pesan uji Aduan", "Ini pesan uji dari Aduan {regency}, dikirim oleh {actor} "
+               "pada {at_local}. Kanal ini berfungsi."),
+        "en": ("Aduan test message", "This is a test message from Aduan {regency}, sent by "
+               "{actor} at {at_local}. This channel works."),
     },
     # An SMS gateway's reply (workflows/sms.py), written in full by the use case; and a
     # WhatsApp conversation's (workflows/whatsapp.py).

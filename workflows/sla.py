@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Operation
-from workflows import access, notify
+from workflows import access, notify, sla_settings
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
@@ -19,7 +19,8 @@ from workflows.operation import complaint_of, running_operation
 from workflows.workdays import calendar_for
 
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
-CITIZEN_STEPS = frozenset({"info_request", "complainant_window"})
+COMPLAINANT_WINDOW = "complainant_window"
+CITIZEN_STEPS = frozenset({"info_request", COMPLAINANT_WINDOW})
 NO_CHECK = "R/2100-01-01T00:00:00+00:00/P1D"  # a cycle that never comes due
 STEP_LABELS = {
     "verification": {"id": "verifikasi dan disposisi", "en": "verification and disposition"},
@@ -59,6 +60,9 @@ class SlaPolicy:
         for old in self.running_records(session, complaint, step):  # a step restarts, not doubles
             self._close(old, now, calendar)
         budget = float(budget_days)
+        window = sla_settings.in_force(session, self.config).complainant_window_days
+        if step == COMPLAINANT_WINDOW and window is not None:  # the stored setting wins
+            budget = window
         record = SlaRecord(
             complaint_id=complaint.id, step=step, budget_days=budget,
             holder_rung=self._holder(complaint, step), started_at=now,
@@ -134,7 +138,7 @@ class SlaPolicy:
 
     def _watch_record(self, session: Session, complaint: Complaint, record: SlaRecord,
                       calendar: WorkingCalendar, now: datetime) -> None:
-        for step in self.ladder.due(record, now, calendar):
+        for step in self.rules(session, record).due(record, now, calendar):
             if isinstance(step, Reminder):
                 record.reminded_rungs = [*record.reminded_rungs, step.k]
                 self._remind(session, complaint, record, step.deadline, calendar, now)
@@ -184,6 +188,11 @@ class SlaPolicy:
 
     # ------------------------------------------------------------------ helpers
 
+    def rules(self, session: Session, record: SlaRecord) -> Ladder:
+        """The ladder, rung budget and reminder lead time in force when the deadline started
+        (workflows/sla_settings.py: a later change applies to later deadlines)."""
+        return sla_settings.in_force(session, self.config, record.started_at).ladder_rules()
+
     def running_records(self, session: Session, complaint: Complaint, step: str | None, *,
                  include_paused: bool = False) -> list[SlaRecord]:
         states = (RUNNING, PAUSED) if include_paused else (RUNNING,)
@@ -206,12 +215,19 @@ class SlaPolicy:
         record.ended_at = now
         return record.state == MET
 
+    def watch(self, session: Session, complaint: Complaint, calendar: WorkingCalendar,
+              now: datetime) -> dict[str, str]:
+        """The watch cycle the report's timers should follow now (after its deadlines moved:
+        workflows/calendar_changes.py)."""
+        return self._watch(session, complaint, calendar, now)
+
     def _watch(self, session: Session, complaint: Complaint, calendar: WorkingCalendar,
                now: datetime) -> dict[str, str]:
         """A daily cycle starting at the earliest pending reminder or deadline."""
-        first = self.ladder.next_check(
-            (r for r in self.running_records(session, complaint, None)
-             if r.step not in CITIZEN_STEPS), calendar)
+        checks = [self.rules(session, r).next_check([r], calendar)
+                  for r in self.running_records(session, complaint, None)
+                  if r.step not in CITIZEN_STEPS]
+        first = min((c for c in checks if c is not None), default=None)
         if first is None:
             return {"watch_cycle": NO_CHECK}
         if first < now:  # fire at once to catch up, then keep the deadlines' time of day

@@ -1,8 +1,10 @@
 """The HTML pages: one blueprint, a module per audience.
 
 - admin: the administrators' pages (/admin) and their audit log; admin_agencies: the
-  agency tree; admin_categories: the report categories; accounts: the system
-  administrator's accounts (/admin/accounts); account: everyone's own account (/account).
+  agency tree; admin_categories: the report categories; admin_calendar: the working
+  calendar; admin_settings: the deadline settings; admin_channels: the notification
+  channels and the outbox; accounts: the system administrator's accounts
+  (/admin/accounts); account: everyone's own account (/account).
 - common: home, sign-in and out, language switch.
 - public: the citizen's report form and receipt; tracking: the tracking pages (no login).
 - staff: the officer's worklist and the list of reports; case: the case page and its actions.
@@ -34,7 +36,10 @@ from web.pages import (  # noqa: E402,F401
     accounts,
     admin,
     admin_agencies,
+    admin_calendar,
     admin_categories,
+    admin_channels,
+    admin_settings,
     case,
     common,
     desk,
