@@ -512,7 +512,9 @@ def seed_two_opds(seed: Seeder) -> None:
     seed.sla(b, "follow_up", "breached", due=wita(2026, 3, 4, 10), late_days=1)
     seed.report(wita(2026, 4, 6, 9), "RESPONDED", "dlh", disposed=wita(2026, 4, 6, 10),
                 answered=wita(2026, 4, 14, 10))  # Mon -> Tue next week: 6 working days
-    seed.report(wita(2026, 4, 6, 9), "DISPOSED", "dlh", disposed=wita(2026, 4, 6, 10))
+    waiting = seed.report(wita(2026, 4, 6, 9), "DISPOSED", "dlh",
+                          disposed=wita(2026, 4, 6, 10))
+    seed.sla(waiting, "follow_up", "running", due=wita(2026, 4, 13, 10))  # long past
 
 
 def test_satisfaction_per_opd_and_the_ranking_score_by_hand(db):
@@ -543,6 +545,24 @@ def test_satisfaction_per_opd_and_the_ranking_score_by_hand(db):
     assert second["components"] == {"followed_up": 0.5, "on_time": None, "speed": 0.4,
                                     "satisfaction": None}
     assert second["score"] == 46.0
+
+
+def test_a_report_still_within_its_deadline_is_no_failure_to_follow_up(db):
+    """Disposed minutes ago and not yet due: the OPD is not scored 0 of 100 for it."""
+    engine, codes = db
+    now = wita(2026, 6, 1, 10)
+    with engine.store.transaction() as session:
+        seed = Seeder(session, codes)
+        fresh = seed.report(now - timedelta(minutes=30), "DISPOSED", "dlh",
+                            disposed=now - timedelta(minutes=5))
+        seed.sla(fresh, "follow_up", "running", due=now + timedelta(days=7))
+    [item] = figures(engine, now)["ranking"]["items"]
+    assert item["agency"]["code"] == "dlh" and item["dispositioned"] == 1
+    assert item["components"]["followed_up"] is None
+    assert (item["score"], item["rank"]) == (None, None)  # nothing to judge yet, not 0
+    # once the deadline passes unanswered, it counts against the OPD
+    [item] = figures(engine, now + timedelta(days=8))["ranking"]["items"]
+    assert item["components"]["followed_up"] == 0.0 and item["score"] == 0.0
 
 
 def test_the_ranking_weights_are_the_regencys_setting(db):

@@ -63,7 +63,8 @@ def render(gathered: Gathered, config: RegencyConfig, period: Period, now: datet
     }
     figures["ranking"] = rank(breakdowns["agency"], on_time_by_agency,
                               speed["disposition_to_first_answer"]["by_agency"],
-                              figures["satisfaction"]["by_agency"], weights)
+                              figures["satisfaction"]["by_agency"], weights,
+                              gathered.unanswered_late)
     if public:
         figures["scope"] = {"agency": None, "name": config.name}
     # Database ids joined the figures above; callers get agency codes.
