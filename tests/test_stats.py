@@ -452,6 +452,7 @@ def test_deadline_classes_overdue_backlog_escalations_and_ombudsman_cases(db):
         "key": "verification", "label": {"id": "verifikasi dan disposisi",
                                          "en": "verification and disposition"},
         "budget_days": 3.0, "met": 3, "breached": 1, "open": 0, "overdue": 0,
+        "reports": {"met": 3, "breached": 1, "open": 0, "overdue": 0},
         "on_time_pct": 75.0, "mean_late_days": 1.5}
     assert (classes["follow_up"]["met"], classes["follow_up"]["breached"],
             classes["follow_up"]["open"], classes["follow_up"]["overdue"]) == (1, 1, 1, 1)
@@ -467,7 +468,7 @@ def test_deadline_classes_overdue_backlog_escalations_and_ombudsman_cases(db):
 
     assert result["overdue"]["total"] == 1
     assert result["overdue"]["by_step"] == [{"key": "follow_up", "label": {
-        "id": "tindak lanjut", "en": "follow-up"}, "count": 1}]
+        "id": "tindak lanjut", "en": "follow-up"}, "count": 1, "reports": 1}]
     assert by_agency(result["overdue"]["by_agency"], "dlh")["count"] == 1
 
     escalations = result["escalations"]
@@ -476,7 +477,12 @@ def test_deadline_classes_overdue_backlog_escalations_and_ombudsman_cases(db):
         ("opd", 2, 1), ("regency_admin", 1, 1)]
     assert escalations["by_rung"][0]["label"]["id"] == "Penghubung / kepala OPD"
     assert by_agency(escalations["by_agency"], "dlh") == {
-        "agency": by_agency(escalations["by_agency"], "dlh")["agency"], "total": 3, "open": 2}
+        "agency": by_agency(escalations["by_agency"], "dlh")["agency"], "total": 3, "open": 2,
+        "reports": 2, "reports_open": 2}  # two reports: one climbed two rungs
+    assert (escalations["reports"], escalations["reports_open"]) == (2, 2)
+    assert [(r["key"], r["reports"], r["reports_open"]) for r in escalations["by_rung"]] == [
+        ("opd", 2, 1), ("regency_admin", 1, 1)]
+    assert result["overdue"]["reports"] == 1
 
     ombudsman = result["ombudsman"]  # the one waiting since 25 March, and the old one
     assert (ombudsman["threshold_days"], ombudsman["total"]) == (60, 2)

@@ -12,6 +12,7 @@ from flask import Response, render_template, request
 from web import auth
 from web.i18n import N_, format_number, gettext, say
 from web.pages import pages
+from web.pages.case_lists import Drill
 from web.pages.common import domain
 from workflows import stats, stats_export
 from workflows.figures import PERIOD_KINDS, Dashboard
@@ -38,7 +39,9 @@ def _render_dashboard(found: Dashboard) -> Any:
         agencies=agencies, agency_names={a["code"]: a["name"] for a in agencies},
         query=query, period_kinds=[(k, gettext(PERIOD_LABELS[k])) for k in PERIOD_KINDS],
         months=[(str(i + 1), gettext(name)) for i, name in enumerate(MONTH_NAMES)],
-        today=today, L=stats.LABELS), 422 if errors else 200
+        today=today, L=stats.LABELS, drill=Drill(figures) if figures else None,
+        previous=found.previous, previous_period=found.previous_period,
+        ), 422 if errors else 200
 
 
 @pages.get("/dashboard")

@@ -100,19 +100,21 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
                                             found.inbox_pages)
     if errors and status == 200:
         status = 422
-    base = url_for("pages.board")
+    base = url_for("pages.cases")
 
     def count_href(opd: str | None, rung: str | None, state: str) -> str:
-        """A count's link to the list of its cases (url_for for each of the hundreds of
-        counts of a regency's board would cost more than the rest of the table)."""
-        query = {"opd": opd, "rung": rung, "state": state,
-                 "inbox": inbox if inbox != "open" else None}
-        return f"{base}?{urlencode({k: v for k, v in query.items() if v})}#cases"
+        """A count's link to the list of its cases, /cases with the board's filters
+        (workflows/case_filters.py; url_for for each of the hundreds of counts of a
+        regency's board would cost more than the rest of the table). ``state`` "open": the
+        open reports of the agency (the first column)."""
+        query = ({"open": "1", "agency": opd} if state == "open" else
+                 {"board": state, "rung": rung, "agency": opd})
+        return f"{base}?{urlencode({k: v for k, v in query.items() if v})}"
 
     state_labels = {k: gettext(v) for k, v in STATE_LABELS.items()}
     # The table of counts is hundreds of links: rendered once per counting (and language and
     # inbox view, which its links keep), and kept with the counts it shows.
-    matrix_key = ("matrix", current_language(), inbox)
+    matrix_key = ("matrix", current_language())
     matrix = board["memo"].get(matrix_key)
     if matrix is None:
         matrix = board["memo"][matrix_key] = Markup(render_template(  # noqa: S704 - escaped by Jinja

@@ -32,6 +32,7 @@ from workflows.models import (
 from workflows.sla import BREACHED, CITIZEN_STEPS, RUNNING
 from workflows.stats.calendar_sql import DayTable
 from workflows.stats.cohort import Period, Scope
+from workflows.stats.distinct import report_counts
 from workflows.stats.localtime import DAY_SECONDS, LocalClock
 
 CASES_LISTED = 100  # Ombudsman cases listed by tracking number for officers
@@ -76,6 +77,8 @@ class Gathered:
     # Per agency: dispositioned reports not answered yet whose follow-up deadline has passed
     # (breached, or running past its due time): the ranking's failures to follow up.
     unanswered_late: dict[int | None, int]
+    # How many reports stand behind the counts of deadlines and escalations (distinct.py).
+    reports: dict[str, Any]
     # The figures that depend on the clock (overdue steps, reports past the Ombudsman's
     # threshold) stay as they are until this instant (excluded), if the data does not change.
     valid_until: datetime
@@ -107,13 +110,14 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
     escalations = _escalation_rows(session, [*where, *children[Escalation]])
     counts, cases, next_late = _ombudsman_rows(session, where, now, config)
     unanswered_late = _unanswered_late(session, where, now)
+    reports = report_counts(session, where, children[SlaRecord], children[Escalation], now)
     horizons = [datetime.max.replace(tzinfo=UTC)]
     if next_due is not None:  # a running step due at d is not overdue until after d
         horizons.append(next_due + timedelta(microseconds=1))
     if next_late is not None:
         horizons.append(next_late + timedelta(days=config.ombudsman_days))
     return Gathered(by_month, by_kind, speeds, deadlines, escalations, counts, cases,
-                    unanswered_late, min(horizons))
+                    unanswered_late, reports, min(horizons))
 
 
 def _tally(session: Session, where: list[Any], keys: Mapping[str, Any], *,
