@@ -274,3 +274,69 @@ def test_late_by_a_day_is_late_today(drill):
     site.regency.clock.set(NOW + timedelta(days=4))
     site.login("kadis.pupr")
     assert listed_total(site, href) == before + 1  # the one due on Monday
+
+
+# --------------------------------------------------------------------------- the map
+
+
+def seed_positions(site, count: int = 600) -> None:
+    """Open reports spread over Penajam, in three kelurahan, some late; and one closed."""
+    with site.regency.transaction() as session:
+        codes = {a.code: a.id for a in session.scalars(select(Agency))}
+        seed = Seeder(session, codes, count=5000)
+        kelurahan = ("Nipah-Nipah", "Gunung Seteleng", "Waru")
+        for i in range(count):
+            agency = ("dinas_pupr", "dlh")[i % 2]
+            report = seed.report(wita(2024, 5, 1 + i % 28, 9), "IN_PROGRESS", agency,
+                                 latitude=-1.20 - (i % 37) * 0.011,
+                                 longitude=116.70 + (i % 41) * 0.0093,
+                                 kelurahan=kelurahan[i % 3] if i % 10 else None)
+            if i % 4 == 0:
+                seed.sla(report, "follow_up", "running", due=wita(2024, 6, 3, 9))
+        seed.report(wita(2024, 5, 2, 9), "CLOSED", "dlh", latitude=-1.25, longitude=116.8,
+                    kelurahan="Waru")
+
+
+def test_the_map_counts_squares_and_kelurahan_each_linked_to_its_list(drill):
+    site = drill
+    seed_positions(site)
+    site.get("/board/map", expect=302)  # sign in first
+    site.login("penghubung.pupr")
+    site.get("/board/map", expect=403)
+    site.get("/board/map/cells.json?zoom=12", expect=403)
+    site.logout()
+    for user, expected in (("kadis.kominfo", 600), ("kadis.pupr", 300)):
+        site.login(user)
+        page = site.text(site.get("/board/map"))
+        assert 'data-case-map' in page and "js/case-map.js" in page
+        assert "vendor/leaflet/leaflet.js" in page and "unpkg" not in page
+        table = page[page.index('id="table-kelurahan"'):]
+        links = drill_links(table[:table.index("</table>")])
+        assert len(links) == 6  # three kelurahan, open and late
+        for href, count in links:
+            assert listed_total(site, href) == count, href
+        named = [i for i in range(600) if i % 10 and (user != "kadis.pupr" or i % 2 == 0)]
+        assert sum(n for h, n in links if "deadline" not in h) == len(named)
+        for zoom in (8, 12, 15):
+            grid = site.get(f"/board/map/cells.json?zoom={zoom}").get_json()
+            assert grid["open"] == expected and grid["cells"]
+            assert grid["late"] == 150  # every fourth, all of them PUPR's
+            # a coarse zoom gathers the reports into few squares: never a marker each
+            assert len(grid["cells"]) <= (9 if zoom == 8 else expected)
+            for cell in grid["cells"][:5]:
+                href = f"/cases?open=1&area={cell['area']}"
+                assert listed_total(site, href) == cell["open"], href
+                assert listed_total(site, href + "&deadline=any&deadline_state=overdue") \
+                    == cell["late"]
+        # a box narrows the squares, whole squares only
+        part = site.get("/board/map/cells.json?zoom=15&bbox=-1.3,116.7,-1.2,116.8").get_json()
+        assert 0 < part["open"] < expected
+        for cell in part["cells"][:3]:
+            assert listed_total(site, f"/cases?open=1&area={cell['area']}") == cell["open"]
+        site.logout()
+    site.login("admin.kominfo")
+    bad = site.get("/board/map/cells.json?zoom=40", expect=422).get_json()
+    assert "zoom" in bad["errors"]
+    bad = site.get("/board/map/cells.json?zoom=12&bbox=north", expect=422).get_json()
+    assert "bbox" in bad["errors"]
+    site.get("/cases?area=1,2,3", expect=422)

@@ -16,7 +16,9 @@ list its link opens hold the same reports (tests/test_drilldown.py checks every 
 - ``escalated`` (a rung or ``any``) and ``escalation`` (``open`` or ``any``);
 - ``ombudsman``: not finished more than the Ombudsman's days after it was filed;
 - ``board`` (due_soon, overdue, escalated, or ``any``: on the board at all) with ``rung``,
-  and ``open``: the open reports (the board's first column).
+  and ``open``: the open reports (the board's first column);
+- ``kelurahan`` (as the report names it) and ``area`` (a square of the map's grid:
+  south,west,north,east; workflows/case_map.py).
 
 The period is the list's own ``since`` and ``until`` (the day the report was filed, in the
 regency's time zone), as the figures' cohort.
@@ -31,7 +33,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
-from workflows import access, board
+from workflows import access, board, case_map
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import Invalid, Message
@@ -73,6 +75,8 @@ class CaseFilter:
     board: str | None = None
     rung: str | None = None
     open: bool = False
+    kelurahan: str | None = None
+    area: str | None = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -139,6 +143,14 @@ def conditions(session: Session, principal: access.Principal, config: RegencyCon
         errors["scope"] = Message("no agency has the code %(code)s", code=wanted.scope)
     if wanted.deadline_state is not None and wanted.deadline is None:
         errors["deadline"] = Message("choose the deadline class the state is of")
+    box = None
+    if wanted.area is not None:
+        try:
+            box = case_map.parse_box(wanted.area)
+        except Invalid:
+            errors["area"] = Message("write south,west,north,east in degrees")
+    if wanted.kelurahan is not None and len(wanted.kelurahan) > 100:
+        errors["kelurahan"] = Message("at most %(n)s characters", n=100)
     if wanted.rung is not None and wanted.board is None:
         errors["board"] = Message("choose the board's state the rung is of")
     if errors:
@@ -164,7 +176,7 @@ def conditions(session: Session, principal: access.Principal, config: RegencyCon
     elif wanted.rating is not None:
         found.append(Complaint.rating == int(wanted.rating))
     if wanted.deadline is not None:
-        found.append(_deadline(wanted.deadline, wanted.deadline_state, now))
+        found.append(deadline_condition(wanted.deadline, wanted.deadline_state, now))
     if wanted.escalated is not None:
         found.append(_escalated(wanted.escalated, wanted.escalation))
     if wanted.ombudsman:
@@ -172,6 +184,10 @@ def conditions(session: Session, principal: access.Principal, config: RegencyCon
                   Complaint.created_at <= now - timedelta(days=config.ombudsman_days)]
     if wanted.open:
         found.append(text(OPEN_PREDICATE))
+    if wanted.kelurahan is not None:
+        found.append(Complaint.kelurahan == wanted.kelurahan)
+    if box is not None:
+        found.append(case_map.area_condition(box))
     if wanted.board is not None:
         found.append(Complaint.id.in_(board.board_case_ids(
             session, config, now, None if wanted.board == "any" else wanted.board,
@@ -196,7 +212,7 @@ def _stage(stage: str) -> Any:
     }[stage]
 
 
-def _deadline(kind: str, state: str | None, now: datetime) -> Any:
+def deadline_condition(kind: str, state: str | None, now: datetime) -> Any:
     """Reports with a government deadline of this class in this state (as the figures'
     deadline classes: workflows/stats/rendering._deadline_class)."""
     where: list[Any] = [SlaRecord.step.not_in(sorted(CITIZEN_STEPS))]

@@ -29,6 +29,9 @@
  * inserted before the table (before its .table-responsive wrapper, if it has one); aduan.css
  * gives .chart-box its height. The table gets data-chart-ready="true". Animations are off
  * when the user prefers reduced motion.
+ *
+ * Drill-down: when the cell behind a bar, point or slice holds a link (a[href], the list of
+ * the reports it counts), clicking the bar follows it, and the pointer says so.
  */
 (function () {
   'use strict';
@@ -84,6 +87,8 @@
       }
     }
     return {
+      rows: rows,
+      columns: columns,
       labels: rows.map(function (row) { return row.cells[0].textContent.trim(); }),
       series: columns.map(function (column) {
         return {
@@ -94,6 +99,15 @@
         };
       }),
     };
+  }
+
+  // The link in the table cell behind a chart element (its row, its series' column).
+  function linkOf(figures, element) {
+    var row = figures.rows[element.index];
+    var column = figures.columns[element.datasetIndex];
+    var cell = row && row.cells[column];
+    var link = cell && cell.querySelector('a[href]');
+    return link ? link.getAttribute('href') : null;
   }
 
   function configuration(kind, table, figures) {
@@ -141,6 +155,19 @@
       options.indexAxis = horizontal ? 'y' : 'x';
       options.scales = horizontal ? { x: valueAxis, y: labelAxis } : { x: labelAxis, y: valueAxis };
     }
+    options.onClick = function (event, elements) {
+      var href = elements.length ? linkOf(figures, elements[0]) : null;
+      if (href) {
+        window.location.assign(href);
+      }
+    };
+    options.onHover = function (event, elements) {
+      var target = event.native && event.native.target;
+      if (target) {
+        var href = elements.length ? linkOf(figures, elements[0]) : null;
+        target.classList.toggle('chart-drill', Boolean(href));
+      }
+    };
     return { type: TYPES[kind], data: { labels: figures.labels, datasets: datasets }, options: options };
   }
 
