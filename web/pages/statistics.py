@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, render_template, request
 
 from web import auth
-from web.i18n import N_, format_number, gettext, say
+from web.i18n import N_, current_language, format_number, gettext, say
 from web.pages import pages
 from web.pages.case_lists import Drill
 from web.pages.common import domain
@@ -56,10 +56,10 @@ def _export(extension: str) -> Any:
     if figures is None:
         return _render_dashboard(found)
     if extension == "csv":
-        content: str | bytes = stats_export.to_csv(figures)
+        content: str | bytes = stats_export.to_csv(figures, current_language())
         mimetype = "text/csv"
     else:
-        content, mimetype = stats_export.to_xlsx(figures), XLSX
+        content, mimetype = stats_export.to_xlsx(figures, current_language()), XLSX
     response = Response(content, mimetype=mimetype)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{stats_export.export_name(figures, extension)}"')
