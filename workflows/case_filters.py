@@ -39,9 +39,7 @@ from workflows.config import RegencyConfig
 from workflows.errors import Invalid, Message
 from workflows.models import OPEN_PREDICATE, Complaint, Escalation, SlaRecord
 from workflows.sla import BREACHED, CITIZEN_STEPS, MET, PAUSED, RUNNING
-from workflows.stats import resolve_scope
-from workflows.stats.queries import MEASURES
-from workflows.stats.rendering import IN_PROGRESS, PENDING
+from workflows.stats import IN_PROGRESS, MEASURES, PENDING, resolve_scope
 from workflows.validation import CATEGORIES, CHANNELS, CLASSIFICATIONS
 
 NO_AGENCY = "none"

@@ -22,8 +22,8 @@ from workflows.stats import (
     CLASSIFICATION_LABELS,
     LABELS,
     MEASURE_LABELS,
+    class_label,
 )
-from workflows.stats.labels import class_label
 
 BOARD_WORDS = {"any": N_("On the SLA board"), "due_soon": N_("Due soon"),
                "overdue": N_("Overdue"), "escalated": N_("Escalated")}
