@@ -9,7 +9,7 @@ import csv
 import html
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -17,7 +17,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.test_stats import Seeder, seed_the_article, wita
-from workflows.models import Agency, Complaint, SlaRecord
+from workflows import access
+from workflows.case_filters import CaseFilter
+from workflows.models import Agency, Complaint, SlaRecord, User
 
 NOW = wita(2024, 6, 14, 10)  # a Friday
 
@@ -340,3 +342,61 @@ def test_the_map_counts_squares_and_kelurahan_each_linked_to_its_list(drill):
     bad = site.get("/board/map/cells.json?zoom=12&bbox=north", expect=422).get_json()
     assert "bbox" in bad["errors"]
     site.get("/cases?area=1,2,3", expect=422)
+
+
+# --------------------------------------------------------------------------- both databases
+
+
+def test_the_lists_equal_the_figures_on_both_databases(regency):
+    """The drill-down's conditions and the map's grid in SQL of either database (the page
+    tests above run on SQLite): each figure's count against its list's total, through the
+    use cases."""
+    regency.clock.set(NOW)
+    with regency.transaction() as session:
+        codes = {a.code: a.id for a in session.scalars(select(Agency))}
+        seeder = Seeder(session, codes)
+        seed_the_drill(seeder)
+        for i in range(60):
+            report = seeder.report(wita(2024, 5, 1 + i % 28, 9), "IN_PROGRESS", "dlh",
+                                   latitude=-1.2 - (i % 7) * 0.01, longitude=116.7 + i * 0.003,
+                                   kelurahan=("Waru", "Nipah-Nipah")[i % 2])
+            if i % 3 == 0:
+                seeder.sla(report, "follow_up", "running", due=wita(2024, 6, 3, 9))
+        user = session.scalars(select(User).where(User.username == "kadis.kominfo")).one()
+        principal = access.principal_for(session, user)
+    domain = regency.domain
+    figures = domain.figures.officer(principal, year="2024")
+
+    def total(**filters) -> int:
+        return domain.reports.list(principal, filters=CaseFilter(**filters), limit=1,
+                                   since=None, until=None)["total"]
+
+    def in_2024(**filters) -> int:
+        return domain.reports.list(principal, filters=CaseFilter(**filters), limit=1,
+                                   since=date(2024, 1, 1), until=date(2024, 12, 31))["total"]
+
+    totals = figures["totals"]
+    for stage in ("received", "verified", "dispositioned", "pending", "in_progress", "closed",
+                  "archived", "returned"):
+        assert in_2024(stage=stage) == totals[stage], stage
+    for row in figures["deadlines"]["classes"]:
+        for state in ("met", "breached", "open", "overdue"):
+            assert in_2024(deadline=row["key"], deadline_state=state) == row["reports"][state]
+    for row in figures["escalations"]["by_rung"]:
+        assert in_2024(escalated=row["key"]) == row["reports"]
+    assert in_2024(ombudsman=True) == figures["ombudsman"]["total"]
+    assert in_2024(agency="none") == next(r["received"] for r in figures["breakdowns"]["agency"]
+                                          if r["key"] is None)
+    board = domain.supervision.board_page(principal).board
+    for row in board["rows"]:
+        for state in ("due_soon", "overdue", "escalated"):
+            assert total(board=state, agency=row["key"]) == row["total"][state]
+        assert total(open=True, agency=row["key"]) == row["open"]
+    found = domain.supervision.case_map(principal, zoom=13, bbox=None)
+    assert found["grid"]["open"] == 60 and found["grid"]["late"] == 20
+    for cell in found["grid"]["cells"]:
+        assert total(open=True, area=cell["area"]) == cell["open"]
+        assert total(open=True, area=cell["area"], deadline="any",
+                     deadline_state="overdue") == cell["late"]
+    for row in found["kelurahan"]["rows"]:
+        assert total(open=True, kelurahan=row["kelurahan"]) == row["open"]
