@@ -175,8 +175,8 @@ def conditions(session: Session, principal: access.Principal, config: RegencyCon
         found.append(Complaint.rating == int(wanted.rating))
     if wanted.deadline is not None:
         found.append(deadline_condition(wanted.deadline, wanted.deadline_state, now))
-    if wanted.escalated is not None:
-        found.append(_escalated(wanted.escalated, wanted.escalation))
+    if wanted.escalated is not None or wanted.escalation is not None:  # open: to any rung
+        found.append(_escalated(wanted.escalated or "any", wanted.escalation))
     if wanted.ombudsman:
         found += [text(OPEN_PREDICATE),
                   Complaint.created_at <= now - timedelta(days=config.ombudsman_days)]

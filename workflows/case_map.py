@@ -39,14 +39,14 @@ def parse_box(text_value: str | None) -> tuple[float, float, float, float] | Non
     """'south,west,north,east' in degrees; Invalid names ``bbox`` when it is not."""
     if not text_value:
         return None
+    refused = Invalid("the map's box is not valid",
+                      {"bbox": Message("write south,west,north,east in degrees")})
     try:
         south, west, north, east = (float(part) for part in text_value.split(","))
     except ValueError as exc:
-        raise Invalid("the map's box is not valid", {"bbox": Message(
-            "write south,west,north,east in degrees")}) from exc
+        raise refused from exc
     if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
-        raise Invalid("the map's box is not valid", {"bbox": Message(
-            "write south,west,north,east in degrees")})
+        raise refused
     return south, west, north, east
 
 

@@ -160,7 +160,7 @@ def csv_response(rows: Iterator[Mapping[str, Any]], filename: str) -> Response:
                 buffer.truncate()
         yield buffer.getvalue()
 
-    return _attachment(Response(stream_with_context(lines()), mimetype="text/csv"), filename)
+    return attachment(Response(stream_with_context(lines()), mimetype="text/csv"), filename)
 
 
 def xlsx_response(rows: Iterator[Mapping[str, Any]], filename: str) -> Response:
@@ -184,10 +184,11 @@ def xlsx_response(rows: Iterator[Mapping[str, Any]], filename: str) -> Response:
             while chunk := spool.read(64 * 1024):
                 yield chunk
 
-    return _attachment(Response(chunks(), mimetype=XLSX), filename)
+    return attachment(Response(chunks(), mimetype=XLSX), filename)
 
 
-def _attachment(response: Response, filename: str) -> Response:
+def attachment(response: Response, filename: str) -> Response:
+    """A download, kept by no cache (the figures and reports of one reader)."""
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -12,7 +12,7 @@ from flask import Response, render_template, request
 from web import auth
 from web.i18n import N_, current_language, format_number, gettext, say
 from web.pages import pages
-from web.pages.case_lists import Drill
+from web.pages.case_lists import Drill, attachment
 from web.pages.common import domain
 from workflows import stats, stats_export
 from workflows.figures import PERIOD_KINDS, Dashboard
@@ -60,11 +60,8 @@ def _export(extension: str) -> Any:
         mimetype = "text/csv"
     else:
         content, mimetype = stats_export.to_xlsx(figures, current_language()), XLSX
-    response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{stats_export.export_name(figures, extension)}"')
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return attachment(Response(content, mimetype=mimetype),
+                      stats_export.export_name(figures, extension))
 
 
 @pages.get("/dashboard/export.csv")
