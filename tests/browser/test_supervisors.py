@@ -36,7 +36,7 @@ def listed(page: Any) -> int:
 
 
 def test_a_number_and_a_bar_of_the_dashboard_open_their_reports(
-        live_app: LiveApp, make_page: Any) -> None:  # noqa: F811
+        live_app: LiveApp, make_page: Any, screenshot: Any) -> None:  # noqa: F811
     # without animations: the bar is where Chart.js says it is when the mouse clicks
     page = make_page(reduced_motion="reduce")
     seed(live_app)
@@ -51,6 +51,7 @@ def test_a_number_and_a_bar_of_the_dashboard_open_their_reports(
         cell.click()
     assert re.search(r"/cases\?.*category=waste", page.url) and "stage=received" in page.url
     assert listed(page) == count == 10
+    screenshot(page, "reports-behind-a-number")
     assert page.locator("#drill-filters").is_visible()
     assert "Sampah" in page.locator("#drill-filters").inner_text()
     # the chart's bar of the same row and series: its centre, from Chart.js
@@ -73,7 +74,7 @@ def test_a_number_and_a_bar_of_the_dashboard_open_their_reports(
 
 
 def test_the_map_draws_squares_not_reports_and_opens_their_lists(
-        live_app: LiveApp, page: Any) -> None:  # noqa: F811
+        live_app: LiveApp, page: Any, screenshot: Any) -> None:  # noqa: F811
     seed(live_app)
     sign_in(page, live_app, "kadis.kominfo")
     page.goto(f"{live_app.url}/board")
@@ -90,6 +91,7 @@ def test_the_map_draws_squares_not_reports_and_opens_their_lists(
     markers.nth(biggest).click()
     popup = page.locator(".case-map-popup")
     popup.wait_for()
+    screenshot(page, "map-of-open-cases")
     with page.expect_navigation():
         popup.get_by_role("link", name="Daftar laporan terbuka").click()
     assert "/cases?open=1&area=" in page.url
