@@ -162,24 +162,39 @@ def test_exports_download_the_figures_of_the_filters(seeded):
     assert response.headers["Content-Disposition"] == 'attachment; filename="statistik-2023.csv"'
     assert response.headers["Cache-Control"] == "private, no-store"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0] == ["bagian", "kunci", "label", "ukuran", "keterangan", "nilai"]
-    values = {(r[0], r[1], r[3]): r[5] for r in rows[1:]}
+    # the page's language: sections, rows and measures named in words, the keys last
+    assert rows[0] == ["Bagian", "Baris", "Ukuran", "Nilai", "Kunci bagian", "Kunci baris",
+                       "Kunci ukuran"]
+    values = {(r[4], r[5], r[6]): r[3] for r in rows[1:]}
     assert values[("totals", "", "received")] == "41"
     assert values[("totals", "", "closed")] == "41"
+    named = {(r[0], r[1], r[2]): r[3] for r in rows[1:]}
+    assert named[("Jumlah laporan", "Kabupaten", "Diterima")] == "41"
+    assert named[("Per bulan", "Januari 2023", "Diterima")] == "4"
+    assert named[("Periode", "Kabupaten", "Dari")] == "2023-01-01"
+    assert not any(r[0] in ("totals", "by_month", "period") for r in rows[1:])
 
     response = site.get("/dashboard/export.csv?year=2023&agency=dlh")
     assert 'filename="statistik-2023-dlh.csv"' in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert {(r[0], r[1], r[3]): r[5] for r in rows[1:]}[("totals", "", "received")] == "10"
+    assert {(r[4], r[5], r[6]): r[3] for r in rows[1:]}[("totals", "", "received")] == "10"
 
     response = site.get("/dashboard/export.xlsx?period=month&year=2024&month=5")
     assert response.mimetype.endswith("spreadsheetml.sheet")
     assert 'filename="statistik-2024-05-01_2024-05-31.xlsx"' in response.headers[
         "Content-Disposition"]
     sheet = load_workbook(io.BytesIO(response.get_data()))["Statistik"]
-    found = {(r[0], r[1] or "", r[3]): r[5] for r in sheet.iter_rows(min_row=2, values_only=True)}
+    found = {(r[4], r[5] or "", r[6]): r[3] for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert found[("period", "from", "from")] == "2024-05-01"
     assert found[("totals", "", "received")] == 1  # 2024: month i % 5 + 1 is 5 for i = 4 only
+    site.get("/language/en", expect=302)
+    response = site.get("/dashboard/export.xlsx?period=month&year=2024&month=5")
+    sheet = load_workbook(io.BytesIO(response.get_data()))["Statistics"]
+    found = list(sheet.iter_rows(values_only=True))
+    assert found[0][:4] == ("Section", "Row", "Measure", "Value")
+    assert ("Totals", "Regency", "Received", 1, "totals", None, "received") in found
+    assert any(r[0] == "Follow-up speed: disposition to first answer" for r in found)
+    site.get("/language/id", expect=302)
     site.logout()
     site.login("penghubung.pupr")
     site.get("/dashboard/export.xlsx?year=2023", expect=403)

@@ -452,6 +452,7 @@ def test_deadline_classes_overdue_backlog_escalations_and_ombudsman_cases(db):
         "key": "verification", "label": {"id": "verifikasi dan disposisi",
                                          "en": "verification and disposition"},
         "budget_days": 3.0, "met": 3, "breached": 1, "open": 0, "overdue": 0,
+        "reports": {"met": 3, "breached": 1, "open": 0, "overdue": 0},
         "on_time_pct": 75.0, "mean_late_days": 1.5}
     assert (classes["follow_up"]["met"], classes["follow_up"]["breached"],
             classes["follow_up"]["open"], classes["follow_up"]["overdue"]) == (1, 1, 1, 1)
@@ -467,7 +468,7 @@ def test_deadline_classes_overdue_backlog_escalations_and_ombudsman_cases(db):
 
     assert result["overdue"]["total"] == 1
     assert result["overdue"]["by_step"] == [{"key": "follow_up", "label": {
-        "id": "tindak lanjut", "en": "follow-up"}, "count": 1}]
+        "id": "tindak lanjut", "en": "follow-up"}, "count": 1, "reports": 1}]
     assert by_agency(result["overdue"]["by_agency"], "dlh")["count"] == 1
 
     escalations = result["escalations"]
@@ -476,7 +477,12 @@ def test_deadline_classes_overdue_backlog_escalations_and_ombudsman_cases(db):
         ("opd", 2, 1), ("regency_admin", 1, 1)]
     assert escalations["by_rung"][0]["label"]["id"] == "Penghubung / kepala OPD"
     assert by_agency(escalations["by_agency"], "dlh") == {
-        "agency": by_agency(escalations["by_agency"], "dlh")["agency"], "total": 3, "open": 2}
+        "agency": by_agency(escalations["by_agency"], "dlh")["agency"], "total": 3, "open": 2,
+        "reports": 2, "reports_open": 2}  # two reports: one climbed two rungs
+    assert (escalations["reports"], escalations["reports_open"]) == (2, 2)
+    assert [(r["key"], r["reports"], r["reports_open"]) for r in escalations["by_rung"]] == [
+        ("opd", 2, 1), ("regency_admin", 1, 1)]
+    assert result["overdue"]["reports"] == 1
 
     ombudsman = result["ombudsman"]  # the one waiting since 25 March, and the old one
     assert (ombudsman["threshold_days"], ombudsman["total"]) == (60, 2)
@@ -512,7 +518,9 @@ def seed_two_opds(seed: Seeder) -> None:
     seed.sla(b, "follow_up", "breached", due=wita(2026, 3, 4, 10), late_days=1)
     seed.report(wita(2026, 4, 6, 9), "RESPONDED", "dlh", disposed=wita(2026, 4, 6, 10),
                 answered=wita(2026, 4, 14, 10))  # Mon -> Tue next week: 6 working days
-    seed.report(wita(2026, 4, 6, 9), "DISPOSED", "dlh", disposed=wita(2026, 4, 6, 10))
+    waiting = seed.report(wita(2026, 4, 6, 9), "DISPOSED", "dlh",
+                          disposed=wita(2026, 4, 6, 10))
+    seed.sla(waiting, "follow_up", "running", due=wita(2026, 4, 13, 10))  # long past
 
 
 def test_satisfaction_per_opd_and_the_ranking_score_by_hand(db):
@@ -543,6 +551,24 @@ def test_satisfaction_per_opd_and_the_ranking_score_by_hand(db):
     assert second["components"] == {"followed_up": 0.5, "on_time": None, "speed": 0.4,
                                     "satisfaction": None}
     assert second["score"] == 46.0
+
+
+def test_a_report_still_within_its_deadline_is_no_failure_to_follow_up(db):
+    """Disposed minutes ago and not yet due: the OPD is not scored 0 of 100 for it."""
+    engine, codes = db
+    now = wita(2026, 6, 1, 10)
+    with engine.store.transaction() as session:
+        seed = Seeder(session, codes)
+        fresh = seed.report(now - timedelta(minutes=30), "DISPOSED", "dlh",
+                            disposed=now - timedelta(minutes=5))
+        seed.sla(fresh, "follow_up", "running", due=now + timedelta(days=7))
+    [item] = figures(engine, now)["ranking"]["items"]
+    assert item["agency"]["code"] == "dlh" and item["dispositioned"] == 1
+    assert item["components"]["followed_up"] is None
+    assert (item["score"], item["rank"]) == (None, None)  # nothing to judge yet, not 0
+    # once the deadline passes unanswered, it counts against the OPD
+    [item] = figures(engine, now + timedelta(days=8))["ranking"]["items"]
+    assert item["components"]["followed_up"] == 0.0 and item["score"] == 0.0
 
 
 def test_the_ranking_weights_are_the_regencys_setting(db):

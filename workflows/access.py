@@ -39,6 +39,10 @@ class Principal:
     # than that, agency_ids may be (Diskominfo's head oversees every OPD: principal_for).
     org_agency_ids: frozenset[int] = field(default_factory=frozenset)
     tracking_number: str | None = None
+    # A supervisor over the whole regency (Diskominfo's head, Sekda, Bupati, the province):
+    # their figures count every report, so they may also list the reports not yet sent to
+    # an agency (workflows/stats.resolve_scope; the drill-down from a count to its list).
+    regency_wide: bool = False
 
     @property
     def is_officer(self) -> bool:
@@ -133,6 +137,10 @@ def principal_for(session: Session, user: User,
     roles = frozenset(user.roles or [])
     organisation = subtree(session, user.agency_id)
     scope = organisation
+    table = agency_table(session)
+    regency_wide = "supervisor" in roles and agency is not None and (
+        agency.code == admin_agency_code
+        or any(table[i].kind == "regency" for i in organisation if i in table))
     if agency is not None and agency.code == admin_agency_code and "supervisor" in roles:
         # The head of the agency that administers complaints for the regency (Diskominfo)
         # oversees every report: the ladder escalates every OPD's late cases to them. An
@@ -141,7 +149,7 @@ def principal_for(session: Session, user: User,
     return Principal(
         username=user.username, roles=roles, user_id=user.id, agency_id=user.agency_id,
         agency_code=agency.code if agency else None, agency_ids=scope,
-        org_agency_ids=organisation)
+        org_agency_ids=organisation, regency_wide=regency_wide)
 
 
 TOKEN_TOUCH_SECONDS = 300
@@ -181,6 +189,8 @@ def handles(principal: Principal, complaint: Complaint) -> bool:
     if principal.tracking_number is not None:
         return False
     held_by = {complaint.agency_id, complaint.unit_id} - {None}
+    if not held_by:
+        return principal.regency_wide
     return bool(held_by & principal.agency_ids)
 
 

@@ -181,17 +181,13 @@ def matched_of(where: list[Any], soon: datetime) -> list[Any]:
 
 
 
-def _board_counts(session: Session, query: BoardQuery) -> dict[str, Any]:
-    """What the board counts (open reports per agency; cases per agency, rung and state;
-    the cases the filters match) and the ids of the cases it lists (see sla_board)."""
-    ladder, opd, opd_id, rung, state = (query.ladder, query.opd, query.opd_id, query.rung,
-                                        query.state)
-    open_by_agency = dict(session.execute(
-        select(Complaint.agency_id, func.count()).where(*query.where)
-        .group_by(Complaint.agency_id)).all())
-    last = len(ladder) - 1
-    # One row per case, in the database: its nearest matching deadline (the fewest working
-    # days left), the highest rung reached, whether a deadline climbed above its holder.
+def _per_case(matched: list[Any], rungs: int, late: datetime, soon: datetime
+              ) -> tuple[Any, Any, Any, Any]:
+    """One row per case of the board's deadlines (``matched``), in the database: its nearest
+    matching deadline (the fewest working days left), the highest rung reached (at most the
+    ladder's last), whether a deadline climbed above its holder; and the conditions of its
+    rung, overdue and due soon."""
+    last = rungs - 1
     # Grouped by `id + 0`: grouped by the bare id, SQLite reads every report in id order
     # to save a sort instead of only the open ones from their index.
     case_id = Complaint.id + 0
@@ -201,11 +197,46 @@ def _board_counts(session: Session, query: BoardQuery) -> dict[str, Any]:
                func.max(SlaRecord.rung).label("rung"),
                func.max(sql_case((SlaRecord.rung > SlaRecord.holder_rung, 1), else_=0))
                .label("escalated"))
-        .join(Complaint, Complaint.id == SlaRecord.complaint_id).where(*query.matched)
+        .join(Complaint, Complaint.id == SlaRecord.complaint_id).where(*matched)
         .group_by(case_id, Complaint.agency_id)).subquery()
     rung_of = sql_case((per_case.c.rung > last, last), else_=per_case.c.rung)
-    is_overdue = per_case.c.due <= query.late
-    is_due_soon = and_(per_case.c.due > query.late, per_case.c.due <= query.soon)
+    return (per_case, rung_of, per_case.c.due <= late,
+            and_(per_case.c.due > late, per_case.c.due <= soon))
+
+
+def board_case_ids(session: Session, config: RegencyConfig, now: datetime,
+                   state: str | None, rung: str | None) -> Any:
+    """The ids of the open cases a count of the board counts (a subquery): on the board at
+    all (``state`` None), or due soon, overdue or escalated; at a rung of the ladder if
+    given. Scoped by the caller of the list (workflows/case_filters.py)."""
+    calendar = calendar_for(session, config)
+    ladder = list(config.ladder)
+    per_case, rung_of, is_overdue, is_due_soon = _per_case(
+        matched_of([text(OPEN_PREDICATE)], calendar.add_working_days(now, DUE_SOON_DAYS)),
+        len(ladder), overdue_before(calendar, now),
+        calendar.add_working_days(now, DUE_SOON_DAYS))
+    where: list[Any] = []
+    if state == "overdue":
+        where.append(is_overdue)
+    elif state == "due_soon":
+        where.append(is_due_soon)
+    elif state == "escalated":
+        where.append(per_case.c.escalated == 1)
+    if rung is not None:
+        where.append(rung_of == ladder.index(rung))
+    return select(per_case.c.complaint_id).where(*where)
+
+
+def _board_counts(session: Session, query: BoardQuery) -> dict[str, Any]:
+    """What the board counts (open reports per agency; cases per agency, rung and state;
+    the cases the filters match) and the ids of the cases it lists (see sla_board)."""
+    ladder, opd, opd_id, rung, state = (query.ladder, query.opd, query.opd_id, query.rung,
+                                        query.state)
+    open_by_agency = dict(session.execute(
+        select(Complaint.agency_id, func.count()).where(*query.where)
+        .group_by(Complaint.agency_id)).all())
+    per_case, rung_of, is_overdue, is_due_soon = _per_case(query.matched, len(ladder),
+                                                           query.late, query.soon)
 
     def blank() -> dict[str, int]:
         return {name: 0 for name in BOARD_STATES}

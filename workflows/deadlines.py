@@ -33,11 +33,14 @@ def current_slas(session: Session, complaint_ids: Iterable[int]) -> dict[int, An
     if not wanted:
         return {}
     by_complaint: dict[int, list[Any]] = defaultdict(list)
-    # Plain rows of what sla_deadline reads (no ORM objects, no pauses: lists show neither)
+    # Plain rows of what sla_deadline reads (no ORM objects, no pauses: lists show neither).
+    # Read by report (ix_sla_record_complaint_step) and kept by state here: a report has a
+    # handful of deadlines, while asked for the state too, SQLite walks every running
+    # deadline of the regency (ix_sla_record_state_due) to find those of a page.
     for record in session.execute(select(*DEADLINE_COLUMNS).where(
-            SlaRecord.complaint_id.in_(wanted), SlaRecord.state.in_((RUNNING, PAUSED))
-    ).order_by(SlaRecord.id)):
-        by_complaint[record.complaint_id].append(record)
+            SlaRecord.complaint_id.in_(wanted)).order_by(SlaRecord.id)):
+        if record.state in (RUNNING, PAUSED):
+            by_complaint[record.complaint_id].append(record)
     found = {cid: current_deadline(records) for cid, records in by_complaint.items()}
     return {cid: record for cid, record in found.items() if record is not None}
 

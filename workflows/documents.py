@@ -3,7 +3,7 @@ the rows of the report list, and the filters that decide which reports a caller 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -210,7 +210,10 @@ def visible_filter(principal: access.Principal) -> Any:
     if principal.sees_everything:
         return None
     ids_ = list(principal.agency_ids) or [-1]
-    return or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_))
+    held = [Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_)]
+    if principal.regency_wide:  # access.handles: the reports not yet sent to an agency
+        held.append(and_(Complaint.agency_id.is_(None), Complaint.unit_id.is_(None)))
+    return or_(*held)
 
 
 def content_filter(principal: access.Principal) -> Any:
@@ -218,8 +221,11 @@ def content_filter(principal: access.Principal) -> Any:
     if principal.sees_everything:
         return None
     ids_ = list(principal.agency_ids) or [-1]
-    return or_(Complaint.confidential.is_(False), Complaint.agency_id.in_(ids_),
-               Complaint.unit_id.in_(ids_))
+    held = [Complaint.confidential.is_(False), Complaint.agency_id.in_(ids_),
+            Complaint.unit_id.in_(ids_)]
+    if principal.regency_wide:
+        held.append(and_(Complaint.agency_id.is_(None), Complaint.unit_id.is_(None)))
+    return or_(*held)
 
 
 def search_filter(principal: access.Principal, q: str) -> Any:
@@ -233,12 +239,13 @@ def search_filter(principal: access.Principal, q: str) -> Any:
     return or_(Complaint.tracking_number.icontains(words, autoescape=True), title)
 
 
-def complaint_list(session: Session, principal: access.Principal, config: RegencyConfig,
-                   now: datetime, *, status: str | None, agency_code: str | None,
-                   overdue: bool | None, since: date | None, until: date | None,
-                   limit: int, offset: int, q: str | None = None) -> dict[str, Any]:
-    calendar = calendar_for(session, config)
-    query = select(Complaint)
+def list_query(session: Session, principal: access.Principal, calendar: WorkingCalendar,
+               now: datetime, *, status: str | None, agency_code: str | None,
+               overdue: bool | None, since: date | None, until: date | None,
+               q: str | None, extra: Sequence[Any] = ()) -> Any:
+    """The reports of the list (complaint_list) and of its export: select(Complaint) with
+    the caller's scope and the filters."""
+    query = select(Complaint).where(*extra)
     scope = visible_filter(principal)
     if scope is not None:
         query = query.where(scope)
@@ -257,6 +264,22 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
         late = select(SlaRecord.complaint_id).where(
             SlaRecord.state == RUNNING, SlaRecord.due_at < now)
         query = query.where(Complaint.id.in_(late) if overdue else Complaint.id.not_in(late))
+    return query
+
+
+def complaint_list(session: Session, principal: access.Principal, config: RegencyConfig,
+                   now: datetime, *, status: str | None, agency_code: str | None,
+                   overdue: bool | None, since: date | None, until: date | None,
+                   limit: int, offset: int, q: str | None = None,
+                   extra: Sequence[Any] = (), extra_key: tuple[Any, ...] | None = ()
+                   ) -> dict[str, Any]:
+    """A page of the reports the principal may see, newest first; ``extra``: more
+    conditions (workflows/case_filters.py), named for the read cache by ``extra_key``
+    (None: they read the clock, the page is read afresh)."""
+    calendar = calendar_for(session, config)
+    query = list_query(session, principal, calendar, now, status=status,
+                       agency_code=agency_code, overdue=overdue, since=since, until=until,
+                       q=q, extra=extra)
     limit, offset = min(max(limit, 1), 200), max(offset, 0)
 
     def read() -> tuple[dict[str, Any], Any]:
@@ -279,11 +302,12 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
             SlaRecord.state == RUNNING, SlaRecord.due_at >= now))
         return listed, None if due is None else (lambda later: later <= due)
 
-    if q and q.strip():
+    if (q and q.strip()) or extra_key is None:
         page = read()[0]
     else:
-        key = ("complaints", principal.sees_everything, tuple(sorted(principal.agency_ids)),
-               status, agency_code, since, until, overdue, limit, offset, calendar.tzinfo)
+        key = ("complaints", principal.sees_everything, principal.regency_wide,
+               tuple(sorted(principal.agency_ids)), status, agency_code, since, until,
+               overdue, limit, offset, calendar.tzinfo, extra_key)
         page = readcache.cached(session, key, now, (readcache.STATS,), read)
     total, rows, slas = page["total"], page["rows"], page["slas"]
     agencies = {a.id: {"code": a.code, "name": a.name, "kind": a.kind}

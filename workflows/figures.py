@@ -7,7 +7,7 @@ from __future__ import annotations
 from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from workflows import access, escalations, stats
@@ -29,6 +29,9 @@ class Dashboard:
     figures: dict[str, Any] | None
     agencies: list[dict[str, Any]]
     today: date
+    # The period before, of the same length (docs/statistics.md), and its figures.
+    previous_period: dict[str, str] | None = None
+    previous: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Figures:
         this year when it says none) and, if given, one agency of the caller's scope."""
         today = self.ctx.today()
         values, arguments, errors = period_query(form, today)
-        figures = None
+        figures = previous = before = None
         with self.ctx.reads() as session:
             agencies = figure_agencies(session, principal, self.ctx.config)
             if not errors:
@@ -78,7 +81,16 @@ class Figures:
                         agency=values["agency"] or None, **arguments)
                 except Invalid as exc:
                     errors = _figure_errors(exc, today)
-        return Dashboard(values, errors, figures, agencies, today)
+            if figures is not None:
+                before = previous_period(values["period"],
+                                         date.fromisoformat(figures["period"]["from"]),
+                                         date.fromisoformat(figures["period"]["to"]), today)
+            if before is not None:
+                previous = stats.officer_figures(
+                    session, principal, self.ctx.config, self.ctx.now(),
+                    agency=values["agency"] or None, date_from=before["from"],
+                    date_to=before["to"])
+        return Dashboard(values, errors, figures, agencies, today, before, previous)
 
     def public_page(self, year_text: str) -> PublicPage:
         """A year's public figures and the year before's (this year when none is asked)."""
@@ -110,6 +122,28 @@ def figure_agencies(session: Any, principal: access.Principal, config: Any
         a for a in access.agency_table(session).values()
         if a.active and a.kind in escalations.TARGET_KINDS
         and (scope.agency_ids is None or a.id in scope.agency_ids)])
+
+
+def previous_period(kind: str, start: date, end: date, today: date) -> dict[str, str] | None:
+    """The period to compare with: the year, month or range of days just before, as long as
+    the part of this period that has passed (this year to date: last year to the same day).
+    None before the first year the figures cover, or for a period wholly in the future."""
+    last = min(end, today)
+    if last < start:
+        return None
+    if kind == "year":  # to the same day of the year before (28 February for the 29th)
+        first = start.replace(year=start.year - 1)
+        until = last.replace(year=last.year - 1, day=min(
+            last.day, monthrange(last.year - 1, last.month)[1]))
+    elif kind == "month":  # to the same day of the month before, at most its last
+        first = (start - timedelta(days=1)).replace(day=1)
+        until = first.replace(day=min(last.day, monthrange(first.year, first.month)[1]))
+    else:  # as many days, just before
+        first = start - (end - start) - timedelta(days=1)
+        until = first + (last - start)
+    if first.year < stats.MIN_YEAR:
+        return None
+    return {"from": first.isoformat(), "to": until.isoformat()}
 
 
 # --------------------------------------------------------------------------- the period form

@@ -5,7 +5,7 @@ its clock; callers hand it what they parsed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,7 +16,18 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, categories, documents, images, notify, places, posters, throttle
+from workflows import (
+    access,
+    case_export,
+    case_filters,
+    categories,
+    documents,
+    images,
+    notify,
+    places,
+    posters,
+    throttle,
+)
 from workflows import diagram_ids as ids
 from workflows.actions import ADMIN, Verbs, load_report, translate_engine_errors
 from workflows.context import Context
@@ -329,18 +340,59 @@ class Reports:
     def list(self, principal: access.Principal, *, status: str | None = None,
              agency_code: str | None = None, overdue: bool | None = None,
              since: date | None = None, until: date | None = None, limit: int = 50,
-             offset: int = 0, q: str | None = None) -> dict[str, Any]:
+             offset: int = 0, q: str | None = None,
+             filters: case_filters.CaseFilter | None = None) -> dict[str, Any]:
         """A page of the reports the officer may see; `q` matches the tracking number or
-        the title (a `rahasia` title only for those who may see its content)."""
+        the title (a `rahasia` title only for those who may see its content); `filters`:
+        the drill-down from a figure to its reports (workflows/case_filters.py)."""
         if not principal.is_officer:
             raise Forbidden("only officers list reports")
         check_window(limit=limit, offset=offset, since=since, until=until, status=status,
                      statuses=ids.STATUSES)
+        now = self.ctx.now()
         with self.ctx.reads() as session:
+            extra = case_filters.conditions(session, principal, self.ctx.config, now,
+                                            filters) if filters else []
             return documents.complaint_list(
-                session, principal, self.ctx.config, self.ctx.now(), status=status,
+                session, principal, self.ctx.config, now, status=status,
                 agency_code=agency_code, overdue=overdue, since=since, until=until,
-                limit=limit, offset=offset, q=q)
+                limit=limit, offset=offset, q=q, extra=extra,
+                extra_key=None if filters and filters.reads_clock
+                else filters.key() if filters else ())
+
+    def export(self, principal: access.Principal, *, status: str | None = None,
+               agency_code: str | None = None, overdue: bool | None = None,
+               since: date | None = None, until: date | None = None, q: str | None = None,
+               filters: case_filters.CaseFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Every report of the list (as `list` filters it) as an export row
+        (workflows/case_export.py), read EXPORT_BATCH at a time, each batch in its own read
+        transaction: the caller streams them. The filters are checked before the first row
+        (Invalid, Forbidden)."""
+        if not principal.is_officer:
+            raise Forbidden("only officers export reports")
+        check_window(limit=1, offset=0, since=since, until=until, status=status,
+                     statuses=ids.STATUSES)
+        now, config = self.ctx.now(), self.ctx.config
+        with self.ctx.reads() as session:
+            if filters:
+                case_filters.conditions(session, principal, config, now, filters)
+        arguments = {"status": status, "agency_code": agency_code, "overdue": overdue,
+                     "since": since, "until": until, "q": q}
+
+        def rows() -> Iterator[dict[str, Any]]:
+            after = 0
+            while True:
+                with self.ctx.reads() as session:
+                    extra = case_filters.conditions(session, principal, config, now,
+                                                    filters) if filters else []
+                    batch = case_export.export_batch(session, principal, config, now,
+                                                     after=after, extra=extra, **arguments)
+                if not batch:
+                    return
+                yield from batch
+                after = batch[-1]["id"]
+
+        return rows()
 
     def agencies(self) -> list[dict[str, Any]]:
         """The active agency tree (province > regency > OPD > unit), parents first."""

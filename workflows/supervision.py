@@ -7,7 +7,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows import access, board, escalations
+from workflows import access, board, case_map, escalations
 from workflows.context import Context
 from workflows.errors import DomainError, Forbidden, Invalid, NotFound
 from workflows.reports import Reports
@@ -64,6 +64,22 @@ class Supervision:
                                                                   principal))
             targets = escalations.reassign_targets(session, principal)
         return BoardPage(found, errors, rows, total, page, pages, targets)
+
+    def case_map(self, principal: access.Principal, *, zoom: int | None = None,
+                 bbox: str | None = None) -> dict[str, Any]:
+        """The open cases of the caller's scope on a map (workflows/case_map.py): counted
+        per kelurahan and, with ``zoom``, per square of the grid within ``bbox``."""
+        if not principal.has("supervisor", "regency_admin", "system_admin"):
+            raise Forbidden("the map of cases is for supervisors and the regency "
+                            "administrator")
+        now = self.ctx.now()
+        box = case_map.parse_box(bbox)
+        with self.ctx.reads() as session:
+            found: dict[str, Any] = {"kelurahan": case_map.by_kelurahan(session, principal,
+                                                                       now)}
+            if zoom is not None:
+                found["grid"] = case_map.grid(session, principal, now, zoom, box)
+        return found
 
     def escalations(self, principal: access.Principal, status: str | None = "open"
                     ) -> list[dict[str, Any]]:

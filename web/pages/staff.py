@@ -31,6 +31,7 @@ from web import auth
 from web.i18n import N_, format_deadline, gettext, label, say
 from web.pages import pages
 from web.pages.case import render_case
+from web.pages.case_lists import csv_response, filter_words, xlsx_response
 from web.pages.common import domain, field_messages, sla_badge
 from web.pages.officers import (
     DISPOSE_KINDS,
@@ -45,7 +46,9 @@ from web.pages.officers import (
 )
 from workflows import access
 from workflows import diagram_ids as ids
-from workflows.errors import Conflict, Invalid
+from workflows.case_filters import NO_AGENCY, CaseFilter
+from workflows.errors import Conflict, Forbidden, Invalid
+from workflows.stats import CATEGORY_LABELS
 
 PAGE_SIZE = 25
 SHOW_FILTERS = (("", N_("Mine and unclaimed")), ("mine", N_("Claimed by me")),
@@ -226,12 +229,9 @@ def _parse_date(value: str, field: str, errors: dict[str, str]) -> date | None:
 
 
 
-@pages.get("/cases")
-@auth.login_required()
-def cases() -> Any:
-    principal = officer()
-    if not principal.is_officer:
-        abort(403)
+def _case_query(principal: access.Principal) -> dict[str, Any]:
+    """The list's filters from the query string, checked: what the list and its exports ask
+    the use case (`arguments`), what the page shows, and the errors by field."""
     args = request.args
     errors: dict[str, str] = {}
     status = args.get("status", "")
@@ -240,7 +240,7 @@ def cases() -> Any:
     agencies = domain().reports.agencies()
     agency_choices = scoped_agencies(principal, agencies, DISPOSE_KINDS)
     agency = args.get("agency", "")
-    if agency and agency not in {a["code"] for a in agency_choices}:
+    if agency and agency != NO_AGENCY and agency not in {a["code"] for a in agency_choices}:
         errors["agency"] = gettext("Choose an agency from the list.")
     overdue_arg = args.get("overdue", "")
     if overdue_arg not in ("", "yes", "no"):
@@ -252,6 +252,30 @@ def cases() -> Any:
     q = clean(args.get("q", "")).strip()
     if len(q) > SEARCH_MAX:
         errors["q"] = gettext("Search with at most %(n)s characters.", n=SEARCH_MAX)
+    drill = CaseFilter.of({**args.to_dict(), "agency": agency if agency == NO_AGENCY else ""})
+    params = {k: v for k, v in {"status": status, "agency": agency, "overdue": overdue_arg,
+                                "since": args.get("since", ""), "until": args.get("until", ""),
+                                "q": q, **drill.query()}.items() if v}
+    return {
+        "errors": errors, "params": params, "drill": drill, "agencies": agencies,
+        "agency_choices": agency_choices, "status": status, "agency": agency,
+        "overdue": overdue_arg, "q": q,
+        "arguments": {"status": status or None,
+                      "agency_code": agency if agency and agency != NO_AGENCY else None,
+                      "overdue": None if not overdue_arg else overdue_arg == "yes",
+                      "since": since, "until": until, "q": q or None, "filters": drill},
+    }
+
+
+@pages.get("/cases")
+@auth.login_required()
+def cases() -> Any:
+    principal = officer()
+    if not principal.is_officer:
+        abort(403)
+    args = request.args
+    asked = _case_query(principal)
+    errors, params = asked["errors"], asked["params"]
     page_arg = args.get("page", "1").strip() or "1"
     page = int(page_arg) if page_arg.isdigit() and 0 < int(page_arg) <= 100000 else 0
     if not page:
@@ -259,22 +283,55 @@ def cases() -> Any:
     listing = {"items": [], "total": 0}
     if not errors:
         try:  # the use case keeps the filters' ranges (dates from 2000 to 2100, paging)
-            listing = domain().reports.list(
-                principal, status=status or None, agency_code=agency or None,
-                overdue=None if not overdue_arg else overdue_arg == "yes", since=since,
-                until=until, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, q=q or None)
+            listing = domain().reports.list(principal, **asked["arguments"], limit=PAGE_SIZE,
+                                            offset=(page - 1) * PAGE_SIZE)
         except Invalid as exc:
             errors.update(field_messages(exc))
+        except Forbidden:
+            abort(403)
     pages_total = max(1, -(-listing["total"] // PAGE_SIZE))
-    params = {k: v for k, v in {"status": status, "agency": agency, "overdue": overdue_arg,
-                                "since": args.get("since", ""), "until": args.get("until", ""),
-                                "q": q}.items() if v}
+    agency_names = {a["code"]: a["name"] for a in asked["agencies"]}
     return render_template(
         "staff/cases.html", items=listing["items"], total=listing["total"], page=page or 1,
-        pages_total=pages_total, params=params, errors=errors, status=status,
-        agency=agency, overdue=overdue_arg, since=args.get("since", ""),
-        until=args.get("until", ""), q=q,
+        pages_total=pages_total, params=params, errors=errors, status=asked["status"],
+        agency=asked["agency"], overdue=asked["overdue"], since=args.get("since", ""),
+        until=args.get("until", ""), q=asked["q"],
         statuses=[(s, label(ids.STATUS_LABELS[s])) for s in ids.STATUSES],
-        agency_options=grouped(agency_choices, agencies),
+        agency_options=grouped(asked["agency_choices"], asked["agencies"]),
+        category_labels=CATEGORY_LABELS,
+        drill=asked["drill"].query(),
+        drill_words=filter_words(asked["drill"], agency_names,
+                                 domain().config.ombudsman_days),
+        no_agency=NO_AGENCY,
     ), 422 if errors else 200
 
+
+def _case_export(extension: str) -> Any:
+    principal = officer()
+    if not principal.is_officer:
+        abort(403)
+    asked = _case_query(principal)
+    if asked["errors"]:
+        return cases()
+    try:
+        rows = domain().reports.export(principal, **asked["arguments"])
+    except Invalid:
+        return cases()
+    except Forbidden:
+        abort(403)
+    since, until = asked["arguments"]["since"], asked["arguments"]["until"]
+    span = "".join(f"-{day.isoformat()}" for day in (since, until) if day)
+    name = f"laporan{span}.{extension}"
+    return csv_response(rows, name) if extension == "csv" else xlsx_response(rows, name)
+
+
+@pages.get("/cases/export.csv")
+@auth.login_required()
+def cases_csv() -> Any:
+    return _case_export("csv")
+
+
+@pages.get("/cases/export.xlsx")
+@auth.login_required()
+def cases_xlsx() -> Any:
+    return _case_export("xlsx")

@@ -10,8 +10,9 @@ from typing import Any
 from flask import Response, render_template, request
 
 from web import auth
-from web.i18n import N_, format_number, gettext, say
+from web.i18n import N_, current_language, format_number, gettext, say
 from web.pages import pages
+from web.pages.case_lists import Drill, attachment
 from web.pages.common import domain
 from workflows import stats, stats_export
 from workflows.figures import PERIOD_KINDS, Dashboard
@@ -38,7 +39,9 @@ def _render_dashboard(found: Dashboard) -> Any:
         agencies=agencies, agency_names={a["code"]: a["name"] for a in agencies},
         query=query, period_kinds=[(k, gettext(PERIOD_LABELS[k])) for k in PERIOD_KINDS],
         months=[(str(i + 1), gettext(name)) for i, name in enumerate(MONTH_NAMES)],
-        today=today, L=stats.LABELS), 422 if errors else 200
+        today=today, L=stats.LABELS, drill=Drill(figures) if figures else None,
+        previous=found.previous, previous_period=found.previous_period,
+        ), 422 if errors else 200
 
 
 @pages.get("/dashboard")
@@ -53,15 +56,12 @@ def _export(extension: str) -> Any:
     if figures is None:
         return _render_dashboard(found)
     if extension == "csv":
-        content: str | bytes = stats_export.to_csv(figures)
+        content: str | bytes = stats_export.to_csv(figures, current_language())
         mimetype = "text/csv"
     else:
-        content, mimetype = stats_export.to_xlsx(figures), XLSX
-    response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{stats_export.export_name(figures, extension)}"')
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+        content, mimetype = stats_export.to_xlsx(figures, current_language()), XLSX
+    return attachment(Response(content, mimetype=mimetype),
+                      stats_export.export_name(figures, extension))
 
 
 @pages.get("/dashboard/export.csv")

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from web import auth
 from web.i18n import N_, current_language, format_deadline, format_when, gettext, label, say
 from web.pages import pages
-from web.pages.common import domain, field_messages, sla_badge
+from web.pages.common import domain, field_messages, settings, sla_badge
 from workflows.errors import Conflict, Forbidden, Invalid, NotFound
 
 ROLES = ("supervisor", "regency_admin", "system_admin")
@@ -100,19 +100,21 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
                                             found.inbox_pages)
     if errors and status == 200:
         status = 422
-    base = url_for("pages.board")
+    base = url_for("pages.cases")
 
     def count_href(opd: str | None, rung: str | None, state: str) -> str:
-        """A count's link to the list of its cases (url_for for each of the hundreds of
-        counts of a regency's board would cost more than the rest of the table)."""
-        query = {"opd": opd, "rung": rung, "state": state,
-                 "inbox": inbox if inbox != "open" else None}
-        return f"{base}?{urlencode({k: v for k, v in query.items() if v})}#cases"
+        """A count's link to the list of its cases, /cases with the board's filters
+        (workflows/case_filters.py; url_for for each of the hundreds of counts of a
+        regency's board would cost more than the rest of the table). ``state`` "open": the
+        open reports of the agency (the first column)."""
+        query = ({"open": "1", "agency": opd} if state == "open" else
+                 {"board": state, "rung": rung, "agency": opd})
+        return f"{base}?{urlencode({k: v for k, v in query.items() if v})}"
 
     state_labels = {k: gettext(v) for k, v in STATE_LABELS.items()}
     # The table of counts is hundreds of links: rendered once per counting (and language and
     # inbox view, which its links keep), and kept with the counts it shows.
-    matrix_key = ("matrix", current_language(), inbox)
+    matrix_key = ("matrix", current_language())
     matrix = board["memo"].get(matrix_key)
     if matrix is None:
         matrix = board["memo"][matrix_key] = Markup(render_template(  # noqa: S704 - escaped by Jinja
@@ -136,6 +138,32 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
 @auth.login_required(*ROLES)
 def board() -> Any:
     return render_board()
+
+
+@pages.get("/board/map")
+@auth.login_required(*ROLES)
+def case_map() -> Any:
+    """The open and late cases on a map (squares of a grid, fetched by js/case-map.js from
+    /board/map/cells.json) and per kelurahan, each count linked to its list."""
+    found = domain().supervision.case_map(auth.current_user())
+    site = settings()
+    return render_template("supervision/map.html", kelurahan=found["kelurahan"],
+                           settings=site, center=f"{site.map_center[0]},{site.map_center[1]}")
+
+
+@pages.get("/board/map/cells.json")
+@auth.login_required(*ROLES)
+def case_map_cells() -> Any:
+    zoom_arg = (request.args.get("zoom") or "").strip()
+    try:
+        found = domain().supervision.case_map(
+            auth.current_user(), zoom=int(zoom_arg) if zoom_arg.isdigit() else -1,
+            bbox=request.args.get("bbox"))
+    except Invalid as exc:
+        return jsonify({"errors": field_messages(exc)}), 422
+    response = jsonify(found["grid"])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _done(escalation_id: int, message: str) -> Any:

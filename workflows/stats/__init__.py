@@ -37,11 +37,19 @@ from workflows.stats.labels import (
     LABELS,
     MEASURE_LABELS,
     REGENCY,
+    class_label,
 )
 from workflows.stats.localtime import LocalClock
-from workflows.stats.queries import Gathered, agency_rows, calendar_days, gather, tune_transaction
+from workflows.stats.queries import (
+    MEASURES,
+    Gathered,
+    agency_rows,
+    calendar_days,
+    gather,
+    tune_transaction,
+)
 from workflows.stats.ranking import WEIGHTS_SETTING, RankingWeights, load_weights
-from workflows.stats.rendering import COUNTS, render
+from workflows.stats.rendering import COUNTS, IN_PROGRESS, PENDING, render
 from workflows.workdays import calendar_of
 
 __all__ = [
@@ -49,16 +57,20 @@ __all__ = [
     "CHANNEL_LABELS",
     "CLASSIFICATION_LABELS",
     "COUNTS",
+    "IN_PROGRESS",
     "LABELS",
     "MAX_YEAR",
+    "MEASURES",
     "MEASURE_LABELS",
     "MIN_YEAR",
+    "PENDING",
     "REGENCY",
     "USE_CACHE",
     "WEIGHTS_SETTING",
     "Period",
     "RankingWeights",
     "Scope",
+    "class_label",
     "compute",
     "figure_cache",
     "load_weights",

@@ -29,9 +29,10 @@ from workflows.models import (
     Escalation,
     SlaRecord,
 )
-from workflows.sla import CITIZEN_STEPS, RUNNING
+from workflows.sla import BREACHED, CITIZEN_STEPS, RUNNING
 from workflows.stats.calendar_sql import DayTable
 from workflows.stats.cohort import Period, Scope
+from workflows.stats.distinct import report_counts
 from workflows.stats.localtime import DAY_SECONDS, LocalClock
 
 CASES_LISTED = 100  # Ombudsman cases listed by tracking number for officers
@@ -73,6 +74,11 @@ class Gathered:
     escalations: list[tuple]
     ombudsman_counts: list[tuple]
     ombudsman_cases: list[tuple]
+    # Per agency: dispositioned reports not answered yet whose follow-up deadline has passed
+    # (breached, or running past its due time): the ranking's failures to follow up.
+    unanswered_late: dict[int | None, int]
+    # How many reports stand behind the counts of deadlines and escalations (distinct.py).
+    reports: dict[str, Any]
     # The figures that depend on the clock (overdue steps, reports past the Ombudsman's
     # threshold) stay as they are until this instant (excluded), if the data does not change.
     valid_until: datetime
@@ -103,13 +109,15 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
     deadlines, next_due = _deadline_rows(session, [*where, *children[SlaRecord]], now)
     escalations = _escalation_rows(session, [*where, *children[Escalation]])
     counts, cases, next_late = _ombudsman_rows(session, where, now, config)
+    unanswered_late = _unanswered_late(session, where, now)
+    reports = report_counts(session, where, children[SlaRecord], children[Escalation], now)
     horizons = [datetime.max.replace(tzinfo=UTC)]
     if next_due is not None:  # a running step due at d is not overdue until after d
         horizons.append(next_due + timedelta(microseconds=1))
     if next_late is not None:
         horizons.append(next_late + timedelta(days=config.ombudsman_days))
     return Gathered(by_month, by_kind, speeds, deadlines, escalations, counts, cases,
-                    min(horizons))
+                    unanswered_late, reports, min(horizons))
 
 
 def _tally(session: Session, where: list[Any], keys: Mapping[str, Any], *,
@@ -238,6 +246,22 @@ def _deadline_rows(session: Session, where: list[Any], now: datetime
             due = _utc(due)
             next_due = due if next_due is None else min(next_due, due)
     return rows, next_due
+
+
+def _unanswered_late(session: Session, where: list[Any], now: datetime
+                     ) -> dict[int | None, int]:
+    """Per agency, the dispositioned reports of the cohort without a first answer whose
+    follow-up deadline has passed: breached, or running past its due time now. (When the
+    next running deadline passes is already the figures' horizon: _deadline_rows.)"""
+    late = (select(SlaRecord.complaint_id)
+            .where(SlaRecord.step == ids.STEP_FOLLOW_UP,
+                   or_(SlaRecord.state == BREACHED,
+                       (SlaRecord.state == RUNNING) & (SlaRecord.due_at < now))))
+    query = (select(Complaint.agency_id, func.count())
+             .where(*where, Complaint.disposed_at.is_not(None),
+                    Complaint.first_answer_at.is_(None), Complaint.id.in_(late))
+             .group_by(Complaint.agency_id))
+    return {agency_id: int(n) for agency_id, n in session.execute(query)}
 
 
 def _escalation_rows(session: Session, where: list[Any]) -> list[tuple]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -42,8 +43,14 @@ def load_weights(session: Session) -> RankingWeights:
 
 def rank(by_agency: list[dict[str, Any]], on_time: list[dict[str, Any]],
          speed: list[dict[str, Any]], satisfaction: list[dict[str, Any]],
-         weights: RankingWeights) -> dict[str, Any]:
-    """OPDs (and BUMD, kecamatan, kelurahan) scored 0-100; see docs/statistics.md."""
+         weights: RankingWeights, unanswered_late: Mapping[int | None, int] | None = None
+         ) -> dict[str, Any]:
+    """OPDs (and BUMD, kecamatan, kelurahan) scored 0-100; see docs/statistics.md.
+
+    Follow-up is answered / (answered + unanswered past their follow-up deadline): a report
+    disposed minutes ago, still within its deadline, is no failure yet. An OPD with nothing
+    measurable yet (no answer, no deadline passed, no rating) gets no score and no rank."""
+    late_of = unanswered_late or {}
     on_time_of = {r["agency_id"]: r["on_time_pct"] for r in on_time}
     speed_of = {r["agency_id"]: r["mean_days"] for r in speed}
     rating_of = {r["agency_id"]: r["mean"] for r in satisfaction}
@@ -54,8 +61,9 @@ def rank(by_agency: list[dict[str, Any]], on_time: list[dict[str, Any]],
             continue
         mean_days = speed_of.get(g)
         rating = rating_of.get(g)
+        judged = row["answered"] + late_of.get(g, 0)
         components = {
-            "followed_up": min(1.0, row["answered"] / row["dispositioned"]),
+            "followed_up": min(1.0, row["answered"] / judged) if judged else None,
             "on_time": None if on_time_of.get(g) is None else on_time_of[g] / 100.0,
             "speed": None if mean_days is None else max(
                 0.0, 1.0 - mean_days / weights.speed_reference_days),

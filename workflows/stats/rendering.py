@@ -43,7 +43,8 @@ def render(gathered: Gathered, config: RegencyConfig, period: Period, now: datet
     totals = _sum(by_month.values())
     breakdowns = _breakdowns(by_month, gathered.by_kind, agencies)
     speed = _speeds_doc(gathered.speeds, agencies)
-    deadlines, on_time_by_agency, overdue = _deadlines_doc(gathered.deadlines, agencies)
+    deadlines, on_time_by_agency, overdue = _deadlines_doc(gathered.deadlines, agencies,
+                                                           gathered.reports)
     figures: dict[str, Any] = {
         "period": period.document(),
         "as_of": now.astimezone(tz).isoformat(),
@@ -57,13 +58,15 @@ def render(gathered: Gathered, config: RegencyConfig, period: Period, now: datet
         "speed": speed,
         "deadlines": {"classes": deadlines, "by_agency": on_time_by_agency},
         "overdue": overdue,
-        "escalations": _escalations_doc(gathered.escalations, agencies, config),
+        "escalations": _escalations_doc(gathered.escalations, agencies, config,
+                                        gathered.reports["escalations"]),
         "ombudsman": _ombudsman_doc(gathered, now, config, agencies, list_cases=not public),
         "satisfaction": _satisfaction(totals, by_month, agencies),
     }
     figures["ranking"] = rank(breakdowns["agency"], on_time_by_agency,
                               speed["disposition_to_first_answer"]["by_agency"],
-                              figures["satisfaction"]["by_agency"], weights)
+                              figures["satisfaction"]["by_agency"], weights,
+                              gathered.unanswered_late)
     if public:
         figures["scope"] = {"agency": None, "name": config.name}
     # Database ids joined the figures above; callers get agency codes.
@@ -201,9 +204,13 @@ def _deadline_class(step: str, classification: str, misconduct: bool) -> str:
     return f"resolution.{classification}"
 
 
-def _deadlines_doc(found: list[tuple], agencies: Mapping[int, Any]
-                   ) -> tuple[list, list, dict[str, Any]]:
-    """On-time shares per deadline class and per agency; the overdue backlog."""
+def _deadlines_doc(found: list[tuple], agencies: Mapping[int, Any],
+                   reports: Mapping[str, Any]) -> tuple[list, list, dict[str, Any]]:
+    """On-time shares per deadline class and per agency; the overdue backlog. Each count of
+    steps carries the number of reports behind it (``reports``: a report is counted once)."""
+    class_reports: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (step, classification, misconduct, state), n in reports["classes"].items():
+        class_reports[_deadline_class(step, classification, misconduct)][state] += n
     classes: dict[str, dict[str, Any]] = {}
     by_agency: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     overdue_steps: dict[str, int] = defaultdict(int)
@@ -235,25 +242,33 @@ def _deadlines_doc(found: list[tuple], agencies: Mapping[int, Any]
         rows.append({"key": key, "label": class_label(key), "budget_days": cell["budget_days"],
                      "met": cell["met"], "breached": cell["breached"], "open": cell["open"],
                      "overdue": cell["overdue"],
+                     "reports": {name: class_reports[key].get(name, 0)
+                                 for name in ("met", "breached", "open", "overdue")},
                      "on_time_pct": _pct(cell["met"], cell["met"] + cell["breached"]),
                      "mean_late_days": _days(cell["late_seconds"] / cell["breached"])
                      if cell["breached"] else None})
+    own = reports["by_agency"]
     agency_rows = [{"agency": _agency_doc(agencies, g), "agency_id": g, "met": c[MET],
-                    "breached": c[BREACHED], "on_time_pct": _pct(c[MET], c[MET] + c[BREACHED])}
+                    "breached": c[BREACHED], "on_time_pct": _pct(c[MET], c[MET] + c[BREACHED]),
+                    "reports": {"met": own["met"].get(g, 0),
+                                "breached": own["breached"].get(g, 0)}}
                    for g, c in by_agency.items()]
     agency_rows.sort(key=lambda r: (r["agency"]["code"] is None, r["agency"]["label"]["id"]))
-    overdue = {"total": sum(overdue_steps.values()),
+    late = reports["overdue"]
+    overdue = {"total": sum(overdue_steps.values()), "reports": late["total"],
                "by_step": [{"key": step, "label": STEP_LABELS.get(step, {"id": step,
                                                                          "en": step}),
-                            "count": n} for step, n in sorted(overdue_steps.items())],
-               "by_agency": sorted(({"agency": _agency_doc(agencies, g), "count": n}
+                            "count": n, "reports": late["by_step"].get(step, 0)}
+                           for step, n in sorted(overdue_steps.items())],
+               "by_agency": sorted(({"agency": _agency_doc(agencies, g), "count": n,
+                                     "reports": late["by_agency"].get(g, 0)}
                                     for g, n in overdue_agency.items()),
                                    key=lambda r: (-r["count"], str(r["agency"]["code"])))}
     return rows, agency_rows, overdue
 
 
 def _escalations_doc(found: list[tuple], agencies: Mapping[int, Any],
-                     config: RegencyConfig) -> dict[str, Any]:
+                     config: RegencyConfig, reports: Mapping[str, Any]) -> dict[str, Any]:
     rungs: dict[str, dict[str, int]] = defaultdict(lambda: {"total": 0, "open": 0})
     per_agency: dict[int | None, dict[str, int]] = defaultdict(lambda: {"total": 0, "open": 0})
     for agency_id, rung, status, n in found:
@@ -264,10 +279,16 @@ def _escalations_doc(found: list[tuple], agencies: Mapping[int, Any],
     return {
         "total": sum(c["total"] for c in rungs.values()),
         "open": sum(c["open"] for c in rungs.values()),
-        "by_rung": [{"key": r, "label": RUNG_LABELS.get(r, {"id": r, "en": r}), **rungs[r]}
+        # the reports behind the counts (a report may climb several rungs)
+        "reports": reports["total"], "reports_open": reports["open"],
+        "by_rung": [{"key": r, "label": RUNG_LABELS.get(r, {"id": r, "en": r}), **rungs[r],
+                     "reports": reports["by_rung"].get(r, 0),
+                     "reports_open": reports["by_rung_open"].get(r, 0)}
                     for r in sorted(rungs, key=lambda r: (ladder.index(r) if r in ladder
                                                           else 99, r))],
-        "by_agency": sorted(({"agency": _agency_doc(agencies, g), **c}
+        "by_agency": sorted(({"agency": _agency_doc(agencies, g), **c,
+                              "reports": reports["by_agency"].get(g, 0),
+                              "reports_open": reports["by_agency_open"].get(g, 0)}
                              for g, c in per_agency.items()),
                             key=lambda r: (-r["total"], str(r["agency"]["code"]))),
     }

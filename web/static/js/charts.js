@@ -34,6 +34,9 @@
  * characters on a phone (a chart narrower than 576 px), 28 otherwise, the rest cut with
  * "…", so they fit beside the bars on a 390 px screen; the tooltip and the table keep them
  * whole.
+ *
+ * Drill-down: when the cell behind a bar, point or slice holds a link (a[href], the list of
+ * the reports it counts), clicking the bar follows it, and the pointer says so.
  */
 (function () {
   'use strict';
@@ -126,6 +129,8 @@
       }
     }
     return {
+      rows: rows,
+      columns: columns,
       labels: rows.map(function (row) { return row.cells[0].textContent.trim(); }),
       series: columns.map(function (column) {
         return {
@@ -136,6 +141,15 @@
         };
       }),
     };
+  }
+
+  // The link in the table cell behind a chart element (its row, its series' column).
+  function linkOf(figures, element) {
+    var row = figures.rows[element.index];
+    var column = figures.columns[element.datasetIndex];
+    var cell = row && row.cells[column];
+    var link = cell && cell.querySelector('a[href]');
+    return link ? link.getAttribute('href') : null;
   }
 
   function configuration(kind, table, figures) {
@@ -183,6 +197,19 @@
       options.indexAxis = horizontal ? 'y' : 'x';
       options.scales = horizontal ? { x: valueAxis, y: labelAxis } : { x: labelAxis, y: valueAxis };
     }
+    options.onClick = function (event, elements) {
+      var href = elements.length ? linkOf(figures, elements[0]) : null;
+      if (href) {
+        window.location.assign(href);
+      }
+    };
+    options.onHover = function (event, elements) {
+      var target = event.native && event.native.target;
+      if (target) {
+        var href = elements.length ? linkOf(figures, elements[0]) : null;
+        target.classList.toggle('chart-drill', Boolean(href));
+      }
+    };
     return { type: TYPES[kind], data: { labels: figures.labels, datasets: datasets }, options: options };
   }
 
