@@ -33,14 +33,14 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
-from workflows import access, board, case_map
+from workflows import access, board, case_map, categories
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import Invalid, Message
 from workflows.models import OPEN_PREDICATE, Complaint, Escalation, SlaRecord
 from workflows.sla import BREACHED, CITIZEN_STEPS, MET, PAUSED, RUNNING
 from workflows.stats import IN_PROGRESS, MEASURES, PENDING, resolve_scope
-from workflows.validation import CATEGORIES, CHANNELS, CLASSIFICATIONS
+from workflows.validation import CHANNELS, CLASSIFICATIONS
 
 NO_AGENCY = "none"
 STAGES = ("received", "verified", "dispositioned", "answered", "pending", "in_progress",
@@ -125,7 +125,8 @@ def conditions(session: Session, principal: access.Principal, config: RegencyCon
         return value
 
     ladder = tuple(config.ladder)
-    for name, allowed in (("category", CATEGORIES), ("channel", CHANNELS),
+    known = tuple(categories.catalog(session).by_code)  # deactivated ones too: old reports
+    for name, allowed in (("category", known), ("channel", CHANNELS),
                           ("classification", CLASSIFICATIONS), ("stage", STAGES),
                           ("rating", RATINGS), ("deadline", DEADLINE_CLASSES),
                           ("deadline_state", DEADLINE_STATES),

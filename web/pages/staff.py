@@ -48,7 +48,6 @@ from workflows import access
 from workflows import diagram_ids as ids
 from workflows.case_filters import NO_AGENCY, CaseFilter
 from workflows.errors import Conflict, Forbidden, Invalid
-from workflows.stats import CATEGORY_LABELS
 
 PAGE_SIZE = 25
 SHOW_FILTERS = (("", N_("Mine and unclaimed")), ("mine", N_("Claimed by me")),
@@ -298,7 +297,6 @@ def cases() -> Any:
         until=args.get("until", ""), q=asked["q"],
         statuses=[(s, label(ids.STATUS_LABELS[s])) for s in ids.STATUSES],
         agency_options=grouped(asked["agency_choices"], asked["agencies"]),
-        category_labels=CATEGORY_LABELS,
         drill=asked["drill"].query(),
         drill_words=filter_words(asked["drill"], agency_names,
                                  domain().config.ombudsman_days),
