@@ -34,6 +34,9 @@ class RegencyConfig:
     admin_agency_code: str = "diskominfo"
     ladder: tuple[str, ...] = DEFAULT_LADDER
     rung_budget_days: float = 2.0  # working days each rung has before the next one
+    # Tertunda: the working days a report may stay postponed with its clock paused; after
+    # them the postponement is late like any deadline (reminded, escalated).
+    postpone_max_days: float = 14.0
     photo_required_categories: frozenset[str] = field(
         default_factory=lambda: frozenset({"roads", "street_lights", "waste", "water"}))
     ombudsman_days: int = 60
@@ -57,6 +60,8 @@ class RegencyConfig:
                              f"three (missing: {missing})")
         if self.rung_budget_days <= 0:
             raise ValueError("rung_budget_days must be positive")
+        if self.postpone_max_days <= 0:
+            raise ValueError("postpone_max_days must be positive")
 
     def rung_index(self, name: str) -> int:
         return self.ladder.index(name)

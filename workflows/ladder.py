@@ -22,6 +22,7 @@ from workflows.config import RegencyConfig
 
 REMIND_DAYS_BEFORE = 1.0  # working days before a rung's deadline that it is reminded
 VERIFICATION = "verification"
+POSTPONEMENT = "postponement"  # a Tertunda report's limit, held like verification
 HANDED_TO_UNIT = ("follow_up", "resolution")  # the steps a unit holds once it has the report
 
 
@@ -70,9 +71,10 @@ class Ladder:
         return self.rungs.index(name)
 
     def holder(self, step: str, held_by_unit: bool) -> int:
-        """The rung that holds a step's deadline: the regency administrator verifies; the
-        unit, when one has the report, or else the OPD follows up."""
-        if step == VERIFICATION:
+        """The rung that holds a step's deadline: the regency administrator verifies (and
+        holds a postponed report); the unit, when one has the report, or else the OPD
+        follows up."""
+        if step in (VERIFICATION, POSTPONEMENT):
             return self.index("regency_admin")
         return self.index("technical_officer" if held_by_unit else "opd")
 

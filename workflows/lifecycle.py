@@ -67,8 +67,11 @@ SERVICE_DOCS: dict[str, ServiceDoc] = {
            "watch_cycle."),
         (_STEP, Parameter("budget_days", N_("the budget in working days (a number)")))),
     ids.SERVICE_SLA_PAUSE: ServiceDoc(
-        N_("Pauses the running SLA of a step while the case waits on the citizen; returns "
-           "watch_cycle."), (_STEP,)),
+        N_("Pauses the running SLA of a step while the case waits on the citizen, or is "
+           "postponed; returns watch_cycle."),
+        (_STEP, Parameter("postponed", N_("true when the report is postponed (Tertunda): the "
+                                          "pause then has a limit in working days, watched "
+                                          "like a deadline"), False))),
     ids.SERVICE_SLA_RESUME: ServiceDoc(
         N_("Resumes a paused SLA with the budget that was left; returns due_at and "
            "watch_cycle."), (_STEP,)),

@@ -13,7 +13,7 @@ from workflows import access, notify
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
-from workflows.ladder import HANDED_TO_UNIT, Ladder, Reminder
+from workflows.ladder import HANDED_TO_UNIT, POSTPONEMENT, Ladder, Reminder
 from workflows.models import Agency, Complaint, Escalation, SlaRecord
 from workflows.operation import complaint_of, running_operation
 from workflows.workdays import calendar_for
@@ -27,7 +27,9 @@ STEP_LABELS = {
     "resolution": {"id": "penyelesaian", "en": "resolution"},
     "info_request": {"id": "melengkapi informasi", "en": "additional information"},
     "complainant_window": {"id": "tanggapan pelapor", "en": "complainant's reply"},
+    "postponement": {"id": "penundaan (tertunda)", "en": "postponement"},
 }
+
 
 
 class SlaPolicy:
@@ -69,7 +71,11 @@ class SlaPolicy:
         return {"due_at": self._iso(record.due_at, calendar), **self._watch(session, complaint,
                                                                             calendar, now)}
 
-    def sla_pause(self, step: str) -> dict[str, Any]:
+    def sla_pause(self, step: str, postponed: bool = False) -> dict[str, Any]:
+        """Pause the step's running SLA (the budget left is kept). ``postponed`` (Tertunda):
+        the pause has a limit, RegencyConfig.postpone_max_days working days, kept as a
+        deadline of its own (step "postponement", held by the regency administrator) that
+        the watch reminds and escalates like any other; sla_resume closes it."""
         operation, session, complaint, calendar = self._context()
         now = operation.now
         for record in self.running_records(session, complaint, step):
@@ -77,6 +83,16 @@ class SlaPolicy:
                 calendar.working_seconds_between(now, record.due_at) if record.due_at > now
                 else -calendar.working_seconds_between(record.due_at, now))
             record.paused_at, record.state = now, PAUSED
+        if postponed:
+            for old in self.running_records(session, complaint, POSTPONEMENT):
+                self._close(old, now, calendar)
+            budget = float(self.config.postpone_max_days)
+            holder = self._holder(complaint, POSTPONEMENT)
+            session.add(SlaRecord(
+                complaint_id=complaint.id, step=POSTPONEMENT, budget_days=budget,
+                holder_rung=holder, started_at=now,
+                due_at=calendar.add_working_days(now, budget).astimezone(UTC), pauses=[],
+                state=RUNNING, rung=holder, reminded_rungs=[]))
         session.flush()
         return self._watch(session, complaint, calendar, now)
 
@@ -88,6 +104,8 @@ class SlaPolicy:
             SlaRecord.state == PAUSED).order_by(SlaRecord.id.desc())).first()
         if record is None:
             raise LookupError(f"no paused SLA for step {step!r} of {complaint.tracking_number}")
+        for postponement in self.running_records(session, complaint, POSTPONEMENT):
+            self._close(postponement, now, calendar)  # met, or breached past the limit
         record.pauses = [*record.pauses, {"from": record.paused_at.isoformat(),
                                           "to": now.isoformat()}]
         record.due_at = calendar.add_working_seconds(now, record.remaining_seconds or 0

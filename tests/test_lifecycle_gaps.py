@@ -1,0 +1,112 @@
+"""Lifecycle gaps of issue 16, walked through the JSON API with the clock moved and the real
+timers fired: a postponed (Tertunda) report's clock, the OPD head's rung of the ladder, the
+referral of a report that is not the regency's authority, the routing suggestion, and a
+reassignment the citizen reads about."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engine import FrozenClock
+from tests.regency import Regency, attach
+from workflows.config import RegencyConfig
+from workflows.models import Outbox, SlaRecord
+
+
+def wita(text: str) -> datetime:
+    return datetime.fromisoformat(text + "+08:00")
+
+
+def outbox(regency: Regency, template: str, channel: str = "inapp") -> list[str]:
+    """The recipients of the notifications of `template` written so far, in order."""
+    with regency.reads() as session:
+        return list(session.scalars(select(Outbox.recipient).where(
+            Outbox.template == template, Outbox.channel == channel).order_by(Outbox.id)))
+
+
+def records(regency: Regency, step: str) -> list[SlaRecord]:
+    with regency.reads() as session:
+        found = list(session.scalars(select(SlaRecord).where(SlaRecord.step == step)
+                                     .order_by(SlaRecord.id)))
+        for record in found:
+            session.expunge(record)
+        return found
+
+
+@pytest.fixture
+def short_postponement(database_url: str, clock: FrozenClock, tmp_path: Path) -> Any:
+    """The demo regency with a postponement limit of 3 working days."""
+    regency = attach(database_url, clock, tmp_path, {},
+                     config=RegencyConfig(postpone_max_days=3))
+    accounts = regency.domain.install(demo_data=True)
+    regency.tokens = {u["username"]: u["token"] for u in accounts["users"]}
+    yield regency
+    regency.engine.dispose()
+
+
+# --------------------------------------------------------------------------- Tertunda
+
+
+def test_a_postponed_report_pauses_its_clock_until_the_limit_then_is_late(short_postponement):
+    regency = short_postponement
+    tracking = regency.submit(photo=True)["tracking_number"]  # Mon 2 Mar 09:00
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.advance(days=1)  # Tue 3 Mar 09:00: one of the three working days used
+    report = regency.act(tracking, "postpone", as_="admin.kominfo",
+                         reason="Menunggu anggaran perubahan.")
+    assert report["status"] == "POSTPONED"
+    # the verification clock is paused with its two days left; the postponement has a
+    # deadline of its own: 3 working days, Fri 6 Mar 09:00
+    slas = {s["step"]: s for s in report["slas"] if s["state"] in ("running", "paused")}
+    assert slas["verification"]["paused"] and slas["verification"]["working_days_left"] == 2
+    assert slas["postponement"]["due_at"] == "2026-03-06T09:00:00+08:00"
+    assert report["sla"]["step"] == "postponement"
+    assert report["sla"]["step_label"] == {"id": "penundaan (tertunda)", "en": "postponement"}
+
+    regency.advance(days=2)  # Thu 5 Mar 09:00: verification would have been due now
+    assert outbox(regency, "sla_reminder") == ["admin.kominfo"]  # the limit is tomorrow
+    assert regency.get("/api/v1/escalations?status=all", as_="admin.kominfo") == []
+    regency.advance(days=1)  # Fri 6 Mar 09:00: the limit passed -> one rung up
+    inbox = regency.get("/api/v1/escalations", as_="sekda")
+    assert [(e["tracking_number"], e["step"], e["rung_name"]) for e in inbox] == [
+        (tracking, "postponement", "regional_head")]
+    assert "sekda" in outbox(regency, "escalated")
+
+    regency.advance(days=3, hours=1)  # Mon 9 Mar 10:00: still postponed, and late
+    late = regency.report(tracking)["sla"]
+    assert (late["step"], late["overdue"], late["working_days_left"]) == (
+        "postponement", True, -1.04)
+    report = regency.act(tracking, "resume", as_="admin.kominfo")
+    assert report["status"] == "VERIFIED"
+    # the clock restarts with the two working days that were left: Wed 11 Mar 10:00
+    assert report["sla"]["step"] == "verification"
+    assert report["sla"]["due_at"] == "2026-03-11T10:00:00+08:00"
+    verification, = records(regency, "verification")
+    assert verification.pauses == [{"from": "2026-03-03T01:00:00+00:00",
+                                    "to": "2026-03-09T02:00:00+00:00"}]
+    postponement, = records(regency, "postponement")
+    assert postponement.state == "breached" and postponement.late_seconds == 86400 + 3600
+    # the verification deadline itself was never missed: nothing escalated for it
+    everything = regency.get("/api/v1/escalations?status=all", as_="admin.kominfo")
+    assert {e["step"] for e in everything} == {"postponement"}
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    verification, = records(regency, "verification")
+    assert verification.state == "met"
+
+
+def test_a_report_resumed_within_the_limit_is_neither_reminded_nor_escalated(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]  # Mon 2 Mar 09:00
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "postpone", as_="admin.kominfo", reason="Menunggu musim kemarau.")
+    regency.advance(days=9)  # Wed 11 Mar: the default limit is 14 working days
+    assert outbox(regency, "sla_reminder") == []
+    report = regency.act(tracking, "resume", as_="admin.kominfo")
+    assert report["sla"]["working_days_left"] == 3  # the whole verification budget
+    postponement, = records(regency, "postponement")
+    assert postponement.state == "met"
+    assert regency.get("/api/v1/escalations?status=all", as_="admin.kominfo") == []
