@@ -15,7 +15,8 @@ from sqlalchemy import select
 from engine import FrozenClock
 from tests.regency import Regency, attach
 from workflows.config import RegencyConfig
-from workflows.models import Outbox, SlaRecord
+from workflows.models import Complaint, Outbox, SlaRecord
+from workflows.notify import render
 
 
 def wita(text: str) -> datetime:
@@ -110,3 +111,118 @@ def test_a_report_resumed_within_the_limit_is_neither_reminded_nor_escalated(reg
     postponement, = records(regency, "postponement")
     assert postponement.state == "met"
     assert regency.get("/api/v1/escalations?status=all", as_="admin.kominfo") == []
+
+
+# --------------------------------------------------------------------------- the OPD head
+
+
+def test_a_liaisons_missed_follow_up_goes_to_the_opd_heads_inbox_first(regency):
+    tracking = regency.submit(photo=True)["tracking_number"]  # Mon 2 Mar 09:00
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    regency.advance(days=4)  # Fri 6 Mar: the follow-up is due Monday 09:00
+    assert outbox(regency, "sla_reminder") == ["penghubung.pupr"]
+    regency.advance(days=3)  # Mon 9 Mar 09:00: missed by the liaison
+    inbox = regency.get("/api/v1/escalations", as_="kadis.pupr")
+    assert [(e["tracking_number"], e["step"], e["rung_name"], e["agency"]) for e in inbox] == [
+        (tracking, "follow_up", "opd", "dinas_pupr")]
+    assert inbox[0]["rung_label"] == {"id": "Kepala OPD", "en": "OPD head"}
+    assert outbox(regency, "escalated") == ["kadis.pupr"]
+    assert regency.get("/api/v1/escalations", as_="kadis.kominfo") == []
+    regency.advance(days=1)  # Tue 10 Mar: the head is reminded of their own deadline
+    assert outbox(regency, "sla_reminder") == ["penghubung.pupr", "kadis.pupr"]
+    regency.advance(days=1)  # Wed 11 Mar: the head let it slip too -> Diskominfo
+    assert [e["rung_name"] for e in regency.get("/api/v1/escalations",
+                                                 as_="kadis.kominfo")] == ["regency_admin"]
+    # the head's inbox covers their agency: their own rung, not Diskominfo's
+    assert [e["rung_name"] for e in regency.get("/api/v1/escalations",
+                                                 as_="kadis.pupr")] == ["opd"]
+
+
+# --------------------------------------------------------------------------- referral
+
+
+def test_not_authority_refers_the_citizen_in_their_language(regency):
+    english = regency.submit(photo=True, road_status="national", language="en",
+                             title="National road broken")
+    tracking = english["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    report = regency.act(tracking, "not_authority", as_="admin.kominfo",
+                         reason="A national road: BPJN's authority.",
+                         refer_to="  BPJN Kalimantan Timur  ")
+    assert report["status"] == "RETURNED" and report["refer_to"] == "BPJN Kalimantan Timur"
+    own = regency.get(f"/api/v1/complaints/{tracking}", secret=english["secret"])
+    assert own["refer_to"] == "BPJN Kalimantan Timur"
+    with regency.reads() as session:
+        row = session.scalars(select(Outbox).where(
+            Outbox.complaint_id == regency_id(session, tracking),
+            Outbox.template == "status_changed").order_by(Outbox.id.desc())).first()
+        language, (_subject, body) = row.language, render(row.template, row.language,
+                                                          row.payload)
+    assert language == "en"
+    assert "Please take your report to: BPJN Kalimantan Timur." in body
+    assert "A national road: BPJN's authority." in body
+
+    # in Indonesian; and without a referral, no line
+    local = regency.submit(photo=True, road_status="national")
+    regency.act(local["tracking_number"], "verify", as_="admin.kominfo")
+    regency.act(local["tracking_number"], "not_authority", as_="admin.kominfo",
+                reason="Jalan nasional.", refer_to="BPJN Kaltim")
+    silent = regency.submit(photo=True, road_status="national")
+    regency.act(silent["tracking_number"], "verify", as_="admin.kominfo")
+    report = regency.act(silent["tracking_number"], "not_authority", as_="admin.kominfo",
+                         reason="Jalan nasional.")
+    assert report["refer_to"] is None
+    with regency.reads() as session:
+        bodies = {number: render(row.template, row.language, row.payload)[1]
+                  for number in (local["tracking_number"], silent["tracking_number"])
+                  for row in session.scalars(select(Outbox).where(
+                      Outbox.complaint_id == regency_id(session, number),
+                      Outbox.payload["status"].as_string() == "RETURNED"))}
+    assert "Silakan sampaikan laporan Anda kepada: BPJN Kaltim." in bodies[
+        local["tracking_number"]]
+    assert "Silakan sampaikan" not in bodies[silent["tracking_number"]]
+    # too long a referral is refused, naming the field
+    other = regency.submit(photo=True, road_status="national")
+    regency.act(other["tracking_number"], "verify", as_="admin.kominfo")
+    refused = regency.act(other["tracking_number"], "not_authority", as_="admin.kominfo",
+                          expect=422, reason="Jalan nasional.", refer_to="x" * 201)
+    assert "refer_to" in refused["error"]["field_errors"]
+
+
+def regency_id(session, tracking: str) -> int:
+    return session.scalar(select(Complaint.id).where(Complaint.tracking_number == tracking))
+
+
+def test_the_referral_is_on_the_tracking_page_and_the_case_page(site):
+    receipt = site.regency.submit(photo=True, road_status="national")
+    tracking = receipt["tracking_number"]
+    site.regency.act(tracking, "verify", as_="admin.kominfo")
+    site.regency.act(tracking, "not_authority", as_="admin.kominfo",
+                     reason="Jalan nasional.", refer_to="BPJN <Kaltim>")
+    page = site.text(site.get(f"/lacak/{tracking}?k={receipt['secret']}", expect=303))
+    page = site.text(site.get(f"/lacak/{tracking}"))
+    assert "Silakan melapor ke: BPJN &lt;Kaltim&gt;" in page  # escaped, never markup
+    site.login("admin.kominfo")
+    case = site.text(site.get(f"/cases/{tracking}"))
+    assert 'id="case-refer-to">BPJN &lt;Kaltim&gt;</dd>' in case and "Dirujuk ke" in case
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def test_the_routing_suggestion_is_in_the_officers_report_document(regency):
+    receipt = regency.submit(photo=True, road_status="provincial", severity="high")
+    tracking = receipt["tracking_number"]
+    assert regency.report(tracking)["routing"] is None  # not routed before verification
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    routing = regency.report(tracking)["routing"]
+    assert {k: routing[k] for k in ("authority", "handler_level", "agency_code")} == {
+        "authority": "provincial", "handler_level": "opd", "agency_code": "dinas_pupr"}
+    assert routing["suggested_at"] == "2026-03-02T01:00:00+00:00"
+    # kept as suggested, whatever the officer then chose
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dishub")
+    assert regency.report(tracking)["routing"]["agency_code"] == "dinas_pupr"
+    assert regency.report(tracking, as_="penghubung.dishub")["routing"] == routing
+    own = regency.get(f"/api/v1/complaints/{tracking}", secret=receipt["secret"])
+    assert "routing" not in own  # the complainant's view: no internal routing

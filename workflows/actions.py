@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, documents
+from workflows import access, documents, referrals
 from workflows import diagram_ids as ids
 from workflows import groups as task_groups
 from workflows.context import Context
@@ -178,6 +178,9 @@ class Verbs:
             session.add(ComplaintEvent(
                 complaint_id=target.id, at=operation.now, actor=principal.username,
                 kind=action_name, text=text, public=action_name in documents.PUBLIC_ACTIONS))
+            if action_name == "not_authority":  # the complainant is told where to turn
+                referrals.keep_referral(session, target.id, data.get("refer_to"),
+                                        operation.now)
             if action_name == "rate":
                 target.rating = data["rating"]
                 target.rating_comment = data.get("comment")

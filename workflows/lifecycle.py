@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 import engine as bpm
 from engine import Engine
-from workflows import access, contract, notify
+from workflows import access, contract, notify, referrals
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import N_
@@ -108,6 +108,7 @@ class LifecycleHost:
         engine.register_service(ids.SERVICE_ASSIGN_AGENCY, self.assign_agency)
         engine.add_listener(self.tell_officers)
         engine.add_listener(self.end_with_cancelled_instance)
+        engine.add_listener(self.keep_routing)
         # A new version of the lifecycle must keep the contract (docs/lifecycle.md).
         engine.add_unit_check(ids.PROCESS_ID, contract.check_unit)
 
@@ -140,10 +141,14 @@ class LifecycleHost:
                                    status_to=status, text=reason or None, public=True))
         if before != status:
             language = complaint.language if complaint.language in ("id", "en") else "id"
+            # not our authority: where to turn, as the administrator named it (referrals)
+            refer_to = referrals.refer_to(session, complaint.id) \
+                if status == ids.STATUS_RETURNED else None
             notify.to_complainant(session, complaint, "status_changed", operation.now,
                                   notify.status_payload(session, complaint,
                                                         ids.STATUS_LABELS[status][language],
-                                                        reason or "", self.config.public_url))
+                                                        reason or "", self.config.public_url,
+                                                        refer_to=refer_to))
             notify.to_followers(session, complaint, operation.now, ids.STATUS_LABELS[status])
 
     def assign_agency(self, agency_code: str, role: str = "opd") -> None:
@@ -182,6 +187,16 @@ class LifecycleHost:
         if complaint.status not in FINAL_STATUSES:
             reason = str((operation.detail or {}).get("reason") or "") or "cancelled"
             self.set_status(ids.STATUS_ARCHIVED, reason)
+
+    def keep_routing(self, change: bpm.InstanceChange) -> None:
+        """When a report first waits for its disposition, keep what the routing table
+        suggested (the API's report document shows it, workflows/referrals.py)."""
+        if not any(t["element_id"] == ids.DISPOSE_REPORT for t in change.opened_tasks):
+            return
+        complaint = complaint_of(change.operation, required=False)
+        if complaint is not None:
+            referrals.keep_suggestion(change.operation.session, complaint.id, change.data,
+                                      change.operation.now)
 
     def tell_officers(self, change: bpm.InstanceChange) -> None:
         """Tell officers of each new task for them (in the same transaction)."""

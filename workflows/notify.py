@@ -74,6 +74,8 @@ CITIZEN_TEMPLATES = frozenset({"status_changed", "info_requested"})
 # Lines added to a citizen's message when the payload has the value.
 CITIZEN_LINES: dict[str, dict[str, str]] = {
     "answer": {"id": "Jawaban instansi: {answer}", "en": "The agency's answer: {answer}"},
+    "refer_to": {"id": "Silakan sampaikan laporan Anda kepada: {refer_to}.",
+                 "en": "Please take your report to: {refer_to}."},
     "link": {"id": "Ikuti laporan Anda: {link}", "en": "Follow your report: {link}"},
     "no_link": {"id": "Ikuti laporan Anda di halaman Lacak Laporan dengan nomor "
                       "{tracking_number} dan kode rahasia Anda.",
@@ -132,6 +134,8 @@ def render(template: str, language: str, payload: dict[str, Any]) -> tuple[str, 
         lines = [body.format_map(values).strip()]
         if payload.get("answer"):
             lines.append(CITIZEN_LINES["answer"][lang].format_map(values))
+        if payload.get("refer_to"):
+            lines.append(CITIZEN_LINES["refer_to"][lang].format_map(values))
         lines.append(CITIZEN_LINES["link" if payload.get("link") else "no_link"][lang]
                      .format_map(values))
         return subject.format_map(values), "\n".join(lines)
@@ -173,9 +177,10 @@ def reply_channels(complaint: Complaint, configured: Iterable[str]) -> list[str]
 
 
 def status_payload(session: Session, complaint: Complaint, status_label: str, reason: str,
-                   public_url: str) -> dict[str, Any]:
+                   public_url: str, refer_to: str | None = None) -> dict[str, Any]:
     """What a citizen's status message says: the citizen's words for the reason, the
-    agency's latest answer when the report was just answered, the tracking link."""
+    agency's latest answer when the report was just answered, where to take a report that
+    is not the regency's authority (`refer_to`), the tracking link."""
     language = complaint.language if complaint.language in ("id", "en") else "id"
     agency_name = None
     if reason.startswith(DISPOSED_PREFIX):
@@ -191,7 +196,7 @@ def status_payload(session: Session, complaint: Complaint, status_label: str, re
     return {"tracking_number": complaint.tracking_number, "title": complaint.title,
             "status": complaint.status, "status_label": status_label,
             "note": citizen_note(reason, language, agency_name), "answer": answer or "",
-            "link": link}
+            "refer_to": refer_to or "", "link": link}
 
 
 def to_complainant(session: Session, complaint: Complaint, template: str, now: datetime,

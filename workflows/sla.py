@@ -169,7 +169,9 @@ class SlaPolicy:
         }.get(rung)
         if code is not None:
             return session.scalars(select(Agency).where(Agency.code == code)).first()
-        agency_id = complaint.unit_id if rung == "technical_officer" else complaint.agency_id
+        # the working level: the unit holding the report, or else the OPD (its liaison)
+        agency_id = (complaint.unit_id or complaint.agency_id) if rung == "technical_officer" \
+            else complaint.agency_id
         return session.get(Agency, agency_id) if agency_id else None
 
     def _holder(self, complaint: Complaint, step: str) -> int:
@@ -192,7 +194,8 @@ class SlaPolicy:
         rung = self.config.ladder[record.rung]
         agency = self._rung_agency(session, complaint, rung)
         if record.rung == record.holder_rung:
-            role = {"technical_officer": "technical_officer", "opd": "liaison_officer",
+            working = "technical_officer" if complaint.unit_id else "liaison_officer"
+            role = {"technical_officer": working, "opd": "liaison_officer",
                     "regency_admin": "regency_admin"}.get(rung, "supervisor")
         else:
             role = "supervisor"

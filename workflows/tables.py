@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import workflows.admin_models
 import workflows.draft_models
+import workflows.lifecycle_models
 import workflows.metoo_models
 import workflows.models
 import workflows.open311_models
 import workflows.poster_models
 import workflows.sms_models
 
-MODULES = (workflows.admin_models, workflows.draft_models, workflows.metoo_models,
-           workflows.models, workflows.open311_models, workflows.poster_models,
-           workflows.sms_models)
+MODULES = (workflows.admin_models, workflows.draft_models, workflows.lifecycle_models,
+           workflows.metoo_models, workflows.models, workflows.open311_models,
+           workflows.poster_models, workflows.sms_models)

@@ -66,8 +66,9 @@ STATUS_HELP = {
                               "before the report can go further. Please add it below."),
     ids.STATUS_ARCHIVED: N_("Your report was archived and will not be followed up. The reason "
                             "is in the history below."),
-    ids.STATUS_RETURNED: N_("This matter is not the regency's authority. The reason, and where "
-                            "to turn, are in the history below."),
+    ids.STATUS_RETURNED: N_("This matter is not the regency's authority. The reason is in the "
+                            "history below; where to turn, when the administrator named it, "
+                            "is shown here."),
     ids.STATUS_POSTPONED: N_("Handling of your report has been postponed. The reason is in "
                              "the history below."),
     ids.STATUS_DISPOSED: N_("Your report has been sent to the agency in charge, which must "
