@@ -226,3 +226,130 @@ def test_the_routing_suggestion_is_in_the_officers_report_document(regency):
     assert regency.report(tracking, as_="penghubung.dishub")["routing"] == routing
     own = regency.get(f"/api/v1/complaints/{tracking}", secret=receipt["secret"])
     assert "routing" not in own  # the complainant's view: no internal routing
+
+
+# --------------------------------------------------------------------------- reassignment
+
+
+def delegated_and_late(regency: Regency, **fields: Any) -> dict[str, Any]:
+    """A pothole report at PUPR's Bina Marga unit whose follow-up (due Mon 9 Mar 09:00) was
+    missed: at Mon 9 Mar 11:00 it is escalated to PUPR's head."""
+    receipt = regency.submit(photo=True, **fields)
+    tracking = receipt["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    regency.act(tracking, "delegate", as_="penghubung.pupr", unit_code="pupr_bina_marga")
+    regency.advance(days=7, hours=2)
+    assert [e["rung_name"] for e in regency.get("/api/v1/escalations", as_="kadis.pupr")] == [
+        "opd"]
+    return receipt
+
+
+def test_reassignment_moves_the_late_deadline_and_the_unit_task_and_tells_everyone(regency):
+    receipt = delegated_and_late(regency, language="en", title="Drain blocked")
+    tracking = receipt["tracking_number"]
+    assert [t["element_id"] for t in regency.get("/api/v1/tasks", as_="teknis.binamarga")] == [
+        "unit_follow_up"]
+    report = regency.act(tracking, "reassign", as_="admin.kominfo", agency_code="dlh",
+                         reason="Salah disposisi: saluran air urusan DLH.")
+    assert report["agency"]["code"] == "dlh" and report["unit"] is None
+    # the unit's task is now DLH's liaison's; Bina Marga has nothing left
+    assert regency.get("/api/v1/tasks", as_="teknis.binamarga") == []
+    assert [t["element_id"] for t in regency.get("/api/v1/tasks", as_="penghubung.dlh")] == [
+        "unit_follow_up"]
+    assert "penghubung.dlh" in outbox(regency, "task_assigned")
+    # the missed deadline moved with it, as late as it was: DLH's working level holds it
+    follow_up, = [r for r in records(regency, "follow_up") if r.state == "running"]
+    assert follow_up.due_at == wita("2026-03-09T09:00:00")
+    assert (follow_up.holder_rung, follow_up.rung) == (0, 1)
+    assert report["sla"]["overdue"] is True
+    assert regency.get("/api/v1/escalations", as_="kadis.pupr") == []  # resolved
+    regency.advance(days=2)  # Wed 11 Mar 11:00: the next rung, for DLH's case
+    [escalation] = regency.get("/api/v1/escalations", as_="kadis.kominfo")
+    assert (escalation["rung_name"], escalation["held_by"]["code"]) == ("regency_admin", "dlh")
+
+    # the citizen: a public entry naming the new handler, and a message in their language
+    own = regency.get(f"/api/v1/complaints/{tracking}", secret=receipt["secret"])
+    moved = [h for h in own["history"] if h["kind"].startswith("reassign")]
+    assert [(h["kind"], h["text"]) for h in moved] == [("reassigned", "Dinas Lingkungan Hidup")]
+    with regency.reads() as session:
+        row = session.scalars(select(Outbox).where(Outbox.template == "handler_changed")).one()
+        language, (subject, body) = row.language, render(row.template, row.language,
+                                                         row.payload)
+    assert language == "en" and subject == f"Report {tracking} moved to Dinas Lingkungan Hidup"
+    assert "Dinas Lingkungan Hidup follows it up from now on" in body
+    # staff: both entries, the reason in the internal one
+    kinds = {h["kind"]: h["text"] for h in regency.report(tracking)["history"]}
+    assert kinds["reassign"] == ("dialihkan ke Dinas Lingkungan Hidup: Salah disposisi: "
+                                 "saluran air urusan DLH.")
+    assert kinds["reassigned"] == "Dinas Lingkungan Hidup"
+
+
+def test_a_stale_or_racing_reassignment_changes_nothing(regency):
+    """The task's groups and the report's writes are one transaction: of two supervisors
+    moving the report with the same version, one wins and nothing of the other remains."""
+    import threading
+
+    from workflows import access
+    from workflows.errors import Conflict
+    from workflows.models import ComplaintEvent, User
+
+    tracking = delegated_and_late(regency)["tracking_number"]
+    with regency.reads() as session:
+        admin = access.principal_for(session, session.scalars(
+            select(User).where(User.username == "admin.kominfo")).one())
+        version = session.scalar(select(Complaint.version).where(
+            Complaint.tracking_number == tracking))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def move(code: str) -> None:
+        barrier.wait(timeout=10)
+        try:
+            regency.domain.reports.act(tracking, "reassign",
+                                       {"agency_code": code, "reason": "Salah disposisi"},
+                                       admin, expected_version=version)
+            outcomes.append(code)
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=move, args=(code,)) for code in ("dlh", "dishub")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes).count("conflict") == 1, outcomes
+    [winner] = [o for o in outcomes if o != "conflict"]
+    loser = {"dlh": "dishub", "dishub": "dlh"}[winner]
+    liaison = {"dlh": "penghubung.dlh", "dishub": "penghubung.dishub"}
+    assert len(regency.get("/api/v1/tasks", as_=liaison[winner])) == 1
+    assert regency.get("/api/v1/tasks", as_=liaison[loser]) == []
+    report = regency.report(tracking)
+    assert report["agency"]["code"] == winner
+    with regency.reads() as session:
+        moved = session.scalars(select(ComplaintEvent.kind).where(
+            ComplaintEvent.kind.in_(("reassign", "reassigned")))).all()
+    assert sorted(moved) == ["reassign", "reassigned"]
+    # a stale version afterwards: refused, nothing changed
+    with pytest.raises(Conflict):
+        regency.domain.reports.act(tracking, "reassign",
+                                   {"agency_code": loser, "reason": "Lagi"}, admin,
+                                   expected_version=version)
+    assert regency.report(tracking)["agency"]["code"] == winner
+    assert regency.get("/api/v1/tasks", as_=liaison[loser]) == []
+
+
+def test_the_citizen_reads_the_move_on_the_tracking_page(site):
+    receipt = delegated_and_late(site.regency)
+    tracking = receipt["tracking_number"]
+    site.regency.act(tracking, "reassign", as_="admin.kominfo", agency_code="dlh",
+                     reason="Catatan internal: salah pilih unit.")
+    site.get(f"/lacak/{tracking}?k={receipt['secret']}", expect=303)
+    page = site.text(site.get(f"/lacak/{tracking}"))
+    assert "Dialihkan ke Dinas Lingkungan Hidup" in page
+    assert "jadi atasan mengalihkannya" in page
+    assert "Catatan internal" not in page  # the supervisor's reason stays with staff
+    site.login("admin.kominfo")
+    case = site.text(site.get(f"/cases/{tracking}"))
+    assert "Penanganan dialihkan (pelapor melihat catatan ini)" in case
+    assert "Catatan internal: salah pilih unit." in case

@@ -161,7 +161,7 @@ class LifecycleHost:
             raise LookupError(f"agency {agency_code!r} does not exist")
         if role == "unit":
             complaint.unit_id = agency.id
-            self.sla.hand_to_unit(session, complaint)
+            self.sla.hand_to_working_level(session, complaint)
         else:
             complaint.agency_id, complaint.unit_id = agency.id, None
         session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,

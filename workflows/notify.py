@@ -28,6 +28,16 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Report {tracking_number} needs more information",
                "Please complete your report: {note} Deadline: {due_local}."),
     },
+    # A supervisor moved the report to another agency (workflows/actions.py, reassign).
+    "handler_changed": {
+        "id": ("Laporan {tracking_number} dialihkan ke {agency}",
+               "Laporan Anda \"{title}\" dialihkan ke {agency} karena disposisi sebelumnya "
+               "keliru. {agency} menindaklanjutinya mulai sekarang, dengan batas waktu yang "
+               "sama."),
+        "en": ("Report {tracking_number} moved to {agency}",
+               "Your report \"{title}\" was moved to {agency} because it had been sent to the "
+               "wrong agency. {agency} follows it up from now on, within the same deadlines."),
+    },
     # To a citizen who said "me too" on a report (workflows/nearby.py): its title and
     # status only, nothing of its complainant or the agency's answer to them.
     "followed_status_changed": {
@@ -69,7 +79,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-CITIZEN_TEMPLATES = frozenset({"status_changed", "info_requested"})
+CITIZEN_TEMPLATES = frozenset({"status_changed", "info_requested", "handler_changed"})
 
 # Lines added to a citizen's message when the payload has the value.
 CITIZEN_LINES: dict[str, dict[str, str]] = {

@@ -143,8 +143,10 @@ class SlaPolicy:
 
     # ------------------------------------------------------------------ the ladder
 
-    def hand_to_unit(self, session: Session, complaint: Complaint) -> None:
-        """A unit now holds the report's follow-up and resolution deadlines (Ladder)."""
+    def hand_to_working_level(self, session: Session, complaint: Complaint) -> None:
+        """The working level now holding the report (a unit it was delegated to, or the
+        agency or unit it was reassigned to) holds its follow-up and resolution deadlines;
+        those already escalated keep their rung (Ladder.handed_to_unit)."""
         for record in self.running_records(session, complaint, None):
             if record.step in HANDED_TO_UNIT:
                 record.rung, record.holder_rung = self.ladder.handed_to_unit(

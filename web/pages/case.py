@@ -154,6 +154,7 @@ EVENT_LABELS = {
     "reopen": N_("Reopened"),
     "link_duplicate": N_("Duplicate linked"),
     "reassign": N_("Reassigned"),
+    "reassigned": N_("Handler changed (the complainant sees this entry)"),
 }
 SLA_STATES = {"running": N_("running"), "paused": N_("paused"), "met": N_("met"),
               "breached": N_("late"), "stopped": N_("stopped")}

@@ -96,6 +96,7 @@ REASONS = {
 EVENT_TITLES = {
     "submitted": N_("Report received"),
     "assigned": N_("Handled by %(agency)s"),
+    "reassigned": N_("Moved to %(agency)s"),
     "provide_info": N_("You added information"),
     "respond": N_("Answer from the agency"),
     "reply": N_("You said the problem is not solved"),
@@ -374,6 +375,11 @@ class TrackingView:
         elif kind == "assigned":
             title = gettext(EVENT_TITLES[kind], agency=text or "")
             text = None
+        elif kind == "reassigned":
+            title = gettext(EVENT_TITLES[kind], agency=text or "")
+            text = gettext("The report had been sent to the wrong agency, so a supervisor "
+                           "moved it. This agency follows it up from now on, within the same "
+                           "deadlines.")
         elif kind in EVENT_TITLES:
             title = gettext(EVENT_TITLES[kind])
         else:
