@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import FrozenClock
+from engine.store import make_db_engine
 from tests.regency import Regency, attach
 from workflows.config import RegencyConfig
 from workflows.models import Complaint, Outbox, SlaRecord
@@ -353,3 +354,61 @@ def test_the_citizen_reads_the_move_on_the_tracking_page(site):
     case = site.text(site.get(f"/cases/{tracking}"))
     assert "Penanganan dialihkan (pelapor melihat catatan ini)" in case
     assert "Catatan internal: salah pilih unit." in case
+
+
+def test_the_migration_moves_running_liaison_deadlines_to_the_working_level(sqlite_url, clock,
+                                                                            tmp_path):
+    """Deadlines from before the fix (held at the OPD rung) move down a rung on upgrade, and
+    back on downgrade; an escalated one keeps its rung."""
+    from alembic import command
+    from sqlalchemy import update
+
+    import migrations
+
+    regency = attach(sqlite_url, clock, tmp_path, {})
+    regency.tokens = {u["username"]: u["token"]
+                      for u in regency.domain.install(demo_data=True)["users"]}
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    regency.engine.dispose()
+    config = migrations.alembic_config(sqlite_url)
+    command.downgrade(config, "0017_admin_audit")
+    held = {r.step: (r.holder_rung, r.rung) for r in records_at(sqlite_url)}
+    assert held == {"verification": (2, 2), "follow_up": (1, 1), "resolution": (1, 1)}
+    engine = make_db_engine(sqlite_url, pool=False)
+    with engine.begin() as connection:  # one of them had already climbed to Diskominfo
+        connection.execute(update(SlaRecord).where(SlaRecord.step == "resolution")
+                           .values(rung=2))
+    engine.dispose()
+    migrations.upgrade(sqlite_url)
+    held = {r.step: (r.holder_rung, r.rung) for r in records_at(sqlite_url)}
+    assert held == {"verification": (2, 2), "follow_up": (0, 0), "resolution": (1, 2)}
+
+
+def records_at(url: str) -> list[Any]:
+    engine = make_db_engine(url, pool=False)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(select(
+                SlaRecord.step, SlaRecord.holder_rung, SlaRecord.rung)))
+    finally:
+        engine.dispose()
+
+
+def test_a_postponed_report_on_the_tracking_page_and_in_the_impact_preview(site):
+    from workflows.access import Principal
+
+    regency = site.regency
+    receipt = regency.submit(photo=True)
+    tracking = receipt["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "postpone", as_="admin.kominfo", reason="Menunggu anggaran.")
+    site.get(f"/lacak/{tracking}?k={receipt['secret']}", expect=303)
+    page = site.text(site.get(f"/lacak/{tracking}"))
+    assert "Laporan Anda ditunda. Tenggat instansi dijeda sampai penanganan dilanjutkan" in page
+    # the postponement's limit is a setting, not a budget of the deadline table: the
+    # impact preview replays the other deadlines and leaves it out
+    designer = Principal("perancang", frozenset({"process_designer"}))
+    preview = regency.domain.impact.preview({}, designer)
+    assert preview.records == 1  # the paused verification
