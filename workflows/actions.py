@@ -363,17 +363,13 @@ class Verbs:
         ).values(status="resolved", acknowledged_by=principal.username,
                  acknowledged_at=now, comment=f"reassigned to {agency.code}"))
         if before != (complaint.agency_id, complaint.unit_id):
-            link = self.ctx.config.public_url
             notify.to_complainant(session, complaint, "handler_changed", now, {
                 "tracking_number": complaint.tracking_number, "title": complaint.title,
                 "agency": agency.name,
-                "link": f"{link.rstrip('/')}/lacak/{complaint.tracking_number}"
-                if link else ""})
+                "link": notify.tracking_link(complaint, self.ctx.config.public_url)})
         officers = notify.users_for_groups(session, [group])
-        notify.to_users(session, officers, complaint, "task_assigned", now, {
-            "tracking_number": complaint.tracking_number,
-            "title": access.HIDDEN if complaint.confidential else complaint.title,
-            "task_title": task_title, "due_local": "-"})
+        notify.to_users(session, officers, complaint, "task_assigned", now,
+                        notify.task_payload(complaint, task_title, "-"))
 
 
 def _stale(tracking_number: str, expected_version: int) -> Conflict:

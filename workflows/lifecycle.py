@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 import engine as bpm
 from engine import Engine
-from workflows import access, contract, notify, referrals
+from workflows import contract, notify, referrals
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import N_
@@ -212,9 +212,8 @@ class LifecycleHost:
             if not users:
                 continue
             due = task.get("due_at")
-            notify.to_users(session, users, complaint, "task_assigned", change.operation.now, {
-                "tracking_number": complaint.tracking_number,
-                "title": access.HIDDEN if complaint.confidential else complaint.title,
-                "task_title": task["title"],
-                "due_local": due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
-                if isinstance(due, datetime) else "-"})
+            notify.to_users(session, users, complaint, "task_assigned", change.operation.now,
+                            notify.task_payload(
+                                complaint, task["title"],
+                                due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
+                                if isinstance(due, datetime) else "-"))

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows import access
 from workflows import groups as task_groups
 from workflows.metoo_models import MeToo
 from workflows.models import Agency, Complaint, ComplaintEvent, Outbox, User
@@ -186,6 +187,19 @@ def reply_channels(complaint: Complaint, configured: Iterable[str]) -> list[str]
     return [channel for channel, _ in complainant_channels(complaint) if channel in ready]
 
 
+def task_payload(complaint: Complaint, task_title: str, due_local: str) -> dict[str, Any]:
+    """What an officer's `task_assigned` message says (a rahasia report's title hidden)."""
+    return {"tracking_number": complaint.tracking_number,
+            "title": access.HIDDEN if complaint.confidential else complaint.title,
+            "task_title": task_title, "due_local": due_local}
+
+
+def tracking_link(complaint: Complaint, public_url: str) -> str:
+    """The citizen's link to their report's tracking page ("" when no public address is set:
+    the message then says how to find it)."""
+    return f"{public_url.rstrip('/')}/lacak/{complaint.tracking_number}" if public_url else ""
+
+
 def status_payload(session: Session, complaint: Complaint, status_label: str, reason: str,
                    public_url: str, refer_to: str | None = None) -> dict[str, Any]:
     """What a citizen's status message says: the citizen's words for the reason, the
@@ -202,7 +216,7 @@ def status_payload(session: Session, complaint: Complaint, status_label: str, re
         answer = session.scalars(select(ComplaintEvent.text).where(
             ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "respond",
             ComplaintEvent.public.is_(True)).order_by(ComplaintEvent.id.desc())).first()
-    link = f"{public_url.rstrip('/')}/lacak/{complaint.tracking_number}" if public_url else ""
+    link = tracking_link(complaint, public_url)
     return {"tracking_number": complaint.tracking_number, "title": complaint.title,
             "status": complaint.status, "status_label": status_label,
             "note": citizen_note(reason, language, agency_name), "answer": answer or "",
