@@ -31,7 +31,6 @@ STEP_LABELS = {
 }
 
 
-
 class SlaPolicy:
     """The host services the diagram calls for deadlines: start, pause, resume, stop, watch."""
 
