@@ -44,8 +44,10 @@ class Assignments:
                                   only_if_holder=expected_assignee, hook=hook)
 
     def set_candidate_groups(self, task_id: str, groups: Iterable[str], *,
-                             actor: str | None = None) -> dict[str, Any]:
-        """Hand an open task to other candidate groups (a reassignment); clears the assignee."""
+                             actor: str | None = None,
+                             hook: Callable[[Session], None] | None = None) -> dict[str, Any]:
+        """Hand an open task to other candidate groups (a reassignment); clears the assignee.
+        `hook` runs in the same transaction (the host's own writes: all or nothing)."""
         wanted = list(dict.fromkeys(g for g in groups if g))
         if not wanted:
             raise InvalidInput("name at least one candidate group",
@@ -64,6 +66,8 @@ class Assignments:
                 instance_id=current.instance_id, at=now, actor=actor, action="reassign",
                 element_id=current.element_id,
                 detail={"task_id": task_id, "groups": wanted, "previous": previous}))
+            if hook is not None:
+                hook(session)
             session.refresh(current)
             return task_dict(current)
 

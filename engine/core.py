@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,9 @@ from engine.sandbox import Limits, Sandbox, make_pool
 from engine.store import Store
 from engine.sweep import SweepReport, TimerSweep
 from engine.transaction import InstanceTransaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["Deployment", "Engine", "InstanceSummary"]
 
@@ -214,9 +217,12 @@ class Engine:
                                         only_if_free=only_if_free, hook=hook)
 
     def set_candidate_groups(self, task_id: str, groups: Iterable[str], *,
-                             actor: str | None = None) -> dict[str, Any]:
-        """Hand an open task to other candidate groups (a reassignment); clears the assignee."""
-        return self._assignments.set_candidate_groups(task_id, groups, actor=actor)
+                             actor: str | None = None,
+                             hook: Callable[[Session], None] | None = None) -> dict[str, Any]:
+        """Hand an open task to other candidate groups (a reassignment); clears the assignee.
+        `hook(session)` runs in the same transaction: the host's writes, all or nothing."""
+        return self._assignments.set_candidate_groups(task_id, groups, actor=actor,
+                                                      hook=hook)
 
     # ------------------------------------------------------------------ reads
 

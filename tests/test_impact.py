@@ -189,7 +189,9 @@ def test_a_shorter_complainant_window_closes_more_reports_by_themselves(regency,
 def test_fewer_working_days_per_rung_climb_more_rungs(regency, history):
     history.record("follow_up", 5, MONDAY, local(12, 10))  # 3 days 1 h late
     preview = regency.domain.impact.preview({}, DESIGNER, rung_budget_days=1)
-    assert (preview.total.before.escalations, preview.total.after.escalations) == (2, 3)
+    # from the liaison: the OPD's head, Diskominfo, then (one day per rung) the regional
+    # leadership and the province
+    assert (preview.total.before.escalations, preview.total.after.escalations) == (2, 4)
     assert preview.rung_budget_days == (2.0, 1.0) and preview.changes == []
 
 

@@ -32,10 +32,13 @@ class Record:
     reminded_rungs: list[int] = field(default_factory=list)
 
 
-def test_the_regency_administrator_holds_verification_and_the_opd_or_unit_the_rest():
+def test_the_regency_administrator_holds_verification_and_the_working_level_the_rest():
     assert LADDER.holder("verification", held_by_unit=False) == ADMIN
     assert LADDER.holder("verification", held_by_unit=True) == ADMIN
-    assert LADDER.holder("follow_up", held_by_unit=False) == OPD
+    assert LADDER.holder("postponement", held_by_unit=False) == ADMIN
+    # the OPD's liaison, like a unit, works one rung below the OPD's head: a missed
+    # follow-up goes to the head first (issue 16), never straight to Diskominfo
+    assert LADDER.holder("follow_up", held_by_unit=False) == TECH
     assert LADDER.holder("resolution", held_by_unit=True) == TECH
 
 
@@ -114,8 +117,9 @@ def test_the_next_check_is_the_earliest_pending_reminder_or_deadline():
 
 
 def test_a_unit_taking_over_holds_the_deadline_one_rung_below_the_opd():
-    assert LADDER.handed_to_unit(OPD, OPD) == (TECH, TECH)  # not escalated yet
-    assert LADDER.handed_to_unit(ADMIN, OPD) == (ADMIN, TECH)  # escalated: keeps its rung
+    assert LADDER.handed_to_unit(TECH, TECH) == (TECH, TECH)  # not escalated yet
+    assert LADDER.handed_to_unit(OPD, OPD) == (TECH, TECH)  # a record from before the fix
+    assert LADDER.handed_to_unit(ADMIN, TECH) == (ADMIN, TECH)  # escalated: keeps its rung
 
 
 @pytest.mark.parametrize("ladder", [("opd", "regency_admin"),

@@ -141,11 +141,15 @@ class Host:
         return {"due_at": record.due_at.astimezone(WITA).isoformat(),
                 "watch_cycle": self._cycle(complaint, now)}
 
-    def sla_pause(self, step: str) -> dict[str, str]:
-        complaint, now = self._current(ids.SERVICE_SLA_PAUSE, step=step)
+    def sla_pause(self, step: str, postponed: bool = False) -> dict[str, str]:
+        params = {"step": step, **({"postponed": postponed} if postponed else {})}
+        complaint, now = self._current(ids.SERVICE_SLA_PAUSE, **params)
         record = complaint.slas[step]
         assert record.state == "running"
         record.state, record.left = "paused", record.due_at - now
+        if postponed:  # the postponement's limit: 14 days in this host
+            complaint.slas[ids.STEP_POSTPONEMENT] = SlaRecord(ids.STEP_POSTPONEMENT,
+                                                              now + 14 * DAY)
         return {"watch_cycle": self._cycle(complaint, now)}
 
     def sla_resume(self, step: str) -> dict[str, str]:
@@ -153,6 +157,9 @@ class Host:
         record = complaint.slas[step]
         assert record.state == "paused" and record.left is not None
         record.state, record.due_at, record.left = "running", now + record.left, None
+        postponement = complaint.slas.get(ids.STEP_POSTPONEMENT)
+        if postponement is not None and postponement.state == "running":
+            postponement.met, postponement.state = now <= postponement.due_at, "stopped"
         return {"due_at": record.due_at.astimezone(WITA).isoformat(),
                 "watch_cycle": self._cycle(complaint, now)}
 
@@ -649,18 +656,32 @@ def test_a_screening_left_open_is_watched_and_disposition_inherits_its_watch(lif
     assert len(walk.complaint.watched) == 3
 
 
-def test_a_postponed_report_is_watched_again_when_disposition_resumes(lifecycle) -> None:
+def test_a_postponed_report_pauses_its_clock_and_is_watched_until_the_limit(lifecycle
+                                                                          ) -> None:
     walk = lifecycle()
-    walk.verify()
+    walk.verify()  # Monday 2 March 09:00: verification due Thursday 5 March 09:00
     walk.complete(ids.DISPOSE_REPORT, decision=ids.POSTPONE, reason="Menunggu anggaran")
-    assert walk.timers() == {}  # resume_report is not watched
+    assert walk.statuses[-1] == POSTPONED
+    assert walk.calls(ids.SERVICE_SLA_PAUSE) == [{"step": ids.STEP_VERIFICATION,
+                                                  "postponed": True}]
+    # the postponement's limit (14 days in this host) is watched on resume_report: the
+    # reminder the day before, then daily at the limit's time of day
+    resume_watch = ids.WATCH_TIMERS[ids.RESUME_REPORT]
+    assert walk.timers() == {resume_watch: wita(15)}
+    assert walk.at(wita(15)) == [resume_watch]
+    assert walk.at(wita(16)) == [resume_watch]
+    assert walk.complaint.watched == [wita(15), wita(16)]
+    assert walk.open() == [ids.RESUME_REPORT]  # the watch paths end by themselves
     walk.clock.set(wita(16, 11))
     walk.complete(ids.RESUME_REPORT)
-    # the verification deadline (5 March) has long passed: sla_watch runs at once (the
-    # engine currently catches up one call per missed day, all in this transaction), then
-    # every day at 09:00
-    assert walk.complaint.watched and set(walk.complaint.watched) == {wita(16, 11)}
-    assert walk.timers() == {ids.WATCH_TIMERS[ids.DISPOSE_REPORT]: wita(17)}
+    # the clock restarts with the three days that were left: due Thursday 19 March 11:00
+    assert walk.calls(ids.SERVICE_SLA_RESUME) == [{"step": ids.STEP_VERIFICATION}]
+    assert walk.data()["sla"]["due_at"] == wita(19, 11).isoformat()
+    assert walk.task(ids.DISPOSE_REPORT)["due_at"] == wita(19, 11).astimezone(UTC).isoformat()
+    postponement = walk.complaint.slas[ids.STEP_POSTPONEMENT]
+    assert postponement.state == "stopped" and postponement.met is False  # past its limit
+    assert walk.timers() == {ids.WATCH_TIMERS[ids.DISPOSE_REPORT]: wita(18, 11)}
+    assert walk.statuses[-2:] == [POSTPONED, VERIFIED]
 
 
 # --------------------------------------------------------------------------- (l) decisions

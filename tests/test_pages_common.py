@@ -407,7 +407,7 @@ def test_the_boards_reassign_form_says_the_use_cases_refusal_in_indonesian(site)
     from tests.test_pages_supervision import escalated_case, inbox, region
 
     escalated_case(site)
-    [escalation] = inbox(site, "sekda")
+    escalation = inbox(site, "sekda")[0]
     number = escalation["id"]
     site.login("sekda")
     response = site.post(f"/board/escalations/{number}/reassign",

@@ -109,28 +109,33 @@ def test_sample_3_street_lights_climb_every_rung_of_the_ladder(regency):
     reminders = [r for c, r in outbox(regency, template="sla_reminder") if c == "inapp"]
     assert reminders == ["penghubung.dishub"]
     assert regency.get("/api/v1/escalations", as_="kadis.kominfo") == []
-    regency.advance(days=3)  # Mon 9 Mar 09:00: the OPD missed it -> regency administrator
+    regency.advance(days=3)  # Mon 9 Mar 09:00: the liaison missed it -> Dishub's head
+    assert [(e["tracking_number"], e["rung_name"], e["agency"]) for e in regency.get(
+        "/api/v1/escalations", as_="sekda")] == [(tracking, "opd", "dishub")]
+    assert regency.get("/api/v1/escalations", as_="kadis.kominfo") == []
+    assert regency.report(tracking)["sla"]["rung_name"] == "opd"
+    regency.advance(days=2)  # Wed 11 Mar 09:00: two more working days -> Diskominfo
     inbox = regency.get("/api/v1/escalations", as_="kadis.kominfo")
     assert [(e["tracking_number"], e["rung_name"]) for e in inbox] == [
         (tracking, "regency_admin")]
     assert regency.report(tracking)["sla"]["rung_name"] == "regency_admin"
-    regency.advance(days=2)  # Wed 11 Mar: two more working days -> regional leadership
+    regency.advance(days=2)  # Fri 13 Mar -> regional leadership
     # a supervisor's inbox covers their agency and everything below it, newest first
     assert [e["rung_name"] for e in regency.get("/api/v1/escalations", as_="sekda")] == [
-        "regional_head", "regency_admin"]
+        "regional_head", "regency_admin", "opd"]
     assert len(regency.get("/api/v1/escalations", as_="kadis.kominfo")) == 1
-    regency.advance(days=2)  # Fri 13 Mar -> province
+    regency.advance(days=4)  # Tue 17 Mar -> province
     assert regency.get("/api/v1/escalations", as_="admin.kaltim")[0]["rung_name"] == (
         "province")
     regency.advance(days=10)  # the top of the ladder: nothing more, nothing doubled
     everything = regency.get("/api/v1/escalations?status=all", as_="admin.kominfo")
     follow_up = [e for e in everything if e["step"] == "follow_up"]
     assert [e["rung_name"] for e in follow_up] == ["province", "regional_head",
-                                                   "regency_admin"]
+                                                   "regency_admin", "opd"]
     escalated = {r for c, r in outbox(regency, template="escalated") if c == "inapp"}
     assert escalated >= {"kadis.kominfo", "sekda", "admin.kaltim"}
     acknowledged = regency.client.post(
-        f"/api/v1/escalations/{follow_up[-1]['id']}/acknowledge",
+        f"/api/v1/escalations/{follow_up[-2]['id']}/acknowledge",
         json={"comment": "Sudah ditegur"}, headers=regency.headers("kadis.kominfo"))
     assert acknowledged.get_json()["status"] == "acknowledged"
     regency.act(tracking, "respond", as_="penghubung.dishub", answer="Lampu sudah diganti.")

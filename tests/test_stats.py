@@ -475,7 +475,7 @@ def test_deadline_classes_overdue_backlog_escalations_and_ombudsman_cases(db):
     assert (escalations["total"], escalations["open"]) == (3, 2)
     assert [(r["key"], r["total"], r["open"]) for r in escalations["by_rung"]] == [
         ("opd", 2, 1), ("regency_admin", 1, 1)]
-    assert escalations["by_rung"][0]["label"]["id"] == "Penghubung / kepala OPD"
+    assert escalations["by_rung"][0]["label"]["id"] == "Kepala OPD"
     assert by_agency(escalations["by_agency"], "dlh") == {
         "agency": by_agency(escalations["by_agency"], "dlh")["agency"], "total": 3, "open": 2,
         "reports": 2, "reports_open": 2}  # two reports: one climbed two rungs

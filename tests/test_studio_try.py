@@ -81,7 +81,8 @@ def test_the_shipped_lifecycle_reminds_and_escalates_in_the_scratch_copy_only(si
         expect=303)
     page = site.text(site.get(response.headers["Location"]))
     assert 'data-template="sla_reminder"' in page  # the liaison's reminder, a day before
-    assert 'class="try-escalation" data-step="follow_up" data-rung="regency_admin"' in page
+    # missed by the liaison: to the OPD's head first
+    assert 'class="try-escalation" data-step="follow_up" data-rung="opd"' in page
     assert "1 pengingat, 1 eskalasi" in page  # the flash of what happened
     assert re.search(r'class="try-sla" data-step="follow_up" data-state="running"', page)
     assert live_rows(site) == before  # the live database did not change at all

@@ -35,10 +35,30 @@ from workflows.validation import (
 api = Api("api_v1", "/api/v1", "Aduan API", "1.0.0")
 
 _obj = {"type": "object"}
-COMPLAINT = {"type": "object", "required": ["tracking_number", "status", "status_label"],
-             "properties": {"tracking_number": {"type": "string"},
-                            "status": {"type": "string"},
-                            "status_label": {"type": "object"}, "sla": {}}}
+_maybe_text = {"type": ["string", "null"]}
+COMPLAINT = {"type": "object", "required": ["tracking_number", "status", "status_label",
+                                            "refer_to"],
+             "properties": {
+                 "tracking_number": {"type": "string"},
+                 "status": {"type": "string"},
+                 "status_label": {"type": "object"}, "sla": {},
+                 "refer_to": {**_maybe_text, "maxLength": 200, "description":
+                              "where the complainant should take a report that is not the "
+                              "regency's authority (status RETURNED), as the administrator "
+                              "named it; null when none was named"},
+                 "routing": {
+                     "type": ["object", "null"],
+                     "description": "officers only: what the routing table (routing.dmn, "
+                                    "decision route_report) suggested when the report first "
+                                    "waited for its disposition; null before that",
+                     "required": ["authority", "handler_level", "agency_code",
+                                  "suggested_at"],
+                     "properties": {
+                         "authority": {"enum": ["regency", "provincial", "national", None]},
+                         "handler_level": {"enum": ["technical_officer", "opd",
+                                                    "regional_head", None]},
+                         "agency_code": _maybe_text,
+                         "suggested_at": {"type": "string", "format": "date-time"}}}}}
 RECEIPT = {"type": "object", "required": ["tracking_number", "secret", "status"],
            "properties": {"tracking_number": {"type": "string"}, "secret": {"type": "string"},
                           "status": {"type": "string"}, "status_label": {"type": "string"}}}

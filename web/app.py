@@ -35,6 +35,7 @@ def build_domain(settings: Settings, engine: Engine | None = None) -> Domain:
     engine = engine or settings.make_engine()
     config = RegencyConfig(tracking_prefix=settings.tracking_prefix, ladder=settings.ladder,
                            rung_budget_days=settings.rung_budget_days,
+                           postpone_max_days=settings.postpone_max_days,
                            timezone=settings.timezone, public_url=settings.public_url,
                            reply_channels=settings.reply_channels(),
                            whatsapp_graph_url=settings.whatsapp_graph_url,

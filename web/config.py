@@ -71,6 +71,7 @@ class Settings:
     ladder: tuple[str, ...] = ("technical_officer", "opd", "regency_admin", "regional_head",
                                "province")
     rung_budget_days: float = 2.0
+    postpone_max_days: float = 14.0  # working days a report may stay Tertunda
     timer_poll_seconds: float = 1.0
     outbox_seconds: float = 5.0
     digest_hour_utc: int = 23  # 07:00 in Asia/Makassar
@@ -145,6 +146,7 @@ class Settings:
                 "ADUAN_LADDER", "technical_officer,opd,regency_admin,regional_head,province"
             ).split(",") if r.strip()),
             rung_budget_days=float(env.get("ADUAN_RUNG_BUDGET_DAYS", "2")),
+            postpone_max_days=float(env.get("ADUAN_POSTPONE_MAX_DAYS", "14")),
             timer_poll_seconds=float(env.get("ADUAN_TIMER_POLL_SECONDS", "1")),
             outbox_seconds=float(env.get("ADUAN_OUTBOX_SECONDS", "5")),
             digest_hour_utc=int(env.get("ADUAN_DIGEST_HOUR_UTC", "23")),

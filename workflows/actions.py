@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, categories, documents
+from workflows import access, categories, documents, notify, referrals
 from workflows import diagram_ids as ids
 from workflows import groups as task_groups
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, Escalation
+from workflows.sla import SlaPolicy
 from workflows.storage import Upload
 from workflows.validation import check_action
 
@@ -178,6 +179,9 @@ class Verbs:
             session.add(ComplaintEvent(
                 complaint_id=target.id, at=operation.now, actor=principal.username,
                 kind=action_name, text=text, public=action_name in documents.PUBLIC_ACTIONS))
+            if action_name == "not_authority":  # the complainant is told where to turn
+                referrals.keep_referral(session, target.id, data.get("refer_to"),
+                                        operation.now)
             if action_name == "rate":
                 target.rating = data["rating"]
                 target.rating_comment = data.get("comment")
@@ -315,32 +319,58 @@ class Verbs:
         if not tasks:
             raise Conflict("report %(tracking)s has no follow-up to reassign (dispose it "
                            "first)", tracking=tracking_number)
-        if expected_version is not None:
-            # the reassignment spans several transactions: take the version first, so a
-            # second officer racing with the same version changes nothing
-            with self.ctx.transaction() as session:
-                self._check_version(session, complaint.id, tracking_number,
-                                    expected_version, bump=True)
         role = task_groups.TECHNICAL_UNIT if agency.kind == "unit" else task_groups.OPD_LIAISON
-        for task in tasks:
-            self.ctx.engine.set_candidate_groups(task["id"], [task_groups.group(role, agency.code)],
-                                             actor=principal.username)
-        with self.ctx.transaction() as session:
-            complaint = load_report(session, tracking_number)
-            if agency.kind == "unit":
-                complaint.unit_id, complaint.agency_id = agency.id, agency.parent_id
-            else:
-                complaint.agency_id, complaint.unit_id = agency.id, None
-            now = self.ctx.now()
-            session.add(ComplaintEvent(complaint_id=complaint.id, at=now,
-                                       actor=principal.username, kind="reassign",
-                                       text=f"dialihkan ke {agency.name}: {data['reason']}",
-                                       public=False))
-            session.execute(update(Escalation).where(
-                Escalation.complaint_id == complaint.id, Escalation.status == "open"
-            ).values(status="resolved", acknowledged_by=principal.username,
-                     acknowledged_at=now, comment=f"reassigned to {agency.code}"))
+        group = task_groups.group(role, agency.code)
+        reason = data["reason"]
 
+        def record(session: Session) -> None:  # in the task's transaction: all or nothing
+            self._check_version(session, complaint.id, tracking_number, expected_version,
+                                bump=True)
+            target = load_report(session, tracking_number)
+            if expected_version is None:
+                target.version += 1  # (else the check bumped it)
+            self._moved(session, target, agency, group, tasks[0]["title"], reason, principal)
+
+        # one follow-up task is open at a time; the report's writes go with the first
+        for number, task in enumerate(tasks):
+            self.ctx.engine.set_candidate_groups(task["id"], [group], actor=principal.username,
+                                                 hook=None if number else record)
+
+    def _moved(self, session: Session, complaint: Complaint, agency: Agency, group: str,
+               task_title: str, reason: str, principal: access.Principal) -> None:
+        """What a reassignment changes besides the task: who holds the report and its
+        running deadlines (their due times and the rungs they reached stay: the case is as
+        late as it was), the open escalations (resolved), a history entry for staff (with
+        the reason) and one for the complainant (the new handler, in their words on the
+        tracking page), and a message to each: the complainant, the new holders."""
+        now = self.ctx.now()
+        before = complaint.agency_id, complaint.unit_id
+        if agency.kind == "unit":
+            complaint.unit_id, complaint.agency_id = agency.id, agency.parent_id
+        else:
+            complaint.agency_id, complaint.unit_id = agency.id, None
+        complaint.updated_at = now
+        # the new agency's working level (its unit, or its liaison) now holds the deadlines
+        SlaPolicy(self.ctx.config).hand_to_working_level(session, complaint)
+        session.add(ComplaintEvent(complaint_id=complaint.id, at=now,
+                                   actor=principal.username, kind="reassign",
+                                   text=f"dialihkan ke {agency.name}: {reason}",
+                                   public=False))
+        session.add(ComplaintEvent(complaint_id=complaint.id, at=now,
+                                   actor=principal.username, kind="reassigned",
+                                   text=agency.name, public=True))
+        session.execute(update(Escalation).where(
+            Escalation.complaint_id == complaint.id, Escalation.status == "open"
+        ).values(status="resolved", acknowledged_by=principal.username,
+                 acknowledged_at=now, comment=f"reassigned to {agency.code}"))
+        if before != (complaint.agency_id, complaint.unit_id):
+            notify.to_complainant(session, complaint, "handler_changed", now, {
+                "tracking_number": complaint.tracking_number, "title": complaint.title,
+                "agency": agency.name,
+                "link": notify.tracking_link(complaint, self.ctx.config.public_url)})
+        officers = notify.users_for_groups(session, [group])
+        notify.to_users(session, officers, complaint, "task_assigned", now,
+                        notify.task_payload(complaint, task_title, "-"))
 
 
 def _stale(tracking_number: str, expected_version: int) -> Conflict:

@@ -7,15 +7,16 @@ from datetime import datetime, tzinfo
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-# The ladder of SP4N-LAPOR!: technical officer -> OPD liaison / head -> regency administrator
+# The ladder of SP4N-LAPOR!: the working level (the unit's technical officer, or the OPD's
+# liaison when no unit has the report) -> the OPD's head -> regency administrator
 # (Diskominfo) -> regional leadership (Sekda / Bupati) -> province.
 DEFAULT_LADDER = ("technical_officer", "opd", "regency_admin", "regional_head", "province")
 # What people call Indonesia's zones; elsewhere the zone's own abbreviation is used.
 ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA",
               "Asia/Jayapura": "WIT"}
 RUNG_LABELS = {
-    "technical_officer": {"id": "Pejabat teknis / unit", "en": "Technical officer / unit"},
-    "opd": {"id": "Penghubung / kepala OPD", "en": "OPD liaison / head"},
+    "technical_officer": {"id": "Penghubung OPD / unit kerja", "en": "OPD liaison / unit"},
+    "opd": {"id": "Kepala OPD", "en": "OPD head"},
     "regency_admin": {"id": "Admin instansi (Diskominfo)", "en": "Regency administrator"},
     "regional_head": {"id": "Pimpinan daerah (Sekda/Bupati)", "en": "Regional leadership"},
     "province": {"id": "Admin provinsi", "en": "Province administrator"},
@@ -34,6 +35,9 @@ class RegencyConfig:
     admin_agency_code: str = "diskominfo"
     ladder: tuple[str, ...] = DEFAULT_LADDER
     rung_budget_days: float = 2.0  # working days each rung has before the next one
+    # Tertunda: the working days a report may stay postponed with its clock paused; after
+    # them the postponement is late like any deadline (reminded, escalated).
+    postpone_max_days: float = 14.0
     ombudsman_days: int = 60
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 5
@@ -60,6 +64,8 @@ class RegencyConfig:
                              f"three (missing: {missing})")
         if self.rung_budget_days <= 0:
             raise ValueError("rung_budget_days must be positive")
+        if self.postpone_max_days <= 0:
+            raise ValueError("postpone_max_days must be positive")
 
     def rung_index(self, name: str) -> int:
         return self.ladder.index(name)

@@ -92,10 +92,13 @@ CONTRACT = Contract(
                 '{"due_at", "watch_cycle"}',
                 "opens the SLA record of a step; due_at is ISO 8601 with offset, watch_cycle "
                 'is "R/<next check>/P1D" covering every running SLA of the complaint'),
-        Service(ids.SERVICE_SLA_PAUSE, ("step",), (), '{"watch_cycle"}',
-                "pauses the running SLA of the step (waiting on the citizen)"),
+        Service(ids.SERVICE_SLA_PAUSE, ("step",), ("postponed",), '{"watch_cycle"}',
+                "pauses the running SLA of the step (waiting on the citizen); with postponed "
+                "true (Tertunda) it opens the postponement's own deadline, "
+                "ADUAN_POSTPONE_MAX_DAYS working days, watched like any other"),
         Service(ids.SERVICE_SLA_RESUME, ("step",), (), '{"due_at", "watch_cycle"}',
-                "resumes the paused SLA of the step with the budget that was left"),
+                "resumes the paused SLA of the step with the budget that was left (and closes "
+                "a running postponement, met or breached)"),
         Service(ids.SERVICE_SLA_STOP, ("step",), (), '{"met", "watch_cycle"}',
                 "closes the SLA record (idempotent): met or breached and by how much"),
         Service(ids.SERVICE_SLA_WATCH, (), (), "null",

@@ -33,6 +33,7 @@ WATCH_TIMERS: Final = {
     DISPOSE_REPORT: "dispose_report_watch",
     FOLLOW_UP: "follow_up_watch",
     UNIT_FOLLOW_UP: "unit_follow_up_watch",
+    RESUME_REPORT: "resume_report_watch",  # watches the postponement's limit
 }
 # Interrupting timeDate boundaries reading sla_citizen["due_at"].
 CITIZEN_DEADLINE_TIMERS: Final = {
@@ -113,6 +114,8 @@ STEP_FOLLOW_UP: Final = "follow_up"
 STEP_RESOLUTION: Final = "resolution"
 STEP_INFO_REQUEST: Final = "info_request"
 STEP_COMPLAINANT_WINDOW: Final = "complainant_window"
+# Opened by sla_pause(postponed=True): how long a report stays Tertunda (not a sla_start step)
+STEP_POSTPONEMENT: Final = "postponement"
 STEPS: Final = (STEP_VERIFICATION, STEP_FOLLOW_UP, STEP_RESOLUTION, STEP_INFO_REQUEST,
                 STEP_COMPLAINANT_WINDOW)
 CITIZEN_STEPS: Final = (STEP_INFO_REQUEST, STEP_COMPLAINANT_WINDOW)

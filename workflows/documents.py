@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from workflows import access, notify, readcache
+from workflows import access, notify, readcache, referrals
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
@@ -22,6 +22,7 @@ from workflows.deadlines import (
     sla_deadline,
     sla_document,
 )
+from workflows.lifecycle_models import ComplaintRouting
 from workflows.metoo_models import MeToo
 from workflows.models import (
     Agency,
@@ -113,6 +114,7 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
         MeToo.complaint_id == complaint.id)) or 0
     original = session.get(Complaint, complaint.duplicate_of_id) \
         if complaint.duplicate_of_id else None
+    routing = session.get(ComplaintRouting, complaint.id)
     document: dict[str, Any] = {
         "tracking_number": complaint.tracking_number,
         "status": complaint.status,
@@ -156,6 +158,8 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
                          "from_agency": from_agency(a.uploaded_by)}
                         for a in attachments] if content else [],
         "duplicate_of": original.tracking_number if original else None,
+        # not the regency's authority: where the complainant should take it
+        "refer_to": routing.refer_to if routing is not None else None,
         "duplicates": list(duplicates),
         "me_too": me_too,  # citizens who said "me too" (workflows/nearby.py)
         "rating": complaint.rating,
@@ -165,6 +169,8 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
     }
     if officer:
         document["slas"] = [sla_document(r, calendar, now, config) for r in records]
+        # what routing.dmn suggested when the report first waited for its disposition
+        document["routing"] = referrals.routing_document(routing)
         agencies = access.agency_table(session)
         # What the officer may do with each task: the use cases decide again when asked.
         document["open_tasks"] = [{**{k: t[k] for k in (

@@ -231,7 +231,10 @@ class Impact:
                    func.coalesce(escalations.c.n, 0), Complaint.agency_id)
             .join(Complaint, Complaint.id == SlaRecord.complaint_id)
             .outerjoin(escalations, escalations.c.sla_id == SlaRecord.id)
-            .where(SlaRecord.started_at >= since, SlaRecord.started_at <= until))
+            .where(SlaRecord.started_at >= since, SlaRecord.started_at <= until,
+                   # a postponement's limit is a setting (ADUAN_POSTPONE_MAX_DAYS), not a
+                   # budget of the deadline table
+                   SlaRecord.step != ids.STEP_POSTPONEMENT))
         found = []
         append = found.append
         for (step, classification, misconduct, category, severity, road_status, started,

@@ -1,12 +1,15 @@
 """The escalation ladder: who holds a deadline, when each rung is missed, and which reminders
 and escalations are due at an instant. Arithmetic only; workflows/sla.py records and sends.
 
-A deadline is held by a rung (the regency administrator while a report is verified, the OPD
-or its unit while it is followed up). One working day (the reminder lead time, a setting:
-workflows/sla_settings.py) before the holder's due time the holder is reminded; at the due
-time the deadline climbs one rung, and then one more each `rung_budget_days` working days
-while it stays late, until the last rung. The supervisors of each rung above the holder are
-reminded the lead time before their own deadline too.
+A deadline is held by a rung (the regency administrator while a report is verified; the
+working level while it is followed up: the unit when one has the report, or else the OPD's
+liaison officer). The rung above the working level is the OPD's head, so a liaison (or unit)
+missing a deadline goes to their head first, then to the regency administrator, and so on.
+One working day (the reminder lead time, a setting: workflows/sla_settings.py) before the
+holder's due time the holder is reminded; at the due time the deadline climbs one rung, and
+then one more each `rung_budget_days` working days while it stays late, until the last
+rung. The supervisors of each rung above the holder are reminded the lead time before their
+own deadline too.
 Rung k above the holder is missed at due + k x rung_budget_days working days.
 """
 
@@ -23,6 +26,7 @@ from workflows.config import RegencyConfig
 
 REMIND_DAYS_BEFORE = 1.0  # working days before a rung's deadline that it is reminded
 VERIFICATION = "verification"
+POSTPONEMENT = "postponement"  # a Tertunda report's limit, held like verification
 HANDED_TO_UNIT = ("follow_up", "resolution")  # the steps a unit holds once it has the report
 
 
@@ -72,11 +76,14 @@ class Ladder:
         return self.rungs.index(name)
 
     def holder(self, step: str, held_by_unit: bool) -> int:
-        """The rung that holds a step's deadline: the regency administrator verifies; the
-        unit, when one has the report, or else the OPD follows up."""
-        if step == VERIFICATION:
+        """The rung that holds a step's deadline: the regency administrator verifies (and
+        holds a postponed report); the working level (rung technical_officer: the unit when
+        one has the report, else the OPD's liaison) follows up, so that its head, the next
+        rung ("opd"), is the first to hear of a missed follow-up. ``held_by_unit`` only
+        says who that working level is (the same rung either way)."""
+        if step in (VERIFICATION, POSTPONEMENT):
             return self.index("regency_admin")
-        return self.index("technical_officer" if held_by_unit else "opd")
+        return self.index("technical_officer")
 
     def deadline(self, due_at: datetime, k: int, calendar: WorkingCalendar) -> datetime:
         """When the holder's rung + k is missed: the due time, then one rung budget each."""
@@ -130,7 +137,7 @@ class Ladder:
 
     def handed_to_unit(self, rung: int, holder_rung: int) -> tuple[int, int]:
         """(rung, holder rung) of a follow-up deadline once a unit has the report: the unit
-        holds it, so missing it goes to the OPD's head first (the next rung), not straight
-        past them; a deadline already escalated keeps its rung."""
+        holds it at the working level, so missing it goes to the OPD's head first (the next
+        rung), not straight past them; a deadline already escalated keeps its rung."""
         unit = self.index("technical_officer")
         return (unit if rung <= holder_rung else rung), unit

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 import engine as bpm
 from engine import Engine
-from workflows import access, contract, notify
+from workflows import contract, notify, referrals
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import N_
@@ -67,8 +67,11 @@ SERVICE_DOCS: dict[str, ServiceDoc] = {
            "watch_cycle."),
         (_STEP, Parameter("budget_days", N_("the budget in working days (a number)")))),
     ids.SERVICE_SLA_PAUSE: ServiceDoc(
-        N_("Pauses the running SLA of a step while the case waits on the citizen; returns "
-           "watch_cycle."), (_STEP,)),
+        N_("Pauses the running SLA of a step while the case waits on the citizen, or is "
+           "postponed; returns watch_cycle."),
+        (_STEP, Parameter("postponed", N_("true when the report is postponed (Tertunda): the "
+                                          "pause then has a limit in working days, watched "
+                                          "like a deadline"), False))),
     ids.SERVICE_SLA_RESUME: ServiceDoc(
         N_("Resumes a paused SLA with the budget that was left; returns due_at and "
            "watch_cycle."), (_STEP,)),
@@ -105,6 +108,7 @@ class LifecycleHost:
         engine.register_service(ids.SERVICE_ASSIGN_AGENCY, self.assign_agency)
         engine.add_listener(self.tell_officers)
         engine.add_listener(self.end_with_cancelled_instance)
+        engine.add_listener(self.keep_routing)
         # A new version of the lifecycle must keep the contract (docs/lifecycle.md).
         engine.add_unit_check(ids.PROCESS_ID, contract.check_unit)
 
@@ -137,10 +141,14 @@ class LifecycleHost:
                                    status_to=status, text=reason or None, public=True))
         if before != status:
             language = complaint.language if complaint.language in ("id", "en") else "id"
+            # not our authority: where to turn, as the administrator named it (referrals)
+            refer_to = referrals.refer_to(session, complaint.id) \
+                if status == ids.STATUS_RETURNED else None
             notify.to_complainant(session, complaint, "status_changed", operation.now,
                                   notify.status_payload(session, complaint,
                                                         ids.STATUS_LABELS[status][language],
-                                                        reason or "", self.config.public_url))
+                                                        reason or "", self.config.public_url,
+                                                        refer_to=refer_to))
             notify.to_followers(session, complaint, operation.now,
                                 ids.STATUS_LABELS[status], self.config.public_url)
 
@@ -154,7 +162,7 @@ class LifecycleHost:
             raise LookupError(f"agency {agency_code!r} does not exist")
         if role == "unit":
             complaint.unit_id = agency.id
-            self.sla.hand_to_unit(session, complaint)
+            self.sla.hand_to_working_level(session, complaint)
         else:
             complaint.agency_id, complaint.unit_id = agency.id, None
         session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,
@@ -181,6 +189,16 @@ class LifecycleHost:
             reason = str((operation.detail or {}).get("reason") or "") or "cancelled"
             self.set_status(ids.STATUS_ARCHIVED, reason)
 
+    def keep_routing(self, change: bpm.InstanceChange) -> None:
+        """When a report first waits for its disposition, keep what the routing table
+        suggested (the API's report document shows it, workflows/referrals.py)."""
+        if not any(t["element_id"] == ids.DISPOSE_REPORT for t in change.opened_tasks):
+            return
+        complaint = complaint_of(change.operation, required=False)
+        if complaint is not None:
+            referrals.keep_suggestion(change.operation.session, complaint.id, change.data,
+                                      change.operation.now)
+
     def tell_officers(self, change: bpm.InstanceChange) -> None:
         """Tell officers of each new task for them (in the same transaction)."""
         if not change.opened_tasks:
@@ -196,9 +214,8 @@ class LifecycleHost:
                 continue
             due = task.get("due_at")
             notify.to_users(session, users, complaint, "task_assigned", change.operation.now, {
-                "tracking_number": complaint.tracking_number,
-                "title": access.HIDDEN if complaint.confidential else complaint.title,
-                "task_title": task["title"],
-                "due_local": due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
-                if isinstance(due, datetime) else "-",
+                **notify.task_payload(
+                    complaint, task["title"],
+                    due.astimezone(calendar.tzinfo).strftime("%d-%m-%Y %H:%M")
+                    if isinstance(due, datetime) else "-"),
                 **(notify.due_fields(due, self.config) if isinstance(due, datetime) else {})})

@@ -11,6 +11,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows import access
 from workflows import groups as task_groups
 from workflows.metoo_models import MeToo
 from workflows.models import Agency, Complaint, ComplaintEvent, Outbox, User
@@ -29,6 +30,16 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Mohon lengkapi laporan Anda: {note} Batas waktu: {due_local}."),
         "en": ("Report {tracking_number} needs more information",
                "Please complete your report: {note} Deadline: {due_local}."),
+    },
+    # A supervisor moved the report to another agency (workflows/actions.py, reassign).
+    "handler_changed": {
+        "id": ("Laporan {tracking_number} dialihkan ke {agency}",
+               "Laporan Anda \"{title}\" dialihkan ke {agency} karena disposisi sebelumnya "
+               "keliru. {agency} menindaklanjutinya mulai sekarang, dengan batas waktu yang "
+               "sama."),
+        "en": ("Report {tracking_number} moved to {agency}",
+               "Your report \"{title}\" was moved to {agency} because it had been sent to the "
+               "wrong agency. {agency} follows it up from now on, within the same deadlines."),
     },
     # To a citizen who said "me too" on a report (workflows/nearby.py): its title and
     # status only, nothing of its complainant or the agency's answer to them.
@@ -95,11 +106,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-CITIZEN_TEMPLATES = frozenset({"status_changed", "info_requested"})
+CITIZEN_TEMPLATES = frozenset({"status_changed", "info_requested", "handler_changed"})
 
 # Lines added to a citizen's message when the payload has the value.
 CITIZEN_LINES: dict[str, dict[str, str]] = {
     "answer": {"id": "Jawaban instansi: {answer}", "en": "The agency's answer: {answer}"},
+    "refer_to": {"id": "Silakan sampaikan laporan Anda kepada: {refer_to}.",
+                 "en": "Please take your report to: {refer_to}."},
     "link": {"id": "Ikuti laporan Anda: {link}", "en": "Follow your report: {link}"},
     "no_link": {"id": "Ikuti laporan Anda di halaman Lacak Laporan dengan nomor "
                       "{tracking_number} dan kode rahasia Anda.",
@@ -180,6 +193,8 @@ def render(template: str, language: str, payload: dict[str, Any]) -> tuple[str, 
         lines = [body.format_map(values).strip()]
         if payload.get("answer"):
             lines.append(CITIZEN_LINES["answer"][lang].format_map(values))
+        if payload.get("refer_to"):
+            lines.append(CITIZEN_LINES["refer_to"][lang].format_map(values))
         lines.append(CITIZEN_LINES["link" if payload.get("link") else "no_link"][lang]
                      .format_map(values))
         return subject.format_map(values), "\n".join(lines)
@@ -220,10 +235,24 @@ def reply_channels(complaint: Complaint, configured: Iterable[str]) -> list[str]
     return [channel for channel, _ in complainant_channels(complaint) if channel in ready]
 
 
+def task_payload(complaint: Complaint, task_title: str, due_local: str) -> dict[str, Any]:
+    """What an officer's `task_assigned` message says (a rahasia report's title hidden)."""
+    return {"tracking_number": complaint.tracking_number,
+            "title": access.HIDDEN if complaint.confidential else complaint.title,
+            "task_title": task_title, "due_local": due_local}
+
+
+def tracking_link(complaint: Complaint, public_url: str) -> str:
+    """The citizen's link to their report's tracking page ("" when no public address is set:
+    the message then says how to find it)."""
+    return f"{public_url.rstrip('/')}/lacak/{complaint.tracking_number}" if public_url else ""
+
+
 def status_payload(session: Session, complaint: Complaint, status_label: str, reason: str,
-                   public_url: str) -> dict[str, Any]:
+                   public_url: str, refer_to: str | None = None) -> dict[str, Any]:
     """What a citizen's status message says: the citizen's words for the reason, the
-    agency's latest answer when the report was just answered, the tracking link."""
+    agency's latest answer when the report was just answered, where to take a report that
+    is not the regency's authority (`refer_to`), the tracking link."""
     language = complaint.language if complaint.language in ("id", "en") else "id"
     agency_name = None
     if reason.startswith(DISPOSED_PREFIX):
@@ -235,11 +264,11 @@ def status_payload(session: Session, complaint: Complaint, status_label: str, re
         answer = session.scalars(select(ComplaintEvent.text).where(
             ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "respond",
             ComplaintEvent.public.is_(True)).order_by(ComplaintEvent.id.desc())).first()
-    link = f"{public_url.rstrip('/')}/lacak/{complaint.tracking_number}" if public_url else ""
+    link = tracking_link(complaint, public_url)
     return {"tracking_number": complaint.tracking_number, "title": complaint.title,
             "status": complaint.status, "status_label": status_label,
             "note": citizen_note(reason, language, agency_name), "answer": answer or "",
-            "link": link}
+            "refer_to": refer_to or "", "link": link}
 
 
 def to_complainant(session: Session, complaint: Complaint, template: str, now: datetime,

@@ -13,7 +13,7 @@ from workflows import access, notify, sla_settings
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
-from workflows.ladder import HANDED_TO_UNIT, Ladder, Reminder
+from workflows.ladder import HANDED_TO_UNIT, POSTPONEMENT, Ladder, Reminder
 from workflows.models import Agency, Complaint, Escalation, SlaRecord
 from workflows.operation import complaint_of, running_operation
 from workflows.workdays import calendar_for
@@ -28,6 +28,7 @@ STEP_LABELS = {
     "resolution": {"id": "penyelesaian", "en": "resolution"},
     "info_request": {"id": "melengkapi informasi", "en": "additional information"},
     "complainant_window": {"id": "tanggapan pelapor", "en": "complainant's reply"},
+    "postponement": {"id": "penundaan (tertunda)", "en": "postponement"},
 }
 
 
@@ -73,7 +74,11 @@ class SlaPolicy:
         return {"due_at": self._iso(record.due_at, calendar), **self._watch(session, complaint,
                                                                             calendar, now)}
 
-    def sla_pause(self, step: str) -> dict[str, Any]:
+    def sla_pause(self, step: str, postponed: bool = False) -> dict[str, Any]:
+        """Pause the step's running SLA (the budget left is kept). ``postponed`` (Tertunda):
+        the pause has a limit, RegencyConfig.postpone_max_days working days, kept as a
+        deadline of its own (step "postponement", held by the regency administrator) that
+        the watch reminds and escalates like any other; sla_resume closes it."""
         operation, session, complaint, calendar = self._context()
         now = operation.now
         for record in self.running_records(session, complaint, step):
@@ -81,6 +86,16 @@ class SlaPolicy:
                 calendar.working_seconds_between(now, record.due_at) if record.due_at > now
                 else -calendar.working_seconds_between(record.due_at, now))
             record.paused_at, record.state = now, PAUSED
+        if postponed:
+            for old in self.running_records(session, complaint, POSTPONEMENT):
+                self._close(old, now, calendar)
+            budget = float(self.config.postpone_max_days)
+            holder = self._holder(complaint, POSTPONEMENT)
+            session.add(SlaRecord(
+                complaint_id=complaint.id, step=POSTPONEMENT, budget_days=budget,
+                holder_rung=holder, started_at=now,
+                due_at=calendar.add_working_days(now, budget).astimezone(UTC), pauses=[],
+                state=RUNNING, rung=holder, reminded_rungs=[]))
         session.flush()
         return self._watch(session, complaint, calendar, now)
 
@@ -92,6 +107,8 @@ class SlaPolicy:
             SlaRecord.state == PAUSED).order_by(SlaRecord.id.desc())).first()
         if record is None:
             raise LookupError(f"no paused SLA for step {step!r} of {complaint.tracking_number}")
+        for postponement in self.running_records(session, complaint, POSTPONEMENT):
+            self._close(postponement, now, calendar)  # met, or breached past the limit
         record.pauses = [*record.pauses, {"from": record.paused_at.isoformat(),
                                           "to": now.isoformat()}]
         record.due_at = calendar.add_working_seconds(now, record.remaining_seconds or 0
@@ -129,8 +146,10 @@ class SlaPolicy:
 
     # ------------------------------------------------------------------ the ladder
 
-    def hand_to_unit(self, session: Session, complaint: Complaint) -> None:
-        """A unit now holds the report's follow-up and resolution deadlines (Ladder)."""
+    def hand_to_working_level(self, session: Session, complaint: Complaint) -> None:
+        """The working level now holding the report (a unit it was delegated to, or the
+        agency or unit it was reassigned to) holds its follow-up and resolution deadlines;
+        those already escalated keep their rung (Ladder.handed_to_unit)."""
         for record in self.running_records(session, complaint, None):
             if record.step in HANDED_TO_UNIT:
                 record.rung, record.holder_rung = self.ladder.handed_to_unit(
@@ -155,7 +174,9 @@ class SlaPolicy:
         }.get(rung)
         if code is not None:
             return session.scalars(select(Agency).where(Agency.code == code)).first()
-        agency_id = complaint.unit_id if rung == "technical_officer" else complaint.agency_id
+        # the working level: the unit holding the report, or else the OPD (its liaison)
+        agency_id = (complaint.unit_id or complaint.agency_id) if rung == "technical_officer" \
+            else complaint.agency_id
         return session.get(Agency, agency_id) if agency_id else None
 
     def _holder(self, complaint: Complaint, step: str) -> int:
@@ -178,7 +199,8 @@ class SlaPolicy:
         rung = self.config.ladder[record.rung]
         agency = self._rung_agency(session, complaint, rung)
         if record.rung == record.holder_rung:
-            role = {"technical_officer": "technical_officer", "opd": "liaison_officer",
+            working = "technical_officer" if complaint.unit_id else "liaison_officer"
+            role = {"technical_officer": working, "opd": "liaison_officer",
                     "regency_admin": "regency_admin"}.get(rung, "supervisor")
         else:
             role = "supervisor"

@@ -11,6 +11,7 @@ import workflows.admin_models
 import workflows.category_models
 import workflows.desk_models
 import workflows.draft_models
+import workflows.lifecycle_models
 import workflows.metoo_models
 import workflows.models
 import workflows.open311_models
@@ -20,6 +21,7 @@ import workflows.sms_models
 import workflows.whatsapp_models
 
 MODULES = (workflows.account_models, workflows.admin_models, workflows.category_models,
-           workflows.desk_models, workflows.draft_models, workflows.metoo_models,
-           workflows.models, workflows.open311_models, workflows.poster_models,
-           workflows.settings_models, workflows.sms_models, workflows.whatsapp_models)
+           workflows.desk_models, workflows.draft_models, workflows.lifecycle_models,
+           workflows.metoo_models, workflows.models, workflows.open311_models,
+           workflows.poster_models, workflows.settings_models, workflows.sms_models,
+           workflows.whatsapp_models)

@@ -103,7 +103,11 @@ ACTION_SCHEMAS: dict[str, dict[str, Any]] = {
     "request_info": {"required": ["reason"], "properties": {"reason": _text}},
     "provide_info": {"required": ["information"], "properties": {"information": _text}},
     "not_authority": {"required": ["reason"],
-                      "properties": {"reason": _text, "refer_to": {"type": "string"}}},
+                      "properties": {"reason": _text, "refer_to": {
+                          "type": "string", "maxLength": 200,
+                          "description": "where the complainant should take the matter "
+                                         "(e.g. BPJN Kaltim for a national road); shown "
+                                         "to them"}}},
     "postpone": {"required": ["reason"], "properties": {"reason": _text}},
     "resume": {"properties": {"note": _text}},
     "dispose": {"required": ["agency_code"], "properties": {

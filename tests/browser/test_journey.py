@@ -147,14 +147,16 @@ def test_pothole_report_from_phone_to_rated_answer_and_the_board(
     live.regency.act(late["tracking_number"], "verify", as_="admin.kominfo")
     live.regency.act(late["tracking_number"], "dispose", as_="admin.kominfo",
                      agency_code="dinas_pupr")
-    # Its five working days end on Monday 9 March 09:00 WITA; a day later it is one day
-    # late, escalated one rung up from the OPD: to Diskominfo.
-    live.advance(days=8, hours=1)
+    # Its five working days end on Monday 9 March 09:00 WITA: missed by the liaison, it
+    # goes one rung up to the OPD's head, and two working days later (Wednesday) on to
+    # Diskominfo.
+    live.advance(days=9, hours=1)
     head = make_page()
     sign_in(head, live, "kadis.pupr")
     head.goto(f"{live.url}/board")
     assert late["tracking_number"] in head.inner_text("#board-cases")
     assert "terlambat" in head.inner_text("#board-cases")
+    assert late["tracking_number"] in head.inner_text("#inbox")
     screenshot(head, "supervisor-board-overdue")
     regency_head = make_page()
     sign_in(regency_head, live, "kadis.kominfo")

@@ -39,6 +39,7 @@ EVENT_LABELS = {
     "reopen": N_("Reopened"),
     "link_duplicate": N_("Duplicate linked"),
     "reassign": N_("Reassigned"),
+    "reassigned": N_("Handler changed (the complainant sees this entry)"),
     "note": N_("Internal note"),
     "escalation_acknowledged": N_("Escalation acknowledged"),
     "escalation_note": N_("Note on the escalation"),

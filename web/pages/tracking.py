@@ -67,8 +67,9 @@ STATUS_HELP = {
                               "before the report can go further. Please add it below."),
     ids.STATUS_ARCHIVED: N_("Your report was archived and will not be followed up. The reason "
                             "is in the history below."),
-    ids.STATUS_RETURNED: N_("This matter is not the regency's authority. The reason, and where "
-                            "to turn, are in the history below."),
+    ids.STATUS_RETURNED: N_("This matter is not the regency's authority. The reason is in the "
+                            "history below; where to turn, when the administrator named it, "
+                            "is shown here."),
     ids.STATUS_POSTPONED: N_("Handling of your report has been postponed. The reason is in "
                              "the history below."),
     ids.STATUS_DISPOSED: N_("Your report has been sent to the agency in charge, which must "
@@ -96,6 +97,7 @@ REASONS = {
 EVENT_TITLES = {
     "submitted": N_("Report received"),
     "assigned": N_("Handled by %(agency)s"),
+    "reassigned": N_("Moved to %(agency)s"),
     "provide_info": N_("You added information"),
     "respond": N_("Answer from the agency"),
     "reply": N_("You said the problem is not solved"),
@@ -379,6 +381,11 @@ class TrackingView:
         elif kind == "assigned":
             title = gettext(EVENT_TITLES[kind], agency=text or "")
             text = None
+        elif kind == "reassigned":
+            title = gettext(EVENT_TITLES[kind], agency=text or "")
+            text = gettext("The report had been sent to the wrong agency, so a supervisor "
+                           "moved it. This agency follows it up from now on, within the same "
+                           "deadlines.")
         elif kind in EVENT_TITLES:
             title = gettext(EVENT_TITLES[kind])
         else:
