@@ -221,7 +221,7 @@ def test_the_case_exports_hold_the_filtered_cases_the_caller_may_see(drill):
     late = found[1]
     assert late[1] == "Sampah menumpuk" and late[2] == "Waste" and late[3] == (
         "Dinas Lingkungan Hidup") and late[7] == "yes"
-    assert late[8] == "OPD liaison / head, Regency administrator"  # rungs reached, in order
+    assert late[8] == "OPD head, Regency administrator"  # rungs reached, in order
     assert late[9] is None  # not closed
 
 

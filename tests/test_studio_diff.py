@@ -305,8 +305,8 @@ def test_designers_and_administrators_see_the_diff_page(site: Site):
         assert drawn["new"]["added"][0] == "note_verified"
         assert drawn["old"]["removed"] == ["f_verified"]
         site.logout()
+    site.login("perancang")  # signing in takes the account's language: switch after it
     site.get("/language/en", expect=302)
-    site.login("perancang")
     english = site.text(site.get(path))
     assert ">added</span>" in english and "<dt>Condition" in english
     assert "ditambahkan" not in english
