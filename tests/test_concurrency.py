@@ -152,8 +152,8 @@ def _sweep_with_processes(url: str, tmp_path, count: int, workers: int) -> None:
 
 
 @pytest.mark.slow
-def test_four_processes_sweeping_5000_due_timers_fire_each_exactly_once(postgres_url, tmp_path):
-    _sweep_with_processes(postgres_url, tmp_path, count=5000, workers=4)
+def test_four_processes_sweeping_2500_due_timers_fire_each_exactly_once(postgres_url, tmp_path):
+    _sweep_with_processes(postgres_url, tmp_path, count=2500, workers=4)
 
 
 @pytest.mark.slow
