@@ -116,21 +116,22 @@ class Reader:
     """Another thread reading through the same engine while diagram code runs."""
 
     def __init__(self, engine) -> None:
-        self.engine, self.times, self.running = engine, [], True
+        self.engine, self.times, self.stopped = engine, [], threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while self.running:
+        while True:
             self.engine.instances(limit=5)
             self.times.append(time.monotonic())
-            time.sleep(0.01)
+            if self.stopped.wait(0.01):  # read again every 10 ms until told to stop
+                return
 
     def __enter__(self):
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.running = False
+        self.stopped.set()
         self.thread.join()
 
     def longest_gap(self) -> float:
