@@ -193,7 +193,7 @@ def test_an_action_with_a_stale_version_changes_nothing(site):
     report = regency.domain.reports.get(tracking, admin)
     assert report["status"] == "SUBMITTED"
     done = regency.domain.reports.act(tracking, "verify", {}, admin,
-                                      expected_version=report["version"])
+                                      expected_version=report["version"], document=True)
     assert done["status"] == "VERIFIED" and done["version"] > report["version"]
 
 
@@ -231,7 +231,7 @@ def test_reassign_and_link_duplicate_check_the_version_too(site):
     regency.act(first, "dispose", as_="admin.kominfo", agency_code="dishub")
     seen = reports.get(first, admin)["version"]
     moved = reports.act(first, "reassign", {"agency_code": "dinas_pupr", "reason": "Salah"},
-                           admin, expected_version=seen)
+                           admin, expected_version=seen, document=True)
     assert moved["agency"]["code"] == "dinas_pupr" and moved["version"] == seen + 1
     with pytest.raises(Conflict):
         reports.act(first, "reassign", {"agency_code": "dlh", "reason": "Lagi"}, admin,
@@ -242,7 +242,7 @@ def test_reassign_and_link_duplicate_check_the_version_too(site):
         reports.act(second, "link_duplicate", {"duplicate_of": first}, admin,
                        expected_version=version - 1)
     linked = reports.act(second, "link_duplicate", {"duplicate_of": first}, admin,
-                            expected_version=version)
+                            expected_version=version, document=True)
     assert linked["duplicate_of"] == first and linked["status"] == "ARCHIVED"
 
 

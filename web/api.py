@@ -252,7 +252,8 @@ def path_id(value: str, what: str) -> int:
 def _act(tracking_number: str, action: str) -> Any:
     who = principal_for_report(tracking_number)
     body = json_body()
-    return jsonify(domain().reports.act(tracking_number, action, body, who, uploads()))
+    return jsonify(domain().reports.act(tracking_number, action, body, who, uploads(),
+                                         document=True))
 
 
 def _register_action(name: str) -> None:

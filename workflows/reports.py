@@ -452,9 +452,11 @@ class Reports:
     @translate_engine_errors
     def act(self, tracking_number: str, action: str, payload: Mapping[str, Any] | None,
             principal: access.Principal, uploads: list[Upload] | None = None,
-            expected_version: int | None = None) -> dict[str, Any]:
-        """Perform a domain verb on a report (workflows/actions.py); returns the report as
-        the caller may see it afterwards.
+            expected_version: int | None = None, *, document: bool = False
+            ) -> dict[str, Any] | None:
+        """Perform a domain verb on a report (workflows/actions.py). With `document`, returns
+        the report as the caller may see it afterwards (read in a transaction of its own:
+        a dozen queries, so only callers that show it ask: the JSON API); else None.
 
         With `expected_version` (the report's `version` when the caller read it) the verb
         is refused with Conflict if anyone changed the report since; the check is made in
@@ -462,7 +464,7 @@ class Reports:
         """
         self.verbs.act(tracking_number, action, payload, principal, uploads,
                        expected_version)
-        return self.get(tracking_number, principal)
+        return self.get(tracking_number, principal) if document else None
 
 
 def allocate_tracking_number(session: Session, prefix: str, year: int) -> str:

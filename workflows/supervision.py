@@ -120,7 +120,8 @@ class Supervision:
         tracking = escalation["tracking_number"]
         try:
             return self.reports.act(tracking, "reassign",
-                                    {"agency_code": agency_code, "reason": reason}, principal)
+                                    {"agency_code": agency_code, "reason": reason}, principal,
+                                    document=True)
         except NotFound as exc:
             refused = Forbidden("a supervisor reassigns only reports and agencies of their "
                                 "own agency tree")
