@@ -49,7 +49,10 @@ class PostgresDatabase:
             found = [(table, [dict(row._mapping) for row in connection.execute(table.select())])
                      for table in metadata.sorted_tables]
         db.dispose()
-        return [(table, rows) for table, rows in found if rows]
+        # (config_revision's rows are the triggers' own: they refill it when the seeded
+        # rows go back in, and a PostgreSQL TRUNCATE replaces their tokens)
+        return [(table, rows) for table, rows in found
+                if rows and table.name != "config_revision"]
 
     def truncate(self) -> None:
         db = create_engine(self.url.replace("postgresql://", "postgresql+psycopg://", 1))

@@ -3,17 +3,11 @@ report form, validation of every submission, the OpenAPI document's enum, Open31
 services, SMS keywords, the photo rule of verification), and the system administrator's use
 cases that change them, audited (admin_audit).
 
-Reading (`catalog(session)`): each process keeps the last catalog it read, with the stamp
-of the table it read it from: `count(*)` and `sum(version)` of `category`. Every change
-adds a row or raises a row's version in its own transaction, so the stamp changes with
-every commit, in whatever process it was made; a read compares the stamp (one aggregate
-over a handful of rows) and reads the rows again only when it moved. A GET request's read
-session (engine/store.py: one per request) checks it once. Measured with the shipped ten
-categories on a loaded 2-core machine (best of 5 x 400 reads in one unit of work): the
-stamp and a cache hit take 0.4 ms on SQLite and 0.8 ms on PostgreSQL (a bare `SELECT 1`:
-0.2 and 0.8 ms), reading and building the rows 1.1 and 2.6 ms. Catalogs are immutable
-(tuples, read-only mappings), so one is shared by every request that finds it current.
-A hand-written UPDATE that leaves `version` alone is not seen until the next change.
+Reading (`catalog(session)`): each process keeps the last catalog it read while the
+`category` table's revision token is unchanged (workflows/revisions.py: a trigger replaces
+it on every write, whoever writes; the tokens of all configuration tables are read in one
+query per transaction or GET request). Catalogs are immutable (tuples, read-only mappings),
+so one is shared by every request that finds it current.
 
 Codes never change: reports, the routing table (bpmn/routing.dmn), Open311 service codes
 and the statistics name categories by code. A deactivated category is not offered and not
@@ -23,8 +17,6 @@ accepted on new reports; reports filed under it keep it and are still shown with
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import access, admin_audit
+from workflows import access, admin_audit, revisions
 from workflows.agencies import clean_name
 from workflows.category_models import Category
 from workflows.context import Context
@@ -44,7 +36,6 @@ FALLBACK = "other"  # where an unknown or deactivated code goes (SMS keywords, O
 CODE_SHAPE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 NAME_MIN, NAME_MAX = 2, 100
 DESCRIPTION_MAX = 500
-STAMP = select(func.count(), func.coalesce(func.sum(Category.version), 0)).select_from(Category)
 
 
 @dataclass(frozen=True)
@@ -118,37 +109,10 @@ class Catalog:
         return None
 
 
-class _Cache:
-    """The last catalog each database (engine) gave this process, with its stamp."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.entries: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int], Catalog]] = \
-            weakref.WeakKeyDictionary()
-
-
-_CACHE = _Cache()
-
-
 def catalog(session: Session) -> Catalog:
     """The categories as the database says now (see the module's docstring)."""
-    memo = session.info.get("aduan_categories") if session.info.get("aduan_read") else None
-    if memo is not None:
-        return memo
-    bind = session.get_bind()
-    count, total = session.execute(STAMP).one()
-    stamp = (int(count), int(total))
-    with _CACHE.lock:
-        cached = _CACHE.entries.get(bind)
-    if cached is not None and cached[0] == stamp:
-        found = cached[1]
-    else:
-        found = read_catalog(session)
-        with _CACHE.lock:
-            _CACHE.entries[bind] = (stamp, found)
-    if session.info.get("aduan_read"):
-        session.info["aduan_categories"] = found
-    return found
+    return revisions.cached(session, revisions.CATEGORIES, "catalog",
+                            lambda: read_catalog(session))
 
 
 def read_catalog(session: Session) -> Catalog:

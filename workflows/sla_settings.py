@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import access, admin_audit
+from workflows import access, admin_audit, revisions
 from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message
@@ -62,14 +62,16 @@ def defaults(config: RegencyConfig) -> dict[str, Any]:
             "reminder_days": REMIND_DAYS_BEFORE, "complainant_window_days": None}
 
 
-def _rows(session: Session) -> list[tuple[int, str, Any, datetime]]:
-    """Every change (id, name, value, at), oldest first. Read each time, in the caller's
-    transaction: the table holds a few rows per year, one indexed query costs less than a
-    cache that every process must keep fresh (and a test database truncated between tests
-    would fool a cache keyed on the last id)."""
-    return [(r.id, r.name, r.value, r.at) for r in session.execute(select(
-        SettingChange.id, SettingChange.name, SettingChange.value, SettingChange.at
-    ).order_by(SettingChange.at, SettingChange.id))]
+def _rows(session: Session) -> tuple[tuple[int, str, Any, datetime], ...]:
+    """Every change (id, name, value, at), oldest first: read once per process and kept
+    while `setting_change` is unchanged (workflows/revisions.py). Values are JSON scalars
+    (a rung's name, a number of days, null), so the rows are immutable and shared."""
+    def build() -> tuple[tuple[int, str, Any, datetime], ...]:
+        return tuple((r.id, r.name, r.value, r.at) for r in session.execute(select(
+            SettingChange.id, SettingChange.name, SettingChange.value, SettingChange.at
+        ).order_by(SettingChange.at, SettingChange.id)))
+
+    return revisions.cached(session, revisions.SETTINGS, "rows", build)
 
 
 def values_at(session: Session, config: RegencyConfig, at: datetime | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows import revisions
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
 from workflows.models import CalendarDay
@@ -23,16 +24,13 @@ DAY_OFF, WORKING = "day_off", "working"
 
 
 def calendar_for(session: Session, config: RegencyConfig) -> WorkingCalendar:
-    """The regency's calendar with the administrator's changes applied (read once per read
-    session: a GET request's layers all ask for it)."""
-    memo = ("aduan_calendar", config.timezone)
-    if session.info.get("aduan_read") and memo in session.info:
-        return session.info[memo]
-    rows = session.execute(select(CalendarDay.day, CalendarDay.kind, CalendarDay.name)).all()
-    calendar = calendar_of(config, rows)
-    if session.info.get("aduan_read"):
-        session.info[memo] = calendar
-    return calendar
+    """The regency's calendar with the administrator's changes applied: built once per
+    process and kept while `calendar_day` is unchanged (workflows/revisions.py)."""
+    def build() -> WorkingCalendar:
+        return calendar_of(config, session.execute(
+            select(CalendarDay.day, CalendarDay.kind, CalendarDay.name)).all())
+
+    return revisions.cached(session, revisions.CALENDAR, config.timezone, build)
 
 
 def calendar_of(config: RegencyConfig, rows: Iterable[Any]) -> WorkingCalendar:
