@@ -30,6 +30,9 @@ class Operation:
     prepared: Mapping[str, Any] | None = None
     # What the caller said of the action, as recorded in the audit event (a cancel's reason).
     detail: Mapping[str, Any] | None = None
+    # The host's own memo for this operation (rows its services loaded once and share: the
+    # engine never reads it). It lives as long as the operation's transaction.
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -272,8 +272,12 @@ class HostScriptEngine(PythonScriptEngine):
             if operation is None:
                 result = service(**params)
             else:  # a failing service leaves no half-written rows behind
-                with operation.session.begin_nested():
-                    result = service(**params)
+                try:
+                    with operation.session.begin_nested():
+                        result = service(**params)
+                except Exception:
+                    operation.memo.clear()  # the host's rows of it may be rolled back
+                    raise
         except Exception as exc:
             raise WorkflowTaskException(
                 f"service {operation_name!r} failed: {exc}", task=task, exception=exc

@@ -19,6 +19,7 @@ from workflows import groups as task_groups
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, Escalation
+from workflows.operation import keep_complaint
 from workflows.sla import SlaPolicy
 from workflows.storage import Upload
 from workflows.validation import check_action
@@ -168,6 +169,7 @@ class Verbs:
             session = operation.session
             self._check_version(session, complaint.id, tracking_number, expected_version)
             target = session.get(Complaint, complaint.id)
+            keep_complaint(operation, target)
             for item in stored:
                 session.add(Attachment(
                     complaint_id=target.id, filename=item.filename,

@@ -7,6 +7,8 @@ from sqlalchemy import select
 from engine import Operation, current_operation
 from workflows.models import Complaint
 
+COMPLAINT = "complaint"
+
 
 def running_operation() -> Operation:
     """The engine operation running now (host services run only inside one)."""
@@ -17,9 +19,20 @@ def running_operation() -> Operation:
 
 
 def complaint_of(current: Operation, required: bool = True) -> Complaint | None:
-    """The complaint of the operation's instance (in the operation's transaction)."""
-    complaint = current.session.scalars(select(Complaint).where(
-        Complaint.instance_id == current.instance_id)).first()
+    """The complaint of the operation's instance (in the operation's transaction), read once
+    per operation: its services and listeners share the session's object."""
+    complaint = current.memo.get(COMPLAINT)
+    if complaint is None:
+        complaint = current.session.scalars(select(Complaint).where(
+            Complaint.instance_id == current.instance_id)).first()
+        if complaint is not None:
+            current.memo[COMPLAINT] = complaint
     if complaint is None and required:
         raise LookupError(f"no complaint belongs to instance {current.instance_id}")
     return complaint
+
+
+def keep_complaint(current: Operation, complaint: Complaint) -> None:
+    """The operation's complaint, as its hook loaded or created it (saves the services a
+    query)."""
+    current.memo[COMPLAINT] = complaint

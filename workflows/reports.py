@@ -34,6 +34,7 @@ from workflows.context import Context
 from workflows.desk import Desk
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound, TooManyAttempts
 from workflows.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
+from workflows.operation import keep_complaint
 from workflows.storage import Upload, served_name
 from workflows.validation import (
     check_id,
@@ -146,6 +147,7 @@ class Reports:
                 **fields)
             session.add(complaint)
             session.flush()
+            keep_complaint(operation, complaint)
             for item in stored:
                 session.add(Attachment(
                     complaint_id=complaint.id, filename=item.filename,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import Operation
+from engine import Operation, current_operation
 from workflows import access, notify, sla_settings
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
@@ -19,6 +19,7 @@ from workflows.operation import complaint_of, running_operation
 from workflows.workdays import calendar_for
 
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
+_OPEN_RECORDS = "sla_open_records"
 COMPLAINANT_WINDOW = "complainant_window"
 CITIZEN_STEPS = frozenset({"info_request", COMPLAINANT_WINDOW})
 NO_CHECK = "R/2100-01-01T00:00:00+00:00/P1D"  # a cycle that never comes due
@@ -69,8 +70,7 @@ class SlaPolicy:
             holder_rung=self._holder(complaint, step), started_at=now,
             due_at=calendar.add_working_days(now, budget).astimezone(UTC), pauses=[],
             state=RUNNING, rung=self._holder(complaint, step), reminded_rungs=[])
-        session.add(record)
-        session.flush()
+        self._started(session, record)
         return {"due_at": self._iso(record.due_at, calendar), **self._watch(session, complaint,
                                                                             calendar, now)}
 
@@ -91,7 +91,7 @@ class SlaPolicy:
                 self._close(old, now, calendar)
             budget = float(self.config.postpone_max_days)
             holder = self._holder(complaint, POSTPONEMENT)
-            session.add(SlaRecord(
+            self._started(session, SlaRecord(
                 complaint_id=complaint.id, step=POSTPONEMENT, budget_days=budget,
                 holder_rung=holder, started_at=now,
                 due_at=calendar.add_working_days(now, budget).astimezone(UTC), pauses=[],
@@ -102,9 +102,9 @@ class SlaPolicy:
     def sla_resume(self, step: str) -> dict[str, Any]:
         operation, session, complaint, calendar = self._context()
         now = operation.now
-        record = session.scalars(select(SlaRecord).where(
-            SlaRecord.complaint_id == complaint.id, SlaRecord.step == step,
-            SlaRecord.state == PAUSED).order_by(SlaRecord.id.desc())).first()
+        paused = [r for r in self._open_records(session, complaint)
+                  if r.step == step and r.state == PAUSED]
+        record = paused[-1] if paused else None
         if record is None:
             raise LookupError(f"no paused SLA for step {step!r} of {complaint.tracking_number}")
         for postponement in self.running_records(session, complaint, POSTPONEMENT):
@@ -216,13 +216,38 @@ class SlaPolicy:
         return sla_settings.in_force(session, self.config, record.started_at).ladder_rules()
 
     def running_records(self, session: Session, complaint: Complaint, step: str | None, *,
-                 include_paused: bool = False) -> list[SlaRecord]:
+                        include_paused: bool = False) -> list[SlaRecord]:
         states = (RUNNING, PAUSED) if include_paused else (RUNNING,)
-        query = select(SlaRecord).where(SlaRecord.complaint_id == complaint.id,
-                                        SlaRecord.state.in_(states))
-        if step is not None:
-            query = query.where(SlaRecord.step == step)
-        return list(session.scalars(query.order_by(SlaRecord.id)))
+        return [r for r in self._open_records(session, complaint)
+                if r.state in states and (step is None or r.step == step)]
+
+    @staticmethod
+    def _open_records(session: Session, complaint: Complaint) -> list[SlaRecord]:
+        """The report's running and paused records, oldest first. Inside an engine
+        operation on this session they are read once and kept in the operation's memo:
+        its services change them as objects (closing one changes its state), and add the
+        records they start (`_started`), so the list stays what a query would return."""
+        operation = current_operation()
+        shared = operation is not None and operation.session is session
+        key = (_OPEN_RECORDS, complaint.id)
+        if shared and key in operation.memo:
+            return operation.memo[key]
+        found = list(session.scalars(select(SlaRecord).where(
+            SlaRecord.complaint_id == complaint.id,
+            SlaRecord.state.in_((RUNNING, PAUSED))).order_by(SlaRecord.id)))
+        if shared:
+            operation.memo[key] = found
+        return found
+
+    @staticmethod
+    def _started(session: Session, record: SlaRecord) -> None:
+        """Add a new record (flushed: it has its id), and to the operation's memo."""
+        session.add(record)
+        session.flush()
+        operation = current_operation()
+        key = (_OPEN_RECORDS, record.complaint_id)
+        if operation is not None and operation.session is session and key in operation.memo:
+            operation.memo[key].append(record)
 
     @staticmethod
     def _close(record: SlaRecord, now: datetime, calendar: WorkingCalendar) -> bool:
