@@ -67,12 +67,13 @@ class Engine:
         self.sandbox = Sandbox(helpers, time_limit_seconds=script_time_limit_seconds,
                                pool=make_pool(limits, script_time_limit_seconds))
         self.services: dict[str, Callable[..., Any]] = dict(services or {})
+        self._replayable: set[str] = set()  # services that write only in the transaction
         self.timer_lease = timedelta(seconds=timer_lease_seconds)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:100]
         self._listeners: list[Callable[[InstanceChange], None]] = []
         self._deployments = Deployments(self.store, self.clock, self.sandbox)
         transaction = InstanceTransaction(self.store, self._deployments, self.sandbox,
-                                          self.services, self._listeners)
+                                          self.services, self._listeners, self._replayable)
         self._instances = Instances(self.store, self.clock, self._deployments, transaction)
         self._queries = Queries(self.store, self.clock, self._deployments, transaction)
         self._assignments = Assignments(self.store, self.clock)
@@ -91,8 +92,18 @@ class Engine:
     def register_helper(self, name: str, fn: Callable[..., Any]) -> None:
         self.sandbox.register(name, fn)
 
-    def register_service(self, name: str, fn: Callable[..., Any]) -> None:
+    def register_service(self, name: str, fn: Callable[..., Any], *,
+                         replayable: bool = False) -> None:
+        """Let diagrams call `fn` as service `name`. `replayable`: the service writes
+        nothing outside the operation's database transaction (no message sent, no file, no
+        remote call), so the engine may run it again when a later service of the same
+        operation fails: its calls then share one savepoint per operation instead of one
+        each (engine/transaction.py, InstanceTransaction.run)."""
         self.services[name] = fn
+        if replayable:
+            self._replayable.add(name)
+        else:
+            self._replayable.discard(name)
 
     def add_listener(self, listener: Callable[[InstanceChange], None]) -> None:
         """Call `listener` after every mutation, inside its transaction, before the commit."""
@@ -150,6 +161,17 @@ class Engine:
         open and the data valid; what it writes commits only if the completion does.
         """
         return self._instances.complete(task_id, data, actor, expected_version, hook)
+
+    def complete_open(self, locate: Callable[[Session], int], element_ids: Iterable[str],
+                      data: Mapping[str, Any] | None = None, *, actor: str | None = None,
+                      choose: Callable[[list[dict[str, Any]]], dict[str, Any]],
+                      hook: Hook | None = None) -> InstanceSummary:
+        """Complete an open user task the host chooses, in one transaction with the host's
+        own checks: `locate(session)` returns the instance id (reading and checking the
+        host's rows in the same session), `choose(tasks)` picks among the instance's open
+        tasks of `element_ids` (oldest first) or raises; then as `complete`."""
+        return self._instances.complete_open(locate, tuple(element_ids), data, actor, choose,
+                                             hook)
 
     def send_message(self, name: str, data: Mapping[str, Any] | None = None, *,
                      instance_id: int | None = None, correlation_key: str | None = None,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from engine import projections as proj
 from engine.clock import Clock
@@ -21,8 +21,9 @@ from engine.errors import (
     NotFound,
 )
 from engine.operation import BusinessKey, Hook, current_operation
+from engine.queries import task_dict
 from engine.runtime import check_task_data
-from engine.store import Incident, ProcessInstance, Store, WaitingEvent
+from engine.store import HumanTask, Incident, ProcessInstance, Store, WaitingEvent
 from engine.transaction import (
     CANCELLED,
     COMPLETED,
@@ -69,10 +70,10 @@ class Instances:
                 business_key = business_key(session)
             loaded = self.transaction.create(session, definition, business_key, now)
 
-            def act() -> None:
+            def act(workflow: BpmnWorkflow) -> None:
                 prepared = current_operation().prepared
                 initial.update(check_task_data(dict(prepared or {}), "prepared data"))
-                for task in loaded.workflow.get_tasks(state=TaskState.READY):
+                for task in workflow.get_tasks(state=TaskState.READY):
                     task.data.update(initial)
 
             self.transaction.run(session, loaded, now, actor, "start", None,
@@ -100,13 +101,57 @@ class Instances:
             if validator is not None:
                 validator.check(submitted)
 
-            def act() -> None:
-                task.data.update(submitted)
-                task.run()
+            def act(workflow: BpmnWorkflow) -> None:
+                live = _ready_task(workflow, task_id)
+                live.data.update(submitted)
+                live.run()
 
             self.transaction.run(session, loaded, now, actor, "complete_task",
                                  task.task_spec.bpmn_id,
                                  detail={"task_id": task_id, "data": submitted}, act=act,
+                                 hook=hook)
+            return _summary(loaded.row)
+
+    def complete_open(self, locate: Callable[[Session], int], element_ids: Collection[str],
+                      data: Mapping[str, Any] | None, actor: str | None,
+                      choose: Callable[[list[dict[str, Any]]], dict[str, Any]],
+                      hook: Hook | None) -> InstanceSummary:
+        """Complete an open user task chosen by the host, all in one transaction.
+
+        `locate(session)` names the instance (the host reads and checks its own rows there:
+        who may act, on what); `choose(tasks)` gets the instance's open tasks of
+        `element_ids`, oldest first, and returns the one to complete, or raises to refuse.
+        Then as `complete`: the assignee and the form are checked, `hook` runs, the task
+        is completed. One transaction instead of a read, a task query and the completion's
+        own: the host's rows are read once and stay in the session for its services.
+        """
+        submitted = check_task_data(dict(data or {}), "task data")
+        now = self.clock.now()
+        with self.store.transaction() as session:
+            instance_id = locate(session)
+            tasks = [task_dict(t) for t in session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                        HumanTask.element_id.in_(list(element_ids)))
+                .order_by(HumanTask.created_at, HumanTask.id))]
+            human = choose(tasks)
+            if human["assignee"] and actor and human["assignee"] != actor:
+                raise Conflict("task %(task)s is assigned to %(holder)s; ask them, or unassign "
+                               "it first", task=human["id"], holder=human["assignee"])
+            loaded = self.transaction.load(session, instance_id, now)
+            task = _ready_task(loaded.workflow, human["id"])
+            validator = loaded.definition.validator(
+                meta_key(task.workflow.spec.name, task.task_spec.bpmn_id))
+            if validator is not None:
+                validator.check(submitted)
+
+            def act(workflow: BpmnWorkflow) -> None:
+                live = _ready_task(workflow, human["id"])
+                live.data.update(submitted)
+                live.run()
+
+            self.transaction.run(session, loaded, now, actor, "complete_task",
+                                 task.task_spec.bpmn_id,
+                                 detail={"task_id": human["id"], "data": submitted}, act=act,
                                  hook=hook)
             return _summary(loaded.row)
 
@@ -142,7 +187,9 @@ class Instances:
                 if not waiting:
                     continue
 
-                act = functools.partial(_deliver_event, loaded.workflow, waiting, payload)
+                def act(workflow: BpmnWorkflow, kind: str = kind, name: str = name) -> None:
+                    _deliver_event(workflow, proj.find_waiting(workflow, kind, name), payload)
+
                 self.transaction.run(
                     session, loaded, now, actor, f"{kind}_received",
                     waiting[0][0].task_spec.bpmn_id if waiting[0][0] else None,
@@ -159,7 +206,7 @@ class Instances:
                 raise Conflict("instance %(instance)s is already %(status)s",
                                instance=instance_id, status=loaded.row.status)
             self.transaction.run(session, loaded, now, actor, "cancel", None,
-                                 detail={"reason": reason}, act=loaded.workflow.cancel,
+                                 detail={"reason": reason}, act=BpmnWorkflow.cancel,
                                  final_status=CANCELLED)
             return _summary(loaded.row)
 
@@ -177,18 +224,18 @@ class Instances:
         with self.store.transaction() as session:
             loaded = self.transaction.load(session, instance_id, now)
 
-            def act() -> None:
+            def act(workflow: BpmnWorkflow) -> None:
                 asked = current_operation().prepared or {}
                 data = check_task_data(dict(asked.get("data") or {}), "timer data")
                 timers = set(asked.get("timers") or ())
-                for task in loaded.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+                for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
                     # a waiting event re-reads its parent's data first (Spiff's _inherit_data)
                     for holder in (task, task.parent) if task.parent else (task,):
                         holder.data.update({k: v for k, v in data.items() if k in holder.data})
                     if task.state == TaskState.WAITING and task.task_spec.bpmn_id in timers:
                         task.internal_data.pop("event_value", None)
                         task.internal_data.pop("event_fired", None)
-                loaded.workflow.refresh_timers()
+                workflow.refresh_timers()
 
             self.transaction.run(session, loaded, now, actor, "retime", None,
                                  detail=dict(detail or {}), act=act, hook=hook)
@@ -205,9 +252,9 @@ class Instances:
                                status=loaded.row.status)
             failed = failed_tasks(loaded.workflow)
 
-            def act() -> None:
+            def act(workflow: BpmnWorkflow) -> None:
                 for task in failed:
-                    loaded.workflow.reset_from_task_id(task.id)
+                    workflow.reset_from_task_id(task.id)
 
             session.execute(update(Incident).where(
                 Incident.instance_id == instance_id, Incident.resolved_at.is_(None)

@@ -177,12 +177,13 @@ class Migration:
                 session.execute(update(ProcessInstance).where(
                     ProcessInstance.id == loaded.row.id).values(definition_id=target.id))
                 loaded.definition = target
+                loaded.rebuild = None  # (its workflow was changed above)
                 self.transaction.run(
                     session, loaded, now, actor, "migrate", None,
                     detail={"from_version": p["from_version"], "to_version": to_version,
                             "changed_elements": p["changed_elements"], "batch": batch,
                             **({"change_note": note} if note else {})},
-                    act=lambda: None,
+                    act=lambda _workflow: None,
                     final_status=None if loaded.row.status != ERROR else ERROR)
                 refresh_open_tasks(session, loaded, target)
                 report["migrated"] += 1

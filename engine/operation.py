@@ -33,6 +33,12 @@ class Operation:
     # The host's own memo for this operation (rows its services loaded once and share: the
     # engine never reads it). It lives as long as the operation's transaction.
     memo: dict[str, Any] = field(default_factory=dict)
+    # How host services' writes are guarded (engine/transaction.py, InstanceTransaction.run):
+    # not careful, the first service call opens `savepoint` for all of the operation's;
+    # careful, each call runs in a savepoint of its own.
+    careful: bool = True
+    savepoint: Any = None
+    tainted: bool = False  # a service failed under the shared savepoint
 
 
 @dataclass(frozen=True)

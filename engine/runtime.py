@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from copy import deepcopy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -254,10 +254,12 @@ class HostScriptEngine(PythonScriptEngine):
         sandbox: Sandbox,
         services: Mapping[str, Callable[..., Any]],
         clock: Clock,
+        replayable: Collection[str] = frozenset(),
     ) -> None:
         super().__init__(environment=SandboxEnvironment(sandbox))
         self.services = services
         self.clock = clock
+        self.replayable = replayable
 
     def call_service(self, task: Any, operation_name: str = "", operation_params: Any = None,
                      **_: Any) -> str:
@@ -271,7 +273,17 @@ class HostScriptEngine(PythonScriptEngine):
         try:
             if operation is None:
                 result = service(**params)
+            elif not operation.careful and operation_name in self.replayable:
+                # one savepoint for the operation's services (InstanceTransaction.run)
+                if operation.savepoint is None:
+                    operation.savepoint = operation.session.begin_nested()
+                try:
+                    result = service(**params)
+                except Exception:
+                    operation.tainted = True  # its rows cannot be undone alone: replay
+                    raise
             else:  # a failing service leaves no half-written rows behind
+                operation.careful = True  # (and from here on the operation is not replayed)
                 try:
                     with operation.session.begin_nested():
                         result = service(**params)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import or_, select, update
 
 from engine.clock import Clock
@@ -141,7 +142,7 @@ class TimerSweep:
             incident = self.transaction.run(session, loaded, now, None, "timer_fired",
                                             loaded.before.timers[still_due[0]].element_id,
                                             detail={"timers": still_due},
-                                            act=loaded.workflow.refresh_timers)
+                                            act=BpmnWorkflow.refresh_timers)
             # A fired timer's row is gone; a cycle's moved row was rewritten unclaimed. Only a
             # claimed timer that is still waiting unchanged (not due after all) keeps a claim.
             kept = loaded.after.timers if loaded.after is not None else {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,6 +97,10 @@ class LoadedInstance:
     data_before: dict[str, Any]
     status_before: str
     after: proj.Snapshot | None = None
+    # The workflow as loaded, made again (for a replay after a failure: see `run`). None:
+    # the caller changed the loaded workflow before acting (a migration), so its services
+    # run each in a savepoint of its own from the start.
+    rebuild: Callable[[], BpmnWorkflow] | None = None
 
 
 def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
@@ -155,9 +159,11 @@ class InstanceTransaction:
     # the engine's own dict and list: a service or listener registered later counts
     services: Mapping[str, Callable[..., Any]]
     listeners: list[Callable[[InstanceChange], None]]
+    replayable: Collection[str] = frozenset()  # (the engine's own set, as services)
 
     def script_engine(self, now: datetime) -> HostScriptEngine:
-        return HostScriptEngine(self.sandbox, self.services, FixedClock(now))
+        return HostScriptEngine(self.sandbox, self.services, FixedClock(now),
+                                self.replayable)
 
     def restore(self, definition: DeployedDefinition, state: str, now: datetime
                 ) -> BpmnWorkflow:
@@ -178,7 +184,10 @@ class InstanceTransaction:
             .returning(INSTANCES.c.id)).scalar_one()
         row = InstanceRow(instance_id, definition.id, definition.process_id, business_key,
                           RUNNING, "{}", 0)
-        return LoadedInstance(row, definition, workflow, proj.EMPTY, {}, RUNNING)
+        return LoadedInstance(row, definition, workflow, proj.EMPTY, {}, RUNNING,
+                              rebuild=lambda: BpmnWorkflow(
+                                  definition.spec, definition.subprocess_specs,
+                                  script_engine=self.script_engine(now)))
 
     def load(self, session: Session, instance_id: int, now: datetime,
              expected_version: int | None = None, allow_error: bool = False) -> LoadedInstance:
@@ -204,18 +213,28 @@ class InstanceTransaction:
         # instances have any), so the diff after acting needs no query.
         before = proj.snapshot(workflow) if row.status == RUNNING else proj.EMPTY
         return LoadedInstance(row, definition, workflow, before, instance_data(workflow),
-                              row.status)
+                              row.status,
+                              rebuild=lambda: self.restore(definition, row.state, now))
 
     def run(self, session: Session, loaded: LoadedInstance, now: datetime, actor: str | None,
-            action: str, element_id: str | None, *, act: Callable[[], Any],
+            action: str, element_id: str | None, *, act: Callable[[BpmnWorkflow], Any],
             detail: dict[str, Any] | None = None, final_status: str | None = None,
             hook: Hook | None = None) -> str | None:
-        """Act, run engine steps, save state and projections, append the audit event.
+        """Act on the workflow (`act(workflow)`), run engine steps, save state and
+        projections, append the audit event.
 
         A failure of diagram code does not raise: the instance is saved in error with an
         incident, whose text is returned. A lost update raises Conflict.
+
+        Host services registered as replayable (they write nothing outside the operation's
+        transaction) share one savepoint for the whole operation, opened by the first of
+        them called (engine/runtime.py): two statements per operation, not per call. When
+        one of them fails, that savepoint is rolled back, the workflow made again as loaded
+        and the operation replayed with a savepoint per service call, so the services that
+        completed keep their rows and the failing one leaves none, exactly as the saved
+        state in error says. Any other service runs in a savepoint of its own, and from the
+        first of them on the operation is never replayed.
         """
-        workflow = loaded.workflow
         row = loaded.row
         steps: list[str] = []
         incident: str | None = None
@@ -224,18 +243,25 @@ class InstanceTransaction:
         with running(operation):
             if hook is not None:
                 operation.prepared = hook(operation)
-            try:
-                act()
-                workflow.do_engine_steps(
-                    did_complete_task=lambda t: steps.append(t.task_spec.bpmn_id)
-                    if t.task_spec.bpmn_id else None)
-            except (SpiffWorkflowException, EngineError) as exc:
-                incident = self._record_incident(session, loaded, exc, now)
-            except SQLAlchemyError:
-                raise  # the database failed: the whole transaction is void, not the instance
-            except Exception as exc:  # noqa: BLE001 - a bug or exhaustion in one instance
-                incident = self._record_incident(session, loaded, exc, now,
-                                                 _failing_element(workflow, steps, element_id))
+            failure = self._attempt(loaded, act, steps, operation,
+                                    careful=loaded.rebuild is None)
+            if operation.tainted:  # a service failed under the shared savepoint: replay
+                operation.tainted = False
+                operation.savepoint.rollback()
+                operation.savepoint = None
+                operation.memo.clear()
+                steps.clear()
+                loaded.workflow = loaded.rebuild()
+                failure = self._attempt(loaded, act, steps, operation, careful=True)
+            elif operation.savepoint is not None:  # what the services wrote stands
+                operation.savepoint.commit()
+                operation.savepoint = None
+            if failure is not None:
+                incident = self._record_incident(
+                    session, loaded, failure, now,
+                    None if isinstance(failure, SpiffWorkflowException | EngineError)
+                    else _failing_element(loaded.workflow, steps, element_id))
+        workflow = loaded.workflow
         status = final_status or (ERROR if incident else (
             COMPLETED if workflow.completed else RUNNING))
         try:
@@ -283,6 +309,26 @@ class InstanceTransaction:
             "detail": jsonable(event_detail) or None,
         })
         return incident
+
+    @staticmethod
+    def _attempt(loaded: LoadedInstance, act: Callable[[BpmnWorkflow], Any], steps: list[str],
+                 operation: Operation, careful: bool) -> Exception | None:
+        """Act and run the engine steps; the failure of diagram code is returned, a
+        database failure raised. The services' shared savepoint, if one was opened, is left
+        to the caller: `operation.tainted` says whether a service failed under it (even one
+        whose failure the diagram then caught)."""
+        operation.careful = careful
+        workflow = loaded.workflow
+        try:
+            act(workflow)
+            workflow.do_engine_steps(
+                did_complete_task=lambda t: steps.append(t.task_spec.bpmn_id)
+                if t.task_spec.bpmn_id else None)
+        except SQLAlchemyError:
+            raise  # the database failed: the whole transaction is void, not the instance
+        except Exception as exc:  # noqa: BLE001 - diagram code, a bug or exhaustion
+            return exc
+        return None
 
     def fail(self, session: Session, instance_id: int, now: datetime, action: str,
              element_id: str | None, exc: Exception) -> str | None:

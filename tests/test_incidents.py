@@ -195,3 +195,113 @@ def test_state_that_fails_to_save_keeps_the_last_saved_state_in_error(engine, tm
     assert "cannot be saved" in detail["incident"]["message"]
     assert detail["incident"]["element_id"] == "assess"
     assert detail["tasks"] == []
+
+
+def _writer(name: str, calls: list[str], fail_first: bool = False):
+    """A service that writes one row (a tracking counter named after it) in the operation's
+    transaction; with fail_first, its first call writes and then fails."""
+    from engine import current_operation
+    from workflows.models import TrackingCounter
+
+    def service(code: str) -> str:
+        calls.append(name)
+        session = current_operation().session
+        session.add(TrackingCounter(prefix=f"{name}-{len(calls)}", year=2026, last=1))
+        session.flush()
+        if fail_first and calls.count(name) == 1:
+            raise ConnectionError(f"{name} failed after writing")
+        return code
+
+    return service
+
+
+def _counters(engine) -> list[str]:
+    from sqlalchemy import select
+
+    from workflows.models import TrackingCounter
+    with engine.store.transaction() as session:
+        return sorted(session.scalars(select(TrackingCounter.prefix)))
+
+
+def _two_services(engine, tmp_path, first: str, second: str) -> None:
+    engine.deploy([write(tmp_path, "pair.bpmn", linear(
+        "pair", service_task("call_one", first, {"code": "category"}, "a"),
+        service_task("call_two", second, {"code": "category"}, "b"), user_task("handle")))])
+
+
+def test_replayable_services_share_one_savepoint_per_operation(make_engine, tmp_path):
+    from sqlalchemy import event
+
+    calls: list[str] = []
+    engine = make_engine()
+    engine.register_service("first", _writer("first", calls), replayable=True)
+    engine.register_service("second", _writer("second", calls), replayable=True)
+    _two_services(engine, tmp_path, "first", "second")
+    savepoints: list[str] = []
+    event.listen(engine.store.db, "before_cursor_execute",
+                 lambda c, cur, statement, *a: savepoints.append(statement)
+                 if statement.startswith("SAVEPOINT") else None)
+    inst = engine.start("pair", {"category": "roads"})
+    assert engine.instance(inst.id)["status"] == "running"
+    assert calls == ["first", "second"] and len(savepoints) == 1
+    assert _counters(engine) == ["first-1", "second-2"]
+
+
+def test_a_replayable_service_failing_is_replayed_and_leaves_exactly_its_own_rows_out(
+        make_engine, tmp_path):
+    """The second service writes, then fails: the shared savepoint is rolled back and the
+    operation replayed with a savepoint per call. The first service's row stays (once), the
+    failing one leaves none, the incident names it, and a retry completes it."""
+    calls: list[str] = []
+    engine = make_engine()
+    engine.register_service("first", _writer("first", calls), replayable=True)
+    engine.register_service("second", _writer("second", calls, fail_first=True),
+                            replayable=True)
+    _two_services(engine, tmp_path, "first", "second")
+    inst = engine.start("pair", {"category": "roads"})
+    detail = engine.instance(inst.id)
+    # replayed: first ran again; second succeeded the second time (a transient failure)
+    assert calls == ["first", "second", "first", "second"]
+    assert detail["status"] == "running"
+    assert _counters(engine) == ["first-3", "second-4"]
+
+
+def test_a_failure_that_repeats_on_replay_is_an_incident_with_the_rows_before_it(
+        make_engine, tmp_path):
+    calls: list[str] = []
+    engine = make_engine()
+
+    def broken(code: str) -> str:
+        from engine import current_operation
+        from workflows.models import TrackingCounter
+        calls.append("broken")
+        current_operation().session.add(TrackingCounter(prefix="broken", year=2026, last=1))
+        current_operation().session.flush()
+        raise ConnectionError("always down")
+
+    engine.register_service("first", _writer("first", calls), replayable=True)
+    engine.register_service("broken", broken, replayable=True)
+    _two_services(engine, tmp_path, "first", "broken")
+    inst = engine.start("pair", {"category": "roads"})
+    detail = engine.instance(inst.id)
+    assert detail["status"] == "error" and detail["incident"]["element_id"] == "call_two"
+    assert "always down" in detail["incident"]["message"]
+    assert calls == ["first", "broken", "first", "broken"]
+    assert _counters(engine) == ["first-3"]  # the replay's row; the failing one left none
+
+
+def test_a_service_that_is_not_replayable_is_never_called_twice(make_engine, tmp_path):
+    calls: list[str] = []
+    engine = make_engine()
+    engine.register_service("outside", _writer("outside", calls))  # e.g. a remote call
+    engine.register_service("second", _writer("second", calls, fail_first=True),
+                            replayable=True)
+    _two_services(engine, tmp_path, "outside", "second")
+    inst = engine.start("pair", {"category": "roads"})
+    detail = engine.instance(inst.id)
+    assert calls == ["outside", "second"]  # no replay once it ran
+    assert detail["status"] == "error" and detail["incident"]["element_id"] == "call_two"
+    assert _counters(engine) == ["outside-1"]
+    assert engine.retry(inst.id).status == "running"
+    assert calls == ["outside", "second", "second"]
+    assert _counters(engine) == ["outside-1", "second-3"]

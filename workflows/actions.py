@@ -142,33 +142,43 @@ class Verbs:
                   principal: access.Principal, uploads: list[Upload],
                   expected_version: int | None = None) -> None:
         action = ACTIONS[action_name]
-        with self.ctx.transaction() as session:
+        stored = self.ctx.storage.check(uploads) if uploads else []
+        found: dict[str, Complaint] = {}
+
+        def locate(session: Session) -> int:  # in the completion's own transaction
             complaint = load_report(session, tracking_number)
             self._authorize(action, principal, complaint)
             if expected_version is not None and complaint.version != expected_version:
                 raise _stale(tracking_number, expected_version)
             self._precheck(session, action_name, complaint, data)
-            instance_id = complaint.instance_id
-        open_tasks = [t for t in self.ctx.engine.tasks(instance_id=instance_id)
-                      if t["element_id"] in action.tasks]
-        if not open_tasks:
-            raise Conflict("%(action)r is not possible while report %(tracking)s is "
-                           "%(status)s", action=action_name, tracking=tracking_number,
-                           status=complaint.status)
-        task = open_tasks[0]
-        if not action.complainant and not principal.sees_everything and not (
-                set(task["candidate_groups"]) & principal.groups):
-            raise Forbidden(f"{action_name!r} on {tracking_number} is for "
-                            f"{', '.join(task['candidate_groups'])}")
-        stored = self.ctx.storage.check(uploads) if uploads else []
-        if uploads:
-            self.ctx.storage.save(uploads, stored)
+            found["complaint"] = complaint
+            return complaint.instance_id
+
+        def choose(open_tasks: list[dict[str, Any]]) -> dict[str, Any]:
+            if not open_tasks:
+                raise Conflict("%(action)r is not possible while report %(tracking)s is "
+                               "%(status)s", action=action_name, tracking=tracking_number,
+                               status=found["complaint"].status)
+            task = open_tasks[0]
+            if not action.complainant and not principal.sees_everything and not (
+                    set(task["candidate_groups"]) & principal.groups):
+                raise Forbidden(f"{action_name!r} on {tracking_number} is for "
+                                f"{', '.join(task['candidate_groups'])}")
+            if uploads:
+                self.ctx.storage.save(uploads, stored)
+            return task
+
         task_data = action.to_task_data(data)
 
         def record(operation: Operation) -> None:
             session = operation.session
-            self._check_version(session, complaint.id, tracking_number, expected_version)
-            target = session.get(Complaint, complaint.id)
+            target = found["complaint"]
+            if session.get_bind().dialect.name != "sqlite":
+                # read before the instance's lock was taken: another transaction may have
+                # changed it since (on SQLite the write transaction excluded everyone from
+                # its BEGIN, so this session's object is current)
+                session.refresh(target)
+            self._check_version(session, target.id, tracking_number, expected_version)
             keep_complaint(operation, target)
             for item in stored:
                 session.add(Attachment(
@@ -194,7 +204,8 @@ class Verbs:
 
         if action_name == "provide_info" and any(s.kind == "photo" for s in stored):
             task_data["has_photo"] = True
-        self.ctx.engine.complete(task["id"], task_data, actor=principal.username, hook=record)
+        self.ctx.engine.complete_open(locate, action.tasks, task_data, actor=principal.username,
+                                      choose=choose, hook=record)
 
     def _authorize(self, action: Action, principal: access.Principal,
                    complaint: Complaint) -> None:

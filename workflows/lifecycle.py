@@ -102,10 +102,13 @@ class LifecycleHost:
         self.engine = engine
         self.config = config
         self.sla = SlaPolicy(config)
+        # Every domain service writes only rows of the operation's transaction (messages go
+        # to the outbox table and leave after the commit): replayable.
         for name, service in self.sla.services().items():
-            engine.register_service(name, service)
-        engine.register_service(ids.SERVICE_SET_STATUS, self.set_status)
-        engine.register_service(ids.SERVICE_ASSIGN_AGENCY, self.assign_agency)
+            engine.register_service(name, service, replayable=True)
+        engine.register_service(ids.SERVICE_SET_STATUS, self.set_status, replayable=True)
+        engine.register_service(ids.SERVICE_ASSIGN_AGENCY, self.assign_agency,
+                                replayable=True)
         engine.add_listener(self.tell_officers)
         engine.add_listener(self.end_with_cancelled_instance)
         engine.add_listener(self.keep_routing)
