@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,7 +12,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,60 @@ _DELETE_WAITS = delete(WAITS).where(WAITS.c.instance_id == bindparam("b_id"))
 _INSERT_WAITS = insert(WAITS)
 
 
+# PostgreSQL: the saved state and every projection change in one statement (data-modifying
+# CTEs on one snapshot; the new groups' foreign keys are checked at the statement's end).
+# The row sets travel as JSON, so the text is fixed whatever the counts. A rewritten timer
+# is upserted: its old row is never deleted and inserted by the same statement.
+_SAVE_ALL = text("""
+WITH saved AS (
+    UPDATE process_instance SET state = :b_state, status = :b_status,
+        version = :b_new_version, updated_at = :b_now, ended_at = :b_ended
+    WHERE id = :b_id AND version = :b_version RETURNING id),
+gone_tasks AS (
+    DELETE FROM human_task WHERE id = ANY(CAST(:gone_tasks AS varchar[]))),
+new_tasks AS (
+    INSERT INTO human_task (id, instance_id, element_id, title, lane, candidate_groups,
+                            assignee, form, created_at, due_at)
+    SELECT t.id, t.instance_id, t.element_id, t.title, t.lane,
+           CAST(t.candidate_groups AS json), NULL, CAST(t.form AS json), t.created_at,
+           t.due_at
+    FROM jsonb_to_recordset(CAST(:tasks AS jsonb)) AS t(
+        id varchar, instance_id bigint, element_id varchar, title varchar, lane varchar,
+        candidate_groups jsonb, form jsonb, created_at timestamptz, due_at timestamptz)),
+new_groups AS (
+    INSERT INTO human_task_group (task_id, group_name)
+    SELECT g.task_id, g.group_name
+    FROM jsonb_to_recordset(CAST(:groups AS jsonb)) AS g(task_id varchar, group_name varchar)),
+gone_timers AS (
+    DELETE FROM timer WHERE id = ANY(CAST(:gone_timers AS varchar[]))),
+new_timers AS (
+    INSERT INTO timer (id, instance_id, element_id, kind, due_at, claimed_by, claimed_until)
+    SELECT m.id, m.instance_id, m.element_id, m.kind, m.due_at, NULL, NULL
+    FROM jsonb_to_recordset(CAST(:timers AS jsonb)) AS m(
+        id varchar, instance_id bigint, element_id varchar, kind varchar, due_at timestamptz)
+    ON CONFLICT (id) DO UPDATE SET element_id = excluded.element_id, kind = excluded.kind,
+        due_at = excluded.due_at, claimed_by = NULL, claimed_until = NULL),
+gone_waits AS (
+    DELETE FROM waiting_event WHERE instance_id = :b_id AND CAST(:replace_waits AS boolean)),
+new_waits AS (
+    INSERT INTO waiting_event (instance_id, kind, name, element_id)
+    SELECT w.instance_id, w.kind, w.name, w.element_id
+    FROM jsonb_to_recordset(CAST(:waits AS jsonb)) AS w(
+        instance_id bigint, kind varchar, name varchar, element_id varchar))
+SELECT count(*) FROM saved
+""")
+
+
+def _merged_parameters(saved: dict[str, Any], changes: ProjectionChanges) -> dict[str, Any]:
+    def rows(value: list[dict[str, Any]]) -> str:
+        return json.dumps(value, default=json_default)
+
+    return {**saved, "gone_tasks": changes.gone_tasks, "tasks": rows(changes.tasks),
+            "groups": rows(changes.groups), "gone_timers": changes.gone_timers,
+            "timers": rows(changes.timers), "replace_waits": changes.replace_waits,
+            "waits": rows(changes.waits)}
+
+
 @dataclass
 class InstanceRow:
     """The columns of an instance a mutation needs (read with Core, not the ORM)."""
@@ -101,6 +155,42 @@ class LoadedInstance:
     # the caller changed the loaded workflow before acting (a migration), so its services
     # run each in a savepoint of its own from the start.
     rebuild: Callable[[], BpmnWorkflow] | None = None
+
+
+@dataclass
+class ProjectionChanges:
+    """The projection rows one mutation removes and adds (tasks with their groups, timers,
+    waiting events). A timer in `timers` that existed before is rewritten (moved, and no
+    longer claimed)."""
+
+    instance_id: int
+    gone_tasks: list[str] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # the opened tasks' rows
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    gone_timers: list[str] = field(default_factory=list)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    replace_waits: bool = False
+    waits: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _write_changes(conn: Any, changes: ProjectionChanges) -> None:
+    """The changes as separate statements (SQLite: each is a call into the library, no
+    round trip to save)."""
+    if changes.gone_tasks:  # their group rows go with them (ON DELETE CASCADE)
+        conn.execute(_DELETE_TASKS, {"b_ids": changes.gone_tasks})
+    if changes.tasks:
+        conn.execute(_INSERT_TASKS, changes.tasks)
+        if changes.groups:
+            conn.execute(_INSERT_GROUPS, changes.groups)
+    rewritten = [t["id"] for t in changes.timers]
+    if changes.gone_timers or rewritten:
+        conn.execute(_DELETE_TIMERS, {"b_ids": changes.gone_timers + rewritten})
+    if changes.timers:
+        conn.execute(_INSERT_TIMERS, changes.timers)
+    if changes.replace_waits:
+        conn.execute(_DELETE_WAITS, {"b_id": changes.instance_id})
+        if changes.waits:
+            conn.execute(_INSERT_WAITS, changes.waits)
 
 
 def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
@@ -279,15 +369,21 @@ class InstanceTransaction:
         after = proj.snapshot(workflow) if status in (RUNNING,) else proj.EMPTY
         new_version = row.version + 1
         conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
-        result = conn.execute(_SAVE, {
-            "b_id": row.id, "b_version": row.version, "b_state": state,
-            "b_status": status, "b_new_version": new_version, "b_now": now,
-            "b_ended": now if status in (COMPLETED, CANCELLED) else None})
-        if result.rowcount != 1:
+        saved = {"b_id": row.id, "b_version": row.version, "b_state": state,
+                 "b_status": status, "b_new_version": new_version, "b_now": now,
+                 "b_ended": now if status in (COMPLETED, CANCELLED) else None}
+        changes = self._projection_changes(loaded, after, now)
+        if self.store.postgres:  # one statement: the state and every projection row
+            found = conn.execute(_SAVE_ALL, _merged_parameters(saved, changes)).scalar()
+        else:
+            found = conn.execute(_SAVE, saved).rowcount
+            if found == 1:
+                _write_changes(conn, changes)
+        if found != 1:
             raise Conflict("instance %(instance)s was changed by someone else; reload and "
                            "retry", instance=row.id)
         row.version, row.status = new_version, status
-        opened = self._write_projections(session, loaded, after, now)
+        opened = changes.tasks
         loaded.after = after
         data_after = instance_data(workflow) if saved_data is None else saved_data
         if self.listeners:
@@ -398,50 +494,36 @@ class InstanceTransaction:
         where = f" at {element_id}" if element_id else ""
         return f"{message}{where}" + (f", line {line}" if line else "")
 
-    def _write_projections(self, session: Session, loaded: LoadedInstance,
-                           after: proj.Snapshot, now: datetime) -> list[dict[str, Any]]:
-        """Bring the projection rows from `loaded.before` to `after`; returns opened tasks."""
+    def _projection_changes(self, loaded: LoadedInstance, after: proj.Snapshot,
+                            now: datetime) -> ProjectionChanges:
+        """What brings the projection rows from `loaded.before` to `after`."""
         before, instance_id = loaded.before, loaded.row.id
-        conn = session.connection()
-        gone = [t for t in before.tasks if t not in after.tasks]
-        if gone:  # their group rows go with them (ON DELETE CASCADE)
-            conn.execute(_DELETE_TASKS, {"b_ids": gone})
-        new = [t for t in after.tasks.values() if t.id not in before.tasks]
-        rows: list[dict[str, Any]] = []
-        if new:
-            groups = []
-            for task in new:
-                meta = loaded.definition.task_meta.get(task.meta_key) or {}
-                live = loaded.workflow.get_task_from_id(task_uuid(task.id))
-                task_groups = self._task_groups(live, meta)
-                rows.append({
-                    "id": task.id, "instance_id": instance_id, "element_id": task.element_id,
-                    "title": meta.get("title") or task.element_id, "lane": meta.get("lane"),
-                    "candidate_groups": task_groups,
-                    "assignee": None, "form": meta.get("form"), "created_at": now,
-                    "due_at": self._task_due(live, task.element_id, meta),
-                })
-                groups += [{"task_id": task.id, "group_name": g} for g in task_groups]
-            conn.execute(_INSERT_TASKS, rows)
-            if groups:
-                conn.execute(_INSERT_GROUPS, groups)
-        stale = [t for t, timer in before.timers.items()
-                 if t not in after.timers or after.timers[t].due_at != timer.due_at]
-        if stale:
-            conn.execute(_DELETE_TIMERS, {"b_ids": stale})
-        fresh = [t for t in after.timers.values()
-                 if t.id not in before.timers or before.timers[t.id].due_at != t.due_at]
-        if fresh:
-            conn.execute(_INSERT_TIMERS, [{
-                "id": t.id, "instance_id": instance_id, "element_id": t.element_id,
-                "kind": t.kind, "due_at": t.due_at} for t in fresh])
-        if before.events != after.events:
-            conn.execute(_DELETE_WAITS, {"b_id": instance_id})
-            if after.events:
-                conn.execute(_INSERT_WAITS, [{
-                    "instance_id": instance_id, "kind": e.kind, "name": e.name,
-                    "element_id": e.element_id} for e in after.events])
-        return rows
+        changes = ProjectionChanges(
+            instance_id,
+            gone_tasks=[t for t in before.tasks if t not in after.tasks],
+            gone_timers=[t for t in before.timers if t not in after.timers],
+            timers=[{"id": t.id, "instance_id": instance_id, "element_id": t.element_id,
+                     "kind": t.kind, "due_at": t.due_at} for t in after.timers.values()
+                    if t.id not in before.timers or before.timers[t.id].due_at != t.due_at],
+            replace_waits=before.events != after.events,
+            waits=[{"instance_id": instance_id, "kind": e.kind, "name": e.name,
+                    "element_id": e.element_id} for e in after.events]
+            if before.events != after.events else [])
+        for task in after.tasks.values():
+            if task.id in before.tasks:
+                continue
+            meta = loaded.definition.task_meta.get(task.meta_key) or {}
+            live = loaded.workflow.get_task_from_id(task_uuid(task.id))
+            task_groups = self._task_groups(live, meta)
+            changes.tasks.append({
+                "id": task.id, "instance_id": instance_id, "element_id": task.element_id,
+                "title": meta.get("title") or task.element_id, "lane": meta.get("lane"),
+                "candidate_groups": task_groups,
+                "assignee": None, "form": meta.get("form"), "created_at": now,
+                "due_at": self._task_due(live, task.element_id, meta),
+            })
+            changes.groups += [{"task_id": task.id, "group_name": g} for g in task_groups]
+        return changes
 
     def refresh_due_dates(self, session: Session, loaded: LoadedInstance) -> None:
         """Evaluate the due date of the instance's open tasks again (their data changed)."""
