@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, categories, documents, notify, referrals
+from workflows import access, agency_directory, categories, documents, notify, referrals
 from workflows import diagram_ids as ids
 from workflows import groups as task_groups
+from workflows.agency_directory import AgencyEntry
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
-from workflows.models import Agency, Attachment, Complaint, ComplaintEvent, Escalation
+from workflows.models import Attachment, Complaint, ComplaintEvent, Escalation
 from workflows.operation import keep_complaint
 from workflows.sla import SlaPolicy
 from workflows.storage import Upload
@@ -253,8 +254,8 @@ class Verbs:
                                                     unit=unit.code)})
 
     @staticmethod
-    def _agency(session: Session, code: str, field: str) -> Agency:
-        agency = session.scalars(select(Agency).where(Agency.code == code)).first()
+    def _agency(session: Session, code: str, field: str) -> AgencyEntry:
+        agency = agency_directory.by_code(session, code)
         if agency is None or not agency.active:
             raise Invalid("unknown agency %(code)r",
                           {field: Message("no active agency has the code %(code)r; see "
@@ -349,7 +350,7 @@ class Verbs:
             self.ctx.engine.set_candidate_groups(task["id"], [group], actor=principal.username,
                                                  hook=None if number else record)
 
-    def _moved(self, session: Session, complaint: Complaint, agency: Agency, group: str,
+    def _moved(self, session: Session, complaint: Complaint, agency: AgencyEntry, group: str,
                task_title: str, reason: str, principal: access.Principal) -> None:
         """What a reassignment changes besides the task: who holds the report and its
         running deadlines (their due times and the rungs they reached stay: the case is as

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 import engine as bpm
 from engine import Engine
-from workflows import contract, notify, referrals
+from workflows import agency_directory, contract, notify, referrals
 from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import N_
-from workflows.models import Agency, ComplaintEvent, Escalation
+from workflows.models import ComplaintEvent, Escalation
 from workflows.operation import complaint_of, running_operation
 from workflows.sla import SlaPolicy
 from workflows.workdays import calendar_for
@@ -160,7 +160,7 @@ class LifecycleHost:
         operation = running_operation()
         session = operation.session
         complaint = complaint_of(operation)
-        agency = session.scalars(select(Agency).where(Agency.code == agency_code)).first()
+        agency = agency_directory.by_code(session, agency_code)
         if agency is None:
             raise LookupError(f"agency {agency_code!r} does not exist")
         if role == "unit":

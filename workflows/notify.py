@@ -11,10 +11,10 @@ from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import access
+from workflows import access, agency_directory
 from workflows import groups as task_groups
 from workflows.metoo_models import MeToo
-from workflows.models import Agency, Complaint, ComplaintEvent, Outbox, User
+from workflows.models import Complaint, ComplaintEvent, Outbox, User
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     # To citizens: their words only, never an internal event name or agency code; the
@@ -256,8 +256,8 @@ def status_payload(session: Session, complaint: Complaint, status_label: str, re
     language = complaint.language if complaint.language in ("id", "en") else "id"
     agency_name = None
     if reason.startswith(DISPOSED_PREFIX):
-        agency_name = session.scalars(select(Agency.name).where(
-            Agency.code == reason[len(DISPOSED_PREFIX):].strip())).first()
+        found = agency_directory.by_code(session, reason[len(DISPOSED_PREFIX):].strip())
+        agency_name = found.name if found else None
     answer = None
     if reason in ("interim answer", "final answer"):
         session.flush()  # the answer's event, written in this same transaction
@@ -363,7 +363,8 @@ def users_for_groups(session: Session, groups: list[str]) -> list[User]:
             continue  # the complainant is told through the status, not as an officer
         agency_ids = None
         if code:
-            agency_ids = list(session.scalars(select(Agency.id).where(Agency.code == code)))
+            agency = agency_directory.by_code(session, code)
+            agency_ids = [agency.id] if agency else []
         for user in users_with(session, task_groups.USER_ROLES[role], agency_ids):
             found[user.id] = user
     return list(found.values())

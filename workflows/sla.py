@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
-from workflows import access, notify, sla_settings
+from workflows import access, agency_directory, notify, sla_settings
 from workflows import diagram_ids as ids
+from workflows.agency_directory import AgencyEntry
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.ladder import HANDED_TO_UNIT, POSTPONEMENT, Ladder, Reminder
-from workflows.models import Agency, Complaint, Escalation, SlaRecord
+from workflows.models import Complaint, Escalation, SlaRecord
 from workflows.operation import complaint_of, running_operation
 from workflows.workdays import calendar_for
 
@@ -166,18 +167,19 @@ class SlaPolicy:
                 self._escalate(session, complaint, record, step.deadline, calendar, now)
         session.flush()
 
-    def _rung_agency(self, session: Session, complaint: Complaint, rung: str) -> Agency | None:
+    def _rung_agency(self, session: Session, complaint: Complaint, rung: str
+                     ) -> AgencyEntry | None:
         code = {
             "regency_admin": self.config.admin_agency_code,
             "regional_head": self.config.regency_code,
             "province": self.config.province_code,
         }.get(rung)
         if code is not None:
-            return session.scalars(select(Agency).where(Agency.code == code)).first()
+            return agency_directory.by_code(session, code)
         # the working level: the unit holding the report, or else the OPD (its liaison)
         agency_id = (complaint.unit_id or complaint.agency_id) if rung == "technical_officer" \
             else complaint.agency_id
-        return session.get(Agency, agency_id) if agency_id else None
+        return agency_directory.by_id(session, agency_id) if agency_id else None
 
     def _holder(self, complaint: Complaint, step: str) -> int:
         return self.ladder.holder(step, held_by_unit=complaint.unit_id is not None)
