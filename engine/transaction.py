@@ -112,19 +112,31 @@ new_waits AS (
     INSERT INTO waiting_event (instance_id, kind, name, element_id)
     SELECT w.instance_id, w.kind, w.name, w.element_id
     FROM jsonb_to_recordset(CAST(:waits AS jsonb)) AS w(
-        instance_id bigint, kind varchar, name varchar, element_id varchar))
+        instance_id bigint, kind varchar, name varchar, element_id varchar)),
+audit AS (
+    INSERT INTO instance_event (instance_id, at, actor, action, element_id, status_from,
+                                status_to, data_changes, detail)
+    SELECT :b_id, :b_now, :e_actor, :e_action, :e_element, :e_from, :e_to,
+           CAST(:e_changes AS json), CAST(:e_detail AS json)
+    WHERE EXISTS (SELECT 1 FROM saved))
 SELECT count(*) FROM saved
 """)
 
 
-def _merged_parameters(saved: dict[str, Any], changes: ProjectionChanges) -> dict[str, Any]:
-    def rows(value: list[dict[str, Any]]) -> str:
+def _merged_parameters(saved: dict[str, Any], changes: ProjectionChanges,
+                       audit: dict[str, Any]) -> dict[str, Any]:
+    def as_json(value: Any) -> str:
         return json.dumps(value, default=json_default)
 
-    return {**saved, "gone_tasks": changes.gone_tasks, "tasks": rows(changes.tasks),
-            "groups": rows(changes.groups), "gone_timers": changes.gone_timers,
-            "timers": rows(changes.timers), "replace_waits": changes.replace_waits,
-            "waits": rows(changes.waits)}
+    return {**saved, "gone_tasks": changes.gone_tasks, "tasks": as_json(changes.tasks),
+            "groups": as_json(changes.groups), "gone_timers": changes.gone_timers,
+            "timers": as_json(changes.timers), "replace_waits": changes.replace_waits,
+            "waits": as_json(changes.waits), "e_actor": audit["actor"],
+            "e_action": audit["action"], "e_element": audit["element_id"],
+            "e_from": audit["status_from"], "e_to": audit["status_to"],
+            # (a None is JSON null, as the JSON column stores it from the separate insert)
+            "e_changes": json.dumps(audit["data_changes"], default=json_default),
+            "e_detail": json.dumps(audit["detail"], default=json_default)}
 
 
 @dataclass
@@ -368,27 +380,17 @@ class InstanceTransaction:
             saved_data = None
         after = proj.snapshot(workflow) if status in (RUNNING,) else proj.EMPTY
         new_version = row.version + 1
-        conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
         saved = {"b_id": row.id, "b_version": row.version, "b_state": state,
                  "b_status": status, "b_new_version": new_version, "b_now": now,
                  "b_ended": now if status in (COMPLETED, CANCELLED) else None}
         changes = self._projection_changes(loaded, after, now)
-        if self.store.postgres:  # one statement: the state and every projection row
-            found = conn.execute(_SAVE_ALL, _merged_parameters(saved, changes)).scalar()
-        else:
-            found = conn.execute(_SAVE, saved).rowcount
-            if found == 1:
-                _write_changes(conn, changes)
-        if found != 1:
-            raise Conflict("instance %(instance)s was changed by someone else; reload and "
-                           "retry", instance=row.id)
-        row.version, row.status = new_version, status
-        opened = changes.tasks
         loaded.after = after
         data_after = instance_data(workflow) if saved_data is None else saved_data
+        # The listeners run before the instance's rows are written (they see the change,
+        # not the projection tables), so that on PostgreSQL one statement writes them all.
         if self.listeners:
             change = InstanceChange(
-                operation, loaded.status_before, status, data_after, opened,
+                operation, loaded.status_before, status, data_after, changes.tasks,
                 [t for t in loaded.before.tasks if t not in after.tasks], incident)
             with running(operation):
                 for listener in self.listeners:
@@ -398,12 +400,24 @@ class InstanceTransaction:
             event_detail["steps"] = steps
         if incident:
             event_detail["incident"] = incident
-        conn.execute(_INSERT_EVENT, {
+        audit = {
             "instance_id": row.id, "at": now, "actor": actor, "action": action,
             "element_id": element_id, "status_from": loaded.status_before, "status_to": status,
             "data_changes": data_changes(loaded.data_before, data_after),
             "detail": jsonable(event_detail) or None,
-        })
+        }
+        conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
+        if self.store.postgres:  # one statement: the state, the projections, the audit
+            found = conn.execute(_SAVE_ALL, _merged_parameters(saved, changes, audit)).scalar()
+        else:
+            found = conn.execute(_SAVE, saved).rowcount
+            if found == 1:
+                _write_changes(conn, changes)
+                conn.execute(_INSERT_EVENT, audit)
+        if found != 1:
+            raise Conflict("instance %(instance)s was changed by someone else; reload and "
+                           "retry", instance=row.id)
+        row.version, row.status = new_version, status
         return incident
 
     @staticmethod
