@@ -180,3 +180,40 @@ def test_a_claim_takes_no_more_than_its_limit(make_engine, clock, tmp_path):
     assert len(engine.timer_sweep.claim(clock.now(), 3)) == 3
     assert len(engine.timer_sweep.claim(clock.now(), 3)) == 3
     assert len(engine.fire_due_timers(limit=100).fired) == 6  # the other six, unclaimed
+
+
+def test_reports_filed_at_once_as_the_years_first_get_distinct_numbers(database_url, tmp_path):
+    """The tracking counter is one upsert: eight reports racing to be the year's first (no
+    counter row yet) take numbers 1 to 8, none twice, none refused."""
+    from tests.regency import build
+
+    regency = build(database_url, FrozenClock(START), tmp_path)
+    try:
+        barrier = threading.Barrier(8)
+        numbers: list[str] = []
+        failures: list[BaseException] = []
+        lock = threading.Lock()
+        payload = {"classification": "aspirasi", "category": "other", "title": "Taman kota",
+                   "body": "Mohon taman kota diberi lampu.", "anonymous": True}
+
+        def file_one() -> None:
+            barrier.wait()
+            try:
+                receipt = regency.domain.reports.submit(payload)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                with lock:
+                    failures.append(exc)
+                return
+            with lock:
+                numbers.append(receipt["tracking_number"])
+
+        threads = [threading.Thread(target=file_one) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        year = START.year
+        assert sorted(numbers) == [f"PPU-{year}-{n:06d}" for n in range(1, 9)]
+    finally:
+        regency.engine.dispose()

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +37,7 @@ from workflows.desk import Desk
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound, TooManyAttempts
 from workflows.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
 from workflows.operation import keep_complaint
+from workflows.sla import no_records_yet
 from workflows.storage import Upload, served_name
 from workflows.validation import (
     check_id,
@@ -148,6 +151,7 @@ class Reports:
             session.add(complaint)
             session.flush()
             keep_complaint(operation, complaint)
+            no_records_yet(operation, complaint.id)
             for item in stored:
                 session.add(Attachment(
                     complaint_id=complaint.id, filename=item.filename,
@@ -471,26 +475,19 @@ class Reports:
 
 def allocate_tracking_number(session: Session, prefix: str, year: int) -> str:
     """The next tracking number of the year (PPU-2026-000123), in the caller's transaction.
-    Two first reports of a year at once: one inserts the year's counter, the other finds it
-    taken and counts on from it (a savepoint keeps the transaction usable)."""
-    for _ in range(3):
-        try:
-            with session.begin_nested():
-                number = next_number(session, prefix, year)
-        except IntegrityError:
-            continue
-        return f"{prefix}-{year}-{number:06d}"
-    raise Conflict("could not allocate a tracking number; try again")
+    One upsert: the first report of a year inserts the counter, every later one (and one
+    racing it) counts on, so two reports never share a number and none waits for a retry."""
+    try:
+        number = next_number(session, prefix, year)
+    except IntegrityError as exc:  # (not expected from the upsert: said, not hidden)
+        raise Conflict("could not allocate a tracking number; try again") from exc
+    return f"{prefix}-{year}-{number:06d}"
 
 
 def next_number(session: Session, prefix: str, year: int) -> int:
-    number = session.execute(
-        update(TrackingCounter)
-        .where(TrackingCounter.prefix == prefix, TrackingCounter.year == year)
-        .values(last=TrackingCounter.last + 1)
-        .returning(TrackingCounter.last)).scalar()
-    if number is None:
-        session.add(TrackingCounter(prefix=prefix, year=year, last=1))
-        session.flush()
-        number = 1
-    return number
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" \
+        else sqlite_insert
+    statement = insert(TrackingCounter).values(prefix=prefix, year=year, last=1)
+    return session.execute(statement.on_conflict_do_update(
+        index_elements=[TrackingCounter.prefix, TrackingCounter.year],
+        set_={"last": TrackingCounter.last + 1}).returning(TrackingCounter.last)).scalar_one()

@@ -34,6 +34,11 @@ STEP_LABELS = {
 }
 
 
+def no_records_yet(operation: Operation, complaint_id: int) -> None:
+    """The report was created by this operation: it has no SLA records to read."""
+    operation.memo[(_OPEN_RECORDS, complaint_id)] = []
+
+
 class SlaPolicy:
     """The host services the diagram calls for deadlines: start, pause, resume, stop, watch."""
 
