@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -26,14 +27,20 @@ from engine.runtime import check_task_data
 from engine.store import HumanTask, Incident, ProcessInstance, Store, WaitingEvent
 from engine.transaction import (
     CANCELLED,
+    CAREFUL,
     COMPLETED,
     ERROR,
+    FAST,
+    REPLAY,
     TASKS,
     InstanceRow,
     InstanceTransaction,
+    ReplayCarefully,
     TaskNotOpen,
     task_uuid,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,12 +70,33 @@ class Instances:
               hook: Hook | None) -> InstanceSummary:
         initial = check_task_data(dict(data or {}), "initial data")
         now = self.clock.now()
+        return self.replayable(lambda: self._start(process_id, initial, business_key, version,
+                                                   actor, hook, now))
+
+    def replayable(self, unit: Callable[[], T]) -> T:
+        """Run a command's unit of work with its replayable host services guarded by no
+        savepoint; if one of them fails, the unit's transaction is rolled back and the unit
+        run again with a savepoint per service call (engine/transaction.py, REPLAY). The
+        unit must open its own transaction and do nothing outside it that a second run
+        would repeat wrongly."""
+        token = REPLAY.set(FAST)
+        try:
+            try:
+                return unit()
+            except ReplayCarefully:
+                REPLAY.set(CAREFUL)
+                return unit()
+        finally:
+            REPLAY.reset(token)
+
+    def _start(self, process_id: str, initial: dict[str, Any],
+               business_key: BusinessKey | None, version: int | None, actor: str | None,
+               hook: Hook | None, now: datetime) -> InstanceSummary:
         with self.store.transaction() as session:
             row = self.deployments.find(session, process_id, version)
             definition = self.deployments.get(session, row.id)
-            if callable(business_key):  # allocated by the host, in this transaction
-                business_key = business_key(session)
-            loaded = self.transaction.create(session, definition, business_key, now)
+            key = business_key(session) if callable(business_key) else business_key
+            loaded = self.transaction.create(session, definition, key, now)
 
             def act(workflow: BpmnWorkflow) -> None:
                 prepared = current_operation().prepared
@@ -84,6 +112,12 @@ class Instances:
                  expected_version: int | None, hook: Hook | None) -> InstanceSummary:
         submitted = check_task_data(dict(data or {}), "task data")
         now = self.clock.now()
+        return self.replayable(lambda: self._complete(task_id, submitted, actor,
+                                                      expected_version, hook, now))
+
+    def _complete(self, task_id: str, submitted: dict[str, Any], actor: str | None,
+                  expected_version: int | None, hook: Hook | None, now: datetime
+                  ) -> InstanceSummary:
         with self.store.transaction() as session:
             human = session.connection().execute(
                 select(TASKS.c.instance_id, TASKS.c.assignee).where(TASKS.c.id == task_id)
@@ -127,6 +161,13 @@ class Instances:
         """
         submitted = check_task_data(dict(data or {}), "task data")
         now = self.clock.now()
+        return self.replayable(lambda: self._complete_open(locate, element_ids, submitted,
+                                                           actor, choose, hook, now))
+
+    def _complete_open(self, locate: Callable[[Session], int], element_ids: Collection[str],
+                       submitted: dict[str, Any], actor: str | None,
+                       choose: Callable[[list[dict[str, Any]]], dict[str, Any]],
+                       hook: Hook | None, now: datetime) -> InstanceSummary:
         with self.store.transaction() as session:
             instance_id = locate(session)
             tasks = [task_dict(t) for t in session.scalars(

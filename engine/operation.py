@@ -39,6 +39,7 @@ class Operation:
     careful: bool = True
     savepoint: Any = None
     tainted: bool = False  # a service failed under the shared savepoint
+    shared_savepoint: bool = True  # False: the command replays instead (REPLAY is FAST)
 
 
 @dataclass(frozen=True)

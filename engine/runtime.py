@@ -275,7 +275,7 @@ class HostScriptEngine(PythonScriptEngine):
                 result = service(**params)
             elif not operation.careful and operation_name in self.replayable:
                 # one savepoint for the operation's services (InstanceTransaction.run)
-                if operation.savepoint is None:
+                if operation.savepoint is None and operation.shared_savepoint:
                     operation.savepoint = operation.session.begin_nested()
                 try:
                     result = service(**params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,18 @@ from engine.store import (
 
 RUNNING, COMPLETED, ERROR, CANCELLED = "running", "completed", "error", "cancelled"
 _DIFF_VALUE_LIMIT = 500
+
+
+# How a command's host services guard their writes (see InstanceTransaction.run): FAST, no
+# savepoint at all (the command runs again, CAREFUL, if one fails); CAREFUL, a savepoint per
+# call; unset, one savepoint shared by the operation's calls.
+FAST, CAREFUL = "fast", "careful"
+REPLAY: contextvars.ContextVar[str | None] = contextvars.ContextVar("aduan_replay",
+                                                                    default=None)
+
+
+class ReplayCarefully(Exception):
+    """A replayable service failed in a FAST command: roll it all back and run it again."""
 
 
 class TaskNotOpen(Conflict):
@@ -329,13 +342,16 @@ class InstanceTransaction:
         incident, whose text is returned. A lost update raises Conflict.
 
         Host services registered as replayable (they write nothing outside the operation's
-        transaction) share one savepoint for the whole operation, opened by the first of
-        them called (engine/runtime.py): two statements per operation, not per call. When
-        one of them fails, that savepoint is rolled back, the workflow made again as loaded
-        and the operation replayed with a savepoint per service call, so the services that
-        completed keep their rows and the failing one leaves none, exactly as the saved
-        state in error says. Any other service runs in a savepoint of its own, and from the
-        first of them on the operation is never replayed.
+        transaction) run without a savepoint of their own. In a command run by
+        `Instances.replayable` (REPLAY is FAST) there is none at all: when one of them
+        fails, the whole transaction is rolled back and the command run again with a
+        savepoint per service call (CAREFUL). Elsewhere (the timer sweep) they share one
+        savepoint for the operation, opened by the first of them called: when one fails,
+        that savepoint is rolled back, the workflow made again as loaded and the operation
+        replayed with a savepoint per call. Either way the services that completed keep
+        their rows and the failing one leaves none, exactly as the saved state in error
+        says. Any other service runs in a savepoint of its own, and from the first of them
+        on the operation is never replayed.
         """
         row = loaded.row
         steps: list[str] = []
@@ -345,8 +361,12 @@ class InstanceTransaction:
         with running(operation):
             if hook is not None:
                 operation.prepared = hook(operation)
+            mode = REPLAY.get()
+            operation.shared_savepoint = mode != FAST
             failure = self._attempt(loaded, act, steps, operation,
-                                    careful=loaded.rebuild is None)
+                                    careful=loaded.rebuild is None or mode == CAREFUL)
+            if operation.tainted and mode == FAST:
+                raise ReplayCarefully
             if operation.tainted:  # a service failed under the shared savepoint: replay
                 operation.tainted = False
                 operation.savepoint.rollback()

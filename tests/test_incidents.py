@@ -229,7 +229,9 @@ def _two_services(engine, tmp_path, first: str, second: str) -> None:
         service_task("call_two", second, {"code": "category"}, "b"), user_task("handle")))])
 
 
-def test_replayable_services_share_one_savepoint_per_operation(make_engine, tmp_path):
+def test_replayable_services_need_no_savepoint_in_a_command(make_engine, tmp_path):
+    """A command (start, complete) replays its whole transaction if one fails, so its
+    replayable services run with no savepoint at all."""
     from sqlalchemy import event
 
     calls: list[str] = []
@@ -243,7 +245,7 @@ def test_replayable_services_share_one_savepoint_per_operation(make_engine, tmp_
                  if statement.startswith("SAVEPOINT") else None)
     inst = engine.start("pair", {"category": "roads"})
     assert engine.instance(inst.id)["status"] == "running"
-    assert calls == ["first", "second"] and len(savepoints) == 1
+    assert calls == ["first", "second"] and savepoints == []
     assert _counters(engine) == ["first-1", "second-2"]
 
 
@@ -305,3 +307,32 @@ def test_a_service_that_is_not_replayable_is_never_called_twice(make_engine, tmp
     assert engine.retry(inst.id).status == "running"
     assert calls == ["outside", "second", "second"]
     assert _counters(engine) == ["outside-1", "second-3"]
+
+
+def test_in_a_timer_firing_the_services_share_one_savepoint_replayed_on_failure(
+        make_engine, clock, tmp_path):
+    """The sweep fires each instance in its own operation: its replayable services share
+    one savepoint; when one fails it is rolled back and the operation replayed in place
+    with a savepoint per call, and a failure that repeats leaves the rows before it."""
+    from sqlalchemy import event
+
+    calls: list[str] = []
+    engine = make_engine()
+    engine.register_service("first", _writer("first", calls), replayable=True)
+    engine.register_service("second", _writer("second", calls, fail_first=True),
+                            replayable=True)
+    engine.deploy([write(tmp_path, "later.bpmn", _timed(
+        "later", service_task("call_one", "first", {"code": "category"}, "a"),
+        service_task("call_two", "second", {"code": "category"}, "b")))])
+    inst = engine.start("later", {"category": "roads"})
+    statements: list[str] = []
+    event.listen(engine.store.db, "before_cursor_execute",
+                 lambda c, cur, statement, *a: statements.append(statement))
+    clock.advance(hours=2)
+    report = engine.fire_due_timers()
+    assert [f["incident"] for f in report.fired] == [None]
+    assert calls == ["first", "second", "first", "second"]  # replayed in the operation
+    assert _counters(engine) == ["first-3", "second-4"]
+    savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
+    assert len(savepoints) == 3  # the shared one, then one per call in the replay
+    assert engine.instance(inst.id)["status"] == "running"
