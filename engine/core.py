@@ -162,16 +162,18 @@ class Engine:
         """
         return self._instances.complete(task_id, data, actor, expected_version, hook)
 
-    def complete_open(self, locate: Callable[[Session], int], element_ids: Iterable[str],
+    def complete_open(self, business_key: str, element_ids: Iterable[str],
                       data: Mapping[str, Any] | None = None, *, actor: str | None = None,
+                      check: Callable[[Session], None],
                       choose: Callable[[list[dict[str, Any]]], dict[str, Any]],
                       hook: Hook | None = None) -> InstanceSummary:
         """Complete an open user task the host chooses, in one transaction with the host's
-        own checks: `locate(session)` returns the instance id (reading and checking the
-        host's rows in the same session), `choose(tasks)` picks among the instance's open
-        tasks of `element_ids` (oldest first) or raises; then as `complete`."""
-        return self._instances.complete_open(locate, tuple(element_ids), data, actor, choose,
-                                             hook)
+        own checks: the instance with `business_key` is locked, `check(session)` reads and
+        checks the host's rows in the same session, `choose(tasks)` picks among the
+        instance's open tasks of `element_ids` (oldest first) or raises; then as
+        `complete` (engine/instances.py)."""
+        return self._instances.complete_open(business_key, check, tuple(element_ids), data,
+                                             actor, choose, hook)
 
     def send_message(self, name: str, data: Mapping[str, Any] | None = None, *,
                      instance_id: int | None = None, correlation_key: str | None = None,

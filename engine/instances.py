@@ -146,39 +146,46 @@ class Instances:
                                  hook=hook)
             return _summary(loaded.row)
 
-    def complete_open(self, locate: Callable[[Session], int], element_ids: Collection[str],
-                      data: Mapping[str, Any] | None, actor: str | None,
+    def complete_open(self, business_key: str, check: Callable[[Session], None],
+                      element_ids: Collection[str], data: Mapping[str, Any] | None,
+                      actor: str | None,
                       choose: Callable[[list[dict[str, Any]]], dict[str, Any]],
                       hook: Hook | None) -> InstanceSummary:
         """Complete an open user task chosen by the host, all in one transaction.
 
-        `locate(session)` names the instance (the host reads and checks its own rows there:
-        who may act, on what); `choose(tasks)` gets the instance's open tasks of
-        `element_ids`, oldest first, and returns the one to complete, or raises to refuse.
-        Then as `complete`: the assignee and the form are checked, `hook` runs, the task
-        is completed. One transaction instead of a read, a task query and the completion's
-        own: the host's rows are read once and stay in the session for its services.
+        The instance with `business_key` (the latest, if several) is locked first, then
+        `check(session)` runs: the host reads its own rows there, current since nobody else
+        may change the instance now, and refuses what it must (who may act, on what).
+        `choose(tasks)` gets the instance's open tasks of `element_ids`, oldest first, and
+        returns the one to complete, or raises. Then as `complete`: the assignee and the
+        form are checked, `hook` runs, the task is completed. One transaction instead of a
+        read, a task query and the completion's own: the host's rows are read once and
+        stay in the session for its services.
         """
         submitted = check_task_data(dict(data or {}), "task data")
         now = self.clock.now()
-        return self.replayable(lambda: self._complete_open(locate, element_ids, submitted,
-                                                           actor, choose, hook, now))
+        return self.replayable(lambda: self._complete_open(
+            business_key, check, element_ids, submitted, actor, choose, hook, now))
 
-    def _complete_open(self, locate: Callable[[Session], int], element_ids: Collection[str],
-                       submitted: dict[str, Any], actor: str | None,
+    def _complete_open(self, business_key: str, check: Callable[[Session], None],
+                       element_ids: Collection[str], submitted: dict[str, Any],
+                       actor: str | None,
                        choose: Callable[[list[dict[str, Any]]], dict[str, Any]],
                        hook: Hook | None, now: datetime) -> InstanceSummary:
         with self.store.transaction() as session:
-            instance_id = locate(session)
+            row = self.transaction.lock_by_key(session, business_key)
+            check(session)
+            if row is None:
+                raise NotFound(f"no instance has the business key {business_key!r}")
             tasks = [task_dict(t) for t in session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == instance_id,
+                select(HumanTask).where(HumanTask.instance_id == row.id,
                                         HumanTask.element_id.in_(list(element_ids)))
                 .order_by(HumanTask.created_at, HumanTask.id))]
             human = choose(tasks)
             if human["assignee"] and actor and human["assignee"] != actor:
                 raise Conflict("task %(task)s is assigned to %(holder)s; ask them, or unassign "
                                "it first", task=human["id"], holder=human["assignee"])
-            loaded = self.transaction.load(session, instance_id, now)
+            loaded = self.transaction.loaded(session, row, now)
             task = _ready_task(loaded.workflow, human["id"])
             validator = loaded.definition.validator(
                 meta_key(task.workflow.spec.name, task.task_spec.bpmn_id))

@@ -71,6 +71,9 @@ TIMERS, WAITS, EVENTS = Timer.__table__, WaitingEvent.__table__, InstanceEvent._
 # The statements of the hot path, built once: their SQL and cache keys are reused.
 _LOAD = select(*INSTANCE_COLUMNS).where(INSTANCES.c.id == bindparam("b_id"))
 _LOAD_LOCKED = _LOAD.with_for_update()
+_LOAD_BY_KEY = select(*INSTANCE_COLUMNS).where(
+    INSTANCES.c.business_key == bindparam("b_key")).order_by(INSTANCES.c.id.desc()).limit(1)
+_LOAD_BY_KEY_LOCKED = _LOAD_BY_KEY.with_for_update()
 _SAVE = (update(INSTANCES)
          .where(INSTANCES.c.id == bindparam("b_id"),
                 INSTANCES.c.version == bindparam("b_version"))
@@ -311,7 +314,20 @@ class InstanceTransaction:
         found = session.connection().execute(query, {"b_id": instance_id}).first()
         if found is None:
             raise NotFound(f"instance {instance_id} does not exist")
-        row = InstanceRow(*found)
+        return self.loaded(session, InstanceRow(*found), now, expected_version, allow_error)
+
+    def lock_by_key(self, session: Session, business_key: str) -> InstanceRow | None:
+        """Lock the latest instance with this business key (its row as `load` reads it)."""
+        query = _LOAD_BY_KEY_LOCKED if self.store.postgres else _LOAD_BY_KEY
+        found = session.connection().execute(query, {"b_key": business_key}).first()
+        return None if found is None else InstanceRow(*found)
+
+    def loaded(self, session: Session, row: InstanceRow, now: datetime,
+               expected_version: int | None = None, allow_error: bool = False
+               ) -> LoadedInstance:
+        """An instance whose row this transaction holds locked, rebuilt; refused when it
+        moved on."""
+        instance_id = row.id
         if expected_version is not None and row.version != expected_version:
             raise Conflict("instance %(instance)s changed (version %(version)s, you had "
                            "%(expected)s); reload it and try again", instance=instance_id,

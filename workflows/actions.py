@@ -20,7 +20,7 @@ from workflows.agency_directory import AgencyEntry
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import Attachment, Complaint, ComplaintEvent, Escalation
-from workflows.operation import keep_complaint
+from workflows.operation import count_change, keep_complaint
 from workflows.sla import SlaPolicy
 from workflows.storage import Upload
 from workflows.validation import check_action
@@ -146,14 +146,13 @@ class Verbs:
         stored = self.ctx.storage.check(uploads) if uploads else []
         found: dict[str, Complaint] = {}
 
-        def locate(session: Session) -> int:  # in the completion's own transaction
+        def check(session: Session) -> None:  # the report's instance is locked: current
             complaint = load_report(session, tracking_number)
             self._authorize(action, principal, complaint)
             if expected_version is not None and complaint.version != expected_version:
                 raise _stale(tracking_number, expected_version)
             self._precheck(session, action_name, complaint, data)
             found["complaint"] = complaint
-            return complaint.instance_id
 
         def choose(open_tasks: list[dict[str, Any]]) -> dict[str, Any]:
             if not open_tasks:
@@ -173,12 +172,7 @@ class Verbs:
 
         def record(operation: Operation) -> None:
             session = operation.session
-            target = found["complaint"]
-            if session.get_bind().dialect.name != "sqlite":
-                # read before the instance's lock was taken: another transaction may have
-                # changed it since (on SQLite the write transaction excluded everyone from
-                # its BEGIN, so this session's object is current)
-                session.refresh(target)
+            target = found["complaint"]  # read under the instance's lock: current
             self._check_version(session, target.id, tracking_number, expected_version)
             keep_complaint(operation, target)
             for item in stored:
@@ -201,12 +195,13 @@ class Verbs:
             if action_name == "respond" and target.first_answer_at is None:
                 target.first_answer_at = operation.now
             target.updated_at = operation.now
-            target.version += 1
+            count_change(target)
 
         if action_name == "provide_info" and any(s.kind == "photo" for s in stored):
             task_data["has_photo"] = True
-        self.ctx.engine.complete_open(locate, action.tasks, task_data, actor=principal.username,
-                                      choose=choose, hook=record)
+        self.ctx.engine.complete_open(tracking_number, action.tasks, task_data,
+                                      actor=principal.username, check=check, choose=choose,
+                                      hook=record)
 
     def _authorize(self, action: Action, principal: access.Principal,
                    complaint: Complaint) -> None:
@@ -342,7 +337,7 @@ class Verbs:
                                 bump=True)
             target = load_report(session, tracking_number)
             if expected_version is None:
-                target.version += 1  # (else the check bumped it)
+                count_change(target)  # (else the check bumped it)
             self._moved(session, target, agency, group, tasks[0]["title"], reason, principal)
 
         # one follow-up task is open at a time; the report's writes go with the first

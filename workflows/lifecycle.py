@@ -21,7 +21,7 @@ from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import N_
 from workflows.models import ComplaintEvent, Escalation
-from workflows.operation import complaint_of, running_operation
+from workflows.operation import complaint_of, count_change, running_operation
 from workflows.sla import SlaPolicy
 from workflows.workdays import calendar_for
 
@@ -133,7 +133,7 @@ class LifecycleHost:
         before = complaint.status
         complaint.status = status
         complaint.updated_at = operation.now
-        complaint.version += 1
+        count_change(complaint)
         stamp = STATUS_STAMPS.get(status)
         if stamp and getattr(complaint, stamp) is None:
             setattr(complaint, stamp, operation.now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.sql.elements import ClauseElement
 
 from engine import Operation, current_operation
 from workflows.models import Complaint
@@ -30,6 +31,15 @@ def complaint_of(current: Operation, required: bool = True) -> Complaint | None:
     if complaint is None and required:
         raise LookupError(f"no complaint belongs to instance {current.instance_id}")
     return complaint
+
+
+def count_change(complaint: Complaint) -> None:
+    """One more change to the report (its `version`), counted by the database at the flush
+    (`version = version + 1`): a writer that did not lock the instance (linking a duplicate)
+    may have counted since this session read the row. Two counts before a flush add up."""
+    pending = complaint.__dict__.get("version")
+    complaint.version = (pending if isinstance(pending, ClauseElement)
+                         else Complaint.version) + 1
 
 
 def keep_complaint(current: Operation, complaint: Complaint) -> None:
