@@ -107,3 +107,58 @@ def test_a_complete_hook_rolls_back_with_a_failed_completion(engine, tmp_path):
     with pytest.raises(TaskNotOpen):
         engine.complete(task_id, {"ok": True}, hook=answer)
     assert _notes(engine) == [(inst.id, "answer")]
+
+
+def _restores(engine, monkeypatch) -> list[int]:
+    """Count the workflows rebuilt from their JSON state."""
+    counted: list[int] = []
+    transaction = engine._instances.transaction
+    restore = transaction.restore
+
+    def counting(definition, state, now):
+        counted.append(1)
+        return restore(definition, state, now)
+
+    monkeypatch.setattr(transaction, "restore", counting)
+    return counted
+
+
+def test_the_workflow_this_process_saved_is_used_again_without_a_rebuild(
+        make_engine, tmp_path, monkeypatch):
+    engine = make_engine()
+    engine.deploy([write(tmp_path, "three.bpmn", linear(
+        "three", user_task("a"), user_task("b"), user_task("c")))])
+    restores = _restores(engine, monkeypatch)
+    inst = engine.start("three", {"x": 1})
+    engine.complete(engine.tasks(instance_id=inst.id)[0]["id"], {"y": 2})
+    assert restores == []  # the saved workflow was taken as it was
+    # another process (its own engine, so its own warm workflows) acts on the instance
+    other = make_engine()
+    other.complete(other.tasks(instance_id=inst.id)[0]["id"], {"z": 3})
+    engine.complete(engine.tasks(instance_id=inst.id)[0]["id"])
+    assert restores == [1]  # the version moved on elsewhere: rebuilt from the database
+    detail = engine.instance(inst.id)
+    assert detail["status"] == "completed"
+    assert {k: detail["data"][k] for k in ("x", "y", "z")} == {"x": 1, "y": 2, "z": 3}
+
+
+def test_a_workflow_changed_by_a_rolled_back_operation_is_never_used_again(
+        make_engine, tmp_path, monkeypatch):
+    engine = make_engine()
+    engine.deploy([write(tmp_path, "two.bpmn", linear("two", user_task("a"), user_task("b")))])
+    inst = engine.start("two")
+    task_id = engine.tasks(instance_id=inst.id)[0]["id"]
+
+    def refuse(change: InstanceChange) -> None:
+        raise ValueError("domain rule broken")
+
+    engine.add_listener(refuse)
+    with pytest.raises(ValueError):
+        engine.complete(task_id, {"y": 2})  # the taken workflow ran task a, then rolled back
+    engine._listeners.clear()
+    restores = _restores(engine, monkeypatch)
+    engine.complete(task_id, {"y": 3})  # task a is still open: rebuilt, not the changed one
+    assert restores == [1]
+    detail = engine.instance(inst.id)
+    assert detail["data"]["y"] == 3
+    assert [t["element_id"] for t in detail["tasks"]] == ["b"]
