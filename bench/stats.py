@@ -53,6 +53,8 @@ ROOT = HERE.parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
+import importlib.util  # noqa: E402
+
 import sqlalchemy  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
@@ -71,6 +73,13 @@ from tests.regency import build  # noqa: E402
 from workflows import stats  # noqa: E402
 from workflows.models import STATS_TRIGGERS  # noqa: E402
 
+# The per-day summaries' triggers and backfill, as migration 0032 installs and runs them.
+_SPEC = importlib.util.spec_from_file_location(
+    "stats_days_migration", ROOT / "migrations" / "versions" / "0032_stats_days.py")
+assert _SPEC is not None and _SPEC.loader is not None
+STATS_DAYS = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(STATS_DAYS)
+
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
 FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
 CLOSED_UNTIL = datetime(2026, 10, 15, tzinfo=UTC)  # the newest finished report
@@ -86,7 +95,7 @@ QUICK = {"postgres_closed": 100_000, "postgres_open": 5_000, "sqlite_closed": 95
 UNCACHED_REQUESTS = 20  # --uncached: requests per figure (after one warm-up)
 # The parts of one computation timed by --uncached (workflows.stats.queries' functions, when
 # present): where a request's time goes.
-PARTS = ("_tally", "_day_tally", "_speed_rows", "_deadline_rows", "_escalation_rows",
+PARTS = ("_tally", "_day_tallies", "_speed_rows", "_deadline_rows", "_escalation_rows",
          "_ombudsman_rows", "_unanswered_late", "report_counts")
 
 CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
@@ -167,6 +176,8 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             else:
                 for statement in STATS_TRIGGERS["sqlite"]:
                     db.execute(text(f"DROP TRIGGER {statement.split()[2]}"))
+                for statement in STATS_DAYS.DROP["sqlite"]:
+                    db.execute(text(statement))
             temp = "TEMPORARY " if not sql.postgres else "UNLOGGED "
             # 1. random draws, one row per complaint (each column drawn once)
             db.execute(text(
@@ -280,6 +291,15 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if not sql.postgres:
                 for statement in STATS_TRIGGERS["sqlite"]:
                     db.execute(text(statement))
+                for statement in STATS_DAYS.TRIGGERS["sqlite"]:
+                    db.execute(text(statement))
+        # 6. the per-day summaries of what was loaded: what migration 0032 does on upgrade
+        step = time.perf_counter()
+        with engine.begin() as db:
+            if db.execute(text("SELECT count(*) FROM stats_day_zone")).scalar():
+                STATS_DAYS.backfill(db)
+        timings["stats_day_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        with engine.begin() as db:
             if sql.postgres:
                 for table in ("complaint", "sla_record", "escalation"):
                     db.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -287,6 +307,7 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
         step = time.perf_counter()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
             if sql.postgres:
+                db.execute(text("VACUUM ANALYZE stats_day"))
                 db.execute(text("VACUUM ANALYZE complaint"))
                 db.execute(text("VACUUM ANALYZE sla_record"))
                 db.execute(text("VACUUM ANALYZE escalation"))
@@ -295,7 +316,7 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
         timings["analyze_seconds"] = round(time.perf_counter() - step, 1)
         with engine.connect() as db:
             counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
-                      for table in ("complaint", "sla_record", "escalation")}
+                      for table in ("complaint", "sla_record", "escalation", "stats_day")}
             counts["by_year"] = {str(year): int(db.execute(text(
                 "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
                 {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,

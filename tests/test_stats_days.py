@@ -24,7 +24,8 @@ from workflows.stats.localtime import LocalClock
 from workflows.stats_models import SUMS
 
 WITA = ZoneInfo("Asia/Makassar")
-KEY_COLUMNS = ("agency_id", "unit_id", "status", "category", "channel", "classification")
+KEY_COLUMNS = ("dim", "value", "agency_id", "unit_id", "status")
+KINDS = ("category", "channel", "classification")
 
 
 def summaries(session: Any) -> dict[tuple, tuple]:
@@ -35,24 +36,28 @@ def summaries(session: Any) -> dict[tuple, tuple]:
     found = {}
     for row in rows:
         day = row[0] if isinstance(row[0], date) else date.fromisoformat(row[0])
-        sums = tuple(int(n) for n in row[7:])
+        sums = tuple(int(n) for n in row[6:])
         if any(sums):
-            found[(day, *row[1:7])] = sums
+            found[(day, *row[1:6])] = sums
     return found
 
 
 def recount(session: Any) -> dict[tuple, tuple]:
-    """The same from scratch: every complaint, its local (WITA) day of receipt in Python."""
+    """The same from scratch: every complaint, its local (WITA) day of receipt in Python,
+    counted once by agency and unit, once by each of category, channel, classification."""
     found: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(SUMS))
     for c in session.query(Complaint).all():
-        key = (c.created_at.astimezone(WITA).date(), c.agency_id or 0, c.unit_id or 0,
-               c.status, c.category, c.channel, c.classification)
-        cell = found[key]
+        day = c.created_at.astimezone(WITA).date()
         rating = c.rating
-        for i, n in enumerate((1, c.verified_at is not None, c.disposed_at is not None,
-                               c.first_answer_at is not None, rating or 0,
-                               rating is not None, *(rating == k for k in range(1, 6)))):
-            cell[i] += int(n)
+        sums = (1, c.verified_at is not None, c.disposed_at is not None,
+                c.first_answer_at is not None, rating or 0, rating is not None,
+                *(rating == k for k in range(1, 6)))
+        keys = [(day, "agency", "", c.agency_id or 0, c.unit_id or 0, c.status),
+                *((day, kind, getattr(c, kind), 0, 0, c.status) for kind in KINDS)]
+        for key in keys:
+            cell = found[key]
+            for i, n in enumerate(sums):
+                cell[i] += int(n)
     return {key: tuple(cell) for key, cell in found.items()}
 
 
@@ -204,7 +209,8 @@ def test_postgres_writers_of_the_same_day_and_key_do_not_wait_for_each_other(pos
             first.commit()
         with db.connect() as connection:
             assert connection.execute(text(
-                "SELECT sum(received) FROM stats_day WHERE day = '2026-03-02'")).scalar() == 2
+                "SELECT sum(received) FROM stats_day WHERE day = '2026-03-02' "
+                "AND dim = 'agency'")).scalar() == 2
     finally:
         db.dispose()
 
@@ -232,9 +238,17 @@ def test_migration_0032_backfills_the_summaries_and_goes_back(tmp_path):
         with db.connect() as connection:
             rows = connection.execute(text(
                 "SELECT day, status, received, verified, rating_sum, rating_count, rating_5 "
-                "FROM stats_day ORDER BY day, status")).all()
+                "FROM stats_day WHERE dim = 'agency' ORDER BY day, status")).all()
         assert [tuple(r) for r in rows] == [("2026-03-01", "SUBMITTED", 1, 0, 0, 0, 0),
                                             ("2026-03-02", "CLOSED", 2, 2, 8, 2, 1)]
+        with db.connect() as connection:
+            kinds = connection.execute(text(
+                "SELECT dim, value, status, received FROM stats_day WHERE dim <> 'agency' "
+                "ORDER BY day, dim, status")).all()
+        assert [tuple(r) for r in kinds] == [
+            ("category", "roads", "SUBMITTED", 1), ("channel", "web", "SUBMITTED", 1),
+            ("classification", "pengaduan", "SUBMITTED", 1), ("category", "roads", "CLOSED", 2),
+            ("channel", "web", "CLOSED", 2), ("classification", "pengaduan", "CLOSED", 2)]
         command.downgrade(migrations.alembic_config(url), "0030_lifecycle_gaps")
         with db.connect() as connection:
             tables = {r[0] for r in connection.execute(text(

@@ -6,9 +6,12 @@ triggers that live in migration 0032_stats_days only (SQLite and PostgreSQL vari
   cut by. Written by the migration (WITA, +8 h); the statistics read the summaries only
   when the regency's time zone has this offset and the row exists (a database built by
   ``create_all`` has neither the row nor the triggers, and its figures come from the rows).
-- ``stats_day``: per local day of receipt, agency, unit, status, category, channel and
-  classification: how many reports, how many verified, dispositioned and answered, and
-  their ratings. ``base`` rows hold one row per key; on PostgreSQL the triggers append
+- ``stats_day``: per local day of receipt and status, how many reports, how many verified,
+  dispositioned and answered, and their ratings, in four breakdowns (``dim``): by agency
+  and unit (``dim`` 'agency', ``value`` ''), and regency-wide by category, channel and
+  classification (``dim`` the breakdown, ``value`` its key; ``agency_id`` and ``unit_id``
+  0). Each report counts once in each breakdown, so a day holds a few dozen rows, not one
+  per report. ``base`` rows hold one row per key; on PostgreSQL the triggers append
   signed ``delta`` rows (``base`` false: an INSERT takes no lock another writer waits for)
   and fold them into the base rows now and then (one folder at a time, under an advisory
   lock); on SQLite (one writer at a time) they update the base row directly. A key whose
@@ -26,7 +29,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine.store import Base, BigId
 
 NONE_ID = 0  # agency_id / unit_id of a report without one
-KEY = ("day", "agency_id", "unit_id", "status", "category", "channel", "classification")
+KEY = ("day", "dim", "value", "agency_id", "unit_id", "status")
+AGENCY = "agency"  # the dim of the rows by agency and unit
+KINDS = ("category", "channel", "classification")  # the regency-wide breakdowns
 SUMS = ("received", "verified", "dispositioned", "answered", "rating_sum", "rating_count",
         "rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
 
@@ -53,12 +58,11 @@ class StatsDay(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     base: Mapped[bool] = mapped_column(Boolean)
     day: Mapped[date] = mapped_column(Date)
+    dim: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(40))
     agency_id: Mapped[int] = mapped_column(Integer)
     unit_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
-    category: Mapped[str] = mapped_column(String(40))
-    channel: Mapped[str] = mapped_column(String(20))
-    classification: Mapped[str] = mapped_column(String(30))
     received: Mapped[int] = mapped_column(Integer)
     verified: Mapped[int] = mapped_column(Integer)
     dispositioned: Mapped[int] = mapped_column(Integer)

@@ -4,8 +4,9 @@ transaction, and their backfill from the complaints already stored.
 
 Every INSERT, UPDATE (of a column the figures count) and DELETE of a complaint moves the
 report's contribution (one received; verified, dispositioned, answered when the time is set;
-its rating) from its old key to its new one: local day of receipt (at the offset in
-`stats_day_zone`), agency, unit, status, category, channel, classification.
+its rating) from its old keys to its new ones: local day of receipt (at the offset in
+`stats_day_zone`) and status, by agency and unit (dim 'agency'), and regency-wide by
+category, by channel and by classification (dim the breakdown, value its key).
 
 - PostgreSQL: the trigger appends signed delta rows (`base` false); now and then (about one
   write in 500) it folds every visible delta into the base rows, under a transaction-level
@@ -36,7 +37,8 @@ depends_on = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 OFFSET_SECONDS = 8 * 3600  # Asia/Makassar (WITA), the default regency time zone
 FOLD_LOCK = 7_320_017  # pg advisory lock key of the folder
-KEY = ("day", "agency_id", "unit_id", "status", "category", "channel", "classification")
+KEY = ("day", "dim", "value", "agency_id", "unit_id", "status")
+KINDS = ("category", "channel", "classification")
 SUMS = ("received", "verified", "dispositioned", "answered", "rating_sum", "rating_count",
         "rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
 COLUMNS = ", ".join(("base", *KEY, *SUMS))
@@ -45,20 +47,23 @@ WATCHED = ("created_at", "agency_id", "unit_id", "status", "category", "channel"
            "classification", "verified_at", "disposed_at", "first_answer_at", "rating")
 
 
-def _values(row: str, sign: int, day: str) -> str:
-    """The summary row of complaint ``row`` (NEW or OLD), times ``sign``."""
+def _values(row: str, sign: int, day: str) -> list[str]:
+    """The four summary rows of complaint ``row`` (NEW or OLD), times ``sign``: by agency
+    and unit, then by category, channel and classification."""
     s = "" if sign > 0 else "-"
 
     def flag(condition: str) -> str:
         return f"{s}(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
-    return ", ".join((
-        day, f"coalesce({row}.agency_id, 0)", f"coalesce({row}.unit_id, 0)",
-        f"{row}.status", f"{row}.category", f"{row}.channel", f"{row}.classification",
+    sums = ", ".join((
         f"{s}1", flag(f"{row}.verified_at IS NOT NULL"),
         flag(f"{row}.disposed_at IS NOT NULL"), flag(f"{row}.first_answer_at IS NOT NULL"),
         f"{s}coalesce({row}.rating, 0)", flag(f"{row}.rating IS NOT NULL"),
         *(flag(f"{row}.rating = {k}") for k in range(1, 6))))
+    by_agency = (f"{day}, 'agency', '', coalesce({row}.agency_id, 0), "
+                 f"coalesce({row}.unit_id, 0), {row}.status, {sums}")
+    return [by_agency, *(f"{day}, '{kind}', {row}.{kind}, 0, 0, {row}.status, {sums}"
+                         for kind in KINDS)]
 
 
 def _pg_day(row: str) -> str:
@@ -81,9 +86,15 @@ _KEY = ", ".join(KEY)
 
 
 def _sqlite_upsert(row: str, sign: int) -> str:
-    return (f"INSERT INTO stats_day ({COLUMNS}) SELECT 1, {_values(row, sign, _sqlite_day(row))} "
-            f"FROM stats_day_zone AS z WHERE z.id = 1 "
-            f"ON CONFLICT ({_KEY}) WHERE base DO UPDATE SET {_SQLITE_ADD};")
+    return " ".join(f"INSERT INTO stats_day ({COLUMNS}) SELECT 1, {values} "
+                    f"FROM stats_day_zone AS z WHERE z.id = 1 "
+                    f"ON CONFLICT ({_KEY}) WHERE base DO UPDATE SET {_SQLITE_ADD};"
+                    for values in _values(row, sign, _sqlite_day(row)))
+
+
+def _pg_insert(row: str, sign: int) -> str:
+    rows = ", ".join(f"(false, {values})" for values in _values(row, sign, _pg_day(row)))
+    return f"INSERT INTO stats_day ({COLUMNS}) VALUES {rows}; "
 
 
 TRIGGERS = {
@@ -100,12 +111,8 @@ TRIGGERS = {
         f"IF TG_OP = 'UPDATE' AND NOT ({_PG_CHANGED}) THEN RETURN NULL; END IF; "
         "SELECT offset_seconds INTO off FROM stats_day_zone WHERE id = 1; "
         "IF off IS NULL THEN RETURN NULL; END IF; "
-        "IF TG_OP <> 'INSERT' THEN "
-        f"INSERT INTO stats_day ({COLUMNS}) VALUES (false, {_values('OLD', -1, _pg_day('OLD'))}); "
-        "END IF; "
-        "IF TG_OP <> 'DELETE' THEN "
-        f"INSERT INTO stats_day ({COLUMNS}) VALUES (false, {_values('NEW', 1, _pg_day('NEW'))}); "
-        "END IF; "
+        f"IF TG_OP <> 'INSERT' THEN {_pg_insert('OLD', -1)} END IF; "
+        f"IF TG_OP <> 'DELETE' THEN {_pg_insert('NEW', 1)} END IF; "
         "IF random() < 0.002 THEN PERFORM aduan_stats_day_fold(); END IF; "
         "RETURN NULL; END $$",
         "CREATE TRIGGER trg_stats_day AFTER INSERT OR UPDATE OR DELETE ON complaint "
@@ -153,15 +160,19 @@ def backfill(connection: Any) -> None:
     def count(condition: str) -> str:
         return f"count(CASE WHEN {condition} THEN 1 END)"
 
+    sums = ("count(*), count(c.verified_at), count(c.disposed_at), count(c.first_answer_at), "
+            "coalesce(sum(c.rating), 0), count(c.rating), "
+            + ", ".join(count(f"c.rating = {k}") for k in range(1, 6)))
+    base = "true" if postgres else "1"
+    source = "FROM complaint AS c CROSS JOIN stats_day_zone AS z WHERE z.id = 1"
     connection.execute(sa.text(
-        f"INSERT INTO stats_day ({COLUMNS}) "
-        f"SELECT {'true' if postgres else '1'}, {day}, coalesce(c.agency_id, 0), "
-        "coalesce(c.unit_id, 0), c.status, c.category, c.channel, c.classification, count(*), "
-        "count(c.verified_at), count(c.disposed_at), count(c.first_answer_at), "
-        "coalesce(sum(c.rating), 0), count(c.rating), "
-        + ", ".join(count(f"c.rating = {k}") for k in range(1, 6))
-        + " FROM complaint AS c CROSS JOIN stats_day_zone AS z WHERE z.id = 1 "
-        "GROUP BY 2, 3, 4, 5, 6, 7, 8"))
+        f"INSERT INTO stats_day ({COLUMNS}) SELECT {base}, {day}, 'agency', '', "
+        f"coalesce(c.agency_id, 0), coalesce(c.unit_id, 0), c.status, {sums} {source} "
+        "GROUP BY 2, 5, 6, 7"))
+    for kind in KINDS:
+        connection.execute(sa.text(
+            f"INSERT INTO stats_day ({COLUMNS}) SELECT {base}, {day}, '{kind}', c.{kind}, 0, 0, "
+            f"c.status, {sums} {source} GROUP BY 2, 4, 7"))
 
 
 def upgrade() -> None:
@@ -176,12 +187,11 @@ def upgrade() -> None:
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.Column("base", sa.Boolean(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dim", sa.String(length=20), nullable=False),
+        sa.Column("value", sa.String(length=40), nullable=False),
         sa.Column("agency_id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("category", sa.String(length=40), nullable=False),
-        sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("classification", sa.String(length=30), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in SUMS),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_day")),
     )
