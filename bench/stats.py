@@ -6,6 +6,7 @@ Run from the repository root:
     python bench/stats.py            # PostgreSQL 1,000,000 closed + 50,000 open; SQLite 100,000
     python bench/stats.py --quick    # PostgreSQL 100,000 closed + 5,000 open, fewer requests
     python bench/stats.py --uncached # only without the cache, 20 requests, time per part
+    python bench/stats.py --write-cost  # what the per-day summaries' triggers add to a write
 
 The complaints are written by bulk SQL (INSERT ... SELECT over generate_series on PostgreSQL,
 a recursive CTE on SQLite): six years of reports over the demo regency's OPDs, categories,
@@ -42,7 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ from bench.engine import (  # noqa: E402
     say,
 )
 from engine import FrozenClock  # noqa: E402
+from engine.store import make_db_engine  # noqa: E402
 from tests.regency import build  # noqa: E402
 from workflows import stats  # noqa: E402
 from workflows.models import STATS_TRIGGERS  # noqa: E402
@@ -485,6 +487,69 @@ def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
             regency.engine.dispose()
 
 
+WRITE_OPS = 2_000  # --write-cost: reports filed, then status changes, per round
+WRITE_ROUNDS = 3
+
+
+def write_cost(backend: Any) -> dict[str, Any]:
+    """--write-cost: what the per-day summaries' triggers add to a write. WRITE_OPS reports
+    filed (one INSERT a transaction), then as many status changes (one UPDATE of one report
+    a transaction), with the stats_day triggers and without them (dropped), alternating
+    rounds on one database; every other trigger (the change log) stays. Median of the
+    rounds' mean microseconds per write."""
+    insert = text(
+        "INSERT INTO complaint (tracking_number, secret_hash, classification, misconduct, "
+        "category, severity, title, body, anonymous, confidential, channel, language, status, "
+        "created_at, updated_at, version) VALUES (:t, 'x', 'pengaduan', :f, :c, 'medium', "
+        "'Laporan', 'Isi', :f, :f, 'web', 'id', 'SUBMITTED', :at, :at, 1) RETURNING id")
+    update = text("UPDATE complaint SET status = :s, verified_at = :at, updated_at = :at, "
+                  "version = version + 1 WHERE id = :id")
+    found: dict[str, dict[str, list[float]]] = {
+        "with": {"insert": [], "update": []}, "without": {"insert": [], "update": []}}
+    with backend.database() as url:
+        engine = make_db_engine(url)  # as the application connects (SQLite: WAL)
+        dialect = engine.dialect.name
+        serial = 0
+        try:
+            for _ in range(WRITE_ROUNDS):
+                for mode in ("with", "without"):
+                    if mode == "without":
+                        with engine.begin() as db:
+                            for statement in STATS_DAYS.DROP[dialect]:
+                                db.execute(text(statement))
+                    ids, at = [], NOW
+                    began = time.perf_counter()
+                    for i in range(WRITE_OPS):
+                        serial += 1
+                        with engine.begin() as db:
+                            ids.append(db.execute(insert, {
+                                "t": f"W-{serial}", "f": False, "c": CATEGORIES[i % 10],
+                                "at": at + timedelta(seconds=i)}).scalar())
+                    found[mode]["insert"].append((time.perf_counter() - began) / WRITE_OPS)
+                    began = time.perf_counter()
+                    for i, complaint_id in enumerate(ids):
+                        with engine.begin() as db:
+                            db.execute(update, {"s": "VERIFIED", "id": complaint_id,
+                                                "at": at + timedelta(hours=1, seconds=i)})
+                    found[mode]["update"].append((time.perf_counter() - began) / WRITE_OPS)
+                    if mode == "without":
+                        with engine.begin() as db:
+                            for statement in STATS_DAYS.TRIGGERS[dialect]:
+                                db.execute(text(statement))
+                            STATS_DAYS.backfill(db)
+        finally:
+            engine.dispose()
+    result: dict[str, Any] = {"writes_per_round": WRITE_OPS, "rounds": WRITE_ROUNDS}
+    for mode, ops in found.items():
+        for op, values in ops.items():
+            result[f"{op}_{mode}_us"] = round(statistics.median(values) * 1e6, 1)
+    for op in ("insert", "update"):
+        result[f"{op}_added_us"] = round(result[f"{op}_with_us"] - result[f"{op}_without_us"],
+                                         1)
+    say(f"{backend.label}: write cost: {result}")
+    return result
+
+
 def targets(figures: dict[str, Any], runs_key: str = "requests") -> dict[str, bool]:
     found = {}
     for backend in ("postgres", "sqlite"):
@@ -509,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"only without the cache: {UNCACHED_REQUESTS} requests per figure, "
                              "each part of the computation timed (the first request after a "
                              "write to the year)")
+    parser.add_argument("--write-cost", action="store_true",
+                        help="only what the per-day summaries' triggers add to a write "
+                             f"({WRITE_OPS:,} filings and status changes, with and without)")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -538,6 +606,19 @@ def main(argv: list[str] | None = None) -> int:
             f"({QUICK['uncached_requests']} instead of {FULL['uncached_requests']} "
             "without the cache)")
     status = 0
+    if args.write_cost:
+        result["mode"] = "write cost"
+        with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
+            result["sqlite"] = write_cost(SqliteBackend(Path(tmp)))
+            if args.postgres_url:
+                backend = PostgresBackend(args.postgres_url)
+                try:
+                    result["postgres"] = write_cost(backend)
+                finally:
+                    backend.close()
+        result["machine"]["load_average_at_end"] = _load_average()
+        print(json.dumps(result, separators=(",", ":")), flush=True)
+        return 0
     with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
         folder = Path(tmp)
         result["sqlite"] = bench_backend(SqliteBackend(folder), sizes["sqlite_closed"],

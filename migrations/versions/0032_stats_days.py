@@ -24,7 +24,10 @@ Create Date: 2026-12-06 12:00:00
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,7 +38,10 @@ branch_labels = None
 depends_on = None
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-OFFSET_SECONDS = 8 * 3600  # Asia/Makassar (WITA), the default regency time zone
+# The local day is cut at the regency's UTC offset: the time zone the application reads
+# (ADUAN_TIMEZONE, web/config.py; Asia/Makassar, WITA, by default) when the migration runs.
+TIMEZONE_VARIABLE = "ADUAN_TIMEZONE"
+DEFAULT_TIMEZONE = "Asia/Makassar"
 FOLD_LOCK = 7_320_017  # pg advisory lock key of the folder
 KEY = ("day", "dim", "value", "agency_id", "unit_id", "status")
 KINDS = ("category", "channel", "classification")
@@ -99,7 +105,10 @@ def _pg_insert(row: str, sign: int) -> str:
 
 TRIGGERS = {
     "postgresql": (
+        # Folds what this statement sees. Only at READ COMMITTED: a REPEATABLE READ snapshot
+        # may still see deltas a folder that committed since has deleted (and would fail).
         "CREATE FUNCTION aduan_stats_day_fold() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+        "IF current_setting('transaction_isolation') <> 'read committed' THEN RETURN; END IF; "
         f"IF NOT pg_try_advisory_xact_lock({FOLD_LOCK}) THEN RETURN; END IF; "
         "WITH moved AS (DELETE FROM stats_day WHERE NOT base RETURNING *) "
         f"INSERT INTO stats_day ({COLUMNS}) SELECT true, {_KEY}, "
@@ -198,7 +207,11 @@ def upgrade() -> None:
     op.create_index("ix_stats_day_key", "stats_day", list(KEY), unique=True,
                     postgresql_where=sa.text("base"), sqlite_where=sa.text("base"))
     op.create_index("ix_stats_day_day", "stats_day", ["day"])
-    op.execute(f"INSERT INTO stats_day_zone (id, offset_seconds) VALUES (1, {OFFSET_SECONDS})")
+    zone = ZoneInfo(os.environ.get(TIMEZONE_VARIABLE) or DEFAULT_TIMEZONE)
+    offset = zone.utcoffset(datetime(2000, 1, 1))
+    assert offset is not None
+    op.execute(f"INSERT INTO stats_day_zone (id, offset_seconds) "
+               f"VALUES (1, {int(offset.total_seconds())})")
     connection = op.get_bind()
     for statement in TRIGGERS[connection.dialect.name]:
         op.execute(statement)
