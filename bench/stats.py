@@ -28,6 +28,11 @@ PostgreSQL is measured when --postgres-url (or ADUAN_BENCH_POSTGRES_URL, or
 ADUAN_TEST_POSTGRES_URL) names a server: a fresh database `aduan_bench_<random>` is created
 there and dropped at the end. SQLite always runs, on a file in a temporary directory.
 
+Long on purpose: one benchmark whose data load and three modes (as served and without the
+cache; --uncached, timing each part of the computation; --write-cost) share the dialect
+helpers, the data's constants and the summaries' migration; split, each part would import
+the others.
+
 Human-readable progress goes to stdout; the LAST line is one JSON object with every figure
 and a pass/fail boolean per target, as served (`targets`) and without the cache
 (`targets_uncached`) (see BENCHMARKS.md).
