@@ -256,3 +256,33 @@ def test_migration_0032_backfills_the_summaries_and_goes_back(tmp_path):
         assert not {n for n in tables if "stats_day" in n}
     finally:
         db.dispose()
+
+
+def test_without_the_zone_row_or_at_another_offset_the_figures_count_the_reports(
+        database_url, tmp_path):
+    """The summaries answer only where the migration cut them at the regency's offset; a
+    database without the row (as `create_all` makes it), or a regency in another time
+    zone, gets its figures counted from the reports."""
+    clock = FrozenClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    regency = build(database_url, clock, tmp_path)
+    try:
+        regency.submit(photo=True)
+        regency.submit(category="health", channel="sms", title="Antrean panjang",
+                       body="Antrean di Puskesmas Waru sampai siang hari.")
+        now, period = clock.now(), stats.Period(date(2026, 1, 1), date(2026, 12, 31), 2026)
+        with regency.engine.store.read() as session:
+            assert queries.summaries_usable(session, LocalClock(session, "Asia/Makassar",
+                                                                2026, 2026))
+            assert not queries.summaries_usable(session, LocalClock(session, "Asia/Jakarta",
+                                                                    2026, 2026))
+            summed = stats.compute(session, RegencyConfig(), period, now, cache=False)
+        assert summed["totals"]["received"] == 2
+        with regency.engine.store.transaction() as session:
+            session.execute(text("DELETE FROM stats_day_zone"))
+        with regency.engine.store.read() as session:
+            assert not queries.summaries_usable(session, LocalClock(session, "Asia/Makassar",
+                                                                    2026, 2026))
+            counted = stats.compute(session, RegencyConfig(), period, now, cache=False)
+        assert counted == summed
+    finally:
+        regency.engine.dispose()
