@@ -3,9 +3,10 @@ kept"): what the counting figures add up, kept in the writer's transaction by da
 triggers that live in migration 0032_stats_days only (SQLite and PostgreSQL variants).
 
 - ``stats_day_zone``: one row, the UTC offset (seconds) of the local day the summaries are
-  cut by. Written by the migration (WITA, +8 h); the statistics read the summaries only
-  when the regency's time zone has this offset and the row exists (a database built by
-  ``create_all`` has neither the row nor the triggers, and its figures come from the rows).
+  cut by. Written by the migration (the offset of ADUAN_TIMEZONE, WITA by default); the
+  statistics read the summaries only when the regency's time zone has this offset and the
+  row exists (a database built by ``create_all`` has neither the row nor the triggers, and
+  its figures come from the rows).
 - ``stats_day``: per local day of receipt and status, how many reports, how many verified,
   dispositioned and answered, and their ratings, in four breakdowns (``dim``): by agency
   and unit (``dim`` 'agency', ``value`` ''), and regency-wide by category, channel and
