@@ -5,6 +5,8 @@ Run from the repository root:
 
     python bench/stats.py            # PostgreSQL 1,000,000 closed + 50,000 open; SQLite 100,000
     python bench/stats.py --quick    # PostgreSQL 100,000 closed + 5,000 open, fewer requests
+    python bench/stats.py --uncached # only without the cache, 20 requests, time per part
+    python bench/stats.py --write-cost  # what the per-day summaries' triggers add to a write
 
 The complaints are written by bulk SQL (INSERT ... SELECT over generate_series on PostgreSQL,
 a recursive CTE on SQLite): six years of reports over the demo regency's OPDs, categories,
@@ -26,6 +28,11 @@ PostgreSQL is measured when --postgres-url (or ADUAN_BENCH_POSTGRES_URL, or
 ADUAN_TEST_POSTGRES_URL) names a server: a fresh database `aduan_bench_<random>` is created
 there and dropped at the end. SQLite always runs, on a file in a temporary directory.
 
+Long on purpose: one benchmark whose data load and three modes (as served and without the
+cache; --uncached, timing each part of the computation; --write-cost) share the dialect
+helpers, the data's constants and the summaries' migration; split, each part would import
+the others.
+
 Human-readable progress goes to stdout; the LAST line is one JSON object with every figure
 and a pass/fail boolean per target, as served (`targets`) and without the cache
 (`targets_uncached`) (see BENCHMARKS.md).
@@ -41,7 +48,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +58,8 @@ ROOT = HERE.parent
 # the engine package: the repository root takes its place.
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
+
+import importlib.util  # noqa: E402
 
 import sqlalchemy  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -66,9 +75,17 @@ from bench.engine import (  # noqa: E402
     say,
 )
 from engine import FrozenClock  # noqa: E402
+from engine.store import make_db_engine  # noqa: E402
 from tests.regency import build  # noqa: E402
 from workflows import stats  # noqa: E402
 from workflows.models import STATS_TRIGGERS  # noqa: E402
+
+# The per-day summaries' triggers and backfill, as migration 0032 installs and runs them.
+_SPEC = importlib.util.spec_from_file_location(
+    "stats_days_migration", ROOT / "migrations" / "versions" / "0032_stats_days.py")
+assert _SPEC is not None and _SPEC.loader is not None
+STATS_DAYS = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(STATS_DAYS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
 FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
@@ -82,6 +99,11 @@ FULL = {"postgres_closed": 1_000_000, "postgres_open": 50_000, "sqlite_closed": 
         "sqlite_open": 5_000, "warmup": 3, "requests": 30, "uncached_requests": 10}
 QUICK = {"postgres_closed": 100_000, "postgres_open": 5_000, "sqlite_closed": 95_000,
          "sqlite_open": 5_000, "warmup": 2, "requests": 8, "uncached_requests": 2}
+UNCACHED_REQUESTS = 20  # --uncached: requests per figure (after one warm-up)
+# The parts of one computation timed by --uncached (workflows.stats.queries' functions, when
+# present): where a request's time goes.
+PARTS = ("_tally", "_day_tallies", "_speed_rows", "_deadline_rows", "_escalation_rows",
+         "_ombudsman_rows", "_unanswered_late", "report_counts")
 
 CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
               "education", "permits", "social_aid", "other")
@@ -161,6 +183,8 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             else:
                 for statement in STATS_TRIGGERS["sqlite"]:
                     db.execute(text(f"DROP TRIGGER {statement.split()[2]}"))
+                for statement in STATS_DAYS.DROP["sqlite"]:
+                    db.execute(text(statement))
             temp = "TEMPORARY " if not sql.postgres else "UNLOGGED "
             # 1. random draws, one row per complaint (each column drawn once)
             db.execute(text(
@@ -274,6 +298,15 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if not sql.postgres:
                 for statement in STATS_TRIGGERS["sqlite"]:
                     db.execute(text(statement))
+                for statement in STATS_DAYS.TRIGGERS["sqlite"]:
+                    db.execute(text(statement))
+        # 6. the per-day summaries of what was loaded: what migration 0032 does on upgrade
+        step = time.perf_counter()
+        with engine.begin() as db:
+            if db.execute(text("SELECT count(*) FROM stats_day_zone")).scalar():
+                STATS_DAYS.backfill(db)
+        timings["stats_day_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        with engine.begin() as db:
             if sql.postgres:
                 for table in ("complaint", "sla_record", "escalation"):
                     db.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -281,6 +314,7 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
         step = time.perf_counter()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
             if sql.postgres:
+                db.execute(text("VACUUM ANALYZE stats_day"))
                 db.execute(text("VACUUM ANALYZE complaint"))
                 db.execute(text("VACUUM ANALYZE sla_record"))
                 db.execute(text("VACUUM ANALYZE escalation"))
@@ -289,7 +323,7 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
         timings["analyze_seconds"] = round(time.perf_counter() - step, 1)
         with engine.connect() as db:
             counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
-                      for table in ("complaint", "sla_record", "escalation")}
+                      for table in ("complaint", "sla_record", "escalation", "stats_day")}
             counts["by_year"] = {str(year): int(db.execute(text(
                 "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
                 {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,
@@ -338,8 +372,78 @@ def measure(client: Any, path: str, headers: dict[str, str], warmup: int, reques
             "response_kb": round(len(json.dumps(body)) / 1024, 1) if body else None}, body
 
 
+class PartTimer:
+    """Times the parts of the statistics' computation (PARTS) while it is installed: the
+    total per part for each request, then median per part over the requests."""
+
+    def __init__(self) -> None:
+        from workflows.stats import queries
+
+        self.module = queries
+        self.saved = {name: getattr(queries, name) for name in PARTS if hasattr(queries, name)}
+        self.current: dict[str, float] = {}
+        self.requests: list[dict[str, float]] = []
+
+    def __enter__(self) -> PartTimer:
+        for name, function in self.saved.items():
+            setattr(self.module, name, self._timed(name, function))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, function in self.saved.items():
+            setattr(self.module, name, function)
+
+    def _timed(self, name: str, function: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.current[name] = self.current.get(name, 0.0) + time.perf_counter() - began
+        return timed
+
+    def request_done(self) -> None:
+        self.requests.append(self.current)
+        self.current = {}
+
+    def medians(self) -> dict[str, float]:
+        return {name: round(statistics.median(r.get(name, 0.0) for r in self.requests)
+                            * 1000, 1) for name in self.saved}
+
+
+def measure_uncached(client: Any, path: str, headers: dict[str, str], requests: int
+                     ) -> dict[str, Any]:
+    """--uncached: one warm-up, then ``requests`` requests with the cache off, each part of
+    the computation timed (median ms per part)."""
+    stats.USE_CACHE = False
+    timer = PartTimer()
+    try:
+        with timer:
+            timings, body = [], None
+            for i in range(requests + 1):
+                began = time.perf_counter()
+                response = client.get(path, headers=headers)
+                elapsed = time.perf_counter() - began
+                if response.status_code != 200:
+                    raise SystemExit(f"{path}: HTTP {response.status_code}")
+                body = response.get_json()
+                if i:
+                    timings.append(elapsed)
+                    timer.request_done()
+                else:
+                    timer.current = {}
+    finally:
+        stats.USE_CACHE = True
+    return {"requests": requests,
+            "median_ms": round(statistics.median(timings) * 1000, 1),
+            "p95_ms": round(percentile(timings, 95) * 1000, 1),
+            "max_ms": round(max(timings) * 1000, 1),
+            "received": body["totals"]["received"] if body else None,
+            "parts_median_ms": timer.medians()}
+
+
 def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
-                  folder: Path) -> dict[str, Any]:
+                  folder: Path, *, uncached_only: bool = False) -> dict[str, Any]:
     with backend.database() as url:
         clock = FrozenClock(NOW)
         regency = build(url, clock, folder)  # demo agencies, officers, tokens; the app
@@ -355,6 +459,14 @@ def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
             for year in YEARS:
                 for name, path, who in (("stats", f"/api/v1/stats?year={year}", headers),
                                         ("public", f"/api/v1/stats/public?year={year}", {})):
+                    if uncached_only:
+                        cold = measure_uncached(regency.client, path, who, UNCACHED_REQUESTS)
+                        result["requests_uncached"][f"{name}_{year}"] = cold
+                        say(f"{backend.label}: GET {path} without the cache: median "
+                            f"{cold['median_ms']} ms, p95 {cold['p95_ms']} ms "
+                            f"({cold['received']:,} received); parts "
+                            f"{cold['parts_median_ms']}")
+                        continue
                     # The database's work alone (what the first request after a change to
                     # the period costs), then as served: from the cache while nothing
                     # changes. Both must say the same.
@@ -380,6 +492,69 @@ def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
             regency.engine.dispose()
 
 
+WRITE_OPS = 2_000  # --write-cost: reports filed, then status changes, per round
+WRITE_ROUNDS = 3
+
+
+def write_cost(backend: Any) -> dict[str, Any]:
+    """--write-cost: what the per-day summaries' triggers add to a write. WRITE_OPS reports
+    filed (one INSERT a transaction), then as many status changes (one UPDATE of one report
+    a transaction), with the stats_day triggers and without them (dropped), alternating
+    rounds on one database; every other trigger (the change log) stays. Median of the
+    rounds' mean microseconds per write."""
+    insert = text(
+        "INSERT INTO complaint (tracking_number, secret_hash, classification, misconduct, "
+        "category, severity, title, body, anonymous, confidential, channel, language, status, "
+        "created_at, updated_at, version) VALUES (:t, 'x', 'pengaduan', :f, :c, 'medium', "
+        "'Laporan', 'Isi', :f, :f, 'web', 'id', 'SUBMITTED', :at, :at, 1) RETURNING id")
+    update = text("UPDATE complaint SET status = :s, verified_at = :at, updated_at = :at, "
+                  "version = version + 1 WHERE id = :id")
+    found: dict[str, dict[str, list[float]]] = {
+        "with": {"insert": [], "update": []}, "without": {"insert": [], "update": []}}
+    with backend.database() as url:
+        engine = make_db_engine(url)  # as the application connects (SQLite: WAL)
+        dialect = engine.dialect.name
+        serial = 0
+        try:
+            for _ in range(WRITE_ROUNDS):
+                for mode in ("with", "without"):
+                    if mode == "without":
+                        with engine.begin() as db:
+                            for statement in STATS_DAYS.DROP[dialect]:
+                                db.execute(text(statement))
+                    ids, at = [], NOW
+                    began = time.perf_counter()
+                    for i in range(WRITE_OPS):
+                        serial += 1
+                        with engine.begin() as db:
+                            ids.append(db.execute(insert, {
+                                "t": f"W-{serial}", "f": False, "c": CATEGORIES[i % 10],
+                                "at": at + timedelta(seconds=i)}).scalar())
+                    found[mode]["insert"].append((time.perf_counter() - began) / WRITE_OPS)
+                    began = time.perf_counter()
+                    for i, complaint_id in enumerate(ids):
+                        with engine.begin() as db:
+                            db.execute(update, {"s": "VERIFIED", "id": complaint_id,
+                                                "at": at + timedelta(hours=1, seconds=i)})
+                    found[mode]["update"].append((time.perf_counter() - began) / WRITE_OPS)
+                    if mode == "without":
+                        with engine.begin() as db:
+                            for statement in STATS_DAYS.TRIGGERS[dialect]:
+                                db.execute(text(statement))
+                            STATS_DAYS.backfill(db)
+        finally:
+            engine.dispose()
+    result: dict[str, Any] = {"writes_per_round": WRITE_OPS, "rounds": WRITE_ROUNDS}
+    for mode, ops in found.items():
+        for op, values in ops.items():
+            result[f"{op}_{mode}_us"] = round(statistics.median(values) * 1e6, 1)
+    for op in ("insert", "update"):
+        result[f"{op}_added_us"] = round(result[f"{op}_with_us"] - result[f"{op}_without_us"],
+                                         1)
+    say(f"{backend.label}: write cost: {result}")
+    return result
+
+
 def targets(figures: dict[str, Any], runs_key: str = "requests") -> dict[str, bool]:
     found = {}
     for backend in ("postgres", "sqlite"):
@@ -400,13 +575,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("ADUAN_BENCH_POSTGRES_URL")
                         or os.environ.get("ADUAN_TEST_POSTGRES_URL"),
                         help="a PostgreSQL server URL; a database is created and dropped there")
+    parser.add_argument("--uncached", action="store_true",
+                        help=f"only without the cache: {UNCACHED_REQUESTS} requests per figure, "
+                             "each part of the computation timed (the first request after a "
+                             "write to the year)")
+    parser.add_argument("--write-cost", action="store_true",
+                        help="only what the per-day summaries' triggers add to a write "
+                             f"({WRITE_OPS:,} filings and status changes, with and without)")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "stats",
-        "mode": "quick" if args.quick else "full",
+        "mode": ("quick" if args.quick else "full") + (" uncached" if args.uncached else ""),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "bench/stats.py", *(argv or sys.argv[1:])]),
         "machine": {
@@ -429,17 +611,32 @@ def main(argv: list[str] | None = None) -> int:
             f"({QUICK['uncached_requests']} instead of {FULL['uncached_requests']} "
             "without the cache)")
     status = 0
+    if args.write_cost:
+        result["mode"] = "write cost"
+        with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
+            result["sqlite"] = write_cost(SqliteBackend(Path(tmp)))
+            if args.postgres_url:
+                backend = PostgresBackend(args.postgres_url)
+                try:
+                    result["postgres"] = write_cost(backend)
+                finally:
+                    backend.close()
+        result["machine"]["load_average_at_end"] = _load_average()
+        print(json.dumps(result, separators=(",", ":")), flush=True)
+        return 0
     with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
         folder = Path(tmp)
         result["sqlite"] = bench_backend(SqliteBackend(folder), sizes["sqlite_closed"],
-                                         sizes["sqlite_open"], sizes, folder / "sqlite")
+                                         sizes["sqlite_open"], sizes, folder / "sqlite",
+                                         uncached_only=args.uncached)
         if args.postgres_url:
             backend = PostgresBackend(args.postgres_url)
             try:
                 result["postgres_server"] = backend.server_version()
                 result["postgres"] = bench_backend(backend, sizes["postgres_closed"],
                                                    sizes["postgres_open"], sizes,
-                                                   folder / "postgres")
+                                                   folder / "postgres",
+                                                   uncached_only=args.uncached)
             except OperationalError as exc:
                 say(f"postgres: cannot be measured: {exc.orig or exc}")
                 result["postgres"] = {"error": str(exc.orig or exc).strip()}
@@ -450,13 +647,16 @@ def main(argv: list[str] | None = None) -> int:
             say("postgres: skipped (no --postgres-url, ADUAN_BENCH_POSTGRES_URL or "
                 "ADUAN_TEST_POSTGRES_URL)")
             result["postgres"] = {"skipped": "no PostgreSQL URL given"}
-    checks = targets(result)
+    checks = {} if args.uncached else targets(result)
     result["targets"] = checks
     result["all_targets_pass"] = bool(checks) and all(checks.values())
     # The same targets without the cache: what a request costs when its period changed
     # since the last one (the figures say nothing changed during the benchmark).
     result["targets_uncached"] = targets(result, "requests_uncached")
-    for name, passed in checks.items():
+    if args.uncached:
+        result["all_targets_pass"] = bool(result["targets_uncached"]) and all(
+            result["targets_uncached"].values())
+    for name, passed in (result["targets_uncached"] if args.uncached else checks).items():
         uncached = result["targets_uncached"].get(name)
         say(f"target {name}: {'PASS' if passed else 'FAIL'} (without the cache: "
             f"{'PASS' if uncached else 'FAIL'})")

@@ -11,7 +11,7 @@ The triggers live here only. The upgrade sets a first token for every table, so 
 upgraded with rows already in them starts with tokens no process has seen.
 
 Revision ID: 0034_config_revision
-Revises: 0030_lifecycle_gaps
+Revises: 0032_stats_days
 Create Date: 2026-12-06 12:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0034_config_revision"
-down_revision = "0030_lifecycle_gaps"
+down_revision = "0032_stats_days"
 branch_labels = None
 depends_on = None
 

@@ -34,6 +34,7 @@ from workflows.stats.calendar_sql import DayTable
 from workflows.stats.cohort import Period, Scope
 from workflows.stats.distinct import report_counts
 from workflows.stats.localtime import DAY_SECONDS, LocalClock
+from workflows.stats_models import AGENCY, KINDS, NONE_ID, StatsDay, StatsDayZone
 
 CASES_LISTED = 100  # Ombudsman cases listed by tracking number for officers
 MEASURES = {  # name -> (start column, end column)
@@ -68,7 +69,7 @@ class Gathered:
     """What the database said about one cohort at one moment; keyed by agency id."""
 
     by_month: dict[tuple[str, int | None], dict[str, int]]
-    by_kind: dict[tuple, dict[str, int]]
+    by_kind: dict[str, dict[str, dict[str, int]]]  # category/channel/classification -> key
     speeds: list[tuple]
     deadlines: list[tuple]
     escalations: list[tuple]
@@ -94,13 +95,18 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
     if scope.agency_ids is not None:
         ids_ = sorted(scope.agency_ids) or [-1]
         where.append(or_(Complaint.agency_id.in_(ids_), Complaint.unit_id.in_(ids_)))
-    month, month_name = local.months(Complaint.created_at, period)
-    by_month = {(month_name(m), g): dict(cell) for (m, g), cell in _tally(
-        session, where, {"month": month, "agency_id": Complaint.agency_id},
-        ratings=True).items()}
-    by_kind = {k: dict(cell) for k, cell in _tally(
-        session, where, {"category": Complaint.category, "channel": Complaint.channel,
-                         "classification": Complaint.classification}).items()}
+    summed = summaries_usable(session, local)
+    if summed:
+        by_month, by_kind = _day_tallies(session, period, scope, local)
+    else:
+        month, month_name = local.months(Complaint.created_at, period)
+        by_month = {(month_name(m), g): dict(cell) for (m, g), cell in _tally(
+            session, where, {"month": month, "agency_id": Complaint.agency_id},
+            ratings=True).items()}
+    if not summed or scope.agency_ids is not None:
+        # the summaries break the kinds down for the whole regency only
+        by_kind = _kinds(_tally(session, where, {kind: getattr(Complaint, kind)
+                                                 for kind in KINDS}))
     speeds = _speed_rows(session, where, local, calendar, days)
     # SLA records and escalations carry their complaint's created_at: the period picks
     # them from their own index, the join to the cohort adds agency and classification.
@@ -133,11 +139,68 @@ def _tally(session: Session, where: list[Any], keys: Mapping[str, Any], *,
     query = select(*group, func.count(), func.count(inner.c.verified_at),
                    func.count(inner.c.disposed_at), func.count(inner.c.first_answer_at),
                    *extra).group_by(*group)
+    return _cells(session.execute(query), len(keys), ratings)
+
+
+def summaries_usable(session: Session, local: LocalClock) -> bool:
+    """Whether the per-day summaries (``stats_day``, workflows/stats_models.py) answer the
+    counting figures: the migration installed them (its ``stats_day_zone`` row) cut at the
+    offset of the regency's time zone. Otherwise the figures count the complaint rows."""
+    offset = session.scalar(select(StatsDayZone.offset_seconds).where(StatsDayZone.id == 1))
+    return offset is not None and offset == local.offset
+
+
+def _day_tallies(session: Session, period: Period, scope: Scope, local: LocalClock
+                 ) -> tuple[dict[tuple, dict[str, int]], dict[str, dict[str, dict[str, int]]]]:
+    """What :func:`_tally` counts, from the per-day summaries of the period's days: the
+    cells by month and agency (with ratings) within the scope, and the regency's cells by
+    category, channel and classification (meaningful for the whole regency only)."""
+    where = [StatsDay.day >= period.start, StatsDay.day <= period.end]
+    if scope.agency_ids is not None:
+        ids_ = sorted(scope.agency_ids) or [-1]
+        where.append(or_(StatsDay.agency_id.in_(ids_), StatsDay.unit_id.in_(ids_)))
+    month = (func.to_char(StatsDay.day, "YYYY-MM") if local.postgres
+             else func.strftime("%Y-%m", StatsDay.day))
+
+    def tally(keys: list[Any], dims: list[str], ratings: bool) -> dict[tuple, dict[str, int]]:
+        group = [*keys, StatsDay.status]
+        sums = ["received", "verified", "dispositioned", "answered"]
+        if ratings:
+            sums += ["rating_sum", "rating_count", *(f"rating_{k}" for k in ids.RATINGS)]
+        query = (select(*group, *(func.sum(getattr(StatsDay, name)) for name in sums))
+                 .where(*where, StatsDay.dim.in_(dims)).group_by(*group)
+                 .having(func.sum(StatsDay.received) > 0))
+        return _cells(session.execute(query), len(keys), ratings)
+
+    by_month = {(m, None if g == NONE_ID else g): dict(cell) for (m, g), cell in tally(
+        [month, StatsDay.agency_id], [AGENCY], True).items()}
+    by_kind: dict[str, dict[str, dict[str, int]]] = {kind: {} for kind in KINDS}
+    for (dim, value), cell in tally([StatsDay.dim, StatsDay.value], list(KINDS),
+                                    False).items():
+        by_kind[dim][value] = dict(cell)
+    return by_month, by_kind
+
+
+def _kinds(tally: dict[tuple, dict[str, int]]) -> dict[str, dict[str, dict[str, int]]]:
+    """Cells keyed (category, channel, classification) summed per category, per channel
+    and per classification."""
+    by_kind: dict[str, dict[str, dict[str, int]]] = {kind: {} for kind in KINDS}
+    for key, cell in tally.items():
+        for kind, value in zip(KINDS, key, strict=True):
+            total = by_kind[kind].setdefault(value, defaultdict(int))
+            for name, n in cell.items():
+                total[name] += n
+    return {kind: {value: dict(cell) for value, cell in cells.items()}
+            for kind, cells in by_kind.items()}
+
+
+def _cells(rows: Any, width: int, ratings: bool) -> dict[tuple, dict[str, int]]:
+    """Rows of (key..., status, received, verified, disposed, answered[, ratings]) folded
+    into one cell of counts per key."""
     tally: dict[tuple, dict[str, int]] = {}
-    width = len(keys)
-    for row in session.execute(query):
+    for row in rows:
         key, status = tuple(row[:width]), row[width]
-        received, verified, disposed, answered, *rest = row[width + 1:]
+        received, verified, disposed, answered, *rest = (int(n) for n in row[width + 1:])
         cell = tally.setdefault(key, defaultdict(int))
         cell["received"] += received
         cell["verified"] += verified

@@ -129,7 +129,8 @@ def _agency_doc(agencies: Mapping[int, Any], agency_id: int | None) -> dict[str,
 
 
 def _breakdowns(by_month: Mapping[tuple, Mapping[str, int]],
-                by_kind: Mapping[tuple, Mapping[str, int]], agencies: Mapping[int, Any]
+                by_kind: Mapping[str, Mapping[Any, Mapping[str, int]]],
+                agencies: Mapping[int, Any]
                 ) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, dict[Any, list[Mapping[str, int]]]] = {
         name: defaultdict(list) for name in ("year", "month", "agency", "category", "channel",
@@ -138,10 +139,9 @@ def _breakdowns(by_month: Mapping[tuple, Mapping[str, int]],
         groups["year"][int(month[:4])].append(cell)
         groups["month"][month].append(cell)
         groups["agency"][agency_id].append(cell)
-    for (category, channel, classification), cell in by_kind.items():
-        groups["category"][category].append(cell)
-        groups["channel"][channel].append(cell)
-        groups["classification"][classification].append(cell)
+    for kind, cells in by_kind.items():  # category, channel, classification
+        for key, cell in cells.items():
+            groups[kind][key].append(cell)
 
     def row(key: Any, label: dict[str, str], cells: list[Mapping[str, int]]) -> dict[str, Any]:
         total = _sum(cells)
