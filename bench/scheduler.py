@@ -527,7 +527,7 @@ REAL_FULL = {"clones": 12_000, "backlog": 3_000, "due_rate": 200, "window_second
 REAL_QUICK = {"clones": 3_000, "backlog": 600, "due_rate": 200, "window_seconds": 6,
               "in_process": 150}
 ROUND = 24  # in-process firings per round, alternating one and several per transaction
-DEFAULT_PER_TRANSACTION = 8  # engine.sweep.TimerSweep.per_transaction's default
+BATCHED = 8  # instances per transaction in the in-process A/B (the sweep's default is 1)
 TARGET_REAL_FIRING_MS = 4.0  # wall time per firing of one process working off a backlog
 TARGET_REAL_LATENESS_P99_SECONDS = 1.0  # at REAL_FULL's 200 due/s, one process
 # The lifecycle's timer rows not in a measured set move this far ahead, out of every phase.
@@ -667,7 +667,8 @@ def real_in_process(bench: Bench, due_at: datetime, count: int,
         # In alternation, rounds of ROUND firings one instance per transaction and rounds
         # batched as the sweep does by default: the two ways in the same minutes.
         sweep = core.timer_sweep
-        ways = {1: [0.0, 0.0, 0, 0, 0], DEFAULT_PER_TRANSACTION: [0.0, 0.0, 0, 0, 0]}
+        default = sweep.per_transaction
+        ways = {1: [0.0, 0.0, 0, 0, 0], BATCHED: [0.0, 0.0, 0, 0, 0]}
         cpu, wall = time.process_time(), time.perf_counter()
         while fired + failed < measured:
             for way, sums in ways.items():
@@ -684,7 +685,7 @@ def real_in_process(bench: Bench, due_at: datetime, count: int,
                 fired, failed = fired + len(report.fired), failed + len(report.failed)
             if all(sums[2] == 0 for sums in ways.values()) or not report.fired:
                 break
-        sweep.per_transaction = DEFAULT_PER_TRANSACTION
+        sweep.per_transaction = default
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         by_way = {str(way): {
             "fired": sums[2],

@@ -192,7 +192,7 @@ class Engine:
 
     def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
         """Claim due timers and fire each in its instance's own transaction (on PostgreSQL
-        several instances' in one: TimerSweep.per_transaction).
+        optionally several instances' in one: TimerSweep.per_transaction).
 
         With `now` given (tests, drills) every firing happens at that instant; otherwise each
         instance fires at the clock's time when its own transaction runs.

@@ -49,10 +49,12 @@ class TimerSweep:
     # Instances fired in one transaction (PostgreSQL): one BEGIN, one COMMIT and one WAL
     # flush for several firings. Their rows are locked first with SKIP LOCKED, so a batch
     # never waits on an instance someone else holds (those fire alone, after it); a batch
-    # that fails for any reason is rolled back whole and its instances fire alone. 1 fires
-    # each instance in its own transaction (SQLite: one writer at a time, whose lock a
-    # batch would hold the longer).
-    per_transaction: int = 8
+    # that fails for any reason is rolled back whole and its instances fire alone. A batch
+    # holds the rows its firings wrote until it commits, so 1 (each instance in its own
+    # transaction) is the default: on a loopback database the saving was within the noise
+    # of a real firing (BENCHMARKS.md, Scheduler); it pays where a round trip or a WAL
+    # flush is dear. SQLite always fires one per transaction (one writer at a time).
+    per_transaction: int = 1
 
     def fire_due(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
         """Claim due timers and fire them, each instance's in one transaction (several

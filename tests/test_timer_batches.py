@@ -63,12 +63,12 @@ def test_postgres_fires_several_instances_per_commit(pg_engine, clock, tmp_path)
     assert set(_fired_events(engine, ids).values()) == {("completed", 1)}
 
 
-def test_one_instance_per_transaction_when_asked_and_on_sqlite(make_engine, clock, tmp_path,
-                                                              database_url):
+def test_one_instance_per_transaction_by_default_and_always_on_sqlite(make_engine, clock,
+                                                                     tmp_path, database_url):
     engine = make_engine()
     ids = _deploy_and_start(engine, clock, tmp_path, 6)
-    postgres = engine.store.postgres
-    engine.timer_sweep.per_transaction = 1 if postgres else 8  # SQLite ignores it
+    if not engine.store.postgres:
+        engine.timer_sweep.per_transaction = 8  # SQLite ignores it
     counted = _count_commits(engine)
     report = engine.fire_due_timers(limit=100)
     assert len(report.fired) == 6
