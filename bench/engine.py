@@ -65,8 +65,11 @@ SWEEP_LIMIT = 100  # fire_due_timers' own default batch size
 DUE_TIMERS = 1_000
 WARMUP_TIMERS = 50
 
-TARGET_COMPLETION_RATIO = 4.0  # persisted median <= 4x in-memory median
-TARGET_SQLITE_COMPLETION_MS = 2.0
+# Issue 17: absolute medians for a persisted completion. The old relative target (<= 4x the
+# in-memory step) is still reported as a ratio, with the ratio to the in-memory step that
+# also serializes (load, step, save: what no database can avoid).
+TARGET_SQLITE_COMPLETION_MS = 0.8
+TARGET_POSTGRES_COMPLETION_MS = 2.2
 TARGET_SWEEP_RATIO = 1.25  # sweep among 100,000 <= 1.25x sweep among 10,000
 TARGET_TIMERS_PER_SECOND = 300.0
 
@@ -185,6 +188,61 @@ def bench_in_memory(instances: int, warmup: int) -> dict[str, Any]:
             steps += mine
             totals.append(total + sum(mine))
     return step_figures(steps, totals, clock.share())
+
+
+def bench_serialized(instances: int, warmup: int) -> dict[str, Any]:
+    """The in-memory baseline with serialization: each completion restores the workflow from
+    the state saved by the one before (engine.runtime.load_state, with the engine's script
+    engine and the shared spec), finds its task by id, runs it with the engine steps, and
+    saves the state again (dump_state); then also the two projection snapshots the engine
+    takes (before and after). No database: what a persisted completion cannot avoid."""
+    from engine.projections import snapshot
+    from engine.runtime import dump_state, load_state
+
+    sandbox = Sandbox()
+    unit = parse_unit([SourceFile(f"{FIVE_TASKS_ID}.bpmn", FIVE_TASKS)], sandbox, now=START)
+    script_engine = HostScriptEngine(sandbox, {}, FixedClock(START))
+    steps: list[float] = []
+    with_snapshots: list[float] = []
+    totals: list[float] = []
+    state_bytes: list[int] = []
+    clock = _CpuShare()
+    for n in range(warmup + instances):
+        if n == warmup:
+            clock.begin()
+        began = time.perf_counter()
+        workflow = BpmnWorkflow(unit.spec, unit.subprocess_specs, script_engine=script_engine)
+        workflow.do_engine_steps()
+        state = dump_state(workflow)
+        total = time.perf_counter() - began
+        mine: list[float] = []
+        for _ in range(5):
+            # As a persisted completion gets it: the task's id from the worklist.
+            task_id = str(workflow.get_tasks(state=TaskState.READY, manual=True)[0].id)
+            began = time.perf_counter()
+            workflow = load_state(state, unit.spec, unit.subprocess_specs, script_engine)
+            loaded = time.perf_counter()
+            snapshot(workflow)
+            snapped = time.perf_counter()
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+            task.run()
+            workflow.do_engine_steps()
+            state = dump_state(workflow)
+            dumped = time.perf_counter()
+            snapshot(workflow)
+            ended = time.perf_counter()
+            mine.append((loaded - began) + (dumped - snapped))
+            with_snapshots.append(ended - began)
+            state_bytes.append(len(state))
+        if not workflow.completed:
+            raise SystemExit("serialized instance did not complete after five tasks")
+        if n >= warmup:
+            steps += mine
+            totals.append(total + sum(mine))
+    figures = step_figures(steps, totals, clock.share())
+    figures["with_snapshots_median_ms"] = ms(statistics.median(with_snapshots))
+    figures["state_bytes_median"] = int(statistics.median(state_bytes))
+    return figures
 
 
 # --------------------------------------------------------------------------- 2. persisted
@@ -676,17 +734,25 @@ class PostgresBackend:
         self.admin.dispose()
 
 
-def bench_backend(backend: Backend, sizes: dict[str, int], in_memory_median_ms: float
-                  ) -> dict[str, Any]:
+def bench_backend(backend: Backend, sizes: dict[str, int], in_memory_median_ms: float,
+                  serialized: dict[str, Any]) -> dict[str, Any]:
     label = backend.label
     with backend.database() as url:
         say(f"{label}: persisted engine, {sizes['persisted']} instances x 5 tasks")
         persisted = bench_persisted(url, sizes["persisted"], sizes["persisted_warmup"])
-        persisted["completion_ratio_to_in_memory"] = round(
-            persisted["completion_median_ms"] / in_memory_median_ms, 1)
-        say(f"    complete median {persisted['completion_median_ms']:.3f} ms, "
+        median = persisted["completion_median_ms"]
+        persisted["completion_ratio_to_in_memory"] = round(median / in_memory_median_ms, 1)
+        persisted["completion_ratio_to_serialized"] = round(
+            median / serialized["completion_median_ms"], 2)
+        # What the database adds to a completion beyond loading, stepping and saving the
+        # state and taking the projections' two snapshots (the in-memory engine work).
+        persisted["database_share"] = round(
+            max(median - serialized["with_snapshots_median_ms"], 0.0) / median, 2)
+        say(f"    complete median {median:.3f} ms, "
             f"p95 {persisted['completion_p95_ms']:.3f} ms, "
-            f"{persisted['completion_ratio_to_in_memory']:.1f}x in-memory; "
+            f"{persisted['completion_ratio_to_in_memory']:.1f}x in-memory, "
+            f"{persisted['completion_ratio_to_serialized']:.2f}x serialized; database "
+            f"{persisted['database_share']:.0%}; "
             f"{persisted['instances_per_second']:.0f} instances/s")
         say(f"{label}: timer sweep ({DUE_TIMERS} due among 10,000 and among 100,000)")
         return {"persisted": persisted, "sweep": bench_sweep(backend, url, sizes["real_waiting"])}
@@ -695,16 +761,15 @@ def bench_backend(backend: Backend, sizes: dict[str, int], in_memory_median_ms: 
 def targets(backend: str, figures: dict[str, Any]) -> dict[str, bool]:
     persisted, sweep = figures["persisted"], figures["sweep"]
     rate = min(sweep["10000"]["timers_per_second"], sweep["100000"]["timers_per_second"])
+    limit = TARGET_SQLITE_COMPLETION_MS if backend == "sqlite" else (
+        TARGET_POSTGRES_COMPLETION_MS)
     found = {
-        f"{backend}.completion_median_le_4x_in_memory":
-            persisted["completion_ratio_to_in_memory"] <= TARGET_COMPLETION_RATIO,
+        f"{backend}.completion_median_le_{str(limit).replace('.', '_')}ms":
+            persisted["completion_median_ms"] <= limit,
         f"{backend}.sweep_100k_le_1_25x_sweep_10k":
             sweep["ratio_100k_to_10k"] <= TARGET_SWEEP_RATIO,
         f"{backend}.timers_per_second_ge_300": rate >= TARGET_TIMERS_PER_SECOND,
     }
-    if backend == "sqlite":
-        found["sqlite.completion_median_le_2ms"] = (
-            persisted["completion_median_ms"] <= TARGET_SQLITE_COMPLETION_MS)
     return found
 
 
@@ -756,8 +821,8 @@ def main(argv: list[str] | None = None) -> int:
         "code": _git_state(),
         "sizes": sizes,
         "target_thresholds": {
-            "completion_ratio_to_in_memory_max": TARGET_COMPLETION_RATIO,
             "sqlite_completion_median_ms_max": TARGET_SQLITE_COMPLETION_MS,
+            "postgres_completion_median_ms_max": TARGET_POSTGRES_COMPLETION_MS,
             "sweep_ratio_100k_to_10k_max": TARGET_SWEEP_RATIO,
             "timers_per_second_min": TARGET_TIMERS_PER_SECOND,
         },
@@ -769,11 +834,17 @@ def main(argv: list[str] | None = None) -> int:
     say(f"    step median {memory['completion_median_ms']:.4f} ms, "
         f"p95 {memory['completion_p95_ms']:.4f} ms; "
         f"{memory['instances_per_second']:.0f} instances/s")
+    say(f"in memory with serialization: load, step, save, {sizes['in_memory']} instances")
+    serialized = bench_serialized(sizes["in_memory"], sizes["in_memory_warmup"])
+    result["in_memory_serialized"] = serialized
+    say(f"    step median {serialized['completion_median_ms']:.4f} ms "
+        f"({serialized['with_snapshots_median_ms']:.4f} ms with the projection snapshots), "
+        f"p95 {serialized['completion_p95_ms']:.4f} ms")
 
     checks: dict[str, bool] = {}
     with tempfile.TemporaryDirectory(prefix="aduan_bench_") as folder:
         result["sqlite"] = bench_backend(SqliteBackend(Path(folder)), sizes,
-                                         memory["completion_median_ms"])
+                                         memory["completion_median_ms"], serialized)
     checks.update(targets("sqlite", result["sqlite"]))
 
     status = 0
@@ -781,7 +852,8 @@ def main(argv: list[str] | None = None) -> int:
         postgres = PostgresBackend(args.postgres_url)
         try:
             result["machine"]["postgres"] = postgres.server_version()
-            result["postgres"] = bench_backend(postgres, sizes, memory["completion_median_ms"])
+            result["postgres"] = bench_backend(postgres, sizes, memory["completion_median_ms"],
+                                               serialized)
             checks.update(targets("postgres", result["postgres"]))
         except OperationalError as exc:
             say(f"postgres: cannot be measured: {exc.orig or exc}")

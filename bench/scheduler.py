@@ -20,7 +20,21 @@ processes with the product's own settings, started before the timers fall due):
    process with the default poll interval fires them as they fall due.
 
 Every due timer belongs to a real instance started by `engine.start`; the far-future waiting
-rows beyond a few thousand real ones are bulk copies (as in bench/engine.py). A deferred
+rows beyond a few thousand real ones are bulk copies (as in bench/engine.py).
+
+Real SLA timers (issue 17): the same database also holds real complaints of the deployed
+lifecycle, one per stage walked through the use cases and cloned in SQL (bench/web.py's
+build_templates, make_plan and clone, imported). Clones at a watched stage (verification,
+disposition, postponement, the follow-ups) have their daily SLA watch brought due, in the
+timer row and in the cycle's next instant inside the saved state, so firing one runs
+`sla_watch`: the reminders and escalations due by then, with their notifications. Then:
+
+5. in this process: a set fired through the engine's sweep with the domain's services, CPU
+   and wall per firing, statements and commits per firing (and a cProfile with --profile);
+6. one `aduan scheduler` works off a backlog of real watches: wall time per firing;
+7. real watches fall due at 200 a second over a window: lateness to commit, one process.
+
+--real-only runs only these, --toy-only only the toy process. A deferred
 trigger on `instance_event` (in the benchmark's own database) records each firing's commit
 time with `clock_timestamp()`; each scheduler runs on an offset clock
 (ADUAN_CLOCK_OFFSET_SECONDS) so its due set falls due a few seconds after it has started.
@@ -501,18 +515,289 @@ def _report(name: str, figures: dict[str, Any]) -> None:
             f"max {late['max']:.3f} s at {figures['due_rate_per_second']} due/s")
 
 
+# --------------------------------------------------------------------------- real SLA timers
+
+# The lifecycle's stages whose open task carries an SLA watch (a non-interrupting daily
+# timeCycle boundary running `sla_watch`: reminders and escalations): verification,
+# disposition and the follow-ups (bench/web.py's STAGES).
+WATCHED_STAGES = ("verification", "disposition", "postponed", "follow_up", "unit_follow_up",
+                  "in_progress")
+REAL_FULL = {"clones": 12_000, "backlog": 3_000, "due_rate": 200, "window_seconds": 30,
+             "in_process": 400}
+REAL_QUICK = {"clones": 3_000, "backlog": 600, "due_rate": 200, "window_seconds": 6,
+              "in_process": 150}
+ROUND = 24  # in-process firings per round, alternating one and several per transaction
+BATCHED = 8  # instances per transaction in the in-process A/B (the sweep's default is 1)
+TARGET_REAL_FIRING_MS = 4.0  # wall time per firing of one process working off a backlog
+TARGET_REAL_LATENESS_P99_SECONDS = 1.0  # at REAL_FULL's 200 due/s, one process
+# The lifecycle's timer rows not in a measured set move this far ahead, out of every phase.
+REAL_PARKED = timedelta(days=90)
+
+
+def real_set_up(bench: Bench, real: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Real complaints at every stage (bench/web.py: one per stage through the use cases,
+    then cloned in SQL); their timer rows are parked far ahead, for real_due_set to bring
+    chosen ones due. Returns what was made, with the clones eligible for a due set."""
+    from bench import web as webbench
+    from tests.regency import build
+
+    began = time.perf_counter()
+    clock = FrozenClock(now - timedelta(hours=12))
+    regency = build(bench.url, clock, bench.folder)  # the lifecycle, the demo regency
+    try:
+        templates = webbench.build_templates(regency, clock)
+        with regency.engine.store.db.connect() as db:
+            webbench.describe_templates(db, templates)
+            agencies = {code: (int(i), name) for i, code, name in db.execute(text(
+                "SELECT id, code, name FROM agency"))}
+    finally:
+        regency.engine.dispose()
+    # Each watched template's waiting cycle, as its saved state spells the next instant.
+    cycles: dict[int, str] = {}
+    for t in templates:
+        if t.stage not in WATCHED_STAGES:
+            continue
+        with bench.db.connect() as db:
+            due, state = db.execute(text(
+                "SELECT t.due_at, p.state FROM timer t JOIN process_instance p "
+                "ON p.id = t.instance_id WHERE t.instance_id = :i AND t.kind = 'cycle'"),
+                {"i": t.instance_id}).one()
+        spelled = f'"next": "{due.astimezone(UTC).isoformat()}"'
+        if spelled not in state:
+            raise SystemExit(f"template {t.stage}: {spelled} not in its saved state")
+        cycles[t.instance_id] = spelled
+    base = int(bench.scalar("SELECT max(id) FROM process_instance"))
+    prefix = templates[0].tracking.rsplit("-", 1)[0] + "-"
+    plan = webbench.make_plan(templates, real["clones"] - len(templates), len(templates), now,
+                              agencies)
+    cloned = webbench.clone(bench.url, templates, plan, now, prefix)
+    # A clone's timer row is moved in time, its saved state is the template's: park every
+    # lifecycle timer so that none falls due unless a due set rewrites both.
+    bench.execute("UPDATE timer SET due_at = due_at + :ahead WHERE instance_id IN "
+                  "(SELECT id FROM process_instance WHERE process_id <> :toy)",
+                  ahead=REAL_PARKED, toy=TIMER_ID)
+    eligible = [(base + row["n"], cycles[row["template"]]) for row in plan
+                if row["template"] in cycles]
+    random.Random(20261206).shuffle(eligible)
+    return {"templates": [t.stage for t in templates], "clones": len(plan),
+            "watched_clones": len(eligible), "clone_seconds": cloned.get("clone_seconds"),
+            "set_up_seconds": round(time.perf_counter() - began, 1), "eligible": eligible}
+
+
+def real_due_set(bench: Bench, phase: str, chosen: list[tuple[int, str]],
+                 due: list[datetime]) -> None:
+    """Bring the chosen clones' watch due at the given instants: the timer row and the cycle's
+    next instant inside the saved state, both (the sweep fires what the state says is due)."""
+    rows = [{"i": instance_id, "old": spelled, "due": instant,
+             "new": f'"next": "{instant.astimezone(UTC).isoformat()}"'}
+            for (instance_id, spelled), instant in zip(chosen, due, strict=True)]
+    with bench.db.begin() as db:
+        db.execute(text("CREATE TEMPORARY TABLE bench_real_due (i bigint PRIMARY KEY, "
+                        "old text, due timestamptz, new text) ON COMMIT DROP"))
+        db.execute(text("INSERT INTO bench_real_due VALUES (:i, :old, :due, :new)"), rows)
+        db.execute(text("UPDATE process_instance p SET state = replace(p.state, d.old, d.new) "
+                        "FROM bench_real_due d WHERE p.id = d.i"))
+        db.execute(text("UPDATE timer t SET due_at = d.due FROM bench_real_due d "
+                        "WHERE t.instance_id = d.i AND t.kind = 'cycle'"))
+        db.execute(text("INSERT INTO bench_due (instance_id, phase, due_at) "
+                        "SELECT i, :phase, due FROM bench_real_due"), {"phase": phase})
+    made = bench.scalar("SELECT count(*) FROM timer t JOIN bench_due d USING (instance_id) "
+                        "WHERE d.phase = :p AND t.due_at = d.due_at", p=phase)
+    if made != len(rows):
+        raise SystemExit(f"{phase}: {made} timer rows due for {len(rows)} clones")
+
+
+def park_fired(bench: Bench, phase: str) -> None:
+    """Park a real phase's watches again: each firing re-armed its daily cycle a day later,
+    which would fall due in the next phase (a day on) and be fired with its set."""
+    bench.execute("UPDATE timer SET due_at = due_at + :ahead WHERE instance_id IN "
+                  "(SELECT instance_id FROM bench_due WHERE phase = :phase)",
+                  ahead=REAL_PARKED, phase=phase)
+
+
+def _domain_outputs(bench: Bench) -> dict[str, int]:
+    """Rows a watch writes: escalations, notifications (outbox), report events."""
+    return {table: int(bench.scalar(f"SELECT count(*) FROM {table}"))
+            for table in ("escalation", "outbox", "complaint_event")}
+
+
+def _outputs_per_firing(before: dict[str, int], after: dict[str, int], fired: int
+                        ) -> dict[str, float]:
+    return {f"{table}_per_firing": round((after[table] - before[table]) / max(fired, 1), 3)
+            for table in before}
+
+
+def real_in_process(bench: Bench, due_at: datetime, count: int,
+                    profile: Path | None) -> dict[str, Any]:
+    """Fire `count` real watches in this process, as `aduan scheduler` does (the engine's
+    sweep, in batches of BATCH, with the domain's services), on a clock just past their due
+    time: CPU and wall per firing, statements and commits per firing, the most repeated
+    statements; with `profile`, the last quarter fired under cProfile (not in the figures)."""
+    import cProfile
+
+    from sqlalchemy import event
+
+    from web.app import build_domain
+    from web.config import Settings
+
+    engine = Engine(bench.url, clock=FrozenClock(due_at + timedelta(seconds=1)))
+    domain = build_domain(Settings(database_url=bench.url,
+                                   upload_dir=str(bench.folder / "uploads")), engine)
+    seen: dict[str, int] = {}
+    counts = {"statements": 0, "commits": 0}
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        counts["statements"] += 1
+        key = " ".join(statement.split())[:90]
+        seen[key] = seen.get(key, 0) + 1
+
+    def on_commit(_conn: Any) -> None:
+        counts["commits"] += 1
+
+    warm = min(20, count // 5)
+    profiled = count // 4 if profile else 0  # the last quarter, apart from the measured ones
+    core = domain.operations.ctx.engine  # what Operations.fire_due_timers sweeps with
+    try:
+        core.fire_due_timers(limit=warm)  # connections, caches, the deployed definition
+        event.listen(engine.store.db, "before_cursor_execute", on_statement)
+        event.listen(engine.store.db, "commit", on_commit)
+        before = _domain_outputs(bench)
+        measured = count - warm - profiled
+        fired = failed = 0
+        # In alternation, rounds of ROUND firings one instance per transaction and rounds
+        # batched as the sweep does by default: the two ways in the same minutes.
+        sweep = core.timer_sweep
+        default = sweep.per_transaction
+        ways = {1: [0.0, 0.0, 0, 0, 0], BATCHED: [0.0, 0.0, 0, 0, 0]}
+        cpu, wall = time.process_time(), time.perf_counter()
+        while fired + failed < measured:
+            for way, sums in ways.items():
+                sweep.per_transaction = way
+                before_counts = dict(counts)
+                began_cpu, began = time.process_time(), time.perf_counter()
+                report = core.fire_due_timers(
+                    limit=min(ROUND, max(measured - fired - failed, 0)) or 1)
+                sums[0] += time.process_time() - began_cpu
+                sums[1] += time.perf_counter() - began
+                sums[2] += len(report.fired)
+                sums[3] += counts["statements"] - before_counts["statements"]
+                sums[4] += counts["commits"] - before_counts["commits"]
+                fired, failed = fired + len(report.fired), failed + len(report.failed)
+            if all(sums[2] == 0 for sums in ways.values()) or not report.fired:
+                break
+        sweep.per_transaction = default
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        by_way = {str(way): {
+            "fired": sums[2],
+            "cpu_ms_per_firing": round(sums[0] / max(sums[2], 1) * 1000, 3),
+            "wall_ms_per_firing": round(sums[1] / max(sums[2], 1) * 1000, 3),
+            "statements_per_firing": round(sums[3] / max(sums[2], 1), 2),
+            "commits_per_firing": round(sums[4] / max(sums[2], 1), 2)}
+            for way, sums in ways.items()}
+        event.remove(engine.store.db, "before_cursor_execute", on_statement)
+        event.remove(engine.store.db, "commit", on_commit)
+        outputs = _outputs_per_firing(before, _domain_outputs(bench), fired)
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        reports = domain.operations.fire_due_timers(BATCH)  # the rest (profiled, if asked)
+        if profiler and profile:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
+        profiled = sum(len(r.fired) for r in reports)
+        failed += sum(len(r.failed) for r in reports)
+    finally:
+        engine.dispose()
+    per = max(fired, 1)
+    top = sorted(seen.items(), key=lambda kv: -kv[1])[:12]
+    return {"due": count, "warm_up": warm, "fired": fired, "failed": failed,
+            "rest_fired_after": profiled, "rest_profiled": bool(profile),
+            "complete": fired + warm + profiled == count and failed == 0,
+            "cpu_ms_per_firing": round(cpu / per * 1000, 3),
+            "wall_ms_per_firing": round(wall / per * 1000, 3),
+            "statements_per_firing": round(counts["statements"] / per, 2),
+            "commits_per_firing": round(counts["commits"] / per, 2),
+            "top_statements_per_firing": {k: round(v / per, 2) for k, v in top},
+            "by_instances_per_transaction": by_way,
+            **outputs, "profile": str(profile) if profile else None}
+
+
+def bench_real(bench: Bench, real: dict[str, Any], made: dict[str, Any], at: list[datetime],
+               margin: float, profile: Path | None) -> tuple[dict[str, Any], float]:
+    """The real watches: in this process, then one `aduan scheduler` working off a backlog
+    (the cost per firing), then one firing them as they fall due at `due_rate` a second."""
+    eligible = made.pop("eligible")
+    inproc_at, backlog_at, late_at = at
+    need = real["in_process"] + real["backlog"] + real["due_rate"] * real["window_seconds"]
+    if len(eligible) < need:
+        raise SystemExit(f"{len(eligible)} watched clones, {need} needed: more --clones")
+    chosen = iter(eligible)
+
+    def take(n: int) -> list[tuple[int, str]]:
+        return [next(chosen) for _ in range(n)]
+
+    figures: dict[str, Any] = {}
+    n = real["in_process"]
+    real_due_set(bench, "real_inproc", take(n),
+                 [inproc_at - timedelta(microseconds=i) for i in range(n)])
+    n = real["backlog"]
+    real_due_set(bench, "real_one", take(n),
+                 [backlog_at - timedelta(microseconds=i) for i in range(n)])
+    window = float(real["window_seconds"])
+    n = int(real["due_rate"] * window)
+    spread = random.Random(20261206)
+    late_due = sorted(late_at + timedelta(seconds=spread.uniform(0, window)) for _ in range(n))
+    real_due_set(bench, "real_late", take(n), late_due)
+
+    say(f"real watches in this process: {real['in_process']} due")
+    figures["in_process"] = real_in_process(bench, inproc_at, real["in_process"], profile)
+    park_fired(bench, "real_inproc")
+    f = figures["in_process"]
+    say(f"    {f['fired']} fired: CPU {f['cpu_ms_per_firing']} ms, wall "
+        f"{f['wall_ms_per_firing']} ms, {f['statements_per_firing']} statements and "
+        f"{f['commits_per_firing']} commits per firing")
+    for way, w in f["by_instances_per_transaction"].items():
+        say(f"    {way} per transaction: {w['fired']} fired, CPU {w['cpu_ms_per_firing']} ms, "
+            f"wall {w['wall_ms_per_firing']} ms, {w['commits_per_firing']} commits per firing")
+
+    say(f"real watches: 1 process, backlog of {real['backlog']:,} among "
+        f"{bench.timer_rows():,} rows")
+    before = _domain_outputs(bench)
+    one = run_phase(bench, Phase("real_one", backlog_at, real["backlog"], 1,
+                                 THROUGHPUT_POLL_SECONDS), margin)
+    one.update(_outputs_per_firing(before, _domain_outputs(bench), one["fired"]))
+    if one.get("timers_per_second"):
+        one["wall_ms_per_firing"] = round(1000 / one["timers_per_second"], 3)
+    _report("real_one", one)
+    park_fired(bench, "real_one")
+    margin = _next_margin(margin, one)
+    figures["backlog_one"] = one
+
+    say(f"real watches: lateness, {n:,} due over {window:.0f} s ({n / window:.0f}/s), "
+        f"1 process, poll {DEFAULT_POLL_SECONDS} s")
+    before = _domain_outputs(bench)
+    late = run_phase(bench, Phase("real_late", late_at, n, 1, DEFAULT_POLL_SECONDS, window),
+                     margin)
+    late.update(_outputs_per_firing(before, _domain_outputs(bench), late["fired"]))
+    _report("real_late", late)
+    figures["lateness"] = late
+    return figures, _next_margin(margin, late)
+
+
 # --------------------------------------------------------------------------- the run
 
 
-def bench_scheduler(server_url: str, sizes: dict[str, Any]) -> dict[str, Any]:
+def bench_scheduler(server_url: str, sizes: dict[str, Any], real: dict[str, Any] | None,
+                    toy: bool = True, profile: Path | None = None) -> dict[str, Any]:
     backend = PostgresBackend(server_url)
     backend.name = backend.name.replace("aduan_bench_", "aduan_schedbench_", 1)
     result: dict[str, Any] = {"database": backend.name,
                               "postgres": backend.server_version()}
     due_count = sizes["due"]
     margin = float(sizes["startup_margin_seconds"])
-    base = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
-    small_at, one_at, two_at, late_at = (base + PHASE_GAP * i for i in range(4))
+    now = datetime.now(UTC).replace(microsecond=0)
+    base = now + timedelta(days=1)
+    small_at, one_at, two_at, late_at, *real_at = (base + PHASE_GAP * i for i in range(7))
 
     def backlog(at: datetime) -> list[datetime]:  # every timer due by `at`
         return [at - timedelta(microseconds=i) for i in range(due_count)]
@@ -525,59 +810,71 @@ def bench_scheduler(server_url: str, sizes: dict[str, Any]) -> dict[str, Any]:
                 say("set-up: migrated; deploying, starting real instances")
                 bench.set_up()
                 made: dict[str, Any] = {}
-                made["start_ms_each"] = bench.start_set("small", backlog(small_at))
                 waiting_from = base + WAITING_AFTER
                 bench.start_set("waiting", [waiting_from + timedelta(minutes=i)
                                             for i in range(sizes["real_waiting"])])
-                made["small_copy"] = bench.grow_waiting(due_count + sizes["small_waiting"])
+                if toy:
+                    made["start_ms_each"] = bench.start_set("small", backlog(small_at))
+                    made["small_copy"] = bench.grow_waiting(due_count + sizes["small_waiting"])
 
-                say(f"memory, small: 1 process, {due_count:,} due among "
-                    f"{sizes['small_waiting']:,} waiting")
-                small = run_phase(bench, Phase("small", small_at, due_count, 1,
-                                               THROUGHPUT_POLL_SECONDS), margin)
-                _report("small", small)
-                margin = _next_margin(margin, small)
+                    say(f"memory, small: 1 process, {due_count:,} due among "
+                        f"{sizes['small_waiting']:,} waiting")
+                    small = run_phase(bench, Phase("small", small_at, due_count, 1,
+                                                   THROUGHPUT_POLL_SECONDS), margin)
+                    _report("small", small)
+                    result["memory_small"] = small
+                    margin = _next_margin(margin, small)
 
-                say(f"set-up: {2 * due_count:,} more real instances, bulk copy to "
-                    f"{sizes['large_timer_rows']:,} timer rows")
-                bench.start_set("one", backlog(one_at))
-                bench.start_set("two", backlog(two_at))
+                    say(f"set-up: {2 * due_count:,} more real instances")
+                    bench.start_set("one", backlog(one_at))
+                    bench.start_set("two", backlog(two_at))
+                if real:
+                    say(f"set-up: real complaints, {real['clones']:,} cloned (bench/web.py)")
+                    made["real"] = real_set_up(bench, real, now)
+                    say(f"    {made['real']['watched_clones']:,} clones at a watched stage, "
+                        f"set up in {made['real']['set_up_seconds']} s")
+                say(f"set-up: bulk copy to {sizes['large_timer_rows']:,} timer rows")
                 made["large_copy"] = bench.grow_waiting(sizes["large_timer_rows"])
                 say(f"    copied {made['large_copy']['copied']:,} rows in "
                     f"{made['large_copy'].get('copy_seconds', 0)} s, VACUUM ANALYZE "
                     f"{made['large_copy'].get('vacuum_analyze_seconds', 0)} s")
+                result["set_up"] = made
 
-                say(f"throughput: 1 process, {due_count:,} due among "
-                    f"{sizes['large_timer_rows']:,} rows")
-                one = run_phase(bench, Phase("one", one_at, due_count, 1,
-                                             THROUGHPUT_POLL_SECONDS), margin)
-                _report("one", one)
-                margin = _next_margin(margin, one)
-                say(f"throughput: 2 processes, {due_count:,} due among "
-                    f"{bench.timer_rows():,} rows")
-                two = run_phase(bench, Phase("two", two_at, due_count, 2,
-                                             THROUGHPUT_POLL_SECONDS), margin)
-                _report("two", two)
-                margin = _next_margin(margin, two)
+                if real:
+                    result["real"], margin = bench_real(bench, real, made["real"], real_at,
+                                                        margin, profile)
+                if toy:
+                    say(f"throughput: 1 process, {due_count:,} due among "
+                        f"{bench.timer_rows():,} rows")
+                    one = run_phase(bench, Phase("one", one_at, due_count, 1,
+                                                 THROUGHPUT_POLL_SECONDS), margin)
+                    _report("one", one)
+                    margin = _next_margin(margin, one)
+                    say(f"throughput: 2 processes, {due_count:,} due among "
+                        f"{bench.timer_rows():,} rows")
+                    two = run_phase(bench, Phase("two", two_at, due_count, 2,
+                                                 THROUGHPUT_POLL_SECONDS), margin)
+                    _report("two", two)
+                    margin = _next_margin(margin, two)
 
-                window = float(sizes["lateness_window_seconds"])
-                rate = LATENESS_LOAD * (one.get("timers_per_second") or 50.0)
-                count = max(int(rate * window), 10)
-                spread = random.Random(20261128)
-                due = sorted(late_at + timedelta(seconds=spread.uniform(0, window))
-                             for _ in range(count))
-                say(f"lateness: {count:,} timers due over {window:.0f} s "
-                    f"({count / window:.0f}/s, {LATENESS_LOAD:.0%} of one process), 1 process, "
-                    f"poll {DEFAULT_POLL_SECONDS} s")
-                bench.start_set("late", due)
-                late = run_phase(bench, Phase("late", late_at, count, 1, DEFAULT_POLL_SECONDS,
-                                              window), margin)
-                _report("late", late)
-                result.update({"set_up": made, "memory_small": small, "throughput_one": one,
-                               "throughput_two": two, "lateness": late})
-                if one.get("timers_per_second") and two.get("timers_per_second"):
-                    result["two_to_one_ratio"] = round(
-                        two["timers_per_second"] / one["timers_per_second"], 2)
+                    window = float(sizes["lateness_window_seconds"])
+                    rate = LATENESS_LOAD * (one.get("timers_per_second") or 50.0)
+                    count = max(int(rate * window), 10)
+                    spread = random.Random(20261128)
+                    due = sorted(late_at + timedelta(seconds=spread.uniform(0, window))
+                                 for _ in range(count))
+                    say(f"lateness: {count:,} timers due over {window:.0f} s "
+                        f"({count / window:.0f}/s, {LATENESS_LOAD:.0%} of one process), "
+                        f"1 process, poll {DEFAULT_POLL_SECONDS} s")
+                    bench.start_set("late", due)
+                    late = run_phase(bench, Phase("late", late_at, count, 1,
+                                                  DEFAULT_POLL_SECONDS, window), margin)
+                    _report("late", late)
+                    result.update({"throughput_one": one, "throughput_two": two,
+                                   "lateness": late})
+                    if one.get("timers_per_second") and two.get("timers_per_second"):
+                        result["two_to_one_ratio"] = round(
+                            two["timers_per_second"] / one["timers_per_second"], 2)
             finally:
                 bench.close()
     finally:
@@ -593,6 +890,22 @@ def _next_margin(margin: float, figures: dict[str, Any]) -> float:
 
 def targets(figures: dict[str, Any]) -> dict[str, bool]:
     found: dict[str, bool] = {}
+    if "real" in figures:
+        real = figures["real"]
+        wall = real["backlog_one"].get("wall_ms_per_firing")
+        found["real_firing_le_4ms_wall_one_process"] = bool(
+            real["backlog_one"]["complete"] and wall is not None
+            and wall <= TARGET_REAL_FIRING_MS)
+        late = real["lateness"]
+        p99 = late.get("lateness_to_commit_seconds", {}).get("p99")
+        found["real_lateness_p99_lt_1s_at_200_due_per_s"] = bool(
+            late["complete"] and p99 is not None and p99 < TARGET_REAL_LATENESS_P99_SECONDS
+            and late["due_rate_per_second"] >= REAL_FULL["due_rate"])
+        found["real_all_due_fired_once"] = bool(
+            real["in_process"]["complete"] and real["backlog_one"]["complete"]
+            and late["complete"])
+    if "lateness" not in figures:
+        return found
     late, one = figures["lateness"], figures["throughput_one"]
     p99 = late.get("lateness_to_commit_seconds", {}).get("p99")
     found["lateness_p99_lt_2s_below_throughput"] = bool(
@@ -617,8 +930,16 @@ def main(argv: list[str] | None = None) -> int:
                         or os.environ.get("ADUAN_TEST_POSTGRES_URL"),
                         help="a PostgreSQL server URL; a database is created and dropped there")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--real-only", action="store_true",
+                       help="only the real complaint SLA watches (not the toy process)")
+    which.add_argument("--toy-only", action="store_true",
+                       help="only the toy start -> timer -> end process")
+    parser.add_argument("--profile", type=Path,
+                        help="write a cProfile of the in-process real firings to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    real = None if args.toy_only else (REAL_QUICK if args.quick else REAL_FULL)
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "scheduler",
@@ -632,7 +953,10 @@ def main(argv: list[str] | None = None) -> int:
         },
         "code": _git_state(),
         "sizes": sizes,
+        "real_sizes": real,
         "target_thresholds": {
+            "real_firing_wall_ms_max": TARGET_REAL_FIRING_MS,
+            "real_lateness_p99_seconds_max": TARGET_REAL_LATENESS_P99_SECONDS,
             "lateness_p99_seconds_max": TARGET_LATENESS_P99_SECONDS,
             "lateness_due_rate_share_of_one_process": LATENESS_LOAD,
             "memory_peak_ratio_max": TARGET_MEMORY_RATIO,
@@ -654,7 +978,8 @@ def main(argv: list[str] | None = None) -> int:
         result["targets"] = {}
     else:
         try:
-            result["postgres"] = bench_scheduler(args.postgres_url, sizes)
+            result["postgres"] = bench_scheduler(args.postgres_url, sizes, real,
+                                                 toy=not args.real_only, profile=args.profile)
             checks = targets(result["postgres"])
             result["targets"] = checks
             result["all_targets_pass"] = all(checks.values())

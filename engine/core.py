@@ -215,7 +215,8 @@ class Engine:
     # ------------------------------------------------------------------ timers
 
     def fire_due_timers(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
-        """Claim due timers and fire each in its instance's own transaction.
+        """Claim due timers and fire each in its instance's own transaction (on PostgreSQL
+        optionally several instances' in one: TimerSweep.per_transaction).
 
         With `now` given (tests, drills) every firing happens at that instant; otherwise each
         instance fires at the clock's time when its own transaction runs.

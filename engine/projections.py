@@ -72,17 +72,47 @@ def _timer_due(task: Any, definition: Any) -> tuple[str, datetime] | None:
     return None
 
 
+_LIVE = TaskState.READY | TaskState.WAITING
+
+
+def live_tasks(workflow: Any) -> list[Any]:
+    """The READY and WAITING tasks of a workflow and its subprocesses, in the order and by
+    the rules of Spiff's own iterator (`get_tasks(state=READY)` or `(state=WAITING)`:
+    depth first, a subprocess's tasks before the children of the task that runs it, never
+    below a predicted task), in one walk instead of one per state: Spiff's iterator pops
+    the head of a list and builds a filter per call, a third of a snapshot's cost."""
+    subprocesses = workflow.subprocesses
+    found = []
+    pending = [workflow.task_tree]
+    while pending:
+        task = pending.pop()
+        state = task._state
+        if state & _LIVE:
+            found.append(task)
+        subprocess = subprocesses.get(task.id)
+        if subprocess is not None:
+            pending.extend(reversed(task.children))
+            pending.append(subprocess.task_tree)
+        elif task._children and state >= TaskState.FUTURE:
+            pending.extend(reversed(task.children))
+    return found
+
+
 def snapshot(workflow: Any) -> Snapshot:
     """The open human tasks, waiting timers and awaited messages/signals of a workflow."""
     tasks: dict[str, OpenTask] = {}
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        bpmn_id = task.task_spec.bpmn_id
-        tasks[str(task.id)] = OpenTask(
-            str(task.id), bpmn_id, meta_key(task.workflow.spec.name, bpmn_id)
-        )
+    waiting = []
+    for task in live_tasks(workflow):
+        if task._state == TaskState.WAITING:
+            waiting.append(task)
+        elif task.task_spec.manual:
+            bpmn_id = task.task_spec.bpmn_id
+            tasks[str(task.id)] = OpenTask(
+                str(task.id), bpmn_id, meta_key(task.workflow.spec.name, bpmn_id)
+            )
     timers: dict[str, WaitingTimer] = {}
     events: set[WaitingEvent] = set()
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in waiting:
         definition = getattr(task.task_spec, "event_definition", None)
         if definition is None:
             continue

@@ -12,10 +12,12 @@ from sqlalchemy import or_, select, update
 
 from engine.clock import Clock
 from engine.errors import Conflict, EngineError, NotFound
-from engine.store import Store, Timer
+from engine.store import ProcessInstance, Store, Timer
 from engine.transaction import InstanceTransaction
 
 log = logging.getLogger(__name__)
+TIMERS = Timer.__table__
+INSTANCES = ProcessInstance.__table__
 
 
 @dataclass
@@ -45,12 +47,22 @@ class TimerSweep:
     transaction: InstanceTransaction
     worker_id: str
     lease: timedelta
+    # Instances fired in one transaction (PostgreSQL): one BEGIN, one COMMIT and one WAL
+    # flush for several firings. Their rows are locked first with SKIP LOCKED, so a batch
+    # never waits on an instance someone else holds (those fire alone, after it); a batch
+    # that fails for any reason is rolled back whole and its instances fire alone. A batch
+    # holds the rows its firings wrote until it commits, so 1 (each instance in its own
+    # transaction) is the default: on a loopback database the saving was within the noise
+    # of a real firing (BENCHMARKS.md, Scheduler); it pays where a round trip or a WAL
+    # flush is dear. SQLite always fires one per transaction (one writer at a time).
+    per_transaction: int = 1
 
     def fire_due(self, now: datetime | None = None, limit: int = 100) -> SweepReport:
-        """Claim due timers and fire each in its instance's own transaction.
+        """Claim due timers and fire them, each instance's in one transaction (several
+        instances' in one, see `per_transaction`).
 
         With `now` given (tests, drills) every firing happens at that instant; otherwise each
-        instance fires at the clock's time when its own transaction runs.
+        instance fires at the clock's time when its own firing runs.
         """
         fixed = now
         report = SweepReport()
@@ -58,30 +70,71 @@ class TimerSweep:
         by_instance: dict[int, list[tuple[str, str]]] = {}
         for timer_id, instance_id, element_id in claimed:
             by_instance.setdefault(instance_id, []).append((timer_id, element_id))
-        for instance_id, timers in by_instance.items():
-            try:
-                fired = self.fire_instance(instance_id, [t[0] for t in timers],
-                                           fixed or self.clock.now())
-            except EngineError as exc:
-                report.failed.append({"instance_id": instance_id, "error": str(exc),
-                                      "timers": [t[1] for t in timers]})
-                continue
-            except Exception as exc:  # one bad instance never stops the sweep
-                log.exception("firing timers of instance %s failed", instance_id)
-                report.failed.append({"instance_id": instance_id,
-                                      "error": self.fail_instance(instance_id, timers[0][1],
-                                                                  fixed, exc),
-                                      "timers": [t[1] for t in timers]})
-                continue
-            if fired is None:
-                report.skipped += len(timers)
-                continue
-            report.fired.extend(fired)
-            if fired and fired[0].get("incident"):
-                report.failed.append({"instance_id": instance_id,
-                                      "error": fired[0]["incident"],
-                                      "timers": [t[1] for t in timers]})
+        alone = list(by_instance)
+        size = self.per_transaction if self.store.postgres else 1
+        if size > 1 and len(by_instance) > 1:
+            alone = []
+            pending = list(by_instance)
+            for start in range(0, len(pending), size):
+                alone += self.fire_batch({i: by_instance[i] for i in pending[start:start + size]},
+                                         fixed, report)
+        for instance_id in alone:
+            self._fire_alone(instance_id, by_instance[instance_id], fixed, report)
         return report
+
+    def fire_batch(self, batch: dict[int, list[tuple[str, str]]], fixed: datetime | None,
+                   report: SweepReport) -> list[int]:
+        """Fire several instances' claimed timers in one transaction; adds what fired to
+        `report` once committed. Returns the instances to fire alone: those another
+        transaction holds, or all of them when the batch failed."""
+        done: list[tuple[int, list[tuple[str, str]], list[dict[str, Any]] | None]] = []
+        try:
+            with self.store.transaction() as session:
+                conn = session.connection()
+                locked = set(conn.execute(
+                    select(INSTANCES.c.id).where(INSTANCES.c.id.in_(list(batch)))
+                    .with_for_update(skip_locked=True)).scalars())
+                for instance_id, timers in batch.items():
+                    if instance_id in locked:
+                        done.append((instance_id, timers, self._fire_in(
+                            session, instance_id, [t[0] for t in timers],
+                            fixed or self.clock.now())))
+        except Exception:  # each instance again, alone: it says what failed, if it does
+            log.warning("a batch of %s timer firings failed; firing them one by one",
+                        len(batch), exc_info=True)
+            return list(batch)
+        for instance_id, timers, fired in done:
+            self._account(report, instance_id, timers, fired)
+        return [i for i in batch if i not in locked]
+
+    def _fire_alone(self, instance_id: int, timers: list[tuple[str, str]],
+                    fixed: datetime | None, report: SweepReport) -> None:
+        try:
+            fired = self.fire_instance(instance_id, [t[0] for t in timers],
+                                       fixed or self.clock.now())
+        except EngineError as exc:
+            report.failed.append({"instance_id": instance_id, "error": str(exc),
+                                  "timers": [t[1] for t in timers]})
+            return
+        except Exception as exc:  # one bad instance never stops the sweep
+            log.exception("firing timers of instance %s failed", instance_id)
+            report.failed.append({"instance_id": instance_id,
+                                  "error": self.fail_instance(instance_id, timers[0][1],
+                                                              fixed, exc),
+                                  "timers": [t[1] for t in timers]})
+            return
+        self._account(report, instance_id, timers, fired)
+
+    @staticmethod
+    def _account(report: SweepReport, instance_id: int, timers: list[tuple[str, str]],
+                 fired: list[dict[str, Any]] | None) -> None:
+        if fired is None:
+            report.skipped += len(timers)
+            return
+        report.fired.extend(fired)
+        if fired and fired[0].get("incident"):
+            report.failed.append({"instance_id": instance_id, "error": fired[0]["incident"],
+                                  "timers": [t[1] for t in timers]})
 
     def fail_instance(self, instance_id: int, element_id: str, fixed: datetime | None,
                       exc: Exception) -> str:
@@ -102,7 +155,7 @@ class TimerSweep:
         """Lease up to `limit` timers due at `now` that no live lease holds, earliest first;
         commits the lease and returns (timer id, instance id, element id) of each."""
         lease_now = self.clock.now()
-        timers = Timer.__table__
+        timers = TIMERS
         with self.store.transaction() as session:
             conn = session.connection()
             candidates = (
@@ -128,35 +181,40 @@ class TimerSweep:
         """Fire the claimed timers of one instance that are still due, in its transaction;
         None when none is (fired by another sweeper, moved, or the instance is gone)."""
         with self.store.transaction() as session:
-            try:
-                loaded = self.transaction.load(session, instance_id, now)
-            except (NotFound, Conflict):
-                return None
-            still_due = [t for t in timer_ids if t in loaded.before.timers
-                         and loaded.before.timers[t].due_at <= now]
-            if not still_due:  # fired by someone else meanwhile, or moved
-                session.execute(update(Timer).where(
-                    Timer.id.in_(timer_ids), Timer.claimed_by == self.worker_id
-                ).values(claimed_by=None, claimed_until=None))
-                return None
-            incident = self.transaction.run(session, loaded, now, None, "timer_fired",
-                                            loaded.before.timers[still_due[0]].element_id,
-                                            detail={"timers": still_due},
-                                            act=BpmnWorkflow.refresh_timers)
-            # A fired timer's row is gone; a cycle's moved row was rewritten unclaimed. Only a
-            # claimed timer that is still waiting unchanged (not due after all) keeps a claim.
-            kept = loaded.after.timers if loaded.after is not None else {}
-            held = [t for t in timer_ids if t in kept and t in loaded.before.timers
-                    and kept[t].due_at == loaded.before.timers[t].due_at]
-            if held:
-                session.connection().execute(update(Timer.__table__).where(
-                    Timer.id.in_(held), Timer.claimed_by == self.worker_id
-                ).values(claimed_by=None, claimed_until=None))
-            return [{
-                "instance_id": instance_id,
-                "timer_id": t,
-                "element_id": loaded.before.timers[t].element_id,
-                "due_at": loaded.before.timers[t].due_at.isoformat(),
-                "fired_at": now.isoformat(),
-                "incident": incident,
-            } for t in still_due]
+            return self._fire_in(session, instance_id, timer_ids, now)
+
+    def _fire_in(self, session: Any, instance_id: int, timer_ids: list[str], now: datetime
+                 ) -> list[dict[str, Any]] | None:
+        """fire_instance's work, in the caller's transaction."""
+        try:
+            loaded = self.transaction.load(session, instance_id, now)
+        except (NotFound, Conflict):
+            return None
+        still_due = [t for t in timer_ids if t in loaded.before.timers
+                     and loaded.before.timers[t].due_at <= now]
+        if not still_due:  # fired by someone else meanwhile, or moved
+            session.connection().execute(update(TIMERS).where(
+                TIMERS.c.id.in_(timer_ids), TIMERS.c.claimed_by == self.worker_id
+            ).values(claimed_by=None, claimed_until=None))
+            return None
+        incident = self.transaction.run(session, loaded, now, None, "timer_fired",
+                                        loaded.before.timers[still_due[0]].element_id,
+                                        detail={"timers": still_due},
+                                        act=BpmnWorkflow.refresh_timers)
+        # A fired timer's row is gone; a cycle's moved row was rewritten unclaimed. Only a
+        # claimed timer that is still waiting unchanged (not due after all) keeps a claim.
+        kept = loaded.after.timers if loaded.after is not None else {}
+        held = [t for t in timer_ids if t in kept and t in loaded.before.timers
+                and kept[t].due_at == loaded.before.timers[t].due_at]
+        if held:
+            session.connection().execute(update(TIMERS).where(
+                TIMERS.c.id.in_(held), TIMERS.c.claimed_by == self.worker_id
+            ).values(claimed_by=None, claimed_until=None))
+        return [{
+            "instance_id": instance_id,
+            "timer_id": t,
+            "element_id": loaded.before.timers[t].element_id,
+            "due_at": loaded.before.timers[t].due_at.isoformat(),
+            "fired_at": now.isoformat(),
+            "incident": incident,
+        } for t in still_due]

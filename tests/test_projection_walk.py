@@ -1,0 +1,54 @@
+"""The projections' one-walk traversal (engine.projections.live_tasks) finds exactly the tasks
+Spiff's own iterator finds, in the same order, at every step of the scenario walks (every
+supported element: subprocesses, call activities, event subprocesses, parallel and
+inclusive gateways, boundary timers and messages)."""
+
+from __future__ import annotations
+
+import pytest
+from SpiffWorkflow.util.task import TaskState
+
+from engine import projections as proj
+from tests import test_scenario as scenario
+from tests.test_scenario import directory, engines  # noqa: F401 - fixtures of the walks
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every snapshot compares the walk with Spiff's iterator; returns how many it did."""
+    original = proj.live_tasks
+    seen: list[int] = []
+
+    def compare(workflow):
+        found = original(workflow)
+        for state in (TaskState.READY, TaskState.WAITING):
+            assert [t.id for t in found if t.state == state] == [
+                t.id for t in workflow.get_tasks(state=state)]
+        seen.append(len(found))
+        return found
+
+    monkeypatch.setattr(proj, "live_tasks", compare)
+    return seen
+
+
+def test_the_walk_matches_spiff_through_every_supported_element(
+        checked, engines, clock, directory):  # noqa: F811
+    scenario.test_walks_every_supported_element_to_completion_with_a_save_at_every_step(
+        engines, clock, directory)
+    assert len(checked) >= 40 and max(checked) >= 4
+
+
+@pytest.mark.parametrize("walk", [
+    scenario.test_a_message_starts_the_non_interrupting_event_subprocess_beside_the_main_flow,
+    scenario.test_the_event_based_gateway_takes_the_message_branch_when_the_message_comes_first,
+    scenario.test_a_non_interrupting_boundary_timer_leaves_the_task_open_and_adds_a_reminder,
+    scenario.test_an_interrupting_boundary_timer_cancels_its_task,
+])
+def test_the_walk_matches_spiff_in_the_other_scenarios(checked, engines, clock,  # noqa: F811
+                                                       walk):
+    import inspect
+
+    wanted = inspect.signature(walk).parameters
+    available = {"engines": engines, "clock": clock}
+    walk(**{name: available[name] for name in wanted})
+    assert checked
