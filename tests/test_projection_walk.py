@@ -35,7 +35,8 @@ def test_the_walk_matches_spiff_through_every_supported_element(
         checked, engines, clock, directory):  # noqa: F811
     scenario.test_walks_every_supported_element_to_completion_with_a_save_at_every_step(
         engines, clock, directory)
-    assert len(checked) >= 40 and max(checked) >= 4
+    # one snapshot per save (a load takes none when the process's warm workflow serves it)
+    assert len(checked) >= 30 and max(checked) >= 4
 
 
 @pytest.mark.parametrize("walk", [
