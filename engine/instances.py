@@ -21,21 +21,25 @@ from engine.errors import (
     InvalidInput,
     NotFound,
 )
-from engine.operation import BusinessKey, Hook, current_operation
+from engine.operation import (
+    CAREFUL,
+    FAST,
+    REPLAY,
+    BusinessKey,
+    Hook,
+    ReplayCarefully,
+    current_operation,
+)
 from engine.queries import task_dict
 from engine.runtime import check_task_data
 from engine.store import HumanTask, Incident, ProcessInstance, Store, WaitingEvent
 from engine.transaction import (
     CANCELLED,
-    CAREFUL,
     COMPLETED,
     ERROR,
-    FAST,
-    REPLAY,
     TASKS,
     InstanceRow,
     InstanceTransaction,
-    ReplayCarefully,
     TaskNotOpen,
     task_uuid,
 )

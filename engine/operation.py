@@ -59,6 +59,18 @@ Hook = Callable[[Operation], "Mapping[str, Any] | None"]
 # A business key, or a function of the starting transaction's session that allocates one.
 BusinessKey = str | Callable[[Session], str]
 
+# How a command's host services guard their writes (see InstanceTransaction.run): FAST, no
+# savepoint at all (the command runs again, CAREFUL, if one fails); CAREFUL, a savepoint per
+# call; unset, one savepoint shared by the operation's calls.
+FAST, CAREFUL = "fast", "careful"
+REPLAY: contextvars.ContextVar[str | None] = contextvars.ContextVar("aduan_replay",
+                                                                    default=None)
+
+
+class ReplayCarefully(Exception):
+    """A replayable service failed in a FAST command: roll it all back and run it again."""
+
+
 _current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
     "aduan_engine_operation", default=None)
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
-import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +11,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, event, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -23,15 +19,37 @@ from engine import projections as proj
 from engine.clock import FixedClock
 from engine.deployments import DeployedDefinition, Deployments
 from engine.errors import Conflict, EngineError, NotFound
-from engine.operation import Hook, InstanceChange, Operation, running
+from engine.operation import (
+    CAREFUL,
+    FAST,
+    REPLAY,
+    Hook,
+    InstanceChange,
+    Operation,
+    ReplayCarefully,
+    running,
+)
 from engine.runtime import (
     HostScriptEngine,
     dump_state,
-    json_default,
     load_state,
     parse_instant,
 )
 from engine.sandbox import Sandbox, SandboxLimitExceeded
+from engine.saving import (
+    DELETE_WAITS,
+    INSERT_EVENT,
+    SAVE,
+    SAVE_ALL,
+    ProjectionChanges,
+    Warm,
+    WarmWorkflows,
+    data_changes,
+    jsonable,
+    merged_parameters,
+    warm_key,
+    write_changes,
+)
 from engine.store import (
     HumanTask,
     Incident,
@@ -44,19 +62,6 @@ from engine.store import (
 )
 
 RUNNING, COMPLETED, ERROR, CANCELLED = "running", "completed", "error", "cancelled"
-_DIFF_VALUE_LIMIT = 500
-
-
-# How a command's host services guard their writes (see InstanceTransaction.run): FAST, no
-# savepoint at all (the command runs again, CAREFUL, if one fails); CAREFUL, a savepoint per
-# call; unset, one savepoint shared by the operation's calls.
-FAST, CAREFUL = "fast", "careful"
-REPLAY: contextvars.ContextVar[str | None] = contextvars.ContextVar("aduan_replay",
-                                                                    default=None)
-
-
-class ReplayCarefully(Exception):
-    """A replayable service failed in a FAST command: roll it all back and run it again."""
 
 
 class TaskNotOpen(Conflict):
@@ -76,85 +81,6 @@ _LOAD_LOCKED = _LOAD.with_for_update()
 _LOAD_BY_KEY = select(*INSTANCE_COLUMNS).where(
     INSTANCES.c.business_key == bindparam("b_key")).order_by(INSTANCES.c.id.desc()).limit(1)
 _LOAD_BY_KEY_LOCKED = _LOAD_BY_KEY.with_for_update()
-_SAVE = (update(INSTANCES)
-         .where(INSTANCES.c.id == bindparam("b_id"),
-                INSTANCES.c.version == bindparam("b_version"))
-         .values(state=bindparam("b_state"), status=bindparam("b_status"),
-                 version=bindparam("b_new_version"), updated_at=bindparam("b_now"),
-                 ended_at=bindparam("b_ended")))
-_INSERT_EVENT = insert(EVENTS)
-_INSERT_TASKS, _INSERT_GROUPS = insert(TASKS), insert(GROUPS)
-_DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("b_ids", expanding=True)))
-_INSERT_TIMERS = insert(TIMERS)
-_DELETE_TIMERS = delete(TIMERS).where(TIMERS.c.id.in_(bindparam("b_ids", expanding=True)))
-_DELETE_WAITS = delete(WAITS).where(WAITS.c.instance_id == bindparam("b_id"))
-_INSERT_WAITS = insert(WAITS)
-
-
-# PostgreSQL: the saved state and every projection change in one statement (data-modifying
-# CTEs on one snapshot; the new groups' foreign keys are checked at the statement's end).
-# The row sets travel as JSON, so the text is fixed whatever the counts. A rewritten timer
-# is upserted: its old row is never deleted and inserted by the same statement.
-_SAVE_ALL = text("""
-WITH saved AS (
-    UPDATE process_instance SET state = :b_state, status = :b_status,
-        version = :b_new_version, updated_at = :b_now, ended_at = :b_ended
-    WHERE id = :b_id AND version = :b_version RETURNING id),
-gone_tasks AS (
-    DELETE FROM human_task WHERE id = ANY(CAST(:gone_tasks AS varchar[]))),
-new_tasks AS (
-    INSERT INTO human_task (id, instance_id, element_id, title, lane, candidate_groups,
-                            assignee, form, created_at, due_at)
-    SELECT t.id, t.instance_id, t.element_id, t.title, t.lane,
-           CAST(t.candidate_groups AS json), NULL, CAST(t.form AS json), t.created_at,
-           t.due_at
-    FROM jsonb_to_recordset(CAST(:tasks AS jsonb)) AS t(
-        id varchar, instance_id bigint, element_id varchar, title varchar, lane varchar,
-        candidate_groups jsonb, form jsonb, created_at timestamptz, due_at timestamptz)),
-new_groups AS (
-    INSERT INTO human_task_group (task_id, group_name)
-    SELECT g.task_id, g.group_name
-    FROM jsonb_to_recordset(CAST(:groups AS jsonb)) AS g(task_id varchar, group_name varchar)),
-gone_timers AS (
-    DELETE FROM timer WHERE id = ANY(CAST(:gone_timers AS varchar[]))),
-new_timers AS (
-    INSERT INTO timer (id, instance_id, element_id, kind, due_at, claimed_by, claimed_until)
-    SELECT m.id, m.instance_id, m.element_id, m.kind, m.due_at, NULL, NULL
-    FROM jsonb_to_recordset(CAST(:timers AS jsonb)) AS m(
-        id varchar, instance_id bigint, element_id varchar, kind varchar, due_at timestamptz)
-    ON CONFLICT (id) DO UPDATE SET element_id = excluded.element_id, kind = excluded.kind,
-        due_at = excluded.due_at, claimed_by = NULL, claimed_until = NULL),
-gone_waits AS (
-    DELETE FROM waiting_event WHERE instance_id = :b_id AND CAST(:replace_waits AS boolean)),
-new_waits AS (
-    INSERT INTO waiting_event (instance_id, kind, name, element_id)
-    SELECT w.instance_id, w.kind, w.name, w.element_id
-    FROM jsonb_to_recordset(CAST(:waits AS jsonb)) AS w(
-        instance_id bigint, kind varchar, name varchar, element_id varchar)),
-audit AS (
-    INSERT INTO instance_event (instance_id, at, actor, action, element_id, status_from,
-                                status_to, data_changes, detail)
-    SELECT :b_id, :b_now, :e_actor, :e_action, :e_element, :e_from, :e_to,
-           CAST(:e_changes AS json), CAST(:e_detail AS json)
-    WHERE EXISTS (SELECT 1 FROM saved))
-SELECT count(*) FROM saved
-""")
-
-
-def _merged_parameters(saved: dict[str, Any], changes: ProjectionChanges,
-                       audit: dict[str, Any]) -> dict[str, Any]:
-    def as_json(value: Any) -> str:
-        return json.dumps(value, default=json_default)
-
-    return {**saved, "gone_tasks": changes.gone_tasks, "tasks": as_json(changes.tasks),
-            "groups": as_json(changes.groups), "gone_timers": changes.gone_timers,
-            "timers": as_json(changes.timers), "replace_waits": changes.replace_waits,
-            "waits": as_json(changes.waits), "e_actor": audit["actor"],
-            "e_action": audit["action"], "e_element": audit["element_id"],
-            "e_from": audit["status_from"], "e_to": audit["status_to"],
-            # (a None is JSON null, as the JSON column stores it from the separate insert)
-            "e_changes": json.dumps(audit["data_changes"], default=json_default),
-            "e_detail": json.dumps(audit["detail"], default=json_default)}
 
 
 @dataclass
@@ -187,62 +113,10 @@ class LoadedInstance:
     rebuild: Callable[[], BpmnWorkflow] | None = None
 
 
-@dataclass
-class ProjectionChanges:
-    """The projection rows one mutation removes and adds (tasks with their groups, timers,
-    waiting events). A timer in `timers` that existed before is rewritten (moved, and no
-    longer claimed)."""
-
-    instance_id: int
-    gone_tasks: list[str] = field(default_factory=list)
-    tasks: list[dict[str, Any]] = field(default_factory=list)  # the opened tasks' rows
-    groups: list[dict[str, Any]] = field(default_factory=list)
-    gone_timers: list[str] = field(default_factory=list)
-    timers: list[dict[str, Any]] = field(default_factory=list)
-    replace_waits: bool = False
-    waits: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _write_changes(conn: Any, changes: ProjectionChanges) -> None:
-    """The changes as separate statements (SQLite: each is a call into the library, no
-    round trip to save)."""
-    if changes.gone_tasks:  # their group rows go with them (ON DELETE CASCADE)
-        conn.execute(_DELETE_TASKS, {"b_ids": changes.gone_tasks})
-    if changes.tasks:
-        conn.execute(_INSERT_TASKS, changes.tasks)
-        if changes.groups:
-            conn.execute(_INSERT_GROUPS, changes.groups)
-    rewritten = [t["id"] for t in changes.timers]
-    if changes.gone_timers or rewritten:
-        conn.execute(_DELETE_TIMERS, {"b_ids": changes.gone_timers + rewritten})
-    if changes.timers:
-        conn.execute(_INSERT_TIMERS, changes.timers)
-    if changes.replace_waits:
-        conn.execute(_DELETE_WAITS, {"b_id": changes.instance_id})
-        if changes.waits:
-            conn.execute(_INSERT_WAITS, changes.waits)
-
-
 def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The data of an instance as people mean it: what its most recent step saw."""
     task = workflow.last_task or workflow.task_tree
     return dict(task.data)
-
-
-def _short(value: Any) -> Any:
-    text = repr(value)
-    return value if len(text) <= _DIFF_VALUE_LIMIT else text[:_DIFF_VALUE_LIMIT] + "..."
-
-
-def data_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any] | None:
-    changes: dict[str, Any] = {}
-    for key in before.keys() | after.keys():
-        old, new = before.get(key, None), after.get(key, None)
-        if key not in after:
-            changes[key] = {"from": _short(old), "removed": True}
-        elif key not in before or old != new:
-            changes[key] = {"from": _short(old), "to": _short(new)}
-    return changes or None
 
 
 def _failing_element(workflow: BpmnWorkflow, steps: list[str], element_id: str | None
@@ -254,73 +128,11 @@ def _failing_element(workflow: BpmnWorkflow, steps: list[str], element_id: str |
     return stuck[-1] if stuck else (steps[-1] if steps else element_id)
 
 
-def jsonable(value: Any) -> Any:
-    """`value` as the JSON it will be stored as (dates as ISO text, decimals as strings)."""
-    return json.loads(json.dumps(value, default=json_default))
-
-
 def task_uuid(task_id: str) -> UUID:
     try:
         return UUID(task_id)
     except (ValueError, TypeError, AttributeError) as exc:
         raise NotFound(f"{task_id!r} is not a task id") from exc
-
-
-@dataclass
-class _Warm:
-    """A workflow as this process saved it, with what `load` would compute from it."""
-
-    workflow: BpmnWorkflow
-    snapshot: proj.Snapshot
-    data: dict[str, Any]
-
-
-class WarmWorkflows:
-    """The workflows this process saved last, so that the next operation on the same
-    instance skips rebuilding it from its JSON state (a tenth of a complaint verb's CPU).
-
-    An entry is keyed by the instance, its version and its state's length and hash, and is
-    valid only for that exact saved state: it is put in after the saving transaction
-    commits (never for one rolled back), and taken out (removed) when an operation uses it,
-    so a workflow that operation then changes is never seen by another. Another process's
-    save makes a new version, which no entry here matches."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self.lock = threading.Lock()
-        self.entries: OrderedDict[tuple[Any, ...], _Warm] = OrderedDict()
-
-    def take(self, key: tuple[Any, ...]) -> _Warm | None:
-        with self.lock:
-            return self.entries.pop(key, None)
-
-    def keep_after_commit(self, session: Session, key: tuple[Any, ...], warm: _Warm) -> None:
-        session.info.setdefault(_WARM_PENDING, []).append((self, key, warm))
-
-    def _put(self, key: tuple[Any, ...], warm: _Warm) -> None:
-        with self.lock:
-            self.entries[key] = warm
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
-_WARM_PENDING = "aduan_warm_workflows"
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_warm(session: Session) -> None:
-    for cache, key, warm in session.info.pop(_WARM_PENDING, ()):
-        cache._put(key, warm)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_warm(session: Session) -> None:
-    session.info.pop(_WARM_PENDING, None)
-
-
-def _warm_key(row: InstanceRow, state: str) -> tuple[Any, ...]:
-    return (row.id, row.definition_id, row.version, len(state), hash(state))
 
 
 @dataclass(eq=False)
@@ -399,7 +211,8 @@ class InstanceTransaction:
             raise Conflict("instance %(instance)s is %(status)s", instance=instance_id,
                            status=row.status)
         definition = self.deployments.get(session, row.definition_id)
-        warm = self.warm.take(_warm_key(row, row.state)) if row.status == RUNNING else None
+        warm = self.warm.take(warm_key(row.id, row.definition_id, row.version, row.state)) \
+            if row.status == RUNNING else None
         if warm is not None:  # this process saved exactly this state: no rebuild
             warm.workflow.script_engine = self.script_engine(now)
             return LoadedInstance(row, definition, warm.workflow, warm.snapshot, warm.data,
@@ -510,19 +323,20 @@ class InstanceTransaction:
         }
         conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
         if self.store.postgres:  # one statement: the state, the projections, the audit
-            found = conn.execute(_SAVE_ALL, _merged_parameters(saved, changes, audit)).scalar()
+            found = conn.execute(SAVE_ALL, merged_parameters(saved, changes, audit)).scalar()
         else:
-            found = conn.execute(_SAVE, saved).rowcount
+            found = conn.execute(SAVE, saved).rowcount
             if found == 1:
-                _write_changes(conn, changes)
-                conn.execute(_INSERT_EVENT, audit)
+                write_changes(conn, changes)
+                conn.execute(INSERT_EVENT, audit)
         if found != 1:
             raise Conflict("instance %(instance)s was changed by someone else; reload and "
                            "retry", instance=row.id)
         row.version, row.status = new_version, status
         if status == RUNNING and saved_data is None:  # for this process's next operation
-            self.warm.keep_after_commit(session, _warm_key(row, state),
-                                        _Warm(workflow, after, dict(data_after)))
+            self.warm.keep_after_commit(session, warm_key(row.id, row.definition_id, row.version,
+                                                              state),
+                                        Warm(workflow, after, dict(data_after)))
         return incident
 
     @staticmethod
@@ -562,13 +376,13 @@ class InstanceTransaction:
         row = InstanceRow(*found)
         incident = self._insert_incident(session, row.id, None, element_id, exc, now)
         conn = session.connection()
-        conn.execute(_SAVE, {"b_id": row.id, "b_version": row.version, "b_state": row.state,
+        conn.execute(SAVE, {"b_id": row.id, "b_version": row.version, "b_state": row.state,
                              "b_status": ERROR, "b_new_version": row.version + 1,
                              "b_now": now, "b_ended": None})
         conn.execute(delete(TASKS).where(TASKS.c.instance_id == row.id))
         conn.execute(delete(TIMERS).where(TIMERS.c.instance_id == row.id))
-        conn.execute(_DELETE_WAITS, {"b_id": row.id})
-        conn.execute(_INSERT_EVENT, {
+        conn.execute(DELETE_WAITS, {"b_id": row.id})
+        conn.execute(INSERT_EVENT, {
             "instance_id": row.id, "at": now, "actor": None, "action": action,
             "element_id": element_id, "status_from": row.status, "status_to": ERROR,
             "data_changes": None, "detail": {"incident": incident},
