@@ -5,6 +5,7 @@ Run from the repository root:
 
     python bench/web.py            # 100,000 open + 1,000,000 closed on each database
     python bench/web.py --quick    # 5,000 open + 20,000 closed, fewer requests (< 60 s)
+    python bench/web.py --quick --writers 0,1,5   # and under 1 and 5 writes a second
 
 Data. The closed complaints are rows only, written by bench/stats.py's `populate` (bulk SQL:
 complaints, SLA records, escalations). The open ones are real process instances of the
@@ -30,6 +31,20 @@ requests per second. Then the same requests from one client at a time (the servi
 without queueing). The machine's cores are shared by the clients, the server and the
 database; the JSON records the load average, how busy the machine was and the CPU time per
 request of the server's processes, of the clients and of PostgreSQL's processes.
+
+Under writes (--writers 0,1,5). For each rate N above 0 the four pages are measured again
+while one more client writes N times a second through the JSON API (real HTTP, open loop:
+each write starts at its slot whether or not the ones before came back, at most 10 under
+way): it files a report (the public API), verifies it and disposes it to Dinas PUPR
+(admin.kominfo's token) and gives an interim answer (PUPR's liaison completes its task),
+each write moving the oldest report waiting for that step. After a write commits, a checker
+polls every page the write concerns (the list API, the worklist of who now holds the task,
+the case page, the SLA board's open total), each by a client of its own, until it shows
+the write: recorded per page, the time from the commit to the sending of the request that
+first showed it (the target: within 2 s) and to its answer. The checker takes the newest
+write each time it is free (the others are not checked). The JSON gains `with_writers`
+per database: per rate, the pages' figures and the writer's (rate achieved, write latency,
+visibility).
 
 PostgreSQL is measured when --postgres-url (or ADUAN_BENCH_POSTGRES_URL, or
 ADUAN_TEST_POSTGRES_URL) names a server: a fresh database `aduan_bench_web_<random>` is
