@@ -22,7 +22,7 @@ time and flag) and after a write recounts only the reports the write touched:
   recounted. Past, due soon or neither is decided at each reading from the places' due
   times (kept sorted per group): exact at the reading's instant, not up to a minute late;
 - anything it cannot follow (the clock going back, a bulk write of thousands of reports,
-  a TRUNCATE, a tally an hour old whose log rows may have been pruned) recounts the
+  a TRUNCATE, a tally six hours old, well before its log rows may be pruned) recounts the
   scope from scratch.
 
 What it hands out (:class:`Figures`) is immutable; the per-report table behind it is
@@ -51,7 +51,9 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-MAX_AGE = 3600.0  # seconds; the change log keeps a day of rows
+# seconds: a tally older than this counts its scope again (the change log keeps a day of
+# rows; a whole count of a regency-sized scope costs 0.2-3 s, BENCHMARKS.md)
+MAX_AGE = 6 * 3600.0
 MAX_DELTA = 2000  # reports touched since the last reading above which a scope is recounted
 TALLIES = 64  # scopes kept per process (least recently read out first)
 
@@ -62,7 +64,7 @@ _TRIGGERS = {"postgresql": ("trg_complaint_case_change", "trg_sla_record_case_ch
                         "trg_sla_record_case_update", "trg_sla_record_case_delete")}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Place:
     """Where one report is counted: ``group`` among the open reports (an agency, say), and
     when it is on the board, ``case_group`` (agency and rung), the ``due`` time that
