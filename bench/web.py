@@ -5,6 +5,7 @@ Run from the repository root:
 
     python bench/web.py            # 100,000 open + 1,000,000 closed on each database
     python bench/web.py --quick    # 5,000 open + 20,000 closed, fewer requests (< 60 s)
+    python bench/web.py --quick --writers 0,1,5   # and under 1 and 5 writes a second
 
 Data. The closed complaints are rows only, written by bench/stats.py's `populate` (bulk SQL:
 complaints, SLA records, escalations). The open ones are real process instances of the
@@ -30,6 +31,20 @@ requests per second. Then the same requests from one client at a time (the servi
 without queueing). The machine's cores are shared by the clients, the server and the
 database; the JSON records the load average, how busy the machine was and the CPU time per
 request of the server's processes, of the clients and of PostgreSQL's processes.
+
+Under writes (--writers 0,1,5). For each rate N above 0 the four pages are measured again
+while one more client writes N times a second through the JSON API (real HTTP, open loop:
+each write starts at its slot whether or not the ones before came back, at most 10 under
+way): it files a report (the public API), verifies it and disposes it to Dinas PUPR
+(admin.kominfo's token) and gives an interim answer (PUPR's liaison completes its task),
+each write moving the oldest report waiting for that step. After a write commits, a checker
+polls every page the write concerns (the list API, the worklist of who now holds the task,
+the case page, the SLA board's open total), each by a client of its own, until it shows
+the write: recorded per page, the time from the commit to the sending of the request that
+first showed it (the target: within 2 s) and to its answer. The checker takes the next
+write that commits while it waits (those committed while it polls are not checked). The
+JSON gains `with_writers` per database: per rate, the pages' figures and the writer's (rate
+achieved, write latency, visibility).
 
 PostgreSQL is measured when --postgres-url (or ADUAN_BENCH_POSTGRES_URL, or
 ADUAN_TEST_POSTGRES_URL) names a server: a fresh database `aduan_bench_web_<random>` is
@@ -98,6 +113,8 @@ from workflows.config import DEFAULT_LADDER  # noqa: E402
 from workflows.demo import DEMO_PASSWORD  # noqa: E402
 
 TARGET_P95_MS = 150.0
+# with one client writing N times a second (--writers): p95 below these, per page
+WRITER_TARGET_P95_MS = {1.0: 200.0, 5.0: 400.0}
 CLIENTS = 20
 ENDPOINTS = ("worklist", "case", "board", "api_list")
 
@@ -846,6 +863,290 @@ def run_endpoint(clients: Clients, variants: list[Variant], warmup: int, request
     return figures
 
 
+
+# --------------------------------------------------------------------------- the writer
+
+# The writer's cycle: each write moves one report one step on, the oldest waiting first
+# (a filing when none waits for the step): file it (the public API), verify and dispose it
+# to Dinas PUPR (admin.kominfo), give an interim answer (PUPR's liaison completes its task).
+WRITES = ("file", "verify", "dispose", "respond")
+VISIBLE_WITHIN_S = 2.0  # target: a write shows on every page it concerns within this
+VISIBILITY_GIVE_UP_S = 30.0
+IN_FLIGHT = 10  # the writer's writes under way at once, at most
+OPEN_TOTAL = re.compile(r'id="count-all-open"[^>]*>([^<]*)<')
+
+
+def _open_total(body: bytes) -> int:
+    """The board's count of open reports (its table's total), 0 when it shows none."""
+    found = OPEN_TOTAL.search(body.decode())
+    return int(re.sub(r"\D", "", found.group(1))) if found else 0
+
+
+@dataclass
+class Write:
+    kind: str
+    tracking: str
+    committed: float  # perf_counter when its response came back (committed before)
+    filed: int  # filings committed up to this one (the board's open total grows by these)
+    disposed: int  # dispositions to PUPR up to this one
+
+
+class Writer:
+    """One client writing `rate` times a second through the JSON API (real HTTP), paced by
+    its own schedule (back to back when a write takes longer than its slot), and a checker
+    that, after a write commits, polls every page the write concerns until it shows it."""
+
+    def __init__(self, port: int, tokens: dict[str, str], rate: float) -> None:
+        self.rate = rate
+        self.port = port
+        self.tokens = tokens
+        self.lock = threading.Lock()
+        self.late = 0
+        self.pending: dict[str, list[str]] = {"verify": [], "dispose": [], "respond": []}
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self.latency: dict[str, list[float]] = {k: [] for k in WRITES}
+        self.filed = self.disposed = 0
+        self.latest: Write | None = None
+        self.news = threading.Condition()
+        self.visible: dict[str, list[float]] = {}
+        self.given_up: dict[str, int] = {}
+        self.checked = 0
+        # the checker's own signed-in pages
+        self.shown: dict[str, list[float]] = {}
+        self.pages = {key: Client(port) for key in (
+            ("worklist", "admin.kominfo"), ("case", "admin.kominfo"),
+            ("board", "admin.kominfo"), ("worklist", "penghubung.pupr"),
+            ("case", "penghubung.pupr"), ("board", "kadis.pupr"))}
+        _in_threads([lambda c=client, u=key[1]: c.sign_in(u)
+                     for key, client in self.pages.items()])
+        self.api = Client(port)
+        self.api.bearer(tokens["admin.kominfo"])
+        self.base = {"admin": _open_total(self._get(self.pages["board", "admin.kominfo"],
+                                                    "/board")),
+                     "pupr": _open_total(self._get(self.pages["board", "kadis.pupr"],
+                                                   "/board"))}
+        self.threads = [threading.Thread(target=self._write_loop, daemon=True),
+                        threading.Thread(target=self._check_loop, daemon=True)]
+        self.began = self.ended = 0.0
+
+    @staticmethod
+    def _get(client: Client, path: str) -> bytes:
+        status, body, _response = client.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: HTTP {status}: {body[:200]!r}")
+        return body
+
+    def start(self) -> None:
+        self.began = time.perf_counter()
+        for thread in self.threads:
+            thread.start()
+
+    def finish(self) -> dict[str, Any]:
+        self.stop.set()
+        with self.news:
+            self.news.notify_all()
+        for thread in self.threads:
+            thread.join()
+        for client in (self.api, *self.pages.values()):
+            client.close()
+        if self.errors:
+            raise SystemExit(f"the writer failed: {self.errors[0]}")
+        wall = self.ended - self.began
+        count = sum(len(v) for v in self.latency.values())
+        return {
+            "rate_asked": self.rate, "writes": count, "started_late": self.late,
+            "rate_achieved": round(count / wall, 2) if wall else None,
+            "by_kind": {k: len(v) for k, v in self.latency.items()},
+            "write_ms": _figures([t for v in self.latency.values() for t in v]) if count
+            else None,
+            "writes_checked": self.checked,
+            # per page, after a write committed: the request that first showed it was
+            # sent this long after (the target's measure) ...
+            "visible_max_s": {page: round(max(times), 3) for page, times in
+                              self.visible.items() if times},
+            "visible_p95_s": {page: round(percentile(sorted(times), 95), 3)
+                              for page, times in self.visible.items() if times},
+            # ... and its answer came back this long after (with the request's own wait)
+            "shown_max_s": {page: round(max(times), 3) for page, times in
+                            self.shown.items() if times},
+            "not_visible_within_30s": self.given_up,
+        }
+
+    def _write_loop(self) -> None:
+        """Open loop: write k starts at began + k / rate on a thread of its own, whether or
+        not the writes before have come back (at most IN_FLIGHT at once), as officers act
+        whatever the server's queue; a write that starts after its slot is counted late."""
+        k = 0
+        flying: list[threading.Thread] = []
+        try:
+            while not self.errors:
+                wait = self.began + k / self.rate - time.perf_counter()
+                if self.stop.wait(max(wait, 0.0)):
+                    break
+                flying = [t for t in flying if t.is_alive()]
+                while len(flying) >= IN_FLIGHT and not self.stop.is_set():
+                    flying[0].join(1.0)
+                    flying = [t for t in flying if t.is_alive()]
+                if self.stop.is_set():
+                    break
+                if time.perf_counter() - (self.began + k / self.rate) > 1.0 / self.rate:
+                    self.late += 1
+                thread = threading.Thread(target=self._write_guarded, args=(k,), daemon=True)
+                thread.start()
+                flying.append(thread)
+                k += 1
+        finally:
+            for thread in flying:
+                thread.join()
+            self.ended = time.perf_counter()
+
+    def _write_guarded(self, k: int) -> None:
+        try:
+            self._write(k)
+        except Exception as exc:  # noqa: BLE001 - reported by finish()
+            self.errors.append(repr(exc))
+
+    def _post(self, token: str | None, path: str, payload: dict[str, Any], expect: int
+              ) -> Any:
+        client = Client(self.port)  # one connection per write: writes overlap
+        if token:
+            client.bearer(token)
+        try:
+            status, body, _response = client.request(
+                "POST", path, json.dumps(payload).encode(),
+                {"Content-Type": "application/json"})
+        finally:
+            client.close()
+        if status != expect:
+            raise RuntimeError(f"POST {path}: HTTP {status}: {body[:300]!r}")
+        return json.loads(body)
+
+    def _write(self, k: int) -> None:
+        with self.lock:
+            kind = WRITES[k % len(WRITES)]
+            if kind != "file" and not self.pending[kind]:
+                kind = "file"
+            tracking = None if kind == "file" else self.pending[kind].pop(0)
+        began = time.perf_counter()
+        if tracking is None:
+            tracking = self._post(None, "/api/v1/complaints", {
+                # a category verified without a photo (a filing stays one small request)
+                "classification": "pengaduan", "category": "other",
+                "title": f"Pelayanan lambat (tulisan uji {k})",
+                "body": "Antrean pelayanan sangat lambat, mohon diperbaiki.",
+                "reporter_name": "Penulis Uji", "kelurahan": "Nipah-Nipah",
+                "kecamatan": "Penajam"}, 201)["tracking_number"]
+            after, counter = "verify", "filed"
+        else:
+            path = f"/api/v1/complaints/{tracking}/actions/{kind}"
+            if kind == "verify":
+                self._post(self.tokens["admin.kominfo"], path, {}, 200)
+                after, counter = "dispose", None
+            elif kind == "dispose":
+                self._post(self.tokens["admin.kominfo"], path,
+                           {"agency_code": "dinas_pupr"}, 200)
+                after, counter = "respond", "disposed"
+            else:
+                self._post(self.tokens["penghubung.pupr"], path,
+                           {"answer": f"Jawaban sementara {tracking}.", "final": False}, 200)
+                after, counter = None, None
+        done = time.perf_counter()
+        with self.lock:
+            if after is not None:
+                self.pending[after].append(tracking)
+            if counter is not None:
+                setattr(self, counter, getattr(self, counter) + 1)
+            self.latency[kind].append(done - began)
+            write = Write(kind, tracking, done, self.filed, self.disposed)
+        with self.news:
+            self.latest = write
+            self.news.notify_all()
+
+    def _checks(self, write: Write) -> dict[str, Callable[[], bool]]:
+        """The pages a write concerns, each with the test of whether it shows the write
+        (each page through a client of its own: they are polled at once)."""
+        t = write.tracking
+
+        def contains(client: Client, path: str, what: str) -> Callable[[], bool]:
+            return lambda: what.encode() in self._get(client, path)
+
+        def page(name: str, user: str) -> Client:
+            return self.pages[name, user]
+
+        if write.kind == "file":
+            return {"api_list": contains(self.api, "/api/v1/complaints", t),
+                    "worklist": contains(page("worklist", "admin.kominfo"),
+                                         "/tasks?sort=newest", t),
+                    "case": contains(page("case", "admin.kominfo"), f"/cases/{t}", t),
+                    "board": lambda: _open_total(self._get(page("board", "admin.kominfo"),
+                                                           "/board"))
+                    >= self.base["admin"] + write.filed}
+        if write.kind == "verify":
+            return {"api_list": contains(self.api, "/api/v1/complaints?status=VERIFIED", t)}
+        if write.kind == "dispose":
+            return {"api_list": contains(self.api, "/api/v1/complaints?status=DISPOSED", t),
+                    "worklist": contains(page("worklist", "penghubung.pupr"),
+                                         "/tasks?sort=newest", t),
+                    "board": lambda: _open_total(self._get(page("board", "kadis.pupr"),
+                                                           "/board"))
+                    >= self.base["pupr"] + write.disposed}
+        return {"api_list": contains(self.api, "/api/v1/complaints?status=IN_PROGRESS", t),
+                "case": contains(page("case", "penghubung.pupr"), f"/cases/{t}",
+                                 f"Jawaban sementara {t}.")}
+
+    def _check_loop(self) -> None:
+        """The next write committed while the checker waits (writes made while one is
+        checked are skipped), each page it concerns polled by a thread of its own until it
+        shows it. Recorded per
+        page: when the request that first showed it was sent (``asked``: how long the page
+        did not show the write yet; the target) and when its answer came back
+        (``shown``: that plus the request's own time in the server's queue)."""
+        seen: Write | None = None
+        try:
+            while True:
+                with self.news:
+                    while self.latest is seen and not self.stop.is_set():
+                        self.news.wait(1.0)
+                    if self.latest is seen:
+                        return
+                    write = seen = self.latest
+                assert write is not None
+                threads = [threading.Thread(target=self._poll, args=(write, name, shows),
+                                            daemon=True)
+                           for name, shows in self._checks(write).items()]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                self.checked += 1
+                # writes that committed while these were polled are skipped: only a write
+                # committed while the checker waits is measured from its commit
+                with self.news:
+                    seen = self.latest
+        except Exception as exc:  # noqa: BLE001 - reported by finish()
+            self.errors.append(repr(exc))
+
+    def _poll(self, write: Write, name: str, shows: Callable[[], bool]) -> None:
+        try:
+            while True:
+                asked = time.perf_counter()
+                if shows():
+                    with self.lock:
+                        self.visible.setdefault(name, []).append(asked - write.committed)
+                        self.shown.setdefault(name, []).append(
+                            time.perf_counter() - write.committed)
+                    return
+                if time.perf_counter() - write.committed > VISIBILITY_GIVE_UP_S:
+                    with self.lock:
+                        self.given_up[name] = self.given_up.get(name, 0) + 1
+                    return
+                if self.stop.wait(0.05):
+                    return
+        except Exception as exc:  # noqa: BLE001 - reported by finish()
+            self.errors.append(repr(exc))
+
+
 def run_alone(clients: Clients, variants: list[Variant], requests: int, seed: int
               ) -> dict[str, Any]:
     """The same requests from one client at a time: the service time, without queueing."""
@@ -1058,7 +1359,8 @@ def set_up(url: str, label: str, sizes: dict[str, Any], folder: Path) -> dict[st
 
 def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: int,
                   threads: int, keep: Path | None = None, keep_alive: bool = True,
-                  worker_class: str = "sync") -> dict[str, Any]:
+                  worker_class: str = "sync", writers: tuple[float, ...] = ()
+                  ) -> dict[str, Any]:
     label = backend.label
     if keep is not None:
         folder = keep / label
@@ -1075,7 +1377,8 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
             made = {**previous, "reused": True}
         tokens = made.pop("tokens")
         variants = variants_for(open_reports(url))
-        result: dict[str, Any] = {**made, "endpoints": {}, "one_client": {}}
+        result: dict[str, Any] = {**made, "endpoints": {}, "one_client": {},
+                                  "with_writers": {}}
         step = time.perf_counter()
         with serve(url, folder, workers, threads, worker_class) as server:
             result["server"] = {"software": f"gunicorn {_version('gunicorn')}",
@@ -1105,6 +1408,26 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
                     result["one_client"][name] = alone
                     say(f"{label}: {name} with one client at a time: median "
                         f"{alone['median_ms']} ms, p95 {alone['p95_ms']} ms")
+                for rate in writers:
+                    if rate <= 0:
+                        continue
+                    writer = Writer(server.port, tokens, rate)
+                    writer.start()
+                    found: dict[str, Any] = {"endpoints": {}}
+                    try:
+                        for index, name in enumerate(ENDPOINTS):
+                            figures = run_endpoint(clients, variants[name], sizes["warmup"],
+                                                   sizes["requests"], index, server)
+                            found["endpoints"][name] = figures
+                    finally:
+                        found["writer"] = writer.finish()
+                    result["with_writers"][str(rate)] = found
+                    seen = found["writer"]
+                    say(f"{label}: with {rate} write(s)/s ({seen['rate_achieved']}/s achieved, "
+                        f"{seen['writes']} writes, {seen['writes_checked']} checked; visible "
+                        f"within max {seen['visible_max_s']} s): " + ", ".join(
+                            f"{n} p95 {f['p95_ms']} ms {f['requests_per_second']} req/s"
+                            for n, f in found["endpoints"].items()))
                 result["sign_ins"] = clients.sign_ins
                 result["sign_in_seconds"] = round(clients.sign_in_seconds, 1)
             finally:
@@ -1123,6 +1446,16 @@ def targets(figures: dict[str, Any]) -> dict[str, bool]:
             if name in endpoints:
                 found[f"{backend}_{name}_p95_lt_{TARGET_P95_MS:.0f}ms"] = (
                     endpoints[name]["p95_ms"] < TARGET_P95_MS)
+        for rate, found_then in figures[backend].get("with_writers", {}).items():
+            limit = WRITER_TARGET_P95_MS.get(float(rate))
+            for name, page in found_then["endpoints"].items():
+                if limit is not None:
+                    found[f"{backend}_{name}_p95_lt_{limit:.0f}ms_at_{rate}_writes_s"] = (
+                        page["p95_ms"] < limit)
+            seen = found_then["writer"]
+            found[f"{backend}_visible_within_{VISIBLE_WITHIN_S:.0f}s_at_{rate}_writes_s"] = (
+                bool(seen["visible_max_s"]) and not seen["not_visible_within_30s"]
+                and max(seen["visible_max_s"].values()) <= VISIBLE_WITHIN_S)
     return found
 
 
@@ -1165,11 +1498,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="gunicorn's worker class (default: web/gunicorn_conf.py's)")
     parser.add_argument("--requests", type=int, metavar="N",
                         help="measured requests per endpoint (default 400, 40 with --quick)")
+    parser.add_argument("--writers", default="", metavar="RATES",
+                        help="also measure every page while one client writes this many "
+                             "times a second, one run per rate (e.g. 0,1,5; 0 is the run "
+                             "without a writer, always made)")
     parser.add_argument("--only", choices=("sqlite", "postgres"),
                         help="measure one database only")
     args = parser.parse_args(argv)
     if args.threads > 1 and args.worker_class == "sync":
         parser.error("--threads above 1 needs --worker-class gthread (gunicorn would switch)")
+    try:
+        writers = tuple(float(r) for r in args.writers.split(",") if r.strip())
+    except ValueError:
+        parser.error("--writers takes rates per second separated by commas, e.g. 0,1,5")
     sizes = dict(QUICK if args.quick else FULL)
     if args.requests:
         sizes["requests"] = args.requests
@@ -1202,7 +1543,7 @@ def main(argv: list[str] | None = None) -> int:
             result["sqlite"] = bench_backend(SqliteBackend(folder), sizes, folder / "sqlite",
                                              args.workers, args.threads, args.keep,
                                              args.connection == "keep-alive",
-                                             args.worker_class)
+                                             args.worker_class, writers)
         if args.only == "sqlite":
             result["postgres"] = {"skipped": "--only sqlite"}
         elif args.postgres_url:
@@ -1213,7 +1554,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["postgres"] = bench_backend(backend, sizes, folder / "postgres",
                                                    args.workers, args.threads, args.keep,
                                              args.connection == "keep-alive",
-                                             args.worker_class)
+                                             args.worker_class, writers)
             except OperationalError as exc:
                 say(f"postgres: cannot be measured: {exc.orig or exc}")
                 result["postgres"] = {"error": str(exc.orig or exc).strip()}

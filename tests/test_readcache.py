@@ -97,47 +97,6 @@ def test_the_late_filter_follows_the_clock_without_any_write(regency):
     assert not hit and page["matching"] == 1
 
 
-def test_the_board_follows_the_clock_and_the_writes(regency):
-    tracking = regency.submit(photo=True)["tracking_number"]  # Monday 09:00, due Thursday
-    admin = principal_of(regency, "admin.kominfo")
-
-    def read_board() -> dict[str, Any]:
-        with regency.reads() as session:
-            return board.sla_board(session, admin, regency.domain.config,
-                                         regency.clock.now())
-
-    found, hit = served(regency, read_board)
-    assert not hit and found["totals"]["total"] == {"due_soon": 0, "overdue": 0,
-                                                    "escalated": 0}
-    assert found["totals"]["open"] == 1 and found["cases"] == []
-    assert served(regency, read_board)[1]
-    regency.clock.advance(timedelta(hours=1))
-    assert served(regency, read_board)[1]  # nothing entered the window: still the cached counts
-
-    regency.clock.advance(timedelta(days=2, hours=1))  # Wednesday 11:00: due within a day
-    found, hit = served(regency, read_board)
-    assert not hit and found["totals"]["total"]["due_soon"] == 1
-    assert [c["tracking_number"] for c in found["cases"]] == [tracking]
-    left = found["cases"][0]["working_days_left"]
-    regency.clock.advance(timedelta(hours=2))
-    found, hit = served(regency, read_board)
-    assert hit and found["cases"][0]["working_days_left"] < left  # the list is read afresh
-
-    regency.clock.advance(timedelta(days=1))  # Thursday 13:00: late
-    found, hit = served(regency, read_board)
-    assert not hit and found["totals"]["total"]["overdue"] == 1
-    # the listed cases are kept with the counts: a hand-written change to a report shows
-    with regency.engine.store.transaction() as session:
-        session.execute(text("UPDATE complaint SET title = 'Judul baru' WHERE "
-                             "tracking_number = :t"), {"t": tracking})
-    found, hit = served(regency, read_board)
-    assert not hit and found["cases"][0]["title"] == "Judul baru"
-    # a write: the report is archived, the board forgets it
-    regency.act(tracking, "archive", as_="admin.kominfo", reason="Laporan tidak jelas")
-    found, hit = served(regency, read_board)
-    assert not hit and found["totals"]["open"] == 0 and found["cases"] == []
-
-
 def test_the_list_apis_total_follows_the_clock_and_the_writes(regency):
     regency.submit(photo=True)
     admin = principal_of(regency, "admin.kominfo")
@@ -184,33 +143,11 @@ def test_nothing_is_cached_without_the_triggers(regency):
         regency.engine.dispose()
 
 
-def test_a_count_that_depends_on_the_clock_lags_it_by_at_most_a_minute(regency):
-    regency.submit(photo=True)  # Monday 09:00, verification due Thursday 09:00
-    admin = principal_of(regency, "admin.kominfo")
-
-    def read_board() -> dict[str, Any]:
-        with regency.reads() as session:
-            return board.sla_board(session, admin, regency.domain.config,
-                                         regency.clock.now())
-
-    regency.clock.advance(timedelta(days=3, seconds=-30))  # Thursday 08:59:30: due soon
-    counted = read_board()
-    assert counted["totals"]["total"]["due_soon"] == 1
-    regency.clock.advance(timedelta(seconds=40))  # 09:00:10: late, but counted 40 s ago
-    found, hit = served(regency, read_board)
-    assert hit and found["totals"]["total"] == counted["totals"]["total"]
-    assert found["as_of"] == counted["as_of"]  # the board says when it counted
-    assert found["cases"][0]["state"] == "overdue"  # the list itself is read now
-    regency.clock.advance(timedelta(seconds=21))  # 61 s after counting: counted again
-    found, hit = served(regency, read_board)
-    assert not hit and found["totals"]["total"]["overdue"] == 1
-    assert found["as_of"] > counted["as_of"]
-
-
 def test_a_request_checks_the_log_once_for_the_entries_it_made_together(regency):
     """A read session gives every entry it computes the same mark, and asks each log
-    question once (readcache.log_mark, changed_since): the board's counts, the inbox's total
-    and its page, made in one request, are checked with one query in the next."""
+    question once (readcache.log_mark, changed_since): the inbox's total and its page, made
+    in one board request, are checked with one query in the next (the board's counts are
+    kept by workflows/readcounts.py: tests/test_readcounts.py)."""
     from sqlalchemy import event
 
     regency.submit(photo=True)
@@ -224,7 +161,7 @@ def test_a_request_checks_the_log_once_for_the_entries_it_made_together(regency)
             escalations.count_escalations(session, admin, regency.clock.now())
             assert escalations.list_escalations(session, admin, regency.clock.now(), limit=25)
 
-    board_request()  # computes the three entries at one mark
+    board_request()  # computes the two entries at one mark
     statements: list[str] = []
 
     def seen(_conn, _cursor, statement, *_args) -> None:
@@ -236,5 +173,5 @@ def test_a_request_checks_the_log_once_for_the_entries_it_made_together(regency)
         board_request()
     finally:
         event.remove(regency.engine.store.db, "before_cursor_execute", seen)
-    assert cache_of(regency).hits == hits + 3
+    assert cache_of(regency).hits == hits + 2
     assert sum("stats_change" in s for s in statements) == 1

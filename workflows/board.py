@@ -12,11 +12,11 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from workflows import access, readcache, stats
+from workflows import access, readcounts, stats
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
-from workflows.deadlines import next_due_after, overdue_before
+from workflows.deadlines import overdue_before
 from workflows.errors import Forbidden, Invalid
 from workflows.escalations import agency_brief, supervised_title
 from workflows.models import OPEN_PREDICATE, Agency, Complaint, SlaRecord
@@ -105,29 +105,23 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
     query = BoardQuery(principal, calendar, now, ladder, agencies, where,
                        matched_of(where, soon), late, soon, opd, opd_id, rung, state, limit)
 
-    def count() -> tuple[dict[str, Any], Any]:
-        counted = _board_counts(session, query)
-        # The listed cases' deadlines and reports change only by the writes that discard
-        # the counts too (the same log); their working days left are counted per request.
-        counted["records"] = _board_records(session, query.matched, counted["listed"])
-        # they hold until a deadline enters the due-soon window or becomes overdue
-        next_late = next_due_after(session, late)
-        next_soon = next_due_after(session, soon)
-
-        def still_valid(later: datetime) -> bool:
-            return ((next_late is None or overdue_before(calendar, later) < next_late)
-                    and (next_soon is None or calendar.add_working_days(
-                        later, DUE_SOON_DAYS) < next_soon))
-
-        return counted, still_valid
-
-    # The calendar's identity is part of the key: the entry holds it (its still_valid), so
-    # no other calendar can take its id while the entry lives.
+    # The counts: every open report's place kept per scope, recounted only for the reports
+    # a write touched or the clock brought onto the board (workflows/readcounts.py).
     key = ("board", None if scope.agency_ids is None else tuple(sorted(scope.agency_ids)),
-           tuple(ladder), opd, rung, state, limit, id(calendar))
-    counted = readcache.cached(session, key, now, (readcache.STATS,), count)
-    open_by_agency, cells, cases_total = (counted["open_by_agency"], counted["cells"],
-                                          counted["cases_total"])
+           tuple(ladder))
+    figures = readcounts.tally(session, key, late, soon,
+                               lambda reports, edge: _places(session, query, reports, edge),
+                               lambda after, until: _entering(session, after, until))
+    open_by_agency, cells, cases_total = _board_counts(query, figures)
+    # The list of cases depends on the places only (not on the clock) unless it is filtered
+    # by state: kept with the tally's version.
+    if state is None:
+        listed_ids, records = readcounts.derived(
+            session, key, figures, ("listed", opd, rung, limit),
+            lambda: _listed_with_records(session, query))
+    else:
+        listed_ids, records = _listed_with_records(session, query)
+    counted = {"at": now, "listed": listed_ids, "records": records}
     # The listed cases' working days left change by the hour: counted now.
     docs = _board_cases(query, counted["records"])
     listed = sorted((docs[i] for i in counted["listed"] if i in docs),
@@ -155,8 +149,7 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
                         for name in BOARD_STATES}}
 
     return {
-        # when the counts were made: up to readcache.CLOCK_TOLERANCE ago (the cases listed
-        # are read now)
+        # when the counts were made: now (they are exact at the reading's instant)
         "as_of": counted["at"].astimezone(calendar.tzinfo).isoformat(),
         "scope": scope.document(),
         "due_soon_days": DUE_SOON_DAYS,
@@ -167,9 +160,9 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         "filters": {"opd": opd, "rung": rung, "state": state},
         "cases": listed,
         "cases_total": cases_total,
-        # What callers derive from these counts alone (the page's rendered table) may be
-        # kept here: it lives exactly as long as the counts do (the read cache's entry).
-        "memo": counted.setdefault("memo", {}),
+        # What the counts are, as one immutable value: what callers derive from the counts
+        # alone (the page's rendered table) may be kept under it.
+        "counts_key": (key, figures.open, figures.cases),
     }
 
 
@@ -227,41 +220,66 @@ def board_case_ids(session: Session, config: RegencyConfig, now: datetime,
     return select(per_case.c.complaint_id).where(*where)
 
 
-def _board_counts(session: Session, query: BoardQuery) -> dict[str, Any]:
-    """What the board counts (open reports per agency; cases per agency, rung and state;
-    the cases the filters match) and the ids of the cases it lists (see sla_board)."""
+def _places(session: Session, query: BoardQuery, reports: list[int] | None,
+            edge: datetime) -> dict[int, readcounts.Place]:
+    """Where these open reports of the scope (None: all) are counted on the board at
+    due-soon edge ``edge``: their agency, and for those with a deadline on the board their
+    agency and rung, nearest due time and whether a deadline climbed (see sla_board)."""
+    where = list(query.where)
+    if reports is not None:
+        where.append(Complaint.id.in_(reports))
+    places = {report: readcounts.Place(agency_id) for report, agency_id in session.execute(
+        select(Complaint.id, Complaint.agency_id).where(*where))}
+    per_case, rung_of, _late, _soon = _per_case(matched_of(where, edge), len(query.ladder),
+                                                edge, edge)
+    for report, agency_id, due, rung_index, escalated in session.execute(
+            select(per_case.c.complaint_id, per_case.c.agency_id, per_case.c.due, rung_of,
+                   per_case.c.escalated)):
+        places[report] = readcounts.Place(agency_id, (agency_id, int(rung_index)), due,
+                                          bool(escalated))
+    return places
+
+
+def _entering(session: Session, after: datetime, until: datetime) -> list[int]:
+    """The reports with a running government deadline due in (after, until]: the clock
+    brought them within the due-soon window (read over ix_sla_record_state_due)."""
+    return list(session.scalars(
+        select(SlaRecord.complaint_id).where(
+            SlaRecord.state == RUNNING, SlaRecord.due_at > after, SlaRecord.due_at <= until,
+            SlaRecord.step.not_in(sorted(CITIZEN_STEPS)))))
+
+
+def _board_counts(query: BoardQuery, figures: readcounts.Figures
+                  ) -> tuple[dict[Any, int], dict[Any, dict[str, dict[str, int]]], int]:
+    """The board's counts (open reports per agency; cases per agency, rung and state; the
+    cases the filters match) from the scope's tally."""
     ladder, opd, opd_id, rung, state = (query.ladder, query.opd, query.opd_id, query.rung,
                                         query.state)
-    open_by_agency = dict(session.execute(
-        select(Complaint.agency_id, func.count()).where(*query.where)
-        .group_by(Complaint.agency_id)).all())
-    per_case, rung_of, is_overdue, is_due_soon = _per_case(query.matched, len(ladder),
-                                                           query.late, query.soon)
 
     def blank() -> dict[str, int]:
         return {name: 0 for name in BOARD_STATES}
 
     cells: dict[int | None, dict[str, dict[str, int]]] = {}
     cases_total = 0
-    for agency_id, rung_index, count, overdue, due_soon, escalated in session.execute(
-            select(per_case.c.agency_id, rung_of, func.count(),
-                   func.sum(sql_case((is_overdue, 1), else_=0)),
-                   func.sum(sql_case((is_due_soon, 1), else_=0)),
-                   func.sum(per_case.c.escalated))
-            .group_by(per_case.c.agency_id, rung_of)):
-        figures = {"overdue": int(overdue or 0), "due_soon": int(due_soon or 0),
-                   "escalated": int(escalated or 0)}
+    for counted in figures.cases:
+        agency_id, rung_index = counted.group
+        figures_of = {"overdue": counted.due_by_late, "due_soon": counted.due_by_soon,
+                      "escalated": counted.flagged}
         cell = cells.setdefault(agency_id, {name: blank() for name in ladder})[
-            ladder[int(rung_index)]]
-        for name, value in figures.items():
+            ladder[rung_index]]
+        for name, value in figures_of.items():
             cell[name] += value
         if (opd is None or (agency_id is None if opd == NO_AGENCY else agency_id == opd_id)) \
-                and (rung is None or ladder[int(rung_index)] == rung):
-            cases_total += figures[state] if state is not None else int(count)
+                and (rung is None or ladder[rung_index] == rung):
+            cases_total += figures_of[state] if state is not None else counted.cases
+    return dict(figures.open), cells, cases_total
 
-    return {"open_by_agency": open_by_agency, "cells": cells, "cases_total": cases_total,
-            "listed": _listed_cases(session, query), "at": query.now}
 
+def _listed_with_records(session: Session, query: BoardQuery
+                         ) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+    """The listed cases' ids and their matching deadlines (see _listed_cases)."""
+    listed = _listed_cases(session, query)
+    return tuple(listed), tuple(_board_records(session, query.matched, listed))
 
 
 def _listed_cases(session: Session, query: BoardQuery) -> list[int]:

@@ -20,12 +20,17 @@ so it never says other than a fresh read would:
   ``CLOCK_TOLERANCE`` of it or the entry's own condition on time still true
   (``still_valid``: e.g. no deadline has become overdue since). With 100,000 open reports a
   deadline passes every few seconds, so a figure that depends on the clock would be read
-  again nearly every time; instead it follows the clock within a minute (the SLA board
-  says when its counts were made), and every write at once;
+  again nearly every time; instead it follows the clock within a minute (the late filters
+  of the worklist and the list), and every write at once;
 - younger than ``MAX_AGE`` (the logs keep a day of rows).
 
 Without the triggers (a database not migrated) nothing is cached. Each process (each
 gunicorn worker) has its own cache; nothing is shared between processes but the database.
+
+Any write discards every entry that depends on its log, in every process: under a steady
+stream of writes the entries are recounted nearly every request. The SLA board's counts no
+longer live here: workflows/readcounts.py keeps them per report and recounts only what a
+write touched (issue 17). Nothing new is to be added to this cache's shape.
 """
 
 from __future__ import annotations

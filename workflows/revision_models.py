@@ -1,5 +1,5 @@
 """The configuration's revision tokens (workflows/revisions.py): one row per configuration
-table, its token replaced by a trigger (migration 0034) on every write to that table."""
+table, its token replaced by a trigger (migration 0033) on every write to that table."""
 
 from __future__ import annotations
 

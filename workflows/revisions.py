@@ -5,7 +5,7 @@ categories (`category`) and the agencies (`agency`).
 These tables change a few times a year, yet a complaint's lifecycle asked for the calendar
 16 times and the settings 9 times (issue 17: every deadline computed or checked read the
 whole table again). Each table has a row in `config_revision` whose random token a trigger
-replaces on every statement that writes to the table (migration 0034; on PostgreSQL also
+replaces on every statement that writes to the table (migration 0033; on PostgreSQL also
 TRUNCATE), whoever the writer: this process, another web or scheduler process, bulk SQL or
 psql. So:
 

@@ -18,7 +18,7 @@ The triggers live here only; this module's TRIGGERS, DROP and backfill() are als
 bench/stats.py uses after its bulk load (which, like a restore, runs without triggers).
 
 Revision ID: 0032_stats_days
-Revises: 0030_lifecycle_gaps
+Revises: 0031_read_counts
 Create Date: 2026-12-06 12:00:00
 """
 
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0032_stats_days"
-down_revision = "0030_lifecycle_gaps"
+down_revision = "0031_read_counts"
 branch_labels = None
 depends_on = None
 

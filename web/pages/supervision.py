@@ -4,6 +4,8 @@ docs/supervisors.md."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -83,6 +85,12 @@ def escalation_url(escalation_id: int | str) -> str:
     return f"{url_for('pages.board')}/escalations/{escalation_id}"
 
 
+# The board's rendered tables of counts, by counts, language and address (this process).
+MATRICES_KEPT = 64
+_MATRICES: OrderedDict[Any, Markup] = OrderedDict()
+_MATRICES_LOCK = threading.Lock()
+
+
 def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | None = None,
                  message: str | None = None) -> Any:
     principal = auth.current_user()
@@ -112,14 +120,21 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
         return f"{base}?{urlencode({k: v for k, v in query.items() if v})}"
 
     state_labels = {k: gettext(v) for k, v in STATE_LABELS.items()}
-    # The table of counts is hundreds of links: rendered once per counting (and language and
-    # inbox view, which its links keep), and kept with the counts it shows.
-    matrix_key = ("matrix", current_language())
-    matrix = board["memo"].get(matrix_key)
+    # The table of counts is hundreds of links: rendered once per counts (and language),
+    # kept here in the web layer under the counts' own immutable value.
+    matrix_key = (board["counts_key"], current_language(), base,
+                  tuple((row["key"], row["agency"] and row["agency"].get("name"))
+                        for row in board["rows"]))
+    with _MATRICES_LOCK:
+        matrix = _MATRICES.get(matrix_key)
     if matrix is None:
-        matrix = board["memo"][matrix_key] = Markup(render_template(  # noqa: S704 - escaped by Jinja
+        matrix = Markup(render_template(  # noqa: S704 - escaped by Jinja
             "supervision/_matrix.html", board=board, count_href=count_href,
             state_labels=state_labels))
+        with _MATRICES_LOCK:
+            _MATRICES[matrix_key] = matrix
+            while len(_MATRICES) > MATRICES_KEPT:
+                _MATRICES.popitem(last=False)
     return render_template(
         "supervision/board.html", board=board, inbox=shown_escalations(inbox_rows),
         inbox_view=inbox,

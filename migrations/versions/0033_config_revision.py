@@ -10,7 +10,7 @@
 The triggers live here only. The upgrade sets a first token for every table, so a database
 upgraded with rows already in them starts with tokens no process has seen.
 
-Revision ID: 0034_config_revision
+Revision ID: 0033_config_revision
 Revises: 0032_stats_days
 Create Date: 2026-12-06 12:00:00
 """
@@ -18,7 +18,7 @@ Create Date: 2026-12-06 12:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0034_config_revision"
+revision = "0033_config_revision"
 down_revision = "0032_stats_days"
 branch_labels = None
 depends_on = None

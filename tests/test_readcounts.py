@@ -1,0 +1,213 @@
+"""The pages' counts under writes (workflows/readcounts.py): the SLA board keeps every
+report's place and recounts only what a write or the clock touched, and what every page
+counts (the board, the worklists' counts, the list's totals) equals a count from scratch
+after every write, whoever the writer."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from tests.test_staff_use_cases import open_task, principal_of
+from workflows import board, readcache, readcounts
+from workflows.models import Agency, Complaint, SlaRecord
+
+
+def board_of(regency: Any, user: str, **filters: Any) -> dict[str, Any]:
+    with regency.reads() as session:
+        found = board.sla_board(session, principal_of(regency, user), regency.domain.config,
+                                regency.clock.now(), **filters)
+    found.pop("counts_key")  # the same counts, in the order they were kept
+    return found
+
+
+def activity(regency: Any) -> dict[str, int]:
+    with regency.reads() as session:
+        found = readcounts.activity(session)
+    assert found is not None, "the migrated database has the change log's triggers"
+    return found
+
+
+def pages(regency: Any) -> dict[Any, Any]:
+    """What the officers' and supervisors' pages count, as each would show it now."""
+    found: dict[Any, Any] = {}
+    for user in ("admin.kominfo", "sekda", "kadis.pupr"):
+        found["board", user] = board_of(regency, user)
+    found["board overdue"] = board_of(regency, "admin.kominfo", state="overdue")
+    found["board escalated"] = board_of(regency, "sekda", state="escalated")
+    found["board PUPR"] = board_of(regency, "admin.kominfo", opd="dinas_pupr")
+    for user in ("admin.kominfo", "penghubung.pupr"):
+        page = regency.domain.tasks.worklist_page(principal_of(regency, user))
+        found["worklist", user] = (page["counts"], page["matching"],
+                                   [row["task_id"] for row in page["rows"]])
+        late = regency.domain.tasks.worklist_page(principal_of(regency, user), overdue=True)
+        found["worklist late", user] = late["matching"]
+        for filters in ({}, {"overdue": True}, {"status": "DISPOSED"}):
+            listed = regency.domain.reports.list(principal_of(regency, user), **filters)
+            found["list", user, tuple(filters)] = (
+                listed["total"], [item["tracking_number"] for item in listed["items"]])
+    return found
+
+
+def from_scratch(regency: Any) -> dict[Any, Any]:
+    """The same pages with nothing kept: every count made again from the rows."""
+    readcounts.ENABLED = readcache.ENABLED = False
+    try:
+        return pages(regency)
+    finally:
+        readcounts.ENABLED = readcache.ENABLED = True
+
+
+def test_every_pages_counts_equal_a_recount_after_every_write(regency):
+    """Writes of every kind (the use cases, the timers' sweep, hand-written UPDATEs), in a
+    random order, interleaved with reads: after each, every page equals a recount."""
+    rng = random.Random(17)
+    stages: dict[str, list[str]] = {"SUBMITTED": [], "VERIFIED": [], "DISPOSED": [],
+                                    "IN_PROGRESS": []}
+    with regency.reads() as session:
+        dlh = session.scalar(select(Agency.id).where(Agency.code == "dlh"))
+
+    def submit() -> None:
+        stages["SUBMITTED"].append(regency.submit(photo=True)["tracking_number"])
+
+    def verify() -> None:
+        tracking = stages["SUBMITTED"].pop(0)
+        regency.act(tracking, "verify", as_="admin.kominfo")
+        stages["VERIFIED"].append(tracking)
+
+    def dispose() -> None:
+        tracking = stages["VERIFIED"].pop(0)
+        regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+        stages["DISPOSED"].append(tracking)
+
+    def respond() -> None:
+        tracking = stages["DISPOSED"].pop(0)
+        regency.act(tracking, "respond", as_="penghubung.pupr", answer="Sedang dikerjakan.",
+                    final=False)
+        stages["IN_PROGRESS"].append(tracking)
+
+    def archive() -> None:
+        tracking = stages["SUBMITTED"].pop()
+        regency.act(tracking, "archive", as_="admin.kominfo", reason="Laporan tidak jelas")
+
+    def claim() -> None:
+        task = open_task(regency, stages["DISPOSED"][-1])
+        regency.domain.tasks.claim(task["id"], principal_of(regency, "penghubung.pupr"))
+
+    def time_passes() -> None:  # deadlines come due and climb (the timers' sweep)
+        regency.advance(hours=rng.choice((3, 11, 26, 49)))
+
+    def tick() -> None:  # only the clock: between two sweeps of the timers
+        regency.clock.advance(timedelta(hours=rng.choice((2, 7, 20))))
+
+    def moved_by_hand() -> None:  # a hand-written UPDATE: another agency holds a report
+        tracking = stages["DISPOSED"].pop()  # PUPR's liaison no longer acts on it
+        with regency.engine.store.transaction() as session:
+            session.execute(text("UPDATE complaint SET agency_id = :dlh "
+                                 "WHERE tracking_number = :t"), {"dlh": dlh, "t": tracking})
+
+    def due_earlier_by_hand() -> None:  # a deadline moved in bulk SQL
+        with regency.engine.store.transaction() as session:
+            first = session.scalar(select(func.min(SlaRecord.id)).where(
+                SlaRecord.state == "running"))
+            session.execute(text("UPDATE sla_record SET due_at = :due WHERE id = :id"),
+                            {"due": regency.clock.now() - timedelta(hours=5), "id": first})
+
+    for _ in range(4):
+        submit()
+    verify()
+    verify()
+    dispose()
+    assert pages(regency) == from_scratch(regency)
+    writes = {"submit": submit, "verify": verify, "dispose": dispose, "respond": respond,
+              "archive": archive, "claim": claim, "time": time_passes, "tick": tick,
+              "moved": moved_by_hand, "due": due_earlier_by_hand}
+    needs = {"verify": "SUBMITTED", "archive": "SUBMITTED", "dispose": "VERIFIED",
+             "respond": "DISPOSED", "claim": "DISPOSED", "moved": "DISPOSED"}
+    done: list[str] = []
+    while len(done) < 36:
+        name = rng.choice(sorted(writes))
+        if name in needs and not stages[needs[name]]:
+            continue
+        if name == "claim" and done and done[-1] == "claim":
+            continue
+        writes[name]()
+        done.append(name)
+        kept = pages(regency)
+        assert kept == from_scratch(regency), f"after {done}"
+    # the board was not counted from scratch after each write: only the touched reports
+    seen = activity(regency)
+    assert seen["rebuilds"] <= 6 * 2, seen  # each scope's first reading (and its filters')
+    assert set(done) >= {"submit", "verify", "dispose", "time", "tick", "moved", "due"}
+    with regency.reads() as session:
+        late = session.scalar(select(text("count(*)")).select_from(SlaRecord).where(
+            SlaRecord.state == "running", SlaRecord.due_at <= regency.clock.now()))
+    assert late, "some deadline was late at the end: the overdue counts were exercised"
+
+
+def test_the_board_is_exact_at_each_instant_without_recounting(regency):
+    """Past or due soon is decided at each reading from the kept due times: a deadline
+    passing shows at once, with no report recounted and no scope counted again."""
+    tracking = regency.submit(photo=True)["tracking_number"]  # Monday 09:00, due Thursday
+    found = board_of(regency, "admin.kominfo")
+    assert found["totals"]["open"] == 1 and found["cases"] == []
+    before = activity(regency)
+    regency.clock.advance(timedelta(hours=1))
+    assert board_of(regency, "admin.kominfo")["totals"]["total"]["due_soon"] == 0
+    assert activity(regency)["recounted"] == before["recounted"]  # nothing touched it
+
+    # Thursday 08:59:30: the deadline came within a working day (the clock brought it)
+    regency.clock.advance(timedelta(days=3, seconds=-30 - 3600))
+    found = board_of(regency, "admin.kominfo")
+    assert found["totals"]["total"] == {"due_soon": 1, "overdue": 0, "escalated": 0}
+    assert [c["tracking_number"] for c in found["cases"]] == [tracking]
+    after = activity(regency)
+    assert after["recounted"] == before["recounted"] + 1
+    assert after["rebuilds"] == before["rebuilds"]
+
+    regency.clock.advance(timedelta(seconds=40))  # 09:00:10: late, at once
+    found = board_of(regency, "admin.kominfo")
+    assert found["totals"]["total"] == {"due_soon": 0, "overdue": 1, "escalated": 0}
+    assert found["cases"][0]["state"] == "overdue"
+    assert activity(regency)["recounted"] == after["recounted"]
+
+    # a hand-written change of the report: recounted, and its row shows it
+    with regency.engine.store.transaction() as session:
+        session.execute(text("UPDATE complaint SET title = 'Judul baru' WHERE "
+                             "tracking_number = :t"), {"t": tracking})
+    assert board_of(regency, "admin.kominfo")["cases"][0]["title"] == "Judul baru"
+    assert activity(regency)["recounted"] == after["recounted"] + 1
+    # archived: the board forgets it
+    regency.act(tracking, "archive", as_="admin.kominfo", reason="Laporan tidak jelas")
+    found = board_of(regency, "admin.kominfo")
+    assert found["totals"]["open"] == 0 and found["cases"] == []
+    assert activity(regency)["rebuilds"] == before["rebuilds"]
+
+
+def test_a_write_recounts_only_the_reports_it_touched(regency):
+    for _ in range(6):
+        regency.submit(photo=True)
+    board_of(regency, "admin.kominfo")
+    before = activity(regency)
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    found = board_of(regency, "admin.kominfo")
+    assert found["totals"]["open"] == 7
+    after = activity(regency)
+    assert (after["recounted"] - before["recounted"], after["rebuilds"]) == (
+        1, before["rebuilds"])
+    with regency.reads() as session:
+        assert session.scalar(select(text("count(*)")).select_from(Complaint)) == 7
+
+
+def test_the_clock_going_back_counts_again(regency):
+    regency.submit(photo=True)
+    regency.clock.advance(timedelta(days=3, hours=1))  # late
+    assert board_of(regency, "admin.kominfo")["totals"]["total"]["overdue"] == 1
+    before = activity(regency)
+    regency.clock.advance(timedelta(days=-3))  # a clock set back: the edge went back too
+    assert board_of(regency, "admin.kominfo")["totals"]["total"]["overdue"] == 0
+    assert activity(regency)["rebuilds"] == before["rebuilds"] + 1

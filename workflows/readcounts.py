@@ -1,0 +1,328 @@
+"""Counts over thousands of reports that stay exact under writes without being recounted.
+
+The SLA board counts the open reports of a scope per agency, and the cases whose
+deadlines are due soon, past or climbed per agency and rung: 100,000 open reports, 40,000
+late deadlines, 0.1-0.3 s a count. Officers write all day (a filing, a verification, a task
+completed a few times a minute or a second), so a count discarded by every write (the read
+cache, workflows/readcache.py) is recounted nearly every request, by every worker, for
+every scope. Here instead each worker keeps, per scope, every report's *place*
+(:class:`Place`: the group it is counted in, and when on the board its group, nearest due
+time and flag) and after a write recounts only the reports the write touched:
+
+- the change log ``case_change`` (migration 0031_read_counts, workflows/readcount_models.py)
+  gets a row per row written of a report or its deadlines, naming the report, from
+  database triggers in the writer's transaction whoever the writer. Before each reading the
+  tally notes where the log stands (on PostgreSQL the transaction snapshot, so a
+  transaction still running then is caught once it commits; on SQLite the last id, one
+  writer at a time), then recounts the reports named since the last mark (one small
+  query per report set, not per report);
+- the clock: a place depends on the time only through the due-soon edge (a deadline due
+  by then is on the board). The tally knows the edge it counted at; when the edge moves on,
+  the reports with a deadline due in between (read over the deadlines' due index) are
+  recounted. Past, due soon or neither is decided at each reading from the places' due
+  times (kept sorted per group): exact at the reading's instant, not up to a minute late;
+- anything it cannot follow (the clock going back, a bulk write of thousands of reports,
+  a TRUNCATE, a tally six hours old, well before its log rows may be pruned) recounts the
+  scope from scratch.
+
+What it hands out (:class:`Figures`) is immutable; the per-report table behind it is
+private to the tally and changed only under its lock. Each process (gunicorn worker) keeps
+its own tallies: what they share is the database, which names the touched reports once for
+all of them. Without the triggers (a database not migrated to 0031) every reading counts
+from scratch.
+
+Functions: :func:`tally` (the figures of a scope, brought up to date), :func:`derived`
+(one value computed from a tally's version, such as the board's list of cases) and
+:func:`activity` (what the tallies did, for tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+import threading
+import time as time_module
+import weakref
+from bisect import bisect_right, insort
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+# seconds: a tally older than this counts its scope again (the change log keeps a day of
+# rows; a whole count of a regency-sized scope costs 0.2-3 s, BENCHMARKS.md)
+MAX_AGE = 6 * 3600.0
+MAX_DELTA = 2000  # reports touched since the last reading above which a scope is recounted
+TALLIES = 64  # scopes kept per process (least recently read out first)
+
+# Whether a database has the log's triggers (migration 0031_read_counts).
+_TRIGGERS = {"postgresql": ("trg_complaint_case_change", "trg_sla_record_case_change"),
+             "sqlite": ("trg_complaint_case_insert", "trg_complaint_case_update",
+                        "trg_complaint_case_delete", "trg_sla_record_case_insert",
+                        "trg_sla_record_case_update", "trg_sla_record_case_delete")}
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one report is counted: ``group`` among the open reports (an agency, say), and
+    when it is on the board, ``case_group`` (agency and rung), the ``due`` time that
+    decides past or due soon, and ``flag`` (escalated)."""
+
+    group: Hashable
+    case_group: Hashable | None = None
+    due: datetime | None = None
+    flag: bool = False
+
+
+@dataclass(frozen=True)
+class CaseCount:
+    group: Hashable
+    cases: int
+    due_by_late: int  # due at or before `late`: past
+    due_by_soon: int  # due after `late` and at or before `soon`: due soon
+    flagged: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A tally's counts at one instant (immutable)."""
+
+    version: int  # changes whenever a report's place changed
+    open: tuple[tuple[Hashable, int], ...]
+    cases: tuple[CaseCount, ...]
+
+
+# A recount: the places of these reports (None: every report of the scope) at due-soon
+# edge `soon`; a report missing from the answer is no longer counted (closed, moved away).
+Recount = Callable[[list[int] | None, datetime], Mapping[int, Place]]
+# The reports with a deadline due after the first instant and at or before the second.
+Entering = Callable[[datetime, datetime], Iterable[int]]
+
+
+@dataclass
+class _Group:
+    dues: list[datetime] = field(default_factory=list)
+    flagged: int = 0
+
+
+class _Tally:
+    """One scope's places and counts (see the module)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.places: dict[int, Place] = {}
+        self.open: dict[Hashable, int] = {}
+        self.groups: dict[Hashable, _Group] = {}
+        self.mark: tuple | None = None
+        self.edge: datetime | None = None
+        self.born = 0.0
+        self.version = 0
+        self.derived: dict[Hashable, tuple[int, Any]] = {}
+
+    def rebuild(self, places: Mapping[int, Place], mark: tuple | None, edge: datetime) -> None:
+        self.places, self.open, self.groups = {}, {}, {}
+        for report, place in places.items():
+            self._add(report, place)
+        self.mark, self.edge, self.born = mark, edge, time_module.monotonic()
+        self.version += 1
+        self.derived.clear()
+
+    def apply(self, reports: Iterable[int], places: Mapping[int, Place]) -> None:
+        for report in reports:
+            old = self.places.pop(report, None)
+            if old is not None:
+                self._remove(old)
+            new = places.get(report)
+            if new is not None:
+                self._add(report, new)
+        self.version += 1
+        self.derived.clear()
+
+    def _add(self, report: int, place: Place) -> None:
+        self.places[report] = place
+        self.open[place.group] = self.open.get(place.group, 0) + 1
+        if place.case_group is not None:
+            group = self.groups.setdefault(place.case_group, _Group())
+            insort(group.dues, place.due)
+            group.flagged += place.flag
+
+    def _remove(self, place: Place) -> None:
+        left = self.open[place.group] - 1
+        if left:
+            self.open[place.group] = left
+        else:
+            del self.open[place.group]
+        if place.case_group is not None:
+            group = self.groups[place.case_group]
+            dues = group.dues
+            del dues[bisect_right(dues, place.due) - 1]
+            group.flagged -= place.flag
+            if not dues:
+                del self.groups[place.case_group]
+
+    def figures(self, late: datetime, soon: datetime) -> Figures:
+        cases = []
+        for key, group in self.groups.items():
+            past = bisect_right(group.dues, late)
+            cases.append(CaseCount(key, len(group.dues), past,
+                                   bisect_right(group.dues, soon) - past, group.flagged))
+        return Figures(self.version, tuple(self.open.items()), tuple(cases))
+
+
+class _Tallies:
+    """The tallies of one database (one connection pool), least recently read out first."""
+
+    def __init__(self, usable: bool) -> None:
+        self.usable = usable
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[Hashable, _Tally] = OrderedDict()
+        # what the tallies did: readings, scopes counted from scratch, reports recounted
+        self.activity = {"readings": 0, "rebuilds": 0, "recounted": 0}
+
+    def get(self, key: Hashable) -> _Tally:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is None:
+                found = self.entries[key] = _Tally()
+                while len(self.entries) > TALLIES:
+                    self.entries.popitem(last=False)
+            self.entries.move_to_end(key)
+            return found
+
+
+_BY_POOL: weakref.WeakKeyDictionary[Any, _Tallies] = weakref.WeakKeyDictionary()
+_BY_POOL_LOCK = threading.Lock()
+ENABLED = True  # tests and benchmarks switch it off to count from scratch every time
+
+
+def tally(session: Session, key: Hashable, late: datetime, soon: datetime,
+          recount: Recount, entering: Entering) -> Figures:
+    """The counts of scope ``key`` at this instant: open reports per group, and the board's
+    cases per case group with those due by ``late`` (past) and by ``soon`` (due soon).
+    ``recount`` gives the places of some (or all) reports of the scope as they are at
+    due-soon edge ``soon``; ``entering`` the reports whose deadlines fall due between two
+    instants. Reports touched since the last reading, and those whose deadline the clock
+    brought within ``soon``, are recounted; everything else is kept."""
+    tallies = _tallies(session)
+    if tallies is None:
+        fresh = _Tally()
+        fresh.rebuild(recount(None, soon), None, soon)
+        return fresh.figures(late, soon)
+    entry = tallies.get(key)
+    with entry.lock:
+        mark = _mark(session)
+        touched = None
+        if (entry.mark is not None and entry.edge is not None and soon >= entry.edge
+                and time_module.monotonic() - entry.born < MAX_AGE):
+            touched = _touched_since(session, entry.mark)
+            if touched is not None and soon > entry.edge:
+                touched.update(entering(entry.edge, soon))
+            if touched is not None and len(touched) > MAX_DELTA:
+                touched = None
+        if touched is None:
+            entry.rebuild(recount(None, soon), mark, soon)
+        else:
+            if touched:
+                reports = sorted(touched)
+                entry.apply(reports, recount(reports, soon))
+            entry.mark, entry.edge = mark, soon
+        with tallies.lock:
+            tallies.activity["readings"] += 1
+            if touched is None:
+                tallies.activity["rebuilds"] += 1
+            else:
+                tallies.activity["recounted"] += len(touched)
+        return entry.figures(late, soon)
+
+
+def derived(session: Session, key: Hashable, figures: Figures, name: Hashable,
+            compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept with scope ``key``'s tally for as long as its places are those
+    of ``figures`` (its version): what depends on the places only, not on the clock (the
+    board's listed cases with no state filter, say). The value should be immutable."""
+    tallies = _tallies(session)
+    if tallies is None:
+        return compute()
+    entry = tallies.get(key)
+    with entry.lock:
+        found = entry.derived.get(name)
+        if found is not None and found[0] == figures.version:
+            return found[1]
+    value = compute()
+    with entry.lock:
+        if entry.version == figures.version:
+            entry.derived[name] = (figures.version, value)
+    return value
+
+
+def activity(session: Session) -> dict[str, int] | None:
+    """What the tallies of the session's database did in this process so far (readings,
+    scopes counted from scratch, reports recounted); None when nothing is kept."""
+    tallies = _tallies(session)
+    if tallies is None:
+        return None
+    with tallies.lock:
+        return dict(tallies.activity)
+
+
+def clear() -> None:
+    """Forget every tally of this process (tests)."""
+    with _BY_POOL_LOCK:
+        _BY_POOL.clear()
+
+
+def _tallies(session: Session) -> _Tallies | None:
+    if not ENABLED:
+        return None
+    pool = session.get_bind().pool
+    with _BY_POOL_LOCK:
+        found = _BY_POOL.get(pool)
+    if found is None:
+        found = _Tallies(_has_triggers(session))
+        with _BY_POOL_LOCK:
+            found = _BY_POOL.setdefault(pool, found)
+    return found if found.usable else None
+
+
+def _mark(session: Session) -> tuple:
+    """Where the log stands, read before the data it guards (see the module)."""
+    if session.get_bind().dialect.name == "postgresql":
+        snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
+        return ("snapshot", int(snapshot.split(":")[0]), snapshot)
+    return ("id", int(session.scalar(text(
+        "SELECT coalesce(max(id), 0) FROM case_change")) or 0))
+
+
+def _touched_since(session: Session, mark: tuple) -> set[int] | None:
+    """The reports written since ``mark`` (their reports or deadlines; escalations do not
+    move a report on the board); None: every report (a TRUNCATE), or too many to follow."""
+    if mark[0] == "snapshot":
+        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE xid >= :xmin "
+                     "AND source IN ('c', 's') AND NOT pg_visible_in_snapshot("
+                     "xid::text::xid8, CAST(:snapshot AS pg_snapshot)) LIMIT :most")
+        params = {"xmin": mark[1], "snapshot": mark[2], "most": MAX_DELTA + 1}
+    else:
+        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE id > :last "
+                     "AND source IN ('c', 's') LIMIT :most")
+        params = {"last": mark[1], "most": MAX_DELTA + 1}
+    found = set(session.scalars(query, params))
+    if None in found or len(found) > MAX_DELTA:
+        return None
+    return found
+
+
+def _has_triggers(session: Session) -> bool:
+    dialect = session.get_bind().dialect.name
+    names = list(_TRIGGERS.get(dialect, ()))
+    if not names:
+        return False
+    if dialect == "postgresql":
+        query = text("SELECT count(*) FROM pg_trigger WHERE tgname IN :names "
+                     "AND NOT tgisinternal")
+    else:
+        query = text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                     "AND name IN :names")
+    query = query.bindparams(bindparam("names", expanding=True))
+    return session.scalar(query, {"names": names}) == len(names)
