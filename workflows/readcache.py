@@ -222,7 +222,7 @@ def read_cache(session: Session) -> ReadCache | None:
         cache = _CACHES.get(pool)
     if cache is None:
         usable = frozenset(log for log, names in TRIGGER_NAMES.items()
-                           if _has_triggers(session, names))
+                           if has_triggers(session, names))
         with _CACHES_LOCK:
             cache = _CACHES.setdefault(pool, ReadCache(usable))
     return cache if cache.usable else None
@@ -237,7 +237,8 @@ def cached(session: Session, key: Hashable, now: datetime, logs: Iterable[str],
     return cache.read(session, key, now, logs, compute)
 
 
-def _has_triggers(session: Session, names_by_dialect: dict[str, tuple[str, ...]]) -> bool:
+def has_triggers(session: Session, names_by_dialect: dict[str, tuple[str, ...]]) -> bool:
+    """Whether the database has every trigger named for its dialect (migrated)."""
     dialect = session.get_bind().dialect.name
     names = list(names_by_dialect.get(dialect, ()))
     if not names:

@@ -48,8 +48,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from workflows import readcache
 
 # seconds: a tally older than this counts its scope again (the change log keeps a day of
 # rows; a whole count of a regency-sized scope costs 0.2-3 s, BENCHMARKS.md)
@@ -314,15 +316,4 @@ def _touched_since(session: Session, mark: tuple) -> set[int] | None:
 
 
 def _has_triggers(session: Session) -> bool:
-    dialect = session.get_bind().dialect.name
-    names = list(_TRIGGERS.get(dialect, ()))
-    if not names:
-        return False
-    if dialect == "postgresql":
-        query = text("SELECT count(*) FROM pg_trigger WHERE tgname IN :names "
-                     "AND NOT tgisinternal")
-    else:
-        query = text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
-                     "AND name IN :names")
-    query = query.bindparams(bindparam("names", expanding=True))
-    return session.scalar(query, {"names": names}) == len(names)
+    return readcache.has_triggers(session, _TRIGGERS)
