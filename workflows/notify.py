@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from workflows import access, agency_directory
@@ -345,7 +345,11 @@ def to_users(session: Session, users: Iterable[User], complaint: Complaint | Non
 
 
 def users_with(session: Session, role: str, agency_ids: Iterable[int] | None) -> list[User]:
-    query = select(User).where(User.active.is_(True))
+    """The active users with `role` (of those agencies, when given). The database narrows by
+    the role's name in the stored JSON list (roles are fixed identifiers, no quotes inside),
+    then the list itself decides: a whole agency's accounts are not loaded for one role."""
+    query = select(User).where(User.active.is_(True),
+                               cast(User.roles, Text).like(f'%"{role}"%'))
     if agency_ids is not None:
         ids = list(agency_ids)
         if not ids:
