@@ -10,9 +10,9 @@ so it never says other than a fresh read would:
   whoever the writer (the ORM, a bulk statement, a hand-written UPDATE):
   ``stats_change`` for complaints, SLA records and escalations (migration 0006,
   ``workflows.models.STATS_TRIGGERS``) and ``task_change`` for the engine's open tasks and
-  their candidate groups (migration 0008, ``engine.store.TASK_TRIGGERS``). Before reading,
-  the cache notes where the logs stand (:func:`log_mark`): on PostgreSQL the transaction
-  snapshot, so a change is new when its transaction is not visible in it, which also
+  their candidate groups (migration 0008: a frozen copy of ``engine.store.TASK_TRIGGERS``).
+  Before reading, the cache notes where the logs stand (:func:`log_mark`): on PostgreSQL the
+  transaction snapshot, so a change is new when its transaction is not visible in it, which also
   catches transactions still running then and committed later; on SQLite the last row ids
   (one writer at a time, so ids follow commit order). A newer row in a log the entry
   depends on discards it;
