@@ -158,13 +158,18 @@ def step_figures(steps: list[float], instances: list[float], cpu_share: float
 # --------------------------------------------------------------------------- 1. in memory
 
 
-def bench_in_memory(instances: int, warmup: int) -> dict[str, Any]:
-    """The five-task process run by BpmnWorkflow alone, its spec parsed once."""
+def _five_tasks() -> tuple[Any, HostScriptEngine]:
+    """The five-task process parsed once, and a script engine on a fixed clock."""
     sandbox = Sandbox()
     unit = parse_unit([SourceFile(f"{FIVE_TASKS_ID}.bpmn", FIVE_TASKS)], sandbox, now=START)
     if not unit.valid:
         raise SystemExit(f"benchmark diagram does not parse: {unit.findings}")
-    script_engine = HostScriptEngine(sandbox, {}, FixedClock(START))
+    return unit, HostScriptEngine(sandbox, {}, FixedClock(START))
+
+
+def bench_in_memory(instances: int, warmup: int) -> dict[str, Any]:
+    """The five-task process run by BpmnWorkflow alone, its spec parsed once."""
+    unit, script_engine = _five_tasks()
     steps: list[float] = []
     totals: list[float] = []
     clock = _CpuShare()
@@ -199,9 +204,7 @@ def bench_serialized(instances: int, warmup: int) -> dict[str, Any]:
     from engine.projections import snapshot
     from engine.runtime import dump_state, load_state
 
-    sandbox = Sandbox()
-    unit = parse_unit([SourceFile(f"{FIVE_TASKS_ID}.bpmn", FIVE_TASKS)], sandbox, now=START)
-    script_engine = HostScriptEngine(sandbox, {}, FixedClock(START))
+    unit, script_engine = _five_tasks()
     steps: list[float] = []
     with_snapshots: list[float] = []
     totals: list[float] = []
