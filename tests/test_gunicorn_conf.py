@@ -1,4 +1,5 @@
-"""web/gunicorn_conf.py: the web processes' settings, and the garbage collector's freeze."""
+"""web/gunicorn_conf.py: the web processes' settings, and the garbage collector's freeze
+(web/memory.py), in web workers and in a dedicated scheduler."""
 
 from __future__ import annotations
 
@@ -89,3 +90,29 @@ def test_gunicorn_serves_the_app_with_these_settings(tmp_path, sqlite_url):
         server.terminate()
         server.wait(timeout=20)
         server.stdout.close()
+
+
+def test_a_dedicated_scheduler_freezes_at_start_and_once_warm(unfrozen, monkeypatch):
+    """web/scheduler.py: `aduan scheduler` (blocking) sets aside what it holds when it
+    starts and once more after WARM_FIRINGS timers; an embedded one leaves the web's
+    process alone."""
+    from web import scheduler as scheduling
+    from web.config import Settings
+
+    domain = SimpleNamespace(operations=SimpleNamespace(beat=lambda *a, **k: None))
+    embedded = scheduling.Scheduler(domain, Settings(database_url="unused"))
+    embedded._settle(scheduling.WARM_FIRINGS * 2)
+    assert gc.get_freeze_count() == 0
+    dedicated = scheduling.Scheduler(domain, Settings(database_url="unused"), blocking=True)
+    monkeypatch.setattr(dedicated.scheduler, "start", lambda: None)  # no blocking loop
+    dedicated.start()
+    loaded = gc.get_freeze_count()
+    assert loaded > 1000
+    kept = [[i] for i in range(5000)]
+    dedicated._settle(scheduling.WARM_FIRINGS - 1)
+    assert gc.get_freeze_count() == loaded  # not yet warm
+    dedicated._settle(1)
+    assert gc.get_freeze_count() >= loaded + len(kept)
+    frozen = gc.get_freeze_count()
+    dedicated._settle(scheduling.WARM_FIRINGS)  # once only
+    assert gc.get_freeze_count() == frozen

@@ -8,9 +8,10 @@ processes*, and BENCHMARKS.md, *Web pages*, for how they were chosen.
 
 from __future__ import annotations
 
-import gc
 import os
 from typing import Any
+
+from web.memory import set_aside_long_lived
 
 # Sync workers: one request at a time per process, each process taking the next connection
 # only when it is free, so the kernel's queue of connections serves requests in the order
@@ -27,26 +28,15 @@ timeout = 120
 WARM_REQUESTS = 200
 
 
-def _freeze() -> None:
-    gc.collect()
-    gc.freeze()
-
-
 def post_worker_init(worker: Any) -> None:
-    """Keep the garbage collector from walking the application's long-lived objects.
-
-    A worker holds over a hundred thousand objects that live as long as it does (the
-    modules of Flask, SQLAlchemy, Jinja and Babel, the app, compiled templates); each full
-    collection walks them all, about 70 ms during which the worker answers nobody, every
-    few dozen requests. gc.freeze() moves the objects alive now to a generation the
-    collector never walks: once the app is loaded, and once more after WARM_REQUESTS
-    requests, when what fills on first use has filled. Objects made later are collected as
-    usual; frozen ones are freed only by reference counting."""
-    _freeze()
+    """Keep the garbage collector from walking the application's long-lived objects
+    (web/memory.py): once the app is loaded, and once more after WARM_REQUESTS requests,
+    when what fills on first use has filled."""
+    set_aside_long_lived()
     worker.aduan_served = 0
 
 
 def post_request(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
     worker.aduan_served = getattr(worker, "aduan_served", 0) + 1
     if worker.aduan_served == WARM_REQUESTS:
-        _freeze()
+        set_aside_long_lived()

@@ -18,6 +18,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from web import metrics
 from web.config import Settings
+from web.memory import set_aside_long_lived
 
 log = logging.getLogger(__name__)
 _started = threading.Lock()
@@ -25,6 +26,10 @@ _started = threading.Lock()
 # and how many reports it moves a round.
 CALENDAR_SECONDS = 300
 CALENDAR_BATCH = 1000
+# Timers a dedicated scheduler process fires before it sets aside, once more, what it keeps
+# for good (the deployed diagrams, caches, compiled statements) from the garbage collector
+# (web/memory.py); the first time is at its start.
+WARM_FIRINGS = 200
 _embedded: Scheduler | None = None
 
 
@@ -58,6 +63,8 @@ class Scheduler:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._fired_since_beat = 0
         self._sent_since_beat = 0
+        # A dedicated process (blocking) owns its memory; an embedded one shares the web's.
+        self._warming: int | None = WARM_FIRINGS if blocking else None
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = kind(timezone="UTC")
         self.scheduler.add_job(self.tick, "interval", seconds=settings.timer_poll_seconds,
@@ -84,10 +91,19 @@ class Scheduler:
             fired = sweep(self.domain, self.settings.timer_batch)
             self._wake_in(self.operations.seconds_to_next_timer())
             self._fired_since_beat += fired
+            self._settle(fired)
             return fired
         except Exception:  # a scheduler must outlive a bad moment of the database
             log.exception("timer sweep failed; retrying at the next tick")
             return 0
+
+    def _settle(self, fired: int) -> None:
+        if self._warming is None:
+            return
+        self._warming -= fired
+        if self._warming <= 0:
+            self._warming = None
+            set_aside_long_lived()
 
     def _wake_in(self, delay: float | None) -> None:
         """Sleep until the next due time rather than the next poll, when that is sooner."""
@@ -147,6 +163,8 @@ class Scheduler:
 
     def start(self) -> None:
         self.heartbeat()
+        if self._warming is not None:
+            set_aside_long_lived()
         self.scheduler.start()
 
     def shutdown(self, wait: bool = True) -> None:
