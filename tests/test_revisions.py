@@ -4,14 +4,15 @@ hand-written SQL, a change earlier in the same transaction, a PostgreSQL TRUNCAT
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import event, text
 
 from engine.store import Store
-from workflows import categories, sla_settings
+from workflows import categories, notify, sla_settings
+from workflows import groups as task_groups
 from workflows.config import RegencyConfig
-from workflows.models import CalendarDay
+from workflows.models import Agency, CalendarDay, User
 from workflows.workdays import calendar_for
 
 CONFIG = RegencyConfig()
@@ -102,3 +103,70 @@ def test_a_postgresql_truncate_replaces_the_token(postgres_url):
     finally:
         first.store.dispose()
         second.store.dispose()
+
+
+def _supervisors(process: Process) -> set[str]:
+    with process.store.transaction() as session:
+        return {r.username for r in notify.users_with(session, "supervisor", None)}
+
+
+def _officer(username: str, roles: list[str]) -> User:
+    return User(username=username, full_name=username.title(), roles=roles, language="id",
+                active=True, created_at=datetime(2026, 6, 8, 1, 0, tzinfo=UTC))
+
+
+def test_the_officers_to_notify_follow_every_account_change(database_url):
+    """workflows/recipients.py: read once per process, again after any writer's change to
+    an account (migration 0034's token): added elsewhere, deactivated by hand-written SQL,
+    added earlier in the same transaction."""
+    first, second = Process(database_url), Process(database_url)
+    try:
+        before = _supervisors(first)
+        assert "pengawas_baru" not in before
+        reads = sum("FROM app_user" in s for s in first.statements)
+        assert _supervisors(first) == before
+        assert sum("FROM app_user" in s for s in first.statements) == reads  # kept
+        with second.store.transaction() as session:
+            session.add(_officer("pengawas_baru", ["supervisor"]))
+            session.add(_officer("petugas_baru", ["technical_officer"]))
+        assert _supervisors(first) == before | {"pengawas_baru"}
+        with second.store.transaction() as session:
+            session.execute(text("UPDATE app_user SET active = false "
+                                 "WHERE username = 'pengawas_baru'"))
+        assert _supervisors(first) == before
+        with first.store.transaction() as session:
+            session.add(_officer("pengawas_lain", ["supervisor", "liaison_officer"]))
+            session.flush()
+            found = notify.users_with(session, "supervisor", None)
+            assert "pengawas_lain" in {r.username for r in found}
+            session.rollback()
+        assert _supervisors(first) == before  # what was rolled back is not kept
+    finally:
+        first.store.dispose()
+        second.store.dispose()
+
+
+def test_officers_are_chosen_by_role_and_agency(database_url):
+    process = Process(database_url)
+    try:
+        with process.store.transaction() as session:
+            agency = Agency(code="DPUPR-X", name="Dinas PUPR", kind="opd", active=True)
+            session.add(agency)
+            session.flush()
+            other = _officer("penghubung_x", ["liaison_officer", "technical_officer"])
+            other.agency_id = agency.id
+            session.add(other)
+        with process.store.transaction() as session:
+            assert "penghubung_x" in {
+                r.username for r in notify.users_with(session, "liaison_officer", [agency.id])}
+            assert "penghubung_x" not in {
+                r.username for r in notify.users_with(session, "supervisor", [agency.id])}
+            assert notify.users_with(session, "liaison_officer", []) == []
+            found = notify.users_for_groups(
+                session, [task_groups.group(task_groups.TECHNICAL_UNIT, agency.code)])
+            assert [r.username for r in found if r.username == "penghubung_x"] == \
+                ["penghubung_x"]
+            entry = next(r for r in found if r.username == "penghubung_x")
+            assert entry.roles == ("liaison_officer", "technical_officer")
+    finally:
+        process.store.dispose()

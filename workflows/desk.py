@@ -26,6 +26,7 @@ from workflows.actions import load_report, translate_engine_errors
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import Complaint, ComplaintEvent, Outbox, User
+from workflows.recipients import Recipient
 from workflows.validation import MAX_ID, check_text
 
 NOTE_MAX = 2000
@@ -197,7 +198,7 @@ def may_give(principal: access.Principal, task: dict[str, Any]) -> bool:
     return principal.has("regency_admin") or bool(groups & principal.groups)
 
 
-def members(session: Session, groups: list[str]) -> list[User]:
+def members(session: Session, groups: list[str]) -> list[Recipient]:
     """The active officers of a task's candidate groups, by username."""
     return sorted(notify.users_for_groups(session, groups), key=lambda u: u.username)
 

@@ -8,13 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import Text, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import access, agency_directory
+from workflows import access, agency_directory, recipients
 from workflows import groups as task_groups
 from workflows.metoo_models import MeToo
-from workflows.models import Complaint, ComplaintEvent, Outbox, User
+from workflows.models import Complaint, ComplaintEvent, Outbox
+from workflows.recipients import Recipient
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     # To citizens: their words only, never an internal event name or agency code; the
@@ -325,7 +326,7 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
     return count
 
 
-def to_users(session: Session, users: Iterable[User], complaint: Complaint | None,
+def to_users(session: Session, users: Iterable[Recipient], complaint: Complaint | None,
              template: str, now: datetime, payload: dict[str, Any]) -> int:
     """In-app for each officer, and email when they have one; returns how many."""
     count = 0
@@ -344,23 +345,16 @@ def to_users(session: Session, users: Iterable[User], complaint: Complaint | Non
     return count
 
 
-def users_with(session: Session, role: str, agency_ids: Iterable[int] | None) -> list[User]:
-    """The active users with `role` (of those agencies, when given). The database narrows by
-    the role's name in the stored JSON list (roles are fixed identifiers, no quotes inside),
-    then the list itself decides: a whole agency's accounts are not loaded for one role."""
-    query = select(User).where(User.active.is_(True),
-                               cast(User.roles, Text).like(f'%"{role}"%'))
-    if agency_ids is not None:
-        ids = list(agency_ids)
-        if not ids:
-            return []
-        query = query.where(User.agency_id.in_(ids))
-    return [u for u in session.scalars(query) if role in (u.roles or [])]
+def users_with(session: Session, role: str, agency_ids: Iterable[int] | None
+               ) -> list[Recipient]:
+    """The active users with `role` (of those agencies, when given), from the process's
+    directory of officers (workflows/recipients.py), read again after any account changed."""
+    return recipients.with_role(session, role, agency_ids)
 
 
-def users_for_groups(session: Session, groups: list[str]) -> list[User]:
+def users_for_groups(session: Session, groups: list[str]) -> list[Recipient]:
     """The officers behind a task's candidate groups: who is told of a new task."""
-    found: dict[int, User] = {}
+    found: dict[int, Recipient] = {}
     for group in groups:
         role, code = task_groups.parse(group)
         if role not in task_groups.USER_ROLES:

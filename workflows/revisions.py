@@ -1,6 +1,7 @@
 """What a process builds from the configuration tables, kept while the database says it is
 current: the working calendar (`calendar_day`), the SLA settings (`setting_change`), the
-categories (`category`) and the agencies (`agency`).
+categories (`category`), the agencies (`agency`) and the active officers (`app_user`,
+migration 0034).
 
 These tables change a few times a year, yet a complaint's lifecycle asked for the calendar
 16 times and the settings 9 times (issue 17: every deadline computed or checked read the
@@ -9,7 +10,7 @@ replaces on every statement that writes to the table (migration 0033; on Postgre
 TRUNCATE), whoever the writer: this process, another web or scheduler process, bulk SQL or
 psql. So:
 
-- `tokens(session)` reads the four tokens in one query, once per session (a transaction or
+- `tokens(session)` reads the tokens in one query, once per session (a transaction or
   a GET request's read session), and keeps them in the session; a flush or ORM statement of
   the same session that writes one of the tables forgets them, so a transaction that changes
   the calendar and then computes a deadline sees its own change;
@@ -38,7 +39,8 @@ T = TypeVar("T")
 
 CALENDAR, SETTINGS, CATEGORIES, AGENCIES = "calendar_day", "setting_change", "category", \
     "agency"
-TABLES = frozenset({CALENDAR, SETTINGS, CATEGORIES, AGENCIES})
+ACCOUNTS = "app_user"  # migration 0034: whom notifications go to (workflows/recipients.py)
+TABLES = frozenset({CALENDAR, SETTINGS, CATEGORIES, AGENCIES, ACCOUNTS})
 _MEMO = "aduan_config_tokens"
 _MISSING = object()
 _TOKENS = select(ConfigRevision.name, ConfigRevision.token)
