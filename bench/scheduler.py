@@ -639,6 +639,7 @@ def real_in_process(bench: Bench, due_at: datetime, count: int,
 
     from web.app import build_domain
     from web.config import Settings
+    from web.memory import set_aside_long_lived
 
     engine = Engine(bench.url, clock=FrozenClock(due_at + timedelta(seconds=1)))
     domain = build_domain(Settings(database_url=bench.url,
@@ -659,6 +660,7 @@ def real_in_process(bench: Bench, due_at: datetime, count: int,
     core = domain.operations.ctx.engine  # what Operations.fire_due_timers sweeps with
     try:
         core.fire_due_timers(limit=warm)  # connections, caches, the deployed definition
+        set_aside_long_lived()  # as `aduan scheduler` does at its start (web/scheduler.py)
         event.listen(engine.store.db, "before_cursor_execute", on_statement)
         event.listen(engine.store.db, "commit", on_commit)
         before = _domain_outputs(bench)

@@ -22,13 +22,10 @@ from engine.errors import (
     NotFound,
 )
 from engine.operation import (
-    CAREFUL,
-    FAST,
-    REPLAY,
     BusinessKey,
     Hook,
-    ReplayCarefully,
     current_operation,
+    replayable,
 )
 from engine.queries import task_dict
 from engine.runtime import check_task_data
@@ -78,20 +75,9 @@ class Instances:
                                                    actor, hook, now))
 
     def replayable(self, unit: Callable[[], T]) -> T:
-        """Run a command's unit of work with its replayable host services guarded by no
-        savepoint; if one of them fails, the unit's transaction is rolled back and the unit
-        run again with a savepoint per service call (engine/transaction.py, REPLAY). The
-        unit must open its own transaction and do nothing outside it that a second run
-        would repeat wrongly."""
-        token = REPLAY.set(FAST)
-        try:
-            try:
-                return unit()
-            except ReplayCarefully:
-                REPLAY.set(CAREFUL)
-                return unit()
-        finally:
-            REPLAY.reset(token)
+        """A command's unit of work, replayed carefully if a replayable service fails
+        (engine.operation.replayable)."""
+        return replayable(unit)
 
     def _start(self, process_id: str, initial: dict[str, Any],
                business_key: BusinessKey | None, version: int | None, actor: str | None,

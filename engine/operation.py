@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ class InstanceChange:
     incident: str | None = None
 
 
+T = TypeVar("T")
 Hook = Callable[[Operation], "Mapping[str, Any] | None"]
 # A business key, or a function of the starting transaction's session that allocates one.
 BusinessKey = str | Callable[[Session], str]
@@ -69,6 +70,23 @@ REPLAY: contextvars.ContextVar[str | None] = contextvars.ContextVar("aduan_repla
 
 class ReplayCarefully(Exception):
     """A replayable service failed in a FAST command: roll it all back and run it again."""
+
+
+def replayable(unit: Callable[[], T]) -> T:
+    """Run a unit of work (a command, a timer firing) with its replayable host services
+    guarded by no savepoint; if one of them fails, the unit's transaction is rolled back
+    and the unit run again with a savepoint per service call (engine/transaction.py). The
+    unit must open its own transaction and do nothing outside it that a second run would
+    repeat wrongly."""
+    token = REPLAY.set(FAST)
+    try:
+        try:
+            return unit()
+        except ReplayCarefully:
+            REPLAY.set(CAREFUL)
+            return unit()
+    finally:
+        REPLAY.reset(token)
 
 
 _current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(

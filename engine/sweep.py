@@ -12,6 +12,7 @@ from sqlalchemy import or_, select, update
 
 from engine.clock import Clock
 from engine.errors import Conflict, EngineError, NotFound
+from engine.operation import replayable
 from engine.store import ProcessInstance, Store, Timer
 from engine.transaction import InstanceTransaction
 
@@ -179,9 +180,16 @@ class TimerSweep:
     def fire_instance(self, instance_id: int, timer_ids: list[str], now: datetime
                       ) -> list[dict[str, Any]] | None:
         """Fire the claimed timers of one instance that are still due, in its transaction;
-        None when none is (fired by another sweeper, moved, or the instance is gone)."""
-        with self.store.transaction() as session:
-            return self._fire_in(session, instance_id, timer_ids, now)
+        None when none is (fired by another sweeper, moved, or the instance is gone).
+
+        Like a command, with no savepoint for the replayable services: should one fail, the
+        transaction is rolled back and the firing run again with a savepoint per call
+        (engine.operation.replayable), which records the incident."""
+        def attempt() -> list[dict[str, Any]] | None:
+            with self.store.transaction() as session:
+                return self._fire_in(session, instance_id, timer_ids, now)
+
+        return replayable(attempt)
 
     def _fire_in(self, session: Any, instance_id: int, timer_ids: list[str], now: datetime
                  ) -> list[dict[str, Any]] | None:

@@ -309,11 +309,10 @@ def test_a_service_that_is_not_replayable_is_never_called_twice(make_engine, tmp
     assert _counters(engine) == ["outside-1", "second-3"]
 
 
-def test_in_a_timer_firing_the_services_share_one_savepoint_replayed_on_failure(
-        make_engine, clock, tmp_path):
-    """The sweep fires each instance in its own operation: its replayable services share
-    one savepoint; when one fails it is rolled back and the operation replayed in place
-    with a savepoint per call, and a failure that repeats leaves the rows before it."""
+def test_a_timer_firing_alone_replays_its_transaction_on_failure(make_engine, clock, tmp_path):
+    """The sweep fires an instance alone like a command: its replayable services run with no
+    savepoint; when one fails the firing's transaction is rolled back and run again with a
+    savepoint per call, so the failing first attempt leaves no row."""
     from sqlalchemy import event
 
     calls: list[str] = []
@@ -331,8 +330,43 @@ def test_in_a_timer_firing_the_services_share_one_savepoint_replayed_on_failure(
     clock.advance(hours=2)
     report = engine.fire_due_timers()
     assert [f["incident"] for f in report.fired] == [None]
-    assert calls == ["first", "second", "first", "second"]  # replayed in the operation
-    assert _counters(engine) == ["first-3", "second-4"]
+    assert calls == ["first", "second", "first", "second"]  # the firing ran again
+    assert _counters(engine) == ["first-3", "second-4"]  # the first attempt left nothing
     savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
-    assert len(savepoints) == 3  # the shared one, then one per call in the replay
+    assert len(savepoints) == 2  # none in the first attempt, one per call in the replay
     assert engine.instance(inst.id)["status"] == "running"
+
+
+def test_in_a_batch_of_firings_the_services_share_one_savepoint_replayed_in_place(
+        make_engine, clock, tmp_path):
+    """Several instances fired in one transaction (PostgreSQL, TimerSweep.per_transaction):
+    each firing's replayable services share one savepoint; when one fails only that
+    firing is rolled back and replayed in place, the batch's other firing keeps its rows."""
+    from sqlalchemy import event
+
+    calls: list[str] = []
+    engine = make_engine()
+    if not engine.store.postgres:
+        pytest.skip("batched firings are PostgreSQL's (SQLite fires one at a time)")
+    engine.timer_sweep.per_transaction = 8
+    engine.register_service("first", _writer("first", calls), replayable=True)
+    engine.register_service("second", _writer("second", calls, fail_first=True),
+                            replayable=True)
+    engine.deploy([write(tmp_path, "later.bpmn", _timed(
+        "later", service_task("call_one", "first", {"code": "category"}, "a"),
+        service_task("call_two", "second", {"code": "category"}, "b")))])
+    one = engine.start("later", {"category": "roads"})
+    two = engine.start("later", {"category": "roads"})
+    statements: list[str] = []
+    event.listen(engine.store.db, "before_cursor_execute",
+                 lambda c, cur, statement, *a: statements.append(statement))
+    clock.advance(hours=2)
+    report = engine.fire_due_timers()
+    assert sorted(f["instance_id"] for f in report.fired) == sorted([one.id, two.id])
+    assert [f["incident"] for f in report.fired] == [None, None]
+    # the first firing: first, second (fails), replayed: first, second; then the other's
+    assert calls == ["first", "second", "first", "second", "first", "second"]
+    assert _counters(engine) == ["first-3", "first-5", "second-4", "second-6"]
+    savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
+    assert len(savepoints) == 4  # shared, two in the replay; shared for the other
+    assert {engine.instance(i.id)["status"] for i in (one, two)} == {"running"}
