@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from workflows import access, agency_directory, recipients
@@ -328,21 +328,25 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
 
 def to_users(session: Session, users: Iterable[Recipient], complaint: Complaint | None,
              template: str, now: datetime, payload: dict[str, Any]) -> int:
-    """In-app for each officer, and email when they have one; returns how many."""
-    count = 0
+    """In-app for each officer, and email when they have one; returns how many. The rows
+    are written at once, by one statement in the caller's transaction (a reminder or an
+    escalation tells several officers; the ORM's bookkeeping is not needed for rows nobody
+    reads back in the same transaction)."""
+    rows = []
     for user in users:
-        rows = [("inapp", user.username)]
+        channels = [("inapp", user.username)]
         if user.email:
-            rows.append(("email", user.email))
-        for channel, recipient in rows:
-            session.add(Outbox(
-                created_at=now, channel=channel, recipient=recipient, user_id=user.id,
-                complaint_id=complaint.id if complaint else None, template=template,
-                language=user.language, payload=payload,
-                status="pending" if channel != "inapp" else "unread", attempts=0,
-                next_attempt_at=now if channel != "inapp" else None))
-            count += 1
-    return count
+            channels.append(("email", user.email))
+        for channel, recipient in channels:
+            rows.append({
+                "created_at": now, "channel": channel, "recipient": recipient,
+                "user_id": user.id, "complaint_id": complaint.id if complaint else None,
+                "template": template, "language": user.language, "payload": payload,
+                "status": "pending" if channel != "inapp" else "unread", "attempts": 0,
+                "next_attempt_at": now if channel != "inapp" else None})
+    if rows:
+        session.connection().execute(insert(Outbox.__table__), rows)
+    return len(rows)
 
 
 def users_with(session: Session, role: str, agency_ids: Iterable[int] | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
@@ -193,7 +193,7 @@ class SlaPolicy:
                   deadline: datetime, calendar: WorkingCalendar, now: datetime) -> None:
         rung = self.config.ladder[record.rung]
         agency = self._rung_agency(session, complaint, rung)
-        session.add(Escalation(
+        session.connection().execute(insert(Escalation.__table__).values(  # no ORM bookkeeping
             complaint_id=complaint.id, sla_id=record.id, step=record.step, rung=record.rung,
             rung_name=rung, agency_id=agency.id if agency else None, at=now, due_at=deadline,
             status="open"))
