@@ -19,6 +19,7 @@ from engine import projections as proj
 from engine.clock import FixedClock
 from engine.deployments import DeployedDefinition, Deployments
 from engine.errors import Conflict, EngineError, NotFound
+from engine.history import prune_repeated_branches
 from engine.operation import (
     CAREFUL,
     FAST,
@@ -281,6 +282,8 @@ class InstanceTransaction:
         workflow = loaded.workflow
         status = final_status or (ERROR if incident else (
             COMPLETED if workflow.completed else RUNNING))
+        if status == RUNNING:  # a repeating boundary event's finished branches (history.py)
+            prune_repeated_branches(workflow)
         try:
             state = dump_state(workflow)
         except (RecursionError, TypeError, ValueError, OverflowError) as exc:

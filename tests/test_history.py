@@ -1,0 +1,133 @@
+"""engine/history.py: a report left at follow-up while its SLA watch fires day after day
+keeps a bounded task tree, and nothing it does or shows differs from a workflow that kept
+every branch (the same run, pruning switched off)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+import engine.transaction as engine_transaction
+from engine import FrozenClock
+from tests.regency import PHOTO, attach
+from workflows import access
+from workflows.models import Complaint, Escalation, Outbox
+from workflows.storage import Upload
+
+REPORT = {"classification": "pengaduan", "category": "roads",
+          "title": "Jalan berlubang di depan pasar",
+          "body": "Lubang besar di Jalan Propinsi depan pasar, sudah dua motor jatuh.",
+          "reporter_name": "Budi", "reporter_email": "budi@example.org"}
+DAYS = 14
+
+
+def _run(folder: Path, demo_template, *, prune: bool, monkeypatch) -> dict:
+    """File, verify and dispose a report, let its watch fire DAYS days, answer and rate it;
+    what could be seen at each stage."""
+    template, tokens = demo_template
+    folder.mkdir()
+    target = folder / "aduan.db"
+    shutil.copyfile(template, target)
+    if not prune:
+        monkeypatch.setattr(engine_transaction, "prune_repeated_branches", lambda wf: 0)
+    clock = FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    regency = attach(f"sqlite:///{target}", clock, folder, tokens)
+    seen: dict = {"tasks": []}
+    try:
+        domain, core = regency.domain, regency.engine
+        admin = domain.accounts.authenticate_token(tokens["admin.kominfo"])
+        liaison = domain.accounts.authenticate_token(tokens["penghubung.pupr"])
+        number = domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
+                                       channel="web")["tracking_number"]
+        domain.reports.act(number, "verify", {}, admin)
+        domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
+        with core.store.read() as session:
+            instance_id = session.scalar(select(Complaint.instance_id).where(
+                Complaint.tracking_number == number))
+        for _ in range(DAYS):
+            clock.advance(timedelta(days=1))
+            for report in domain.operations.fire_due_timers(100):
+                assert not report.failed
+            detail = core.instance(instance_id)
+            seen["tasks"].append(sorted((t["element_id"], t["assignee"] or "")
+                                        for t in detail["tasks"]))
+        detail = core.instance(instance_id)
+        seen["at_follow_up"] = {
+            "status": detail["status"], "data": detail["data"],
+            "timers": [(t["element_id"], t["due_at"]) for t in detail["timers"]],
+            "completed_elements": detail["completed_elements"],
+            "element_states": core.element_states(instance_id)}
+        domain.reports.act(number, "respond", {"answer": "Sudah ditambal kemarin."}, liaison)
+        clock.advance(timedelta(hours=2))
+        domain.reports.act(number, "rate", {"rating": 5, "comment": "Terima kasih"},
+                           access.complainant(number))
+        detail = core.instance(instance_id)
+        seen["end"] = {"status": detail["status"], "data": detail["data"],
+                       "completed_elements": detail["completed_elements"],
+                       "actions": [e["action"] for e in detail["events"]]}
+        with core.store.read() as session:
+            seen["escalations"] = session.scalar(select(func.count()).select_from(Escalation))
+            seen["outbox"] = session.scalar(select(func.count()).select_from(Outbox))
+            seen["state_bytes"] = session.scalar(select(func.max(func.length(
+                engine_transaction.INSTANCES.c.state))))
+        seen["report"] = domain.reports.get(number, admin)["status"]
+    finally:
+        regency.engine.dispose()
+        monkeypatch.undo()
+    return seen
+
+
+def test_pruned_watch_branches_change_nothing_but_the_size(tmp_path, demo_template,
+                                                           monkeypatch):
+    kept = _run(tmp_path / "kept", demo_template, prune=False, monkeypatch=monkeypatch)
+    pruned = _run(tmp_path / "pruned", demo_template, prune=True, monkeypatch=monkeypatch)
+    assert kept["escalations"] >= 1 and kept["outbox"] > 0  # the watch did fire and climb
+    for key in ("tasks", "at_follow_up", "end", "escalations", "outbox", "report"):
+        assert pruned[key] == kept[key], key
+    assert pruned["report"] == "CLOSED"
+    assert pruned["state_bytes"] < kept["state_bytes"]
+
+
+def test_only_finished_repeated_branches_go(tmp_path, demo_template, monkeypatch):
+    """Unit view: in a workflow restored after many firings, every branch left under a
+    waiting non-interrupting boundary event is either the first finished one or not
+    finished; and pruning it again drops nothing."""
+    from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.history import _branch_if_done, prune_repeated_branches
+
+    template, tokens = demo_template
+    shutil.copyfile(template, tmp_path / "aduan.db")
+    clock = FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    regency = attach(f"sqlite:///{tmp_path / 'aduan.db'}", clock, tmp_path, tokens)
+    try:
+        domain, core = regency.domain, regency.engine
+        admin = domain.accounts.authenticate_token(tokens["admin.kominfo"])
+        number = domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
+                                       channel="web")["tracking_number"]
+        domain.reports.act(number, "verify", {}, admin)
+        domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
+        for _ in range(DAYS):
+            clock.advance(timedelta(days=1))
+            domain.operations.fire_due_timers(100)
+        with core.store.read() as session:
+            row = session.execute(select(engine_transaction.INSTANCES.c.definition_id,
+                                         engine_transaction.INSTANCES.c.state)).first()
+            definition = core._deployments.get(session, row.definition_id)
+        workflow = core._instances.transaction.restore(definition, row.state, clock.now())
+        events = [t for t in workflow.tasks.values() if t.state == TaskState.WAITING
+                  and isinstance(t.task_spec, BoundaryEvent)
+                  and not t.task_spec.cancel_activity]
+        assert events
+        for event in events:
+            finished = [c for c in event._children
+                        if _branch_if_done(workflow, workflow, c) is not None]
+            names = [workflow.tasks[c].task_spec.name for c in finished]
+            assert len(names) == len(set(names))  # at most the first of each path
+        assert prune_repeated_branches(workflow) == 0
+    finally:
+        regency.engine.dispose()
