@@ -114,6 +114,39 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+# The inbox's cards without a form sent (nearly all), rendered once per escalation as shown,
+# language and address: 25 cards are a third of the board's template. The page's CSRF field
+# (the session's) is put in on each request in place of CSRF_SLOT.
+CARDS_KEPT = 1024
+_CARDS: OrderedDict[Any, str] = OrderedDict()
+CSRF_SLOT = Markup("\x00csrf\x00")
+
+
+def _inbox_card(esc: Mapping[str, Any], form: Mapping[str, Any], words: Mapping[str, str],
+                shared: Mapping[str, Any]) -> Markup:
+    """One card of the inbox (supervision/_inbox_card.html); ``shared``: the page's CSRF
+    field, the inbox's address, the statuses' names, the agencies a report may move to."""
+    card = get_template_attribute("supervision/_inbox_card.html", "inbox_card")
+    reassign_allowed = bool(shared["targets"])
+    if form:  # the form sent for this card, with its errors and what was typed
+        return card(esc, form, shared["csrf_field"], shared["escalation_url"], words,
+                    shared["escalation_status"], shared["targets"], reassign_allowed)
+    key = (_frozen(esc), _frozen(words), _frozen(shared["escalation_status"]),
+           shared["escalation_url"], reassign_allowed, current_language())
+    with _MATRICES_LOCK:
+        kept = _CARDS.get(key)
+        if kept is not None:
+            _CARDS.move_to_end(key)
+    if kept is None:
+        kept = str(card(esc, {}, CSRF_SLOT, shared["escalation_url"], words,
+                        shared["escalation_status"], (), reassign_allowed))
+        with _MATRICES_LOCK:
+            _CARDS[key] = kept
+            while len(_CARDS) > CARDS_KEPT:
+                _CARDS.popitem(last=False)
+    return Markup(kept.replace(CSRF_SLOT, shared["csrf_field"]))  # noqa: S704 - rendered by Jinja
+
+
 def _matrix_rows(board: Mapping[str, Any], context: tuple[Any, ...], count_href: Any,
                  state_labels: Mapping[str, str]) -> list[Markup]:
     """The table's agency rows, each rendered once per its own counts (and ``context``:
@@ -182,8 +215,13 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
             _MATRICES[matrix_key] = matrix
             while len(_MATRICES) > MATRICES_KEPT:
                 _MATRICES.popitem(last=False)
+    escalation_status = {k: gettext(v) for k, v in ESCALATION_STATUS.items()}
+    shared = {"csrf_field": str(get_template_attribute("_macros.html", "csrf")()),
+              "escalation_url": escalation_url(""), "escalation_status": escalation_status,
+              "targets": targets}
     return render_template(
         "supervision/board.html", board=board, inbox=shown_escalations(inbox_rows),
+        inbox_card=lambda esc, form, words: _inbox_card(esc, form, words, shared),
         inbox_view=inbox,
         inbox_total=inbox_total, inbox_page=inbox_page, inbox_pages=inbox_pages,
         targets=targets, reassign_allowed=bool(targets), forms=forms or {},
@@ -192,7 +230,7 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
         escalation_url=escalation_url(""),
         state_labels=state_labels,
         inbox_labels={k: gettext(v) for k, v in INBOX_LABELS.items()},
-        escalation_status={k: gettext(v) for k, v in ESCALATION_STATUS.items()},
+        escalation_status=escalation_status,
         inbox_views=INBOX_VIEWS), status
 
 
