@@ -30,15 +30,15 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HE
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from bench.engine import _load_average, percentile, say  # noqa: E402
+from bench.web import open_reports  # noqa: E402
 from workflows.demo import DEMO_PASSWORD  # noqa: E402
 
 PAGES = {"board": ("admin.kominfo", "kadis.pupr"), "case": ("admin.kominfo",
                                                            "penghubung.pupr")}
 CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
-OPEN = "instance_id IS NOT NULL AND status NOT IN ('CLOSED', 'ARCHIVED', 'RETURNED')"
 
 
 def _figures(times: list[float], statements: list[int]) -> dict[str, float]:
@@ -67,11 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             statements.append(statement)
 
         event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", note)
-        probe = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        with probe.connect() as db:
-            reports = db.execute(text(f"SELECT tracking_number FROM complaint WHERE {OPEN} "
-                                      "ORDER BY id")).scalars().all()
-        probe.dispose()
+        reports_of = open_reports(url)  # the open reports each officer may open
         writer = app.test_client()
         filed = [0]
 
@@ -98,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                 if signed.status_code != 302:
                     raise SystemExit(f"sign-in as {user}: HTTP {signed.status_code}")
 
-                def path(i: int, page: str = page) -> str:
+                reports = reports_of.get(user, [])
+
+                def path(i: int, page: str = page, reports: list[str] = reports) -> str:
                     return "/board" if page == "board" else \
                         f"/cases/{reports[(i * 7919) % len(reports)]}"
 
