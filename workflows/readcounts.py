@@ -60,7 +60,8 @@ from workflows import readcache
 MAX_AGE = 6 * 3600.0
 MAX_DELTA = 2000  # reports touched since the last reading above which a scope is recounted
 TALLIES = 64  # scopes kept per process (least recently read out first)
-JOURNAL = 256  # versions whose changed reports a tally remembers (for derived's `keep`)
+JOURNAL = 256  # versions whose recounted reports a tally remembers (for derived's `keep`)...
+JOURNAL_REPORTS = 4 * MAX_DELTA  # ... and at most this many recounted reports in all
 
 # Whether a database has the log's triggers (migration 0031_read_counts).
 _TRIGGERS = {"postgresql": ("trg_complaint_case_change", "trg_sla_record_case_change"),
@@ -138,6 +139,7 @@ class _Tally:
         self.derived: dict[Hashable, tuple[int, Any]] = {}
         # the reports each of the last versions recounted (a rebuild forgets them all)
         self.journal: OrderedDict[int, tuple[Change, ...]] = OrderedDict()
+        self.journaled = 0  # the recounted reports the journal holds
 
     def rebuild(self, places: Mapping[int, Place], mark: tuple | None, edge: datetime) -> None:
         self.places, self.open, self.groups = {}, {}, {}
@@ -147,6 +149,7 @@ class _Tally:
         self.version += 1
         self.derived.clear()
         self.journal.clear()
+        self.journaled = 0
 
     def apply(self, reports: Iterable[int], places: Mapping[int, Place]) -> None:
         changes = []
@@ -160,8 +163,9 @@ class _Tally:
             changes.append(Change(report, old, new))
         self.version += 1
         self.journal[self.version] = tuple(changes)
-        while len(self.journal) > JOURNAL:
-            self.journal.popitem(last=False)
+        self.journaled += len(changes)
+        while len(self.journal) > JOURNAL or self.journaled > JOURNAL_REPORTS:
+            self.journaled -= len(self.journal.popitem(last=False)[1])
 
     def changes_between(self, since: int, until: int) -> list[Change] | None:
         """The reports recounted by versions since+1 .. until; None when one of them is
