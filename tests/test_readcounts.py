@@ -259,3 +259,36 @@ def test_the_boards_list_is_kept_across_writes_that_cannot_change_it(regency):
         assert board_of(regency, "admin.kominfo", limit=1) == again
     finally:
         readcounts.ENABLED = readcache.ENABLED = True
+
+
+def test_a_kept_list_is_read_again_once_the_versions_since_are_forgotten(regency, monkeypatch):
+    """A list is kept across versions only while the tally remembers every report they
+    recounted (readcounts.JOURNAL): older than that, it is read again, never guessed."""
+    regency.submit(photo=True)
+    regency.clock.advance(timedelta(days=3, seconds=-30 - 3600))  # due soon: listed
+    listings: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "ORDER BY sla_record.due_at" in statement:
+            listings.append(statement)
+
+    def versions_read_by_another_list(count: int) -> None:
+        for _ in range(count):  # each filing and reading makes a version of the tally
+            regency.submit(photo=True)
+            board_of(regency, "admin.kominfo", limit=2)
+
+    database = regency.engine.store.db
+    event.listen(database, "before_cursor_execute", note)
+    try:
+        board_of(regency, "admin.kominfo", limit=1)
+        versions_read_by_another_list(3)
+        read = len(listings)
+        board_of(regency, "admin.kominfo", limit=1)
+        assert len(listings) == read, "three versions remembered: the list was kept"
+        monkeypatch.setattr(readcounts, "JOURNAL", 2)
+        versions_read_by_another_list(3)
+        read = len(listings)
+        board_of(regency, "admin.kominfo", limit=1)
+        assert len(listings) == read + 1, "the versions since were forgotten: read again"
+    finally:
+        event.remove(database, "before_cursor_execute", note)
