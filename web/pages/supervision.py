@@ -116,10 +116,11 @@ def _frozen(value: Any) -> Any:
 
 # The inbox's cards without a form sent (nearly all), rendered once per escalation as shown,
 # language and address: 25 cards are a third of the board's template. The page's CSRF field
-# (the session's) is put in on each request in place of CSRF_SLOT.
+# (the session's) is put in on each request in place of CSRF_SLOT: markup no escaped text can
+# contain (a "<" in a note is written "&lt;").
 CARDS_KEPT = 1024
 _CARDS: OrderedDict[Any, str] = OrderedDict()
-CSRF_SLOT = Markup("\x00csrf\x00")
+CSRF_SLOT = Markup("<aduan-csrf-slot>")
 
 
 def _inbox_card(esc: Mapping[str, Any], form: Mapping[str, Any], words: Mapping[str, str],
