@@ -1359,8 +1359,8 @@ def set_up(url: str, label: str, sizes: dict[str, Any], folder: Path) -> dict[st
 
 def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: int,
                   threads: int, keep: Path | None = None, keep_alive: bool = True,
-                  worker_class: str = "sync", writers: tuple[float, ...] = ()
-                  ) -> dict[str, Any]:
+                  worker_class: str = "sync", writers: tuple[float, ...] = (),
+                  pages: tuple[str, ...] = ENDPOINTS) -> dict[str, Any]:
     label = backend.label
     if keep is not None:
         folder = keep / label
@@ -1388,7 +1388,8 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
             clients = Clients(server.port, tokens, shared=sizes["shared_sessions"],
                               keep_alive=keep_alive)
             try:
-                for index, name in enumerate(ENDPOINTS):
+                for name in pages:
+                    index = ENDPOINTS.index(name)  # the same seed whatever --pages
                     figures = run_endpoint(clients, variants[name], sizes["warmup"],
                                            sizes["requests"], index, server)
                     result["endpoints"][name] = figures
@@ -1403,7 +1404,8 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
                         f"PostgreSQL {cpu.get('postgres')} ms; warm-up p95 "
                         f"{warm.get('p95_ms')} ms "
                         f"(median/p95 by user: {parts})")
-                for index, name in enumerate(ENDPOINTS):
+                for name in pages:
+                    index = ENDPOINTS.index(name)  # the same seed whatever --pages
                     alone = run_alone(clients, variants[name], sizes["alone"], index)
                     result["one_client"][name] = alone
                     say(f"{label}: {name} with one client at a time: median "
@@ -1415,7 +1417,8 @@ def bench_backend(backend: Any, sizes: dict[str, Any], folder: Path, workers: in
                     writer.start()
                     found: dict[str, Any] = {"endpoints": {}}
                     try:
-                        for index, name in enumerate(ENDPOINTS):
+                        for name in pages:
+                            index = ENDPOINTS.index(name)  # the same seed whatever --pages
                             figures = run_endpoint(clients, variants[name], sizes["warmup"],
                                                    sizes["requests"], index, server)
                             found["endpoints"][name] = figures
@@ -1504,7 +1507,13 @@ def main(argv: list[str] | None = None) -> int:
                              "without a writer, always made)")
     parser.add_argument("--only", choices=("sqlite", "postgres"),
                         help="measure one database only")
+    parser.add_argument("--pages", default=",".join(ENDPOINTS), metavar="NAMES",
+                        help=f"the pages to measure, of {','.join(ENDPOINTS)} (default: all; "
+                             "the writer's checker still polls every page a write concerns)")
     args = parser.parse_args(argv)
+    pages = tuple(name.strip() for name in args.pages.split(",") if name.strip())
+    if not pages or any(name not in ENDPOINTS for name in pages):
+        parser.error(f"--pages takes names of {', '.join(ENDPOINTS)} separated by commas")
     if args.threads > 1 and args.worker_class == "sync":
         parser.error("--threads above 1 needs --worker-class gthread (gunicorn would switch)")
     try:
@@ -1543,7 +1552,7 @@ def main(argv: list[str] | None = None) -> int:
             result["sqlite"] = bench_backend(SqliteBackend(folder), sizes, folder / "sqlite",
                                              args.workers, args.threads, args.keep,
                                              args.connection == "keep-alive",
-                                             args.worker_class, writers)
+                                             args.worker_class, writers, pages)
         if args.only == "sqlite":
             result["postgres"] = {"skipped": "--only sqlite"}
         elif args.postgres_url:
@@ -1554,7 +1563,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["postgres"] = bench_backend(backend, sizes, folder / "postgres",
                                                    args.workers, args.threads, args.keep,
                                              args.connection == "keep-alive",
-                                             args.worker_class, writers)
+                                             args.worker_class, writers, pages)
             except OperationalError as exc:
                 say(f"postgres: cannot be measured: {exc.orig or exc}")
                 result["postgres"] = {"error": str(exc.orig or exc).strip()}

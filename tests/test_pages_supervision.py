@@ -379,3 +379,23 @@ def test_the_inbox_cards_post_to_the_routes_of_their_actions(site):
                                  ("pages.reassign_escalation", "reassign"),
                                  ("pages.reassign_form", "reassign")):
             assert url_for(endpoint, escalation_id=42) == f"{escalation_url(42)}/{action}"
+
+
+def test_each_kept_inbox_card_carries_the_readers_own_csrf_token(site):
+    """The cards are kept rendered across requests and sessions; each reader's page puts its
+    own session's CSRF token in every form, and a note cannot pose as the token's place."""
+    escalated_case(site)
+    [escalation] = inbox(site, "kadis.kominfo")
+    number = escalation["id"]
+    site.login("kadis.kominfo")
+    site.post(f"/board/escalations/{number}/comment",
+              {"comment": "Catatan <aduan-csrf-slot> uji"}, expect=302)
+    tokens = []
+    for _ in range(2):  # two sessions of the same supervisor, the card kept between them
+        site.login("kadis.kominfo")
+        card = region(site.text(site.get("/board")), f"escalation-{number}")
+        found = set(re.findall(r'name="csrf_token" value="([^"]+)"', card))
+        assert found == {site.csrf()}, found
+        assert "Catatan &lt;aduan-csrf-slot&gt; uji" in card
+        tokens.append(found)
+    assert tokens[0] != tokens[1]

@@ -9,7 +9,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from tests.test_staff_use_cases import open_task, principal_of
 from workflows import board, readcache, readcounts
@@ -39,6 +39,9 @@ def pages(regency: Any) -> dict[Any, Any]:
     found["board overdue"] = board_of(regency, "admin.kominfo", state="overdue")
     found["board escalated"] = board_of(regency, "sekda", state="escalated")
     found["board PUPR"] = board_of(regency, "admin.kominfo", opd="dinas_pupr")
+    # short lists: a write past the last listed case keeps the list, one before it does not
+    found["board first 2"] = board_of(regency, "admin.kominfo", limit=2)
+    found["board PUPR first 1"] = board_of(regency, "kadis.pupr", limit=1)
     for user in ("admin.kominfo", "penghubung.pupr"):
         page = regency.domain.tasks.worklist_page(principal_of(regency, user))
         found["worklist", user] = (page["counts"], page["matching"],
@@ -211,3 +214,81 @@ def test_the_clock_going_back_counts_again(regency):
     regency.clock.advance(timedelta(days=-3))  # a clock set back: the edge went back too
     assert board_of(regency, "admin.kominfo")["totals"]["total"]["overdue"] == 0
     assert activity(regency)["rebuilds"] == before["rebuilds"] + 1
+
+
+def test_the_boards_list_is_kept_across_writes_that_cannot_change_it(regency):
+    """The listed cases are read again only when a recounted report is listed or could
+    enter the list (due no later than its last case); a filing far from due keeps it."""
+    first = regency.submit(photo=True)["tracking_number"]  # Monday 09:00, due Thursday
+    regency.clock.advance(timedelta(days=3, seconds=-30 - 3600))  # Thursday: due soon
+    second = regency.submit(photo=True)["tracking_number"]  # due next Wednesday
+    listings: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "ORDER BY sla_record.due_at" in statement:
+            listings.append(statement)
+
+    database = regency.engine.store.db
+    event.listen(database, "before_cursor_execute", note)
+    try:
+        found = board_of(regency, "admin.kominfo", limit=1)
+        assert [c["tracking_number"] for c in found["cases"]] == [first]
+        assert len(listings) == 1
+        regency.submit(photo=True)  # due next week: cannot come before the listed case
+        regency.act(second, "verify", as_="admin.kominfo")  # moves no listed report
+        kept = board_of(regency, "admin.kominfo", limit=1)
+        assert kept["totals"]["open"] == 3 and kept["cases"] == found["cases"]
+        assert len(listings) == 1, "the list was kept, not read again"
+        with regency.engine.store.transaction() as session:  # the listed report changed
+            session.execute(text("UPDATE complaint SET title = 'Judul baru' WHERE "
+                                 "tracking_number = :t"), {"t": first})
+        assert board_of(regency, "admin.kominfo", limit=1)["cases"][0]["title"] == "Judul baru"
+        assert len(listings) == 2
+        with regency.engine.store.transaction() as session:  # one due before it: enters
+            session.execute(text(
+                "UPDATE sla_record SET due_at = :due WHERE complaint_id = (SELECT id FROM "
+                "complaint WHERE tracking_number = :t) AND state = 'running'"),
+                {"due": regency.clock.now() - timedelta(hours=5), "t": second})
+        again = board_of(regency, "admin.kominfo", limit=1)
+        assert [c["tracking_number"] for c in again["cases"]] == [second]
+        assert len(listings) == 3
+    finally:
+        event.remove(database, "before_cursor_execute", note)
+    readcounts.ENABLED = readcache.ENABLED = False
+    try:
+        assert board_of(regency, "admin.kominfo", limit=1) == again
+    finally:
+        readcounts.ENABLED = readcache.ENABLED = True
+
+
+def test_a_kept_list_is_read_again_once_the_versions_since_are_forgotten(regency, monkeypatch):
+    """A list is kept across versions only while the tally remembers every report they
+    recounted (readcounts.JOURNAL): older than that, it is read again, never guessed."""
+    regency.submit(photo=True)
+    regency.clock.advance(timedelta(days=3, seconds=-30 - 3600))  # due soon: listed
+    listings: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "ORDER BY sla_record.due_at" in statement:
+            listings.append(statement)
+
+    def versions_read_by_another_list(count: int) -> None:
+        for _ in range(count):  # each filing and reading makes a version of the tally
+            regency.submit(photo=True)
+            board_of(regency, "admin.kominfo", limit=2)
+
+    database = regency.engine.store.db
+    event.listen(database, "before_cursor_execute", note)
+    try:
+        board_of(regency, "admin.kominfo", limit=1)
+        versions_read_by_another_list(3)
+        read = len(listings)
+        board_of(regency, "admin.kominfo", limit=1)
+        assert len(listings) == read, "three versions remembered: the list was kept"
+        monkeypatch.setattr(readcounts, "JOURNAL", 2)
+        versions_read_by_another_list(3)
+        read = len(listings)
+        board_of(regency, "admin.kominfo", limit=1)
+        assert len(listings) == read + 1, "the versions since were forgotten: read again"
+    finally:
+        event.remove(database, "before_cursor_execute", note)

@@ -8,12 +8,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import account_state
+from workflows import account_state, revisions
 from workflows import groups as task_groups
 from workflows.config import RegencyConfig
 from workflows.errors import Forbidden, Unauthenticated
@@ -97,17 +98,22 @@ AGENCY_COLUMNS = (Agency.id, Agency.code, Agency.name, Agency.kind, Agency.paren
                   Agency.active)
 
 
-def agency_table(session: Session) -> dict[int, Any]:
-    """Every agency by id, in id order, as plain rows of AGENCY_COLUMNS (read, not changed).
-    A read session (engine/store.py: one per GET request) reads them once: the principal,
-    the board, the inbox and the pickers all need the tree; a session that may write reads
-    them each time."""
+def agency_table(session: Session) -> Mapping[int, Any]:
+    """Every agency by id, in id order, as plain rows of AGENCY_COLUMNS (read-only). The
+    principal, the board, the inbox and the pickers all need the tree: kept per process
+    while the `agency` table's revision holds (workflows/revisions.py), and once per read
+    session (engine/store.py: one per GET request) on top of that."""
     if not session.info.get("aduan_read"):
-        return _read_agencies(session)
+        return _agencies(session)
     table = session.info.get("aduan_agencies")
     if table is None:
-        table = session.info["aduan_agencies"] = _read_agencies(session)
+        table = session.info["aduan_agencies"] = _agencies(session)
     return table
+
+
+def _agencies(session: Session) -> Mapping[int, Any]:
+    return revisions.cached(session, revisions.AGENCIES, "table",
+                            lambda: MappingProxyType(_read_agencies(session)))
 
 
 def _read_agencies(session: Session) -> dict[int, Any]:

@@ -114,11 +114,13 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
                                lambda after, until: _entering(session, after, until))
     open_by_agency, cells, cases_total = _board_counts(query, figures)
     # The list of cases depends on the places only (not on the clock) unless it is filtered
-    # by state: kept with the tally's version.
+    # by state: kept with the tally's version, and across later versions while the reports
+    # they recounted were neither listed nor could enter the list (_list_holds).
     if state is None:
         listed_ids, records = readcounts.derived(
             session, key, figures, ("listed", opd, rung, limit),
-            lambda: _listed_with_records(session, query))
+            lambda: _listed_with_records(session, query),
+            lambda kept, changes: _list_holds(kept, changes, limit))
     else:
         listed_ids, records = _listed_with_records(session, query)
     counted = {"at": now, "listed": listed_ids, "records": records}
@@ -275,23 +277,43 @@ def _board_counts(query: BoardQuery, figures: readcounts.Figures
     return dict(figures.open), cells, cases_total
 
 
+def _list_holds(kept: tuple[tuple[int, ...], tuple[Any, ...]],
+                changes: list[readcounts.Change], limit: int) -> bool:
+    """Whether a list of cases (unfiltered by state) still holds after these reports were
+    recounted: none of them is listed, and none has a place on the board due at or before
+    the last listed case's nearest deadline (or the list is short of ``limit`` and any
+    case could join it). A recounted report outside the list that cannot enter it changes
+    nothing listed: the list is the first ``limit`` cases by nearest deadline."""
+    listed_ids, records = kept
+    listed = set(listed_ids)
+    cutoff = None
+    if len(listed_ids) >= limit:
+        nearest: dict[int, datetime] = {}
+        for record in records:
+            if record.id not in nearest or record.due_at < nearest[record.id]:
+                nearest[record.id] = record.due_at
+        cutoff = max(nearest.values(), default=None)
+    for change in changes:
+        if change.report in listed:
+            return False
+        after = change.after
+        if after is not None and after.case_group is not None and (
+                cutoff is None or after.due <= cutoff):
+            return False
+    return True
+
+
 def _listed_with_records(session: Session, query: BoardQuery
                          ) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """The listed cases' ids and their matching deadlines (see _listed_cases)."""
-    listed = _listed_cases(session, query)
-    return tuple(listed), tuple(_board_records(session, query.matched, listed))
-
-
-def _listed_cases(session: Session, query: BoardQuery) -> list[int]:
     """The board's list: the ids of the cases matching the filters with the fewest working
-    days left.
+    days left, and their matching deadlines (_board_records), as read while choosing them.
 
     The deadlines are read in order of due time (ix_sla_record_state_due), so the first time
     a case appears is its nearest deadline; reading stops once `limit` cases match, instead
     of ranking every open case."""
     limit, rung, state, opd = query.limit, query.rung, query.state, query.listed_agency
     if limit <= 0:
-        return []
+        return (), ()
     walk = (select(SlaRecord.complaint_id)
             .join(Complaint, Complaint.id == SlaRecord.complaint_id).where(*query.matched)
             .order_by(SlaRecord.due_at, SlaRecord.id))
@@ -301,6 +323,7 @@ def _listed_cases(session: Session, query: BoardQuery) -> list[int]:
         walk = walk.where(Complaint.agency_id == opd)
     seen: set[int] = set()
     listed: list[dict[str, Any]] = []
+    records_of: dict[int, list[Any]] = {}
     batch = max(4 * limit, 400)
     while True:
         read = session.scalars(walk.limit(batch)).all()
@@ -311,7 +334,10 @@ def _listed_cases(session: Session, query: BoardQuery) -> list[int]:
             # loads only the cases it shows
             size = max(limit - len(listed), 50)
             chunk, fresh = fresh[:size], fresh[size:]
-            cases = _board_cases(query, _board_records(session, query.matched, chunk))
+            read_records = _board_records(session, query.matched, chunk)
+            cases = _board_cases(query, read_records)
+            for record in read_records:
+                records_of.setdefault(record.id, []).append(record)
             for complaint_id in chunk:
                 case = cases.get(complaint_id)
                 if case is None or (rung is not None and case["rung"] != rung) or (
@@ -322,7 +348,10 @@ def _listed_cases(session: Session, query: BoardQuery) -> list[int]:
         if len(listed) >= limit or len(read) < batch:
             break
         batch *= 4
-    return [case["complaint_id"] for case in listed[:limit]]
+    ids = tuple(case["complaint_id"] for case in listed[:limit])
+    # the listed cases' deadlines in the order _board_records reads them (by deadline id)
+    return ids, tuple(sorted((r for i in ids for r in records_of.get(i, ())),
+                             key=lambda r: r.record_id))
 
 
 def _board_records(session: Session, matched: list[Any], complaint_ids: list[int]
@@ -332,8 +361,9 @@ def _board_records(session: Session, matched: list[Any], complaint_ids: list[int
     as the report's attributes, which is what _title and the access rules read."""
     return session.execute(
         select(SlaRecord.step, SlaRecord.due_at, SlaRecord.rung, SlaRecord.holder_rung,
-               Complaint.id, Complaint.tracking_number, Complaint.title, Complaint.status,
-               Complaint.confidential, Complaint.agency_id, Complaint.unit_id)
+               SlaRecord.id.label("record_id"), Complaint.id, Complaint.tracking_number,
+               Complaint.title, Complaint.status, Complaint.confidential, Complaint.agency_id,
+               Complaint.unit_id)
         .join(Complaint, Complaint.id == SlaRecord.complaint_id)
         .where(*matched, SlaRecord.complaint_id.in_(complaint_ids or [-1]))
         .order_by(SlaRecord.id)).all()

@@ -32,7 +32,9 @@ all of them. Without the triggers (a database not migrated to 0031) every readin
 from scratch.
 
 Functions: :func:`tally` (the figures of a scope, brought up to date), :func:`derived`
-(one value computed from a tally's version, such as the board's list of cases) and
+(one value computed from a tally's version, such as the board's list of cases, and kept
+across later versions when the reports they changed cannot have changed it: each tally
+remembers which reports its last few versions changed, :class:`Change`) and
 :func:`activity` (what the tallies did, for tests and benchmarks).
 """
 
@@ -58,6 +60,8 @@ from workflows import readcache
 MAX_AGE = 6 * 3600.0
 MAX_DELTA = 2000  # reports touched since the last reading above which a scope is recounted
 TALLIES = 64  # scopes kept per process (least recently read out first)
+JOURNAL = 256  # versions whose recounted reports a tally remembers (for derived's `keep`)...
+JOURNAL_REPORTS = 4 * MAX_DELTA  # ... and at most this many recounted reports in all
 
 # Whether a database has the log's triggers (migration 0031_read_counts).
 _TRIGGERS = {"postgresql": ("trg_complaint_case_change", "trg_sla_record_case_change"),
@@ -76,6 +80,17 @@ class Place:
     case_group: Hashable | None = None
     due: datetime | None = None
     flag: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A report a new version of a tally recounted: its place before and after (None: not
+    counted), whether or not the place moved (a write may change what a place does not
+    hold, such as a report's title)."""
+
+    report: int
+    before: Place | None
+    after: Place | None
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,9 @@ class _Tally:
         self.born = 0.0
         self.version = 0
         self.derived: dict[Hashable, tuple[int, Any]] = {}
+        # the reports each of the last versions recounted (a rebuild forgets them all)
+        self.journal: OrderedDict[int, tuple[Change, ...]] = OrderedDict()
+        self.journaled = 0  # the recounted reports the journal holds
 
     def rebuild(self, places: Mapping[int, Place], mark: tuple | None, edge: datetime) -> None:
         self.places, self.open, self.groups = {}, {}, {}
@@ -130,8 +148,11 @@ class _Tally:
         self.mark, self.edge, self.born = mark, edge, time_module.monotonic()
         self.version += 1
         self.derived.clear()
+        self.journal.clear()
+        self.journaled = 0
 
     def apply(self, reports: Iterable[int], places: Mapping[int, Place]) -> None:
+        changes = []
         for report in reports:
             old = self.places.pop(report, None)
             if old is not None:
@@ -139,8 +160,23 @@ class _Tally:
             new = places.get(report)
             if new is not None:
                 self._add(report, new)
+            changes.append(Change(report, old, new))
         self.version += 1
-        self.derived.clear()
+        self.journal[self.version] = tuple(changes)
+        self.journaled += len(changes)
+        while len(self.journal) > JOURNAL or self.journaled > JOURNAL_REPORTS:
+            self.journaled -= len(self.journal.popitem(last=False)[1])
+
+    def changes_between(self, since: int, until: int) -> list[Change] | None:
+        """The reports recounted by versions since+1 .. until; None when one of them is
+        no longer remembered (or was a rebuild)."""
+        found: list[Change] = []
+        for version in range(since + 1, until + 1):
+            changes = self.journal.get(version)
+            if changes is None:
+                return None
+            found.extend(changes)
+        return found
 
     def _add(self, report: int, place: Place) -> None:
         self.places[report] = place
@@ -239,11 +275,20 @@ def tally(session: Session, key: Hashable, late: datetime, soon: datetime,
         return entry.figures(late, soon)
 
 
+# Whether a derived value still holds after these reports were recounted (see derived).
+Keep = Callable[[Any, list[Change]], bool]
+
+
 def derived(session: Session, key: Hashable, figures: Figures, name: Hashable,
-            compute: Callable[[], Any]) -> Any:
+            compute: Callable[[], Any], keep: Keep | None = None) -> Any:
     """``compute()``, kept with scope ``key``'s tally for as long as its places are those
     of ``figures`` (its version): what depends on the places only, not on the clock (the
-    board's listed cases with no state filter, say). The value should be immutable."""
+    board's listed cases with no state filter, say). The value should be immutable.
+
+    ``keep(value, changes)``, if given, says whether a value computed at an earlier version
+    still holds after the reports those versions recounted (every report the change log
+    named, whether or not its place moved); it is asked only while the tally remembers every
+    version in between (JOURNAL), otherwise the value is computed again."""
     tallies = _tallies(session)
     if tallies is None:
         return compute()
@@ -251,6 +296,13 @@ def derived(session: Session, key: Hashable, figures: Figures, name: Hashable,
     with entry.lock:
         found = entry.derived.get(name)
         if found is not None and found[0] == figures.version:
+            return found[1]
+        changes = None
+        if found is not None and keep is not None and found[0] < figures.version:
+            changes = entry.changes_between(found[0], figures.version)
+        if changes is not None and keep(found[1], changes):
+            if entry.version == figures.version:
+                entry.derived[name] = (figures.version, found[1])
             return found[1]
     value = compute()
     with entry.lock:

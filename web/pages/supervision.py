@@ -10,7 +10,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    get_template_attribute,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 
 from web import auth
@@ -85,10 +94,81 @@ def escalation_url(escalation_id: int | str) -> str:
     return f"{url_for('pages.board')}/escalations/{escalation_id}"
 
 
-# The board's rendered tables of counts, by counts, language and address (this process).
+# The board's rendered tables of counts, by counts, language and address (this process),
+# and their rendered rows, by a row's own counts: a write that moves a report changes one or
+# two agencies' rows, and only those are rendered again (a regency's table of 20 agencies
+# takes 5-6 ms to render whole).
 MATRICES_KEPT = 64
+ROWS_KEPT = 1024
 _MATRICES: OrderedDict[Any, Markup] = OrderedDict()
+_ROWS: OrderedDict[Any, Markup] = OrderedDict()
 _MATRICES_LOCK = threading.Lock()
+
+
+def _frozen(value: Any) -> Any:
+    """A board row (dicts, lists and plain values) as one hashable value."""
+    if isinstance(value, Mapping):
+        return tuple((k, _frozen(v)) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+# The inbox's cards without a form sent (nearly all), rendered once per escalation as shown,
+# language and address: 25 cards are a third of the board's template. The page's CSRF field
+# (the session's) is put in on each request in place of CSRF_SLOT: markup no escaped text can
+# contain (a "<" in a note is written "&lt;").
+CARDS_KEPT = 1024
+_CARDS: OrderedDict[Any, str] = OrderedDict()
+CSRF_SLOT = Markup("<aduan-csrf-slot>")
+
+
+def _inbox_card(esc: Mapping[str, Any], form: Mapping[str, Any], words: Mapping[str, str],
+                shared: Mapping[str, Any]) -> Markup:
+    """One card of the inbox (supervision/_inbox_card.html); ``shared``: the page's CSRF
+    field, the inbox's address, the statuses' names, the agencies a report may move to."""
+    card = get_template_attribute("supervision/_inbox_card.html", "inbox_card")
+    reassign_allowed = bool(shared["targets"])
+    if form:  # the form sent for this card, with its errors and what was typed
+        return card(esc, form, shared["csrf_field"], shared["escalation_url"], words,
+                    shared["escalation_status"], shared["targets"], reassign_allowed)
+    key = (_frozen(esc), _frozen(words), _frozen(shared["escalation_status"]),
+           shared["escalation_url"], reassign_allowed, current_language())
+    with _MATRICES_LOCK:
+        kept = _CARDS.get(key)
+        if kept is not None:
+            _CARDS.move_to_end(key)
+    if kept is None:
+        kept = str(card(esc, {}, CSRF_SLOT, shared["escalation_url"], words,
+                        shared["escalation_status"], (), reassign_allowed))
+        with _MATRICES_LOCK:
+            _CARDS[key] = kept
+            while len(_CARDS) > CARDS_KEPT:
+                _CARDS.popitem(last=False)
+    return Markup(kept.replace(CSRF_SLOT, shared["csrf_field"]))  # noqa: S704 - rendered by Jinja
+
+
+def _matrix_rows(board: Mapping[str, Any], context: tuple[Any, ...], count_href: Any,
+                 state_labels: Mapping[str, str]) -> list[Markup]:
+    """The table's agency rows, each rendered once per its own counts (and ``context``:
+    the language and the address of the list)."""
+    found = []
+    ladder = board["ladder"]
+    for row in board["rows"]:
+        key = (_frozen(row), _frozen(ladder), context)
+        with _MATRICES_LOCK:
+            markup = _ROWS.get(key)
+            if markup is not None:
+                _ROWS.move_to_end(key)
+        if markup is None:
+            markup = get_template_attribute("supervision/_matrix_rows.html", "agency_row")(
+                row, ladder, count_href, state_labels)
+            with _MATRICES_LOCK:
+                _ROWS[key] = markup
+                while len(_ROWS) > ROWS_KEPT:
+                    _ROWS.popitem(last=False)
+        found.append(markup)
+    return found
 
 
 def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | None = None,
@@ -128,15 +208,21 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
     with _MATRICES_LOCK:
         matrix = _MATRICES.get(matrix_key)
     if matrix is None:
+        rows = _matrix_rows(board, (current_language(), base), count_href, state_labels)
         matrix = Markup(render_template(  # noqa: S704 - escaped by Jinja
-            "supervision/_matrix.html", board=board, count_href=count_href,
+            "supervision/_matrix.html", board=board, rows=rows, count_href=count_href,
             state_labels=state_labels))
         with _MATRICES_LOCK:
             _MATRICES[matrix_key] = matrix
             while len(_MATRICES) > MATRICES_KEPT:
                 _MATRICES.popitem(last=False)
+    escalation_status = {k: gettext(v) for k, v in ESCALATION_STATUS.items()}
+    shared = {"csrf_field": str(get_template_attribute("_macros.html", "csrf")()),
+              "escalation_url": escalation_url(""), "escalation_status": escalation_status,
+              "targets": targets}
     return render_template(
         "supervision/board.html", board=board, inbox=shown_escalations(inbox_rows),
+        inbox_card=lambda esc, form, words: _inbox_card(esc, form, words, shared),
         inbox_view=inbox,
         inbox_total=inbox_total, inbox_page=inbox_page, inbox_pages=inbox_pages,
         targets=targets, reassign_allowed=bool(targets), forms=forms or {},
@@ -145,7 +231,7 @@ def render_board(status: int = 200, forms: Mapping[int, Mapping[str, Any]] | Non
         escalation_url=escalation_url(""),
         state_labels=state_labels,
         inbox_labels={k: gettext(v) for k, v in INBOX_LABELS.items()},
-        escalation_status={k: gettext(v) for k, v in ESCALATION_STATUS.items()},
+        escalation_status=escalation_status,
         inbox_views=INBOX_VIEWS), status
 
 
