@@ -137,8 +137,10 @@ def subtree(session: Session, agency_id: int | None) -> frozenset[int]:
     return frozenset(found)
 
 
-def principal_for(session: Session, user: User,
+def principal_for(session: Session, user: Any,
                   admin_agency_code: str = RegencyConfig.admin_agency_code) -> Principal:
+    """The principal of an account (a User, or a row with its id, username, roles and
+    agency_id)."""
     agency = agency_table(session).get(user.agency_id) if user.agency_id else None
     roles = frozenset(user.roles or [])
     organisation = subtree(session, user.agency_id)

@@ -51,7 +51,7 @@ class SessionUser:
     must_change_password: bool = False  # after a reset: nothing else until it is changed
 
 
-def fingerprint(user: User) -> str:
+def fingerprint(user: Any) -> str:
     """A digest of the password hash: a session made before the password changed ends."""
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
@@ -137,8 +137,7 @@ class Accounts:
                 return None
             return SessionUser(access.principal_for(session, user,
                                                     self.ctx.config.admin_agency_code),
-                               user.full_name,
-                               account_state.must_change_password(session, user.id))
+                               user.full_name, bool(user.must_change_password))
 
     def authenticate_token(self, token: str | None) -> access.Principal:
         """The officer behind a bearer token (Unauthenticated otherwise); its last use is

@@ -11,10 +11,11 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from workflows.access import digest
+from workflows.account_models import AccountState
 from workflows.models import User, UserSession
 
 PRUNE_AFTER_HOURS = 24  # longer than any session lives (accounts.SESSION_HOURS)
@@ -30,13 +31,22 @@ def start(session: Session, user_id: int, address: str, now: datetime) -> str:
     return session_id
 
 
-def user_of(session: Session, session_id: str, started_after: datetime) -> User | None:
-    """The user of a session the server knows, begun after the given time; None otherwise."""
+def user_of(session: Session, session_id: str, started_after: datetime) -> Row | None:
+    """The user of a session the server knows, begun after the given time, with what each
+    request checks (active, the password hash the cookie's fingerprint is made from, whether
+    a new password must be chosen) in one statement; None otherwise. A plain row, not an
+    account object: nothing here is changed."""
     if not session_id:
         return None
-    return session.scalars(select(User).join(UserSession, UserSession.user_id == User.id).where(
-        UserSession.token_hash == digest(session_id),
-        UserSession.created_at > started_after)).first()
+    return session.execute(
+        select(User.id, User.username, User.full_name, User.roles, User.agency_id,
+               User.active, User.password_hash,
+               func.coalesce(AccountState.must_change_password, False)
+               .label("must_change_password"))
+        .join(UserSession, UserSession.user_id == User.id)
+        .outerjoin(AccountState, AccountState.user_id == User.id)
+        .where(UserSession.token_hash == digest(session_id),
+               UserSession.created_at > started_after)).first()
 
 
 def end(session: Session, session_id: str) -> None:
