@@ -9,14 +9,19 @@ A report sixty days at follow-up carried 267 tasks and 132 KB of state instead o
 walked and saved them all: the engine's own part of a firing went from 1.3 to 9 ms
 (bench/state_growth.py, BENCHMARKS.md).
 
-`prune_repeated_branches` drops, under each such event still waiting, the branches that
-are finished (every task in them completed or cancelled), keeping the first one (so the
-elements an instance has passed, `completed_elements` and `element_states`, stay what they
-were). Nothing refers to a dropped task: a finished branch has no descendant outside
-itself, its joins are cancelled, and the engine's projections (open tasks, timers, waits)
-are of tasks that are not finished. What the instance did is in its audit events
-(`instance_event`), not in the tree. Branches still running, and the boundary's own joins
-waiting beside them, are left alone.
+`prune_repeated_branches` drops, under each such event still waiting:
+
+- the branches that are finished (every task in them completed or cancelled), keeping the
+  first one (so the elements an instance has passed, `completed_elements` and
+  `element_states`, stay what they were). Nothing refers to a dropped task: a finished
+  branch has no descendant outside itself, its joins are cancelled, and the engine's
+  projections (open tasks, timers, waits) are of tasks that are not finished. What the
+  instance did is in its audit events (`instance_event`), not in the tree;
+- the boundary's joins waiting beside them but the first: each firing adds one more, all
+  waiting for the watched task to end; then the first of them in the tree's order fires and
+  cancels the rest (SpiffWorkflow's `Join._do_join`), so the others never act.
+
+Branches still running are left alone.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 _DONE = TaskState.COMPLETED | TaskState.CANCELLED
@@ -45,11 +51,25 @@ def prune_repeated_branches(workflow: BpmnWorkflow) -> int:
 def _prune_under(top: BpmnWorkflow, flow: Any, event: Any) -> int:
     seen: set[str] = set()
     dropped: list[Any] = []
+    waiting: set[str] = set()
     for child_id in list(event._children):
+        child = flow.tasks.get(child_id)
+        if child is None:
+            continue
+        if child.state == TaskState.WAITING and isinstance(child.task_spec, Join) \
+                and not child._children:
+            # the boundary's join, one more at each firing: when the watched task ends the
+            # first one waiting fires and cancels the others (Join._do_join), so only the
+            # first can matter
+            if child.task_spec.name in waiting:
+                event._children.remove(child_id)
+                dropped.append(child_id)
+            waiting.add(child.task_spec.name)
+            continue
         branch = _branch_if_done(top, flow, child_id)
         if branch is None:
             continue
-        name = flow.tasks[child_id].task_spec.name
+        name = child.task_spec.name
         if name not in seen:  # the first finished branch of each path stays
             seen.add(name)
             continue
