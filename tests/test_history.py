@@ -43,28 +43,37 @@ SCENARIOS = {
 WHO = {"liaison": "penghubung.pupr", "unit": "teknis.binamarga"}
 
 
+def _at_follow_up(folder: Path, demo_template) -> tuple:
+    """A copy of the demo regency with one report filed, verified and disposed to an agency
+    on a Monday: (regency, clock, tokens, tracking number, instance id)."""
+    template, tokens = demo_template
+    folder.mkdir(exist_ok=True)
+    target = folder / "aduan.db"
+    shutil.copyfile(template, target)
+    clock = FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    regency = attach(f"sqlite:///{target}", clock, folder, tokens)
+    domain = regency.domain
+    admin = domain.accounts.authenticate_token(tokens["admin.kominfo"])
+    number = domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
+                                   channel="web")["tracking_number"]
+    domain.reports.act(number, "verify", {}, admin)
+    domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
+    with regency.engine.store.read() as session:
+        instance_id = session.scalar(select(Complaint.instance_id).where(
+            Complaint.tracking_number == number))
+    return regency, clock, tokens, number, instance_id
+
+
 def _run(folder: Path, demo_template, steps: list, *, prune: bool, monkeypatch) -> dict:
     """File, verify and dispose a report, then the scenario's steps; what could be seen after
     each step."""
-    template, tokens = demo_template
-    folder.mkdir()
-    target = folder / "aduan.db"
-    shutil.copyfile(template, target)
     if not prune:
         monkeypatch.setattr(engine_transaction, "prune_repeated_branches", lambda wf: 0)
-    clock = FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
-    regency = attach(f"sqlite:///{target}", clock, folder, tokens)
+    regency, clock, tokens, number, instance_id = _at_follow_up(folder, demo_template)
     seen: dict = {"steps": []}
     try:
         domain, core = regency.domain, regency.engine
         admin = domain.accounts.authenticate_token(tokens["admin.kominfo"])
-        number = domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
-                                       channel="web")["tracking_number"]
-        domain.reports.act(number, "verify", {}, admin)
-        domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
-        with core.store.read() as session:
-            instance_id = session.scalar(select(Complaint.instance_id).where(
-                Complaint.tracking_number == number))
         for step in steps:
             if step[0] == "days":
                 for _ in range(step[1]):
@@ -115,24 +124,16 @@ def test_pruned_watch_branches_change_nothing_but_the_size(scenario, tmp_path, d
 
 def test_only_finished_repeated_branches_go(tmp_path, demo_template, monkeypatch):
     """Unit view: in a workflow restored after many firings, every branch left under a
-    waiting non-interrupting boundary event is either the first finished one or not
-    finished; and pruning it again drops nothing."""
+    waiting non-interrupting boundary event is the first finished one of its path or not
+    finished, one join at most waits there; and pruning it again drops nothing."""
     from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
     from SpiffWorkflow.util.task import TaskState
 
     from engine.history import _branch_if_done, prune_repeated_branches
 
-    template, tokens = demo_template
-    shutil.copyfile(template, tmp_path / "aduan.db")
-    clock = FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
-    regency = attach(f"sqlite:///{tmp_path / 'aduan.db'}", clock, tmp_path, tokens)
+    regency, clock, _tokens, _number, _instance = _at_follow_up(tmp_path, demo_template)
     try:
         domain, core = regency.domain, regency.engine
-        admin = domain.accounts.authenticate_token(tokens["admin.kominfo"])
-        number = domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
-                                       channel="web")["tracking_number"]
-        domain.reports.act(number, "verify", {}, admin)
-        domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
         for _ in range(DAYS):
             clock.advance(timedelta(days=1))
             domain.operations.fire_due_timers(100)
@@ -150,6 +151,9 @@ def test_only_finished_repeated_branches_go(tmp_path, demo_template, monkeypatch
                         if _branch_if_done(workflow, workflow, c) is not None]
             names = [workflow.tasks[c].task_spec.name for c in finished]
             assert len(names) == len(set(names))  # at most the first of each path
+            joins = [c for c in event.children if c.state == TaskState.WAITING
+                     and c.task_spec.name.endswith("BoundaryEventJoin")]
+            assert len(joins) <= 1
         assert prune_repeated_branches(workflow) == 0
     finally:
         regency.engine.dispose()

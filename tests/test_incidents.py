@@ -309,24 +309,35 @@ def test_a_service_that_is_not_replayable_is_never_called_twice(make_engine, tmp
     assert _counters(engine) == ["outside-1", "second-3"]
 
 
-def test_a_timer_firing_alone_replays_its_transaction_on_failure(make_engine, clock, tmp_path):
-    """The sweep fires an instance alone like a command: its replayable services run with no
-    savepoint; when one fails the firing's transaction is rolled back and run again with a
-    savepoint per call, so the failing first attempt leaves no row."""
-    from sqlalchemy import event
-
-    calls: list[str] = []
-    engine = make_engine()
+def _later_with_a_failing_second_service(engine, tmp_path, calls: list[str]) -> None:
+    """A timer, then two replayable services that write; the second fails its first call."""
     engine.register_service("first", _writer("first", calls), replayable=True)
     engine.register_service("second", _writer("second", calls, fail_first=True),
                             replayable=True)
     engine.deploy([write(tmp_path, "later.bpmn", _timed(
         "later", service_task("call_one", "first", {"code": "category"}, "a"),
         service_task("call_two", "second", {"code": "category"}, "b")))])
-    inst = engine.start("later", {"category": "roads"})
-    statements: list[str] = []
+
+
+def _statements(engine) -> list[str]:
+    """The SQL the engine's database is sent from now on."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
     event.listen(engine.store.db, "before_cursor_execute",
-                 lambda c, cur, statement, *a: statements.append(statement))
+                 lambda c, cur, statement, *a: sent.append(statement))
+    return sent
+
+
+def test_a_timer_firing_alone_replays_its_transaction_on_failure(make_engine, clock, tmp_path):
+    """The sweep fires an instance alone like a command: its replayable services run with no
+    savepoint; when one fails the firing's transaction is rolled back and run again with a
+    savepoint per call, so the failing first attempt leaves no row."""
+    calls: list[str] = []
+    engine = make_engine()
+    _later_with_a_failing_second_service(engine, tmp_path, calls)
+    inst = engine.start("later", {"category": "roads"})
+    statements = _statements(engine)
     clock.advance(hours=2)
     report = engine.fire_due_timers()
     assert [f["incident"] for f in report.fired] == [None]
@@ -342,24 +353,15 @@ def test_in_a_batch_of_firings_the_services_share_one_savepoint_replayed_in_plac
     """Several instances fired in one transaction (PostgreSQL, TimerSweep.per_transaction):
     each firing's replayable services share one savepoint; when one fails only that
     firing is rolled back and replayed in place, the batch's other firing keeps its rows."""
-    from sqlalchemy import event
-
     calls: list[str] = []
     engine = make_engine()
     if not engine.store.postgres:
         pytest.skip("batched firings are PostgreSQL's (SQLite fires one at a time)")
     engine.timer_sweep.per_transaction = 8
-    engine.register_service("first", _writer("first", calls), replayable=True)
-    engine.register_service("second", _writer("second", calls, fail_first=True),
-                            replayable=True)
-    engine.deploy([write(tmp_path, "later.bpmn", _timed(
-        "later", service_task("call_one", "first", {"code": "category"}, "a"),
-        service_task("call_two", "second", {"code": "category"}, "b")))])
+    _later_with_a_failing_second_service(engine, tmp_path, calls)
     one = engine.start("later", {"category": "roads"})
     two = engine.start("later", {"category": "roads"})
-    statements: list[str] = []
-    event.listen(engine.store.db, "before_cursor_execute",
-                 lambda c, cur, statement, *a: statements.append(statement))
+    statements = _statements(engine)
     clock.advance(hours=2)
     report = engine.fire_due_timers()
     assert sorted(f["instance_id"] for f in report.fired) == sorted([one.id, two.id])
