@@ -29,10 +29,10 @@ KEY = ("day", "agency_id", "unit_id", "classification", "misconduct", "kind", "k
        "budget")
 
 
-def summaries(session: Any) -> dict[tuple, tuple]:
-    """stats_fact_day summed per key (base and delta rows), keys with no fact left out."""
+def summaries(session: Any, table: str = "stats_fact_day") -> dict[tuple, tuple]:
+    """A table of sums summed per key (base and delta rows), keys with no fact left out."""
     rows = session.execute(text(
-        f"SELECT {', '.join(KEY)}, sum(n), sum(late) FROM stats_fact_day "
+        f"SELECT {', '.join(KEY)}, sum(n), sum(late) FROM {table} "
         f"GROUP BY {', '.join(KEY)}"))
     found = {}
     for row in rows:
@@ -40,6 +40,16 @@ def summaries(session: Any) -> dict[tuple, tuple]:
         if int(row[9]):
             found[(day, *row[1:8], float(row[8]))] = (int(row[9]), round(float(row[10]), 3))
     return found
+
+
+def by_month(days: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Day sums added up per month (keyed by the month's first day)."""
+    found: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
+    for (day, *key), (n, late) in days.items():
+        cell = found[(day.replace(day=1), *key)]
+        cell[0] += n
+        cell[1] += late
+    return {key: (n, round(late, 3)) for key, (n, late) in found.items() if n}
 
 
 def recount(session: Any) -> dict[tuple, tuple]:
@@ -88,11 +98,16 @@ def recount(session: Any) -> dict[tuple, tuple]:
     return {key: (n, round(late, 3)) for key, (n, late) in found.items() if n}
 
 
-def figures_both_ways(regency: Any, monkeypatch: pytest.MonkeyPatch, year: int,
-                      agency_ids: frozenset[int] | None = None) -> tuple[dict, dict]:
-    """The figures of ``year`` from the summaries, then counted from the rows."""
+def figures_both_ways(regency: Any, monkeypatch: pytest.MonkeyPatch, year: int | None,
+                      agency_ids: frozenset[int] | None = None,
+                      period: stats.Period | None = None) -> tuple[dict, dict]:
+    """The figures of ``year`` (or ``period``) from the summaries, then counted from the
+    rows."""
     now = regency.clock.now()
-    period = stats.Period(date(year, 1, 1), date(year, 12, 31), year)
+    if period is None:
+        assert year is not None
+        period = stats.Period(date(year, 1, 1), date(year, 12, 31), year)
+    year = period.start.year
     scope = stats.Scope(agency_ids)
     with regency.engine.store.read() as session:
         assert queries.facts_usable(session, LocalClock(session, "Asia/Makassar", year, year))
@@ -107,11 +122,18 @@ def figures_both_ways(regency: Any, monkeypatch: pytest.MonkeyPatch, year: int,
 
 def check(regency: Any, monkeypatch: pytest.MonkeyPatch, step: str) -> dict:
     with regency.engine.store.read() as session:
-        assert summaries(session) == recount(session), step
+        days = summaries(session)
+        assert days == recount(session), step
+        assert summaries(session, "stats_fact_month") == by_month(days), step
         agencies = dict(session.execute(text("SELECT code, id FROM agency")).all())
     for year in (2025, 2026):
         summed, counted = figures_both_ways(regency, monkeypatch, year)
         assert summed == counted, (step, year)
+    for first, last in ((date(2025, 12, 31), date(2026, 3, 2)),  # a whole month and days
+                        (date(2026, 3, 2), date(2026, 3, 20))):  # days of one month
+        summed, counted = figures_both_ways(regency, monkeypatch, None,
+                                            period=stats.Period(first, last))
+        assert summed == counted, (step, first, last)
     for code in ("dinas_pupr", "dishub"):
         summed, counted = figures_both_ways(regency, monkeypatch, 2026,
                                             frozenset({agencies[code]}))
@@ -192,8 +214,9 @@ def test_the_fact_summaries_equal_a_recount_after_every_write(database_url, tmp_
                     "SELECT count(*) FROM stats_fact_day WHERE NOT base"))
                 session.execute(text("SELECT aduan_stats_fact_fold()"))
             with regency.engine.store.read() as session:
-                assert not session.scalar(text(
-                    "SELECT count(*) FROM stats_fact_day WHERE NOT base"))
+                for table in ("stats_fact_day", "stats_fact_month"):
+                    assert not session.scalar(text(
+                        f"SELECT count(*) FROM {table} WHERE NOT base"))
             check(regency, monkeypatch, "folded")
         with regency.engine.store.transaction() as session:
             session.execute(text("DELETE FROM escalation WHERE complaint_id = :c"),
@@ -302,11 +325,20 @@ def test_migration_0034_backfills_the_summaries_and_goes_back(tmp_path):
             ("2026-03-02", "step", "follow_up", "breached", 1, 0.0),
             ("2026-03-02", "step", "verification", "met", 1, 0.0),
             ("2026-03-02", "unanswered", "", "", 1, 0.0)]
+        with db.connect() as connection:
+            months = connection.execute(text(
+                "SELECT day, kind, sum(n) FROM stats_fact_month GROUP BY day, kind "
+                "ORDER BY day, kind")).all()
+        assert [tuple(r) for r in months] == [
+            ("2026-03-01", "esc", 1), ("2026-03-01", "esc_any", 2), ("2026-03-01", "esc_rung", 2),
+            ("2026-03-01", "own", 2), ("2026-03-01", "records", 6), ("2026-03-01", "step", 4),
+            ("2026-03-01", "unanswered", 1)]
         command.downgrade(migrations.alembic_config(url), "0033_config_revision")
         with db.connect() as connection:
             names = {r[0] for r in connection.execute(text(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))}
         assert not {n for n in names if "stats_fact" in n}
+        assert names  # the query saw the schema
     finally:
         db.dispose()
 

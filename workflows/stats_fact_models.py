@@ -21,6 +21,9 @@ writer's transaction by database triggers that live in migration 0034_stats_fact
   one row per key; PostgreSQL's triggers append signed delta rows folded into them now and
   then, SQLite's update them. ``agency_id`` and ``unit_id`` are 0 for none; keys whose
   reports all went elsewhere keep a row of zeros (readers skip sums of none).
+- ``stats_fact_month``: the same sums per local month of receipt (``day`` its first day),
+  kept by the same triggers: a year is read from twelve months' rows, a period's partial
+  months from their days.
 """
 
 from __future__ import annotations
@@ -48,15 +51,8 @@ class StatsFactZone(Base):
     offset_seconds: Mapped[int] = mapped_column(Integer)
 
 
-class StatsFactDay(Base):
-    """Sums of one fact of the reports received on one local day with one key (module)."""
-
-    __tablename__ = "stats_fact_day"
-    __table_args__ = (
-        Index("ix_stats_fact_day_key", *KEY, unique=True, postgresql_where=text("base"),
-              sqlite_where=text("base")),
-        Index("ix_stats_fact_day_day", "day"),
-    )
+class _FactSums:
+    """The columns of both tables of sums."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     base: Mapped[bool] = mapped_column(Boolean)
@@ -71,3 +67,25 @@ class StatsFactDay(Base):
     budget: Mapped[float] = mapped_column(Float)
     n: Mapped[int] = mapped_column(BigInteger)
     late: Mapped[float] = mapped_column(Float)
+
+
+class StatsFactDay(_FactSums, Base):
+    """Sums of one fact of the reports received on one local day with one key (module)."""
+
+    __tablename__ = "stats_fact_day"
+    __table_args__ = (
+        Index("ix_stats_fact_day_key", *KEY, unique=True, postgresql_where=text("base"),
+              sqlite_where=text("base")),
+        Index("ix_stats_fact_day_day", "day"),
+    )
+
+
+class StatsFactMonth(_FactSums, Base):
+    """The same per local month of receipt (``day`` is the month's first day)."""
+
+    __tablename__ = "stats_fact_month"
+    __table_args__ = (
+        Index("ix_stats_fact_month_key", *KEY, unique=True, postgresql_where=text("base"),
+              sqlite_where=text("base")),
+        Index("ix_stats_fact_month_day", "day"),
+    )

@@ -20,7 +20,8 @@ Every INSERT, UPDATE (of a column a fact depends on) and DELETE of an SLA record
 escalation or a complaint works out the report's facts before and after the change (from
 the report's rows, found by `complaint_id`, with the changed row as it was) and adds the
 difference to `stats_fact_day`. What depends on `now` (steps running past their due time) is
-not a fact: the statistics read it from the running records.
+not a fact: the statistics read it from the running records of the period (a new index,
+`ix_sla_record_state_received`: state, date of receipt, due time).
 
 - PostgreSQL: the trigger appends signed delta rows (`base` false); now and then (about one
   write in 500) it folds every visible delta into the base rows, under a transaction-level
@@ -143,14 +144,19 @@ def _esc(complaint: str, skip: str | None = None, add: str | None = None) -> str
 
 
 def _pg_delta(before: str, after: str) -> str:
-    """Append what changed between two sets of keyed facts as signed delta rows."""
+    """Append what changed between two sets of keyed facts as signed delta rows, to the
+    day's rows and the month's."""
     keys = ", ".join(f"d.{c}" for c in KEY)
-    return (f"WITH b AS ({before}), a AS ({after}) "
-            f"INSERT INTO stats_fact_day (base, {COLUMNS}) "
-            f"SELECT false, {keys}, -d.n, -d.late FROM (SELECT * FROM b EXCEPT "
-            "SELECT * FROM a) AS d UNION ALL "
-            f"SELECT false, {keys}, d.n, d.late FROM (SELECT * FROM a EXCEPT "
-            "SELECT * FROM b) AS d; ")
+    month = ", ".join("date_trunc('month', d.day)::date" if c == "day" else f"d.{c}"
+                      for c in KEY)
+    return (f"WITH b AS ({before}), a AS ({after}), "
+            f"d AS (SELECT {', '.join(KEY)}, -n AS n, -late AS late FROM (SELECT * FROM b "
+            "EXCEPT SELECT * FROM a) AS gone UNION ALL SELECT * FROM (SELECT * FROM a EXCEPT "
+            "SELECT * FROM b) AS came), "
+            f"days AS (INSERT INTO stats_fact_day (base, {COLUMNS}) "
+            f"SELECT false, {keys}, d.n, d.late FROM d) "
+            f"INSERT INTO stats_fact_month (base, {COLUMNS}) "
+            f"SELECT false, {month}, d.n, d.late FROM d; ")
 
 
 _SQLITE_ADD = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUMS)
@@ -158,10 +164,14 @@ _KEY = ", ".join(KEY)
 
 
 def _sqlite_delta(before: str, after: str) -> str:
+    month = ", ".join("date(day, 'start of month')" if c == "day" else c for c in KEY)
+
     def add(first: str, second: str, sign: str) -> str:
-        return (f"INSERT INTO stats_fact_day (base, {COLUMNS}) SELECT 1, {_KEY}, {sign}n, "
-                f"{sign}late FROM ({first} EXCEPT {second}) WHERE true "
-                f"ON CONFLICT ({_KEY}) WHERE base DO UPDATE SET {_SQLITE_ADD};")
+        return " ".join(
+            f"INSERT INTO {table} (base, {COLUMNS}) SELECT 1, {keys}, {sign}n, "
+            f"{sign}late FROM ({first} EXCEPT {second}) WHERE true "
+            f"ON CONFLICT ({_KEY}) WHERE base DO UPDATE SET {_SQLITE_ADD};"
+            for table, keys in (("stats_fact_day", _KEY), ("stats_fact_month", month)))
     return f"{add(before, after, '-')} {add(after, before, '')}"
 
 
@@ -232,15 +242,18 @@ def _pg_functions() -> tuple[str, ...]:
     def delta(case: str) -> str:
         return _pg_delta(*pg[case])
 
-    fold = ", ".join(f"{c} = stats_fact_day.{c} + excluded.{c}" for c in SUMS)
+    def fold(table: str) -> str:
+        add = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in SUMS)
+        return (f"WITH moved AS (DELETE FROM {table} WHERE NOT base RETURNING *) "
+                f"INSERT INTO {table} (base, {COLUMNS}) SELECT true, {_KEY}, sum(n), "
+                f"sum(late) FROM moved GROUP BY {_KEY} ON CONFLICT ({_KEY}) WHERE base "
+                f"DO UPDATE SET {add}; ")
+
     functions = [
         "CREATE FUNCTION aduan_stats_fact_fold() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
         "IF current_setting('transaction_isolation') <> 'read committed' THEN RETURN; END IF; "
         f"IF NOT pg_try_advisory_xact_lock({FOLD_LOCK}) THEN RETURN; END IF; "
-        "WITH moved AS (DELETE FROM stats_fact_day WHERE NOT base RETURNING *) "
-        f"INSERT INTO stats_fact_day (base, {COLUMNS}) SELECT true, {_KEY}, sum(n), sum(late) "
-        f"FROM moved GROUP BY {_KEY} ON CONFLICT ({_KEY}) WHERE base DO UPDATE SET {fold}; "
-        "END $$",
+        f"{fold('stats_fact_day')} {fold('stats_fact_month')} END $$",
     ]
     for table, name, watched in (("sla", "sla_record", SLA_WATCHED),
                                  ("esc", "escalation", ESCALATION_WATCHED)):
@@ -276,7 +289,8 @@ def _pg_functions() -> tuple[str, ...]:
         "FOR EACH ROW EXECUTE FUNCTION aduan_stats_fact_complaint()",
         # TRUNCATE of any of the three: count again from what is left
         "CREATE FUNCTION aduan_stats_fact_truncated() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN DELETE FROM stats_fact_day; {'; '.join(_backfill_statements(True))}; "
+        "BEGIN DELETE FROM stats_fact_day; DELETE FROM stats_fact_month; "
+        f"{'; '.join(_backfill_statements(True))}; "
         "RETURN NULL; END $$",
         *(f"CREATE TRIGGER trg_stats_fact_truncated AFTER TRUNCATE ON {name} "
           "FOR EACH STATEMENT EXECUTE FUNCTION aduan_stats_fact_truncated()"
@@ -323,6 +337,7 @@ def _backfill_statements(postgres: bool) -> list[str]:
     group = "1, 2, 3, 4, 5, 6, 7, 8, 9"
     zone = "CROSS JOIN stats_fact_zone AS z"
     insert = f"INSERT INTO stats_fact_day (base, {COLUMNS}) SELECT {base}, "
+    month = ("date_trunc('month', day)::date" if postgres else "date(day, 'start of month')")
 
     def per_report(kind: str, k1: str, k2: str, rows: str) -> str:
         """Kinds counted once per report: ``rows`` says (complaint_id, k1, k2) distinct."""
@@ -353,6 +368,9 @@ def _backfill_statements(postgres: bool) -> list[str]:
         "AND k.disposed_at IS NOT NULL AND k.first_answer_at IS NULL AND EXISTS (SELECT 1 "
         "FROM sla_record AS s WHERE s.complaint_id = k.id AND s.step = 'follow_up' "
         f"AND s.state = 'breached') GROUP BY {group}) AS t",
+        f"INSERT INTO stats_fact_month (base, {COLUMNS}) SELECT {base}, {month}, "
+        f"{', '.join(KEY[1:])}, sum(n), sum(late) FROM stats_fact_day "
+        f"GROUP BY {month}, {', '.join(KEY[1:])}",
     ]
 
 
@@ -378,6 +396,7 @@ DROP = {
 def backfill(connection: Any) -> None:
     """The summaries of every report stored, from scratch (base rows only)."""
     connection.execute(sa.text("DELETE FROM stats_fact_day"))
+    connection.execute(sa.text("DELETE FROM stats_fact_month"))
     for statement in _backfill_statements(connection.dialect.name == "postgresql"):
         connection.execute(sa.text(statement))
 
@@ -389,26 +408,30 @@ def upgrade() -> None:
         sa.Column("offset_seconds", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_fact_zone")),
     )
-    op.create_table(
-        "stats_fact_day",
-        sa.Column("id", ID, autoincrement=True, nullable=False),
-        sa.Column("base", sa.Boolean(), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("agency_id", sa.Integer(), nullable=False),
-        sa.Column("unit_id", sa.Integer(), nullable=False),
-        sa.Column("classification", sa.String(length=30), nullable=False),
-        sa.Column("misconduct", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("k1", sa.String(length=40), nullable=False),
-        sa.Column("k2", sa.String(length=20), nullable=False),
-        sa.Column("budget", sa.Float(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.Column("late", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_fact_day")),
-    )
-    op.create_index("ix_stats_fact_day_key", "stats_fact_day", list(KEY), unique=True,
-                    postgresql_where=sa.text("base"), sqlite_where=sa.text("base"))
-    op.create_index("ix_stats_fact_day_day", "stats_fact_day", ["day"])
+    for table in ("stats_fact_day", "stats_fact_month"):
+        op.create_table(
+            table,
+            sa.Column("id", ID, autoincrement=True, nullable=False),
+            sa.Column("base", sa.Boolean(), nullable=False),
+            sa.Column("day", sa.Date(), nullable=False),
+            sa.Column("agency_id", sa.Integer(), nullable=False),
+            sa.Column("unit_id", sa.Integer(), nullable=False),
+            sa.Column("classification", sa.String(length=30), nullable=False),
+            sa.Column("misconduct", sa.Integer(), nullable=False),
+            sa.Column("kind", sa.String(length=20), nullable=False),
+            sa.Column("k1", sa.String(length=40), nullable=False),
+            sa.Column("k2", sa.String(length=20), nullable=False),
+            sa.Column("budget", sa.Float(), nullable=False),
+            sa.Column("n", sa.BigInteger(), nullable=False),
+            sa.Column("late", sa.Float(), nullable=False),
+            sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
+        )
+        op.create_index(f"ix_{table}_key", table, list(KEY), unique=True,
+                        postgresql_where=sa.text("base"), sqlite_where=sa.text("base"))
+        op.create_index(f"ix_{table}_day", table, ["day"])
+    # The running records of a period of receipt: the steps overdue now, which are not kept.
+    op.create_index("ix_sla_record_state_received", "sla_record",
+                    ["state", "complaint_created_at", "due_at"])
     zone = ZoneInfo(os.environ.get(TIMEZONE_VARIABLE) or DEFAULT_TIMEZONE)
     offset = zone.utcoffset(datetime(2000, 1, 1))
     assert offset is not None
@@ -423,7 +446,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in DROP[op.get_bind().dialect.name]:
         op.execute(statement)
-    op.drop_index("ix_stats_fact_day_day", table_name="stats_fact_day")
-    op.drop_index("ix_stats_fact_day_key", table_name="stats_fact_day")
-    op.drop_table("stats_fact_day")
+    op.drop_index("ix_sla_record_state_received", table_name="sla_record")
+    for table in ("stats_fact_month", "stats_fact_day"):
+        op.drop_index(f"ix_{table}_day", table_name=table)
+        op.drop_index(f"ix_{table}_key", table_name=table)
+        op.drop_table(table)
     op.drop_table("stats_fact_zone")

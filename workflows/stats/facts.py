@@ -1,9 +1,10 @@
-"""The figures of deadlines and escalations from the per-day summaries of the reports' facts
-(``stats_fact_day``, workflows/stats_fact_models.py, kept by the triggers of migration
-0034): record counts and lateness per step and state, the distinct reports behind them,
-escalations per rung, the unanswered reports past their follow-up deadline. One query sums
-the period's days; what depends on ``now`` (running steps past their due time) comes from
-the running records (index ``ix_sla_record_state_due``), a few per open report.
+"""The figures of deadlines and escalations from the summaries of the reports' facts
+(``stats_fact_day`` and ``stats_fact_month``, workflows/stats_fact_models.py, kept by the
+triggers of migration 0034): record counts and lateness per step and state, the distinct
+reports behind them, escalations per rung, the unanswered reports past their follow-up
+deadline. One query sums the period's whole months and its other days; what depends on
+``now`` (running steps past their due time) comes from the running records of the period
+(index ``ix_sla_record_state_received``), a few per open report.
 
 Each function returns exactly what its counterpart that counts the rows returns
 (queries._deadline_rows, _escalation_rows, _unanswered_late and distinct.report_counts):
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from workflows import diagram_ids as ids
@@ -34,6 +35,7 @@ from workflows.stats_fact_models import (
     STEP,
     UNANSWERED,
     StatsFactDay,
+    StatsFactMonth,
     StatsFactZone,
 )
 
@@ -54,52 +56,106 @@ class FactSums:
 
 def fact_sums(session: Session, period: Period, scope: Scope) -> FactSums:
     """Every fact of the reports received in ``period`` within ``scope``, summed over days
-    and units: one query over the summaries (base and delta rows)."""
-    f = StatsFactDay
-    where = [f.day >= period.start, f.day <= period.end]
-    if scope.agency_ids is not None:
-        ids_ = sorted(scope.agency_ids) or [-1]
-        where.append(or_(f.agency_id.in_(ids_), f.unit_id.in_(ids_)))
-    group = [f.agency_id, f.classification, f.misconduct, f.kind, f.k1, f.k2, f.budget]
-    query = (select(*group, func.sum(f.n), func.sum(f.late)).where(*where).group_by(*group)
-             .having(func.sum(f.n) != 0))
+    and units: the whole months of the period from the month rows, the days before and
+    after them from the day rows, in one query (base and delta rows alike)."""
+    months = _whole_months(period)
+    parts = []
+    for table, ranges in ((StatsFactMonth, [months] if months else []),
+                          (StatsFactDay, _days_outside(period, months))):
+        for first, last in ranges:
+            where = [table.day >= first, table.day <= last]
+            if scope.agency_ids is not None:
+                ids_ = sorted(scope.agency_ids) or [-1]
+                where.append(or_(table.agency_id.in_(ids_), table.unit_id.in_(ids_)))
+            parts.append(select(*(getattr(table, c) for c in _GROUP), table.n, table.late)
+                         .where(*where))
+    if not parts:
+        return FactSums([])
+    rows = union_all(*parts).subquery()
+    group = [rows.c[c] for c in _GROUP]
+    query = (select(*group, func.sum(rows.c.n), func.sum(rows.c.late)).group_by(*group)
+             .having(func.sum(rows.c.n) != 0))
     return FactSums([(None if g == 0 else g, cls, misc, kind, k1, k2, budget, int(n),
                       float(late or 0.0))
                      for g, cls, misc, kind, k1, k2, budget, n, late in session.execute(query)])
 
 
+_GROUP = ("agency_id", "classification", "misconduct", "kind", "k1", "k2", "budget")
+
+
+def _whole_months(period: Period) -> tuple[date, date] | None:
+    """The first days of the first and last months lying wholly within the period."""
+    first = period.start if period.start.day == 1 else _next_month(period.start)
+    following = _next_month(period.end)
+    last_is_whole = following - timedelta(days=1) == period.end
+    after = following if last_is_whole else period.end.replace(day=1)
+    if first >= after:
+        return None
+    return first, _previous_month(after)
+
+
+def _days_outside(period: Period, months: tuple[date, date] | None
+                  ) -> list[tuple[date, date]]:
+    """The period's days not in its whole months, as ranges of days (both included)."""
+    if months is None:
+        return [(period.start, period.end)]
+    ranges = []
+    if period.start < months[0]:
+        ranges.append((period.start, months[0] - timedelta(days=1)))
+    after = _next_month(months[1])
+    if after <= period.end:
+        ranges.append((after, period.end))
+    return ranges
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _previous_month(first: date) -> date:
+    return (first - timedelta(days=1)).replace(day=1)
+
+
 @dataclass(frozen=True)
 class RunningLate:
-    """Per report and step of the cohort running past its due time at ``now``: (complaint
-    id, agency_id, step, classification, misconduct, records, and whether it counts among
-    the unanswered reports past their follow-up deadline without a breached one)."""
+    """The cohort's steps running past their due time at ``now``: ``steps`` (agency_id,
+    step, classification, misconduct, records, reports) and ``agencies`` (agency_id, reports
+    with any such step, and of those the dispositioned ones not answered whose late step is
+    the follow-up and which have no breached follow-up record: the breached ones are kept
+    among the facts)."""
 
-    rows: list[tuple]
+    steps: list[tuple]
+    agencies: list[tuple]
     next_due: datetime | None
 
 
 def running_late(session: Session, where: list[Any], sla_where: list[Any], now: datetime
                  ) -> RunningLate:
-    """The running records of the cohort past due at ``now`` (from the index of running
-    records by due time), and the earliest due time still ahead."""
+    """The running records of the cohort past due at ``now``, counted in the database (from
+    the index of records by state and date of receipt), and the earliest due time still
+    ahead."""
     s = SlaRecord
     breached = aliased(SlaRecord)
-    own_steps = [s.step.not_in(sorted(CITIZEN_STEPS)), s.state == RUNNING]
+    running = [*where, *sla_where, s.step.not_in(sorted(CITIZEN_STEPS)), s.state == RUNNING]
+    late = [*running, s.due_at < now]
     unanswered = and_(s.step == ids.STEP_FOLLOW_UP, Complaint.disposed_at.is_not(None),
                       Complaint.first_answer_at.is_(None),
                       ~exists().where(breached.complaint_id == s.complaint_id,
                                       breached.step == ids.STEP_FOLLOW_UP,
                                       breached.state == BREACHED))
-    key = [Complaint.id, Complaint.agency_id, s.step, Complaint.classification,
-           Complaint.misconduct]
-    query = (select(*key, func.count(), func.max(case((unanswered, 1), else_=0)))
-             .join(Complaint, Complaint.id == s.complaint_id)
-             .where(*where, *sla_where, *own_steps, s.due_at < now).group_by(*key))
-    rows = [tuple(row) for row in session.execute(query)]
+    key = [Complaint.agency_id, s.step, Complaint.classification, Complaint.misconduct]
+    steps = [tuple(row) for row in session.execute(
+        select(*key, func.count(), func.count(s.complaint_id.distinct()))
+        .join(Complaint, Complaint.id == s.complaint_id).where(*late).group_by(*key))]
+    agencies = [tuple(row) for row in session.execute(
+        select(Complaint.agency_id, func.count(s.complaint_id.distinct()),
+               func.count(case((unanswered, s.complaint_id), else_=None).distinct()))
+        .join(Complaint, Complaint.id == s.complaint_id).where(*late)
+        .group_by(Complaint.agency_id))] if steps else []
     following = session.scalar(
         select(func.min(s.due_at)).join(Complaint, Complaint.id == s.complaint_id)
-        .where(*where, *sla_where, *own_steps, s.due_at >= now))
-    return RunningLate(rows, following)
+        .where(*running, s.due_at >= now))
+    return RunningLate(steps, agencies, following)
 
 
 def deadline_rows(sums: FactSums, late: RunningLate) -> list[tuple]:
@@ -114,7 +170,7 @@ def deadline_rows(sums: FactSums, late: RunningLate) -> list[tuple]:
         cell[0] += n
         cell[2] += late_seconds
         cell[3] = budget if cell[3] is None else max(cell[3], budget)
-    for _, g, step, cls, misc, records, _ in late.rows:
+    for g, step, cls, misc, records, _ in late.steps:
         cell = cells.get((g, step, cls, _misconduct(misc), RUNNING))
         if cell is not None:
             cell[1] += records
@@ -137,9 +193,8 @@ def unanswered_late(sums: FactSums, late: RunningLate) -> dict[int | None, int]:
     for g, *_, kind, _, _, _, n, _ in sums.rows:
         if kind == UNANSWERED:
             found[g] += n
-    for _, g, *_, flagged in late.rows:
-        if flagged:
-            found[g] += 1
+    for g, _, unanswered in late.agencies:
+        found[g] += unanswered
     return {g: n for g, n in found.items() if n}
 
 
@@ -164,12 +219,10 @@ def report_counts(sums: FactSums, late: RunningLate) -> dict[str, Any]:
             escalations["open" if k2 == OPEN else "total"] += n
             escalations["by_agency_open" if k2 == OPEN else "by_agency"][g] += n
     by_step: dict[str, int] = defaultdict(int)
-    overdue_reports: dict[int | None, set[int]] = defaultdict(set)
-    for complaint_id, g, step, cls, misc, _, _ in late.rows:
-        classes[(step, cls, bool(misc), "overdue")] += 1
-        by_step[step] += 1
-        overdue_reports[g].add(complaint_id)
-    overdue_by_agency = {g: len(found) for g, found in overdue_reports.items()}
+    for _, step, cls, misc, _, reports in late.steps:
+        classes[(step, cls, bool(misc), "overdue")] += reports
+        by_step[step] += reports
+    overdue_by_agency = {g: reports for g, reports, _ in late.agencies if reports}
     return {
         "classes": {key: n for key, n in classes.items() if n},
         "by_agency": {name: {g: n for g, n in found.items() if n}
