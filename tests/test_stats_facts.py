@@ -5,6 +5,7 @@ figures counted from the rows (the old queries, kept as the oracle)."""
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -268,6 +269,58 @@ def test_postgres_writers_of_records_with_the_same_key_do_not_wait_for_each_othe
             assert connection.execute(text(
                 "SELECT sum(n) FROM stats_fact_day WHERE day = '2026-03-02' "
                 "AND kind = 'records'")).scalar() == 2
+    finally:
+        db.dispose()
+
+
+def test_postgres_two_writers_of_one_reports_records_count_its_facts_once(postgres_url):
+    """Two transactions each add a breached follow-up record to the same report: the second
+    waits for the first (the report's lock), then sees its record, so the report counts
+    once among the reports with a breached follow-up, and both records count."""
+    db = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    record = text(
+        "INSERT INTO sla_record (complaint_id, step, budget_days, holder_rung, started_at, "
+        "due_at, pauses, state, rung, reminded_rungs, late_seconds) VALUES (:c, "
+        "'follow_up', 5, 0, :at, :at, '[]', 'breached', 0, '[]', 60)")
+    try:
+        with db.begin() as connection:
+            complaint_id = connection.execute(text(
+                "INSERT INTO complaint (tracking_number, secret_hash, classification, "
+                "misconduct, category, severity, title, body, anonymous, confidential, "
+                "channel, language, status, created_at, updated_at, version) VALUES "
+                "('PPU-A', 'x', 'pengaduan', false, 'roads', 'medium', 'Laporan', 'Isi', "
+                "false, false, 'web', 'id', 'DISPOSED', :at, :at, 1) RETURNING id"),
+                {"at": at}).scalar()
+        errors: list[BaseException] = []
+
+        def second_writer() -> None:
+            try:
+                with db.begin() as second:
+                    second.execute(text("SET LOCAL lock_timeout = '30s'"))
+                    second.execute(record, {"c": complaint_id, "at": at})
+            except BaseException as exc:  # noqa: BLE001 (reported by the test)
+                errors.append(exc)
+
+        with db.connect() as first, db.connect() as watcher:
+            first.begin()
+            first.execute(record, {"c": complaint_id, "at": at})
+            writer = threading.Thread(target=second_writer)
+            writer.start()
+            # until the second writer waits for the report's lock (asked of the server)
+            waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                           "AND NOT granted")
+            while writer.is_alive() and not watcher.execute(waiting).scalar():
+                watcher.rollback()
+            assert writer.is_alive(), "the second writer did not wait for the first"
+            first.commit()
+            writer.join()
+        assert not errors, errors
+        with db.connect() as connection:
+            sums = dict(connection.execute(text(
+                "SELECT kind, sum(n) FROM stats_fact_day WHERE k1 = 'follow_up' "
+                "GROUP BY kind")).all())
+        assert sums == {"records": 2, "step": 1}
     finally:
         db.dispose()
 

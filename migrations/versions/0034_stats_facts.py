@@ -25,7 +25,8 @@ not a fact: the statistics read it from the running records of the period (a new
 
 - PostgreSQL: the trigger appends signed delta rows (`base` false); now and then (about one
   write in 500) it folds every visible delta into the base rows, under a transaction-level
-  advisory lock, as migration 0032 does: writers never update a shared summary row.
+  advisory lock, as migration 0032 does: writers never update a shared summary row. Writers
+  of one report's rows take that report's advisory lock (see _lock).
 - SQLite (one writer at a time): the triggers add to the base rows directly (an upsert).
 
 The triggers live here only; this module's TRIGGERS, DROP and backfill() are also what
@@ -234,6 +235,18 @@ _SQLITE_COMPLAINT_CHANGED = (_sqlite_changed(_COMPLAINT_KEYS) + " OR (NEW.dispos
 
 # PostgreSQL's triggers run BEFORE the row changes (see _changes): they hand the row on.
 _PG_RETURN = "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW;"
+REPORT_LOCK = 7_320_035  # pg advisory lock class of one report's facts (with its id)
+
+
+def _lock(complaint: str) -> str:
+    """Take the report's lock until the transaction ends. A report's facts are not a sum of
+    its rows (a step breached twice is one breached step), so two transactions writing rows
+    of one report must not each work out the difference from what they alone see: the
+    second waits for the first, then (READ COMMITTED: a new snapshot per statement) sees its
+    rows. Writes to one report already queue on its process instance; writers of different
+    reports never wait here."""
+    return (f"PERFORM pg_advisory_xact_lock({REPORT_LOCK}, "
+            f"({complaint} % 2147483647)::integer);")
 
 
 def _pg_functions() -> tuple[str, ...]:
@@ -262,13 +275,14 @@ def _pg_functions() -> tuple[str, ...]:
             "AS $$ BEGIN "
             f"IF NOT EXISTS (SELECT 1 FROM stats_fact_zone WHERE id = 1) THEN {_PG_RETURN} "
             "END IF; "
-            f"IF TG_OP = 'INSERT' THEN {delta(f'{table}_insert')} "
+            f"IF TG_OP = 'INSERT' THEN {_lock('NEW.complaint_id')} "
+            f"{delta(f'{table}_insert')} "
             f"ELSIF TG_OP = 'UPDATE' THEN "
             f"IF NOT ({_pg_changed(watched)}) THEN RETURN NEW; END IF; "
-            f"{delta(f'{table}_update')} "
+            f"{_lock('NEW.complaint_id')} {delta(f'{table}_update')} "
             f"IF NEW.complaint_id IS DISTINCT FROM OLD.complaint_id THEN "
-            f"{delta(f'{table}_moved')} END IF; "
-            f"ELSE {delta(f'{table}_delete')} END IF; "
+            f"{_lock('OLD.complaint_id')} {delta(f'{table}_moved')} END IF; "
+            f"ELSE {_lock('OLD.complaint_id')} {delta(f'{table}_delete')} END IF; "
             "IF random() < 0.002 THEN PERFORM aduan_stats_fact_fold(); END IF; "
             f"{_PG_RETURN} END $$")
         functions.append(
@@ -281,8 +295,8 @@ def _pg_functions() -> tuple[str, ...]:
         f"{_PG_RETURN} END IF; "
         "IF TG_OP = 'UPDATE' THEN "
         f"IF NOT ({_PG_COMPLAINT_CHANGED}) THEN RETURN NEW; END IF; "
-        f"{delta('complaint_update')} "
-        f"ELSE {delta('complaint_delete')} END IF; "
+        f"{_lock('NEW.id')} {delta('complaint_update')} "
+        f"ELSE {_lock('OLD.id')} {delta('complaint_delete')} END IF; "
         "IF random() < 0.002 THEN PERFORM aduan_stats_fact_fold(); END IF; "
         f"{_PG_RETURN} END $$",
         "CREATE TRIGGER trg_stats_fact_complaint BEFORE UPDATE OR DELETE ON complaint "
@@ -431,7 +445,8 @@ def upgrade() -> None:
         op.create_index(f"ix_{table}_day", table, ["day"])
     # The running records of a period of receipt: the steps overdue now, which are not kept.
     op.create_index("ix_sla_record_state_received", "sla_record",
-                    ["state", "complaint_created_at", "due_at"])
+                    ["state", "complaint_created_at", "due_at"],
+                    postgresql_include=["complaint_id", "step"])
     zone = ZoneInfo(os.environ.get(TIMEZONE_VARIABLE) or DEFAULT_TIMEZONE)
     offset = zone.utcoffset(datetime(2000, 1, 1))
     assert offset is not None
