@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, tuple_, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, case, func, or_, select, tuple_, union_all
+from sqlalchemy.orm import Session
 
 from workflows import diagram_ids as ids
 from workflows.models import Complaint, SlaRecord
@@ -136,45 +136,72 @@ def running_late(session: Session, where: list[Any], sla_where: list[Any], now: 
 
     The records come from the index of records by state and date of receipt (on PostgreSQL
     it carries the report and step, so they are read from the index alone), grouped per
-    report and step, then joined to their reports; PostgreSQL counts per step and per
-    agency in one pass (GROUPING SETS), SQLite in two."""
+    report and step; PostgreSQL then fetches only those reports by primary key (not the
+    whole cohort, which a hash join would read) and counts per step and per agency in one
+    pass (GROUPING SETS); SQLite joins and counts in two queries."""
     s = SlaRecord
     running = [*sla_where, s.step.not_in(sorted(CITIZEN_STEPS)), s.state == RUNNING]
-    late = (select(s.complaint_id.label("cid"), s.step.label("step"),
-                   func.count().label("n"))
-            .where(*running, s.due_at < now).group_by(s.complaint_id, s.step).subquery())
-    breached = aliased(SlaRecord)
-    unanswered = and_(late.c.step == ids.STEP_FOLLOW_UP, Complaint.disposed_at.is_not(None),
-                      Complaint.first_answer_at.is_(None),
-                      ~exists().where(breached.complaint_id == late.c.cid,
-                                      breached.step == ids.STEP_FOLLOW_UP,
-                                      breached.state == BREACHED))
-    key = [Complaint.agency_id, late.c.step, Complaint.classification, Complaint.misconduct]
-    counts = [func.sum(late.c.n), func.count(), func.count(late.c.cid.distinct()),
-              func.count(case((unanswered, late.c.cid), else_=None).distinct())]
-    joined = [Complaint.id == late.c.cid, *where]
-    steps, agencies = [], []
-    if session.get_bind().dialect.name == "postgresql":
-        query = (select(*key, func.grouping(late.c.step), *counts).join(Complaint, and_(
-            *joined)).group_by(func.grouping_sets(tuple_(*key), tuple_(Complaint.agency_id))))
-        for g, step, cls, misc, per_agency, records, reports, distinct, unanswered_n in (
-                session.execute(query)):
-            if per_agency:
-                agencies.append((g, int(distinct), int(unanswered_n)))
-            else:
-                steps.append((g, step, cls, misc, int(records), int(reports)))
-    else:
-        steps = [(g, step, cls, misc, int(records), int(reports))
-                 for g, step, cls, misc, records, reports, _, _ in session.execute(
-                     select(*key, *counts).join(Complaint, and_(*joined)).group_by(*key))]
-        if steps:
-            agencies = [(g, int(distinct), int(unanswered_n))
-                        for g, _, _, distinct, unanswered_n in session.execute(
-                            select(Complaint.agency_id, *counts)
-                            .join(Complaint, and_(*joined)).group_by(Complaint.agency_id))]
+    # the first to come due, in due order (a walk of the index that stops at the first)
     following = session.scalar(
-        select(func.min(s.due_at)).join(Complaint, Complaint.id == s.complaint_id)
-        .where(*where, *running, s.due_at >= now))
+        select(s.due_at).join(Complaint, Complaint.id == s.complaint_id)
+        .where(*where, *running, s.due_at >= now).order_by(s.due_at).limit(1))
+    late = (select(s.complaint_id.label("cid"), s.step.label("step"), func.count().label("n"))
+            .where(*running, s.due_at < now).group_by(s.complaint_id, s.step))
+    # reports of the cohort with a breached follow-up (their unanswered count is a fact)
+    breached = (select(s.complaint_id.label("cid"))
+                .where(*sla_where, s.state == BREACHED, s.step == ids.STEP_FOLLOW_UP)
+                .distinct())
+    unanswered = and_(Complaint.disposed_at.is_not(None), Complaint.first_answer_at.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        return _running_late_postgres(session, where, late, breached, unanswered, following)
+    late_q = late.subquery()
+    breached_q = breached.subquery()
+    key = [Complaint.agency_id, late_q.c.step, Complaint.classification, Complaint.misconduct]
+    counts = [func.sum(late_q.c.n), func.count(), func.count(late_q.c.cid.distinct()),
+              func.count(case((and_(late_q.c.step == ids.STEP_FOLLOW_UP, unanswered,
+                                    breached_q.c.cid.is_(None)), late_q.c.cid),
+                              else_=None).distinct())]
+
+    def counted(group: list[Any]) -> Any:
+        return session.execute(
+            select(*group, *counts).select_from(late_q)
+            .join(Complaint, and_(Complaint.id == late_q.c.cid, *where))
+            .outerjoin(breached_q, breached_q.c.cid == late_q.c.cid).group_by(*group))
+
+    steps = [(g, step, cls, misc, int(records), int(reports))
+             for g, step, cls, misc, records, reports, _, _ in counted(key)]
+    agencies = [(g, int(distinct), int(unanswered_n))
+                for g, _, _, distinct, unanswered_n in counted([Complaint.agency_id])
+                ] if steps else []
+    return RunningLate(steps, agencies, following)
+
+
+def _running_late_postgres(session: Session, where: list[Any], late: Any, breached: Any,
+                           unanswered: Any, following: datetime | None) -> RunningLate:
+    late_c = late.cte("late").prefix_with("MATERIALIZED")
+    breached_c = breached.cte("breached")
+    reports = (select(Complaint.id, Complaint.agency_id, Complaint.classification,
+                      Complaint.misconduct, unanswered.label("unanswered"))
+               .where(Complaint.id == func.any(func.array(
+                   select(late_c.c.cid).distinct().scalar_subquery())), *where)
+               .cte("reports"))
+    key = [reports.c.agency_id, late_c.c.step, reports.c.classification,
+           reports.c.misconduct]
+    late_unanswered = and_(late_c.c.step == ids.STEP_FOLLOW_UP, reports.c.unanswered,
+                           breached_c.c.cid.is_(None))
+    query = (select(*key, func.grouping(late_c.c.step), func.sum(late_c.c.n), func.count(),
+                    func.count(late_c.c.cid.distinct()),
+                    func.count(case((late_unanswered, late_c.c.cid), else_=None).distinct()))
+             .select_from(late_c).join(reports, reports.c.id == late_c.c.cid)
+             .outerjoin(breached_c, breached_c.c.cid == late_c.c.cid)
+             .group_by(func.grouping_sets(tuple_(*key), tuple_(reports.c.agency_id))))
+    steps, agencies = [], []
+    for g, step, cls, misc, per_agency, records, reports_n, distinct, unanswered_n in (
+            session.execute(query)):
+        if per_agency:
+            agencies.append((g, int(distinct), int(unanswered_n)))
+        else:
+            steps.append((g, step, cls, misc, int(records), int(reports_n)))
     return RunningLate(steps, agencies, following)
 
 
