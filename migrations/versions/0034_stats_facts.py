@@ -1,6 +1,7 @@
-"""The statistics' per-day summaries of deadlines and escalations (issue 17): `stats_fact_day`
-and `stats_fact_zone` (workflows/stats_fact_models.py), the triggers that keep them in the
-writer's transaction, and their backfill from the rows already stored.
+"""The statistics' per-day summaries of deadlines and escalations (issue 17): `stats_fact_day`,
+`stats_fact_month` and `stats_fact_zone` (workflows/stats_fact_models.py), the triggers that
+keep them in the writer's transaction, their backfill from the rows already stored, and an
+index of SLA records by state and date of receipt (the steps overdue now).
 
 A report's *facts* are what the figures of deadlines and escalations count about it, each
 with its report's keys (local day of receipt at the offset in `stats_fact_zone`, agency,
@@ -19,7 +20,8 @@ unit, classification, misconduct):
 Every INSERT, UPDATE (of a column a fact depends on) and DELETE of an SLA record, an
 escalation or a complaint works out the report's facts before and after the change (from
 the report's rows, found by `complaint_id`, with the changed row as it was) and adds the
-difference to `stats_fact_day`. What depends on `now` (steps running past their due time) is
+difference to `stats_fact_day` and `stats_fact_month` (the same sums per month of receipt,
+its first day in `day`). What depends on `now` (steps running past their due time) is
 not a fact: the statistics read it from the running records of the period (a new index,
 `ix_sla_record_state_received`: state, date of receipt, due time).
 
