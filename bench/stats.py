@@ -674,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     backend.close()
         result["machine"]["load_average_at_end"] = _load_average()
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(result, separators=(",", ":")), flush=True)
         return 0
     with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:

@@ -71,11 +71,14 @@ SLA_WATCHED = ("complaint_id", "step", "state", "budget_days", "late_seconds")
 ESCALATION_WATCHED = ("complaint_id", "rung_name", "status")
 
 
-def _arms(sla: str, esc: str) -> str:
+SLA_ARMS, ESC_ARMS = (0, 1, 2, 8), (3, 4, 5, 6, 7)  # which facts each table's rows make
+
+
+def _arms(sla: str, esc: str, only: tuple[int, ...] = (*SLA_ARMS, *ESC_ARMS)) -> str:
     """The facts of one report without its keys, from its SLA records ``sla`` (a derived
     table with step, state, budget_days, late_seconds) and escalations ``esc`` (rung_name,
-    status)."""
-    return " UNION ALL ".join((
+    status); ``only`` those numbered (a write to SLA records changes only theirs)."""
+    arms = (
         "SELECT CAST('records' AS TEXT) AS kind, s.step AS k1, s.state AS k2, "
         "coalesce(s.budget_days, 0) AS budget, count(*) AS n, "
         f"coalesce(sum(s.late_seconds), 0) AS late FROM {sla} AS s WHERE s.step NOT IN "
@@ -95,7 +98,13 @@ def _arms(sla: str, esc: str) -> str:
         f"{esc} AS e WHERE e.status = 'open')",
         "SELECT 'unanswered', '', '', 0, 1, 0 WHERE EXISTS (SELECT 1 FROM "
         f"{sla} AS s WHERE s.step = 'follow_up' AND s.state = 'breached')",
-    ))
+    )
+    chosen = [arms[i] for i in sorted(only)]
+    # the first arm names the columns and fixes their types (PostgreSQL)
+    head = ("SELECT CAST(kind AS TEXT) AS kind, k1, k2, CAST(budget AS FLOAT) AS budget, "
+            "n, CAST(late AS FLOAT) AS late FROM (SELECT 'x' AS kind, '' AS k1, '' AS k2, "
+            "0.0 AS budget, 0 AS n, 0.0 AS late) AS t WHERE 1 = 0")
+    return " UNION ALL ".join((head, *chosen))
 
 
 def _day(postgres: bool, column: str) -> str:
@@ -105,7 +114,8 @@ def _day(postgres: bool, column: str) -> str:
     return f"date({column}, z.offset_seconds || ' seconds')"
 
 
-def _keyed(postgres: bool, report: str, sla: str, esc: str) -> str:
+def _keyed(postgres: bool, report: str, sla: str, esc: str,
+           only: tuple[int, ...] = (*SLA_ARMS, *ESC_ARMS)) -> str:
     """The facts of the report ``report`` (a derived table with COMPLAINT_COLUMNS; no row,
     no facts) with its keys: one SELECT."""
     return (f"SELECT {_day(postgres, 'k.created_at')} AS day, coalesce(k.agency_id, 0) AS "
@@ -113,7 +123,7 @@ def _keyed(postgres: bool, report: str, sla: str, esc: str) -> str:
             "classification, CASE WHEN k.misconduct THEN 1 ELSE 0 END AS misconduct, "
             "f.kind AS kind, f.k1 AS k1, f.k2 AS k2, f.budget AS budget, f.n AS n, "
             f"f.late AS late FROM {report} AS k CROSS JOIN stats_fact_zone AS z "
-            f"CROSS JOIN ({_arms(sla, esc)}) AS f WHERE z.id = 1 AND (f.kind <> 'unanswered' "
+            f"CROSS JOIN ({_arms(sla, esc, only)}) AS f WHERE z.id = 1 AND (f.kind <> 'unanswered' "
             "OR (k.disposed_at IS NOT NULL AND k.first_answer_at IS NULL))")
 
 
@@ -194,8 +204,10 @@ def _changes(postgres: bool) -> dict[str, tuple[str, str]]:
         other = _esc if table == "sla" else _sla
 
         def facts(complaint: str, changed: str, oth: Any = other, t: str = table) -> str:
+            # only the facts this table's rows make: the others are the same before and after
             sla, esc = (changed, oth(complaint)) if t == "sla" else (oth(complaint), changed)
-            return _keyed(postgres, _stored(complaint), sla, esc)
+            return _keyed(postgres, _stored(complaint), sla, esc,
+                          SLA_ARMS if t == "sla" else ESC_ARMS)
 
         for case, complaint, old, new in (("insert", "NEW", None, "NEW"),
                                           ("update", "NEW", "OLD", "NEW"),
