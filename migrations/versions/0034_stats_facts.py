@@ -423,6 +423,11 @@ DROP = {
 
 def backfill(connection: Any) -> None:
     """The summaries of every report stored, from scratch (base rows only)."""
+    if connection.dialect.name == "sqlite":
+        # SQLite plans the joins by guesswork without statistics (never gathered unless
+        # asked): a database never analyzed filled three to eight times slower.
+        for table in ("complaint", "sla_record", "escalation"):
+            connection.execute(sa.text(f"ANALYZE {table}"))
     connection.execute(sa.text("DELETE FROM stats_fact_day"))
     connection.execute(sa.text("DELETE FROM stats_fact_month"))
     for statement in _backfill_statements(connection.dialect.name == "postgresql"):
