@@ -86,6 +86,13 @@ _SPEC = importlib.util.spec_from_file_location(
 assert _SPEC is not None and _SPEC.loader is not None
 STATS_DAYS = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(STATS_DAYS)
+# The per-day summaries of deadline and escalation facts, as migration 0034 installs them.
+_SPEC = importlib.util.spec_from_file_location(
+    "stats_facts_migration", ROOT / "migrations" / "versions" / "0034_stats_facts.py")
+assert _SPEC is not None and _SPEC.loader is not None
+STATS_FACTS = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(STATS_FACTS)
+SUMMARIES = (STATS_DAYS, STATS_FACTS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
 FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
@@ -103,7 +110,7 @@ UNCACHED_REQUESTS = 20  # --uncached: requests per figure (after one warm-up)
 # The parts of one computation timed by --uncached (workflows.stats.queries' functions, when
 # present): where a request's time goes.
 PARTS = ("_tally", "_day_tallies", "_speed_rows", "_deadline_rows", "_escalation_rows",
-         "_ombudsman_rows", "_unanswered_late", "report_counts")
+         "_ombudsman_rows", "_unanswered_late", "report_counts", "fact_sums", "running_late")
 
 CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
               "education", "permits", "social_aid", "other")
@@ -183,8 +190,9 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             else:
                 for statement in STATS_TRIGGERS["sqlite"]:
                     db.execute(text(f"DROP TRIGGER {statement.split()[2]}"))
-                for statement in STATS_DAYS.DROP["sqlite"]:
-                    db.execute(text(statement))
+                for module in SUMMARIES:
+                    for statement in module.DROP["sqlite"]:
+                        db.execute(text(statement))
             temp = "TEMPORARY " if not sql.postgres else "UNLOGGED "
             # 1. random draws, one row per complaint (each column drawn once)
             db.execute(text(
@@ -298,8 +306,9 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if not sql.postgres:
                 for statement in STATS_TRIGGERS["sqlite"]:
                     db.execute(text(statement))
-                for statement in STATS_DAYS.TRIGGERS["sqlite"]:
-                    db.execute(text(statement))
+                for module in SUMMARIES:
+                    for statement in module.TRIGGERS["sqlite"]:
+                        db.execute(text(statement))
         # 6. the per-day summaries of what was loaded: what migration 0032 does on upgrade
         step = time.perf_counter()
         with engine.begin() as db:
@@ -321,9 +330,21 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             else:
                 db.execute(text("ANALYZE"))
         timings["analyze_seconds"] = round(time.perf_counter() - step, 1)
+        # 7. the per-day summaries of deadline and escalation facts: what migration 0034 does
+        # on upgrade (on tables with their planner statistics, as a database in use has them)
+        step = time.perf_counter()
+        with engine.begin() as db:
+            if db.execute(text("SELECT count(*) FROM stats_fact_zone")).scalar():
+                STATS_FACTS.backfill(db)
+        timings["stats_fact_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            for table in ("stats_fact_day", "stats_fact_month"):
+                db.execute(text(f"VACUUM ANALYZE {table}" if sql.postgres
+                                else f"ANALYZE {table}"))
         with engine.connect() as db:
             counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
-                      for table in ("complaint", "sla_record", "escalation", "stats_day")}
+                      for table in ("complaint", "sla_record", "escalation", "stats_day",
+                                    "stats_fact_day", "stats_fact_month")}
             counts["by_year"] = {str(year): int(db.execute(text(
                 "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
                 {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,
@@ -498,11 +519,13 @@ WRITE_ROUNDS = 3
 
 
 def write_cost(backend: Any) -> dict[str, Any]:
-    """--write-cost: what the per-day summaries' triggers add to a write. WRITE_OPS reports
-    filed (one INSERT a transaction), then as many status changes (one UPDATE of one report
-    a transaction), with the stats_day triggers and without them (dropped), alternating
-    rounds on one database; every other trigger (the change log) stays. Median of the
-    rounds' mean microseconds per write."""
+    """--write-cost: what the statistics' per-day summaries' triggers (migrations 0032 and
+    0034) add to a write. WRITE_OPS reports filed (one INSERT a transaction), then as many
+    status changes (one UPDATE of one report a transaction), then an SLA record started for
+    each (one INSERT) and met (one UPDATE of its state), with the summaries' triggers and
+    without them (dropped), alternating rounds on one database; every other trigger (the
+    change log, the copy of the date of receipt) stays. Median of the rounds' mean
+    microseconds per write."""
     insert = text(
         "INSERT INTO complaint (tracking_number, secret_hash, classification, misconduct, "
         "category, severity, title, body, anonymous, confidential, channel, language, status, "
@@ -510,8 +533,15 @@ def write_cost(backend: Any) -> dict[str, Any]:
         "'Laporan', 'Isi', :f, :f, 'web', 'id', 'SUBMITTED', :at, :at, 1) RETURNING id")
     update = text("UPDATE complaint SET status = :s, verified_at = :at, updated_at = :at, "
                   "version = version + 1 WHERE id = :id")
-    found: dict[str, dict[str, list[float]]] = {
-        "with": {"insert": [], "update": []}, "without": {"insert": [], "update": []}}
+    start = text(
+        "INSERT INTO sla_record (complaint_id, step, budget_days, holder_rung, started_at, "
+        "due_at, pauses, state, rung, reminded_rungs) VALUES (:id, 'follow_up', 5, 0, :at, "
+        ":at, '[]', 'running', 0, '[]') RETURNING id")
+    meet = text("UPDATE sla_record SET state = 'met', ended_at = :at WHERE id = :id")
+    statements = {"insert": insert, "update": update, "sla_insert": start, "sla_update": meet}
+    ops = tuple(statements)
+    found: dict[str, dict[str, list[float]]] = {mode: {op: [] for op in ops}
+                                                for mode in ("with", "without")}
     with backend.database() as url:
         engine = make_db_engine(url)  # as the application connects (SQLite: WAL)
         dialect = engine.dialect.name
@@ -521,39 +551,59 @@ def write_cost(backend: Any) -> dict[str, Any]:
                 for mode in ("with", "without"):
                     if mode == "without":
                         with engine.begin() as db:
-                            for statement in STATS_DAYS.DROP[dialect]:
-                                db.execute(text(statement))
-                    ids, at = [], NOW
-                    began = time.perf_counter()
-                    for i in range(WRITE_OPS):
-                        serial += 1
-                        with engine.begin() as db:
-                            ids.append(db.execute(insert, {
-                                "t": f"W-{serial}", "f": False, "c": CATEGORIES[i % 10],
-                                "at": at + timedelta(seconds=i)}).scalar())
-                    found[mode]["insert"].append((time.perf_counter() - began) / WRITE_OPS)
-                    began = time.perf_counter()
-                    for i, complaint_id in enumerate(ids):
-                        with engine.begin() as db:
-                            db.execute(update, {"s": "VERIFIED", "id": complaint_id,
-                                                "at": at + timedelta(hours=1, seconds=i)})
-                    found[mode]["update"].append((time.perf_counter() - began) / WRITE_OPS)
+                            for module in SUMMARIES:
+                                for statement in module.DROP[dialect]:
+                                    db.execute(text(statement))
+                    for op, seconds in _write_round(engine, statements, serial).items():
+                        found[mode][op].append(seconds)
+                    serial += WRITE_OPS
                     if mode == "without":
                         with engine.begin() as db:
-                            for statement in STATS_DAYS.TRIGGERS[dialect]:
-                                db.execute(text(statement))
-                            STATS_DAYS.backfill(db)
+                            for module in SUMMARIES:
+                                for statement in module.TRIGGERS[dialect]:
+                                    db.execute(text(statement))
+                                module.backfill(db)
         finally:
             engine.dispose()
     result: dict[str, Any] = {"writes_per_round": WRITE_OPS, "rounds": WRITE_ROUNDS}
-    for mode, ops in found.items():
-        for op, values in ops.items():
+    for mode, by_op in found.items():
+        for op, values in by_op.items():
             result[f"{op}_{mode}_us"] = round(statistics.median(values) * 1e6, 1)
-    for op in ("insert", "update"):
+    for op in ops:
         result[f"{op}_added_us"] = round(result[f"{op}_with_us"] - result[f"{op}_without_us"],
                                          1)
     say(f"{backend.label}: write cost: {result}")
     return result
+
+
+def _write_round(engine: Any, statements: dict[str, Any], serial: int) -> dict[str, float]:
+    """One round of --write-cost: WRITE_OPS writes of each statement in order, one a
+    transaction (each statement's i-th write uses what the earlier ones made); the mean
+    seconds per write of each."""
+    at = NOW
+    made: dict[str, list[Any]] = {}
+
+    def parameters(op: str, i: int) -> dict[str, Any]:
+        if op == "insert":
+            return {"t": f"W-{serial + i}", "f": False, "c": CATEGORIES[i % 10],
+                    "at": at + timedelta(seconds=i)}
+        if op == "update":
+            return {"s": "VERIFIED", "id": made["insert"][i],
+                    "at": at + timedelta(hours=1, seconds=i)}
+        if op == "sla_insert":
+            return {"id": made["insert"][i], "at": at + timedelta(hours=2)}
+        return {"id": made["sla_insert"][i], "at": at + timedelta(hours=3)}
+
+    means = {}
+    for op, statement in statements.items():
+        made[op] = []
+        began = time.perf_counter()
+        for i in range(WRITE_OPS):
+            with engine.begin() as db:
+                result = db.execute(statement, parameters(op, i))
+                made[op].append(result.scalar() if op.endswith("insert") else None)
+        means[op] = (time.perf_counter() - began) / WRITE_OPS
+    return means
 
 
 def targets(figures: dict[str, Any], runs_key: str = "requests") -> dict[str, bool]:
@@ -582,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
                              "write to the year)")
     parser.add_argument("--write-cost", action="store_true",
                         help="only what the per-day summaries' triggers add to a write "
-                             f"({WRITE_OPS:,} filings and status changes, with and without)")
+                             f"({WRITE_OPS:,} filings, status changes, SLA records started "
+                             "and met, with and without)")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -623,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     backend.close()
         result["machine"]["load_average_at_end"] = _load_average()
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(result, separators=(",", ":")), flush=True)
         return 0
     with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:

@@ -172,6 +172,9 @@ class SlaRecord(Base):
         Index("ix_sla_record_state_due", "state", "due_at"),
         Index("ix_sla_record_complaint_step", "complaint_id", "step"),
         Index("ix_sla_record_complaint_created_at", "complaint_created_at"),
+        # the running records of a period of receipt (the statistics' overdue steps)
+        Index("ix_sla_record_state_received", "state", "complaint_created_at", "due_at",
+              postgresql_include=["complaint_id", "step"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -20,6 +20,7 @@ import workflows.readcount_models
 import workflows.revision_models
 import workflows.settings_models
 import workflows.sms_models
+import workflows.stats_fact_models
 import workflows.stats_models
 import workflows.whatsapp_models
 
@@ -27,5 +28,5 @@ MODULES = (workflows.account_models, workflows.admin_models, workflows.category_
            workflows.desk_models, workflows.draft_models, workflows.lifecycle_models,
            workflows.metoo_models, workflows.models, workflows.open311_models,
            workflows.poster_models, workflows.readcount_models, workflows.revision_models,
-           workflows.settings_models, workflows.sms_models, workflows.stats_models,
-           workflows.whatsapp_models)
+           workflows.settings_models, workflows.sms_models, workflows.stats_fact_models,
+           workflows.stats_models, workflows.whatsapp_models)

@@ -30,9 +30,11 @@ from workflows.models import (
     SlaRecord,
 )
 from workflows.sla import BREACHED, CITIZEN_STEPS, RUNNING
+from workflows.stats import facts
 from workflows.stats.calendar_sql import DayTable
 from workflows.stats.cohort import Period, Scope
 from workflows.stats.distinct import report_counts
+from workflows.stats.facts import fact_sums, facts_usable, running_late
 from workflows.stats.localtime import DAY_SECONDS, LocalClock
 from workflows.stats_models import AGENCY, KINDS, NONE_ID, StatsDay, StatsDayZone
 
@@ -112,11 +114,21 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
     # them from their own index, the join to the cohort adds agency and classification.
     children = {model: [model.complaint_created_at >= first,
                         model.complaint_created_at < after] for model in (SlaRecord, Escalation)}
-    deadlines, next_due = _deadline_rows(session, [*where, *children[SlaRecord]], now)
-    escalations = _escalation_rows(session, [*where, *children[Escalation]])
+    if facts_usable(session, local):
+        sums = fact_sums(session, period, scope)
+        late = running_late(session, where, children[SlaRecord], now)
+        deadlines, next_due = facts.deadline_rows(sums, late), late.next_due
+        next_due = None if next_due is None else _utc(next_due)
+        escalations = facts.escalation_rows(sums)
+        unanswered_late = facts.unanswered_late(sums, late)
+        reports = facts.report_counts(sums, late)
+    else:
+        deadlines, next_due = _deadline_rows(session, [*where, *children[SlaRecord]], now)
+        escalations = _escalation_rows(session, [*where, *children[Escalation]])
+        unanswered_late = _unanswered_late(session, where, now)
+        reports = report_counts(session, where, children[SlaRecord], children[Escalation],
+                                now)
     counts, cases, next_late = _ombudsman_rows(session, where, now, config)
-    unanswered_late = _unanswered_late(session, where, now)
-    reports = report_counts(session, where, children[SlaRecord], children[Escalation], now)
     horizons = [datetime.max.replace(tzinfo=UTC)]
     if next_due is not None:  # a running step due at d is not overdue until after d
         horizons.append(next_due + timedelta(microseconds=1))
