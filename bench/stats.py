@@ -86,9 +86,9 @@ _SPEC = importlib.util.spec_from_file_location(
 assert _SPEC is not None and _SPEC.loader is not None
 STATS_DAYS = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(STATS_DAYS)
-# The per-day summaries of deadline and escalation facts, as migration 0034 installs them.
+# The per-day summaries of deadline and escalation facts, as migration 0035 installs them.
 _SPEC = importlib.util.spec_from_file_location(
-    "stats_facts_migration", ROOT / "migrations" / "versions" / "0034_stats_facts.py")
+    "stats_facts_migration", ROOT / "migrations" / "versions" / "0035_stats_facts.py")
 assert _SPEC is not None and _SPEC.loader is not None
 STATS_FACTS = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(STATS_FACTS)
@@ -330,7 +330,7 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             else:
                 db.execute(text("ANALYZE"))
         timings["analyze_seconds"] = round(time.perf_counter() - step, 1)
-        # 7. the per-day summaries of deadline and escalation facts: what migration 0034 does
+        # 7. the per-day summaries of deadline and escalation facts: what migration 0035 does
         # on upgrade (on tables with their planner statistics, as a database in use has them)
         step = time.perf_counter()
         with engine.begin() as db:
@@ -520,7 +520,7 @@ WRITE_ROUNDS = 3
 
 def write_cost(backend: Any) -> dict[str, Any]:
     """--write-cost: what the statistics' per-day summaries' triggers (migrations 0032 and
-    0034) add to a write. WRITE_OPS reports filed (one INSERT a transaction), then as many
+    0035) add to a write. WRITE_OPS reports filed (one INSERT a transaction), then as many
     status changes (one UPDATE of one report a transaction), then an SLA record started for
     each (one INSERT) and met (one UPDATE of its state), with the summaries' triggers and
     without them (dropped), alternating rounds on one database; every other trigger (the

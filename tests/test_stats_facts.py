@@ -1,5 +1,5 @@
 """The statistics' per-day summaries of deadlines and escalations (`stats_fact_day`,
-migration 0034) stay equal to a recount from the SLA records, escalations and complaints
+migration 0035) stay equal to a recount from the SLA records, escalations and complaints
 after every kind of write, on SQLite and PostgreSQL; the figures read from them are the
 figures counted from the rows (the old queries, kept as the oracle)."""
 
@@ -325,10 +325,10 @@ def test_postgres_two_writers_of_one_reports_records_count_its_facts_once(postgr
         db.dispose()
 
 
-def test_migration_0034_backfills_the_summaries_and_goes_back(tmp_path):
+def test_migration_0035_backfills_the_summaries_and_goes_back(tmp_path):
     url = f"sqlite:///{tmp_path / 'back.db'}"
     migrations.upgrade(url)
-    command.downgrade(migrations.alembic_config(url), "0033_config_revision")
+    command.downgrade(migrations.alembic_config(url), "0034_account_revision")
     db = create_engine(url)
     try:
         with db.begin() as connection:
@@ -386,7 +386,7 @@ def test_migration_0034_backfills_the_summaries_and_goes_back(tmp_path):
             ("2026-03-01", "esc", 1), ("2026-03-01", "esc_any", 2), ("2026-03-01", "esc_rung", 2),
             ("2026-03-01", "own", 2), ("2026-03-01", "records", 6), ("2026-03-01", "step", 4),
             ("2026-03-01", "unanswered", 1)]
-        command.downgrade(migrations.alembic_config(url), "0033_config_revision")
+        command.downgrade(migrations.alembic_config(url), "0034_account_revision")
         with db.connect() as connection:
             names = {r[0] for r in connection.execute(text(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))}

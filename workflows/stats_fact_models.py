@@ -1,6 +1,6 @@
 """The statistics' per-day summaries of deadlines and escalations (docs/statistics.md, "How
 the figures are kept"): what the figures of SLA records and escalations add up, kept in the
-writer's transaction by database triggers that live in migration 0034_stats_facts only.
+writer's transaction by database triggers that live in migration 0035_stats_facts only.
 
 - ``stats_fact_zone``: one row, the UTC offset (seconds) of the local day the summaries are
   cut by, written by the migration (as ``stats_day_zone``); without it (``create_all``, no

@@ -1,6 +1,6 @@
 """The figures of deadlines and escalations from the summaries of the reports' facts
 (``stats_fact_day`` and ``stats_fact_month``, workflows/stats_fact_models.py, kept by the
-triggers of migration 0034): record counts and lateness per step and state, the distinct
+triggers of migration 0035): record counts and lateness per step and state, the distinct
 reports behind them, escalations per rung, the unanswered reports past their follow-up
 deadline. One query sums the period's whole months and its other days; what depends on
 ``now`` (running steps past their due time) comes from the running records of the period

@@ -34,8 +34,8 @@ not a fact: the statistics read it from the running records of the period (a new
 The triggers live here only; this module's TRIGGERS, DROP and backfill() are also what
 bench/stats.py uses after its bulk load (which, like a restore, runs without triggers).
 
-Revision ID: 0034_stats_facts
-Revises: 0033_config_revision
+Revision ID: 0035_stats_facts
+Revises: 0034_account_revision
 Create Date: 2026-12-06 14:00:00
 """
 
@@ -49,8 +49,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0034_stats_facts"
-down_revision = "0033_config_revision"
+revision = "0035_stats_facts"
+down_revision = "0034_account_revision"
 branch_labels = None
 depends_on = None
 
