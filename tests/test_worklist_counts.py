@@ -265,3 +265,21 @@ def test_a_truncated_task_table_counts_the_scope_again(regency, table):
         else:
             session.execute(text(f"DELETE FROM {table}"))
     assert regency.domain.tasks.worklist_page(admin)["matching"] == 0
+
+
+def test_a_large_late_worklist_counted_in_the_database_walks_the_deadlines(regency,
+                                                                           monkeypatch):
+    """The database's own ranking (no kept counts) of a worklist larger than WALK_FROM with
+    the late filter: the deadline walk joins the deadlines beside the late condition."""
+    from workflows import worklist as worklist_module
+
+    for _ in range(3):
+        regency.submit(photo=True)
+    regency.clock.advance(timedelta(days=4))  # every verification late
+    admin = principal_of(regency, "admin.kominfo")
+    kept = regency.domain.tasks.worklist_page(admin, overdue=True)
+    monkeypatch.setattr(worklist_module, "WALK_FROM", 0)
+    monkeypatch.setattr(readcounts, "ENABLED", False)
+    counted = regency.domain.tasks.worklist_page(admin, overdue=True, limit=2)
+    assert counted["matching"] == kept["matching"] == 3
+    assert [r["task_id"] for r in counted["rows"]] == [r["task_id"] for r in kept["rows"]][:2]

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, aliased, load_only
 
 from engine.store import HumanTask, TaskGroup
 from workflows import access, worklist_counts
@@ -191,11 +191,12 @@ def _worklist_ranking(session: Session, principal: access.Principal, groups: lis
         query = query.where(HumanTask.element_id == kind)
     if q and q.strip():
         query = query.where(search_filter(principal, q))
-    if overdue:
-        query = query.where(select(SlaRecord.id).where(
-            SlaRecord.complaint_id == Complaint.id, SlaRecord.state == RUNNING,
-            SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
-            SlaRecord.due_at <= overdue_before(calendar, now)).exists())
+    if overdue:  # an alias: the deadline walk below joins sla_record itself
+        late = aliased(SlaRecord)
+        query = query.where(select(late.id).where(
+            late.complaint_id == Complaint.id, late.state == RUNNING,
+            late.step.not_in(sorted(CITIZEN_STEPS)),
+            late.due_at <= overdue_before(calendar, now)).exists())
     if kind or overdue or (q and q.strip()) or task_id is not None:
         matching = session.scalar(select(func.count()).select_from(
             query.with_only_columns(HumanTask.id).subquery()))
