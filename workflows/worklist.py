@@ -8,7 +8,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, load_only
 
 from engine.store import HumanTask, TaskGroup
@@ -129,11 +129,13 @@ def task_places(session: Session, groups: list[str], reports: list[int] | None
     query = (select(HumanTask.id, HumanTask.element_id, HumanTask.assignee,
                     HumanTask.created_at, officer_deadline().label("deadline"),
                     Complaint.id.label("report"))
-             .join(Complaint, Complaint.instance_id == HumanTask.instance_id)
-             .where(HumanTask.id.in_(select(TaskGroup.task_id).where(
-                 TaskGroup.group_name.in_(groups)))))
-    if reports is not None:
-        query = query.where(Complaint.id.in_(reports))
+             .join(Complaint, Complaint.instance_id == HumanTask.instance_id))
+    if reports is None:
+        query = query.where(HumanTask.id.in_(select(TaskGroup.task_id).where(
+            TaskGroup.group_name.in_(groups))))
+    else:  # a few reports: their tasks first, then each one's groups (not every group row)
+        query = query.where(Complaint.id.in_(reports), exists().where(
+            TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(groups)))
     return {row.id: worklist_counts.TaskPlace(row.report, row.element_id, row.assignee,
                                               row.deadline, row.created_at)
             for row in session.execute(query)}
