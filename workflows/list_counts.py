@@ -93,18 +93,21 @@ def _late(session: Session, principal: access.Principal, now: datetime, *,
 
 def _places(session: Session, reports: Iterable[int] | None) -> dict[int, readcounts.Place]:
     """Every report with a running deadline (or these): its status, agency and unit, and
-    the earliest running deadline (late once it is before the reading's instant)."""
+    the earliest running deadline (late once it is before the reading's instant). The
+    running deadlines are read over their state's index and the earliest picked here: a
+    GROUP BY lets SQLite walk every deadline (3,000,000) in report order instead."""
     query = (select(Complaint.id, Complaint.status, Complaint.agency_id, Complaint.unit_id,
-                    func.min(SlaRecord.due_at))
-             .join(SlaRecord, SlaRecord.complaint_id == Complaint.id)
-             .where(SlaRecord.state == RUNNING)
-             .group_by(Complaint.id, Complaint.status, Complaint.agency_id, Complaint.unit_id))
+                    SlaRecord.due_at)
+             .join(Complaint, Complaint.id == SlaRecord.complaint_id)
+             .where(SlaRecord.state == RUNNING))
     if reports is not None:
-        query = query.where(Complaint.id.in_(list(reports)))
+        query = query.where(SlaRecord.complaint_id.in_(list(reports)))
     found: dict[int, readcounts.Place] = {}
     for report, status, agency, unit, due in session.execute(query):
-        key = (status, agency, unit)
-        found[report] = readcounts.Place(key, key, due)
+        kept = found.get(report)
+        if due is not None and (kept is None or due < kept.due):
+            key = (status, agency, unit)
+            found[report] = readcounts.Place(key, key, due)
     return found
 
 
