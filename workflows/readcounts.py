@@ -33,7 +33,11 @@ from scratch.
 
 Functions: :func:`tally` (the figures of a scope, brought up to date), :func:`derived`
 (one value computed from a tally's version, such as the board's list of cases) and
-:func:`activity` (what the tallies did, for tests and benchmarks).
+:func:`activity` (what the tallies did, for tests and benchmarks). Other keepers of
+per-report places share the log and the registry through :func:`kept`, :func:`log_mark`
+and :func:`touched_since`: the worklist (workflows/worklist_counts.py, whose task rows the
+log carries since migration 0034 as source 't') and the list's late reports
+(workflows/list_counts.py, a :func:`tally` of its own scope). One log serves every page.
 """
 
 from __future__ import annotations
