@@ -288,6 +288,7 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
                        agency_code=agency_code, overdue=overdue, since=since, until=until,
                        q=q, extra=extra)
     limit, offset = min(max(limit, 1), 200), max(offset, 0)
+    ids_ = None
     if not (q and q.strip()) and not since and not until and not extra \
             and list_counts.usable(session):
         agency_id = None
@@ -296,11 +297,15 @@ def complaint_list(session: Session, principal: access.Principal, config: Regenc
                               if a.code == agency_code), -1)
         total = list_counts.total(session, principal, now, status=status,
                                   agency_id=agency_id, overdue=overdue)
+        if overdue:  # the late reports are kept too, in filing order
+            ids_ = list_counts.late_page(session, principal, now, status=status,
+                                         agency_id=agency_id, limit=limit, offset=offset)
     else:
         total = session.scalar(select(func.count()).select_from(
             query.with_only_columns(Complaint.id).subquery()))
-    ids_ = list(session.scalars(query.with_only_columns(Complaint.id).order_by(
-        Complaint.created_at.desc(), Complaint.id.desc()).limit(limit).offset(offset)))
+    if ids_ is None:
+        ids_ = list(session.scalars(query.with_only_columns(Complaint.id).order_by(
+            Complaint.created_at.desc(), Complaint.id.desc()).limit(limit).offset(offset)))
     found = {row.id: row for row in session.execute(
         select(*LISTED_COLUMNS).where(Complaint.id.in_(ids_ or [-1])))}
     rows = [found[i] for i in ids_ if i in found]

@@ -7,11 +7,13 @@ search, no dates, no drill-down, with at most a status, an agency and lateness, 
   reports per status, agency and unit, kept by triggers in the writer's transaction; a
   total is a sum over a few hundred rows, exact at the reading's snapshot, shared by every
   process (the database is the one computation);
-- for lateness (a running deadline already past), the late reports' places kept like the
-  SLA board's (workflows/readcounts.py, one scope for every reader): every report with a
-  running deadline, its status, agency and unit and the earliest such deadline, recounted
-  only for the reports the change log names since the last reading; late is decided at the
-  reading's instant from the kept deadlines, never by recounting.
+- for lateness (a running deadline already past), every report with a running deadline
+  kept per process like the SLA board's places (one scope for every reader, in the
+  registry of workflows/readcounts.py): its status, agency and unit, its earliest running
+  deadline and when it was filed, recounted only for the reports the change log names
+  since the last reading. Late is decided at the reading's instant from the kept deadlines
+  (sorted per status, agency and unit), never by recounting; the page of late reports (the
+  newest first) is read from the kept reports in filing order, not from the database.
 
 A reader's scope (workflows/documents.visible_filter: their agencies and units, and the
 reports not yet sent anywhere for the regency-wide) is applied to these keys at reading.
@@ -20,9 +22,13 @@ reports not yet sent anywhere for the regency-wide) is applied to these keys at 
 from __future__ import annotations
 
 import threading
+import time as time_module
 import weakref
-from collections.abc import Iterable
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,8 +44,71 @@ _TRIGGERS = {"postgresql": ("trg_report_count",),
                         "trg_report_count_delete")}
 _USABLE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
-LATE_SCOPE = ("list late",)  # one tally for every reader: scopes are applied at reading
+LATE_SCOPE = ("list late",)  # one keeper for every reader: scopes are applied at reading
 _TICK = timedelta(microseconds=1)
+SOURCES = ("c", "s")  # a report's own rows and its deadlines
+Key = tuple[Any, Any, Any]  # status, agency id, unit id (None: none)
+
+
+@dataclass(frozen=True, slots=True)
+class LatePlace:
+    """A report with a running deadline: where the list counts it, its earliest running
+    deadline, when it was filed."""
+
+    key: Key
+    due: datetime
+    created_at: datetime
+
+
+class _Late:
+    """Every report with a running deadline (see the module); changed only under its lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.places: dict[int, LatePlace] = {}
+        self.newest: list[tuple[datetime, int]] = []  # filing order (read backwards)
+        self.dues: dict[Key, list[datetime]] = {}
+        self.mark: tuple | None = None
+        self.born = 0.0
+
+    def rebuild(self, places: dict[int, LatePlace], mark: tuple | None) -> None:
+        self.places = dict(places)
+        self.newest = sorted((p.created_at, r) for r, p in places.items())
+        self.dues = {}
+        for place in places.values():
+            self.dues.setdefault(place.key, []).append(place.due)
+        for dues in self.dues.values():
+            dues.sort()
+        self.mark, self.born = mark, time_module.monotonic()
+
+    def apply(self, reports: list[int], places: dict[int, LatePlace]) -> None:
+        for report in reports:
+            old = self.places.pop(report, None)
+            if old is not None:
+                _drop(self.newest, (old.created_at, report))
+                _drop(self.dues[old.key], old.due)
+                if not self.dues[old.key]:
+                    del self.dues[old.key]
+            new = places.get(report)
+            if new is not None:
+                self.places[report] = new
+                insort(self.newest, (new.created_at, report))
+                insort(self.dues.setdefault(new.key, []), new.due)
+
+    def count(self, late: datetime, shown: Callable[[Key], bool]) -> int:
+        return sum(bisect_right(dues, late) for key, dues in self.dues.items() if shown(key))
+
+    def page(self, late: datetime, shown: Callable[[Key], bool], limit: int,
+             offset: int) -> list[int]:
+        found = (report for _, report in reversed(self.newest)
+                 if self.places[report].due <= late and shown(self.places[report].key))
+        return list(islice(found, offset, offset + limit))
+
+
+def _drop(keys: list, key: Any) -> None:
+    at = bisect_right(keys, key) - 1
+    if at >= 0 and keys[at] == key:
+        del keys[at]
 
 
 def usable(session: Session) -> bool:
@@ -72,42 +141,70 @@ def total(session: Session, principal: access.Principal, now: datetime, *,
                 if _shown(principal, (s, a or None, u or None)))
     if overdue is None:
         return every
-    late = _late(session, principal, now, status=status, agency_id=agency_id)
+    shown = _filter(principal, status, agency_id)
+    late = _read(session, lambda kept: kept.count(now - _TICK, shown))
     return late if overdue else every - late
 
 
-def _late(session: Session, principal: access.Principal, now: datetime, *,
-          status: str | None, agency_id: int | None) -> int:
-    figures = readcounts.tally(session, LATE_SCOPE, now - _TICK, now,
-                               lambda reports, _edge: _places(session, reports),
-                               lambda _after, _until: ())
-    found = 0
-    for case in figures.cases:
-        key = case.group
-        if ((status and key[0] != status) or (agency_id is not None and key[1] != agency_id)
-                or not _shown(principal, key)):
-            continue
-        found += case.due_by_late
-    return found
+def late_page(session: Session, principal: access.Principal, now: datetime, *,
+              status: str | None, agency_id: int | None, limit: int, offset: int
+              ) -> list[int] | None:
+    """The ids of the page of late reports the list shows (the newest first), from the
+    kept reports; None when nothing is kept (the caller reads the database)."""
+    shown = _filter(principal, status, agency_id)
+    return _read(session, lambda kept: kept.page(now - _TICK, shown, limit, offset),
+                 fresh_ok=False)
 
 
-def _places(session: Session, reports: Iterable[int] | None) -> dict[int, readcounts.Place]:
-    """Every report with a running deadline (or these): its status, agency and unit, and
-    the earliest running deadline (late once it is before the reading's instant). The
-    running deadlines are read over their state's index and the earliest picked here: a
-    GROUP BY lets SQLite walk every deadline (3,000,000) in report order instead."""
+def _filter(principal: access.Principal, status: str | None, agency_id: int | None
+            ) -> Callable[[Key], bool]:
+    def shown(key: Key) -> bool:
+        return not ((status and key[0] != status)
+                    or (agency_id is not None and key[1] != agency_id)
+                    or not _shown(principal, key))
+    return shown
+
+
+def _read(session: Session, answer: Callable[[_Late], Any], fresh_ok: bool = True) -> Any:
+    """``answer`` of the kept late reports, brought up to date (see the module)."""
+    kept = readcounts.kept(session, LATE_SCOPE, _Late)
+    if kept is None:
+        if not fresh_ok:
+            return None
+        fresh = _Late()
+        fresh.rebuild(_places(session, None), None)
+        return answer(fresh)
+    with kept.lock:
+        mark = readcounts.log_mark(session)
+        touched = None
+        if kept.mark is not None and time_module.monotonic() - kept.born < readcounts.MAX_AGE:
+            touched = readcounts.touched_since(session, kept.mark, SOURCES)
+        if touched is None:
+            kept.rebuild(_places(session, None), mark)
+        else:
+            if touched:
+                reports = sorted(touched)
+                kept.apply(reports, _places(session, reports))
+            kept.mark = mark
+        return answer(kept)
+
+
+def _places(session: Session, reports: Iterable[int] | None) -> dict[int, LatePlace]:
+    """Every report with a running deadline (or these): where the list counts it, the
+    earliest running deadline, when it was filed. The running deadlines are read over their
+    state's index and the earliest picked here: a GROUP BY lets SQLite walk every deadline
+    (3,000,000) in report order instead."""
     query = (select(Complaint.id, Complaint.status, Complaint.agency_id, Complaint.unit_id,
-                    SlaRecord.due_at)
+                    Complaint.created_at, SlaRecord.due_at)
              .join(Complaint, Complaint.id == SlaRecord.complaint_id)
              .where(SlaRecord.state == RUNNING))
     if reports is not None:
         query = query.where(SlaRecord.complaint_id.in_(list(reports)))
-    found: dict[int, readcounts.Place] = {}
-    for report, status, agency, unit, due in session.execute(query):
+    found: dict[int, LatePlace] = {}
+    for report, status, agency, unit, created, due in session.execute(query):
         kept = found.get(report)
         if due is not None and (kept is None or due < kept.due):
-            key = (status, agency, unit)
-            found[report] = readcounts.Place(key, key, due)
+            found[report] = LatePlace((status, agency, unit), due, created)
     return found
 
 
