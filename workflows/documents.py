@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from workflows import access, list_counts, notify, referrals
 from workflows import diagram_ids as ids
@@ -266,11 +266,10 @@ def list_query(session: Session, principal: access.Principal, calendar: WorkingC
         query = query.where(Complaint.created_at >= start_of(since, calendar))
     if until:
         query = query.where(Complaint.created_at < start_of(until, calendar, 1))
-    if overdue is not None:  # EXISTS: the newest reports probed first, not every late one
-        record = aliased(SlaRecord)  # never correlated to a deadline the query joins
-        late = select(record.id).where(record.complaint_id == Complaint.id,
-                                       record.state == RUNNING, record.due_at < now).exists()
-        query = query.where(late if overdue else ~late)
+    if overdue is not None:  # IN, not EXISTS: a count of EXISTS probes every report (1.6 s)
+        late = select(SlaRecord.complaint_id).where(
+            SlaRecord.state == RUNNING, SlaRecord.due_at < now)
+        query = query.where(Complaint.id.in_(late) if overdue else Complaint.id.not_in(late))
     return query
 
 
