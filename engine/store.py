@@ -214,65 +214,6 @@ class InstanceEvent(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)
 
 
-class TaskChange(Base):
-    """A change to the open tasks or their candidate groups (a statement on human_task or
-    human_task_group), by whatever writer: appended by database triggers (TASK_TRIGGERS) in
-    the writer's transaction, for readers that keep worklist counts in memory (the host's
-    read cache) to know whether the tasks changed since. Rows older than a day are pruned by
-    the triggers themselves."""
-
-    __tablename__ = "task_change"
-    # SQLite: AUTOINCREMENT, so that an id is never handed out twice (ids are the log's order)
-    __table_args__ = (Index("ix_task_change_xid", "xid"), {"sqlite_autoincrement": True})
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    xid: Mapped[int | None] = mapped_column(BigInteger)  # PostgreSQL: the writer's transaction
-    at: Mapped[datetime] = mapped_column(UtcDateTime)  # when (the database's clock), to prune
-
-
-# PostgreSQL: one row per statement (what changed does not matter, only that something did,
-# and in which transaction). SQLite has row triggers only; its ids follow commit order (one
-# writer at a time). Migration 0008 installs these statements; create_all() does too.
-TASK_TRIGGERS = {
-    "postgresql": (
-        "CREATE OR REPLACE FUNCTION aduan_task_changed() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO task_change (xid, at) "
-        "VALUES (pg_current_xact_id()::text::bigint, now()); "
-        "IF random() < 0.001 THEN DELETE FROM task_change WHERE id IN (SELECT id FROM ("
-        "SELECT id, at FROM task_change ORDER BY id LIMIT 5000 FOR UPDATE SKIP LOCKED) "
-        "AS oldest WHERE at < now() - interval '1 day'); END IF; RETURN NULL; END $$",
-        *(f"CREATE TRIGGER trg_{table}_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-          f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION aduan_task_changed()"
-          for table in ("human_task", "human_task_group")),
-    ),
-    "sqlite": (
-        *(f"CREATE TRIGGER trg_{table}_change_{op.lower()} AFTER {op} ON {table} FOR EACH ROW "  # noqa: S608 - fixed names
-          "BEGIN INSERT INTO task_change (at) VALUES (strftime('%Y-%m-%d %H:%M:%f', 'now')); "
-          "END" for table in ("human_task", "human_task_group")
-          for op in ("INSERT", "UPDATE", "DELETE")),
-        "CREATE TRIGGER trg_task_change_prune AFTER INSERT ON task_change "
-        "FOR EACH ROW WHEN NEW.id % 1000 = 0 BEGIN "
-        "DELETE FROM task_change WHERE id IN (SELECT id FROM (SELECT id, at "
-        "FROM task_change ORDER BY id LIMIT 5000) "
-        "WHERE at < strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 day')); END",
-    ),
-}
-TASK_TRIGGER_NAMES = {
-    "postgresql": ("trg_human_task_change", "trg_human_task_group_change"),
-    "sqlite": tuple(f"trg_{table}_change_{op}" for table in ("human_task", "human_task_group")
-                    for op in ("insert", "update", "delete")),
-}
-
-
-@event.listens_for(Base.metadata, "after_create")
-def _create_task_triggers(target: Any, connection: Any, **kw: Any) -> None:
-    """metadata.create_all() (Store.create_schema) installs the change log's triggers."""
-    names = {table.name for table in kw.get("tables") or target.sorted_tables}
-    if {"human_task", "human_task_group", "task_change"} <= names:
-        for statement in TASK_TRIGGERS.get(connection.dialect.name, ()):
-            connection.exec_driver_sql(statement)
-
-
 metadata = Base.metadata
 
 

@@ -99,14 +99,6 @@ class CaseFilter:
                 found[name] = str(value)
         return found
 
-    def key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.names())
-
-    @property
-    def reads_clock(self) -> bool:
-        """Whether the reports it keeps change as time passes (a deadline passing)."""
-        return self.deadline_state == "overdue" or self.ombudsman or self.board is not None
-
     def __bool__(self) -> bool:
         return bool(self.query())
 

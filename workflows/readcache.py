@@ -1,36 +1,36 @@
 """Results of expensive reads kept in memory for as long as the database proves them current.
 
-The officers' and supervisors' pages count and rank what thousands of rows say (a group's
-22,000 tasks, the regency's 40,000 late deadlines, a million reports) although those rows
-change a few times a minute. A cached result answers a later request only when *all* hold,
-so it never says other than a fresh read would:
+The statistics count what a million reports say although those rows change a few times a
+minute. A cached result answers a later request only when *all* hold, so it never says
+other than a fresh read would:
 
 - the same key: the caller's scope and filters, everything the read depends on;
 - no change since: triggers append a row to a change log in the writer's transaction,
   whoever the writer (the ORM, a bulk statement, a hand-written UPDATE):
   ``stats_change`` for complaints, SLA records and escalations (migration 0006,
-  ``workflows.models.STATS_TRIGGERS``) and ``task_change`` for the engine's open tasks and
-  their candidate groups (migration 0008: a frozen copy of ``engine.store.TASK_TRIGGERS``).
-  Before reading, the cache notes where the logs stand (:func:`log_mark`): on PostgreSQL the
-  transaction snapshot, so a change is new when its transaction is not visible in it, which also
-  catches transactions still running then and committed later; on SQLite the last row ids
-  (one writer at a time, so ids follow commit order). A newer row in a log the entry
-  depends on discards it;
+  ``workflows.models.STATS_TRIGGERS``). Before reading, the cache notes where the log
+  stands (:func:`log_mark`): on PostgreSQL the transaction snapshot, so a change is new when
+  its transaction is not visible in it, which also catches transactions still running then
+  and committed later; on SQLite the last row ids (one writer at a time, so ids follow
+  commit order). A newer row in a log the entry depends on discards it;
 - the clock: ``now`` not before the moment it was read, and either within
   ``CLOCK_TOLERANCE`` of it or the entry's own condition on time still true
   (``still_valid``: e.g. no deadline has become overdue since). With 100,000 open reports a
   deadline passes every few seconds, so a figure that depends on the clock would be read
-  again nearly every time; instead it follows the clock within a minute (the late filters
-  of the worklist and the list), and every write at once;
+  again nearly every time; instead it may follow the clock within a minute, and every
+  write at once (the statistics ask for no tolerance: their figures are exact);
 - younger than ``MAX_AGE`` (the logs keep a day of rows).
 
 Without the triggers (a database not migrated) nothing is cached. Each process (each
 gunicorn worker) has its own cache; nothing is shared between processes but the database.
 
 Any write discards every entry that depends on its log, in every process: under a steady
-stream of writes the entries are recounted nearly every request. The SLA board's counts no
-longer live here: workflows/readcounts.py keeps them per report and recounts only what a
-write touched (issue 17). Nothing new is to be added to this cache's shape.
+stream of writes the entries are recounted nearly every request. Only the statistics
+(workflows/stats/) read through this cache now: the SLA board, the worklist and the list
+API's totals are kept per report and recounted only where a write touched
+(workflows/readcounts.py, workflows/worklist_counts.py, workflows/list_counts.py; issue
+17), and the escalation inbox is read afresh. Nothing new is to be added to this cache's
+shape. ``has_triggers`` is the one helper the kept counts share with it.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from engine.store import TASK_TRIGGER_NAMES
 from workflows.models import STATS_TRIGGER_NAMES
 
 MAX_AGE = 3600.0  # seconds; the change logs keep a day of rows
@@ -55,20 +54,15 @@ CLOCK_TOLERANCE = timedelta(seconds=60)  # how far a cached figure may lag the c
 ENTRIES = 512
 
 STATS = "stats_change"  # complaints, SLA records, escalations
-TASKS = "task_change"  # the engine's open tasks and their candidate groups
-TRIGGER_NAMES = {STATS: STATS_TRIGGER_NAMES, TASKS: TASK_TRIGGER_NAMES}
+TRIGGER_NAMES = {STATS: STATS_TRIGGER_NAMES}
 
 
 # The SQL of each log (fixed text: no name is ever taken from input).
-_LAST_ID = {STATS: "(SELECT coalesce(max(id), 0) FROM stats_change)",
-            TASKS: "(SELECT coalesce(max(id), 0) FROM task_change)"}
-_NEWER_ID = {STATS: "EXISTS (SELECT 1 FROM stats_change WHERE id > :stats_change{period})",
-             TASKS: "EXISTS (SELECT 1 FROM task_change WHERE id > :task_change)"}
+_LAST_ID = {STATS: "(SELECT coalesce(max(id), 0) FROM stats_change)"}
+_NEWER_ID = {STATS: "EXISTS (SELECT 1 FROM stats_change WHERE id > :stats_change{period})"}
 _NEWER_XID = {
     STATS: "EXISTS (SELECT 1 FROM stats_change WHERE xid >= :xmin AND NOT "
            "pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)){period})",
-    TASKS: "EXISTS (SELECT 1 FROM task_change WHERE xid >= :xmin AND NOT "
-           "pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)))",
 }
 _PERIOD = " AND (received_at IS NULL OR (received_at >= :first AND received_at < :after))"
 

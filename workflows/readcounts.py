@@ -35,7 +35,11 @@ Functions: :func:`tally` (the figures of a scope, brought up to date), :func:`de
 (one value computed from a tally's version, such as the board's list of cases, and kept
 across later versions when the reports they changed cannot have changed it: each tally
 remembers which reports its last few versions changed, :class:`Change`) and
-:func:`activity` (what the tallies did, for tests and benchmarks).
+:func:`activity` (what the tallies did, for tests and benchmarks). Other keepers of
+per-report places share the log and the registry through :func:`kept`, :func:`log_mark`
+and :func:`touched_since`: the worklist (workflows/worklist_counts.py, whose task rows the
+log carries since migration 0036 as source 't') and the list's late reports
+(workflows/list_counts.py, a :func:`tally` of its own scope). One log serves every page.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from workflows import readcache
@@ -219,11 +223,11 @@ class _Tallies:
         # what the tallies did: readings, scopes counted from scratch, reports recounted
         self.activity = {"readings": 0, "rebuilds": 0, "recounted": 0}
 
-    def get(self, key: Hashable) -> _Tally:
+    def get(self, key: Hashable, make: Callable[[], Any] = _Tally) -> Any:
         with self.lock:
             found = self.entries.get(key)
             if found is None:
-                found = self.entries[key] = _Tally()
+                found = self.entries[key] = make()
                 while len(self.entries) > TALLIES:
                     self.entries.popitem(last=False)
             self.entries.move_to_end(key)
@@ -311,6 +315,41 @@ def derived(session: Session, key: Hashable, figures: Figures, name: Hashable,
     return value
 
 
+def kept(session: Session, key: Hashable, make: Callable[[], Any]) -> Any | None:
+    """The object kept under ``key`` for the session's database in this process (made by
+    ``make()`` the first time; least recently read out first with the tallies): how other
+    keepers of per-report places (the worklist's, workflows/worklist_counts.py) share this
+    module's registry. None when nothing is kept (switched off, or no change log)."""
+    tallies = _tallies(session)
+    return None if tallies is None else tallies.get(key, make)
+
+
+def log_mark(session: Session) -> tuple:
+    """Where the change log stands, read before the data it guards (see the module)."""
+    return _mark(session)
+
+
+def touched_since(session: Session, mark: tuple, sources: Iterable[str]) -> set[int] | None:
+    """The reports the log names since ``mark`` for rows of these ``sources`` (c: the
+    report, s: its deadlines, e: its escalations, t: its tasks and their groups); None:
+    every report (a TRUNCATE), or more than MAX_DELTA to follow."""
+    sources = sorted(sources)
+    if mark[0] == "snapshot":
+        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE xid >= :xmin "
+                     "AND source IN :sources AND NOT pg_visible_in_snapshot("
+                     "xid::text::xid8, CAST(:snapshot AS pg_snapshot)) LIMIT :most")
+        params = {"xmin": mark[1], "snapshot": mark[2], "most": MAX_DELTA + 1}
+    else:
+        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE id > :last "
+                     "AND source IN :sources LIMIT :most")
+        params = {"last": mark[1], "most": MAX_DELTA + 1}
+    query = query.bindparams(bindparam("sources", expanding=True))
+    found = set(session.scalars(query, {**params, "sources": sources}))
+    if None in found or len(found) > MAX_DELTA:
+        return None
+    return found
+
+
 def activity(session: Session) -> dict[str, int] | None:
     """What the tallies of the session's database did in this process so far (readings,
     scopes counted from scratch, reports recounted); None when nothing is kept."""
@@ -350,21 +389,9 @@ def _mark(session: Session) -> tuple:
 
 
 def _touched_since(session: Session, mark: tuple) -> set[int] | None:
-    """The reports written since ``mark`` (their reports or deadlines; escalations do not
-    move a report on the board); None: every report (a TRUNCATE), or too many to follow."""
-    if mark[0] == "snapshot":
-        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE xid >= :xmin "
-                     "AND source IN ('c', 's') AND NOT pg_visible_in_snapshot("
-                     "xid::text::xid8, CAST(:snapshot AS pg_snapshot)) LIMIT :most")
-        params = {"xmin": mark[1], "snapshot": mark[2], "most": MAX_DELTA + 1}
-    else:
-        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE id > :last "
-                     "AND source IN ('c', 's') LIMIT :most")
-        params = {"last": mark[1], "most": MAX_DELTA + 1}
-    found = set(session.scalars(query, params))
-    if None in found or len(found) > MAX_DELTA:
-        return None
-    return found
+    """The reports written since ``mark`` (their reports or deadlines; escalations and
+    tasks do not move a report on the board)."""
+    return touched_since(session, mark, ("c", "s"))
 
 
 def _has_triggers(session: Session) -> bool:

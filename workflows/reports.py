@@ -362,9 +362,7 @@ class Reports:
             return documents.complaint_list(
                 session, principal, self.ctx.config, now, status=status,
                 agency_code=agency_code, overdue=overdue, since=since, until=until,
-                limit=limit, offset=offset, q=q, extra=extra,
-                extra_key=None if filters and filters.reads_clock
-                else filters.key() if filters else ())
+                limit=limit, offset=offset, q=q, extra=extra)
 
     def export(self, principal: access.Principal, *, status: str | None = None,
                agency_code: str | None = None, overdue: bool | None = None,

@@ -15,6 +15,7 @@ import workflows.lifecycle_models
 import workflows.metoo_models
 import workflows.models
 import workflows.open311_models
+import workflows.page_count_models
 import workflows.poster_models
 import workflows.readcount_models
 import workflows.revision_models
@@ -27,6 +28,6 @@ import workflows.whatsapp_models
 MODULES = (workflows.account_models, workflows.admin_models, workflows.category_models,
            workflows.desk_models, workflows.draft_models, workflows.lifecycle_models,
            workflows.metoo_models, workflows.models, workflows.open311_models,
-           workflows.poster_models, workflows.readcount_models, workflows.revision_models,
-           workflows.settings_models, workflows.sms_models, workflows.stats_fact_models,
-           workflows.stats_models, workflows.whatsapp_models)
+           workflows.page_count_models, workflows.poster_models, workflows.readcount_models,
+           workflows.revision_models, workflows.settings_models, workflows.sms_models,
+           workflows.stats_fact_models, workflows.stats_models, workflows.whatsapp_models)

@@ -8,16 +8,15 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, load_only
 
 from engine.store import HumanTask, TaskGroup
-from workflows import access, readcache
+from workflows import access, worklist_counts
 from workflows.calendar import WorkingCalendar
 from workflows.config import RegencyConfig
 from workflows.deadlines import (
     current_slas,
-    next_due_after,
     officer_deadline,
     overdue_before,
     sla_deadline,
@@ -88,49 +87,58 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
                   q: str = "", sort: str = "deadline", limit: int = 50, offset: int = 0,
                   task_id: str | None = None) -> dict[str, Any]:
     """One page of the officer's worklist: the open tasks of their groups on a report,
-    filtered and sorted in the database, with the number matching, the number in each
-    `show` choice and the task types present. ``task_id`` picks one row (for a swap).
+    filtered and sorted, with the number matching, the number in each `show` choice and the
+    task types present. ``task_id`` picks one row (for a swap).
 
     The counts and the page's order read every task of the groups (22,000 for a regency's
-    administrator); they come from the read cache (workflows/readcache.py) while no task,
-    report or deadline changed and, with `overdue`, no deadline has become overdue. The
-    page's rows (tasks, reports, deadlines) are kept with them, the same writes changing
-    both; the working days left are counted afresh every time."""
+    administrator): they are kept per scope and recounted only for the reports a write
+    touched (workflows/worklist_counts.py); a search, one task, or a database without the
+    change log's task triggers are counted and ranked in the database. The page's rows and
+    their working days left are read afresh every time."""
     groups = sorted(principal.groups)
     if not groups:
         return {"rows": [], "matching": 0, "counts": dict.fromkeys(WORKLIST_SHOWS, 0),
                 "kinds": [], "kind": ""}
     limit, offset = max(limit, 1), max(offset, 0)
     calendar = calendar_for(session, config)
-    searched = bool(q and q.strip())
-
-    def rank() -> tuple[dict[str, Any], Any]:
+    kept = None
+    if not (q and q.strip()) and task_id is None:
+        kept = worklist_counts.view(
+            session, tuple(groups), lambda reports: task_places(session, groups, reports),
+            me=principal.username, show=show, kind=kind,
+            late=overdue_before(calendar, now) if overdue else None, sort=sort,
+            limit=limit, offset=offset)
+    if kept is not None:
+        ranked = {"task_ids": list(kept.task_ids), "matching": kept.matching,
+                  "counts": dict(kept.counts), "kinds": list(kept.kinds), "kind": kept.kind}
+    else:
         ranked = _worklist_ranking(session, principal, groups, calendar, now, show=show,
                                    kind=kind, overdue=overdue, q=q, sort=sort, limit=limit,
                                    offset=offset, task_id=task_id)
-        # The page's tasks, reports and deadlines change only by writes that discard the
-        # ranking too (the same logs); their working days left are counted per request.
-        ranked["page"] = _worklist_page_rows(session, ranked["task_ids"])
-        if not overdue:
-            return ranked, None
-        # which tasks are late changes when the next running deadline passes
-        due = next_due_after(session, overdue_before(calendar, now))
-        return ranked, None if due is None else (
-            lambda later: overdue_before(calendar, later) < due)
-
-    if searched or task_id is not None:  # one-off reads: not worth keeping
-        ranked = rank()[0]
-    else:
-        key = ("worklist", tuple(groups), principal.username, show, kind, overdue, sort,
-               limit, offset, id(calendar) if overdue else None)
-        ranked = readcache.cached(session, key, now, (readcache.TASKS, readcache.STATS), rank)
-    page, reports, slas = ranked["page"]
+    page, reports, slas = _worklist_page_rows(session, ranked["task_ids"])
     agencies = access.agency_table(session)
     rows = [_worklist_row(_task_row(row), reports[row.id], slas.get(reports[row.id].id),
                           principal, calendar, now, config, agencies) for row in page]
     return {"rows": rows, "matching": ranked["matching"], "counts": ranked["counts"],
             "kinds": ranked["kinds"], "kind": ranked["kind"]}
 
+
+def task_places(session: Session, groups: list[str], reports: list[int] | None
+                ) -> dict[str, worklist_counts.TaskPlace]:
+    """The places of the open tasks of these groups on these reports (None: every one)."""
+    query = (select(HumanTask.id, HumanTask.element_id, HumanTask.assignee,
+                    HumanTask.created_at, officer_deadline().label("deadline"),
+                    Complaint.id.label("report"))
+             .join(Complaint, Complaint.instance_id == HumanTask.instance_id))
+    if reports is None:
+        query = query.where(HumanTask.id.in_(select(TaskGroup.task_id).where(
+            TaskGroup.group_name.in_(groups))))
+    else:  # a few reports: their tasks first, then each one's groups (not every group row)
+        query = query.where(Complaint.id.in_(reports), exists().where(
+            TaskGroup.task_id == HumanTask.id, TaskGroup.group_name.in_(groups)))
+    return {row.id: worklist_counts.TaskPlace(row.report, row.element_id, row.assignee,
+                                              row.deadline, row.created_at)
+            for row in session.execute(query)}
 
 
 def _worklist_page_rows(session: Session, order: list[str]
@@ -185,11 +193,12 @@ def _worklist_ranking(session: Session, principal: access.Principal, groups: lis
         query = query.where(HumanTask.element_id == kind)
     if q and q.strip():
         query = query.where(search_filter(principal, q))
-    if overdue:
-        query = query.where(select(SlaRecord.id).where(
-            SlaRecord.complaint_id == Complaint.id, SlaRecord.state == RUNNING,
-            SlaRecord.step.not_in(sorted(CITIZEN_STEPS)),
-            SlaRecord.due_at <= overdue_before(calendar, now)).exists())
+    if overdue:  # an alias: the deadline walk below joins sla_record itself
+        late = aliased(SlaRecord)
+        query = query.where(select(late.id).where(
+            late.complaint_id == Complaint.id, late.state == RUNNING,
+            late.step.not_in(sorted(CITIZEN_STEPS)),
+            late.due_at <= overdue_before(calendar, now)).exists())
     if kind or overdue or (q and q.strip()) or task_id is not None:
         matching = session.scalar(select(func.count()).select_from(
             query.with_only_columns(HumanTask.id).subquery()))

@@ -1,0 +1,220 @@
+"""The list API's totals from kept counts instead of a count over a million reports.
+
+The list of reports (workflows/documents.py) answers its total for the common pages, no
+search, no dates, no drill-down, with at most a status, an agency and lateness, from:
+
+- ``report_count`` (migration 0036_page_counts, workflows/page_count_models.py): the
+  reports per status, agency and unit, kept by triggers in the writer's transaction; a
+  total is a sum over a few hundred rows, exact at the reading's snapshot, shared by every
+  process (the database is the one computation);
+- for lateness (a running deadline already past), every report with a running deadline
+  kept per process like the SLA board's places (one scope for every reader, in the
+  registry of workflows/readcounts.py): its status, agency and unit, its earliest running
+  deadline and when it was filed, recounted only for the reports the change log names
+  since the last reading. Late is decided at the reading's instant from the kept deadlines
+  (sorted per status, agency and unit), never by recounting; the page of late reports (the
+  newest first) is read from the kept reports in filing order, not from the database.
+
+A reader's scope (workflows/documents.visible_filter: their agencies and units, and the
+reports not yet sent anywhere for the regency-wide) is applied to these keys at reading.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as time_module
+import weakref
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows import access, readcache, readcounts
+from workflows.models import Complaint, SlaRecord
+from workflows.page_count_models import ReportCount
+from workflows.sla import RUNNING
+
+_TRIGGERS = {"postgresql": ("trg_report_count",),
+             "sqlite": ("trg_report_count_insert", "trg_report_count_update",
+                        "trg_report_count_delete")}
+_USABLE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+LATE_SCOPE = ("list late",)  # one keeper for every reader: scopes are applied at reading
+_TICK = timedelta(microseconds=1)
+SOURCES = ("c", "s")  # a report's own rows and its deadlines
+Key = tuple[Any, Any, Any]  # status, agency id, unit id (None: none)
+
+
+@dataclass(frozen=True, slots=True)
+class LatePlace:
+    """A report with a running deadline: where the list counts it, its earliest running
+    deadline, when it was filed."""
+
+    key: Key
+    due: datetime
+    created_at: datetime
+
+
+class _Late:
+    """Every report with a running deadline (see the module); changed only under its lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.places: dict[int, LatePlace] = {}
+        self.newest: list[tuple[datetime, int]] = []  # filing order (read backwards)
+        self.dues: dict[Key, list[datetime]] = {}
+        self.mark: tuple | None = None
+        self.born = 0.0
+
+    def rebuild(self, places: dict[int, LatePlace], mark: tuple | None) -> None:
+        self.places = dict(places)
+        self.newest = sorted((p.created_at, r) for r, p in places.items())
+        self.dues = {}
+        for place in places.values():
+            self.dues.setdefault(place.key, []).append(place.due)
+        for dues in self.dues.values():
+            dues.sort()
+        self.mark, self.born = mark, time_module.monotonic()
+
+    def apply(self, reports: list[int], places: dict[int, LatePlace]) -> None:
+        for report in reports:
+            old = self.places.pop(report, None)
+            if old is not None:
+                _drop(self.newest, (old.created_at, report))
+                _drop(self.dues[old.key], old.due)
+                if not self.dues[old.key]:
+                    del self.dues[old.key]
+            new = places.get(report)
+            if new is not None:
+                self.places[report] = new
+                insort(self.newest, (new.created_at, report))
+                insort(self.dues.setdefault(new.key, []), new.due)
+
+    def count(self, late: datetime, shown: Callable[[Key], bool]) -> int:
+        return sum(bisect_right(dues, late) for key, dues in self.dues.items() if shown(key))
+
+    def page(self, late: datetime, shown: Callable[[Key], bool], limit: int,
+             offset: int) -> list[int]:
+        found = (report for _, report in reversed(self.newest)
+                 if self.places[report].due <= late and shown(self.places[report].key))
+        return list(islice(found, offset, offset + limit))
+
+
+def _drop(keys: list, key: Any) -> None:
+    at = bisect_right(keys, key) - 1
+    if at >= 0 and keys[at] == key:
+        del keys[at]
+
+
+def usable(session: Session) -> bool:
+    """Whether totals are kept here: the database has the triggers (migrated to 0036) and
+    kept counts are not switched off (readcounts.ENABLED, tests and benchmarks)."""
+    if not readcounts.ENABLED:
+        return False
+    pool = session.get_bind().pool
+    with _LOCK:
+        found = _USABLE.get(pool)
+    if found is None:
+        found = readcache.has_triggers(session, _TRIGGERS)
+        with _LOCK:
+            _USABLE[pool] = found
+    return found
+
+
+def total(session: Session, principal: access.Principal, now: datetime, *,
+          status: str | None, agency_id: int | None, overdue: bool | None) -> int:
+    """How many reports the principal's list shows with these filters (``agency_id``: the
+    holding agency asked for, -1 for a code no agency has)."""
+    counts = select(ReportCount.status, ReportCount.agency_id, ReportCount.unit_id,
+                    func.sum(ReportCount.n)).group_by(
+        ReportCount.status, ReportCount.agency_id, ReportCount.unit_id)
+    if status:
+        counts = counts.where(ReportCount.status == status)
+    if agency_id is not None:
+        counts = counts.where(ReportCount.agency_id == agency_id)
+    every = sum(int(n) for s, a, u, n in session.execute(counts)
+                if _shown(principal, (s, a or None, u or None)))
+    if overdue is None:
+        return every
+    shown = _filter(principal, status, agency_id)
+    late = _read(session, lambda kept: kept.count(now - _TICK, shown))
+    return late if overdue else every - late
+
+
+def late_page(session: Session, principal: access.Principal, now: datetime, *,
+              status: str | None, agency_id: int | None, limit: int, offset: int
+              ) -> list[int] | None:
+    """The ids of the page of late reports the list shows (the newest first), from the
+    kept reports; None when nothing is kept (the caller reads the database)."""
+    shown = _filter(principal, status, agency_id)
+    return _read(session, lambda kept: kept.page(now - _TICK, shown, limit, offset),
+                 fresh_ok=False)
+
+
+def _filter(principal: access.Principal, status: str | None, agency_id: int | None
+            ) -> Callable[[Key], bool]:
+    def shown(key: Key) -> bool:
+        return not ((status and key[0] != status)
+                    or (agency_id is not None and key[1] != agency_id)
+                    or not _shown(principal, key))
+    return shown
+
+
+def _read(session: Session, answer: Callable[[_Late], Any], fresh_ok: bool = True) -> Any:
+    """``answer`` of the kept late reports, brought up to date (see the module)."""
+    kept = readcounts.kept(session, LATE_SCOPE, _Late)
+    if kept is None:
+        if not fresh_ok:
+            return None
+        fresh = _Late()
+        fresh.rebuild(_places(session, None), None)
+        return answer(fresh)
+    with kept.lock:
+        mark = readcounts.log_mark(session)
+        touched = None
+        if kept.mark is not None and time_module.monotonic() - kept.born < readcounts.MAX_AGE:
+            touched = readcounts.touched_since(session, kept.mark, SOURCES)
+        if touched is None:
+            kept.rebuild(_places(session, None), mark)
+        else:
+            if touched:
+                reports = sorted(touched)
+                kept.apply(reports, _places(session, reports))
+            kept.mark = mark
+        return answer(kept)
+
+
+def _places(session: Session, reports: Iterable[int] | None) -> dict[int, LatePlace]:
+    """Every report with a running deadline (or these): where the list counts it, the
+    earliest running deadline, when it was filed. The running deadlines are read over their
+    state's index and the earliest picked here: a GROUP BY lets SQLite walk every deadline
+    (3,000,000) in report order instead."""
+    query = (select(Complaint.id, Complaint.status, Complaint.agency_id, Complaint.unit_id,
+                    Complaint.created_at, SlaRecord.due_at)
+             .join(Complaint, Complaint.id == SlaRecord.complaint_id)
+             .where(SlaRecord.state == RUNNING))
+    if reports is not None:
+        query = query.where(SlaRecord.complaint_id.in_(list(reports)))
+    found: dict[int, LatePlace] = {}
+    for report, status, agency, unit, created, due in session.execute(query):
+        kept = found.get(report)
+        if due is not None and (kept is None or due < kept.due):
+            found[report] = LatePlace((status, agency, unit), due, created)
+    return found
+
+
+def _shown(principal: access.Principal, key: tuple[Any, ...]) -> bool:
+    """Whether reports of (status, agency, unit) are in the principal's list (as
+    documents.visible_filter)."""
+    if principal.sees_everything:
+        return True
+    _, agency, unit = key
+    held = principal.agency_ids
+    if agency in held or unit in held:
+        return True
+    return bool(principal.regency_wide and agency is None and unit is None)
