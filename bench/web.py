@@ -61,6 +61,7 @@ servers, clients and report together), and nothing outside bench/ imports it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import importlib.util
 import json
@@ -1296,12 +1297,20 @@ def variants_for(reports: dict[str, list[str]]) -> dict[str, list[Variant]]:
 API_QUERIES = ("", "?offset=50", "?status=DISPOSED", "?overdue=true")
 
 
+def kept_postgres_name(keep: Path) -> str:
+    """The PostgreSQL database a --keep folder keeps: one per folder."""
+    folder = str(keep.resolve()).encode()
+    return f"aduan_bench_web_kept_{hashlib.sha256(folder).hexdigest()[:12]}"
+
+
 @contextmanager
 def kept_database(backend: Any, keep: Path | None) -> Iterator[tuple[str, dict[str, Any] | None]]:
     """The backend's database, and what an earlier run with the same --keep folder recorded
     of its set-up (None: set it up). Without --keep, a new database dropped at the end; with
-    it, the SQLite file and the PostgreSQL database `aduan_bench_web_kept` stay for the next
-    run (which skips the set-up: for profiling, not for recorded figures, as the data ages)."""
+    it, the SQLite file and the PostgreSQL database `aduan_bench_web_kept_<digest of the
+    folder>` stay for the next run with that folder (which skips the set-up: for profiling,
+    not for recorded figures, as the data ages). The name follows the folder, so runs kept in
+    different folders (several sessions on one server) never drop each other's database."""
     if keep is None:
         with backend.database() as url:
             yield url, None
@@ -1317,7 +1326,7 @@ def kept_database(backend: Any, keep: Path | None) -> Iterator[tuple[str, dict[s
             path.parent.mkdir(parents=True, exist_ok=True)
         migrations.upgrade(url)  # a kept database follows the code's schema
     else:
-        backend.name = "aduan_bench_web_kept"
+        backend.name = kept_postgres_name(keep)
         url = backend._url(backend.name)
         exists = backend._execute("SELECT count(*) FROM pg_database WHERE datname = :n",
                                   n=backend.name)
@@ -1501,8 +1510,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the databases (SQLite in DIR, PostgreSQL as "
-                             "aduan_bench_web_kept) and reuse them on the next run with the "
-                             "same DIR, skipping the set-up (for profiling; the data ages)")
+                             "aduan_bench_web_kept_<digest of DIR>) and reuse them on the "
+                             "next run with the same DIR, skipping the set-up (for "
+                             "profiling; the data ages)")
     parser.add_argument("--connection", choices=("keep-alive", "close"), default="keep-alive",
                         help="clients keep their connection (default), or open one per "
                              "request as a reverse proxy does")
