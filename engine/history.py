@@ -18,8 +18,8 @@ walked and saved them all: the engine's own part of a firing went from 1.3 to 9 
   projections (open tasks, timers, waits) are of tasks that are not finished. What the
   instance did is in its audit events (`instance_event`), not in the tree;
 - the boundary's joins waiting beside them but the first: each firing adds one more, all
-  waiting for the watched task to end; then the first of them in the tree's order fires and
-  cancels the rest (SpiffWorkflow's `Join._do_join`), so the others never act.
+  waiting for the watched task to end; then one join of that spec fires and cancels every
+  other (SpiffWorkflow's `Join._do_join`), so the extra ones never act.
 
 Branches still running are left alone.
 """
@@ -58,9 +58,9 @@ def _prune_under(top: BpmnWorkflow, flow: Any, event: Any) -> int:
             continue
         if child.state == TaskState.WAITING and isinstance(child.task_spec, Join) \
                 and not child._children:
-            # the boundary's join, one more at each firing: when the watched task ends the
-            # first one waiting fires and cancels the others (Join._do_join), so only the
-            # first can matter
+            # the boundary's join, one more at each firing: when the watched task ends, one
+            # join of this spec fires and cancels every other (Join._do_join), so the extra
+            # waiting ones never act
             if child.task_spec.name in waiting:
                 event._children.remove(child_id)
                 dropped.append(child_id)
