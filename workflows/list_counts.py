@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import threading
 import time as time_module
-import weakref
 from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import access, readcache, readcounts
+from workflows import access, readcounts
 from workflows.models import Complaint, SlaRecord
 from workflows.page_count_models import ReportCount
 from workflows.sla import RUNNING
@@ -42,8 +41,6 @@ from workflows.sla import RUNNING
 _TRIGGERS = {"postgresql": ("trg_report_count",),
              "sqlite": ("trg_report_count_insert", "trg_report_count_update",
                         "trg_report_count_delete")}
-_USABLE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
 LATE_SCOPE = ("list late",)  # one keeper for every reader: scopes are applied at reading
 _TICK = timedelta(microseconds=1)
 SOURCES = ("c", "s")  # a report's own rows and its deadlines
@@ -114,16 +111,7 @@ def _drop(keys: list, key: Any) -> None:
 def usable(session: Session) -> bool:
     """Whether totals are kept here: the database has the triggers (migrated to 0036) and
     kept counts are not switched off (readcounts.ENABLED, tests and benchmarks)."""
-    if not readcounts.ENABLED:
-        return False
-    pool = session.get_bind().pool
-    with _LOCK:
-        found = _USABLE.get(pool)
-    if found is None:
-        found = readcache.has_triggers(session, _TRIGGERS)
-        with _LOCK:
-            _USABLE[pool] = found
-    return found
+    return readcounts.in_use(session, _TRIGGERS)
 
 
 def total(session: Session, principal: access.Principal, now: datetime, *,

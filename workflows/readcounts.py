@@ -396,3 +396,24 @@ def _touched_since(session: Session, mark: tuple) -> set[int] | None:
 
 def _has_triggers(session: Session) -> bool:
     return readcache.has_triggers(session, _TRIGGERS)
+
+
+_IN_USE: weakref.WeakKeyDictionary[Any, dict[tuple, bool]] = weakref.WeakKeyDictionary()
+_IN_USE_LOCK = threading.Lock()
+
+
+def in_use(session: Session, triggers: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether a keeper of counts may keep them here: kept counts are not switched off
+    (ENABLED) and the session's database has the keeper's triggers (checked once per
+    database of the process; ``triggers``: its trigger names by dialect)."""
+    if not ENABLED:
+        return False
+    pool = session.get_bind().pool
+    key = tuple(sorted((dialect, tuple(names)) for dialect, names in triggers.items()))
+    with _IN_USE_LOCK:
+        found = _IN_USE.get(pool, {}).get(key)
+    if found is None:
+        found = readcache.has_triggers(session, triggers)
+        with _IN_USE_LOCK:
+            _IN_USE.setdefault(pool, {})[key] = found
+    return found

@@ -43,7 +43,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from workflows import readcache, readcounts
+from workflows import readcounts
 
 SOURCES = ("c", "s", "t")  # what moves a task on a worklist: its report, deadlines, tasks
 _LAST = datetime.max.replace(tzinfo=UTC)
@@ -229,23 +229,13 @@ def view(session: Session, scope: Hashable, recount: Recount, *, me: str, show: 
         return tally.view(me, show, kind, late, sort, limit, offset)
 
 
-# Whether each database (connection pool) has the task triggers; what the tallies did.
-_USABLE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+# What the tallies did, per database (connection pool).
 _ACTIVITY: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
 def _usable(session: Session) -> bool:
-    if not readcounts.ENABLED:
-        return False
-    pool = session.get_bind().pool
-    with _LOCK:
-        found = _USABLE.get(pool)
-    if found is None:
-        found = readcache.has_triggers(session, _TRIGGERS)
-        with _LOCK:
-            _USABLE[pool] = found
-    return found
+    return readcounts.in_use(session, _TRIGGERS)
 
 
 def _note(session: Session, touched: set[int] | None) -> None:
