@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,25 +26,13 @@ ROOT = HERE.parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
 
-from bench.engine import _load_average, percentile, say  # noqa: E402
-from engine import Engine  # noqa: E402
-from workflows import access, readcounts  # noqa: E402
-from workflows.config import RegencyConfig  # noqa: E402
-from workflows.domain import Domain  # noqa: E402
-from workflows.models import User  # noqa: E402
-from workflows.storage import Storage  # noqa: E402
-from workflows.users import Passwords  # noqa: E402
+from bench.engine import _load_average, say  # noqa: E402
+from bench.in_process import domain_over, figures  # noqa: E402
+from workflows import readcounts  # noqa: E402
 
 USERS = ("admin.kominfo", "kadis.pupr")
 MODES = ("kept", "from_scratch")
-
-
-def _figures(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {"median_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(percentile(ordered, 95) * 1000, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,14 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="aduan-boardbench-") as tmp:
-        engine = Engine(args.database_url)
-        config = RegencyConfig()
-        domain = Domain(engine, config, Storage(Path(tmp), config.max_attachment_bytes),
-                        Passwords.fast())
-        with domain.context.reads() as session:
-            principals = {u: access.principal_for(session, session.scalars(
-                select(User).where(User.username == u)).one()) for u in USERS}
+    with domain_over(args.database_url, USERS, "aduan-boardbench-") as (domain, principals):
         times: dict[str, dict[str, dict[str, list[float]]]] = {
             m: {u: {"after_write": [], "steady": []} for u in USERS} for m in MODES}
 
@@ -86,11 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                     times[mode][user]["after_write"].append(board(user))
                     times[mode][user]["steady"].append(board(user))
         readcounts.ENABLED = True
-        engine.dispose()
     result: dict[str, Any] = {"benchmark": "board_writes", "rounds": args.rounds,
                               "load_average": _load_average(), "modes": {}}
     for mode in MODES:
-        result["modes"][mode] = {u: {k: _figures(v) for k, v in by.items()}
+        result["modes"][mode] = {u: {k: figures(v) for k, v in by.items()}
                                  for u, by in times[mode].items()}
         for user, by in result["modes"][mode].items():
             say(f"{mode}: {user}: after a write {by['after_write']}, steady {by['steady']}")

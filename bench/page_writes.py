@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,25 +27,13 @@ ROOT = HERE.parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
 
-from bench.engine import _load_average, percentile, say  # noqa: E402
-from engine import Engine  # noqa: E402
-from workflows import access, escalations, readcounts  # noqa: E402
-from workflows.config import RegencyConfig  # noqa: E402
-from workflows.domain import Domain  # noqa: E402
-from workflows.models import User  # noqa: E402
-from workflows.storage import Storage  # noqa: E402
-from workflows.users import Passwords  # noqa: E402
+from bench.engine import _load_average, say  # noqa: E402
+from bench.in_process import domain_over, figures  # noqa: E402
+from workflows import escalations, readcounts  # noqa: E402
 
 USERS = ("admin.kominfo", "penghubung.pupr", "kadis.pupr")
 MODES = ("kept", "from_scratch")
-
-
-def _figures(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {"median_ms": round(statistics.median(ordered) * 1000, 1),
-            "p95_ms": round(percentile(ordered, 95) * 1000, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,15 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="aduan-pagebench-") as tmp:
-        engine = Engine(args.database_url)
-        config = RegencyConfig()
-        domain = Domain(engine, config, Storage(Path(tmp), config.max_attachment_bytes),
-                        Passwords.fast())
-        with domain.context.reads() as session:
-            who = {u: access.principal_for(session, session.scalars(
-                select(User).where(User.username == u)).one()) for u in USERS}
-
+    with domain_over(args.database_url, USERS, "aduan-pagebench-") as (domain, who):
         def inbox(user: str) -> None:
             with domain.context.reads() as session:
                 now = domain.context.now()
@@ -110,12 +88,11 @@ def main(argv: list[str] | None = None) -> int:
                     times[mode][page]["after_write"].append(timed(page))
                     times[mode][page]["steady"].append(timed(page))
         readcounts.ENABLED = True
-        engine.dispose()
     result: dict[str, Any] = {"benchmark": "page_writes", "rounds": args.rounds,
                               "load_average": _load_average(), "first_reading_ms": first,
                               "modes": {}}
     for mode in MODES:
-        result["modes"][mode] = {p: {k: _figures(v) for k, v in by.items()}
+        result["modes"][mode] = {p: {k: figures(v) for k, v in by.items()}
                                  for p, by in times[mode].items()}
         for page, by in result["modes"][mode].items():
             say(f"{mode}: {page}: after a write {by['after_write']}, steady {by['steady']}")
