@@ -41,6 +41,7 @@ from engine.clock import Clock
 from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
+from engine.tasktree import HostWorkflow
 
 DIAGRAM_FILENAME = "<diagram>"
 
@@ -338,7 +339,7 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
                   subprocess_specs: Mapping[str, Any] | None = None) -> BpmnWorkflow:
         from uuid import UUID
 
-        workflow = self.target_class(spec, dict(subprocess_specs or {}), deserializing=True)
+        workflow = HostWorkflow(spec, dict(subprocess_specs or {}), deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
@@ -353,6 +354,8 @@ def _registry() -> DefaultRegistry:
     for cls in _CLOCKED.values():
         config[cls] = TimerConditionalEventDefinitionConverter
     registry = BpmnWorkflowSerializer.configure(config)
+    # saved under BpmnWorkflow's name: states stay readable by Spiff itself, and old ones load
+    registry.typenames[HostWorkflow] = registry.typenames[BpmnWorkflow]
     registry.register(
         date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]),
         typename="date",

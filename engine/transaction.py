@@ -61,6 +61,7 @@ from engine.store import (
     Timer,
     WaitingEvent,
 )
+from engine.tasktree import HostWorkflow
 
 RUNNING, COMPLETED, ERROR, CANCELLED = "running", "completed", "error", "cancelled"
 
@@ -165,7 +166,7 @@ class InstanceTransaction:
     def create(self, session: Session, definition: DeployedDefinition, business_key: str | None,
                now: datetime) -> LoadedInstance:
         """A new instance row and its fresh workflow, loaded as if saved empty."""
-        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs,
+        workflow = HostWorkflow(definition.spec, definition.subprocess_specs,
                                 script_engine=self.script_engine(now))
         instance_id = session.connection().execute(
             insert(INSTANCES).values(
@@ -176,7 +177,7 @@ class InstanceTransaction:
         row = InstanceRow(instance_id, definition.id, definition.process_id, business_key,
                           RUNNING, "{}", 0)
         return LoadedInstance(row, definition, workflow, proj.EMPTY, {}, RUNNING,
-                              rebuild=lambda: BpmnWorkflow(
+                              rebuild=lambda: HostWorkflow(
                                   definition.spec, definition.subprocess_specs,
                                   script_engine=self.script_engine(now)))
 
@@ -397,7 +398,7 @@ class InstanceTransaction:
         instance, its workflow as created."""
         if loaded.row.version > 0:
             return loaded.row.state
-        fresh = BpmnWorkflow(loaded.definition.spec, loaded.definition.subprocess_specs,
+        fresh = HostWorkflow(loaded.definition.spec, loaded.definition.subprocess_specs,
                              script_engine=self.script_engine(now))
         return dump_state(fresh)
 

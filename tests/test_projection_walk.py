@@ -1,11 +1,13 @@
 """The projections' one-walk traversal (engine.projections.live_tasks) finds exactly the tasks
-Spiff's own iterator finds, in the same order, at every step of the scenario walks (every
-supported element: subprocesses, call activities, event subprocesses, parallel and
-inclusive gateways, boundary timers and messages)."""
+Spiff's own iterator (not HostWorkflow's walk: engine/tasktree.py) finds, in the same
+order, at every step of the scenario walks (every supported element: subprocesses, call
+activities, event subprocesses, parallel and inclusive gateways, boundary timers and
+messages)."""
 
 from __future__ import annotations
 
 import pytest
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskState
 
 from engine import projections as proj
@@ -23,7 +25,7 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         found = original(workflow)
         for state in (TaskState.READY, TaskState.WAITING):
             assert [t.id for t in found if t.state == state] == [
-                t.id for t in workflow.get_tasks(state=state)]
+                t.id for t in BpmnTaskIterator(workflow.task_tree, state=state)]
         seen.append(len(found))
         return found
 
