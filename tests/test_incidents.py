@@ -372,3 +372,81 @@ def test_in_a_batch_of_firings_the_services_share_one_savepoint_replayed_in_plac
     savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
     assert len(savepoints) == 4  # shared, two in the replay; shared for the other
     assert {engine.instance(i.id)["status"] for i in (one, two)} == {"running"}
+
+
+def _unflushed_writer(name: str, calls: list[str], prefix: str | None = None):
+    """A service that adds one row and leaves it to the operation's flush (as the
+    complaint's services do: workflows/operation.py, `reading`); with `prefix`, a row whose
+    key another row already holds, which the database refuses at that flush."""
+    from engine import current_operation
+    from workflows.models import TrackingCounter
+
+    def service(code: str) -> str:
+        calls.append(name)
+        current_operation().session.add(TrackingCounter(
+            prefix=prefix or f"{name}-{len(calls)}", year=2026, last=1))
+        return code
+
+    return service
+
+
+def _taken(engine, prefix: str) -> None:
+    from workflows.models import TrackingCounter
+    with engine.store.transaction() as session:
+        session.add(TrackingCounter(prefix=prefix, year=2026, last=1))
+
+
+def test_a_row_refused_at_the_operations_flush_is_the_incident_of_the_service_that_wrote_it(
+        make_engine, tmp_path):
+    """Replayable services' rows are flushed once, after the engine steps: a row the
+    database refuses there voids the attempt, and the replay (a savepoint per call, each
+    flushed at its end) names the service that wrote it and keeps the other's row."""
+    calls: list[str] = []
+    engine = make_engine()
+    engine.register_service("first", _unflushed_writer("first", calls), replayable=True)
+    engine.register_service("second", _unflushed_writer("second", calls, prefix="taken"),
+                            replayable=True)
+    _two_services(engine, tmp_path, "first", "second")
+    _taken(engine, "taken")
+    inst = engine.start("pair", {"category": "roads"})
+    detail = engine.instance(inst.id)
+    assert calls == ["first", "second", "first", "second"]
+    assert detail["status"] == "error" and detail["incident"]["element_id"] == "call_two"
+    assert _counters(engine) == ["first-3", "taken"]
+
+
+def test_in_a_batch_a_row_refused_at_the_firings_flush_is_replayed_in_place(
+        make_engine, clock, tmp_path):
+    """The same in a batch of firings sharing one transaction (PostgreSQL): the firing's
+    shared savepoint is rolled back, the firing replayed with a savepoint per call, and the
+    batch's other firing keeps its rows."""
+    calls: list[str] = []
+    engine = make_engine()
+    if not engine.store.postgres:
+        pytest.skip("batched firings are PostgreSQL's (SQLite fires one at a time)")
+    engine.timer_sweep.per_transaction = 8
+    refused: list[str] = []
+
+    def second(code: str) -> str:  # refused once: the first firing's first attempt
+        return _unflushed_writer("second", calls, "taken" if not refused else None)(code)
+
+    def refuse_once(code: str) -> str:
+        result = second(code)
+        refused.append(code)
+        return result
+
+    engine.register_service("first", _unflushed_writer("first", calls), replayable=True)
+    engine.register_service("second", refuse_once, replayable=True)
+    engine.deploy([write(tmp_path, "later.bpmn", _timed(
+        "later", service_task("call_one", "first", {"code": "category"}, "a"),
+        service_task("call_two", "second", {"code": "category"}, "b")))])
+    _taken(engine, "taken")
+    one = engine.start("later", {"category": "roads"})
+    two = engine.start("later", {"category": "roads"})
+    clock.advance(hours=2)
+    report = engine.fire_due_timers()
+    assert sorted(f["instance_id"] for f in report.fired) == sorted([one.id, two.id])
+    assert [f["incident"] for f in report.fired] == [None, None]
+    assert calls == ["first", "second", "first", "second", "first", "second"]
+    assert _counters(engine) == ["first-3", "first-5", "second-4", "second-6", "taken"]
+    assert {engine.instance(i.id)["status"] for i in (one, two)} == {"running"}

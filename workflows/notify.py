@@ -15,6 +15,7 @@ from workflows import access, agency_directory, recipients
 from workflows import groups as task_groups
 from workflows.metoo_models import MeToo
 from workflows.models import Complaint, ComplaintEvent, Outbox
+from workflows.operation import reading
 from workflows.recipients import Recipient
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
@@ -261,10 +262,10 @@ def status_payload(session: Session, complaint: Complaint, status_label: str, re
         agency_name = found.name if found else None
     answer = None
     if reason in ("interim answer", "final answer"):
-        session.flush()  # the answer's event, written in this same transaction
-        answer = session.scalars(select(ComplaintEvent.text).where(
-            ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "respond",
-            ComplaintEvent.public.is_(True)).order_by(ComplaintEvent.id.desc())).first()
+        with reading(session, ComplaintEvent):  # the answer's event, from this transaction
+            answer = session.scalars(select(ComplaintEvent.text).where(
+                ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "respond",
+                ComplaintEvent.public.is_(True)).order_by(ComplaintEvent.id.desc())).first()
     link = tracking_link(complaint, public_url)
     return {"tracking_number": complaint.tracking_number, "title": complaint.title,
             "status": complaint.status, "status_label": status_label,
@@ -305,8 +306,10 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
     """Tell those who said "me too" with a phone or e-mail (workflows/nearby.py) that the
     report's status changed; `labels`: the new status by language. Returns how many."""
     count = 0
-    for follower in session.scalars(select(MeToo).where(MeToo.complaint_id == complaint.id)
-                                    .order_by(MeToo.id)):
+    with reading(session, MeToo):
+        followers = list(session.scalars(select(MeToo).where(
+            MeToo.complaint_id == complaint.id).order_by(MeToo.id)))
+    for follower in followers:
         rows = []
         if follower.phone and follower.channel in ("sms", "whatsapp"):
             rows.append((follower.channel, follower.phone))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
 from engine import Operation, current_operation
@@ -46,3 +50,21 @@ def keep_complaint(current: Operation, complaint: Complaint) -> None:
     """The operation's complaint, as its hook loaded or created it (saves the services a
     query)."""
     current.memo[COMPLAINT] = complaint
+
+
+def pending(session: Session, *models: type) -> bool:
+    """Whether the session holds unflushed changes to rows of `models`."""
+    return any(isinstance(row, models)
+               for rows in (session.new, session.dirty, session.deleted) for row in rows)
+
+
+@contextmanager
+def reading(session: Session, *models: type) -> Iterator[None]:
+    """Queries in the block see the session's unflushed rows of `models` (flushed first, if
+    there are any) and flush nothing else. An engine operation's services then write their
+    rows in one flush at its end (engine/transaction.py) instead of one before each query:
+    a lifecycle flushed 19 times for 33 rows (issue 17)."""
+    if pending(session, *models):
+        session.flush()
+    with session.no_autoflush:
+        yield

@@ -64,7 +64,11 @@ def tokens(session: Session) -> Mapping[str, int]:
     a database made by create_all, without the triggers, e.g. a scratch run's)."""
     found = session.info.get(_MEMO, _MISSING)
     if found is _MISSING:
-        found = dict(session.execute(_TOKENS).tuples().all())
+        if any(getattr(row, "__tablename__", None) in TABLES
+               for rows in (session.new, session.dirty, session.deleted) for row in rows):
+            session.flush()  # the triggers replace the tokens of what it writes
+        with session.no_autoflush:  # the session's other rows can wait for their flush
+            found = dict(session.execute(_TOKENS).tuples().all())
         session.info[_MEMO] = found
     return found
 

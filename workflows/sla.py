@@ -16,7 +16,7 @@ from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.ladder import HANDED_TO_UNIT, POSTPONEMENT, Ladder, Reminder
 from workflows.models import Complaint, Escalation, SlaRecord
-from workflows.operation import complaint_of, running_operation
+from workflows.operation import complaint_of, reading, running_operation
 from workflows.workdays import calendar_for
 
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
@@ -130,7 +130,6 @@ class SlaPolicy:
         met = True
         for record in self.running_records(session, complaint, step, include_paused=True):
             met = self._close(record, now, calendar) and met
-        session.flush()
         return {"met": met, **self._watch(session, complaint, calendar, now)}
 
     def sla_watch(self) -> None:
@@ -193,6 +192,8 @@ class SlaPolicy:
                   deadline: datetime, calendar: WorkingCalendar, now: datetime) -> None:
         rung = self.config.ladder[record.rung]
         agency = self._rung_agency(session, complaint, rung)
+        if record.id is None:  # started in this operation, not yet written
+            session.flush()
         session.connection().execute(insert(Escalation.__table__).values(  # no ORM bookkeeping
             complaint_id=complaint.id, sla_id=record.id, step=record.step, rung=record.rung,
             rung_name=rung, agency_id=agency.id if agency else None, at=now, due_at=deadline,
@@ -239,18 +240,19 @@ class SlaPolicy:
         key = (_OPEN_RECORDS, complaint.id)
         if shared and key in operation.memo:
             return operation.memo[key]
-        found = list(session.scalars(select(SlaRecord).where(
-            SlaRecord.complaint_id == complaint.id,
-            SlaRecord.state.in_((RUNNING, PAUSED))).order_by(SlaRecord.id)))
+        with reading(session, SlaRecord):
+            found = list(session.scalars(select(SlaRecord).where(
+                SlaRecord.complaint_id == complaint.id,
+                SlaRecord.state.in_((RUNNING, PAUSED))).order_by(SlaRecord.id)))
         if shared:
             operation.memo[key] = found
         return found
 
     @staticmethod
     def _started(session: Session, record: SlaRecord) -> None:
-        """Add a new record (flushed: it has its id), and to the operation's memo."""
+        """Add a new record, and to the operation's memo (it is written with the operation's
+        other rows: workflows/operation.py, `reading`)."""
         session.add(record)
-        session.flush()
         operation = current_operation()
         key = (_OPEN_RECORDS, record.complaint_id)
         if operation is not None and operation.session is session and key in operation.memo:
