@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 
@@ -40,6 +41,18 @@ class Operation:
     savepoint: Any = None
     tainted: bool = False  # a service failed under the shared savepoint
     shared_savepoint: bool = True  # False: the command replays instead (REPLAY is FAST)
+
+    def flush_services(self) -> None:
+        """Write what the replayable services left unflushed, once, after the engine steps
+        (rather than one flush per query or service: workflows/operation.py, `reading`). A
+        row the database refuses is their failure (`tainted`): replayed with a savepoint
+        per call, whose end flushes that call's rows and so names the service."""
+        if self.careful or self.tainted or (self.savepoint is None and self.shared_savepoint):
+            return  # careful: each call flushed at its savepoint's end; else at the commit
+        try:
+            self.session.flush()
+        except SQLAlchemyError:
+            self.tainted = True
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import re
 import sys
@@ -247,6 +249,16 @@ class ServiceCallError(EngineError):
     """A host service called from a service task failed; the message is the service's own."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _syntax_problem(expression: str) -> tuple | None:
+    """The arguments of the SyntaxError parsing `expression` raises, None when it parses."""
+    try:
+        ast.parse(expression)
+    except SyntaxError as exc:
+        return exc.args
+    return None
+
+
 class HostScriptEngine(PythonScriptEngine):
     """Evaluates diagram code in the sandbox, calls host services, and carries the clock."""
 
@@ -301,6 +313,14 @@ class HostScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(
                 f"service {operation_name!r} returned a value that is not JSON: {exc}", task=task
             ) from exc
+
+    def validate(self, expression: str) -> None:
+        """Raise SyntaxError unless `expression` parses as Python. SpiffWorkflow's decision
+        tables ask this of every cell they evaluate (a complaint's lifecycle: about a
+        hundred times); the answer is remembered per text."""
+        problem = _syntax_problem(expression)
+        if problem is not None:
+            raise SyntaxError(*problem)
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
         line_number = 0

@@ -361,16 +361,7 @@ class InstanceTransaction:
             raise  # the database failed: the whole transaction is void, not the instance
         except Exception as exc:  # noqa: BLE001 - diagram code, a bug or exhaustion
             return exc
-        if not operation.careful and not operation.tainted and (
-                operation.savepoint is not None or not operation.shared_savepoint):
-            # The replayable services' rows, flushed once here rather than one query or
-            # service at a time (workflows/operation.py, `reading`): a row the database
-            # refuses is their failure, replayed with a savepoint per call, whose flush then
-            # names the service that wrote it.
-            try:
-                operation.session.flush()
-            except SQLAlchemyError:
-                operation.tainted = True
+        operation.flush_services()
         return None
 
     def fail(self, session: Session, instance_id: int, now: datetime, action: str,

@@ -45,3 +45,19 @@ def test_an_unknown_decision_or_process_and_unstorable_inputs_are_refused(engine
         engine.decide("other", "priority_table", {})
     with pytest.raises(InvalidInput):
         engine.decide("ruled", "priority_table", {"category": object()})
+
+
+def test_the_script_engine_remembers_which_cells_parse_and_still_refuses_the_others():
+    """SpiffWorkflow's decision tables ask whether each cell parses as Python (a cell like
+    `> 3` does not, and is then read as `value > 3`); the host's answer is remembered per
+    text and must stay the same answer, raised afresh each time."""
+    from engine.runtime import HostScriptEngine
+
+    script_engine = HostScriptEngine.__new__(HostScriptEngine)
+    for _ in range(2):
+        script_engine.validate("'roads' if severity >= 4 else 'other'")
+        with pytest.raises(SyntaxError) as first:
+            script_engine.validate("> 3")
+        with pytest.raises(SyntaxError) as second:
+            script_engine.validate("> 3")
+        assert first.value is not second.value and first.value.args == second.value.args
