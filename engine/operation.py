@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -41,16 +42,41 @@ class Operation:
     savepoint: Any = None
     tainted: bool = False  # a service failed under the shared savepoint
     shared_savepoint: bool = True  # False: the command replays instead (REPLAY is FAST)
+    # Insert-only rows the host staged (`stage`), by table, not yet written.
+    staged: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def stage(self, table: Table, row: dict[str, Any]) -> None:
+        """A row for an insert-only table (a history entry, a message), written with the
+        operation's other rows of that table by one statement (`write_staged`): when the
+        services' rows are flushed, at the end of each service call run in a savepoint of
+        its own, before the host reads the table, and at the latest before the instance's
+        own rows. Nothing may change it after: it is not an ORM object."""
+        self.staged.setdefault(table, []).append(row)
+
+    def write_staged(self, tables: Collection[Table] | None = None) -> None:
+        """Insert the staged rows (of `tables`, or all) in the order they were staged: one
+        statement for each run of rows with the same columns."""
+        if not self.staged:
+            return
+        connection = self.session.connection()
+        for table in [t for t in self.staged if tables is None or t in tables]:
+            rows = self.staged.pop(table)
+            start = 0
+            for end in range(1, len(rows) + 1):
+                if end == len(rows) or rows[end].keys() != rows[start].keys():
+                    connection.execute(insert(table), rows[start:end])
+                    start = end
 
     def flush_services(self) -> None:
-        """Write what the replayable services left unflushed, once, after the engine steps
-        (rather than one flush per query or service: workflows/operation.py, `reading`). A
-        row the database refuses is their failure (`tainted`): replayed with a savepoint
-        per call, whose end flushes that call's rows and so names the service."""
+        """Write what the replayable services left unflushed and staged, once, after the
+        engine steps (rather than one flush per query or service: workflows/operation.py,
+        `reading`). A row the database refuses is their failure (`tainted`): replayed with
+        a savepoint per call, whose end writes that call's rows and so names the service."""
         if self.careful or self.tainted or (self.savepoint is None and self.shared_savepoint):
-            return  # careful: each call flushed at its savepoint's end; else at the commit
+            return  # careful: each call written at its savepoint's end; else before the save
         try:
             self.session.flush()
+            self.write_staged()
         except SQLAlchemyError:
             self.tainted = True
 

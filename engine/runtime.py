@@ -289,6 +289,7 @@ class HostScriptEngine(PythonScriptEngine):
             elif not operation.careful and operation_name in self.replayable:
                 # one savepoint for the operation's services (InstanceTransaction.run)
                 if operation.savepoint is None and operation.shared_savepoint:
+                    operation.write_staged()  # the rows before it stand whatever happens
                     operation.savepoint = operation.session.begin_nested()
                 try:
                     result = service(**params)
@@ -297,10 +298,13 @@ class HostScriptEngine(PythonScriptEngine):
                     raise
             else:  # a failing service leaves no half-written rows behind
                 operation.careful = True  # (and from here on the operation is not replayed)
+                operation.write_staged()  # the rows before it, outside its savepoint
                 try:
                     with operation.session.begin_nested():
                         result = service(**params)
+                        operation.write_staged()  # its own rows, inside its savepoint
                 except Exception:
+                    operation.staged.clear()  # its own rows, not written
                     operation.memo.clear()  # the host's rows of it may be rolled back
                     raise
         except Exception as exc:

@@ -71,9 +71,8 @@ class TaskNotOpen(Conflict):
 
 
 INSTANCES = ProcessInstance.__table__
-INSTANCE_COLUMNS = (INSTANCES.c.id, INSTANCES.c.definition_id, INSTANCES.c.process_id,
-                    INSTANCES.c.business_key, INSTANCES.c.status, INSTANCES.c.state,
-                    INSTANCES.c.version)
+INSTANCE_COLUMNS = tuple(INSTANCES.c[name] for name in (
+    "id", "definition_id", "process_id", "business_key", "status", "state", "version"))
 TASKS, GROUPS = HumanTask.__table__, TaskGroup.__table__
 TIMERS, WAITS, EVENTS = Timer.__table__, WaitingEvent.__table__, InstanceEvent.__table__
 
@@ -268,7 +267,7 @@ class InstanceTransaction:
                 operation.tainted = False
                 operation.savepoint.rollback()
                 operation.savepoint = None
-                operation.memo.clear()
+                operation.memo.clear(), operation.staged.clear()
                 steps.clear()
                 loaded.workflow = loaded.rebuild()
                 failure = self._attempt(loaded, act, steps, operation, careful=True)
@@ -325,6 +324,7 @@ class InstanceTransaction:
             "data_changes": data_changes(loaded.data_before, data_after),
             "detail": jsonable(event_detail) or None,
         }
+        operation.write_staged()  # the host's rows not written yet (Operation.stage)
         conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
         if self.store.postgres:  # one statement: the state, the projections, the audit
             found = conn.execute(SAVE_ALL, merged_parameters(saved, changes, audit)).scalar()

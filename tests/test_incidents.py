@@ -374,17 +374,22 @@ def test_in_a_batch_of_firings_the_services_share_one_savepoint_replayed_in_plac
     assert {engine.instance(i.id)["status"] for i in (one, two)} == {"running"}
 
 
-def _unflushed_writer(name: str, calls: list[str], prefix: str | None = None):
+def _unflushed_writer(name: str, calls: list[str], prefix: str | None = None,
+                      staged: bool = False):
     """A service that adds one row and leaves it to the operation's flush (as the
-    complaint's services do: workflows/operation.py, `reading`); with `prefix`, a row whose
-    key another row already holds, which the database refuses at that flush."""
+    complaint's services do: workflows/operation.py, `reading`), or stages it
+    (Operation.stage, as `insert_row` does); with `prefix`, a row whose key another row
+    already holds, which the database refuses when it is written."""
     from engine import current_operation
     from workflows.models import TrackingCounter
 
     def service(code: str) -> str:
         calls.append(name)
-        current_operation().session.add(TrackingCounter(
-            prefix=prefix or f"{name}-{len(calls)}", year=2026, last=1))
+        row = {"prefix": prefix or f"{name}-{len(calls)}", "year": 2026, "last": 1}
+        if staged:
+            current_operation().stage(TrackingCounter.__table__, row)
+        else:
+            current_operation().session.add(TrackingCounter(**row))
         return code
 
     return service
@@ -396,16 +401,18 @@ def _taken(engine, prefix: str) -> None:
         session.add(TrackingCounter(prefix=prefix, year=2026, last=1))
 
 
+@pytest.mark.parametrize("staged", [False, True], ids=["orm", "staged"])
 def test_a_row_refused_at_the_operations_flush_is_the_incident_of_the_service_that_wrote_it(
-        make_engine, tmp_path):
+        make_engine, tmp_path, staged):
     """Replayable services' rows are flushed once, after the engine steps: a row the
     database refuses there voids the attempt, and the replay (a savepoint per call, each
     flushed at its end) names the service that wrote it and keeps the other's row."""
     calls: list[str] = []
     engine = make_engine()
-    engine.register_service("first", _unflushed_writer("first", calls), replayable=True)
-    engine.register_service("second", _unflushed_writer("second", calls, prefix="taken"),
+    engine.register_service("first", _unflushed_writer("first", calls, staged=staged),
                             replayable=True)
+    engine.register_service("second", _unflushed_writer("second", calls, prefix="taken",
+                                                        staged=staged), replayable=True)
     _two_services(engine, tmp_path, "first", "second")
     _taken(engine, "taken")
     inst = engine.start("pair", {"category": "roads"})
@@ -415,8 +422,9 @@ def test_a_row_refused_at_the_operations_flush_is_the_incident_of_the_service_th
     assert _counters(engine) == ["first-3", "taken"]
 
 
+@pytest.mark.parametrize("staged", [False, True], ids=["orm", "staged"])
 def test_in_a_batch_a_row_refused_at_the_firings_flush_is_replayed_in_place(
-        make_engine, clock, tmp_path):
+        make_engine, clock, tmp_path, staged):
     """The same in a batch of firings sharing one transaction (PostgreSQL): the firing's
     shared savepoint is rolled back, the firing replayed with a savepoint per call, and the
     batch's other firing keeps its rows."""
@@ -428,14 +436,16 @@ def test_in_a_batch_a_row_refused_at_the_firings_flush_is_replayed_in_place(
     refused: list[str] = []
 
     def second(code: str) -> str:  # refused once: the first firing's first attempt
-        return _unflushed_writer("second", calls, "taken" if not refused else None)(code)
+        return _unflushed_writer("second", calls, "taken" if not refused else None,
+                                 staged)(code)
 
     def refuse_once(code: str) -> str:
         result = second(code)
         refused.append(code)
         return result
 
-    engine.register_service("first", _unflushed_writer("first", calls), replayable=True)
+    engine.register_service("first", _unflushed_writer("first", calls, staged=staged),
+                            replayable=True)
     engine.register_service("second", refuse_once, replayable=True)
     engine.deploy([write(tmp_path, "later.bpmn", _timed(
         "later", service_task("call_one", "first", {"code": "category"}, "a"),
@@ -450,3 +460,33 @@ def test_in_a_batch_a_row_refused_at_the_firings_flush_is_replayed_in_place(
     assert calls == ["first", "second", "first", "second", "first", "second"]
     assert _counters(engine) == ["first-3", "first-5", "second-4", "second-6", "taken"]
     assert {engine.instance(i.id)["status"] for i in (one, two)} == {"running"}
+
+
+def test_staged_rows_are_written_in_order_and_a_failing_careful_call_leaves_none(
+        make_engine, tmp_path):
+    """Rows staged by the services reach the database in the order they were staged, one
+    statement per run of rows with the same columns; a service that is not replayable runs
+    in its own savepoint, so the rows it staged before failing are never written, while
+    the replayable service's before it are."""
+    calls: list[str] = []
+    engine = make_engine()
+    engine.register_service("first", _unflushed_writer("first", calls, staged=True),
+                            replayable=True)
+
+    def outside(code: str) -> str:  # not replayable: a savepoint of its own
+        from engine import current_operation
+        from workflows.models import TrackingCounter
+        calls.append("outside")
+        current_operation().stage(TrackingCounter.__table__,
+                                  {"prefix": "outside", "year": 2026, "last": 1})
+        raise ConnectionError("remote system down")
+
+    engine.register_service("outside", outside)
+    _two_services(engine, tmp_path, "first", "outside")
+    sent = _statements(engine)
+    inst = engine.start("pair", {"category": "roads"})
+    detail = engine.instance(inst.id)
+    assert detail["status"] == "error" and detail["incident"]["element_id"] == "call_two"
+    assert _counters(engine) == ["first-1"]
+    inserts = [s for s in sent if s.startswith("INSERT INTO tracking_counter")]
+    assert len(inserts) == 1  # first's row, written before the savepoint; outside's never

@@ -280,3 +280,29 @@ def test_the_routing_tables_suggestion_is_read_for_the_disposition(site):
     assert reports.routing(tracking, principal_of(regency, "penghubung.dlh")) is None
     with pytest.raises(NotFound):
         reports.routing(national, principal_of(regency, "penghubung.dlh"))
+
+
+def test_the_citizens_news_of_an_answer_carries_it_and_the_history_keeps_its_order(site):
+    """The answer's history entry is written with the operation's other rows (staged,
+    workflows/operation.py `insert_row`); the message telling the citizen of the new status
+    still reads it in the same transaction, and the history lists the verb before the
+    status change it caused."""
+    from workflows.models import ComplaintEvent, Outbox
+
+    regency = site.regency
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    regency.act(tracking, "respond", as_="penghubung.pupr", answer="Sudah ditambal kemarin.")
+    with regency.reads() as session:
+        complaint_id = session.scalar(select(Complaint.id).where(
+            Complaint.tracking_number == tracking))
+        news = session.scalars(select(Outbox.payload).where(
+            Outbox.complaint_id == complaint_id, Outbox.template == "status_changed")
+            .order_by(Outbox.id)).all()
+        kinds = session.execute(select(ComplaintEvent.kind, ComplaintEvent.status_to).where(
+            ComplaintEvent.complaint_id == complaint_id).order_by(ComplaintEvent.id)).all()
+    assert news[-1]["answer"] == "Sudah ditambal kemarin."
+    assert [k for k, _ in kinds][:1] == ["submitted"]
+    respond = [k for k, _ in kinds].index("respond")
+    assert kinds[respond + 1][0] == "status"  # the status it caused comes after it

@@ -21,7 +21,13 @@ from workflows import diagram_ids as ids
 from workflows.config import RegencyConfig
 from workflows.errors import N_
 from workflows.models import ComplaintEvent, Escalation
-from workflows.operation import complaint_of, count_change, running_operation
+from workflows.operation import (
+    complaint_of,
+    count_change,
+    event_row,
+    insert_row,
+    running_operation,
+)
 from workflows.sla import SlaPolicy
 from workflows.workdays import calendar_for
 
@@ -139,9 +145,9 @@ class LifecycleHost:
             setattr(complaint, stamp, operation.now)
         if status == ids.STATUS_IN_PROGRESS:
             complaint.closed_at = None
-        session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,
-                                   actor=operation.actor, kind="status", status_from=before,
-                                   status_to=status, text=reason or None, public=True))
+        insert_row(session, ComplaintEvent, **event_row(
+            complaint.id, operation.now, operation.actor, "status", status_from=before,
+            status_to=status, text=reason or None))
         if before != status:
             language = complaint.language if complaint.language in ("id", "en") else "id"
             # not our authority: where to turn, as the administrator named it (referrals)
@@ -168,9 +174,8 @@ class LifecycleHost:
             self.sla.hand_to_working_level(session, complaint)
         else:
             complaint.agency_id, complaint.unit_id = agency.id, None
-        session.add(ComplaintEvent(complaint_id=complaint.id, at=operation.now,
-                                   actor=operation.actor, kind="assigned",
-                                   text=agency.name, public=True))
+        insert_row(session, ComplaintEvent, **event_row(
+            complaint.id, operation.now, operation.actor, "assigned", text=agency.name))
 
     def end_with_cancelled_instance(self, change: bpm.InstanceChange) -> None:
         """An instance an operator cancelled (`aduan cancel`) ends its report too: the

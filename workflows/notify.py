@@ -8,14 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows import access, agency_directory, recipients
 from workflows import groups as task_groups
 from workflows.metoo_models import MeToo
 from workflows.models import Complaint, ComplaintEvent, Outbox
-from workflows.operation import reading
+from workflows.operation import insert_row, reading
 from workflows.recipients import Recipient
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
@@ -276,10 +276,8 @@ def status_payload(session: Session, complaint: Complaint, status_label: str, re
 def to_complainant(session: Session, complaint: Complaint, template: str, now: datetime,
                    payload: dict[str, Any]) -> None:
     for channel, recipient in complainant_channels(complaint):
-        session.add(Outbox(
-            created_at=now, channel=channel, recipient=recipient, complaint_id=complaint.id,
-            template=template, language=complaint.language, payload=payload,
-            status="pending", attempts=0, next_attempt_at=now))
+        insert_row(session, Outbox, **outbox_row(now, channel, recipient, complaint.id,
+                                                  template, complaint.language, payload))
 
 
 STOP_FOLLOWING = {
@@ -317,14 +315,12 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
             rows.append(("email", follower.email))
         language = follower.language if follower.language in labels else "id"
         for channel, recipient in rows:
-            session.add(Outbox(
-                created_at=now, channel=channel, recipient=recipient, complaint_id=complaint.id,
-                template="followed_status_changed", language=language,
-                payload={"tracking_number": complaint.tracking_number, "title": complaint.title,
-                         "status": complaint.status, "status_label": labels[language],
-                         "stop": stop_following_line(channel, language, complaint,
-                                                     follower.stop_token, public_url)},
-                status="pending", attempts=0, next_attempt_at=now))
+            insert_row(session, Outbox, **outbox_row(
+                now, channel, recipient, complaint.id, "followed_status_changed", language,
+                {"tracking_number": complaint.tracking_number, "title": complaint.title,
+                 "status": complaint.status, "status_label": labels[language],
+                 "stop": stop_following_line(channel, language, complaint,
+                                             follower.stop_token, public_url)}))
             count += 1
     return count
 
@@ -335,21 +331,30 @@ def to_users(session: Session, users: Iterable[Recipient], complaint: Complaint 
     are written at once, by one statement in the caller's transaction (a reminder or an
     escalation tells several officers; the ORM's bookkeeping is not needed for rows nobody
     reads back in the same transaction)."""
-    rows = []
+    count = 0
     for user in users:
         channels = [("inapp", user.username)]
         if user.email:
             channels.append(("email", user.email))
         for channel, recipient in channels:
-            rows.append({
-                "created_at": now, "channel": channel, "recipient": recipient,
-                "user_id": user.id, "complaint_id": complaint.id if complaint else None,
-                "template": template, "language": user.language, "payload": payload,
-                "status": "pending" if channel != "inapp" else "unread", "attempts": 0,
-                "next_attempt_at": now if channel != "inapp" else None})
-    if rows:
-        session.connection().execute(insert(Outbox.__table__), rows)
-    return len(rows)
+            insert_row(session, Outbox, **outbox_row(
+                now, channel, recipient, complaint.id if complaint else None, template,
+                user.language, payload, user_id=user.id))
+            count += 1
+    return count
+
+
+def outbox_row(now: datetime, channel: str, recipient: str, complaint_id: int | None,
+               template: str, language: str, payload: dict[str, Any],
+               user_id: int | None = None) -> dict[str, Any]:
+    """A message for the outbox with every column its writers give (workflows/operation.py,
+    `insert_row`): pending delivery now, or an officer's unread in-app notice."""
+    inapp = channel == "inapp"
+    return {"created_at": now, "channel": channel, "recipient": recipient,
+            "user_id": user_id, "complaint_id": complaint_id, "template": template,
+            "language": language, "payload": payload,
+            "status": "unread" if inapp else "pending", "attempts": 0,
+            "next_attempt_at": None if inapp else now}
 
 
 def users_with(session: Session, role: str, agency_ids: Iterable[int] | None

@@ -36,7 +36,7 @@ from workflows.context import Context
 from workflows.desk import Desk
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound, TooManyAttempts
 from workflows.models import Attachment, Complaint, ComplaintEvent, TrackingCounter
-from workflows.operation import keep_complaint
+from workflows.operation import event_row, insert_row, keep_complaint
 from workflows.sla import no_records_yet
 from workflows.storage import Upload, served_name
 from workflows.validation import (
@@ -158,9 +158,8 @@ class Reports:
                     content_type=item.content_type, size=item.size, sha256=item.sha256,
                     storage_key=item.storage_key, kind=item.kind, uploaded_by=COMPLAINANT,
                     created_at=now))
-            session.add(ComplaintEvent(
-                complaint_id=complaint.id, at=now, actor=COMPLAINANT, kind="submitted",
-                status_to=ids.STATUS_SUBMITTED, text=None, public=True))
+            insert_row(session, ComplaintEvent, **event_row(
+                complaint.id, now, COMPLAINANT, "submitted", status_to=ids.STATUS_SUBMITTED))
             if poster:
                 posters.count_report(session, poster)
             return {"tracking_number": tracking, "complaint_id": complaint.id}
