@@ -39,12 +39,14 @@ def test_a_worker_freezes_what_it_holds_when_loaded_and_again_once_warm(unfrozen
     kept = [[i] for i in range(5000)]  # what fills on first use (lists: the GC tracks them)
     for _ in range(gunicorn_conf.WARM_REQUESTS - 1):
         gunicorn_conf.post_request(worker, None, None, None)
-    assert gc.get_freeze_count() == loaded  # not yet warm
+    # not yet warm: nothing more frozen (a frozen object freed meanwhile, by the test
+    # runner's own threads, may lower the count)
+    assert gc.get_freeze_count() <= loaded
     gunicorn_conf.post_request(worker, None, None, None)
     assert gc.get_freeze_count() >= loaded + len(kept)
     frozen = gc.get_freeze_count()
     gunicorn_conf.post_request(worker, None, None, None)  # once only
-    assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() <= frozen
 
 
 def test_sync_workers_two_per_core_unless_told(monkeypatch):
@@ -110,9 +112,11 @@ def test_a_dedicated_scheduler_freezes_at_start_and_once_warm(unfrozen, monkeypa
     assert loaded > 1000
     kept = [[i] for i in range(5000)]
     dedicated._settle(scheduling.WARM_FIRINGS - 1)
-    assert gc.get_freeze_count() == loaded  # not yet warm
+    # not yet warm: nothing more frozen (a frozen object freed meanwhile, by the test
+    # runner's own threads, may lower the count)
+    assert gc.get_freeze_count() <= loaded
     dedicated._settle(1)
     assert gc.get_freeze_count() >= loaded + len(kept)
     frozen = gc.get_freeze_count()
     dedicated._settle(scheduling.WARM_FIRINGS)  # once only
-    assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() <= frozen
