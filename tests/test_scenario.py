@@ -536,3 +536,22 @@ def test_a_message_nobody_waits_for_is_refused(engines: list[Engine]) -> None:
         walk.engine.send_message("field_report", {"inspector": "Komang"},
                                  instance_id=walk.id)
     assert walk.open() == ["register_complaint"]
+
+
+# The scenario walks other tests replay with something watched (tests/test_projection_walk.py,
+# tests/test_tasktree.py): each needs the engines, some the clock.
+OTHER_WALKS = [
+    test_a_message_starts_the_non_interrupting_event_subprocess_beside_the_main_flow,
+    test_the_event_based_gateway_takes_the_message_branch_when_the_message_comes_first,
+    test_a_non_interrupting_boundary_timer_leaves_the_task_open_and_adds_a_reminder,
+    test_an_interrupting_boundary_timer_cancels_its_task,
+    test_reminders_from_the_cycle_timer_close_with_the_task_they_remind_of,
+]
+
+
+def replay(walk: Callable[..., None], engines: list[Engine], clock: FrozenClock) -> None:
+    """Run one of OTHER_WALKS with the fixtures it names."""
+    import inspect
+
+    available = {"engines": engines, "clock": clock}
+    walk(**{name: available[name] for name in inspect.signature(walk).parameters})

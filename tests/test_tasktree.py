@@ -68,20 +68,9 @@ def test_the_walks_match_spiff_through_every_supported_element(
     assert len(compared) >= 100 and max(compared) >= 10
 
 
-@pytest.mark.parametrize("walk", [
-    scenario.test_a_message_starts_the_non_interrupting_event_subprocess_beside_the_main_flow,
-    scenario.test_the_event_based_gateway_takes_the_message_branch_when_the_message_comes_first,
-    scenario.test_a_non_interrupting_boundary_timer_leaves_the_task_open_and_adds_a_reminder,
-    scenario.test_an_interrupting_boundary_timer_cancels_its_task,
-    scenario.test_reminders_from_the_cycle_timer_close_with_the_task_they_remind_of,
-])
-def test_the_walks_match_spiff_in_the_other_scenarios(compared, engines, clock,  # noqa: F811
-                                                      walk):
-    import inspect
-
-    wanted = inspect.signature(walk).parameters
-    available = {"engines": engines, "clock": clock}
-    walk(**{name: available[name] for name in wanted})
+@pytest.mark.parametrize("walk", scenario.OTHER_WALKS, ids=lambda w: w.__name__[5:40])
+def test_the_walks_match_spiff_in_the_other_scenarios(compared, engines, clock, walk):  # noqa: F811
+    scenario.replay(walk, engines, clock)
     assert compared
 
 
