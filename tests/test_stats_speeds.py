@@ -1,0 +1,294 @@
+"""The reports' stored working-time measures (migration 0037, workflows/stats/speeds.py):
+each equals the working calendar's own count, the yearly sums equal a recount from the
+rows, and the speed figures read from them equal the live computation from the times (the
+old query, kept as the oracle), on SQLite and PostgreSQL, for a varied generated data set,
+writes through the application, hand-written SQL and calendar changes."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from engine import FrozenClock
+from tests.regency import build
+from workflows import stats
+from workflows.calendar_admin import remove_day, set_day
+from workflows.config import RegencyConfig
+from workflows.models import Agency, Complaint
+from workflows.stats import queries, speeds
+from workflows.stats.localtime import LocalClock
+from workflows.workdays import calendar_for
+
+WITA = ZoneInfo("Asia/Makassar")
+NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+COLUMNS = ("work_answer_s", "work_verify_s", "work_close_s")
+SPANS = (("disposed_at", "first_answer_at"), ("created_at", "verified_at"),
+         ("created_at", "closed_at"))
+PERIODS = (stats.Period(date(2025, 1, 1), date(2025, 12, 31), 2025),
+           stats.Period(date(2026, 1, 1), date(2026, 12, 31), 2026),
+           stats.Period(date(2025, 6, 3), date(2026, 2, 14)))
+
+
+def generate(session: Any, rng: random.Random, count: int, first: datetime) -> None:
+    """``count`` reports received from ``first`` on, with times of every shape: unset,
+    minutes to weeks apart across weekends and holidays, microseconds, an end before its
+    start; spread over the agencies and none. Written with one bulk INSERT (no ORM
+    object), as a data load would."""
+    agencies = [None, *session.scalars(select(Agency.id).where(
+        Agency.kind.in_(("opd", "bumd", "kecamatan"))))]
+    span = (NOW - first).total_seconds()
+    rows = []
+    for i in range(count):
+        created = first + timedelta(seconds=rng.random() * span * 0.97,
+                                    microseconds=rng.randrange(1_000_000))
+
+        def later(start: datetime | None, most_days: float) -> datetime | None:
+            if start is None or rng.random() < 0.15:
+                return None
+            if rng.random() < 0.05:  # an end before its start
+                return start - timedelta(minutes=rng.randrange(1, 600))
+            end = start + timedelta(days=rng.random() ** 2 * most_days,
+                                    microseconds=rng.randrange(1_000_000))
+            return min(end, NOW)
+
+        verified = later(created, 6)
+        disposed = later(verified, 3)
+        answered = later(disposed, 12)
+        closed = later(answered or verified, 20)
+        rows.append({
+            "tracking_number": f"GEN-{first.year}-{i}", "secret_hash": "x",
+            "classification": rng.choice(("pengaduan", "aspirasi")), "misconduct": False,
+            "category": "roads", "severity": "medium", "title": "Laporan", "body": "Isi",
+            "anonymous": False, "confidential": False, "channel": "web", "language": "id",
+            "status": "CLOSED" if closed else "VERIFIED", "agency_id": rng.choice(agencies),
+            "created_at": created, "updated_at": created, "verified_at": verified,
+            "disposed_at": disposed, "first_answer_at": answered, "closed_at": closed,
+            "version": 1})
+    session.execute(insert(Complaint), rows)
+
+
+def oracle_seconds(calendar: Any, start: datetime | None, end: datetime | None) -> int | None:
+    """The working seconds between two times as the statistics count them: whole seconds
+    (the times' fractions dropped), by the calendar's own arithmetic."""
+    if start is None or end is None:
+        return None
+    start, end = (t.replace(microsecond=0) for t in (start, end))
+    return int(calendar.working_seconds_between(start, end))
+
+
+def check_measures(session: Any, config: RegencyConfig) -> int:
+    """Every report's stored measures equal the calendar's count; how many are set."""
+    calendar = calendar_for(session, config)
+    found = 0
+    for row in session.execute(select(Complaint.id, *(getattr(Complaint, c) for c in COLUMNS),
+                                      *(getattr(Complaint, s) for pair in SPANS for s in pair))):
+        stored, stamps = row[1:4], row[4:]
+        for i, value in enumerate(stored):
+            expected = oracle_seconds(calendar, stamps[2 * i], stamps[2 * i + 1])
+            assert value == expected, (row.id, COLUMNS[i], value, expected)
+            found += value is not None
+    return found
+
+
+def check_sums(session: Any) -> None:
+    """stats_speed_year (base and delta rows) equals a recount from the reports."""
+    summed: dict[tuple, list[int]] = {}
+    for year, agency, k, bucket, n, total in session.execute(text(
+            "SELECT year, agency_id, measure, bucket, sum(n), sum(total) "
+            "FROM stats_speed_year GROUP BY year, agency_id, measure, bucket")):
+        if int(n):
+            summed[(year, agency, k, bucket)] = [int(n), int(total)]
+    counted: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for row in session.execute(select(Complaint.created_at, Complaint.agency_id,
+                                      *(getattr(Complaint, c) for c in COLUMNS))):
+        for k, value in enumerate(row[2:]):
+            if value is not None:
+                cell = counted[(row.created_at.astimezone(WITA).year, row.agency_id or 0, k,
+                                value // 3600)]
+                cell[0] += 1
+                cell[1] += value
+    assert summed == dict(counted)
+
+
+def normalized(rows: list[tuple]) -> dict[Any, tuple]:
+    """Speed rows keyed by group: (count, sum, median) per measure, none where no count."""
+    found = {}
+    for g, is_total, *figures in rows:
+        cells = []
+        for i in range(len(COLUMNS)):
+            count, total, median = figures[3 * i:3 * i + 3]
+            cells.append((int(count), int(total), float(median)) if count else None)
+        if any(cells):
+            found["total" if is_total else g] = tuple(cells)
+    return found
+
+
+def both_ways(regency: Any, monkeypatch: pytest.MonkeyPatch, period: stats.Period,
+              scope: stats.Scope) -> tuple[dict, dict, bool]:
+    """The figures and raw speed rows from the stored measures, then computed from the
+    times; and whether the stored path answered."""
+    config = RegencyConfig()
+    seen: dict[str, Any] = {}
+    original = queries._speed_rows
+
+    def spy(*args: Any, **kwargs: Any) -> list[tuple]:
+        seen["rows"] = original(*args, **kwargs)
+        return seen["rows"]
+
+    now = regency.clock.now()
+    with monkeypatch.context() as patch:
+        patch.setattr(queries, "_speed_rows", spy)
+        with regency.reads() as session:
+            local = LocalClock(session, config.timezone, period.start.year, 2026)
+            days = (period.start - timedelta(days=1),
+                    max(period.end, now.astimezone(WITA).date()) + timedelta(days=1))
+            used = speeds.stored_usable(session, local, calendar_for(session, config), days)
+            stored = stats.compute(session, config, period, now, scope=scope, cache=False)
+        stored_rows = seen["rows"]
+        patch.setattr(speeds, "stored_usable", lambda *args: False)
+        with regency.reads() as session:
+            live = stats.compute(session, config, period, now, scope=scope, cache=False)
+        live_rows = seen["rows"]
+    assert normalized(stored_rows) == normalized(live_rows), (period, scope)
+    return stored, live, used
+
+
+def check(regency: Any, monkeypatch: pytest.MonkeyPatch, step: str, *,
+          stale: date | None = None) -> dict:
+    """All of the above after ``step``; ``stale``: a day on which the layout is not the
+    calendar (periods whose times can fall on it are computed from the times)."""
+    with regency.reads() as session:
+        if stale is None:  # (else the measures are the layout's, which is not the calendar)
+            assert check_measures(session, RegencyConfig()) > 0, step
+        check_sums(session)
+        agency = session.scalar(select(Agency.id).where(Agency.code == "dinas_pupr"))
+    documents = {}
+    for period in PERIODS:
+        for scope in (stats.Scope(), stats.Scope(frozenset({agency}))):
+            stored, live, used = both_ways(regency, monkeypatch, period, scope)
+            last = max(period.end, regency.clock.now().astimezone(WITA).date())
+            usable = stale is None or not period.start <= stale <= last
+            assert used is usable, (step, period)
+            assert stored == live, (step, period, scope)
+            documents[(period, scope.agency_ids)] = stored
+    return documents
+
+
+def test_the_stored_measures_and_their_figures_equal_the_live_computation(
+        database_url, tmp_path, monkeypatch):
+    regency = build(database_url, FrozenClock(NOW - timedelta(days=3)), tmp_path)
+    postgres = regency.engine.store.postgres
+    rng = random.Random(17)
+    try:
+        with regency.transaction() as session:
+            generate(session, rng, 700, datetime(2024, 12, 20, tzinfo=UTC))
+        # reports through the application: filed, verified, dispositioned, answered
+        for _ in range(2):
+            receipt = regency.submit(photo=True)
+            regency.act(receipt["tracking_number"], "verify", as_="admin.kominfo")
+            regency.act(receipt["tracking_number"], "dispose", as_="admin.kominfo",
+                        agency_code="dinas_pupr")
+            regency.clock.advance(timedelta(hours=30))
+            regency.act(receipt["tracking_number"], "respond", as_="penghubung.pupr",
+                        answer="Sudah ditangani.")
+        regency.clock.advance(timedelta(days=2))
+        documents = check(regency, monkeypatch, "generated and filed")
+        speed = documents[(PERIODS[0], None)]["speed"]
+        assert speed["submission_to_closure"]["regency"]["count"] > 100
+        assert len(speed["submission_to_verification"]["by_agency"]) > 5
+
+        # hand-written SQL: times set and moved, a value written by hand, a report
+        # reassigned, reports deleted
+        with regency.transaction() as session:
+            session.execute(text(
+                "UPDATE complaint SET closed_at = verified_at + (id % 7) * interval '1 day' "
+                "WHERE id % 5 = 0 AND verified_at IS NOT NULL" if postgres else
+                "UPDATE complaint SET closed_at = strftime('%Y-%m-%d %H:%M:%f', verified_at, "
+                "(id % 7) || ' days') WHERE id % 5 = 0 AND verified_at IS NOT NULL"))
+            session.execute(text("UPDATE complaint SET work_close_s = 1, work_verify_s = 2 "
+                                 "WHERE id % 3 = 0"))
+            session.execute(text("UPDATE complaint SET agency_id = NULL WHERE id % 11 = 0"))
+            session.execute(text("DELETE FROM complaint WHERE id % 13 = 0 "
+                                 "AND tracking_number LIKE 'GEN-%'"))
+        check(regency, monkeypatch, "hand-written SQL")
+
+        # calendar changes through the application: the measures they touch follow
+        wednesday = date(2025, 3, 12)  # a working day of 2025 many spans cross
+        saturday = date(2025, 3, 15)
+        with regency.transaction() as session:
+            before = dict(session.execute(select(Complaint.id, Complaint.work_close_s)).all())
+            set_day(session, wednesday, "day_off", "Cuti Bersama (uji)", "sysadmin")
+            set_day(session, saturday, "working", "Hari kerja pengganti (uji)", "sysadmin")
+        check(regency, monkeypatch, "a day off added, a Saturday made working")
+        with regency.reads() as session:
+            after = dict(session.execute(select(Complaint.id, Complaint.work_close_s)).all())
+        assert sum(before[i] != after[i] for i in after) > 5
+        with regency.transaction() as session:
+            remove_day(session, wednesday)
+        check(regency, monkeypatch, "the day off undone")
+
+        # the calendar edited behind the application's back: the layout no longer is the
+        # calendar, so the statistics compute from the times (still equal) until relaid
+        with regency.transaction() as session:
+            session.execute(text(
+                "INSERT INTO calendar_day (day, kind, name, created_by) "
+                "VALUES (:d, 'day_off', 'Libur (psql)', 'psql')"), {"d": date(2025, 7, 2)})
+        check(regency, monkeypatch, "calendar_day written by hand", stale=date(2025, 7, 2))
+        with regency.transaction() as session:
+            assert speeds.relay(session) > 0
+        check(regency, monkeypatch, "relaid")
+
+        if postgres:  # the delta rows folded into the base rows: the same sums
+            with regency.transaction() as session:
+                session.execute(text("SELECT aduan_stats_speed_fold()"))
+                assert session.scalar(text(
+                    "SELECT count(*) FROM stats_speed_year WHERE NOT base")) == 0
+            check(regency, monkeypatch, "folded")
+    finally:
+        regency.engine.dispose()
+
+
+def test_a_calendar_change_recomputes_only_the_reports_it_touches(database_url, tmp_path):
+    regency = build(database_url, FrozenClock(NOW), tmp_path)
+    try:
+        monday = datetime(2026, 3, 2, 9, tzinfo=WITA)
+        with regency.transaction() as session:
+            base = {"secret_hash": "x", "classification": "pengaduan", "misconduct": False,
+                    "category": "roads", "severity": "medium", "title": "L", "body": "I",
+                    "anonymous": False, "confidential": False, "channel": "web",
+                    "language": "id", "status": "CLOSED", "version": 1}
+            session.execute(insert(Complaint), [
+                {**base, "tracking_number": "SPAN-1", "created_at": monday,
+                 "updated_at": monday, "verified_at": monday + timedelta(days=3)},  # Thu
+                {**base, "tracking_number": "SPAN-2", "created_at": monday,
+                 "updated_at": monday, "verified_at": monday + timedelta(hours=5)}])
+        with regency.reads() as session:
+            assert dict(session.execute(select(Complaint.tracking_number,
+                                               Complaint.work_verify_s)).all()) == {
+                "SPAN-1": 3 * 86400, "SPAN-2": 5 * 3600}
+        with regency.transaction() as session:  # through the application
+            set_day(session, date(2026, 3, 4), "day_off", "Cuti Bersama (uji)", "sysadmin")
+        with regency.reads() as session:
+            assert dict(session.execute(select(Complaint.tracking_number,
+                                               Complaint.work_verify_s)).all()) == {
+                "SPAN-1": 2 * 86400, "SPAN-2": 5 * 3600}
+        for day, touched in ((date(2026, 3, 3), 1),  # Tuesday: SPAN-1 only
+                             (date(2026, 3, 2), 2),  # Monday: both
+                             (date(2026, 12, 24), 0)):  # ahead: no finished report
+            with regency.transaction() as session:
+                session.execute(text(
+                    "INSERT INTO calendar_day (day, kind, name, created_by) "
+                    "VALUES (:d, 'day_off', 'Libur (uji)', 'psql')"), {"d": day})
+                assert speeds.relay(session) == touched, day
+        with regency.reads() as session:
+            assert dict(session.execute(select(Complaint.tracking_number,
+                                               Complaint.work_verify_s)).all()) == {
+                "SPAN-1": 9 * 3600, "SPAN-2": 0}  # Thursday 00:00-09:00 only
+    finally:
+        regency.engine.dispose()
