@@ -246,8 +246,14 @@ def backfill(connection: Any) -> None:
             for column, start, end in MEASURES)))
         connection.execute(sa.text("ALTER TABLE complaint ENABLE TRIGGER USER"))
     else:
+        # SQLite cannot switch triggers off: its own go while the measures are written
+        # (the change log's stay: they log the statement's rows)
+        for statement in DROP["sqlite"]:
+            connection.execute(sa.text(statement))
         sets = _SQLITE_SET.replace("NEW.", "complaint.")
         connection.execute(sa.text(f"UPDATE complaint SET {sets}"))
+        for statement in TRIGGERS["sqlite"]:
+            connection.execute(sa.text(statement))
     connection.execute(sa.text("DELETE FROM stats_speed_year"))
     if postgres:
         year = ("date_part('year', (c.created_at AT TIME ZONE 'UTC') "
@@ -300,14 +306,9 @@ def upgrade() -> None:
                     ["created_at", "agency_id", *WORK])
     connection = op.get_bind()
     lay_out(connection)
-    if connection.dialect.name == "postgresql":
-        for statement in TRIGGERS["postgresql"]:  # the backfill calls the function
-            op.execute(statement)
-        backfill(connection)
-    else:
-        backfill(connection)  # first: the triggers would fire for each row it updates
-        for statement in TRIGGERS["sqlite"]:
-            op.execute(statement)
+    for statement in TRIGGERS[connection.dialect.name]:
+        op.execute(statement)
+    backfill(connection)
 
 
 def downgrade() -> None:
