@@ -94,6 +94,10 @@ class Complaint(Base):
         # (workflows/stats/speeds.py, migration 0037).
         Index("ix_complaint_work", "created_at", "agency_id", "work_answer_s",
               "work_verify_s", "work_close_s"),
+        *(Index(f"ix_complaint_{column[:-2]}", text(f"({column} / 3600)"), "created_at",
+                "agency_id", column, postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"))
+          for column in ("work_answer_s", "work_verify_s", "work_close_s")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

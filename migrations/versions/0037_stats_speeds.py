@@ -301,9 +301,15 @@ def upgrade() -> None:
     op.create_index("ix_stats_speed_year_year", "stats_speed_year", ["year"])
     for column in WORK:
         op.add_column("complaint", sa.Column(column, sa.BigInteger(), nullable=True))
-    # The exact medians read the period's measures from this index alone.
+    # Other periods read the cohort's measures from this index alone; a year's medians
+    # read the values of a few working hours from each measure's own (hour, date of receipt).
     op.create_index("ix_complaint_work", "complaint",
                     ["created_at", "agency_id", *WORK])
+    for column in WORK:
+        op.create_index(f"ix_complaint_{column[:-2]}", "complaint",
+                        [sa.text(f"({column} / {BUCKET})"), "created_at", "agency_id", column],
+                        postgresql_where=sa.text(f"{column} IS NOT NULL"),
+                        sqlite_where=sa.text(f"{column} IS NOT NULL"))
     connection = op.get_bind()
     lay_out(connection)
     for statement in TRIGGERS[connection.dialect.name]:
@@ -314,6 +320,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in DROP[op.get_bind().dialect.name]:
         op.execute(statement)
+    for column in WORK:
+        op.drop_index(f"ix_complaint_{column[:-2]}", table_name="complaint")
     op.drop_index("ix_complaint_work", table_name="complaint")
     for column in WORK:  # SQLite 3.35+ drops a column in place (no copy of the table)
         op.drop_column("complaint", column)

@@ -33,12 +33,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from engine.store import UtcDateTime
 from workflows.calendar import WorkingCalendar
 from workflows.models import CalendarDay, Complaint
-from workflows.speed_models import BUCKET_SECONDS, StatsSpeedYear, WorkDay, WorkZone
+from workflows.speed_models import BUCKET_SECONDS, WorkDay, WorkZone
 from workflows.stats.cohort import Period, Scope
 from workflows.stats.localtime import LocalClock
 
@@ -46,7 +47,6 @@ EPOCH = date(1970, 1, 1)
 # What work_day lays out (as migration 0037); a period beyond it is computed from the times.
 FIRST_DAY, LAST_DAY = date(2015, 1, 1), date(2040, 12, 31)
 COLUMNS = (Complaint.work_answer_s, Complaint.work_verify_s, Complaint.work_close_s)
-TOTAL = object()  # the group key of the whole cohort
 
 
 def stored_usable(session: Session, local: LocalClock, calendar: WorkingCalendar,
@@ -84,78 +84,84 @@ def year_rows(session: Session, year: int, first: datetime, after: datetime,
     ``medians`` computes them from the stored values should the yearly sums and the rows
     ever disagree (they cannot while the triggers run)."""
     width = len(COLUMNS)
-    buckets: dict[tuple[Any, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    sums: dict[tuple[Any, int], list[int]] = defaultdict(lambda: [0, 0])
-    query = (select(StatsSpeedYear.agency_id, StatsSpeedYear.measure, StatsSpeedYear.bucket,
-                    func.sum(StatsSpeedYear.n), func.sum(StatsSpeedYear.total))
-             .where(StatsSpeedYear.year == year)
-             .group_by(StatsSpeedYear.agency_id, StatsSpeedYear.measure,
-                       StatsSpeedYear.bucket))
-    for agency, k, bucket, n, total in session.execute(query):
-        n = int(n)
-        if not n:
+    # (group, measure) -> {hour: count}; the group ALL is the whole cohort, 0 no agency
+    hours: dict[tuple[int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for g, k, bucket, n, total in session.execute(_SUMS, {"year": year}).all():
+        for key in ((g, k), (ALL, k)):
+            hours[key][bucket] += n
+            cell = sums[key]
+            cell[0] += n
+            cell[1] += total
+    wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}  # -> [(hour, rank in it)]
+    needed: list[set[int]] = [set() for _ in range(width)]
+    for key, by_hour in hours.items():
+        count = sums[key][0]
+        if not count:
             continue
-        g = None if agency == 0 else agency
-        for key in ((g, k), (TOTAL, k)):
-            buckets[key][bucket] += n
-            sums[key][0] += n
-            sums[key][1] += int(total)
-    # Where each median falls: (group, measure) -> [(bucket, rank within the bucket)]
-    wanted: dict[tuple[Any, int], list[tuple[int, int]]] = {}
-    hours: list[set[int]] = [set() for _ in range(width)]
-    for key, by_bucket in buckets.items():
-        n = sums[key][0]
-        ranks = [(n - 1) // 2] if n % 2 else [n // 2 - 1, n // 2]
-        found, seen = [], 0
-        for bucket in sorted(by_bucket):
-            count = by_bucket[bucket]
-            found += [(bucket, r - seen) for r in ranks if seen <= r < seen + count]
-            seen += count
+        ranks = sorted({(count - 1) // 2, count // 2})
+        found, before = [], 0
+        for bucket in sorted(by_hour):
+            n = by_hour[bucket]
+            found += [(bucket, r - before) for r in ranks if before <= r < before + n]
+            before += n
         wanted[key] = found
-        hours[key[1]].update(bucket for bucket, _ in found)
-    values = _bucket_values(session, first, after, hours)
-    groups = sorted({g for g, _ in buckets if g is not TOTAL}, key=lambda g: (g is None, g))
+        needed[key[1]].update(bucket for bucket, _ in found)
+    values = _hour_values(session, first, after, needed)
+    groups = sorted({g for g, _ in wanted if g != ALL}, key=lambda g: (g == 0, g))
     rows = []
-    for g in [*groups, TOTAL]:
-        row: list[Any] = [None if g is TOTAL else g, 1 if g is TOTAL else 0]
+    for g in [*groups, ALL]:
+        row: list[Any] = [None if g in (0, ALL) else g, 1 if g == ALL else 0]
         for k in range(width):
             key = (g, k)
-            if key not in sums:
+            if key not in wanted:
                 row += [0, None, None]
                 continue
             picked = []
             for bucket, rank in wanted[key]:
-                found = values.get((g, k, bucket), [])
-                if len(found) != buckets[key][bucket]:  # the sums and the rows disagree
-                    return _from_rows(session, first, after, medians)
+                found = values.get((g, k, bucket), ())
+                if len(found) != hours[key][bucket]:  # the sums and the rows disagree
+                    return medians(session, stored_values([Complaint.created_at >= first,
+                                                           Complaint.created_at < after]))
                 picked.append(found[rank])
             median = float(picked[0]) if len(picked) == 1 else (picked[0] + picked[1]) / 2
-            row += [sums[key][0], sums[key][1], median]
+            row += [*sums[key], median]
         rows.append(tuple(row))
     return rows
 
 
-def _bucket_values(session: Session, first: datetime, after: datetime,
-                   hours: list[set[int]]) -> dict[tuple[Any, int, int], list[int]]:
-    """The stored measures of the period that fall in the given working hours (per
-    measure), sorted per (agency, measure, hour) and per (TOTAL, measure, hour)."""
-    terms = []
-    for column, wanted in zip(COLUMNS, hours, strict=True):
-        for low, high in _ranges(wanted):
-            terms.append(and_(column >= low * BUCKET_SECONDS, column < high * BUCKET_SECONDS))
-    found: dict[tuple[Any, int, int], list[int]] = defaultdict(list)
-    if not terms:
+ALL = -1  # the group of the whole cohort (agency 0 is "none")
+# The year's sums, base and delta rows as they are (added up here).
+_SUMS = text("SELECT agency_id, measure, bucket, n, total FROM stats_speed_year "
+             "WHERE year = :year")
+
+
+def _hour_values(session: Session, first: datetime, after: datetime,
+                 needed: list[set[int]]) -> dict[tuple[int, int, int], list[int]]:
+    """The period's stored values of each measure in the working hours ``needed`` (per
+    measure), sorted per (agency, measure, hour) and per (ALL, measure, hour): read from
+    the measures' own indexes (``ix_complaint_work_answer`` ...: hour, then date of
+    receipt), so only those hours' values of the period are read."""
+    selects = []
+    for k, (column, hours) in enumerate(zip(COLUMNS, needed, strict=True)):
+        if hours:
+            name = column.key
+            listed = ", ".join(str(hour) for hour in sorted(hours))
+            selects.append(
+                f"SELECT coalesce(agency_id, 0), {k}, {name} FROM complaint "  # noqa: S608
+                f"WHERE {name} / {BUCKET_SECONDS} IN ({listed}) AND created_at >= :first "
+                f"AND created_at < :after AND {name} IS NOT NULL")
+    found: dict[tuple[int, int, int], list[int]] = defaultdict(list)
+    if not selects:
         return found
-    query = select(Complaint.agency_id, *COLUMNS).where(
-        Complaint.created_at >= first, Complaint.created_at < after, or_(*terms))
-    for g, *measured in session.execute(query):
-        for k, value in enumerate(measured):
-            if value is not None and value // BUCKET_SECONDS in hours[k]:
-                bucket = value // BUCKET_SECONDS
-                found[(g, k, bucket)].append(value)
-                found[(TOTAL, k, bucket)].append(value)
-    for values in found.values():
-        values.sort()
+    query = text(" UNION ALL ".join(selects)).bindparams(
+        bindparam("first", type_=UtcDateTime), bindparam("after", type_=UtcDateTime))
+    for g, k, value in session.execute(query, {"first": first, "after": after}).all():
+        bucket = value // BUCKET_SECONDS
+        found[(g, k, bucket)].append(value)
+        found[(ALL, k, bucket)].append(value)
+    for listed_values in found.values():
+        listed_values.sort()
     return found
 
 
@@ -178,12 +184,6 @@ def stored_values(where: list[Any]) -> Any:
     return select(Complaint.agency_id.label("g"), *(
         column.label(name) for column, name in zip(COLUMNS, MEASURES, strict=True))
     ).where(*where).subquery()
-
-
-def _from_rows(session: Session, first: datetime, after: datetime,
-               medians: Callable[[Session, Any], list[tuple]]) -> list[tuple]:
-    return medians(session, stored_values([Complaint.created_at >= first,
-                                           Complaint.created_at < after]))
 
 
 # --------------------------------------------------------------------------- calendar changes
