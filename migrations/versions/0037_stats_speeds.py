@@ -21,7 +21,10 @@
   transaction like `stats_day` (PostgreSQL appends signed delta rows folded now and then
   under an advisory lock, SQLite upserts the base row). The statistics of a year sum these
   for counts and means, and find in them the working hour that holds each median; the
-  exact median is then read from the reports of that hour alone.
+  exact median is then read from the reports of that hour alone, through the measure's
+  own index `ix_complaint_work_answer` (`_verify`, `_close`: the hour, the date of receipt,
+  the agency, the value). Other periods read `ix_complaint_work` (date of receipt, agency,
+  the three measures).
 
 The calendar is laid out with workflows.calendar (the live calendar: the layout must equal
 it, and the statistics check that it does for the days they measure before they use the

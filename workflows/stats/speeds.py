@@ -10,11 +10,12 @@ figures for the whole regency cost:
 1. one sum of the year's rows (a few thousand): each agency's and the regency's count and
    total (the means, exact), and the working hour in which each median falls, with its
    rank within that hour;
-2. one read of the year's stored measures from the covering index ``ix_complaint_work``,
-   keeping only those in the hours found: the medians, exact to the second.
+2. one read of the year's values in those hours from each measure's own index
+   (``ix_complaint_work_answer`` ...: the hour, then the date of receipt): a few thousand
+   values, sorted here; the medians are exact to the second.
 
-Other periods and an agency's scope read the stored measures of the cohort and take the
-medians there (PostgreSQL's ``percentile_cont``; SQLite's sort in this process): no
+Other periods and an agency's scope read the stored measures of the cohort (the covering
+index ``ix_complaint_work``) and take the medians there (PostgreSQL's ``percentile_cont``; SQLite's sort in this process): no
 calendar arithmetic per report either. The stored values are used only when they are
 provably the live computation's: the layout's time zone offset is the regency's, and its
 working days are the live calendar's over every day the period's times can fall on
