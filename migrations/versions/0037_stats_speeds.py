@@ -3,10 +3,10 @@
 - `work_zone` (one row: the regency's time zone and its UTC offset) and `work_day` (one row
   per local day from 2015 to 2040, periods beyond it are computed from the times: `day` the
   days since 1970-01-01, `p` the working days before it counted from the table's first day,
-  `w` 1 when it works): the regency's working
-  calendar (workflows/calendar.py with the administrator's `calendar_day` changes) laid out
-  for SQL. Laid out here from the calendar as it stands at the upgrade; afterwards by the
-  calendar's writes (workflows/stats/speeds.py relay()), in their transaction.
+  `w` 1 when it works): the regency's working calendar (workflows/calendar.py with the
+  administrator's `calendar_day` changes) laid out for SQL. Laid out here from the calendar
+  as it stands at the upgrade; afterwards by the calendar's writes
+  (workflows/stats/speeds.py relay()), in their transaction.
 - `complaint.work_answer_s`, `work_verify_s`, `work_close_s`: the working seconds from
   disposition to first answer, from receipt to verification and from receipt to closure
   (the statistics' MEASURES, workflows/stats/queries.py), NULL while either end is unset.

@@ -15,12 +15,13 @@ figures for the whole regency cost:
    values, sorted here; the medians are exact to the second.
 
 Other periods and an agency's scope read the stored measures of the cohort (the covering
-index ``ix_complaint_work``) and take the medians there (PostgreSQL's ``percentile_cont``; SQLite's sort in this process): no
-calendar arithmetic per report either. The stored values are used only when they are
-provably the live computation's: the layout's time zone offset is the regency's, and its
-working days are the live calendar's over every day the period's times can fall on
-(otherwise, say after the holiday library changed or ``calendar_day`` was edited by hand,
-the statistics compute the speeds from the times, as before: workflows/stats/queries.py).
+index ``ix_complaint_work``) and take the medians there (PostgreSQL's ``percentile_cont``;
+SQLite's sort in this process): no calendar arithmetic per report either. The stored
+values are used only when they are provably the live computation's: the layout's time zone
+offset is the regency's, and its working days are the live calendar's over every day the
+period's times can fall on (otherwise, say after the holiday library changed or
+``calendar_day`` was edited by hand, the statistics compute the speeds from the times, as
+before: workflows/stats/queries.py).
 
 A change to the calendar (workflows/calendar_admin.py) calls :func:`relay` in its own
 transaction: the days whose status changed are laid out again, and the reports whose span
