@@ -236,9 +236,11 @@ def lay_out(connection: Any) -> None:
     connection.execute(sa.text("INSERT INTO work_day (day, p, w) VALUES (:d, :p, :w)"), values)
 
 
-def backfill(connection: Any) -> None:
-    """Every stored report's measures, then the yearly sums, from scratch (base rows)."""
+def backfill(connection: Any, only: str | None = None) -> None:
+    """Every stored report's measures (or those of the reports matching the SQL condition
+    ``only``: a bulk load's new rows), then the yearly sums, from scratch (base rows)."""
     postgres = connection.dialect.name == "postgresql"
+    which = "" if only is None else f" WHERE {only}"
     if postgres:
         # Only the measures change: the other triggers on complaint (change log, summaries)
         # have nothing to do, and this one computes what the BEFORE trigger would.
@@ -246,7 +248,7 @@ def backfill(connection: Any) -> None:
         off = "(SELECT offset_seconds FROM work_zone WHERE id = 1)"
         connection.execute(sa.text("UPDATE complaint SET " + ", ".join(
             f"{column} = aduan_work_seconds({start}, {end}, {off})"
-            for column, start, end in MEASURES)))
+            for column, start, end in MEASURES) + which))
         connection.execute(sa.text("ALTER TABLE complaint ENABLE TRIGGER USER"))
     else:
         # SQLite cannot switch triggers off: its own go while the measures are written
@@ -254,7 +256,7 @@ def backfill(connection: Any) -> None:
         for statement in DROP["sqlite"]:
             connection.execute(sa.text(statement))
         sets = _SQLITE_SET.replace("NEW.", "complaint.")
-        connection.execute(sa.text(f"UPDATE complaint SET {sets}"))
+        connection.execute(sa.text(f"UPDATE complaint SET {sets}{which}"))
         for statement in TRIGGERS["sqlite"]:
             connection.execute(sa.text(statement))
     connection.execute(sa.text("DELETE FROM stats_speed_year"))
