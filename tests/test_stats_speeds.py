@@ -315,3 +315,53 @@ def test_a_years_medians_read_their_hours_from_the_measures_own_indexes(database
         assert "COVERING INDEX ix_complaint_work_close" in plan, plan
     finally:
         regency.engine.dispose()
+
+
+def test_migration_0037_fills_the_measures_and_goes_back(tmp_path):
+    """The upgrade lays out the calendar (with a day changed by decree before it), computes
+    the measures of the reports already stored and sums them; the downgrade drops them."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    import migrations
+
+    url = f"sqlite:///{tmp_path / 'back.db'}"
+    migrations.upgrade(url)
+    command.downgrade(migrations.alembic_config(url), "0036_page_counts")
+    db = create_engine(url)
+    try:
+        with db.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO calendar_day (day, kind, name, created_by) "
+                "VALUES ('2026-03-04', 'day_off', 'Cuti Bersama (uji)', 'sysadmin')"))
+            for i, (created, verified) in enumerate((
+                    ("2026-03-02 01:00:00.250000", "2026-03-05 01:00:00.000000"),  # Mon-Thu
+                    ("2026-03-02 01:00:00.000000", None))):
+                connection.execute(text(
+                    "INSERT INTO complaint (tracking_number, secret_hash, classification, "
+                    "misconduct, category, severity, title, body, anonymous, confidential, "
+                    "channel, language, status, created_at, updated_at, verified_at, "
+                    "version) VALUES (:t, 'x', 'pengaduan', 0, 'roads', 'medium', 'L', 'I', 0, "
+                    "0, 'web', 'id', 'VERIFIED', :c, :c, :v, 1)"),
+                    {"t": f"PPU-{i}", "c": created, "v": verified})
+        migrations.upgrade(url)
+        with db.connect() as connection:
+            assert connection.execute(text(
+                "SELECT tracking_number, work_verify_s FROM complaint ORDER BY id")).all() == [
+                ("PPU-0", 2 * 86400), ("PPU-1", None)]  # Wednesday off by decree
+            assert connection.execute(text(
+                "SELECT year, agency_id, measure, bucket, n, total FROM stats_speed_year")
+            ).all() == [(2026, 0, 1, 48, 1, 2 * 86400)]
+            assert connection.execute(text("SELECT count(*) FROM work_day")).scalar() == (
+                date(2040, 12, 31) - date(2015, 1, 1)).days + 1
+        command.downgrade(migrations.alembic_config(url), "0036_page_counts")
+        with db.connect() as connection:
+            columns = {row[1] for row in connection.execute(text(
+                "PRAGMA table_info(complaint)"))}
+            assert not columns & set(COLUMNS)
+            assert connection.execute(text(
+                "SELECT count(*) FROM sqlite_master WHERE name IN "
+                "('work_day', 'work_zone', 'stats_speed_year')")).scalar() == 0
+        migrations.upgrade(url)
+    finally:
+        db.dispose()
