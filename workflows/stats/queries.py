@@ -109,8 +109,8 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
         # the summaries break the kinds down for the whole regency only
         by_kind = _kinds(_tally(session, where, {kind: getattr(Complaint, kind)
                                                  for kind in KINDS}))
-    speeds = _speed_rows(session, where, local, calendar, days,
-                         stored=(period, scope, first, after))
+    speed_rows = _speed_rows(session, where, local, calendar, days,
+                             stored=(period, scope, first, after))
     # SLA records and escalations carry their complaint's created_at: the period picks
     # them from their own index, the join to the cohort adds agency and classification.
     children = {model: [model.complaint_created_at >= first,
@@ -135,7 +135,7 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
         horizons.append(next_due + timedelta(microseconds=1))
     if next_late is not None:
         horizons.append(next_late + timedelta(days=config.ombudsman_days))
-    return Gathered(by_month, by_kind, speeds, deadlines, escalations, counts, cases,
+    return Gathered(by_month, by_kind, speed_rows, deadlines, escalations, counts, cases,
                     unanswered_late, reports, min(horizons))
 
 
