@@ -84,7 +84,8 @@ def year_rows(session: Session, year: int, first: datetime, after: datetime,
     received in the local ``year`` ([``first``, ``after``) in UTC): rows of (agency,
     is_total, then count, sum, median of each measure), as queries._speed_rows gives them.
     ``medians`` computes them from the stored values should the yearly sums and the rows
-    ever disagree (they cannot while the triggers run)."""
+    be found to disagree in the hours read (they cannot while the triggers run; sums off
+    elsewhere would go unseen, as with every summary the statistics read)."""
     width = len(COLUMNS)
     # (group, measure) -> {hour: count}; the group ALL is the whole cohort, 0 no agency
     hours: dict[tuple[int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
