@@ -92,7 +92,13 @@ _SPEC = importlib.util.spec_from_file_location(
 assert _SPEC is not None and _SPEC.loader is not None
 STATS_FACTS = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(STATS_FACTS)
-SUMMARIES = (STATS_DAYS, STATS_FACTS)
+# Each report's working-time measures and their yearly sums, as migration 0037 installs them.
+_SPEC = importlib.util.spec_from_file_location(
+    "stats_speeds_migration", ROOT / "migrations" / "versions" / "0037_stats_speeds.py")
+assert _SPEC is not None and _SPEC.loader is not None
+STATS_SPEEDS = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(STATS_SPEEDS)
+SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
 FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
@@ -315,6 +321,13 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if db.execute(text("SELECT count(*) FROM stats_day_zone")).scalar():
                 STATS_DAYS.backfill(db)
         timings["stats_day_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        # each report's working-time measures and their yearly sums: what migration 0037
+        # does on upgrade (before the VACUUM: it writes every complaint row again)
+        step = time.perf_counter()
+        with engine.begin() as db:
+            if db.execute(text("SELECT count(*) FROM work_zone")).scalar():
+                STATS_SPEEDS.backfill(db)
+        timings["stats_speed_backfill_seconds"] = round(time.perf_counter() - step, 1)
         with engine.begin() as db:
             if sql.postgres:
                 for table in ("complaint", "sla_record", "escalation"):
@@ -338,13 +351,13 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
                 STATS_FACTS.backfill(db)
         timings["stats_fact_backfill_seconds"] = round(time.perf_counter() - step, 1)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
-            for table in ("stats_fact_day", "stats_fact_month"):
+            for table in ("stats_fact_day", "stats_fact_month", "stats_speed_year"):
                 db.execute(text(f"VACUUM ANALYZE {table}" if sql.postgres
                                 else f"ANALYZE {table}"))
         with engine.connect() as db:
             counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
                       for table in ("complaint", "sla_record", "escalation", "stats_day",
-                                    "stats_fact_day", "stats_fact_month")}
+                                    "stats_fact_day", "stats_fact_month", "stats_speed_year")}
             counts["by_year"] = {str(year): int(db.execute(text(
                 "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
                 {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,
@@ -518,7 +531,7 @@ WRITE_OPS = 2_000  # --write-cost: reports filed, then status changes, per round
 WRITE_ROUNDS = 3
 
 
-def write_cost(backend: Any) -> dict[str, Any]:
+def write_cost(backend: Any, summaries: tuple[Any, ...] = SUMMARIES) -> dict[str, Any]:
     """--write-cost: what the statistics' per-day summaries' triggers (migrations 0032 and
     0035) add to a write. WRITE_OPS reports filed (one INSERT a transaction), then as many
     status changes (one UPDATE of one report a transaction), then an SLA record started for
@@ -551,7 +564,7 @@ def write_cost(backend: Any) -> dict[str, Any]:
                 for mode in ("with", "without"):
                     if mode == "without":
                         with engine.begin() as db:
-                            for module in SUMMARIES:
+                            for module in summaries:
                                 for statement in module.DROP[dialect]:
                                     db.execute(text(statement))
                     for op, seconds in _write_round(engine, statements, serial).items():
@@ -559,7 +572,7 @@ def write_cost(backend: Any) -> dict[str, Any]:
                     serial += WRITE_OPS
                     if mode == "without":
                         with engine.begin() as db:
-                            for module in SUMMARIES:
+                            for module in summaries:
                                 for statement in module.TRIGGERS[dialect]:
                                     db.execute(text(statement))
                                 module.backfill(db)
@@ -634,6 +647,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only what the per-day summaries' triggers add to a write "
                              f"({WRITE_OPS:,} filings, status changes, SLA records started "
                              "and met, with and without)")
+    parser.add_argument("--only-speeds", action="store_true",
+                        help="--write-cost: toggle only the stored speeds' triggers "
+                             "(migration 0037), not every summary's")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -666,11 +682,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_cost:
         result["mode"] = "write cost"
         with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
-            result["sqlite"] = write_cost(SqliteBackend(Path(tmp)))
+            toggled = (STATS_SPEEDS,) if args.only_speeds else SUMMARIES
+            result["summaries_toggled"] = [module.revision for module in toggled]
+            result["sqlite"] = write_cost(SqliteBackend(Path(tmp)), toggled)
             if args.postgres_url:
                 backend = PostgresBackend(args.postgres_url)
                 try:
-                    result["postgres"] = write_cost(backend)
+                    result["postgres"] = write_cost(backend, toggled)
                 finally:
                     backend.close()
         result["machine"]["load_average_at_end"] = _load_average()

@@ -121,6 +121,12 @@ _SPEC = importlib.util.spec_from_file_location(
 assert _SPEC is not None and _SPEC.loader is not None
 PAGE_COUNTS = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(PAGE_COUNTS)
+# The stored speeds (migration 0037): the clones' measures, filled as the migration does.
+_SPEC = importlib.util.spec_from_file_location(
+    "stats_speeds_migration", ROOT / "migrations" / "versions" / "0037_stats_speeds.py")
+assert _SPEC is not None and _SPEC.loader is not None
+STORED_SPEEDS = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(STORED_SPEEDS)
 
 TARGET_P95_MS = 150.0
 # with one client writing N times a second (--writers): p95 below these, per page
@@ -570,6 +576,8 @@ def clone(url: str, templates: list[Template], rows: list[dict[str, Any]], now: 
             for statement in triggers:
                 db.execute(text(statement))
             PAGE_COUNTS.backfill(db)  # the bulk load ran without the counts' triggers
+            # nor the stored speeds' (migration 0037): the clones' measures and the sums
+            STORED_SPEEDS.backfill(db, only=f"id > {int(base_complaint)}")
             if sql.postgres:
                 for table in ("process_instance", "complaint", "sla_record", "escalation",
                               "complaint_event", "attachment", "waiting_event"):

@@ -13,6 +13,13 @@ from tests.conftest import BACKENDS, PostgresDatabase
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+# SQLAlchemy cannot reflect SQLite's indexes on expressions (the stored speeds' per-hour
+# indexes, migration 0037): it says so and leaves them out of the comparison;
+# tests/test_stats_speeds.py checks they are there and used.
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index:sqlalchemy.exc.SAWarning")
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index:UserWarning")
 def test_the_migrated_schema_and_the_models_agree(backend, tmp_path):
     """On a database of its own, freshly migrated: the suite's shared databases may hold
     tables other tests created (a host's table in tests/test_host.py, say)."""

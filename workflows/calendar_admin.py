@@ -13,6 +13,7 @@ from workflows.config import RegencyConfig
 from workflows.context import Context
 from workflows.errors import Invalid, NotFound
 from workflows.models import CalendarDay
+from workflows.stats import relay_speeds
 from workflows.workdays import DAY_OFF, WORKING, calendar_for
 
 KINDS = (DAY_OFF, WORKING)
@@ -59,6 +60,7 @@ def set_day(session: Session, day: date, kind: str, name: str, actor: str | None
         session.add(row)
     else:
         row.kind, row.name, row.created_by = kind, name.strip(), actor
+    relay_speeds(session)  # the stored working-time measures follow, in this transaction
     return {"day": day.isoformat(), "kind": kind, "name": row.name}
 
 
@@ -67,6 +69,7 @@ def remove_day(session: Session, day: date) -> None:
     if row is None:
         raise NotFound(f"{day.isoformat()} has no administrator's change")
     session.delete(row)
+    relay_speeds(session)
 
 
 def days_off(session: Session, config: RegencyConfig, year: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import workflows.readcount_models
 import workflows.revision_models
 import workflows.settings_models
 import workflows.sms_models
+import workflows.speed_models
 import workflows.stats_fact_models
 import workflows.stats_models
 import workflows.whatsapp_models
@@ -30,4 +31,5 @@ MODULES = (workflows.account_models, workflows.admin_models, workflows.category_
            workflows.metoo_models, workflows.models, workflows.open311_models,
            workflows.page_count_models, workflows.poster_models, workflows.readcount_models,
            workflows.revision_models, workflows.settings_models, workflows.sms_models,
-           workflows.stats_fact_models, workflows.stats_models, workflows.whatsapp_models)
+           workflows.speed_models, workflows.stats_fact_models, workflows.stats_models,
+           workflows.whatsapp_models)

@@ -35,8 +35,14 @@ def calendar_for(session: Session, config: RegencyConfig) -> WorkingCalendar:
 
 def calendar_of(config: RegencyConfig, rows: Iterable[Any]) -> WorkingCalendar:
     """The calendar for these administrator's changes (rows with day, kind and name)."""
+    return calendar_in(config.timezone, rows)
+
+
+def calendar_in(timezone: str, rows: Iterable[Any]) -> WorkingCalendar:
+    """The calendar of ``timezone`` for these administrator's changes (rows with day, kind
+    and name): what the stored working-time measures were laid out by (migration 0037)."""
     rows = list(rows)
-    return _calendar(config.timezone,
+    return _calendar(timezone,
                      tuple(sorted((r.day, r.name) for r in rows if r.kind == DAY_OFF)),
                      tuple(sorted(r.day for r in rows if r.kind == WORKING)))
 

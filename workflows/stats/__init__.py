@@ -7,6 +7,8 @@ The work is split by job:
 - ``cohort``: which reports count (the period, the scope);
 - ``localtime`` and ``calendar_sql``: the regency's clock and working calendar in SQL;
 - ``queries``: what is asked of the database, gathered into one value;
+- ``speeds``: the speeds from each report's stored working times, and keeping those in
+  step with the calendar (``relay_speeds``, which a calendar change calls);
 - ``cache``: when a gathered value may answer again (the figure cache);
 - ``rendering``, ``labels`` and ``ranking``: the document made of it.
 
@@ -50,6 +52,7 @@ from workflows.stats.queries import (
 )
 from workflows.stats.ranking import WEIGHTS_SETTING, RankingWeights, load_weights
 from workflows.stats.rendering import COUNTS, IN_PROGRESS, PENDING, render
+from workflows.stats.speeds import relay as relay_speeds
 from workflows.workdays import calendar_of
 
 __all__ = [
@@ -77,6 +80,7 @@ __all__ = [
     "officer_figures",
     "parse_period",
     "public_figures",
+    "relay_speeds",
     "resolve_scope",
 ]
 

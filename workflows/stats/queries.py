@@ -30,7 +30,7 @@ from workflows.models import (
     SlaRecord,
 )
 from workflows.sla import BREACHED, CITIZEN_STEPS, RUNNING
-from workflows.stats import facts
+from workflows.stats import facts, speeds
 from workflows.stats.calendar_sql import DayTable
 from workflows.stats.cohort import Period, Scope
 from workflows.stats.distinct import report_counts
@@ -109,7 +109,8 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
         # the summaries break the kinds down for the whole regency only
         by_kind = _kinds(_tally(session, where, {kind: getattr(Complaint, kind)
                                                  for kind in KINDS}))
-    speeds = _speed_rows(session, where, local, calendar, days)
+    speed_rows = _speed_rows(session, where, local, calendar, days,
+                             stored=(period, scope, first, after))
     # SLA records and escalations carry their complaint's created_at: the period picks
     # them from their own index, the join to the cohort adds agency and classification.
     children = {model: [model.complaint_created_at >= first,
@@ -134,7 +135,7 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
         horizons.append(next_due + timedelta(microseconds=1))
     if next_late is not None:
         horizons.append(next_late + timedelta(days=config.ombudsman_days))
-    return Gathered(by_month, by_kind, speeds, deadlines, escalations, counts, cases,
+    return Gathered(by_month, by_kind, speed_rows, deadlines, escalations, counts, cases,
                     unanswered_late, reports, min(horizons))
 
 
@@ -228,9 +229,30 @@ def _cells(rows: Any, width: int, ratings: bool) -> dict[tuple, dict[str, int]]:
 
 
 def _speed_rows(session: Session, where: list[Any], local: LocalClock,
-                calendar: WorkingCalendar, days: tuple[date, date]) -> list[tuple]:
-    """Count, sum and median working seconds of each measure, per agency and overall (one
-    scan): rows of (agency, is_total, then count, sum, median of each measure).
+                calendar: WorkingCalendar, days: tuple[date, date],
+                stored: tuple[Period, Scope, datetime, datetime] | None = None
+                ) -> list[tuple]:
+    """Count, sum and median working seconds of each measure, per agency and overall: rows
+    of (agency, is_total, then count, sum, median of each measure).
+
+    From the reports' stored measures (workflows/stats/speeds.py) when they are the live
+    computation's (``stored``: the period, scope and bounds; a year of the whole regency
+    from the yearly sums), else computed here from the times (:func:`_live_speed_rows`).
+    """
+    medians = _medians_postgres if local.postgres else _medians_sqlite
+    if stored is not None and speeds.stored_usable(session, local, calendar, days):
+        period, scope, first, after = stored
+        year = speeds.whole_year(period, scope)
+        if year is not None:
+            return speeds.year_rows(session, year, first, after, medians)
+        return medians(session, speeds.stored_values(where))
+    return _live_speed_rows(session, where, local, calendar, days)
+
+
+def _live_speed_rows(session: Session, where: list[Any], local: LocalClock,
+                     calendar: WorkingCalendar, days: tuple[date, date]) -> list[tuple]:
+    """The speed rows computed from the cohort's times in one scan (the stored measures'
+    oracle).
 
     Working time between two instants on days s <= e is (P(e) - P(s)) days - W(s) * (time
     of day at start) + W(e) * (time of day at end), where P counts the working days before
