@@ -13,7 +13,9 @@ secret); the frozen clock moves an hour between steps. Measured per lifecycle: t
 the process's CPU time (the database server's own CPU on PostgreSQL is not in it), the SQL
 statements and transactions the database was sent (SQLAlchemy's cursor and commit events),
 SAVEPOINT/RELEASE pairs, and each step's time; the statements most repeated are listed, to
-show where rows are read again and again.
+show where rows are read again and again. Then ten more lifecycles run under cProfile to
+count the Python function calls a lifecycle makes: a figure that does not move with the
+machine's load or speed, for comparing two trees on a noisy machine.
 
 "Stored": the reports already in the database before measuring, written by bench/web.py's
 set-up (the demo regency, 80 % closed rows by bulk SQL, 20 % open process instances cloned
@@ -30,8 +32,10 @@ The LAST line is one JSON object with every figure and a pass/fail boolean per t
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import re
 import statistics
 import sys
@@ -60,6 +64,7 @@ STEPS = ("submit", "verify", "dispose", "respond", "rate")
 TARGET_PER_CPU_SECOND = {"sqlite": 33, "postgres": 21}
 TARGET_STATEMENTS = 80
 TARGET_TRANSACTIONS = 12
+CALL_COUNTED = 10  # lifecycles run under cProfile to count Python function calls
 _NUMBERS = re.compile(r"\b\d+\b")
 _PARAMS = re.compile(r"(%\(\w+\)s(::[\w ]+?(?= |,|\)|$))?|\$\d+|\?)")
 
@@ -147,7 +152,16 @@ def measure(regency: Any, count: int, warmup: int) -> dict[str, Any]:
         commits.append(after[1] - before[1])
         savepoints.append(after[2] - before[2])
     cpu_total = sum(cpus)
+    # Python function calls a lifecycle makes (cProfile, after the timed ones): unlike CPU
+    # time it does not move with the machine's load, so two trees compare run after run.
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(CALL_COUNTED):
+        lifecycle(regency, principals, scratch)
+    profile.disable()
+    calls = pstats.Stats(profile).total_calls / CALL_COUNTED
     return {
+        "python_calls": round(calls),
         "lifecycles": count,
         "wall_median_ms": round(statistics.median(walls) * 1000, 1),
         "cpu_median_ms": round(statistics.median(cpus) * 1000, 1),
@@ -180,6 +194,7 @@ def run(backend: Any, stored: int, count: int, warmup: int, folder: Path) -> dic
         finally:
             regency.engine.dispose()
     say(f"    {figures['per_cpu_second']} a CPU-second, {figures['wall_median_ms']} ms wall, "
+        f"{figures['python_calls']:,} Python calls, "
         f"{figures['statements']} statements in {figures['transactions']} transactions "
         f"({figures['savepoints']} savepoints); steps {figures['step_median_ms']}")
     return figures
