@@ -327,10 +327,10 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
 
 def to_users(session: Session, users: Iterable[Recipient], complaint: Complaint | None,
              template: str, now: datetime, payload: dict[str, Any]) -> int:
-    """In-app for each officer, and email when they have one; returns how many. The rows
-    are written at once, by one statement in the caller's transaction (a reminder or an
-    escalation tells several officers; the ORM's bookkeeping is not needed for rows nobody
-    reads back in the same transaction)."""
+    """In-app for each officer, and email when they have one; returns how many. Inside an
+    engine operation the rows are staged and written with the operation's other messages
+    by one statement (workflows/operation.py, `insert_row`); elsewhere they are added to
+    the caller's session."""
     count = 0
     for user in users:
         channels = [("inapp", user.username)]
