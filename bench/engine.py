@@ -20,6 +20,7 @@ nothing outside bench/ imports it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import os
@@ -108,6 +109,17 @@ TIMER = linear_process(TIMER_ID, [(
 
 # --------------------------------------------------------------------------- helpers
 
+
+
+def migration(stem: str) -> Any:
+    """A migration (migrations/versions/<stem>.py) loaded as a module, for a benchmark that
+    installs its triggers or runs its backfill after a bulk load, as the upgrade does."""
+    spec = importlib.util.spec_from_file_location(
+        f"aduan_bench_{stem}", ROOT / "migrations" / "versions" / f"{stem}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 def say(message: str) -> None:
     print(message, flush=True)

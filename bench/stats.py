@@ -59,7 +59,6 @@ ROOT = HERE.parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
-import importlib.util  # noqa: E402
 
 import sqlalchemy  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -71,6 +70,7 @@ from bench.engine import (  # noqa: E402
     _git_state,
     _load_average,
     _version,
+    migration,
     percentile,
     say,
 )
@@ -80,24 +80,11 @@ from tests.regency import build  # noqa: E402
 from workflows import stats  # noqa: E402
 from workflows.models import STATS_TRIGGERS  # noqa: E402
 
-# The per-day summaries' triggers and backfill, as migration 0032 installs and runs them.
-_SPEC = importlib.util.spec_from_file_location(
-    "stats_days_migration", ROOT / "migrations" / "versions" / "0032_stats_days.py")
-assert _SPEC is not None and _SPEC.loader is not None
-STATS_DAYS = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(STATS_DAYS)
-# The per-day summaries of deadline and escalation facts, as migration 0035 installs them.
-_SPEC = importlib.util.spec_from_file_location(
-    "stats_facts_migration", ROOT / "migrations" / "versions" / "0035_stats_facts.py")
-assert _SPEC is not None and _SPEC.loader is not None
-STATS_FACTS = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(STATS_FACTS)
-# Each report's working-time measures and their yearly sums, as migration 0037 installs them.
-_SPEC = importlib.util.spec_from_file_location(
-    "stats_speeds_migration", ROOT / "migrations" / "versions" / "0037_stats_speeds.py")
-assert _SPEC is not None and _SPEC.loader is not None
-STATS_SPEEDS = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(STATS_SPEEDS)
+# The per-day summaries (0032), the deadline and escalation facts (0035), each report's
+# working-time measures and their yearly sums (0037): triggers and backfills as installed.
+STATS_DAYS = migration("0032_stats_days")
+STATS_FACTS = migration("0035_stats_facts")
+STATS_SPEEDS = migration("0037_stats_speeds")
 SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency

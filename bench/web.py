@@ -63,7 +63,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import importlib.util
 import json
 import os
 import platform
@@ -104,6 +103,7 @@ from bench.engine import (  # noqa: E402
     SqliteBackend,
     _load_average,
     _version,
+    migration,
     percentile,
     say,
 )
@@ -115,18 +115,9 @@ from workflows.config import DEFAULT_LADDER  # noqa: E402
 from workflows.demo import DEMO_PASSWORD  # noqa: E402
 
 # The list API's report counts (migration 0036), made again after the bulk load below as
-# that migration makes them on upgrade.
-_SPEC = importlib.util.spec_from_file_location(
-    "page_counts_migration", ROOT / "migrations" / "versions" / "0036_page_counts.py")
-assert _SPEC is not None and _SPEC.loader is not None
-PAGE_COUNTS = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(PAGE_COUNTS)
-# The stored speeds (migration 0037): the clones' measures, filled as the migration does.
-_SPEC = importlib.util.spec_from_file_location(
-    "stats_speeds_migration", ROOT / "migrations" / "versions" / "0037_stats_speeds.py")
-assert _SPEC is not None and _SPEC.loader is not None
-STORED_SPEEDS = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(STORED_SPEEDS)
+# that migration makes them on upgrade; the clones' stored speeds (0037), filled as it does.
+PAGE_COUNTS = migration("0036_page_counts")
+STORED_SPEEDS = migration("0037_stats_speeds")
 
 TARGET_P95_MS = 150.0
 # with one client writing N times a second (--writers): p95 below these, per page
