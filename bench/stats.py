@@ -80,10 +80,11 @@ from tests.regency import build  # noqa: E402
 from workflows import stats  # noqa: E402
 from workflows.models import STATS_TRIGGERS  # noqa: E402
 
-# The per-day summaries (0032), the deadline and escalation facts (0035), each report's
-# working-time measures and their yearly sums (0037): triggers and backfills as installed.
+# The per-day summaries (0032), the deadline and escalation facts (0035, their triggers as
+# 0038 made them again), each report's working-time measures and their yearly sums (0037):
+# triggers and backfills as installed.
 STATS_DAYS = migration("0032_stats_days")
-STATS_FACTS = migration("0035_stats_facts")
+STATS_FACTS = migration("0038_stats_fact_rows")
 STATS_SPEEDS = migration("0037_stats_speeds")
 SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS)
 
