@@ -149,31 +149,28 @@ def _month(postgres: bool, day: str) -> str:
     return f"date_trunc('month', {day})::date" if postgres else f"date({day}, 'start of month')"
 
 
-def _keys(postgres: bool, report: str, month: bool) -> str:
-    """The report's keys (one row, none without the report or the zone row), the day cut
-    at the month's first for the month's sums; ``sign`` 1."""
-    day = FACTS._day(postgres, "k.created_at")
-    return (f"SELECT {_month(postgres, day) if month else day} AS day, "  # noqa: S608
-            "coalesce(k.agency_id, 0) AS agency_id, "
-            "coalesce(k.unit_id, 0) AS unit_id, k.classification AS classification, "
-            "CASE WHEN k.misconduct THEN 1 ELSE 0 END AS misconduct, k.disposed_at AS "
-            "disposed_at, k.first_answer_at AS first_answer_at, 1 AS sign FROM complaint AS k "
-            f"CROSS JOIN stats_fact_zone AS z WHERE k.id = {report} AND z.id = 1")
+def _key_columns(postgres: bool, row: str, sign: str) -> str:
+    """A report's keys from the row ``row`` (the day of receipt, and the month's first
+    day for the month's sums), whether it counts as unanswered, and ``sign``."""
+    day = FACTS._day(postgres, f"{row}.created_at")
+    return (f"{day} AS day, {_month(postgres, day)} AS month, "
+            f"coalesce({row}.agency_id, 0) AS agency_id, coalesce({row}.unit_id, 0) AS "
+            f"unit_id, {row}.classification AS classification, CASE WHEN {row}.misconduct "
+            f"THEN 1 ELSE 0 END AS misconduct, {row}.disposed_at AS disposed_at, "
+            f"{row}.first_answer_at AS first_answer_at, {sign} AS sign")
 
 
-def _rekeyed(postgres: bool, month: bool) -> str:
-    """An updated report's keys as they were (``sign`` -1) and as they are (1): its facts
-    leave the first and join the second."""
-    rows = []
-    for row, sign in (("OLD", -1), ("NEW", 1)):
-        day = FACTS._day(postgres, f"{row}.created_at")
-        rows.append(f"SELECT {_month(postgres, day) if month else day} AS day, "  # noqa: S608
-                    f"coalesce({row}.agency_id, 0) AS agency_id, coalesce({row}.unit_id, 0) "
-                    f"AS unit_id, {row}.classification AS classification, CASE WHEN "
-                    f"{row}.misconduct THEN 1 ELSE 0 END AS misconduct, {row}.disposed_at AS "
-                    f"disposed_at, {row}.first_answer_at AS first_answer_at, {sign} AS sign "
-                    "FROM stats_fact_zone AS z WHERE z.id = 1")
-    return " UNION ALL ".join(rows)
+def _keys(postgres: bool, report: str | None) -> str:
+    """The keys of the report ``report`` (one row, none without the report or the zone
+    row), or with None an updated report's keys as they were (``sign`` -1) and as they are
+    (1): its facts leave the first and join the second."""
+    if report is not None:
+        return (f"SELECT {_key_columns(postgres, 'k', '1')} FROM "  # noqa: S608
+                f"complaint AS k CROSS JOIN stats_fact_zone AS z WHERE k.id = {report} "
+                "AND z.id = 1")
+    return " UNION ALL ".join(
+        f"SELECT {_key_columns(postgres, row, sign)} FROM stats_fact_zone AS z "  # noqa: S608
+        "WHERE z.id = 1" for row, sign in (("OLD", "-1"), ("NEW", "1")))
 
 
 UNANSWERED_ONLY_IF = ("f.kind <> 'unanswered' OR (k.disposed_at IS NOT NULL AND "
@@ -184,19 +181,29 @@ def _add(postgres: bool, report: str | None, signed: str,
          where: str = UNANSWERED_ONLY_IF) -> str:
     """Add the signed fact rows ``signed`` of the report ``report`` (None: the updated
     report's facts moved from its old keys to its new ones) to the day's and the month's
-    sums: PostgreSQL appends delta rows (folded later, as 0035), SQLite upserts."""
-    key = ", ".join(f"k.{c}" for c in FACTS.KEY[:5]) + ", f.kind, f.k1, f.k2, f.budget"
+    sums: PostgreSQL appends delta rows (folded later, as 0035) in one statement that
+    works the rows out once, SQLite upserts with one statement per table."""
+    others = ", ".join(f"k.{c}" for c in FACTS.KEY[1:5]) + ", f.kind, f.k1, f.k2, f.budget"
+    sums = "sum(k.sign * f.n), sum(k.sign * f.late)"
+    having = "HAVING sum(k.sign * f.n) <> 0 OR sum(k.sign * f.late) <> 0"
+    columns = f"(base, {FACTS.COLUMNS})"
+    if postgres:  # d: the signed rows with their keys, summed per table
+        grouped = ", ".join(FACTS.KEY[1:])
+        per = "sum(sign * n), sum(sign * late) FROM d GROUP BY"
+        kept = "HAVING sum(sign * n) <> 0 OR sum(sign * late) <> 0"
+        return (f"WITH k AS ({_keys(True, report)}), f AS ({signed}), "  # noqa: S608
+                f"d AS (SELECT k.day, k.month, {others}, k.sign, f.n, f.late FROM k CROSS "
+                f"JOIN f WHERE {where}), days AS (INSERT INTO stats_fact_day {columns} "
+                f"SELECT false, day, {grouped}, {per} day, {grouped} {kept}) "
+                f"INSERT INTO stats_fact_month {columns} SELECT false, month, {grouped}, "
+                f"{per} month, {grouped} {kept};")
     statements = []
-    for table, month in (("stats_fact_day", False), ("stats_fact_month", True)):
-        base = "false" if postgres else "1"
-        keys = _rekeyed(postgres, month) if report is None else _keys(postgres, report, month)
-        select = (f"SELECT {base}, {key}, sum(k.sign * f.n), "  # noqa: S608
-                  f"sum(k.sign * f.late) FROM ({keys}) AS k CROSS JOIN ({signed}) AS f "
-                  f"WHERE {where} GROUP BY {key} "
-                  "HAVING sum(k.sign * f.n) <> 0 OR sum(k.sign * f.late) <> 0")
-        conflict = "" if postgres else \
-            f" ON CONFLICT ({FACTS._KEY}) WHERE base DO UPDATE SET {FACTS._SQLITE_ADD}"
-        statements.append(f"INSERT INTO {table} (base, {FACTS.COLUMNS}) {select}{conflict};")
+    for table, day in (("stats_fact_day", "k.day"), ("stats_fact_month", "k.month")):
+        statements.append(
+            f"INSERT INTO {table} {columns} SELECT 1, {day}, {others}, {sums} "  # noqa: S608
+            f"FROM ({_keys(False, report)}) AS k CROSS JOIN ({signed}) AS f WHERE {where} "
+            f"GROUP BY {day}, {others} {having} ON CONFLICT ({FACTS._KEY}) WHERE base "
+            f"DO UPDATE SET {FACTS._SQLITE_ADD};")
     return " ".join(statements)
 
 
