@@ -17,7 +17,8 @@ show where rows are read again and again. Then ten more lifecycles run under cPr
 count the Python function calls a lifecycle makes: a figure that does not move with the
 machine's load or speed, for comparing two trees on a noisy machine; on SQLite, ten more
 count the instructions SQLite's virtual machine runs for them (statements and triggers),
-the work inside the database, as steady.
+the work inside the database, as steady; on PostgreSQL, the server's time in the
+triggers' functions (`track_functions`), which the client's CPU time does not include.
 
 "Stored": the reports already in the database before measuring, written by bench/web.py's
 set-up (the demo regency, 80 % closed rows by bulk SQL, 20 % open process instances cloned
@@ -166,6 +167,7 @@ def measure(regency: Any, count: int, warmup: int) -> dict[str, Any]:
     return {
         "python_calls": round(calls),
         "sqlite_instructions": sqlite_instructions(regency, principals, scratch),
+        "postgres_trigger_ms": postgres_trigger_ms(regency, principals, scratch),
         "lifecycles": count,
         "wall_median_ms": round(statistics.median(walls) * 1000, 1),
         "cpu_median_ms": round(statistics.median(cpus) * 1000, 1),
@@ -210,6 +212,47 @@ def sqlite_instructions(regency: Any, principals: dict[str, Any],
     return ticks[0] * VM_TICK // CALL_COUNTED
 
 
+def _function_times(url: str) -> dict[str, float]:
+    """Self time (ms) per PL/pgSQL function so far, from PostgreSQL's statistics (flushed
+    by the connections that ran them before they closed)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        return {name: float(self_ms) for name, self_ms in connection.execute(
+            "SELECT funcname, self_time FROM pg_stat_user_functions")}
+
+
+def postgres_trigger_ms(regency: Any, principals: dict[str, Any],
+                        scratch: dict[str, list[float]]) -> dict[str, float] | None:
+    """The server's time in the triggers' functions per lifecycle (`track_functions`, over
+    CALL_COUNTED lifecycles), in all and per function: the part of a write's cost that
+    the client's CPU time does not show. None on SQLite."""
+    db = regency.engine.store.db
+    if db.dialect.name != "postgresql":
+        return None
+
+    def tracked(connection: Any, record: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET track_functions = 'pl'")
+        connection.commit()
+
+    db.dispose()  # statistics are flushed when the connections close
+    before = _function_times(db.url.render_as_string(hide_password=False))
+    event.listen(db, "connect", tracked)
+    try:
+        for _ in range(CALL_COUNTED):
+            lifecycle(regency, principals, scratch)
+    finally:
+        event.remove(db, "connect", tracked)
+        db.dispose()
+    time.sleep(0.5)  # a closing backend's statistics reach the shared counters
+    after = _function_times(db.url.render_as_string(hide_password=False))
+    spent = {name: round((ms - before.get(name, 0.0)) / CALL_COUNTED, 3)
+             for name, ms in after.items() if ms > before.get(name, 0.0)}
+    return {"all": round(sum(spent.values()), 3),
+            **dict(sorted(spent.items(), key=lambda item: -item[1]))}
+
+
 def run(backend: Any, stored: int, count: int, warmup: int, folder: Path) -> dict[str, Any]:
     from bench.web import set_up
 
@@ -229,6 +272,7 @@ def run(backend: Any, stored: int, count: int, warmup: int, folder: Path) -> dic
     say(f"    {figures['per_cpu_second']} a CPU-second, {figures['wall_median_ms']} ms wall, "
         f"{figures['python_calls']:,} Python calls, "
         f"{figures['sqlite_instructions'] or 0:,} SQLite instructions, "
+        f"{(figures['postgres_trigger_ms'] or {}).get('all', 0)} ms in PostgreSQL's triggers, "
         f"{figures['statements']} statements in {figures['transactions']} transactions "
         f"({figures['savepoints']} savepoints); steps {figures['step_median_ms']}")
     return figures
