@@ -62,7 +62,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.config.update(
         SESSION_COOKIE_NAME="aduan_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.cookie_secure,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.SESSION_HOURS))
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.SESSION_HOURS),
+        # The server ends a session SESSION_HOURS after sign-in whatever the cookie says
+        # (workflows/sessions.py), so the cookie set then lasts exactly as long: signing
+        # and sending it again on every page (Flask's default) would move nothing. It is
+        # still sent whenever the session changes (a CSRF token, a message, the language).
+        SESSION_REFRESH_EACH_REQUEST=False)
     app.json.ensure_ascii = False
     domain = domain or build_domain(settings, engine)
     # A request may carry the most attachments a report allows plus the form (413 beyond).
