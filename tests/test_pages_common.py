@@ -75,6 +75,25 @@ def test_sign_in_and_out(site):
     assert "Sekretaris Dinas PUPR" not in site.text(site.get("/"))
 
 
+def test_the_session_cookie_is_sent_when_it_changes_only(site):
+    """The server ends a session SESSION_HOURS after sign-in, so the cookie set at sign-in
+    lasts as long: pages that change nothing in the session do not sign and send it again."""
+    response = site.post("/login", {"username": "penghubung.pupr",
+                                    "password": "aduan-demo-2026"}, expect=302)
+    signed = next(c for c in response.headers.getlist("Set-Cookie")
+                  if c.startswith("aduan_session="))
+    assert "Expires=" in signed  # permanent: the browser keeps it SESSION_HOURS
+    for path in ("/tasks", "/cases", "/"):
+        answer = site.get(path)
+        assert not [c for c in answer.headers.getlist("Set-Cookie")
+                    if c.startswith("aduan_session=")], path
+    # a change to the session (a flashed message on signing out) is still sent
+    site.get("/tasks")
+    out = site.client.post("/logout", data={"csrf_token": CSRF.search(
+        site.text(site.get("/tasks"))).group(1)})
+    assert any(c.startswith("aduan_session=") for c in out.headers.getlist("Set-Cookie"))
+
+
 def test_supervisors_land_on_the_sla_board(site):
     response = site.post("/login", {"username": "kadis.pupr",
                                     "password": "aduan-demo-2026"}, expect=302)
@@ -471,6 +490,10 @@ def test_the_sla_badge_says_the_working_days_in_the_visitors_language(site):
         assert str(sla_badge(None)) == '<span class="badge sla-done">—</span>'
     with app.test_request_context(headers={"Cookie": "aduan_lang=en"}):
         assert "3.5 working days left" in str(sla_badge(3.5, False, due))
+        assert "3.4 working days left" in str(sla_badge(3.44, False, due))
+    # badges are kept per process by what they show: each language and value its own
+    with app.test_request_context(headers={"Cookie": "aduan_lang=id"}):
+        assert "sisa 3,5 hari kerja" in str(sla_badge(3.5, False, due))
 
 
 def test_the_number_of_proxies_is_checked_when_read():
