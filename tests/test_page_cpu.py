@@ -1,6 +1,8 @@
-"""Rows of the worklist and of the SLA board kept rendered per process (web/pages/kept.py):
-a change shows at once, each reader gets their own CSRF token and address, and a row kept
-for one officer never shows another what they may not see."""
+"""What the pages keep per process or skip per request to spend less CPU on each (BENCHMARKS.md,
+"Pages' CPU per request"), and that it changes nothing they show: rows of the worklist and
+of the SLA board kept rendered (web/pages/kept.py) change at once, each reader gets their own
+CSRF token and address, a row kept for one officer never shows another what they may not
+see; the session's cookie is sent only when the session changes."""
 
 from __future__ import annotations
 
@@ -129,3 +131,22 @@ def test_a_kept_board_row_follows_the_clock_and_the_reader(site):
     site.client.set_cookie("aduan_lang", "en")
     row = row_of(site.text(site.get("/board")), pupr)
     assert "late" in row and re.search(r"terlambat", row) is None
+
+
+def test_the_session_cookie_is_sent_when_it_changes_only(site):
+    """The server ends a session SESSION_HOURS after sign-in, so the cookie set at sign-in
+    lasts as long: pages that change nothing in the session do not sign and send it again."""
+    response = site.post("/login", {"username": "penghubung.pupr",
+                                    "password": "aduan-demo-2026"}, expect=302)
+    signed = next(c for c in response.headers.getlist("Set-Cookie")
+                  if c.startswith("aduan_session="))
+    assert "Expires=" in signed  # permanent: the browser keeps it SESSION_HOURS
+    for path in ("/tasks", "/cases", "/"):
+        answer = site.get(path)
+        assert not [c for c in answer.headers.getlist("Set-Cookie")
+                    if c.startswith("aduan_session=")], path
+    # a change to the session (a flashed message on signing out) is still sent
+    site.get("/tasks")
+    out = site.client.post("/logout", data={"csrf_token": CSRF.search(
+        site.text(site.get("/tasks"))).group(1)})
+    assert any(c.startswith("aduan_session=") for c in out.headers.getlist("Set-Cookie"))
