@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from workflows.access import digest
@@ -38,15 +38,21 @@ def user_of(session: Session, session_id: str, started_after: datetime) -> Row |
     account object: nothing here is changed."""
     if not session_id:
         return None
-    return session.execute(
-        select(User.id, User.username, User.full_name, User.roles, User.agency_id,
-               User.active, User.password_hash,
-               func.coalesce(AccountState.must_change_password, False)
-               .label("must_change_password"))
-        .join(UserSession, UserSession.user_id == User.id)
-        .outerjoin(AccountState, AccountState.user_id == User.id)
-        .where(UserSession.token_hash == digest(session_id),
-               UserSession.created_at > started_after)).first()
+    return session.execute(_SESSION_USER, {"token_hash": digest(session_id),
+                                           "started_after": started_after}).first()
+
+
+# Every page asks it: built once (bound values only), not per request.
+_SESSION_USER = (
+    select(User.id, User.username, User.full_name, User.roles, User.agency_id,
+           User.active, User.password_hash,
+           func.coalesce(AccountState.must_change_password, False)
+           .label("must_change_password"))
+    .join(UserSession, UserSession.user_id == User.id)
+    .outerjoin(AccountState, AccountState.user_id == User.id)
+    .where(UserSession.token_hash == bindparam("token_hash"),
+           UserSession.created_at > bindparam("started_after",
+                                              type_=UserSession.created_at.type)))
 
 
 def end(session: Session, session_id: str) -> None:
