@@ -150,3 +150,13 @@ def test_the_session_cookie_is_sent_when_it_changes_only(site):
     out = site.client.post("/logout", data={"csrf_token": CSRF.search(
         site.text(site.get("/tasks"))).group(1)})
     assert any(c.startswith("aduan_session=") for c in out.headers.getlist("Set-Cookie"))
+
+
+def test_the_static_addresses_kept_by_the_templates_follow_the_sites_address(site):
+    """web/app.templates_url_for keeps a static file's address per site address: a
+    deployment under a path prefix (SCRIPT_NAME, behind a proxy) gets its own."""
+    plain = site.text(site.get("/"))
+    assert 'href="/static/css/aduan.css"' in plain
+    prefixed = site.client.get("/", environ_overrides={"SCRIPT_NAME": "/aduan"})
+    assert 'href="/aduan/static/css/aduan.css"' in site.text(prefixed)
+    assert 'href="/static/css/aduan.css"' in site.text(site.get("/"))
