@@ -229,6 +229,12 @@ def _zone() -> tuple[str, str]:
     return config.timezone, config.zone_name
 
 
+def zone() -> tuple[str, str]:
+    """The regency's time zone and its label ("Asia/Makassar", "WITA"): what a kept piece
+    of a page that writes times is kept by, beside the language."""
+    return _zone()
+
+
 def zone_name() -> str:
     """How the pages name the regency's local time ("WITA"), for sentences such as
     "deadlines count working days in WITA"."""

@@ -84,7 +84,7 @@ def sla_badge(days_left: float | None, paused: bool = False, due_at: Any = None)
     """The working days left on a deadline, coloured: green, amber (one day or less), red
     (late); grey while paused or when there is none; the deadline as its title. Written in
     Python rather than as a template macro: worklists and the board show fifty a page."""
-    timezone, zone_label = i18n._zone()
+    timezone, zone_label = i18n.zone()
     return _sla_badge(days_left, bool(paused), due_at, current_language(), timezone,
                       zone_label)
 

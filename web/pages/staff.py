@@ -30,7 +30,7 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
-from web import auth
+from web import auth, i18n
 from web.i18n import N_, current_language, format_deadline, gettext, label, say
 from web.pages import pages
 from web.pages.case import render_case
@@ -115,7 +115,7 @@ ROWS_KEPT = 8192
 KEPT_ROWS = Kept(ROWS_KEPT)
 
 
-def _row_key(row: Mapping[str, Any], principal: access.Principal, language: str,
+def _row_key(row: Mapping[str, Any], principal: access.Principal, language: tuple[str, ...],
              root: str) -> tuple[Any, ...]:
     """Everything a row shows (shown_rows and staff/_task_rows.html read these alone)."""
     return (language, root, row["task_id"], row["tracking_number"], row["report_title"],
@@ -129,7 +129,8 @@ def rows_html(rows: list[dict[str, Any]], principal: access.Principal, next_url:
               ) -> Markup:
     """The rows of the page, each rendered once per what it shows; the session's CSRF
     field and the page's address put in here."""
-    language, root = current_language(), request.script_root
+    # the language, the site's address and the regency's zone (the deadline's words)
+    language, root = (current_language(), *i18n.zone()), request.script_root
     template = current_app.jinja_env.get_template("staff/_task_rows.html")
 
     def render(row: dict[str, Any]) -> str:

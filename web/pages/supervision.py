@@ -23,7 +23,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from web import auth
+from web import auth, i18n
 from web.i18n import N_, current_language, format_deadline, format_when, gettext, label, say
 from web.pages import pages
 from web.pages.common import domain, field_messages, settings, sla_badge
@@ -87,7 +87,7 @@ KEPT_CASES = Kept(4096)
 def cases_html(cases: list[dict[str, Any]], escalated: str) -> Markup:
     """The board's listed cases (supervision/_case_rows.html), each rendered once per what
     it shows and the language."""
-    language = current_language()
+    language = (current_language(), *i18n.zone())  # the deadline's words: the zone too
     template = current_app.jinja_env.get_template("supervision/_case_rows.html")
 
     def render(case: dict[str, Any]) -> str:
