@@ -153,7 +153,7 @@ def _inbox_card(esc: Mapping[str, Any], form: Mapping[str, Any], words: Mapping[
         return card(esc, form, shared["csrf_field"], shared["escalation_url"], words,
                     shared["escalation_status"], shared["targets"], reassign_allowed)
     key = (_frozen(esc), _frozen(words), _frozen(shared["escalation_status"]),
-           shared["escalation_url"], reassign_allowed, current_language())
+           shared["escalation_url"], reassign_allowed, current_language(), *i18n.zone())
     with _MATRICES_LOCK:
         kept = _CARDS.get(key)
         if kept is not None:
