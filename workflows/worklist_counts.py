@@ -83,8 +83,9 @@ Recount = Callable[[list[int] | None], Mapping[str, TaskPlace]]
 # The rows the worklist shows of these tasks, by task id (a task done since is left out).
 ReadRows = Callable[[list[str]], Mapping[str, Any]]
 # The shown rows a scope keeps (those of the pages read since the last write that touched
-# them); beyond it they are forgotten and read again.
-ROWS_KEPT = 2000
+# them: ten pages of fifty, a few kilobytes each); beyond it they are forgotten and read
+# again. With readcounts.TALLIES scopes a process keeps at most 32,000 rows.
+ROWS_KEPT = 500
 
 
 def _deadline_key(task_id: str, place: TaskPlace) -> tuple:
