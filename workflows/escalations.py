@@ -124,14 +124,18 @@ INBOX_SOURCES = ("c", "e")
 
 
 class _KeptInbox:
-    """One inbox page as last read in this process (readcounts.kept): its total, page
-    number, pages and rows, and where the change log stood when it was read."""
+    """The inbox pages of one scope as last read in this process (readcounts.kept: one
+    entry per scope beside the board's tallies), by (status, page, page size): total, page
+    shown, pages, rows and the reports listed; all valid at `mark`."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.mark: tuple | None = None
-        self.found: tuple[int, int, int, list[Any]] = (0, 1, 1, [])
-        self.reports: frozenset[int] = frozenset()
+        self.pages: dict[tuple[Any, ...], tuple[tuple[int, int, int, list[Any]],
+                                                frozenset[int]]] = {}
+
+
+PAGES_KEPT = 16  # inbox pages kept per scope (views and page numbers read)
 
 
 def inbox_page(session: Session, principal: access.Principal, now: datetime, *,
@@ -145,8 +149,7 @@ def inbox_page(session: Session, principal: access.Principal, now: datetime, *,
     report of one of the page's: a filing, a disposition or an answer elsewhere leaves the
     inbox as it was. The documents are made for the reader at each request."""
     scope = _scope(principal)  # Forbidden for officers who do not supervise
-    key = ("inbox", None if scope is None else tuple(sorted(principal.org_agency_ids)),
-           status, page, page_size)
+    key = ("inbox", None if scope is None else tuple(sorted(principal.org_agency_ids)))
 
     def read() -> tuple[int, int, int, list[Any]]:
         total = count_escalations(session, principal, now, status=status)
@@ -163,11 +166,22 @@ def inbox_page(session: Session, principal: access.Principal, now: datetime, *,
             mark = readcounts.log_mark(session)
             touched = None if entry.mark is None else readcounts.touched_by_source(
                 session, entry.mark, INBOX_SOURCES)
-            if touched is None or touched["e"] or touched["c"] & entry.reports:
-                entry.found = read()
-                entry.reports = frozenset(row.complaint_id for row in entry.found[3])
+            if touched is None or touched["e"]:
+                entry.pages.clear()
+            elif touched["c"]:
+                for asked in [k for k, (_, reports) in entry.pages.items()
+                              if reports & touched["c"]]:
+                    del entry.pages[asked]
             entry.mark = mark
-            found = entry.found
+            asked = (status, page, page_size)
+            kept = entry.pages.get(asked)
+            if kept is None:
+                if len(entry.pages) >= PAGES_KEPT:
+                    entry.pages.clear()
+                found = read()
+                entry.pages[asked] = (found, frozenset(row.complaint_id for row in found[3]))
+            else:
+                found = kept[0]
     total, shown, pages, rows = found
     return total, shown, pages, [
         _document(session, row, principal, report_of(row, _INBOX_REPORT_COLUMNS))
