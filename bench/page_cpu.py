@@ -1,26 +1,40 @@
-"""The SLA board and the case page in one process, through the whole Flask app (session,
-domain, template) but no HTTP server: CPU time of the serving thread and SQL statements per
+"""The worklist, the case page, the SLA board and the list API in one process, through the
+whole Flask app (session, sign-in, CSRF, hooks, domain, template, response) but no HTTP
+server: CPU time of the serving thread, SQL statements and Python function calls per
 request, steady and right after a write (a report filed through the JSON API just before
-each request, so that every request finds the counts moved and the read cache discarded).
+each request, so that every request finds the counts moved).
 
-    python bench/page_cpu.py --database-url sqlite:////tmp/wb/sqlite/aduan.db
+    python bench/page_cpu.py --keep /tmp/wb                 # the databases bench/web.py kept
+    python bench/page_cpu.py --database-url sqlite:////tmp/wb/sqlite/aduan.db --tokens \
+        /tmp/wb/sqlite.json
 
-Uses a database that bench/web.py set up and kept (--keep); it files `--requests` reports
-into it per page and user. CPU time (time.thread_time) rather than wall time: on a shared
-machine it barely moves with the load, so two trees can be compared run after run (A/B:
-the same command with PYTHONPATH set to each tree). The LAST line is one JSON object.
+Uses a database that bench/web.py set up and kept (--keep DIR: SQLite in DIR/sqlite, and the
+PostgreSQL database it names after DIR when --postgres-url is given); the API's bearer
+tokens come from the set-up's record (DIR/<label>.json). Each page and user: five requests
+to warm the process, then `--calls` requests under cProfile (Python function calls a
+request: a figure that does not move with the machine's load or speed, for comparing two
+trees), then `--requests` timed steady ones, then (unless --steady-only) as many each right
+after a filing. CPU time (time.thread_time) rather than wall time: on a shared machine it
+barely moves with the load. A/B: the same command with PYTHONPATH set to each tree, in
+turn. `--top N` prints each page's N functions of most own time (where the CPU goes). The
+LAST line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +47,16 @@ import sqlalchemy  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.engine import _load_average, percentile, say  # noqa: E402
-from bench.web import open_reports  # noqa: E402
+from bench.web import API_QUERIES, kept_postgres_name, open_reports  # noqa: E402
 from workflows.demo import DEMO_PASSWORD  # noqa: E402
 
-PAGES = {"board": ("admin.kominfo", "kadis.pupr"), "case": ("admin.kominfo",
-                                                           "penghubung.pupr")}
+# The users of each page, as bench/web.py's clients (the first of its lists, and one more).
+PAGES = {"worklist": ("admin.kominfo", "penghubung.pupr"),
+         "case": ("admin.kominfo", "penghubung.pupr"),
+         "board": ("admin.kominfo", "kadis.pupr"),
+         "api_list": ("admin.kominfo", "penghubung.pupr")}
 CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
+CASES_CHOSEN_FROM = 1000  # the first open reports (by tracking number): a set the writes keep
 
 
 def _figures(times: list[float], statements: list[int]) -> dict[str, float]:
@@ -48,12 +66,13 @@ def _figures(times: list[float], statements: list[int]) -> dict[str, float]:
             "statements": round(statistics.mean(statements), 1)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--requests", type=int, default=60)
-    args = parser.parse_args(argv)
-    url = args.database_url
+def _top(profile: cProfile.Profile, count: int) -> str:
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(count)
+    return out.getvalue()
+
+
+def measure(url: str, tokens: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="aduan-pagecpu-") as tmp:
         os.environ.update({"ADUAN_DATABASE_URL": url, "ADUAN_SECRET_KEY": "b" * 64,
                            "ADUAN_UPLOAD_DIR": str(Path(tmp) / "uploads"),
@@ -67,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             statements.append(statement)
 
         event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", note)
-        reports_of = open_reports(url)  # the open reports each officer may open
+        reports_of = {user: found[:CASES_CHOSEN_FROM]
+                      for user, found in open_reports(url).items()}
         writer = app.test_client()
         filed = [0]
 
@@ -82,27 +102,50 @@ def main(argv: list[str] | None = None) -> int:
             if answer.status_code != 201:
                 raise SystemExit(f"filing: HTTP {answer.status_code}")
 
-        load_start = _load_average()
         found: dict[str, Any] = {}
-        for page, users in PAGES.items():
-            for user in users:
+        chosen = [p.strip() for p in args.pages.split(",") if p.strip()]
+        for page in chosen:
+            for user in PAGES[page]:
                 client = app.test_client()
-                token = CSRF.search(client.get("/login").data.decode())
-                signed = client.post("/login", data={
-                    "username": user, "password": DEMO_PASSWORD,
-                    "csrf_token": token.group(1) if token else ""})
-                if signed.status_code != 302:
-                    raise SystemExit(f"sign-in as {user}: HTTP {signed.status_code}")
-
+                headers: dict[str, str] = {}
+                if page == "api_list":
+                    headers = {"Authorization": f"Bearer {tokens[user]}",
+                               "Accept": "application/json"}
+                else:
+                    token = CSRF.search(client.get("/login").data.decode())
+                    signed = client.post("/login", data={
+                        "username": user, "password": DEMO_PASSWORD,
+                        "csrf_token": token.group(1) if token else ""})
+                    if signed.status_code != 302:
+                        raise SystemExit(f"sign-in as {user}: HTTP {signed.status_code}")
                 reports = reports_of.get(user, [])
+                path: Callable[[int], str] = {
+                    "worklist": lambda i: "/tasks",
+                    "board": lambda i: "/board",
+                    "case": lambda i, r=reports: f"/cases/{r[(i * 7919) % len(r)]}",
+                    "api_list": lambda i: "/api/v1/complaints" + API_QUERIES[
+                        i % len(API_QUERIES)],
+                }[page]
 
-                def path(i: int, page: str = page, reports: list[str] = reports) -> str:
-                    return "/board" if page == "board" else \
-                        f"/cases/{reports[(i * 7919) % len(reports)]}"
+                def get(i: int, client: Any = client, headers: dict[str, str] = headers,
+                        path: Callable[[int], str] = path) -> None:
+                    answer = client.get(path(i), headers=headers)
+                    if answer.status_code != 200:
+                        raise SystemExit(f"GET {path(i)}: HTTP {answer.status_code}")
 
                 for i in range(5):  # the process's first readings of this scope
-                    client.get(path(i))
-                for mode in ("steady", "after_a_write"):
+                    get(i)
+                profile = cProfile.Profile()
+                for i in range(args.calls):
+                    profile.enable()
+                    get(i)
+                    profile.disable()
+                calls = pstats.Stats(profile).total_calls / max(1, args.calls)
+                if args.top:
+                    say(f"--- {page} as {user}: the {args.top} functions of most own time")
+                    say(_top(profile, args.top))
+                modes = ("steady",) if args.steady_only else ("steady", "after_a_write")
+                for mode in modes:
                     times: list[float] = []
                     counts: list[int] = []
                     for i in range(args.requests):
@@ -110,16 +153,87 @@ def main(argv: list[str] | None = None) -> int:
                             write()
                         statements.clear()
                         began = time.thread_time()
-                        answer = client.get(path(i))
+                        get(i)
                         times.append(time.thread_time() - began)
                         counts.append(len(statements))
-                        if answer.status_code != 200:
-                            raise SystemExit(f"GET {path(i)}: HTTP {answer.status_code}")
-                    found[f"{page} {user} {mode}"] = _figures(times, counts)
-                    say(f"{page} as {user}, {mode}: {found[f'{page} {user} {mode}']}")
-    result = {"benchmark": "page_cpu", "database": url.split(":")[0],
-              "requests": args.requests, "load_average_at_start": load_start,
-              "load_average_at_end": _load_average(), "pages": found}
+                    figures = _figures(times, counts)
+                    if mode == "steady":
+                        figures["python_calls"] = round(calls)
+                    found[f"{page} {user} {mode}"] = figures
+                    say(f"{page} as {user}, {mode}: {figures}")
+        event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", note)
+        return found
+
+
+def _without(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """The command line without these options (each with its value, either spelling)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in options:
+            skip = True
+        elif not arg.startswith(tuple(f"{o}=" for o in options)):
+            kept.append(arg)
+    return kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", help="one database to measure (with --tokens)")
+    parser.add_argument("--tokens", type=Path,
+                        help="the set-up's record with the API tokens (DIR/<label>.json)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="the folder bench/web.py --keep DIR kept its databases in")
+    parser.add_argument("--postgres-url",
+                        help="with --keep: also the PostgreSQL database kept on this server")
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--calls", type=int, default=10,
+                        help="requests per page and user under cProfile")
+    parser.add_argument("--pages", default=",".join(PAGES))
+    parser.add_argument("--steady-only", action="store_true",
+                        help="no filing before requests (the database is left as it was)")
+    parser.add_argument("--top", type=int, default=0)
+    args = parser.parse_args(argv)
+    targets: list[tuple[str, str, Path]] = []
+    if args.database_url:
+        if not args.tokens:
+            parser.error("--database-url needs --tokens")
+        label = "sqlite" if args.database_url.startswith("sqlite") else "postgres"
+        targets.append((label, args.database_url, args.tokens))
+    elif args.keep:
+        if args.only != "postgres":
+            targets.append(("sqlite", f"sqlite:///{args.keep.resolve()}/sqlite/aduan.db",
+                            args.keep / "sqlite.json"))
+        if args.postgres_url and args.only != "sqlite":
+            base = args.postgres_url.rsplit("/", 1)[0]
+            targets.append(("postgres", f"{base}/{kept_postgres_name(args.keep)}",
+                            args.keep / "postgres.json"))
+    else:
+        parser.error("give --keep DIR or --database-url with --tokens")
+    load_start = _load_average()
+    results = {}
+    for label, url, record in targets:
+        if len(targets) > 1:  # one process per database: the pages keep counts per process
+            say(f"== {label}")
+            rest = [a for a in (argv if argv is not None else sys.argv[1:])]
+            child = subprocess.run(
+                [sys.executable, __file__, "--database-url", url, "--tokens", str(record),
+                 *_without(rest, ("--keep", "--postgres-url", "--only"))],
+                stdout=subprocess.PIPE, text=True, check=True)
+            lines = child.stdout.strip().splitlines()
+            print("\n".join(lines[:-1]), flush=True)
+            results[label] = json.loads(lines[-1])["databases"][label]
+            continue
+        tokens = json.loads(record.read_text())["tokens"]
+        if url.startswith("postgresql://"):
+            url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        say(f"== {label}")
+        results[label] = measure(url, tokens, args)
+    result = {"benchmark": "page_cpu", "requests": args.requests, "calls": args.calls,
+              "load_average_at_start": load_start, "load_average_at_end": _load_average(),
+              "databases": results}
     print(json.dumps(result))
     return 0
 

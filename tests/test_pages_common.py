@@ -471,6 +471,10 @@ def test_the_sla_badge_says_the_working_days_in_the_visitors_language(site):
         assert str(sla_badge(None)) == '<span class="badge sla-done">—</span>'
     with app.test_request_context(headers={"Cookie": "aduan_lang=en"}):
         assert "3.5 working days left" in str(sla_badge(3.5, False, due))
+        assert "3.4 working days left" in str(sla_badge(3.44, False, due))
+    # badges are kept per process by what they show: each language and value its own
+    with app.test_request_context(headers={"Cookie": "aduan_lang=id"}):
+        assert "sisa 3,5 hari kerja" in str(sla_badge(3.5, False, due))
 
 
 def test_the_number_of_proxies_is_checked_when_read():

@@ -1,5 +1,6 @@
-"""The worklist's kept counts and order (workflows/worklist_counts.py), the list API's kept
-totals (workflows/list_counts.py) and the escalation inbox's count: after every write of
+"""The worklist's kept counts, order and rows (workflows/worklist_counts.py), the list API's kept
+totals (workflows/list_counts.py), the escalation inbox's count and the board's kept inbox
+pages (workflows/escalations.inbox_page): after every write of
 every kind (claims, releases, hand-overs, group changes, tasks completed, bulk SQL, the
 timers' sweep) what each shows equals a count and a ranking from scratch in the database."""
 
@@ -22,8 +23,8 @@ OFFICERS = ("admin.kominfo", "penghubung.pupr", "teknis.binamarga", "penghubung.
 
 def worklist(regency: Any, user: str, **filters: Any) -> tuple[Any, ...]:
     page = regency.domain.tasks.worklist_page(principal_of(regency, user), **filters)
-    return (page["counts"], page["kinds"], page["kind"], page["matching"],
-            [row["task_id"] for row in page["rows"]])
+    # the rows whole: what each shows is kept with the places too (ReadRows)
+    return (page["counts"], page["kinds"], page["kind"], page["matching"], page["rows"])
 
 
 def pages(regency: Any) -> dict[Any, Any]:
@@ -57,6 +58,10 @@ def pages(regency: Any) -> dict[Any, Any]:
             found["inbox", user] = (
                 escalations.count_escalations(session, principal, now),
                 [e["id"] for e in escalations.list_escalations(session, principal, now)])
+            for status, page, size in (("open", 1, 25), (None, 1, 25), ("open", 2, 1)):
+                # the board's page of it, kept (escalations.inbox_page): documents whole
+                found["inbox page", user, status, page, size] = escalations.inbox_page(
+                    session, principal, now, status=status, page=page, page_size=size)
     return found
 
 

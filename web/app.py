@@ -62,7 +62,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.config.update(
         SESSION_COOKIE_NAME="aduan_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.cookie_secure,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.SESSION_HOURS))
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=auth.SESSION_HOURS),
+        # The server ends a session SESSION_HOURS after sign-in whatever the cookie says
+        # (workflows/sessions.py), so the cookie set then lasts exactly as long: signing
+        # and sending it again on every page (Flask's default) would move nothing. It is
+        # still sent whenever the session changes (a CSRF token, a message, the language).
+        SESSION_REFRESH_EACH_REQUEST=False)
     app.json.ensure_ascii = False
     domain = domain or build_domain(settings, engine)
     # A request may carry the most attachments a report allows plus the form (413 beyond).
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
             unit.__exit__(None, None, None)
 
     app.jinja_env.globals["csrf_token"] = auth.csrf_token
+    app.jinja_env.globals["url_for"] = templates_url_for(app)
     register_error_handlers(app)
     csp = content_security_policy(settings)
     studio_csp = studio_content_security_policy(csp)
@@ -127,6 +133,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         app.extensions["aduan.scheduler"] = start_embedded_scheduler(
             domain, settings, sender=build_sender(settings, domain))
     return app
+
+
+def templates_url_for(app: Flask) -> Any:
+    """The templates' url_for: a static file's address kept per process (by the site's
+    address on this server and the file), since the layout and the case page ask for fifteen
+    on every page and each costs Werkzeug a build; any other address built as Flask does."""
+    build = app.jinja_env.globals["url_for"]
+    static: dict[tuple[str, str], str] = {}
+
+    def url_for(endpoint: str, **values: Any) -> str:
+        if endpoint != "static" or len(values) != 1 or "filename" not in values:
+            return build(endpoint, **values)
+        key = (request.script_root, values["filename"])
+        found = static.get(key)
+        if found is None:
+            found = static[key] = build(endpoint, **values)
+        return found
+
+    return url_for
 
 
 # Room in a request for what is not a file: the typed text and the multipart framing.

@@ -91,6 +91,8 @@ def current_user() -> access.Principal | None:
             principal = found.principal
             g.user_full_name = found.full_name
             g.must_change_password = found.must_change_password
+            if request.method in ("GET", "HEAD"):  # a read: the count cannot move after it
+                g.unread_notifications = found.unread
         else:
             session.clear()
     g.principal = principal

@@ -210,14 +210,29 @@ def _as_datetime(value: datetime | date | str | None) -> datetime | date | None:
     return value
 
 
+# The regency's zone and its label for the request being served, set when it begins
+# (init_app): lists format a deadline or two per row, and Flask's app globals cost more than
+# the formatting (itself cached) does.
+_REQUEST_ZONE: ContextVar[tuple[str, str] | None] = ContextVar("aduan_zone", default=None)
+
+
 def _zone() -> tuple[str, str]:
     """The regency's time zone and how local times are labelled ("WITA" for
     Asia/Makassar, "WIB" for Asia/Jakarta, "WIT" for Asia/Jayapura, else the zone's own
     abbreviation): the setting (RegencyConfig.timezone) of the app's domain."""
+    zone = _REQUEST_ZONE.get()
+    if zone is not None:
+        return zone
     config = OUTSIDE_AN_APP
     if has_app_context() and "aduan.domain" in current_app.extensions:
         config = current_app.extensions["aduan.domain"].config
     return config.timezone, config.zone_name
+
+
+def zone() -> tuple[str, str]:
+    """The regency's time zone and its label ("Asia/Makassar", "WITA"): what a kept piece
+    of a page that writes times is kept by, beside the language."""
+    return _zone()
 
 
 def zone_name() -> str:
@@ -357,12 +372,17 @@ def init_app(app: Flask) -> None:
     def request_language() -> None:
         g.aduan_language_token = _REQUEST_LANGUAGE.set(None)
         _REQUEST_LANGUAGE.set(current_language())
+        g.aduan_zone_token = _REQUEST_ZONE.set(None)
+        _REQUEST_ZONE.set(_zone())
 
     @app.teardown_request
     def end_request_language(_exc: BaseException | None) -> None:
         token = g.pop("aduan_language_token", None)
         if token is not None:
             _REQUEST_LANGUAGE.reset(token)
+        token = g.pop("aduan_zone_token", None)
+        if token is not None:
+            _REQUEST_ZONE.reset(token)
 
     @app.after_request
     def content_language(response: Any) -> Any:

@@ -49,6 +49,7 @@ class SessionUser:
     principal: access.Principal
     full_name: str
     must_change_password: bool = False  # after a reset: nothing else until it is changed
+    unread: int | None = None  # unread in-app notifications when the session was read
 
 
 def fingerprint(user: Any) -> str:
@@ -137,7 +138,8 @@ class Accounts:
                 return None
             return SessionUser(access.principal_for(session, user,
                                                     self.ctx.config.admin_agency_code),
-                               user.full_name, bool(user.must_change_password))
+                               user.full_name, bool(user.must_change_password),
+                               int(user.unread or 0))
 
     def authenticate_token(self, token: str | None) -> access.Principal:
         """The officer behind a bearer token (Unauthenticated otherwise); its last use is

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from workflows import access, notify
@@ -50,9 +50,7 @@ class Desk:
         if principal.user_id is None:
             return 0
         with self.ctx.reads() as session:
-            return int(session.scalar(select(func.count()).select_from(Outbox).where(
-                Outbox.user_id == principal.user_id, Outbox.channel == "inapp",
-                Outbox.status == "unread")) or 0)
+            return int(session.scalar(_UNREAD, {"user_id": principal.user_id}) or 0)
 
     def notifications(self, principal: access.Principal, *, page: int = 1,
                       language: str = "id", unread_only: bool = False) -> dict[str, Any]:
@@ -222,3 +220,8 @@ def _notification(row: Outbox, language: str) -> dict[str, Any]:
             "subject": subject, "body": body, "read": row.status == "read",
             "tracking_number": (row.payload or {}).get("tracking_number") or None}
 
+
+# Every officer's page counts them (the navigation bar): built once, not per request.
+_UNREAD = select(func.count()).select_from(Outbox).where(
+    Outbox.user_id == bindparam("user_id"), Outbox.channel == "inapp",
+    Outbox.status == "unread")

@@ -3,13 +3,14 @@ what they do with one (acknowledge, note, the agencies a report may be moved to)
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from workflows import access
+from workflows import access, readcounts
 from workflows import diagram_ids as ids
 from workflows.config import RUNG_LABELS
 from workflows.documents import report_columns, report_of
@@ -111,19 +112,93 @@ _INBOX_REPORT_COLUMNS = (Complaint.id, Complaint.tracking_number, Complaint.titl
 def list_escalations(session: Session, principal: access.Principal, now: datetime, *,
                      status: str | None = "open", limit: int = 100, offset: int = 0
                      ) -> list[dict[str, Any]]:
+    # Read every time: the newest page of a scope is an index range (ix_escalation_status_at)
+    # and the documents depend on who asks. (The board's page: inbox_page, kept.)
+    return [_document(session, row, principal, report_of(row, _INBOX_REPORT_COLUMNS))
+            for row in _inbox_rows(session, _scope(principal), status, limit, offset)]
+
+
+# What moves an inbox page: its escalations' rows (a new one, acknowledged, noted, moved)
+# and their reports' (a title, a status, the agency holding it).
+INBOX_SOURCES = ("c", "e")
+
+
+class _KeptInbox:
+    """The inbox pages of one scope as last read in this process (readcounts.kept: one
+    entry per scope beside the board's tallies), by (status, page, page size): total, page
+    shown, pages, rows and the reports listed; all valid at `mark`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.mark: tuple | None = None
+        self.pages: dict[tuple[Any, ...], tuple[tuple[int, int, int, list[Any]],
+                                                frozenset[int]]] = {}
+
+
+PAGES_KEPT = 16  # inbox pages kept per scope (views and page numbers read)
+
+
+def inbox_page(session: Session, principal: access.Principal, now: datetime, *,
+               status: str | None, page: int, page_size: int
+               ) -> tuple[int, int, int, list[dict[str, Any]]]:
+    """One page of the inbox (the newest first): how many escalations it holds, the page
+    shown (the asked one, within the pages), the number of pages and the page's documents.
+
+    Kept per scope, status and page in this process and read again only when the change
+    log names an escalation written since (anywhere: a new one may come first), or the
+    report of one of the page's: a filing, a disposition or an answer elsewhere leaves the
+    inbox as it was. The documents are made for the reader at each request."""
+    scope = _scope(principal)  # Forbidden for officers who do not supervise
+    key = ("inbox", None if scope is None else tuple(sorted(principal.org_agency_ids)))
+
+    def read() -> tuple[int, int, int, list[Any]]:
+        total = count_escalations(session, principal, now, status=status)
+        pages = max(1, -(-total // page_size))
+        shown = min(max(page, 1), pages)
+        return total, shown, pages, _inbox_rows(session, scope, status, page_size,
+                                                (shown - 1) * page_size)
+
+    entry = readcounts.kept(session, key, _KeptInbox)
+    if entry is None:  # no change log (or switched off): read every time
+        found = read()
+    else:
+        with entry.lock:
+            mark = readcounts.log_mark(session)
+            touched = None if entry.mark is None else readcounts.touched_by_source(
+                session, entry.mark, INBOX_SOURCES)
+            if touched is None or touched["e"]:
+                entry.pages.clear()
+            elif touched["c"]:
+                for asked in [k for k, (_, reports) in entry.pages.items()
+                              if reports & touched["c"]]:
+                    del entry.pages[asked]
+            entry.mark = mark
+            asked = (status, page, page_size)
+            kept = entry.pages.get(asked)
+            if kept is None:
+                if len(entry.pages) >= PAGES_KEPT:
+                    entry.pages.clear()
+                found = read()
+                entry.pages[asked] = (found, frozenset(row.complaint_id for row in found[3]))
+            else:
+                found = kept[0]
+    total, shown, pages, rows = found
+    return total, shown, pages, [
+        _document(session, row, principal, report_of(row, _INBOX_REPORT_COLUMNS))
+        for row in rows]
+
+
+def _inbox_rows(session: Session, scope: Any, status: str | None, limit: int, offset: int
+                ) -> list[Any]:
+    """The plain rows of a page of the inbox (list_escalations' query)."""
     query = (select(*_INBOX_COLUMNS, *report_columns(_INBOX_REPORT_COLUMNS))
              .join(Complaint, Complaint.id == Escalation.complaint_id)
              .order_by(Escalation.at.desc(), Escalation.id.desc()))
-    scope = _scope(principal)
     if scope is not None:
         query = query.where(scope)
     if status:
         query = query.where(Escalation.status == status)
-    query = query.limit(min(limit, 500)).offset(max(offset, 0))
-    # Read every time: the newest page of a scope is an index range (ix_escalation_status_at)
-    # and the documents depend on who asks.
-    return [_document(session, row, principal, report_of(row, _INBOX_REPORT_COLUMNS))
-            for row in session.execute(query)]
+    return list(session.execute(query.limit(min(limit, 500)).offset(max(offset, 0))))
 
 
 def count_escalations(session: Session, principal: access.Principal, now: datetime, *,

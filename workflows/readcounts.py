@@ -350,6 +350,34 @@ def touched_since(session: Session, mark: tuple, sources: Iterable[str]) -> set[
     return found
 
 
+def touched_by_source(session: Session, mark: tuple, sources: Iterable[str]
+                      ) -> dict[str, set[int]] | None:
+    """touched_since, by source: the reports named for each of ``sources`` (an empty set
+    for a source with none); None as touched_since, or more than MAX_DELTA (report,
+    source) pairs to follow."""
+    sources = sorted(sources)
+    if mark[0] == "snapshot":
+        query = text("SELECT DISTINCT complaint_id, source FROM case_change "
+                     "WHERE xid >= :xmin AND source IN :sources AND NOT "
+                     "pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)) "
+                     "LIMIT :most")
+        params = {"xmin": mark[1], "snapshot": mark[2], "most": MAX_DELTA + 1}
+    else:
+        query = text("SELECT DISTINCT complaint_id, source FROM case_change WHERE id > :last "
+                     "AND source IN :sources LIMIT :most")
+        params = {"last": mark[1], "most": MAX_DELTA + 1}
+    query = query.bindparams(bindparam("sources", expanding=True))
+    found: dict[str, set[int]] = {source: set() for source in sources}
+    rows = session.execute(query, {**params, "sources": sources}).all()
+    if len(rows) > MAX_DELTA:
+        return None
+    for complaint_id, source in rows:
+        if complaint_id is None:
+            return None
+        found[source].add(complaint_id)
+    return found
+
+
 def activity(session: Session) -> dict[str, int] | None:
     """What the tallies of the session's database did in this process so far (readings,
     scopes counted from scratch, reports recounted); None when nothing is kept."""

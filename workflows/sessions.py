@@ -11,12 +11,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from workflows.access import digest
 from workflows.account_models import AccountState
-from workflows.models import User, UserSession
+from workflows.models import Outbox, User, UserSession
 
 PRUNE_AFTER_HOURS = 24  # longer than any session lives (accounts.SESSION_HOURS)
 
@@ -34,19 +34,30 @@ def start(session: Session, user_id: int, address: str, now: datetime) -> str:
 def user_of(session: Session, session_id: str, started_after: datetime) -> Row | None:
     """The user of a session the server knows, begun after the given time, with what each
     request checks (active, the password hash the cookie's fingerprint is made from, whether
-    a new password must be chosen) in one statement; None otherwise. A plain row, not an
+    a new password must be chosen) and their unread notifications, in one statement; None
+    otherwise. A plain row, not an
     account object: nothing here is changed."""
     if not session_id:
         return None
-    return session.execute(
-        select(User.id, User.username, User.full_name, User.roles, User.agency_id,
-               User.active, User.password_hash,
-               func.coalesce(AccountState.must_change_password, False)
-               .label("must_change_password"))
-        .join(UserSession, UserSession.user_id == User.id)
-        .outerjoin(AccountState, AccountState.user_id == User.id)
-        .where(UserSession.token_hash == digest(session_id),
-               UserSession.created_at > started_after)).first()
+    return session.execute(_SESSION_USER, {"token_hash": digest(session_id),
+                                           "started_after": started_after}).first()
+
+
+# Every page asks it: built once (bound values only), not per request.
+_SESSION_USER = (
+    select(User.id, User.username, User.full_name, User.roles, User.agency_id,
+           User.active, User.password_hash,
+           func.coalesce(AccountState.must_change_password, False)
+           .label("must_change_password"),
+           # the navigation bar's count on every page (workflows/desk.py), asked with it
+           select(func.count()).select_from(Outbox).where(
+               Outbox.user_id == User.id, Outbox.channel == "inapp",
+               Outbox.status == "unread").scalar_subquery().label("unread"))
+    .join(UserSession, UserSession.user_id == User.id)
+    .outerjoin(AccountState, AccountState.user_id == User.id)
+    .where(UserSession.token_hash == bindparam("token_hash"),
+           UserSession.created_at > bindparam("started_after",
+                                              type_=UserSession.created_at.type)))
 
 
 def end(session: Session, session_id: str) -> None:

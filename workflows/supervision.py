@@ -51,12 +51,9 @@ class Supervision:
             except Invalid as exc:
                 errors = dict(exc.field_errors)
                 found = board.sla_board(session, principal, config, now)
-            total = escalations.count_escalations(session, principal, now, status=inbox)
-            pages = max(1, -(-total // inbox_page_size))
-            page = min(max(inbox_page, 1), pages)
-            rows = escalations.list_escalations(
-                session, principal, now, status=inbox, limit=inbox_page_size,
-                offset=(page - 1) * inbox_page_size)
+            total, page, pages, rows = escalations.inbox_page(
+                session, principal, now, status=inbox, page=inbox_page,
+                page_size=inbox_page_size)
             for escalation_id in keep:
                 if all(row["id"] != escalation_id for row in rows):
                     with suppress(NotFound):

@@ -107,18 +107,20 @@ def worklist_page(session: Session, principal: access.Principal, config: Regency
             session, tuple(groups), lambda reports: task_places(session, groups, reports),
             me=principal.username, show=show, kind=kind,
             late=overdue_before(calendar, now) if overdue else None, sort=sort,
-            limit=limit, offset=offset)
+            limit=limit, offset=offset, rows=lambda ids: _shown_rows(session, ids))
     if kept is not None:
         ranked = {"task_ids": list(kept.task_ids), "matching": kept.matching,
                   "counts": dict(kept.counts), "kinds": list(kept.kinds), "kind": kept.kind}
+        shown = kept.rows
     else:
         ranked = _worklist_ranking(session, principal, groups, calendar, now, show=show,
                                    kind=kind, overdue=overdue, q=q, sort=sort, limit=limit,
                                    offset=offset, task_id=task_id)
-    page, reports, slas = _worklist_page_rows(session, ranked["task_ids"])
+        found = _shown_rows(session, ranked["task_ids"])
+        shown = tuple(found[i] for i in ranked["task_ids"] if i in found)
     agencies = access.agency_table(session)
-    rows = [_worklist_row(_task_row(row), reports[row.id], slas.get(reports[row.id].id),
-                          principal, calendar, now, config, agencies) for row in page]
+    rows = [_worklist_row(task, report, sla, principal, calendar, now, config, agencies)
+            for task, report, sla in shown]
     return {"rows": rows, "matching": ranked["matching"], "counts": ranked["counts"],
             "kinds": ranked["kinds"], "kind": ranked["kind"]}
 
@@ -139,6 +141,15 @@ def task_places(session: Session, groups: list[str], reports: list[int] | None
     return {row.id: worklist_counts.TaskPlace(row.report, row.element_id, row.assignee,
                                               row.deadline, row.created_at)
             for row in session.execute(query)}
+
+
+def _shown_rows(session: Session, task_ids: list[str]) -> dict[str, tuple[Any, Any, Any]]:
+    """What the worklist shows of these tasks, by task id: the task (_task_row), its report
+    (the listed columns) and the report's current deadline (or None); plain values, the
+    same whoever reads them (workflows/worklist_counts.py keeps them)."""
+    page, reports, slas = _worklist_page_rows(session, task_ids)
+    return {row.id: (_task_row(row), reports[row.id], slas.get(reports[row.id].id))
+            for row in page}
 
 
 def _worklist_page_rows(session: Session, order: list[str]

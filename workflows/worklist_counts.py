@@ -36,7 +36,7 @@ import time as time_module
 import weakref
 from bisect import bisect_right, insort
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice, takewhile
 from typing import Any
@@ -75,10 +75,17 @@ class WorklistView:
     kind: str
     matching: int
     task_ids: tuple[str, ...]
+    rows: tuple[Any, ...] = ()  # the page's rows when asked for (`view(rows=...)`)
 
 
 # The places of the tasks of these reports (None: every report) in the scope's groups.
 Recount = Callable[[list[int] | None], Mapping[str, TaskPlace]]
+# The rows the worklist shows of these tasks, by task id (a task done since is left out).
+ReadRows = Callable[[list[str]], Mapping[str, Any]]
+# The shown rows a scope keeps (those of the pages read since the last write that touched
+# them: ten pages of fifty, a few kilobytes each); beyond it they are forgotten and read
+# again. With readcounts.TALLIES scopes a process keeps at most 32,000 rows.
+ROWS_KEPT = 500
 
 
 def _deadline_key(task_id: str, place: TaskPlace) -> tuple:
@@ -106,9 +113,12 @@ class _TaskTally:
         self.lists: dict[tuple[str, str | None], _Lists] = {}
         self.mark: tuple | None = None
         self.born = 0.0
+        # The shown rows of tasks read for pages (ReadRows), as the database had them at
+        # `mark` or later: a task's row goes when the log names its report.
+        self.rows: dict[str, Any] = {}
 
     def rebuild(self, places: Mapping[str, TaskPlace], mark: tuple | None) -> None:
-        self.tasks, self.by_report, self.lists = {}, {}, {}
+        self.tasks, self.by_report, self.lists, self.rows = {}, {}, {}, {}
         by_list: dict[tuple[str, str | None], list[tuple[str, TaskPlace]]] = {}
         for task_id, place in places.items():
             self.tasks[task_id] = place
@@ -124,6 +134,7 @@ class _TaskTally:
         for report in reports:
             for task_id in self.by_report.pop(report, ()):
                 self._remove(task_id)
+                self.rows.pop(task_id, None)
         for task_id, place in places.items():
             if task_id in self.tasks:  # moved from a report not named (cannot be: kept safe)
                 self._remove(task_id)
@@ -132,6 +143,20 @@ class _TaskTally:
             lists = self.lists.setdefault((place.kind, place.assignee), _Lists())
             insort(lists.by_deadline, _deadline_key(task_id, place))
             insort(lists.by_creation, (place.created_at, task_id))
+
+    def page_rows(self, task_ids: tuple[str, ...], read: ReadRows) -> tuple[Any, ...]:
+        """The rows of these tasks, those not kept read (and kept), in this order."""
+        missing = [i for i in task_ids if i not in self.rows]
+        if missing:
+            found = read(missing)
+            if len(self.rows) + len(found) > ROWS_KEPT:
+                self.rows = {}
+            for task_id in missing:
+                if task_id in found and task_id in self.tasks:
+                    self.rows[task_id] = found[task_id]
+            return tuple(self.rows.get(i) or found[i] for i in task_ids
+                         if i in self.rows or i in found)
+        return tuple(self.rows[i] for i in task_ids)
 
     def _remove(self, task_id: str) -> None:
         place = self.tasks.pop(task_id, None)
@@ -200,13 +225,19 @@ def _shown(show: str, assignee: str | None, me: str) -> bool:
 
 
 def view(session: Session, scope: Hashable, recount: Recount, *, me: str, show: str,
-         kind: str, late: datetime | None, sort: str, limit: int, offset: int
-         ) -> WorklistView | None:
+         kind: str, late: datetime | None, sort: str, limit: int, offset: int,
+         rows: ReadRows | None = None) -> WorklistView | None:
     """Scope ``scope``'s worklist as ``me`` sees it now: counts, kinds, the number matching
     and the page's task ids for the filters (``late``: only tasks whose deadline is at or
     before it). ``recount`` gives the places of the tasks of some (or all) reports. The
     tasks of reports written since the last reading are recounted; None when nothing is
-    kept (switched off, or the database lacks the triggers): the caller counts itself."""
+    kept (switched off, or the database lacks the triggers): the caller counts itself.
+
+    With ``rows``, the view also holds the page's rows (what the worklist shows of each
+    task, its report and deadline: plain rows, the same whoever reads them), kept with the
+    places and read again (by ``rows``) only for tasks whose report the log named since:
+    read after the log's mark, under the tally's lock, so a kept row is never older than
+    the mark that guards it."""
     if not _usable(session):
         return None
     tally = readcounts.kept(session, ("worklist", scope), _TaskTally)
@@ -226,7 +257,10 @@ def view(session: Session, scope: Hashable, recount: Recount, *, me: str, show: 
                 tally.apply(reports, recount(reports))
             tally.mark = mark
         _note(session, touched)
-        return tally.view(me, show, kind, late, sort, limit, offset)
+        found = tally.view(me, show, kind, late, sort, limit, offset)
+        if rows is not None:
+            found = replace(found, rows=tally.page_rows(found.task_ids, rows))
+        return found
 
 
 # What the tallies did, per database (connection pool).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flask import (
@@ -19,8 +20,8 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
-from web import auth
-from web.i18n import COOKIE, LANGUAGES, N_, format_deadline, format_number, gettext, say
+from web import auth, i18n
+from web.i18n import COOKIE, LANGUAGES, N_, current_language, gettext, say
 from web.pages import pages
 from workflows.domain import Domain
 from workflows.errors import Invalid
@@ -83,18 +84,31 @@ def sla_badge(days_left: float | None, paused: bool = False, due_at: Any = None)
     """The working days left on a deadline, coloured: green, amber (one day or less), red
     (late); grey while paused or when there is none; the deadline as its title. Written in
     Python rather than as a template macro: worklists and the board show fifty a page."""
+    timezone, zone_label = i18n.zone()
+    return _sla_badge(days_left, bool(paused), due_at, current_language(), timezone,
+                      zone_label)
+
+
+@lru_cache(maxsize=8192)
+def _sla_badge(days_left: float | None, paused: bool, due_at: Any, locale: str,
+               timezone: str, zone_label: str) -> Markup:
+    # A badge is a function of these alone (days left are rounded to a hundredth): kept per
+    # process, as the deadlines' words are, since a page repeats the same few hundred.
+    words = i18n.translations()[locale]
     if paused:
-        return Markup('<span class="badge sla-paused">%s</span>') % gettext("paused")
+        return Markup('<span class="badge sla-paused">%s</span>') % words.gettext("paused")
     if days_left is None:
         return Markup('<span class="badge sla-done">—</span>')
     if days_left < 0:
-        css, text = "sla-red", gettext("%(days)s working days late",
-                                       days=format_number(-days_left))
+        css, text = "sla-red", words.gettext("%(days)s working days late") % {
+            "days": i18n._format_number(-days_left, 1, locale)}
     else:
         css = "sla-amber" if days_left <= 1 else "sla-green"
-        text = gettext("%(days)s working days left", days=format_number(days_left))
-    return Markup('<span class="badge %s" title="%s">%s</span>') % (
-        css, format_deadline(due_at), escape(text))
+        text = words.gettext("%(days)s working days left") % {
+            "days": i18n._format_number(days_left, 1, locale)}
+    due = i18n._format_deadline(due_at, i18n.DEFAULT_DATE_STYLE, True, locale, timezone,
+                                zone_label)
+    return Markup('<span class="badge %s" title="%s">%s</span>') % (css, due, escape(text))
 
 
 # The forms with file inputs, and where each came from: the 413 page links back to it.

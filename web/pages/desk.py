@@ -16,7 +16,7 @@ import logging
 import re
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 
 from web import auth
 from web.i18n import N_, current_language, gettext, say
@@ -40,6 +40,9 @@ def unread_notifications() -> int | None:
     principal = auth.current_user()
     if principal is None or not principal.is_officer:
         return 0
+    counted = g.get("unread_notifications")
+    if counted is not None:  # read with the session's user (a GET's one read)
+        return counted
     try:
         return domain().desk.unread_count(principal)
     except Exception:  # a count that cannot be made is left out, and logged

@@ -20,19 +20,23 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from flask import (
     abort,
+    current_app,
     flash,
+    get_template_attribute,
     redirect,
     render_template,
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 
-from web import auth
-from web.i18n import N_, format_deadline, gettext, label, say
+from web import auth, i18n
+from web.i18n import N_, current_language, format_deadline, gettext, label, say
 from web.pages import pages
 from web.pages.case import render_case
 from web.pages.case_lists import csv_response, filter_words, xlsx_response
 from web.pages.common import domain, field_messages, sla_badge
+from web.pages.kept import CSRF_SLOT, NEXT_SLOT, Kept
 from web.pages.officers import (
     DISPOSE_KINDS,
     SEARCH_MAX,
@@ -91,8 +95,9 @@ def render_worklist(args: Mapping[str, str], message: str | None = None, status:
     params = {k: v for k, v in {"show": show, "type": kind, "overdue": "1" if overdue else "",
                                 "q": q, "sort": "" if sort == "deadline" else sort}.items()
               if v}
+    next_url = url_for("pages.worklist", **params, page=page if page > 1 else None)
     return render_template(
-        "staff/worklist.html", rows=shown_rows(found["rows"], principal),
+        "staff/worklist.html", rows=found["rows"],
         total=found["counts"]["all"],
         matching=found["matching"], counts=found["counts"], page=page,
         pages_total=pages_total, first=(page - 1) * WORKLIST_PAGE_SIZE + 1,
@@ -100,7 +105,43 @@ def render_worklist(args: Mapping[str, str], message: str | None = None, status:
         show_filters=[(k, gettext(t)) for k, t in SHOW_FILTERS],
         sorts=[(k, gettext(t)) for k, t in SORTS],
         kinds=[(k, task_name(k)) for k in kinds], message=message,
-        next_url=url_for("pages.worklist", **params, page=page if page > 1 else None)), status
+        next_url=next_url, rows_html=rows_html(found["rows"], principal, next_url)), status
+
+
+# The worklist's rows as rendered, by what each shows (web/pages/kept.py): a page is fifty
+# rows, and a row changes when its task, report or deadline does (days left are rounded to a
+# hundredth), so most are rendered once and then only put together.
+ROWS_KEPT = 8192
+KEPT_ROWS = Kept(ROWS_KEPT)
+
+
+def _row_key(row: Mapping[str, Any], principal: access.Principal, language: tuple[str, ...],
+             root: str) -> tuple[Any, ...]:
+    """Everything a row shows (shown_rows and staff/_task_rows.html read these alone)."""
+    return (language, root, row["task_id"], row["tracking_number"], row["report_title"],
+            row["element_id"], row["title"], row["status"], repr(row["status_label"]),
+            row["assignee"], row["assignee"] is not None
+            and row["assignee"] == principal.username, row["may_claim"], row["may_release"],
+            row["overdue"], row["paused"], row["working_days_left"], row["due_at"])
+
+
+def rows_html(rows: list[dict[str, Any]], principal: access.Principal, next_url: str
+              ) -> Markup:
+    """The rows of the page, each rendered once per what it shows; the session's CSRF
+    field and the page's address put in here."""
+    # the language, the site's address and the regency's zone (the deadline's words)
+    language, root = (current_language(), *i18n.zone()), request.script_root
+    template = current_app.jinja_env.get_template("staff/_task_rows.html")
+
+    def render(row: dict[str, Any]) -> str:
+        return template.render(rows=shown_rows([row], principal), csrf_field=CSRF_SLOT,
+                               next_url=NEXT_SLOT)
+
+    csrf_field = str(get_template_attribute("_macros.html", "csrf")())
+    address = str(escape(next_url))
+    return Markup("".join(  # noqa: S704 - rendered by Jinja, the slots escaped here
+        KEPT_ROWS.get(_row_key(row, principal, language, root), lambda row=row: render(row))
+        .replace(CSRF_SLOT, csrf_field).replace(NEXT_SLOT, address) for row in rows))
 
 
 def shown_rows(rows: list[dict[str, Any]], principal: access.Principal

@@ -1,0 +1,162 @@
+"""What the pages keep per process or skip per request to spend less CPU on each (BENCHMARKS.md,
+"Pages' CPU per request"), and that it changes nothing they show: rows of the worklist and
+of the SLA board kept rendered (web/pages/kept.py) change at once, each reader gets their own
+CSRF token and address, a row kept for one officer never shows another what they may not
+see; the session's cookie is sent only when the session changes."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from tests.pages import CSRF, Site
+from web.pages import staff, supervision
+from workflows.models import Complaint
+
+
+def row_of(page: str, tracking: str) -> str:
+    start = page.rindex("<tr", 0, page.index(f'data-tracking="{tracking}"'))
+    return page[start:page.index("</tr>", start)]
+
+
+def task_of(site: Site, tracking: str) -> str:
+    with site.regency.reads() as session:
+        instance = session.scalars(select(Complaint.instance_id).where(
+            Complaint.tracking_number == tracking)).one()
+    return site.regency.engine.tasks(instance_id=instance)[0]["id"]
+
+
+def second_admin(site: Site) -> Site:
+    from workflows.users import create_user
+
+    with site.regency.transaction() as session:
+        create_user(session, site.regency.domain.context.passwords,
+                    username="admin2.kominfo", full_name="Admin Kedua",
+                    roles=["regency_admin"], agency_code="diskominfo",
+                    now=site.regency.clock.now(), password="aduan-demo-2026")
+    return Site(site.regency).login("admin2.kominfo")
+
+
+def test_a_kept_worklist_row_changes_as_soon_as_its_task_does(site):
+    tracking = site.regency.submit(photo=True, title="Lampu jalan padam")["tracking_number"]
+    task = task_of(site, tracking)
+    site.login("admin.kominfo")
+    row = row_of(site.text(site.get("/tasks?show=all")), tracking)
+    assert "Belum diambil" in row and f"/tasks/{task}/claim" in row
+    rendered = staff.KEPT_ROWS.rendered
+    site.get("/tasks?show=all")
+    assert staff.KEPT_ROWS.rendered == rendered  # the same rows: put together, not rendered
+
+    other = second_admin(site)
+    other_row = row_of(other.text(other.get("/tasks?show=all")), tracking)
+    other.post(f"/tasks/{task}/claim", expect=303)
+    # the other administrator's claim shows on the first one's page at once
+    row = row_of(site.text(site.get("/tasks?show=all")), tracking)
+    assert "admin2.kominfo" in row and "Belum diambil" not in row
+    assert f"/tasks/{task}/claim" not in row  # (an administrator may release it)
+    mine = row_of(other.text(other.get("/tasks?show=all")), tracking)
+    assert 'badge text-bg-primary">Anda' in mine and f"/tasks/{task}/release" in mine
+    assert mine != other_row
+    # the title changed by the report's own page shows at once too
+    with site.regency.transaction() as session:
+        session.get(Complaint, session.scalars(select(Complaint.id).where(
+            Complaint.tracking_number == tracking)).one()).title = "Lampu jalan mati total"
+    assert "Lampu jalan mati total" in row_of(site.text(site.get("/tasks?show=all")),
+                                              tracking)
+    # and the language switch
+    site.client.set_cookie("aduan_lang", "en")
+    assert "Unclaimed" not in row_of(site.text(site.get("/tasks?show=all")), tracking)
+    assert "admin2.kominfo" in row_of(site.text(site.get("/tasks?show=all")), tracking)
+
+
+def test_each_kept_worklist_row_carries_the_readers_own_token_and_address(site):
+    tracking = site.regency.submit(photo=True)["tracking_number"]
+    site.login("admin.kominfo")
+    other = second_admin(site)
+    for reader, address in ((site, "/tasks?show=all"), (other, "/tasks?sort=newest")):
+        page = reader.text(reader.get(address))
+        token = CSRF.search(page).group(1)  # the page's own (its header's) token
+        row = row_of(page, tracking)
+        assert f'name="csrf_token" value="{token}"' in row
+        assert f'name="next" value="{address.replace("&", "&amp;")}"' in row
+        assert "aduan-csrf-slot" not in page and "aduan-next-slot" not in page
+    assert CSRF.search(site.text(site.get("/tasks"))).group(1) != CSRF.search(
+        other.text(other.get("/tasks"))).group(1)
+
+
+def test_a_kept_worklist_row_is_never_another_agencys(site):
+    regency = site.regency
+    screening = regency.submit(photo=True, title="Drainase tersumbat")["tracking_number"]
+    pupr = regency.submit(photo=True, title="Jalan berlubang km 7")["tracking_number"]
+    regency.act(pupr, "verify", as_="admin.kominfo")
+    regency.act(pupr, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    site.login("admin.kominfo")
+    page = site.text(site.get("/tasks?show=all"))
+    assert screening in page and pupr not in page
+    liaison = Site(regency).login("penghubung.pupr")
+    page = liaison.text(liaison.get("/tasks?show=all"))
+    assert pupr in page and screening not in page and "Drainase" not in page
+    dlh = Site(regency).login("penghubung.dlh")
+    page = dlh.text(dlh.get("/tasks?show=all"))
+    assert pupr not in page and screening not in page and "Jalan berlubang" not in page
+
+
+def open_case(site: Site, agency: str, **fields) -> str:
+    regency = site.regency
+    tracking = regency.submit(photo=True, **fields)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code=agency)
+    return tracking
+
+
+def test_a_kept_board_row_follows_the_clock_and_the_reader(site):
+    pupr = open_case(site, "dinas_pupr", title="Jalan berlubang km 5")
+    dlh = open_case(site, "dlh", category="waste", title="Sampah menumpuk di TPS")
+    site.regency.advance(days=4)  # one working day left on both follow-ups
+    site.login("sekda")
+    page = site.text(site.get("/board"))
+    row = row_of(page, pupr)
+    assert "sisa 1 hari kerja" in row and "sla-amber" in row and dlh in page
+    rendered = supervision.KEPT_CASES.rendered
+    site.get("/board")
+    assert supervision.KEPT_CASES.rendered == rendered
+    head = Site(site.regency).login("kadis.pupr")  # PUPR's head: PUPR's case alone
+    page = head.text(head.get("/board"))
+    assert pupr in page and dlh not in page and "Sampah" not in page
+    site.regency.advance(days=3, hours=2)  # both deadlines missed
+    site.login("sekda")
+    row = row_of(site.text(site.get("/board")), pupr)
+    assert "terlambat" in row and "sla-red" in row and "sisa" not in row
+    site.client.set_cookie("aduan_lang", "en")
+    row = row_of(site.text(site.get("/board")), pupr)
+    assert "late" in row and re.search(r"terlambat", row) is None
+
+
+def test_the_session_cookie_is_sent_when_it_changes_only(site):
+    """The server ends a session SESSION_HOURS after sign-in, so the cookie set at sign-in
+    lasts as long: pages that change nothing in the session do not sign and send it again."""
+    response = site.post("/login", {"username": "penghubung.pupr",
+                                    "password": "aduan-demo-2026"}, expect=302)
+    signed = next(c for c in response.headers.getlist("Set-Cookie")
+                  if c.startswith("aduan_session="))
+    assert "Expires=" in signed  # permanent: the browser keeps it SESSION_HOURS
+    for path in ("/tasks", "/cases", "/"):
+        answer = site.get(path)
+        assert not [c for c in answer.headers.getlist("Set-Cookie")
+                    if c.startswith("aduan_session=")], path
+    # a change to the session (a flashed message on signing out) is still sent
+    site.get("/tasks")
+    out = site.client.post("/logout", data={"csrf_token": CSRF.search(
+        site.text(site.get("/tasks"))).group(1)})
+    assert any(c.startswith("aduan_session=") for c in out.headers.getlist("Set-Cookie"))
+
+
+def test_the_static_addresses_kept_by_the_templates_follow_the_sites_address(site):
+    """web/app.templates_url_for keeps a static file's address per site address: a
+    deployment under a path prefix (SCRIPT_NAME, behind a proxy) gets its own."""
+    plain = site.text(site.get("/"))
+    assert 'href="/static/css/aduan.css"' in plain
+    prefixed = site.client.get("/", environ_overrides={"SCRIPT_NAME": "/aduan"})
+    assert 'href="/aduan/static/css/aduan.css"' in site.text(prefixed)
+    assert 'href="/static/css/aduan.css"' in site.text(site.get("/"))
