@@ -85,7 +85,8 @@ from workflows.models import STATS_TRIGGERS  # noqa: E402
 STATS_DAYS = migration("0032_stats_days")
 STATS_FACTS = migration("0035_stats_facts")
 STATS_SPEEDS = migration("0037_stats_speeds")
-SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS)
+STATS_RUNNING = migration("0038_stats_running")  # the copy of the running steps
+SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS, STATS_RUNNING)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
 FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
@@ -103,7 +104,8 @@ UNCACHED_REQUESTS = 20  # --uncached: requests per figure (after one warm-up)
 # The parts of one computation timed by --uncached (workflows.stats.queries' functions, when
 # present): where a request's time goes.
 PARTS = ("_tally", "_day_tallies", "_speed_rows", "_deadline_rows", "_escalation_rows",
-         "_ombudsman_rows", "_unanswered_late", "report_counts", "fact_sums", "running_late")
+         "_ombudsman_rows", "_unanswered_late", "report_counts", "fact_sums", "running_late",
+         "running_now")
 
 CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
               "education", "permits", "social_aid", "other")
@@ -337,14 +339,22 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if db.execute(text("SELECT count(*) FROM stats_fact_zone")).scalar():
                 STATS_FACTS.backfill(db)
         timings["stats_fact_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        # the copy of the running steps: what migration 0038 does on upgrade
+        step = time.perf_counter()
+        with engine.begin() as db:
+            if db.execute(text("SELECT count(*) FROM stats_running_mark")).scalar():
+                STATS_RUNNING.backfill(db)
+        timings["stats_running_backfill_seconds"] = round(time.perf_counter() - step, 1)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
-            for table in ("stats_fact_day", "stats_fact_month", "stats_speed_year"):
+            for table in ("stats_fact_day", "stats_fact_month", "stats_speed_year",
+                          "stats_running"):
                 db.execute(text(f"VACUUM ANALYZE {table}" if sql.postgres
                                 else f"ANALYZE {table}"))
         with engine.connect() as db:
             counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
                       for table in ("complaint", "sla_record", "escalation", "stats_day",
-                                    "stats_fact_day", "stats_fact_month", "stats_speed_year")}
+                                    "stats_fact_day", "stats_fact_month", "stats_speed_year",
+                                      "stats_running")}
             counts["by_year"] = {str(year): int(db.execute(text(
                 "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
                 {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,
@@ -637,6 +647,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-speeds", action="store_true",
                         help="--write-cost: toggle only the stored speeds' triggers "
                              "(migration 0037), not every summary's")
+    parser.add_argument("--only-running", action="store_true",
+                        help="--write-cost: toggle only the copy of the running steps' "
+                             "triggers (migration 0038), not every summary's")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -669,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_cost:
         result["mode"] = "write cost"
         with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
-            toggled = (STATS_SPEEDS,) if args.only_speeds else SUMMARIES
+            toggled = ((STATS_SPEEDS,) if args.only_speeds else (STATS_RUNNING,)
+                       if args.only_running else SUMMARIES)
             result["summaries_toggled"] = [module.revision for module in toggled]
             result["sqlite"] = write_cost(SqliteBackend(Path(tmp)), toggled)
             if args.postgres_url:

@@ -36,6 +36,7 @@ from workflows.stats.cohort import Period, Scope
 from workflows.stats.distinct import report_counts
 from workflows.stats.facts import fact_sums, facts_usable, running_late
 from workflows.stats.localtime import DAY_SECONDS, LocalClock
+from workflows.stats.running import running_now, running_usable
 from workflows.stats_models import AGENCY, KINDS, NONE_ID, StatsDay, StatsDayZone
 
 CASES_LISTED = 100  # Ombudsman cases listed by tracking number for officers
@@ -117,7 +118,10 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
                         model.complaint_created_at < after] for model in (SlaRecord, Escalation)}
     if facts_usable(session, local):
         sums = fact_sums(session, period, scope)
-        late = running_late(session, where, children[SlaRecord], now)
+        # the steps overdue now: from the copy of the running steps (migration 0038), or
+        # from the SLA records themselves
+        late = (running_now(session, first, after, scope, now) if running_usable(session)
+                else running_late(session, where, children[SlaRecord], now))
         deadlines, next_due = facts.deadline_rows(sums, late), late.next_due
         next_due = None if next_due is None else _utc(next_due)
         escalations = facts.escalation_rows(sums)
