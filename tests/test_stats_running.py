@@ -172,11 +172,12 @@ def test_the_running_steps_equal_a_recount_after_every_write(database_url, tmp_p
                                           for r in (lamp, pothole, clinic))
         due = datetime(2026, 3, 20, 1, 0, tzinfo=UTC)
         with regency.engine.store.transaction() as session:
-            # two running records of one step: one due earlier, one with the same due time
-            # (the lower id comes first), one without a due time; a second step
-            extra = [insert_record(session, lamp_id, "follow_up", "running", due),
-                     insert_record(session, lamp_id, "follow_up", "running", due),
-                     insert_record(session, lamp_id, "follow_up", "running", None),
+            # running records of one step (the report has no other): two with the same due
+            # time (the lower id comes first), one without a due time; another report's
+            # second step
+            extra = [insert_record(session, clinic_id, "follow_up", "running", due),
+                     insert_record(session, clinic_id, "follow_up", "running", due),
+                     insert_record(session, clinic_id, "follow_up", "running", None),
                      insert_record(session, lamp_id, "resolution", "running",
                                    due - timedelta(days=20))]
         check(regency, "several running records of one step")
@@ -190,12 +191,12 @@ def test_the_running_steps_equal_a_recount_after_every_write(database_url, tmp_p
         with regency.engine.store.transaction() as session:
             # one statement changing several records of one report
             session.execute(text("UPDATE sla_record SET state = 'paused' WHERE "
-                                 "complaint_id = :c AND step = 'follow_up' AND "
-                                 "state = 'running'"), {"c": lamp_id})
+                                 "complaint_id IN (:c, :l) AND step = 'follow_up' AND "
+                                 "state = 'running'"), {"c": clinic_id, "l": lamp_id})
         check(regency, "bulk pause of one report's records")
         with regency.engine.store.transaction() as session:
             session.execute(text("UPDATE sla_record SET state = 'running' WHERE "
-                                 "complaint_id = :c AND state = 'paused'"), {"c": lamp_id})
+                                 "state = 'paused'"))
             session.execute(text("UPDATE sla_record SET complaint_id = :p WHERE id = :id"),
                             {"p": pothole_id, "id": extra[0]})
         check(regency, "resumed, and a record moved to another report")
