@@ -86,7 +86,8 @@ STATS_DAYS = migration("0032_stats_days")
 STATS_FACTS = migration("0035_stats_facts")
 STATS_SPEEDS = migration("0037_stats_speeds")
 STATS_RUNNING = migration("0038_stats_running")  # the copy of the running steps
-SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS, STATS_RUNNING)
+STATS_MONTHS = migration("0039_stats_months")  # the per-day summaries added up per month
+SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS, STATS_RUNNING, STATS_MONTHS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
 FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
@@ -310,6 +311,11 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if db.execute(text("SELECT count(*) FROM stats_day_zone")).scalar():
                 STATS_DAYS.backfill(db)
         timings["stats_day_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        step = time.perf_counter()
+        with engine.begin() as db:  # what migration 0039 does on upgrade
+            if db.execute(text("SELECT count(*) FROM stats_month_mark")).scalar():
+                STATS_MONTHS.backfill(db)
+        timings["stats_month_backfill_seconds"] = round(time.perf_counter() - step, 1)
         # each report's working-time measures and their yearly sums: what migration 0037
         # does on upgrade (before the VACUUM: it writes every complaint row again)
         step = time.perf_counter()
@@ -347,14 +353,14 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
         timings["stats_running_backfill_seconds"] = round(time.perf_counter() - step, 1)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
             for table in ("stats_fact_day", "stats_fact_month", "stats_speed_year",
-                          "stats_running"):
+                          "stats_running", "stats_month"):
                 db.execute(text(f"VACUUM ANALYZE {table}" if sql.postgres
                                 else f"ANALYZE {table}"))
         with engine.connect() as db:
             counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
                       for table in ("complaint", "sla_record", "escalation", "stats_day",
                                     "stats_fact_day", "stats_fact_month", "stats_speed_year",
-                                      "stats_running")}
+                                      "stats_running", "stats_month")}
             counts["by_year"] = {str(year): int(db.execute(text(
                 "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
                 {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,
@@ -648,8 +654,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="--write-cost: toggle only the stored speeds' triggers "
                              "(migration 0037), not every summary's")
     parser.add_argument("--only-running", action="store_true",
-                        help="--write-cost: toggle only the copy of the running steps' "
-                             "triggers (migration 0038), not every summary's")
+                        help="--write-cost: toggle only the triggers of this round "
+                             "(migrations 0038 and 0039: the running steps, the month rows)")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -682,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_cost:
         result["mode"] = "write cost"
         with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
-            toggled = ((STATS_SPEEDS,) if args.only_speeds else (STATS_RUNNING,)
+            toggled = ((STATS_SPEEDS,) if args.only_speeds else (STATS_RUNNING, STATS_MONTHS)
                        if args.only_running else SUMMARIES)
             result["summaries_toggled"] = [module.revision for module in toggled]
             result["sqlite"] = write_cost(SqliteBackend(Path(tmp)), toggled)
