@@ -41,6 +41,7 @@ and a pass/fail boolean per target, as served (`targets`) and without the cache
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -77,6 +78,7 @@ from bench.engine import (  # noqa: E402
 from engine import FrozenClock  # noqa: E402
 from engine.store import make_db_engine  # noqa: E402
 from tests.regency import build  # noqa: E402
+from web.memory import set_aside_long_lived  # noqa: E402
 from workflows import stats  # noqa: E402
 from workflows.models import STATS_TRIGGERS  # noqa: E402
 
@@ -453,14 +455,49 @@ class PartTimer:
                             * 1000, 1) for name in self.saved}
 
 
+class GcTimer:
+    """The garbage collector's collections while installed: how many per generation and
+    the milliseconds they took (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.began = 0.0
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+        else:
+            self.counts[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self.began
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def figures(self, requests: int) -> dict[str, Any]:
+        return {"collections": self.counts,
+                "ms_per_request": [round(t * 1000 / requests, 1) for t in self.seconds]}
+
+
+# --freeze: set the process's long-lived objects aside from the garbage collector once the
+# app is built and again after the warm-up request, as a gunicorn worker does
+# (web/gunicorn_conf.py, web/memory.py); without it nothing is frozen.
+FREEZE = False
+
+
 def measure_uncached(client: Any, path: str, headers: dict[str, str], requests: int
                      ) -> dict[str, Any]:
     """--uncached: one warm-up, then ``requests`` requests with the cache off, each part of
-    the computation timed (median ms per part)."""
+    the computation timed (median ms per part), and the garbage collector's share."""
     stats.USE_CACHE = False
     timer = PartTimer()
+    collector = GcTimer()
     try:
-        with timer:
+        with timer, collector:
             timings, body = [], None
             for i in range(requests + 1):
                 began = time.perf_counter()
@@ -474,10 +511,13 @@ def measure_uncached(client: Any, path: str, headers: dict[str, str], requests: 
                     timer.request_done()
                 else:
                     timer.current = {}
+                    if FREEZE:
+                        set_aside_long_lived()
+                    collector.counts, collector.seconds = [0, 0, 0], [0.0, 0.0, 0.0]
     finally:
         stats.USE_CACHE = True
     return {**_request_figures(requests, timings, body),
-            "parts_median_ms": timer.medians()}
+            "parts_median_ms": timer.medians(), "gc": collector.figures(requests)}
 
 
 def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
@@ -485,6 +525,8 @@ def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
     with backend.database() as url:
         clock = FrozenClock(NOW)
         regency = build(url, clock, folder)  # demo agencies, officers, tokens; the app
+        if FREEZE:
+            set_aside_long_lived()
         try:
             say(f"{backend.label}: writing {closed:,} closed + {open_:,} open complaints")
             made = populate(url, closed, open_)
@@ -503,7 +545,7 @@ def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
                         say(f"{backend.label}: GET {path} without the cache: median "
                             f"{cold['median_ms']} ms, p95 {cold['p95_ms']} ms "
                             f"({cold['received']:,} received); parts "
-                            f"{cold['parts_median_ms']}")
+                            f"{cold['parts_median_ms']}; gc {cold['gc']}")
                         continue
                     # The database's work alone (what the first request after a change to
                     # the period costs), then as served: from the cache while nothing
@@ -656,13 +698,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-running", action="store_true",
                         help="--write-cost: toggle only the triggers of this round "
                              "(migrations 0038 and 0039: the running steps, the month rows)")
+    parser.add_argument("--freeze", action="store_true",
+                        help="--uncached: freeze the long-lived objects out of the garbage "
+                             "collector as a gunicorn worker does (web/memory.py)")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    global FREEZE
+    FREEZE = args.freeze
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "stats",
-        "mode": ("quick" if args.quick else "full") + (" uncached" if args.uncached else ""),
+        "mode": ("quick" if args.quick else "full") + (" uncached" if args.uncached else "")
+        + (" frozen" if args.freeze else ""),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "bench/stats.py", *(argv or sys.argv[1:])]),
         "machine": {
