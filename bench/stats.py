@@ -41,6 +41,7 @@ and a pass/fail boolean per target, as served (`targets`) and without the cache
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -77,6 +78,7 @@ from bench.engine import (  # noqa: E402
 from engine import FrozenClock  # noqa: E402
 from engine.store import make_db_engine  # noqa: E402
 from tests.regency import build  # noqa: E402
+from web.memory import set_aside_long_lived  # noqa: E402
 from workflows import stats  # noqa: E402
 from workflows.models import STATS_TRIGGERS  # noqa: E402
 
@@ -86,7 +88,9 @@ from workflows.models import STATS_TRIGGERS  # noqa: E402
 STATS_DAYS = migration("0032_stats_days")
 STATS_FACTS = migration("0038_stats_fact_rows")
 STATS_SPEEDS = migration("0037_stats_speeds")
-SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS)
+STATS_RUNNING = migration("0038_stats_running")  # the copy of the running steps
+STATS_MONTHS = migration("0039_stats_months")  # the per-day summaries added up per month
+SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS, STATS_RUNNING, STATS_MONTHS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
 FIRST = datetime(2021, 1, 1, tzinfo=UTC)  # the oldest report
@@ -104,7 +108,8 @@ UNCACHED_REQUESTS = 20  # --uncached: requests per figure (after one warm-up)
 # The parts of one computation timed by --uncached (workflows.stats.queries' functions, when
 # present): where a request's time goes.
 PARTS = ("_tally", "_day_tallies", "_speed_rows", "_deadline_rows", "_escalation_rows",
-         "_ombudsman_rows", "_unanswered_late", "report_counts", "fact_sums", "running_late")
+         "_ombudsman_rows", "_unanswered_late", "report_counts", "fact_sums", "running_late",
+         "running_now")
 
 CATEGORIES = ("roads", "waste", "street_lights", "water", "civil_registration", "health",
               "education", "permits", "social_aid", "other")
@@ -309,6 +314,11 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if db.execute(text("SELECT count(*) FROM stats_day_zone")).scalar():
                 STATS_DAYS.backfill(db)
         timings["stats_day_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        step = time.perf_counter()
+        with engine.begin() as db:  # what migration 0039 does on upgrade
+            if db.execute(text("SELECT count(*) FROM stats_month_mark")).scalar():
+                STATS_MONTHS.backfill(db)
+        timings["stats_month_backfill_seconds"] = round(time.perf_counter() - step, 1)
         # each report's working-time measures and their yearly sums: what migration 0037
         # does on upgrade (before the VACUUM: it writes every complaint row again)
         step = time.perf_counter()
@@ -338,14 +348,22 @@ def populate(url: str, closed: int, open_: int) -> dict[str, Any]:
             if db.execute(text("SELECT count(*) FROM stats_fact_zone")).scalar():
                 STATS_FACTS.backfill(db)
         timings["stats_fact_backfill_seconds"] = round(time.perf_counter() - step, 1)
+        # the copy of the running steps: what migration 0038 does on upgrade
+        step = time.perf_counter()
+        with engine.begin() as db:
+            if db.execute(text("SELECT count(*) FROM stats_running_mark")).scalar():
+                STATS_RUNNING.backfill(db)
+        timings["stats_running_backfill_seconds"] = round(time.perf_counter() - step, 1)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
-            for table in ("stats_fact_day", "stats_fact_month", "stats_speed_year"):
+            for table in ("stats_fact_day", "stats_fact_month", "stats_speed_year",
+                          "stats_running", "stats_month"):
                 db.execute(text(f"VACUUM ANALYZE {table}" if sql.postgres
                                 else f"ANALYZE {table}"))
         with engine.connect() as db:
             counts = {table: int(db.execute(text(f"SELECT count(*) FROM {table}")).scalar())
                       for table in ("complaint", "sla_record", "escalation", "stats_day",
-                                    "stats_fact_day", "stats_fact_month", "stats_speed_year")}
+                                    "stats_fact_day", "stats_fact_month", "stats_speed_year",
+                                      "stats_running", "stats_month")}
             counts["by_year"] = {str(year): int(db.execute(text(
                 "SELECT count(*) FROM complaint WHERE created_at >= :a AND created_at < :b"),
                 {"a": datetime(year, 1, 1, tzinfo=UTC), "b": datetime(year + 1, 1, 1,
@@ -438,14 +456,49 @@ class PartTimer:
                             * 1000, 1) for name in self.saved}
 
 
+class GcTimer:
+    """The garbage collector's collections while installed: how many per generation and
+    the milliseconds they took (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.began = 0.0
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+        else:
+            self.counts[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self.began
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def figures(self, requests: int) -> dict[str, Any]:
+        return {"collections": self.counts,
+                "ms_per_request": [round(t * 1000 / requests, 1) for t in self.seconds]}
+
+
+# --freeze: set the process's long-lived objects aside from the garbage collector once the
+# app is built and again after the warm-up request, as a gunicorn worker does
+# (web/gunicorn_conf.py, web/memory.py); without it nothing is frozen.
+FREEZE = False
+
+
 def measure_uncached(client: Any, path: str, headers: dict[str, str], requests: int
                      ) -> dict[str, Any]:
     """--uncached: one warm-up, then ``requests`` requests with the cache off, each part of
-    the computation timed (median ms per part)."""
+    the computation timed (median ms per part), and the garbage collector's share."""
     stats.USE_CACHE = False
     timer = PartTimer()
+    collector = GcTimer()
     try:
-        with timer:
+        with timer, collector:
             timings, body = [], None
             for i in range(requests + 1):
                 began = time.perf_counter()
@@ -459,10 +512,13 @@ def measure_uncached(client: Any, path: str, headers: dict[str, str], requests: 
                     timer.request_done()
                 else:
                     timer.current = {}
+                    if FREEZE:
+                        set_aside_long_lived()
+                    collector.counts, collector.seconds = [0, 0, 0], [0.0, 0.0, 0.0]
     finally:
         stats.USE_CACHE = True
     return {**_request_figures(requests, timings, body),
-            "parts_median_ms": timer.medians()}
+            "parts_median_ms": timer.medians(), "gc": collector.figures(requests)}
 
 
 def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
@@ -470,6 +526,8 @@ def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
     with backend.database() as url:
         clock = FrozenClock(NOW)
         regency = build(url, clock, folder)  # demo agencies, officers, tokens; the app
+        if FREEZE:
+            set_aside_long_lived()
         try:
             say(f"{backend.label}: writing {closed:,} closed + {open_:,} open complaints")
             made = populate(url, closed, open_)
@@ -488,7 +546,7 @@ def bench_backend(backend: Any, closed: int, open_: int, sizes: dict[str, Any],
                         say(f"{backend.label}: GET {path} without the cache: median "
                             f"{cold['median_ms']} ms, p95 {cold['p95_ms']} ms "
                             f"({cold['received']:,} received); parts "
-                            f"{cold['parts_median_ms']}")
+                            f"{cold['parts_median_ms']}; gc {cold['gc']}")
                         continue
                     # The database's work alone (what the first request after a change to
                     # the period costs), then as served: from the cache while nothing
@@ -638,13 +696,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-speeds", action="store_true",
                         help="--write-cost: toggle only the stored speeds' triggers "
                              "(migration 0037), not every summary's")
+    parser.add_argument("--only-running", action="store_true",
+                        help="--write-cost: toggle only the triggers of this round "
+                             "(migrations 0038 and 0039: the running steps, the month rows)")
+    parser.add_argument("--freeze", action="store_true",
+                        help="--uncached: freeze the long-lived objects out of the garbage "
+                             "collector as a gunicorn worker does (web/memory.py)")
     parser.add_argument("--out", type=Path, help="also write the JSON figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    global FREEZE
+    FREEZE = args.freeze
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "stats",
-        "mode": ("quick" if args.quick else "full") + (" uncached" if args.uncached else ""),
+        "mode": ("quick" if args.quick else "full") + (" uncached" if args.uncached else "")
+        + (" frozen" if args.freeze else ""),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "bench/stats.py", *(argv or sys.argv[1:])]),
         "machine": {
@@ -670,7 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_cost:
         result["mode"] = "write cost"
         with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
-            toggled = (STATS_SPEEDS,) if args.only_speeds else SUMMARIES
+            toggled = ((STATS_SPEEDS,) if args.only_speeds else (STATS_RUNNING, STATS_MONTHS)
+                       if args.only_running else SUMMARIES)
             result["summaries_toggled"] = [module.revision for module in toggled]
             result["sqlite"] = write_cost(SqliteBackend(Path(tmp)), toggled)
             if args.postgres_url:

@@ -28,11 +28,12 @@ KEY_COLUMNS = ("dim", "value", "agency_id", "unit_id", "status")
 KINDS = ("category", "channel", "classification")
 
 
-def summaries(session: Any) -> dict[tuple, tuple]:
-    """stats_day summed per key (base and delta rows), keys with no report left out."""
+def summaries(session: Any, table: str = "stats_day") -> dict[tuple, tuple]:
+    """stats_day (or stats_month) summed per key (base and delta rows), keys with no
+    report left out."""
     rows = session.execute(text(
         f"SELECT day, {', '.join(KEY_COLUMNS)}, {', '.join(f'sum({c})' for c in SUMS)} "
-        f"FROM stats_day GROUP BY day, {', '.join(KEY_COLUMNS)}"))
+        f"FROM {table} GROUP BY day, {', '.join(KEY_COLUMNS)}"))
     found = {}
     for row in rows:
         day = row[0] if isinstance(row[0], date) else date.fromisoformat(row[0])
@@ -62,10 +63,12 @@ def recount(session: Any) -> dict[tuple, tuple]:
 
 
 def figures_both_ways(regency: Any, monkeypatch: pytest.MonkeyPatch, year: int,
-                      agency_ids: frozenset[int] | None = None) -> tuple[dict, dict]:
-    """The figures of ``year`` from the summaries, then counted from the rows."""
+                      agency_ids: frozenset[int] | None = None,
+                      period: stats.Period | None = None) -> tuple[dict, dict]:
+    """The figures of ``year`` (or ``period``) from the summaries, then counted from the
+    rows."""
     now = regency.clock.now()
-    period = stats.Period(date(year, 1, 1), date(year, 12, 31), year)
+    period = period or stats.Period(date(year, 1, 1), date(year, 12, 31), year)
     scope = stats.Scope(agency_ids)
     with regency.engine.store.read() as session:
         assert queries.summaries_usable(session, LocalClock(
@@ -79,13 +82,32 @@ def figures_both_ways(regency: Any, monkeypatch: pytest.MonkeyPatch, year: int,
     return summed, counted
 
 
+def by_month(days: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Day sums added up per month (keyed by the month's first day)."""
+    found: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(SUMS))
+    for (day, *key), sums in days.items():
+        cell = found[(day.replace(day=1), *key)]
+        for i, n in enumerate(sums):
+            cell[i] += n
+    return {key: tuple(cell) for key, cell in found.items() if any(cell)}
+
+
 def check(regency: Any, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
     with regency.engine.store.read() as session:
-        assert summaries(session) == recount(session), step
+        days = summaries(session)
+        assert days == recount(session), step
+        assert queries.months_usable(session)
+        assert summaries(session, "stats_month") == by_month(days), step
         agencies = dict(session.execute(text("SELECT code, id FROM agency")).all())
     for year in (2025, 2026):
         summed, counted = figures_both_ways(regency, monkeypatch, year)
         assert summed == counted, (step, year)
+    for first, last in ((date(2025, 12, 31), date(2026, 3, 2)),  # whole months and days
+                        (date(2026, 2, 1), date(2026, 3, 31)),  # whole months only
+                        (date(2026, 3, 2), date(2026, 3, 20))):  # days of one month
+        summed, counted = figures_both_ways(regency, monkeypatch, 2026,
+                                            period=stats.Period(first, last))
+        assert summed == counted, (step, first, last)
     pupr = frozenset({agencies["dinas_pupr"]})
     summed, counted = figures_both_ways(regency, monkeypatch, 2026, pupr)
     assert summed == counted, (step, "dinas_pupr")
@@ -170,9 +192,13 @@ def test_the_summaries_equal_a_recount_after_every_write(database_url, tmp_path,
         if postgres:  # the deltas folded into the base rows give the same sums
             with regency.engine.store.transaction() as session:
                 assert session.scalar(text("SELECT count(*) FROM stats_day WHERE NOT base"))
+                assert session.scalar(text("SELECT count(*) FROM stats_month WHERE NOT base"))
                 session.execute(text("SELECT aduan_stats_day_fold()"))
+                session.execute(text("SELECT aduan_stats_month_fold()"))
             with regency.engine.store.read() as session:
                 assert not session.scalar(text("SELECT count(*) FROM stats_day WHERE NOT base"))
+                assert not session.scalar(text(
+                    "SELECT count(*) FROM stats_month WHERE NOT base"))
             check(regency, monkeypatch, "folded")
         with regency.engine.store.transaction() as session:
             session.execute(text(
@@ -282,6 +308,61 @@ def test_without_the_zone_row_or_at_another_offset_the_figures_count_the_reports
         with regency.engine.store.read() as session:
             assert not queries.summaries_usable(session, LocalClock(session, "Asia/Makassar",
                                                                     2026, 2026))
+            counted = stats.compute(session, RegencyConfig(), period, now, cache=False)
+        assert counted == summed
+    finally:
+        regency.engine.dispose()
+
+
+def test_migration_0039_adds_the_days_up_per_month_and_goes_back(tmp_path):
+    url = f"sqlite:///{tmp_path / 'back.db'}"
+    migrations.upgrade(url)
+    command.downgrade(migrations.alembic_config(url), "0038_stats_running")
+    db = create_engine(url)
+    try:
+        with db.begin() as connection:
+            for i, (created, status, rating) in enumerate((
+                    ("2026-02-28 15:59:00.000000", "CLOSED", 4),  # 28 February WITA
+                    ("2026-02-28 16:00:00.000000", "CLOSED", 5),  # 1 March WITA
+                    ("2026-03-30 17:00:00.000000", "CLOSED", 3))):
+                connection.execute(text(
+                    "INSERT INTO complaint (tracking_number, secret_hash, classification, "
+                    "misconduct, category, severity, title, body, anonymous, confidential, "
+                    "channel, language, status, rating, created_at, updated_at, version) "
+                    "VALUES (:t, 'x', 'pengaduan', 0, 'roads', 'medium', 'L', 'I', 0, 0, 'web', "
+                    "'id', :s, :r, :c, :c, 1)"),
+                    {"t": f"PPU-{i}", "s": status, "r": rating, "c": created})
+        migrations.upgrade(url)
+        with db.connect() as connection:
+            rows = connection.execute(text(
+                "SELECT day, status, received, rating_sum, rating_count FROM stats_month "
+                "WHERE dim = 'agency' ORDER BY day")).all()
+        assert [tuple(r) for r in rows] == [("2026-02-01", "CLOSED", 1, 4, 1),
+                                            ("2026-03-01", "CLOSED", 2, 8, 2)]
+        command.downgrade(migrations.alembic_config(url), "0038_stats_running")
+        with db.connect() as connection:
+            tables = {r[0] for r in connection.execute(text(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))}
+        assert not {n for n in tables if "stats_month" in n}
+        assert "stats_day" in tables
+    finally:
+        db.dispose()
+
+
+def test_without_the_month_mark_the_counts_read_the_days(database_url, tmp_path):
+    clock = FrozenClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    regency = build(database_url, clock, tmp_path)
+    try:
+        regency.submit(photo=True)
+        now, period = clock.now(), stats.Period(date(2026, 1, 1), date(2026, 12, 31), 2026)
+        with regency.engine.store.read() as session:
+            summed = stats.compute(session, RegencyConfig(), period, now, cache=False)
+        assert summed["totals"]["received"] == 1
+        with regency.engine.store.transaction() as session:
+            session.execute(text("DELETE FROM stats_month_mark"))
+            session.execute(text("DELETE FROM stats_month"))  # no longer read
+        with regency.engine.store.read() as session:
+            assert not queries.months_usable(session)
             counted = stats.compute(session, RegencyConfig(), period, now, cache=False)
         assert counted == summed
     finally:

@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, text
 import migrations
 from engine import FrozenClock
 from tests.regency import build
+from tests.test_stats_running import recount as running_recount
+from tests.test_stats_running import table_rows as running_rows
 from workflows import stats
 from workflows.config import RegencyConfig
 from workflows.models import Complaint, Escalation, SlaRecord
@@ -126,6 +128,8 @@ def check(regency: Any, monkeypatch: pytest.MonkeyPatch, step: str) -> dict:
         days = summaries(session)
         assert days == recount(session), step
         assert summaries(session, "stats_fact_month") == by_month(days), step
+        # the copy of the running steps (migration 0038) after the same writes
+        assert running_rows(session) == running_recount(session), step
         agencies = dict(session.execute(text("SELECT code, id FROM agency")).all())
     for year in (2025, 2026):
         summed, counted = figures_both_ways(regency, monkeypatch, year)

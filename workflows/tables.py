@@ -24,6 +24,8 @@ import workflows.sms_models
 import workflows.speed_models
 import workflows.stats_fact_models
 import workflows.stats_models
+import workflows.stats_month_models
+import workflows.stats_running_models
 import workflows.whatsapp_models
 
 MODULES = (workflows.account_models, workflows.admin_models, workflows.category_models,
@@ -31,5 +33,6 @@ MODULES = (workflows.account_models, workflows.admin_models, workflows.category_
            workflows.metoo_models, workflows.models, workflows.open311_models,
            workflows.page_count_models, workflows.poster_models, workflows.readcount_models,
            workflows.revision_models, workflows.settings_models, workflows.sms_models,
-           workflows.speed_models, workflows.stats_fact_models, workflows.stats_models,
+           workflows.speed_models, workflows.stats_fact_models,
+           workflows.stats_month_models, workflows.stats_models, workflows.stats_running_models,
            workflows.whatsapp_models)

@@ -58,10 +58,10 @@ def fact_sums(session: Session, period: Period, scope: Scope) -> FactSums:
     """Every fact of the reports received in ``period`` within ``scope``, summed over days
     and units: the whole months of the period from the month rows, the days before and
     after them from the day rows, in one query (base and delta rows alike)."""
-    months = _whole_months(period)
+    months = whole_months(period)
     parts = []
     for table, ranges in ((StatsFactMonth, [months] if months else []),
-                          (StatsFactDay, _days_outside(period, months))):
+                          (StatsFactDay, days_outside(period, months))):
         for first, last in ranges:
             where = [table.day >= first, table.day <= last]
             if scope.agency_ids is not None:
@@ -83,7 +83,7 @@ def fact_sums(session: Session, period: Period, scope: Scope) -> FactSums:
 _GROUP = ("agency_id", "classification", "misconduct", "kind", "k1", "k2", "budget")
 
 
-def _whole_months(period: Period) -> tuple[date, date] | None:
+def whole_months(period: Period) -> tuple[date, date] | None:
     """The first days of the first and last months lying wholly within the period."""
     first = period.start if period.start.day == 1 else _next_month(period.start)
     following = _next_month(period.end)
@@ -94,7 +94,7 @@ def _whole_months(period: Period) -> tuple[date, date] | None:
     return first, _previous_month(after)
 
 
-def _days_outside(period: Period, months: tuple[date, date] | None
+def days_outside(period: Period, months: tuple[date, date] | None
                   ) -> list[tuple[date, date]]:
     """The period's days not in its whole months, as ranges of days (both included)."""
     if months is None:

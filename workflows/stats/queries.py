@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text, tuple_
+from sqlalchemy import case, func, or_, select, text, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from workflows import diagram_ids as ids
@@ -34,9 +34,17 @@ from workflows.stats import facts, speeds
 from workflows.stats.calendar_sql import DayTable
 from workflows.stats.cohort import Period, Scope
 from workflows.stats.distinct import report_counts
-from workflows.stats.facts import fact_sums, facts_usable, running_late
+from workflows.stats.facts import (
+    days_outside,
+    fact_sums,
+    facts_usable,
+    running_late,
+    whole_months,
+)
 from workflows.stats.localtime import DAY_SECONDS, LocalClock
+from workflows.stats.running import running_now, running_usable
 from workflows.stats_models import AGENCY, KINDS, NONE_ID, StatsDay, StatsDayZone
+from workflows.stats_month_models import StatsMonth, StatsMonthMark
 
 CASES_LISTED = 100  # Ombudsman cases listed by tracking number for officers
 MEASURES = {  # name -> (start column, end column)
@@ -117,7 +125,10 @@ def gather(session: Session, config: RegencyConfig, period: Period, now: datetim
                         model.complaint_created_at < after] for model in (SlaRecord, Escalation)}
     if facts_usable(session, local):
         sums = fact_sums(session, period, scope)
-        late = running_late(session, where, children[SlaRecord], now)
+        # the steps overdue now: from the copy of the running steps (migration 0038), or
+        # from the SLA records themselves
+        late = (running_now(session, first, after, scope, now) if running_usable(session)
+                else running_late(session, where, children[SlaRecord], now))
         deadlines, next_due = facts.deadline_rows(sums, late), late.next_due
         next_due = None if next_due is None else _utc(next_due)
         escalations = facts.escalation_rows(sums)
@@ -163,33 +174,47 @@ def summaries_usable(session: Session, local: LocalClock) -> bool:
     return offset is not None and offset == local.offset
 
 
+def months_usable(session: Session) -> bool:
+    """Whether the per-month summaries (``stats_month``, migration 0039) are kept: their
+    mark row. They are cut at the same offset as the day rows."""
+    return session.scalar(select(StatsMonthMark.id).where(StatsMonthMark.id == 1)) is not None
+
+
 def _day_tallies(session: Session, period: Period, scope: Scope, local: LocalClock
                  ) -> tuple[dict[tuple, dict[str, int]], dict[str, dict[str, dict[str, int]]]]:
-    """What :func:`_tally` counts, from the per-day summaries of the period's days: the
-    cells by month and agency (with ratings) within the scope, and the regency's cells by
-    category, channel and classification (meaningful for the whole regency only)."""
-    where = [StatsDay.day >= period.start, StatsDay.day <= period.end]
-    if scope.agency_ids is not None:
-        ids_ = sorted(scope.agency_ids) or [-1]
-        where.append(or_(StatsDay.agency_id.in_(ids_), StatsDay.unit_id.in_(ids_)))
-    month = (func.to_char(StatsDay.day, "YYYY-MM") if local.postgres
-             else func.strftime("%Y-%m", StatsDay.day))
+    """What :func:`_tally` counts, from the summaries of the period: its whole months from
+    the month rows (when kept), its other days from the day rows. The cells by month and
+    agency (with ratings) within the scope, and the regency's cells by category, channel
+    and classification (meaningful for the whole regency only)."""
+    months = whole_months(period) if months_usable(session) else None
+    ranges: list[tuple[Any, tuple[date, date]]] = [(StatsMonth, months)] if months else []
+    ranges += [(StatsDay, days) for days in days_outside(period, months)]
 
-    def tally(keys: list[Any], dims: list[str], ratings: bool) -> dict[tuple, dict[str, int]]:
-        group = [*keys, StatsDay.status]
+    def tally(keys: list[str], dims: list[str], ratings: bool) -> dict[tuple, dict[str, int]]:
         sums = ["received", "verified", "dispositioned", "answered"]
         if ratings:
             sums += ["rating_sum", "rating_count", *(f"rating_{k}" for k in ids.RATINGS)]
-        query = (select(*group, *(func.sum(getattr(StatsDay, name)) for name in sums))
-                 .where(*where, StatsDay.dim.in_(dims)).group_by(*group)
-                 .having(func.sum(StatsDay.received) > 0))
+        parts = []
+        for table, (first, last) in ranges:
+            where = [table.day >= first, table.day <= last, table.dim.in_(dims)]
+            if scope.agency_ids is not None:
+                ids_ = sorted(scope.agency_ids) or [-1]
+                where.append(or_(table.agency_id.in_(ids_), table.unit_id.in_(ids_)))
+            month = (func.to_char(table.day, "YYYY-MM") if local.postgres
+                     else func.strftime("%Y-%m", table.day))
+            parts.append(select(month.label("month"), table.dim, table.value, table.agency_id,
+                                table.status, *(getattr(table, name) for name in sums))
+                         .where(*where))
+        rows = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+        group = [*(rows.c[key] for key in keys), rows.c.status]
+        query = (select(*group, *(func.sum(rows.c[name]) for name in sums))
+                 .group_by(*group).having(func.sum(rows.c.received) > 0))
         return _cells(session.execute(query), len(keys), ratings)
 
     by_month = {(m, None if g == NONE_ID else g): dict(cell) for (m, g), cell in tally(
-        [month, StatsDay.agency_id], [AGENCY], True).items()}
+        ["month", "agency_id"], [AGENCY], True).items()}
     by_kind: dict[str, dict[str, dict[str, int]]] = {kind: {} for kind in KINDS}
-    for (dim, value), cell in tally([StatsDay.dim, StatsDay.value], list(KINDS),
-                                    False).items():
+    for (dim, value), cell in tally(["dim", "value"], list(KINDS), False).items():
         by_kind[dim][value] = dict(cell)
     return by_month, by_kind
 

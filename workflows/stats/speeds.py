@@ -108,6 +108,8 @@ def year_rows(session: Session, year: int, first: datetime, after: datetime,
             n = by_hour[bucket]
             found += [(bucket, r - before) for r in ranks if before <= r < before + n]
             before += n
+            if before > ranks[-1]:  # both ranks placed: the later hours are not needed
+                break
         wanted[key] = found
         needed[key[1]].update(bucket for bucket, _ in found)
     values = _hour_values(session, first, after, needed)
