@@ -88,8 +88,8 @@ from workflows.models import STATS_TRIGGERS  # noqa: E402
 STATS_DAYS = migration("0032_stats_days")
 STATS_FACTS = migration("0038_stats_fact_rows")
 STATS_SPEEDS = migration("0037_stats_speeds")
-STATS_RUNNING = migration("0038_stats_running")  # the copy of the running steps
-STATS_MONTHS = migration("0039_stats_months")  # the per-day summaries added up per month
+STATS_RUNNING = migration("0039_stats_running")  # the copy of the running steps
+STATS_MONTHS = migration("0040_stats_months")  # the per-day summaries added up per month
 SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS, STATS_RUNNING, STATS_MONTHS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency

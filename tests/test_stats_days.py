@@ -317,7 +317,7 @@ def test_without_the_zone_row_or_at_another_offset_the_figures_count_the_reports
 def test_migration_0039_adds_the_days_up_per_month_and_goes_back(tmp_path):
     url = f"sqlite:///{tmp_path / 'back.db'}"
     migrations.upgrade(url)
-    command.downgrade(migrations.alembic_config(url), "0038_stats_running")
+    command.downgrade(migrations.alembic_config(url), "0039_stats_running")
     db = create_engine(url)
     try:
         with db.begin() as connection:
@@ -339,7 +339,7 @@ def test_migration_0039_adds_the_days_up_per_month_and_goes_back(tmp_path):
                 "WHERE dim = 'agency' ORDER BY day")).all()
         assert [tuple(r) for r in rows] == [("2026-02-01", "CLOSED", 1, 4, 1),
                                             ("2026-03-01", "CLOSED", 2, 8, 2)]
-        command.downgrade(migrations.alembic_config(url), "0038_stats_running")
+        command.downgrade(migrations.alembic_config(url), "0039_stats_running")
         with db.connect() as connection:
             tables = {r[0] for r in connection.execute(text(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))}

@@ -346,7 +346,7 @@ def test_postgres_two_writers_moving_due_times_of_one_report_both_commit(postgre
 def test_migration_0038_backfills_the_table_and_goes_back(tmp_path):
     url = f"sqlite:///{tmp_path / 'back.db'}"
     migrations.upgrade(url)
-    command.downgrade(migrations.alembic_config(url), "0037_stats_speeds")
+    command.downgrade(migrations.alembic_config(url), "0038_stats_fact_rows")
     db = create_engine(url)
     try:
         with db.begin() as connection:
@@ -376,7 +376,7 @@ def test_migration_0038_backfills_the_table_and_goes_back(tmp_path):
             (2, "follow_up", "2026-03-09 01:00:00.000000", 1, 1, 1, 1, "aspirasi"),
             (3, "resolution", "2026-03-20 01:00:00.000000", 1, 1, 0, 1, "aspirasi"),
             (4, "resolution", None, 1, 0, 0, 1, "aspirasi")]
-        command.downgrade(migrations.alembic_config(url), "0037_stats_speeds")
+        command.downgrade(migrations.alembic_config(url), "0038_stats_fact_rows")
         with db.connect() as connection:
             names = {r[0] for r in connection.execute(text(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))}

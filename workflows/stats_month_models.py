@@ -1,7 +1,7 @@
 """The statistics' per-month summaries of complaints (docs/statistics.md, "How the figures
 are kept"): ``stats_day`` (workflows/stats_models.py) added up per local month of receipt,
 kept in the writer's transaction by database triggers that live in migration
-0039_stats_months only, so that a year's counts read twelve months of rows instead of 365
+0040_stats_months only, so that a year's counts read twelve months of rows instead of 365
 days of them.
 
 - ``stats_month_mark``: one row, written by the migration; without it (``create_all``, no

@@ -1,7 +1,7 @@
 """The statistics' copy of the running steps (docs/statistics.md, "Steps overdue now"): one
 row per SLA record of a government step that is running now, with what the overdue figures
 group it by, kept in the writer's transaction by database triggers that live in migration
-0038_stats_running only.
+0039_stats_running only.
 
 What is overdue depends on the clock, but the set of running records changes only by
 writes, and a running record's lateness only when its due time passes: the figures read

@@ -33,8 +33,8 @@ dispositioned or answered; a complaint deleted. Other writes cost the trigger's 
 The triggers live here only; this module's TRIGGERS, DROP and backfill() are also what
 bench/stats.py uses after its bulk load (which, like a restore, runs without triggers).
 
-Revision ID: 0038_stats_running
-Revises: 0037_stats_speeds
+Revision ID: 0039_stats_running
+Revises: 0038_stats_fact_rows
 Create Date: 2026-12-06 19:00:00
 """
 
@@ -45,8 +45,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0038_stats_running"
-down_revision = "0037_stats_speeds"
+revision = "0039_stats_running"
+down_revision = "0038_stats_fact_rows"
 branch_labels = None
 depends_on = None
 

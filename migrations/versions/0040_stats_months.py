@@ -16,8 +16,8 @@ cut to the month's first:
 The triggers live here only; this module's TRIGGERS, DROP and backfill() are also what
 bench/stats.py uses after its bulk load (which, like a restore, runs without triggers).
 
-Revision ID: 0039_stats_months
-Revises: 0038_stats_running
+Revision ID: 0040_stats_months
+Revises: 0039_stats_running
 Create Date: 2026-12-06 19:10:00
 """
 
@@ -30,8 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0039_stats_months"
-down_revision = "0038_stats_running"
+revision = "0040_stats_months"
+down_revision = "0039_stats_running"
 branch_labels = None
 depends_on = None
 
