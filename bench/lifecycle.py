@@ -183,6 +183,21 @@ def measure(regency: Any, count: int, warmup: int) -> dict[str, Any]:
     }
 
 
+def _on_new_connections(regency: Any, principals: dict[str, Any],
+                        scratch: dict[str, list[float]], connected: Any) -> None:
+    """CALL_COUNTED lifecycles on new connections, each set up by `connected` (a pool
+    "connect" listener) first; the pool is emptied before and after."""
+    db = regency.engine.store.db
+    event.listen(db, "connect", connected)
+    db.dispose()
+    try:
+        for _ in range(CALL_COUNTED):
+            lifecycle(regency, principals, scratch)
+    finally:
+        event.remove(db, "connect", connected)
+        db.dispose()
+
+
 def sqlite_instructions(regency: Any, principals: dict[str, Any],
                         scratch: dict[str, list[float]]) -> int | None:
     """SQLite's virtual machine instructions a lifecycle runs (its statements and their
@@ -201,14 +216,7 @@ def sqlite_instructions(regency: Any, principals: dict[str, Any],
     def counted(connection: Any, record: Any) -> None:
         connection.set_progress_handler(tick, VM_TICK)
 
-    event.listen(db, "connect", counted)
-    db.dispose()  # new connections, each with the handler
-    try:
-        for _ in range(CALL_COUNTED):
-            lifecycle(regency, principals, scratch)
-    finally:
-        event.remove(db, "connect", counted)
-        db.dispose()
+    _on_new_connections(regency, principals, scratch, counted)
     return ticks[0] * VM_TICK // CALL_COUNTED
 
 
@@ -238,13 +246,7 @@ def postgres_trigger_ms(regency: Any, principals: dict[str, Any],
 
     db.dispose()  # statistics are flushed when the connections close
     before = _function_times(db.url.render_as_string(hide_password=False))
-    event.listen(db, "connect", tracked)
-    try:
-        for _ in range(CALL_COUNTED):
-            lifecycle(regency, principals, scratch)
-    finally:
-        event.remove(db, "connect", tracked)
-        db.dispose()
+    _on_new_connections(regency, principals, scratch, tracked)
     time.sleep(0.5)  # a closing backend's statistics reach the shared counters
     after = _function_times(db.url.render_as_string(hide_password=False))
     spent = {name: round((ms - before.get(name, 0.0)) / CALL_COUNTED, 3)
