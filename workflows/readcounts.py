@@ -329,22 +329,28 @@ def log_mark(session: Session) -> tuple:
     return _mark(session)
 
 
+def _logged(session: Session, mark: tuple, sources: list[str], columns: str) -> list[Any]:
+    """``columns`` of the log's distinct rows since ``mark`` for these ``sources``, at
+    most MAX_DELTA + 1 of them."""
+    if mark[0] == "snapshot":
+        query = text(f"SELECT DISTINCT {columns} FROM case_change "  # noqa: S608
+                     "WHERE xid >= :xmin AND source IN :sources AND NOT "
+                     "pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)) "
+                     "LIMIT :most")
+        params = {"xmin": mark[1], "snapshot": mark[2], "most": MAX_DELTA + 1}
+    else:
+        query = text(f"SELECT DISTINCT {columns} FROM case_change "  # noqa: S608
+                     "WHERE id > :last AND source IN :sources LIMIT :most")
+        params = {"last": mark[1], "most": MAX_DELTA + 1}
+    query = query.bindparams(bindparam("sources", expanding=True))
+    return list(session.execute(query, {**params, "sources": sources}).all())
+
+
 def touched_since(session: Session, mark: tuple, sources: Iterable[str]) -> set[int] | None:
     """The reports the log names since ``mark`` for rows of these ``sources`` (c: the
     report, s: its deadlines, e: its escalations, t: its tasks and their groups); None:
     every report (a TRUNCATE), or more than MAX_DELTA to follow."""
-    sources = sorted(sources)
-    if mark[0] == "snapshot":
-        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE xid >= :xmin "
-                     "AND source IN :sources AND NOT pg_visible_in_snapshot("
-                     "xid::text::xid8, CAST(:snapshot AS pg_snapshot)) LIMIT :most")
-        params = {"xmin": mark[1], "snapshot": mark[2], "most": MAX_DELTA + 1}
-    else:
-        query = text("SELECT DISTINCT complaint_id FROM case_change WHERE id > :last "
-                     "AND source IN :sources LIMIT :most")
-        params = {"last": mark[1], "most": MAX_DELTA + 1}
-    query = query.bindparams(bindparam("sources", expanding=True))
-    found = set(session.scalars(query, {**params, "sources": sources}))
+    found = {row[0] for row in _logged(session, mark, sorted(sources), "complaint_id")}
     if None in found or len(found) > MAX_DELTA:
         return None
     return found
@@ -356,19 +362,8 @@ def touched_by_source(session: Session, mark: tuple, sources: Iterable[str]
     for a source with none); None as touched_since, or more than MAX_DELTA (report,
     source) pairs to follow."""
     sources = sorted(sources)
-    if mark[0] == "snapshot":
-        query = text("SELECT DISTINCT complaint_id, source FROM case_change "
-                     "WHERE xid >= :xmin AND source IN :sources AND NOT "
-                     "pg_visible_in_snapshot(xid::text::xid8, CAST(:snapshot AS pg_snapshot)) "
-                     "LIMIT :most")
-        params = {"xmin": mark[1], "snapshot": mark[2], "most": MAX_DELTA + 1}
-    else:
-        query = text("SELECT DISTINCT complaint_id, source FROM case_change WHERE id > :last "
-                     "AND source IN :sources LIMIT :most")
-        params = {"last": mark[1], "most": MAX_DELTA + 1}
-    query = query.bindparams(bindparam("sources", expanding=True))
     found: dict[str, set[int]] = {source: set() for source in sources}
-    rows = session.execute(query, {**params, "sources": sources}).all()
+    rows = _logged(session, mark, sources, "complaint_id, source")
     if len(rows) > MAX_DELTA:
         return None
     for complaint_id, source in rows:
