@@ -14,17 +14,19 @@ Here each fact is added from the row that changed:
   `esc`: per rung and status, how many): the old row's contribution taken away, the new
   row's added;
 - *facts a report has or not* (`step`, `own`, `unanswered`, `esc_rung`, `esc_any`): the old
-  row's fact is taken away when no other row of the report still gives it and the new row
-  does not either, the new row's fact added when no other row gave it already. "Other rows"
-  are the report's rows without the changed one, found through the report's index; they
-  are the same whether the trigger runs before the change (PostgreSQL) or after it (SQLite).
+  row's fact is taken away when no other row of the report still gives it, the new row's
+  added when no other row gave it already (when the old and the new row give the same
+  fact, the two cancel out). "Other rows" are the report's rows without the changed one,
+  found through the report's index; they are the same whether the trigger runs before the
+  change (PostgreSQL) or after it (SQLite).
 - A report answered or dispositioned without any of its keys changing (day of receipt,
   agency, unit, classification, misconduct) moves only its `unanswered` fact, when it has a
-  breached follow-up record; a change of a key still moves all of its facts (0035).
+  breached follow-up record; when a key changes, its facts are computed once from its rows
+  and moved from the old keys to the new ones.
 
-The facts, their keys and the tables are 0035's: what is counted does not change, and
-tests/test_stats_facts.py compares the sums with a recount after every kind of write, on
-both databases. The statements below are 0035's trigger functions and triggers for SLA
+The facts, their keys and the tables are 0035's: what is counted does not change;
+tests/test_stats_facts.py and tests/test_stats_fact_rows.py compare the sums with a recount
+after every kind of write, on both databases. The statements below are 0035's trigger functions and triggers for SLA
 records, escalations and complaints made again; 0035's fold, TRUNCATE handling, report
 lock and backfill stay. The downgrade puts 0035's back.
 
