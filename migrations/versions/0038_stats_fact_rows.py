@@ -26,9 +26,9 @@ Here each fact is added from the row that changed:
 
 The facts, their keys and the tables are 0035's: what is counted does not change;
 tests/test_stats_facts.py and tests/test_stats_fact_rows.py compare the sums with a recount
-after every kind of write, on both databases. The statements below are 0035's trigger functions and triggers for SLA
-records, escalations and complaints made again; 0035's fold, TRUNCATE handling, report
-lock and backfill stay. The downgrade puts 0035's back.
+after every kind of write, on both databases. The statements below are 0035's trigger
+functions and triggers for SLA records, escalations and complaints made again; 0035's fold,
+TRUNCATE handling, report lock and backfill stay. The downgrade puts 0035's back.
 
 TRIGGERS and DROP (0035's with these in place of its three) are what bench/stats.py installs
 after its bulk load.
