@@ -5,7 +5,6 @@ figures counted from the rows (the old queries, kept as the oracle)."""
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 import migrations
 from engine import FrozenClock
+from tests.lock_waits import second_waits_for_first
 from tests.regency import build
 from tests.test_stats_running import recount as running_recount
 from tests.test_stats_running import table_rows as running_rows
@@ -296,30 +296,10 @@ def test_postgres_two_writers_of_one_reports_records_count_its_facts_once(postgr
                 "('PPU-A', 'x', 'pengaduan', false, 'roads', 'medium', 'Laporan', 'Isi', "
                 "false, false, 'web', 'id', 'DISPOSED', :at, :at, 1) RETURNING id"),
                 {"at": at}).scalar()
-        errors: list[BaseException] = []
+        def add_record(connection: Any) -> None:
+            connection.execute(record, {"c": complaint_id, "at": at})
 
-        def second_writer() -> None:
-            try:
-                with db.begin() as second:
-                    second.execute(text("SET LOCAL lock_timeout = '30s'"))
-                    second.execute(record, {"c": complaint_id, "at": at})
-            except BaseException as exc:  # noqa: BLE001 (reported by the test)
-                errors.append(exc)
-
-        with db.connect() as first, db.connect() as watcher:
-            first.begin()
-            first.execute(record, {"c": complaint_id, "at": at})
-            writer = threading.Thread(target=second_writer)
-            writer.start()
-            # until the second writer waits for the report's lock (asked of the server)
-            waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                           "AND NOT granted")
-            while writer.is_alive() and not watcher.execute(waiting).scalar():
-                watcher.rollback()
-            assert writer.is_alive(), "the second writer did not wait for the first"
-            first.commit()
-            writer.join()
-        assert not errors, errors
+        second_waits_for_first(db, add_record, add_record)
         with db.connect() as connection:
             sums = dict(connection.execute(text(
                 "SELECT kind, sum(n) FROM stats_fact_day WHERE k1 = 'follow_up' "

@@ -5,7 +5,6 @@ SLA records say (facts.running_late, the oracle), at every moment around the due
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +15,7 @@ from sqlalchemy import create_engine, or_, select, text
 
 import migrations
 from engine import FrozenClock
+from tests.lock_waits import second_waits_for_first
 from tests.regency import build
 from workflows import stats
 from workflows.config import RegencyConfig
@@ -255,31 +255,11 @@ def test_postgres_two_writers_of_one_reports_records_recompute_one_after_the_oth
                 "RETURNING id"), {"at": at}).scalar()
             follow_up = insert_record(connection, complaint_id, "follow_up", "running", at)
             insert_record(connection, complaint_id, "resolution", "running", at)
-        errors: list[BaseException] = []
-
-        def second_writer() -> None:
-            try:
-                with db.begin() as second:
-                    second.execute(text("SET LOCAL lock_timeout = '30s'"))
-                    insert_record(second, complaint_id, "resolution", "running",
-                                  at - timedelta(days=1))
-            except BaseException as exc:  # noqa: BLE001 (reported by the test)
-                errors.append(exc)
-
-        with db.connect() as first, db.connect() as watcher:
-            first.begin()
-            first.execute(text("UPDATE sla_record SET state = 'breached' WHERE id = :id"),
-                          {"id": follow_up})
-            writer = threading.Thread(target=second_writer)
-            writer.start()
-            waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                           "AND NOT granted")
-            while writer.is_alive() and not watcher.execute(waiting).scalar():
-                watcher.rollback()
-            assert writer.is_alive(), "the second writer did not wait for the first"
-            first.commit()
-            writer.join()
-        assert not errors, errors
+        second_waits_for_first(
+            db, lambda first: first.execute(text(
+                "UPDATE sla_record SET state = 'breached' WHERE id = :id"), {"id": follow_up}),
+            lambda second: insert_record(second, complaint_id, "resolution", "running",
+                                         at - timedelta(days=1)))
         with db.connect() as connection:
             rows = connection.execute(text(
                 "SELECT step, unanswered, first_of_step, first_of_report, due_at "
@@ -309,29 +289,10 @@ def test_postgres_two_writers_moving_due_times_of_one_report_both_commit(postgre
                 {"at": at}).scalar()
             first_id = insert_record(connection, complaint_id, "follow_up", "running", at)
             second_id = insert_record(connection, complaint_id, "resolution", "running", at)
-        errors: list[BaseException] = []
-
-        def second_writer() -> None:
-            try:
-                with db.begin() as second:
-                    second.execute(text("SET LOCAL lock_timeout = '30s'"))
-                    second.execute(move, {"d": at - timedelta(days=2), "id": second_id})
-            except BaseException as exc:  # noqa: BLE001 (reported by the test)
-                errors.append(exc)
-
-        with db.connect() as first, db.connect() as watcher:
-            first.begin()
-            first.execute(move, {"d": at - timedelta(days=1), "id": first_id})
-            writer = threading.Thread(target=second_writer)
-            writer.start()
-            waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                           "AND NOT granted")
-            while writer.is_alive() and not watcher.execute(waiting).scalar():
-                watcher.rollback()
-            assert writer.is_alive(), "the second writer did not wait for the first"
-            first.commit()
-            writer.join()
-        assert not errors, errors
+        second_waits_for_first(
+            db, lambda first: first.execute(move, {"d": at - timedelta(days=1), "id": first_id}),
+            lambda second: second.execute(move, {"d": at - timedelta(days=2),
+                                                 "id": second_id}))
         with db.connect() as connection:
             rows = connection.execute(text(
                 "SELECT sla_id, due_at, first_of_step, first_of_report FROM stats_running "
