@@ -16,7 +16,8 @@ request: a figure that does not move with the machine's load or speed, for compa
 trees), then `--requests` timed steady ones, then (unless --steady-only) as many each right
 after a filing. CPU time (time.thread_time) rather than wall time: on a shared machine it
 barely moves with the load. A/B: the same command with PYTHONPATH set to each tree, in
-turn. `--top N` prints each page's N functions of most own time (where the CPU goes). The
+turn. `--top N` prints each page's N functions of most own time (where the CPU goes; with
+`--sort cumulative`, of most time including what they call). The
 LAST line is one JSON object.
 """
 
@@ -66,9 +67,9 @@ def _figures(times: list[float], statements: list[int]) -> dict[str, float]:
             "statements": round(statistics.mean(statements), 1)}
 
 
-def _top(profile: cProfile.Profile, count: int) -> str:
+def _top(profile: cProfile.Profile, count: int, order: str = "tottime") -> str:
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(count)
+    pstats.Stats(profile, stream=out).sort_stats(order).print_stats(count)
     return out.getvalue()
 
 
@@ -142,8 +143,9 @@ def measure(url: str, tokens: dict[str, str], args: argparse.Namespace) -> dict[
                     profile.disable()
                 calls = pstats.Stats(profile).total_calls / max(1, args.calls)
                 if args.top:
-                    say(f"--- {page} as {user}: the {args.top} functions of most own time")
-                    say(_top(profile, args.top))
+                    say(f"--- {page} as {user}: the {args.top} functions of most "
+                        f"{'own ' if args.sort == 'tottime' else ''}time")
+                    say(_top(profile, args.top, args.sort))
                 modes = ("steady",) if args.steady_only else ("steady", "after_a_write")
                 for mode in modes:
                     times: list[float] = []
@@ -195,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady-only", action="store_true",
                         help="no filing before requests (the database is left as it was)")
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--sort", choices=("tottime", "cumulative"), default="tottime",
+                        help="--top's order: own time, or time including the callees'")
     args = parser.parse_args(argv)
     targets: list[tuple[str, str, Path]] = []
     if args.database_url:

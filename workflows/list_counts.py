@@ -12,8 +12,11 @@ search, no dates, no drill-down, with at most a status, an agency and lateness, 
   registry of workflows/readcounts.py): its status, agency and unit, its earliest running
   deadline and when it was filed, recounted only for the reports the change log names
   since the last reading. Late is decided at the reading's instant from the kept deadlines
-  (sorted per status, agency and unit), never by recounting; the page of late reports (the
-  newest first) is read from the kept reports in filing order, not from the database.
+  (sorted), never by recounting: the reports late at that instant are kept per status,
+  agency and unit in filing order, and a later reading moves in only those whose deadline
+  passed since. The count of late reports is the sizes of the shown lists; their page (the
+  newest first) is those lists merged, not read from the database and not a walk over the
+  reports that are not late.
 
 A reader's scope (workflows/documents.visible_filter: their agencies and units, and the
 reports not yet sent anywhere for the regency-wide) is applied to these keys at reading.
@@ -27,6 +30,7 @@ from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from heapq import merge
 from itertools import islice
 from typing import Any
 
@@ -45,6 +49,7 @@ LATE_SCOPE = ("list late",)  # one keeper for every reader: scopes are applied a
 _TICK = timedelta(microseconds=1)
 SOURCES = ("c", "s")  # a report's own rows and its deadlines
 Key = tuple[Any, Any, Any]  # status, agency id, unit id (None: none)
+_AFTER_EVERY_ID = float("inf")  # sorts after any report id of the same deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,48 +63,83 @@ class LatePlace:
 
 
 class _Late:
-    """Every report with a running deadline (see the module); changed only under its lock."""
+    """Every report with a running deadline (see the module); changed and read only under
+    its lock.
+
+    The reports late at the last instant asked about (`until`) are kept apart, per status,
+    agency and unit, in filing order: a count is the sizes of the shown keys' lists, and a
+    page the newest of them merged, so neither walks the reports that are not late. Another
+    instant moves only the reports whose deadline lies between the two (`by_due`)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.places: dict[int, LatePlace] = {}
-        self.newest: list[tuple[datetime, int]] = []  # filing order (read backwards)
-        self.dues: dict[Key, list[datetime]] = {}
+        self.by_due: list[tuple[datetime, int]] = []  # every kept report, by deadline
+        self.late: dict[Key, list[tuple[datetime, int]]] = {}  # filing order, per key
+        self.until: datetime | None = None  # `late` holds the deadlines up to this instant
         self.mark: tuple | None = None
         self.born = 0.0
 
     def rebuild(self, places: dict[int, LatePlace], mark: tuple | None) -> None:
         self.places = dict(places)
-        self.newest = sorted((p.created_at, r) for r, p in places.items())
-        self.dues = {}
-        for place in places.values():
-            self.dues.setdefault(place.key, []).append(place.due)
-        for dues in self.dues.values():
-            dues.sort()
+        self.by_due = sorted((p.due, r) for r, p in places.items())
+        self.late, self.until = {}, None
         self.mark, self.born = mark, time_module.monotonic()
 
     def apply(self, reports: list[int], places: dict[int, LatePlace]) -> None:
+        until = self.until
         for report in reports:
             old = self.places.pop(report, None)
             if old is not None:
-                _drop(self.newest, (old.created_at, report))
-                _drop(self.dues[old.key], old.due)
-                if not self.dues[old.key]:
-                    del self.dues[old.key]
+                _drop(self.by_due, (old.due, report))
+                if until is not None and old.due <= until:
+                    self._unlate(old.key, (old.created_at, report))
             new = places.get(report)
             if new is not None:
                 self.places[report] = new
-                insort(self.newest, (new.created_at, report))
-                insort(self.dues.setdefault(new.key, []), new.due)
+                insort(self.by_due, (new.due, report))
+                if until is not None and new.due <= until:
+                    insort(self.late.setdefault(new.key, []), (new.created_at, report))
 
     def count(self, late: datetime, shown: Callable[[Key], bool]) -> int:
-        return sum(bisect_right(dues, late) for key, dues in self.dues.items() if shown(key))
+        return sum(len(filed) for key, filed in self._late_at(late).items() if shown(key))
 
     def page(self, late: datetime, shown: Callable[[Key], bool], limit: int,
              offset: int) -> list[int]:
-        found = (report for _, report in reversed(self.newest)
-                 if self.places[report].due <= late and shown(self.places[report].key))
-        return list(islice(found, offset, offset + limit))
+        newest = merge(*(reversed(filed) for key, filed in self._late_at(late).items()
+                         if shown(key)), reverse=True)
+        return [report for _, report in islice(newest, offset, offset + limit)]
+
+    def _late_at(self, late: datetime) -> dict[Key, list[tuple[datetime, int]]]:
+        """`late` made to hold exactly the reports whose deadline is no later than `late`."""
+        if self.until is None:
+            grouped: dict[Key, list[tuple[datetime, int]]] = {}
+            for _, report in islice(self.by_due, self._upto(late)):
+                place = self.places[report]
+                grouped.setdefault(place.key, []).append((place.created_at, report))
+            for filed in grouped.values():
+                filed.sort()
+            self.late = grouped
+        elif late > self.until:
+            for _, report in self.by_due[self._upto(self.until):self._upto(late)]:
+                place = self.places[report]
+                insort(self.late.setdefault(place.key, []), (place.created_at, report))
+        elif late < self.until:
+            for _, report in self.by_due[self._upto(late):self._upto(self.until)]:
+                place = self.places[report]
+                self._unlate(place.key, (place.created_at, report))
+        self.until = late
+        return self.late
+
+    def _upto(self, instant: datetime) -> int:
+        """How many kept deadlines are no later than `instant`."""
+        return bisect_right(self.by_due, (instant, _AFTER_EVERY_ID))
+
+    def _unlate(self, key: Key, entry: tuple[datetime, int]) -> None:
+        filed = self.late[key]
+        _drop(filed, entry)
+        if not filed:
+            del self.late[key]
 
 
 def _drop(keys: list, key: Any) -> None:
