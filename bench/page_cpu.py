@@ -11,8 +11,9 @@ each request, so that every request finds the counts moved).
 Uses a database that bench/web.py set up and kept (--keep DIR: SQLite in DIR/sqlite, and the
 PostgreSQL database it names after DIR when --postgres-url is given); the API's bearer
 tokens come from the set-up's record (DIR/<label>.json). Each page and user: five requests
-to warm the process, then `--calls` requests under cProfile (Python function calls a
-request: a figure that does not move with the machine's load or speed, for comparing two
+to warm the process, then `--calls` requests under cProfile (with `--profile-after-write`,
+each right after a filing; Python function calls a request: a figure that does not move with
+the machine's load or speed, for comparing two
 trees), then `--requests` timed steady ones, then (unless --steady-only) as many each right
 after a filing. CPU time (time.thread_time) rather than wall time: on a shared machine it
 barely moves with the load. A/B: the same command with PYTHONPATH set to each tree, in
@@ -138,6 +139,8 @@ def measure(url: str, tokens: dict[str, str], args: argparse.Namespace) -> dict[
                     get(i)
                 profile = cProfile.Profile()
                 for i in range(args.calls):
+                    if args.profile_after_write:
+                        write()
                     profile.enable()
                     get(i)
                     profile.disable()
@@ -197,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady-only", action="store_true",
                         help="no filing before requests (the database is left as it was)")
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--profile-after-write", action="store_true",
+                        help="the profiled requests (--calls, --top) each right after a filing")
     parser.add_argument("--sort", choices=("tottime", "cumulative"), default="tottime",
                         help="--top's order: own time, or time including the callees'")
     args = parser.parse_args(argv)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.pages import CSRF, Site
-from web.pages import staff, supervision
+from web.pages import case, staff, supervision
 from workflows.models import Complaint
 
 
@@ -160,3 +160,70 @@ def test_the_static_addresses_kept_by_the_templates_follow_the_sites_address(sit
     prefixed = site.client.get("/", environ_overrides={"SCRIPT_NAME": "/aduan"})
     assert 'href="/aduan/static/css/aduan.css"' in site.text(prefixed)
     assert 'href="/static/css/aduan.css"' in site.text(site.get("/"))
+
+
+def forms_of(page: str) -> str:
+    start = page.index('<section id="actions"')
+    return page[start:page.index("</section>", start)]
+
+
+def version_of(site: Site, tracking: str) -> int:
+    with site.regency.reads() as session:
+        return session.scalars(select(Complaint.version).where(
+            Complaint.tracking_number == tracking)).one()
+
+
+def test_kept_action_forms_carry_each_reports_address_version_and_the_readers_token(site):
+    first = site.regency.submit(photo=True)["tracking_number"]
+    second = site.regency.submit(photo=True)["tracking_number"]
+    with site.regency.transaction() as session:  # the second report changed more often
+        session.execute(text("UPDATE complaint SET version = version + 4 "
+                             "WHERE tracking_number = :t"), {"t": second})
+    assert version_of(site, first) != version_of(site, second)
+    site.login("admin.kominfo")
+    site.get(f"/cases/{first}")
+    rendered = case.KEPT_FORMS.rendered
+    other = second_admin(site)
+    for reader in (site, other):
+        for tracking in (first, second):
+            page = reader.text(reader.get(f"/cases/{tracking}"))
+            forms = forms_of(page)
+            token = CSRF.search(page).group(1)
+            assert forms.count('<form method="post"') >= 3  # verify, archive, request_info...
+            assert forms.count(f'action="/cases/{tracking}/actions/') == \
+                forms.count('<form method="post"')
+            assert forms.count(f'name="version" value="{version_of(site, tracking)}"') == \
+                forms.count('<form method="post"')
+            assert forms.count(f'name="csrf_token" value="{token}"') == \
+                forms.count('<form method="post"')
+            assert "aduan-" not in forms
+    # the same forms for two reports at one stage and two readers: rendered once each
+    assert case.KEPT_FORMS.rendered == rendered
+
+
+def test_a_kept_action_form_changes_as_soon_as_what_it_shows_does(site):
+    from tests.test_admin_agencies import ADMIN
+    from tests.test_admin_agencies import version as agency_version
+
+    tracking = site.regency.submit(photo=True)["tracking_number"]
+    site.regency.act(tracking, "verify", as_="admin.kominfo")  # the disposition's form
+    site.login("admin.kominfo")
+    page = site.text(site.get(f"/cases/{tracking}"))
+    assert "Dinas Pekerjaan Umum" in forms_of(page)
+    # an agency renamed (with text that looks like a slot): its option, escaped, at once
+    site.regency.domain.agencies.rename(ADMIN, "dinas_pupr", "Dinas PU <aduan-version-slot>",
+                                        agency_version(site.regency, "dinas_pupr"))
+    forms = forms_of(site.text(site.get(f"/cases/{tracking}")))
+    assert "Dinas PU &lt;aduan-version-slot&gt;" in forms
+    assert f'name="version" value="{version_of(site, tracking)}"' in forms
+    # and the language
+    site.client.set_cookie("aduan_lang", "en")
+    forms = forms_of(site.text(site.get(f"/cases/{tracking}")))
+    assert "Dispose" in forms or "Disposition" in forms
+    # a form sent and refused comes back open with what was typed; the others stay closed
+    page = site.text(site.post(f"/cases/{tracking}/actions/dispose", data={
+        "version": str(version_of(site, tracking)), "handler": "unit",
+        "note": "Segera tangani (uji)"}, expect=422))
+    forms = forms_of(page)
+    assert 'id="action-dispose" open' in forms and "Segera tangani (uji)" in forms
+    assert forms.count(" open>") == 1
