@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,7 @@ class BoardQuery:
     ladder: list[str]
     agencies: dict[int, Any]
     where: list[Any]  # the open reports in scope
+    scope_ids: list[int] | None  # their agencies and units (None: the whole regency)
     matched: list[Any]  # the board's deadlines of those reports (matched_of)
     late: datetime  # due at or before: overdue
     soon: datetime  # due at or before (and not late): due soon
@@ -93,6 +95,7 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
     # Open reports, written as the condition of their partial index (OPEN_PREDICATE) so
     # that both databases see the query can read that index instead of every report.
     where: list[Any] = [text(OPEN_PREDICATE)]
+    agency_ids = None
     if scope.agency_ids is not None:
         agency_ids = sorted(scope.agency_ids) or [-1]
         where.append(or_(Complaint.agency_id.in_(agency_ids),
@@ -102,7 +105,7 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
     opd_id = None
     if opd is not None and opd != NO_AGENCY:
         opd_id = next((a.id for a in agencies.values() if a.code == opd), -1)
-    query = BoardQuery(principal, calendar, now, ladder, agencies, where,
+    query = BoardQuery(principal, calendar, now, ladder, agencies, where, agency_ids,
                        matched_of(where, soon), late, soon, opd, opd_id, rung, state, limit)
 
     # The counts: every open report's place kept per scope, recounted only for the reports
@@ -176,13 +179,12 @@ def matched_of(where: list[Any], soon: datetime) -> list[Any]:
 
 
 
-def _per_case(matched: list[Any], rungs: int, late: datetime, soon: datetime
+def _per_case(matched: list[Any], last: Any, late: Any, soon: Any
               ) -> tuple[Any, Any, Any, Any]:
     """One row per case of the board's deadlines (``matched``), in the database: its nearest
     matching deadline (the fewest working days left), the highest rung reached (at most the
-    ladder's last), whether a deadline climbed above its holder; and the conditions of its
-    rung, overdue and due soon."""
-    last = rungs - 1
+    ladder's last rung, ``last``: an index or a bound value), whether a deadline climbed above
+    its holder; and the conditions of its rung, overdue and due soon."""
     # Grouped by `id + 0`: grouped by the bare id, SQLite reads every report in id order
     # to save a sort instead of only the open ones from their index.
     case_id = Complaint.id + 0
@@ -208,7 +210,7 @@ def board_case_ids(session: Session, config: RegencyConfig, now: datetime,
     ladder = list(config.ladder)
     per_case, rung_of, is_overdue, is_due_soon = _per_case(
         matched_of([text(OPEN_PREDICATE)], calendar.add_working_days(now, DUE_SOON_DAYS)),
-        len(ladder), overdue_before(calendar, now),
+        len(ladder) - 1, overdue_before(calendar, now),
         calendar.add_working_days(now, DUE_SOON_DAYS))
     where: list[Any] = []
     if state == "overdue":
@@ -227,19 +229,40 @@ def _places(session: Session, query: BoardQuery, reports: list[int] | None,
     """Where these open reports of the scope (None: all) are counted on the board at
     due-soon edge ``edge``: their agency, and for those with a deadline on the board their
     agency and rung, nearest due time and whether a deadline climbed (see sla_board)."""
-    where = list(query.where)
+    open_reports, on_board = _places_statements(query.scope_ids is not None,
+                                                reports is not None)
+    values: dict[str, Any] = {"edge": edge, "last_rung": len(query.ladder) - 1}
+    if query.scope_ids is not None:
+        values["scope"] = query.scope_ids
     if reports is not None:
-        where.append(Complaint.id.in_(reports))
-    places = {report: readcounts.Place(agency_id) for report, agency_id in session.execute(
-        select(Complaint.id, Complaint.agency_id).where(*where))}
-    per_case, rung_of, _late, _soon = _per_case(matched_of(where, edge), len(query.ladder),
-                                                edge, edge)
-    for report, agency_id, due, rung_index, escalated in session.execute(
-            select(per_case.c.complaint_id, per_case.c.agency_id, per_case.c.due, rung_of,
-                   per_case.c.escalated)):
+        values["reports"] = list(reports)
+    places = {report: readcounts.Place(agency_id)
+              for report, agency_id in session.execute(open_reports, values)}
+    for report, agency_id, due, rung_index, escalated in session.execute(on_board, values):
         places[report] = readcounts.Place(agency_id, (agency_id, int(rung_index)), due,
                                           bool(escalated))
     return places
+
+
+@cache
+def _places_statements(scoped: bool, some: bool) -> tuple[Any, Any]:
+    """_places's two statements (the open reports; those on the board, one row a case),
+    built once per shape with bound values: a write's recount runs them on every reader's
+    next board, and building the grouped query costs more than running it for one report.
+    Values: ``edge``, ``last_rung``, and ``scope`` (agency ids) and ``reports`` (ids) when
+    ``scoped`` and ``some``."""
+    where: list[Any] = [text(OPEN_PREDICATE)]
+    if scoped:
+        scope = bindparam("scope", expanding=True)
+        where.append(or_(Complaint.agency_id.in_(scope), Complaint.unit_id.in_(scope)))
+    if some:
+        where.append(Complaint.id.in_(bindparam("reports", expanding=True)))
+    edge = bindparam("edge", type_=SlaRecord.due_at.type)
+    per_case, rung_of, _late, _soon = _per_case(matched_of(where, edge),
+                                                bindparam("last_rung"), edge, edge)
+    return (select(Complaint.id, Complaint.agency_id).where(*where),
+            select(per_case.c.complaint_id, per_case.c.agency_id, per_case.c.due, rung_of,
+                   per_case.c.escalated))
 
 
 def _entering(session: Session, after: datetime, until: datetime) -> list[int]:
