@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from web import gunicorn_conf
+from web import gunicorn_conf, memory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def test_a_worker_freezes_what_it_holds_when_loaded_and_again_once_warm(unfrozen
     loaded = gc.get_freeze_count()
     assert loaded > 1000  # the modules, the app: everything alive now
     kept = [[i] for i in range(5000)]  # what fills on first use (lists: the GC tracks them)
-    for _ in range(gunicorn_conf.WARM_REQUESTS - 1):
+    for _ in range(memory.WARM_REQUESTS - 1):
         gunicorn_conf.post_request(worker, None, None, None)
     # not yet warm: nothing more frozen (a frozen object freed meanwhile, by the test
     # runner's own threads, may lower the count)
@@ -120,3 +120,23 @@ def test_a_dedicated_scheduler_freezes_at_start_and_once_warm(unfrozen, monkeypa
     frozen = gc.get_freeze_count()
     dedicated._settle(scheduling.WARM_FIRINGS)  # once only
     assert gc.get_freeze_count() <= frozen
+
+
+def test_the_single_node_server_freezes_when_loaded_and_again_once_warm(unfrozen):
+    """`aduan run` serves with Flask's threaded server: the same two settings aside, after
+    its own count of requests (web/memory.WarmUp.install)."""
+    from flask import Flask
+
+    app = Flask("warm-up")
+    app.add_url_rule("/", "home", lambda: "ok")
+    warm_up = memory.WarmUp(warm_requests=5)
+    warm_up.install(app)
+    loaded = gc.get_freeze_count()
+    assert loaded > 1000
+    client = app.test_client()
+    kept = [[i] for i in range(5000)]
+    for _ in range(4):
+        assert client.get("/").status_code == 200
+    assert gc.get_freeze_count() <= loaded and warm_up.served_count == 4
+    client.get("/")
+    assert gc.get_freeze_count() >= loaded + len(kept)

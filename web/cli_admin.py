@@ -10,6 +10,7 @@ import click
 
 from web import serving
 from web.cli import CliContext, command, emit, json_option, main, pass_ctx, redact
+from web.memory import WarmUp
 
 # --------------------------------------------------------------------------- people
 
@@ -388,4 +389,5 @@ def run(ctx: CliContext, host: str, port: int, no_scheduler: bool) -> None:
         click.echo(warning, err=True)
     app = create_app(settings=ctx.settings, domain=ctx.domain,
                      start_scheduler=not no_scheduler)
+    WarmUp().install(app)  # as gunicorn's workers do (web/gunicorn_conf.py)
     app.run(host=host, port=port, threaded=True, use_reloader=False)

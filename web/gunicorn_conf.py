@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from web.memory import set_aside_long_lived
+from web.memory import WarmUp
 
 # Sync workers: one request at a time per process, each process taking the next connection
 # only when it is free, so the kernel's queue of connections serves requests in the order
@@ -23,20 +23,17 @@ worker_class = "sync"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
 timeout = 120
 
-# Requests a worker serves before what it keeps for good (compiled templates and statements,
-# the translations, the read cache's structures) is set aside from the garbage collector.
-WARM_REQUESTS = 200
-
 
 def post_worker_init(worker: Any) -> None:
     """Keep the garbage collector from walking the application's long-lived objects
-    (web/memory.py): once the app is loaded, and once more after WARM_REQUESTS requests,
-    when what fills on first use has filled."""
-    set_aside_long_lived()
-    worker.aduan_served = 0
+    (web/memory.py): once the app is loaded, and once more after memory.WARM_REQUESTS
+    requests, when what fills on first use has filled."""
+    worker.aduan_warm_up = WarmUp()
+    worker.aduan_warm_up.loaded()
 
 
 def post_request(worker: Any, _req: Any, _environ: Any, _resp: Any) -> None:
-    worker.aduan_served = getattr(worker, "aduan_served", 0) + 1
-    if worker.aduan_served == WARM_REQUESTS:
-        set_aside_long_lived()
+    warm_up = getattr(worker, "aduan_warm_up", None)
+    if warm_up is None:
+        warm_up = worker.aduan_warm_up = WarmUp()
+    warm_up.served()

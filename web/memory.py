@@ -14,6 +14,12 @@ garbage collection fell from about 1.1 ms to 0.1 ms a firing (BENCHMARKS.md, *Sc
 from __future__ import annotations
 
 import gc
+import threading
+from typing import Any
+
+# Requests a web process serves before what it keeps for good (compiled templates and
+# statements, the translations, the read cache's structures) is set aside as well.
+WARM_REQUESTS = 200
 
 
 def set_aside_long_lived() -> None:
@@ -21,3 +27,35 @@ def set_aside_long_lived() -> None:
     when what fills on first use (caches, compiled statements) has filled."""
     gc.collect()
     gc.freeze()
+
+
+class WarmUp:
+    """A web process's requests counted, to set its long-lived objects aside once it is
+    loaded (``loaded``) and once more after WARM_REQUESTS requests (``served``), when what
+    fills on first use has filled: gunicorn's workers (web/gunicorn_conf.py) and the
+    single-node server of `aduan run`."""
+
+    def __init__(self, warm_requests: int = WARM_REQUESTS) -> None:
+        self.warm_requests = warm_requests
+        self.served_count = 0
+        self._lock = threading.Lock()
+
+    def loaded(self) -> None:
+        set_aside_long_lived()
+
+    def install(self, app: Any) -> None:
+        """For a server of one process and several threads (`aduan run`): count the Flask
+        app's requests, and set aside what is alive now."""
+        def counted(response: Any) -> Any:
+            self.served()
+            return response
+
+        app.after_request(counted)
+        self.loaded()
+
+    def served(self) -> None:
+        with self._lock:
+            self.served_count += 1
+            due = self.served_count == self.warm_requests
+        if due:
+            set_aside_long_lived()
