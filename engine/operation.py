@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import logging
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +14,10 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+
+from engine.store import transient_failure
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,19 +117,38 @@ class ReplayCarefully(Exception):
     """A replayable service failed in a FAST command: roll it all back and run it again."""
 
 
+# Runs of a unit of work in all when PostgreSQL refuses it for another transaction's sake (a
+# deadlock, a lock not granted: engine.store.transient_failure); past them, or when SQLite's
+# database stayed locked for its whole busy timeout, the refusal is raised (the sweep fires it
+# at its next round, the web answers 409 "send it again").
+TRANSIENT_ATTEMPTS = 3
+
+
 def replayable(unit: Callable[[], T]) -> T:
     """Run a unit of work (a command, a timer firing) with its replayable host services
     guarded by no savepoint; if one of them fails, the unit's transaction is rolled back
-    and the unit run again with a savepoint per service call (engine/transaction.py). The
-    unit must open its own transaction and do nothing outside it that a second run would
-    repeat wrongly."""
+    and the unit run again with a savepoint per service call (engine/transaction.py). A run
+    the database refused for another transaction's sake is void as a whole and run again,
+    TRANSIENT_ATTEMPTS times in all. The unit must open its own transaction and do nothing
+    outside it that a second run would repeat wrongly."""
     token = REPLAY.set(FAST)
     try:
-        try:
-            return unit()
-        except ReplayCarefully:
-            REPLAY.set(CAREFUL)
-            return unit()
+        attempt = 1
+        while True:
+            try:
+                try:
+                    return unit()
+                except ReplayCarefully:
+                    REPLAY.set(CAREFUL)
+                    return unit()
+            except Exception as exc:
+                if attempt >= TRANSIENT_ATTEMPTS or not transient_failure(exc, waited=False):
+                    raise
+                log.info("run %s of a unit met another transaction (%s); running it again",
+                         attempt, exc)
+                time.sleep(0.005 * attempt)  # let the other transaction finish
+                attempt += 1
+                REPLAY.set(FAST)
     finally:
         REPLAY.reset(token)
 

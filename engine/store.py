@@ -292,6 +292,35 @@ def is_postgres(db: SqlEngine) -> bool:
     return db.dialect.name == "postgresql"
 
 
+# PostgreSQL's refusals of a statement for another transaction's sake: deadlock_detected,
+# serialization_failure, lock_not_available.
+_TRANSIENT_STATES = frozenset({"40P01", "40001", "55P03"})
+# SQLite's, once the busy timeout has run out.
+_TRANSIENT_SQLITE = ("database is locked", "database table is locked")
+
+
+def transient_failure(exc: BaseException | None, *, waited: bool = True) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is the database refusing a
+    statement because of another transaction: a deadlock, a serialization failure or a lock
+    not granted (PostgreSQL), the database still locked after the busy timeout (SQLite).
+    The transaction is void, nothing of it was kept, and the same work done again may well
+    pass: a caller retries it or asks for it again; it is never a fault of what ran.
+    ``waited=False`` leaves out SQLite's, which has already waited 30 s for the lock (worth
+    asking again later, not at once)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DBAPIError):
+            original = exc.orig
+            if getattr(original, "sqlstate", None) in _TRANSIENT_STATES:
+                return True
+            if waited and type(original).__name__ == "OperationalError" and str(
+                    original).startswith(_TRANSIENT_SQLITE):
+                return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 # The read unit shared by the reads of one block (Store.shared_reads): [store, session].
 _SHARED_READS: ContextVar[list[Any] | None] = ContextVar("aduan_shared_reads", default=None)
 

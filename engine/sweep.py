@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 from engine.clock import Clock
 from engine.errors import Conflict, EngineError, NotFound
 from engine.operation import replayable
-from engine.store import ProcessInstance, Store, Timer
+from engine.store import ProcessInstance, Store, Timer, transient_failure
 from engine.transaction import InstanceTransaction
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,13 @@ class SweepReport:
     fired: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
+    # timers whose firing met another transaction (a deadlock, a lock, store.transient_failure):
+    # nothing of it was kept; released, they fire at the next sweep
+    deferred: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"fired": len(self.fired), "timers": self.fired, "failed": self.failed,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "deferred": self.deferred}
 
 
 @dataclass(eq=False)
@@ -118,6 +121,12 @@ class TimerSweep:
                                   "timers": [t[1] for t in timers]})
             return
         except Exception as exc:  # one bad instance never stops the sweep
+            if transient_failure(exc):  # not the instance's fault: fire it again next time
+                log.warning("firing timers of instance %s met another transaction (%s); "
+                            "it fires at the next sweep", instance_id, exc)
+                self._release(instance_id, [t[0] for t in timers])
+                report.deferred += len(timers)
+                return
             log.exception("firing timers of instance %s failed", instance_id)
             report.failed.append({"instance_id": instance_id,
                                   "error": self.fail_instance(instance_id, timers[0][1],
@@ -136,6 +145,19 @@ class TimerSweep:
         if fired and fired[0].get("incident"):
             report.failed.append({"instance_id": instance_id, "error": fired[0]["incident"],
                                   "timers": [t[1] for t in timers]})
+
+    def _release(self, instance_id: int, timer_ids: list[str]) -> None:
+        """Give up this sweeper's claim of these timers, in a transaction of its own, so
+        that the next sweep (of any process) takes them; if that fails too, the lease runs
+        out instead."""
+        try:
+            with self.store.transaction() as session:
+                session.connection().execute(update(TIMERS).where(
+                    TIMERS.c.id.in_(timer_ids), TIMERS.c.claimed_by == self.worker_id
+                ).values(claimed_by=None, claimed_until=None))
+        except Exception:  # the lease frees them later
+            log.warning("releasing the timers of instance %s failed; their lease runs out",
+                        instance_id, exc_info=True)
 
     def fail_instance(self, instance_id: int, element_id: str, fixed: datetime | None,
                       exc: Exception) -> str:

@@ -60,6 +60,7 @@ from engine.store import (
     TaskGroup,
     Timer,
     WaitingEvent,
+    transient_failure,
 )
 from engine.tasktree import HostWorkflow
 
@@ -359,7 +360,9 @@ class InstanceTransaction:
                 if t.task_spec.bpmn_id else None)
         except SQLAlchemyError:
             raise  # the database failed: the whole transaction is void, not the instance
-        except Exception as exc:  # noqa: BLE001 - diagram code, a bug or exhaustion
+        except Exception as exc:  # diagram code, a bug or exhaustion
+            if transient_failure(exc):  # a service's statement met another transaction
+                raise
             return exc
         operation.flush_services()
         return None

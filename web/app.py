@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import Engine
+from engine.store import transient_failure
 from web import auth, i18n, metrics, open311, sms, whatsapp
 from web.api import api, unauthenticated_response
 from web.config import Settings
@@ -271,6 +272,12 @@ CSRF_WORDS = {
 }
 
 
+# A write the database refused for another transaction's sake (a deadlock, a lock not
+# granted: engine.store.transient_failure): nothing of it was kept.
+AT_THE_SAME_MOMENT = i18n.N_("Someone else was saving a change to the same records at the same "
+                             "moment, so nothing of yours was saved. Send it again.")
+
+
 def error_page(status: int, detail: str = "") -> Any:
     """The error page; `detail` (already in the visitor's language) is shown for 409 only:
     it says what changed. Other details could reveal what a 403 or 404 hides. A refused
@@ -324,6 +331,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
+        if transient_failure(exc):  # another transaction's locks: void, and may be sent again
+            log.warning("%s %s met another transaction: %s", request.method, request.path, exc)
+            words = i18n.gettext(AT_THE_SAME_MOMENT)
+            answer = error_page(409, words) if not _wants_json() else (
+                jsonify(error={"message": AT_THE_SAME_MOMENT}), 409)
+            response = app.make_response(answer)
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not _wants_json():
             return error_page(500, "")
