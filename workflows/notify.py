@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workflows import access, agency_directory, recipients
@@ -280,6 +280,11 @@ def to_complainant(session: Session, complaint: Complaint, template: str, now: d
                                                   template, complaint.language, payload))
 
 
+# A report's followers as to_followers reads them (Core rows: read once, never changed).
+_FOLLOWERS = select(MeToo.phone, MeToo.email, MeToo.channel, MeToo.language,
+                    MeToo.stop_token).where(
+    MeToo.complaint_id == bindparam("b_id")).order_by(MeToo.id)
+
 STOP_FOLLOWING = {
     "phone": {"id": "Balas BERHENTI {number} untuk tidak lagi menerima kabar laporan ini.",
               "en": "Reply BERHENTI {number} to stop news of this report."},
@@ -305,8 +310,7 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
     report's status changed; `labels`: the new status by language. Returns how many."""
     count = 0
     with reading(session, MeToo):
-        followers = list(session.scalars(select(MeToo).where(
-            MeToo.complaint_id == complaint.id).order_by(MeToo.id)))
+        followers = session.connection().execute(_FOLLOWERS, {"b_id": complaint.id}).all()
     for follower in followers:
         rows = []
         if follower.phone and follower.channel in ("sms", "whatsapp"):
