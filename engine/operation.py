@@ -13,7 +13,6 @@ from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-
 _INSERTS: dict[Table, Any] = {}
 
 
