@@ -20,7 +20,13 @@ from workflows.agency_directory import AgencyEntry
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import Attachment, Complaint, ComplaintEvent, Escalation
-from workflows.operation import count_change, event_row, insert_row, keep_complaint
+from workflows.operation import (
+    ANSWER,
+    count_change,
+    event_row,
+    insert_row,
+    keep_complaint,
+)
 from workflows.sla import SlaPolicy
 from workflows.storage import Upload
 from workflows.validation import check_action
@@ -186,9 +192,12 @@ class Verbs:
                     uploaded_by=principal.username, created_at=operation.now))
             text = data.get("answer") or data.get("information") or data.get("comment") \
                 or data.get("reason") or data.get("note")
+            public = action_name in documents.PUBLIC_ACTIONS
             insert_row(session, ComplaintEvent, **event_row(
                 target.id, operation.now, principal.username, action_name, text=text,
-                public=action_name in documents.PUBLIC_ACTIONS))
+                public=public))
+            if action_name == "respond" and public and text:  # the latest public answer
+                operation.memo[ANSWER] = text
             if action_name == "not_authority":  # the complainant is told where to turn
                 referrals.keep_referral(session, target.id, data.get("refer_to"),
                                         operation.now)

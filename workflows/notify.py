@@ -251,17 +251,18 @@ def tracking_link(complaint: Complaint, public_url: str) -> str:
 
 
 def status_payload(session: Session, complaint: Complaint, status_label: str, reason: str,
-                   public_url: str, refer_to: str | None = None) -> dict[str, Any]:
+                   public_url: str, refer_to: str | None = None, answer: str | None = None
+                   ) -> dict[str, Any]:
     """What a citizen's status message says: the citizen's words for the reason, the
-    agency's latest answer when the report was just answered, where to take a report that
-    is not the regency's authority (`refer_to`), the tracking link."""
+    agency's latest answer when the report was just answered (`answer`, when the caller
+    has it; else read back), where to take a report that is not the regency's authority
+    (`refer_to`), the tracking link."""
     language = complaint.language if complaint.language in ("id", "en") else "id"
     agency_name = None
     if reason.startswith(DISPOSED_PREFIX):
         found = agency_directory.by_code(session, reason[len(DISPOSED_PREFIX):].strip())
         agency_name = found.name if found else None
-    answer = None
-    if reason in ("interim answer", "final answer"):
+    if answer is None and reason in ("interim answer", "final answer"):
         with reading(session, ComplaintEvent):  # the answer's event, from this transaction
             answer = session.scalars(select(ComplaintEvent.text).where(
                 ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "respond",

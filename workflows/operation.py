@@ -15,6 +15,9 @@ from engine import Operation, current_operation
 from workflows.models import Complaint
 
 COMPLAINT = "complaint"
+# The agency's answer a verb recorded in this operation, for the status message that the
+# diagram's services then send (saves reading the history entry back).
+ANSWER = "answer"
 # `version + n` for the counts an operation makes, built once: building the expression anew
 # cost each count about a hundred Python calls. By identity: `==` on an expression is SQL.
 _COUNTED = tuple(Complaint.version + n for n in range(1, 9))
