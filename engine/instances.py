@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import projections as proj
@@ -29,7 +29,7 @@ from engine.operation import (
 )
 from engine.queries import task_dict
 from engine.runtime import check_task_data
-from engine.store import HumanTask, Incident, ProcessInstance, Store, WaitingEvent
+from engine.store import Incident, ProcessInstance, Store, WaitingEvent
 from engine.transaction import (
     CANCELLED,
     COMPLETED,
@@ -42,6 +42,13 @@ from engine.transaction import (
 )
 
 T = TypeVar("T")
+
+# An instance's open tasks of some elements, oldest first (complete_open): Core rows, which
+# `task_dict` reads as it reads ORM objects, without the ORM's loading.
+_OPEN_TASKS_OF = (select(TASKS)
+                  .where(TASKS.c.instance_id == bindparam("b_id"),
+                         TASKS.c.element_id.in_(bindparam("b_elements", expanding=True)))
+                  .order_by(TASKS.c.created_at, TASKS.c.id))
 
 
 @dataclass(frozen=True)
@@ -167,10 +174,8 @@ class Instances:
             check(session)
             if row is None:
                 raise NotFound(f"no instance has the business key {business_key!r}")
-            tasks = [task_dict(t) for t in session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == row.id,
-                                        HumanTask.element_id.in_(list(element_ids)))
-                .order_by(HumanTask.created_at, HumanTask.id))]
+            tasks = [task_dict(t) for t in session.connection().execute(
+                _OPEN_TASKS_OF, {"b_id": row.id, "b_elements": list(element_ids)})]
             human = choose(tasks)
             if human["assignee"] and actor and human["assignee"] != actor:
                 raise Conflict("task %(task)s is assigned to %(holder)s; ask them, or unassign "

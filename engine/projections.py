@@ -89,12 +89,15 @@ def live_tasks(workflow: Any) -> list[Any]:
         state = task._state
         if state & _LIVE:
             found.append(task)
-        subprocess = subprocesses.get(task.id)
+        # (no look-up by the task's UUID, a Python-level hash, in a workflow without any)
+        subprocess = subprocesses.get(task.id) if subprocesses else None
         if subprocess is not None:
             pending.extend(reversed(task.children))
             pending.append(subprocess.task_tree)
         elif task._children and state >= TaskState.FUTURE:
-            pending.extend(reversed(task.children))
+            tasks = task.workflow.tasks
+            for child_id in reversed(task._children):
+                pending.append(tasks.get(child_id))
     return found
 
 

@@ -83,6 +83,8 @@ def walk(root: Any, state: int = TaskState.ANY_MASK, manual: bool | None = None,
 
 
 def _size(workflow: Any) -> int:
+    if not workflow.subprocesses:
+        return len(workflow.tasks)
     return len(workflow.tasks) + sum(len(s.tasks) for s in workflow.subprocesses.values())
 
 

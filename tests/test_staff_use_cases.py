@@ -306,3 +306,27 @@ def test_the_citizens_news_of_an_answer_carries_it_and_the_history_keeps_its_ord
     assert [k for k, _ in kinds][:1] == ["submitted"]
     respond = [k for k, _ in kinds].index("respond")
     assert kinds[respond + 1][0] == "status"  # the status it caused comes after it
+
+
+def test_a_status_message_reads_the_answer_back_when_its_operation_did_not_record_it(site):
+    """The respond verb hands its answer to the status message of the same operation
+    (workflows/operation.py `ANSWER`); without it, the message reads the latest public
+    answer from the history."""
+    from workflows import notify
+
+    regency = site.regency
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    regency.act(tracking, "respond", as_="penghubung.pupr", answer="Sudah ditambal kemarin.",
+                final=False)
+    with regency.reads() as session:
+        complaint = session.scalars(select(Complaint).where(
+            Complaint.tracking_number == tracking)).one()
+        read_back = notify.status_payload(session, complaint, "Diproses", "interim answer", "")
+        handed = notify.status_payload(session, complaint, "Diproses", "interim answer", "",
+                                       answer="Jawaban lain")
+        other = notify.status_payload(session, complaint, "Diproses", "", "")
+    assert read_back["answer"] == "Sudah ditambal kemarin."
+    assert handed["answer"] == "Jawaban lain"
+    assert other["answer"] == ""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 import engine as bpm
@@ -20,16 +20,27 @@ from workflows.agency_directory import AgencyEntry
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
 from workflows.models import Attachment, Complaint, ComplaintEvent, Escalation
-from workflows.operation import count_change, event_row, insert_row, keep_complaint
+from workflows.operation import (
+    ANSWER,
+    count_change,
+    event_row,
+    insert_row,
+    keep_complaint,
+)
 from workflows.sla import SlaPolicy
 from workflows.storage import Upload
 from workflows.validation import check_action
 
+# Built once: building a query and its cache key cost each verb some 150 Python calls.
+_BY_TRACKING_NUMBER = select(Complaint).where(
+    Complaint.tracking_number == bindparam("b_tracking"))
+_PHOTOS = select(func.count()).select_from(Attachment).where(
+    Attachment.complaint_id == bindparam("b_id"), Attachment.kind == "photo")
+
 
 def load_report(session: Session, tracking_number: str) -> Complaint:
     """The report with this tracking number (NotFound otherwise)."""
-    complaint = session.scalars(select(Complaint).where(
-        Complaint.tracking_number == tracking_number)).first()
+    complaint = session.scalars(_BY_TRACKING_NUMBER, {"b_tracking": tracking_number}).first()
     if complaint is None:
         raise NotFound("report %(tracking)s does not exist", tracking=tracking_number)
     return complaint
@@ -183,9 +194,12 @@ class Verbs:
                     uploaded_by=principal.username, created_at=operation.now))
             text = data.get("answer") or data.get("information") or data.get("comment") \
                 or data.get("reason") or data.get("note")
+            public = action_name in documents.PUBLIC_ACTIONS
             insert_row(session, ComplaintEvent, **event_row(
                 target.id, operation.now, principal.username, action_name, text=text,
-                public=action_name in documents.PUBLIC_ACTIONS))
+                public=public))
+            if action_name == "respond" and public and text:  # the latest public answer
+                operation.memo[ANSWER] = text
             if action_name == "not_authority":  # the complainant is told where to turn
                 referrals.keep_referral(session, target.id, data.get("refer_to"),
                                         operation.now)
@@ -220,8 +234,7 @@ class Verbs:
                   data: dict[str, Any]) -> None:
         if action == "verify" and categories.catalog(session).photo_required(
                 complaint.category):
-            photos = session.scalar(select(func.count()).select_from(Attachment).where(
-                Attachment.complaint_id == complaint.id, Attachment.kind == "photo"))
+            photos = session.scalar(_PHOTOS, {"b_id": complaint.id})
             if not photos:
                 raise Conflict(
                     "report %(tracking)s (%(category)s) needs a photo as evidence before it "

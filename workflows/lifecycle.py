@@ -22,6 +22,7 @@ from workflows.config import RegencyConfig
 from workflows.errors import N_
 from workflows.models import ComplaintEvent, Escalation
 from workflows.operation import (
+    ANSWER,
     complaint_of,
     count_change,
     event_row,
@@ -157,7 +158,8 @@ class LifecycleHost:
                                   notify.status_payload(session, complaint,
                                                         ids.STATUS_LABELS[status][language],
                                                         reason or "", self.config.public_url,
-                                                        refer_to=refer_to))
+                                                        refer_to=refer_to,
+                                                        answer=operation.memo.get(ANSWER)))
             notify.to_followers(session, complaint, operation.now,
                                 ids.STATUS_LABELS[status], self.config.public_url)
 

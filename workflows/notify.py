@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workflows import access, agency_directory, recipients
@@ -251,17 +251,18 @@ def tracking_link(complaint: Complaint, public_url: str) -> str:
 
 
 def status_payload(session: Session, complaint: Complaint, status_label: str, reason: str,
-                   public_url: str, refer_to: str | None = None) -> dict[str, Any]:
+                   public_url: str, refer_to: str | None = None, answer: str | None = None
+                   ) -> dict[str, Any]:
     """What a citizen's status message says: the citizen's words for the reason, the
-    agency's latest answer when the report was just answered, where to take a report that
-    is not the regency's authority (`refer_to`), the tracking link."""
+    agency's latest answer when the report was just answered (`answer`, when the caller
+    has it; else read back), where to take a report that is not the regency's authority
+    (`refer_to`), the tracking link."""
     language = complaint.language if complaint.language in ("id", "en") else "id"
     agency_name = None
     if reason.startswith(DISPOSED_PREFIX):
         found = agency_directory.by_code(session, reason[len(DISPOSED_PREFIX):].strip())
         agency_name = found.name if found else None
-    answer = None
-    if reason in ("interim answer", "final answer"):
+    if answer is None and reason in ("interim answer", "final answer"):
         with reading(session, ComplaintEvent):  # the answer's event, from this transaction
             answer = session.scalars(select(ComplaintEvent.text).where(
                 ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.kind == "respond",
@@ -279,6 +280,11 @@ def to_complainant(session: Session, complaint: Complaint, template: str, now: d
         insert_row(session, Outbox, **outbox_row(now, channel, recipient, complaint.id,
                                                   template, complaint.language, payload))
 
+
+# A report's followers as to_followers reads them (Core rows: read once, never changed).
+_FOLLOWERS = select(MeToo.phone, MeToo.email, MeToo.channel, MeToo.language,
+                    MeToo.stop_token).where(
+    MeToo.complaint_id == bindparam("b_id")).order_by(MeToo.id)
 
 STOP_FOLLOWING = {
     "phone": {"id": "Balas BERHENTI {number} untuk tidak lagi menerima kabar laporan ini.",
@@ -305,8 +311,7 @@ def to_followers(session: Session, complaint: Complaint, now: datetime,
     report's status changed; `labels`: the new status by language. Returns how many."""
     count = 0
     with reading(session, MeToo):
-        followers = list(session.scalars(select(MeToo).where(
-            MeToo.complaint_id == complaint.id).order_by(MeToo.id)))
+        followers = session.connection().execute(_FOLLOWERS, {"b_id": complaint.id}).all()
     for follower in followers:
         rows = []
         if follower.phone and follower.channel in ("sms", "whatsapp"):

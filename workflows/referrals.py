@@ -9,8 +9,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
+from workflows import upserts
 from workflows.lifecycle_models import ComplaintRouting
 
 ROUTING_OUTPUTS = ("authority", "handler_level", "agency_code")  # route_report's outputs
@@ -25,18 +27,41 @@ def _row(session: Session, complaint_id: int) -> ComplaintRouting:
     return row
 
 
+def _suggest(insert: Any) -> Any:
+    """Keep a suggestion unless one was kept: one upsert, neither a read nor the ORM's
+    flush."""
+    statement = insert(ComplaintRouting).values(
+        complaint_id=bindparam("b_id"), authority=bindparam("b_authority"),
+        handler_level=bindparam("b_handler_level"), agency_code=bindparam("b_agency_code"),
+        suggested_at=bindparam("b_now"))
+    return statement.on_conflict_do_update(
+        index_elements=[ComplaintRouting.complaint_id],
+        set_={name: getattr(statement.excluded, name) for name in (
+            *ROUTING_OUTPUTS, "suggested_at")},
+        where=ComplaintRouting.suggested_at.is_(None))
+
+
+_SUGGEST = upserts.by_dialect(_suggest)
+
+
 def keep_suggestion(session: Session, complaint_id: int, data: Mapping[str, Any],
                     now: datetime) -> None:
     """The routing table's outputs in the instance's data, kept once: the first time the
     report waits for its disposition (later the data's agency_code is the officer's)."""
-    row = _row(session, complaint_id)
-    if row.suggested_at is not None:
-        return
-    values = {key: data.get(key) for key in ROUTING_OUTPUTS}
-    row.authority, row.handler_level, row.agency_code = (
-        str(values[key])[:limit] if values[key] not in (None, "") else None
+    authority, handler_level, agency_code = (
+        str(data.get(key))[:limit] if data.get(key) not in (None, "") else None
         for key, limit in zip(ROUTING_OUTPUTS, (20, 30, 60), strict=True))
-    row.suggested_at = now
+    held = session.identity_map.get(session.identity_key(ComplaintRouting, complaint_id))
+    if held is None and not any(isinstance(row, ComplaintRouting) for row in session.new):
+        upserts.run(session.connection(), _SUGGEST, {
+            "b_id": complaint_id, "b_authority": authority, "b_handler_level": handler_level,
+            "b_agency_code": agency_code, "b_now": now})
+        return
+    row = _row(session, complaint_id)  # this session holds the row: change it there
+    if row.suggested_at is None:
+        row.authority, row.handler_level, row.agency_code = \
+            authority, handler_level, agency_code
+        row.suggested_at = now
 
 
 def keep_referral(session: Session, complaint_id: int, refer_to: str | None,

@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +27,7 @@ from workflows import (
     places,
     posters,
     throttle,
+    upserts,
 )
 from workflows import diagram_ids as ids
 from workflows.actions import ADMIN, Verbs, load_report, translate_engine_errors
@@ -481,10 +480,14 @@ def allocate_tracking_number(session: Session, prefix: str, year: int) -> str:
     return f"{prefix}-{year}-{number:06d}"
 
 
+# The tracking counter's upsert, in each database's words.
+_NEXT_NUMBER = upserts.by_dialect(lambda insert: insert(TrackingCounter).values(
+    prefix=bindparam("b_prefix"), year=bindparam("b_year"), last=1
+).on_conflict_do_update(
+    index_elements=[TrackingCounter.prefix, TrackingCounter.year],
+    set_={"last": TrackingCounter.last + 1}).returning(TrackingCounter.last))
+
+
 def next_number(session: Session, prefix: str, year: int) -> int:
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite_insert
-    statement = insert(TrackingCounter).values(prefix=prefix, year=year, last=1)
-    return session.execute(statement.on_conflict_do_update(
-        index_elements=[TrackingCounter.prefix, TrackingCounter.year],
-        set_={"last": TrackingCounter.last + 1}).returning(TrackingCounter.last)).scalar_one()
+    return upserts.run(session.connection(), _NEXT_NUMBER,
+                       {"b_prefix": prefix, "b_year": year}).scalar_one()

@@ -67,8 +67,9 @@ def tokens(session: Session) -> Mapping[str, int]:
         if any(getattr(row, "__tablename__", None) in TABLES
                for rows in (session.new, session.dirty, session.deleted) for row in rows):
             session.flush()  # the triggers replace the tokens of what it writes
-        with session.no_autoflush:  # the session's other rows can wait for their flush
-            found = dict(session.execute(_TOKENS).tuples().all())
+        # a Core statement: the session's other rows wait for their flush, and the ORM's
+        # execution (twice the Python calls) adds nothing to two columns of plain values
+        found = dict(session.connection().execute(_TOKENS).tuples().all())
         session.info[_MEMO] = found
     return found
 
