@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows import access, list_counts, notify, referrals
@@ -101,17 +101,13 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
     originals = access.gets_original(principal, complaint)
     # Every deadline of the report, in one query: officers see them all, and the current
     # one is chosen among the running and paused (current_deadline).
-    records = session.scalars(select(SlaRecord).where(
-        SlaRecord.complaint_id == complaint.id).order_by(SlaRecord.id)).all()
+    report = {"report": complaint.id}
+    records = session.scalars(_RECORDS, report).all()
     sla = current_deadline([r for r in records if r.state in (RUNNING, PAUSED)])
-    events = session.scalars(select(ComplaintEvent).where(
-        ComplaintEvent.complaint_id == complaint.id).order_by(ComplaintEvent.id)).all()
-    attachments = session.scalars(select(Attachment).where(
-        Attachment.complaint_id == complaint.id).order_by(Attachment.id)).all()
-    duplicates = session.scalars(select(Complaint.tracking_number).where(
-        Complaint.duplicate_of_id == complaint.id)).all()
-    me_too = session.scalar(select(func.count()).select_from(MeToo).where(
-        MeToo.complaint_id == complaint.id)) or 0
+    events = session.scalars(_EVENTS, report).all()
+    attachments = session.scalars(_ATTACHMENTS, report).all()
+    duplicates = session.scalars(_DUPLICATES, report).all()
+    me_too = session.scalar(_ME_TOO, report) or 0
     original = session.get(Complaint, complaint.duplicate_of_id) \
         if complaint.duplicate_of_id else None
     routing = session.get(ComplaintRouting, complaint.id)
@@ -181,6 +177,21 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
     return document
 
 
+# complaint_document's reads of one report's rows (bound value `report`, its id), built
+# once: every case page and report document runs them, and building a statement and its
+# cache key costs more Python than running it.
+_REPORT = bindparam("report")
+_RECORDS = select(SlaRecord).where(SlaRecord.complaint_id == _REPORT).order_by(SlaRecord.id)
+_EVENTS = select(ComplaintEvent).where(ComplaintEvent.complaint_id == _REPORT).order_by(
+    ComplaintEvent.id)
+_ATTACHMENTS = select(Attachment).where(Attachment.complaint_id == _REPORT).order_by(
+    Attachment.id)
+_DUPLICATES = select(Complaint.tracking_number).where(Complaint.duplicate_of_id == _REPORT)
+_ME_TOO = select(func.count()).select_from(MeToo).where(MeToo.complaint_id == _REPORT)
+_ESCALATIONS = select(Escalation.at, Escalation.step, Escalation.rung_name).where(
+    Escalation.complaint_id == _REPORT).order_by(Escalation.id)
+
+
 def from_agency(uploaded_by: str | None) -> bool:
     """Whether an attachment came with an officer's step (an answer), not the citizen's
     report or added information (recorded as "pelapor" and "pelapor:<tracking>")."""
@@ -199,9 +210,7 @@ def _history(session: Session, complaint: Complaint, events: Iterable[ComplaintE
         HIDDEN, **({"actor": e.actor, "internal": not e.public} if officer else {}),
     }) for e in events if officer or e.public]
     if officer:
-        for row in session.execute(select(
-                Escalation.at, Escalation.step, Escalation.rung_name).where(
-                Escalation.complaint_id == complaint.id).order_by(Escalation.id)):
+        for row in session.execute(_ESCALATIONS, {"report": complaint.id}):
             entries.append((row.at, 0, {
                 "at": iso(row.at), "kind": "escalated", "status_from": None,
                 "status_to": None, "status_label": None, "text": None, "actor": None,
