@@ -14,6 +14,7 @@ from copy import deepcopy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -37,12 +38,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
 from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
+from engine.taskcodec import HostTaskConverter, text_of, uuid_of
 from engine.tasktree import HostWorkflow
 
 DIAGRAM_FILENAME = "<diagram>"
@@ -351,7 +354,19 @@ def json_default(value: Any) -> Any:
 
 
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):
-    """Saves a workflow without its spec; the spec is stored once per definition version."""
+    """Saves a workflow without its spec; the spec is stored once per definition version.
+    Task ids are parsed and printed through engine/taskcodec.py's memo."""
+
+    def mapping_to_dict(self, mapping: Mapping[Any, Any], **kwargs: Any) -> dict[str, Any]:
+        convert = self.registry.convert
+        return {text_of(k) if isinstance(k, UUID) else str(k): convert(v, **kwargs)
+                for k, v in mapping.items()}
+
+    def mapping_from_dict(self, mapping: Mapping[str, Any], key_class: Any = None,
+                          **kwargs: Any) -> dict[Any, Any]:
+        if key_class is UUID:
+            key_class = uuid_of
+        return super().mapping_from_dict(mapping, key_class, **kwargs)
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct = WorkflowConverter.to_dict(self, workflow)
@@ -361,11 +376,9 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
 
     def from_dict(self, dct: dict[str, Any], spec: Any = None,
                   subprocess_specs: Mapping[str, Any] | None = None) -> BpmnWorkflow:
-        from uuid import UUID
-
         workflow = HostWorkflow(spec, dict(subprocess_specs or {}), deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        workflow.task_tree = workflow.tasks.get(uuid_of(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
@@ -375,6 +388,7 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
 def _registry() -> DefaultRegistry:
     config = deepcopy(SPIFF_CONFIG)
     config[BpmnWorkflow] = SpeclessWorkflowConverter
+    config[Task] = HostTaskConverter
     for cls in _CLOCKED.values():
         config[cls] = TimerConditionalEventDefinitionConverter
     registry = BpmnWorkflowSerializer.configure(config)

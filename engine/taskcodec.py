@@ -1,0 +1,102 @@
+"""A saved state's tasks converted in fewer Python calls: Spiff's task format, unchanged.
+
+Rebuilding a workflow from its state and saving it again is a fifth of a timer firing's CPU
+(BENCHMARKS.md, issue 17), and half of its Python calls: every task's id is parsed from its
+text three times (as a task, as its parent's child, as its children's parent) and printed as
+often, and its data is copied from its parent's through a general deep merge. Here each id
+is parsed and printed once per process while it is in use (UUIDs are immutable, so a shared
+memo is safe), and a task's data starts as the same shallow copy of its parent's that
+`DeepMerge.merge({}, parent.data)` makes. What is written and what is rebuilt are exactly
+Spiff's (`TaskConverter`), which tests/test_engine_state.py checks state by state.
+"""
+
+from __future__ import annotations
+
+from copy import copy
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.util.task import TaskState
+
+_MEMO_SIZE = 4096  # ids kept; a state has tens of tasks, so a few thousand span many loads
+_UUIDS: dict[str, UUID] = {}
+_TEXTS: dict[UUID, str] = {}
+_MUTABLE = (dict, list, set)
+
+
+def uuid_of(text: str) -> UUID:
+    """The UUID written as `text`, parsed once while it is in use."""
+    found = _UUIDS.get(text)
+    if found is None:
+        if len(_UUIDS) >= _MEMO_SIZE:
+            _UUIDS.clear()
+        found = _UUIDS[text] = UUID(text)
+    return found
+
+
+def text_of(uuid: UUID) -> str:
+    """`str(uuid)`, printed once while it is in use."""
+    found = _TEXTS.get(uuid)
+    if found is None:
+        if len(_TEXTS) >= _MEMO_SIZE:
+            _TEXTS.clear()
+        found = _TEXTS[uuid] = str(uuid)
+    return found
+
+
+class HostTaskConverter(TaskConverter):
+    """Spiff's TaskConverter (data saved as the changes from the parent's), made cheaper."""
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        parent = task.workflow.tasks.get(task._parent)
+        own = task.data
+        if parent is None:
+            data, delta = own, {}
+        else:
+            inherited = parent.data
+            data = {}
+            delta = {
+                "updates": {key: value for key, value in own.items()
+                            if key not in inherited or value != inherited[key]},
+                "deletions": [key for key in inherited if key not in own],
+            }
+        return {
+            "id": text_of(task.id),
+            "parent": text_of(task._parent) if parent is not None else None,
+            "children": [text_of(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(task.internal_data),
+            "data": data,
+            "delta": delta,
+        }
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"],
+                                 id=uuid_of(dct["id"]))
+        parent_id = dct["parent"]
+        task._parent = uuid_of(parent_id) if parent_id is not None else None
+        task._children = [uuid_of(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        restore = self.registry.restore
+        task.internal_data = restore(dct["internal_data"])
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent = workflow.tasks.get(task._parent) if delta else None
+        if parent is not None:
+            data = {key: copy(value) if isinstance(value, _MUTABLE) else value
+                    for key, value in parent.data.items()}
+            data.update(restore(delta.get("updates", {})))
+            for key in delta.get("deletions", ()):
+                data.pop(key, None)
+        else:
+            data = restore(dct["data"])
+        task.data = data
+        return task
