@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
@@ -39,6 +39,16 @@ STEP_LABELS = {
     "complainant_window": {"id": "tanggapan pelapor", "en": "complainant's reply"},
     "postponement": {"id": "penundaan (tertunda)", "en": "postponement"},
 }
+
+
+# The report of an instance with its running and paused records, oldest first (built once:
+# a firing runs it every time).
+_REPORT_AND_OPEN_RECORDS = (
+    select(Complaint, SlaRecord)
+    .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
+                               SlaRecord.state.in_((RUNNING, PAUSED))))
+    .where(Complaint.instance_id == bindparam("instance_id"))
+    .order_by(SlaRecord.id))
 
 
 def no_records_yet(operation: Operation, complaint_id: int) -> None:
@@ -269,12 +279,8 @@ class SlaPolicy:
             return complaint
         session = operation.session
         with reading(session, Complaint, SlaRecord):
-            rows = session.execute(
-                select(Complaint, SlaRecord)
-                .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
-                                           SlaRecord.state.in_((RUNNING, PAUSED))))
-                .where(Complaint.instance_id == operation.instance_id)
-                .order_by(SlaRecord.id)).all()
+            rows = session.execute(_REPORT_AND_OPEN_RECORDS,
+                                   {"instance_id": operation.instance_id}).all()
         if not rows:
             return complaint_of(operation)  # says which instance has no report
         complaint = rows[0][0]
