@@ -12,6 +12,7 @@ Spiff's (`TaskConverter`), which tests/test_engine_state.py checks state by stat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import copy
 from typing import Any
 from uuid import UUID
@@ -28,21 +29,20 @@ _MUTABLE = (dict, list, set)
 
 def uuid_of(text: str) -> UUID:
     """The UUID written as `text`, parsed once while it is in use."""
-    found = _UUIDS.get(text)
-    if found is None:
-        if len(_UUIDS) >= _MEMO_SIZE:
-            _UUIDS.clear()
-        found = _UUIDS[text] = UUID(text)
-    return found
+    return _remembered(_UUIDS, text, UUID)
 
 
 def text_of(uuid: UUID) -> str:
     """`str(uuid)`, printed once while it is in use."""
-    found = _TEXTS.get(uuid)
+    return _remembered(_TEXTS, uuid, str)
+
+
+def _remembered(memo: dict[Any, Any], key: Any, make: Callable[[Any], Any]) -> Any:
+    found = memo.get(key)
     if found is None:
-        if len(_TEXTS) >= _MEMO_SIZE:
-            _TEXTS.clear()
-        found = _TEXTS[uuid] = str(uuid)
+        if len(memo) >= _MEMO_SIZE:  # bounded: start again
+            memo.clear()
+        found = memo[key] = make(key)
     return found
 
 
