@@ -4,15 +4,15 @@ Rebuilding a workflow from its state and saving it again is a fifth of a timer f
 (BENCHMARKS.md, issue 17), and half of its Python calls: every task's id is parsed from its
 text three times (as a task, as its parent's child, as its children's parent) and printed as
 often, and its data is copied from its parent's through a general deep merge. Here each id
-is parsed and printed once per process while it is in use (UUIDs are immutable, so a shared
-memo is safe), and a task's data starts as the same shallow copy of its parent's that
-`DeepMerge.merge({}, parent.data)` makes. What is written and what is rebuilt are exactly
-Spiff's (`TaskConverter`), which tests/test_engine_state.py checks state by state.
+is parsed once per process while it is in use and printed as it was read (UUIDs are
+immutable, so a shared memo is safe), and a task's data starts as the same shallow copy of
+its parent's that `DeepMerge.merge({}, parent.data)` makes. What is written and what is
+rebuilt are exactly Spiff's (`TaskConverter`), which tests/test_taskcodec.py checks state by
+state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from copy import copy
 from typing import Any
 from uuid import UUID
@@ -29,21 +29,41 @@ _MUTABLE = (dict, list, set)
 
 def uuid_of(text: str) -> UUID:
     """The UUID written as `text`, parsed once while it is in use."""
-    return _remembered(_UUIDS, text, UUID)
+    found = _UUIDS.get(text)
+    if found is None:
+        found = UUID(text)
+        _keep(_UUIDS, text, found)
+        if _canonical(text):  # as Spiff writes ids: printing it gives `text` back
+            _keep(_TEXTS, found, text)
+    return found
 
 
 def text_of(uuid: UUID) -> str:
-    """`str(uuid)`, printed once while it is in use."""
-    return _remembered(_TEXTS, uuid, str)
-
-
-def _remembered(memo: dict[Any, Any], key: Any, make: Callable[[Any], Any]) -> Any:
-    found = memo.get(key)
+    """`str(uuid)`, printed once while it is in use (or not at all, when it was loaded)."""
+    found = _TEXTS.get(uuid)
     if found is None:
-        if len(memo) >= _MEMO_SIZE:  # bounded: start again
-            memo.clear()
-        found = memo[key] = make(key)
+        found = str(uuid)
+        _keep(_TEXTS, uuid, found)
     return found
+
+
+def forget() -> None:
+    """Drop the memos (a benchmark loading one state again and again, as a first time)."""
+    _UUIDS.clear()
+    _TEXTS.clear()
+
+
+def _canonical(text: str) -> bool:
+    """Whether `text`, which parsed as a UUID, is how `str` prints it (lower case, hyphens
+    at their places, nothing around)."""
+    return (len(text) == 36 and text == text.lower()
+            and text[8] == text[13] == text[18] == text[23] == "-")
+
+
+def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_SIZE:  # bounded: start again
+        memo.clear()
+    memo[key] = value
 
 
 class HostTaskConverter(TaskConverter):

@@ -129,3 +129,12 @@ def test_ids_are_parsed_and_printed_once_while_in_use(monkeypatch):
     assert len(taskcodec._UUIDS) <= 3 and len(taskcodec._TEXTS) <= 3
     assert isinstance(uuid_of(texts[4]), UUID)
 
+
+def test_an_id_read_is_written_back_as_str_writes_it():
+    taskcodec.forget()
+    plain = uuid4()
+    assert text_of(uuid_of(str(plain))) is text_of(plain)  # read, then written as read
+    for other in (str(plain).upper(), f"{{{plain}}}", plain.hex, f"urn:uuid:{plain}"):
+        taskcodec.forget()
+        assert uuid_of(other) == plain and text_of(uuid_of(other)) == str(plain)
+
