@@ -14,7 +14,6 @@ from copy import deepcopy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -45,7 +44,7 @@ from engine.clock import Clock
 from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
-from engine.taskcodec import HostTaskConverter, text_of, uuid_of
+from engine.taskcodec import HostTaskConverter, MemoizedIds, uuid_of
 from engine.tasktree import HostWorkflow
 
 DIAGRAM_FILENAME = "<diagram>"
@@ -353,20 +352,9 @@ def json_default(value: Any) -> Any:
 # --------------------------------------------------------------------------- serialization
 
 
-class SpeclessWorkflowConverter(BpmnWorkflowConverter):
+class SpeclessWorkflowConverter(MemoizedIds, BpmnWorkflowConverter):
     """Saves a workflow without its spec; the spec is stored once per definition version.
     Task ids are parsed and printed through engine/taskcodec.py's memo."""
-
-    def mapping_to_dict(self, mapping: Mapping[Any, Any], **kwargs: Any) -> dict[str, Any]:
-        convert = self.registry.convert
-        return {text_of(k) if isinstance(k, UUID) else str(k): convert(v, **kwargs)
-                for k, v in mapping.items()}
-
-    def mapping_from_dict(self, mapping: Mapping[str, Any], key_class: Any = None,
-                          **kwargs: Any) -> dict[Any, Any]:
-        if key_class is UUID:
-            key_class = uuid_of
-        return super().mapping_from_dict(mapping, key_class, **kwargs)
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct = WorkflowConverter.to_dict(self, workflow)
@@ -377,7 +365,7 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
     def from_dict(self, dct: dict[str, Any], spec: Any = None,
                   subprocess_specs: Mapping[str, Any] | None = None) -> BpmnWorkflow:
         workflow = HostWorkflow(spec, dict(subprocess_specs or {}), deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], uuid_of, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(uuid_of(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)

@@ -13,6 +13,7 @@ state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from copy import copy
 from typing import Any
 from uuid import UUID
@@ -64,6 +65,24 @@ def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
     if len(memo) >= _MEMO_SIZE:  # bounded: start again
         memo.clear()
     memo[key] = value
+
+
+class MemoizedIds:
+    """A converter's id-keyed mappings (a workflow's tasks, its subprocesses) through the
+    memo: mixed into the engine's workflow converter (engine/runtime.py)."""
+
+    registry: Any
+
+    def mapping_to_dict(self, mapping: Mapping[Any, Any], **kwargs: Any) -> dict[str, Any]:
+        convert = self.registry.convert
+        return {text_of(k) if isinstance(k, UUID) else str(k): convert(v, **kwargs)
+                for k, v in mapping.items()}
+
+    def mapping_from_dict(self, mapping: Mapping[str, Any], key_class: Any = None,
+                          **kwargs: Any) -> dict[Any, Any]:
+        if key_class is UUID:
+            key_class = uuid_of
+        return super().mapping_from_dict(mapping, key_class, **kwargs)
 
 
 class HostTaskConverter(TaskConverter):
