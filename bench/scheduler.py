@@ -30,7 +30,9 @@ timer row and in the cycle's next instant inside the saved state, so firing one 
 `sla_watch`: the reminders and escalations due by then, with their notifications. Then:
 
 5. in this process: a set fired through the engine's sweep with the domain's services, CPU
-   and wall per firing, statements and commits per firing (and a cProfile with --profile);
+   and wall per firing, statements (by kind) and commits per firing; then a quarter more
+   under cProfile, for the Python function calls a firing makes: like the statements, a
+   figure that does not move with the machine's load (the cProfile is kept with --profile);
 6. one `aduan scheduler` works off a backlog of real watches: wall time per firing;
 7. real watches fall due at 200 a second over a window: lateness to commit, one process.
 
@@ -55,12 +57,14 @@ import json
 import os
 import platform
 import random
+import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -627,13 +631,33 @@ def _outputs_per_firing(before: dict[str, int], after: dict[str, int], fired: in
             for table in before}
 
 
+_VERB = re.compile(r"\s*(\w+)")
+_TABLE = {"INSERT": re.compile(r"INSERT\s+INTO\s+(\w+)", re.I),
+          "UPDATE": re.compile(r"UPDATE\s+(\w+)", re.I),
+          "DELETE": re.compile(r"DELETE\s+FROM\s+(\w+)", re.I),
+          "SELECT": re.compile(r"\bFROM\s+(\w+)", re.I),
+          "WITH": re.compile(r"WITH\s+(\w+)", re.I)}
+
+
+def statement_kind(statement: str) -> str:
+    """A statement's verb and the table it is about: "SELECT complaint", "INSERT outbox",
+    "WITH saved" (the engine's merged save), "SAVEPOINT"."""
+    found = _VERB.match(statement)
+    verb = found.group(1).upper() if found else "?"
+    table = _TABLE.get(verb)
+    named = table.search(statement) if table else None
+    return f"{verb} {named.group(1)}" if named else verb
+
+
 def real_in_process(bench: Bench, due_at: datetime, count: int,
                     profile: Path | None) -> dict[str, Any]:
     """Fire `count` real watches in this process, as `aduan scheduler` does (the engine's
     sweep, in batches of BATCH, with the domain's services), on a clock just past their due
-    time: CPU and wall per firing, statements and commits per firing, the most repeated
-    statements; with `profile`, the last quarter fired under cProfile (not in the figures)."""
+    time: CPU and wall per firing, statements (by kind) and commits per firing, the most
+    repeated statements; then the last quarter fired under cProfile (not in the timed
+    figures): the Python function calls per firing, its profile kept in `profile`."""
     import cProfile
+    import pstats
 
     from sqlalchemy import event
 
@@ -644,19 +668,18 @@ def real_in_process(bench: Bench, due_at: datetime, count: int,
     engine = Engine(bench.url, clock=FrozenClock(due_at + timedelta(seconds=1)))
     domain = build_domain(Settings(database_url=bench.url,
                                    upload_dir=str(bench.folder / "uploads")), engine)
-    seen: dict[str, int] = {}
+    texts: list[str] = []  # every statement, sorted out after the timed firings
     counts = {"statements": 0, "commits": 0}
 
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         counts["statements"] += 1
-        key = " ".join(statement.split())[:90]
-        seen[key] = seen.get(key, 0) + 1
+        texts.append(statement)
 
     def on_commit(_conn: Any) -> None:
         counts["commits"] += 1
 
     warm = min(20, count // 5)
-    profiled = count // 4 if profile else 0  # the last quarter, apart from the measured ones
+    profiled = count // 4  # the last quarter, under cProfile, apart from the measured ones
     core = domain.operations.ctx.engine  # what Operations.fire_due_timers sweeps with
     try:
         core.fire_due_timers(limit=warm)  # connections, caches, the deployed definition
@@ -699,27 +722,32 @@ def real_in_process(bench: Bench, due_at: datetime, count: int,
         event.remove(engine.store.db, "before_cursor_execute", on_statement)
         event.remove(engine.store.db, "commit", on_commit)
         outputs = _outputs_per_firing(before, _domain_outputs(bench), fired)
-        profiler = cProfile.Profile() if profile else None
-        if profiler:
-            profiler.enable()
-        reports = domain.operations.fire_due_timers(BATCH)  # the rest (profiled, if asked)
-        if profiler and profile:
-            profiler.disable()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        reports = domain.operations.fire_due_timers(BATCH)  # the rest, profiled
+        profiler.disable()
+        if profile:
             profiler.dump_stats(str(profile))
         profiled = sum(len(r.fired) for r in reports)
+        calls = pstats.Stats(profiler).total_calls / max(profiled, 1)
         failed += sum(len(r.failed) for r in reports)
     finally:
         engine.dispose()
     per = max(fired, 1)
-    top = sorted(seen.items(), key=lambda kv: -kv[1])[:12]
+    seen = Counter(" ".join(t.split())[:90] for t in texts)
+    kinds = Counter(statement_kind(t) for t in texts)
     return {"due": count, "warm_up": warm, "fired": fired, "failed": failed,
-            "rest_fired_after": profiled, "rest_profiled": bool(profile),
+            "rest_fired_after": profiled, "rest_profiled": True,
             "complete": fired + warm + profiled == count and failed == 0,
             "cpu_ms_per_firing": round(cpu / per * 1000, 3),
             "wall_ms_per_firing": round(wall / per * 1000, 3),
+            "python_calls_per_firing": round(calls),
             "statements_per_firing": round(counts["statements"] / per, 2),
+            "statements_by_kind_per_firing": {k: round(v / per, 2)
+                                              for k, v in kinds.most_common()},
             "commits_per_firing": round(counts["commits"] / per, 2),
-            "top_statements_per_firing": {k: round(v / per, 2) for k, v in top},
+            "top_statements_per_firing": {k: round(v / per, 2)
+                                          for k, v in seen.most_common(12)},
             "by_instances_per_transaction": by_way,
             **outputs, "profile": str(profile) if profile else None}
 
@@ -757,7 +785,10 @@ def bench_real(bench: Bench, real: dict[str, Any], made: dict[str, Any], at: lis
     f = figures["in_process"]
     say(f"    {f['fired']} fired: CPU {f['cpu_ms_per_firing']} ms, wall "
         f"{f['wall_ms_per_firing']} ms, {f['statements_per_firing']} statements and "
-        f"{f['commits_per_firing']} commits per firing")
+        f"{f['commits_per_firing']} commits per firing; {f['rest_fired_after']} more "
+        f"under cProfile: {f['python_calls_per_firing']:,} Python calls per firing")
+    say("    statements per firing: " + ", ".join(
+        f"{kind} {n}" for kind, n in f["statements_by_kind_per_firing"].items()))
     for way, w in f["by_instances_per_transaction"].items():
         say(f"    {way} per transaction: {w['fired']} fired, CPU {w['cpu_ms_per_firing']} ms, "
             f"wall {w['wall_ms_per_firing']} ms, {w['commits_per_firing']} commits per firing")

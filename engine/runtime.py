@@ -37,12 +37,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
 from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
+from engine.taskcodec import HostTaskConverter, MemoizedIds, uuid_of
 from engine.tasktree import HostWorkflow
 
 DIAGRAM_FILENAME = "<diagram>"
@@ -350,8 +352,9 @@ def json_default(value: Any) -> Any:
 # --------------------------------------------------------------------------- serialization
 
 
-class SpeclessWorkflowConverter(BpmnWorkflowConverter):
-    """Saves a workflow without its spec; the spec is stored once per definition version."""
+class SpeclessWorkflowConverter(MemoizedIds, BpmnWorkflowConverter):
+    """Saves a workflow without its spec; the spec is stored once per definition version.
+    Task ids are parsed and printed through engine/taskcodec.py's memo."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct = WorkflowConverter.to_dict(self, workflow)
@@ -361,11 +364,9 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
 
     def from_dict(self, dct: dict[str, Any], spec: Any = None,
                   subprocess_specs: Mapping[str, Any] | None = None) -> BpmnWorkflow:
-        from uuid import UUID
-
         workflow = HostWorkflow(spec, dict(subprocess_specs or {}), deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], uuid_of, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(uuid_of(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
@@ -375,6 +376,7 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
 def _registry() -> DefaultRegistry:
     config = deepcopy(SPIFF_CONFIG)
     config[BpmnWorkflow] = SpeclessWorkflowConverter
+    config[Task] = HostTaskConverter
     for cls in _CLOCKED.values():
         config[cls] = TimerConditionalEventDefinitionConverter
     registry = BpmnWorkflowSerializer.configure(config)

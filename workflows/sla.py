@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
@@ -16,7 +16,14 @@ from workflows.calendar import WorkingCalendar
 from workflows.config import RUNG_LABELS, RegencyConfig
 from workflows.ladder import HANDED_TO_UNIT, POSTPONEMENT, Ladder, Reminder
 from workflows.models import Complaint, Escalation, SlaRecord
-from workflows.operation import complaint_of, reading, running_operation
+from workflows.operation import (
+    COMPLAINT,
+    complaint_of,
+    insert_row,
+    keep_complaint,
+    reading,
+    running_operation,
+)
 from workflows.workdays import calendar_for
 
 RUNNING, PAUSED, MET, BREACHED = "running", "paused", "met", "breached"
@@ -32,6 +39,16 @@ STEP_LABELS = {
     "complainant_window": {"id": "tanggapan pelapor", "en": "complainant's reply"},
     "postponement": {"id": "penundaan (tertunda)", "en": "postponement"},
 }
+
+
+# The report of an instance with its running and paused records, oldest first (built once:
+# a firing runs it every time).
+_REPORT_AND_OPEN_RECORDS = (
+    select(Complaint, SlaRecord)
+    .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
+                               SlaRecord.state.in_((RUNNING, PAUSED))))
+    .where(Complaint.instance_id == bindparam("instance_id"))
+    .order_by(SlaRecord.id))
 
 
 def no_records_yet(operation: Operation, complaint_id: int) -> None:
@@ -133,8 +150,14 @@ class SlaPolicy:
         return {"met": met, **self._watch(session, complaint, calendar, now)}
 
     def sla_watch(self) -> None:
-        """Send the reminders and escalations that are due; each happens once."""
-        operation, session, complaint, calendar = self._context()
+        """Send the reminders and escalations that are due; each happens once. A timer
+        firing runs it alone: the report and its open records are read by one statement,
+        and what it writes (the records' rungs, escalations, messages) is written with the
+        operation's other rows after the engine steps (engine/operation.py)."""
+        operation = running_operation()
+        session = operation.session
+        complaint = self._complaint_and_records(operation)
+        calendar = calendar_for(session, self.config)
         now = operation.now
         for record in self.running_records(session, complaint, None):
             if record.step in CITIZEN_STEPS:
@@ -169,7 +192,6 @@ class SlaPolicy:
             else:
                 record.rung = step.rung
                 self._escalate(session, complaint, record, step.deadline, calendar, now)
-        session.flush()
 
     def _rung_agency(self, session: Session, complaint: Complaint, rung: str
                      ) -> AgencyEntry | None:
@@ -194,10 +216,10 @@ class SlaPolicy:
         agency = self._rung_agency(session, complaint, rung)
         if record.id is None:  # started in this operation, not yet written
             session.flush()
-        session.connection().execute(insert(Escalation.__table__).values(  # no ORM bookkeeping
-            complaint_id=complaint.id, sla_id=record.id, step=record.step, rung=record.rung,
-            rung_name=rung, agency_id=agency.id if agency else None, at=now, due_at=deadline,
-            status="open"))
+        insert_row(session, Escalation,  # insert-only: staged, no ORM bookkeeping
+                   complaint_id=complaint.id, sla_id=record.id, step=record.step,
+                   rung=record.rung, rung_name=rung, agency_id=agency.id if agency else None,
+                   at=now, due_at=deadline, status="open")
         supervisors = notify.users_with(session, "supervisor", [agency.id] if agency else [])
         notify.to_users(session, supervisors, complaint, "escalated", now, self._payload(
             complaint, record, deadline, calendar, rung_label=RUNG_LABELS[rung]["id"]))
@@ -247,6 +269,25 @@ class SlaPolicy:
         if shared:
             operation.memo[key] = found
         return found
+
+    @staticmethod
+    def _complaint_and_records(operation: Operation) -> Complaint:
+        """The operation's report with its running and paused records (kept as
+        `_open_records` keeps them) in one statement, unless either was read already."""
+        complaint = operation.memo.get(COMPLAINT)
+        if complaint is not None:
+            return complaint
+        session = operation.session
+        with reading(session, Complaint, SlaRecord):
+            rows = session.execute(_REPORT_AND_OPEN_RECORDS,
+                                   {"instance_id": operation.instance_id}).all()
+        if not rows:
+            return complaint_of(operation)  # says which instance has no report
+        complaint = rows[0][0]
+        keep_complaint(operation, complaint)
+        operation.memo.setdefault((_OPEN_RECORDS, complaint.id),
+                                  [record for _, record in rows if record is not None])
+        return complaint
 
     @staticmethod
     def _started(session: Session, record: SlaRecord) -> None:

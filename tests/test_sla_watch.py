@@ -1,0 +1,63 @@
+"""workflows/sla.py's watch, as a timer firing runs it: what it sends, and the statements it
+needs (the report and its open records read by one, the escalations written by one)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import event, select
+
+from tests.test_history import _at_follow_up
+from workflows.models import Escalation, SlaRecord
+
+
+def _fire_counting(regency) -> tuple[list, list[str]]:
+    """Fire what is due, keeping every statement's text."""
+    texts: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        texts.append(" ".join(statement.split()))
+
+    db = regency.engine.store.db
+    event.listen(db, "before_cursor_execute", keep)
+    try:
+        reports = regency.domain.operations.fire_due_timers(100)
+    finally:
+        event.remove(db, "before_cursor_execute", keep)
+    return reports, texts
+
+
+def _count(texts: list[str], start: str, table: str) -> int:
+    return sum(1 for t in texts if t.startswith(start) and f" {table} " in f"{t} ")
+
+
+def test_a_late_watch_climbs_every_missed_rung_reading_and_writing_once(tmp_path, demo_template):
+    """A sweep that ran weeks late: one firing climbs every rung the follow-up deadline
+    missed meanwhile, each once (the resolution deadline's too), with one statement reading
+    the report and its open records and one writing all the escalations."""
+    regency, clock, _tokens, _number, _instance = _at_follow_up(tmp_path, demo_template)
+    try:
+        clock.advance(timedelta(days=28))
+        reports, texts = _fire_counting(regency)
+        assert sum(len(r.fired) for r in reports) == 1
+        assert not any(r.failed for r in reports)
+        with regency.engine.store.read() as session:
+            record = session.execute(select(SlaRecord.id, SlaRecord.rung, SlaRecord.holder_rung)
+                                     .where(SlaRecord.step == "follow_up")).one()
+            escalations = session.execute(select(Escalation.sla_id, Escalation.rung)
+                                          .order_by(Escalation.id)).all()
+        ours = [e for e in escalations if e.sla_id == record.id]
+        climbed = record.rung - record.holder_rung
+        assert climbed >= 2  # several rungs in one firing
+        assert ours == [(record.id, record.holder_rung + k + 1) for k in range(climbed)]
+        assert len(escalations) > len(ours)  # the resolution deadline climbed too
+        selects = [t for t in texts if t.startswith("SELECT")]
+        assert _count(selects, "SELECT", "complaint") == 1
+        assert [t for t in selects if " FROM sla_record" in t] == []  # joined to the report
+        assert _count(texts, "INSERT INTO", "escalation") == 1
+
+        clock.advance(timedelta(hours=1))  # nothing more is due: the next firing is a day on
+        reports, _texts = _fire_counting(regency)
+        assert sum(len(r.fired) for r in reports) == 0
+    finally:
+        regency.engine.dispose()
