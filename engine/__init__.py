@@ -13,12 +13,12 @@ from engine.errors import (
     InvalidInput,
     MigrationRefused,
     NotFound,
+    TaskNotOpen,
     TimeTravelRefused,
     ValidationFailed,
 )
 from engine.operation import InstanceChange, Operation, current_operation
 from engine.sweep import SweepReport
-from engine.transaction import TaskNotOpen
 
 __all__ = [
     "Clock",

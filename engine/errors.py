@@ -98,6 +98,10 @@ class Conflict(EngineError):
     """Another writer changed the same instance or task first; reload and try again."""
 
 
+class TaskNotOpen(Conflict):
+    """The task was completed or cancelled by another writer (or never existed)."""
+
+
 class InvalidInput(EngineError):
     """Data handed to the engine is unusable; `field_errors` maps a field path to a message."""
 

@@ -20,6 +20,7 @@ from engine.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    TaskNotOpen,
 )
 from engine.operation import (
     BusinessKey,
@@ -37,7 +38,6 @@ from engine.transaction import (
     TASKS,
     InstanceRow,
     InstanceTransaction,
-    TaskNotOpen,
     task_uuid,
 )
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.deployments import Deployments
-from engine.errors import NotFound
+from engine.errors import NotFound, TaskNotOpen
 from engine.store import (
     HumanTask,
     Incident,
@@ -34,7 +34,6 @@ from engine.transaction import (
     ERROR,
     RUNNING,
     InstanceTransaction,
-    TaskNotOpen,
     instance_data,
     jsonable,
     task_uuid,

@@ -67,10 +67,6 @@ from engine.tasktree import HostWorkflow
 RUNNING, COMPLETED, ERROR, CANCELLED = "running", "completed", "error", "cancelled"
 
 
-class TaskNotOpen(Conflict):
-    """The task was completed or cancelled by another writer (or never existed)."""
-
-
 INSTANCES = ProcessInstance.__table__
 INSTANCE_COLUMNS = tuple(INSTANCES.c[name] for name in (
     "id", "definition_id", "process_id", "business_key", "status", "state", "version"))

@@ -11,7 +11,7 @@ import re
 from sqlalchemy import select, text
 
 from tests.pages import CSRF, Site
-from web.pages import case, staff, supervision
+from web.pages import case_forms, staff, supervision
 from workflows.models import Complaint
 
 
@@ -182,7 +182,7 @@ def test_kept_action_forms_carry_each_reports_address_version_and_the_readers_to
     assert version_of(site, first) != version_of(site, second)
     site.login("admin.kominfo")
     site.get(f"/cases/{first}")
-    rendered = case.KEPT_FORMS.rendered
+    rendered = case_forms.KEPT_FORMS.rendered
     other = second_admin(site)
     for reader in (site, other):
         for tracking in (first, second):
@@ -198,7 +198,7 @@ def test_kept_action_forms_carry_each_reports_address_version_and_the_readers_to
                 forms.count('<form method="post"')
             assert "aduan-" not in forms
     # the same forms for two reports at one stage and two readers: rendered once each
-    assert case.KEPT_FORMS.rendered == rendered
+    assert case_forms.KEPT_FORMS.rendered == rendered
 
 
 def test_a_kept_action_form_changes_as_soon_as_what_it_shows_does(site):

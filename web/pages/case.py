@@ -11,22 +11,20 @@ from typing import Any
 
 from flask import (
     flash,
-    get_template_attribute,
     jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
-from markupsafe import Markup, escape
 
 from web import auth
 from web.files import file_response
-from web.i18n import N_, current_language, format_number, gettext, say, zone
+from web.i18n import N_, format_number, gettext, say
 from web.pages import pages
+from web.pages.case_forms import forms_html
 from web.pages.case_view import history_entries, split_attachments, units_by_agency
-from web.pages.common import domain, settings, upload_limits
-from web.pages.kept import CSRF_SLOT, Kept
+from web.pages.common import domain, settings
 from web.pages.officers import (
     DISPOSE_KINDS,
     clean,
@@ -57,9 +55,6 @@ from workflows.storage import (
     Upload,
 )
 from workflows.validation import ACTION_SCHEMAS
-
-ACCEPTED_FILES = "image/jpeg,image/png,image/webp,application/pdf,video/mp4,.jpg,.jpeg,.png," \
-                 ".webp,.pdf,.mp4"
 
 # The officers' verbs, in the order the case page offers them: (title, what it does).
 ACTION_TEXTS = {
@@ -230,43 +225,6 @@ def action_forms(document: Mapping[str, Any], agencies: list[dict[str, Any]],
                       "help": gettext(help_text, **days),
                       "fields": fields, "multipart": action == "respond", "notes": notes})
     return forms
-
-
-# The action forms as rendered, by what each shows (web/pages/kept.py): a form is the same
-# for every report at the same stage, but for its address and version, and the disposition's
-# has a hundred options; a form that was sent and came back (open, with what was typed and
-# its errors) is rendered each time.
-FORMS_KEPT = 1024
-KEPT_FORMS = Kept(FORMS_KEPT)
-# Markup no escaped text can contain (a "<" in an agency's name is written "&lt;").
-URL_SLOT = Markup("<aduan-action-url-slot>")
-VERSION_SLOT = Markup("<aduan-version-slot>")
-
-
-def forms_html(forms: list[dict[str, Any]], document: Mapping[str, Any],
-               values: Mapping[str, Any], errors: Mapping[str, str],
-               open_action: str | None) -> Markup:
-    """The report's action forms (staff/_forms.html), each not open rendered once per what
-    it shows (the form as action_forms made it, the language, the upload limits) and kept;
-    the report's address and version and the session's CSRF field put in here."""
-    macro = get_template_attribute("staff/_forms.html", "action_form")
-    csrf_field = str(get_template_attribute("_macros.html", "csrf")())
-    version = str(int(document["version"]))
-    limits = upload_limits()
-    parts = []
-    for form in forms:
-        url = url_for("pages.case_action", tracking=document["tracking_number"],
-                      action=form["action"])
-        if form["action"] == open_action:
-            parts.append(str(macro(form, url, version, values, errors, True,
-                                   Markup(csrf_field), ACCEPTED_FILES)))  # noqa: S704
-            continue
-        key = (repr(form), current_language(), *zone(), limits)
-        kept = KEPT_FORMS.get(key, lambda form=form: str(macro(
-            form, URL_SLOT, VERSION_SLOT, {}, {}, False, CSRF_SLOT, ACCEPTED_FILES)))
-        parts.append(kept.replace(URL_SLOT, str(escape(url))).replace(VERSION_SLOT, version)
-                     .replace(CSRF_SLOT, csrf_field))
-    return Markup("".join(parts))  # noqa: S704 - rendered by Jinja, the slots escaped here
 
 
 def _routing_notes(routing: Mapping[str, Any], agencies: list[dict[str, Any]]) -> list[str]:
