@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from engine import SweepReport
 from engine import operation as engine_operation
 from engine.store import transient_failure
+from tests.lock_waits import until_waiting
 from tests.regency import build
 from workflows.models import Complaint, Escalation
 
@@ -71,19 +71,16 @@ def deadlocked(url: str, hold: list[str], then: str, values: dict[str, Any],
         except Exception as exc:  # noqa: BLE001 - handed to the test
             outcome["value"] = exc
 
-    with psycopg.connect(url) as blocker:
+    with psycopg.connect(url) as blocker, psycopg.connect(url, autocommit=True) as watcher:
         blocker.execute("SET deadlock_timeout = '60s'")
         for statement in hold:
             assert blocker.execute(statement, values).fetchall(), statement
         thread = threading.Thread(target=target)
         thread.start()
-        until = time.monotonic() + 20
-        while not blocker.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'").fetchone()[0]:
-            assert thread.is_alive(), f"it never waited for the held rows: {outcome}"
-            assert time.monotonic() < until, "it never waited for the held rows"
-            time.sleep(0.02)
+        until_waiting(lambda: bool(watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'").fetchone()[0]), thread,
+            "it never waited for the held rows", seconds=20)
         blocker.execute(then, values)  # granted once run's transaction is refused
         blocker.rollback()
         thread.join(60)
