@@ -34,6 +34,7 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from workflows.config import RegencyConfig
 
@@ -356,6 +357,32 @@ def _format_number(value: float | int, digits: int, locale: str) -> str:
     return format_decimal(value, format=pattern, locale=locale)
 
 
+@lru_cache(maxsize=4096)
+def _template_message(catalog: NullTranslations, message: str, autoescape: bool) -> Any:
+    """A message as Jinja's "newstyle" gettext makes it: translated, Markup where the
+    template escapes, and always %-formatted (so "%%" reads "%" with no variables too)."""
+    text = catalog.gettext(message)
+    return Markup(text) if autoescape else text
+
+
+@pass_context
+def _template_gettext(context: Any, message: str, **variables: Any) -> Any:
+    """`_()` and `gettext()` in templates: what Jinja's newstyle gettext gives (the
+    message translated, formatted with its variables escaped where the template escapes),
+    without its two indirect calls per message, and with a message without variables
+    formatted once per catalog (pages write dozens of them per request)."""
+    autoescape = context.eval_ctx.autoescape
+    catalog = translations()[current_language()]
+    if variables:
+        return _template_message(catalog, message, autoescape) % variables
+    return _template_plain(catalog, message, autoescape)
+
+
+@lru_cache(maxsize=4096)
+def _template_plain(catalog: NullTranslations, message: str, autoescape: bool) -> Any:
+    return _template_message(catalog, message, autoescape) % {}
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     # Jinja's "newstyle" gettext does the %(name)s formatting (escaping-aware) itself.
@@ -363,6 +390,8 @@ def init_app(app: Flask) -> None:
         lambda message: translations()[current_language()].gettext(message),
         lambda singular, plural, n: translations()[current_language()].ngettext(
             singular, plural, n), newstyle=True)
+    # ... and this one the same, faster (the i18n extension's `_` calls `gettext`)
+    app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext)
     app.jinja_env.filters.update(label=label, when=_when_filter, day=_day_filter,
                                  deadline=_deadline_filter, number=format_number)
     app.jinja_env.globals.update(current_language=current_language, LANGUAGES=LANGUAGES,
