@@ -292,3 +292,29 @@ def test_a_kept_list_is_read_again_once_the_versions_since_are_forgotten(regency
         assert len(listings) == read + 1, "the versions since were forgotten: read again"
     finally:
         event.remove(database, "before_cursor_execute", note)
+
+
+def test_one_reading_asks_where_the_log_stands_once(regency):
+    """The board page's reading (the board's tally and the inbox's, one read session) reads
+    the change log's position once for both: an earlier mark only makes more writes count
+    as newer. A later reading asks again, and sees a write made in between."""
+    regency.submit(photo=True)
+    asked: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "pg_current_snapshot" in statement or "max(id), 0) FROM case_change" in statement:
+            asked.append(statement)
+
+    event.listen(regency.engine.store.db, "before_cursor_execute", note)
+    try:
+        supervisor = principal_of(regency, "admin.kominfo")
+        first = regency.domain.supervision.board_page(supervisor)
+        assert len(asked) == 1
+        tracking = regency.submit(photo=True)["tracking_number"]
+        regency.act(tracking, "verify", as_="admin.kominfo")
+        asked.clear()
+        second = regency.domain.supervision.board_page(supervisor)
+        assert len(asked) == 1
+    finally:
+        event.remove(regency.engine.store.db, "before_cursor_execute", note)
+    assert (first.board["totals"]["open"], second.board["totals"]["open"]) == (1, 2)

@@ -403,7 +403,19 @@ def _tallies(session: Session) -> _Tallies | None:
 
 
 def _mark(session: Session) -> tuple:
-    """Where the log stands, read before the data it guards (see the module)."""
+    """Where the log stands, read before the data it guards (see the module). A read
+    session (one per GET request) reads it once for every keeper it serves (the board's
+    tally and the inbox's, say): an earlier mark only makes more writes count as newer,
+    never fewer (as readcache.log_mark)."""
+    if session.info.get("aduan_read"):
+        memo = session.info.get("aduan_case_change_mark")
+        if memo is None:
+            memo = session.info["aduan_case_change_mark"] = _read_mark(session)
+        return memo
+    return _read_mark(session)
+
+
+def _read_mark(session: Session) -> tuple:
     if session.get_bind().dialect.name == "postgresql":
         snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
         return ("snapshot", int(snapshot.split(":")[0]), snapshot)
