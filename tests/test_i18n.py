@@ -176,3 +176,33 @@ def test_templates_messages_read_as_with_jinjas_own_newstyle_gettext():
                     "Masuk" if language == "id" else "Sign in")
                 if autoescape:
                     assert "&lt;b&gt;" in render_template_string(sources[3], who=who)
+
+
+def test_times_read_as_babels_own_general_formatting():
+    """web.i18n formats times with Babel's locales parsed once and the clock's pattern
+    looked up once: the same words as Babel's general calls (format_date, format_skeleton
+    "Hm") given the language's code, for times all over the year and the day."""
+    import random
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date, format_skeleton
+
+    from web.i18n import DAY_PATTERNS, _format_deadline, _format_when
+
+    rng = random.Random(5)
+    zone = "Asia/Makassar"
+    for _ in range(300):
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(
+            minutes=rng.randrange(0, 2 * 365 * 24 * 60))
+        local = moment.astimezone(ZoneInfo(zone))
+        for language in ("id", "en"):
+            for style in ("short", "long"):
+                expected = (f"{format_date(local.date(), DAY_PATTERNS[style], locale=language)}"
+                            f" {format_skeleton('Hm', local, locale=language, tzinfo=local.tzinfo)}"
+                            " WITA")
+                assert _format_when(moment, style, language, zone, "WITA") == expected
+                assert _format_deadline(moment, style, False, language, zone, "WITA") == (
+                    expected if local.time() != datetime.min.time() else format_date(
+                        local.date() - timedelta(days=1), DAY_PATTERNS[style],
+                        locale=language))

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_skeleton
+from babel.core import Locale
+from babel.dates import format_date, format_time, match_skeleton
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -278,10 +279,26 @@ def _format_when(value: datetime | date | str | None, style: str, locale: str,
         return ""
     if isinstance(moment, datetime):
         local = _local(moment, timezone)
-        return (f"{format_date(local.date(), DAY_PATTERNS[style], locale=locale)} "
-                f"{format_skeleton('Hm', local, locale=locale, tzinfo=local.tzinfo)} "
+        found = _babel_locale(locale)
+        return (f"{format_date(local.date(), DAY_PATTERNS[style], locale=found)} "
+                f"{format_time(local.time(), _clock_pattern(found), locale=found)} "
                 f"{zone_label}")
-    return format_date(moment, DAY_PATTERNS[style], locale=locale)
+    return format_date(moment, DAY_PATTERNS[style], locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=16)
+def _babel_locale(code: str) -> Locale:
+    """Babel's locale, parsed once: given its code, each of Babel's calls parses it again,
+    half of a date's formatting."""
+    return Locale.parse(code)
+
+
+@lru_cache(maxsize=16)
+def _clock_pattern(locale: Locale) -> str:
+    """The locale's hours and minutes ("HH.mm" in Indonesian, "HH:mm" in English): the
+    pattern Babel's format_skeleton("Hm") finds, looked up once."""
+    skeletons = locale.datetime_skeletons
+    return str(skeletons["Hm" if "Hm" in skeletons else match_skeleton("Hm", skeletons)])
 
 
 def format_day(value: datetime | date | str | None, style: str | None = None) -> str:
@@ -292,7 +309,8 @@ def format_day(value: datetime | date | str | None, style: str | None = None) ->
         return ""
     if isinstance(moment, datetime):
         moment = _local(moment, _zone()[0]).date() if moment.tzinfo else moment.date()
-    return format_date(moment, DAY_PATTERNS[_style(style)], locale=current_language())
+    return format_date(moment, DAY_PATTERNS[_style(style)],
+                       locale=_babel_locale(current_language()))
 
 
 def format_deadline(value: datetime | str | None, style: str | None = None,
@@ -321,11 +339,11 @@ def _format_deadline(value: datetime | str | None, style: str, by: bool, locale:
         local = _local(moment, timezone)
         if local.time() == datetime.min.time():
             text = format_date(local.date() - timedelta(days=1), DAY_PATTERNS[style],
-                               locale=locale)
+                               locale=_babel_locale(locale))
         else:
             text = _format_when(local, style, locale, timezone, zone_label)
     else:
-        text = format_date(moment, DAY_PATTERNS[style], locale=locale)
+        text = format_date(moment, DAY_PATTERNS[style], locale=_babel_locale(locale))
     return translations()[locale].gettext("by %(deadline)s") % {"deadline": text} if by \
         else text
 
@@ -354,7 +372,7 @@ def format_number(value: float | int | None, digits: int = 1) -> str:
 @lru_cache(maxsize=8192)
 def _format_number(value: float | int, digits: int, locale: str) -> str:
     pattern = "#,##0" + ("." + "#" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=locale)
+    return format_decimal(value, format=pattern, locale=_babel_locale(locale))
 
 
 @lru_cache(maxsize=4096)
