@@ -318,3 +318,64 @@ def test_one_reading_asks_where_the_log_stands_once(regency):
     finally:
         event.remove(regency.engine.store.db, "before_cursor_execute", note)
     assert (first.board["totals"]["open"], second.board["totals"]["open"]) == (1, 2)
+
+
+def test_a_tallys_figures_equal_a_count_at_every_instant():
+    """_Tally.figures hands the last figures out again while no place changed and neither
+    edge reached a due time: at instants moving forward (onto a due time, just before
+    it, past several), standing still, and going back, and after places change, the
+    figures equal a count over every place."""
+    from datetime import UTC, datetime
+
+    rng = random.Random(23)
+    start = datetime(2026, 12, 7, tzinfo=UTC)
+    dues = [start + timedelta(minutes=rng.randrange(0, 600)) for _ in range(40)]
+
+    def place(report: int) -> readcounts.Place:
+        if rng.random() < 0.2:
+            return readcounts.Place(group=report % 3)
+        return readcounts.Place(group=report % 3, case_group=(report % 3, report % 2),
+                                due=rng.choice(dues), flag=rng.random() < 0.3)
+
+    tally = readcounts._Tally()  # noqa: SLF001 - the unit under test
+    places = {report: place(report) for report in range(60)}
+    tally.rebuild(places, None, start)
+
+    def counted(late: datetime, soon: datetime) -> tuple[Any, ...]:
+        groups: dict[Any, list[int]] = {}
+        for found in places.values():
+            if found.case_group is not None:
+                cell = groups.setdefault(found.case_group, [0, 0, 0, 0])
+                cell[0] += 1
+                cell[1] += found.due <= late
+                cell[2] += late < found.due <= soon
+                cell[3] += found.flag
+        return tuple(sorted((key, *cell) for key, cell in groups.items()))
+
+    late = start
+    reused = 0
+    for step in range(600):
+        choice = rng.random()
+        if choice < 0.1:
+            reports = rng.sample(sorted(places), 3)
+            fresh = {report: place(report) for report in reports if rng.random() < 0.8}
+            for report in reports:
+                places.pop(report)
+            places.update(fresh)
+            tally.apply(reports, fresh)
+        elif choice < 0.15:
+            late -= timedelta(minutes=rng.randrange(1, 90))  # the clock goes back
+        elif choice < 0.35:
+            late = rng.choice(dues) - timedelta(microseconds=rng.choice((0, 0, 1)))
+        elif choice < 0.5:
+            pass  # the same instant again
+        else:
+            late += timedelta(seconds=rng.randrange(0, 300))
+        # the edges move together as the product reads them, or apart
+        soon = late + timedelta(minutes=120 if rng.random() < 0.7 else rng.randrange(0, 300))
+        before = tally.shown
+        figures = tally.figures(late, soon)
+        reused += before is not None and before[5] is figures
+        assert tuple(sorted((c.group, c.cases, c.due_by_late, c.due_by_soon, c.flagged)
+                            for c in figures.cases)) == counted(late, soon), step
+    assert reused > 100  # the memo is really used

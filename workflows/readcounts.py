@@ -144,6 +144,9 @@ class _Tally:
         # the reports each of the last versions recounted (a rebuild forgets them all)
         self.journal: OrderedDict[int, tuple[Change, ...]] = OrderedDict()
         self.journaled = 0  # the recounted reports the journal holds
+        # the last figures handed out: (version, late, soon, the nearest due times past
+        # late and past soon, the figures)
+        self.shown: tuple[Any, ...] | None = None
 
     def rebuild(self, places: Mapping[int, Place], mark: tuple | None, edge: datetime) -> None:
         self.places, self.open, self.groups = {}, {}, {}
@@ -205,12 +208,28 @@ class _Tally:
                 del self.groups[place.case_group]
 
     def figures(self, late: datetime, soon: datetime) -> Figures:
+        """The counts at edges ``late`` and ``soon``. The last ones are handed out again
+        while no place changed and neither edge has moved back or reached the next due
+        time beyond it: a board read many times a second finds them so nearly always."""
+        shown = self.shown
+        if shown is not None and shown[0] == self.version and shown[1] <= late and \
+                shown[2] <= soon and (shown[3] is None or late < shown[3]) and \
+                (shown[4] is None or soon < shown[4]):
+            return shown[5]
         cases = []
+        next_late = next_soon = None  # the nearest due time past each edge, in any group
         for key, group in self.groups.items():
-            past = bisect_right(group.dues, late)
-            cases.append(CaseCount(key, len(group.dues), past,
-                                   bisect_right(group.dues, soon) - past, group.flagged))
-        return Figures(self.version, tuple(self.open.items()), tuple(cases))
+            dues = group.dues
+            past = bisect_right(dues, late)
+            by_soon = bisect_right(dues, soon)
+            if past < len(dues) and (next_late is None or dues[past] < next_late):
+                next_late = dues[past]
+            if by_soon < len(dues) and (next_soon is None or dues[by_soon] < next_soon):
+                next_soon = dues[by_soon]
+            cases.append(CaseCount(key, len(dues), past, by_soon - past, group.flagged))
+        found = Figures(self.version, tuple(self.open.items()), tuple(cases))
+        self.shown = (self.version, late, soon, next_late, next_soon, found)
+        return found
 
 
 class _Tallies:
