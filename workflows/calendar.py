@@ -57,7 +57,7 @@ DEFAULT_EXTRA_DAY_NAME = "Cuti Bersama"
 
 _US_PER_SECOND = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_SECOND
-_POSITIONS_KEPT = 65_536  # instants whose working position a calendar keeps
+_POSITIONS_KEPT = 16_384  # instants whose working position a calendar keeps (about 2.5 MB)
 _MIN_ORDINAL = date.min.toordinal()
 _MAX_ORDINAL = date.max.toordinal()
 
