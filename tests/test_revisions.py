@@ -170,3 +170,40 @@ def test_officers_are_chosen_by_role_and_agency(database_url):
             assert entry.roles == ("liaison_officer", "technical_officer")
     finally:
         process.store.dispose()
+
+
+def test_a_pages_reading_of_its_officer_brings_the_tokens_along(database_url):
+    """Every page first reads its signed-in officer (workflows/sessions.user_of); the
+    configuration's tokens come with that row, so the page's configuration costs no
+    statement of its own, and a change made elsewhere is seen by the next page."""
+    from datetime import timedelta
+
+    from workflows import sessions
+
+    process, admin = Process(database_url), Process(database_url)
+    now = datetime(2026, 6, 8, 9, tzinfo=UTC)
+    try:
+        with process.store.transaction() as session:
+            session.add(_officer("petugas.tokens", ["regency_admin"]))
+            session.flush()
+            user_id = session.query(User.id).filter_by(username="petugas.tokens").scalar()
+            cookie = sessions.start(session, user_id, "127.0.0.1", now)
+
+        def page() -> tuple[bool, list[str]]:
+            process.statements.clear()
+            with process.store.read() as session:
+                assert sessions.user_of(session, cookie, now - timedelta(hours=1)) is not None
+                working = calendar_for(session, CONFIG).is_working_day(MONDAY)
+            return working, [s for s in process.statements if "config_revision" in s]
+
+        assert page()[0]
+        working, asked = page()  # the calendar kept; the tokens read with the officer
+        assert working and len(asked) == 1 and "app_user" in asked[0]
+        with admin.store.transaction() as session:
+            session.add(CalendarDay(day=MONDAY, kind="day_off", name="Cuti daerah",
+                                    created_by="admin"))
+        working, asked = page()
+        assert not working and len(asked) == 1
+    finally:
+        process.store.dispose()
+        admin.store.dispose()

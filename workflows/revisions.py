@@ -11,7 +11,8 @@ TRUNCATE), whoever the writer: this process, another web or scheduler process, b
 psql. So:
 
 - `tokens(session)` reads the tokens in one query, once per session (a transaction or
-  a GET request's read session), and keeps them in the session; a flush or ORM statement of
+  a GET request's read session), and keeps them in the session; a page's read session gets
+  them with its first statement, the signed-in officer's (`token_columns`, `seed`); a flush or ORM statement of
   the same session that writes one of the tables forgets them, so a transaction that changes
   the calendar and then computes a deadline sees its own change;
 - `cached(session, table, key, build)` returns what this process built for `key` under the
@@ -72,6 +73,27 @@ def tokens(session: Session) -> Mapping[str, int]:
         found = dict(session.connection().execute(_TOKENS).tuples().all())
         session.info[_MEMO] = found
     return found
+
+
+def token_columns() -> list[Any]:
+    """The tokens as columns to add to a statement a session sends first anyway (every
+    page's reading of its signed-in officer): `seed(session, row)` then keeps them, as
+    `tokens` would have read them, one statement fewer."""
+    return list(_TOKEN_COLUMNS)
+
+
+def seed(session: Session, row: Any) -> None:
+    """Keep the tokens of a row read with `token_columns()` in the session (unless it
+    already read them): they were read before the data they guard, as `tokens` reads
+    them."""
+    if _MEMO not in session.info and not (session.new or session.dirty or session.deleted):
+        session.info[_MEMO] = {table: token for table in sorted(TABLES)
+                               if (token := getattr(row, f"config_token_{table}")) is not None}
+
+
+_TOKEN_COLUMNS = tuple(
+    select(ConfigRevision.token).where(ConfigRevision.name == table).scalar_subquery()
+    .label(f"config_token_{table}") for table in sorted(TABLES))
 
 
 def cached(session: Session, table: str, key: Hashable, build: Callable[[], T]) -> T:
