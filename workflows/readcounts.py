@@ -14,8 +14,9 @@ time and flag) and after a write recounts only the reports the write touched:
   database triggers in the writer's transaction whoever the writer. Before each reading the
   tally notes where the log stands (on PostgreSQL the transaction snapshot, so a
   transaction still running then is caught once it commits; on SQLite the last id, one
-  writer at a time), then recounts the reports named since the last mark (one small
-  query per report set, not per report);
+  writer at a time; a page reads it with its signed-in officer, the read session's first
+  statement, and every keeper of the page uses that one mark), then recounts the reports
+  named since the last mark (one small query per report set, not per report);
 - the clock: a place depends on the time only through the due-soon edge (a deadline due
   by then is on the board). The tally knows the edge it counted at; when the edge moves on,
   the reports with a deadline due in between (read over the deadlines' due index) are
@@ -54,10 +55,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from workflows import readcache
+from workflows.readcount_models import LogPosition
 
 # seconds: a tally older than this counts its scope again (the change log keeps a day of
 # rows; a whole count of a regency-sized scope costs 0.2-3 s, BENCHMARKS.md)
@@ -434,12 +436,31 @@ def _mark(session: Session) -> tuple:
     return _read_mark(session)
 
 
+def mark_column() -> Any:
+    """Where the log stands, as a column for the first statement of a read session (a
+    page's reading of its signed-in officer): `seed_mark` keeps it for the keepers the
+    page serves, one statement fewer."""
+    return _POSITION
+
+
+def seed_mark(session: Session, position: str | None) -> None:
+    """Keep a read session's mark read with `mark_column()` (see _mark)."""
+    if position is not None and session.info.get("aduan_read") and \
+            "aduan_case_change_mark" not in session.info:
+        session.info["aduan_case_change_mark"] = _parsed_mark(session, position)
+
+
+_POSITION = LogPosition().label("case_change_position")
+
+
 def _read_mark(session: Session) -> tuple:
+    return _parsed_mark(session, session.scalar(select(LogPosition())))
+
+
+def _parsed_mark(session: Session, position: str) -> tuple:
     if session.get_bind().dialect.name == "postgresql":
-        snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
-        return ("snapshot", int(snapshot.split(":")[0]), snapshot)
-    return ("id", int(session.scalar(text(
-        "SELECT coalesce(max(id), 0) FROM case_change")) or 0))
+        return ("snapshot", int(position.split(":")[0]), position)
+    return ("id", int(position or 0))
 
 
 def _touched_since(session: Session, mark: tuple) -> set[int] | None:
