@@ -255,6 +255,12 @@ def test_a_page_reads_its_officer_the_tokens_and_the_logs_mark_in_one_statement(
             first = next(s for s in sent if s.lstrip().startswith("SELECT"))
             assert alone == [] and "case_change_position" in first, (path, sent[:2])
         assert tracking in page
+        sent.clear()  # the JSON API: the bearer token's statement brings them along too
+        assert site.regency.get("/api/v1/complaints?overdue=true", as_="admin.kominfo")
+        first = next(s for s in sent if s.lstrip().startswith("SELECT"))
+        assert "api_token" in first and "case_change_position" in first
+        assert not [s for s in sent if re.search(r"^\s*SELECT (pg_current_snapshot|CAST\(\("
+                                                 r"SELECT coalesce\(max\(id\)|config_revision)", s)]
         other = open_case(site, "dinas_pupr", title="Jembatan retak km 9")
         site.regency.advance(days=7)  # a week: its follow-up is due
         site.login("admin.kominfo")  # the session has ended meanwhile
