@@ -415,7 +415,7 @@ def test_the_inbox_documents_are_made_once_per_reader_and_follow_every_change(
     regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dishub")
     regency.advance(days=9, hours=2)  # escalated to Diskominfo's head and above
     made: list[str] = []
-    document = escalations._document  # noqa: SLF001 - counted, not replaced
+    document = escalations._document
 
     def counted(session, row, reader, complaint=None):
         made.append(reader.username)

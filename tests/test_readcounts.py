@@ -337,7 +337,7 @@ def test_a_tallys_figures_equal_a_count_at_every_instant():
         return readcounts.Place(group=report % 3, case_group=(report % 3, report % 2),
                                 due=rng.choice(dues), flag=rng.random() < 0.3)
 
-    tally = readcounts._Tally()  # noqa: SLF001 - the unit under test
+    tally = readcounts._Tally()
     places = {report: place(report) for report in range(60)}
     tally.rebuild(places, None, start)
 
@@ -412,8 +412,8 @@ def test_the_boards_cases_count_the_deadline_that_ends_first_at_every_instant():
         now = start + timedelta(hours=hours)
         query = board.BoardQuery(reader, calendar, now, ["opd", "regency_admin", "sekda"], {},
                                  [], None, [], now, now, None, None, None, None, 50)
-        parts = parts or board._case_parts(query, records)  # noqa: SLF001 - made once
-        cases = board._at_instant(query, parts)  # noqa: SLF001
+        parts = parts or board._case_parts(query, records)
+        cases = board._at_instant(query, parts)
         for complaint_id, case in cases.items():
             mine = [r for r in records if r.id == complaint_id]
             fewest = min(calendar.working_days_left(now, r.due_at) for r in mine)

@@ -12,7 +12,6 @@ than a day are pruned by the triggers themselves.
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, String

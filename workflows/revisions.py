@@ -11,10 +11,10 @@ TRUNCATE), whoever the writer: this process, another web or scheduler process, b
 psql. So:
 
 - `tokens(session)` reads the tokens in one query, once per session (a transaction or
-  a GET request's read session), and keeps them in the session; a page's read session gets
-  them with its first statement, the signed-in officer's (`token_columns`, `seed`); a flush or ORM statement of
-  the same session that writes one of the tables forgets them, so a transaction that changes
-  the calendar and then computes a deadline sees its own change;
+  a GET request's read session), and keeps them in the session (a page's read session gets
+  them with its first statement, the signed-in officer's: `token_columns`, `seed`); a flush
+  or ORM statement of the same session that writes one of the tables forgets them, so a
+  transaction that changes the calendar and then computes a deadline sees its own change;
 - `cached(session, table, key, build)` returns what this process built for `key` under the
   token it reads now, or builds it (`build()` reads the rows in the caller's session) and
   keeps it, per database (engine) of the process.
