@@ -637,6 +637,7 @@ _TABLE = {"INSERT": re.compile(r"INSERT\s+INTO\s+(\w+)", re.I),
           "DELETE": re.compile(r"DELETE\s+FROM\s+(\w+)", re.I),
           "SELECT": re.compile(r"\bFROM\s+(\w+)", re.I),
           "WITH": re.compile(r"WITH\s+(\w+)", re.I)}
+_INNERMOST = re.compile(r"\([^()]*\)")
 
 
 def statement_kind(statement: str) -> str:
@@ -645,6 +646,9 @@ def statement_kind(statement: str) -> str:
     found = _VERB.match(statement)
     verb = found.group(1).upper() if found else "?"
     table = _TABLE.get(verb)
+    if verb == "SELECT":  # its own FROM, not a subquery's among its columns
+        while _INNERMOST.search(statement):
+            statement = _INNERMOST.sub("", statement)
     named = table.search(statement) if table else None
     return f"{verb} {named.group(1)}" if named else verb
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import event, text
+from sqlalchemy import event, literal, select, text
 
 from engine.store import Store
-from workflows import categories, notify, sla_settings
+from workflows import categories, notify, revisions, sla_settings
 from workflows import groups as task_groups
 from workflows.config import RegencyConfig
 from workflows.models import Agency, CalendarDay, User
@@ -88,6 +88,60 @@ def test_settings_and_categories_follow_writes_made_by_hand(database_url):
     finally:
         first.store.dispose()
         second.store.dispose()
+
+
+def _carrying(process: Process, session) -> None:
+    """What a timer firing's first read does (workflows/sla.py): the tokens come with a
+    statement sent anyway, and the session keeps them."""
+    dialect = session.get_bind().dialect.name
+    with session.no_autoflush:  # as the firing's read (workflows/operation.py, `reading`)
+        carried = session.execute(select(literal(1), revisions.carried(dialect))).one()[1]
+    revisions.remember(session, carried)
+
+
+def _token_reads(process: Process) -> int:
+    return sum(s.lstrip().startswith("SELECT config_revision") for s in process.statements)
+
+
+def test_tokens_carried_by_another_statement_serve_as_the_sessions_own(database_url):
+    """A carried read keeps the same tokens `tokens` reads (so no read of its own follows),
+    and after another process's change the next carried read holds the new token."""
+    first, second = Process(database_url), Process(database_url)
+    try:
+        with first.store.transaction() as session:
+            read = dict(revisions.tokens(session))
+        with first.store.transaction() as session:
+            _carrying(first, session)
+            assert dict(revisions.tokens(session)) == read
+            assert calendar_for(session, CONFIG).is_working_day(MONDAY)
+        assert _token_reads(first) == 1  # the first transaction's only
+        with second.store.transaction() as session:
+            session.add(CalendarDay(day=MONDAY, kind="day_off", name="Cuti daerah",
+                                    created_by="admin"))
+        with first.store.transaction() as session:
+            _carrying(first, session)
+            assert revisions.tokens(session)[revisions.CALENDAR] != read[revisions.CALENDAR]
+            assert not calendar_for(session, CONFIG).is_working_day(MONDAY)
+        assert _token_reads(first) == 1
+    finally:
+        first.store.dispose()
+        second.store.dispose()
+
+
+def test_carried_tokens_are_not_kept_over_the_sessions_unwritten_change(database_url):
+    """A session holding an unwritten calendar row keeps no carried tokens: `tokens` writes
+    the row first (its trigger replaces the token) and reads them then."""
+    process = Process(database_url)
+    try:
+        with process.store.transaction() as session:
+            assert calendar_for(session, CONFIG).is_working_day(MONDAY)
+        with process.store.transaction() as session:
+            session.add(CalendarDay(day=MONDAY, kind="day_off", name="Cuti daerah",
+                                    created_by="admin"))
+            _carrying(process, session)
+            assert not calendar_for(session, CONFIG).is_working_day(MONDAY)
+    finally:
+        process.store.dispose()
 
 
 def test_a_postgresql_truncate_replaces_the_token(postgres_url):

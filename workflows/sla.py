@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
-from workflows import access, agency_directory, notify, sla_settings
+from workflows import access, agency_directory, notify, revisions, sla_settings
 from workflows import diagram_ids as ids
 from workflows.agency_directory import AgencyEntry
 from workflows.calendar import WorkingCalendar
@@ -41,14 +41,15 @@ STEP_LABELS = {
 }
 
 
-# The report of an instance with its running and paused records, oldest first (built once:
-# a firing runs it every time).
-_REPORT_AND_OPEN_RECORDS = (
-    select(Complaint, SlaRecord)
+# The report of an instance with its running and paused records, oldest first, and the
+# configuration's tokens (the watch reads the calendar and the settings next: one round trip
+# fewer a firing); built once per dialect, as a firing runs it every time.
+_REPORT_AND_OPEN_RECORDS = {dialect: (
+    select(Complaint, SlaRecord, revisions.carried(dialect))
     .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
                                SlaRecord.state.in_((RUNNING, PAUSED))))
     .where(Complaint.instance_id == bindparam("instance_id"))
-    .order_by(SlaRecord.id))
+    .order_by(SlaRecord.id)) for dialect in ("postgresql", "sqlite")}
 
 
 def no_records_yet(operation: Operation, complaint_id: int) -> None:
@@ -279,14 +280,16 @@ class SlaPolicy:
             return complaint
         session = operation.session
         with reading(session, Complaint, SlaRecord):
-            rows = session.execute(_REPORT_AND_OPEN_RECORDS,
-                                   {"instance_id": operation.instance_id}).all()
+            rows = session.execute(
+                _REPORT_AND_OPEN_RECORDS[session.get_bind().dialect.name],
+                {"instance_id": operation.instance_id}).all()
         if not rows:
             return complaint_of(operation)  # says which instance has no report
         complaint = rows[0][0]
+        revisions.remember(session, rows[0][2])
         keep_complaint(operation, complaint)
         operation.memo.setdefault((_OPEN_RECORDS, complaint.id),
-                                  [record for _, record in rows if record is not None])
+                                  [record for _, record, _ in rows if record is not None])
         return complaint
 
     @staticmethod
