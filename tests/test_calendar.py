@@ -532,3 +532,26 @@ def test_many_threads_share_one_calendar_and_get_the_same_answers():
         thread.join()
     assert errors == []
     assert results == [expected] * 8
+
+
+def test_working_days_left_agrees_with_a_day_by_day_walk_both_ways_across_years():
+    """working_days_left counts by working positions kept per instant (counted from the
+    first year a calendar is asked about): the same as a day-by-day walk, ahead and
+    overdue, in years before and after that first year, asked again (kept) or not."""
+    rng = random.Random(41)
+    fresh = WorkingCalendar(extra_days_off={date(2026, 12, 24): "Keputusan Bupati"},
+                            working_overrides=[date(2026, 12, 26)])
+    now = wita(2026, 12, 7, 9)
+    assert fresh.working_days_left(now, wita(2026, 12, 8, 9)) == 1.0  # the first asked
+    instants = [wita(2026, 12, 7, 9) + timedelta(seconds=rng.randrange(
+        -5 * 365 * 86400, 5 * 365 * 86400)) for _ in range(150)]
+    for _ in range(2):  # the second round reads the kept positions
+        for a in instants:
+            b = a + timedelta(seconds=rng.randrange(-45 * 86400, 45 * 86400))
+            for first, second in ((a, b), (b, a)):
+                earlier, later = sorted((first, second))
+                expected = (1 if first <= second else -1) * \
+                    reference_seconds_between(fresh, earlier, later) / 86400
+                assert fresh.working_days_left(first, second) == pytest.approx(
+                    expected, abs=1e-9), (first, second)
+    assert fresh.working_days_left(wita(2026, 12, 23, 12), wita(2026, 12, 28, 12)) == 2.0

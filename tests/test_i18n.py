@@ -139,3 +139,70 @@ def test_an_engine_finding_made_of_parts_is_said_with_each_part_in_the_visitors_
     with app.test_request_context("/", headers={"Cookie": f"{COOKIE}=en"}):
         assert say(refused) == str(refused)[:1].upper() + str(refused)[1:] + "."
         assert say(broken) == str(broken)[:1].upper() + str(broken)[1:] + "."
+
+
+def test_templates_messages_read_as_with_jinjas_own_newstyle_gettext():
+    """The pages' `_()` (web.i18n._template_gettext, faster) writes what Jinja's newstyle
+    gettext writes: translated in the request's language, variables escaped where the
+    template escapes, and always %-formatted ("%%" reads "%" without variables too)."""
+    from flask import Flask, g, render_template_string
+    from jinja2 import Environment
+
+    from web.i18n import init_app, translations
+
+    app = Flask(__name__)
+    init_app(app)
+    sources = ['{{ _("Sign in") }}', '{{ gettext("Sign in") }}', '{{ _("100%% sure") }}',
+               '{{ _("Claimed by %(name)s", name=who) }}',
+               '{% trans %}Sign in{% endtrans %}',
+               '{% trans name=who %}Claimed by {{ name }}{% endtrans %}']
+    who = '<b>"Budi" & co</b>'
+    for language in ("id", "en"):
+        for autoescape in (True, False):
+            reference = Environment(extensions=["jinja2.ext.i18n"], autoescape=autoescape)
+            reference.install_gettext_callables(  # type: ignore[attr-defined]
+                translations()[language].gettext, translations()[language].ngettext,
+                newstyle=True)
+            app.jinja_env.autoescape = autoescape
+            with app.test_request_context("/"):
+                g.language = language
+                for source in sources:
+                    shown = render_template_string(source, who=who)
+                    assert shown == reference.from_string(source).render(who=who), (
+                        language, autoescape, source)
+            with app.test_request_context("/"):
+                g.language = language
+                assert render_template_string(sources[0]) == (
+                    "Masuk" if language == "id" else "Sign in")
+                if autoescape:
+                    assert "&lt;b&gt;" in render_template_string(sources[3], who=who)
+
+
+def test_times_read_as_babels_own_general_formatting():
+    """web.i18n formats times with Babel's locales parsed once and the clock's pattern
+    looked up once: the same words as Babel's general calls (format_date, format_skeleton
+    "Hm") given the language's code, for times all over the year and the day."""
+    import random
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date, format_skeleton
+
+    from web.i18n import DAY_PATTERNS, _format_deadline, _format_when
+
+    rng = random.Random(5)
+    zone = "Asia/Makassar"
+    for _ in range(300):
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(
+            minutes=rng.randrange(0, 2 * 365 * 24 * 60))
+        local = moment.astimezone(ZoneInfo(zone))
+        for language in ("id", "en"):
+            for style in ("short", "long"):
+                expected = (f"{format_date(local.date(), DAY_PATTERNS[style], locale=language)}"
+                            f" {format_skeleton('Hm', local, locale=language, tzinfo=local.tzinfo)}"
+                            " WITA")
+                assert _format_when(moment, style, language, zone, "WITA") == expected
+                assert _format_deadline(moment, style, False, language, zone, "WITA") == (
+                    expected if local.time() != datetime.min.time() else format_date(
+                        local.date() - timedelta(days=1), DAY_PATTERNS[style],
+                        locale=language))

@@ -227,3 +227,43 @@ def test_a_kept_action_form_changes_as_soon_as_what_it_shows_does(site):
     forms = forms_of(page)
     assert 'id="action-dispose" open' in forms and "Segera tangani (uji)" in forms
     assert forms.count(" open>") == 1
+
+
+def test_a_page_reads_its_officer_the_tokens_and_the_logs_mark_in_one_statement(site):
+    """A page's first statement, its signed-in officer's, also brings the configuration's
+    tokens and where the change log stands (workflows/sessions.py): no statement of their
+    own on the board or the worklist; and a write between two readings shows on the next."""
+    from sqlalchemy import event
+
+    tracking = open_case(site, "dinas_pupr", title="Jalan berlubang km 7")
+    site.regency.advance(days=4)
+    site.login("admin.kominfo")
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    db = site.regency.engine.store.db
+    event.listen(db, "before_cursor_execute", note)
+    try:
+        for path in ("/board", "/tasks", "/board"):
+            sent.clear()
+            page = site.text(site.get(path))
+            alone = [s for s in sent if re.search(
+                r"^\s*SELECT (pg_current_snapshot|CAST\(\(SELECT coalesce\(max\(id\)|"
+                r"config_revision)", s)]
+            first = next(s for s in sent if s.lstrip().startswith("SELECT"))
+            assert alone == [] and "case_change_position" in first, (path, sent[:2])
+        assert tracking in page
+        sent.clear()  # the JSON API: the bearer token's statement brings them along too
+        assert site.regency.get("/api/v1/complaints?overdue=true", as_="admin.kominfo")
+        first = next(s for s in sent if s.lstrip().startswith("SELECT"))
+        assert "api_token" in first and "case_change_position" in first
+        assert not [s for s in sent if re.search(r"^\s*SELECT (pg_current_snapshot|CAST\(\("
+                                                 r"SELECT coalesce\(max\(id\)|config_revision)", s)]
+        other = open_case(site, "dinas_pupr", title="Jembatan retak km 9")
+        site.regency.advance(days=7)  # a week: its follow-up is due
+        site.login("admin.kominfo")  # the session has ended meanwhile
+        assert other in site.text(site.get("/board"))
+    finally:
+        event.remove(db, "before_cursor_execute", note)

@@ -399,3 +399,57 @@ def test_each_kept_inbox_card_carries_the_readers_own_csrf_token(site):
         assert "Catatan &lt;aduan-csrf-slot&gt; uji" in card
         tokens.append(found)
     assert tokens[0] != tokens[1]
+
+
+def test_the_inbox_documents_are_made_once_per_reader_and_follow_every_change(
+        regency, monkeypatch):
+    """escalations.inbox_page keeps a page's documents per reader with the kept page and the
+    agency table they were made from: read again, they are handed out without being made;
+    an acknowledgement, a renamed agency or another reader makes them again, and a caller
+    changing its list changes nothing kept."""
+    from workflows.models import Agency
+
+    receipt = regency.submit(photo=True, category="street_lights", title="Lampu PJU padam")
+    tracking = receipt["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dishub")
+    regency.advance(days=9, hours=2)  # escalated to Diskominfo's head and above
+    made: list[str] = []
+    document = escalations._document  # noqa: SLF001 - counted, not replaced
+
+    def counted(session, row, reader, complaint=None):
+        made.append(reader.username)
+        return document(session, row, reader, complaint)
+
+    monkeypatch.setattr(escalations, "_document", counted)
+
+    def inbox_of(user: str) -> list[dict]:
+        with regency.reads() as session:
+            return regency.domain.supervision.board_page(principal(session, user)).inbox
+
+    first = inbox_of("sekda")
+    assert made and first[0]["tracking_number"] == tracking
+    made.clear()
+    first.clear()  # the caller's own list
+    again = inbox_of("sekda")
+    assert made == [] and again[0]["tracking_number"] == tracking
+    assert [d["status"] for d in again] == [d["status"] for d in inbox_of("sekda")]
+    assert inbox_of("kadis.kominfo")
+    assert set(made) == {"kadis.kominfo"}  # another reader: their own documents
+    made.clear()
+    with regency.reads() as session:
+        [mine] = [e for e in escalations.list_escalations(
+            session, principal(session, "sekda"), regency.clock.now())
+            if e["tracking_number"] == tracking][:1]
+    with regency.transaction() as session:
+        escalations.acknowledge(session, mine["id"], principal(session, "sekda"), "Diterima",
+                                regency.clock.now())
+    still_open = {d["id"] for d in inbox_of("sekda")}  # the inbox shows the open ones
+    assert mine["id"] in {d["id"] for d in again} and mine["id"] not in still_open
+    made.clear()
+    with regency.transaction() as session:
+        session.execute(Agency.__table__.update().where(Agency.code == "dishub").values(
+            name="Dinas Perhubungan (baru)"))
+    renamed = inbox_of("sekda")
+    assert made and "Dinas Perhubungan (baru)" in {
+        (d["held_by"] or {}).get("name") for d in renamed}

@@ -292,3 +292,156 @@ def test_a_kept_list_is_read_again_once_the_versions_since_are_forgotten(regency
         assert len(listings) == read + 1, "the versions since were forgotten: read again"
     finally:
         event.remove(database, "before_cursor_execute", note)
+
+
+def test_one_reading_asks_where_the_log_stands_once(regency):
+    """The board page's reading (the board's tally and the inbox's, one read session) reads
+    the change log's position once for both: an earlier mark only makes more writes count
+    as newer. A later reading asks again, and sees a write made in between."""
+    regency.submit(photo=True)
+    asked: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "pg_current_snapshot" in statement or "max(id), 0) FROM case_change" in statement:
+            asked.append(statement)
+
+    event.listen(regency.engine.store.db, "before_cursor_execute", note)
+    try:
+        supervisor = principal_of(regency, "admin.kominfo")
+        first = regency.domain.supervision.board_page(supervisor)
+        assert len(asked) == 1
+        tracking = regency.submit(photo=True)["tracking_number"]
+        regency.act(tracking, "verify", as_="admin.kominfo")
+        asked.clear()
+        second = regency.domain.supervision.board_page(supervisor)
+        assert len(asked) == 1
+    finally:
+        event.remove(regency.engine.store.db, "before_cursor_execute", note)
+    assert (first.board["totals"]["open"], second.board["totals"]["open"]) == (1, 2)
+
+
+def test_a_tallys_figures_equal_a_count_at_every_instant():
+    """_Tally.figures hands the last figures out again while no place changed and neither
+    edge reached a due time: at instants moving forward (onto a due time, just before
+    it, past several), standing still, and going back, and after places change, the
+    figures equal a count over every place."""
+    from datetime import UTC, datetime
+
+    rng = random.Random(23)
+    start = datetime(2026, 12, 7, tzinfo=UTC)
+    dues = [start + timedelta(minutes=rng.randrange(0, 600)) for _ in range(40)]
+
+    def place(report: int) -> readcounts.Place:
+        if rng.random() < 0.2:
+            return readcounts.Place(group=report % 3)
+        return readcounts.Place(group=report % 3, case_group=(report % 3, report % 2),
+                                due=rng.choice(dues), flag=rng.random() < 0.3)
+
+    tally = readcounts._Tally()  # noqa: SLF001 - the unit under test
+    places = {report: place(report) for report in range(60)}
+    tally.rebuild(places, None, start)
+
+    def counted(late: datetime, soon: datetime) -> tuple[Any, ...]:
+        groups: dict[Any, list[int]] = {}
+        for found in places.values():
+            if found.case_group is not None:
+                cell = groups.setdefault(found.case_group, [0, 0, 0, 0])
+                cell[0] += 1
+                cell[1] += found.due <= late
+                cell[2] += late < found.due <= soon
+                cell[3] += found.flag
+        return tuple(sorted((key, *cell) for key, cell in groups.items()))
+
+    late = start
+    reused = 0
+    for step in range(600):
+        choice = rng.random()
+        if choice < 0.1:
+            reports = rng.sample(sorted(places), 3)
+            fresh = {report: place(report) for report in reports if rng.random() < 0.8}
+            for report in reports:
+                places.pop(report)
+            places.update(fresh)
+            tally.apply(reports, fresh)
+        elif choice < 0.15:
+            late -= timedelta(minutes=rng.randrange(1, 90))  # the clock goes back
+        elif choice < 0.35:
+            late = rng.choice(dues) - timedelta(microseconds=rng.choice((0, 0, 1)))
+        elif choice < 0.5:
+            pass  # the same instant again
+        else:
+            late += timedelta(seconds=rng.randrange(0, 300))
+        # the edges move together as the product reads them, or apart
+        soon = late + timedelta(minutes=120 if rng.random() < 0.7 else rng.randrange(0, 300))
+        before = tally.shown
+        figures = tally.figures(late, soon)
+        reused += before is not None and before[5] is figures
+        assert tuple(sorted((c.group, c.cases, c.due_by_late, c.due_by_soon, c.flagged)
+                            for c in figures.cases)) == counted(late, soon), step
+    assert reused > 100  # the memo is really used
+
+
+def test_the_boards_cases_count_the_deadline_that_ends_first_at_every_instant():
+    """board._case_parts chooses each case's deadline once (kept while the list holds) and
+    _at_instant counts its working days left at each reading: at every instant that is the
+    fewest working days left among the case's deadlines, with the step of the first
+    deadline read among those that end first (weekends and holidays make equals)."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from workflows import access
+    from workflows.calendar import WorkingCalendar
+
+    rng = random.Random(31)
+    calendar = WorkingCalendar()
+    start = datetime(2026, 12, 18, 1, tzinfo=UTC)  # a Friday before Christmas
+    records = []
+    for record_id in range(200):
+        due = start + timedelta(hours=rng.randrange(0, 24 * 20))
+        if rng.random() < 0.3:  # several on the same weekend or holiday: equals
+            due = datetime(2026, 12, 19 + rng.randrange(0, 2), rng.randrange(0, 24), tzinfo=UTC)
+        records.append(SimpleNamespace(
+            id=rng.randrange(1, 40), record_id=record_id, step=f"step{record_id}", due_at=due,
+            rung=rng.randrange(0, 3), holder_rung=rng.randrange(0, 3),
+            tracking_number="PPU", title="Jalan", status="DISPOSED", confidential=False,
+            agency_id=None, unit_id=None))
+    reader = access.Principal(username="sekda", roles=frozenset({"supervisor"}),
+                              regency_wide=True)
+    parts = None
+    for hours in range(0, 24 * 25, 7):
+        now = start + timedelta(hours=hours)
+        query = board.BoardQuery(reader, calendar, now, ["opd", "regency_admin", "sekda"], {},
+                                 [], None, [], now, now, None, None, None, None, 50)
+        parts = parts or board._case_parts(query, records)  # noqa: SLF001 - made once
+        cases = board._at_instant(query, parts)  # noqa: SLF001
+        for complaint_id, case in cases.items():
+            mine = [r for r in records if r.id == complaint_id]
+            fewest = min(calendar.working_days_left(now, r.due_at) for r in mine)
+            first = next(r for r in mine if calendar.working_days_left(now, r.due_at) == fewest)
+            assert case["working_days_left"] == round(fewest, 2)
+            assert (case["step"], case["escalated"]) == (
+                first.step, any(r.rung > r.holder_rung for r in mine))
+            assert case["state"] == ("overdue" if fewest < 0 else "due_soon"
+                                     if fewest <= board.DUE_SOON_DAYS else None)
+
+
+def test_the_boards_kept_cases_follow_a_renamed_agency_and_the_clock(regency):
+    """The listed cases' fixed parts are kept per reader while the list, the agency table
+    and the calendar hold: a renamed agency shows at once, the working days left move with
+    the clock, and each reader keeps their own."""
+    tracking = regency.submit(photo=True)["tracking_number"]
+    regency.act(tracking, "verify", as_="admin.kominfo")
+    regency.act(tracking, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+    regency.advance(days=4)
+    [case] = board_of(regency, "admin.kominfo")["cases"]
+    assert case["agency"]["code"] == "dinas_pupr" and case["tracking_number"] == tracking
+    with regency.transaction() as session:
+        session.execute(Agency.__table__.update().where(Agency.code == "dinas_pupr").values(
+            name="Dinas PUPR (baru)"))
+    [renamed] = board_of(regency, "admin.kominfo")["cases"]
+    assert renamed["agency"]["name"] == "Dinas PUPR (baru)"
+    regency.advance(hours=5)
+    [later] = board_of(regency, "admin.kominfo")["cases"]
+    assert later["working_days_left"] < renamed["working_days_left"]
+    assert [c["tracking_number"] for c in board_of(regency, "kadis.pupr")["cases"]] == [
+        tracking]

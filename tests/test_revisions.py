@@ -90,47 +90,11 @@ def test_settings_and_categories_follow_writes_made_by_hand(database_url):
         second.store.dispose()
 
 
-def _carrying(process: Process, session) -> None:
-    """What a timer firing's first read does (workflows/sla.py): the tokens come with a
-    statement sent anyway, and the session keeps them."""
-    dialect = session.get_bind().dialect.name
-    with session.no_autoflush:  # as the firing's read (workflows/operation.py, `reading`)
-        carried = session.execute(select(literal(1), revisions.carried(dialect))).one()[1]
-    revisions.remember(session, carried)
-
-
-def _token_reads(process: Process) -> int:
-    return sum(s.lstrip().startswith("SELECT config_revision") for s in process.statements)
-
-
-def test_tokens_carried_by_another_statement_serve_as_the_sessions_own(database_url):
-    """A carried read keeps the same tokens `tokens` reads (so no read of its own follows),
-    and after another process's change the next carried read holds the new token."""
-    first, second = Process(database_url), Process(database_url)
-    try:
-        with first.store.transaction() as session:
-            read = dict(revisions.tokens(session))
-        with first.store.transaction() as session:
-            _carrying(first, session)
-            assert dict(revisions.tokens(session)) == read
-            assert calendar_for(session, CONFIG).is_working_day(MONDAY)
-        assert _token_reads(first) == 1  # the first transaction's only
-        with second.store.transaction() as session:
-            session.add(CalendarDay(day=MONDAY, kind="day_off", name="Cuti daerah",
-                                    created_by="admin"))
-        with first.store.transaction() as session:
-            _carrying(first, session)
-            assert revisions.tokens(session)[revisions.CALENDAR] != read[revisions.CALENDAR]
-            assert not calendar_for(session, CONFIG).is_working_day(MONDAY)
-        assert _token_reads(first) == 1
-    finally:
-        first.store.dispose()
-        second.store.dispose()
-
-
-def test_carried_tokens_are_not_kept_over_the_sessions_unwritten_change(database_url):
-    """A session holding an unwritten calendar row keeps no carried tokens: `tokens` writes
-    the row first (its trigger replaces the token) and reads them then."""
+def test_tokens_carried_by_a_read_are_not_kept_over_the_sessions_unwritten_change(
+        database_url):
+    """A read carrying the tokens (`token_columns`, as a timer firing's first read does,
+    without autoflush) does not seed them into a session holding an unwritten calendar row:
+    `tokens` writes the row first (its trigger replaces the token) and reads them then."""
     process = Process(database_url)
     try:
         with process.store.transaction() as session:
@@ -138,7 +102,9 @@ def test_carried_tokens_are_not_kept_over_the_sessions_unwritten_change(database
         with process.store.transaction() as session:
             session.add(CalendarDay(day=MONDAY, kind="day_off", name="Cuti daerah",
                                     created_by="admin"))
-            _carrying(process, session)
+            with session.no_autoflush:  # as the firing's read (workflows/operation.reading)
+                row = session.execute(select(literal(1), *revisions.token_columns())).one()
+            revisions.seed(session, row)
             assert not calendar_for(session, CONFIG).is_working_day(MONDAY)
     finally:
         process.store.dispose()
@@ -224,3 +190,40 @@ def test_officers_are_chosen_by_role_and_agency(database_url):
             assert entry.roles == ("liaison_officer", "technical_officer")
     finally:
         process.store.dispose()
+
+
+def test_a_pages_reading_of_its_officer_brings_the_tokens_along(database_url):
+    """Every page first reads its signed-in officer (workflows/sessions.user_of); the
+    configuration's tokens come with that row, so the page's configuration costs no
+    statement of its own, and a change made elsewhere is seen by the next page."""
+    from datetime import timedelta
+
+    from workflows import sessions
+
+    process, admin = Process(database_url), Process(database_url)
+    now = datetime(2026, 6, 8, 9, tzinfo=UTC)
+    try:
+        with process.store.transaction() as session:
+            session.add(_officer("petugas.tokens", ["regency_admin"]))
+            session.flush()
+            user_id = session.query(User.id).filter_by(username="petugas.tokens").scalar()
+            cookie = sessions.start(session, user_id, "127.0.0.1", now)
+
+        def page() -> tuple[bool, list[str]]:
+            process.statements.clear()
+            with process.store.read() as session:
+                assert sessions.user_of(session, cookie, now - timedelta(hours=1)) is not None
+                working = calendar_for(session, CONFIG).is_working_day(MONDAY)
+            return working, [s for s in process.statements if "config_revision" in s]
+
+        assert page()[0]
+        working, asked = page()  # the calendar kept; the tokens read with the officer
+        assert working and len(asked) == 1 and "app_user" in asked[0]
+        with admin.store.transaction() as session:
+            session.add(CalendarDay(day=MONDAY, kind="day_off", name="Cuti daerah",
+                                    created_by="admin"))
+        working, asked = page()
+        assert not working and len(asked) == 1
+    finally:
+        process.store.dispose()
+        admin.store.dispose()

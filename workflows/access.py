@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflows import groups as task_groups
-from workflows import revisions
+from workflows import readcounts, revisions
 from workflows.account_models import AccountState
 from workflows.config import RegencyConfig
 from workflows.errors import Forbidden, Unauthenticated
@@ -171,6 +171,9 @@ def authenticate_token(session: Session, token: str | None, now: datetime,
     if not token:
         raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
     row = session.execute(_TOKEN_USER, {"token_hash": digest(token)}).first()
+    if row is not None:  # asked with it: the configuration's tokens, the change log's mark
+        revisions.seed(session, row)
+        readcounts.seed_mark(session, row.case_change_position)
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("the token is unknown or revoked; create one with "
                               "`aduan tokens create USER`")
@@ -190,7 +193,9 @@ _TOKEN_USER = (
     select(ApiToken.revoked_at, ApiToken.last_used_at, User.id, User.username, User.roles,
            User.agency_id, User.active,
            func.coalesce(AccountState.must_change_password, False)
-           .label("must_change_password"))
+           .label("must_change_password"),
+           # what the request's configuration and kept counts start from (as sessions.py)
+           *revisions.token_columns(), readcounts.mark_column())
     .select_from(ApiToken)
     .outerjoin(User, User.id == ApiToken.user_id)
     .outerjoin(AccountState, AccountState.user_id == User.id)

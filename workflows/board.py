@@ -4,6 +4,9 @@ ladder, and the cases themselves with the fewest working days left first."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -128,7 +131,7 @@ def sla_board(session: Session, principal: access.Principal, config: RegencyConf
         listed_ids, records = _listed_with_records(session, query)
     counted = {"at": now, "listed": listed_ids, "records": records}
     # The listed cases' working days left change by the hour: counted now.
-    docs = _board_cases(query, counted["records"])
+    docs = _listed_cases(query, counted["records"])
     listed = sorted((docs[i] for i in counted["listed"] if i in docs),
                     key=lambda c: (c["working_days_left"], c["tracking_number"]))
 
@@ -392,11 +395,44 @@ def _board_records(session: Session, matched: list[Any], complaint_ids: list[int
         .order_by(SlaRecord.id)).all()
 
 
-def _board_cases(query: BoardQuery, records: list[Any]) -> dict[int, dict[str, Any]]:
+def _board_cases(query: BoardQuery, records: Sequence[Any]) -> dict[int, dict[str, Any]]:
     """A board row for each case of these records (_board_records), its working days left
     counted at the query's instant."""
-    principal, calendar, now, agencies, ladder = (query.principal, query.calendar, query.now,
-                                                  query.agencies, query.ladder)
+    return _at_instant(query, _case_parts(query, records))
+
+
+def _listed_cases(query: BoardQuery, records: Sequence[Any]) -> dict[int, dict[str, Any]]:
+    """_board_cases for the kept list's records (the same tuple while the list holds): what
+    does not move with the clock is made once per reader, list, agency table and calendar,
+    and only the working days left are counted at each reading."""
+    key = (query.principal, tuple(query.ladder))
+    with _PARTS_LOCK:
+        kept = _PARTS.get(key)
+    if kept is not None and kept[0] is records and kept[1] is query.agencies and \
+            kept[2] is query.calendar:
+        parts = kept[3]
+    else:
+        parts = _case_parts(query, records)
+        with _PARTS_LOCK:
+            _PARTS[key] = (records, query.agencies, query.calendar, parts)
+            _PARTS.move_to_end(key)
+            while len(_PARTS) > PARTS_KEPT:
+                _PARTS.popitem(last=False)
+    return _at_instant(query, parts)
+
+
+PARTS_KEPT = 64  # readers (and ladders) whose listed cases' fixed parts are kept
+_PARTS: OrderedDict[Any, tuple[Any, Any, Any, dict[int, Any]]] = OrderedDict()
+_PARTS_LOCK = threading.Lock()
+
+
+def _case_parts(query: BoardQuery, records: Sequence[Any]
+                ) -> dict[int, tuple[dict[str, Any], datetime, dict[str, Any]]]:
+    """Per case: its row's fields before and after the working days left and state, and
+    the due time those are counted to (the deadline that ends first: the fewest working
+    days left at any instant, the first read among equals)."""
+    principal, calendar, agencies, ladder = (query.principal, query.calendar,
+                                             query.agencies, query.ladder)
     by_case: dict[int, dict[str, Any]] = {}
     for record in records:
         complaint = record  # the report's columns, by their names
@@ -404,37 +440,44 @@ def _board_cases(query: BoardQuery, records: list[Any]) -> dict[int, dict[str, A
         if case is None:
             case = by_case[complaint.id] = {
                 "complaint": complaint, "record": record, "rung": record.rung,
-                "left": calendar.working_days_left(now, record.due_at), "escalated": False}
-        elif record.due_at < case["record"].due_at:
-            # the working days left grow with the due time: a later deadline has no fewer
-            left = calendar.working_days_left(now, record.due_at)
-            if left < case["left"]:
-                case["left"], case["record"] = left, record
+                "escalated": False}
+        elif record.due_at < case["record"].due_at and \
+                calendar.working_days_left(record.due_at, case["record"].due_at) > 0:
+            case["record"] = record
         case["rung"] = max(case["rung"], record.rung)
         case["escalated"] = case["escalated"] or record.rung > record.holder_rung
     found = {}
     for complaint_id, case in by_case.items():
         complaint, record = case["complaint"], case["record"]
-        left = case["left"]
-        status = "overdue" if left < 0 else "due_soon" if left <= DUE_SOON_DAYS else None
         rung_name = ladder[min(case["rung"], len(ladder) - 1)]
-        agency = agencies.get(complaint.agency_id)
-        found[complaint_id] = {
+        found[complaint_id] = ({
             "complaint_id": complaint_id,
             "tracking_number": complaint.tracking_number,
             "title": supervised_title(principal, complaint),
             "status": complaint.status,
             "status_label": ids.STATUS_LABELS.get(complaint.status, {}),
-            "agency": agency_brief(agency),
+            "agency": agency_brief(agencies.get(complaint.agency_id)),
             "unit": agency_brief(agencies.get(complaint.unit_id)),
             "step": record.step,
             "step_label": STEP_LABELS.get(record.step, {"id": record.step, "en": record.step}),
             "due_at": record.due_at.astimezone(calendar.tzinfo).isoformat(),
-            "working_days_left": round(left, 2),
-            "state": status,
+        }, record.due_at, {
             "escalated": case["escalated"],
             "rung": rung_name,
             "rung_label": RUNG_LABELS.get(rung_name, {}),
-        }
+        })
     return found
 
+
+def _at_instant(query: BoardQuery, parts: Mapping[int, tuple[dict[str, Any], datetime,
+                                                            dict[str, Any]]]
+                ) -> dict[int, dict[str, Any]]:
+    calendar, now = query.calendar, query.now
+    found = {}
+    for complaint_id, (head, due, tail) in parts.items():
+        left = calendar.working_days_left(now, due)
+        found[complaint_id] = {
+            **head, "working_days_left": round(left, 2),
+            "state": "overdue" if left < 0 else "due_soon" if left <= DUE_SOON_DAYS else None,
+            **tail}
+    return found

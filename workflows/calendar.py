@@ -22,8 +22,14 @@ aware datetimes in the calendar's zone. Internally everything is integer microse
 each year is turned once into a table of working days with prefix sums, so adding 60 working
 days or measuring a span of months costs a few binary searches, not a loop over days.
 
+The working days left until a deadline are the difference of two *working positions*
+(working microseconds from the first year a calendar is asked about), and a calendar keeps
+the positions of the instants it was asked about: pages ask for the same deadlines at every
+reading (the SLA board's fifty cases, the worklist's rows), so each costs a lookup.
+
 The calendar is immutable after construction and safe to share between threads: the only
-mutable state is the lazily filled per-year cache, which is filled under a lock.
+mutable state is the lazily filled per-year cache (filled under a lock) and the positions
+kept (the same value whoever computes it).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ DEFAULT_EXTRA_DAY_NAME = "Cuti Bersama"
 
 _US_PER_SECOND = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_SECOND
+_POSITIONS_KEPT = 16_384  # instants whose working position a calendar keeps (about 2.5 MB)
 _MIN_ORDINAL = date.min.toordinal()
 _MAX_ORDINAL = date.max.toordinal()
 
@@ -100,7 +107,9 @@ class WorkingCalendar:
         "_extra",
         "_include_cuti_bersama",
         "_lock",
+        "_offsets",
         "_overrides",
+        "_positions",
         "_timezone",
         "_tz",
         "_weekend",
@@ -153,7 +162,11 @@ class WorkingCalendar:
         setattr_(self, "_overrides", overrides)
         setattr_(self, "_include_cuti_bersama", bool(include_cuti_bersama))
         setattr_(self, "_years", {})
-        setattr_(self, "_lock", threading.Lock())
+        setattr_(self, "_lock", threading.RLock())  # _offset builds year tables under it
+        # working days before 1 January of each year asked, counted from the first year
+        # asked (see _position_us), and the positions of instants asked (bounded)
+        setattr_(self, "_offsets", {})
+        setattr_(self, "_positions", {})
 
     # -- immutability ------------------------------------------------------------------------
 
@@ -250,11 +263,7 @@ class WorkingCalendar:
     def working_days_left(self, now: datetime, due: datetime) -> float:
         """Working days from ``now`` until ``due``; negative (the working time since ``due``)
         when overdue."""
-        now_ord, now_us = self._wall(now, "now")
-        due_ord, due_us = self._wall(due, "due")
-        if (now_ord, now_us) <= (due_ord, due_us):
-            return self._span_us(now_ord, now_us, due_ord, due_us) / _US_PER_DAY
-        return -self._span_us(due_ord, due_us, now_ord, now_us) / _US_PER_DAY
+        return (self._position_us(due, "due") - self._position_us(now, "now")) / _US_PER_DAY
 
     # -- internals: conversions --------------------------------------------------------------
 
@@ -280,6 +289,43 @@ class WorkingCalendar:
             (local.hour * 60 + local.minute) * 60 + local.second
         ) * _US_PER_SECOND + local.microsecond
         return local.toordinal(), micros
+
+    def _position_us(self, instant: datetime, what: str) -> int:
+        """The working microseconds from the start of the first year this calendar was
+        asked about up to ``instant`` (negative before it): the working time between two
+        instants is the difference of their positions (_span_us's sum, day by day). Kept
+        per instant: pages ask for the same deadlines' working days left at every reading."""
+        found = self._positions.get(instant)
+        if found is not None:
+            return found
+        ordinal, micros = self._wall(instant, what)
+        table = self._year(date.fromordinal(ordinal).year)
+        i = ordinal - table.first
+        found = (self._offset(table.year) + table.prefix[i]) * _US_PER_DAY + (
+            micros if table.working[i] else 0)
+        if len(self._positions) >= _POSITIONS_KEPT:
+            self._positions.clear()
+        self._positions[instant] = found
+        return found
+
+    def _offset(self, year: int) -> int:
+        """Working days from 1 January of the first year asked to 1 January of ``year``."""
+        found = self._offsets.get(year)
+        if found is not None:
+            return found
+        with self._lock:
+            offsets = self._offsets
+            if not offsets:
+                offsets[year] = 0
+            nearest = min(offsets, key=lambda known: abs(known - year))
+            days = offsets[nearest]
+            for step in range(nearest, year):  # later years: add the years between
+                days += self._year(step).total
+                offsets[step + 1] = days
+            for step in range(nearest - 1, year - 1, -1):  # earlier: take them away
+                days -= self._year(step).total
+                offsets[step] = days
+            return offsets[year]
 
     def _instant(self, ordinal: int, micros: int) -> datetime:
         ordinal += micros // _US_PER_DAY

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import String, and_, bindparam, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from workflows import access, list_counts, notify, referrals
@@ -106,8 +106,12 @@ def complaint_document(session: Session, complaint: Complaint, principal: access
     sla = current_deadline([r for r in records if r.state in (RUNNING, PAUSED)])
     events = session.scalars(_EVENTS, report).all()
     attachments = session.scalars(_ATTACHMENTS, report).all()
-    duplicates = session.scalars(_DUPLICATES, report).all()
-    me_too = session.scalar(_ME_TOO, report) or 0
+    duplicates, me_too = [], 0
+    for kind, value in session.execute(_RELATED, report):
+        if kind == "duplicate":
+            duplicates.append(value)
+        else:
+            me_too = int(value or 0)
     original = session.get(Complaint, complaint.duplicate_of_id) \
         if complaint.duplicate_of_id else None
     routing = session.get(ComplaintRouting, complaint.id)
@@ -186,8 +190,13 @@ _EVENTS = select(ComplaintEvent).where(ComplaintEvent.complaint_id == _REPORT).o
     ComplaintEvent.id)
 _ATTACHMENTS = select(Attachment).where(Attachment.complaint_id == _REPORT).order_by(
     Attachment.id)
-_DUPLICATES = select(Complaint.tracking_number).where(Complaint.duplicate_of_id == _REPORT)
-_ME_TOO = select(func.count()).select_from(MeToo).where(MeToo.complaint_id == _REPORT)
+# The reports filed as duplicates of this one, and how many said "me too", in one statement
+# (one row of kind "me_too" with the count, one of kind "duplicate" per duplicate).
+_RELATED = union_all(
+    select(literal("duplicate").label("kind"), Complaint.tracking_number.label("value"))
+    .where(Complaint.duplicate_of_id == _REPORT),
+    select(literal("me_too"), cast(func.count(), String)).select_from(MeToo)
+    .where(MeToo.complaint_id == _REPORT))
 _ESCALATIONS = select(Escalation.at, Escalation.step, Escalation.rung_name).where(
     Escalation.complaint_id == _REPORT).order_by(Escalation.id)
 

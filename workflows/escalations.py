@@ -133,9 +133,13 @@ class _KeptInbox:
         self.mark: tuple | None = None
         self.pages: dict[tuple[Any, ...], tuple[tuple[int, int, int, list[Any]],
                                                 frozenset[int]]] = {}
+        # a page's documents as one reader sees them, by (page asked, reader): made from
+        # the kept page (its very tuple) and agency table (the revision's very object)
+        self.documents: dict[tuple[Any, ...], tuple[Any, Any, tuple[dict[str, Any], ...]]] = {}
 
 
 PAGES_KEPT = 16  # inbox pages kept per scope (views and page numbers read)
+DOCUMENTS_KEPT = 64  # pages' documents kept per scope (pages times readers)
 
 
 def inbox_page(session: Session, principal: access.Principal, now: datetime, *,
@@ -147,7 +151,9 @@ def inbox_page(session: Session, principal: access.Principal, now: datetime, *,
     Kept per scope, status and page in this process and read again only when the change
     log names an escalation written since (anywhere: a new one may come first), or the
     report of one of the page's: a filing, a disposition or an answer elsewhere leaves the
-    inbox as it was. The documents are made for the reader at each request."""
+    inbox as it was. The documents are made for each reader (the access rules decide what
+    a title shows and whether a report may be moved) once per kept page and agency table,
+    and handed out again: callers must not change them."""
     scope = _scope(principal)  # Forbidden for officers who do not supervise
     key = ("inbox", None if scope is None else tuple(sorted(principal.org_agency_ids)))
 
@@ -183,9 +189,21 @@ def inbox_page(session: Session, principal: access.Principal, now: datetime, *,
             else:
                 found = kept[0]
     total, shown, pages, rows = found
-    return total, shown, pages, [
+    agencies = access.agency_table(session)
+    if entry is not None:
+        with entry.lock:
+            made = entry.documents.get((asked, principal))
+        if made is not None and made[0] is found and made[1] is agencies:
+            return total, shown, pages, list(made[2])
+    documents = tuple(
         _document(session, row, principal, report_of(row, _INBOX_REPORT_COLUMNS))
-        for row in rows]
+        for row in rows)
+    if entry is not None:
+        with entry.lock:
+            if len(entry.documents) >= DOCUMENTS_KEPT:
+                entry.documents.clear()
+            entry.documents[(asked, principal)] = (found, agencies, documents)
+    return total, shown, pages, list(documents)
 
 
 def _inbox_rows(session: Session, scope: Any, status: str | None, limit: int, offset: int

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Index, String
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 
 from engine.store import Base, BigId, UtcDateTime
 
@@ -31,3 +35,23 @@ class CaseChange(Base):
     source: Mapped[str] = mapped_column(String(1))  # c: complaint, s: sla_record, e: escalation
     xid: Mapped[int | None] = mapped_column(BigInteger)  # PostgreSQL: the writer's transaction
     at: Mapped[datetime] = mapped_column(UtcDateTime)  # when (the database's clock), to prune
+
+
+class LogPosition(FunctionElement[str]):
+    """Where the log stands, as text, as a column of any statement: on PostgreSQL the
+    transaction snapshot (a writer still running then is caught once it commits), on
+    SQLite the last id (one writer at a time). workflows/readcounts.py reads it."""
+
+    type = String()
+    inherit_cache = True
+    name = "aduan_log_position"
+
+
+@compiles(LogPosition, "postgresql")
+def _snapshot(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "pg_current_snapshot()::text"
+
+
+@compiles(LogPosition)
+def _last_id(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "CAST((SELECT coalesce(max(id), 0) FROM case_change) AS TEXT)"

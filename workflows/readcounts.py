@@ -14,8 +14,9 @@ time and flag) and after a write recounts only the reports the write touched:
   database triggers in the writer's transaction whoever the writer. Before each reading the
   tally notes where the log stands (on PostgreSQL the transaction snapshot, so a
   transaction still running then is caught once it commits; on SQLite the last id, one
-  writer at a time), then recounts the reports named since the last mark (one small
-  query per report set, not per report);
+  writer at a time; a page reads it with its signed-in officer, the read session's first
+  statement, and every keeper of the page uses that one mark), then recounts the reports
+  named since the last mark (one small query per report set, not per report);
 - the clock: a place depends on the time only through the due-soon edge (a deadline due
   by then is on the board). The tally knows the edge it counted at; when the edge moves on,
   the reports with a deadline due in between (read over the deadlines' due index) are
@@ -54,10 +55,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from workflows import readcache
+from workflows.readcount_models import LogPosition
 
 # seconds: a tally older than this counts its scope again (the change log keeps a day of
 # rows; a whole count of a regency-sized scope costs 0.2-3 s, BENCHMARKS.md)
@@ -144,6 +146,9 @@ class _Tally:
         # the reports each of the last versions recounted (a rebuild forgets them all)
         self.journal: OrderedDict[int, tuple[Change, ...]] = OrderedDict()
         self.journaled = 0  # the recounted reports the journal holds
+        # the last figures handed out: (version, late, soon, the nearest due times past
+        # late and past soon, the figures)
+        self.shown: tuple[Any, ...] | None = None
 
     def rebuild(self, places: Mapping[int, Place], mark: tuple | None, edge: datetime) -> None:
         self.places, self.open, self.groups = {}, {}, {}
@@ -205,12 +210,28 @@ class _Tally:
                 del self.groups[place.case_group]
 
     def figures(self, late: datetime, soon: datetime) -> Figures:
+        """The counts at edges ``late`` and ``soon``. The last ones are handed out again
+        while no place changed and neither edge has moved back or reached the next due
+        time beyond it: a board read many times a second finds them so nearly always."""
+        shown = self.shown
+        if shown is not None and shown[0] == self.version and shown[1] <= late and \
+                shown[2] <= soon and (shown[3] is None or late < shown[3]) and \
+                (shown[4] is None or soon < shown[4]):
+            return shown[5]
         cases = []
+        next_late = next_soon = None  # the nearest due time past each edge, in any group
         for key, group in self.groups.items():
-            past = bisect_right(group.dues, late)
-            cases.append(CaseCount(key, len(group.dues), past,
-                                   bisect_right(group.dues, soon) - past, group.flagged))
-        return Figures(self.version, tuple(self.open.items()), tuple(cases))
+            dues = group.dues
+            past = bisect_right(dues, late)
+            by_soon = bisect_right(dues, soon)
+            if past < len(dues) and (next_late is None or dues[past] < next_late):
+                next_late = dues[past]
+            if by_soon < len(dues) and (next_soon is None or dues[by_soon] < next_soon):
+                next_soon = dues[by_soon]
+            cases.append(CaseCount(key, len(dues), past, by_soon - past, group.flagged))
+        found = Figures(self.version, tuple(self.open.items()), tuple(cases))
+        self.shown = (self.version, late, soon, next_late, next_soon, found)
+        return found
 
 
 class _Tallies:
@@ -403,12 +424,43 @@ def _tallies(session: Session) -> _Tallies | None:
 
 
 def _mark(session: Session) -> tuple:
-    """Where the log stands, read before the data it guards (see the module)."""
+    """Where the log stands, read before the data it guards (see the module). A read
+    session (one per GET request) reads it once for every keeper it serves (the board's
+    tally and the inbox's, say): an earlier mark only makes more writes count as newer,
+    never fewer (as readcache.log_mark)."""
+    if session.info.get("aduan_read"):
+        memo = session.info.get("aduan_case_change_mark")
+        if memo is None:
+            memo = session.info["aduan_case_change_mark"] = _read_mark(session)
+        return memo
+    return _read_mark(session)
+
+
+def mark_column() -> Any:
+    """Where the log stands, as a column for the first statement of a read session (a
+    page's reading of its signed-in officer): `seed_mark` keeps it for the keepers the
+    page serves, one statement fewer."""
+    return _POSITION
+
+
+def seed_mark(session: Session, position: str | None) -> None:
+    """Keep a read session's mark read with `mark_column()` (see _mark)."""
+    if position is not None and session.info.get("aduan_read") and \
+            "aduan_case_change_mark" not in session.info:
+        session.info["aduan_case_change_mark"] = _parsed_mark(session, position)
+
+
+_POSITION = LogPosition().label("case_change_position")
+
+
+def _read_mark(session: Session) -> tuple:
+    return _parsed_mark(session, session.scalar(select(LogPosition())))
+
+
+def _parsed_mark(session: Session, position: str) -> tuple:
     if session.get_bind().dialect.name == "postgresql":
-        snapshot = session.scalar(text("SELECT pg_current_snapshot()::text"))
-        return ("snapshot", int(snapshot.split(":")[0]), snapshot)
-    return ("id", int(session.scalar(text(
-        "SELECT coalesce(max(id), 0) FROM case_change")) or 0))
+        return ("snapshot", int(position.split(":")[0]), position)
+    return ("id", int(position or 0))
 
 
 def _touched_since(session: Session, mark: tuple) -> set[int] | None:

@@ -11,13 +11,10 @@ TRUNCATE), whoever the writer: this process, another web or scheduler process, b
 psql. So:
 
 - `tokens(session)` reads the tokens in one query, once per session (a transaction or
-  a GET request's read session), and keeps them in the session; a flush or ORM statement of
+  a GET request's read session), and keeps them in the session; a page's read session gets
+  them with its first statement, the signed-in officer's (`token_columns`, `seed`); a flush or ORM statement of
   the same session that writes one of the tables forgets them, so a transaction that changes
   the calendar and then computes a deadline sees its own change;
-- `carried(dialect)` is a column of the same tokens as one JSON object that a statement the
-  session sends anyway can carry (a timer firing's first read, workflows/sla.py), and
-  `remember(session, value)` keeps what it returned as that session's tokens: one round
-  trip fewer where it matters;
 - `cached(session, table, key, build)` returns what this process built for `key` under the
   token it reads now, or builds it (`build()` reads the rows in the caller's session) and
   keeps it, per database (engine) of the process.
@@ -29,15 +26,13 @@ the migration's triggers) caches nothing: every call builds.
 
 from __future__ import annotations
 
-import json
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from workflows.revision_models import ConfigRevision
 
@@ -70,7 +65,8 @@ def tokens(session: Session) -> Mapping[str, int]:
     a database made by create_all, without the triggers, e.g. a scratch run's)."""
     found = session.info.get(_MEMO, _MISSING)
     if found is _MISSING:
-        if _unwritten(session):
+        if any(getattr(row, "__tablename__", None) in TABLES
+               for rows in (session.new, session.dirty, session.deleted) for row in rows):
             session.flush()  # the triggers replace the tokens of what it writes
         # a Core statement: the session's other rows wait for their flush, and the ORM's
         # execution (twice the Python calls) adds nothing to two columns of plain values
@@ -79,30 +75,25 @@ def tokens(session: Session) -> Mapping[str, int]:
     return found
 
 
-def carried(dialect: str) -> ColumnElement[Any]:
-    """The tokens as one JSON object (NULL without any), as a scalar subquery: a column for
-    a statement the session sends anyway, whose value `remember` then keeps. PostgreSQL
-    reads the table once per statement (an InitPlan), whatever the rows around it."""
-    aggregate = func.json_object_agg if dialect == "postgresql" else func.json_group_object
-    return select(aggregate(ConfigRevision.name, ConfigRevision.token)).scalar_subquery()
+def token_columns() -> list[Any]:
+    """The tokens as columns to add to a statement a session sends first anyway (every
+    page's reading of its signed-in officer): `seed(session, row)` then keeps them, as
+    `tokens` would have read them, one statement fewer."""
+    return list(_TOKEN_COLUMNS)
 
 
-def remember(session: Session, carried_value: Any) -> None:
-    """Keep the tokens a statement of this session carried (`carried`) as the session's,
-    unless it has them already or holds unwritten rows of a configuration table (whose
-    triggers have not yet replaced the tokens: `tokens` flushes them and reads again)."""
-    if _MEMO in session.info or _unwritten(session):
-        return
-    if isinstance(carried_value, str):  # SQLite's JSON is text
-        carried_value = json.loads(carried_value)
-    session.info[_MEMO] = {str(name): int(token)
-                           for name, token in (carried_value or {}).items()}
+def seed(session: Session, row: Any) -> None:
+    """Keep the tokens of a row read with `token_columns()` in the session (unless it
+    already read them): they were read before the data they guard, as `tokens` reads
+    them."""
+    if _MEMO not in session.info and not (session.new or session.dirty or session.deleted):
+        session.info[_MEMO] = {table: token for table in sorted(TABLES)
+                               if (token := getattr(row, f"config_token_{table}")) is not None}
 
 
-def _unwritten(session: Session) -> bool:
-    """Whether the session holds ORM rows of a configuration table not flushed yet."""
-    return any(getattr(row, "__tablename__", None) in TABLES
-               for rows in (session.new, session.dirty, session.deleted) for row in rows)
+_TOKEN_COLUMNS = tuple(
+    select(ConfigRevision.token).where(ConfigRevision.name == table).scalar_subquery()
+    .label(f"config_token_{table}") for table in sorted(TABLES))
 
 
 def cached(session: Session, table: str, key: Hashable, build: Callable[[], T]) -> T:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
+from workflows import readcounts, revisions
 from workflows.access import digest
 from workflows.account_models import AccountState
 from workflows.models import Outbox, User, UserSession
@@ -39,8 +40,12 @@ def user_of(session: Session, session_id: str, started_after: datetime) -> Row |
     account object: nothing here is changed."""
     if not session_id:
         return None
-    return session.execute(_SESSION_USER, {"token_hash": digest(session_id),
-                                           "started_after": started_after}).first()
+    found = session.execute(_SESSION_USER, {"token_hash": digest(session_id),
+                                            "started_after": started_after}).first()
+    if found is not None:  # asked with it: the configuration's tokens, the change log's mark
+        revisions.seed(session, found)
+        readcounts.seed_mark(session, found.case_change_position)
+    return found
 
 
 # Every page asks it: built once (bound values only), not per request.
@@ -52,7 +57,11 @@ _SESSION_USER = (
            # the navigation bar's count on every page (workflows/desk.py), asked with it
            select(func.count()).select_from(Outbox).where(
                Outbox.user_id == User.id, Outbox.channel == "inapp",
-               Outbox.status == "unread").scalar_subquery().label("unread"))
+               Outbox.status == "unread").scalar_subquery().label("unread"),
+           # what the page's configuration is built from, as of now (workflows/revisions.py)
+           *revisions.token_columns(),
+           # where the change log stands for the page's kept counts (workflows/readcounts.py)
+           readcounts.mark_column())
     .join(UserSession, UserSession.user_id == User.id)
     .outerjoin(AccountState, AccountState.user_id == User.id)
     .where(UserSession.token_hash == bindparam("token_hash"),

@@ -43,13 +43,13 @@ STEP_LABELS = {
 
 # The report of an instance with its running and paused records, oldest first, and the
 # configuration's tokens (the watch reads the calendar and the settings next: one round trip
-# fewer a firing); built once per dialect, as a firing runs it every time.
-_REPORT_AND_OPEN_RECORDS = {dialect: (
-    select(Complaint, SlaRecord, revisions.carried(dialect))
+# fewer a firing); built once, as a firing runs it every time.
+_REPORT_AND_OPEN_RECORDS = (
+    select(Complaint, SlaRecord, *revisions.token_columns())
     .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
                                SlaRecord.state.in_((RUNNING, PAUSED))))
     .where(Complaint.instance_id == bindparam("instance_id"))
-    .order_by(SlaRecord.id)) for dialect in ("postgresql", "sqlite")}
+    .order_by(SlaRecord.id))
 
 
 def no_records_yet(operation: Operation, complaint_id: int) -> None:
@@ -280,16 +280,15 @@ class SlaPolicy:
             return complaint
         session = operation.session
         with reading(session, Complaint, SlaRecord):
-            rows = session.execute(
-                _REPORT_AND_OPEN_RECORDS[session.get_bind().dialect.name],
-                {"instance_id": operation.instance_id}).all()
+            rows = session.execute(_REPORT_AND_OPEN_RECORDS,
+                                   {"instance_id": operation.instance_id}).all()
         if not rows:
             return complaint_of(operation)  # says which instance has no report
         complaint = rows[0][0]
-        revisions.remember(session, rows[0][2])
+        revisions.seed(session, rows[0])
         keep_complaint(operation, complaint)
         operation.memo.setdefault((_OPEN_RECORDS, complaint.id),
-                                  [record for _, record, _ in rows if record is not None])
+                                  [row[1] for row in rows if row[1] is not None])
         return complaint
 
     @staticmethod
