@@ -29,6 +29,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
 )
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -45,7 +46,7 @@ from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
 from engine.taskcodec import HostTaskConverter, MemoizedIds, uuid_of
-from engine.tasktree import HostWorkflow
+from engine.tasktree import HostEndJoin, HostWorkflow, use_host_end_joins
 
 DIAGRAM_FILENAME = "<diagram>"
 
@@ -382,6 +383,7 @@ def _registry() -> DefaultRegistry:
     registry = BpmnWorkflowSerializer.configure(config)
     # saved under BpmnWorkflow's name: states stay readable by Spiff itself, and old ones load
     registry.typenames[HostWorkflow] = registry.typenames[BpmnWorkflow]
+    registry.typenames[HostEndJoin] = registry.typenames[_EndJoin]  # (as its specs are)
     registry.register(
         date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]),
         typename="date",
@@ -438,6 +440,7 @@ def load_specs(text: str) -> tuple[Any, dict[str, Any]]:
     spec = registry.restore(dct["spec"])
     subprocess_specs = {name: registry.restore(s) for name, s in dct["subprocess_specs"].items()}
     use_host_clock([spec, *subprocess_specs.values()])
+    use_host_end_joins([spec, *subprocess_specs.values()])
     return spec, subprocess_specs
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from copy import copy
+from types import ModuleType
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,7 @@ _MEMO_SIZE = 4096  # ids kept; a state has tens of tasks, so a few thousand span
 _UUIDS: dict[str, UUID] = {}
 _TEXTS: dict[UUID, str] = {}
 _MUTABLE = (dict, list, set)
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # what Spiff's restore returns as is
 
 
 def uuid_of(text: str) -> UUID:
@@ -67,26 +69,85 @@ def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:
     memo[key] = value
 
 
+def restored(value: Any, restore: Any) -> Any:
+    """`restore(value)` (Spiff's registry) for a task's data or internal data, without a
+    call for each plain value: only values that may hold a saved object (a dict, a list)
+    go through Spiff's restore, which returns the others as they are."""
+    if type(value) is not dict or "typename" in value:
+        return restore(value)
+    return {key: item if type(item) in _PLAIN else restore(item)
+            for key, item in value.items()}
+
+
+def converted(value: Any, registry: Any) -> Any:
+    """`registry.convert(value)` for a task's internal data: while a state is dumped (the
+    registry's encoder mode) a plain dict is only cleaned, as Spiff's own
+    `_convert_for_encoder` does, here without its three calls."""
+    if registry._encoder_mode and type(value) is dict:
+        return {key: item for key, item in value.items()
+                if not callable(item) and not isinstance(item, ModuleType)}
+    return registry.convert(value)
+
+
 class MemoizedIds:
     """A converter's id-keyed mappings (a workflow's tasks, its subprocesses) through the
-    memo: mixed into the engine's workflow converter (engine/runtime.py)."""
+    memo: mixed into the engine's workflow converter (engine/runtime.py). A workflow's tasks
+    go straight to the engine's task converter while the registry holds it (each one, in
+    Spiff's registry, is three calls and a copy of its dict away)."""
 
     registry: Any
 
     def mapping_to_dict(self, mapping: Mapping[Any, Any], **kwargs: Any) -> dict[str, Any]:
         convert = self.registry.convert
-        return {text_of(k) if isinstance(k, UUID) else str(k): convert(v, **kwargs)
-                for k, v in mapping.items()}
+        codec = HostTaskConverter.registered(self.registry)
+        if codec is None or kwargs:
+            return {text_of(k) if isinstance(k, UUID) else str(k): convert(v, **kwargs)
+                    for k, v in mapping.items()}
+        task_class, typename, to_dict = codec.target_class, codec.typename, codec.to_dict
+        found = {}
+        for key, value in mapping.items():
+            if value.__class__ is task_class:  # as Spiff's registry tells classes apart
+                found[text_of(key)] = dct = to_dict(value)
+                dct["typename"] = typename  # last, as Spiff's _obj_to_dict adds it
+            else:
+                found[text_of(key) if isinstance(key, UUID) else str(key)] = convert(value)
+        return found
 
     def mapping_from_dict(self, mapping: Mapping[str, Any], key_class: Any = None,
                           **kwargs: Any) -> dict[Any, Any]:
         if key_class is UUID:
             key_class = uuid_of
-        return super().mapping_from_dict(mapping, key_class, **kwargs)
+        codec = HostTaskConverter.registered(self.registry)
+        if codec is None or key_class is not uuid_of or kwargs.keys() != {"workflow"}:
+            return super().mapping_from_dict(mapping, key_class, **kwargs)
+        typename, from_dict, restore = codec.typename, codec.from_dict, self.registry.restore
+        workflow = kwargs["workflow"]
+        return {uuid_of(k): from_dict(v, workflow) if v.get("typename") == typename
+                else restore(v, workflow=workflow) for k, v in mapping.items()}
 
 
 class HostTaskConverter(TaskConverter):
     """Spiff's TaskConverter (data saved as the changes from the parent's), made cheaper."""
+
+    def __init__(self, target_class: Any, registry: Any, typename: str | None = None) -> None:
+        super().__init__(target_class, registry, typename)
+        # What the registry holds for tasks now: `registered` finds this converter only
+        # while no other converter was registered for tasks since.
+        registry.host_task_codec = (self, registry.convert_to_dict[self.typename],
+                                    registry.convert_from_dict[self.typename])
+
+    @staticmethod
+    def registered(registry: Any) -> HostTaskConverter | None:
+        """The engine's task converter, if it is the one the registry uses for tasks."""
+        held = getattr(registry, "host_task_codec", None)
+        if held is None:
+            return None
+        codec, to_dict, from_dict = held
+        if registry.convert_to_dict.get(codec.typename) is not to_dict \
+                or registry.convert_from_dict.get(codec.typename) is not from_dict \
+                or registry.typenames.get(codec.target_class) != codec.typename:
+            return None
+        return codec
 
     def to_dict(self, task: Any) -> dict[str, Any]:
         parent = task.workflow.tasks.get(task._parent)
@@ -109,7 +170,7 @@ class HostTaskConverter(TaskConverter):
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": self.registry.convert(task.internal_data),
+            "internal_data": converted(task.internal_data, self.registry),
             "data": data,
             "delta": delta,
         }
@@ -124,7 +185,7 @@ class HostTaskConverter(TaskConverter):
         task.last_state_change = dct["last_state_change"]
         task.triggered = dct["triggered"]
         restore = self.registry.restore
-        task.internal_data = restore(dct["internal_data"])
+        task.internal_data = restored(dct["internal_data"], restore)
         if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
             workflow.top_workflow.event_manager.add_task(task)
         delta = dct.get("delta")
@@ -132,10 +193,10 @@ class HostTaskConverter(TaskConverter):
         if parent is not None:
             data = {key: copy(value) if isinstance(value, _MUTABLE) else value
                     for key, value in parent.data.items()}
-            data.update(restore(delta.get("updates", {})))
+            data.update(restored(delta.get("updates", {}), restore))
             for key in delta.get("deletions", ()):
                 data.pop(key, None)
         else:
-            data = restore(dct["data"])
+            data = restored(dct["data"], restore)
         task.data = data
         return task

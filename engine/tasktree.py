@@ -30,6 +30,16 @@ two walks, task by task, at every step of several diagrams.
 
 Stored states do not change: `HostWorkflow` is saved under `BpmnWorkflow`'s type name
 (engine/runtime.py), and a state saved before this module loads into a `HostWorkflow`.
+
+A process's end join (Spiff's `_EndJoin`, which waits for every other unfinished task of its
+workflow) asks, each time a branch reaches it, whether any other task of the tree is
+unfinished, by walking the tree with Spiff's `TaskIterator` (below any task but another end
+join of that process): a daily SLA watch's firing asks twice, about 570 of its Python calls.
+`HostEndJoin` asks the same question of a plain walk (whether any such task exists does not
+depend on the order it is found in), for trees of fewer than 1,000 tasks (Spiff's depth
+limit); `use_host_end_joins` gives it to parsed and loaded specs, and the specs are saved
+under `_EndJoin`'s type name (engine/runtime.py), so stored definitions do not change.
+tests/test_tasktree.py compares its answer with Spiff's at every check.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 MAX_DEPTH = 1000  # Spiff's iterators' default depth limit
@@ -104,3 +115,39 @@ class HostWorkflow(BpmnWorkflow):
             found = TaskIterator(self.task_tree, state=TaskState.WAITING)
         for task in found:
             task.task_spec._update(task)
+
+
+class HostEndJoin(_EndJoin):
+    """Spiff's end join, its check answered by a plain walk (see the module)."""
+
+    def _check_threshold_unstructured(self, my_task: Any) -> bool:
+        if len(my_task.workflow.tasks) >= MAX_DEPTH:
+            return super()._check_threshold_unstructured(my_task)
+        return not unfinished_besides(my_task.workflow.task_tree, my_task, self.name)
+
+
+def unfinished_besides(root: Any, me: Any, end_at: str) -> bool:
+    """Whether a task at or below `root` other than `me` is unfinished, not looking below
+    the tasks of spec `end_at`: what Spiff's `_EndJoin` asks of its `TaskIterator` (which
+    goes below every other task with children, in any state)."""
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    while stack:
+        task = pop()
+        if task._state & TaskState.NOT_FINISHED_MASK and task is not me:
+            return True
+        if task._children and task.task_spec.name != end_at:
+            tasks = task.workflow.tasks
+            for child_id in task._children:
+                push(tasks.get(child_id))
+    return False
+
+
+def use_host_end_joins(specs: Any) -> None:
+    """Give these process specs' end joins the engine's check (`HostEndJoin`)."""
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if type(task_spec) is _EndJoin:
+                task_spec.__class__ = HostEndJoin
+        if type(getattr(spec, "end", None)) is _EndJoin:
+            spec.end.__class__ = HostEndJoin

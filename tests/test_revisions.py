@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import event, text
+from sqlalchemy import event, literal, select, text
 
 from engine.store import Store
-from workflows import categories, notify, sla_settings
+from workflows import categories, notify, revisions, sla_settings
 from workflows import groups as task_groups
 from workflows.config import RegencyConfig
 from workflows.models import Agency, CalendarDay, User
@@ -88,6 +88,26 @@ def test_settings_and_categories_follow_writes_made_by_hand(database_url):
     finally:
         first.store.dispose()
         second.store.dispose()
+
+
+def test_tokens_carried_by_a_read_are_not_kept_over_the_sessions_unwritten_change(
+        database_url):
+    """A read carrying the tokens (`token_columns`, as a timer firing's first read does,
+    without autoflush) does not seed them into a session holding an unwritten calendar row:
+    `tokens` writes the row first (its trigger replaces the token) and reads them then."""
+    process = Process(database_url)
+    try:
+        with process.store.transaction() as session:
+            assert calendar_for(session, CONFIG).is_working_day(MONDAY)
+        with process.store.transaction() as session:
+            session.add(CalendarDay(day=MONDAY, kind="day_off", name="Cuti daerah",
+                                    created_by="admin"))
+            with session.no_autoflush:  # as the firing's read (workflows/operation.reading)
+                row = session.execute(select(literal(1), *revisions.token_columns())).one()
+            revisions.seed(session, row)
+            assert not calendar_for(session, CONFIG).is_working_day(MONDAY)
+    finally:
+        process.store.dispose()
 
 
 def test_a_postgresql_truncate_replaces_the_token(postgres_url):

@@ -1,5 +1,6 @@
 """workflows/sla.py's watch, as a timer firing runs it: what it sends, and the statements it
-needs (the report and its open records read by one, the escalations written by one)."""
+needs (the report, its open records and the configuration's tokens read by one, the
+escalations written by one)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def test_a_late_watch_climbs_every_missed_rung_reading_and_writing_once(tmp_path
         selects = [t for t in texts if t.startswith("SELECT")]
         assert _count(selects, "SELECT", "complaint") == 1
         assert [t for t in selects if " FROM sla_record" in t] == []  # joined to the report
+        # the configuration's tokens (calendar, settings) came with the report
+        assert [t for t in selects if t.startswith("SELECT config_revision")] == []
         assert _count(texts, "INSERT INTO", "escalation") == 1
 
         clock.advance(timedelta(hours=1))  # nothing more is due: the next firing is a day on

@@ -2,7 +2,8 @@
 the same order (checked at every walk of the scenario diagrams: subprocesses, call
 activities, event subprocesses, gateways, boundary events), and runs with them end exactly
 as runs with Spiff's walks do (the same saved trees after every step), on the scenario
-diagrams and the complaint lifecycle with its daily SLA watch."""
+diagrams and the complaint lifecycle with its daily SLA watch. HostEndJoin's check answers
+as Spiff's end join's at every check of the same runs."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 import engine.transaction as engine_transaction
 from engine import FrozenClock, tasktree
 from engine.definitions import coerce_files, parse_unit
-from engine.runtime import load_state, workflow_serializer
+from engine.runtime import dump_specs, load_specs, load_state, workflow_serializer
 from engine.sandbox import Sandbox
 from tests import test_history as history
 from tests import test_scenario as scenario
@@ -170,3 +172,65 @@ def test_states_saved_before_load_as_host_workflows_and_save_under_spiffs_name()
     loaded = load_state(state, spec, subprocesses, HostScriptEngine.__new__(HostScriptEngine))
     assert type(loaded) is tasktree.HostWorkflow
     assert json.loads(dump_state(loaded))["typename"] == "BpmnWorkflow"
+
+
+@pytest.fixture
+def end_joins(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every check of an end join is compared with Spiff's own, for the task that asks and
+    for every other task of its tree as if it asked; returns the answers compared."""
+    ours = tasktree.HostEndJoin._check_threshold_unstructured
+    answers: list[bool] = []
+
+    def both(self, my_task):
+        answer = ours(self, my_task)
+        assert answer == _EndJoin._check_threshold_unstructured(self, my_task)
+        workflow = my_task.workflow
+        for other in list(workflow.tasks.values()):
+            assert (not tasktree.unfinished_besides(workflow.task_tree, other, self.name)) \
+                == _EndJoin._check_threshold_unstructured(self, other)
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(tasktree.HostEndJoin, "_check_threshold_unstructured", both)
+    return answers
+
+
+def test_the_end_joins_answer_as_spiffs_through_every_supported_element(
+        end_joins, engines, clock, directory):  # noqa: F811
+    scenario.test_walks_every_supported_element_to_completion_with_a_save_at_every_step(
+        engines, clock, directory)
+    assert len(end_joins) >= 10 and set(end_joins) == {True, False}
+
+
+def test_the_end_joins_answer_as_spiffs_in_a_complaint_lifecycle_with_its_watch(
+        end_joins, tmp_path, demo_template):
+    seen = history._run(tmp_path / "run", demo_template, history.SCENARIOS["delegated to a unit"],
+                        prune=True, monkeypatch=pytest.MonkeyPatch())
+    assert seen["escalations"] >= 1  # the watch fired: its branches reached the end join
+    assert end_joins.count(False) >= 5  # (the report stays open: every answer is "wait")
+
+
+def test_end_joins_are_the_engines_and_saved_under_spiffs_name(monkeypatch):
+    """Parsed and loaded specs' end joins are HostEndJoins; the stored specs name them as
+    Spiff does. Over MAX_DEPTH tasks the check is Spiff's own."""
+    spec, subprocesses = _specs()
+    joins = [t for s in (spec, *subprocesses.values()) for t in s.task_specs.values()
+             if isinstance(t, _EndJoin)]
+    assert len(joins) >= 2 and all(type(t) is tasktree.HostEndJoin for t in joins)
+    stored = dump_specs(spec, subprocesses)
+    assert '"_EndJoin"' in stored and "HostEndJoin" not in stored
+    loaded, loaded_subprocesses = load_specs(stored)
+    assert all(type(t) is tasktree.HostEndJoin for s in (loaded, *loaded_subprocesses.values())
+               for t in s.task_specs.values() if isinstance(t, _EndJoin))
+
+    assert type(spec.end) is tasktree.HostEndJoin
+    workflow = tasktree.HostWorkflow(spec, subprocesses)
+    asking = workflow.task_tree
+    spiffs = _EndJoin._check_threshold_unstructured(spec.end, asking)
+
+    def refuse(*_args):
+        raise AssertionError("the engine's walk was taken")
+
+    monkeypatch.setattr(tasktree, "unfinished_besides", refuse)
+    monkeypatch.setattr(tasktree, "MAX_DEPTH", len(workflow.tasks))
+    assert spec.end._check_threshold_unstructured(asking) is spiffs

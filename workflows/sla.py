@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
-from workflows import access, agency_directory, notify, sla_settings
+from workflows import access, agency_directory, notify, revisions, sla_settings
 from workflows import diagram_ids as ids
 from workflows.agency_directory import AgencyEntry
 from workflows.calendar import WorkingCalendar
@@ -41,10 +41,11 @@ STEP_LABELS = {
 }
 
 
-# The report of an instance with its running and paused records, oldest first (built once:
-# a firing runs it every time).
+# The report of an instance with its running and paused records, oldest first, and the
+# configuration's tokens (the watch reads the calendar and the settings next: one round trip
+# fewer a firing); built once, as a firing runs it every time.
 _REPORT_AND_OPEN_RECORDS = (
-    select(Complaint, SlaRecord)
+    select(Complaint, SlaRecord, *revisions.token_columns())
     .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
                                SlaRecord.state.in_((RUNNING, PAUSED))))
     .where(Complaint.instance_id == bindparam("instance_id"))
@@ -284,9 +285,10 @@ class SlaPolicy:
         if not rows:
             return complaint_of(operation)  # says which instance has no report
         complaint = rows[0][0]
+        revisions.seed(session, rows[0])
         keep_complaint(operation, complaint)
         operation.memo.setdefault((_OPEN_RECORDS, complaint.id),
-                                  [record for _, record in rows if record is not None])
+                                  [row[1] for row in rows if row[1] is not None])
         return complaint
 
     @staticmethod

@@ -42,6 +42,7 @@ from engine.definitions.structure import (
 from engine.errors import Finding, Message
 from engine.runtime import use_host_clock
 from engine.sandbox import Sandbox
+from engine.tasktree import use_host_end_joins
 
 __all__ = [
     "ParsedUnit",
@@ -187,6 +188,7 @@ def _parse(unit: ParsedUnit, sandbox: Sandbox, process_id: str | None, now: date
         return
     unit.process_name = unit.spec.description or main
     use_host_clock([unit.spec, *unit.subprocess_specs.values()])
+    use_host_end_joins([unit.spec, *unit.subprocess_specs.values()])
     for spec in [unit.spec, *unit.subprocess_specs.values()]:
         for task_spec in spec.task_specs.values():
             meta = checker.check_task(task_spec, spec)
