@@ -1,0 +1,120 @@
+"""Migration 0041: on SQLite the statistics' triggers look a report's other rows up through
+the report's index, so that what a write costs inside SQLite does not grow with the rows
+of other reports (before it, a database never analyzed walked every SLA record of the same
+state for each SLA record written). Counted in SQLite's virtual machine instructions, which
+do not move with the machine's load."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, text
+
+import migrations
+
+AT = "2026-03-02 01:00:00.000000"
+COMPLAINT = (
+    "INSERT INTO complaint (tracking_number, secret_hash, classification, misconduct, "
+    "category, severity, title, body, anonymous, confidential, channel, language, status, "
+    "created_at, updated_at, disposed_at, version) VALUES (?, 'x', 'pengaduan', 0, 'roads', "
+    "'medium', 'L', 'I', 0, 0, 'web', 'id', 'DISPOSED', ?, ?, ?, 1)")
+RECORD = (
+    "INSERT INTO sla_record (complaint_id, step, budget_days, holder_rung, started_at, due_at, "
+    "pauses, state, rung, reminded_rungs, late_seconds) VALUES (?, ?, 5, 0, ?, ?, '[]', ?, 0, "
+    "'[]', ?)")
+ESCALATION = (
+    "INSERT INTO escalation (complaint_id, sla_id, step, rung, rung_name, at, due_at, status) "
+    "VALUES (?, ?, 'follow_up', ?, 'opd', ?, ?, ?)")
+# One report's writes, each a statement whose triggers read the report's other rows.
+WRITES = (
+    ("UPDATE sla_record SET state = 'met', late_seconds = 0 WHERE id = :sla"),
+    ("UPDATE sla_record SET state = 'breached', late_seconds = 60 WHERE id = :sla"),
+    ("UPDATE escalation SET status = 'resolved' WHERE id = :esc"),
+    ("UPDATE complaint SET first_answer_at = '2026-03-03 01:00:00.000000' WHERE id = :report"),
+    ("UPDATE complaint SET agency_id = 2 WHERE id = :report"),
+    ("DELETE FROM escalation WHERE id = :esc"),
+    ("DELETE FROM sla_record WHERE id = :sla"),
+)
+
+
+def _report(connection: sqlite3.Connection, number: str, state: str) -> tuple[int, int, int]:
+    """A dispositioned report with four SLA records in ``state`` and an escalation."""
+    report = connection.execute(COMPLAINT, (number, AT, AT, AT)).lastrowid
+    records = [connection.execute(RECORD, (report, step, AT, AT, state, 0.0)).lastrowid
+               for step in ("verification", "follow_up", "resolution", "follow_up")]
+    escalation = connection.execute(
+        ESCALATION, (report, records[1], 1, AT, AT, "open" if state == "running" else "resolved")
+    ).lastrowid
+    assert report is not None and escalation is not None
+    return report, records[1], escalation
+
+
+def _instructions(path: Path, others: int) -> list[int]:
+    """SQLite's instructions for each of WRITES on a report of its own, with ``others``
+    reports stored beside it (each with running, met and breached records)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN")
+        for i in range(others):
+            _report(connection, f"PPU-O{i}", ("met", "running", "breached")[i % 3])
+        report, sla, escalation = _report(connection, "PPU-MINE", "running")
+        connection.execute("COMMIT")
+        counted = [0]
+
+        def tick() -> int:
+            counted[0] += 1
+            return 0
+
+        found = []
+        for write in WRITES:
+            connection.execute("BEGIN")
+            connection.execute("SELECT 1 FROM complaint WHERE 0").fetchall()  # schema read
+            connection.set_progress_handler(tick, 1)
+            counted[0] = 0
+            connection.execute(write, {"sla": sla, "esc": escalation, "report": report})
+            connection.set_progress_handler(None, 1)
+            found.append(counted[0])
+            connection.execute("ROLLBACK")
+        return found
+    finally:
+        connection.close()
+
+
+def test_a_write_costs_the_same_whatever_other_reports_are_stored(sqlite_url, tmp_path):
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    few = tmp_path / "few.db"
+    few.write_bytes(path.read_bytes())
+    alone = _instructions(few, 3)
+    beside = _instructions(path, 300)
+    # the same instructions, give or take a B-tree level more in the larger tables
+    assert all(b <= a * 1.05 + 60 for a, b in zip(alone, beside, strict=True)), \
+        list(zip(WRITES, alone, beside, strict=True))
+
+
+def _triggers(url: str) -> dict[str, str]:
+    db = create_engine(url)
+    try:
+        with db.connect() as connection:
+            return dict(connection.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND name LIKE 'trg_stats_%'")).all())
+    finally:
+        db.dispose()
+
+
+def test_migration_0041_goes_back_to_the_earlier_triggers_and_forward(sqlite_url):
+    config = migrations.alembic_config(sqlite_url)
+    now = _triggers(sqlite_url)
+    assert "+s.state" in now["trg_stats_fact_sla_update"]
+    assert "+s.state = 'running'" in now["trg_stats_running_sla_update"]
+    command.downgrade(config, "0040_stats_months")
+    before = _triggers(sqlite_url)
+    assert set(before) == set(now)
+    assert not any("+s." in sql or "+b." in sql for sql in before.values())
+    changed = {name for name in now if now[name] != before[name]}
+    assert {"trg_stats_fact_sla_update", "trg_stats_fact_complaint_answered",
+            "trg_stats_running_complaint_update"} <= changed
+    command.upgrade(config, "head")
+    assert _triggers(sqlite_url) == now
