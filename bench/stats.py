@@ -84,12 +84,12 @@ from workflows.models import STATS_TRIGGERS  # noqa: E402
 
 # The per-day summaries (0032), the deadline and escalation facts (0035, their triggers as
 # 0038 made them again), each report's working-time measures and their yearly sums (0037):
-# triggers and backfills as installed (the facts' and the running steps' SQLite triggers as
-# 0041 made them again).
+# triggers and backfills as installed (the facts', the running steps' and the measures'
+# SQLite triggers as 0041 made them again).
 STATS_DAYS = migration("0032_stats_days")
 STATS_PLANS = migration("0041_stats_trigger_plans")
 STATS_FACTS = STATS_PLANS.STATS_FACTS
-STATS_SPEEDS = migration("0037_stats_speeds")
+STATS_SPEEDS = STATS_PLANS.STATS_SPEEDS
 STATS_RUNNING = STATS_PLANS.STATS_RUNNING  # the copy of the running steps
 STATS_MONTHS = migration("0040_stats_months")  # the per-day summaries added up per month
 SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS, STATS_RUNNING, STATS_MONTHS)

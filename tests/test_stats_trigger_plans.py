@@ -99,7 +99,7 @@ def _triggers(url: str) -> dict[str, str]:
         with db.connect() as connection:
             return dict(connection.execute(text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                "AND name LIKE 'trg_stats_%'")).all())
+                "AND (name LIKE 'trg_stats_%' OR name LIKE 'trg_work_%')")).all())
     finally:
         db.dispose()
 
@@ -109,12 +109,61 @@ def test_migration_0041_goes_back_to_the_earlier_triggers_and_forward(sqlite_url
     now = _triggers(sqlite_url)
     assert "+s.state" in now["trg_stats_fact_sla_update"]
     assert "+s.state = 'running'" in now["trg_stats_running_sla_update"]
+    assert "IS NOT m.work_close_s" in now["trg_work_measures_update"]
     command.downgrade(config, "0040_stats_months")
     before = _triggers(sqlite_url)
     assert set(before) == set(now)
-    assert not any("+s." in sql or "+b." in sql for sql in before.values())
+    assert not any("+s." in sql or "+b." in sql or " m." in sql for sql in before.values())
     changed = {name for name in now if now[name] != before[name]}
     assert {"trg_stats_fact_sla_update", "trg_stats_fact_complaint_answered",
-            "trg_stats_running_complaint_update"} <= changed
+            "trg_stats_running_complaint_update", "trg_work_measures_insert",
+            "trg_work_measures_update"} <= changed
     command.upgrade(config, "head")
     assert _triggers(sqlite_url) == now
+
+
+def _measures(connection: sqlite3.Connection, report: int) -> tuple:
+    return connection.execute(
+        "SELECT work_answer_s, work_verify_s, work_close_s FROM complaint WHERE id = ?",
+        (report,)).fetchone()
+
+
+def _logged(connection: sqlite3.Connection) -> tuple[int, int]:
+    return (connection.execute("SELECT count(*) FROM case_change").fetchone()[0],
+            connection.execute("SELECT count(*) FROM stats_change").fetchone()[0])
+
+
+def test_the_measures_are_written_back_only_when_one_changes(sqlite_url):
+    """SQLite's measures (0037's arithmetic): a new report without the times they end at
+    keeps them NULL, a measure written by hand on it is still replaced; an update that
+    moves no measure (a disposition before any answer) writes nothing back, so the change
+    logs get the update's own row only; one that moves a measure still writes it."""
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        plain = connection.execute(COMPLAINT, ("PPU-1", AT, AT, None)).lastrowid
+        assert _measures(connection, plain) == (None, None, None)
+        by_hand = connection.execute(COMPLAINT.replace("version)", "version, work_close_s)")
+                                     .replace("1)", "1, 5)"), ("PPU-2", AT, AT, None)).lastrowid
+        assert _measures(connection, by_hand) == (None, None, None)
+        verified = connection.execute(
+            COMPLAINT.replace("version)", "version, verified_at)").replace("1)", "1, ?)"),
+            ("PPU-3", AT, AT, None, "2026-03-02 05:00:00.000000")).lastrowid
+        assert _measures(connection, verified) == (None, 4 * 3600, None)
+        logged = _logged(connection)
+        connection.execute("UPDATE complaint SET disposed_at = ? WHERE id = ?",
+                           ("2026-03-02 06:00:00.000000", verified))
+        assert _logged(connection) == (logged[0] + 1, logged[1] + 1)
+        assert _measures(connection, verified) == (None, 4 * 3600, None)
+        connection.execute("UPDATE complaint SET first_answer_at = ? WHERE id = ?",
+                           ("2026-03-02 07:00:00.000000", verified))
+        assert _measures(connection, verified) == (3600, 4 * 3600, None)
+        connection.execute("UPDATE complaint SET work_verify_s = 1 WHERE id = ?", (verified,))
+        assert _measures(connection, verified) == (3600, 4 * 3600, None)
+        # the yearly sums hold what the stored measures say
+        sums = connection.execute(
+            "SELECT measure, sum(n), sum(total) FROM stats_speed_year GROUP BY measure "
+            "HAVING sum(n) <> 0 ORDER BY measure").fetchall()
+        assert sums == [(0, 1, 3600), (1, 1, 4 * 3600)]
+    finally:
+        connection.close()

@@ -1,5 +1,6 @@
-"""The statistics' triggers on SQLite look a report's rows up by the report (issue 17: the
-complaint lifecycle's cost).
+"""The statistics' triggers on SQLite look a report's rows up by the report, and the
+working-time measures are written back only when they change (issue 17: the complaint
+lifecycle's cost).
 
 The triggers of migrations 0035, 0038 and 0039 read the changed report's other SLA records
 and escalations (`WHERE complaint_id = ... AND s.state = ...`). Without statistics (SQLite
@@ -18,8 +19,18 @@ so that the report's own index (`ix_sla_record_complaint_step`,
 the statements are the earlier migrations' own, with that one rewrite. PostgreSQL plans
 with the statistics autovacuum keeps: unchanged here.
 
-TRIGGERS and DROP are 0038's and 0039's with these triggers in place of theirs (what
-bench/stats.py installs after its bulk load). The downgrade makes the earlier ones again.
+The working-time measures' triggers of migration 0037 (SQLite: AFTER triggers that write
+the three measures back with an UPDATE of the report) ran their UPDATE after every INSERT
+and after every UPDATE naming one of the times, changed or not; that UPDATE runs every
+other trigger of an updated complaint (the change logs write a row each). Here the UPDATE
+works each measure out once and writes only when one differs from the stored value (a
+value written by hand is still replaced, a NULL written still recomputes all three, as
+0037 has it), and a new report without any time the measures end at (verification, first
+answer, closure) or a measure of its own is left alone: its measures are all NULL.
+
+STATS_FACTS, STATS_RUNNING and STATS_SPEEDS are 0038's, 0039's and 0037's TRIGGERS, DROP and
+backfill with these triggers in place of theirs (what bench/stats.py and bench/web.py
+install after their bulk loads). The downgrade makes the earlier ones again.
 
 Revision ID: 0041_stats_trigger_plans
 Revises: 0040_stats_months
@@ -33,6 +44,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0041_stats_trigger_plans"
@@ -53,6 +65,7 @@ def _frozen(stem: str) -> Any:
 
 FACTS = _frozen("0038_stats_fact_rows")
 RUNNING = _frozen("0039_stats_running")
+SPEEDS = _frozen("0037_stats_speeds")
 # A state or status read through an alias of sla_record or escalation (s, b, e), not
 # already written with a plus; NEW.state and OLD.state are the changed row's, not a lookup.
 _LOOKUP = re.compile(r"(?<![\w.+])([sbe])\.(state|status)\b")
@@ -67,53 +80,79 @@ def _name(statement: str) -> str:
     return statement.split()[2]
 
 
-def _sqlite(module: Any) -> tuple[str, ...]:
-    """The module's SQLite triggers that read a report's rows by state, made again."""
-    return tuple(_by_report(s) for s in module.TRIGGERS["sqlite"] if _LOOKUP.search(s))
+def _work_measures() -> tuple[str, ...]:
+    """0037's SQLite triggers of the working-time measures, writing them back only when one
+    of them changes, and on INSERT only when the new report has a time they measure to (or
+    a measure written by hand): their UPDATE of the report otherwise changed nothing but
+    still ran every other trigger of an updated complaint (the change logs' inserts among
+    them). The measures are 0037's expressions, worked out once each."""
+    computed = ", ".join(f"{SPEEDS._sqlite_measure(start, end)} AS {column}"
+                         for column, start, end in SPEEDS.MEASURES)
+    sets = ", ".join(f"{column} = m.{column}" for column in SPEEDS.WORK)
+    differs = " OR ".join(f"complaint.{column} IS NOT m.{column}" for column in SPEEDS.WORK)
+    body = (f"BEGIN UPDATE complaint SET {sets} FROM (SELECT {computed}) AS m "
+            f"WHERE complaint.id = NEW.id AND ({differs}); END")
+    # every measure is NULL while its end is: without these, all three stay NULL
+    given = " OR ".join(f"NEW.{column} IS NOT NULL" for column in (
+        "verified_at", "first_answer_at", "closed_at", *SPEEDS.WORK))
+    return (f"CREATE TRIGGER trg_work_measures_insert AFTER INSERT ON complaint FOR EACH ROW "
+            f"WHEN {given} {body}",
+            f"CREATE TRIGGER trg_work_measures_update AFTER UPDATE OF {SPEEDS._OF} "
+            f"ON complaint FOR EACH ROW {body}")
 
 
-def _replacing(module: Any) -> dict[str, tuple[str, ...]]:
-    mine = {_name(s): s for s in _sqlite(module)}
-    return {"postgresql": module.TRIGGERS["postgresql"],
-            "sqlite": tuple(mine.get(_name(s), s) for s in module.TRIGGERS["sqlite"])}
+def _mine() -> dict[str, str]:
+    """This migration's SQLite triggers by name (each replaces an earlier one)."""
+    mine = {_name(s): _by_report(s) for module in (FACTS, RUNNING)
+            for s in module.TRIGGERS["sqlite"] if _LOOKUP.search(s)}
+    mine.update((_name(s), s) for s in _work_measures())
+    return mine
+
+
+MINE = _mine()
+# the earlier statements of the same triggers
+EARLIER = {_name(s): s for module in (FACTS, RUNNING, SPEEDS) for s in module.TRIGGERS["sqlite"]
+           if _name(s) in MINE}
 
 
 class Summaries:
     """An earlier migration's summaries (TRIGGERS, DROP, backfill) with this migration's
-    triggers in place of its own: what bench/stats.py installs."""
+    triggers in place of its own: what bench/stats.py and bench/web.py install."""
 
     def __init__(self, module: Any) -> None:
-        self.TRIGGERS = _replacing(module)
+        self.module = module
+        self.TRIGGERS = {"postgresql": module.TRIGGERS["postgresql"],
+                         "sqlite": tuple(MINE.get(_name(s), s)
+                                         for s in module.TRIGGERS["sqlite"])}
         self.DROP = module.DROP
-        self.backfill = module.backfill
+
+    def backfill(self, connection: Any, **kwargs: Any) -> None:
+        """The module's backfill; on SQLite this migration's triggers made again after it
+        (0037's backfill makes its own again)."""
+        self.module.backfill(connection, **kwargs)
+        if connection.dialect.name == "sqlite":
+            for statement in self.TRIGGERS["sqlite"]:
+                if _name(statement) in MINE:
+                    connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {_name(statement)}"))
+                    connection.execute(sa.text(statement))
 
 
-STATS_FACTS, STATS_RUNNING = Summaries(FACTS), Summaries(RUNNING)
+STATS_FACTS, STATS_RUNNING, STATS_SPEEDS = (Summaries(FACTS), Summaries(RUNNING),
+                                            Summaries(SPEEDS))
 
 
-def _swap(old: tuple[str, ...], new: tuple[str, ...]) -> None:
-    for statement in old:
-        op.execute(f"DROP TRIGGER IF EXISTS {_name(statement)}")
-    for statement in new:
+def _swap(old: dict[str, str], new: dict[str, str]) -> None:
+    for name in old:
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    for statement in new.values():
         op.execute(statement)
 
 
-def _changed() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the earlier triggers, this migration's) on SQLite."""
-    old = tuple(s for module in (FACTS, RUNNING) for s in module.TRIGGERS["sqlite"]
-                if _LOOKUP.search(s))
-    return old, tuple(_by_report(s) for s in old)
-
-
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    old, new = _changed()
-    _swap(old, new)
+    if op.get_bind().dialect.name == "sqlite":
+        _swap(EARLIER, MINE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    old, new = _changed()
-    _swap(new, old)
+    if op.get_bind().dialect.name == "sqlite":
+        _swap(MINE, EARLIER)
