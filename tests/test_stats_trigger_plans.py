@@ -1,18 +1,27 @@
 """Migration 0041: on SQLite the statistics' triggers look a report's other rows up through
 the report's index, so that what a write costs inside SQLite does not grow with the rows
 of other reports (before it, a database never analyzed walked every SLA record of the same
-state for each SLA record written). Counted in SQLite's virtual machine instructions, which
-do not move with the machine's load."""
+state for each SLA record written; counted in SQLite's virtual machine instructions, which
+do not move with the machine's load), and write the working-time measures back only when
+they change; on PostgreSQL an UPDATE that changes no counted column calls none of the
+summaries' trigger functions. The sums stay equal to a recount either way."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+from datetime import UTC, datetime
 
 from alembic import command
 from sqlalchemy import create_engine, text
 
 import migrations
+from engine import FrozenClock
+from tests import test_stats_days as days
+from tests import test_stats_facts as facts
+from tests.regency import build
 
 AT = "2026-03-02 01:00:00.000000"
 COMPLAINT = (
@@ -94,9 +103,14 @@ def test_a_write_costs_the_same_whatever_other_reports_are_stored(sqlite_url, tm
 
 
 def _triggers(url: str) -> dict[str, str]:
-    db = create_engine(url)
+    """The summaries' triggers by name: SQLite's statements, PostgreSQL's definitions."""
+    db = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with db.connect() as connection:
+            if db.dialect.name == "postgresql":
+                return dict(connection.execute(text(
+                    "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT "
+                    "tgisinternal AND tgname LIKE 'trg_stats_%'")).all())
             return dict(connection.execute(text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
                 "AND (name LIKE 'trg_stats_%' OR name LIKE 'trg_work_%')")).all())
@@ -104,22 +118,31 @@ def _triggers(url: str) -> dict[str, str]:
         db.dispose()
 
 
-def test_migration_0041_goes_back_to_the_earlier_triggers_and_forward(sqlite_url):
-    config = migrations.alembic_config(sqlite_url)
-    now = _triggers(sqlite_url)
+def test_migration_0041_goes_back_to_the_earlier_triggers_and_forward(database_url):
+    config = migrations.alembic_config(database_url)
+    now = _triggers(database_url)
+    try:
+        command.downgrade(config, "0040_stats_months")
+        before = _triggers(database_url)
+    finally:
+        command.upgrade(config, "head")
+    assert _triggers(database_url) == now
+    if "postgresql" in database_url:
+        split = {"trg_stats_day", "trg_stats_month", "trg_stats_fact_complaint",
+                 "trg_stats_fact_sla", "trg_stats_fact_esc"}
+        assert set(now) - set(before) == {f"{name}_update" for name in split}
+        assert all("UPDATE" in before[name] and "UPDATE" not in now[name] for name in split)
+        assert "WHEN" in now["trg_stats_fact_sla_update"]
+        return
     assert "+s.state" in now["trg_stats_fact_sla_update"]
     assert "+s.state = 'running'" in now["trg_stats_running_sla_update"]
     assert "IS NOT m.work_close_s" in now["trg_work_measures_update"]
-    command.downgrade(config, "0040_stats_months")
-    before = _triggers(sqlite_url)
     assert set(before) == set(now)
     assert not any("+s." in sql or "+b." in sql or " m." in sql for sql in before.values())
     changed = {name for name in now if now[name] != before[name]}
     assert {"trg_stats_fact_sla_update", "trg_stats_fact_complaint_answered",
             "trg_stats_running_complaint_update", "trg_work_measures_insert",
             "trg_work_measures_update"} <= changed
-    command.upgrade(config, "head")
-    assert _triggers(sqlite_url) == now
 
 
 def _measures(connection: sqlite3.Connection, report: int) -> tuple:
@@ -167,3 +190,62 @@ def test_the_measures_are_written_back_only_when_one_changes(sqlite_url):
         assert sums == [(0, 1, 3600), (1, 1, 4 * 3600)]
     finally:
         connection.close()
+
+
+# The summaries' trigger functions on PostgreSQL that an UPDATE changing nothing they count
+# no longer calls (their UPDATE triggers' WHEN).
+SPLIT = ("aduan_stats_day_complaint", "aduan_stats_month_complaint",
+         "aduan_stats_fact_complaint", "aduan_stats_fact_sla", "aduan_stats_fact_esc")
+
+
+def _calls(session: Any) -> dict[str, int]:
+    """PL/pgSQL calls so far in this transaction, of SPLIT's functions."""
+    return {name: int(calls) for name, calls in session.execute(text(
+        "SELECT funcname, calls FROM pg_stat_xact_user_functions")).all() if name in SPLIT}
+
+
+def _equal_to_a_recount(regency: Any) -> None:
+    with regency.reads() as session:
+        found = facts.summaries(session)
+        assert found == facts.recount(session)
+        assert facts.summaries(session, "stats_fact_month") == facts.by_month(found)
+        found = days.summaries(session)
+        assert found == days.recount(session)
+        assert days.summaries(session, "stats_month") == days.by_month(found)
+
+
+def test_updates_of_columns_nothing_counts_call_nothing_and_keep_the_sums(database_url,
+                                                                          tmp_path):
+    regency = build(database_url, FrozenClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)),
+                    tmp_path)
+    postgres = regency.engine.store.postgres
+    try:
+        number = regency.submit(photo=True)["tracking_number"]
+        regency.act(number, "verify", as_="admin.kominfo")
+        regency.act(number, "dispose", as_="admin.kominfo", agency_code="dinas_pupr")
+        regency.advance(days=9)  # the follow-up deadline passes: rungs climbed, escalations
+        with regency.transaction() as session:
+            if postgres:
+                session.execute(text("SET LOCAL track_functions = 'pl'"))
+            # a rung, reminders, an escalation's acknowledgement, a report's version, title
+            # and time of update: nothing the summaries count
+            session.execute(text("UPDATE sla_record SET rung = rung + 1, holder_rung = 1, "
+                                 "reminded_rungs = '[1, 2]'"))
+            assert session.execute(text("UPDATE escalation SET acknowledged_by = 'kadis', "
+                                        "comment = 'dibaca'")).rowcount > 0
+            session.execute(text("UPDATE complaint SET version = version + 1, title = 'Lain', "
+                                 "updated_at = created_at"))
+            if postgres:
+                assert _calls(session) == {}
+            # a counted column of each: each function called once a row
+            session.execute(text("UPDATE sla_record SET late_seconds = 60 WHERE id = "
+                                 "(SELECT min(id) FROM sla_record)"))
+            session.execute(text("UPDATE escalation SET status = 'resolved' WHERE id = "
+                                 "(SELECT min(id) FROM escalation)"))
+            session.execute(text("UPDATE complaint SET status = 'RESPONDED', "
+                                 "first_answer_at = updated_at"))
+            if postgres:
+                assert _calls(session) == dict.fromkeys(SPLIT, 1)
+        _equal_to_a_recount(regency)
+    finally:
+        regency.engine.dispose()

@@ -66,6 +66,8 @@ def _frozen(stem: str) -> Any:
 FACTS = _frozen("0038_stats_fact_rows")
 RUNNING = _frozen("0039_stats_running")
 SPEEDS = _frozen("0037_stats_speeds")
+DAYS = _frozen("0032_stats_days")
+MONTHS = _frozen("0040_stats_months")
 # A state or status read through an alias of sla_record or escalation (s, b, e), not
 # already written with a plus; NEW.state and OLD.state are the changed row's, not a lookup.
 _LOOKUP = re.compile(r"(?<![\w.+])([sbe])\.(state|status)\b")
@@ -115,16 +117,66 @@ EARLIER = {_name(s): s for module in (FACTS, RUNNING, SPEEDS) for s in module.TR
            if _name(s) in MINE}
 
 
+# PostgreSQL: row triggers whose function returns at once for an UPDATE that changes none
+# of the columns it counts (an SLA record's rung or reminders, a report's version): each
+# split in two, the same function called for INSERT/DELETE as before and for UPDATE only
+# WHEN a counted column changed. An AFTER trigger's event is then not even queued, a
+# BEFORE trigger's function not called (0035's functions also looked the zone row up
+# first). (module, trigger, table, the WHEN of its UPDATE)
+_SPLIT = (
+    (DAYS, "trg_stats_day", "complaint", DAYS._PG_CHANGED),
+    (MONTHS, "trg_stats_month", "complaint", DAYS._PG_CHANGED),
+    (FACTS, "trg_stats_fact_complaint", "complaint", FACTS.FACTS._PG_COMPLAINT_CHANGED),
+    (FACTS, "trg_stats_fact_sla", "sla_record",
+     FACTS.FACTS._pg_changed(FACTS.FACTS.SLA_WATCHED)),
+    (FACTS, "trg_stats_fact_esc", "escalation",
+     FACTS.FACTS._pg_changed(FACTS.FACTS.ESCALATION_WATCHED)),
+)
+_EVENTS = re.compile(r"^(CREATE TRIGGER \w+ (?:BEFORE|AFTER) )([A-Z ]+?)( ON .*)$", re.S)
+
+
+def _split(statement: str, table: str, when: str) -> tuple[str, str]:
+    """An earlier ``CREATE TRIGGER`` without UPDATE among its events, and its UPDATE
+    trigger with ``when``."""
+    found = _EVENTS.match(statement)
+    assert found is not None, statement
+    events = [e for e in found.group(2).split(" OR ") if e != "UPDATE"]
+    name = _name(statement)
+    timing = found.group(1).split()[-1]
+    function = statement.split("EXECUTE FUNCTION ", 1)[1]
+    return (f"{found.group(1)}{' OR '.join(events)}{found.group(3)}",
+            f"CREATE TRIGGER {name}_update {timing} UPDATE ON {table} FOR EACH ROW "
+            f"WHEN ({when}) EXECUTE FUNCTION {function}")
+
+
+def _pg(module: Any, name: str) -> str:
+    return next(s for s in module.TRIGGERS["postgresql"] if s.startswith(f"CREATE TRIGGER {name} "))
+
+
+PG_EARLIER = {name: _pg(module, name) for module, name, _, _ in _SPLIT}
+PG_MINE = {name: _split(PG_EARLIER[name], table, when) for _, name, table, when in _SPLIT}
+PG_TABLE = {name: table for _, name, table, _ in _SPLIT}
+
+
 class Summaries:
     """An earlier migration's summaries (TRIGGERS, DROP, backfill) with this migration's
     triggers in place of its own: what bench/stats.py and bench/web.py install."""
 
     def __init__(self, module: Any) -> None:
         self.module = module
-        self.TRIGGERS = {"postgresql": module.TRIGGERS["postgresql"],
+        postgres: list[str] = []
+        for statement in module.TRIGGERS["postgresql"]:
+            split = PG_MINE.get(_name(statement)) if statement.startswith("CREATE TRIGGER") \
+                else None
+            postgres.extend(split or (statement,))
+        self.TRIGGERS = {"postgresql": tuple(postgres),
                          "sqlite": tuple(MINE.get(_name(s), s)
                                          for s in module.TRIGGERS["sqlite"])}
-        self.DROP = module.DROP
+        # the UPDATE triggers go first: the earlier DROP ends with their function
+        self.DROP = {"postgresql": (
+            *(f"DROP TRIGGER IF EXISTS {name}_update ON {PG_TABLE[name]}"
+              for name in PG_MINE if PG_EARLIER[name] in module.TRIGGERS["postgresql"]),
+            *module.DROP["postgresql"]), "sqlite": module.DROP["sqlite"]}
 
     def backfill(self, connection: Any, **kwargs: Any) -> None:
         """The module's backfill; on SQLite this migration's triggers made again after it
@@ -139,6 +191,7 @@ class Summaries:
 
 STATS_FACTS, STATS_RUNNING, STATS_SPEEDS = (Summaries(FACTS), Summaries(RUNNING),
                                             Summaries(SPEEDS))
+STATS_DAYS, STATS_MONTHS = Summaries(DAYS), Summaries(MONTHS)
 
 
 def _swap(old: dict[str, str], new: dict[str, str]) -> None:
@@ -148,11 +201,23 @@ def _swap(old: dict[str, str], new: dict[str, str]) -> None:
         op.execute(statement)
 
 
+def _pg_swap(mine: bool) -> None:
+    for name, table in PG_TABLE.items():
+        op.execute(f"DROP TRIGGER IF EXISTS {name}_update ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        for statement in PG_MINE[name] if mine else (PG_EARLIER[name],):
+            op.execute(statement)
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _swap(EARLIER, MINE)
+    else:
+        _pg_swap(True)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _swap(MINE, EARLIER)
+    else:
+        _pg_swap(False)
