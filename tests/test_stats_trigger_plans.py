@@ -9,10 +9,9 @@ summaries' trigger functions. The sums stay equal to a recount either way."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from datetime import UTC, datetime
 
 from alembic import command
 from sqlalchemy import create_engine, text

@@ -92,7 +92,7 @@ def _work_measures() -> tuple[str, ...]:
                          for column, start, end in SPEEDS.MEASURES)
     sets = ", ".join(f"{column} = m.{column}" for column in SPEEDS.WORK)
     differs = " OR ".join(f"complaint.{column} IS NOT m.{column}" for column in SPEEDS.WORK)
-    body = (f"BEGIN UPDATE complaint SET {sets} FROM (SELECT {computed}) AS m "
+    body = (f"BEGIN UPDATE complaint SET {sets} FROM (SELECT {computed}) AS m "  # noqa: S608
             f"WHERE complaint.id = NEW.id AND ({differs}); END")
     # every measure is NULL while its end is: without these, all three stay NULL
     given = " OR ".join(f"NEW.{column} IS NOT NULL" for column in (
