@@ -233,21 +233,23 @@ def sqlite_instructions(regency: Any, principals: dict[str, Any],
             "median": round(statistics.median(each) * VM_TICK)}
 
 
-def _function_times(url: str) -> dict[str, float]:
-    """Self time (ms) per PL/pgSQL function so far, from PostgreSQL's statistics (flushed
-    by the connections that ran them before they closed)."""
+def _function_times(url: str, column: str = "self_time") -> dict[str, float]:
+    """Self time (ms) per PL/pgSQL function so far (or another column of
+    pg_stat_user_functions: `calls`), from PostgreSQL's statistics (flushed by the
+    connections that ran them before they closed)."""
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
-        return {name: float(self_ms) for name, self_ms in connection.execute(
-            "SELECT funcname, self_time FROM pg_stat_user_functions")}
+        return {name: float(value) for name, value in connection.execute(
+            f"SELECT funcname, {column} FROM pg_stat_user_functions")}
 
 
 def postgres_trigger_ms(regency: Any, principals: dict[str, Any],
                         scratch: dict[str, list[float]]) -> dict[str, float] | None:
     """The server's time in the triggers' functions per lifecycle (`track_functions`, over
     CALL_COUNTED lifecycles), in all and per function: the part of a write's cost that
-    the client's CPU time does not show. None on SQLite."""
+    the client's CPU time does not show; and how many times they were called (`calls`, a
+    figure the load does not move). None on SQLite."""
     db = regency.engine.store.db
     if db.dialect.name != "postgresql":
         return None
@@ -257,14 +259,16 @@ def postgres_trigger_ms(regency: Any, principals: dict[str, Any],
             cursor.execute("SET track_functions = 'pl'")
         connection.commit()
 
+    url = db.url.render_as_string(hide_password=False)
     db.dispose()  # statistics are flushed when the connections close
-    before = _function_times(db.url.render_as_string(hide_password=False))
+    before, calls_before = _function_times(url), _function_times(url, "calls")
     _on_new_connections(regency, principals, scratch, tracked)
     time.sleep(0.5)  # a closing backend's statistics reach the shared counters
-    after = _function_times(db.url.render_as_string(hide_password=False))
+    after, calls_after = _function_times(url), _function_times(url, "calls")
     spent = {name: round((ms - before.get(name, 0.0)) / CALL_COUNTED, 3)
              for name, ms in after.items() if ms > before.get(name, 0.0)}
-    return {"all": round(sum(spent.values()), 3),
+    calls = sum(n - calls_before.get(name, 0.0) for name, n in calls_after.items())
+    return {"all": round(sum(spent.values()), 3), "calls": round(calls / CALL_COUNTED, 1),
             **dict(sorted(spent.items(), key=lambda item: -item[1]))}
 
 
@@ -288,7 +292,8 @@ def run(backend: Any, stored: int, count: int, warmup: int, folder: Path) -> dic
         f"{figures['python_calls']:,} Python calls, "
         f"{(figures['sqlite_instructions'] or {}).get('mean', 0):,} SQLite instructions "
         f"(median lifecycle {(figures['sqlite_instructions'] or {}).get('median', 0):,}), "
-        f"{(figures['postgres_trigger_ms'] or {}).get('all', 0)} ms in PostgreSQL's triggers, "
+        f"{(figures['postgres_trigger_ms'] or {}).get('all', 0)} ms in PostgreSQL's triggers "
+        f"({(figures['postgres_trigger_ms'] or {}).get('calls', 0)} calls), "
         f"{figures['statements']} statements in {figures['transactions']} transactions "
         f"({figures['savepoints']} savepoints); steps {figures['step_median_ms']}")
     return figures
