@@ -184,30 +184,39 @@ def measure(regency: Any, count: int, warmup: int) -> dict[str, Any]:
 
 
 def _on_new_connections(regency: Any, principals: dict[str, Any],
-                        scratch: dict[str, list[float]], connected: Any) -> None:
+                        scratch: dict[str, list[float]], connected: Any,
+                        each: Any = None) -> None:
     """CALL_COUNTED lifecycles on new connections, each set up by `connected` (a pool
-    "connect" listener) first; the pool is emptied before and after."""
+    "connect" listener) first; the pool is emptied before and after. `each`, if given, is
+    called after every lifecycle."""
     db = regency.engine.store.db
     event.listen(db, "connect", connected)
     db.dispose()
     try:
         for _ in range(CALL_COUNTED):
             lifecycle(regency, principals, scratch)
+            if each is not None:
+                each()
     finally:
         event.remove(db, "connect", connected)
         db.dispose()
 
 
 def sqlite_instructions(regency: Any, principals: dict[str, Any],
-                        scratch: dict[str, list[float]]) -> int | None:
+                        scratch: dict[str, list[float]]) -> dict[str, int] | None:
     """SQLite's virtual machine instructions a lifecycle runs (its statements and their
     triggers; counted by a progress handler, to VM_TICK), over CALL_COUNTED lifecycles:
     the work inside SQLite, which like the calls does not move with the machine's load.
-    None on PostgreSQL (its server's work is not in the process's CPU time)."""
+    The mean, and the median lifecycle's: the change logs' triggers prune their tables at
+    every thousandth row (migration 0031), a few tens of thousands of instructions that
+    land in one lifecycle or another as the rows' ids fall, and move the mean of ten by
+    thousands between two trees that write a different number of log rows. None on
+    PostgreSQL (its server's work is not in the process's CPU time)."""
     db = regency.engine.store.db
     if db.dialect.name != "sqlite":
         return None
     ticks = [0]
+    each: list[int] = []
 
     def tick() -> int:
         ticks[0] += 1
@@ -216,25 +225,31 @@ def sqlite_instructions(regency: Any, principals: dict[str, Any],
     def counted(connection: Any, record: Any) -> None:
         connection.set_progress_handler(tick, VM_TICK)
 
-    _on_new_connections(regency, principals, scratch, counted)
-    return ticks[0] * VM_TICK // CALL_COUNTED
+    def lifecycle_done() -> None:
+        each.append(ticks[0] - sum(each))
+
+    _on_new_connections(regency, principals, scratch, counted, lifecycle_done)
+    return {"mean": ticks[0] * VM_TICK // CALL_COUNTED,
+            "median": round(statistics.median(each) * VM_TICK)}
 
 
-def _function_times(url: str) -> dict[str, float]:
-    """Self time (ms) per PL/pgSQL function so far, from PostgreSQL's statistics (flushed
-    by the connections that ran them before they closed)."""
+def _function_times(url: str, column: str = "self_time") -> dict[str, float]:
+    """Self time (ms) per PL/pgSQL function so far (or another column of
+    pg_stat_user_functions: `calls`), from PostgreSQL's statistics (flushed by the
+    connections that ran them before they closed)."""
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
-        return {name: float(self_ms) for name, self_ms in connection.execute(
-            "SELECT funcname, self_time FROM pg_stat_user_functions")}
+        return {name: float(value) for name, value in connection.execute(
+            f"SELECT funcname, {column} FROM pg_stat_user_functions")}
 
 
 def postgres_trigger_ms(regency: Any, principals: dict[str, Any],
                         scratch: dict[str, list[float]]) -> dict[str, float] | None:
     """The server's time in the triggers' functions per lifecycle (`track_functions`, over
     CALL_COUNTED lifecycles), in all and per function: the part of a write's cost that
-    the client's CPU time does not show. None on SQLite."""
+    the client's CPU time does not show; and how many times they were called (`calls`, a
+    figure the load does not move). None on SQLite."""
     db = regency.engine.store.db
     if db.dialect.name != "postgresql":
         return None
@@ -244,14 +259,16 @@ def postgres_trigger_ms(regency: Any, principals: dict[str, Any],
             cursor.execute("SET track_functions = 'pl'")
         connection.commit()
 
+    url = db.url.render_as_string(hide_password=False)
     db.dispose()  # statistics are flushed when the connections close
-    before = _function_times(db.url.render_as_string(hide_password=False))
+    before, calls_before = _function_times(url), _function_times(url, "calls")
     _on_new_connections(regency, principals, scratch, tracked)
     time.sleep(0.5)  # a closing backend's statistics reach the shared counters
-    after = _function_times(db.url.render_as_string(hide_password=False))
+    after, calls_after = _function_times(url), _function_times(url, "calls")
     spent = {name: round((ms - before.get(name, 0.0)) / CALL_COUNTED, 3)
              for name, ms in after.items() if ms > before.get(name, 0.0)}
-    return {"all": round(sum(spent.values()), 3),
+    calls = sum(n - calls_before.get(name, 0.0) for name, n in calls_after.items())
+    return {"all": round(sum(spent.values()), 3), "calls": round(calls / CALL_COUNTED, 1),
             **dict(sorted(spent.items(), key=lambda item: -item[1]))}
 
 
@@ -273,8 +290,10 @@ def run(backend: Any, stored: int, count: int, warmup: int, folder: Path) -> dic
             regency.engine.dispose()
     say(f"    {figures['per_cpu_second']} a CPU-second, {figures['wall_median_ms']} ms wall, "
         f"{figures['python_calls']:,} Python calls, "
-        f"{figures['sqlite_instructions'] or 0:,} SQLite instructions, "
-        f"{(figures['postgres_trigger_ms'] or {}).get('all', 0)} ms in PostgreSQL's triggers, "
+        f"{(figures['sqlite_instructions'] or {}).get('mean', 0):,} SQLite instructions "
+        f"(median lifecycle {(figures['sqlite_instructions'] or {}).get('median', 0):,}), "
+        f"{(figures['postgres_trigger_ms'] or {}).get('all', 0)} ms in PostgreSQL's triggers "
+        f"({(figures['postgres_trigger_ms'] or {}).get('calls', 0)} calls), "
         f"{figures['statements']} statements in {figures['transactions']} transactions "
         f"({figures['savepoints']} savepoints); steps {figures['step_median_ms']}")
     return figures

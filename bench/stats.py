@@ -84,12 +84,13 @@ from workflows.models import STATS_TRIGGERS  # noqa: E402
 
 # The per-day summaries (0032), the deadline and escalation facts (0035, their triggers as
 # 0038 made them again), each report's working-time measures and their yearly sums (0037):
-# triggers and backfills as installed.
-STATS_DAYS = migration("0032_stats_days")
-STATS_FACTS = migration("0038_stats_fact_rows")
-STATS_SPEEDS = migration("0037_stats_speeds")
-STATS_RUNNING = migration("0039_stats_running")  # the copy of the running steps
-STATS_MONTHS = migration("0040_stats_months")  # the per-day summaries added up per month
+# triggers and backfills as installed (as 0041 made some of them again).
+STATS_PLANS = migration("0041_stats_trigger_plans")
+STATS_DAYS = STATS_PLANS.STATS_DAYS
+STATS_FACTS = STATS_PLANS.STATS_FACTS
+STATS_SPEEDS = STATS_PLANS.STATS_SPEEDS
+STATS_RUNNING = STATS_PLANS.STATS_RUNNING  # the copy of the running steps
+STATS_MONTHS = STATS_PLANS.STATS_MONTHS  # the per-day summaries added up per month
 SUMMARIES = (STATS_DAYS, STATS_FACTS, STATS_SPEEDS, STATS_RUNNING, STATS_MONTHS)
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Saturday morning in the regency
