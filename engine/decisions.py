@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from engine.clock import Clock
 from engine.definitions import SourceFile
 from engine.deployments import Deployments
 from engine.errors import Finding, Message, NotFound, ValidationFailed
+from engine.recent import Recent
 from engine.runtime import check_task_data
 from engine.store import ProcessDefinition, Store
 from engine.transaction import InstanceTransaction
@@ -46,8 +46,8 @@ class Decisions:
     transaction: InstanceTransaction
     _tables: dict[tuple[int, str], Any] = field(default_factory=dict)
     # A decision is a function of its inputs (DMN): answers are kept per version and inputs.
-    _answers: OrderedDict[tuple[int, str, str], dict[str, Any]] = field(
-        default_factory=OrderedDict)
+    _answers: Recent[tuple[int, str, str], dict[str, Any]] = field(
+        default_factory=lambda: Recent(ANSWERS_KEPT))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def decide(self, process_id: str, decision_id: str, inputs: Sequence[Mapping[str, Any]],
@@ -67,16 +67,12 @@ class Decisions:
         found = []
         for data in checked:
             key = (row.id, decision_id, json.dumps(data, sort_keys=True, default=str))
-            with self._lock:
-                answer = self._answers.get(key)
+            answer = self._answers.get(key)
             if answer is None:
                 workflow = workflow or SimpleNamespace(
                     script_engine=self.transaction.script_engine(self.clock.now()))
                 answer = dict(table.result(_Inputs(data, workflow)))
-                with self._lock:
-                    self._answers[key] = answer
-                    while len(self._answers) > ANSWERS_KEPT:
-                        self._answers.popitem(last=False)
+                self._answers.put(key, answer)
             found.append(dict(answer))
         return found
 

@@ -9,8 +9,6 @@ statement (`SAVE_ALL`); SQLite sends them separately (`SAVE`, `write_changes`,
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +18,7 @@ from sqlalchemy import bindparam, delete, event, insert, text, update
 from sqlalchemy.orm import Session
 
 from engine import projections as proj
+from engine.recent import Recent
 from engine.runtime import json_default
 from engine.store import HumanTask, InstanceEvent, ProcessInstance, TaskGroup, Timer, WaitingEvent
 
@@ -164,23 +163,16 @@ class WarmWorkflows:
     save makes a new version, which no entry here matches."""
 
     def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self.lock = threading.Lock()
-        self.entries: OrderedDict[tuple[Any, ...], Warm] = OrderedDict()
+        self.entries: Recent[tuple[Any, ...], Warm] = Recent(size)
 
     def take(self, key: tuple[Any, ...]) -> Warm | None:
-        with self.lock:
-            return self.entries.pop(key, None)
+        return self.entries.pop(key)
 
     def keep_after_commit(self, session: Session, key: tuple[Any, ...], warm: Warm) -> None:
         session.info.setdefault(_WARM_PENDING, []).append((self, key, warm))
 
     def _put(self, key: tuple[Any, ...], warm: Warm) -> None:
-        with self.lock:
-            self.entries[key] = warm
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+        self.entries.put(key, warm)
 
 
 _WARM_PENDING = "aduan_warm_workflows"

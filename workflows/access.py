@@ -164,6 +164,19 @@ def principal_for(session: Session, user: Any,
 TOKEN_TOUCH_SECONDS = 300
 
 
+# What a request's first statement (its signed-in officer's, its bearer token's) also brings
+# back, so that no later statement of the request reads them alone: the configuration's
+# tokens (workflows/revisions.py) and where the change log stands for the page's kept counts
+# (workflows/readcounts.py).
+FIRST_READ_COLUMNS = (*revisions.token_columns(), readcounts.mark_column())
+
+
+def seed_first_read(session: Session, row: Any) -> None:
+    """Keep what a row read with FIRST_READ_COLUMNS brought back in the session."""
+    revisions.seed(session, row)
+    readcounts.seed_mark(session, row.case_change_position)
+
+
 def authenticate_token(session: Session, token: str | None, now: datetime,
                        admin_agency_code: str = RegencyConfig.admin_agency_code
                        ) -> tuple[Principal, bool]:
@@ -171,9 +184,8 @@ def authenticate_token(session: Session, token: str | None, now: datetime,
     if not token:
         raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
     row = session.execute(_TOKEN_USER, {"token_hash": digest(token)}).first()
-    if row is not None:  # asked with it: the configuration's tokens, the change log's mark
-        revisions.seed(session, row)
-        readcounts.seed_mark(session, row.case_change_position)
+    if row is not None:
+        seed_first_read(session, row)
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("the token is unknown or revoked; create one with "
                               "`aduan tokens create USER`")
@@ -194,8 +206,7 @@ _TOKEN_USER = (
            User.agency_id, User.active,
            func.coalesce(AccountState.must_change_password, False)
            .label("must_change_password"),
-           # what the request's configuration and kept counts start from (as sessions.py)
-           *revisions.token_columns(), readcounts.mark_column())
+           *FIRST_READ_COLUMNS)
     .select_from(ApiToken)
     .outerjoin(User, User.id == ApiToken.user_id)
     .outerjoin(AccountState, AccountState.user_id == User.id)

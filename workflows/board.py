@@ -4,8 +4,6 @@ ladder, and the cases themselves with the fewest working days left first."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +14,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
+from engine.recent import Recent
 from workflows import access, readcounts, stats
 from workflows import diagram_ids as ids
 from workflows.calendar import WorkingCalendar
@@ -406,24 +405,19 @@ def _listed_cases(query: BoardQuery, records: Sequence[Any]) -> dict[int, dict[s
     does not move with the clock is made once per reader, list, agency table and calendar,
     and only the working days left are counted at each reading."""
     key = (query.principal, tuple(query.ladder))
-    with _PARTS_LOCK:
-        kept = _PARTS.get(key)
+    kept = _PARTS.get(key)
     if kept is not None and kept[0] is records and kept[1] is query.agencies and \
             kept[2] is query.calendar:
+        _PARTS.touch(key)
         parts = kept[3]
     else:
         parts = _case_parts(query, records)
-        with _PARTS_LOCK:
-            _PARTS[key] = (records, query.agencies, query.calendar, parts)
-            _PARTS.move_to_end(key)
-            while len(_PARTS) > PARTS_KEPT:
-                _PARTS.popitem(last=False)
+        _PARTS.put(key, (records, query.agencies, query.calendar, parts))
     return _at_instant(query, parts)
 
 
 PARTS_KEPT = 64  # readers (and ladders) whose listed cases' fixed parts are kept
-_PARTS: OrderedDict[Any, tuple[Any, Any, Any, dict[int, Any]]] = OrderedDict()
-_PARTS_LOCK = threading.Lock()
+_PARTS: Recent[Any, tuple[Any, Any, Any, dict[int, Any]]] = Recent(PARTS_KEPT)
 
 
 def _case_parts(query: BoardQuery, records: Sequence[Any]

@@ -38,7 +38,6 @@ from __future__ import annotations
 import threading
 import time as time_module
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from engine.recent import Recent
 from workflows.models import STATS_TRIGGER_NAMES
 
 MAX_AGE = 3600.0  # seconds; the change logs keep a day of rows
@@ -143,15 +143,12 @@ class ReadCache:
 
     def __init__(self, usable: frozenset[str], size: int = ENTRIES) -> None:
         self.usable = usable  # the logs whose triggers the database has
-        self.size = size
-        self.entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self.lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.entries: Recent[Hashable, _Entry] = Recent(size)
+        self.hits = self.misses = 0  # counted without a lock: a figure, not a guarantee
 
     def get(self, session: Session, key: Hashable, now: datetime) -> Any | None:
         """The value put under ``key``, if it still holds (see the module); else None."""
-        with self.lock:
-            entry = self.entries.get(key)
+        entry = self.entries.get(key)
         found = None
         if entry is not None and (
                 entry.computed_at <= now
@@ -160,15 +157,13 @@ class ReadCache:
                      or entry.still_valid(now))
                 and not changed_since(session, entry.mark, entry.logs, entry.received)):
             found = entry
-        with self.lock:
-            if found is not None:
-                self.hits += 1
-                if key in self.entries:
-                    self.entries.move_to_end(key)
-            else:
-                self.misses += 1
-                if entry is not None and self.entries.get(key) is entry:
-                    del self.entries[key]
+        if found is not None:
+            self.hits += 1
+            self.entries.touch(key)
+        else:
+            self.misses += 1
+            if entry is not None:
+                self.entries.discard(key, entry)
         return None if found is None else found.value
 
     def read(self, session: Session, key: Hashable, now: datetime, logs: Iterable[str],
@@ -188,17 +183,12 @@ class ReadCache:
             return value
         mark = log_mark(session, logs)
         value, still_valid = compute()
-        with self.lock:
-            self.entries[key] = _Entry(mark, now, time_module.monotonic(), logs, received,
-                                       still_valid, tolerance, value)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+        self.entries.put(key, _Entry(mark, now, time_module.monotonic(), logs, received,
+                                     still_valid, tolerance, value))
         return value
 
     def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
+        self.entries.clear()
 
 
 _CACHES: weakref.WeakKeyDictionary[Any, ReadCache] = weakref.WeakKeyDictionary()

@@ -58,6 +58,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from engine.recent import Recent
 from workflows import readcache
 from workflows.readcount_models import LogPosition
 
@@ -239,20 +240,13 @@ class _Tallies:
 
     def __init__(self, usable: bool) -> None:
         self.usable = usable
-        self.lock = threading.Lock()
-        self.entries: OrderedDict[Hashable, _Tally] = OrderedDict()
+        self.entries: Recent[Hashable, Any] = Recent(TALLIES)
+        self.lock = threading.Lock()  # for `activity`
         # what the tallies did: readings, scopes counted from scratch, reports recounted
         self.activity = {"readings": 0, "rebuilds": 0, "recounted": 0}
 
     def get(self, key: Hashable, make: Callable[[], Any] = _Tally) -> Any:
-        with self.lock:
-            found = self.entries.get(key)
-            if found is None:
-                found = self.entries[key] = make()
-                while len(self.entries) > TALLIES:
-                    self.entries.popitem(last=False)
-            self.entries.move_to_end(key)
-            return found
+        return self.entries.kept(key, make)
 
 
 _BY_POOL: weakref.WeakKeyDictionary[Any, _Tallies] = weakref.WeakKeyDictionary()

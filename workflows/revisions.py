@@ -42,6 +42,7 @@ CALENDAR, SETTINGS, CATEGORIES, AGENCIES = "calendar_day", "setting_change", "ca
     "agency"
 ACCOUNTS = "app_user"  # migration 0034: whom notifications go to (workflows/recipients.py)
 TABLES = frozenset({CALENDAR, SETTINGS, CATEGORIES, AGENCIES, ACCOUNTS})
+_IN_ORDER = tuple(sorted(TABLES))
 _MEMO = "aduan_config_tokens"
 _MISSING = object()
 _TOKENS = select(ConfigRevision.name, ConfigRevision.token)
@@ -87,13 +88,13 @@ def seed(session: Session, row: Any) -> None:
     already read them): they were read before the data they guard, as `tokens` reads
     them."""
     if _MEMO not in session.info and not (session.new or session.dirty or session.deleted):
-        session.info[_MEMO] = {table: token for table in sorted(TABLES)
+        session.info[_MEMO] = {table: token for table in _IN_ORDER
                                if (token := getattr(row, f"config_token_{table}")) is not None}
 
 
 _TOKEN_COLUMNS = tuple(
     select(ConfigRevision.token).where(ConfigRevision.name == table).scalar_subquery()
-    .label(f"config_token_{table}") for table in sorted(TABLES))
+    .label(f"config_token_{table}") for table in _IN_ORDER)
 
 
 def cached(session: Session, table: str, key: Hashable, build: Callable[[], T]) -> T:

@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from workflows import readcounts, revisions
-from workflows.access import digest
+from workflows.access import FIRST_READ_COLUMNS, digest, seed_first_read
 from workflows.account_models import AccountState
 from workflows.models import Outbox, User, UserSession
 
@@ -42,9 +41,8 @@ def user_of(session: Session, session_id: str, started_after: datetime) -> Row |
         return None
     found = session.execute(_SESSION_USER, {"token_hash": digest(session_id),
                                             "started_after": started_after}).first()
-    if found is not None:  # asked with it: the configuration's tokens, the change log's mark
-        revisions.seed(session, found)
-        readcounts.seed_mark(session, found.case_change_position)
+    if found is not None:
+        seed_first_read(session, found)
     return found
 
 
@@ -58,10 +56,7 @@ _SESSION_USER = (
            select(func.count()).select_from(Outbox).where(
                Outbox.user_id == User.id, Outbox.channel == "inapp",
                Outbox.status == "unread").scalar_subquery().label("unread"),
-           # what the page's configuration is built from, as of now (workflows/revisions.py)
-           *revisions.token_columns(),
-           # where the change log stands for the page's kept counts (workflows/readcounts.py)
-           readcounts.mark_column())
+           *FIRST_READ_COLUMNS)
     .join(UserSession, UserSession.user_id == User.id)
     .outerjoin(AccountState, AccountState.user_id == User.id)
     .where(UserSession.token_hash == bindparam("token_hash"),

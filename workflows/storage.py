@@ -15,10 +15,10 @@ import hashlib
 import os
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.recent import Recent
 from workflows import containers, images, pdfcheck
 from workflows.containers import sniff
 from workflows.errors import N_, Invalid, Message
@@ -82,8 +82,7 @@ class Storage:
         self.decoder = decoder or images.Decoder()
         # The display copies (small) of the photos checked last, by sha256: the report form
         # checks its files before filing them, and filing checks them again.
-        self._prepared: OrderedDict[str, dict[int, images.Rendition]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._prepared: Recent[str, dict[int, images.Rendition]] = Recent(PREPARED_KEPT)
 
     def check(self, uploads: list[Upload], field: str = "attachments") -> list[StoredFile]:
         """Validate every upload, whole, before anything is written; raises Invalid naming
@@ -114,8 +113,7 @@ class Storage:
 
     def _prepare(self, content: bytes, stored: StoredFile, name: str, where: str
                  ) -> StoredFile:
-        with self._lock:
-            known = self._prepared.get(stored.sha256)
+        known = self._prepared.get(stored.sha256)
         try:
             if stored.content_type in images.PHOTO_TYPES:
                 containers.check_structure(content, stored.content_type)
@@ -148,11 +146,7 @@ class Storage:
                           {where: Message(FILE_DAMAGED, file=name)},
                           file=name, reason=str(exc)) from exc
         if stored.renditions:
-            with self._lock:
-                self._prepared[stored.sha256] = stored.renditions
-                self._prepared.move_to_end(stored.sha256)
-                while len(self._prepared) > PREPARED_KEPT:
-                    self._prepared.popitem(last=False)
+            self._prepared.put(stored.sha256, stored.renditions)
         return stored
 
     def save(self, uploads: list[Upload], checked: list[StoredFile]) -> None:
