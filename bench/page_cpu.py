@@ -83,9 +83,13 @@ def measure(url: str, tokens: dict[str, str], args: argparse.Namespace) -> dict[
 
         app = create_app()
         statements: list[str] = []
+        sent: list[tuple[Any, str, Any]] = []  # with --explain: each statement's parameters
 
-        def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        def note(conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any
+                 ) -> None:
             statements.append(statement)
+            if args.explain:
+                sent.append((conn, statement, parameters))
 
         event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", note)
         reports_of = {user: found[:CASES_CHOSEN_FROM]
@@ -158,6 +162,12 @@ def measure(url: str, tokens: dict[str, str], args: argparse.Namespace) -> dict[
                         f"steady request")
                     for statement in statements:
                         say("  " + " ".join(statement.split())[:args.statements])
+                if args.explain:
+                    sent.clear()
+                    get(args.calls)
+                    say(f"--- {page} as {user}: the database's own time for each statement "
+                        f"of one steady request (EXPLAIN ANALYZE)")
+                    say(_explained(list(sent), args.statements or 100))
                 modes = ("steady",) if args.steady_only else ("steady", "after_a_write")
                 for mode in modes:
                     times: list[float] = []
@@ -177,6 +187,31 @@ def measure(url: str, tokens: dict[str, str], args: argparse.Namespace) -> dict[
                     say(f"{page} as {user}, {mode}: {figures}")
         event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", note)
         return found
+
+
+def _explained(sent: list[tuple[Any, str, Any]], width: int) -> str:
+    """Each SELECT sent again under EXPLAIN ANALYZE on its own connection's database, with
+    the parameters it was sent with: the server's planning and execution time and the plan's
+    first line, so that a statement the database works hard for stands out (PostgreSQL's
+    EXPLAIN; SQLite's EXPLAIN QUERY PLAN has no times and is skipped)."""
+    lines = []
+    for conn, statement, parameters in sent:
+        if conn.dialect.name != "postgresql" or not statement.lstrip().upper().startswith(
+                ("SELECT", "WITH")):
+            continue
+        raw = conn.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+            plan = cursor.fetchone()[0][0]
+            raw.rollback()
+        finally:
+            raw.close()
+        top = plan["Plan"]
+        lines.append(f"  {plan['Planning Time']:7.3f} + {plan['Execution Time']:7.3f} ms "
+                     f"{top['Node Type']} rows={top.get('Actual Rows')}: "
+                     + " ".join(statement.split())[:width])
+    return "\n".join(lines)
 
 
 def _without(argv: list[str], options: tuple[str, ...]) -> list[str]:
@@ -209,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady-only", action="store_true",
                         help="no filing before requests (the database is left as it was)")
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--explain", action="store_true",
+                        help="PostgreSQL: each statement of one steady request per page and "
+                             "user again under EXPLAIN ANALYZE, with its planning and "
+                             "execution time")
     parser.add_argument("--statements", type=int, default=0, metavar="WIDTH",
                         help="print the SQL statements of one steady request per page and "
                              "user, each cut to WIDTH characters")
