@@ -50,6 +50,21 @@ _REPORT_AND_OPEN_RECORDS = (
                                SlaRecord.state.in_((RUNNING, PAUSED))))
     .where(Complaint.instance_id == bindparam("instance_id"))
     .order_by(SlaRecord.id))
+# The same by tracking number: a verb's check reads the report, its services the records.
+REPORT_AND_OPEN_RECORDS_BY_NUMBER = (
+    select(Complaint, SlaRecord, *revisions.token_columns())
+    .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
+                               SlaRecord.state.in_((RUNNING, PAUSED))))
+    .where(Complaint.tracking_number == bindparam("b_tracking"))
+    .order_by(SlaRecord.id))
+
+
+def keep_open_records(operation: Operation, complaint_id: int, records: list[SlaRecord]
+                      ) -> None:
+    """The report's running and paused records, oldest first, as read in the operation's
+    transaction under its instance's lock (`REPORT_AND_OPEN_RECORDS_BY_NUMBER`): its services
+    use them instead of a query (`_open_records`)."""
+    operation.memo.setdefault((_OPEN_RECORDS, complaint_id), list(records))
 
 
 def no_records_yet(operation: Operation, complaint_id: int) -> None:
