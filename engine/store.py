@@ -241,15 +241,7 @@ def make_db_engine(url: str, *, pool: bool = True) -> SqlEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(db, "begin")
-        def _sqlite_begin(connection: Any) -> None:
-            # One writer at a time, decided up front: no deadlocked read-to-write upgrades.
-            # Readers begin deferred and, in WAL mode, never wait for the writer.
-            if connection.get_execution_options().get("aduan_read"):
-                connection.exec_driver_sql("BEGIN")
-            else:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+        db.dialect.do_begin = _sqlite_begin_immediate  # this engine's dialect only
         return db
     kwargs: dict[str, Any] = {}
     if not pool:
@@ -257,6 +249,30 @@ def make_db_engine(url: str, *, pool: bool = True) -> SqlEngine:
     db = create_engine(url, **kwargs)
     _ping_idle_connections(db)
     return db
+
+
+def _sqlite_begin_immediate(dbapi_connection: Any) -> None:
+    """A writer's BEGIN: one writer at a time, decided up front (no deadlocked read-to-write
+    upgrades). The dialect's `do_begin` rather than a "begin" listener: any connection
+    listener makes SQLAlchemy dispatch its (empty) execution events around every
+    statement, about 3,400 Python calls of a complaint lifecycle's 63,000 (issue 17,
+    BENCHMARKS.md). A reader's connection has begun already (`read_engine`)."""
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def read_engine(db: SqlEngine) -> SqlEngine:
+    """`db` for read-only units (`aduan_read`): on SQLite they begin deferred and, in WAL
+    mode, never wait for the writer. Its "begin" listener is its own (an option engine's
+    listeners do not reach `db`), so writers keep SQLAlchemy's event-free path."""
+    reader = db.execution_options(aduan_read=True)
+    if db.dialect.name == "sqlite":
+
+        @event.listens_for(reader, "begin")
+        def _sqlite_begin_deferred(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+    return reader
 
 
 # A pooled connection idle longer than this is pinged before use (see below).
@@ -332,7 +348,7 @@ class Store:
         self.url = url
         self.db = make_db_engine(url, pool=pool)
         self.sessions = sessionmaker(self.db, expire_on_commit=False)
-        self.read_sessions = sessionmaker(self.db.execution_options(aduan_read=True),
+        self.read_sessions = sessionmaker(read_engine(self.db),
                                           expire_on_commit=False, info={"aduan_read": True})
         self.postgres = is_postgres(self.db)
 

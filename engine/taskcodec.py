@@ -32,21 +32,23 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})  # what Spiff's restore 
 
 def uuid_of(text: str) -> UUID:
     """The UUID written as `text`, parsed once while it is in use."""
-    found = _UUIDS.get(text)
-    if found is None:
+    try:
+        return _UUIDS[text]  # a subscript, not a call (`get`): the memo is hit nearly always
+    except KeyError:
         found = UUID(text)
-        _keep(_UUIDS, text, found)
-        if _canonical(text):  # as Spiff writes ids: printing it gives `text` back
-            _keep(_TEXTS, found, text)
+    _keep(_UUIDS, text, found)
+    if _canonical(text):  # as Spiff writes ids: printing it gives `text` back
+        _keep(_TEXTS, found, text)
     return found
 
 
 def text_of(uuid: UUID) -> str:
     """`str(uuid)`, printed once while it is in use (or not at all, when it was loaded)."""
-    found = _TEXTS.get(uuid)
-    if found is None:
+    try:
+        return _TEXTS[uuid]
+    except KeyError:
         found = str(uuid)
-        _keep(_TEXTS, uuid, found)
+    _keep(_TEXTS, uuid, found)
     return found
 
 
@@ -150,7 +152,7 @@ class HostTaskConverter(TaskConverter):
         return codec
 
     def to_dict(self, task: Any) -> dict[str, Any]:
-        parent = task.workflow.tasks.get(task._parent)
+        parent = None if task._parent is None else task.workflow.tasks[task._parent]
         own = task.data
         if parent is None:
             data, delta = own, {}
@@ -165,9 +167,10 @@ class HostTaskConverter(TaskConverter):
         return {
             "id": text_of(task.id),
             "parent": text_of(task._parent) if parent is not None else None,
-            "children": [text_of(child) for child in task._children],
+            "children": [text_of(child) for child in task._children] if task._children
+            else [],
             "last_state_change": task.last_state_change,
-            "state": task.state,
+            "state": task._state,  # Spiff's `state` property returns it
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
             "internal_data": converted(task.internal_data, self.registry),

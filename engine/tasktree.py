@@ -76,19 +76,18 @@ def walk(root: Any, state: int = TaskState.ANY_MASK, manual: bool | None = None,
     pop, push = stack.pop, stack.append
     while stack:
         task = pop()
-        sub = subprocesses.get(task.id) if subprocesses else None
         kids = task._children
-        if sub is not None:
+        if subprocesses and task.id in subprocesses:
             tasks = task.workflow.tasks
-            below = [tasks.get(i) for i in kids]
+            below = [tasks[i] for i in kids]
             if not (task._state >= TaskState.FINISHED_MASK and only_unfinished):
-                below.insert(0, sub.task_tree)
+                below.insert(0, subprocesses[task.id].task_tree)
             for child in reversed(below):
                 push(child)
         elif kids and task._state >= least:
             tasks = task.workflow.tasks
             for child_id in reversed(kids):
-                push(tasks.get(child_id))
+                push(tasks[child_id])  # a subscript: not a call, as `get` is
         if task._state & state and (manual is None or task.task_spec.manual == manual):
             yield task
 
@@ -139,7 +138,7 @@ def unfinished_besides(root: Any, me: Any, end_at: str) -> bool:
         if task._children and task.task_spec.name != end_at:
             tasks = task.workflow.tasks
             for child_id in task._children:
-                push(tasks.get(child_id))
+                push(tasks[child_id])
     return False
 
 

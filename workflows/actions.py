@@ -13,13 +13,22 @@ from sqlalchemy.orm import Session
 
 import engine as bpm
 from engine import Operation
-from workflows import access, agency_directory, categories, documents, notify, referrals
+from workflows import (
+    access,
+    agency_directory,
+    categories,
+    documents,
+    notify,
+    referrals,
+    revisions,
+    sla,
+)
 from workflows import diagram_ids as ids
 from workflows import groups as task_groups
 from workflows.agency_directory import AgencyEntry
 from workflows.context import Context
 from workflows.errors import Conflict, Forbidden, Invalid, Message, NotFound
-from workflows.models import Attachment, Complaint, ComplaintEvent, Escalation
+from workflows.models import Attachment, Complaint, ComplaintEvent, Escalation, SlaRecord
 from workflows.operation import (
     ANSWER,
     count_change,
@@ -31,8 +40,11 @@ from workflows.sla import SlaPolicy
 from workflows.storage import Upload
 from workflows.validation import check_action
 
-# Built once: building a query and its cache key cost each verb some 150 Python calls.
-_BY_TRACKING_NUMBER = select(Complaint).where(
+# Built once: building a query and its cache key cost each verb some 150 Python calls. The
+# configuration tokens come with the report (revisions.seed): the verb's services read the
+# calendar, categories or agencies next, and would read the tokens by a statement of their
+# own.
+_BY_TRACKING_NUMBER = select(Complaint, *revisions.token_columns()).where(
     Complaint.tracking_number == bindparam("b_tracking"))
 _PHOTOS = select(func.count()).select_from(Attachment).where(
     Attachment.complaint_id == bindparam("b_id"), Attachment.kind == "photo")
@@ -40,10 +52,23 @@ _PHOTOS = select(func.count()).select_from(Attachment).where(
 
 def load_report(session: Session, tracking_number: str) -> Complaint:
     """The report with this tracking number (NotFound otherwise)."""
-    complaint = session.scalars(_BY_TRACKING_NUMBER, {"b_tracking": tracking_number}).first()
-    if complaint is None:
+    row = session.execute(_BY_TRACKING_NUMBER, {"b_tracking": tracking_number}).first()
+    if row is None:
         raise NotFound("report %(tracking)s does not exist", tracking=tracking_number)
-    return complaint
+    revisions.seed(session, row)
+    return row[0]
+
+
+def _load_report_and_records(session: Session, tracking_number: str
+                             ) -> tuple[Complaint, list[SlaRecord]]:
+    """The report with this tracking number and its running and paused SLA records (one
+    statement; NotFound if there is no such report)."""
+    rows = session.execute(sla.REPORT_AND_OPEN_RECORDS_BY_NUMBER,
+                           {"b_tracking": tracking_number}).all()
+    if not rows:
+        raise NotFound("report %(tracking)s does not exist", tracking=tracking_number)
+    revisions.seed(session, rows[0])
+    return rows[0][0], [row[1] for row in rows if row[1] is not None]
 
 
 def translate_engine_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -155,10 +180,10 @@ class Verbs:
                   expected_version: int | None = None) -> None:
         action = ACTIONS[action_name]
         stored = self.ctx.storage.check(uploads) if uploads else []
-        found: dict[str, Complaint] = {}
+        found: dict[str, Any] = {}
 
         def check(session: Session) -> None:  # the report's instance is locked: current
-            complaint = load_report(session, tracking_number)
+            complaint, found["records"] = _load_report_and_records(session, tracking_number)
             self._authorize(action, principal, complaint)
             if expected_version is not None and complaint.version != expected_version:
                 raise _stale(tracking_number, expected_version)
@@ -186,6 +211,7 @@ class Verbs:
             target = found["complaint"]  # read under the instance's lock: current
             self._check_version(session, target.id, tracking_number, expected_version)
             keep_complaint(operation, target)
+            sla.keep_open_records(operation, target.id, found["records"])
             for item in stored:
                 session.add(Attachment(
                     complaint_id=target.id, filename=item.filename,

@@ -44,12 +44,24 @@ STEP_LABELS = {
 # The report of an instance with its running and paused records, oldest first, and the
 # configuration's tokens (the watch reads the calendar and the settings next: one round trip
 # fewer a firing); built once, as a firing runs it every time.
-_REPORT_AND_OPEN_RECORDS = (
+_REPORTS_AND_OPEN_RECORDS = (
     select(Complaint, SlaRecord, *revisions.token_columns())
     .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
                                SlaRecord.state.in_((RUNNING, PAUSED))))
-    .where(Complaint.instance_id == bindparam("instance_id"))
     .order_by(SlaRecord.id))
+_REPORT_AND_OPEN_RECORDS = _REPORTS_AND_OPEN_RECORDS.where(
+    Complaint.instance_id == bindparam("instance_id"))
+# The same by tracking number: a verb's check reads the report, its services the records.
+REPORT_AND_OPEN_RECORDS_BY_NUMBER = _REPORTS_AND_OPEN_RECORDS.where(
+    Complaint.tracking_number == bindparam("b_tracking"))
+
+
+def keep_open_records(operation: Operation, complaint_id: int, records: list[SlaRecord]
+                      ) -> None:
+    """The report's running and paused records, oldest first, as read in the operation's
+    transaction under its instance's lock (`REPORT_AND_OPEN_RECORDS_BY_NUMBER`): its services
+    use them instead of a query (`_open_records`)."""
+    operation.memo.setdefault((_OPEN_RECORDS, complaint_id), list(records))
 
 
 def no_records_yet(operation: Operation, complaint_id: int) -> None:
