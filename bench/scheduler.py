@@ -131,9 +131,10 @@ TRIGGER_SQL = [
     "due_at timestamptz NOT NULL)",
     "CREATE INDEX ix_bench_due_phase ON bench_due (phase)",
     "CREATE TABLE bench_fired (instance_id bigint NOT NULL, at timestamptz NOT NULL, "
-    "committed timestamptz NOT NULL)",
+    "committed timestamptz NOT NULL, xact bigint NOT NULL)",
     "CREATE FUNCTION bench_record_fired() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "INSERT INTO bench_fired VALUES (NEW.instance_id, NEW.at, clock_timestamp()); "
+    "INSERT INTO bench_fired VALUES (NEW.instance_id, NEW.at, clock_timestamp(), "
+    "txid_current()); "
     "RETURN NULL; END $$",
     "CREATE CONSTRAINT TRIGGER bench_fired AFTER INSERT ON instance_event "
     "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.action = 'timer_fired') "
@@ -363,6 +364,11 @@ class Bench:
                 "SELECT d.due_at, f.at, f.committed FROM bench_fired f JOIN bench_due d "
                 "USING (instance_id) WHERE d.phase = :p ORDER BY f.committed"), {"p": phase})]
 
+    def transactions(self, phase: str) -> int:
+        """The transactions that fired the phase's timers (several firings may share one)."""
+        return int(self.scalar("SELECT count(DISTINCT f.xact) FROM bench_fired f JOIN bench_due "
+                               "d USING (instance_id) WHERE d.phase = :p", p=phase))
+
     def backend_cpu(self) -> dict[int, float]:
         """CPU seconds of every server process connected to this database so far."""
         with self.db.connect() as connection:
@@ -474,6 +480,7 @@ def phase_figures(bench: Bench, phase: Phase, procs: list[SchedulerProcess], row
         "due": phase.count,
         "waiting": rows - phase.count,
         "fired": len(firings),
+        "firing_transactions": bench.transactions(phase.name),
         "complete": complete and len(firings) == phase.count,
         "startup_seconds": [seconds(p.ready_after or 0) for p in procs],
         # Each process was up (heartbeat written) before its clock reached the due time.
@@ -534,8 +541,9 @@ def _report(name: str, figures: dict[str, Any]) -> None:
     rate = figures.get("timers_per_second")
     say(f"    {name}: {figures['fired']}/{figures['due']} fired among {figures['timer_rows']:,} "
         f"rows by {figures['processes']} process(es), "
-        f"{rate if rate is not None else '-'} timers/s; "
-        f"peak RSS {figures['peak_rss_mb_vmhwm']} MB; startup {figures['startup_seconds']} s")
+        f"{rate if rate is not None else '-'} timers/s in "
+        f"{figures['firing_transactions']} transactions; peak RSS "
+        f"{figures['peak_rss_mb_vmhwm']} MB; startup {figures['startup_seconds']} s")
     if "lateness_to_commit_seconds" in figures:
         late = figures["lateness_to_commit_seconds"]
         say(f"    lateness to commit: median {late['median']:.3f} s, p99 {late['p99']:.3f} s, "
