@@ -40,10 +40,9 @@ from sqlalchemy import text  # noqa: E402
 
 import migrations  # noqa: E402
 from bench.engine import _load_average, say  # noqa: E402
-from bench.state_growth import REPORT  # noqa: E402
+from bench.state_growth import at_follow_up  # noqa: E402
 from engine import FrozenClock  # noqa: E402
-from tests.regency import PHOTO, build  # noqa: E402
-from workflows.storage import Upload  # noqa: E402
+from tests.regency import build  # noqa: E402
 
 WAYS = {"pglz": "SET COMPRESSION pglz", "lz4": "SET COMPRESSION lz4",
         "external": "SET STORAGE EXTERNAL"}
@@ -59,19 +58,14 @@ def saved_states(days: int) -> list[str]:
     regency = build(url, clock, folder)
     states = []
     try:
-        admin = regency.domain.accounts.authenticate_token(regency.tokens["admin.kominfo"])
-        number = regency.domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
-                                               channel="web")["tracking_number"]
-        regency.domain.reports.act(number, "verify", {}, admin)
-        regency.domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
+        instance_id = at_follow_up(regency)
         for _ in range(days):
             clock.advance(timedelta(days=1))
             regency.domain.operations.fire_due_timers(100)
             with regency.engine.store.read() as session:
                 states.append(session.execute(text(
-                    "SELECT p.state FROM process_instance p JOIN complaint c "
-                    "ON c.instance_id = p.id WHERE c.tracking_number = :n"),
-                    {"n": number}).scalar_one())
+                    "SELECT state FROM process_instance WHERE id = :i"),
+                    {"i": instance_id}).scalar_one())
     finally:
         regency.engine.dispose()
     return states
