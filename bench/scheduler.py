@@ -44,6 +44,11 @@ clones' parked watches; the sweep reads only that table (its due-time index), so
 on it as waiting complaints' watches would. The waiting complaints themselves are only the
 clones (REAL_FULL's, REAL_QUICK's `clones`).
 
+In process the firings alternate ways of firing (--ways, instances per transaction: 1 and 8
+by default), each way's CPU, wall, statements and commits per firing reported apart; the
+`aduan scheduler` children fire as the product's default does (ADUAN_TIMER_PER_TRANSACTION,
+8), or as --per-transaction N says.
+
 --real-only runs only these, --toy-only only the toy process. A deferred
 trigger on `instance_event` (in the benchmark's own database) records each firing's commit
 time with `clock_timestamp()`; each scheduler runs on an offset clock
@@ -109,6 +114,8 @@ LATENESS_LOAD = 0.5  # the due rate, as a share of the measured one-process thro
 THROUGHPUT_POLL_SECONDS = 0.25  # both processes notice their due set within 0.25 s
 DEFAULT_POLL_SECONDS = 1.0  # the product's default (ADUAN_TIMER_POLL_SECONDS)
 BATCH = 100  # the product's default (ADUAN_TIMER_BATCH)
+ROUND = 48  # in-process firings per round, alternating the ways of WAYS (divisible by each)
+WAYS = (1, 8)  # instances per transaction compared in process (--ways)
 PHASE_GAP = timedelta(days=1)  # between the due sets, so only one set is ever due
 WAITING_AFTER = timedelta(days=30)  # the waiting timers, after every due set
 
@@ -124,9 +131,10 @@ TRIGGER_SQL = [
     "due_at timestamptz NOT NULL)",
     "CREATE INDEX ix_bench_due_phase ON bench_due (phase)",
     "CREATE TABLE bench_fired (instance_id bigint NOT NULL, at timestamptz NOT NULL, "
-    "committed timestamptz NOT NULL)",
+    "committed timestamptz NOT NULL, xact bigint NOT NULL)",
     "CREATE FUNCTION bench_record_fired() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "INSERT INTO bench_fired VALUES (NEW.instance_id, NEW.at, clock_timestamp()); "
+    "INSERT INTO bench_fired VALUES (NEW.instance_id, NEW.at, clock_timestamp(), "
+    "txid_current()); "
     "RETURN NULL; END $$",
     "CREATE CONSTRAINT TRIGGER bench_fired AFTER INSERT ON instance_event "
     "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.action = 'timer_fired') "
@@ -195,8 +203,11 @@ def _scheduler_command() -> list[str]:
 class SchedulerProcess:
     """One `aduan scheduler` child on an offset clock, its log in a file."""
 
-    def __init__(self, url: str, offset: float, poll: float, folder: Path, name: str) -> None:
+    def __init__(self, url: str, offset: float, poll: float, folder: Path, name: str,
+                 per_transaction: int | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ADUAN_")}
+        if per_transaction is not None:  # else the product's default
+            env["ADUAN_TIMER_PER_TRANSACTION"] = str(per_transaction)
         env.update({
             "ADUAN_DATABASE_URL": url,
             "ADUAN_ALLOW_TIME_TRAVEL": "1",
@@ -253,6 +264,10 @@ class Bench:
     url: str
     folder: Path
     sizes: dict[str, Any]
+    # ADUAN_TIMER_PER_TRANSACTION of the `aduan scheduler` children (None: the product's
+    # default) and the ways compared in process (instances per transaction)
+    per_transaction: int | None = None
+    ways: tuple[int, ...] = WAYS
     engine: Engine = field(init=False)
     db: Any = field(init=False)
 
@@ -349,6 +364,11 @@ class Bench:
                 "SELECT d.due_at, f.at, f.committed FROM bench_fired f JOIN bench_due d "
                 "USING (instance_id) WHERE d.phase = :p ORDER BY f.committed"), {"p": phase})]
 
+    def transactions(self, phase: str) -> int:
+        """The transactions that fired the phase's timers (several firings may share one)."""
+        return int(self.scalar("SELECT count(DISTINCT f.xact) FROM bench_fired f JOIN bench_due "
+                               "d USING (instance_id) WHERE d.phase = :p", p=phase))
+
     def backend_cpu(self) -> dict[int, float]:
         """CPU seconds of every server process connected to this database so far."""
         with self.db.connect() as connection:
@@ -387,7 +407,8 @@ def run_phase(bench: Bench, phase: Phase, margin: float) -> dict[str, Any]:
     complete = False
     try:
         procs = [SchedulerProcess(bench.url, offset, phase.poll, bench.folder,
-                                  f"{phase.name}_{i}") for i in range(phase.processes)]
+                                  f"{phase.name}_{i}", bench.per_transaction)
+                 for i in range(phase.processes)]
         # Ready: its first heartbeat row is written just before its jobs start.
         deadline = time.monotonic() + margin + 60
         while any(p.ready_after is None for p in procs) and time.monotonic() < deadline:
@@ -459,6 +480,7 @@ def phase_figures(bench: Bench, phase: Phase, procs: list[SchedulerProcess], row
         "due": phase.count,
         "waiting": rows - phase.count,
         "fired": len(firings),
+        "firing_transactions": bench.transactions(phase.name),
         "complete": complete and len(firings) == phase.count,
         "startup_seconds": [seconds(p.ready_after or 0) for p in procs],
         # Each process was up (heartbeat written) before its clock reached the due time.
@@ -519,8 +541,9 @@ def _report(name: str, figures: dict[str, Any]) -> None:
     rate = figures.get("timers_per_second")
     say(f"    {name}: {figures['fired']}/{figures['due']} fired among {figures['timer_rows']:,} "
         f"rows by {figures['processes']} process(es), "
-        f"{rate if rate is not None else '-'} timers/s; "
-        f"peak RSS {figures['peak_rss_mb_vmhwm']} MB; startup {figures['startup_seconds']} s")
+        f"{rate if rate is not None else '-'} timers/s in "
+        f"{figures['firing_transactions']} transactions; peak RSS "
+        f"{figures['peak_rss_mb_vmhwm']} MB; startup {figures['startup_seconds']} s")
     if "lateness_to_commit_seconds" in figures:
         late = figures["lateness_to_commit_seconds"]
         say(f"    lateness to commit: median {late['median']:.3f} s, p99 {late['p99']:.3f} s, "
@@ -538,8 +561,6 @@ REAL_FULL = {"clones": 18_000, "backlog": 3_000, "due_rate": 200, "window_second
              "in_process": 400}
 REAL_QUICK = {"clones": 4_000, "backlog": 600, "due_rate": 200, "window_seconds": 6,
               "in_process": 150}
-ROUND = 24  # in-process firings per round, alternating one and several per transaction
-BATCHED = 8  # instances per transaction in the in-process A/B (the sweep's default is 1)
 TARGET_REAL_FIRING_MS = 4.0  # wall time per firing of one process working off a backlog
 TARGET_REAL_LATENESS_P99_SECONDS = 1.0  # at REAL_FULL's 200 due/s, one process
 # The scale-out figure (not the issue's target, which is one process's): the same due rate
@@ -704,11 +725,11 @@ def real_in_process(bench: Bench, due_at: datetime, count: int,
         before = _domain_outputs(bench)
         measured = count - warm - profiled
         fired = failed = 0
-        # In alternation, rounds of ROUND firings one instance per transaction and rounds
-        # batched as the sweep does by default: the two ways in the same minutes.
+        # In alternation, rounds of ROUND firings of each way (instances per transaction,
+        # bench.ways): the ways in the same minutes.
         sweep = core.timer_sweep
         default = sweep.per_transaction
-        ways = {1: [0.0, 0.0, 0, 0, 0], BATCHED: [0.0, 0.0, 0, 0, 0]}
+        ways = {way: [0.0, 0.0, 0, 0, 0] for way in bench.ways}
         cpu, wall = time.process_time(), time.perf_counter()
         while fired + failed < measured:
             for way, sums in ways.items():
@@ -849,7 +870,9 @@ def bench_real(bench: Bench, real: dict[str, Any], made: dict[str, Any], at: lis
 
 
 def bench_scheduler(server_url: str, sizes: dict[str, Any], real: dict[str, Any] | None,
-                    toy: bool = True, profile: Path | None = None) -> dict[str, Any]:
+                    toy: bool = True, profile: Path | None = None,
+                    per_transaction: int | None = None,
+                    ways: tuple[int, ...] = WAYS) -> dict[str, Any]:
     backend = PostgresBackend(server_url)
     backend.name = backend.name.replace("aduan_bench_", "aduan_schedbench_", 1)
     result: dict[str, Any] = {"database": backend.name,
@@ -866,7 +889,7 @@ def bench_scheduler(server_url: str, sizes: dict[str, Any], real: dict[str, Any]
     try:
         with backend.database() as url, tempfile.TemporaryDirectory(
                 prefix="aduan_schedbench_") as folder:
-            bench = Bench(url, Path(folder), sizes)
+            bench = Bench(url, Path(folder), sizes, per_transaction, ways)
             try:
                 say("set-up: migrated; deploying, starting real instances")
                 bench.set_up()
@@ -1008,9 +1031,19 @@ def main(argv: list[str] | None = None) -> int:
                        help="only the toy start -> timer -> end process")
     parser.add_argument("--profile", type=Path,
                         help="write a cProfile of the in-process real firings to this file")
+    parser.add_argument("--per-transaction", type=int, metavar="N",
+                        help="ADUAN_TIMER_PER_TRANSACTION of the scheduler processes "
+                             "(default: the product's)")
+    parser.add_argument("--ways", default=",".join(map(str, WAYS)), metavar="N,N",
+                        help="instances per transaction compared in process (1,8)")
+    parser.add_argument("--in-process", type=int, metavar="N",
+                        help="real watches fired in process (150 with --quick, 400 without)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    real = None if args.toy_only else (REAL_QUICK if args.quick else REAL_FULL)
+    real = None if args.toy_only else dict(REAL_QUICK if args.quick else REAL_FULL)
+    if real and args.in_process:
+        real["in_process"] = args.in_process
+    ways = tuple(int(way) for way in args.ways.split(","))
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "scheduler",
@@ -1025,6 +1058,8 @@ def main(argv: list[str] | None = None) -> int:
         "code": _git_state(),
         "sizes": sizes,
         "real_sizes": real,
+        "scheduler_per_transaction": args.per_transaction,  # None: the product's default
+        "ways_in_process": ways,
         "target_thresholds": {
             "real_firing_wall_ms_max": TARGET_REAL_FIRING_MS,
             "real_lateness_p99_seconds_max": TARGET_REAL_LATENESS_P99_SECONDS,
@@ -1050,7 +1085,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         try:
             result["postgres"] = bench_scheduler(args.postgres_url, sizes, real,
-                                                 toy=not args.real_only, profile=args.profile)
+                                                 toy=not args.real_only, profile=args.profile,
+                                                 per_transaction=args.per_transaction,
+                                                 ways=ways)
             checks = targets(result["postgres"])
             result["targets"] = checks
             if "real" in result["postgres"]:

@@ -59,6 +59,20 @@ REPORT = {"classification": "pengaduan", "category": "roads",
 SHOWN = (1, 3, 5, 10, 20, 30, 40, 50, 60, 90, 120)
 
 
+def at_follow_up(regency) -> int:
+    """File a report through the use cases, verify it and dispose it to an agency (its
+    follow-up watch then fires daily); its process instance's id."""
+    admin = regency.domain.accounts.authenticate_token(regency.tokens["admin.kominfo"])
+    number = regency.domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
+                                           channel="web")["tracking_number"]
+    regency.domain.reports.act(number, "verify", {}, admin)
+    regency.domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
+    with regency.engine.store.read() as session:
+        return session.execute(text(
+            "SELECT instance_id FROM complaint WHERE tracking_number = :n"),
+            {"n": number}).scalar_one()
+
+
 def engine_part(regency, instance_id: int, now: datetime) -> dict:
     engine = regency.engine
     with engine.store.read() as session:
@@ -103,15 +117,7 @@ def main() -> int:
     started = time.perf_counter()
     load_before = _load_average()
     try:
-        admin = regency.domain.accounts.authenticate_token(regency.tokens["admin.kominfo"])
-        number = regency.domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
-                                               channel="web")["tracking_number"]
-        regency.domain.reports.act(number, "verify", {}, admin)
-        regency.domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
-        with regency.engine.store.read() as session:
-            instance_id = session.execute(text(
-                "SELECT instance_id FROM complaint WHERE tracking_number = :n"),
-                {"n": number}).scalar_one()
+        instance_id = at_follow_up(regency)
         rows = [{"day": 0, "fired": 0, **engine_part(regency, instance_id, clock.now())}]
         fired = 0
         for day in range(1, args.days + 1):

@@ -51,6 +51,7 @@ class Engine:
         services: Mapping[str, Callable[..., Any]] | None = None,
         script_time_limit_seconds: float = 1.0,
         timer_lease_seconds: float = 60.0,
+        timers_per_transaction: int = 1,
         pool: bool = True,
         sandbox_workers: int = 2,
         sandbox_memory_mb: int = 512,
@@ -81,7 +82,7 @@ class Engine:
         self._decisions = Decisions(self.store, self.clock, self._deployments, transaction)
         # Public for hosts that claim and fire in separate steps (tests, probes, drills).
         self.timer_sweep = TimerSweep(self.store, self.clock, transaction, self.worker_id,
-                                      self.timer_lease)
+                                      self.timer_lease, max(1, timers_per_transaction))
 
     # ------------------------------------------------------------------ set-up
 

@@ -54,11 +54,13 @@ class TimerSweep:
     # Instances fired in one transaction (PostgreSQL): one BEGIN, one COMMIT and one WAL
     # flush for several firings. Their rows are locked first with SKIP LOCKED, so a batch
     # never waits on an instance someone else holds (those fire alone, after it); a batch
-    # that fails for any reason is rolled back whole and its instances fire alone. A batch
-    # holds the rows its firings wrote until it commits, so 1 (each instance in its own
-    # transaction) is the default: on a loopback database the saving was within the noise
-    # of a real firing (BENCHMARKS.md, Scheduler); it pays where a round trip or a WAL
-    # flush is dear. SQLite always fires one per transaction (one writer at a time).
+    # that fails for any reason is rolled back whole and its instances fire alone. The
+    # price: a batch holds its instances' rows, and the rows its firings wrote, until it
+    # commits, and its first firing becomes visible only with its last. The engine's
+    # default is 1 (each instance in its own transaction); `aduan scheduler` fires 8 a
+    # transaction (ADUAN_TIMER_PER_TRANSACTION, web/config.py): a durable commit waits for
+    # the disk's flush (BENCHMARKS.md, Issue 17, seventh round). SQLite always fires one
+    # per transaction (one writer at a time).
     per_transaction: int = 1
 
     def fire_due(self, now: datetime | None = None, limit: int = 100) -> SweepReport:

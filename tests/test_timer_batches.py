@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, event, text
 from engine import Engine
 from engine.sweep import SweepReport
 from tests.diagram import linear, timer_event, write
+from web.config import Settings
 
 
 @pytest.fixture
@@ -74,6 +75,24 @@ def test_one_instance_per_transaction_by_default_and_always_on_sqlite(make_engin
     assert len(report.fired) == 6
     assert counted["commits"] == 1 + 6
     assert set(_fired_events(engine, ids).values()) == {("completed", 1)}
+
+
+def test_the_scheduler_fires_eight_instances_a_transaction_unless_told_otherwise():
+    assert Settings().timer_per_transaction == 8
+    assert Settings.from_env({}).timer_per_transaction == 8
+    told = Settings.from_env({"ADUAN_TIMER_PER_TRANSACTION": "1", "ADUAN_SANDBOX_WORKERS": "0",
+                              "ADUAN_DATABASE_URL": "sqlite://"})
+    assert told.timer_per_transaction == 1
+    engine = told.make_engine()
+    try:
+        assert engine.timer_sweep.per_transaction == 1
+    finally:
+        engine.dispose()
+    engine = Settings(database_url="sqlite://", sandbox_workers=0).make_engine()
+    try:
+        assert engine.timer_sweep.per_transaction == 8
+    finally:
+        engine.dispose()
 
 
 def test_an_instance_held_elsewhere_is_left_out_of_the_batch_and_fires_alone(

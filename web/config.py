@@ -101,6 +101,9 @@ class Settings:
     public_url: str = ""
     clock_offset_seconds: float = 0.0
     timer_lease_seconds: float = 60.0
+    # Instances the timer sweep fires in one transaction on PostgreSQL (engine/sweep.py
+    # TimerSweep.per_transaction): one COMMIT and one WAL flush for several firings.
+    timer_per_transaction: int = 8
     upload_dir: str = str(Path("instance") / "uploads")
     # Scratch runs of the studio's "try before deploy" (workflows/scratch.py): one SQLite
     # file per run, removed after 24 hours idle.
@@ -173,6 +176,7 @@ class Settings:
             notification_max_attempts=int(env.get("ADUAN_NOTIFICATION_MAX_ATTEMPTS", "6")),
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
             timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
+            timer_per_transaction=int(env.get("ADUAN_TIMER_PER_TRANSACTION", "8")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
             scratch_dir=env.get("ADUAN_SCRATCH_DIR") or str(Path("instance") / "scratch"),
             photo_max_megapixels=int(env.get("ADUAN_PHOTO_MAX_MEGAPIXELS", "40")),
@@ -219,6 +223,7 @@ class Settings:
         return Engine(self.database_url, clock=self.clock(),
                       script_time_limit_seconds=self.script_time_limit_seconds,
                       timer_lease_seconds=self.timer_lease_seconds,
+                      timers_per_transaction=self.timer_per_transaction,
                       sandbox_workers=self.sandbox_workers,
                       sandbox_memory_mb=self.sandbox_memory_mb,
                       sandbox_cpu_seconds=self.sandbox_cpu_seconds,
