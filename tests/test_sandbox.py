@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,16 @@ LIMITS = Limits(workers=2, memory_mb=256, cpu_seconds=1.0, wall_seconds=4.0)
 ROOMY = Limits(workers=1, memory_mb=256, cpu_seconds=20.0, wall_seconds=30.0)
 
 
+def _pool(limits: Limits, script_seconds: float) -> Iterator[WorkerPool]:
+    made = make_pool(limits, script_seconds)
+    assert made is not None
+    with closing(made):
+        yield made
+
+
 @pytest.fixture(scope="module")
 def pool() -> Iterator[WorkerPool]:
-    made = make_pool(LIMITS, 1.0)
-    assert made is not None
-    yield made
-    made.close()
+    yield from _pool(LIMITS, 1.0)
 
 
 @pytest.fixture(params=["in-process", "workers"])
@@ -616,10 +621,7 @@ def guarded(pool: WorkerPool) -> Sandbox:
 
 @pytest.fixture(scope="module")
 def roomy_pool() -> Iterator[WorkerPool]:
-    made = make_pool(ROOMY, 20.0)
-    assert made is not None
-    yield made
-    made.close()
+    yield from _pool(ROOMY, 20.0)
 
 
 @pytest.mark.parametrize(("mode", "source", "limits"), ATTACKS)
