@@ -24,10 +24,11 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# The suite on every core (pytest-xdist); `pytest` alone runs it in one process.
+# The suite on every core (pytest-xdist); `pytest` alone runs it in one process. The slowest
+# tests are listed at the end, so that a CI log shows where the suite's time goes.
 test: $(STAMP) lint
 	scripts/ensure-chromium
-	$(VENV)/bin/pytest -n auto
+	$(VENV)/bin/pytest -n auto --durations=25
 
 bench: $(STAMP)
 	$(PY) bench/engine.py
