@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, exists, select, text
 
 import migrations
 import workflows.tables  # noqa: F401 - every domain table, truncated between tests
@@ -22,6 +22,7 @@ POSTGRES_URL = os.environ.get("ADUAN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # Monday 2 March 2026, 09:00 in Penajam Paser Utara (WITA, UTC+8).
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+STATES = "aduan_test_states"  # PostgreSQL: the schema where each start state's rows are kept
 
 
 def _pg_admin_url() -> str:
@@ -30,7 +31,15 @@ def _pg_admin_url() -> str:
 
 
 class PostgresDatabase:
-    """A database of our own on the test server, created once and dropped at the end."""
+    """A database of our own on the test server, created once and dropped at the end.
+
+    Each test starts from a state copied aside on the server: the migrated one (`truncate`)
+    or the demo regency's (`restore_regency`). A restore empties every table by DELETE and
+    copies the state's rows back, with triggers and foreign keys off (the session is a
+    replica's, which the test server's superuser may be), then sets the sequences where
+    they were and gives the revision tokens new values, as any write would. TRUNCATE gave
+    each of the fifty-odd tables a new file: on a busy disk a second a test, the suite's
+    largest fixed cost; and its triggers left rows behind that a new database lacks."""
 
     def __init__(self) -> None:
         self.name = f"aduan_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
@@ -40,41 +49,63 @@ class PostgresDatabase:
         base = POSTGRES_URL.rsplit("/", 1)[0]
         self.url = f"{base}/{self.name}"
         migrations.upgrade(self.url)
-        self.seeded = self._seeded_rows()
-        self.copied = False
+        self.db = create_engine(self.url.replace("postgresql://", "postgresql+psycopg://", 1))
+        self.states: dict[str, tuple[list[str], list[Any]]] = {}
+        self._copy_aside("migrated")
+        self.regency_tokens: dict[str, str] | None = None
 
-    def _seeded_rows(self) -> list[tuple[Any, list[dict[str, Any]]]]:
-        """The rows the migrations wrote (the shipped categories), put back by truncate."""
-        db = create_engine(self.url.replace("postgresql://", "postgresql+psycopg://", 1))
-        with db.connect() as connection:
-            found = [(table, [dict(row._mapping) for row in connection.execute(table.select())])
-                     for table in metadata.sorted_tables]
-        # (config_revision's rows are the triggers' own: they refill it when the seeded
-        # rows go back in, and a PostgreSQL TRUNCATE replaces their tokens)
-        db.dispose()
-        return [(table, rows) for table, rows in found
-                if rows and table.name != "config_revision"]
+    def _copy_aside(self, state: str) -> None:
+        """The present rows of every table that has some, and the sequences' values."""
+        with self.db.begin() as connection:
+            tables = [t.name for t in metadata.sorted_tables
+                      if connection.execute(select(exists().select_from(t))).scalar()]
+            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {STATES}"))
+            for name in tables:  # (a schema of their own: not the product's tables)
+                connection.execute(text(
+                    f'CREATE TABLE {STATES}."{state}_{name}" AS SELECT * FROM "{name}"'))
+            sequences = connection.execute(text(
+                "SELECT schemaname || '.' || sequencename, coalesce(last_value, start_value), "
+                "last_value IS NOT NULL FROM pg_sequences WHERE schemaname = 'public'")).all()
+        self.states[state] = (tables, sequences)
+
+    def _restore(self, state: str) -> None:
+        tables, sequences = self.states[state]
+        with self.db.begin() as connection:
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            connection.execute(text("; ".join(
+                [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables)]
+                + [f'INSERT INTO "{name}" SELECT * FROM {STATES}."{state}_{name}"'
+                   for name in tables])))
+            connection.execute(text(
+                "SELECT setval(CAST(name AS regclass), value, called) FROM unnest("
+                "CAST(:names AS text[]), CAST(:values AS bigint[]), CAST(:called AS boolean[])"
+                ") AS s(name, value, called)"),
+                {"names": [row[0] for row in sequences], "values": [row[1] for row in sequences],
+                 "called": [row[2] for row in sequences]})
+            connection.execute(text(  # no process may take a cached value for this state's
+                "UPDATE config_revision SET token = (random() * 9.2e18 - 4.6e18)::bigint"))
 
     def truncate(self) -> None:
-        db = create_engine(self.url.replace("postgresql://", "postgresql+psycopg://", 1))
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        with db.begin() as connection:
-            if not self.copied:  # the large seeded tables (work_day) put back on the server
-                for table, rows in self.seeded:  # (before the first test writes)
-                    if len(rows) > 100:
-                        connection.execute(text(f'CREATE TABLE "seed_{table.name}" AS '
-                                                f'SELECT * FROM "{table.name}"'))
-                self.copied = True
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            for table, rows in self.seeded:
-                if len(rows) > 100:
-                    connection.execute(text(
-                        f'INSERT INTO "{table.name}" SELECT * FROM "seed_{table.name}"'))
-                else:
-                    connection.execute(table.insert(), rows)
-        db.dispose()
+        """Every table as the migrations left it (the shipped categories, the calendar)."""
+        self._restore("migrated")
+
+    def restore_regency(self, folder: Path) -> dict[str, str]:
+        """The demo regency (tests/regency.py), built by the first call; returns its
+        officers' API tokens."""
+        if self.regency_tokens is None:
+            from tests.regency import build
+
+            self.truncate()
+            regency = build(self.url, FrozenClock(START), folder)
+            regency.engine.dispose()
+            self._copy_aside("regency")
+            self.regency_tokens = regency.tokens
+        else:
+            self._restore("regency")
+        return dict(self.regency_tokens)
 
     def drop(self) -> None:
+        self.db.dispose()
         with self.admin.connect() as connection:
             connection.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
@@ -154,11 +185,20 @@ def engine(make_engine: Callable[..., Engine]) -> Engine:
 
 
 @pytest.fixture
-def regency(database_url: str, clock: FrozenClock, tmp_path: Path) -> Iterator[Any]:
-    """The demo regency behind the JSON API (tests/regency.py)."""
-    from tests.regency import build
+def regency(database_url: str, clock: FrozenClock, tmp_path: Path,
+            demo_template: tuple[Path, dict[str, str]],
+            postgres_database: PostgresDatabase | None) -> Iterator[Any]:
+    """The demo regency behind the JSON API (tests/regency.py), as built once per process
+    (a copied SQLite file, or rows copied back on PostgreSQL)."""
+    from tests.regency import attach
 
-    regency = build(database_url, clock, tmp_path)
+    if database_url.startswith("sqlite:"):
+        template, tokens = demo_template
+        shutil.copyfile(template, database_url.removeprefix("sqlite:///"))
+    else:
+        assert postgres_database is not None
+        tokens = postgres_database.restore_regency(tmp_path)
+    regency = attach(database_url, clock, tmp_path, tokens)
     yield regency
     regency.engine.dispose()
 
