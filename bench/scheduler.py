@@ -47,7 +47,7 @@ clones (REAL_FULL's, REAL_QUICK's `clones`).
 In process the firings alternate ways of firing (--ways, instances per transaction: 1 and 8
 by default), each way's CPU, wall, statements and commits per firing reported apart; the
 `aduan scheduler` children fire as the product's default does (ADUAN_TIMER_PER_TRANSACTION,
-8), or as --per-transaction N says.
+1), or as --per-transaction N says.
 
 --real-only runs only these, --toy-only only the toy process. A deferred
 trigger on `instance_event` (in the benchmark's own database) records each firing's commit
