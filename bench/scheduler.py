@@ -1038,11 +1038,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="instances per transaction compared in process (1,8)")
     parser.add_argument("--in-process", type=int, metavar="N",
                         help="real watches fired in process (150 with --quick, 400 without)")
+    parser.add_argument("--due-rate", type=int, metavar="N",
+                        help="real watches falling due a second in the lateness phases "
+                             "(200, the target's; lower to see the scheduler's own delay on "
+                             "a machine too busy to fire 200 a second)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     real = None if args.toy_only else dict(REAL_QUICK if args.quick else REAL_FULL)
     if real and args.in_process:
         real["in_process"] = args.in_process
+    if real and args.due_rate:
+        real["due_rate"] = args.due_rate
     ways = tuple(int(way) for way in args.ways.split(","))
     began = time.perf_counter()
     result: dict[str, Any] = {

@@ -290,37 +290,3 @@ def test_a_failing_instance_does_not_stop_the_sweep(make_engine, clock, tmp_path
     assert engine.instance(broken.id)["status"] == "error"
     assert all(engine.instance(i)["status"] == "completed" for i in healthy)
     assert [i["instance_id"] for i in engine.incidents()] == [broken.id]
-
-
-def test_a_timer_due_before_the_next_poll_wakes_the_scheduler_at_its_due_time(
-        make_engine, clock, tmp_path):
-    """The scheduler polls every second, and between polls sleeps until the earliest timer
-    is due: the wake-up is set for the due time (APScheduler runs on the real clock), and
-    running it fires the timer. Checked without sleeping: the scheduler runs paused."""
-    from datetime import UTC, datetime
-
-    from tests.diagram import linear, timer_event, write
-    from web.app import build_domain
-
-    settings = Settings(database_url="unused", upload_dir=str(tmp_path / "up"),
-                        timer_poll_seconds=1.0)
-    engine = make_engine()
-    domain = build_domain(settings, engine)
-    engine.deploy([write(tmp_path, "soon.bpmn", linear(
-        "soon", timer_event("due", "timeDate", "deadline")))])
-    inst = engine.start("soon", {"deadline": (clock.now() + timedelta(seconds=0.4)).isoformat()})
-    scheduler = Scheduler(domain, settings)
-    scheduler.scheduler.start(paused=True)  # jobs are scheduled, none runs by itself
-    try:
-        before = datetime.now(UTC)
-        assert scheduler.tick() == 0  # not due yet: no sweep
-        after = datetime.now(UTC)
-        wakeup = scheduler.scheduler.get_job("wakeup")
-        assert wakeup is not None
-        lead = timedelta(seconds=0.4)
-        assert before + lead <= wakeup.next_run_time <= after + lead + timedelta(seconds=0.01)
-        clock.advance(seconds=0.4)
-        assert wakeup.func() == 1  # the wake-up's tick fires it
-    finally:
-        scheduler.shutdown(wait=False)
-    assert engine.instance(inst.id)["status"] == "completed"
