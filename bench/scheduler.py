@@ -47,7 +47,7 @@ clones (REAL_FULL's, REAL_QUICK's `clones`).
 In process the firings alternate ways of firing (--ways, instances per transaction: 1 and 8
 by default), each way's CPU, wall, statements and commits per firing reported apart; the
 `aduan scheduler` children fire as the product's default does (ADUAN_TIMER_PER_TRANSACTION,
-8), or as --per-transaction N says.
+1), or as --per-transaction N says.
 
 --real-only runs only these, --toy-only only the toy process. A deferred
 trigger on `instance_event` (in the benchmark's own database) records each firing's commit
@@ -1038,11 +1038,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="instances per transaction compared in process (1,8)")
     parser.add_argument("--in-process", type=int, metavar="N",
                         help="real watches fired in process (150 with --quick, 400 without)")
+    parser.add_argument("--due-rate", type=int, metavar="N",
+                        help="real watches falling due a second in the lateness phases "
+                             "(200, the target's; lower to see the scheduler's own delay on "
+                             "a machine too busy to fire 200 a second)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     real = None if args.toy_only else dict(REAL_QUICK if args.quick else REAL_FULL)
     if real and args.in_process:
         real["in_process"] = args.in_process
+    if real and args.due_rate:
+        real["due_rate"] = args.due_rate
     ways = tuple(int(way) for way in args.ways.split(","))
     began = time.perf_counter()
     result: dict[str, Any] = {

@@ -325,6 +325,7 @@ class Engine:
                ) -> list[dict[str, Any]]:
         return self._queries.timers(due_before=due_before, limit=limit)
 
-    def next_due_at(self) -> datetime | None:
-        """When the earliest waiting timer falls due (an index lookup; for the scheduler)."""
-        return self._queries.next_due_at()
+    def next_due_at(self, *, claimable: bool = False) -> datetime | None:
+        """When the earliest waiting timer falls due (an index lookup; for the scheduler);
+        with `claimable`, the earliest no other sweeper's live lease holds."""
+        return self._queries.next_due_at(claimable=claimable)

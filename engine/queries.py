@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -340,10 +340,16 @@ class Queries:
                      "kind": t.kind, "due_at": t.due_at.isoformat()}
                     for t in session.scalars(query)]
 
-    def next_due_at(self) -> datetime | None:
-        """When the earliest waiting timer falls due (an index lookup; for the scheduler)."""
+    def next_due_at(self, *, claimable: bool = False) -> datetime | None:
+        """When the earliest waiting timer falls due (an index lookup; for the scheduler).
+        With `claimable`, the earliest that no live lease holds: what a sweep could claim
+        (TimerSweep.claim), not what another sweeper is firing."""
+        query = select(func.min(Timer.due_at))
+        if claimable:
+            query = query.where(or_(Timer.claimed_until.is_(None),
+                                    Timer.claimed_until < self.clock.now()))
         with self.store.read() as session:
-            return session.scalar(select(func.min(Timer.due_at)))
+            return session.scalar(query)
 
 
 # The most migrate events `history` reads (a run moves many instances, one event each).

@@ -46,9 +46,11 @@ from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
 from engine.sandbox import Sandbox
 from engine.taskcodec import HostTaskConverter, MemoizedIds, uuid_of
+from engine.taskstate import install as install_task_state
 from engine.tasktree import HostEndJoin, HostWorkflow, use_host_end_joins
 
 DIAGRAM_FILENAME = "<diagram>"
+install_task_state()  # state changes without unread log details (engine/taskstate.py)
 
 
 # --------------------------------------------------------------------------- timers

@@ -56,11 +56,11 @@ class TimerSweep:
     # never waits on an instance someone else holds (those fire alone, after it); a batch
     # that fails for any reason is rolled back whole and its instances fire alone. The
     # price: a batch holds its instances' rows, and the rows its firings wrote, until it
-    # commits, and its first firing becomes visible only with its last. The engine's
-    # default is 1 (each instance in its own transaction); `aduan scheduler` fires 8 a
-    # transaction (ADUAN_TIMER_PER_TRANSACTION, web/config.py): a durable commit waits for
-    # the disk's flush (BENCHMARKS.md, Issue 17, seventh round). SQLite always fires one
-    # per transaction (one writer at a time).
+    # commits, and its first firing becomes visible only with its last. The default, the
+    # engine's and `aduan scheduler`'s, is 1 (each instance in its own transaction); an
+    # operator whose disk is slow to flush may raise it (ADUAN_TIMER_PER_TRANSACTION,
+    # web/config.py; BENCHMARKS.md, Issue 17, seventh and eighth rounds). SQLite always
+    # fires one per transaction (one writer at a time).
     per_transaction: int = 1
 
     def fire_due(self, now: datetime | None = None, limit: int = 100) -> SweepReport:

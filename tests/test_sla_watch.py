@@ -64,3 +64,39 @@ def test_a_late_watch_climbs_every_missed_rung_reading_and_writing_once(tmp_path
         assert sum(len(r.fired) for r in reports) == 0
     finally:
         regency.engine.dispose()
+
+
+def test_a_watch_firing_climbs_plain_rows_and_writes_only_the_rung(tmp_path, demo_template):
+    """The watch, first in its firing to read the report, reads it and its records as plain
+    rows (no ORM object of either is loaded) and writes each climbed record's rung alone,
+    as the unit of work would (the statistics' triggers watch columns)."""
+    from workflows.models import Complaint
+
+    regency, clock, _tokens, _number, _instance = _at_follow_up(tmp_path, demo_template)
+    loaded: list[str] = []
+
+    def count(target, _context) -> None:
+        loaded.append(type(target).__name__)
+
+    try:
+        clock.advance(timedelta(days=28))
+        for model in (Complaint, SlaRecord):
+            event.listen(model, "load", count)
+        try:
+            reports, texts = _fire_counting(regency)
+        finally:
+            for model in (Complaint, SlaRecord):
+                event.remove(model, "load", count)
+        assert sum(len(r.fired) for r in reports) == 1 and loaded == []
+        updates = [t for t in texts if t.startswith("UPDATE sla_record")]
+        assert len(updates) == 2  # the follow-up and the resolution deadlines climbed
+        # the follow-up climbed; the resolution deadline climbed and reminded its new rung
+        assert [t.split(" WHERE")[0].replace("%(", "?").split("?")[0] for t in updates] == [
+            "UPDATE sla_record SET rung=", "UPDATE sla_record SET rung="], updates
+        assert "reminded_rungs" not in updates[0] and "reminded_rungs" in updates[1]
+        with regency.engine.store.read() as session:
+            rungs = session.execute(select(SlaRecord.step, SlaRecord.rung - SlaRecord.holder_rung)
+                                    .where(SlaRecord.state == "running")).all()
+        assert {step for step, climbed in rungs if climbed >= 2} >= {"follow_up"}
+    finally:
+        regency.engine.dispose()

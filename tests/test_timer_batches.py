@@ -77,20 +77,20 @@ def test_one_instance_per_transaction_by_default_and_always_on_sqlite(make_engin
     assert set(_fired_events(engine, ids).values()) == {("completed", 1)}
 
 
-def test_the_scheduler_fires_eight_instances_a_transaction_unless_told_otherwise():
-    assert Settings().timer_per_transaction == 8
-    assert Settings.from_env({}).timer_per_transaction == 8
-    told = Settings.from_env({"ADUAN_TIMER_PER_TRANSACTION": "1", "ADUAN_SANDBOX_WORKERS": "0",
+def test_the_scheduler_fires_one_instance_a_transaction_unless_told_otherwise():
+    assert Settings().timer_per_transaction == 1
+    assert Settings.from_env({}).timer_per_transaction == 1
+    told = Settings.from_env({"ADUAN_TIMER_PER_TRANSACTION": "8", "ADUAN_SANDBOX_WORKERS": "0",
                               "ADUAN_DATABASE_URL": "sqlite://"})
-    assert told.timer_per_transaction == 1
+    assert told.timer_per_transaction == 8
     engine = told.make_engine()
     try:
-        assert engine.timer_sweep.per_transaction == 1
+        assert engine.timer_sweep.per_transaction == 8
     finally:
         engine.dispose()
     engine = Settings(database_url="sqlite://", sandbox_workers=0).make_engine()
     try:
-        assert engine.timer_sweep.per_transaction == 8
+        assert engine.timer_sweep.per_transaction == 1
     finally:
         engine.dispose()
 

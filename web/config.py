@@ -102,8 +102,9 @@ class Settings:
     clock_offset_seconds: float = 0.0
     timer_lease_seconds: float = 60.0
     # Instances the timer sweep fires in one transaction on PostgreSQL (engine/sweep.py
-    # TimerSweep.per_transaction): one COMMIT and one WAL flush for several firings.
-    timer_per_transaction: int = 8
+    # TimerSweep.per_transaction): more than 1 shares one COMMIT and one WAL flush among
+    # several firings (for a slow disk); each batch's first firing then waits for its last.
+    timer_per_transaction: int = 1
     upload_dir: str = str(Path("instance") / "uploads")
     # Scratch runs of the studio's "try before deploy" (workflows/scratch.py): one SQLite
     # file per run, removed after 24 hours idle.
@@ -176,7 +177,7 @@ class Settings:
             notification_max_attempts=int(env.get("ADUAN_NOTIFICATION_MAX_ATTEMPTS", "6")),
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
             timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
-            timer_per_transaction=int(env.get("ADUAN_TIMER_PER_TRANSACTION", "8")),
+            timer_per_transaction=int(env.get("ADUAN_TIMER_PER_TRANSACTION", "1")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
             scratch_dir=env.get("ADUAN_SCRATCH_DIR") or str(Path("instance") / "scratch"),
             photo_max_megapixels=int(env.get("ADUAN_PHOTO_MAX_MEGAPIXELS", "40")),

@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,6 +30,11 @@ CALENDAR_BATCH = 1000
 # for good (the deployed diagrams, caches, compiled statements) from the garbage collector
 # (web/memory.py); the first time is at its start.
 WARM_FIRINGS = 200
+# After a sweep that fired nothing though a timer it could claim still looks due (another
+# sweeper claimed it meanwhile, or its instance fails to load), the timer loop waits this
+# long before it looks again, twice as long each time up to the poll.
+IDLE_PAUSE_SECONDS = 0.01
+MIN_PAUSE_SECONDS = 0.001  # never a busy loop, even on a clock that stands still (tests)
 _embedded: Scheduler | None = None
 
 
@@ -52,7 +57,12 @@ def sweep(domain: Any, batch: int, now: datetime | None = None) -> int:
 
 
 class Scheduler:
-    """One scheduler process's jobs; any number may run against one PostgreSQL."""
+    """One scheduler process's jobs; any number may run against one PostgreSQL.
+
+    Timers have a thread of their own (`_timer_loop`), not an APScheduler job: it sweeps
+    while a timer it could claim is due, then sleeps until the next one falls due or the
+    poll comes (a timer another process created), whichever is first. The other jobs are
+    APScheduler's."""
 
     def __init__(self, domain: Any, settings: Settings, *, sender: Any = None,
                  blocking: bool = False) -> None:
@@ -65,10 +75,15 @@ class Scheduler:
         self._sent_since_beat = 0
         # A dedicated process (blocking) owns its memory; an embedded one shares the web's.
         self._warming: int | None = WARM_FIRINGS if blocking else None
+        # The timer loop: how long it waits before its next tick (set by each tick), how
+        # long after a sweep that fired nothing, and the signal that ends it.
+        self.pause = settings.timer_poll_seconds
+        self._idle_pause = 0.0
+        self._stopping = threading.Event()
+        self._timers: threading.Thread | None = None
+        self._blocking = blocking
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = kind(timezone="UTC")
-        self.scheduler.add_job(self.tick, "interval", seconds=settings.timer_poll_seconds,
-                               id="timers", max_instances=1, coalesce=True)
         self.scheduler.add_job(self.heartbeat, "interval", seconds=10, id="heartbeat",
                                max_instances=1, coalesce=True)
         if sender is not None:
@@ -82,20 +97,42 @@ class Scheduler:
                                id="calendar", max_instances=1, coalesce=True)
 
     def tick(self) -> int:
-        """Sweep when the earliest timer is due: an index lookup each poll, work only then."""
+        """Sweep while a timer this process could claim is due (an index lookup before each
+        sweep, and no sweep when none is), then set `pause`: the seconds until the next one
+        falls due, at most the poll. Returns how many fired."""
+        poll = self.settings.timer_poll_seconds
+        fired = 0
         try:
             due_in = self.operations.seconds_to_next_timer()
-            if due_in is None or due_in > 0:
-                self._wake_in(due_in)
-                return 0
-            fired = sweep(self.domain, self.settings.timer_batch)
-            self._wake_in(self.operations.seconds_to_next_timer())
-            self._fired_since_beat += fired
-            self._settle(fired)
-            return fired
+            while due_in is not None and due_in <= 0 and not self._stopping.is_set():
+                swept = sweep(self.domain, self.settings.timer_batch)
+                fired += swept
+                self._fired_since_beat += swept
+                self._settle(swept)
+                due_in = self.operations.seconds_to_next_timer()
+                if not swept:  # due, yet nothing fired: failing, or claimed meanwhile
+                    break
         except Exception:  # a scheduler must outlive a bad moment of the database
             log.exception("timer sweep failed; retrying at the next tick")
-            return 0
+            self.pause = poll
+            return fired
+        if fired:
+            self._idle_pause = 0.0
+        if due_in is not None and due_in <= 0:  # again at once would spin: wait, longer
+            self._idle_pause = min(poll, max(IDLE_PAUSE_SECONDS, 2 * self._idle_pause))
+            self.pause = self._idle_pause
+        else:
+            self._idle_pause = 0.0
+            self.pause = poll if due_in is None else min(max(due_in, MIN_PAUSE_SECONDS), poll)
+        return fired
+
+    def _timer_loop(self) -> None:
+        """Tick, then wait `pause`, until the scheduler stops or the interpreter exits (a
+        tick's sweep is finished first: the firings it claimed are not left to the lease)."""
+        main = threading.main_thread()
+        while not self._stopping.is_set() and main.is_alive():
+            self.tick()
+            self._stopping.wait(self.pause)
 
     def _settle(self, fired: int) -> None:
         if self._warming is None:
@@ -104,16 +141,6 @@ class Scheduler:
         if self._warming <= 0:
             self._warming = None
             set_aside_long_lived()
-
-    def _wake_in(self, delay: float | None) -> None:
-        """Sleep until the next due time rather than the next poll, when that is sooner."""
-        if delay is None or not self.scheduler.running:
-            return
-        if 0 < delay < self.settings.timer_poll_seconds:
-            # The domain's clock may be a drill's; APScheduler runs on the real one.
-            run_at = datetime.now(UTC) + timedelta(seconds=delay + 0.005)
-            self.scheduler.add_job(self.tick, "date", run_date=run_at, id="wakeup",
-                                   replace_existing=True)
 
     def deliver(self) -> dict[str, int]:
         try:
@@ -165,11 +192,24 @@ class Scheduler:
         self.heartbeat()
         if self._warming is not None:
             set_aside_long_lived()
-        self.scheduler.start()
+        self._stopping.clear()
+        self._timers = threading.Thread(target=self._timer_loop, name="aduan-timers")
+        self._timers.start()
+        if not self._blocking:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.start()  # returns at its shutdown
+        finally:
+            self.shutdown()
 
     def shutdown(self, wait: bool = True) -> None:
+        self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
+        timers = self._timers
+        if wait and timers is not None and timers is not threading.current_thread():
+            timers.join()
 
 
 def start_embedded_scheduler(domain: Any, settings: Settings, sender: Any = None

@@ -65,9 +65,11 @@ class Operations:
         return delivery.requeue(self.ctx.engine.store, outbox_id, now=self.ctx.now())
 
     def seconds_to_next_timer(self) -> float | None:
-        """How long until the earliest waiting timer is due (0 or less: due now); None
-        when no timer waits. An index lookup: the scheduler asks it every poll."""
-        due = self.ctx.engine.next_due_at()
+        """How long until the earliest waiting timer that no sweeper holds is due (0 or
+        less: due now); None when none waits. An index lookup: the scheduler asks it every
+        poll and after every sweep, so that it sleeps until the next timer it could fire
+        rather than sweep for one another process is firing."""
+        due = self.ctx.engine.next_due_at(claimable=True)
         return None if due is None else (due - self.ctx.now()).total_seconds()
 
     def fire_due_timers(self, batch: int, now: datetime | None = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
@@ -20,7 +21,6 @@ from workflows.operation import (
     COMPLAINT,
     complaint_of,
     insert_row,
-    keep_complaint,
     reading,
     running_operation,
 )
@@ -41,19 +41,63 @@ STEP_LABELS = {
 }
 
 
-# The report of an instance with its running and paused records, oldest first, and the
-# configuration's tokens (the watch reads the calendar and the settings next: one round trip
-# fewer a firing); built once, as a firing runs it every time.
-_REPORTS_AND_OPEN_RECORDS = (
+# A report with its running and paused records, oldest first, and the configuration's
+# tokens, by tracking number: a verb's check reads the report, its services the records.
+REPORT_AND_OPEN_RECORDS_BY_NUMBER = (
     select(Complaint, SlaRecord, *revisions.token_columns())
     .outerjoin(SlaRecord, and_(SlaRecord.complaint_id == Complaint.id,
                                SlaRecord.state.in_((RUNNING, PAUSED))))
+    .where(Complaint.tracking_number == bindparam("b_tracking"))
     .order_by(SlaRecord.id))
-_REPORT_AND_OPEN_RECORDS = _REPORTS_AND_OPEN_RECORDS.where(
-    Complaint.instance_id == bindparam("instance_id"))
-# The same by tracking number: a verb's check reads the report, its services the records.
-REPORT_AND_OPEN_RECORDS_BY_NUMBER = _REPORTS_AND_OPEN_RECORDS.where(
-    Complaint.tracking_number == bindparam("b_tracking"))
+
+# A watch's firing, as the first of its operation to read the report (a timer firing runs
+# the watch alone): the report's columns the watch uses and its running records, oldest
+# first, with the configuration's tokens (the watch reads the calendar and the settings
+# next), as plain rows in one Core statement: as ORM objects, and written back by the unit
+# of work, they cost a firing about 1,000 Python calls more (BENCHMARKS.md, issue 17,
+# eighth round). Built once, as a firing runs it every time.
+_COMPLAINTS, _RECORDS = Complaint.__table__, SlaRecord.__table__
+_WATCHED = (
+    select(_COMPLAINTS.c.id, _COMPLAINTS.c.tracking_number, _COMPLAINTS.c.title,
+           _COMPLAINTS.c.confidential, _COMPLAINTS.c.unit_id, _COMPLAINTS.c.agency_id,
+           _RECORDS.c.id.label("sla_id"), _RECORDS.c.step, _RECORDS.c.rung,
+           _RECORDS.c.holder_rung, _RECORDS.c.reminded_rungs, _RECORDS.c.started_at,
+           _RECORDS.c.due_at, *revisions.token_columns())
+    .select_from(_COMPLAINTS.outerjoin(_RECORDS, and_(_RECORDS.c.complaint_id == _COMPLAINTS.c.id,
+                                                      _RECORDS.c.state == RUNNING)))
+    .where(_COMPLAINTS.c.instance_id == bindparam("instance_id"))
+    .order_by(_RECORDS.c.id))
+# What a watch changes of a record, only the columns it changed (as the unit of work would:
+# the statistics' triggers watch columns): its rung, the rungs reminded, or both.
+_CLIMBED = {columns: update(_RECORDS).where(_RECORDS.c.id == bindparam("b_id")).values(
+    {column: bindparam(f"b_{column}") for column in columns})
+    for columns in (("rung",), ("reminded_rungs",), ("rung", "reminded_rungs"))}
+
+
+@dataclass
+class WatchedReport:
+    """The report's columns a watch reads (`_WATCHED`): what it hands the messages."""
+
+    id: int
+    tracking_number: str
+    title: str
+    confidential: bool
+    unit_id: int | None
+    agency_id: int | None
+
+
+@dataclass
+class WatchedRecord:
+    """A running record as a watch reads and climbs it (`_WATCHED`; an SlaRecord's
+    columns of the same names)."""
+
+    id: int
+    step: str
+    rung: int
+    holder_rung: int
+    reminded_rungs: list[int]
+    started_at: datetime
+    due_at: datetime
 
 
 def keep_open_records(operation: Operation, complaint_id: int, records: list[SlaRecord]
@@ -164,18 +208,54 @@ class SlaPolicy:
 
     def sla_watch(self) -> None:
         """Send the reminders and escalations that are due; each happens once. A timer
-        firing runs it alone: the report and its open records are read by one statement,
-        and what it writes (the records' rungs, escalations, messages) is written with the
-        operation's other rows after the engine steps (engine/operation.py)."""
+        firing runs it alone: the report and its running records are read by one Core
+        statement (`_watched`) and a record's new rung is written at once; escalations and
+        messages are written with the operation's other rows after the engine steps
+        (engine/operation.py). When the operation has read the report already (its
+        objects are in the memo), the watch climbs those."""
         operation = running_operation()
         session = operation.session
-        complaint = self._complaint_and_records(operation)
+        if not any(key == COMPLAINT or (type(key) is tuple and key[0] == _OPEN_RECORDS)
+                   for key in operation.memo):
+            self._watched(operation)
+            return
+        complaint = complaint_of(operation)
         calendar = calendar_for(session, self.config)
         now = operation.now
         for record in self.running_records(session, complaint, None):
             if record.step in CITIZEN_STEPS:
                 continue
             self._watch_record(session, complaint, record, calendar, now)
+
+    def _watched(self, operation: Operation) -> None:
+        """The watch, the first in its operation to read the report (see `_WATCHED`): what
+        it reads is not kept in the memo (a later service reads the records again, and
+        finds what the watch wrote)."""
+        session = operation.session
+        with reading(session, Complaint, SlaRecord):
+            rows = session.connection().execute(
+                _WATCHED, {"instance_id": operation.instance_id}).all()
+        if not rows:
+            complaint_of(operation)  # says which instance has no report
+            return
+        revisions.seed(session, rows[0])
+        first = rows[0]
+        report = WatchedReport(first.id, first.tracking_number, first.title,
+                               first.confidential, first.unit_id, first.agency_id)
+        calendar = calendar_for(session, self.config)
+        now = operation.now
+        for row in rows:
+            if row.sla_id is None or row.step in CITIZEN_STEPS:
+                continue
+            record = WatchedRecord(row.sla_id, row.step, row.rung, row.holder_rung,
+                                   list(row.reminded_rungs), row.started_at, row.due_at)
+            self._watch_record(session, report, record, calendar, now)
+            changed = tuple(column for column, before in (
+                ("rung", row.rung), ("reminded_rungs", row.reminded_rungs))
+                if getattr(record, column) != before)
+            if changed:
+                session.connection().execute(_CLIMBED[changed], {
+                    "b_id": record.id, **{f"b_{c}": getattr(record, c) for c in changed}})
 
     def stop_all(self, session: Session, complaint: Complaint, now: datetime) -> None:
         """Close every running or paused SLA of the report (its instance ended without the
@@ -282,26 +362,6 @@ class SlaPolicy:
         if shared:
             operation.memo[key] = found
         return found
-
-    @staticmethod
-    def _complaint_and_records(operation: Operation) -> Complaint:
-        """The operation's report with its running and paused records (kept as
-        `_open_records` keeps them) in one statement, unless either was read already."""
-        complaint = operation.memo.get(COMPLAINT)
-        if complaint is not None:
-            return complaint
-        session = operation.session
-        with reading(session, Complaint, SlaRecord):
-            rows = session.execute(_REPORT_AND_OPEN_RECORDS,
-                                   {"instance_id": operation.instance_id}).all()
-        if not rows:
-            return complaint_of(operation)  # says which instance has no report
-        complaint = rows[0][0]
-        revisions.seed(session, rows[0])
-        keep_complaint(operation, complaint)
-        operation.memo.setdefault((_OPEN_RECORDS, complaint.id),
-                                  [row[1] for row in rows if row[1] is not None])
-        return complaint
 
     @staticmethod
     def _started(session: Session, record: SlaRecord) -> None:
