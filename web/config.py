@@ -62,7 +62,6 @@ class Settings:
     sandbox_memory_mb: int = 512
     sandbox_cpu_seconds: float = 2.0
     sandbox_wall_seconds: float = 5.0
-    timer_sweep_seconds: float = 5.0
     timer_batch: int = 100
     secret_key: str = field(default="", repr=False)
     debug: bool = False
@@ -140,7 +139,6 @@ class Settings:
             sandbox_memory_mb=int(env.get("ADUAN_SANDBOX_MEMORY_MB", "512")),
             sandbox_cpu_seconds=float(env.get("ADUAN_SANDBOX_CPU_SECONDS", "2")),
             sandbox_wall_seconds=float(env.get("ADUAN_SANDBOX_WALL_SECONDS", "5")),
-            timer_sweep_seconds=float(env.get("ADUAN_TIMER_SWEEP_SECONDS", "5")),
             timer_batch=int(env.get("ADUAN_TIMER_BATCH", "100")),
             secret_key=env.get("ADUAN_SECRET_KEY", ""),
             debug=_flag(env.get("ADUAN_DEBUG")),
