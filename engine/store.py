@@ -264,7 +264,17 @@ def _sqlite_begin_immediate(dbapi_connection: Any) -> None:
 def read_engine(db: SqlEngine) -> SqlEngine:
     """`db` for read-only units (`aduan_read`): on SQLite they begin deferred and, in WAL
     mode, never wait for the writer. Its "begin" listener is its own (an option engine's
-    listeners do not reach `db`), so writers keep SQLAlchemy's event-free path."""
+    listeners do not reach `db`), so writers keep SQLAlchemy's event-free path.
+
+    On PostgreSQL their transactions are READ ONLY (psycopg's BEGIN says so: no statement
+    more; SQLAlchemy resets the connection when it returns to the pool), so that they end
+    with a COMMIT rather than a ROLLBACK (Store.read): psycopg forgets every prepared
+    statement of a connection at each ROLLBACK (and sends DEALLOCATE ALL when it had any),
+    and readers and writers share the pool, so the statements of a completion never stayed
+    prepared. For a transaction that wrote nothing the two are the same to the server, and
+    READ ONLY makes sure a read unit keeps nothing it wrote: it cannot write."""
+    if db.dialect.name == "postgresql":
+        return db.execution_options(aduan_read=True, postgresql_readonly=True)
     reader = db.execution_options(aduan_read=True)
     if db.dialect.name == "sqlite":
 
@@ -367,8 +377,9 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only unit: never takes SQLite's write lock; rolled back at the end.
-        Inside shared_reads, the block's one shared session instead."""
+        """A read-only unit: never takes SQLite's write lock; rolled back at the end
+        (committed on PostgreSQL, where it is READ ONLY: `read_engine`). Inside
+        shared_reads, the block's one shared session instead."""
         shared = _SHARED_READS.get()
         if shared is not None and shared[0] is self:
             if shared[1] is None:
@@ -383,14 +394,23 @@ class Store:
         try:
             with session.begin():
                 yield session
-                session.rollback()
+                self._end_read(session)
         finally:
             session.close()
+
+    def _end_read(self, session: Session) -> None:
+        """End a read unit's transaction: a COMMIT of its READ ONLY transaction on
+        PostgreSQL (which keeps the connection's prepared statements: `read_engine`), a
+        ROLLBACK elsewhere."""
+        if self.postgres:
+            session.commit()
+        else:
+            session.rollback()
 
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
         """Every read unit opened in this block (by this thread) is one session in one
-        transaction, begun at its first statement and rolled back at the end: a page's reads
+        transaction, begun at its first statement and ended as `read` ends it: a page's reads
         see one snapshot and cost one connection checkout and one BEGIN, instead of one per
         read unit (the principal, the report, its tasks, the agency tree...). For requests
         that only read (the web app wraps GET requests in it): a write unit commits apart,
@@ -403,7 +423,7 @@ class Store:
             _SHARED_READS.reset(token)
             if state[1] is not None:
                 try:
-                    state[1].rollback()
+                    self._end_read(state[1])
                 finally:
                     state[1].close()
 
