@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -266,15 +267,12 @@ def read_engine(db: SqlEngine) -> SqlEngine:
     mode, never wait for the writer. Its "begin" listener is its own (an option engine's
     listeners do not reach `db`), so writers keep SQLAlchemy's event-free path.
 
-    On PostgreSQL their transactions are READ ONLY (psycopg's BEGIN says so: no statement
-    more; SQLAlchemy resets the connection when it returns to the pool), so that they end
+    On PostgreSQL their transactions are READ ONLY (`_begin_read_only`), so that they end
     with a COMMIT rather than a ROLLBACK (Store.read): psycopg forgets every prepared
     statement of a connection at each ROLLBACK (and sends DEALLOCATE ALL when it had any),
     and readers and writers share the pool, so the statements of a completion never stayed
     prepared. For a transaction that wrote nothing the two are the same to the server, and
     READ ONLY makes sure a read unit keeps nothing it wrote: it cannot write."""
-    if db.dialect.name == "postgresql":
-        return db.execution_options(aduan_read=True, postgresql_readonly=True)
     reader = db.execution_options(aduan_read=True)
     if db.dialect.name == "sqlite":
 
@@ -298,8 +296,13 @@ def _ping_idle_connections(db: SqlEngine) -> None:
     (the pool retries the checkout)."""
 
     @event.listens_for(db, "checkin")
-    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
         record.info["aduan_idle_since"] = time.monotonic()
+        if dbapi_connection is not None and dbapi_connection.read_only:
+            # a read unit's (`_begin_read_only`): the next user may be a writer. The pool
+            # has ended its transaction; a connection it could not is discarded.
+            with suppress(psycopg.Error):
+                dbapi_connection.read_only = None
 
     @event.listens_for(db, "checkout")
     def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -312,6 +315,16 @@ def _ping_idle_connections(db: SqlEngine) -> None:
             raise DisconnectionError(f"an idle connection was lost: {exc}") from exc
         if not alive:
             raise DisconnectionError("an idle connection was lost")
+
+
+def _begin_read_only(_session: Session, _transaction: Any, connection: Any) -> None:
+    """A PostgreSQL read session's transaction is READ ONLY (`read_engine`): psycopg's own
+    BEGIN, sent with the first statement, then says so (no statement more). A session event
+    of the read sessions, once a transaction, rather than SQLAlchemy's `postgresql_readonly`
+    option: that one is a connection listener, which puts SQLAlchemy's event dispatch on
+    every statement of the readers (about 140 Python calls more a read unit). The pool's
+    checkin (`_ping_idle_connections`) sets the connection back."""
+    connection.connection.dbapi_connection.read_only = True
 
 
 def is_postgres(db: SqlEngine) -> bool:
@@ -361,6 +374,8 @@ class Store:
         self.read_sessions = sessionmaker(read_engine(self.db),
                                           expire_on_commit=False, info={"aduan_read": True})
         self.postgres = is_postgres(self.db)
+        if self.postgres:
+            event.listen(self.read_sessions, "after_begin", _begin_read_only)
 
     def create_schema(self) -> None:
         metadata.create_all(self.db)
