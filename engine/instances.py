@@ -35,6 +35,8 @@ from engine.transaction import (
     CANCELLED,
     COMPLETED,
     ERROR,
+    INSTANCE_COLUMNS,
+    INSTANCES,
     TASKS,
     InstanceRow,
     InstanceTransaction,
@@ -49,6 +51,17 @@ _OPEN_TASKS_OF = (select(TASKS)
                   .where(TASKS.c.instance_id == bindparam("b_id"),
                          TASKS.c.element_id.in_(bindparam("b_elements", expanding=True)))
                   .order_by(TASKS.c.created_at, TASKS.c.id))
+
+# The instance of an open task, with the task's assignee, by the task's id: one statement
+# (and on PostgreSQL one round trip) that finds the instance and locks its row, where a
+# completion read the task and then locked the instance. What it reads of the task is what
+# the separate read saw (another transaction's completion or claim committed after the
+# statement's snapshot is not seen either way); the instance's row, locked, is current, and
+# the workflow rebuilt from it decides whether the task is still open (`_ready_task`).
+_TASK_INSTANCE = (select(*INSTANCE_COLUMNS, TASKS.c.assignee)
+                  .join_from(INSTANCES, TASKS, TASKS.c.instance_id == INSTANCES.c.id)
+                  .where(TASKS.c.id == bindparam("b_task")))
+_TASK_INSTANCE_LOCKED = _TASK_INSTANCE.with_for_update(of=INSTANCES)
 
 
 @dataclass(frozen=True)
@@ -116,16 +129,18 @@ class Instances:
                   expected_version: int | None, hook: Hook | None, now: datetime
                   ) -> InstanceSummary:
         with self.store.transaction() as session:
-            human = session.connection().execute(
-                select(TASKS.c.instance_id, TASKS.c.assignee).where(TASKS.c.id == task_id)
-            ).first()
-            if human is None:
+            found = session.connection().execute(
+                _TASK_INSTANCE_LOCKED if self.store.postgres else _TASK_INSTANCE,
+                {"b_task": task_id}).first()
+            if found is None:
                 raise TaskNotOpen("task %(task)s is not open: it was completed or cancelled "
                                   "(or never existed)", task=task_id)
-            if human.assignee and actor and human.assignee != actor:
+            assignee = found[-1]
+            if assignee and actor and assignee != actor:
                 raise Conflict("task %(task)s is assigned to %(holder)s; ask them, or unassign "
-                               "it first", task=task_id, holder=human.assignee)
-            loaded = self.transaction.load(session, human.instance_id, now, expected_version)
+                               "it first", task=task_id, holder=assignee)
+            loaded = self.transaction.loaded(session, InstanceRow(*found[:-1]), now,
+                                             expected_version)
             task = _ready_task(loaded.workflow, task_id)
             validator = loaded.definition.validator(
                 meta_key(task.workflow.spec.name, task.task_spec.bpmn_id))

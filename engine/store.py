@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -264,7 +265,14 @@ def _sqlite_begin_immediate(dbapi_connection: Any) -> None:
 def read_engine(db: SqlEngine) -> SqlEngine:
     """`db` for read-only units (`aduan_read`): on SQLite they begin deferred and, in WAL
     mode, never wait for the writer. Its "begin" listener is its own (an option engine's
-    listeners do not reach `db`), so writers keep SQLAlchemy's event-free path."""
+    listeners do not reach `db`), so writers keep SQLAlchemy's event-free path.
+
+    On PostgreSQL their transactions are READ ONLY (`_begin_read_only`), so that they end
+    with a COMMIT rather than a ROLLBACK (Store.read): psycopg forgets every prepared
+    statement of a connection at each ROLLBACK (and sends DEALLOCATE ALL when it had any),
+    and readers and writers share the pool, so the statements of a completion never stayed
+    prepared. For a transaction that wrote nothing the two are the same to the server, and
+    READ ONLY makes sure a read unit keeps nothing it wrote: it cannot write."""
     reader = db.execution_options(aduan_read=True)
     if db.dialect.name == "sqlite":
 
@@ -288,8 +296,13 @@ def _ping_idle_connections(db: SqlEngine) -> None:
     (the pool retries the checkout)."""
 
     @event.listens_for(db, "checkin")
-    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
         record.info["aduan_idle_since"] = time.monotonic()
+        if dbapi_connection is not None and dbapi_connection.read_only:
+            # a read unit's (`_begin_read_only`): the next user may be a writer. The pool
+            # has ended its transaction; a connection it could not is discarded.
+            with suppress(psycopg.Error):
+                dbapi_connection.read_only = None
 
     @event.listens_for(db, "checkout")
     def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -302,6 +315,16 @@ def _ping_idle_connections(db: SqlEngine) -> None:
             raise DisconnectionError(f"an idle connection was lost: {exc}") from exc
         if not alive:
             raise DisconnectionError("an idle connection was lost")
+
+
+def _begin_read_only(_session: Session, _transaction: Any, connection: Any) -> None:
+    """A PostgreSQL read session's transaction is READ ONLY (`read_engine`): psycopg's own
+    BEGIN, sent with the first statement, then says so (no statement more). A session event
+    of the read sessions, once a transaction, rather than SQLAlchemy's `postgresql_readonly`
+    option: that one is a connection listener, which puts SQLAlchemy's event dispatch on
+    every statement of the readers (about 140 Python calls more a read unit). The pool's
+    checkin (`_ping_idle_connections`) sets the connection back."""
+    connection.connection.dbapi_connection.read_only = True
 
 
 def is_postgres(db: SqlEngine) -> bool:
@@ -351,6 +374,8 @@ class Store:
         self.read_sessions = sessionmaker(read_engine(self.db),
                                           expire_on_commit=False, info={"aduan_read": True})
         self.postgres = is_postgres(self.db)
+        if self.postgres:
+            event.listen(self.read_sessions, "after_begin", _begin_read_only)
 
     def create_schema(self) -> None:
         metadata.create_all(self.db)
@@ -367,8 +392,9 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only unit: never takes SQLite's write lock; rolled back at the end.
-        Inside shared_reads, the block's one shared session instead."""
+        """A read-only unit: never takes SQLite's write lock; rolled back at the end
+        (committed on PostgreSQL, where it is READ ONLY: `read_engine`). Inside
+        shared_reads, the block's one shared session instead."""
         shared = _SHARED_READS.get()
         if shared is not None and shared[0] is self:
             if shared[1] is None:
@@ -383,14 +409,23 @@ class Store:
         try:
             with session.begin():
                 yield session
-                session.rollback()
+                self._end_read(session)
         finally:
             session.close()
+
+    def _end_read(self, session: Session) -> None:
+        """End a read unit's transaction: a COMMIT of its READ ONLY transaction on
+        PostgreSQL (which keeps the connection's prepared statements: `read_engine`), a
+        ROLLBACK elsewhere."""
+        if self.postgres:
+            session.commit()
+        else:
+            session.rollback()
 
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
         """Every read unit opened in this block (by this thread) is one session in one
-        transaction, begun at its first statement and rolled back at the end: a page's reads
+        transaction, begun at its first statement and ended as `read` ends it: a page's reads
         see one snapshot and cost one connection checkout and one BEGIN, instead of one per
         read unit (the principal, the report, its tasks, the agency tree...). For requests
         that only read (the web app wraps GET requests in it): a write unit commits apart,
@@ -403,7 +438,7 @@ class Store:
             _SHARED_READS.reset(token)
             if state[1] is not None:
                 try:
-                    state[1].rollback()
+                    self._end_read(state[1])
                 finally:
                     state[1].close()
 

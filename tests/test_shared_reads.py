@@ -150,3 +150,26 @@ def test_an_idle_connection_lost_meanwhile_is_replaced_before_use(postgres_url, 
             assert session.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
         store.dispose()
+
+
+def test_a_live_idle_connection_pinged_serves_readers_and_writers(postgres_url, monkeypatch):
+    """PostgreSQL: the ping leaves no transaction behind, so the read unit's READ ONLY
+    (engine/store.py, `_begin_read_only`) can still be set on the pinged connection, and a
+    writer on it begins a transaction of its own that writes."""
+    from engine import store as store_module
+    from engine.store import Store
+
+    store = Store(postgres_url)
+    try:
+        with store.read() as session:
+            pid = session.scalar(text("SELECT pg_backend_pid()"))
+        monkeypatch.setattr(store_module, "PING_AFTER_IDLE_SECONDS", -1.0)
+        with store.read() as session:  # pinged, alive, kept
+            assert session.scalar(text("SELECT pg_backend_pid()")) == pid
+            assert session.scalar(text("SHOW transaction_read_only")) == "on"
+        with store.transaction() as session:  # pinged again, now for a writer
+            assert session.scalar(text("SELECT pg_backend_pid()")) == pid
+            assert session.scalar(text("SHOW transaction_read_only")) == "off"
+            session.execute(text("CREATE TEMPORARY TABLE pinged (n int)"))
+    finally:
+        store.dispose()
