@@ -71,3 +71,17 @@ def test_a_state_set_again_keeps_its_time_of_change():
     assert task.last_state_change == changed_at
     task._set_state(TaskState.COMPLETED)
     assert task.state == TaskState.COMPLETED and task.last_state_change >= changed_at
+
+
+def test_the_replaced_method_is_the_one_it_was_written_against():
+    """engine/taskstate.py does what SpiffWorkflow 3.2's `Task._set_state` does. A release
+    that changes that method (the pin allows any 3.2.x) fails here, so that the replacement
+    is read against the new one before it is kept."""
+    import hashlib
+    import inspect
+
+    from engine import taskstate
+
+    source = inspect.getsource(taskstate._SPIFF_SET_STATE)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "86c4c1d22dc9b70f0db4602e89b186aaddfb37f400116cf4773b943b021e40ac"), source
