@@ -28,6 +28,8 @@ def set_state(self: Any, value: int) -> None:
         if _LOGGER.isEnabledFor(logging.INFO):
             _SPIFF_SET_STATE(self, value)
             return
+        # Spiff's own field, set by the wall clock as Spiff sets it (it times its log
+        # records' "elapsed"); no domain time: deadlines and timers use the engine's clock.
         self.last_state_change = time.time()
         self._state = value
     elif _LOGGER.isEnabledFor(logging.DEBUG):
