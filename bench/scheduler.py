@@ -46,8 +46,10 @@ clones (REAL_FULL's, REAL_QUICK's `clones`).
 
 In process the firings alternate ways of firing (--ways, instances per transaction: 1 and 8
 by default), each way's CPU, wall, statements and commits per firing reported apart; the
-`aduan scheduler` children fire as the product's default does (ADUAN_TIMER_PER_TRANSACTION,
-1), or as --per-transaction N says.
+`aduan scheduler` children fire as the product's defaults do (ADUAN_TIMER_PER_TRANSACTION 1,
+ADUAN_TIMER_THREADS 2), or as --per-transaction N and --threads N say. In process the firings
+run one at a time (the cost of one firing); a child's backlog rate is what one process fires a
+second with its firing threads.
 
 --real-only runs only these, --toy-only only the toy process. A deferred
 trigger on `instance_event` (in the benchmark's own database) records each firing's commit
@@ -204,10 +206,9 @@ class SchedulerProcess:
     """One `aduan scheduler` child on an offset clock, its log in a file."""
 
     def __init__(self, url: str, offset: float, poll: float, folder: Path, name: str,
-                 per_transaction: int | None = None) -> None:
+                 settings: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ADUAN_")}
-        if per_transaction is not None:  # else the product's default
-            env["ADUAN_TIMER_PER_TRANSACTION"] = str(per_transaction)
+        env.update(settings or {})  # else the product's defaults
         env.update({
             "ADUAN_DATABASE_URL": url,
             "ADUAN_ALLOW_TIME_TRAVEL": "1",
@@ -264,9 +265,10 @@ class Bench:
     url: str
     folder: Path
     sizes: dict[str, Any]
-    # ADUAN_TIMER_PER_TRANSACTION of the `aduan scheduler` children (None: the product's
-    # default) and the ways compared in process (instances per transaction)
-    per_transaction: int | None = None
+    # Settings of the `aduan scheduler` children (ADUAN_TIMER_PER_TRANSACTION,
+    # ADUAN_TIMER_THREADS; those not given: the product's defaults) and the ways compared in
+    # process (instances per transaction)
+    scheduler_env: dict[str, str] = field(default_factory=dict)
     ways: tuple[int, ...] = WAYS
     engine: Engine = field(init=False)
     db: Any = field(init=False)
@@ -407,7 +409,7 @@ def run_phase(bench: Bench, phase: Phase, margin: float) -> dict[str, Any]:
     complete = False
     try:
         procs = [SchedulerProcess(bench.url, offset, phase.poll, bench.folder,
-                                  f"{phase.name}_{i}", bench.per_transaction)
+                                  f"{phase.name}_{i}", bench.scheduler_env)
                  for i in range(phase.processes)]
         # Ready: its first heartbeat row is written just before its jobs start.
         deadline = time.monotonic() + margin + 60
@@ -871,7 +873,7 @@ def bench_real(bench: Bench, real: dict[str, Any], made: dict[str, Any], at: lis
 
 def bench_scheduler(server_url: str, sizes: dict[str, Any], real: dict[str, Any] | None,
                     toy: bool = True, profile: Path | None = None,
-                    per_transaction: int | None = None,
+                    scheduler_env: dict[str, str] | None = None,
                     ways: tuple[int, ...] = WAYS) -> dict[str, Any]:
     backend = PostgresBackend(server_url)
     backend.name = backend.name.replace("aduan_bench_", "aduan_schedbench_", 1)
@@ -889,7 +891,7 @@ def bench_scheduler(server_url: str, sizes: dict[str, Any], real: dict[str, Any]
     try:
         with backend.database() as url, tempfile.TemporaryDirectory(
                 prefix="aduan_schedbench_") as folder:
-            bench = Bench(url, Path(folder), sizes, per_transaction, ways)
+            bench = Bench(url, Path(folder), sizes, dict(scheduler_env or {}), ways)
             try:
                 say("set-up: migrated; deploying, starting real instances")
                 bench.set_up()
@@ -1034,6 +1036,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-transaction", type=int, metavar="N",
                         help="ADUAN_TIMER_PER_TRANSACTION of the scheduler processes "
                              "(default: the product's)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="ADUAN_TIMER_THREADS of the scheduler processes (default: the "
+                             "product's)")
     parser.add_argument("--ways", default=",".join(map(str, WAYS)), metavar="N,N",
                         help="instances per transaction compared in process (1,8)")
     parser.add_argument("--in-process", type=int, metavar="N",
@@ -1050,6 +1055,9 @@ def main(argv: list[str] | None = None) -> int:
     if real and args.due_rate:
         real["due_rate"] = args.due_rate
     ways = tuple(int(way) for way in args.ways.split(","))
+    scheduler_env = {name: str(value) for name, value in (
+        ("ADUAN_TIMER_PER_TRANSACTION", args.per_transaction),
+        ("ADUAN_TIMER_THREADS", args.threads)) if value is not None}
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "scheduler",
@@ -1065,6 +1073,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes,
         "real_sizes": real,
         "scheduler_per_transaction": args.per_transaction,  # None: the product's default
+        "scheduler_threads": args.threads,  # None: the product's default
         "ways_in_process": ways,
         "target_thresholds": {
             "real_firing_wall_ms_max": TARGET_REAL_FIRING_MS,
@@ -1092,7 +1101,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result["postgres"] = bench_scheduler(args.postgres_url, sizes, real,
                                                  toy=not args.real_only, profile=args.profile,
-                                                 per_transaction=args.per_transaction,
+                                                 scheduler_env=scheduler_env,
                                                  ways=ways)
             checks = targets(result["postgres"])
             result["targets"] = checks

@@ -52,6 +52,7 @@ class Engine:
         script_time_limit_seconds: float = 1.0,
         timer_lease_seconds: float = 60.0,
         timers_per_transaction: int = 1,
+        timer_threads: int = 1,
         pool: bool = True,
         sandbox_workers: int = 2,
         sandbox_memory_mb: int = 512,
@@ -82,7 +83,8 @@ class Engine:
         self._decisions = Decisions(self.store, self.clock, self._deployments, transaction)
         # Public for hosts that claim and fire in separate steps (tests, probes, drills).
         self.timer_sweep = TimerSweep(self.store, self.clock, transaction, self.worker_id,
-                                      self.timer_lease, max(1, timers_per_transaction))
+                                      self.timer_lease, max(1, timers_per_transaction),
+                                      max(1, timer_threads))
 
     # ------------------------------------------------------------------ set-up
 
@@ -122,6 +124,7 @@ class Engine:
         self._deployments.add_check(process_id, check)
 
     def dispose(self) -> None:
+        self.timer_sweep.close()
         self.sandbox.close()
         self.store.dispose()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from typing import Any
 
@@ -362,6 +362,15 @@ def transient_failure(exc: BaseException | None, *, waited: bool = True) -> bool
 
 # The read unit shared by the reads of one block (Store.shared_reads): [store, session].
 _SHARED_READS: ContextVar[list[Any] | None] = ContextVar("aduan_shared_reads", default=None)
+
+
+def context_for_thread() -> Context:
+    """A copy of this thread's context for work handed to another thread (the timer sweep's
+    firing threads): the host's context variables go with it, this thread's shared read
+    unit (Store.shared_reads) does not, as a session is never used by two threads."""
+    context = copy_context()
+    context.run(_SHARED_READS.set, None)
+    return context
 
 
 class Store:

@@ -160,29 +160,35 @@ def test_the_sweep_fires_a_held_instance_once_its_holder_lets_go(pg_engine, cloc
     assert set(_fired_events(engine, ids).values()) == {("completed", 1)}
 
 
-def test_a_failed_batch_is_rolled_back_and_its_instances_fire_alone(
-        pg_engine, clock, tmp_path):
-    engine = pg_engine
-
+def fire_with_one_broken(engine, clock, tmp_path, keys) -> int:
+    """Fire instances one of which ("bad") a host listener fails: the others fire once, the
+    bad one is an incident. Returns the commits of the firing."""
     def broken_for_one(change):
         if change.operation.business_key == "bad" and change.operation.action == "timer_fired":
             raise RuntimeError("a host listener's bug")
 
     engine.add_listener(broken_for_one)
-    keys = ["a", "b", "bad", "c", "d"]
     ids = _deploy_and_start(engine, clock, tmp_path, len(keys), keys)
-    engine.timer_sweep.per_transaction = 8
     counted = _count_commits(engine)
     report = engine.fire_due_timers(limit=100)
+    commits = counted["commits"]
     bad = ids[keys.index("bad")]
     good = [i for i in ids if i != bad]
     assert sorted(f["instance_id"] for f in report.fired) == sorted(good)
     assert [f["instance_id"] for f in report.failed] == [bad]
     assert "a host listener's bug" in report.failed[0]["error"]
-    # The claim, the failed batch (rolled back: no commit), four firings alone and the
-    # bad instance's incident.
-    assert counted["commits"] == 1 + 4 + 1
     states = _fired_events(engine, ids)
     assert {states[i] for i in good} == {("completed", 1)}
     assert states[bad] == ("error", 1)  # the event that records its failure
     assert engine.instance(bad)["incident"]["message"].startswith("RuntimeError")
+    return commits
+
+
+def test_a_failed_batch_is_rolled_back_and_its_instances_fire_alone(
+        pg_engine, clock, tmp_path):
+    engine = pg_engine
+    engine.timer_sweep.per_transaction = 8
+    commits = fire_with_one_broken(engine, clock, tmp_path, ["a", "b", "bad", "c", "d"])
+    # The claim, the failed batch (rolled back: no commit), four firings alone and the
+    # bad instance's incident.
+    assert commits == 1 + 4 + 1

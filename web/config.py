@@ -34,6 +34,17 @@ def _hops(value: str) -> int:
     return hops
 
 
+def _timer_threads(value: str) -> int:
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if not 1 <= threads <= 16:
+        raise ValueError(f"ADUAN_TIMER_THREADS must be the number of threads that fire timers "
+                         f"side by side in a scheduler (1 to 16), not {value!r}")
+    return threads
+
+
 def _templates(value: str) -> tuple[tuple[str, str], ...]:
     """ADUAN_WHATSAPP_TEMPLATES: "status_changed=my_status,info_requested=my_info"."""
     from workflows.channels import WHATSAPP_TEMPLATES
@@ -104,6 +115,9 @@ class Settings:
     # TimerSweep.per_transaction): more than 1 shares one COMMIT and one WAL flush among
     # several firings (for a slow disk); each batch's first firing then waits for its last.
     timer_per_transaction: int = 1
+    # Threads that fire one sweep's claimed timers side by side on PostgreSQL (engine/sweep.py
+    # TimerSweep.threads); SQLite fires one at a time whatever this says.
+    timer_threads: int = 2
     upload_dir: str = str(Path("instance") / "uploads")
     # Scratch runs of the studio's "try before deploy" (workflows/scratch.py): one SQLite
     # file per run, removed after 24 hours idle.
@@ -176,6 +190,7 @@ class Settings:
             clock_offset_seconds=float(env.get("ADUAN_CLOCK_OFFSET_SECONDS", "0")),
             timer_lease_seconds=float(env.get("ADUAN_TIMER_LEASE_SECONDS", "60")),
             timer_per_transaction=int(env.get("ADUAN_TIMER_PER_TRANSACTION", "1")),
+            timer_threads=_timer_threads(env.get("ADUAN_TIMER_THREADS", "2")),
             upload_dir=env.get("ADUAN_UPLOAD_DIR") or str(Path("instance") / "uploads"),
             scratch_dir=env.get("ADUAN_SCRATCH_DIR") or str(Path("instance") / "scratch"),
             photo_max_megapixels=int(env.get("ADUAN_PHOTO_MAX_MEGAPIXELS", "40")),
@@ -223,6 +238,7 @@ class Settings:
                       script_time_limit_seconds=self.script_time_limit_seconds,
                       timer_lease_seconds=self.timer_lease_seconds,
                       timers_per_transaction=self.timer_per_transaction,
+                      timer_threads=self.timer_threads,
                       sandbox_workers=self.sandbox_workers,
                       sandbox_memory_mb=self.sandbox_memory_mb,
                       sandbox_cpu_seconds=self.sandbox_cpu_seconds,
