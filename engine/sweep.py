@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,6 +111,7 @@ class TimerSweep:
         # reach its services as they do without threads.
         futures = [pool.submit(context_for_thread().run, self._fire_unit, unit, fixed, part)
                    for unit, part in zip(units, parts, strict=True)]
+        wait(futures)  # every firing ends before the sweep returns, or raises
         for future in futures:
             future.result()  # a firing's own failure is in its part; this re-raises the rest
         for part in parts:
