@@ -51,7 +51,7 @@ _INSERT_WAITS = insert(WAITS)
 # are read as `ANY(ARRAY(SELECT unnest(...)))`, an array the planner cannot see into, so
 # that every plan counts on the same few ids; written `ANY(CAST(... AS varchar[]))`, a
 # custom plan counted the ids it was given (mostly none), looked cheaper than any generic
-# one, and the statement was planned anew at every save (a fifth of the server's CPU in a
+# one, and the statement was planned anew at every save (a sixth of the server's CPU in a
 # timer firing: BENCHMARKS.md, Issue 17, ninth round).
 SAVE_ALL = text("""
 WITH saved AS (
