@@ -45,13 +45,21 @@ _INSERT_WAITS = insert(WAITS)
 # CTEs on one snapshot; the new groups' foreign keys are checked at the statement's end).
 # The row sets travel as JSON, so the text is fixed whatever the counts. A rewritten timer
 # is upserted: its old row is never deleted and inserted by the same statement.
+#
+# Planned once per connection: psycopg prepares it by its fifth use, and PostgreSQL then
+# keeps a generic plan only if that plan costs no more than the custom ones. The removed ids
+# are read as `ANY(ARRAY(SELECT unnest(...)))`, an array the planner cannot see into, so
+# that every plan counts on the same few ids; written `ANY(CAST(... AS varchar[]))`, a
+# custom plan counted the ids it was given (mostly none), looked cheaper than any generic
+# one, and the statement was planned anew at every save (a sixth of the server's CPU in a
+# timer firing: BENCHMARKS.md, Issue 17, ninth round).
 SAVE_ALL = text("""
 WITH saved AS (
     UPDATE process_instance SET state = :b_state, status = :b_status,
         version = :b_new_version, updated_at = :b_now, ended_at = :b_ended
     WHERE id = :b_id AND version = :b_version RETURNING id),
 gone_tasks AS (
-    DELETE FROM human_task WHERE id = ANY(CAST(:gone_tasks AS varchar[]))),
+    DELETE FROM human_task WHERE id = ANY(ARRAY(SELECT unnest(CAST(:gone_tasks AS varchar[]))))),
 new_tasks AS (
     INSERT INTO human_task (id, instance_id, element_id, title, lane, candidate_groups,
                             assignee, form, created_at, due_at)
@@ -66,7 +74,7 @@ new_groups AS (
     SELECT g.task_id, g.group_name
     FROM jsonb_to_recordset(CAST(:groups AS jsonb)) AS g(task_id varchar, group_name varchar)),
 gone_timers AS (
-    DELETE FROM timer WHERE id = ANY(CAST(:gone_timers AS varchar[]))),
+    DELETE FROM timer WHERE id = ANY(ARRAY(SELECT unnest(CAST(:gone_timers AS varchar[]))))),
 new_timers AS (
     INSERT INTO timer (id, instance_id, element_id, kind, due_at, claimed_by, claimed_until)
     SELECT m.id, m.instance_id, m.element_id, m.kind, m.due_at, NULL, NULL

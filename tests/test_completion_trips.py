@@ -130,3 +130,31 @@ def test_prepared_statements_outlive_the_read_units_on_postgres(deployed):
             "SELECT statement FROM pg_prepared_statements")).all()
     assert any("FOR UPDATE OF process_instance" in s for s in prepared), prepared
     assert any("WITH saved AS" in s for s in prepared), prepared
+
+
+def test_the_merged_save_is_planned_once_on_postgres(deployed):
+    """The save's one statement (engine/saving.py, SAVE_ALL) keeps a generic plan once
+    psycopg has prepared it, however many timers wait: its removed tasks and timers are an
+    array the planner does not count, so a plan made for no ids in particular costs what one
+    made for the given ids does. Written as a plain array, on a timer table of some size
+    every save was planned anew (a custom plan for the few ids it was given)."""
+    engine = deployed
+    if not engine.store.postgres:
+        pytest.skip("PostgreSQL's plan cache")
+    waiting = engine.start(PID)  # other instances' waiting timers, as a regency has them
+    with engine.store.transaction() as session:
+        session.execute(text(
+            "INSERT INTO timer (id, instance_id, element_id, kind, due_at) "
+            "SELECT 'waiting-' || n, :i, 'watch', 'date', now() + interval '1 year' "
+            "FROM generate_series(1, 50000) AS n"), {"i": waiting.id})
+        session.execute(text("ANALYZE timer"))
+    for _ in range(4):
+        instance = engine.start(PID)
+        for _ in range(3):  # each completion removes a task and opens the next
+            engine.complete(engine.tasks(instance_id=instance.id)[0]["id"], {})
+    with engine.store.read() as session:
+        plans = session.execute(text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%WITH saved AS%'")).all()
+    assert plans, "the save was never prepared"
+    assert all(generic > 0 for generic, _ in plans), plans
