@@ -371,7 +371,8 @@ class SpeclessWorkflowConverter(MemoizedIds, BpmnWorkflowConverter):
         workflow.tasks = self.mapping_from_dict(dct["tasks"], uuid_of, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(uuid_of(dct["root"]))
         self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        if dct["subprocesses"]:  # (Spiff's looks at every task for one to restore)
+            self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
 

@@ -13,7 +13,7 @@ state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from copy import copy
 from types import ModuleType
 from typing import Any
@@ -27,6 +27,7 @@ _MEMO_SIZE = 4096  # ids kept; a state has tens of tasks, so a few thousand span
 _UUIDS: dict[str, UUID] = {}
 _TEXTS: dict[UUID, str] = {}
 _MUTABLE = (dict, list, set)
+_EXACT = frozenset(_MUTABLE)  # copied by their own `copy`, as `copy.copy` copies them
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # what Spiff's restore returns as is
 
 
@@ -95,25 +96,18 @@ class MemoizedIds:
     """A converter's id-keyed mappings (a workflow's tasks, its subprocesses) through the
     memo: mixed into the engine's workflow converter (engine/runtime.py). A workflow's tasks
     go straight to the engine's task converter while the registry holds it (each one, in
-    Spiff's registry, is three calls and a copy of its dict away)."""
+    Spiff's registry, is three calls and a copy of its dict away), all of them in one loop
+    each way (`HostTaskConverter.dump_tasks`, `restore_tasks`)."""
 
     registry: Any
 
     def mapping_to_dict(self, mapping: Mapping[Any, Any], **kwargs: Any) -> dict[str, Any]:
-        convert = self.registry.convert
         codec = HostTaskConverter.registered(self.registry)
         if codec is None or kwargs:
+            convert = self.registry.convert
             return {text_of(k) if isinstance(k, UUID) else str(k): convert(v, **kwargs)
                     for k, v in mapping.items()}
-        task_class, typename, to_dict = codec.target_class, codec.typename, codec.to_dict
-        found = {}
-        for key, value in mapping.items():
-            if value.__class__ is task_class:  # as Spiff's registry tells classes apart
-                found[text_of(key)] = dct = to_dict(value)
-                dct["typename"] = typename  # last, as Spiff's _obj_to_dict adds it
-            else:
-                found[text_of(key) if isinstance(key, UUID) else str(key)] = convert(value)
-        return found
+        return codec.dump_tasks(mapping)
 
     def mapping_from_dict(self, mapping: Mapping[str, Any], key_class: Any = None,
                           **kwargs: Any) -> dict[Any, Any]:
@@ -122,8 +116,13 @@ class MemoizedIds:
         codec = HostTaskConverter.registered(self.registry)
         if codec is None or key_class is not uuid_of or kwargs.keys() != {"workflow"}:
             return super().mapping_from_dict(mapping, key_class, **kwargs)
-        typename, from_dict, restore = codec.typename, codec.from_dict, self.registry.restore
         workflow = kwargs["workflow"]
+        if codec.restorable(mapping, workflow):
+            tasks: dict[Any, Any] = {}
+            workflow.tasks = tasks  # (where Spiff's Task adds itself as it is made)
+            codec.restore_tasks(mapping.values(), workflow, tasks)
+            return tasks
+        typename, from_dict, restore = codec.typename, codec.from_dict, self.registry.restore
         return {uuid_of(k): from_dict(v, workflow) if v.get("typename") == typename
                 else restore(v, workflow=workflow) for k, v in mapping.items()}
 
@@ -152,33 +151,91 @@ class HostTaskConverter(TaskConverter):
         return codec
 
     def to_dict(self, task: Any) -> dict[str, Any]:
-        parent = None if task._parent is None else task.workflow.tasks[task._parent]
-        own = task.data
-        if parent is None:
-            data, delta = own, {}
-        else:
-            inherited = parent.data
-            data = {}
-            delta = {
-                "updates": {key: value for key, value in own.items()
-                            if key not in inherited or value != inherited[key]},
-                "deletions": [key for key in inherited if key not in own],
+        return self.dump_tasks({task.id: task}, typed=False)[text_of(task.id)]
+
+    def dump_tasks(self, mapping: Mapping[Any, Any], typed: bool = True) -> dict[str, Any]:
+        """A workflow's tasks by id as Spiff's registry converts them (`to_dict`, and the
+        type name last, as Spiff's `_obj_to_dict` adds it), in one loop: no call per task
+        for what a task usually holds (ids the memo knows, data equal to its parent's,
+        empty internal data). Anything not a task goes through the registry."""
+        task_class, typename, registry = self.target_class, self.typename, self.registry
+        texts = _TEXTS
+        found = {}
+        for key, task in mapping.items():
+            if task.__class__ is not task_class:  # as Spiff's registry tells classes apart
+                found[text_of(key) if isinstance(key, UUID) else str(key)] = \
+                    registry.convert(task)
+                continue
+            try:
+                key_text = texts[key]
+            except KeyError:
+                key_text = text_of(key)
+            task_id = task.id
+            try:
+                text = key_text if task_id is key else texts[task_id]
+            except KeyError:
+                text = text_of(task_id)
+            parent_id = task._parent
+            parent = None if parent_id is None else task.workflow.tasks.get(parent_id)
+            own = task.data
+            if parent is None:
+                data, delta, parent_text = own, {}, None
+            else:
+                inherited = parent.data
+                data = {}
+                delta = {
+                    "updates": {key: value for key, value in own.items()
+                                if key not in inherited or value != inherited[key]},
+                    "deletions": [] if own.keys() >= inherited.keys() else
+                    [key for key in inherited if key not in own],
+                }
+                try:
+                    parent_text = texts[parent_id]
+                except KeyError:
+                    parent_text = text_of(parent_id)
+            kids = task._children
+            if kids:
+                try:
+                    children = [texts[child] for child in kids]
+                except KeyError:
+                    children = [text_of(child) for child in kids]
+            else:
+                children = []
+            internal = task.internal_data
+            dct = found[key_text] = {
+                "id": text,
+                "parent": parent_text,
+                "children": children,
+                "last_state_change": task.last_state_change,
+                "state": task._state,  # Spiff's `state` property returns it
+                "task_spec": task.task_spec.name,
+                "triggered": task.triggered,
+                "internal_data": {} if internal == {} and registry._encoder_mode
+                and internal.__class__ is dict else converted(internal, registry),
+                "data": data,
+                "delta": delta,
             }
-        return {
-            "id": text_of(task.id),
-            "parent": text_of(task._parent) if parent is not None else None,
-            "children": [text_of(child) for child in task._children] if task._children
-            else [],
-            "last_state_change": task.last_state_change,
-            "state": task._state,  # Spiff's `state` property returns it
-            "task_spec": task.task_spec.name,
-            "triggered": task.triggered,
-            "internal_data": converted(task.internal_data, self.registry),
-            "data": data,
-            "delta": delta,
-        }
+            if typed:
+                dct["typename"] = typename  # last, as Spiff's _obj_to_dict adds it
+        return found
+
+    def restorable(self, mapping: Mapping[str, Any], workflow: Any) -> bool:
+        """Whether `restore_tasks` rebuilds these saved tasks as Spiff would: each a task
+        saved under its own id, its spec in the workflow's (Spiff would make one)."""
+        typename, specs = self.typename, workflow.spec.task_specs
+        for key, dct in mapping.items():
+            if dct.__class__ is not dict or "typename" not in dct \
+                    or dct["typename"] != typename or dct["id"] != key \
+                    or dct["task_spec"] not in specs:
+                return False
+        return True
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
+        if dct["task_spec"] not in workflow.spec.task_specs:  # Spiff makes it a start task
+            return self._spiffs_from_dict(dct, workflow)
+        return self.restore_tasks((dct,), workflow, workflow.tasks)
+
+    def _spiffs_from_dict(self, dct: dict[str, Any], workflow: Any) -> Any:
         task_spec = workflow.spec.task_specs.get(dct["task_spec"])
         task = self.target_class(workflow, task_spec, state=dct["state"],
                                  id=uuid_of(dct["id"]))
@@ -187,19 +244,91 @@ class HostTaskConverter(TaskConverter):
         task._children = [uuid_of(child) for child in dct["children"]]
         task.last_state_change = dct["last_state_change"]
         task.triggered = dct["triggered"]
-        restore = self.registry.restore
-        task.internal_data = restored(dct["internal_data"], restore)
-        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
-            workflow.top_workflow.event_manager.add_task(task)
-        delta = dct.get("delta")
-        parent = workflow.tasks.get(task._parent) if delta else None
-        if parent is not None:
-            data = {key: copy(value) if isinstance(value, _MUTABLE) else value
-                    for key, value in parent.data.items()}
-            data.update(restored(delta.get("updates", {}), restore))
-            for key in delta.get("deletions", ()):
-                data.pop(key, None)
-        else:
-            data = restored(dct["data"], restore)
-        task.data = data
+        task.internal_data = restored(dct["internal_data"], self.registry.restore)
+        task.data = _data_of(dct, workflow.tasks.get(task._parent), self.registry.restore)
         return task
+
+    def restore_tasks(self, saved: Iterable[dict[str, Any]], workflow: Any,
+                      tasks: dict[Any, Any]) -> Any:
+        """The saved tasks (`restorable`), parents before children, rebuilt into `tasks`
+        (the workflow's) as Spiff's `from_dict` and `Task.__init__` build them, attribute by
+        attribute; the last one returned. A task's data starts as its parent's, copied as
+        `DeepMerge.merge({}, parent.data)` copies it (a dict, list or set value copied one
+        level deep): which of the parent's keys hold one is known from the parent's own
+        restore, so a task whose data equals its parent's is no Python call."""
+        task_class, restore, known = self.target_class, self.registry.restore, _UUIDS
+        make, thread_id, specs = task_class.__new__, task_class.thread_id_pool, \
+            workflow.spec.task_specs
+        by_text: dict[str, Any] = {}
+        movable: dict[str, list[str]] = {}  # a task's id text: its data's keys copied
+        task = None
+        for dct in saved:
+            text, parent_text, state = dct["id"], dct["parent"], dct["state"]
+            task_id = known[text] if text in known else uuid_of(text)
+            if parent_text is None:
+                parent_id = parent = None
+            else:
+                parent_id = known[parent_text] if parent_text in known \
+                    else uuid_of(parent_text)
+                parent = by_text[parent_text] if parent_text in by_text \
+                    else tasks.get(parent_id)
+            task = make(task_class)
+            task.id = task_id
+            task.workflow = workflow
+            task._parent = parent_id
+            task._children = [known[child] if child in known else uuid_of(child)
+                              for child in dct["children"]]
+            task._state = state
+            task.triggered = dct["triggered"]
+            task.task_spec = spec = specs[dct["task_spec"]]
+            task.thread_id = thread_id
+            delta = dct["delta"] if "delta" in dct else None  # noqa: SIM401 (no call)
+            if delta and parent is not None and parent.data.__class__ is dict:
+                inherited = parent.data
+                data = inherited.copy()
+                copied = movable[parent_text] if parent_text in movable \
+                    else _movable(inherited)
+                for key in copied:
+                    value = data[key]
+                    data[key] = value.copy() if value.__class__ in _EXACT else copy(value)
+                updates = delta["updates"] if "updates" in delta else None  # noqa: SIM401
+                if updates:
+                    updates = restored(updates, restore)
+                    data.update(updates)
+                    copied = _movable(data)
+                deletions = delta["deletions"] if "deletions" in delta else None  # noqa: SIM401
+                if deletions:
+                    for key in deletions:
+                        if key in data:
+                            del data[key]
+                    copied = [key for key in copied if key in data]
+            else:
+                data = _data_of(dct, parent, restore)
+                copied = _movable(data) if data.__class__ is dict else []
+            task.data = data
+            internal = dct["internal_data"]
+            task.internal_data = {} if internal == {} else restored(internal, restore)
+            task.last_state_change = dct["last_state_change"]
+            tasks[task_id] = by_text[text] = task
+            movable[text] = copied
+            if state & TaskState.WAITING and isinstance(spec, CatchingEvent):
+                workflow.top_workflow.event_manager.add_task(task)
+        return task
+
+
+def _movable(data: dict[str, Any]) -> list[str]:
+    """The keys of `data` whose values `DeepMerge.merge` copies (a dict, list or set)."""
+    return [key for key, value in data.items() if isinstance(value, _MUTABLE)]
+
+
+def _data_of(dct: dict[str, Any], parent: Any, restore: Any) -> Any:
+    """A saved task's data as Spiff's `TaskConverter.from_dict` rebuilds it."""
+    delta = dct.get("delta")
+    if not delta or parent is None:
+        return restored(dct["data"], restore)
+    data = {key: copy(value) if isinstance(value, _MUTABLE) else value
+            for key, value in parent.data.items()}
+    data.update(restored(delta.get("updates", {}), restore))
+    for key in delta.get("deletions", ()):
+        data.pop(key, None)
+    return data
