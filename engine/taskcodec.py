@@ -318,7 +318,8 @@ class HostTaskConverter(TaskConverter):
 
 def _movable(data: dict[str, Any]) -> list[str]:
     """The keys of `data` whose values `DeepMerge.merge` copies (a dict, list or set)."""
-    return [key for key, value in data.items() if isinstance(value, _MUTABLE)]
+    return [key for key, value in data.items() if value.__class__ in _EXACT
+            or (value.__class__ not in _PLAIN and isinstance(value, _MUTABLE))]
 
 
 def _data_of(dct: dict[str, Any], parent: Any, restore: Any) -> Any:
