@@ -13,11 +13,12 @@ state.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from copy import copy
 from types import ModuleType
 from typing import Any
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -26,20 +27,34 @@ from SpiffWorkflow.util.task import TaskState
 _MEMO_SIZE = 4096  # ids kept; a state has tens of tasks, so a few thousand span many loads
 _UUIDS: dict[str, UUID] = {}
 _TEXTS: dict[UUID, str] = {}
+# How `str` prints a UUID: lower-case hex digits, hyphens at their places, nothing around.
+_canonical = re.compile(
+    "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+_new, _set = object.__new__, object.__setattr__  # (as UUID.__init__ sets its slots)
 _MUTABLE = (dict, list, set)
 _EXACT = frozenset(_MUTABLE)  # copied by their own `copy`, as `copy.copy` copies them
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # what Spiff's restore returns as is
 
 
 def uuid_of(text: str) -> UUID:
-    """The UUID written as `text`, parsed once while it is in use."""
+    """The UUID written as `text`, parsed once while it is in use. Written as Spiff writes
+    ids (as `str` prints them), it is made as `UUID(text)` makes it, without its Python
+    calls (a firing's ids are mostly new to the process), and printed back as read."""
     try:
         return _UUIDS[text]  # a subscript, not a call (`get`): the memo is hit nearly always
     except KeyError:
-        found = UUID(text)
-    _keep(_UUIDS, text, found)
-    if _canonical(text):  # as Spiff writes ids: printing it gives `text` back
-        _keep(_TEXTS, found, text)
+        pass
+    if len(_UUIDS) >= _MEMO_SIZE:  # bounded: start again
+        _UUIDS.clear()
+    if text.__class__ is not str or _canonical(text) is None:
+        found = _UUIDS[text] = UUID(text)
+        return found
+    found = _UUIDS[text] = _new(UUID)
+    _set(found, "int", int(text.replace("-", ""), 16))
+    _set(found, "is_safe", SafeUUID.unknown)  # UUID's default
+    if len(_TEXTS) >= _MEMO_SIZE:
+        _TEXTS.clear()
+    _TEXTS[found] = text
     return found
 
 
@@ -57,13 +72,6 @@ def forget() -> None:
     """Drop the memos (a benchmark loading one state again and again, as a first time)."""
     _UUIDS.clear()
     _TEXTS.clear()
-
-
-def _canonical(text: str) -> bool:
-    """Whether `text`, which parsed as a UUID, is how `str` prints it (lower case, hyphens
-    at their places, nothing around)."""
-    return (len(text) == 36 and text == text.lower()
-            and text[8] == text[13] == text[18] == text[23] == "-")
 
 
 def _keep(memo: dict[Any, Any], key: Any, value: Any) -> None:

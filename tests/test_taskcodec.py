@@ -5,7 +5,9 @@ writes it back."""
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -172,3 +174,92 @@ def test_an_id_read_is_written_back_as_str_writes_it():
         taskcodec.forget()
         assert uuid_of(other) == plain and text_of(uuid_of(other)) == str(plain)
 
+
+
+def _lifecycle_states(states: list[tuple[str, Any]], tmp_path: Any, demo_template: Any
+                      ) -> list[tuple[str, Any]]:
+    """The states a complaint's lifecycle saves, its watch firing among them."""
+    history._run(tmp_path / "run", demo_template, history.SCENARIOS["delegated to a unit"],
+                 prune=True, monkeypatch=pytest.MonkeyPatch())
+    return states
+
+
+def _calls(work: Any) -> dict[str, int]:
+    """The Python functions `work()` calls, by file and name, with their counts."""
+    profile = cProfile.Profile()
+    profile.enable()
+    work()
+    profile.disable()
+    return {f"{path}:{name}": found[1] for (path, _, name), found
+            in pstats.Stats(profile).stats.items()}  # type: ignore[attr-defined]
+
+
+def test_a_workflows_tasks_are_restored_and_saved_without_a_call_each(
+        states, tmp_path, demo_template):
+    """A firing restores and saves every task of its workflow (about fifty, most of them
+    finished long ago): each way one loop, no converter call, no `Task.__init__`, and no
+    call for a task whose data is its parent's (issue 17, ninth round)."""
+    text, specs = max(_lifecycle_states(states, tmp_path, demo_template),
+                      key=lambda kept: len(json.loads(kept[0])["tasks"]))
+    saved = json.loads(text)["tasks"]
+    assert len(saved) >= 30
+    taken_as_is = sum(1 for task in saved.values() if task["delta"]
+                      and not task["delta"]["updates"] and not task["delta"]["deletions"])
+    assert taken_as_is >= 10
+    found: list[Any] = []
+    taskcodec.forget()  # ids never seen, as a firing's usually are
+    loading = _calls(lambda: found.append(load_state(text, specs[0], specs[1],
+                                                     _script_engine())))
+    spiffs_task = [name for name in loading if name.endswith("SpiffWorkflow/task.py:__init__")]
+    assert not spiffs_task
+    ours = {name: count for name, count in loading.items() if "taskcodec" in name}
+    assert ours.get(f"{taskcodec.__file__}:restore_tasks") == 1
+    assert not any(name.endswith(":from_dict") for name in ours)
+    assert ours.get(f"{taskcodec.__file__}:uuid_of", 0) <= len(saved) + 1  # each id once
+    saving = _calls(lambda: dump_state(found[0]))
+    ours = {name: count for name, count in saving.items() if "taskcodec" in name}
+    assert ours.get(f"{taskcodec.__file__}:dump_tasks") <= 2  # the tasks, the subprocesses
+    assert not any(name.endswith((":to_dict", ":text_of")) for name in ours)
+    assert json.loads(dump_state(found[0])) == json.loads(text)
+
+
+def test_data_copied_from_a_parent_as_spiffs_merge_copies_it(states, spiffs, tmp_path,
+                                                             demo_template):
+    """Which of a task's data values are copies of its parent's (a dict, a list) follows the
+    parent's updates and deletions down the tree as Spiff's DeepMerge copies them: a value
+    replaced by a plain one, a plain one by a list, one deleted and one added back."""
+    kept = _lifecycle_states(states, tmp_path, demo_template)
+    text, specs = kept[-1]
+    state = json.loads(text)
+    root = state["tasks"][state["root"]]
+    root["data"].update({"items": [1, [2]], "table": {"row": {"n": 1}}, "count": 1,
+                         "tags": ["a"]})
+    chain, task = [], root
+    while task["children"]:
+        task = state["tasks"][task["children"][0]]
+        chain.append(task)
+    assert len(chain) >= 4 and all(task["delta"] for task in chain[:4])
+    first, second, third = chain[0]["delta"], chain[1]["delta"], chain[2]["delta"]
+    first["updates"].update({"items": 5, "count": [3, {"deep": [4]}]})
+    first["deletions"] = ["table"]
+    second["updates"].update({"table": {"again": [1]}, "items": ["back"]})
+    third["deletions"] = ["count", "missing"]
+    assert _same_as_spiff([(json.dumps(state), specs)], spiffs, as_saved=False) == 1
+
+
+def test_an_id_is_made_as_uuid_makes_it():
+    """A canonical id is made without UUID's own parsing: the same object in every way."""
+    import copy
+    import pickle
+    taskcodec.forget()
+    for plain in (uuid4(), UUID(int=0), UUID(int=2**128 - 1)):
+        made = uuid_of(str(plain))
+        assert type(made) is UUID and made == plain and hash(made) == hash(plain)
+        assert (made.int, made.is_safe, str(made), made.version) == \
+            (plain.int, plain.is_safe, str(plain), plain.version)
+        assert pickle.loads(pickle.dumps(made)) == plain and copy.deepcopy(made) == plain
+    taskcodec.forget()  # read by UUID (it takes an underscore between digits), and written
+    odd = "0123456_-89ab-cdef-0123-456789abcdef"  # back as Spiff writes it, not as read
+    assert uuid_of(odd) == UUID(odd) and text_of(uuid_of(odd)) == str(UUID(odd))
+    with pytest.raises(ValueError):
+        uuid_of(f"{plain} ")  # what UUID refuses
