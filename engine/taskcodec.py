@@ -8,7 +8,8 @@ is parsed once per process while it is in use and printed as it was read (UUIDs 
 immutable, so a shared memo is safe), and a task's data starts as the same shallow copy of
 its parent's that `DeepMerge.merge({}, parent.data)` makes. What is written and what is
 rebuilt are exactly Spiff's (`TaskConverter`), which tests/test_taskcodec.py checks state by
-state.
+state. A workflow's tasks are converted in one loop each way, without a call per task for
+what most tasks hold (docs/engine.md, "The state's tasks").
 """
 
 from __future__ import annotations
@@ -163,9 +164,10 @@ class HostTaskConverter(TaskConverter):
 
     def dump_tasks(self, mapping: Mapping[Any, Any], typed: bool = True) -> dict[str, Any]:
         """A workflow's tasks by id as Spiff's registry converts them (`to_dict`, and the
-        type name last, as Spiff's `_obj_to_dict` adds it), in one loop: no call per task
-        for what a task usually holds (ids the memo knows, data equal to its parent's,
-        empty internal data). Anything not a task goes through the registry."""
+        type name last, as Spiff's `_obj_to_dict` adds it), in one loop: ids the memo knows
+        and empty internal data take no call, the changes from the parent's data one
+        comprehension (Spiff's own test, `!=`, value by value). Anything not a task goes
+        through the registry."""
         task_class, typename, registry = self.target_class, self.typename, self.registry
         texts = _TEXTS
         found = {}
@@ -263,7 +265,7 @@ class HostTaskConverter(TaskConverter):
         attribute; the last one returned. A task's data starts as its parent's, copied as
         `DeepMerge.merge({}, parent.data)` copies it (a dict, list or set value copied one
         level deep): which of the parent's keys hold one is known from the parent's own
-        restore, so a task whose data equals its parent's is no Python call."""
+        restore, so a task whose data equals its parent's calls no Python function."""
         task_class, restore, known = self.target_class, self.registry.restore, _UUIDS
         make, thread_id, specs = task_class.__new__, task_class.thread_id_pool, \
             workflow.spec.task_specs
