@@ -50,12 +50,13 @@ def uuid_of(text: str) -> UUID:
     if text.__class__ is not str or _canonical(text) is None:
         found = _UUIDS[text] = UUID(text)
         return found
-    found = _UUIDS[text] = _new(UUID)
+    found = _new(UUID)
     _set(found, "int", int(text.replace("-", ""), 16))
     _set(found, "is_safe", SafeUUID.unknown)  # UUID's default
     if len(_TEXTS) >= _MEMO_SIZE:
         _TEXTS.clear()
     _TEXTS[found] = text
+    _UUIDS[text] = found  # (made whole first: another thread may read it at once)
     return found
 
 
@@ -266,28 +267,32 @@ class HostTaskConverter(TaskConverter):
         `DeepMerge.merge({}, parent.data)` copies it (a dict, list or set value copied one
         level deep): which of the parent's keys hold one is known from the parent's own
         restore, so a task whose data equals its parent's calls no Python function."""
-        task_class, restore, known = self.target_class, self.registry.restore, _UUIDS
+        task_class, restore, known = self.target_class, self.registry.restore, _UUIDS.get
         make, thread_id, specs = task_class.__new__, task_class.thread_id_pool, \
             workflow.spec.task_specs
-        by_text: dict[str, Any] = {}
-        movable: dict[str, list[str]] = {}  # a task's id text: its data's keys copied
+        # The tasks made here, and their data's keys that a child copies, by their ids'
+        # numbers: keys equal as the UUIDs are, hashed without UUID's Python `__hash__`.
+        made: dict[int, tuple[Any, list[str]]] = {}
         task = None
         for dct in saved:
             text, parent_text, state = dct["id"], dct["parent"], dct["state"]
-            task_id = known[text] if text in known else uuid_of(text)
+            # (`get`, not `in` then a subscript: another thread may empty the memo between)
+            task_id = known(text) or uuid_of(text)  # (a UUID is never false)
+            copied = None
             if parent_text is None:
                 parent_id = parent = None
             else:
-                parent_id = known[parent_text] if parent_text in known \
-                    else uuid_of(parent_text)
-                parent = by_text[parent_text] if parent_text in by_text \
-                    else tasks.get(parent_id)
+                parent_id = known(parent_text) or uuid_of(parent_text)
+                number = parent_id.int
+                if number in made:
+                    parent, copied = made[number]
+                else:
+                    parent = tasks.get(parent_id)
             task = make(task_class)
             task.id = task_id
             task.workflow = workflow
             task._parent = parent_id
-            task._children = [known[child] if child in known else uuid_of(child)
-                              for child in dct["children"]]
+            task._children = [known(child) or uuid_of(child) for child in dct["children"]]
             task._state = state
             task.triggered = dct["triggered"]
             task.task_spec = spec = specs[dct["task_spec"]]
@@ -296,8 +301,8 @@ class HostTaskConverter(TaskConverter):
             if delta and parent is not None and parent.data.__class__ is dict:
                 inherited = parent.data
                 data = inherited.copy()
-                copied = movable[parent_text] if parent_text in movable \
-                    else _movable(inherited)
+                if copied is None:
+                    copied = _movable(inherited)
                 for key in copied:
                     value = data[key]
                     data[key] = value.copy() if value.__class__ in _EXACT else copy(value)
@@ -319,8 +324,8 @@ class HostTaskConverter(TaskConverter):
             internal = dct["internal_data"]
             task.internal_data = {} if internal == {} else restored(internal, restore)
             task.last_state_change = dct["last_state_change"]
-            tasks[task_id] = by_text[text] = task
-            movable[text] = copied
+            tasks[task_id] = task
+            made[task_id.int] = (task, copied)
             if state & TaskState.WAITING and isinstance(spec, CatchingEvent):
                 workflow.top_workflow.event_manager.add_task(task)
         return task
