@@ -27,7 +27,7 @@ from SpiffWorkflow.util.task import TaskState
 
 _MEMO_SIZE = 4096  # ids kept; a state has tens of tasks, so a few thousand span many loads
 _UUIDS: dict[str, UUID] = {}
-_TEXTS: dict[UUID, str] = {}
+_TEXTS: dict[int, str] = {}  # by the UUID's number: hashed in C, not by UUID.__hash__
 # How `str` prints a UUID: lower-case hex digits, hyphens at their places, nothing around.
 _canonical = re.compile(
     "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
@@ -55,7 +55,7 @@ def uuid_of(text: str) -> UUID:
     _set(found, "is_safe", SafeUUID.unknown)  # UUID's default
     if len(_TEXTS) >= _MEMO_SIZE:
         _TEXTS.clear()
-    _TEXTS[found] = text
+    _TEXTS[found.int] = text
     _UUIDS[text] = found  # (made whole first: another thread may read it at once)
     return found
 
@@ -63,10 +63,10 @@ def uuid_of(text: str) -> UUID:
 def text_of(uuid: UUID) -> str:
     """`str(uuid)`, printed once while it is in use (or not at all, when it was loaded)."""
     try:
-        return _TEXTS[uuid]
+        return _TEXTS[uuid.int]
     except KeyError:
         found = str(uuid)
-    _keep(_TEXTS, uuid, found)
+    _keep(_TEXTS, uuid.int, found)
     return found
 
 
@@ -172,22 +172,37 @@ class HostTaskConverter(TaskConverter):
         task_class, typename, registry = self.target_class, self.typename, self.registry
         texts = _TEXTS
         found = {}
+        # The tasks written so far, with their ids' texts, by their keys' numbers: a parent
+        # (written before its children) is found without UUID's Python `__hash__`.
+        seen: dict[int, tuple[Any, str]] = {}
         for key, task in mapping.items():
-            if task.__class__ is not task_class:  # as Spiff's registry tells classes apart
+            if task.__class__ is not task_class \
+                    or (key.__class__ is not UUID and not isinstance(key, UUID)):
                 found[text_of(key) if isinstance(key, UUID) else str(key)] = \
-                    registry.convert(task)
+                    registry.convert(task)  # (as Spiff's registry tells classes apart)
                 continue
+            number = key.int
             try:
-                key_text = texts[key]
+                key_text = texts[number]
             except KeyError:
                 key_text = text_of(key)
+            seen[number] = (task, key_text)
             task_id = task.id
             try:
-                text = key_text if task_id is key else texts[task_id]
+                text = key_text if task_id is key else texts[task_id.int]
             except KeyError:
                 text = text_of(task_id)
             parent_id = task._parent
-            parent = None if parent_id is None else task.workflow.tasks.get(parent_id)
+            if parent_id is None:
+                parent = None
+            else:
+                tasks = task.workflow.tasks
+                number = parent_id.int
+                if tasks is mapping and number in seen:
+                    parent, parent_text = seen[number]
+                else:
+                    parent = tasks.get(parent_id)
+                    parent_text = None if parent is None else text_of(parent_id)
             own = task.data
             if parent is None:
                 data, delta, parent_text = own, {}, None
@@ -200,14 +215,10 @@ class HostTaskConverter(TaskConverter):
                     "deletions": [] if own.keys() >= inherited.keys() else
                     [key for key in inherited if key not in own],
                 }
-                try:
-                    parent_text = texts[parent_id]
-                except KeyError:
-                    parent_text = text_of(parent_id)
             kids = task._children
             if kids:
                 try:
-                    children = [texts[child] for child in kids]
+                    children = [texts[child.int] for child in kids]
                 except KeyError:
                     children = [text_of(child) for child in kids]
             else:
