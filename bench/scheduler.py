@@ -208,6 +208,9 @@ class SchedulerProcess:
     def __init__(self, url: str, offset: float, poll: float, folder: Path, name: str,
                  settings: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ADUAN_")}
+        # The code of this tree, not the editable install's (a worktree, a `git archive`).
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
         env.update(settings or {})  # else the product's defaults
         env.update({
             "ADUAN_DATABASE_URL": url,

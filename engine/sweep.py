@@ -16,6 +16,7 @@ from engine.clock import Clock
 from engine.errors import Conflict, EngineError, NotFound
 from engine.operation import replayable
 from engine.store import ProcessInstance, Store, Timer, context_for_thread, transient_failure
+from engine.tasktree import dismantle
 from engine.transaction import InstanceTransaction
 
 log = logging.getLogger(__name__)
@@ -285,11 +286,12 @@ class TimerSweep:
             session.connection().execute(update(TIMERS).where(
                 TIMERS.c.id.in_(timer_ids), TIMERS.c.claimed_by == self.worker_id
             ).values(claimed_by=None, claimed_until=None))
+            dismantle(loaded.workflow)
             return None
         incident = self.transaction.run(session, loaded, now, None, "timer_fired",
                                         loaded.before.timers[still_due[0]].element_id,
                                         detail={"timers": still_due},
-                                        act=BpmnWorkflow.refresh_timers)
+                                        act=BpmnWorkflow.refresh_timers, keep_warm=False)
         # A fired timer's row is gone; a cycle's moved row was rewritten unclaimed. Only a
         # claimed timer that is still waiting unchanged (not due after all) keeps a claim.
         kept = loaded.after.timers if loaded.after is not None else {}
@@ -299,6 +301,9 @@ class TimerSweep:
             session.connection().execute(update(TIMERS).where(
                 TIMERS.c.id.in_(held), TIMERS.c.claimed_by == self.worker_id
             ).values(claimed_by=None, claimed_until=None))
+        # Saved, and kept warm for no later operation (the next firing of this instance is
+        # rarely soon): its reference cycles go now, not in a garbage collection.
+        dismantle(loaded.workflow)
         return [{
             "instance_id": instance_id,
             "timer_id": t,

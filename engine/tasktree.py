@@ -150,3 +150,25 @@ def use_host_end_joins(specs: Any) -> None:
                 task_spec.__class__ = HostEndJoin
         if type(getattr(spec, "end", None)) is _EndJoin:
             spec.end.__class__ = HostEndJoin
+
+
+def dismantle(workflow: BpmnWorkflow) -> None:
+    """Break the reference cycles of a workflow nothing will use again (a timer firing's,
+    once saved: engine/sweep.py), so that reference counting frees it at once.
+
+    A workflow and its tasks point at each other (`workflow.tasks`, `Task.workflow`, the
+    task tree's root, the event manager), and so do a subprocess and its parent: left to
+    the garbage collector, a firing's few hundred objects are walked by its collections
+    and, when one of them found the firing still running, carried to an older generation.
+    The specs, shared by every instance of a definition, are left alone. Using the workflow
+    afterwards fails loudly (its attributes are gone)."""
+    for sub in list(workflow.subprocesses.values()):
+        if sub is not workflow:
+            _take_apart(sub)
+    _take_apart(workflow)
+
+
+def _take_apart(workflow: Any) -> None:
+    for task in workflow.tasks.values():
+        task.__dict__.clear()
+    workflow.__dict__.clear()

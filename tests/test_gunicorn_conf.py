@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def unfrozen():
     """Leave the test process's collector as it was."""
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_a_worker_freezes_what_it_holds_when_loaded_and_again_once_warm(unfrozen):
@@ -96,20 +98,25 @@ def test_gunicorn_serves_the_app_with_these_settings(tmp_path, sqlite_url):
 
 def test_a_dedicated_scheduler_freezes_at_start_and_once_warm(unfrozen, monkeypatch):
     """web/scheduler.py: `aduan scheduler` (blocking) sets aside what it holds when it
-    starts and once more after WARM_FIRINGS timers; an embedded one leaves the web's
-    process alone."""
+    starts (from then on considering the oldest generation less often:
+    web/memory.collect_oldest_seldom) and once more after WARM_FIRINGS timers; an embedded
+    one leaves the web's process alone."""
     from web import scheduler as scheduling
     from web.config import Settings
 
     domain = SimpleNamespace(operations=SimpleNamespace(beat=lambda *a, **k: None))
     embedded = scheduling.Scheduler(domain, Settings(database_url="unused"))
+    oldest = gc.get_threshold()[2]
     embedded._settle(scheduling.WARM_FIRINGS * 2)
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold()[2] == oldest  # the web's collector is left as it is
     dedicated = scheduling.Scheduler(domain, Settings(database_url="unused"), blocking=True)
     monkeypatch.setattr(dedicated.scheduler, "start", lambda: None)  # no blocking loop
     dedicated.start()
     loaded = gc.get_freeze_count()
     assert loaded > 1000
+    # from its start, the oldest generation is considered ten times less often
+    assert gc.get_threshold()[2] == memory.SCHEDULER_OLDEST_THRESHOLD > oldest
     kept = [[i] for i in range(5000)]
     dedicated._settle(scheduling.WARM_FIRINGS - 1)
     # not yet warm: nothing more frozen (a frozen object freed meanwhile, by the test

@@ -292,3 +292,26 @@ def test_a_failing_instance_does_not_stop_the_sweep(make_engine, clock, tmp_path
     assert engine.instance(broken.id)["status"] == "error"
     assert all(engine.instance(i)["status"] == "completed" for i in healthy)
     assert [i["instance_id"] for i in engine.incidents()] == [broken.id]
+
+
+def test_a_long_sweep_counts_its_firings_a_batch_at_a_time(make_engine, clock, tmp_path):
+    """A backlog is one sweep of many batches: the dedicated scheduler hears of each batch as
+    it is fired (web/scheduler.Scheduler._settle), so it sets aside what it keeps after its
+    first WARM_FIRINGS timers, not after the whole backlog."""
+    from tests.diagram import linear, timer_event, write
+    from web.scheduler import sweep
+    from workflows.config import RegencyConfig
+    from workflows.domain import Domain
+    from workflows.storage import Storage
+    from workflows.users import Passwords
+
+    engine = make_engine()
+    domain = Domain(engine, RegencyConfig(), Storage(tmp_path / "up", 1024), Passwords.fast())
+    engine.deploy([write(tmp_path, "t.bpmn", linear(
+        "t", timer_event("wait", "timeDuration", '"PT1H"')))])
+    for _ in range(5):
+        engine.start("t")
+    clock.advance(hours=1)
+    batches: list[int] = []
+    assert sweep(domain, batch=2, on_batch=batches.append) == 5
+    assert batches == [2, 2, 1]

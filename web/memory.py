@@ -20,6 +20,9 @@ from typing import Any
 # Requests a web process serves before what it keeps for good (compiled templates and
 # statements, the translations, the read cache's structures) is set aside as well.
 WARM_REQUESTS = 200
+# A dedicated scheduler's oldest generation: collected after this many middle collections
+# (Python's default is 10). See `collect_oldest_seldom`.
+SCHEDULER_OLDEST_THRESHOLD = 100
 
 
 def set_aside_long_lived() -> None:
@@ -27,6 +30,19 @@ def set_aside_long_lived() -> None:
     when what fills on first use (caches, compiled statements) has filled."""
     gc.collect()
     gc.freeze()
+
+
+def collect_oldest_seldom() -> None:
+    """Consider a full collection ten times less often: for a process that has set aside
+    what it keeps (the dedicated scheduler). Python runs one at every tenth middle
+    collection once the objects promoted since the last exceed a quarter of those that
+    survived it; after a freeze few objects survive unfrozen, so a firing in progress
+    during a middle collection (its workflow's few hundred objects) met that rule about
+    every hundred firings, and each full collection walked the unfrozen rest for 15-75 ms
+    (BENCHMARKS.md, issue 17, tenth round). The young and middle generations, where a
+    firing's garbage now dies, are collected as usual."""
+    young, middle, _oldest = gc.get_threshold()
+    gc.set_threshold(young, middle, SCHEDULER_OLDEST_THRESHOLD)
 
 
 class WarmUp:

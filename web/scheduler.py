@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from web import metrics
 from web.config import Settings
-from web.memory import set_aside_long_lived
+from web.memory import collect_oldest_seldom, set_aside_long_lived
 
 log = logging.getLogger(__name__)
 _started = threading.Lock()
@@ -28,7 +29,8 @@ CALENDAR_SECONDS = 300
 CALENDAR_BATCH = 1000
 # Timers a dedicated scheduler process fires before it sets aside, once more, what it keeps
 # for good (the deployed diagrams, caches, compiled statements) from the garbage collector
-# (web/memory.py); the first time is at its start.
+# (web/memory.py); the first time is at its start, where it also has the collector consider
+# the oldest generation less often.
 WARM_FIRINGS = 200
 # After a sweep that fired nothing though a timer it could claim still looks due (another
 # sweeper claimed it meanwhile, or its instance fails to load), the timer loop waits this
@@ -38,11 +40,13 @@ MIN_PAUSE_SECONDS = 0.001  # never a busy loop, even on a clock that stands stil
 _embedded: Scheduler | None = None
 
 
-def sweep(domain: Any, batch: int, now: datetime | None = None) -> int:
-    """Fire due timers until none is due (workflows.operations.Operations.fire_due_timers),
-    counting them in the metrics; returns how many fired."""
+def sweep(domain: Any, batch: int, now: datetime | None = None,
+          on_batch: Callable[[int], None] | None = None) -> int:
+    """Fire due timers until none is due (workflows.operations.Operations.sweep_timers),
+    counting them in the metrics and telling `on_batch` how many each batch fired; returns
+    how many fired."""
     total = 0
-    for report in domain.operations.fire_due_timers(batch, now):
+    for report in domain.operations.sweep_timers(batch, now):
         for fired in report.fired:
             lateness = (datetime.fromisoformat(fired["fired_at"])
                         - datetime.fromisoformat(fired["due_at"])).total_seconds()
@@ -53,6 +57,8 @@ def sweep(domain: Any, batch: int, now: datetime | None = None) -> int:
             log.warning("timer failed in instance %s: %s", failure["instance_id"],
                         failure["error"])
         total += len(report.fired)
+        if on_batch is not None:
+            on_batch(len(report.fired))
     return total
 
 
@@ -105,10 +111,9 @@ class Scheduler:
         try:
             due_in = self.operations.seconds_to_next_timer()
             while due_in is not None and due_in <= 0 and not self._stopping.is_set():
-                swept = sweep(self.domain, self.settings.timer_batch)
+                swept = sweep(self.domain, self.settings.timer_batch, on_batch=self._settle)
                 fired += swept
                 self._fired_since_beat += swept
-                self._settle(swept)
                 due_in = self.operations.seconds_to_next_timer()
                 if not swept:  # due, yet nothing fired: failing, or claimed meanwhile
                     break
@@ -135,6 +140,8 @@ class Scheduler:
             self._stopping.wait(self.pause)
 
     def _settle(self, fired: int) -> None:
+        """Count a dedicated process's firings (a batch at a time, even within one long
+        sweep of a backlog) to set aside once more what it keeps once it is warm."""
         if self._warming is None:
             return
         self._warming -= fired
@@ -192,6 +199,7 @@ class Scheduler:
         self.heartbeat()
         if self._warming is not None:
             set_aside_long_lived()
+            collect_oldest_seldom()
         self._stopping.clear()
         self._timers = threading.Thread(target=self._timer_loop, name="aduan-timers")
         self._timers.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,12 +77,17 @@ class Operations:
                         ) -> list[SweepReport]:
         """Fire the due timers, `batch` at a time, until none is due; one report a batch.
         `now` acts as if it were another time (drills, `aduan timers fire --now`)."""
-        reports = []
+        return list(self.sweep_timers(batch, now))
+
+    def sweep_timers(self, batch: int, now: datetime | None = None
+                     ) -> Iterator[SweepReport]:
+        """`fire_due_timers`, each batch's report as soon as the batch is fired (the
+        scheduler counts its firings as they go)."""
         while True:
             report = self.ctx.engine.fire_due_timers(now=now, limit=batch)
-            reports.append(report)
+            yield report
             if len(report.fired) + len(report.failed) + report.skipped < batch:
-                return reports
+                return
 
     def beat(self, worker_id: str, *, fired: int = 0, sent: int = 0) -> None:
         """Record that a scheduler is alive, and what it did since its last beat."""
