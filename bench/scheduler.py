@@ -116,6 +116,7 @@ LATENESS_LOAD = 0.5  # the due rate, as a share of the measured one-process thro
 THROUGHPUT_POLL_SECONDS = 0.25  # both processes notice their due set within 0.25 s
 DEFAULT_POLL_SECONDS = 1.0  # the product's default (ADUAN_TIMER_POLL_SECONDS)
 BATCH = 100  # the product's default (ADUAN_TIMER_BATCH)
+GC_LOG = "BENCH_GC_LOG"  # --gc-log: the children's garbage collections (bench/gcwatch)
 ROUND = 48  # in-process firings per round, alternating the ways of WAYS (divisible by each)
 WAYS = (1, 8)  # instances per transaction compared in process (--ways)
 PHASE_GAP = timedelta(days=1)  # between the due sets, so only one set is ever due
@@ -208,10 +209,15 @@ class SchedulerProcess:
     def __init__(self, url: str, offset: float, poll: float, folder: Path, name: str,
                  settings: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ADUAN_")}
-        # The code of this tree, not the editable install's (a worktree, a `git archive`).
+        # The code of this tree, not the editable install's (a worktree, a `git archive`);
+        # with --gc-log, bench/gcwatch counts the child's garbage collections.
+        settings = dict(settings or {})  # else the product's defaults
+        watch = [str(HERE / "gcwatch")] if settings.pop(GC_LOG, None) else []
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-        env.update(settings or {})  # else the product's defaults
+            [str(ROOT), *watch, *filter(None, [os.environ.get("PYTHONPATH")])])
+        if watch:
+            env[GC_LOG] = str(folder / "gc")
+        env.update(settings)
         env.update({
             "ADUAN_DATABASE_URL": url,
             "ADUAN_ALLOW_TIME_TRAVEL": "1",
@@ -445,6 +451,9 @@ def run_phase(bench: Bench, phase: Phase, margin: float) -> dict[str, Any]:
                 cpu_window["at"] = time.perf_counter()
                 cpu_window["self"] = time.process_time()
                 cpu_window["fired_before"] = fired
+                if GC_LOG in bench.scheduler_env:  # count collections from here (gcwatch)
+                    for proc in procs:
+                        proc.popen.send_signal(signal.SIGUSR1)
             if fired >= phase.count:
                 complete = True
                 break
@@ -525,6 +534,10 @@ def phase_figures(bench: Bench, phase: Phase, procs: list[SchedulerProcess], row
         if cpu["machine_busy_share"] is not None:
             figures["other_work_cpu_share"] = round(
                 cpu["machine_busy_share"] - ours / (wall * (os.cpu_count() or 1)), 2)
+    collections = [_collections(bench.folder / "gc" / f"gc-{p.pid}.json", cpu.get("fired"))
+                   for p in procs]
+    if any(collections):
+        figures["garbage_collection"] = collections
     if phase.window and firings:
         late = [(committed + shift - due).total_seconds() for due, _at, committed in firings]
         by_at = [(at - due).total_seconds() for due, at, _committed in firings]
@@ -534,6 +547,18 @@ def phase_figures(bench: Bench, phase: Phase, procs: list[SchedulerProcess], row
         # The event's `at` is the sweep's `now`, taken when its batch was claimed.
         figures["lateness_to_event_at_seconds"] = _distribution(by_at)
     return figures
+
+
+def _collections(path: Path, fired: int | None) -> dict[str, Any] | None:
+    """A child's garbage collections by generation (bench/gcwatch, --gc-log) from the
+    phase's first firing on (the CPU window's), and their time a firing of that window."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if fired:
+        found["ms_per_timer"] = round(sum(found["ms"]) / fired, 3)
+    return found
 
 
 def _distribution(values: list[float]) -> dict[str, float]:
@@ -553,6 +578,9 @@ def _report(name: str, figures: dict[str, Any]) -> None:
         late = figures["lateness_to_commit_seconds"]
         say(f"    lateness to commit: median {late['median']:.3f} s, p99 {late['p99']:.3f} s, "
             f"max {late['max']:.3f} s at {figures['due_rate_per_second']} due/s")
+    for found in filter(None, figures.get("garbage_collection", [])):
+        say(f"    garbage collections young/middle/full {found['collections']}, ms "
+            f"{found['ms']}, {found.get('ms_per_timer')} ms a firing")
 
 
 # --------------------------------------------------------------------------- real SLA timers
@@ -1042,6 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, metavar="N",
                         help="ADUAN_TIMER_THREADS of the scheduler processes (default: the "
                              "product's)")
+    parser.add_argument("--gc-log", action="store_true",
+                        help="count and time the scheduler processes' garbage collections "
+                             "(bench/gcwatch), by generation, in each phase's figures")
     parser.add_argument("--ways", default=",".join(map(str, WAYS)), metavar="N,N",
                         help="instances per transaction compared in process (1,8)")
     parser.add_argument("--in-process", type=int, metavar="N",
@@ -1060,7 +1091,8 @@ def main(argv: list[str] | None = None) -> int:
     ways = tuple(int(way) for way in args.ways.split(","))
     scheduler_env = {name: str(value) for name, value in (
         ("ADUAN_TIMER_PER_TRANSACTION", args.per_transaction),
-        ("ADUAN_TIMER_THREADS", args.threads)) if value is not None}
+        ("ADUAN_TIMER_THREADS", args.threads),
+        (GC_LOG, args.gc_log or None)) if value is not None}
     began = time.perf_counter()
     result: dict[str, Any] = {
         "benchmark": "scheduler",
