@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -90,6 +91,7 @@ def _update_parameters(staged: StagedUpdate, prefix: str = "") -> dict[str, Any]
             **{f"{prefix}v_{c}": v for c, v in staged.values.items()}}
 
 
+@functools.cache
 def _mergeable(table: Table) -> bool:
     """Whether `table`'s Python-side column defaults are all constants (the merged
     statement is compiled once, and only a constant is given without SQLAlchemy's
