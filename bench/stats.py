@@ -741,7 +741,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
             toggled = ((STATS_SPEEDS,) if args.only_speeds else (STATS_RUNNING, STATS_MONTHS)
                        if args.only_running else SUMMARIES)
-            result["summaries_toggled"] = [module.revision for module in toggled]
+            result["summaries_toggled"] = [  # a migration, or one's summaries (0041, 0043)
+                getattr(module, "revision", None) or module.module.revision
+                for module in toggled]
             result["sqlite"] = write_cost(SqliteBackend(Path(tmp)), toggled)
             if args.postgres_url:
                 backend = PostgresBackend(args.postgres_url)

@@ -107,6 +107,8 @@ MINE = _mine()
 class Summaries:
     """0041's STATS_FACTS with this migration's function in place of 0038's."""
 
+    revision = revision
+
     def __init__(self, earlier: Any) -> None:
         self.earlier = earlier
         self.TRIGGERS = {"postgresql": tuple(MINE if s == EARLIER else s
