@@ -84,10 +84,11 @@ from workflows.models import STATS_TRIGGERS  # noqa: E402
 
 # The per-day summaries (0032), the deadline and escalation facts (0035, their triggers as
 # 0038 made them again), each report's working-time measures and their yearly sums (0037):
-# triggers and backfills as installed (as 0041 made some of them again).
+# triggers and backfills as installed (as 0041 made some of them again, and 0043 the
+# escalation facts' function on PostgreSQL).
 STATS_PLANS = migration("0041_stats_trigger_plans")
 STATS_DAYS = STATS_PLANS.STATS_DAYS
-STATS_FACTS = STATS_PLANS.STATS_FACTS
+STATS_FACTS = migration("0043_stats_escalation_insert").STATS_FACTS
 STATS_SPEEDS = STATS_PLANS.STATS_SPEEDS
 STATS_RUNNING = STATS_PLANS.STATS_RUNNING  # the copy of the running steps
 STATS_MONTHS = STATS_PLANS.STATS_MONTHS  # the per-day summaries added up per month
@@ -740,7 +741,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="aduan-statsbench-") as tmp:
             toggled = ((STATS_SPEEDS,) if args.only_speeds else (STATS_RUNNING, STATS_MONTHS)
                        if args.only_running else SUMMARIES)
-            result["summaries_toggled"] = [module.revision for module in toggled]
+            result["summaries_toggled"] = [  # a migration, or one's summaries (0041, 0043)
+                getattr(module, "revision", None) or module.module.revision
+                for module in toggled]
             result["sqlite"] = write_cost(SqliteBackend(Path(tmp)), toggled)
             if args.postgres_url:
                 backend = PostgresBackend(args.postgres_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, and_, bindparam, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,10 @@ from engine.store import transient_failure
 
 log = logging.getLogger(__name__)
 _INSERTS: dict[Table, Any] = {}
+# Statements built once per shape (their building and cache key cost more Python calls than
+# their execution): an update by key, and the merged statements of `_merged`.
+_BUILT: dict[tuple[Any, ...], Any] = {}
+_BUILT_MAX = 512  # shapes kept (a few dozen in practice); past it the cache starts again
 
 
 def _insert(table: Table) -> Any:
@@ -28,6 +33,111 @@ def _insert(table: Table) -> Any:
     if statement is None:
         statement = _INSERTS[table] = insert(table)
     return statement
+
+
+@dataclass
+class StagedUpdate:
+    """An UPDATE of one row staged by the host (`Operation.stage_update`): the row's key
+    columns and the values it gets."""
+
+    key: dict[str, Any]
+    values: dict[str, Any]
+
+
+# A piece of the staged writes: ("insert", table, columns, rows) or ("update", table,
+# key columns, value columns, the update)
+Piece = tuple[Any, ...]
+
+
+def _pieces(table: Table, staged: list[Any]) -> list[Piece]:
+    """The statements a table's staged entries need, in the order staged: one INSERT for
+    each run of rows with the same columns, one UPDATE for each staged update."""
+    pieces: list[Piece] = []
+    start = 0
+    for end in range(1, len(staged) + 1):
+        first = staged[start]
+        if isinstance(first, StagedUpdate):
+            pieces.append(("update", table, tuple(first.key), tuple(first.values), first))
+            start = end
+        elif end == len(staged) or isinstance(staged[end], StagedUpdate) or \
+                staged[end].keys() != first.keys():
+            pieces.append(("insert", table, tuple(first), staged[start:end]))
+            start = end
+    return pieces
+
+
+def _built(shape: tuple[Any, ...], build: Callable[..., Any], *args: Any) -> Any:
+    """`build(*args)`, once per `shape`."""
+    statement = _BUILT.get(shape)
+    if statement is None:
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        statement = _BUILT[shape] = build(*args)
+    return statement
+
+
+def _update_by_key(table: Table, key: tuple[str, ...], values: tuple[str, ...],
+                   prefix: str = "") -> Any:
+    """UPDATE of one row of `table` by its `key` columns (parameters `<prefix>k_<column>`)
+    setting the `values` columns (`<prefix>v_<column>`)."""
+    return update(table).where(and_(*(
+        table.c[c] == bindparam(f"{prefix}k_{c}", type_=table.c[c].type) for c in key))
+    ).values({table.c[c]: bindparam(f"{prefix}v_{c}", type_=table.c[c].type)
+              for c in values})
+
+
+def _update_parameters(staged: StagedUpdate, prefix: str = "") -> dict[str, Any]:
+    return {**{f"{prefix}k_{c}": v for c, v in staged.key.items()},
+            **{f"{prefix}v_{c}": v for c, v in staged.values.items()}}
+
+
+@functools.cache
+def _mergeable(table: Table) -> bool:
+    """Whether `table`'s Python-side column defaults are all constants (the merged
+    statement is compiled once, and only a constant is given without SQLAlchemy's
+    execution of each statement)."""
+    return all(c.default is None or c.default.is_scalar for c in table.c)
+
+
+def _merged(pieces: list[Piece], dialect: Any) -> tuple[str, dict[str, Any]]:
+    """The pieces as one statement (PostgreSQL) and its parameters: every piece but the
+    last a data-modifying WITH of the last, each insert's rows in one VALUES list (its
+    Python-side column defaults given for each row, as an executemany gives them). All its
+    parts see the same snapshot: none may read or write what another writes (the callers'
+    tables are insert-only, and a staged update's row is not staged twice: `stage_update`).
+    SQLAlchemy does not cache a statement of several VALUES rows: it is compiled here once
+    for each shape (tables, columns, rows), and run as its text with the parameters made
+    as SQLAlchemy would (defaults, then each type's conversion)."""
+    shape = tuple((kind, table, columns, len(rest[0]) if kind == "insert" else rest[0])
+                  for kind, table, columns, *rest in pieces)
+
+    def build() -> tuple[Any, dict[str, Any]]:
+        parts = []
+        for i, (kind, table, columns, *rest) in enumerate(pieces):
+            if kind == "insert":
+                parts.append(insert(table).values([
+                    {c: bindparam(f"w{i}_{j}_{c}", type_=table.c[c].type) for c in columns}
+                    for j in range(len(rest[0]))]))
+            else:
+                parts.append(_update_by_key(table, columns, rest[0], f"w{i}_"))
+        *ctes, main = parts
+        compiled = main.add_cte(*(part.cte(f"w{i}") for i, part in enumerate(ctes))).compile(
+            dialect=dialect)
+        return compiled, dict(compiled._bind_processors)
+
+    compiled, processors = _built(("merged", dialect.name, shape), build)
+    given: dict[str, Any] = {}
+    for i, (kind, _table, columns, *rest) in enumerate(pieces):
+        if kind == "insert":
+            for j, row in enumerate(rest[0]):
+                for c in columns:
+                    given[f"w{i}_{j}_{c}"] = row[c]
+        else:
+            given.update(_update_parameters(rest[1], f"w{i}_"))
+    parameters = compiled.construct_params(given)
+    for name, process in processors.items():
+        parameters[name] = process(parameters[name])
+    return compiled.string, parameters
 
 
 @dataclass
@@ -58,8 +168,9 @@ class Operation:
     savepoint: Any = None
     tainted: bool = False  # a service failed under the shared savepoint
     shared_savepoint: bool = True  # False: the command replays instead (REPLAY is FAST)
-    # Insert-only rows the host staged (`stage`), by table, not yet written.
-    staged: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+    # Insert-only rows the host staged (`stage`), and updates of one row (`stage_update`),
+    # by table, not yet written.
+    staged: dict[Table, list[Any]] = field(default_factory=dict)
 
     def stage(self, table: Table, row: dict[str, Any]) -> None:
         """A row for an insert-only table (a history entry, a message), written with the
@@ -69,19 +180,46 @@ class Operation:
         own rows. Nothing may change it after: it is not an ORM object."""
         self.staged.setdefault(table, []).append(row)
 
+    def stage_update(self, table: Table, key: Mapping[str, Any],
+                     values: Mapping[str, Any]) -> None:
+        """An UPDATE of the row of `table` whose `key` columns (its primary key) hold these
+        values, setting `values`: written with the staged rows (`write_staged`), so that on
+        PostgreSQL a firing's writes are one statement. Staged again before it is written,
+        the same row's update takes the new values as well (one statement may not update a
+        row twice). The row must not be one staged for insertion (the statement's parts do
+        not see each other's rows)."""
+        rows = self.staged.setdefault(table, [])
+        for entry in rows:
+            if isinstance(entry, StagedUpdate) and entry.key == key:
+                entry.values.update(values)
+                return
+        rows.append(StagedUpdate(dict(key), dict(values)))
+
     def write_staged(self, tables: Collection[Table] | None = None) -> None:
-        """Insert the staged rows (of `tables`, or all) in the order they were staged: one
-        statement for each run of rows with the same columns."""
+        """Write the staged rows and updates (of `tables`, or all): on PostgreSQL one
+        statement for all of them (`_merged`), when no table needs two INSERTs (rows of one
+        table reach the database in the order staged); else one statement for each run of
+        rows with the same columns and for each update, in the order staged."""
         if not self.staged:
             return
         connection = self.session.connection()
+        pieces: list[Piece] = []
         for table in [t for t in self.staged if tables is None or t in tables]:
-            rows = self.staged.pop(table)
-            start = 0
-            for end in range(1, len(rows) + 1):
-                if end == len(rows) or rows[end].keys() != rows[start].keys():
-                    connection.execute(_insert(table), rows[start:end])
-                    start = end
+            pieces.extend(_pieces(table, self.staged.pop(table)))
+        if not pieces:
+            return
+        inserted = [piece[1] for piece in pieces if piece[0] == "insert"]
+        if connection.dialect.name == "postgresql" and len(inserted) == len(set(inserted)) \
+                and (len(pieces) > 1 or len(pieces[0][3]) > 1) and all(map(_mergeable,
+                                                                           inserted)):
+            connection.exec_driver_sql(*_merged(pieces, connection.dialect))
+            return
+        for kind, table, columns, *rest in pieces:
+            if kind == "insert":
+                connection.execute(_insert(table), rest[0])
+            else:
+                connection.execute(_built(("update", table, columns, rest[0]), _update_by_key,
+                                          table, columns, rest[0]), _update_parameters(rest[1]))
 
     def flush_services(self) -> None:
         """Write what the replayable services left unflushed and staged, once, after the

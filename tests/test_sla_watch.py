@@ -4,9 +4,10 @@ escalations written by one)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, func, select
 
 from tests.test_history import _at_follow_up
 from workflows.models import Escalation, SlaRecord
@@ -100,3 +101,53 @@ def test_a_watch_firing_climbs_plain_rows_and_writes_only_the_rung(tmp_path, dem
         assert {step for step, climbed in rungs if climbed >= 2} >= {"follow_up"}
     finally:
         regency.engine.dispose()
+
+
+def test_on_postgres_a_watch_firing_writes_its_climbs_escalations_and_messages_in_one_statement(
+        regency, clock):
+    """On PostgreSQL the records' new rungs, the escalations and the messages of a firing
+    are written by one statement (engine/operation.py, `write_staged`), and what it wrote is
+    what the separate statements wrote: each climbed rung escalated once, every message
+    with its columns, the outbox's Python-side default (`attempts`) given."""
+    from tests.regency import PHOTO
+    from tests.test_history import REPORT
+    from workflows.models import Outbox
+    from workflows.storage import Upload
+
+    if not regency.engine.store.postgres:
+        pytest.skip("SQLite writes each table's rows and each update by a statement of its own")
+    clock.set(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    domain = regency.domain
+    admin = domain.accounts.authenticate_token(regency.tokens["admin.kominfo"])
+    number = domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
+                                   channel="web")["tracking_number"]
+    domain.reports.act(number, "verify", {}, admin)
+    domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
+    with regency.engine.store.read() as session:
+        messages_before = session.scalar(select(func.count()).select_from(Outbox))
+    clock.advance(timedelta(days=28))
+    reports, texts = _fire_counting(regency)
+    assert sum(len(r.fired) for r in reports) == 1 and not any(r.failed for r in reports)
+    writes = [t for t in texts if t.startswith(("INSERT", "UPDATE", "WITH w"))
+              and not t.startswith("UPDATE timer")]  # the claim
+    assert len(writes) == 1, writes  # the engine's own save aside ("WITH saved")
+    merged = writes[0]
+    assert merged.count("UPDATE sla_record") == 2  # the follow-up and resolution deadlines
+    assert merged.count("INSERT INTO escalation") == 1 and "INSERT INTO outbox" in merged
+    with regency.engine.store.read() as session:
+        records = session.execute(select(SlaRecord.id, SlaRecord.rung, SlaRecord.holder_rung,
+                                         SlaRecord.reminded_rungs)
+                                  .where(SlaRecord.state == "running")).all()
+        escalations = session.execute(select(Escalation.sla_id, Escalation.rung, Escalation.status,
+                                             Escalation.complaint_created_at)
+                                      .order_by(Escalation.id)).all()
+        messages = session.execute(select(Outbox.attempts, Outbox.template, Outbox.status)
+                                   .order_by(Outbox.id).offset(messages_before)).all()
+    for record in records:  # every rung climbed was escalated, once, in order
+        assert [(e.rung, e.status) for e in escalations if e.sla_id == record.id] == [
+            (rung, "open") for rung in range(record.holder_rung + 1, record.rung + 1)]
+    assert sum(r.rung - r.holder_rung for r in records) == len(escalations) >= 3
+    assert all(e.complaint_created_at is not None for e in escalations)  # its trigger ran
+    assert any(r.reminded_rungs for r in records)
+    assert messages and {m.attempts for m in messages} == {0}
+    assert {m.template for m in messages} >= {"escalated"}

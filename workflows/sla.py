@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine import Operation, current_operation
@@ -67,11 +67,6 @@ _WATCHED = (
                                                       _RECORDS.c.state == RUNNING)))
     .where(_COMPLAINTS.c.instance_id == bindparam("instance_id"))
     .order_by(_RECORDS.c.id))
-# What a watch changes of a record, only the columns it changed (as the unit of work would:
-# the statistics' triggers watch columns): its rung, the rungs reminded, or both.
-_CLIMBED = {columns: update(_RECORDS).where(_RECORDS.c.id == bindparam("b_id")).values(
-    {column: bindparam(f"b_{column}") for column in columns})
-    for columns in (("rung",), ("reminded_rungs",), ("rung", "reminded_rungs"))}
 
 
 @dataclass
@@ -209,10 +204,11 @@ class SlaPolicy:
     def sla_watch(self) -> None:
         """Send the reminders and escalations that are due; each happens once. A timer
         firing runs it alone: the report and its running records are read by one Core
-        statement (`_watched`) and a record's new rung is written at once; escalations and
-        messages are written with the operation's other rows after the engine steps
-        (engine/operation.py). When the operation has read the report already (its
-        objects are in the memo), the watch climbs those."""
+        statement (`_watched`); a record's new rung, the escalations and the messages are
+        staged, and written with the operation's other rows after the engine steps (on
+        PostgreSQL by one statement: engine/operation.py, `write_staged`). When the
+        operation has read the report already (its objects are in the memo), the watch
+        climbs those."""
         operation = running_operation()
         session = operation.session
         if not any(key == COMPLAINT or (type(key) is tuple and key[0] == _OPEN_RECORDS)
@@ -250,12 +246,13 @@ class SlaPolicy:
             record = WatchedRecord(row.sla_id, row.step, row.rung, row.holder_rung,
                                    list(row.reminded_rungs), row.started_at, row.due_at)
             self._watch_record(session, report, record, calendar, now)
-            changed = tuple(column for column, before in (
+            # only the columns it changed, as the unit of work would (the statistics'
+            # triggers watch columns): staged, written with the escalations and messages
+            changed = {column: getattr(record, column) for column, before in (
                 ("rung", row.rung), ("reminded_rungs", row.reminded_rungs))
-                if getattr(record, column) != before)
+                if getattr(record, column) != before}
             if changed:
-                session.connection().execute(_CLIMBED[changed], {
-                    "b_id": record.id, **{f"b_{c}": getattr(record, c) for c in changed}})
+                operation.stage_update(_RECORDS, {"id": record.id}, changed)
 
     def stop_all(self, session: Session, complaint: Complaint, now: datetime) -> None:
         """Close every running or paused SLA of the report (its instance ended without the
