@@ -229,9 +229,8 @@ class InstanceTransaction:
             detail: dict[str, Any] | None = None, final_status: str | None = None,
             hook: Hook | None = None, keep_warm: bool = True) -> str | None:
         """Act on the workflow (`act(workflow)`), run engine steps, save state and
-        projections, append the audit event. The workflow saved is kept warm for this
-        process's next operation on the instance unless `keep_warm` is false (see
-        WarmWorkflows).
+        projections, append the audit event; keep the workflow warm (WarmWorkflows) unless
+        `keep_warm` is false.
 
         A failure of diagram code does not raise: the instance is saved in error with an
         incident, whose text is returned. A lost update raises Conflict.
