@@ -41,6 +41,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine import jsontext
 from engine.clock import Clock
 from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
@@ -414,7 +415,7 @@ def dump_state(workflow: BpmnWorkflow) -> str:
     serializer = workflow_serializer()
     serializer.registry._encoder_mode = True
     try:
-        return json.dumps(serializer.registry.convert(workflow), cls=serializer._encoder_cls)
+        return jsontext.dumps(serializer.registry.convert(workflow), serializer._encoder_cls)
     finally:
         serializer.registry._encoder_mode = False
 
@@ -422,7 +423,7 @@ def dump_state(workflow: BpmnWorkflow) -> str:
 def load_state(state: str, spec: Any, subprocess_specs: Mapping[str, Any],
                script_engine: HostScriptEngine) -> BpmnWorkflow:
     """A workflow rebuilt from its saved state and its definition's (shared) specs."""
-    dct = json.loads(state)
+    dct = jsontext.loads(state)
     workflow = workflow_serializer().registry.restore(dct, spec=spec,
                                                       subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
