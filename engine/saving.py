@@ -171,16 +171,23 @@ class WarmWorkflows:
     save makes a new version, which no entry here matches."""
 
     def __init__(self, size: int = 64) -> None:
-        self.entries: Recent[tuple[Any, ...], Warm] = Recent(size)
+        # by instance (one entry each: a newer save replaces it), with the entry's key
+        self.entries: Recent[int, tuple[tuple[Any, ...], Warm]] = Recent(size)
 
-    def take(self, key: tuple[Any, ...]) -> Warm | None:
-        return self.entries.pop(key)
+    def take(self, instance_id: int, definition_id: int, version: int, state: str
+             ) -> Warm | None:
+        """The workflow kept for exactly this saved state, if any (the state's hash is
+        computed only when an entry for the instance is here: a cold load hashes nothing)."""
+        entry = self.entries.pop(instance_id)
+        if entry is None or entry[0] != warm_key(instance_id, definition_id, version, state):
+            return None
+        return entry[1]
 
     def keep_after_commit(self, session: Session, key: tuple[Any, ...], warm: Warm) -> None:
         session.info.setdefault(_WARM_PENDING, []).append((self, key, warm))
 
     def _put(self, key: tuple[Any, ...], warm: Warm) -> None:
-        self.entries.put(key, warm)
+        self.entries.put(key[0], (key, warm))
 
 
 _WARM_PENDING = "aduan_warm_workflows"

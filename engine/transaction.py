@@ -209,7 +209,7 @@ class InstanceTransaction:
             raise Conflict("instance %(instance)s is %(status)s", instance=instance_id,
                            status=row.status)
         definition = self.deployments.get(session, row.definition_id)
-        warm = self.warm.take(warm_key(row.id, row.definition_id, row.version, row.state)) \
+        warm = self.warm.take(row.id, row.definition_id, row.version, row.state) \
             if row.status == RUNNING else None
         if warm is not None:  # this process saved exactly this state: no rebuild
             warm.workflow.script_engine = self.script_engine(now)
@@ -227,9 +227,10 @@ class InstanceTransaction:
     def run(self, session: Session, loaded: LoadedInstance, now: datetime, actor: str | None,
             action: str, element_id: str | None, *, act: Callable[[BpmnWorkflow], Any],
             detail: dict[str, Any] | None = None, final_status: str | None = None,
-            hook: Hook | None = None) -> str | None:
+            hook: Hook | None = None, keep_warm: bool = True) -> str | None:
         """Act on the workflow (`act(workflow)`), run engine steps, save state and
-        projections, append the audit event.
+        projections, append the audit event; `keep_warm`: keep the saved workflow for this
+        process's next operation on the instance (WarmWorkflows).
 
         A failure of diagram code does not raise: the instance is saved in error with an
         incident, whose text is returned. A lost update raises Conflict.
@@ -334,7 +335,7 @@ class InstanceTransaction:
             raise Conflict("instance %(instance)s was changed by someone else; reload and "
                            "retry", instance=row.id)
         row.version, row.status = new_version, status
-        if status == RUNNING and saved_data is None:  # for this process's next operation
+        if keep_warm and status == RUNNING and saved_data is None:  # for the next operation
             self.warm.keep_after_commit(session, warm_key(row.id, row.definition_id, row.version,
                                                               state),
                                         Warm(workflow, after, dict(data_after)))

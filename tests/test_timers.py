@@ -234,3 +234,25 @@ def test_retime_moves_a_boundary_timer_and_the_variable_it_reads(engine, clock, 
     fired = engine.fire_due_timers(now=datetime(2026, 3, 6, 9, 0, tzinfo=UTC)).fired
     assert "due" in [f["element_id"] for f in fired]
     assert engine.instance(inst.id)["status"] == "completed"
+
+
+def test_a_timer_firing_keeps_no_warm_workflow_and_a_person_s_action_still_does(
+        engine, clock, tmp_path):
+    xml = document(
+        "reminders",
+        '<bpmn:startEvent id="start"/>', user_task("answer", "Answer"),
+        timer_event("remind", "timeCycle", '"R2/PT1H"', attached_to="answer",
+                    interrupting=False),
+        script_task("count", "reminders = reminders + 1"),
+        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end_reminder"/>',
+        chain("start", "answer", "end"), chain("remind", "count", "end_reminder"))
+    deploy(engine, tmp_path, "reminders", xml)
+    warm = engine.timer_sweep.transaction.warm  # the process's warm workflows
+    inst = engine.start("reminders", {"reminders": 0})
+    assert inst.id in warm.entries  # the start's save is kept for the next operation
+    clock.advance(hours=1)
+    assert len(engine.fire_due_timers().fired) == 1  # took the start's workflow ...
+    assert inst.id not in warm.entries  # ... and, a firing, kept none of its own
+    assert engine.instance(inst.id)["data"]["reminders"] == 1
+    engine.complete(engine.instance(inst.id)["tasks"][0]["id"], {})
+    assert engine.instance(inst.id)["status"] == "completed"
