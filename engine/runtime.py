@@ -411,13 +411,25 @@ def workflow_serializer() -> BpmnWorkflowSerializer:
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
-    """The workflow's state as JSON, without its spec."""
+    """The workflow's state as JSON, without its spec: written by orjson without reading it
+    back when the task converter found every task's values plain, and so is the rest."""
     serializer = workflow_serializer()
-    serializer.registry._encoder_mode = True
+    registry = serializer.registry
+    codec = HostTaskConverter.registered(registry)
+    registry._encoder_mode = True
     try:
-        return jsontext.dumps(serializer.registry.convert(workflow), serializer._encoder_cls)
+        if codec is not None:
+            codec.unvouched = False
+        dct = registry.convert(workflow)
+        try:
+            vouched = codec is not None and not codec.unvouched and all(
+                key.__class__ is str and (key == "tasks" or jsontext.plain(value))
+                for key, value in dct.items())
+        except RecursionError:
+            vouched = False
+        return jsontext.dumps(dct, serializer._encoder_cls, vouched)
     finally:
-        serializer.registry._encoder_mode = False
+        registry._encoder_mode = False
 
 
 def load_state(state: str, spec: Any, subprocess_specs: Mapping[str, Any],
