@@ -22,11 +22,17 @@ def plain(value: Any) -> bool:
         return True
     if kind is float:
         return value - value == 0  # not NaN nor an infinity
-    if kind is dict:
-        return all(key.__class__ is str for key in value) \
-            and all(plain(item) for item in value.values())
+    if kind is dict:  # (loops, not all(): a scalar item takes no call)
+        for key, item in value.items():
+            if key.__class__ is not str or (item.__class__ not in _SCALARS
+                                            and not plain(item)):
+                return False
+        return True
     if kind is list:
-        return all(plain(item) for item in value)
+        for item in value:  # noqa: SIM110 (all() would make a call per item)
+            if item.__class__ not in _SCALARS and not plain(item):
+                return False
+        return True
     return False
 
 
