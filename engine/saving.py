@@ -8,6 +8,7 @@ statement (`SAVE_ALL`); SQLite sends them separately (`SAVE`, `write_changes`,
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,18 @@ audit AS (
     WHERE EXISTS (SELECT 1 FROM saved))
 SELECT count(*) FROM saved
 """)
+
+
+@functools.lru_cache(maxsize=32)
+def driver_text(statement: Any, dialect: Any) -> str:
+    """A fixed statement as the driver receives it (compiled once per dialect), for
+    `Connection.exec_driver_sql`: the merged save of every PostgreSQL mutation skips
+    SQLAlchemy's per-execution work on a construct (its cache key, its 21 parameters, a
+    compiled context: about 20 us and 18 Python calls), yet passes its cursor events as
+    before; its parameters need no processing (plain values, JSON text). Not for a statement
+    whose rows are read: without the construct, each result's columns are described anew
+    (the instance's lock took 40 % more calls so)."""
+    return str(statement.compile(dialect=dialect))
 
 
 def merged_parameters(saved: dict[str, Any], changes: ProjectionChanges,

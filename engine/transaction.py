@@ -46,6 +46,7 @@ from engine.saving import (
     Warm,
     WarmWorkflows,
     data_changes,
+    driver_text,
     jsonable,
     merged_parameters,
     warm_key,
@@ -325,7 +326,8 @@ class InstanceTransaction:
         operation.write_staged()  # the host's rows not written yet (Operation.stage)
         conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
         if self.store.postgres:  # one statement: the state, the projections, the audit
-            found = conn.execute(SAVE_ALL, merged_parameters(saved, changes, audit)).scalar()
+            found = conn.exec_driver_sql(driver_text(SAVE_ALL, conn.dialect),
+                                         merged_parameters(saved, changes, audit)).scalar()
         else:
             found = conn.execute(SAVE, saved).rowcount
             if found == 1:
