@@ -14,9 +14,16 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS \
 _SCALARS = frozenset({str, int, bool, type(None)})
 
 
-def plain(value: Any) -> bool:
+def plain(value: Any, besides: str | None = None) -> bool:
     """Whether orjson writes `value` as `json` does without a `default`: dicts with text
-    keys, lists, text, whole numbers, True, False, None and finite floats, nested."""
+    keys, lists, text, whole numbers, True, False, None and finite floats, nested (of a dict,
+    the item under `besides` is not looked at; nested too deep for Python: not plain)."""
+    if besides is not None:
+        try:
+            return all(key.__class__ is str and (key == besides or plain(item))
+                       for key, item in value.items())
+        except RecursionError:
+            return False
     kind = value.__class__
     if kind in _SCALARS:
         return True

@@ -411,22 +411,14 @@ def workflow_serializer() -> BpmnWorkflowSerializer:
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
-    """The workflow's state as JSON, without its spec: written by orjson without reading it
-    back when the task converter found every task's values plain, and so is the rest."""
+    """The workflow's state as JSON, without its spec (jsontext.py: orjson's text as is when
+    the task converter vouched for every task's values and the rest is plain)."""
     serializer = workflow_serializer()
-    registry = serializer.registry
-    codec = HostTaskConverter.registered(registry)
+    registry, codec = serializer.registry, HostTaskConverter.vouching(serializer.registry)
     registry._encoder_mode = True
     try:
-        if codec is not None:
-            codec.unvouched = False
         dct = registry.convert(workflow)
-        try:
-            vouched = codec is not None and not codec.unvouched and all(
-                key.__class__ is str and (key == "tasks" or jsontext.plain(value))
-                for key, value in dct.items())
-        except RecursionError:
-            vouched = False
+        vouched = codec is not None and not codec.unvouched and jsontext.plain(dct, "tasks")
         return jsontext.dumps(dct, serializer._encoder_cls, vouched)
     finally:
         registry._encoder_mode = False
@@ -435,9 +427,8 @@ def dump_state(workflow: BpmnWorkflow) -> str:
 def load_state(state: str, spec: Any, subprocess_specs: Mapping[str, Any],
                script_engine: HostScriptEngine) -> BpmnWorkflow:
     """A workflow rebuilt from its saved state and its definition's (shared) specs."""
-    dct = jsontext.loads(state)
-    workflow = workflow_serializer().registry.restore(dct, spec=spec,
-                                                      subprocess_specs=subprocess_specs)
+    workflow = workflow_serializer().registry.restore(
+        jsontext.loads(state), spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
 

@@ -167,6 +167,15 @@ class HostTaskConverter(TaskConverter):
             return None
         return codec
 
+    @classmethod
+    def vouching(cls, registry: Any) -> HostTaskConverter | None:
+        """The registry's engine converter (`registered`), set to vouch for what it writes
+        from now on (`unvouched` False until a task's values are not plain)."""
+        codec = cls.registered(registry)
+        if codec is not None:
+            codec.unvouched = False
+        return codec
+
     def to_dict(self, task: Any) -> dict[str, Any]:
         return self.dump_tasks({task.id: task}, typed=False)[text_of(task.id)]
 
