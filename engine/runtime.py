@@ -41,6 +41,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine import jsontext
 from engine.clock import Clock
 from engine.errors import N_, EngineError, InvalidInput, Message
 from engine.operation import current_operation
@@ -410,21 +411,24 @@ def workflow_serializer() -> BpmnWorkflowSerializer:
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
-    """The workflow's state as JSON, without its spec."""
+    """The workflow's state as JSON, without its spec (jsontext.py: orjson's text as is when
+    the task converter vouched for every task's values and the rest is plain)."""
     serializer = workflow_serializer()
-    serializer.registry._encoder_mode = True
+    registry, codec = serializer.registry, HostTaskConverter.vouching(serializer.registry)
+    registry._encoder_mode = True
     try:
-        return json.dumps(serializer.registry.convert(workflow), cls=serializer._encoder_cls)
+        dct = registry.convert(workflow)
+        vouched = codec is not None and not codec.unvouched and jsontext.plain(dct, "tasks")
+        return jsontext.dumps(dct, serializer._encoder_cls, vouched)
     finally:
-        serializer.registry._encoder_mode = False
+        registry._encoder_mode = False
 
 
 def load_state(state: str, spec: Any, subprocess_specs: Mapping[str, Any],
                script_engine: HostScriptEngine) -> BpmnWorkflow:
     """A workflow rebuilt from its saved state and its definition's (shared) specs."""
-    dct = json.loads(state)
-    workflow = workflow_serializer().registry.restore(dct, spec=spec,
-                                                      subprocess_specs=subprocess_specs)
+    workflow = workflow_serializer().registry.restore(
+        jsontext.loads(state), spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
 

@@ -8,6 +8,7 @@ statement (`SAVE_ALL`); SQLite sends them separately (`SAVE`, `write_changes`,
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,18 @@ SELECT count(*) FROM saved
 """)
 
 
+@functools.lru_cache(maxsize=32)
+def driver_text(statement: Any, dialect: Any) -> str:
+    """A fixed statement as the driver receives it (compiled once per dialect), for
+    `Connection.exec_driver_sql`: the merged save of every PostgreSQL mutation skips
+    SQLAlchemy's per-execution work on a construct (its cache key, its 21 parameters, a
+    compiled context: about 20 us and 18 Python calls), yet passes its cursor events as
+    before; its parameters need no processing (plain values, JSON text). Not for a statement
+    whose rows are read: without the construct, each result's columns are described anew
+    (the instance's lock took 40 % more calls so)."""
+    return str(statement.compile(dialect=dialect))
+
+
 def merged_parameters(saved: dict[str, Any], changes: ProjectionChanges,
                        audit: dict[str, Any]) -> dict[str, Any]:
     def as_json(value: Any) -> str:
@@ -171,16 +184,23 @@ class WarmWorkflows:
     save makes a new version, which no entry here matches."""
 
     def __init__(self, size: int = 64) -> None:
-        self.entries: Recent[tuple[Any, ...], Warm] = Recent(size)
+        # by instance (one entry each: a newer save replaces it), with the entry's key
+        self.entries: Recent[int, tuple[tuple[Any, ...], Warm]] = Recent(size)
 
-    def take(self, key: tuple[Any, ...]) -> Warm | None:
-        return self.entries.pop(key)
+    def take(self, instance_id: int, definition_id: int, version: int, state: str
+             ) -> Warm | None:
+        """The workflow kept for exactly this saved state, if any (the state's hash is
+        computed only when an entry for the instance is here: a cold load hashes nothing)."""
+        entry = self.entries.pop(instance_id)
+        if entry is None or entry[0] != warm_key(instance_id, definition_id, version, state):
+            return None
+        return entry[1]
 
     def keep_after_commit(self, session: Session, key: tuple[Any, ...], warm: Warm) -> None:
         session.info.setdefault(_WARM_PENDING, []).append((self, key, warm))
 
     def _put(self, key: tuple[Any, ...], warm: Warm) -> None:
-        self.entries.put(key, warm)
+        self.entries.put(key[0], (key, warm))
 
 
 _WARM_PENDING = "aduan_warm_workflows"

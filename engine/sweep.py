@@ -291,7 +291,11 @@ class TimerSweep:
         incident = self.transaction.run(session, loaded, now, None, "timer_fired",
                                         loaded.before.timers[still_due[0]].element_id,
                                         detail={"timers": still_due},
-                                        act=BpmnWorkflow.refresh_timers, keep_warm=False)
+                                        act=BpmnWorkflow.refresh_timers,
+                                        # its next firing is a day off, or a person's (in
+                                        # a web process): kept, its workflow would outlive
+                                        # the collector's young generations for nothing
+                                        keep_warm=False)
         # A fired timer's row is gone; a cycle's moved row was rewritten unclaimed. Only a
         # claimed timer that is still waiting unchanged (not due after all) keeps a claim.
         kept = loaded.after.timers if loaded.after is not None else {}

@@ -25,6 +25,8 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.util.task import TaskState
 
+from engine.jsontext import plain
+
 _MEMO_SIZE = 4096  # ids kept; a state has tens of tasks, so a few thousand span many loads
 _UUIDS: dict[str, UUID] = {}
 _TEXTS: dict[int, str] = {}  # by the UUID's number: hashed in C, not by UUID.__hash__
@@ -114,6 +116,8 @@ class MemoizedIds:
     def mapping_to_dict(self, mapping: Mapping[Any, Any], **kwargs: Any) -> dict[str, Any]:
         codec = HostTaskConverter.registered(self.registry)
         if codec is None or kwargs:
+            if codec is not None:
+                codec.unvouched = True
             convert = self.registry.convert
             return {text_of(k) if isinstance(k, UUID) else str(k): convert(v, **kwargs)
                     for k, v in mapping.items()}
@@ -142,6 +146,9 @@ class HostTaskConverter(TaskConverter):
 
     def __init__(self, target_class: Any, registry: Any, typename: str | None = None) -> None:
         super().__init__(target_class, registry, typename)
+        # Whether a task written since this was last set False may hold a value that orjson
+        # writes otherwise than json (engine/jsontext.py: `plain`); read by dump_state.
+        self.unvouched = True
         # What the registry holds for tasks now: `registered` finds this converter only
         # while no other converter was registered for tasks since.
         registry.host_task_codec = (self, registry.convert_to_dict[self.typename],
@@ -158,6 +165,15 @@ class HostTaskConverter(TaskConverter):
                 or registry.convert_from_dict.get(codec.typename) is not from_dict \
                 or registry.typenames.get(codec.target_class) != codec.typename:
             return None
+        return codec
+
+    @classmethod
+    def vouching(cls, registry: Any) -> HostTaskConverter | None:
+        """The registry's engine converter (`registered`), set to vouch for what it writes
+        from now on (`unvouched` False until a task's values are not plain)."""
+        codec = cls.registered(registry)
+        if codec is not None:
+            codec.unvouched = False
         return codec
 
     def to_dict(self, task: Any) -> dict[str, Any]:
@@ -180,6 +196,7 @@ class HostTaskConverter(TaskConverter):
                     or (key.__class__ is not UUID and not isinstance(key, UUID)):
                 found[text_of(key) if isinstance(key, UUID) else str(key)] = \
                     registry.convert(task)  # (as Spiff's registry tells classes apart)
+                self.unvouched = True  # (what it wrote is not looked at)
                 continue
             number = key.int
             try:
@@ -206,12 +223,14 @@ class HostTaskConverter(TaskConverter):
             own = task.data
             if parent is None:
                 data, delta, parent_text = own, {}, None
+                written = own
             else:
                 inherited = parent.data
                 data = {}
+                written = {key: value for key, value in own.items()
+                           if key not in inherited or value != inherited[key]}
                 delta = {
-                    "updates": {key: value for key, value in own.items()
-                                if key not in inherited or value != inherited[key]},
+                    "updates": written,
                     "deletions": [] if own.keys() >= inherited.keys() else
                     [key for key in inherited if key not in own],
                 }
@@ -224,16 +243,26 @@ class HostTaskConverter(TaskConverter):
             else:
                 children = []
             internal = task.internal_data
+            internal = {} if internal == {} and registry._encoder_mode \
+                and internal.__class__ is dict else converted(internal, registry)
+            changed = task.last_state_change
+            # What else could hold a value orjson writes otherwise (engine/jsontext.py)
+            try:
+                if not (changed.__class__ is float and changed - changed == 0
+                        and (not written or plain(written))
+                        and (not internal or plain(internal))):
+                    self.unvouched = True
+            except RecursionError:  # (json's own writing will tell)
+                self.unvouched = True
             dct = found[key_text] = {
                 "id": text,
                 "parent": parent_text,
                 "children": children,
-                "last_state_change": task.last_state_change,
+                "last_state_change": changed,
                 "state": task._state,  # Spiff's `state` property returns it
                 "task_spec": task.task_spec.name,
                 "triggered": task.triggered,
-                "internal_data": {} if internal == {} and registry._encoder_mode
-                and internal.__class__ is dict else converted(internal, registry),
+                "internal_data": internal,
                 "data": data,
                 "delta": delta,
             }

@@ -46,6 +46,7 @@ from engine.saving import (
     Warm,
     WarmWorkflows,
     data_changes,
+    driver_text,
     jsonable,
     merged_parameters,
     warm_key,
@@ -209,7 +210,7 @@ class InstanceTransaction:
             raise Conflict("instance %(instance)s is %(status)s", instance=instance_id,
                            status=row.status)
         definition = self.deployments.get(session, row.definition_id)
-        warm = self.warm.take(warm_key(row.id, row.definition_id, row.version, row.state)) \
+        warm = self.warm.take(row.id, row.definition_id, row.version, row.state) \
             if row.status == RUNNING else None
         if warm is not None:  # this process saved exactly this state: no rebuild
             warm.workflow.script_engine = self.script_engine(now)
@@ -229,8 +230,7 @@ class InstanceTransaction:
             detail: dict[str, Any] | None = None, final_status: str | None = None,
             hook: Hook | None = None, keep_warm: bool = True) -> str | None:
         """Act on the workflow (`act(workflow)`), run engine steps, save state and
-        projections, append the audit event; keep the workflow warm (WarmWorkflows) unless
-        `keep_warm` is false.
+        projections, append the audit event (`keep_warm`: and keep the workflow warm).
 
         A failure of diagram code does not raise: the instance is saved in error with an
         incident, whose text is returned. A lost update raises Conflict.
@@ -325,7 +325,8 @@ class InstanceTransaction:
         operation.write_staged()  # the host's rows not written yet (Operation.stage)
         conn = session.connection()  # Core statements: the ORM's bookkeeping costs here
         if self.store.postgres:  # one statement: the state, the projections, the audit
-            found = conn.execute(SAVE_ALL, merged_parameters(saved, changes, audit)).scalar()
+            save = driver_text(SAVE_ALL, conn.dialect)
+            found = conn.exec_driver_sql(save, merged_parameters(saved, changes, audit)).scalar()
         else:
             found = conn.execute(SAVE, saved).rowcount
             if found == 1:
@@ -336,9 +337,8 @@ class InstanceTransaction:
                            "retry", instance=row.id)
         row.version, row.status = new_version, status
         if keep_warm and status == RUNNING and saved_data is None:  # for the next operation
-            self.warm.keep_after_commit(session, warm_key(row.id, row.definition_id, row.version,
-                                                              state),
-                                        Warm(workflow, after, dict(data_after)))
+            key = warm_key(row.id, row.definition_id, row.version, state)
+            self.warm.keep_after_commit(session, key, Warm(workflow, after, dict(data_after)))
         return incident
 
     @staticmethod

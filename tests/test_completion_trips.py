@@ -158,3 +158,28 @@ def test_the_merged_save_is_planned_once_on_postgres(deployed):
             "WHERE statement LIKE '%WITH saved AS%'")).all()
     assert plans, "the save was never prepared"
     assert all(generic > 0 for generic, _ in plans), plans
+
+
+def test_the_merged_save_goes_to_the_driver_as_compiled_text_seen_by_listeners(
+        deployed, monkeypatch):
+    engine = deployed
+    if not engine.store.postgres:
+        pytest.skip("PostgreSQL's merged save")
+    from sqlalchemy.engine import Connection
+
+    from engine.saving import SAVE_ALL
+    constructs: list[Any] = []
+    through = Connection._execute_clauseelement
+
+    def spy(self: Any, element: Any, *args: Any, **kwargs: Any) -> Any:
+        constructs.append(element)
+        return through(self, element, *args, **kwargs)
+
+    instance = engine.start(PID)
+    task = engine.instance(instance.id)["tasks"][0]
+    monkeypatch.setattr(Connection, "_execute_clauseelement", spy)
+    with statements(engine.store) as seen:
+        engine.complete(task["id"], {})
+    assert SAVE_ALL not in constructs  # (its cache key, parameters, compiled context)
+    assert sum(s.startswith("WITH saved AS") for s in seen) == 1  # counted as before
+    assert [t["element_id"] for t in engine.instance(instance.id)["tasks"]] == ["two"]

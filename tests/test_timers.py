@@ -15,6 +15,21 @@ def deploy(engine, tmp_path, name, xml):
     engine.deploy([write(tmp_path, f"{name}.bpmn", xml)])
 
 
+def watched_answer(pid: str, timer: str, cycle: str, script: str) -> str:
+    """A user task `answer` with a non-interrupting boundary cycle that runs `script`."""
+    return document(
+        pid,
+        '<bpmn:startEvent id="start"/>', user_task("answer", "Answer"),
+        timer_event(timer, "timeCycle", cycle, attached_to="answer", interrupting=False),
+        script_task("count", script),
+        '<bpmn:endEvent id="end"/>', f'<bpmn:endEvent id="end_{timer}"/>',
+        chain("start", "answer", "end"), chain(timer, "count", f"end_{timer}"))
+
+
+# Twice, an hour apart, counting.
+REMINDERS = watched_answer("reminders", "remind", '"R2/PT1H"', "reminders = reminders + 1")
+
+
 def test_intermediate_duration_timer_waits_until_the_clock_passes_it(engine, clock, tmp_path):
     deploy(engine, tmp_path, "wait", linear(
         "wait", timer_event("pause", "timeDuration", '"PT2H"'), script_task("after", "x = 1")))
@@ -72,15 +87,7 @@ def test_interrupting_boundary_timer_cancels_its_task(engine, clock, tmp_path):
 
 
 def test_non_interrupting_boundary_cycle_keeps_the_task_and_repeats(engine, clock, tmp_path):
-    xml = document(
-        "reminders",
-        '<bpmn:startEvent id="start"/>', user_task("answer", "Answer"),
-        timer_event("remind", "timeCycle", '"R2/PT1H"', attached_to="answer",
-                    interrupting=False),
-        script_task("count", "reminders = reminders + 1"),
-        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end_reminder"/>',
-        chain("start", "answer", "end"), chain("remind", "count", "end_reminder"))
-    deploy(engine, tmp_path, "reminders", xml)
+    deploy(engine, tmp_path, "reminders", REMINDERS)
     inst = engine.start("reminders", {"reminders": 0})
     timer = engine.instance(inst.id)["timers"][0]
     assert timer["kind"] == "cycle"
@@ -182,14 +189,7 @@ def test_flows_after_a_timer_keep_their_data(engine, clock, tmp_path):
 
 def test_a_cycle_that_missed_periods_fires_once_and_keeps_its_time_of_day(engine, clock,
                                                                           tmp_path):
-    xml = document(
-        "late_watch",
-        '<bpmn:startEvent id="start"/>', user_task("answer", "Answer"),
-        timer_event("watch", "timeCycle", "cycle", attached_to="answer", interrupting=False),
-        script_task("count", "pass"),
-        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end_watch"/>',
-        chain("start", "answer", "end"), chain("watch", "count", "end_watch"))
-    deploy(engine, tmp_path, "late_watch", xml)
+    deploy(engine, tmp_path, "late_watch", watched_answer("late_watch", "watch", "cycle", "pass"))
     five_days_ago = (START - timedelta(days=5, hours=1)).isoformat()
     inst = engine.start("late_watch", {"cycle": f"R/{five_days_ago}/P1D"})
     steps = engine.instance(inst.id)["events"][-1]["detail"]["steps"]
@@ -233,4 +233,18 @@ def test_retime_moves_a_boundary_timer_and_the_variable_it_reads(engine, clock, 
     assert [t["element_id"] for t in engine.tasks(instance_id=inst.id)] == ["answer"]
     fired = engine.fire_due_timers(now=datetime(2026, 3, 6, 9, 0, tzinfo=UTC)).fired
     assert "due" in [f["element_id"] for f in fired]
+    assert engine.instance(inst.id)["status"] == "completed"
+
+
+def test_a_timer_firing_keeps_no_warm_workflow_and_a_person_s_action_still_does(
+        engine, clock, tmp_path):
+    deploy(engine, tmp_path, "reminders", REMINDERS)
+    warm = engine.timer_sweep.transaction.warm  # the process's warm workflows
+    inst = engine.start("reminders", {"reminders": 0})
+    assert inst.id in warm.entries  # the start's save is kept for the next operation
+    clock.advance(hours=1)
+    assert len(engine.fire_due_timers().fired) == 1  # took the start's workflow ...
+    assert inst.id not in warm.entries  # ... and, a firing, kept none of its own
+    assert engine.instance(inst.id)["data"]["reminders"] == 1
+    engine.complete(engine.instance(inst.id)["tasks"][0]["id"], {})
     assert engine.instance(inst.id)["status"] == "completed"
