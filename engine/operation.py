@@ -209,9 +209,10 @@ class Operation:
         if not pieces:
             return
         inserted = [piece[1] for piece in pieces if piece[0] == "insert"]
-        if connection.dialect.name == "postgresql" and len(inserted) == len(set(inserted)) \
-                and (len(pieces) > 1 or len(pieces[0][3]) > 1) and all(map(_mergeable,
-                                                                           inserted)):
+        # one update, or one row: a statement already
+        alone = len(pieces) == 1 and (pieces[0][0] == "update" or len(pieces[0][3]) == 1)
+        if connection.dialect.name == "postgresql" and not alone \
+                and len(inserted) == len(set(inserted)) and all(map(_mergeable, inserted)):
             connection.exec_driver_sql(*_merged(pieces, connection.dialect))
             return
         for kind, table, columns, *rest in pieces:

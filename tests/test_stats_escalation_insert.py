@@ -75,3 +75,33 @@ def test_an_escalation_insert_reads_the_reports_escalations_once_and_keeps_the_s
     finally:
         regency.engine.dispose()
         command.upgrade(config, "head")
+
+
+def test_a_firing_escalating_several_rungs_at_once_keeps_the_sums(regency, clock):
+    """A report left four weeks: one firing escalates several rungs, whose rows (and the
+    record's climb) reach PostgreSQL in one statement (engine/operation.py `_merged`); each
+    escalation's facts trigger then sees its siblings of that statement, and the sums must
+    still equal a recount."""
+    from datetime import timedelta
+
+    from tests.regency import PHOTO
+    from tests.test_history import REPORT
+    from workflows.storage import Upload
+
+    domain = regency.domain
+    admin = domain.accounts.authenticate_token(regency.tokens["admin.kominfo"])
+    for _ in range(3):
+        number = domain.reports.submit(REPORT, [Upload("lubang.jpg", PHOTO)],
+                                       channel="web")["tracking_number"]
+        domain.reports.act(number, "verify", {}, admin)
+        domain.reports.act(number, "dispose", {"agency_code": "dinas_pupr"}, admin)
+    clock.advance(timedelta(days=28))
+    reports = domain.operations.fire_due_timers(100)
+    assert not any(r.failed for r in reports)
+    with regency.engine.store.read() as session:
+        several = session.scalar(text(
+            "SELECT count(*) FROM (SELECT complaint_id, at FROM escalation "
+            "GROUP BY complaint_id, at HAVING count(*) > 1) AS x"))
+        assert several  # the case under test: several escalations of one report at once
+        assert summaries(session) == recount(session)
+        assert summaries(session, "stats_fact_month") == by_month(recount(session))
